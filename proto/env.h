@@ -1,0 +1,63 @@
+/* Strict configuration from environment variables. Each binary's config.c
+ * declares a table of env_var; env_load fills it or explains what is wrong,
+ * env_print_help lists each variable with its default and current value. */
+#ifndef ENV_H
+#define ENV_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+typedef enum env_kind {
+	ENV_STRING, /* out: const char ** (points into the environment or default) */
+	ENV_INT,    /* out: long *, within [min, max] */
+	ENV_CHOICE, /* out: int *, index into choices */
+	ENV_CUSTOM, /* out: whatever parse fills */
+} env_kind;
+
+/* A custom parser: 0 and *out filled, or -1 with a reason in err. */
+typedef int (*env_parser)(const char *text, void *out, char *err, size_t errlen);
+
+typedef struct env_var {
+	const char *name;
+	const char *default_value;
+	const char *help;
+	env_kind kind;
+	void *out;
+	long min, max;              /* ENV_INT */
+	const char *const *choices; /* ENV_CHOICE, NULL-terminated */
+	env_parser parse;           /* ENV_CUSTOM */
+	int secret_url;             /* mask the password in --help */
+} env_var;
+
+/* What env_cli tells main to do. */
+typedef enum env_action {
+	ENV_RUN,        /* configuration loaded: start */
+	ENV_EXIT_OK,    /* --help was printed */
+	ENV_EXIT_USAGE, /* bad argument or bad value; the reason was printed */
+} env_action;
+
+/* Loads every variable from the environment (or its default). Returns 0, or
+ * -1 with "NAME: reason" in err for the first bad value. */
+int env_load(const env_var *vars, size_t n, char *err, size_t errlen);
+
+/* Handles the command line (only --help/-h are accepted), then env_load.
+ * Messages go to stdout (help) or stderr (errors). */
+env_action env_cli(int argc, char **argv, const char *summary,
+    const env_var *vars, size_t n);
+
+void env_print_help(FILE *out, const char *program, const char *summary,
+    const env_var *vars, size_t n);
+
+/* Copies url to out with any password replaced by "***". */
+void env_mask_url(const char *url, char *out, size_t outlen);
+
+/* ENV_CUSTOM parser for a comma-separated list of TCP ports; out is an
+ * env_port_list. */
+#define ENV_MAX_PORTS 8
+typedef struct env_port_list {
+	int n;
+	int ports[ENV_MAX_PORTS];
+} env_port_list;
+int env_parse_port_list(const char *text, void *out, char *err, size_t errlen);
+
+#endif

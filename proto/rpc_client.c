@@ -1,0 +1,269 @@
+/* rpc_client.h: REQ socket, pooled contexts, deadlines and status mapping. */
+#include "rpc_client.h"
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+#define DEFAULT_TIMEOUT_MS 2000
+#define DEFAULT_CONNECT_WAIT_MS 300
+/* Redial quickly at first, and at least every 200 ms while a server is
+ * down, so a restarted server is found within one connect wait. */
+#define RECONNECT_MIN_MS 10
+#define RECONNECT_MAX_MS 200
+
+/* One context and its aio; reused across calls. */
+typedef struct slot {
+	nng_ctx ctx;
+	nng_aio *aio;
+	struct slot *next;
+} slot;
+
+struct rpc_client {
+	nng_socket sock;
+	_Atomic int connections;
+	int connect_wait_ms;
+	pthread_mutex_t mu; /* guards idle */
+	slot *idle;
+};
+
+/* Counts pipes from ADD_PRE to REM_POST: nng reports REM_POST for every
+ * pipe that saw ADD_PRE, so the count stays balanced. */
+static void
+on_pipe_event(nng_pipe pipe, nng_pipe_ev ev, void *arg)
+{
+	(void) pipe;
+	rpc_client *c = arg;
+	if (ev == NNG_PIPE_EV_ADD_PRE)
+		atomic_fetch_add(&c->connections, 1);
+	else if (ev == NNG_PIPE_EV_REM_POST)
+		atomic_fetch_sub(&c->connections, 1);
+}
+
+int
+rpc_client_connections(const rpc_client *c)
+{
+	return atomic_load(&c->connections);
+}
+
+rpc_code
+rpc_client_open(rpc_client **out, const char *url, const rpc_client_options *opt, rpc_status *st)
+{
+	int rv;
+	rpc_client *c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return rpc_status_set(st, RPC_RESOURCE_EXHAUSTED, "out of memory");
+	c->connect_wait_ms = opt != NULL && opt->connect_wait_ms > 0 ? opt->connect_wait_ms
+	                                                             : DEFAULT_CONNECT_WAIT_MS;
+	pthread_mutex_init(&c->mu, NULL);
+	if ((rv = nng_req0_open(&c->sock)) != 0) {
+		pthread_mutex_destroy(&c->mu);
+		free(c);
+		return rpc_status_set(st, RPC_INTERNAL, "nng_req0_open: %s", nng_strerror(rv));
+	}
+	/* Before any context exists (each copies it): never resend a request. */
+	nng_socket_set_ms(c->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
+	nng_socket_set_ms(c->sock, NNG_OPT_RECONNMINT, RECONNECT_MIN_MS);
+	nng_socket_set_ms(c->sock, NNG_OPT_RECONNMAXT, RECONNECT_MAX_MS);
+	nng_pipe_notify(c->sock, NNG_PIPE_EV_ADD_PRE, on_pipe_event, c);
+	nng_pipe_notify(c->sock, NNG_PIPE_EV_REM_POST, on_pipe_event, c);
+
+	/* Dial each URL of a comma-separated list, in the background. */
+	char urls[1024];
+	snprintf(urls, sizeof(urls), "%s", url);
+	char *save = NULL;
+	int dialed = 0;
+	for (char *u = strtok_r(urls, ",", &save); u != NULL; u = strtok_r(NULL, ",", &save)) {
+		if ((rv = nng_dial(c->sock, u, NULL, NNG_FLAG_NONBLOCK)) != 0) {
+			rpc_status_set(st, RPC_INVALID_ARGUMENT, "cannot dial %s: %s", u, nng_strerror(rv));
+			rpc_client_close(c);
+			return RPC_INVALID_ARGUMENT;
+		}
+		dialed++;
+	}
+	if (dialed == 0) {
+		rpc_client_close(c);
+		return rpc_status_set(st, RPC_INVALID_ARGUMENT, "no URL to dial");
+	}
+	*out = c;
+	return RPC_OK;
+}
+
+void
+rpc_client_close(rpc_client *c)
+{
+	if (c == NULL)
+		return;
+	/* Callers must have returned: contexts are closed with the socket. */
+	nng_close(c->sock);
+	for (slot *s = c->idle, *next; s != NULL; s = next) {
+		next = s->next;
+		nng_aio_free(s->aio);
+		free(s);
+	}
+	pthread_mutex_destroy(&c->mu);
+	free(c);
+}
+
+static slot *
+slot_take(rpc_client *c, rpc_status *st)
+{
+	pthread_mutex_lock(&c->mu);
+	slot *s = c->idle;
+	if (s != NULL)
+		c->idle = s->next;
+	pthread_mutex_unlock(&c->mu);
+	if (s != NULL)
+		return s;
+
+	int rv;
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		rpc_status_set(st, RPC_RESOURCE_EXHAUSTED, "out of memory");
+		return NULL;
+	}
+	if ((rv = nng_aio_alloc(&s->aio, NULL, NULL)) != 0) {
+		free(s);
+		rpc_status_set(st, RPC_RESOURCE_EXHAUSTED, "nng_aio_alloc: %s", nng_strerror(rv));
+		return NULL;
+	}
+	if ((rv = nng_ctx_open(&s->ctx, c->sock)) != 0) {
+		nng_aio_free(s->aio);
+		free(s);
+		rpc_status_set(st, rpc_code_from_nng(rv), "nng_ctx_open: %s", nng_strerror(rv));
+		return NULL;
+	}
+	return s;
+}
+
+static void
+slot_give_back(rpc_client *c, slot *s)
+{
+	pthread_mutex_lock(&c->mu);
+	s->next = c->idle;
+	c->idle = s;
+	pthread_mutex_unlock(&c->mu);
+}
+
+/* Runs one aio operation (send or receive) on the slot and waits for it. */
+static int
+run(slot *s, void (*op)(nng_ctx, nng_aio *), int64_t timeout_ms)
+{
+	nng_aio_set_timeout(s->aio, (nng_duration) (timeout_ms > 0 ? timeout_ms : 1));
+	op(s->ctx, s->aio);
+	nng_aio_wait(s->aio);
+	return nng_aio_result(s->aio);
+}
+
+rpc_code
+rpc_client_call_raw(rpc_client *c, const char *full_method, const uint8_t *payload, size_t len,
+    Rpc__Reply **reply_envelope, const rpc_call_options *opt, rpc_status *st)
+{
+	static const rpc_call_options none = {0};
+	if (opt == NULL)
+		opt = &none;
+	*reply_envelope  = NULL;
+	int64_t timeout  = opt->timeout_ms > 0 ? opt->timeout_ms : DEFAULT_TIMEOUT_MS;
+	int64_t deadline = rpc_clock_ms() + timeout;
+	rpc_status_clear(st);
+
+	slot *s = slot_take(c, st);
+	if (s == NULL)
+		return st != NULL ? st->code : RPC_RESOURCE_EXHAUSTED;
+
+	nng_msg *msg;
+	rpc_request_header hdr = {
+	    .method     = full_method,
+	    .request_id = opt->request_id,
+	    .timeout_ms = (uint32_t) timeout,
+	    .metadata   = opt->metadata,
+	    .n_metadata = opt->n_metadata,
+	};
+	int rv = rpc_envelope_pack_request(&msg, &hdr, payload, len);
+	if (rv != 0) {
+		slot_give_back(c, s);
+		return rpc_status_set(st, RPC_RESOURCE_EXHAUSTED, "out of memory");
+	}
+
+	/* 1. Send. The aio completes only once a connection took the request,
+	 *    so a send that times out was never delivered. With no connection
+	 *    up, wait only connect_wait_ms for one before answering
+	 *    UNAVAILABLE, rather than the whole deadline. */
+	bool connected       = rpc_client_connections(c) > 0;
+	int64_t send_timeout = timeout;
+	if (!connected && c->connect_wait_ms < send_timeout)
+		send_timeout = c->connect_wait_ms;
+	nng_aio_set_msg(s->aio, msg);
+	rv = run(s, nng_ctx_send, send_timeout);
+	rpc_code code = RPC_OK;
+	if (rv != 0) {
+		nng_msg_free(nng_aio_get_msg(s->aio)); /* a failed send leaves it ours */
+		nng_aio_set_msg(s->aio, NULL);
+		if (rv == NNG_ETIMEDOUT && rpc_client_connections(c) == 0)
+			code = rpc_status_set(st, RPC_UNAVAILABLE, "service unreachable: not connected");
+		else
+			code = rpc_status_set(st, rpc_code_from_nng(rv), "sending the request failed: %s",
+			    nng_strerror(rv));
+		goto out;
+	}
+
+	/* 2. Receive with what is left of the deadline. */
+	rv = run(s, nng_ctx_recv, deadline - rpc_clock_ms());
+	if (rv != 0) {
+		if (rv == NNG_ETIMEDOUT)
+			code = rpc_status_set(st, RPC_DEADLINE_EXCEEDED, "no reply within %lld ms",
+			    (long long) timeout);
+		else
+			code = rpc_status_set(st, rpc_code_from_nng(rv), "connection lost: %s",
+			    nng_strerror(rv));
+		goto out;
+	}
+	nng_msg *reply = nng_aio_get_msg(s->aio);
+	nng_aio_set_msg(s->aio, NULL);
+	code = rpc_envelope_unpack_reply(reply, reply_envelope, st);
+	nng_msg_free(reply);
+
+out:
+	slot_give_back(c, s);
+	return code;
+}
+
+rpc_code
+rpc_client_call(rpc_client *c, const ProtobufCServiceDescriptor *service, const char *method,
+    const ProtobufCMessage *request, ProtobufCMessage **reply, const rpc_call_options *opt,
+    rpc_status *st)
+{
+	*reply = NULL;
+	const ProtobufCMethodDescriptor *m = protobuf_c_service_descriptor_get_method_by_name(service, method);
+	if (m == NULL || request->descriptor != m->input) {
+		return rpc_status_set(st, RPC_INTERNAL, "%s has no method %s taking %s", service->name,
+		    method, request->descriptor->name);
+	}
+	char full[256];
+	snprintf(full, sizeof(full), "%s/%s", service->name, m->name);
+
+	uint8_t stack_buf[1024];
+	size_t len   = protobuf_c_message_get_packed_size(request);
+	uint8_t *buf = len <= sizeof(stack_buf) ? stack_buf : malloc(len);
+	if (buf == NULL)
+		return rpc_status_set(st, RPC_RESOURCE_EXHAUSTED, "out of memory");
+	protobuf_c_message_pack(request, buf);
+
+	Rpc__Reply *env = NULL;
+	rpc_code code = rpc_client_call_raw(c, full, buf, len, &env, opt, st);
+	if (buf != stack_buf)
+		free(buf);
+	if (code != RPC_OK)
+		return code;
+	*reply = protobuf_c_message_unpack(m->output, NULL, env->payload.len, env->payload.data);
+	rpc__reply__free_unpacked(env, NULL);
+	if (*reply == NULL)
+		return rpc_status_set(st, RPC_INTERNAL, "malformed %s reply payload", m->output->name);
+	return RPC_OK;
+}

@@ -1,0 +1,63 @@
+/* Calls methods of a service over one nng REQ socket. Thread-safe: each
+ * call borrows its own nng context (kept in a pool and reused), so any
+ * number of threads may call at once. Every call has a deadline; the
+ * transport never resends a request (REQ resend is disabled), so a call is
+ * never repeated behind the caller's back. */
+#ifndef RPC_CLIENT_H
+#define RPC_CLIENT_H
+
+#include <protobuf-c/protobuf-c.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rpc_envelope.h"
+#include "rpc_status.h"
+
+typedef struct rpc_client rpc_client;
+
+typedef struct rpc_client_options {
+	/* How long a call waits for a connection when none is up before it
+	 * answers UNAVAILABLE (bounded by the call's deadline); 0 → 300 ms. */
+	int connect_wait_ms;
+} rpc_client_options;
+
+/* Per-call options; all may be zero/NULL. */
+typedef struct rpc_call_options {
+	const char *request_id;
+	int64_t timeout_ms; /* <= 0 → the client's default of 2000 ms */
+	const rpc_metadata *metadata;
+	size_t n_metadata;
+} rpc_call_options;
+
+/* Creates a client that dials url (several URLs separated by commas spread
+ * calls across those servers) in the background: it succeeds even when no
+ * server is up yet, and reconnects by itself. opt may be NULL. On success
+ * *out is the caller's; close it with rpc_client_close. */
+rpc_code rpc_client_open(rpc_client **out, const char *url,
+    const rpc_client_options *opt, rpc_status *st);
+
+/* Closes the socket (calls still waiting end with UNAVAILABLE) and frees
+ * the client once no call uses it. Accepts NULL. */
+void rpc_client_close(rpc_client *c);
+
+/* Number of connections currently up. */
+int rpc_client_connections(const rpc_client *c);
+
+/* Calls service method `method` (its short name, "GetUser") with `request`,
+ * whose descriptor must be the method's input. On RPC_OK *reply is a newly
+ * unpacked message of the method's output type, the caller's to free with
+ * protobuf_c_message_free_unpacked(*reply, NULL). Otherwise *reply is NULL
+ * and st (may be NULL) says why: the server's status, or UNAVAILABLE (not
+ * connected, connection lost) or DEADLINE_EXCEEDED (no reply in time). */
+rpc_code rpc_client_call(rpc_client *c, const ProtobufCServiceDescriptor *service,
+    const char *method, const ProtobufCMessage *request, ProtobufCMessage **reply,
+    const rpc_call_options *opt, rpc_status *st);
+
+/* The same with the request already packed and the method by full name
+ * ("users.UserService/GetUser"). On RPC_OK *reply_envelope holds the reply
+ * bytes in ->payload; free it with rpc__reply__free_unpacked(r, NULL). */
+rpc_code rpc_client_call_raw(rpc_client *c, const char *full_method,
+    const uint8_t *payload, size_t len, Rpc__Reply **reply_envelope,
+    const rpc_call_options *opt, rpc_status *st);
+
+#endif

@@ -1,0 +1,128 @@
+/* rpc_envelope.h: the wire format of requests and replies. */
+#include "rpc_envelope.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+int64_t
+rpc_clock_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Packs any envelope into a new nng message of exactly its size. */
+static int
+pack_message(nng_msg **out, const ProtobufCMessage *envelope)
+{
+	size_t size = protobuf_c_message_get_packed_size(envelope);
+	nng_msg *msg;
+	int rv = nng_msg_alloc(&msg, size);
+	if (rv != 0)
+		return rv;
+	protobuf_c_message_pack(envelope, nng_msg_body(msg));
+	*out = msg;
+	return 0;
+}
+
+int
+rpc_envelope_pack_request(nng_msg **out, const rpc_request_header *hdr,
+    const uint8_t *payload, size_t payload_len)
+{
+	Rpc__Request req = RPC__REQUEST__INIT;
+	req.method       = (char *) hdr->method;
+	req.request_id   = (char *) (hdr->request_id != NULL ? hdr->request_id : "");
+	req.timeout_ms   = hdr->timeout_ms;
+	req.payload.len  = payload_len;
+	req.payload.data = (uint8_t *) payload;
+
+	/* The envelope borrows everything; only the pointer arrays are ours. */
+	Rpc__Metadata items[16];
+	Rpc__Metadata *ptrs[16];
+	size_t n = hdr->n_metadata < 16 ? hdr->n_metadata : 16;
+	for (size_t i = 0; i < n; i++) {
+		rpc__metadata__init(&items[i]);
+		items[i].key   = (char *) hdr->metadata[i].key;
+		items[i].value = (char *) hdr->metadata[i].value;
+		ptrs[i]        = &items[i];
+	}
+	req.n_metadata = n;
+	req.metadata   = ptrs;
+	return pack_message(out, &req.base);
+}
+
+Rpc__Request *
+rpc_envelope_unpack_request(const nng_msg *msg)
+{
+	return rpc__request__unpack(NULL, nng_msg_len(msg), nng_msg_body((nng_msg *) msg));
+}
+
+const char *
+rpc_envelope_metadata(const Rpc__Request *req, const char *key)
+{
+	for (size_t i = 0; i < req->n_metadata; i++) {
+		if (strcmp(req->metadata[i]->key, key) == 0)
+			return req->metadata[i]->value;
+	}
+	return NULL;
+}
+
+int
+rpc_envelope_pack_reply(nng_msg **out, const rpc_status *st, const ProtobufCMessage *payload)
+{
+	Rpc__Reply reply = RPC__REPLY__INIT;
+	Rpc__FieldViolation items[RPC_MAX_VIOLATIONS];
+	Rpc__FieldViolation *ptrs[RPC_MAX_VIOLATIONS];
+	uint8_t stack_buf[512];
+	uint8_t *buf = NULL;
+
+	reply.code    = (Rpc__Code) st->code;
+	reply.message = (char *) st->message;
+	if (st->code == RPC_OK && payload != NULL) {
+		size_t size = protobuf_c_message_get_packed_size(payload);
+		buf = size <= sizeof(stack_buf) ? stack_buf : malloc(size);
+		if (buf == NULL)
+			return NNG_ENOMEM;
+		protobuf_c_message_pack(payload, buf);
+		reply.payload.data = buf;
+		reply.payload.len  = size;
+	} else if (st->code != RPC_OK) {
+		for (size_t i = 0; i < st->n_violations; i++) {
+			rpc__field_violation__init(&items[i]);
+			items[i].field       = (char *) st->violations[i].field;
+			items[i].description = (char *) st->violations[i].description;
+			ptrs[i]              = &items[i];
+		}
+		reply.n_violations = st->n_violations;
+		reply.violations   = ptrs;
+	}
+	int rv = pack_message(out, &reply.base);
+	if (buf != stack_buf)
+		free(buf);
+	return rv;
+}
+
+rpc_code
+rpc_envelope_unpack_reply(const nng_msg *msg, Rpc__Reply **reply, rpc_status *st)
+{
+	*reply       = NULL;
+	Rpc__Reply *r = rpc__reply__unpack(NULL, nng_msg_len(msg), nng_msg_body((nng_msg *) msg));
+	if (r == NULL)
+		return rpc_status_set(st, RPC_INTERNAL, "malformed reply envelope");
+	rpc_code code = r->code >= 0 && r->code <= RPC_CODE_MAX ? (rpc_code) r->code : RPC_UNKNOWN;
+	rpc_status_clear(st);
+	if (code != RPC_OK) {
+		for (size_t i = 0; i < r->n_violations; i++) {
+			rpc_status_add_violation(st, r->violations[i]->field, "%s",
+			    r->violations[i]->description);
+		}
+		/* After the violations, which would preset INVALID_ARGUMENT. */
+		rpc_status_set(st, code, "%s", r->message);
+		rpc__reply__free_unpacked(r, NULL);
+		return code;
+	}
+	*reply = r;
+	return RPC_OK;
+}

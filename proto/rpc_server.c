@@ -1,0 +1,329 @@
+/* rpc_server.h: REP socket, worker threads and dispatch by method name. */
+#include "rpc_server.h"
+
+#include <arpa/inet.h>
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/rep.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "rpc_envelope.h"
+
+#define DEFAULT_TIMEOUT_MS 30000
+#define SEND_TIMEOUT_MS 5000
+
+struct rpc_call {
+	const Rpc__Request *request;
+	const ProtobufCMethodDescriptor *method;
+	int64_t deadline_ms;
+	void *worker_state;
+	rpc_status status;
+	nng_msg *reply; /* packed by the closure */
+	bool replied;
+};
+
+typedef struct worker {
+	rpc_server *server;
+	int index;
+	pthread_t thread;
+	bool thread_started;
+	nng_ctx ctx;
+	nng_aio *recv_aio; /* stopped on close, which ends the worker's loop */
+	nng_aio *send_aio; /* left alone on close, so in-flight replies go out */
+	rpc_call call;
+} worker;
+
+struct rpc_server {
+	rpc_server_options opt;
+	nng_socket sock;
+	nng_listener listener;
+	char url[256];
+	worker *workers;
+	int n_workers;
+};
+
+const char *
+rpc_call_request_id(const rpc_call *call)
+{
+	return call->request != NULL ? call->request->request_id : "";
+}
+
+int64_t
+rpc_call_deadline_ms(const rpc_call *call)
+{
+	return call->deadline_ms;
+}
+
+int64_t
+rpc_call_remaining_ms(const rpc_call *call)
+{
+	return call->deadline_ms - rpc_clock_ms();
+}
+
+const char *
+rpc_call_metadata(const rpc_call *call, const char *key)
+{
+	return call->request != NULL ? rpc_envelope_metadata(call->request, key) : NULL;
+}
+
+void *
+rpc_call_worker_state(const rpc_call *call)
+{
+	return call->worker_state;
+}
+
+rpc_status *
+rpc_call_status(rpc_call *call)
+{
+	return &call->status;
+}
+
+const char *
+rpc_server_url(const rpc_server *srv)
+{
+	return srv->url;
+}
+
+/* The closure handed to every handler: packs the reply right away, so the
+ * handler may free what the reply borrowed as soon as it returns. */
+static void
+reply_closure(const ProtobufCMessage *msg, void *closure_data)
+{
+	rpc_call *call = closure_data;
+	const char *rid = rpc_call_request_id(call);
+	if (call->replied) {
+		log_error(rid, "rpc_handler_replied_twice method=%s", call->request->method);
+		return;
+	}
+	call->replied = true;
+	if (msg != NULL && msg->descriptor != call->method->output) {
+		log_error(rid, "rpc_handler_wrong_reply_type method=%s type=%s",
+		    call->request->method, msg->descriptor->name);
+		rpc_status_set(&call->status, RPC_INTERNAL, "internal error");
+		msg = NULL;
+	} else if (msg != NULL) {
+		rpc_status_clear(&call->status);
+	} else if (call->status.code == RPC_OK) {
+		log_error(rid, "rpc_handler_failed_without_status method=%s", call->request->method);
+		rpc_status_set(&call->status, RPC_INTERNAL, "internal error");
+	}
+	if (rpc_envelope_pack_reply(&call->reply, &call->status, msg) != 0)
+		call->reply = NULL; /* out of memory: serve() tries a bare status */
+}
+
+/* Finds the method index of "package.Service/Method" in the service's
+ * descriptor; -1 when the service or method is not this one's. */
+static int
+find_method(const ProtobufCServiceDescriptor *desc, const char *full_name)
+{
+	const char *slash = strchr(full_name, '/');
+	size_t svc_len    = strlen(desc->name);
+	if (slash == NULL || (size_t) (slash - full_name) != svc_len ||
+	    strncmp(full_name, desc->name, svc_len) != 0)
+		return -1;
+	const ProtobufCMethodDescriptor *m =
+	    protobuf_c_service_descriptor_get_method_by_name(desc, slash + 1);
+	return m != NULL ? (int) (m - desc->methods) : -1;
+}
+
+/* protoc-c lays a generated service out as the base followed by one handler
+ * pointer per method (protobuf_c_service_invoke_internal relies on it too);
+ * a NULL pointer is a method this server does not implement. */
+static bool
+has_handler(const ProtobufCService *service, int index)
+{
+	typedef void (*handler_fn)(void);
+	const handler_fn *handlers = (const handler_fn *) (service + 1);
+	return handlers[index] != NULL;
+}
+
+/* Decodes one request, runs its handler and returns the packed reply (NULL
+ * only when even an error reply could not be allocated). */
+static nng_msg *
+serve(worker *w, const nng_msg *request_msg)
+{
+	rpc_server *srv     = w->server;
+	ProtobufCService *service = srv->opt.service;
+	rpc_call *call      = &w->call;
+	ProtobufCMessage *input = NULL;
+	int64_t started     = rpc_clock_ms();
+
+	call->request = NULL;
+	call->method  = NULL;
+	call->reply   = NULL;
+	call->replied = false;
+	rpc_status_clear(&call->status);
+
+	Rpc__Request *req = rpc_envelope_unpack_request(request_msg);
+	if (req == NULL) {
+		log_warn(NULL, "rpc_bad_envelope bytes=%zu", nng_msg_len(request_msg));
+		rpc_status_set(&call->status, RPC_INVALID_ARGUMENT, "malformed request envelope");
+		goto reply;
+	}
+	call->request     = req;
+	call->deadline_ms = started +
+	    (req->timeout_ms != 0 ? req->timeout_ms : srv->opt.default_timeout_ms);
+
+	int index = find_method(service->descriptor, req->method);
+	if (index < 0 || !has_handler(service, index)) {
+		log_warn(req->request_id, "rpc_unimplemented method=%.128s", req->method);
+		rpc_status_set(&call->status, RPC_UNIMPLEMENTED, "unknown method %.128s", req->method);
+		goto reply;
+	}
+	call->method = &service->descriptor->methods[index];
+	input = protobuf_c_message_unpack(call->method->input, NULL, req->payload.len, req->payload.data);
+	if (input == NULL) {
+		log_warn(req->request_id, "rpc_bad_payload method=%s", req->method);
+		rpc_status_set(&call->status, RPC_INVALID_ARGUMENT, "malformed %s payload",
+		    call->method->input->name);
+		goto reply;
+	}
+	service->invoke(service, (unsigned) index, input, reply_closure, call);
+	if (!call->replied) {
+		log_error(req->request_id, "rpc_handler_returned_without_reply method=%s", req->method);
+		rpc_status_set(&call->status, RPC_INTERNAL, "internal error");
+	}
+
+reply:
+	if (call->reply == NULL && rpc_envelope_pack_reply(&call->reply, &call->status, NULL) != 0)
+		call->reply = NULL;
+	log_debug(rpc_call_request_id(call), "rpc method=%.128s code=%s ms=%lld",
+	    req != NULL ? req->method : "-", rpc_code_name(call->status.code),
+	    (long long) (rpc_clock_ms() - started));
+	protobuf_c_message_free_unpacked(input, NULL);
+	rpc__request__free_unpacked(req, NULL);
+	call->request = NULL;
+	return call->reply;
+}
+
+static void *
+worker_main(void *arg)
+{
+	worker *w       = arg;
+	rpc_server *srv = w->server;
+	if (srv->opt.worker_open != NULL)
+		w->call.worker_state = srv->opt.worker_open(srv->opt.arg, w->index);
+
+	for (;;) {
+		nng_ctx_recv(w->ctx, w->recv_aio);
+		nng_aio_wait(w->recv_aio);
+		int rv = nng_aio_result(w->recv_aio);
+		if (rv == NNG_ECANCELED || rv == NNG_ECLOSED)
+			break; /* rpc_server_close */
+		if (rv != 0) {
+			log_warn(NULL, "rpc_recv_failed error=\"%s\"", nng_strerror(rv));
+			continue;
+		}
+		nng_msg *request = nng_aio_get_msg(w->recv_aio);
+		nng_msg *reply   = serve(w, request);
+		nng_msg_free(request);
+		if (reply == NULL)
+			continue; /* the caller's deadline will tell it */
+		nng_aio_set_msg(w->send_aio, reply);
+		nng_ctx_send(w->ctx, w->send_aio);
+		nng_aio_wait(w->send_aio);
+		if ((rv = nng_aio_result(w->send_aio)) != 0) {
+			nng_msg_free(reply); /* a failed send leaves the message ours */
+			log_warn(NULL, "rpc_send_failed error=\"%s\"", nng_strerror(rv));
+		}
+	}
+	if (srv->opt.worker_close != NULL)
+		srv->opt.worker_close(w->call.worker_state);
+	return NULL;
+}
+
+rpc_code
+rpc_server_open(rpc_server **out, const rpc_server_options *opt, rpc_status *st)
+{
+	int rv;
+	if (opt->url == NULL || opt->service == NULL || opt->workers < 1)
+		return rpc_status_set(st, RPC_INVALID_ARGUMENT, "rpc server needs a url, a service and workers >= 1");
+	rpc_server *srv = calloc(1, sizeof(*srv));
+	if (srv == NULL)
+		return rpc_status_set(st, RPC_RESOURCE_EXHAUSTED, "out of memory");
+	srv->opt = *opt;
+	if (srv->opt.default_timeout_ms == 0)
+		srv->opt.default_timeout_ms = DEFAULT_TIMEOUT_MS;
+	snprintf(srv->url, sizeof(srv->url), "%s", opt->url);
+
+	if ((rv = nng_rep0_open(&srv->sock)) != 0) {
+		free(srv);
+		return rpc_status_set(st, RPC_INTERNAL, "nng_rep0_open: %s", nng_strerror(rv));
+	}
+	if ((rv = nng_listen(srv->sock, opt->url, &srv->listener, 0)) != 0) {
+		rpc_status_set(st, RPC_UNAVAILABLE, "cannot listen on %s: %s", opt->url, nng_strerror(rv));
+		nng_close(srv->sock);
+		free(srv);
+		return RPC_UNAVAILABLE;
+	}
+	/* With tcp port 0 the system picks the port; report the real one. */
+	nng_sockaddr sa;
+	if (nng_listener_get_addr(srv->listener, NNG_OPT_LOCADDR, &sa) == 0 && sa.s_family == NNG_AF_INET) {
+		const uint8_t *ip = (const uint8_t *) &sa.s_in.sa_addr;
+		snprintf(srv->url, sizeof(srv->url), "tcp://%u.%u.%u.%u:%u", ip[0], ip[1], ip[2], ip[3],
+		    (unsigned) ntohs(sa.s_in.sa_port));
+	}
+
+	srv->workers = calloc((size_t) opt->workers, sizeof(worker));
+	if (srv->workers == NULL) {
+		rpc_server_close(srv);
+		return rpc_status_set(st, RPC_RESOURCE_EXHAUSTED, "out of memory");
+	}
+	for (int i = 0; i < opt->workers; i++) {
+		worker *w = &srv->workers[i];
+		w->server = srv;
+		w->index  = i;
+		if ((rv = nng_ctx_open(&w->ctx, srv->sock)) != 0 ||
+		    (rv = nng_aio_alloc(&w->recv_aio, NULL, NULL)) != 0 ||
+		    (rv = nng_aio_alloc(&w->send_aio, NULL, NULL)) != 0) {
+			rpc_server_close(srv);
+			return rpc_status_set(st, RPC_INTERNAL, "nng worker setup: %s", nng_strerror(rv));
+		}
+		srv->n_workers = i + 1;
+		nng_aio_set_timeout(w->send_aio, SEND_TIMEOUT_MS);
+	}
+	for (int i = 0; i < srv->n_workers; i++) {
+		worker *w = &srv->workers[i];
+		if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+			rpc_server_close(srv);
+			return rpc_status_set(st, RPC_RESOURCE_EXHAUSTED, "cannot start worker thread");
+		}
+		w->thread_started = true;
+	}
+	*out = srv;
+	return RPC_OK;
+}
+
+void
+rpc_server_close(rpc_server *srv)
+{
+	if (srv == NULL)
+		return;
+	/* 1. Stop each worker's receive: idle workers wake with ECANCELED, busy
+	 *    ones finish their handler, send the reply, then find their receive
+	 *    stopped. The listener stays open until then, because closing it
+	 *    would close the connections those replies go out on; requests
+	 *    arriving meanwhile are never received, and their callers see the
+	 *    connection close (UNAVAILABLE) in step 3. */
+	for (int i = 0; i < srv->n_workers; i++)
+		nng_aio_stop(srv->workers[i].recv_aio);
+	/* 2. Wait for the workers; 3. close and free in reverse order of creation. */
+	for (int i = 0; i < srv->n_workers; i++) {
+		if (srv->workers[i].thread_started)
+			pthread_join(srv->workers[i].thread, NULL);
+	}
+	for (int i = 0; i < srv->n_workers; i++)
+		nng_ctx_close(srv->workers[i].ctx);
+	nng_close(srv->sock);
+	for (int i = 0; i < srv->n_workers; i++) {
+		nng_aio_free(srv->workers[i].recv_aio);
+		nng_aio_free(srv->workers[i].send_aio);
+	}
+	free(srv->workers);
+	free(srv);
+}

@@ -1,0 +1,61 @@
+/* Serves any protoc-c generated service on an nng REP socket with a fixed
+ * pool of worker threads. Each worker owns an nng context and the state its
+ * worker_open made (a PostgreSQL or Redis connection, say), so handlers
+ * share nothing and take no lock.
+ *
+ * A handler is the generated service's function pointer:
+ *   void get_user(Users__UserService_Service *svc, const Users__GetUserRequest *in,
+ *                 Users__User_Closure done, void *closure_data);
+ * closure_data is the rpc_call of this request (see the accessors below).
+ * The handler calls done(&reply, closure_data) exactly once, or sets
+ * rpc_call_status(call) and calls done(NULL, closure_data). The reply is
+ * packed inside done, so it may live on the handler's stack. */
+#ifndef RPC_SERVER_H
+#define RPC_SERVER_H
+
+#include <protobuf-c/protobuf-c.h>
+#include <stdint.h>
+
+#include "rpc_status.h"
+
+typedef struct rpc_server rpc_server;
+typedef struct rpc_call rpc_call;
+
+typedef struct rpc_server_options {
+	const char *url;           /* nng URL to listen on: tcp://127.0.0.1:5001, ipc:///tmp/x */
+	ProtobufCService *service; /* e.g. &(Users__UserService_Service)USERS__USER_SERVICE__INIT(prefix_) */
+	int workers;               /* threads, each with its own context; >= 1 */
+	/* Deadline for a request that carries none (timeout_ms 0); 0 → 30 s. */
+	uint32_t default_timeout_ms;
+	/* Optional: called on each worker's thread before it serves; its result
+	 * is that worker's state, returned by rpc_call_worker_state. */
+	void *(*worker_open)(void *arg, int index);
+	/* Optional: called on the worker's thread after its last request. */
+	void (*worker_close)(void *state);
+	void *arg;
+} rpc_server_options;
+
+/* Listens on opt->url and starts the workers. On success *out is the
+ * caller's, to be closed with rpc_server_close. On failure returns the
+ * code (UNAVAILABLE when the address cannot be bound, INVALID_ARGUMENT for
+ * bad options), fills st and leaves nothing running. */
+rpc_code rpc_server_open(rpc_server **out, const rpc_server_options *opt, rpc_status *st);
+
+/* Stops taking requests, lets every request already in a handler finish
+ * and reply, joins the workers and frees everything. Accepts NULL. Not to
+ * be called from a handler. */
+void rpc_server_close(rpc_server *srv);
+
+/* The URL actually bound (useful with tcp port 0); borrowed. */
+const char *rpc_server_url(const rpc_server *srv);
+
+/* Accessors for handlers; each takes the closure_data of the call. The
+ * strings are borrowed for the duration of the handler. */
+const char *rpc_call_request_id(const rpc_call *call);   /* "" when none */
+int64_t rpc_call_deadline_ms(const rpc_call *call);      /* on rpc_clock_ms's clock */
+int64_t rpc_call_remaining_ms(const rpc_call *call);     /* may be <= 0 */
+const char *rpc_call_metadata(const rpc_call *call, const char *key); /* NULL if absent */
+void *rpc_call_worker_state(const rpc_call *call);
+rpc_status *rpc_call_status(rpc_call *call);
+
+#endif

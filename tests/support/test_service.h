@@ -1,0 +1,12 @@
+/* The test service of rpctest.proto, served by the RPC runtime for tests
+ * and benchmarks. */
+#ifndef TEST_SERVICE_H
+#define TEST_SERVICE_H
+
+#include "rpc_server.h"
+#include "rpctest.pb-c.h"
+
+/* Starts the test service on url with the given number of workers. */
+rpc_code test_service_open(rpc_server **out, const char *url, int workers, rpc_status *st);
+
+#endif

@@ -1,0 +1,121 @@
+/* Strict configuration from the environment. */
+#include <criterion/criterion.h>
+#include <criterion/redirect.h>
+#include <stdlib.h>
+
+#include "env.h"
+
+static const char *url;
+static long workers;
+static int format;
+static env_port_list ports;
+static const char *const formats[] = {"text", "json", NULL};
+
+static const env_var vars[] = {
+    {.name = "T_URL", .default_value = "postgresql://svc:secret@127.0.0.1/db", .help = "database",
+        .kind = ENV_STRING, .out = &url, .secret_url = 1},
+    {.name = "T_WORKERS", .default_value = "4", .help = "threads", .kind = ENV_INT, .out = &workers,
+        .min = 1, .max = 64},
+    {.name = "T_FORMAT", .default_value = "text", .help = "log format", .kind = ENV_CHOICE,
+        .out = &format, .choices = formats},
+    {.name = "T_PORTS", .default_value = "3000,3001,3002", .help = "ports", .kind = ENV_CUSTOM,
+        .out = &ports, .parse = env_parse_port_list},
+};
+#define N (sizeof(vars) / sizeof(vars[0]))
+
+Test(env, defaults_apply_when_nothing_is_set)
+{
+	char err[256];
+	cr_assert_eq(env_load(vars, N, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(workers, 4);
+	cr_assert_eq(format, 0);
+	cr_assert_eq(ports.n, 3);
+	cr_assert_eq(ports.ports[2], 3002);
+}
+
+Test(env, values_come_from_the_environment)
+{
+	setenv("T_WORKERS", "16", 1);
+	setenv("T_FORMAT", "json", 1);
+	setenv("T_PORTS", "8080", 1);
+	char err[256];
+	cr_assert_eq(env_load(vars, N, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(workers, 16);
+	cr_assert_eq(format, 1);
+	cr_assert_eq(ports.n, 1);
+	cr_assert_eq(ports.ports[0], 8080);
+}
+
+struct bad_case {
+	const char *name, *value, *error;
+};
+
+static void
+assert_rejected(const char *name, const char *value, const char *error)
+{
+	setenv(name, value, 1);
+	char err[256];
+	cr_assert_eq(env_load(vars, N, err, sizeof(err)), -1, "%s=%s was accepted", name, value);
+	cr_assert_str_eq(err, error);
+}
+
+Test(env, bad_values_are_refused_naming_the_variable)
+{
+	assert_rejected("T_WORKERS", "0", "T_WORKERS: 0 is out of range [1, 64]");
+	assert_rejected("T_WORKERS", "4x", "T_WORKERS: '4x' is not an integer");
+	assert_rejected("T_WORKERS", "", "T_WORKERS: '' is not an integer");
+	assert_rejected("T_WORKERS", "99999999999999999999", "T_WORKERS: '99999999999999999999' is not an integer");
+	setenv("T_WORKERS", "2", 1);
+	assert_rejected("T_FORMAT", "xml", "T_FORMAT: 'xml' is not one of text, json");
+	setenv("T_FORMAT", "text", 1);
+	assert_rejected("T_PORTS", "3000,,3001", "T_PORTS: '3000,,3001' is not a comma-separated list of ports");
+	assert_rejected("T_PORTS", "3000,70000", "T_PORTS: port 70000 is out of range [1, 65535]");
+	assert_rejected("T_PORTS", "3000,3000", "T_PORTS: port 3000 listed twice");
+	setenv("T_PORTS", "3000", 1);
+	assert_rejected("T_URL", "", "T_URL: must not be empty");
+}
+
+Test(env, passwords_are_masked)
+{
+	char out[128];
+	env_mask_url("amqp://guest:guest@127.0.0.1:5672/", out, sizeof(out));
+	cr_assert_str_eq(out, "amqp://guest:***@127.0.0.1:5672/");
+	env_mask_url("redis://127.0.0.1:6379/0", out, sizeof(out));
+	cr_assert_str_eq(out, "redis://127.0.0.1:6379/0");
+	env_mask_url("postgresql://user@host/db", out, sizeof(out));
+	cr_assert_str_eq(out, "postgresql://user@host/db");
+}
+
+Test(env, help_lists_every_variable_with_default_and_masked_current_value, .init = cr_redirect_stdout)
+{
+	setenv("T_URL", "postgresql://svc:hunter2@db/x", 1);
+	char *argv[] = {"prog", "--help", NULL};
+	cr_assert_eq(env_cli(2, argv, "Test program.", vars, N), ENV_EXIT_OK);
+	fflush(stdout);
+	cr_assert_stdout_eq_str(
+	    "Usage: prog [--help]\n\nTest program.\n\nConfiguration (environment variables):\n"
+	    "  T_URL            database\n"
+	    "                     default: postgresql://svc:***@127.0.0.1/db\n"
+	    "                     current: postgresql://svc:***@db/x\n"
+	    "  T_WORKERS        threads\n"
+	    "                     default: 4\n"
+	    "                     current: 4\n"
+	    "  T_FORMAT         log format\n"
+	    "                     default: text\n"
+	    "                     current: text\n"
+	    "  T_PORTS          ports\n"
+	    "                     default: 3000,3001,3002\n"
+	    "                     current: 3000,3001,3002\n");
+}
+
+Test(env, unknown_arguments_and_bad_values_stop_startup, .init = cr_redirect_stderr)
+{
+	char *argv[] = {"prog", "--port=3", NULL};
+	cr_assert_eq(env_cli(2, argv, "x", vars, N), ENV_EXIT_USAGE);
+	setenv("T_WORKERS", "-1", 1);
+	cr_assert_eq(env_cli(1, argv, "x", vars, N), ENV_EXIT_USAGE);
+	fflush(stderr);
+	cr_assert_stderr_eq_str(
+	    "prog: unknown argument '--port=3' (configuration comes from the environment; see --help)\n"
+	    "prog: invalid configuration: T_WORKERS: -1 is out of range [1, 64]\n");
+}

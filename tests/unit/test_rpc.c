@@ -1,0 +1,395 @@
+/* The RPC runtime over real nng sockets (tcp and ipc), against the test
+ * service of rpctest.proto. Needs no external server. */
+#include <criterion/criterion.h>
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "rpc_client.h"
+#include "rpc_envelope.h"
+#include "test_service.h"
+
+static const ProtobufCServiceDescriptor *const svc = &rpctest__test_service__descriptor;
+
+/* A unique ipc URL per test process and call. */
+static void
+unique_ipc_url(char *buf, size_t len)
+{
+	static int n;
+	snprintf(buf, len, "ipc:///tmp/rpc-test-%d-%d.ipc", (int) getpid(), n++);
+}
+
+static rpc_server *
+start_server(const char *url, int workers)
+{
+	rpc_server *srv = NULL;
+	rpc_status st;
+	cr_assert_eq(test_service_open(&srv, url, workers, &st), RPC_OK, "server: %s", st.message);
+	return srv;
+}
+
+static rpc_client *
+connect_client(const char *url)
+{
+	rpc_client *c = NULL;
+	rpc_status st;
+	cr_assert_eq(rpc_client_open(&c, url, NULL, &st), RPC_OK, "client: %s", st.message);
+	return c;
+}
+
+/* Calls Echo and returns its status; *out gets the reply on OK. */
+static rpc_code
+echo(rpc_client *c, const Rpctest__EchoRequest *in, Rpctest__EchoReply **out,
+    const rpc_call_options *opt, rpc_status *st)
+{
+	ProtobufCMessage *reply = NULL;
+	rpc_code code = rpc_client_call(c, svc, "Echo", &in->base, &reply, opt, st);
+	*out = (Rpctest__EchoReply *) reply;
+	return code;
+}
+
+static void
+assert_echo_works(rpc_client *c, const char *text)
+{
+	Rpctest__EchoRequest in = RPCTEST__ECHO_REQUEST__INIT;
+	in.text                 = (char *) text;
+	in.number               = 42;
+	Rpctest__EchoReply *out;
+	rpc_status st;
+	cr_assert_eq(echo(c, &in, &out, NULL, &st), RPC_OK, "%s: %s", rpc_code_name(st.code), st.message);
+	cr_assert_str_eq(out->text, text);
+	cr_assert_eq(out->number, 42);
+	rpctest__echo_reply__free_unpacked(out, NULL);
+}
+
+Test(rpc, echo_answers_over_tcp, .timeout = 20)
+{
+	rpc_server *srv = start_server("tcp://127.0.0.1:0", 2);
+	cr_assert_neq(strstr(rpc_server_url(srv), ":0"), rpc_server_url(srv), "port was assigned");
+	rpc_client *c = connect_client(rpc_server_url(srv));
+	assert_echo_works(c, "hello over tcp");
+	rpc_client_close(c);
+	rpc_server_close(srv);
+}
+
+Test(rpc, echo_answers_over_ipc, .timeout = 20)
+{
+	char url[128];
+	unique_ipc_url(url, sizeof(url));
+	rpc_server *srv = start_server(url, 2);
+	rpc_client *c   = connect_client(url);
+	assert_echo_works(c, "hello over ipc");
+	rpc_client_close(c);
+	rpc_server_close(srv);
+}
+
+Test(rpc, request_id_deadline_and_metadata_arrive_at_the_handler, .timeout = 20)
+{
+	char url[128];
+	unique_ipc_url(url, sizeof(url));
+	rpc_server *srv = start_server(url, 1);
+	rpc_client *c   = connect_client(url);
+
+	Rpctest__EchoRequest in = RPCTEST__ECHO_REQUEST__INIT;
+	in.metadata_key         = "idempotency-key";
+	rpc_metadata md[]       = {{"other", "x"}, {"idempotency-key", "k-123"}};
+	rpc_call_options opt    = {.request_id = "req-abc-1", .timeout_ms = 1500, .metadata = md, .n_metadata = 2};
+	Rpctest__EchoReply *out;
+	rpc_status st;
+	cr_assert_eq(echo(c, &in, &out, &opt, &st), RPC_OK, "%s", st.message);
+	cr_assert_str_eq(out->request_id, "req-abc-1");
+	cr_assert_str_eq(out->metadata_value, "k-123");
+	cr_assert(out->remaining_ms > 0 && out->remaining_ms <= 1500,
+	    "remaining %lld ms should be within the 1500 ms deadline", (long long) out->remaining_ms);
+	rpctest__echo_reply__free_unpacked(out, NULL);
+	rpc_client_close(c);
+	rpc_server_close(srv);
+}
+
+/* 64 concurrent callers through 8 workers. */
+#define CALLERS 64
+
+typedef struct caller {
+	rpc_client *client;
+	int index;
+	rpc_code code;
+	int64_t number;
+	char text[32];
+	char request_id[32];
+	int worker;
+} caller;
+
+static void *
+call_once(void *arg)
+{
+	caller *k               = arg;
+	char text[32], rid[32];
+	snprintf(text, sizeof(text), "caller-%d", k->index);
+	snprintf(rid, sizeof(rid), "rid-%d", k->index);
+	Rpctest__EchoRequest in = RPCTEST__ECHO_REQUEST__INIT;
+	in.text                 = text;
+	in.number               = 1000 + k->index;
+	in.sleep_ms             = 20; /* keeps every worker busy at once */
+	rpc_call_options opt    = {.request_id = rid, .timeout_ms = 10000};
+	Rpctest__EchoReply *out;
+	rpc_status st;
+	k->code = echo(k->client, &in, &out, &opt, &st);
+	if (k->code == RPC_OK) {
+		k->number = out->number;
+		k->worker = out->worker;
+		snprintf(k->text, sizeof(k->text), "%s", out->text);
+		snprintf(k->request_id, sizeof(k->request_id), "%s", out->request_id);
+		rpctest__echo_reply__free_unpacked(out, NULL);
+	}
+	return NULL;
+}
+
+Test(rpc, concurrent_calls_through_eight_workers_each_get_their_own_reply, .timeout = 60)
+{
+	rpc_server *srv = start_server("tcp://127.0.0.1:0", 8);
+	rpc_client *c   = connect_client(rpc_server_url(srv));
+	caller callers[CALLERS];
+	pthread_t threads[CALLERS];
+	for (int i = 0; i < CALLERS; i++) {
+		callers[i] = (caller) {.client = c, .index = i, .worker = -1};
+		cr_assert_eq(pthread_create(&threads[i], NULL, call_once, &callers[i]), 0);
+	}
+	int used[8] = {0};
+	for (int i = 0; i < CALLERS; i++) {
+		pthread_join(threads[i], NULL);
+		char text[32], rid[32];
+		snprintf(text, sizeof(text), "caller-%d", i);
+		snprintf(rid, sizeof(rid), "rid-%d", i);
+		cr_assert_eq(callers[i].code, RPC_OK, "caller %d: %s", i, rpc_code_name(callers[i].code));
+		cr_assert_eq(callers[i].number, 1000 + i);
+		cr_assert_str_eq(callers[i].text, text);
+		cr_assert_str_eq(callers[i].request_id, rid);
+		cr_assert(callers[i].worker >= 0 && callers[i].worker < 8);
+		used[callers[i].worker]++;
+	}
+	int workers_used = 0;
+	for (int w = 0; w < 8; w++)
+		workers_used += used[w] > 0;
+	cr_assert_eq(workers_used, 8, "all 8 workers served calls (%d did)", workers_used);
+	rpc_client_close(c);
+	rpc_server_close(srv);
+}
+
+Test(rpc, slow_handler_gives_deadline_exceeded_within_the_deadline_plus_a_margin, .timeout = 20)
+{
+	char url[128];
+	unique_ipc_url(url, sizeof(url));
+	rpc_server *srv = start_server(url, 1);
+	rpc_client *c   = connect_client(url);
+	assert_echo_works(c, "warm up"); /* so the connection is up */
+
+	Rpctest__EchoRequest in = RPCTEST__ECHO_REQUEST__INIT;
+	in.sleep_ms             = 1500;
+	rpc_call_options opt    = {.timeout_ms = 200};
+	Rpctest__EchoReply *out;
+	rpc_status st;
+	int64_t start = rpc_clock_ms();
+	cr_assert_eq(echo(c, &in, &out, &opt, &st), RPC_DEADLINE_EXCEEDED, "%s", rpc_code_name(st.code));
+	int64_t took = rpc_clock_ms() - start;
+	cr_assert(out == NULL);
+	cr_assert(took >= 195 && took < 200 + 250, "took %lld ms for a 200 ms deadline", (long long) took);
+	rpc_client_close(c);
+	rpc_server_close(srv);
+}
+
+Test(rpc, no_server_gives_unavailable_quickly_not_a_hang, .timeout = 20)
+{
+	char url[128];
+	unique_ipc_url(url, sizeof(url));
+	rpc_client *c = connect_client(url);
+	Rpctest__EchoRequest in = RPCTEST__ECHO_REQUEST__INIT;
+	rpc_call_options opt    = {.timeout_ms = 5000};
+	Rpctest__EchoReply *out;
+	rpc_status st;
+	int64_t start = rpc_clock_ms();
+	cr_assert_eq(echo(c, &in, &out, &opt, &st), RPC_UNAVAILABLE, "%s", rpc_code_name(st.code));
+	int64_t took = rpc_clock_ms() - start;
+	cr_assert(took < 1500, "took %lld ms; a missing server must not cost the whole deadline",
+	    (long long) took);
+	rpc_client_close(c);
+}
+
+Test(rpc, tcp_port_with_no_listener_gives_unavailable, .timeout = 20)
+{
+	rpc_client *c = connect_client("tcp://127.0.0.1:1");
+	Rpctest__EchoRequest in = RPCTEST__ECHO_REQUEST__INIT;
+	Rpctest__EchoReply *out;
+	rpc_status st;
+	cr_assert_eq(echo(c, &in, &out, NULL, &st), RPC_UNAVAILABLE, "%s", rpc_code_name(st.code));
+	rpc_client_close(c);
+}
+
+/* Sends raw bytes with a bare REQ socket and decodes the reply envelope. */
+static rpc_code
+send_raw_bytes(const char *url, const void *bytes, size_t len, char *message, size_t mlen)
+{
+	nng_socket s;
+	cr_assert_eq(nng_req0_open(&s), 0);
+	nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, 5000);
+	nng_socket_set_ms(s, NNG_OPT_SENDTIMEO, 5000);
+	cr_assert_eq(nng_dial(s, url, NULL, 0), 0);
+	cr_assert_eq(nng_send(s, (void *) bytes, len, 0), 0);
+	void *buf;
+	size_t n;
+	cr_assert_eq(nng_recv(s, &buf, &n, NNG_FLAG_ALLOC), 0, "a reply must come back");
+	Rpc__Reply *r = rpc__reply__unpack(NULL, n, buf);
+	cr_assert_not_null(r, "the reply is an envelope");
+	rpc_code code = (rpc_code) r->code;
+	snprintf(message, mlen, "%s", r->message);
+	rpc__reply__free_unpacked(r, NULL);
+	nng_free(buf, n);
+	nng_close(s);
+	return code;
+}
+
+Test(rpc, garbage_bytes_get_invalid_argument_and_the_server_keeps_serving, .timeout = 20)
+{
+	char url[128], message[256];
+	unique_ipc_url(url, sizeof(url));
+	rpc_server *srv = start_server(url, 2);
+	const unsigned char garbage[] = {0xff, 0xff, 0xff, 0xff, 0x0f, 0x12, 0x99, 0x00, 0x07};
+	cr_assert_eq(send_raw_bytes(url, garbage, sizeof(garbage), message, sizeof(message)),
+	    RPC_INVALID_ARGUMENT);
+	cr_assert_str_eq(message, "malformed request envelope");
+
+	rpc_client *c = connect_client(url);
+	assert_echo_works(c, "still serving");
+	rpc_client_close(c);
+	rpc_server_close(srv);
+}
+
+Test(rpc, undecodable_payload_gets_invalid_argument_naming_the_type, .timeout = 20)
+{
+	char url[128];
+	unique_ipc_url(url, sizeof(url));
+	rpc_server *srv = start_server(url, 1);
+	rpc_client *c   = connect_client(url);
+	const uint8_t bad_payload[] = {0x0a, 0x7f, 'x'}; /* field 1, length 127, 1 byte */
+	Rpc__Reply *env;
+	rpc_status st;
+	cr_assert_eq(rpc_client_call_raw(c, "rpctest.TestService/Echo", bad_payload, sizeof(bad_payload),
+	                 &env, NULL, &st), RPC_INVALID_ARGUMENT);
+	cr_assert_str_eq(st.message, "malformed rpctest.EchoRequest payload");
+	assert_echo_works(c, "still serving");
+	rpc_client_close(c);
+	rpc_server_close(srv);
+}
+
+Test(rpc, unknown_methods_and_services_get_unimplemented, .timeout = 20)
+{
+	char url[128];
+	unique_ipc_url(url, sizeof(url));
+	rpc_server *srv = start_server(url, 1);
+	rpc_client *c   = connect_client(url);
+	const char *names[] = {"rpctest.TestService/Nope", "other.Service/Echo", "Echo", "",
+	    "rpctest.TestService/NotThere", "rpctest.TestService/"};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		Rpc__Reply *env;
+		rpc_status st;
+		cr_assert_eq(rpc_client_call_raw(c, names[i], NULL, 0, &env, NULL, &st), RPC_UNIMPLEMENTED,
+		    "'%s' gave %s", names[i], rpc_code_name(st.code));
+		cr_assert_null(env);
+	}
+	assert_echo_works(c, "still serving");
+	rpc_client_close(c);
+	rpc_server_close(srv);
+}
+
+Test(rpc, handler_violations_reach_the_caller, .timeout = 20)
+{
+	char url[128];
+	unique_ipc_url(url, sizeof(url));
+	rpc_server *srv = start_server(url, 1);
+	rpc_client *c   = connect_client(url);
+	Rpctest__EchoRequest in = RPCTEST__ECHO_REQUEST__INIT;
+	ProtobufCMessage *out;
+	rpc_status st;
+	cr_assert_eq(rpc_client_call(c, svc, "Invalid", &in.base, &out, NULL, &st), RPC_INVALID_ARGUMENT);
+	cr_assert_null(out);
+	cr_assert_eq(st.n_violations, 2);
+	cr_assert_str_eq(st.violations[0].field, "text");
+	cr_assert_str_eq(st.violations[0].description, "text must not be empty");
+	cr_assert_str_eq(st.violations[1].field, "number");
+	rpc_client_close(c);
+	rpc_server_close(srv);
+}
+
+Test(rpc, handler_that_never_replies_gives_internal, .timeout = 20)
+{
+	char url[128];
+	unique_ipc_url(url, sizeof(url));
+	rpc_server *srv = start_server(url, 1);
+	rpc_client *c   = connect_client(url);
+	Rpctest__EchoRequest in = RPCTEST__ECHO_REQUEST__INIT;
+	ProtobufCMessage *out;
+	rpc_status st;
+	cr_assert_eq(rpc_client_call(c, svc, "NoReply", &in.base, &out, NULL, &st), RPC_INTERNAL);
+	assert_echo_works(c, "still serving");
+	rpc_client_close(c);
+	rpc_server_close(srv);
+}
+
+static void *
+slow_call(void *arg)
+{
+	caller *k               = arg;
+	Rpctest__EchoRequest in = RPCTEST__ECHO_REQUEST__INIT;
+	in.sleep_ms             = 300;
+	in.number               = 7;
+	rpc_call_options opt    = {.timeout_ms = 5000};
+	Rpctest__EchoReply *out;
+	rpc_status st;
+	k->code = echo(k->client, &in, &out, &opt, &st);
+	if (k->code == RPC_OK) {
+		k->number = out->number;
+		rpctest__echo_reply__free_unpacked(out, NULL);
+	}
+	return NULL;
+}
+
+Test(rpc, close_lets_the_call_in_flight_finish_then_refuses_new_ones, .timeout = 20)
+{
+	char url[128];
+	unique_ipc_url(url, sizeof(url));
+	rpc_server *srv = start_server(url, 2);
+	rpc_client *c   = connect_client(url);
+	assert_echo_works(c, "warm up");
+	caller k = {.client = c};
+	pthread_t t;
+	pthread_create(&t, NULL, slow_call, &k);
+	nanosleep(&(struct timespec) {.tv_nsec = 100 * 1000000L}, NULL); /* the handler is sleeping now */
+	rpc_server_close(srv);
+	pthread_join(t, NULL);
+	cr_assert_eq(k.code, RPC_OK, "in-flight call got %s", rpc_code_name(k.code));
+	cr_assert_eq(k.number, 7);
+
+	Rpctest__EchoRequest in = RPCTEST__ECHO_REQUEST__INIT;
+	Rpctest__EchoReply *out;
+	rpc_status st;
+	cr_assert_eq(echo(c, &in, &out, NULL, &st), RPC_UNAVAILABLE, "%s", rpc_code_name(st.code));
+	rpc_client_close(c);
+}
+
+Test(rpc, client_reconnects_when_the_server_comes_back, .timeout = 20)
+{
+	char url[128];
+	unique_ipc_url(url, sizeof(url));
+	rpc_server *srv = start_server(url, 1);
+	rpc_client *c   = connect_client(url);
+	assert_echo_works(c, "first life");
+	rpc_server_close(srv);
+	srv = start_server(url, 1);
+	/* The dialer retries every 200 ms at most, inside one connect wait. */
+	assert_echo_works(c, "second life");
+	rpc_client_close(c);
+	rpc_server_close(srv);
+}

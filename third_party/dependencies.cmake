@@ -1,0 +1,54 @@
+# Finds every third-party dependency once and gives each an imported target
+# named dep::<name>. A missing one stops configuration with the Debian package
+# to install (all are listed in third_party/debian-packages.txt; run
+# scripts/bootstrap).
+find_package(PkgConfig QUIET)
+if(NOT PkgConfig_FOUND)
+	message(FATAL_ERROR "pkg-config not found: apt-get install pkg-config (or run scripts/bootstrap)")
+endif()
+
+function(require_pkg target module package)
+	pkg_check_modules(${target} QUIET IMPORTED_TARGET GLOBAL ${module})
+	if(NOT ${target}_FOUND)
+		message(FATAL_ERROR "${module} not found: apt-get install ${package} (or run scripts/bootstrap)")
+	endif()
+	add_library(dep::${target} ALIAS PkgConfig::${target})
+endfunction()
+
+# protobuf-c: library by pkg-config, generator by program.
+require_pkg(protobuf_c libprotobuf-c libprotobuf-c-dev)
+find_program(PROTOC_C protoc-c)
+if(NOT PROTOC_C)
+	message(FATAL_ERROR "protoc-c not found: apt-get install protobuf-c-compiler (or run scripts/bootstrap)")
+endif()
+
+# nng ships only a CMake config (no .pc file).
+find_package(nng CONFIG QUIET)
+if(NOT nng_FOUND)
+	message(FATAL_ERROR "nng not found: apt-get install libnng-dev (or run scripts/bootstrap)")
+endif()
+add_library(dep::nng ALIAS nng::nng)
+
+require_pkg(hiredis hiredis libhiredis-dev)
+require_pkg(rabbitmq librabbitmq librabbitmq-dev)
+require_pkg(libpq libpq libpq-dev)
+require_pkg(jansson jansson libjansson-dev)
+
+# CivetWeb's CMake config names /usr/bin/civetweb (a separate package), so
+# find the library and header directly instead.
+find_path(CIVETWEB_INCLUDE_DIR civetweb.h)
+find_library(CIVETWEB_LIBRARY civetweb)
+if(NOT CIVETWEB_INCLUDE_DIR OR NOT CIVETWEB_LIBRARY)
+	message(FATAL_ERROR "CivetWeb not found: apt-get install libcivetweb-dev (or run scripts/bootstrap)")
+endif()
+add_library(dep::civetweb UNKNOWN IMPORTED GLOBAL)
+set_target_properties(dep::civetweb PROPERTIES
+	IMPORTED_LOCATION "${CIVETWEB_LIBRARY}"
+	INTERFACE_INCLUDE_DIRECTORIES "${CIVETWEB_INCLUDE_DIR}")
+
+if(BUILD_TESTS)
+	require_pkg(criterion criterion libcriterion-dev)
+	require_pkg(curl libcurl libcurl4-openssl-dev)
+endif()
+
+find_package(Threads REQUIRED)
