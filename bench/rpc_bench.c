@@ -1,0 +1,258 @@
+/* RPC micro-benchmark: round trips per second and p50/p99 latency through
+ * the RPC runtime (envelope, dispatch, protobuf) at 1, 8 and 32 concurrent
+ * callers, next to a bare nng req/rep echo with the same threads measured
+ * in the same run, so the runtime's own cost reads as a ratio.
+ * Usage: rpc-bench [seconds-per-case] [json-output-file] */
+#include <arpa/inet.h>
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/rep.h>
+#include <nng/protocol/reqrep0/req.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "rpc_client.h"
+#include "test_service.h"
+
+#define SERVER_WORKERS 4
+#define MAX_SAMPLES (1 << 20)
+
+typedef struct bench_result {
+	const char *kind;
+	int callers;
+	double rps;
+	double p50_us, p99_us;
+	long errors;
+} bench_result;
+
+/* ---- bare nng: REP workers echo the bytes back ---- */
+
+typedef struct bare_server {
+	nng_socket sock;
+	pthread_t threads[SERVER_WORKERS];
+} bare_server;
+
+static void *
+bare_worker(void *arg)
+{
+	bare_server *s = arg;
+	nng_ctx ctx;
+	nng_aio *aio;
+	nng_ctx_open(&ctx, s->sock);
+	nng_aio_alloc(&aio, NULL, NULL);
+	for (;;) {
+		nng_ctx_recv(ctx, aio);
+		nng_aio_wait(aio);
+		if (nng_aio_result(aio) != 0)
+			break;
+		/* the received message goes straight back */
+		nng_ctx_send(ctx, aio);
+		nng_aio_wait(aio);
+		if (nng_aio_result(aio) != 0)
+			nng_msg_free(nng_aio_get_msg(aio));
+	}
+	nng_aio_free(aio);
+	return NULL;
+}
+
+/* ---- the load: N caller threads for a fixed time ---- */
+
+typedef struct load {
+	const char *url;
+	int bare;        /* 1: bare nng REQ, 0: rpc_client */
+	rpc_client *client;
+	nng_socket req;
+	int64_t stop_at_ms;
+	_Atomic long next_sample;
+	_Atomic long errors;
+	uint32_t *samples_us;
+} load;
+
+static void
+record(load *l, int64_t start_ns, int64_t end_ns)
+{
+	long i = atomic_fetch_add(&l->next_sample, 1);
+	if (i < MAX_SAMPLES)
+		l->samples_us[i] = (uint32_t) ((end_ns - start_ns) / 1000);
+}
+
+static int64_t
+now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void *
+caller_main(void *arg)
+{
+	load *l = arg;
+	nng_ctx ctx;
+	nng_aio *aio = NULL;
+	if (l->bare) {
+		nng_ctx_open(&ctx, l->req);
+		nng_aio_alloc(&aio, NULL, NULL);
+		nng_aio_set_timeout(aio, 2000);
+	}
+	Rpctest__EchoRequest in = RPCTEST__ECHO_REQUEST__INIT;
+	in.text                 = "benchmark payload of a typical small request";
+	in.number               = 123456789;
+	uint8_t bytes[128];
+	size_t len = rpctest__echo_request__pack(&in, bytes);
+
+	while (rpc_clock_ms() < l->stop_at_ms) {
+		int64_t t0 = now_ns();
+		int ok;
+		if (l->bare) {
+			nng_msg *m;
+			nng_msg_alloc(&m, 0);
+			nng_msg_append(m, bytes, len);
+			nng_aio_set_msg(aio, m);
+			nng_ctx_send(ctx, aio);
+			nng_aio_wait(aio);
+			ok = nng_aio_result(aio) == 0;
+			if (!ok) {
+				nng_msg_free(m);
+			} else {
+				nng_ctx_recv(ctx, aio);
+				nng_aio_wait(aio);
+				ok = nng_aio_result(aio) == 0;
+				if (ok)
+					nng_msg_free(nng_aio_get_msg(aio));
+			}
+		} else {
+			ProtobufCMessage *out;
+			rpc_call_options opt = {.request_id = "bench", .timeout_ms = 2000};
+			ok = rpc_client_call(l->client, &rpctest__test_service__descriptor, "Echo", &in.base, &out,
+			         &opt, NULL) == RPC_OK;
+			if (ok)
+				protobuf_c_message_free_unpacked(out, NULL);
+		}
+		if (ok)
+			record(l, t0, now_ns());
+		else
+			atomic_fetch_add(&l->errors, 1);
+	}
+	if (l->bare) {
+		nng_aio_free(aio);
+		nng_ctx_close(ctx);
+	}
+	return NULL;
+}
+
+static int
+cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *) a, y = *(const uint32_t *) b;
+	return (x > y) - (x < y);
+}
+
+static bench_result
+run_case(const char *kind, load *l, int callers, int seconds)
+{
+	pthread_t threads[64];
+	atomic_store(&l->next_sample, 0);
+	atomic_store(&l->errors, 0);
+	int64_t start = rpc_clock_ms();
+	l->stop_at_ms = start + seconds * 1000;
+	for (int i = 0; i < callers; i++)
+		pthread_create(&threads[i], NULL, caller_main, l);
+	for (int i = 0; i < callers; i++)
+		pthread_join(threads[i], NULL);
+	double elapsed = (double) (rpc_clock_ms() - start) / 1000.0;
+	long n         = atomic_load(&l->next_sample);
+	if (n > MAX_SAMPLES)
+		n = MAX_SAMPLES;
+	qsort(l->samples_us, (size_t) n, sizeof(uint32_t), cmp_u32);
+	bench_result r = {.kind = kind, .callers = callers, .errors = atomic_load(&l->errors)};
+	r.rps          = (double) atomic_load(&l->next_sample) / elapsed;
+	r.p50_us       = n > 0 ? l->samples_us[n / 2] : 0;
+	r.p99_us       = n > 0 ? l->samples_us[(long) ((double) n * 0.99)] : 0;
+	return r;
+}
+
+int
+main(int argc, char **argv)
+{
+	int seconds      = argc > 1 ? atoi(argv[1]) : 2;
+	const char *json = argc > 2 ? argv[2] : NULL;
+	if (seconds < 1)
+		seconds = 1;
+	static const int concurrency[] = {1, 8, 32};
+	bench_result results[6];
+	int n_results = 0;
+
+	/* Bare nng on its own port. */
+	bare_server bare;
+	nng_listener listener;
+	nng_sockaddr sa;
+	nng_rep0_open(&bare.sock);
+	if (nng_listen(bare.sock, "tcp://127.0.0.1:0", &listener, 0) != 0 ||
+	    nng_listener_get_addr(listener, NNG_OPT_LOCADDR, &sa) != 0) {
+		fprintf(stderr, "rpc-bench: cannot listen\n");
+		return 1;
+	}
+	char bare_url[64];
+	snprintf(bare_url, sizeof(bare_url), "tcp://127.0.0.1:%u", (unsigned) ntohs(sa.s_in.sa_port));
+	for (int i = 0; i < SERVER_WORKERS; i++)
+		pthread_create(&bare.threads[i], NULL, bare_worker, &bare);
+
+	/* The RPC runtime serving the test service. */
+	rpc_server *srv;
+	rpc_status st;
+	if (test_service_open(&srv, "tcp://127.0.0.1:0", SERVER_WORKERS, &st) != RPC_OK) {
+		fprintf(stderr, "rpc-bench: %s\n", st.message);
+		return 1;
+	}
+
+	load l = {0};
+	l.samples_us = malloc(sizeof(uint32_t) * MAX_SAMPLES);
+	for (int k = 0; k < 3; k++) {
+		/* bare */
+		l.bare = 1;
+		nng_req0_open(&l.req);
+		nng_socket_set_ms(l.req, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
+		nng_dial(l.req, bare_url, NULL, 0);
+		results[n_results++] = run_case("bare nng req/rep", &l, concurrency[k], seconds);
+		nng_close(l.req);
+		/* runtime */
+		l.bare = 0;
+		rpc_client_open(&l.client, rpc_server_url(srv), NULL, &st);
+		results[n_results++] = run_case("rpc runtime (Echo)", &l, concurrency[k], seconds);
+		rpc_client_close(l.client);
+	}
+
+	printf("| path | callers | round trips/s | p50 µs | p99 µs | errors | vs bare |\n");
+	printf("|---|---:|---:|---:|---:|---:|---:|\n");
+	for (int i = 0; i < n_results; i++) {
+		bench_result *r = &results[i];
+		double bare_rps = results[i - i % 2].rps;
+		printf("| %s | %d | %.0f | %.0f | %.0f | %ld | %.0f%% |\n", r->kind, r->callers, r->rps,
+		    r->p50_us, r->p99_us, r->errors, 100.0 * r->rps / bare_rps);
+	}
+	if (json != NULL) {
+		FILE *f = fopen(json, "w");
+		if (f != NULL) {
+			fprintf(f, "{\"seconds_per_case\": %d, \"server_workers\": %d, \"results\": [", seconds,
+			    SERVER_WORKERS);
+			for (int i = 0; i < n_results; i++) {
+				bench_result *r = &results[i];
+				fprintf(f, "%s\n  {\"path\": \"%s\", \"callers\": %d, \"rps\": %.1f, \"p50_us\": %.0f, "
+				           "\"p99_us\": %.0f, \"errors\": %ld}",
+				    i ? "," : "", r->kind, r->callers, r->rps, r->p50_us, r->p99_us, r->errors);
+			}
+			fprintf(f, "\n]}\n");
+			fclose(f);
+		}
+	}
+	rpc_server_close(srv);
+	nng_close(bare.sock);
+	for (int i = 0; i < SERVER_WORKERS; i++)
+		pthread_join(bare.threads[i], NULL);
+	free(l.samples_us);
+	return 0;
+}
