@@ -1,0 +1,980 @@
+/* pbjson.h: the descriptor walk in both directions. */
+#include "pbjson.h"
+
+#include <errno.h>
+#include <float.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define PATH_MAX_LEN 96
+#define TIMESTAMP_NAME "google.protobuf.Timestamp"
+#define DECIMAL_NAME "google.type.Decimal"
+
+/* ------------------------------------------------------------------ names */
+
+void
+pbjson_json_name(const char *proto_name, char *out, size_t len)
+{
+	size_t j = 0;
+	bool upper = false;
+	for (const char *p = proto_name; *p != '\0' && j + 1 < len; p++) {
+		if (*p == '_') {
+			upper = true;
+			continue;
+		}
+		out[j++] = upper && *p >= 'a' && *p <= 'z' ? (char) (*p - 'a' + 'A') : *p;
+		upper    = false;
+	}
+	out[j] = '\0';
+}
+
+const ProtobufCFieldDescriptor *
+pbjson_find_field(const ProtobufCMessageDescriptor *desc, const char *name)
+{
+	const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field_by_name(desc, name);
+	if (f != NULL)
+		return f;
+	char json_name[128];
+	for (unsigned i = 0; i < desc->n_fields; i++) {
+		pbjson_json_name(desc->fields[i].name, json_name, sizeof(json_name));
+		if (strcmp(json_name, name) == 0)
+			return &desc->fields[i];
+	}
+	return NULL;
+}
+
+/* ----------------------------------------------------------------- base64 */
+
+static const char b64_alphabet[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+static int
+b64_value(char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+' || c == '-')
+		return 62;
+	if (c == '/' || c == '_')
+		return 63;
+	return -1;
+}
+
+/* Decodes standard or URL-safe base64, padded or not. Returns the length,
+ * or -1 for text that is not base64. out must hold len * 3 / 4 + 3 bytes. */
+static long
+b64_decode(const char *in, size_t len, uint8_t *out)
+{
+	while (len > 0 && in[len - 1] == '=')
+		len--;
+	if (len % 4 == 1)
+		return -1;
+	long n       = 0;
+	uint32_t acc = 0;
+	int bits     = 0;
+	for (size_t i = 0; i < len; i++) {
+		int v = b64_value(in[i]);
+		if (v < 0)
+			return -1;
+		acc = (acc << 6) | (uint32_t) v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			out[n++] = (uint8_t) (acc >> bits);
+		}
+	}
+	return n;
+}
+
+/* ------------------------------------------------------------- timestamps */
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
+ * days_from_civil), which avoids the non-standard timegm. */
+static int64_t
+days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+	y -= m <= 2;
+	const int64_t era  = (y >= 0 ? y : y - 399) / 400;
+	const unsigned yoe = (unsigned) (y - era * 400);
+	const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + (int64_t) doe - 719468;
+}
+
+static bool
+digits(const char *s, int n, int *out)
+{
+	int v = 0;
+	for (int i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		v = v * 10 + (s[i] - '0');
+	}
+	*out = v;
+	return true;
+}
+
+/* Parses RFC 3339 ("2026-11-25T10:15:00.123Z", "...+01:00"). */
+static bool
+parse_rfc3339(const char *s, int64_t *seconds, int32_t *nanos)
+{
+	int Y, M, D, h, m, sec;
+	if (strlen(s) < 20 || !digits(s, 4, &Y) || s[4] != '-' || !digits(s + 5, 2, &M) || s[7] != '-' ||
+	    !digits(s + 8, 2, &D) || (s[10] != 'T' && s[10] != 't') || !digits(s + 11, 2, &h) ||
+	    s[13] != ':' || !digits(s + 14, 2, &m) || s[16] != ':' || !digits(s + 17, 2, &sec))
+		return false;
+	static const int month_days[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	bool leap = (Y % 4 == 0 && Y % 100 != 0) || Y % 400 == 0;
+	if (Y < 1 || M < 1 || M > 12 || D < 1 || D > month_days[M - 1] || (M == 2 && D == 29 && !leap) ||
+	    h > 23 || m > 59 || sec > 59)
+		return false;
+	const char *p = s + 19;
+	int32_t ns    = 0;
+	if (*p == '.') {
+		int n = 0;
+		for (p++; *p >= '0' && *p <= '9'; p++, n++) {
+			if (n < 9)
+				ns = ns * 10 + (*p - '0');
+		}
+		if (n == 0)
+			return false;
+		for (; n < 9; n++)
+			ns *= 10;
+	}
+	int offset = 0;
+	if (*p == 'Z' || *p == 'z') {
+		p++;
+	} else if (*p == '+' || *p == '-') {
+		int oh, om;
+		if (!digits(p + 1, 2, &oh) || p[3] != ':' || !digits(p + 4, 2, &om) || oh > 23 || om > 59)
+			return false;
+		offset = (oh * 60 + om) * 60 * (*p == '-' ? -1 : 1);
+		p += 6;
+	} else {
+		return false;
+	}
+	if (*p != '\0')
+		return false;
+	*seconds = days_from_civil(Y, (unsigned) M, (unsigned) D) * 86400 + h * 3600 + m * 60 + sec - offset;
+	*nanos   = ns;
+	return true;
+}
+
+/* ---------------------------------------------------------------- numbers */
+
+/* Writes x as the shortest decimal text that reads back as x, in plain
+ * notation for ordinary magnitudes ("19.99", "15000000", "0.001") and in
+ * exponent notation otherwise ("1e+300"). */
+static void
+format_double(double x, char *out, size_t len)
+{
+	char buf[40];
+	for (int p = 1; p <= 17; p++) {
+		snprintf(buf, sizeof(buf), "%.*e", p - 1, x);
+		if (strtod(buf, NULL) == x)
+			break;
+	}
+	/* buf: [-]d[.ddd]e±XX */
+	char mant[24];
+	size_t nm     = 0;
+	const char *p = buf;
+	bool negative = *p == '-';
+	if (negative)
+		p++;
+	for (; *p != 'e'; p++) {
+		if (*p != '.')
+			mant[nm++] = *p;
+	}
+	mant[nm] = '\0';
+	int exp  = atoi(p + 1);
+	if (exp < -7 || exp > 20) {
+		snprintf(out, len, "%s", buf);
+		return;
+	}
+	size_t j = 0;
+	if (negative)
+		out[j++] = '-';
+	int point = exp + 1; /* digits before the decimal point */
+	if (point <= 0) {
+		j += (size_t) snprintf(out + j, len - j, "0.");
+		for (int i = 0; i < -point; i++)
+			out[j++] = '0';
+		snprintf(out + j, len - j, "%s", mant);
+	} else if ((size_t) point >= nm) {
+		j += (size_t) snprintf(out + j, len - j, "%s", mant);
+		for (size_t i = nm; i < (size_t) point; i++)
+			out[j++] = '0';
+		out[j] = '\0';
+	} else {
+		snprintf(out + j, len - j, "%.*s.%s", point, mant, mant + point);
+	}
+}
+
+/* True for -?digits(.digits)? — a decimal the API writes as a JSON number. */
+static bool
+is_plain_decimal(const char *s)
+{
+	if (*s == '-')
+		s++;
+	if (*s < '0' || *s > '9')
+		return false;
+	while (*s >= '0' && *s <= '9')
+		s++;
+	if (*s == '.') {
+		s++;
+		if (*s < '0' || *s > '9')
+			return false;
+		while (*s >= '0' && *s <= '9')
+			s++;
+	}
+	return *s == '\0';
+}
+
+/* ----------------------------------------------------------------- decode */
+
+typedef struct decoder {
+	rpc_status *st;
+	int problems;
+} decoder;
+
+static void problem(decoder *d, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+problem(decoder *d, const char *path, const char *fmt, ...)
+{
+	char text[RPC_DESCRIPTION_MAX];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	rpc_status_add_violation(d->st, path, "%s %s", path, text);
+	d->problems++;
+}
+
+static const char *
+json_type_name(const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		return "an object";
+	case JSON_ARRAY:
+		return "an array";
+	case JSON_STRING:
+		return "a string";
+	case JSON_INTEGER:
+	case JSON_REAL:
+		return "a number";
+	case JSON_TRUE:
+	case JSON_FALSE:
+		return "a boolean";
+	default:
+		return "null";
+	}
+}
+
+/* Reads an integer from a JSON integer, an integral real or a numeric
+ * string, within [min, max] (signed) or [0, umax] (unsigned). */
+static bool
+read_integer(decoder *d, const char *path, const json_t *v, bool is_signed, int64_t min, int64_t max,
+    uint64_t umax, int64_t *out_s, uint64_t *out_u)
+{
+	const char *kind = is_signed ? "an integer" : "a non-negative integer";
+	if (json_is_integer(v)) {
+		json_int_t x = json_integer_value(v);
+		if (is_signed ? (x < min || x > max) : (x < 0 || (uint64_t) x > umax))
+			goto range;
+		*out_s = x;
+		*out_u = (uint64_t) x;
+		return true;
+	}
+	if (json_is_real(v)) {
+		double x = json_real_value(v);
+		if (x != floor(x)) {
+			problem(d, path, "must be %s", kind);
+			return false;
+		}
+		if (is_signed ? (x < (double) min || x > (double) max) : (x < 0 || x > (double) umax))
+			goto range;
+		*out_s = (int64_t) x;
+		*out_u = (uint64_t) x;
+		return true;
+	}
+	if (json_is_string(v)) {
+		const char *s = json_string_value(v);
+		char *end;
+		errno = 0;
+		if (s[0] == '\0' || s[0] == ' ' || s[0] == '+' || (!is_signed && s[0] == '-')) {
+			problem(d, path, "must be %s", kind);
+			return false;
+		}
+		if (is_signed) {
+			long long x = strtoll(s, &end, 10);
+			if (*end != '\0') {
+				problem(d, path, "must be %s", kind);
+				return false;
+			}
+			if (errno == ERANGE || x < min || x > max)
+				goto range;
+			*out_s = x;
+		} else {
+			unsigned long long x = strtoull(s, &end, 10);
+			if (*end != '\0') {
+				problem(d, path, "must be %s", kind);
+				return false;
+			}
+			if (errno == ERANGE || x > umax)
+				goto range;
+			*out_u = x;
+		}
+		return true;
+	}
+	problem(d, path, "must be %s, not %s", kind, json_type_name(v));
+	return false;
+range:
+	if (is_signed)
+		problem(d, path, "must be between %" PRId64 " and %" PRId64, min, max);
+	else
+		problem(d, path, "must be between 0 and %" PRIu64, umax);
+	return false;
+}
+
+static bool
+read_double(decoder *d, const char *path, const json_t *v, double *out)
+{
+	if (json_is_number(v)) {
+		*out = json_number_value(v);
+		return true;
+	}
+	if (json_is_string(v)) {
+		const char *s = json_string_value(v);
+		if (strcmp(s, "NaN") == 0) {
+			*out = NAN;
+			return true;
+		}
+		if (strcmp(s, "Infinity") == 0 || strcmp(s, "-Infinity") == 0) {
+			*out = s[0] == '-' ? -INFINITY : INFINITY;
+			return true;
+		}
+	}
+	problem(d, path, "must be a number, not %s", json_type_name(v));
+	return false;
+}
+
+static bool decode_message(decoder *d, const char *path, const ProtobufCMessageDescriptor *desc,
+    const json_t *v, ProtobufCMessage **out);
+
+/* Decodes one value of field f into the memory at dst (a struct member or a
+ * repeated element). Returns false after reporting a problem. */
+static bool
+decode_value(decoder *d, const char *path, const ProtobufCFieldDescriptor *f, const json_t *v, void *dst)
+{
+	int64_t s = 0;
+	uint64_t u = 0;
+	switch (f->type) {
+	case PROTOBUF_C_TYPE_INT32:
+	case PROTOBUF_C_TYPE_SINT32:
+	case PROTOBUF_C_TYPE_SFIXED32:
+		if (!read_integer(d, path, v, true, INT32_MIN, INT32_MAX, 0, &s, &u))
+			return false;
+		*(int32_t *) dst = (int32_t) s;
+		return true;
+	case PROTOBUF_C_TYPE_UINT32:
+	case PROTOBUF_C_TYPE_FIXED32:
+		if (!read_integer(d, path, v, false, 0, 0, UINT32_MAX, &s, &u))
+			return false;
+		*(uint32_t *) dst = (uint32_t) u;
+		return true;
+	case PROTOBUF_C_TYPE_INT64:
+	case PROTOBUF_C_TYPE_SINT64:
+	case PROTOBUF_C_TYPE_SFIXED64:
+		if (!read_integer(d, path, v, true, INT64_MIN, INT64_MAX, 0, &s, &u))
+			return false;
+		*(int64_t *) dst = s;
+		return true;
+	case PROTOBUF_C_TYPE_UINT64:
+	case PROTOBUF_C_TYPE_FIXED64:
+		if (!read_integer(d, path, v, false, 0, 0, UINT64_MAX, &s, &u))
+			return false;
+		*(uint64_t *) dst = u;
+		return true;
+	case PROTOBUF_C_TYPE_FLOAT: {
+		double x;
+		if (!read_double(d, path, v, &x))
+			return false;
+		if (isfinite(x) && fabs(x) > FLT_MAX) {
+			problem(d, path, "is out of range for a float");
+			return false;
+		}
+		*(float *) dst = (float) x;
+		return true;
+	}
+	case PROTOBUF_C_TYPE_DOUBLE:
+		return read_double(d, path, v, (double *) dst);
+	case PROTOBUF_C_TYPE_BOOL:
+		if (!json_is_boolean(v)) {
+			problem(d, path, "must be true or false, not %s", json_type_name(v));
+			return false;
+		}
+		*(protobuf_c_boolean *) dst = json_is_true(v);
+		return true;
+	case PROTOBUF_C_TYPE_ENUM: {
+		const ProtobufCEnumDescriptor *e = f->descriptor;
+		const ProtobufCEnumValue *ev     = NULL;
+		if (json_is_string(v))
+			ev = protobuf_c_enum_descriptor_get_value_by_name(e, json_string_value(v));
+		else if (json_is_integer(v) && json_integer_value(v) >= INT32_MIN && json_integer_value(v) <= INT32_MAX)
+			ev = protobuf_c_enum_descriptor_get_value(e, (int) json_integer_value(v));
+		if (ev == NULL) {
+			char names[160] = "";
+			for (unsigned i = 0; i < e->n_values && strlen(names) + 40 < sizeof(names); i++) {
+				size_t used = strlen(names);
+				snprintf(names + used, sizeof(names) - used, "%s%s", i ? ", " : "", e->values[i].name);
+			}
+			problem(d, path, "must be one of %s", names);
+			return false;
+		}
+		*(int *) dst = ev->value;
+		return true;
+	}
+	case PROTOBUF_C_TYPE_STRING: {
+		if (!json_is_string(v)) {
+			problem(d, path, "must be a string, not %s", json_type_name(v));
+			return false;
+		}
+		char *copy = strdup(json_string_value(v));
+		if (copy == NULL) {
+			problem(d, path, "is too large");
+			return false;
+		}
+		*(char **) dst = copy;
+		return true;
+	}
+	case PROTOBUF_C_TYPE_BYTES: {
+		if (!json_is_string(v)) {
+			problem(d, path, "must be a base64 string, not %s", json_type_name(v));
+			return false;
+		}
+		size_t len   = json_string_length(v);
+		uint8_t *buf = malloc(len * 3 / 4 + 3);
+		long n       = buf != NULL ? b64_decode(json_string_value(v), len, buf) : -1;
+		if (n < 0) {
+			free(buf);
+			problem(d, path, "must be base64");
+			return false;
+		}
+		ProtobufCBinaryData *bd = dst;
+		bd->data                = buf;
+		bd->len                 = (size_t) n;
+		return true;
+	}
+	case PROTOBUF_C_TYPE_MESSAGE:
+		return decode_message(d, path, f->descriptor, v, (ProtobufCMessage **) dst);
+	}
+	problem(d, path, "has an unsupported type");
+	return false;
+}
+
+static size_t
+element_size(const ProtobufCFieldDescriptor *f)
+{
+	switch (f->type) {
+	case PROTOBUF_C_TYPE_INT32:
+	case PROTOBUF_C_TYPE_SINT32:
+	case PROTOBUF_C_TYPE_SFIXED32:
+	case PROTOBUF_C_TYPE_UINT32:
+	case PROTOBUF_C_TYPE_FIXED32:
+		return 4;
+	case PROTOBUF_C_TYPE_INT64:
+	case PROTOBUF_C_TYPE_SINT64:
+	case PROTOBUF_C_TYPE_SFIXED64:
+	case PROTOBUF_C_TYPE_UINT64:
+	case PROTOBUF_C_TYPE_FIXED64:
+		return 8;
+	case PROTOBUF_C_TYPE_FLOAT:
+		return sizeof(float);
+	case PROTOBUF_C_TYPE_DOUBLE:
+		return sizeof(double);
+	case PROTOBUF_C_TYPE_BOOL:
+		return sizeof(protobuf_c_boolean);
+	case PROTOBUF_C_TYPE_ENUM:
+		return sizeof(int);
+	case PROTOBUF_C_TYPE_STRING:
+	case PROTOBUF_C_TYPE_MESSAGE:
+		return sizeof(void *);
+	case PROTOBUF_C_TYPE_BYTES:
+		return sizeof(ProtobufCBinaryData);
+	}
+	return 0;
+}
+
+/* The well-known types the API writes as scalars. */
+static bool
+decode_special(decoder *d, const char *path, const ProtobufCMessageDescriptor *desc, const json_t *v,
+    ProtobufCMessage *msg, bool *handled)
+{
+	*handled = true;
+	if (strcmp(desc->name, TIMESTAMP_NAME) == 0) {
+		int64_t secs;
+		int32_t nanos;
+		if (!json_is_string(v) || !parse_rfc3339(json_string_value(v), &secs, &nanos)) {
+			problem(d, path, "must be an RFC 3339 timestamp such as \"2026-11-25T10:15:00.123Z\"");
+			return false;
+		}
+		/* seconds (int64) and nanos (int32) are fields 1 and 2. */
+		*(int64_t *) ((char *) msg + desc->fields[0].offset) = secs;
+		*(int32_t *) ((char *) msg + desc->fields[1].offset) = nanos;
+		return true;
+	}
+	if (strcmp(desc->name, DECIMAL_NAME) == 0) {
+		char text[64];
+		if (json_is_integer(v)) {
+			snprintf(text, sizeof(text), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+		} else if (json_is_real(v) && isfinite(json_real_value(v))) {
+			format_double(json_real_value(v), text, sizeof(text));
+		} else if (json_is_string(v) && json_string_length(v) < sizeof(text) &&
+		           is_plain_decimal(json_string_value(v))) {
+			snprintf(text, sizeof(text), "%s", json_string_value(v));
+		} else {
+			problem(d, path, "must be a number, not %s", json_type_name(v));
+			return false;
+		}
+		char *copy = strdup(text);
+		if (copy == NULL)
+			return false;
+		*(char **) ((char *) msg + desc->fields[0].offset) = copy;
+		return true;
+	}
+	*handled = false;
+	return true;
+}
+
+static void
+join_path(char *out, size_t len, const char *path, const char *name)
+{
+	if (path[0] == '\0')
+		snprintf(out, len, "%s", name);
+	else
+		snprintf(out, len, "%s.%s", path, name);
+}
+
+static bool
+decode_message(decoder *d, const char *path, const ProtobufCMessageDescriptor *desc, const json_t *v,
+    ProtobufCMessage **out)
+{
+	*out                  = NULL;
+	ProtobufCMessage *msg = malloc(desc->sizeof_message);
+	if (msg == NULL) {
+		problem(d, path[0] ? path : "body", "is too large");
+		return false;
+	}
+	desc->message_init(msg);
+	*out = msg; /* from here on, the caller frees it, partial or not */
+
+	bool handled;
+	bool ok = decode_special(d, path, desc, v, msg, &handled);
+	if (handled)
+		return ok;
+	if (!json_is_object(v)) {
+		problem(d, path[0] ? path : "body", "must be a JSON object, not %s", json_type_name(v));
+		return false;
+	}
+
+	int before = d->problems;
+	const char *key;
+	json_t *value;
+	json_object_foreach((json_t *) v, key, value)
+	{
+		char fpath[PATH_MAX_LEN];
+		const ProtobufCFieldDescriptor *f = pbjson_find_field(desc, key);
+		if (f == NULL) {
+			join_path(fpath, sizeof(fpath), path, key);
+			problem(d, fpath, "is not a known field");
+			continue;
+		}
+		char json_name[64];
+		pbjson_json_name(f->name, json_name, sizeof(json_name));
+		join_path(fpath, sizeof(fpath), path, json_name);
+		if (json_is_null(value))
+			continue; /* null means the default */
+		char *member = (char *) msg + f->offset;
+
+		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+			if (!json_is_array(value)) {
+				problem(d, fpath, "must be an array, not %s", json_type_name(value));
+				continue;
+			}
+			size_t n = json_array_size(value);
+			size_t *count = (size_t *) ((char *) msg + f->quantifier_offset);
+			if (*count != 0) {
+				problem(d, fpath, "is given twice");
+				continue;
+			}
+			void *arr = n > 0 ? calloc(n, element_size(f)) : NULL;
+			if (n > 0 && arr == NULL) {
+				problem(d, fpath, "is too large");
+				continue;
+			}
+			*(void **) member = arr;
+			for (size_t i = 0; i < n; i++) {
+				char epath[PATH_MAX_LEN + 24];
+				snprintf(epath, sizeof(epath), "%s[%zu]", fpath, i);
+				/* Count each element as it lands, so free_unpacked frees
+				 * exactly what was filled. */
+				json_t *item = json_array_get(value, i);
+				if (json_is_null(item)) {
+					problem(d, epath, "must not be null");
+					break;
+				}
+				bool item_ok = decode_value(d, epath, f, item, (char *) arr + i * element_size(f));
+				if (f->type == PROTOBUF_C_TYPE_MESSAGE || item_ok)
+					*count = i + 1;
+				if (!item_ok && f->type != PROTOBUF_C_TYPE_MESSAGE)
+					break;
+			}
+			continue;
+		}
+
+		if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
+			uint32_t *which = (uint32_t *) ((char *) msg + f->quantifier_offset);
+			if (*which != 0) {
+				problem(d, fpath, "conflicts with another field of its oneof");
+				continue;
+			}
+			*which = f->id;
+		} else if (f->label == PROTOBUF_C_LABEL_OPTIONAL && f->quantifier_offset != 0 &&
+		           f->type != PROTOBUF_C_TYPE_MESSAGE && f->type != PROTOBUF_C_TYPE_STRING) {
+			*(protobuf_c_boolean *) ((char *) msg + f->quantifier_offset) = 1;
+		}
+		/* A string member holds the shared default until set: replace it
+		 * without freeing. Both spellings of one field set it twice. */
+		if (f->type == PROTOBUF_C_TYPE_STRING && *(char **) member != NULL &&
+		    *(char **) member != (char *) f->default_value) {
+			problem(d, fpath, "is given twice");
+			continue;
+		}
+		if (f->type == PROTOBUF_C_TYPE_MESSAGE && *(ProtobufCMessage **) member != NULL) {
+			problem(d, fpath, "is given twice");
+			continue;
+		}
+		decode_value(d, fpath, f, value, member);
+	}
+	return d->problems == before;
+}
+
+rpc_code
+pbjson_decode_object(const ProtobufCMessageDescriptor *desc, json_t *obj, ProtobufCMessage **out,
+    rpc_status *st)
+{
+	rpc_status local;
+	if (st == NULL)
+		st = &local;
+	rpc_status_clear(st);
+	decoder d = {.st = st};
+	ProtobufCMessage *msg;
+	if (!decode_message(&d, "", desc, obj, &msg)) {
+		protobuf_c_message_free_unpacked(msg, NULL);
+		*out = NULL;
+		if (st->code == RPC_OK)
+			rpc_status_set(st, RPC_RESOURCE_EXHAUSTED, "out of memory");
+		return st->code;
+	}
+	*out = msg;
+	return RPC_OK;
+}
+
+rpc_code
+pbjson_decode(const ProtobufCMessageDescriptor *desc, const char *json, size_t len,
+    ProtobufCMessage **out, rpc_status *st)
+{
+	*out = NULL;
+	json_error_t err;
+	json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
+	if (root == NULL) {
+		rpc_status_clear(st);
+		if (json_error_code(&err) == json_error_duplicate_key)
+			rpc_status_add_violation(st, "body", "body has a duplicate key (line %d, column %d)",
+			    err.line, err.column);
+		else
+			rpc_status_add_violation(st, "body", "body is not valid JSON (line %d, column %d)",
+			    err.line, err.column);
+		return RPC_INVALID_ARGUMENT;
+	}
+	rpc_code code = pbjson_decode_object(desc, root, out, st);
+	json_decref(root);
+	return code;
+}
+
+/* ----------------------------------------------------------------- encode */
+
+void
+pbjson_buf_free(pbjson_buf *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->len = b->cap = 0;
+	b->failed       = 0;
+}
+
+static void
+put(pbjson_buf *b, const char *s, size_t n)
+{
+	if (b->failed)
+		return;
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 256;
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		char *data = realloc(b->data, cap);
+		if (data == NULL) {
+			b->failed = 1;
+			return;
+		}
+		b->data = data;
+		b->cap  = cap;
+	}
+	memcpy(b->data + b->len, s, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+}
+
+static void
+puts_(pbjson_buf *b, const char *s)
+{
+	put(b, s, strlen(s));
+}
+
+static void
+put_string(pbjson_buf *b, const char *s)
+{
+	put(b, "\"", 1);
+	const char *run = s;
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char) *s;
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		put(b, run, (size_t) (s - run));
+		char esc[8];
+		switch (c) {
+		case '"': puts_(b, "\\\""); break;
+		case '\\': puts_(b, "\\\\"); break;
+		case '\n': puts_(b, "\\n"); break;
+		case '\r': puts_(b, "\\r"); break;
+		case '\t': puts_(b, "\\t"); break;
+		default:
+			snprintf(esc, sizeof(esc), "\\u%04x", c);
+			puts_(b, esc);
+		}
+		run = s + 1;
+	}
+	put(b, run, (size_t) (s - run));
+	put(b, "\"", 1);
+}
+
+static void
+put_base64(pbjson_buf *b, const ProtobufCBinaryData *bd)
+{
+	put(b, "\"", 1);
+	char quad[4];
+	for (size_t i = 0; i < bd->len; i += 3) {
+		uint32_t n = (uint32_t) bd->data[i] << 16;
+		if (i + 1 < bd->len)
+			n |= (uint32_t) bd->data[i + 1] << 8;
+		if (i + 2 < bd->len)
+			n |= bd->data[i + 2];
+		quad[0] = b64_alphabet[(n >> 18) & 63];
+		quad[1] = b64_alphabet[(n >> 12) & 63];
+		quad[2] = i + 1 < bd->len ? b64_alphabet[(n >> 6) & 63] : '=';
+		quad[3] = i + 2 < bd->len ? b64_alphabet[n & 63] : '=';
+		put(b, quad, 4);
+	}
+	put(b, "\"", 1);
+}
+
+static void
+put_double(pbjson_buf *b, double x)
+{
+	if (isnan(x)) {
+		puts_(b, "\"NaN\"");
+	} else if (isinf(x)) {
+		puts_(b, x > 0 ? "\"Infinity\"" : "\"-Infinity\"");
+	} else {
+		char text[48];
+		format_double(x, text, sizeof(text));
+		puts_(b, text);
+	}
+}
+
+static void encode_message(pbjson_buf *b, const ProtobufCMessage *msg);
+
+static void
+encode_value(pbjson_buf *b, const ProtobufCFieldDescriptor *f, const void *src)
+{
+	char num[32];
+	switch (f->type) {
+	case PROTOBUF_C_TYPE_INT32:
+	case PROTOBUF_C_TYPE_SINT32:
+	case PROTOBUF_C_TYPE_SFIXED32:
+		snprintf(num, sizeof(num), "%" PRId32, *(const int32_t *) src);
+		puts_(b, num);
+		return;
+	case PROTOBUF_C_TYPE_UINT32:
+	case PROTOBUF_C_TYPE_FIXED32:
+		snprintf(num, sizeof(num), "%" PRIu32, *(const uint32_t *) src);
+		puts_(b, num);
+		return;
+	case PROTOBUF_C_TYPE_INT64:
+	case PROTOBUF_C_TYPE_SINT64:
+	case PROTOBUF_C_TYPE_SFIXED64:
+		snprintf(num, sizeof(num), "%" PRId64, *(const int64_t *) src);
+		puts_(b, num);
+		return;
+	case PROTOBUF_C_TYPE_UINT64:
+	case PROTOBUF_C_TYPE_FIXED64: {
+		/* Past 2^63 as a string: jansson, like many parsers, cannot
+		 * read such a number back. */
+		uint64_t x = *(const uint64_t *) src;
+		snprintf(num, sizeof(num), x > INT64_MAX ? "\"%" PRIu64 "\"" : "%" PRIu64, x);
+		puts_(b, num);
+		return;
+	}
+	case PROTOBUF_C_TYPE_FLOAT:
+		put_double(b, *(const float *) src);
+		return;
+	case PROTOBUF_C_TYPE_DOUBLE:
+		put_double(b, *(const double *) src);
+		return;
+	case PROTOBUF_C_TYPE_BOOL:
+		puts_(b, *(const protobuf_c_boolean *) src ? "true" : "false");
+		return;
+	case PROTOBUF_C_TYPE_ENUM: {
+		int value                    = *(const int *) src;
+		const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value(f->descriptor, value);
+		if (ev != NULL) {
+			put_string(b, ev->name);
+		} else {
+			snprintf(num, sizeof(num), "%d", value);
+			puts_(b, num);
+		}
+		return;
+	}
+	case PROTOBUF_C_TYPE_STRING: {
+		const char *s = *(char *const *) src;
+		put_string(b, s != NULL ? s : "");
+		return;
+	}
+	case PROTOBUF_C_TYPE_BYTES:
+		put_base64(b, src);
+		return;
+	case PROTOBUF_C_TYPE_MESSAGE: {
+		const ProtobufCMessage *m = *(ProtobufCMessage *const *) src;
+		if (m == NULL)
+			puts_(b, "null");
+		else
+			encode_message(b, m);
+		return;
+	}
+	}
+	puts_(b, "null");
+}
+
+static bool
+encode_special(pbjson_buf *b, const ProtobufCMessage *msg)
+{
+	const ProtobufCMessageDescriptor *desc = msg->descriptor;
+	if (strcmp(desc->name, TIMESTAMP_NAME) == 0) {
+		int64_t secs  = *(const int64_t *) ((const char *) msg + desc->fields[0].offset);
+		int32_t nanos = *(const int32_t *) ((const char *) msg + desc->fields[1].offset);
+		time_t t      = (time_t) secs;
+		struct tm tm;
+		char text[48];
+		if (gmtime_r(&t, &tm) == NULL || tm.tm_year + 1900 < 1 || tm.tm_year + 1900 > 9999) {
+			puts_(b, "null");
+			return true;
+		}
+		size_t n = strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%S", &tm);
+		snprintf(text + n, sizeof(text) - n, ".%03dZ", nanos / 1000000);
+		put_string(b, text);
+		return true;
+	}
+	if (strcmp(desc->name, DECIMAL_NAME) == 0) {
+		const char *value = *(char *const *) ((const char *) msg + desc->fields[0].offset);
+		if (value != NULL && is_plain_decimal(value))
+			puts_(b, value);
+		else
+			put_string(b, value != NULL ? value : ""); /* never invalid JSON */
+		return true;
+	}
+	return false;
+}
+
+static void
+encode_field(pbjson_buf *b, const ProtobufCMessage *msg, const ProtobufCFieldDescriptor *f)
+{
+	const char *member = (const char *) msg + f->offset;
+	if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+		size_t n          = *(const size_t *) ((const char *) msg + f->quantifier_offset);
+		const char *items = *(char *const *) member;
+		put(b, "[", 1);
+		for (size_t i = 0; i < n; i++) {
+			if (i)
+				put(b, ",", 1);
+			encode_value(b, f, items + i * element_size(f));
+		}
+		put(b, "]", 1);
+		return;
+	}
+	if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+	    *(const uint32_t *) ((const char *) msg + f->quantifier_offset) != f->id) {
+		puts_(b, "null");
+		return;
+	}
+	encode_value(b, f, member);
+}
+
+static void
+encode_message(pbjson_buf *b, const ProtobufCMessage *msg)
+{
+	if (encode_special(b, msg))
+		return;
+	const ProtobufCMessageDescriptor *desc = msg->descriptor;
+	put(b, "{", 1);
+	for (unsigned i = 0; i < desc->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &desc->fields[i];
+		char name[64];
+		pbjson_json_name(f->name, name, sizeof(name));
+		if (i)
+			put(b, ",", 1);
+		put_string(b, name);
+		put(b, ":", 1);
+		encode_field(b, msg, f);
+	}
+	put(b, "}", 1);
+}
+
+int
+pbjson_encode(const ProtobufCMessage *msg, pbjson_buf *b)
+{
+	encode_message(b, msg);
+	return b->failed ? -1 : 0;
+}
+
+int
+pbjson_encode_field(const ProtobufCMessage *msg, const char *field, pbjson_buf *b)
+{
+	const ProtobufCFieldDescriptor *f = pbjson_find_field(msg->descriptor, field);
+	if (f == NULL)
+		return -1;
+	encode_field(b, msg, f);
+	return b->failed ? -1 : 0;
+}

@@ -1,0 +1,65 @@
+/* JSON ⇄ protobuf by walking protobuf-c descriptors, so no message needs
+ * hand-written translation. Field names are written in lowerCamelCase and
+ * read in either lowerCamelCase or the proto's snake_case.
+ *
+ * Mapping (proto3 JSON, with the API's choices):
+ *   integers        JSON numbers; also read from numeric strings (64-bit ids
+ *                   beyond 2^53 stay exact that way); a uint64 past 2^63 is
+ *                   written as a string, since jansson cannot read it back
+ *   float, double   JSON numbers, shortest text that reads back the same
+ *   bool, string    as JSON
+ *   bytes           base64 (standard or URL-safe alphabet when read)
+ *   enum            the value's name; also read from its number
+ *   message         object; google.protobuf.Timestamp as RFC 3339 text in
+ *                   UTC with milliseconds; google.type.Decimal as a JSON
+ *                   number with its exact decimal text
+ *   repeated        array
+ * Every field is written, unset messages as null, so clients always see the
+ * same shape. */
+#ifndef PBJSON_H
+#define PBJSON_H
+
+#include <jansson.h>
+#include <protobuf-c/protobuf-c.h>
+#include <stddef.h>
+
+#include "rpc_status.h"
+
+/* Decodes a JSON object into a new message of type desc. On RPC_OK *out is
+ * the caller's; free it with protobuf_c_message_free_unpacked(*out, NULL).
+ * Otherwise *out is NULL and st holds INVALID_ARGUMENT with one violation
+ * per problem (unknown field, wrong type, out of range), each naming the
+ * field's path ("items[2].price"). obj is borrowed. */
+rpc_code pbjson_decode_object(const ProtobufCMessageDescriptor *desc, json_t *obj,
+    ProtobufCMessage **out, rpc_status *st);
+
+/* The same from JSON text; malformed JSON, or JSON that is not an object, is
+ * one violation of field "body" whose text does not quote the parser. */
+rpc_code pbjson_decode(const ProtobufCMessageDescriptor *desc, const char *json, size_t len,
+    ProtobufCMessage **out, rpc_status *st);
+
+/* A growable output buffer. */
+typedef struct pbjson_buf {
+	char *data;
+	size_t len, cap;
+	int failed; /* an allocation failed; data is incomplete */
+} pbjson_buf;
+
+void pbjson_buf_free(pbjson_buf *b); /* accepts a zeroed or freed buffer */
+
+/* Appends msg as a JSON object to b. Returns 0, or -1 when out of memory. */
+int pbjson_encode(const ProtobufCMessage *msg, pbjson_buf *b);
+
+/* Appends the value of one field of msg (by proto name) to b; -1 when the
+ * field does not exist or memory ran out. */
+int pbjson_encode_field(const ProtobufCMessage *msg, const char *field, pbjson_buf *b);
+
+/* Writes the lowerCamelCase JSON name of a proto field name ("user_id" →
+ * "userId") into out. */
+void pbjson_json_name(const char *proto_name, char *out, size_t len);
+
+/* Finds a field by its JSON or proto name; NULL when unknown. */
+const ProtobufCFieldDescriptor *pbjson_find_field(const ProtobufCMessageDescriptor *desc,
+    const char *name);
+
+#endif
