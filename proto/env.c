@@ -36,7 +36,7 @@ load_one(const env_var *v, char *reason, size_t len)
 	const char *text = value_of(v);
 	switch (v->kind) {
 	case ENV_STRING:
-		if (text[0] == '\0') {
+		if (text[0] == '\0' && !v->may_be_empty) {
 			snprintf(reason, len, "must not be empty");
 			return -1;
 		}

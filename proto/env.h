@@ -27,6 +27,7 @@ typedef struct env_var {
 	const char *const *choices; /* ENV_CHOICE, NULL-terminated */
 	env_parser parse;           /* ENV_CUSTOM */
 	int secret_url;             /* mask the password in --help */
+	int may_be_empty;           /* ENV_STRING: "" is a valid value */
 } env_var;
 
 /* What env_cli tells main to do. */

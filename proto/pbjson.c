@@ -694,23 +694,32 @@ pbjson_decode_object(const ProtobufCMessageDescriptor *desc, json_t *obj, Protob
 }
 
 rpc_code
+pbjson_parse(const char *json, size_t len, json_t **out, rpc_status *st)
+{
+	json_error_t err;
+	rpc_status_clear(st);
+	*out = json_loadb(json, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
+	if (*out != NULL)
+		return RPC_OK;
+	if (json_error_code(&err) == json_error_duplicate_key)
+		rpc_status_add_violation(st, "body", "body has a duplicate key (line %d, column %d)", err.line,
+		    err.column);
+	else
+		rpc_status_add_violation(st, "body", "body is not valid JSON (line %d, column %d)", err.line,
+		    err.column);
+	return RPC_INVALID_ARGUMENT;
+}
+
+rpc_code
 pbjson_decode(const ProtobufCMessageDescriptor *desc, const char *json, size_t len,
     ProtobufCMessage **out, rpc_status *st)
 {
 	*out = NULL;
-	json_error_t err;
-	json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
-	if (root == NULL) {
-		rpc_status_clear(st);
-		if (json_error_code(&err) == json_error_duplicate_key)
-			rpc_status_add_violation(st, "body", "body has a duplicate key (line %d, column %d)",
-			    err.line, err.column);
-		else
-			rpc_status_add_violation(st, "body", "body is not valid JSON (line %d, column %d)",
-			    err.line, err.column);
-		return RPC_INVALID_ARGUMENT;
-	}
-	rpc_code code = pbjson_decode_object(desc, root, out, st);
+	json_t *root;
+	rpc_code code = pbjson_parse(json, len, &root, st);
+	if (code != RPC_OK)
+		return code;
+	code = pbjson_decode_object(desc, root, out, st);
 	json_decref(root);
 	return code;
 }

@@ -33,7 +33,12 @@
 rpc_code pbjson_decode_object(const ProtobufCMessageDescriptor *desc, json_t *obj,
     ProtobufCMessage **out, rpc_status *st);
 
-/* The same from JSON text; malformed JSON, or JSON that is not an object, is
+/* Parses JSON text (any value). On RPC_OK *out is a new reference the
+ * caller must json_decref; otherwise st holds one violation of field "body"
+ * whose text gives the position but never quotes the parser. */
+rpc_code pbjson_parse(const char *json, size_t len, json_t **out, rpc_status *st);
+
+/* pbjson_parse, then pbjson_decode_object; malformed JSON, or JSON that is not an object, is
  * one violation of field "body" whose text does not quote the parser. */
 rpc_code pbjson_decode(const ProtobufCMessageDescriptor *desc, const char *json, size_t len,
     ProtobufCMessage **out, rpc_status *st);

@@ -74,7 +74,9 @@ Test(servers, rabbitmq_declare_publish_consume, .timeout = 30)
 	amqp_socket_t *sock          = amqp_tcp_socket_new(conn);
 	cr_assert_eq(amqp_socket_open(sock, info.host, info.port), AMQP_STATUS_OK,
 	    "cannot reach RabbitMQ at %s:%d", info.host, info.port);
-	amqp_rpc_reply_t login = amqp_login(conn, info.vhost, 0, 131072, 0, AMQP_SASL_METHOD_PLAIN,
+	/* "amqp://host:port/" parses to the empty vhost; RabbitMQ's default is "/". */
+	const char *vhost      = info.vhost[0] != '\0' ? info.vhost : "/";
+	amqp_rpc_reply_t login = amqp_login(conn, vhost, 0, 131072, 0, AMQP_SASL_METHOD_PLAIN,
 	    info.user, info.password);
 	cr_assert_eq(login.reply_type, AMQP_RESPONSE_NORMAL, "login failed");
 	amqp_channel_open(conn, 1);

@@ -1,0 +1,25 @@
+/* The gateway's configuration, read once from the environment. */
+#ifndef GATEWAY_CONFIG_H
+#define GATEWAY_CONFIG_H
+
+#include "env.h"
+#include "log.h"
+
+typedef struct gateway_config {
+	env_port_list ports;       /* GATEWAY_PORTS */
+	const char *bind_address;  /* GATEWAY_BIND */
+	const char *user_svc_url;  /* USER_SVC_URL */
+	const char *order_svc_url; /* ORDER_SVC_URL */
+	long rpc_timeout_ms;       /* RPC_TIMEOUT_MS: default and ceiling of every call */
+	long max_body_bytes;       /* MAX_BODY_BYTES */
+	long workers;              /* WORKERS: HTTP threads, each holding one request */
+	const char *cors_origins;  /* CORS_ORIGINS: comma-separated; "" allows none */
+	log_level log_level;
+	log_format log_format;
+} gateway_config;
+
+/* Fills cfg from the environment and the command line. Returns ENV_RUN to
+ * start, or ENV_EXIT_OK / ENV_EXIT_USAGE after printing help or an error. */
+env_action gateway_config_load(gateway_config *cfg, int argc, char **argv);
+
+#endif

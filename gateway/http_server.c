@@ -1,0 +1,515 @@
+/* http_server.h: CivetWeb, and the request flow of every route. */
+#include "http_server.h"
+
+#include <civetweb.h>
+#include <ctype.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "health.pb-c.h"
+#include "http_error.h"
+#include "log.h"
+#include "openapi.h"
+#include "pbjson.h"
+#include "request_id.h"
+
+#define MAX_EXTRA_HEADERS 12
+#define READY_TIMEOUT_MS 1000
+
+struct http_server {
+	struct mg_context *ctx;
+	const gateway_config *cfg;
+	rpc_client *clients[SERVICE_COUNT];
+	char *openapi; /* generated once at start */
+	size_t openapi_len;
+};
+
+/* One request's state from arrival to access log line. */
+typedef struct exchange {
+	struct mg_connection *conn;
+	const struct mg_request_info *ri;
+	char request_id[REQUEST_ID_MAX + 1];
+	const char *route; /* template, for the access log */
+	int64_t started_ms;
+	int64_t rpc_ms;
+	http_header headers[MAX_EXTRA_HEADERS]; /* sent with every response */
+	size_t n_headers;
+	rpc_status st; /* scratch status for this request */
+} exchange;
+
+static void
+add_header(exchange *x, const char *name, const char *value)
+{
+	if (x->n_headers < MAX_EXTRA_HEADERS)
+		x->headers[x->n_headers++] = (http_header) {name, value};
+}
+
+static int
+send_error(exchange *x, int status, rpc_code code, const char *message, const rpc_status *st)
+{
+	return http_send_error(x->conn, status, code, message, st, x->request_id, x->headers, x->n_headers);
+}
+
+static int
+send_json(exchange *x, int status, const char *body, size_t len)
+{
+	return http_send_json(x->conn, status, x->request_id, body, len, x->headers, x->n_headers);
+}
+
+/* ---- CORS ---- */
+
+/* True when origin is in the comma-separated allow list. */
+static bool
+origin_allowed(const char *list, const char *origin)
+{
+	size_t n = strlen(origin);
+	for (const char *p = list; *p != '\0';) {
+		const char *comma = strchr(p, ',');
+		size_t len        = comma != NULL ? (size_t) (comma - p) : strlen(p);
+		if (len == n && strncmp(p, origin, n) == 0)
+			return true;
+		if (comma == NULL)
+			break;
+		p = comma + 1;
+	}
+	return false;
+}
+
+static void
+add_cors_headers(const http_server *srv, exchange *x)
+{
+	const char *origin = mg_get_header(x->conn, "Origin");
+	if (origin == NULL || !origin_allowed(srv->cfg->cors_origins, origin))
+		return;
+	add_header(x, "Access-Control-Allow-Origin", origin);
+	add_header(x, "Vary", "Origin");
+	add_header(x, "Access-Control-Expose-Headers", "X-Request-Id, Location");
+}
+
+/* OPTIONS: the methods a path allows, and the CORS preflight answer. */
+static int
+handle_options(const http_server *srv, exchange *x, const char *allow)
+{
+	add_header(x, "Allow", allow);
+	if (mg_get_header(x->conn, "Access-Control-Request-Method") != NULL &&
+	    mg_get_header(x->conn, "Origin") != NULL &&
+	    origin_allowed(srv->cfg->cors_origins, mg_get_header(x->conn, "Origin"))) {
+		add_header(x, "Access-Control-Allow-Methods", allow);
+		add_header(x, "Access-Control-Allow-Headers",
+		    "Content-Type, X-Request-Id, X-Request-Timeout, Idempotency-Key");
+		add_header(x, "Access-Control-Max-Age", "600");
+	}
+	return send_json(x, 204, "", 0);
+}
+
+/* ---- request checks ---- */
+
+/* Query parameters: no route takes any yet, so each one is reported. */
+static bool
+check_query(exchange *x)
+{
+	const char *q = x->ri->query_string;
+	if (q == NULL || q[0] == '\0')
+		return true;
+	rpc_status_clear(&x->st);
+	for (const char *p = q; *p != '\0';) {
+		size_t len = strcspn(p, "&");
+		size_t key = strcspn(p, "=&");
+		if (key > 0) {
+			char name[RPC_FIELD_MAX];
+			snprintf(name, sizeof(name), "%.*s", (int) (key < 64 ? key : 64), p);
+			rpc_status_add_violation(&x->st, name, "unknown query parameter '%s'", name);
+		}
+		p += len;
+		if (*p == '&')
+			p++;
+	}
+	return x->st.n_violations == 0;
+}
+
+/* X-Request-Timeout may shorten the deadline, never lengthen it. */
+static bool
+request_timeout(const http_server *srv, exchange *x, int64_t *timeout_ms)
+{
+	*timeout_ms     = srv->cfg->rpc_timeout_ms;
+	const char *hdr = mg_get_header(x->conn, "X-Request-Timeout");
+	if (hdr == NULL)
+		return true;
+	char *end;
+	long long ms = strtoll(hdr, &end, 10);
+	if (!isdigit((unsigned char) hdr[0]) || *end != '\0' || ms <= 0) {
+		rpc_status_clear(&x->st);
+		rpc_status_add_violation(&x->st, "X-Request-Timeout",
+		    "X-Request-Timeout must be a positive number of milliseconds");
+		return false;
+	}
+	if (ms < *timeout_ms)
+		*timeout_ms = ms;
+	return true;
+}
+
+static bool
+is_json_content_type(const char *type)
+{
+	static const char json_type[] = "application/json";
+	if (type == NULL || strncasecmp(type, json_type, sizeof(json_type) - 1) != 0)
+		return false;
+	char next = type[sizeof(json_type) - 1];
+	return next == '\0' || next == ';' || next == ' ';
+}
+
+/* Reads the body when it is JSON and within the limit. Returns 0 and a
+ * malloc'd *body (NUL-terminated), or the HTTP status already sent. */
+static int
+read_body(const http_server *srv, exchange *x, char **body, size_t *len)
+{
+	long long max = srv->cfg->max_body_bytes;
+	*body         = NULL;
+	*len          = 0;
+	if (!is_json_content_type(mg_get_header(x->conn, "Content-Type")))
+		return send_error(x, 415, RPC_INVALID_ARGUMENT, "Content-Type must be application/json", NULL);
+	if (x->ri->content_length > max) {
+		/* Refused unread: the connection cannot be reused afterwards. */
+		add_header(x, "Connection", "close");
+		char text[96];
+		snprintf(text, sizeof(text), "body is larger than %lld bytes", max);
+		return send_error(x, 413, RPC_RESOURCE_EXHAUSTED, text, NULL);
+	}
+	/* Without a length (chunked), read at most the limit + 1. */
+	size_t cap = x->ri->content_length >= 0 ? (size_t) x->ri->content_length : (size_t) max + 1;
+	char *buf  = malloc(cap + 1);
+	if (buf == NULL)
+		return send_error(x, 500, RPC_INTERNAL, "internal error", NULL);
+	size_t n = 0;
+	for (;;) {
+		int got = n < cap ? mg_read(x->conn, buf + n, cap - n) : 0;
+		if (got <= 0)
+			break;
+		n += (size_t) got;
+	}
+	if (n > (size_t) max) {
+		free(buf);
+		add_header(x, "Connection", "close");
+		char text[96];
+		snprintf(text, sizeof(text), "body is larger than %lld bytes", max);
+		return send_error(x, 413, RPC_RESOURCE_EXHAUSTED, text, NULL);
+	}
+	buf[n] = '\0';
+	*body  = buf;
+	*len   = n;
+	return 0;
+}
+
+/* ---- RPC routes ---- */
+
+/* "/users/{id}" with the reply's id → "/users/12". */
+static void
+fill_location(const char *tmpl, const ProtobufCMessage *reply, char *out, size_t len)
+{
+	size_t j = 0;
+	for (const char *p = tmpl; *p != '\0' && j + 1 < len;) {
+		if (*p != '{') {
+			out[j++] = *p++;
+			continue;
+		}
+		const char *close = strchr(p, '}');
+		char name[64];
+		snprintf(name, sizeof(name), "%.*s", (int) (close - p - 1), p + 1);
+		pbjson_buf v = {0};
+		if (pbjson_encode_field(reply, name, &v) == 0) {
+			const char *text = v.data;
+			size_t n         = v.len;
+			if (n >= 2 && text[0] == '"') { /* a string field: without its quotes */
+				text++;
+				n -= 2;
+			}
+			j += (size_t) snprintf(out + j, len - j, "%.*s", (int) n, text);
+		}
+		pbjson_buf_free(&v);
+		p = close + 1;
+	}
+	out[j < len ? j : len - 1] = '\0';
+}
+
+/* The service's error, as a client may see it. */
+static int
+send_rpc_error(exchange *x, const route *r, rpc_code code, int64_t timeout_ms)
+{
+	int status       = http_status_from_rpc(code);
+	const char *name = routes_service_name(r->service);
+	char text[160];
+	if (status == 503) {
+		snprintf(text, sizeof(text), "%s is unavailable", name);
+	} else if (status == 504) {
+		snprintf(text, sizeof(text), "%s did not answer within %lld ms", name, (long long) timeout_ms);
+	} else if (status >= 500) {
+		snprintf(text, sizeof(text), "internal error");
+	} else {
+		return send_error(x, status, code, x->st.message, &x->st);
+	}
+	log_warn(x->request_id, "rpc_failed service=%s method=%s code=%s detail=\"%s\"", name, r->rpc_method,
+	    rpc_code_name(code), x->st.message);
+	return send_error(x, status, code, text, NULL);
+}
+
+static int
+handle_rpc(http_server *srv, exchange *x, const route_match *m, int64_t timeout_ms)
+{
+	const route *r                        = m->route;
+	const ProtobufCServiceDescriptor *svc = routes_service_descriptor(r->service);
+	const ProtobufCMethodDescriptor *md   = protobuf_c_service_descriptor_get_method_by_name(svc, r->rpc_method);
+	char *body                            = NULL;
+	json_t *root                          = NULL;
+	ProtobufCMessage *request = NULL, *reply = NULL;
+	int status;
+
+	/* 1. The body, when the route takes one, else an empty object. */
+	if (r->takes_body) {
+		size_t len;
+		if ((status = read_body(srv, x, &body, &len)) != 0)
+			return status;
+		if (pbjson_parse(body, len, &root, &x->st) != RPC_OK) {
+			status = send_error(x, 400, RPC_INVALID_ARGUMENT, NULL, &x->st);
+			goto out;
+		}
+	} else {
+		root = json_object();
+	}
+	/* 2. Path parameters bind the fields they name. */
+	if (json_is_object(root)) {
+		for (int i = 0; i < m->n_params; i++) {
+			char name[64];
+			snprintf(name, sizeof(name), "%.*s", (int) m->params[i].name_len, m->params[i].name);
+			json_object_set_new(root, name, json_string(m->params[i].value));
+		}
+	}
+	/* 3. JSON → request message; every problem is listed. */
+	if (pbjson_decode_object(md->input, root, &request, &x->st) != RPC_OK) {
+		status = x->st.code == RPC_INVALID_ARGUMENT ? send_error(x, 400, RPC_INVALID_ARGUMENT, NULL, &x->st)
+		                                          : send_error(x, 500, RPC_INTERNAL, "internal error", NULL);
+		goto out;
+	}
+	/* 4. The call, with the request id, the deadline and the metadata. */
+	rpc_metadata md_items[1];
+	size_t n_md     = 0;
+	const char *key = mg_get_header(x->conn, "Idempotency-Key");
+	if (key != NULL)
+		md_items[n_md++] = (rpc_metadata) {"idempotency-key", key};
+	rpc_call_options opt = {.request_id = x->request_id, .timeout_ms = timeout_ms, .metadata = md_items,
+	    .n_metadata = n_md};
+	int64_t t0    = rpc_clock_ms();
+	rpc_code code = rpc_client_call(srv->clients[r->service], svc, r->rpc_method, request, &reply, &opt, &x->st);
+	x->rpc_ms     = rpc_clock_ms() - t0;
+	if (code != RPC_OK) {
+		status = send_rpc_error(x, r, code, timeout_ms);
+		goto out;
+	}
+	/* 5. Reply → JSON: the whole message or the route's field of it. */
+	pbjson_buf out = {0};
+	int rv = r->response_field != NULL ? pbjson_encode_field(reply, r->response_field, &out)
+	                                   : pbjson_encode(reply, &out);
+	if (rv != 0) {
+		pbjson_buf_free(&out);
+		status = send_error(x, 500, RPC_INTERNAL, "internal error", NULL);
+		goto out;
+	}
+	char location[256];
+	if (r->location != NULL) {
+		fill_location(r->location, reply, location, sizeof(location));
+		add_header(x, "Location", location);
+	}
+	status = send_json(x, r->success_status, out.data, out.len);
+	pbjson_buf_free(&out);
+
+out:
+	protobuf_c_message_free_unpacked(reply, NULL);
+	protobuf_c_message_free_unpacked(request, NULL);
+	json_decref(root);
+	free(body);
+	return status;
+}
+
+/* ---- health ---- */
+
+static int
+handle_readyz(http_server *srv, exchange *x, int64_t timeout_ms)
+{
+	json_t *services = json_object();
+	bool all_ok      = true;
+	for (int s = 0; s < SERVICE_COUNT; s++) {
+		Health__HealthRequest in = HEALTH__HEALTH_REQUEST__INIT;
+		ProtobufCMessage *out    = NULL;
+		rpc_call_options opt     = {.request_id = x->request_id,
+		        .timeout_ms = timeout_ms < READY_TIMEOUT_MS ? timeout_ms : READY_TIMEOUT_MS};
+		rpc_code code = rpc_client_call(srv->clients[s], routes_service_descriptor(s), "Health", &in.base, &out,
+		    &opt, &x->st);
+		json_t *entry;
+		if (code == RPC_OK) {
+			Health__HealthReply *h = (Health__HealthReply *) out;
+			json_t *deps           = json_array();
+			for (size_t i = 0; i < h->n_dependencies; i++) {
+				json_array_append_new(deps, json_pack("{s:s,s:b,s:s}", "name", h->dependencies[i]->name,
+				    "ok", h->dependencies[i]->ok, "detail", h->dependencies[i]->detail));
+			}
+			entry  = json_pack("{s:b,s:o}", "ok", h->ok, "dependencies", deps);
+			all_ok = all_ok && h->ok;
+		} else {
+			entry  = json_pack("{s:b,s:s}", "ok", 0, "error", rpc_code_name(code));
+			all_ok = false;
+		}
+		json_object_set_new(services, routes_service_name(s), entry);
+		protobuf_c_message_free_unpacked(out, NULL);
+	}
+	json_t *doc = json_pack("{s:s,s:o}", "status", all_ok ? "ready" : "unavailable", "services", services);
+	char *text  = json_dumps(doc, JSON_COMPACT);
+	json_decref(doc);
+	int status = send_json(x, all_ok ? 200 : 503, text, strlen(text));
+	free(text);
+	return status;
+}
+
+/* ---- the handler ---- */
+
+static int
+dispatch(http_server *srv, exchange *x)
+{
+	const char *method = x->ri->request_method;
+	char allow[64];
+	route_match m;
+	add_cors_headers(srv, x);
+
+	route_result found = routes_match(method, x->ri->local_uri, &m, allow, sizeof(allow));
+	if (strcmp(method, "OPTIONS") == 0 && found == ROUTE_METHOD_NOT_ALLOWED)
+		return handle_options(srv, x, allow);
+	if (found == ROUTE_NOT_FOUND) {
+		char text[160];
+		snprintf(text, sizeof(text), "no route for %.16s %.100s", method, x->ri->local_uri);
+		return send_error(x, 404, RPC_NOT_FOUND, text, NULL);
+	}
+	if (found == ROUTE_METHOD_NOT_ALLOWED) {
+		add_header(x, "Allow", allow);
+		char text[160];
+		snprintf(text, sizeof(text), "%.16s is not allowed here; allowed: %s", method, allow);
+		return send_error(x, 405, RPC_UNIMPLEMENTED, text, NULL);
+	}
+	x->route = m.route->path;
+	if (!check_query(x))
+		return send_error(x, 400, RPC_INVALID_ARGUMENT, NULL, &x->st);
+	int64_t timeout_ms;
+	if (!request_timeout(srv, x, &timeout_ms))
+		return send_error(x, 400, RPC_INVALID_ARGUMENT, NULL, &x->st);
+
+	switch (m.route->kind) {
+	case ROUTE_HEALTHZ:
+		return send_json(x, 200, "{\"status\":\"ok\"}", 15);
+	case ROUTE_READYZ:
+		return handle_readyz(srv, x, timeout_ms);
+	case ROUTE_OPENAPI:
+		return send_json(x, 200, srv->openapi, srv->openapi_len);
+	case ROUTE_RPC:
+		return handle_rpc(srv, x, &m, timeout_ms);
+	}
+	return send_error(x, 500, RPC_INTERNAL, "internal error", NULL);
+}
+
+static int
+handle_request(struct mg_connection *conn, void *cbdata)
+{
+	http_server *srv = cbdata;
+	exchange *x      = malloc(sizeof(*x)); /* its status is large for a thread's stack */
+	if (x == NULL)
+		return 0;
+	x->conn       = conn;
+	x->ri         = mg_get_request_info(conn);
+	x->route      = "-";
+	x->started_ms = rpc_clock_ms();
+	x->rpc_ms     = -1;
+	x->n_headers  = 0;
+	request_id_take_or_make(mg_get_header(conn, "X-Request-Id"), x->request_id);
+
+	int status = dispatch(srv, x);
+	log_info(x->request_id, "http method=%.16s route=%s status=%d ms=%lld rpc_ms=%lld", x->ri->request_method,
+	    x->route, status, (long long) (rpc_clock_ms() - x->started_ms), (long long) x->rpc_ms);
+	free(x);
+	return status;
+}
+
+/* CivetWeb's own errors (a malformed request line, say) in our envelope. */
+static int
+on_http_error(struct mg_connection *conn, int status, const char *errmsg)
+{
+	(void) errmsg; /* CivetWeb's text is not for clients */
+	char rid[REQUEST_ID_MAX + 1];
+	request_id_take_or_make(mg_get_header(conn, "X-Request-Id"), rid);
+	http_send_error(conn, status, status >= 500 ? RPC_INTERNAL : RPC_INVALID_ARGUMENT,
+	    mg_get_response_code_text(conn, status), NULL, rid, NULL, 0);
+	return 0;
+}
+
+static int
+on_log_message(const struct mg_connection *conn, const char *message)
+{
+	(void) conn;
+	log_warn(NULL, "civetweb message=\"%s\"", message);
+	return 1;
+}
+
+int
+http_server_start(http_server **out, const gateway_config *cfg, rpc_client *const clients[SERVICE_COUNT],
+    char *err, size_t errlen)
+{
+	http_server *srv = calloc(1, sizeof(*srv));
+	if (srv == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	srv->cfg = cfg;
+	for (int s = 0; s < SERVICE_COUNT; s++)
+		srv->clients[s] = clients[s];
+	srv->openapi = openapi_document();
+	if (srv->openapi == NULL) {
+		free(srv);
+		snprintf(err, errlen, "cannot build the OpenAPI document");
+		return -1;
+	}
+	srv->openapi_len = strlen(srv->openapi);
+
+	char ports[256] = "", threads[16];
+	for (int i = 0; i < cfg->ports.n; i++) {
+		size_t used = strlen(ports);
+		snprintf(ports + used, sizeof(ports) - used, "%s%s:%d", i ? "," : "", cfg->bind_address,
+		    cfg->ports.ports[i]);
+	}
+	snprintf(threads, sizeof(threads), "%ld", cfg->workers);
+	const char *options[] = {"listening_ports", ports, "num_threads", threads, "enable_keep_alive", "yes",
+	    "keep_alive_timeout_ms", "5000", "request_timeout_ms", "30000", NULL};
+	struct mg_callbacks callbacks = {0};
+	callbacks.http_error          = on_http_error;
+	callbacks.log_message         = on_log_message;
+
+	struct mg_init_data init   = {.callbacks = &callbacks, .user_data = srv, .configuration_options = options};
+	struct mg_error_data error = {.text = err, .text_buffer_size = errlen};
+	srv->ctx                   = mg_start2(&init, &error);
+	if (srv->ctx == NULL) {
+		free(srv->openapi);
+		free(srv);
+		return -1;
+	}
+	mg_set_request_handler(srv->ctx, "/", handle_request, srv);
+	*out = srv;
+	return 0;
+}
+
+void
+http_server_stop(http_server *srv)
+{
+	if (srv == NULL)
+		return;
+	mg_stop(srv->ctx);
+	free(srv->openapi);
+	free(srv);
+}

@@ -1,0 +1,59 @@
+/* gateway: wires configuration, the service clients and the HTTP server,
+ * then waits for SIGINT or SIGTERM and shuts down in reverse. */
+#include <civetweb.h>
+#include <signal.h>
+#include <stdlib.h>
+
+#include "config.h"
+#include "http_server.h"
+#include "log.h"
+#include "rpc_client.h"
+
+int
+main(int argc, char **argv)
+{
+	gateway_config cfg;
+	env_action action = gateway_config_load(&cfg, argc, argv);
+	if (action != ENV_RUN)
+		return action == ENV_EXIT_OK ? EXIT_SUCCESS : 2;
+	log_setup("gateway", cfg.log_level, cfg.log_format);
+
+	/* Block the stop signals in every thread; main waits for them below. */
+	sigset_t stop_signals;
+	sigemptyset(&stop_signals);
+	sigaddset(&stop_signals, SIGINT);
+	sigaddset(&stop_signals, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	const char *urls[SERVICE_COUNT] = {[SERVICE_USERS] = cfg.user_svc_url, [SERVICE_ORDERS] = cfg.order_svc_url};
+	rpc_client *clients[SERVICE_COUNT] = {0};
+	rpc_status st;
+	for (int s = 0; s < SERVICE_COUNT; s++) {
+		if (rpc_client_open(&clients[s], urls[s], NULL, &st) != RPC_OK) {
+			log_error(NULL, "gateway_start_failed service=%s reason=\"%s\"", routes_service_name(s), st.message);
+			return EXIT_FAILURE;
+		}
+	}
+
+	mg_init_library(0);
+	http_server *server;
+	char err[256] = "";
+	if (http_server_start(&server, &cfg, clients, err, sizeof(err)) != 0) {
+		log_error(NULL, "gateway_start_failed reason=\"%s\"", err);
+		return EXIT_FAILURE;
+	}
+	log_info(NULL, "gateway_started ports=%d user_svc=%s order_svc=%s", cfg.ports.ports[0], cfg.user_svc_url,
+	    cfg.order_svc_url);
+
+	int sig;
+	sigwait(&stop_signals, &sig);
+	log_info(NULL, "gateway_stopping signal=%d", sig);
+
+	http_server_stop(server);
+	mg_exit_library();
+	for (int s = 0; s < SERVICE_COUNT; s++)
+		rpc_client_close(clients[s]);
+	log_info(NULL, "gateway_stopped");
+	return EXIT_SUCCESS;
+}

@@ -1,0 +1,243 @@
+/* openapi.h: route table + descriptors → OpenAPI 3.1. */
+#include "openapi.h"
+
+#include <ctype.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "pbjson.h"
+#include "routes.h"
+
+static json_t *message_ref(const ProtobufCMessageDescriptor *desc, json_t *schemas);
+
+static json_t *
+scalar_schema(const ProtobufCFieldDescriptor *f, json_t *schemas)
+{
+	switch (f->type) {
+	case PROTOBUF_C_TYPE_INT32:
+	case PROTOBUF_C_TYPE_SINT32:
+	case PROTOBUF_C_TYPE_SFIXED32:
+		return json_pack("{s:s,s:s}", "type", "integer", "format", "int32");
+	case PROTOBUF_C_TYPE_UINT32:
+	case PROTOBUF_C_TYPE_FIXED32:
+		return json_pack("{s:s,s:s,s:i}", "type", "integer", "format", "int32", "minimum", 0);
+	case PROTOBUF_C_TYPE_INT64:
+	case PROTOBUF_C_TYPE_SINT64:
+	case PROTOBUF_C_TYPE_SFIXED64:
+		return json_pack("{s:s,s:s}", "type", "integer", "format", "int64");
+	case PROTOBUF_C_TYPE_UINT64:
+	case PROTOBUF_C_TYPE_FIXED64:
+		return json_pack("{s:s,s:s,s:i}", "type", "integer", "format", "int64", "minimum", 0);
+	case PROTOBUF_C_TYPE_FLOAT:
+		return json_pack("{s:s,s:s}", "type", "number", "format", "float");
+	case PROTOBUF_C_TYPE_DOUBLE:
+		return json_pack("{s:s,s:s}", "type", "number", "format", "double");
+	case PROTOBUF_C_TYPE_BOOL:
+		return json_pack("{s:s}", "type", "boolean");
+	case PROTOBUF_C_TYPE_STRING:
+		return json_pack("{s:s}", "type", "string");
+	case PROTOBUF_C_TYPE_BYTES:
+		return json_pack("{s:s,s:s}", "type", "string", "contentEncoding", "base64");
+	case PROTOBUF_C_TYPE_ENUM: {
+		const ProtobufCEnumDescriptor *e = f->descriptor;
+		json_t *names                    = json_array();
+		for (unsigned i = 0; i < e->n_values; i++)
+			json_array_append_new(names, json_string(e->values[i].name));
+		return json_pack("{s:s,s:o}", "type", "string", "enum", names);
+	}
+	case PROTOBUF_C_TYPE_MESSAGE:
+		return message_ref(f->descriptor, schemas);
+	}
+	return json_object();
+}
+
+static json_t *
+field_schema(const ProtobufCFieldDescriptor *f, json_t *schemas)
+{
+	json_t *item = scalar_schema(f, schemas);
+	if (f->label == PROTOBUF_C_LABEL_REPEATED)
+		return json_pack("{s:s,s:o}", "type", "array", "items", item);
+	return item;
+}
+
+/* A $ref to the message's schema, adding it (and what it uses) to schemas;
+ * the well-known types the API writes as scalars are inlined. */
+static json_t *
+message_ref(const ProtobufCMessageDescriptor *desc, json_t *schemas)
+{
+	if (strcmp(desc->name, "google.protobuf.Timestamp") == 0)
+		return json_pack("{s:s,s:s}", "type", "string", "format", "date-time");
+	if (strcmp(desc->name, "google.type.Decimal") == 0)
+		return json_pack("{s:s,s:s}", "type", "number", "description", "exact decimal value");
+	if (json_object_get(schemas, desc->name) == NULL) {
+		json_t *props = json_object();
+		json_t *schema = json_pack("{s:s,s:o,s:b}", "type", "object", "properties", props,
+		    "additionalProperties", 0);
+		json_object_set_new(schemas, desc->name, schema); /* before recursing: cycles end here */
+		for (unsigned i = 0; i < desc->n_fields; i++) {
+			char name[64];
+			pbjson_json_name(desc->fields[i].name, name, sizeof(name));
+			json_object_set_new(props, name, field_schema(&desc->fields[i], schemas));
+		}
+	}
+	char ref[160];
+	snprintf(ref, sizeof(ref), "#/components/schemas/%s", desc->name);
+	return json_pack("{s:s}", "$ref", ref);
+}
+
+static json_t *
+json_content(json_t *schema)
+{
+	return json_pack("{s:{s:o}}", "application/json", "schema", schema);
+}
+
+static void
+add_error_response(json_t *responses, int status)
+{
+	char key[8];
+	snprintf(key, sizeof(key), "%d", status);
+	if (json_object_get(responses, key) != NULL)
+		return;
+	const char *text = status == 400 ? "Invalid request: every problem is listed, each naming its field"
+	                 : status == 404 ? "Not found"
+	                 : status == 409 ? "Conflict with existing data"
+	                 : status == 413 ? "Body larger than MAX_BODY_BYTES"
+	                 : status == 415 ? "Body is not application/json"
+	                 : status == 500 ? "Internal error (details only in the logs)"
+	                 : status == 503 ? "A service could not be reached in time"
+	                 : status == 504 ? "A service did not answer within the deadline"
+	                                 : "Error";
+	json_object_set_new(responses, key, json_pack("{s:s,s:o}", "description", text, "content",
+	    json_content(json_pack("{s:s}", "$ref", "#/components/schemas/Error"))));
+}
+
+/* "/orders/user/{user_id}" → "/orders/user/{userId}", with its parameters. */
+static void
+openapi_path(const route *r, char *out, size_t len, json_t *params, json_t *schemas)
+{
+	const ProtobufCMessageDescriptor *input = NULL;
+	if (r->kind == ROUTE_RPC) {
+		const ProtobufCMethodDescriptor *m =
+		    protobuf_c_service_descriptor_get_method_by_name(routes_service_descriptor(r->service), r->rpc_method);
+		input = m->input;
+	}
+	size_t j = 0;
+	for (const char *p = r->path; *p != '\0' && j + 1 < len;) {
+		if (*p != '{') {
+			out[j++] = *p++;
+			continue;
+		}
+		const char *close = strchr(p, '}');
+		char proto_name[64], json_name[64];
+		snprintf(proto_name, sizeof(proto_name), "%.*s", (int) (close - p - 1), p + 1);
+		pbjson_json_name(proto_name, json_name, sizeof(json_name));
+		j += (size_t) snprintf(out + j, len - j, "{%s}", json_name);
+		const ProtobufCFieldDescriptor *f =
+		    input != NULL ? protobuf_c_message_descriptor_get_field_by_name(input, proto_name) : NULL;
+		json_array_append_new(params, json_pack("{s:s,s:s,s:b,s:o}", "name", json_name, "in", "path",
+		    "required", 1, "schema", f != NULL ? field_schema(f, schemas) : json_pack("{s:s}", "type", "string")));
+		p = close + 1;
+	}
+	out[j < len ? j : len - 1] = '\0';
+}
+
+static json_t *
+operation(const route *r, json_t *schemas, json_t *params)
+{
+	json_t *op        = json_pack("{s:s}", "summary", r->summary);
+	json_t *responses = json_object();
+	char status[8];
+	snprintf(status, sizeof(status), "%d", r->success_status);
+	if (json_array_size(params) > 0)
+		json_object_set(op, "parameters", params);
+
+	switch (r->kind) {
+	case ROUTE_RPC: {
+		const ProtobufCServiceDescriptor *svc = routes_service_descriptor(r->service);
+		const ProtobufCMethodDescriptor *m = protobuf_c_service_descriptor_get_method_by_name(svc, r->rpc_method);
+		char op_id[160];
+		snprintf(op_id, sizeof(op_id), "%s/%s", svc->name, m->name);
+		json_object_set_new(op, "operationId", json_string(op_id));
+		if (r->takes_body)
+			json_object_set_new(op, "requestBody",
+			    json_pack("{s:b,s:o}", "required", 1, "content", json_content(message_ref(m->input, schemas))));
+		json_t *body = r->response_field != NULL
+		    ? field_schema(protobuf_c_message_descriptor_get_field_by_name(m->output, r->response_field), schemas)
+		    : message_ref(m->output, schemas);
+		json_t *ok = json_pack("{s:s,s:o}", "description", r->summary, "content", json_content(body));
+		if (r->location != NULL)
+			json_object_set_new(ok, "headers", json_pack("{s:{s:s,s:{s:s}}}", "Location", "description",
+			    "Path of the created resource", "schema", "type", "string"));
+		json_object_set_new(responses, status, ok);
+		add_error_response(responses, 400);
+		for (int i = 0; i < ROUTE_MAX_STATUSES && r->statuses[i] != 0; i++)
+			add_error_response(responses, r->statuses[i]);
+		if (r->takes_body) {
+			add_error_response(responses, 413);
+			add_error_response(responses, 415);
+		}
+		add_error_response(responses, 500);
+		add_error_response(responses, 503);
+		add_error_response(responses, 504);
+		break;
+	}
+	case ROUTE_READYZ:
+		json_object_set_new(responses, status, json_pack("{s:s,s:o}", "description", "Ready", "content",
+		    json_content(json_pack("{s:s}", "$ref", "#/components/schemas/Readiness"))));
+		json_object_set_new(responses, "503", json_pack("{s:s,s:o}", "description",
+		    "A service or one of its dependencies is not reachable", "content",
+		    json_content(json_pack("{s:s}", "$ref", "#/components/schemas/Readiness"))));
+		break;
+	default:
+		json_object_set_new(responses, status, json_pack("{s:s,s:o}", "description", r->summary, "content",
+		    json_content(json_pack("{s:s}", "type", "object"))));
+	}
+	json_object_set_new(op, "responses", responses);
+	return op;
+}
+
+char *
+openapi_document(void)
+{
+	json_t *schemas = json_object();
+	json_object_set_new(schemas, "Error", json_pack(
+	    "{s:s,s:[sssss],s:{s:{s:s},s:{s:s},s:{s:s},s:{s:[{s:s},{s:s,s:{s:s}}]},s:{s:s}}}",
+	    "type", "object", "required", "statusCode", "error", "code", "message", "requestId",
+	    "properties",
+	    "statusCode", "type", "integer",
+	    "error", "type", "string",
+	    "code", "type", "string",
+	    "message", "oneOf", "type", "string", "type", "array", "items", "type", "string",
+	    "requestId", "type", "string"));
+	json_object_set_new(schemas, "Readiness", json_pack("{s:s,s:{s:{s:s},s:{s:s}}}", "type", "object",
+	    "properties", "status", "type", "string", "services", "type", "object"));
+
+	json_t *paths = json_object();
+	for (size_t i = 0; i < routes_count; i++) {
+		const route *r = &routes[i];
+		char path[128];
+		json_t *params = json_array();
+		openapi_path(r, path, sizeof(path), params, schemas);
+		json_t *item = json_object_get(paths, path);
+		if (item == NULL) {
+			item = json_object();
+			json_object_set_new(paths, path, item);
+		}
+		char method[8];
+		size_t k = 0;
+		for (; r->method[k] != '\0' && k + 1 < sizeof(method); k++)
+			method[k] = (char) tolower((unsigned char) r->method[k]);
+		method[k] = '\0';
+		json_object_set_new(item, method, operation(r, schemas, params));
+		json_decref(params);
+	}
+
+	json_t *doc = json_pack("{s:s,s:{s:s,s:s,s:s},s:o,s:{s:o}}", "openapi", "3.1.0", "info", "title",
+	    "Users and orders API", "version", "1.0.0", "description",
+	    "REST in front of protobuf services over nng. Every error has the Error shape; every response "
+	    "carries X-Request-Id.", "paths", paths, "components", "schemas", schemas);
+	char *text = json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS);
+	json_decref(doc);
+	return text;
+}

@@ -1,0 +1,12 @@
+/* X-Request-Id: the client's when it is acceptable, a new one otherwise. */
+#ifndef REQUEST_ID_H
+#define REQUEST_ID_H
+
+#define REQUEST_ID_MAX 128
+
+/* Copies header into out when it is 1–128 visible ASCII characters;
+ * otherwise (NULL, empty, too long, spaces or control bytes) writes a new
+ * random UUID (version 4). Thread-safe. */
+void request_id_take_or_make(const char *header, char out[REQUEST_ID_MAX + 1]);
+
+#endif
