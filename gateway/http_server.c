@@ -486,7 +486,9 @@ http_server_start(http_server **out, const gateway_config *cfg, rpc_client *cons
 	}
 	snprintf(threads, sizeof(threads), "%ld", cfg->workers);
 	const char *options[] = {"listening_ports", ports, "num_threads", threads, "enable_keep_alive", "yes",
-	    "keep_alive_timeout_ms", "5000", "request_timeout_ms", "30000", NULL};
+	    "keep_alive_timeout_ms", "5000", "request_timeout_ms", "30000",
+	    /* CORS is ours (CORS_ORIGINS): CivetWeb's own would allow any origin. */
+	    "access_control_allow_origin", "", "access_control_allow_methods", "", NULL};
 	struct mg_callbacks callbacks = {0};
 	callbacks.http_error          = on_http_error;
 	callbacks.log_message         = on_log_message;

@@ -1,0 +1,481 @@
+/* The gateway binary over real HTTP, in front of stand-in services on real
+ * nng (tests/support/fake_services.c says which id does what). A second
+ * gateway has no service behind it. Both are started once for the whole
+ * suite: CivetWeb takes ~2 s to stop. */
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <criterion/hooks.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "http_client.h"
+#include "procs.h"
+
+static pid_t services_pid, gateway_pid, lonely_gateway_pid;
+
+ReportHook(PRE_ALL)(struct criterion_test_set *tests)
+{
+	(void) tests;
+	static char user_url[96], order_url[96], nobody_users[96], nobody_orders[96], port_env[32], lonely_env[32];
+	static char gw_user[128], gw_order[128], lonely_user[128], lonely_order[128];
+	int pid  = (int) getpid();
+	int port = procs_free_port(), lonely = procs_free_port();
+	snprintf(user_url, sizeof(user_url), "USER_SVC_URL=ipc:///tmp/gw-e2e-%d-users.ipc", pid);
+	snprintf(order_url, sizeof(order_url), "ORDER_SVC_URL=ipc:///tmp/gw-e2e-%d-orders.ipc", pid);
+	snprintf(nobody_users, sizeof(nobody_users), "ipc:///tmp/gw-e2e-%d-nobody-users.ipc", pid);
+	snprintf(nobody_orders, sizeof(nobody_orders), "ipc:///tmp/gw-e2e-%d-nobody-orders.ipc", pid);
+	snprintf(port_env, sizeof(port_env), "GATEWAY_PORTS=%d", port);
+	snprintf(lonely_env, sizeof(lonely_env), "GATEWAY_PORTS=%d", lonely);
+	snprintf(gw_user, sizeof(gw_user), "%s", user_url);
+	snprintf(gw_order, sizeof(gw_order), "%s", order_url);
+	snprintf(lonely_user, sizeof(lonely_user), "USER_SVC_URL=%s", nobody_users);
+	snprintf(lonely_order, sizeof(lonely_order), "ORDER_SVC_URL=%s", nobody_orders);
+
+	const char *services_env[] = {user_url, order_url, NULL};
+	const char *gateway_env[]  = {port_env, gw_user, gw_order, "GATEWAY_BIND=127.0.0.1", "RPC_TIMEOUT_MS=1500",
+	     "MAX_BODY_BYTES=1024", "CORS_ORIGINS=http://allowed.example,http://also.example", "LOG_LEVEL=warn", NULL};
+	const char *lonely_env_list[] = {lonely_env, lonely_user, lonely_order, "GATEWAY_BIND=127.0.0.1",
+	    "LOG_LEVEL=error", NULL};
+	services_pid       = procs_start(FAKE_SERVICES_BIN, services_env, NULL);
+	gateway_pid        = procs_start(GATEWAY_BIN, gateway_env, NULL);
+	lonely_gateway_pid = procs_start(GATEWAY_BIN, lonely_env_list, NULL);
+
+	char url[64];
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
+	setenv("GW", url, 1);
+	char healthz[96];
+	snprintf(healthz, sizeof(healthz), "%s/healthz", url);
+	if (procs_wait_http(healthz, 10000) != 0)
+		fprintf(stderr, "e2e_gateway: the gateway did not answer %s\n", healthz);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", lonely);
+	setenv("LONELY_GW", url, 1);
+	snprintf(healthz, sizeof(healthz), "%s/healthz", url);
+	if (procs_wait_http(healthz, 10000) != 0)
+		fprintf(stderr, "e2e_gateway: the lonely gateway did not answer %s\n", healthz);
+}
+
+ReportHook(POST_ALL)(struct criterion_global_stats *stats)
+{
+	(void) stats;
+	procs_stop(gateway_pid, 10000);
+	procs_stop(lonely_gateway_pid, 10000);
+	procs_stop(services_pid, 10000);
+}
+
+/* A request to the gateway (or the lonely one). */
+static long
+req_at(const char *base_env, const char *method, const char *path, const char *const *headers, const char *body,
+    http_response *r)
+{
+	const char *base = getenv(base_env);
+	cr_assert_not_null(base, "the suite's gateway did not start");
+	char url[512];
+	snprintf(url, sizeof(url), "%s%s", base, path);
+	return http_request(method, url, headers, body, r);
+}
+
+static long
+req(const char *method, const char *path, const char *const *headers, const char *body, http_response *r)
+{
+	return req_at("GW", method, path, headers, body, r);
+}
+
+static const char *const json_headers[] = {"Content-Type: application/json", NULL};
+
+/* Checks the error envelope and returns its message member. */
+static json_t *
+assert_error(const http_response *r, long status, const char *code)
+{
+	cr_assert_eq(r->status, status, "status %ld, body %s", r->status, r->body);
+	cr_assert_not_null(r->json, "error body is JSON: %s", r->body);
+	cr_assert_eq(json_integer_value(json_object_get(r->json, "statusCode")), status);
+	cr_assert_str_eq(json_string_value(json_object_get(r->json, "code")), code, "%s", r->body);
+	cr_assert(json_is_string(json_object_get(r->json, "error")));
+	char rid[160], type[64];
+	cr_assert_not_null(http_header(r, "X-Request-Id", rid, sizeof(rid)));
+	cr_assert_str_eq(json_string_value(json_object_get(r->json, "requestId")), rid);
+	cr_assert_not_null(http_header(r, "Content-Type", type, sizeof(type)));
+	cr_assert_str_eq(type, "application/json");
+	return json_object_get(r->json, "message");
+}
+
+static void
+assert_messages(json_t *message, size_t n, const char *const *texts)
+{
+	cr_assert(json_is_array(message), "message is a list");
+	cr_assert_eq(json_array_size(message), n, "%zu messages", json_array_size(message));
+	for (size_t i = 0; i < n; i++)
+		cr_assert_str_eq(json_string_value(json_array_get(message, i)), texts[i]);
+}
+
+Test(gateway, post_users_creates_with_201_location_and_the_user)
+{
+	http_response r;
+	req("POST", "/users", json_headers, "{\"name\":\"Ada\",\"email\":\"ada@example.com\"}", &r);
+	cr_assert_eq(r.status, 201, "%s", r.body);
+	char location[64];
+	cr_assert_str_eq(http_header(&r, "Location", location, sizeof(location)), "/users/42");
+	cr_assert_str_eq(r.body,
+	    "{\"id\":42,\"name\":\"Ada\",\"email\":\"ada@example.com\",\"createdAt\":\"2026-11-25T10:15:00.123Z\"}");
+	http_response_free(&r);
+}
+
+Test(gateway, get_user_returns_200_and_one_trailing_slash_is_the_same)
+{
+	http_response a, b;
+	req("GET", "/users/1", NULL, NULL, &a);
+	req("GET", "/users/1/", NULL, NULL, &b);
+	cr_assert_eq(a.status, 200);
+	cr_assert_str_eq(a.body, "{\"id\":1,\"name\":\"Ada Lovelace\",\"email\":\"ada@example.com\","
+	                         "\"createdAt\":\"2026-11-25T10:15:00.123Z\"}");
+	cr_assert_eq(b.status, 200);
+	cr_assert_str_eq(a.body, b.body);
+	http_response_free(&a);
+	http_response_free(&b);
+}
+
+Test(gateway, service_validation_errors_list_every_violation)
+{
+	http_response r;
+	req("POST", "/users", json_headers, "{\"name\":\"\",\"email\":\"\"}", &r);
+	assert_messages(assert_error(&r, 400, "INVALID_ARGUMENT"), 2,
+	    (const char *const[]) {"name must not be empty", "email must be a valid email address"});
+	http_response_free(&r);
+}
+
+Test(gateway, transcoding_errors_list_every_problem_by_field)
+{
+	http_response r;
+	req("POST", "/users", json_headers, "{\"name\":5,\"bogus\":true,\"email\":[]}", &r);
+	assert_messages(assert_error(&r, 400, "INVALID_ARGUMENT"), 3,
+	    (const char *const[]) {"name must be a string, not a number", "bogus is not a known field",
+	        "email must be a string, not an array"});
+	http_response_free(&r);
+}
+
+Test(gateway, malformed_json_and_non_objects_are_400)
+{
+	http_response r;
+	req("POST", "/users", json_headers, "{\"name\": ", &r);
+	assert_messages(assert_error(&r, 400, "INVALID_ARGUMENT"), 1,
+	    (const char *const[]) {"body is not valid JSON (line 1, column 9)"});
+	http_response_free(&r);
+	req("POST", "/users", json_headers, "[1]", &r);
+	assert_messages(assert_error(&r, 400, "INVALID_ARGUMENT"), 1,
+	    (const char *const[]) {"body must be a JSON object, not an array"});
+	http_response_free(&r);
+	req("POST", "/users", json_headers, "", &r);
+	assert_error(&r, 400, "INVALID_ARGUMENT");
+	http_response_free(&r);
+}
+
+Test(gateway, a_path_id_that_is_not_an_integer_is_400_naming_it)
+{
+	http_response r;
+	req("GET", "/users/abc", NULL, NULL, &r);
+	assert_messages(assert_error(&r, 400, "INVALID_ARGUMENT"), 1, (const char *const[]) {"id must be an integer"});
+	http_response_free(&r);
+	req("GET", "/orders/user/x1", NULL, NULL, &r);
+	assert_messages(assert_error(&r, 400, "INVALID_ARGUMENT"), 1,
+	    (const char *const[]) {"userId must be an integer"});
+	http_response_free(&r);
+}
+
+Test(gateway, unknown_paths_are_404_in_the_error_envelope)
+{
+	http_response r;
+	req("GET", "/nothing/here", NULL, NULL, &r);
+	cr_assert_str_eq(json_string_value(assert_error(&r, 404, "NOT_FOUND")), "no route for GET /nothing/here");
+	http_response_free(&r);
+	/* CivetWeb merges "//" before routing: this is GET /users, a POST-only
+	 * path; what matters is that no empty segment binds {id}. */
+	req("GET", "/users//", NULL, NULL, &r);
+	assert_error(&r, 405, "UNIMPLEMENTED");
+	http_response_free(&r);
+}
+
+Test(gateway, not_found_from_the_service_is_404_with_its_message)
+{
+	http_response r;
+	req("GET", "/users/99", NULL, NULL, &r);
+	cr_assert_str_eq(json_string_value(assert_error(&r, 404, "NOT_FOUND")), "user 99 not found");
+	http_response_free(&r);
+}
+
+Test(gateway, a_known_path_with_the_wrong_method_is_405_with_allow)
+{
+	http_response r;
+	char allow[64];
+	req("DELETE", "/users/1", NULL, NULL, &r);
+	assert_error(&r, 405, "UNIMPLEMENTED");
+	cr_assert_str_eq(http_header(&r, "Allow", allow, sizeof(allow)), "GET");
+	http_response_free(&r);
+	req("GET", "/orders", NULL, NULL, &r);
+	assert_error(&r, 405, "UNIMPLEMENTED");
+	cr_assert_str_eq(http_header(&r, "Allow", allow, sizeof(allow)), "POST");
+	http_response_free(&r);
+}
+
+Test(gateway, unknown_query_parameters_are_400_naming_them)
+{
+	http_response r;
+	req("GET", "/users/1?verbose=1&x", NULL, NULL, &r);
+	assert_messages(assert_error(&r, 400, "INVALID_ARGUMENT"), 2,
+	    (const char *const[]) {"unknown query parameter 'verbose'", "unknown query parameter 'x'"});
+	http_response_free(&r);
+}
+
+Test(gateway, duplicate_email_is_409)
+{
+	http_response r;
+	req("POST", "/users", json_headers, "{\"name\":\"T\",\"email\":\"taken@example.com\"}", &r);
+	cr_assert_str_eq(json_string_value(assert_error(&r, 409, "ALREADY_EXISTS")),
+	    "email taken@example.com is already registered");
+	http_response_free(&r);
+}
+
+Test(gateway, a_body_that_is_not_json_is_415)
+{
+	http_response r;
+	req("POST", "/users", (const char *const[]) {"Content-Type: text/plain", NULL}, "{}", &r);
+	assert_error(&r, 415, "INVALID_ARGUMENT");
+	http_response_free(&r);
+	req("POST", "/users", NULL, "name=x", &r); /* curl's default form type */
+	assert_error(&r, 415, "INVALID_ARGUMENT");
+	http_response_free(&r);
+	req("POST", "/users", (const char *const[]) {"Content-Type: application/json; charset=utf-8", NULL},
+	    "{\"name\":\"A\",\"email\":\"a@b.co\"}", &r);
+	cr_assert_eq(r.status, 201, "a charset parameter is fine");
+	http_response_free(&r);
+}
+
+Test(gateway, an_oversized_body_is_413_whole_or_chunked)
+{
+	char big[2048];
+	memset(big, ' ', sizeof(big) - 3);
+	big[0]               = '{';
+	big[sizeof(big) - 3] = '}';
+	big[sizeof(big) - 2] = '\0';
+	http_response r;
+	req("POST", "/users", json_headers, big, &r);
+	assert_error(&r, 413, "RESOURCE_EXHAUSTED");
+	http_response_free(&r);
+	req("POST", "/users", (const char *const[]) {"Content-Type: application/json", "Transfer-Encoding: chunked", NULL},
+	    big, &r);
+	assert_error(&r, 413, "RESOURCE_EXHAUSTED");
+	http_response_free(&r);
+}
+
+Test(gateway, an_oversized_body_is_refused_before_it_is_sent, .timeout = 15)
+{
+	/* Announce 100 MB and send none of it: only an answer given before
+	 * reading the body can arrive. */
+	int fd                 = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	sin.sin_port           = htons((uint16_t) atoi(strrchr(getenv("GW"), ':') + 1));
+	cr_assert_eq(connect(fd, (struct sockaddr *) &sin, sizeof(sin)), 0);
+	const char head[] = "POST /users HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+	                    "Content-Length: 104857600\r\n\r\n";
+	cr_assert_eq(write(fd, head, sizeof(head) - 1), (ssize_t) sizeof(head) - 1);
+	struct timeval tv = {.tv_sec = 5};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	char buf[2048] = "";
+	size_t n       = 0;
+	while (n < sizeof(buf) - 1 && strstr(buf, "\r\n\r\n") == NULL) {
+		ssize_t got = read(fd, buf + n, sizeof(buf) - 1 - n);
+		cr_assert(got > 0, "an answer came without the body being sent");
+		n += (size_t) got;
+		buf[n] = '\0';
+	}
+	cr_assert_eq(strncmp(buf, "HTTP/1.1 413", 12), 0, "%s", buf);
+	cr_assert_not_null(strstr(buf, "Connection: close"), "%s", buf);
+	close(fd);
+}
+
+Test(gateway, internal_errors_are_500_without_internal_text)
+{
+	http_response r;
+	req("GET", "/users/500", NULL, NULL, &r);
+	cr_assert_str_eq(json_string_value(assert_error(&r, 500, "INTERNAL")), "internal error");
+	cr_assert_null(strstr(r.body, "SECRET"));
+	http_response_free(&r);
+	req("GET", "/users/503", NULL, NULL, &r);
+	cr_assert_str_eq(json_string_value(assert_error(&r, 503, "UNAVAILABLE")), "user-svc is unavailable");
+	cr_assert_null(strstr(r.body, "SECRET"));
+	http_response_free(&r);
+}
+
+Test(gateway, an_unreachable_service_is_503_quickly, .timeout = 15)
+{
+	http_response r;
+	req_at("LONELY_GW", "GET", "/users/1", NULL, NULL, &r);
+	cr_assert_str_eq(json_string_value(assert_error(&r, 503, "UNAVAILABLE")), "user-svc is unavailable");
+	cr_assert(r.seconds < 1.5, "took %.2f s", r.seconds);
+	http_response_free(&r);
+	req_at("LONELY_GW", "POST", "/orders", json_headers, "{\"userId\":1,\"product\":\"p\",\"price\":1}", &r);
+	assert_error(&r, 503, "UNAVAILABLE");
+	http_response_free(&r);
+}
+
+Test(gateway, a_slow_service_is_504_at_the_deadline, .timeout = 15)
+{
+	http_response r;
+	req("GET", "/users/5000", NULL, NULL, &r);
+	cr_assert_str_eq(json_string_value(assert_error(&r, 504, "DEADLINE_EXCEEDED")),
+	    "user-svc did not answer within 1500 ms");
+	cr_assert(r.seconds >= 1.45 && r.seconds < 2.5, "took %.2f s for a 1500 ms deadline", r.seconds);
+	http_response_free(&r);
+}
+
+Test(gateway, x_request_timeout_shortens_the_deadline_but_never_lengthens_it, .timeout = 15)
+{
+	http_response r;
+	req("GET", "/users/5000", (const char *const[]) {"X-Request-Timeout: 300", NULL}, NULL, &r);
+	assert_error(&r, 504, "DEADLINE_EXCEEDED");
+	cr_assert(r.seconds >= 0.28 && r.seconds < 1.0, "took %.2f s for a 300 ms deadline", r.seconds);
+	http_response_free(&r);
+
+	req("GET", "/users/77", (const char *const[]) {"X-Request-Timeout: 800", NULL}, NULL, &r);
+	cr_assert_eq(r.status, 200);
+	json_int_t left = json_integer_value(json_object_get(r.json, "id"));
+	cr_assert(left > 0 && left <= 800, "the service saw %lld ms left", (long long) left);
+	http_response_free(&r);
+
+	req("GET", "/users/77", (const char *const[]) {"X-Request-Timeout: 999999", NULL}, NULL, &r);
+	left = json_integer_value(json_object_get(r.json, "id"));
+	cr_assert(left > 0 && left <= 1500, "capped at RPC_TIMEOUT_MS: %lld", (long long) left);
+	http_response_free(&r);
+
+	req("GET", "/users/1", (const char *const[]) {"X-Request-Timeout: soon", NULL}, NULL, &r);
+	assert_messages(assert_error(&r, 400, "INVALID_ARGUMENT"), 1,
+	    (const char *const[]) {"X-Request-Timeout must be a positive number of milliseconds"});
+	http_response_free(&r);
+}
+
+Test(gateway, the_request_id_and_idempotency_key_reach_the_service_and_come_back)
+{
+	http_response r;
+	char rid[160];
+	req("GET", "/users/77", (const char *const[]) {"X-Request-Id: trace-abc-123", "Idempotency-Key: key-9", NULL},
+	    NULL, &r);
+	cr_assert_eq(r.status, 200);
+	cr_assert_str_eq(http_header(&r, "X-Request-Id", rid, sizeof(rid)), "trace-abc-123");
+	cr_assert_str_eq(json_string_value(json_object_get(r.json, "name")), "trace-abc-123");
+	cr_assert_str_eq(json_string_value(json_object_get(r.json, "email")), "key-9");
+	http_response_free(&r);
+
+	req("GET", "/users/77", (const char *const[]) {"X-Request-Id: not valid", NULL}, NULL, &r);
+	http_header(&r, "X-Request-Id", rid, sizeof(rid));
+	cr_assert_eq(strlen(rid), 36, "a new id replaces an invalid one: %s", rid);
+	cr_assert_str_eq(json_string_value(json_object_get(r.json, "name")), rid);
+	http_response_free(&r);
+}
+
+Test(gateway, orders_keep_exact_prices_and_lists_are_arrays)
+{
+	http_response r;
+	char location[64];
+	req("POST", "/orders", json_headers, "{\"userId\":1,\"product\":\"Laptop\",\"price\":15000000}", &r);
+	cr_assert_eq(r.status, 201, "%s", r.body);
+	cr_assert_str_eq(http_header(&r, "Location", location, sizeof(location)), "/orders/7");
+	cr_assert_str_eq(r.body, "{\"id\":7,\"userId\":1,\"product\":\"Laptop\",\"price\":15000000,\"status\":\"pending\","
+	                         "\"createdAt\":\"2026-11-25T10:15:00.123Z\"}");
+	http_response_free(&r);
+	req("POST", "/orders", json_headers, "{\"user_id\":1,\"product\":\"Mouse\",\"price\":19.99,\"status\":\"paid\"}", &r);
+	cr_assert_eq(r.status, 201, "%s", r.body);
+	cr_assert_not_null(strstr(r.body, "\"price\":19.99,\"status\":\"paid\""), "%s", r.body);
+	http_response_free(&r);
+
+	req("GET", "/orders/user/1", NULL, NULL, &r);
+	cr_assert_eq(r.status, 200);
+	cr_assert(json_is_array(r.json), "%s", r.body);
+	cr_assert_eq(json_array_size(r.json), 2);
+	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(r.json, 1), "product")), "Mouse");
+	http_response_free(&r);
+	req("GET", "/orders/user/2", NULL, NULL, &r);
+	cr_assert_eq(r.status, 200);
+	cr_assert_str_eq(r.body, "[]");
+	http_response_free(&r);
+}
+
+Test(gateway, healthz_and_readyz_report_the_services)
+{
+	http_response r;
+	req("GET", "/healthz", NULL, NULL, &r);
+	cr_assert_eq(r.status, 200);
+	http_response_free(&r);
+
+	req("GET", "/users/900", NULL, NULL, &r); /* order-svc healthy */
+	http_response_free(&r);
+	req("GET", "/readyz", NULL, NULL, &r);
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	cr_assert_str_eq(json_string_value(json_object_get(r.json, "status")), "ready");
+	http_response_free(&r);
+
+	req("GET", "/users/901", NULL, NULL, &r); /* order-svc reports postgres down */
+	http_response_free(&r);
+	req("GET", "/readyz", NULL, NULL, &r);
+	cr_assert_eq(r.status, 503, "%s", r.body);
+	json_t *orders = json_object_get(json_object_get(r.json, "services"), "order-svc");
+	cr_assert(json_is_false(json_object_get(orders, "ok")), "%s", r.body);
+	json_t *dep = json_array_get(json_object_get(orders, "dependencies"), 0);
+	cr_assert_str_eq(json_string_value(json_object_get(dep, "detail")), "connection refused");
+	http_response_free(&r);
+	req("GET", "/users/900", NULL, NULL, &r);
+	http_response_free(&r);
+
+	req_at("LONELY_GW", "GET", "/readyz", NULL, NULL, &r);
+	cr_assert_eq(r.status, 503);
+	cr_assert_str_eq(json_string_value(json_object_get(
+	    json_object_get(json_object_get(r.json, "services"), "user-svc"), "error")), "UNAVAILABLE");
+	http_response_free(&r);
+}
+
+Test(gateway, openapi_lists_every_route_with_its_statuses)
+{
+	http_response r;
+	req("GET", "/openapi.json", NULL, NULL, &r);
+	cr_assert_eq(r.status, 200);
+	cr_assert_not_null(r.json, "valid JSON");
+	cr_assert_str_eq(json_string_value(json_object_get(r.json, "openapi")), "3.1.0");
+	json_t *paths = json_object_get(r.json, "paths");
+	const char *expected[][2] = {{"/users", "post"}, {"/users/{id}", "get"}, {"/orders", "post"},
+	    {"/orders/{id}", "get"}, {"/orders/user/{userId}", "get"}, {"/healthz", "get"}, {"/readyz", "get"},
+	    {"/openapi.json", "get"}};
+	for (size_t i = 0; i < sizeof(expected) / sizeof(expected[0]); i++)
+		cr_assert_not_null(json_object_get(json_object_get(paths, expected[i][0]), expected[i][1]), "%s %s",
+		    expected[i][1], expected[i][0]);
+	json_t *responses = json_object_get(json_object_get(json_object_get(paths, "/users"), "post"), "responses");
+	const char *statuses[] = {"201", "400", "409", "413", "415", "500", "503", "504"};
+	for (size_t i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++)
+		cr_assert_not_null(json_object_get(responses, statuses[i]), "POST /users documents %s", statuses[i]);
+	cr_assert_not_null(json_object_get(json_object_get(json_object_get(r.json, "components"), "schemas"), "Error"));
+	http_response_free(&r);
+}
+
+Test(gateway, cors_answers_allowed_origins_only)
+{
+	http_response r;
+	char value[128];
+	req("OPTIONS", "/users",
+	    (const char *const[]) {"Origin: http://allowed.example", "Access-Control-Request-Method: POST", NULL}, NULL, &r);
+	cr_assert_eq(r.status, 204);
+	cr_assert_str_eq(http_header(&r, "Access-Control-Allow-Origin", value, sizeof(value)), "http://allowed.example");
+	cr_assert_str_eq(http_header(&r, "Access-Control-Allow-Methods", value, sizeof(value)), "POST");
+	http_response_free(&r);
+
+	req("OPTIONS", "/users",
+	    (const char *const[]) {"Origin: http://evil.example", "Access-Control-Request-Method: POST", NULL}, NULL, &r);
+	cr_assert_null(http_header(&r, "Access-Control-Allow-Origin", value, sizeof(value)));
+	http_response_free(&r);
+
+	req("GET", "/users/1", (const char *const[]) {"Origin: http://also.example", NULL}, NULL, &r);
+	cr_assert_eq(r.status, 200);
+	cr_assert_str_eq(http_header(&r, "Access-Control-Allow-Origin", value, sizeof(value)), "http://also.example");
+	http_response_free(&r);
+}

@@ -1,0 +1,233 @@
+/* Stand-ins for user-svc and order-svc on real nng sockets, for testing the
+ * gateway alone: each id asks for one behaviour the gateway must handle.
+ *   GetUser id 1 → a user · 99 → NOT_FOUND · 500 → INTERNAL with a secret
+ *   message · 503 → UNAVAILABLE · 5000 → answers after 3 s · 77 → echoes
+ *   what arrived: name = request id, email = Idempotency-Key, id = the
+ *   deadline left in ms · 900 / 901 → order-svc reports healthy / not.
+ *   CreateUser: empty name → INVALID_ARGUMENT (two violations with an
+ *   empty email); taken@example.com → ALREADY_EXISTS; else id 42.
+ * Environment: USER_SVC_URL, ORDER_SVC_URL. Stops on SIGTERM/SIGINT. */
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "orders.pb-c.h"
+#include "rpc_server.h"
+#include "users.pb-c.h"
+
+static _Atomic int orders_healthy = 1;
+static const int64_t CREATED_AT   = 1795601700; /* 2026-11-25T10:15:00Z */
+
+static void
+fake_created_at(Google__Protobuf__Timestamp *ts)
+{
+	google__protobuf__timestamp__init(ts);
+	ts->seconds = CREATED_AT;
+	ts->nanos   = 123000000;
+}
+
+static void
+users_create_user(Users__UserService_Service *svc, const Users__CreateUserRequest *in, Users__User_Closure done,
+    void *call)
+{
+	(void) svc;
+	rpc_status *st = rpc_call_status(call);
+	if (in->name[0] == '\0')
+		rpc_status_add_violation(st, "name", "name must not be empty");
+	if (in->email[0] == '\0')
+		rpc_status_add_violation(st, "email", "email must be a valid email address");
+	if (st->n_violations > 0) {
+		done(NULL, call);
+		return;
+	}
+	if (strcmp(in->email, "taken@example.com") == 0) {
+		rpc_status_set(st, RPC_ALREADY_EXISTS, "email %s is already registered", in->email);
+		done(NULL, call);
+		return;
+	}
+	Google__Protobuf__Timestamp ts;
+	fake_created_at(&ts);
+	Users__User user = USERS__USER__INIT;
+	user.id          = 42;
+	user.name        = in->name;
+	user.email       = in->email;
+	user.created_at  = &ts;
+	done(&user, call);
+}
+
+static void
+users_get_user(Users__UserService_Service *svc, const Users__GetUserRequest *in, Users__User_Closure done, void *call)
+{
+	(void) svc;
+	rpc_status *st = rpc_call_status(call);
+	Google__Protobuf__Timestamp ts;
+	fake_created_at(&ts);
+	Users__User user = USERS__USER__INIT;
+	user.created_at  = &ts;
+	switch (in->id) {
+	case 99:
+		rpc_status_set(st, RPC_NOT_FOUND, "user %lld not found", (long long) in->id);
+		done(NULL, call);
+		return;
+	case 500:
+		rpc_status_set(st, RPC_INTERNAL, "pq: SECRET relation users does not exist");
+		done(NULL, call);
+		return;
+	case 503:
+		rpc_status_set(st, RPC_UNAVAILABLE, "SECRET postgres down");
+		done(NULL, call);
+		return;
+	case 5000:
+		nanosleep(&(struct timespec) {.tv_sec = 3}, NULL);
+		break;
+	case 77: {
+		const char *key = rpc_call_metadata(call, "idempotency-key");
+		user.id         = rpc_call_remaining_ms(call);
+		user.name       = (char *) rpc_call_request_id(call);
+		user.email      = (char *) (key != NULL ? key : "-");
+		done(&user, call);
+		return;
+	}
+	case 900:
+	case 901:
+		atomic_store(&orders_healthy, in->id == 900);
+		break;
+	}
+	user.id    = in->id;
+	user.name  = "Ada Lovelace";
+	user.email = "ada@example.com";
+	done(&user, call);
+}
+
+static void
+health_reply(Health__HealthReply_Closure done, void *call, bool ok)
+{
+	Health__Dependency pg = HEALTH__DEPENDENCY__INIT;
+	pg.name               = "postgres";
+	pg.ok                 = ok;
+	pg.detail             = ok ? "connected" : "connection refused";
+	Health__Dependency *deps[] = {&pg};
+	Health__HealthReply reply  = HEALTH__HEALTH_REPLY__INIT;
+	reply.ok                   = ok;
+	reply.n_dependencies       = 1;
+	reply.dependencies         = deps;
+	done(&reply, call);
+}
+
+static void
+users_health(Users__UserService_Service *svc, const Health__HealthRequest *in, Health__HealthReply_Closure done,
+    void *call)
+{
+	(void) svc;
+	(void) in;
+	health_reply(done, call, true);
+}
+
+static void
+fill_order(Orders__Order *o, Google__Protobuf__Timestamp *ts, Google__Type__Decimal *price, int64_t id,
+    int64_t user_id, const char *product, const char *amount, const char *status)
+{
+	orders__order__init(o);
+	google__type__decimal__init(price);
+	fake_created_at(ts);
+	price->value  = (char *) amount;
+	o->id         = id;
+	o->user_id    = user_id;
+	o->product    = (char *) product;
+	o->price      = price;
+	o->status     = (char *) status;
+	o->created_at = ts;
+}
+
+static void
+orders_create_order(Orders__OrderService_Service *svc, const Orders__CreateOrderRequest *in,
+    Orders__Order_Closure done, void *call)
+{
+	(void) svc;
+	if (in->user_id == 99) {
+		rpc_status_set(rpc_call_status(call), RPC_NOT_FOUND, "user %lld not found", (long long) in->user_id);
+		done(NULL, call);
+		return;
+	}
+	Orders__Order o;
+	Google__Protobuf__Timestamp ts;
+	Google__Type__Decimal price;
+	fill_order(&o, &ts, &price, 7, in->user_id, in->product, in->price != NULL ? in->price->value : "0",
+	    in->status[0] != '\0' ? in->status : "pending");
+	done(&o, call);
+}
+
+static void
+orders_get_order(Orders__OrderService_Service *svc, const Orders__GetOrderRequest *in, Orders__Order_Closure done,
+    void *call)
+{
+	(void) svc;
+	if (in->id != 7) {
+		rpc_status_set(rpc_call_status(call), RPC_NOT_FOUND, "order %lld not found", (long long) in->id);
+		done(NULL, call);
+		return;
+	}
+	Orders__Order o;
+	Google__Protobuf__Timestamp ts;
+	Google__Type__Decimal price;
+	fill_order(&o, &ts, &price, 7, 1, "Laptop", "15000000", "pending");
+	done(&o, call);
+}
+
+static void
+orders_list_orders_by_user(Orders__OrderService_Service *svc, const Orders__ListOrdersByUserRequest *in,
+    Orders__OrderList_Closure done, void *call)
+{
+	(void) svc;
+	Orders__Order a, b;
+	Google__Protobuf__Timestamp ta, tb;
+	Google__Type__Decimal pa, pb;
+	fill_order(&a, &ta, &pa, 7, 1, "Laptop", "15000000", "pending");
+	fill_order(&b, &tb, &pb, 8, 1, "Mouse", "19.99", "paid");
+	Orders__Order *items[]  = {&a, &b};
+	Orders__OrderList list  = ORDERS__ORDER_LIST__INIT;
+	list.n_orders           = in->user_id == 1 ? 2 : 0;
+	list.orders             = items;
+	done(&list, call);
+}
+
+static void
+orders_health(Orders__OrderService_Service *svc, const Health__HealthRequest *in, Health__HealthReply_Closure done,
+    void *call)
+{
+	(void) svc;
+	(void) in;
+	health_reply(done, call, atomic_load(&orders_healthy));
+}
+
+int
+main(void)
+{
+	log_setup("fake-services", LOG_WARN, LOG_TEXT);
+	sigset_t stop;
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &stop, NULL);
+
+	static Users__UserService_Service users   = USERS__USER_SERVICE__INIT(users_);
+	static Orders__OrderService_Service orders = ORDERS__ORDER_SERVICE__INIT(orders_);
+	rpc_server_options uo = {.url = getenv("USER_SVC_URL"), .service = &users.base, .workers = 4};
+	rpc_server_options oo = {.url = getenv("ORDER_SVC_URL"), .service = &orders.base, .workers = 4};
+	rpc_server *us = NULL, *os = NULL;
+	rpc_status st;
+	if (uo.url == NULL || oo.url == NULL || rpc_server_open(&us, &uo, &st) != RPC_OK ||
+	    rpc_server_open(&os, &oo, &st) != RPC_OK) {
+		fprintf(stderr, "fake-services: %s\n", uo.url == NULL || oo.url == NULL ? "URLs not set" : st.message);
+		return 1;
+	}
+	int sig;
+	sigwait(&stop, &sig);
+	rpc_server_close(os);
+	rpc_server_close(us);
+	return 0;
+}
