@@ -485,7 +485,10 @@ http_server_start(http_server **out, const gateway_config *cfg, rpc_client *cons
 		    cfg->ports.ports[i]);
 	}
 	snprintf(threads, sizeof(threads), "%ld", cfg->workers);
+	/* tcp_nodelay: CivetWeb writes headers and body separately, and Nagle's
+	 * algorithm with the client's delayed ACK held each response ~40 ms. */
 	const char *options[] = {"listening_ports", ports, "num_threads", threads, "enable_keep_alive", "yes",
+	    "tcp_nodelay", "1",
 	    "keep_alive_timeout_ms", "5000", "request_timeout_ms", "30000",
 	    /* CORS is ours (CORS_ORIGINS): CivetWeb's own would allow any origin. */
 	    "access_control_allow_origin", "", "access_control_allow_methods", "", NULL};
