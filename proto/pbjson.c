@@ -15,6 +15,9 @@
 #define PATH_MAX_LEN 96
 #define TIMESTAMP_NAME "google.protobuf.Timestamp"
 #define DECIMAL_NAME "google.type.Decimal"
+/* 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z, as protobuf's JSON mapping bounds them. */
+#define TIMESTAMP_MIN_SECONDS (-62135596800LL)
+#define TIMESTAMP_MAX_SECONDS 253402300799LL
 
 /* ------------------------------------------------------------------ names */
 
@@ -167,16 +170,18 @@ parse_rfc3339(const char *s, int64_t *seconds, int32_t *nanos)
 		return false;
 	*seconds = days_from_civil(Y, (unsigned) M, (unsigned) D) * 86400 + h * 3600 + m * 60 + sec - offset;
 	*nanos   = ns;
-	return true;
+	/* An offset may carry the instant out of the years UTC text can hold. */
+	return *seconds >= TIMESTAMP_MIN_SECONDS && *seconds <= TIMESTAMP_MAX_SECONDS;
 }
 
 /* ---------------------------------------------------------------- numbers */
 
 /* Writes x as the shortest decimal text that reads back as x, in plain
- * notation for ordinary magnitudes ("19.99", "15000000", "0.001") and in
- * exponent notation otherwise ("1e+300"). */
-static void
-format_double(double x, char *out, size_t len)
+ * notation when its decimal exponent is within [min_exp, max_exp] ("19.99",
+ * "15000000", "0.001") and in exponent notation otherwise ("1e+300").
+ * Returns true for plain notation. len must hold max_exp + 24 bytes. */
+static bool
+format_double(double x, char *out, size_t len, int min_exp, int max_exp)
 {
 	char buf[40];
 	for (int p = 1; p <= 17; p++) {
@@ -197,9 +202,9 @@ format_double(double x, char *out, size_t len)
 	}
 	mant[nm] = '\0';
 	int exp  = atoi(p + 1);
-	if (exp < -7 || exp > 20) {
+	if (exp < min_exp || exp > max_exp) {
 		snprintf(out, len, "%s", buf);
-		return;
+		return false;
 	}
 	size_t j = 0;
 	if (negative)
@@ -218,6 +223,7 @@ format_double(double x, char *out, size_t len)
 	} else {
 		snprintf(out + j, len - j, "%.*s.%s", point, mant, mant + point);
 	}
+	return true;
 }
 
 /* True for -?digits(.digits)? — a decimal the API writes as a JSON number. */
@@ -238,6 +244,27 @@ is_plain_decimal(const char *s)
 			s++;
 	}
 	return *s == '\0';
+}
+
+/* Writes a plain decimal in canonical form: no leading zeros, no trailing
+ * fractional zeros, no "-0" ("007.50" → "7.5", "15000000.00" → "15000000"),
+ * so equal numbers have equal text. s must satisfy is_plain_decimal. */
+static void
+canonical_decimal(const char *s, char *out, size_t len)
+{
+	bool negative = *s == '-';
+	if (negative)
+		s++;
+	while (*s == '0' && s[1] >= '0' && s[1] <= '9')
+		s++;
+	size_t int_len     = strcspn(s, ".");
+	const char *frac   = s[int_len] == '.' ? s + int_len + 1 : "";
+	size_t frac_len    = strlen(frac);
+	while (frac_len > 0 && frac[frac_len - 1] == '0')
+		frac_len--;
+	bool zero = int_len == 1 && s[0] == '0' && frac_len == 0;
+	snprintf(out, len, "%s%.*s%s%.*s", negative && !zero ? "-" : "", (int) int_len, s, frac_len ? "." : "",
+	    (int) frac_len, frac);
 }
 
 /* ----------------------------------------------------------------- decode */
@@ -541,10 +568,15 @@ decode_special(decoder *d, const char *path, const ProtobufCMessageDescriptor *d
 		if (json_is_integer(v)) {
 			snprintf(text, sizeof(text), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
 		} else if (json_is_real(v) && isfinite(json_real_value(v))) {
-			format_double(json_real_value(v), text, sizeof(text));
+			/* Plain text only: a Decimal has no exponent form. Below 10^18,
+			 * so the integer we may write back is one jansson can read. */
+			if (!format_double(json_real_value(v), text, sizeof(text), -30, 17)) {
+				problem(d, path, "is out of range");
+				return false;
+			}
 		} else if (json_is_string(v) && json_string_length(v) < sizeof(text) &&
 		           is_plain_decimal(json_string_value(v))) {
-			snprintf(text, sizeof(text), "%s", json_string_value(v));
+			canonical_decimal(json_string_value(v), text, sizeof(text));
 		} else {
 			problem(d, path, "must be a number, not %s", json_type_name(v));
 			return false;
@@ -819,7 +851,7 @@ put_double(pbjson_buf *b, double x)
 		puts_(b, x > 0 ? "\"Infinity\"" : "\"-Infinity\"");
 	} else {
 		char text[48];
-		format_double(x, text, sizeof(text));
+		format_double(x, text, sizeof(text), -7, 20); /* JavaScript's choice */
 		puts_(b, text);
 	}
 }
@@ -906,22 +938,26 @@ encode_special(pbjson_buf *b, const ProtobufCMessage *msg)
 		int32_t nanos = *(const int32_t *) ((const char *) msg + desc->fields[1].offset);
 		time_t t      = (time_t) secs;
 		struct tm tm;
-		char text[48];
-		if (gmtime_r(&t, &tm) == NULL || tm.tm_year + 1900 < 1 || tm.tm_year + 1900 > 9999) {
-			puts_(b, "null");
+		if (secs < TIMESTAMP_MIN_SECONDS || secs > TIMESTAMP_MAX_SECONDS || nanos < 0 || nanos > 999999999 ||
+		    gmtime_r(&t, &tm) == NULL) {
+			puts_(b, "null"); /* not representable as RFC 3339 */
 			return true;
 		}
-		size_t n = strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%S", &tm);
-		snprintf(text + n, sizeof(text) - n, ".%03dZ", nanos / 1000000);
+		char text[48]; /* %Y would not pad years before 1000 to four digits */
+		snprintf(text, sizeof(text), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+		    tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, nanos / 1000000);
 		put_string(b, text);
 		return true;
 	}
 	if (strcmp(desc->name, DECIMAL_NAME) == 0) {
 		const char *value = *(char *const *) ((const char *) msg + desc->fields[0].offset);
-		if (value != NULL && is_plain_decimal(value))
-			puts_(b, value);
-		else
+		char text[128];
+		if (value != NULL && strlen(value) < sizeof(text) && is_plain_decimal(value)) {
+			canonical_decimal(value, text, sizeof(text));
+			puts_(b, text);
+		} else {
 			put_string(b, value != NULL ? value : ""); /* never invalid JSON */
+		}
 		return true;
 	}
 	return false;

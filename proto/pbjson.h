@@ -12,7 +12,8 @@
  *   enum            the value's name; also read from its number
  *   message         object; google.protobuf.Timestamp as RFC 3339 text in
  *                   UTC with milliseconds; google.type.Decimal as a JSON
- *                   number with its exact decimal text
+ *                   number with its exact value in canonical text
+ *                   ("15000000.00" is written 15000000, "12.50" as 12.5)
  *   repeated        array
  * Every field is written, unset messages as null, so clients always see the
  * same shape. */

@@ -128,13 +128,20 @@ Test(pbjson, timestamps_read_rfc3339_with_any_offset)
 	m = decode_ok("{\"when\":\"1969-12-31T23:59:59Z\"}");
 	cr_assert_eq(m->when->seconds, -1);
 	pbtest__everything__free_unpacked(m, NULL);
+	/* Found by fuzzing: years before 1000 keep four digits on the way out. */
+	m          = decode_ok("{\"when\":\"0026-11-25T11:15:00+01:00\"}");
+	pbjson_buf b = {0};
+	pbjson_encode_field(&m->base, "when", &b);
+	cr_assert_str_eq(b.data, "\"0026-11-25T10:15:00.000Z\"");
+	pbjson_buf_free(&b);
+	pbtest__everything__free_unpacked(m, NULL);
 }
 
 Test(pbjson, decimals_keep_their_exact_text)
 {
 	const char *cases[][2] = {{"15000000", "15000000"}, {"19.99", "19.99"}, {"0.1", "0.1"},
 	    {"1e3", "1000"}, {"9999999999999.99", "9999999999999.99"}, {"0.001", "0.001"},
-	    {"\"12.50\"", "12.50"}, {"-3", "-3"}};
+	    {"\"12.50\"", "12.5"}, {"-3", "-3"}, {"\"007.00\"", "7"}, {"\"-0.0\"", "0"}, {"\"0.05\"", "0.05"}};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char json[64];
 		snprintf(json, sizeof(json), "{\"price\":%s}", cases[i][0]);
@@ -181,6 +188,22 @@ Test(pbjson, one_field_can_be_written_alone)
 	cr_assert_eq(pbjson_encode_field(&m->base, "nope", &b), -1);
 	pbjson_buf_free(&b);
 	pbtest__everything__free_unpacked(m, NULL);
+}
+
+Test(pbjson, decimals_are_written_in_canonical_form)
+{
+	Pbtest__Everything m    = PBTEST__EVERYTHING__INIT;
+	Google__Type__Decimal d = GOOGLE__TYPE__DECIMAL__INIT;
+	m.price                 = &d;
+	const char *cases[][2]  = {{"15000000.00", "15000000"}, {"19.99", "19.99"}, {"0.50", "0.5"},
+	     {"-0.00", "0"}, {"12", "12"}, {"not a number", "\"not a number\""}};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		d.value      = (char *) cases[i][0];
+		pbjson_buf b = {0};
+		pbjson_encode_field(&m.base, "price", &b);
+		cr_assert_str_eq(b.data, cases[i][1]);
+		pbjson_buf_free(&b);
+	}
 }
 
 Test(pbjson, doubles_are_written_as_the_shortest_exact_text)
@@ -232,6 +255,9 @@ Test(pbjson, wrong_types_name_the_field_path)
 	    "when must be an RFC 3339 timestamp such as \"2026-11-25T10:15:00.123Z\"");
 	EXPECT1("{\"when\":\"2026-02-30T00:00:00Z\"}", "when",
 	    "when must be an RFC 3339 timestamp such as \"2026-11-25T10:15:00.123Z\"");
+	EXPECT1("{\"when\":\"0001-01-01T00:30:00+01:00\"}", "when",
+	    "when must be an RFC 3339 timestamp such as \"2026-11-25T10:15:00.123Z\"");
+	EXPECT1("{\"price\":2e97}", "price", "price is out of range"); /* found by fuzzing */
 	EXPECT1("{\"price\":\"cheap\"}", "price", "price must be a number, not a string");
 	EXPECT1("{\"left\":\"a\",\"right\":1}", "right", "right conflicts with another field of its oneof");
 	EXPECT1("{\"fl\":1e300}", "fl", "fl is out of range for a float");
