@@ -18,20 +18,21 @@
 #include "procs.h"
 
 static pid_t services_pid, gateway_pid, lonely_gateway_pid;
+static char lonely_env[48];
 
 ReportHook(PRE_ALL)(struct criterion_test_set *tests)
 {
 	(void) tests;
-	static char user_url[96], order_url[96], nobody_users[96], nobody_orders[96], port_env[32], lonely_env[32];
+	static char user_url[96], order_url[96], nobody_users[96], nobody_orders[96], port_env[32];
 	static char gw_user[128], gw_order[128], lonely_user[128], lonely_order[128];
 	int pid  = (int) getpid();
-	int port = procs_free_port(), lonely = procs_free_port();
+	int port = procs_free_port(), lonely = procs_free_port(), lonely2 = procs_free_port();
 	snprintf(user_url, sizeof(user_url), "USER_SVC_URL=ipc:///tmp/gw-e2e-%d-users.ipc", pid);
 	snprintf(order_url, sizeof(order_url), "ORDER_SVC_URL=ipc:///tmp/gw-e2e-%d-orders.ipc", pid);
 	snprintf(nobody_users, sizeof(nobody_users), "ipc:///tmp/gw-e2e-%d-nobody-users.ipc", pid);
 	snprintf(nobody_orders, sizeof(nobody_orders), "ipc:///tmp/gw-e2e-%d-nobody-orders.ipc", pid);
 	snprintf(port_env, sizeof(port_env), "GATEWAY_PORTS=%d", port);
-	snprintf(lonely_env, sizeof(lonely_env), "GATEWAY_PORTS=%d", lonely);
+	snprintf(lonely_env, sizeof(lonely_env), "GATEWAY_PORTS=%d,%d", lonely, lonely2);
 	snprintf(gw_user, sizeof(gw_user), "%s", user_url);
 	snprintf(gw_order, sizeof(gw_order), "%s", order_url);
 	snprintf(lonely_user, sizeof(lonely_user), "USER_SVC_URL=%s", nobody_users);
@@ -58,6 +59,8 @@ ReportHook(PRE_ALL)(struct criterion_test_set *tests)
 	snprintf(healthz, sizeof(healthz), "%s/healthz", url);
 	if (procs_wait_http(healthz, 10000) != 0)
 		fprintf(stderr, "e2e_gateway: the lonely gateway did not answer %s\n", healthz);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", lonely2);
+	setenv("LONELY_GW_2", url, 1);
 }
 
 ReportHook(POST_ALL)(struct criterion_global_stats *stats)
@@ -335,6 +338,17 @@ Test(gateway, an_unreachable_service_is_503_quickly, .timeout = 15)
 	req_at("LONELY_GW", "POST", "/orders", json_headers, "{\"userId\":1,\"product\":\"p\",\"price\":1}", &r);
 	assert_error(&r, 503, "UNAVAILABLE");
 	http_response_free(&r);
+}
+
+Test(gateway, every_route_is_served_on_every_configured_port)
+{
+	http_response a, b;
+	req_at("LONELY_GW", "GET", "/users/1", NULL, NULL, &a);
+	req_at("LONELY_GW_2", "GET", "/users/1", NULL, NULL, &b);
+	assert_error(&a, 503, "UNAVAILABLE");
+	assert_error(&b, 503, "UNAVAILABLE");
+	http_response_free(&a);
+	http_response_free(&b);
 }
 
 Test(gateway, a_slow_service_is_504_at_the_deadline, .timeout = 15)
