@@ -2,7 +2,9 @@
  * then waits for SIGINT or SIGTERM and shuts down in reverse. */
 #include <civetweb.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "config.h"
 #include "http_server.h"
@@ -43,8 +45,11 @@ main(int argc, char **argv)
 		log_error(NULL, "gateway_start_failed reason=\"%s\"", err);
 		return EXIT_FAILURE;
 	}
-	log_info(NULL, "gateway_started ports=%d user_svc=%s order_svc=%s", cfg.ports.ports[0], cfg.user_svc_url,
-	    cfg.order_svc_url);
+	char ports[64] = "";
+	for (int i = 0; i < cfg.ports.n; i++)
+		snprintf(ports + strlen(ports), sizeof(ports) - strlen(ports), "%s%d", i ? "," : "", cfg.ports.ports[i]);
+	log_info(NULL, "gateway_started ports=%s bind=%s user_svc=%s order_svc=%s", ports, cfg.bind_address,
+	    cfg.user_svc_url, cfg.order_svc_url);
 
 	int sig;
 	sigwait(&stop_signals, &sig);
