@@ -576,7 +576,16 @@ decode_special(decoder *d, const char *path, const ProtobufCMessageDescriptor *d
 			}
 		} else if (json_is_string(v) && json_string_length(v) < sizeof(text) &&
 		           is_plain_decimal(json_string_value(v))) {
+			/* Written back as a JSON number, the text must survive a
+			 * reader that parses numbers as doubles: accept only what a
+			 * double carries exactly. */
+			char via_double[64];
 			canonical_decimal(json_string_value(v), text, sizeof(text));
+			if (!format_double(strtod(text, NULL), via_double, sizeof(via_double), -30, 17) ||
+			    strcmp(text, via_double) != 0) {
+				problem(d, path, "has more digits than a JSON number carries exactly");
+				return false;
+			}
 		} else {
 			problem(d, path, "must be a number, not %s", json_type_name(v));
 			return false;

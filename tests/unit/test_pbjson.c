@@ -258,6 +258,8 @@ Test(pbjson, wrong_types_name_the_field_path)
 	EXPECT1("{\"when\":\"0001-01-01T00:30:00+01:00\"}", "when",
 	    "when must be an RFC 3339 timestamp such as \"2026-11-25T10:15:00.123Z\"");
 	EXPECT1("{\"price\":2e97}", "price", "price is out of range"); /* found by fuzzing */
+	EXPECT1("{\"price\":\"123456789012345678901.5\"}", "price",
+	    "price has more digits than a JSON number carries exactly"); /* found by fuzzing */
 	EXPECT1("{\"price\":\"cheap\"}", "price", "price must be a number, not a string");
 	EXPECT1("{\"left\":\"a\",\"right\":1}", "right", "right conflicts with another field of its oneof");
 	EXPECT1("{\"fl\":1e300}", "fl", "fl is out of range for a float");
