@@ -1,0 +1,101 @@
+/* broker.h over librabbitmq 0.11. */
+#include "broker.h"
+
+#include <amqp_tcp_socket.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+int
+broker_check_url(const char *url, char *err, size_t errlen)
+{
+	char *copy = strdup(url); /* amqp_parse_url rewrites its input */
+	struct amqp_connection_info info;
+	int rc = copy != NULL ? amqp_parse_url(copy, &info) : AMQP_STATUS_NO_MEMORY;
+	free(copy);
+	if (rc != AMQP_STATUS_OK) {
+		snprintf(err, errlen, "not an amqp://user:password@host:port/vhost URL");
+		return -1;
+	}
+	return 0;
+}
+
+bool
+broker_reply_ok(amqp_connection_state_t conn, const char *what, char *err, size_t errlen)
+{
+	amqp_rpc_reply_t r = amqp_get_rpc_reply(conn);
+	switch (r.reply_type) {
+	case AMQP_RESPONSE_NORMAL:
+		return true;
+	case AMQP_RESPONSE_LIBRARY_EXCEPTION:
+		snprintf(err, errlen, "%s: %s", what, amqp_error_string2(r.library_error));
+		return false;
+	case AMQP_RESPONSE_SERVER_EXCEPTION:
+		if (r.reply.id == AMQP_CONNECTION_CLOSE_METHOD || r.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
+			amqp_bytes_t text = r.reply.id == AMQP_CONNECTION_CLOSE_METHOD
+			    ? ((amqp_connection_close_t *) r.reply.decoded)->reply_text
+			    : ((amqp_channel_close_t *) r.reply.decoded)->reply_text;
+			snprintf(err, errlen, "%s: %.*s", what, (int) text.len, (const char *) text.bytes);
+		} else {
+			snprintf(err, errlen, "%s: server exception %u", what, r.reply.id);
+		}
+		return false;
+	default:
+		snprintf(err, errlen, "%s: no reply", what);
+		return false;
+	}
+}
+
+amqp_connection_state_t
+broker_connect(const char *url, int timeout_ms, int heartbeat_s, char *err, size_t errlen)
+{
+	char *copy = strdup(url);
+	struct amqp_connection_info info;
+	if (copy == NULL || amqp_parse_url(copy, &info) != AMQP_STATUS_OK) {
+		free(copy);
+		snprintf(err, errlen, "bad AMQP URL");
+		return NULL;
+	}
+	const char *vhost            = info.vhost[0] != '\0' ? info.vhost : "/";
+	amqp_connection_state_t conn = amqp_new_connection();
+	amqp_socket_t *sock          = conn != NULL ? amqp_tcp_socket_new(conn) : NULL;
+	struct timeval tv            = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
+	int rc;
+	if (sock == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	if ((rc = amqp_socket_open_noblock(sock, info.host, info.port, &tv)) != AMQP_STATUS_OK) {
+		snprintf(err, errlen, "connect %s:%d: %s", info.host, info.port, amqp_error_string2(rc));
+		goto fail;
+	}
+	/* Bounds every later blocking read or write on this connection. */
+	amqp_set_rpc_timeout(conn, &tv);
+	amqp_rpc_reply_t login =
+	    amqp_login(conn, vhost, 0, 131072, heartbeat_s, AMQP_SASL_METHOD_PLAIN, info.user, info.password);
+	if (login.reply_type != AMQP_RESPONSE_NORMAL) {
+		snprintf(err, errlen, "login to vhost %s as %s refused or timed out", vhost, info.user);
+		goto fail;
+	}
+	amqp_channel_open(conn, 1);
+	if (!broker_reply_ok(conn, "channel.open", err, errlen))
+		goto fail;
+	free(copy);
+	return conn;
+fail:
+	free(copy);
+	if (conn != NULL)
+		amqp_destroy_connection(conn);
+	return NULL;
+}
+
+void
+broker_close(amqp_connection_state_t conn)
+{
+	if (conn == NULL)
+		return;
+	amqp_channel_close(conn, 1, AMQP_REPLY_SUCCESS);
+	amqp_connection_close(conn, AMQP_REPLY_SUCCESS);
+	amqp_destroy_connection(conn);
+}

@@ -1,0 +1,32 @@
+/* RabbitMQ connections (librabbitmq 0.11): URL parsing, connect + login +
+ * one channel, and the check after each synchronous AMQP method. A
+ * connection belongs to one thread. */
+#ifndef BROKER_H
+#define BROKER_H
+
+#include <amqp.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Checks AMQP_URL's form (amqp://user:password@host:port/vhost). Returns 0
+ * or -1 with a reason. */
+int broker_check_url(const char *url, char *err, size_t errlen);
+
+/* Connects to url, logs in and opens channel 1, all within timeout_ms for
+ * the socket (which also bounds every later blocking call). heartbeat_s 0
+ * disables heartbeats (for a connection that is idle between bursts and
+ * finds a dead broker on its next use). Returns the connection or NULL
+ * with a reason (never the password) in err. "amqp://host/" means vhost
+ * "/" here, as users expect, although the AMQP URI spec would read it as
+ * the empty vhost. */
+amqp_connection_state_t broker_connect(const char *url, int timeout_ms, int heartbeat_s, char *err,
+    size_t errlen);
+
+/* After a synchronous method: true when the broker answered normally;
+ * otherwise false with the reason in err. */
+bool broker_reply_ok(amqp_connection_state_t conn, const char *what, char *err, size_t errlen);
+
+/* Closes and destroys; accepts NULL. */
+void broker_close(amqp_connection_state_t conn);
+
+#endif

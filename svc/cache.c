@@ -1,0 +1,282 @@
+/* cache.h over hiredis 0.14. */
+#include "cache.h"
+
+#include <hiredis/hiredis.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/time.h>
+
+#include "backoff.h"
+#include "log.h"
+
+#define LEASE_MS 10000 /* longer than any fill takes; then the lease lapses by itself */
+
+struct cache {
+	char host[256];
+	char password[256];
+	int port, db;
+	int timeout_ms;
+	redisContext *ctx;
+	backoff retry;
+};
+
+static _Atomic uint64_t errors;
+
+uint64_t
+cache_error_count(void)
+{
+	return atomic_load(&errors);
+}
+
+int
+cache_parse_url(const char *url, char *host, size_t host_len, int *port, int *db, char *password,
+    size_t password_len, char *err, size_t errlen)
+{
+	static const char scheme[] = "redis://";
+	if (strncmp(url, scheme, sizeof(scheme) - 1) != 0) {
+		snprintf(err, errlen, "'%s' does not start with redis://", url);
+		return -1;
+	}
+	const char *p = url + sizeof(scheme) - 1;
+	password[0]   = '\0';
+	const char *at = strchr(p, '@');
+	if (at != NULL) {
+		const char *colon = memchr(p, ':', (size_t) (at - p));
+		const char *pw    = colon != NULL ? colon + 1 : p;
+		snprintf(password, password_len, "%.*s", (int) (at - pw), pw);
+		p = at + 1;
+	}
+	size_t hlen = strcspn(p, ":/");
+	if (hlen == 0 || hlen >= host_len) {
+		snprintf(err, errlen, "'%s' has no host", url);
+		return -1;
+	}
+	snprintf(host, host_len, "%.*s", (int) hlen, p);
+	p += hlen;
+	*port = 6379;
+	*db   = 0;
+	char *end;
+	if (*p == ':') {
+		long v = strtol(p + 1, &end, 10);
+		if (end == p + 1 || v < 1 || v > 65535 || (*end != '\0' && *end != '/')) {
+			snprintf(err, errlen, "'%s' has a bad port", url);
+			return -1;
+		}
+		*port = (int) v;
+		p     = end;
+	}
+	if (*p == '/' && p[1] != '\0') {
+		long v = strtol(p + 1, &end, 10);
+		if (*end != '\0' || v < 0 || v > 15) {
+			snprintf(err, errlen, "'%s' has a bad database number", url);
+			return -1;
+		}
+		*db = (int) v;
+	} else if (*p != '\0' && strcmp(p, "/") != 0) {
+		snprintf(err, errlen, "'%s' is not redis://host:port/db", url);
+		return -1;
+	}
+	return 0;
+}
+
+cache *
+cache_new(const char *url, int timeout_ms)
+{
+	cache *c = calloc(1, sizeof(*c));
+	char err[256];
+	if (c == NULL || cache_parse_url(url, c->host, sizeof(c->host), &c->port, &c->db, c->password,
+	                     sizeof(c->password), err, sizeof(err)) != 0) {
+		free(c);
+		return NULL;
+	}
+	c->timeout_ms = timeout_ms;
+	backoff_init(&c->retry, 200, 5000);
+	return c;
+}
+
+void
+cache_free(cache *c)
+{
+	if (c == NULL)
+		return;
+	if (c->ctx != NULL)
+		redisFree(c->ctx);
+	free(c);
+}
+
+static cache_result
+failed(cache *c, const char *op, const char *why)
+{
+	atomic_fetch_add(&errors, 1);
+	if (c->ctx != NULL) {
+		redisFree(c->ctx);
+		c->ctx = NULL;
+		backoff_failed(&c->retry);
+	}
+	log_warn(NULL, "cache_error op=%s reason=\"%s\" retry_ms=%d", op, why, c->retry.current_ms);
+	return CACHE_ERROR;
+}
+
+/* Runs a command on a live connection; NULL (and the connection dropped)
+ * when Redis is unreachable, slow or answered with an error. */
+static redisReply *
+command(cache *c, const char *op, const char *fmt, ...)
+{
+	if (c->ctx == NULL) {
+		if (!backoff_ready(&c->retry))
+			return NULL; /* still down: no connect attempt on every request */
+		struct timeval tv = {.tv_sec = c->timeout_ms / 1000, .tv_usec = (c->timeout_ms % 1000) * 1000};
+		c->ctx            = redisConnectWithTimeout(c->host, c->port, tv);
+		if (c->ctx == NULL || c->ctx->err) {
+			char why[160];
+			snprintf(why, sizeof(why), "connect: %s", c->ctx != NULL ? c->ctx->errstr : "out of memory");
+			if (c->ctx == NULL)
+				backoff_failed(&c->retry);
+			failed(c, op, why);
+			return NULL;
+		}
+		redisSetTimeout(c->ctx, tv);
+		redisReply *r = NULL;
+		if (c->password[0] != '\0')
+			r = redisCommand(c->ctx, "AUTH %s", c->password);
+		if (c->password[0] != '\0' && (r == NULL || r->type == REDIS_REPLY_ERROR)) {
+			freeReplyObject(r);
+			failed(c, op, "AUTH refused");
+			return NULL;
+		}
+		freeReplyObject(r);
+		if (c->db != 0) {
+			r = redisCommand(c->ctx, "SELECT %d", c->db);
+			int ok = r != NULL && r->type != REDIS_REPLY_ERROR;
+			freeReplyObject(r);
+			if (!ok) {
+				failed(c, op, "SELECT refused");
+				return NULL;
+			}
+		}
+		if (c->retry.current_ms != 0)
+			log_info(NULL, "cache_reconnected");
+		backoff_succeeded(&c->retry);
+	}
+	va_list ap;
+	va_start(ap, fmt);
+	redisReply *r = redisvCommand(c->ctx, fmt, ap);
+	va_end(ap);
+	if (r == NULL) { /* the context is dead (hiredis) */
+		failed(c, op, c->ctx->errstr);
+		return NULL;
+	}
+	if (r->type == REDIS_REPLY_ERROR) {
+		/* Redis said no (e.g. out of memory): keep the connection. */
+		atomic_fetch_add(&errors, 1);
+		log_warn(NULL, "cache_error op=%s reason=\"%s\"", op, r->str);
+		freeReplyObject(r);
+		return NULL;
+	}
+	return r;
+}
+
+static void
+new_token(char *out, size_t len)
+{
+	unsigned char b[16];
+	if (getrandom(b, sizeof(b), 0) != (ssize_t) sizeof(b))
+		memset(b, 0, sizeof(b)); /* then fills just lose more often */
+	size_t j = 0;
+	for (size_t i = 0; i < sizeof(b) && j + 2 < len; i++)
+		j += (size_t) snprintf(out + j, len - j, "%02x", b[i]);
+}
+
+/* GET the value; on a miss, SET the lease NX in the same round trip. */
+static const char get_or_lease[] = "local v = redis.call('GET', KEYS[1]) "
+                                   "if v then return {1, v} end "
+                                   "if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then "
+                                   "return {0, ARGV[1]} end "
+                                   "return {0, false}";
+
+/* Store only while our token is still the lease, then drop the lease. */
+static const char fill_if_leased[] = "if redis.call('GET', KEYS[2]) == ARGV[1] then "
+                                     "redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3]) "
+                                     "redis.call('DEL', KEYS[2]) return 1 end "
+                                     "return 0";
+
+static void
+lease_key(const char *key, char *out, size_t len)
+{
+	snprintf(out, len, "%s:lease", key);
+}
+
+cache_result
+cache_get(cache *c, const char *key, char **value, size_t *len, cache_lease *lease)
+{
+	*value          = NULL;
+	*len            = 0;
+	lease->token[0] = '\0';
+	char lk[256], token[40];
+	lease_key(key, lk, sizeof(lk));
+	new_token(token, sizeof(token));
+	redisReply *r = command(c, "get", "EVAL %s 2 %s %s %s %d", get_or_lease, key, lk, token, LEASE_MS);
+	if (r == NULL)
+		return CACHE_ERROR;
+	cache_result result = CACHE_ERROR;
+	if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 && r->element[0]->type == REDIS_REPLY_INTEGER) {
+		redisReply *v = r->element[1];
+		if (r->element[0]->integer == 1 && v->type == REDIS_REPLY_STRING) {
+			*value = malloc(v->len + 1);
+			if (*value != NULL) {
+				memcpy(*value, v->str, v->len);
+				(*value)[v->len] = '\0';
+				*len             = v->len;
+				result           = CACHE_HIT;
+			}
+		} else {
+			if (v->type == REDIS_REPLY_STRING)
+				snprintf(lease->token, sizeof(lease->token), "%s", v->str);
+			result = CACHE_MISS;
+		}
+	}
+	freeReplyObject(r);
+	return result;
+}
+
+cache_result
+cache_fill(cache *c, const char *key, const void *value, size_t len, int ttl_s, const cache_lease *lease)
+{
+	if (lease->token[0] == '\0')
+		return CACHE_MISS;
+	char lk[256];
+	lease_key(key, lk, sizeof(lk));
+	redisReply *r = command(c, "fill", "EVAL %s 2 %s %s %s %b %d", fill_if_leased, key, lk, lease->token, value,
+	    len, ttl_s);
+	if (r == NULL)
+		return CACHE_ERROR;
+	cache_result result = r->type == REDIS_REPLY_INTEGER && r->integer == 1 ? CACHE_HIT : CACHE_MISS;
+	freeReplyObject(r);
+	return result;
+}
+
+cache_result
+cache_invalidate(cache *c, const char *key)
+{
+	char lk[256];
+	lease_key(key, lk, sizeof(lk));
+	redisReply *r = command(c, "invalidate", "DEL %s %s", key, lk);
+	if (r == NULL)
+		return CACHE_ERROR;
+	freeReplyObject(r);
+	return CACHE_HIT;
+}
+
+cache_result
+cache_ping(cache *c)
+{
+	redisReply *r = command(c, "ping", "PING");
+	if (r == NULL)
+		return CACHE_ERROR;
+	freeReplyObject(r);
+	return CACHE_HIT;
+}

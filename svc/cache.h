@@ -1,0 +1,56 @@
+/* Redis cache-aside with fills guarded against the stale-set race, in the
+ * manner of the leases of "Scaling Memcache at Facebook": a miss takes a
+ * lease token, a fill stores its value only if its token is still the
+ * lease (checked atomically in Redis), and an invalidation deletes value
+ * and lease together, so a fill that read old data before the delete loses.
+ * Redis being down or slow never fails the caller: every operation reports
+ * CACHE_ERROR, which callers treat as a miss; errors are logged and counted,
+ * and the connection is re-made with backoff. One cache per thread. */
+#ifndef CACHE_H
+#define CACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct cache cache;
+
+typedef enum cache_result {
+	CACHE_HIT,
+	CACHE_MISS,
+	CACHE_ERROR, /* Redis unreachable, slow or refusing: serve from the database */
+} cache_result;
+
+typedef struct cache_lease {
+	char token[40]; /* empty: no lease (another filler holds it, or Redis failed) */
+} cache_lease;
+
+/* Parses redis://[:password@]host[:port][/db]. Returns 0, or -1 with a
+ * reason in err. */
+int cache_parse_url(const char *url, char *host, size_t host_len, int *port, int *db, char *password,
+    size_t password_len, char *err, size_t errlen);
+
+/* A cache for url (already validated with cache_parse_url) whose commands
+ * time out after timeout_ms. Connects lazily. NULL when out of memory. */
+cache *cache_new(const char *url, int timeout_ms);
+void cache_free(cache *c); /* accepts NULL */
+
+/* Looks key up. On HIT *value is malloc'd (free it) with *len bytes. On
+ * MISS, lease gets a token when this caller should fill the key. */
+cache_result cache_get(cache *c, const char *key, char **value, size_t *len, cache_lease *lease);
+
+/* Stores value under key for ttl_s seconds if lease is still key's lease.
+ * Returns HIT when stored, MISS when the lease was lost (the key was
+ * invalidated meanwhile, or no lease was held), ERROR on failure. */
+cache_result cache_fill(cache *c, const char *key, const void *value, size_t len, int ttl_s,
+    const cache_lease *lease);
+
+/* Deletes key and its lease, so no fill begun before now can land. */
+cache_result cache_invalidate(cache *c, const char *key);
+
+/* PING; for health checks. */
+cache_result cache_ping(cache *c);
+
+/* Errors seen by every cache of the process. */
+uint64_t cache_error_count(void);
+
+#endif

@@ -1,0 +1,162 @@
+/* db.h: libpq with reconnect and migrations. */
+#include "db.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backoff.h"
+#include "log.h"
+
+struct db {
+	char *url;
+	PGconn *pg;
+	backoff retry;
+};
+
+db *
+db_new(const char *url)
+{
+	db *d = calloc(1, sizeof(*d));
+	if (d == NULL || (d->url = strdup(url)) == NULL) {
+		free(d);
+		return NULL;
+	}
+	backoff_init(&d->retry, 100, 5000);
+	return d;
+}
+
+void
+db_free(db *d)
+{
+	if (d == NULL)
+		return;
+	PQfinish(d->pg);
+	free(d->url);
+	free(d);
+}
+
+int
+db_connected(const db *d)
+{
+	return d->pg != NULL && PQstatus(d->pg) == CONNECTION_OK;
+}
+
+static void
+drop(db *d)
+{
+	PQfinish(d->pg);
+	d->pg = NULL;
+	backoff_failed(&d->retry);
+}
+
+PGconn *
+db_conn(db *d, rpc_status *st)
+{
+	if (d->pg != NULL && PQstatus(d->pg) == CONNECTION_OK)
+		return d->pg;
+	if (d->pg != NULL)
+		drop(d);
+	if (!backoff_ready(&d->retry)) {
+		rpc_status_set(st, RPC_UNAVAILABLE, "database unavailable");
+		return NULL;
+	}
+	/* A bounded connect, and statements that cannot outlive any caller's
+	 * deadline by much. */
+	const char *keys[]   = {"dbname", "connect_timeout", "options", "application_name", NULL};
+	const char *values[] = {d->url, "2", "-c statement_timeout=5000", "microservices", NULL};
+	d->pg                = PQconnectdbParams(keys, values, 1);
+	if (d->pg == NULL || PQstatus(d->pg) != CONNECTION_OK) {
+		char reason[256];
+		snprintf(reason, sizeof(reason), "%s", d->pg != NULL ? PQerrorMessage(d->pg) : "out of memory");
+		reason[strcspn(reason, "\n")] = '\0';
+		drop(d);
+		log_warn(NULL, "db_connect_failed retry_ms=%d reason=\"%s\"", d->retry.current_ms, reason);
+		rpc_status_set(st, RPC_UNAVAILABLE, "database unavailable");
+		return NULL;
+	}
+	if (d->retry.current_ms != 0)
+		log_info(NULL, "db_reconnected");
+	backoff_succeeded(&d->retry);
+	return d->pg;
+}
+
+rpc_code
+db_failed(db *d, const PGresult *res, const char *what, rpc_status *st)
+{
+	const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	const char *msg   = d->pg != NULL ? PQerrorMessage(d->pg) : "";
+	if (d->pg == NULL || PQstatus(d->pg) != CONNECTION_OK) {
+		log_warn(NULL, "db_connection_lost during=%s", what);
+		drop(d);
+		return rpc_status_set(st, RPC_UNAVAILABLE, "database unavailable");
+	}
+	if (state != NULL && strcmp(state, "23505") == 0)
+		return rpc_status_set(st, RPC_ALREADY_EXISTS, "already exists");
+	if (state != NULL && strcmp(state, "57014") == 0) { /* statement timeout */
+		log_warn(NULL, "db_statement_timeout during=%s", what);
+		return rpc_status_set(st, RPC_UNAVAILABLE, "database too slow");
+	}
+	char first_line[256];
+	snprintf(first_line, sizeof(first_line), "%s", msg);
+	first_line[strcspn(first_line, "\n")] = '\0';
+	log_error(NULL, "db_error during=%s sqlstate=%s reason=\"%s\"", what, state != NULL ? state : "-", first_line);
+	return rpc_status_set(st, RPC_INTERNAL, "internal error");
+}
+
+/* Runs one statement without parameters; RPC_OK when it returned what was
+ * expected. */
+static rpc_code
+exec_simple(db *d, const char *sql, ExecStatusType expect, const char *what, rpc_status *st)
+{
+	PGresult *res = PQexec(d->pg, sql);
+	rpc_code code = PQresultStatus(res) == expect ? RPC_OK : db_failed(d, res, what, st);
+	PQclear(res);
+	return code;
+}
+
+rpc_code
+db_migrate(db *d, long long lock_key, const db_migration *migrations, size_t n, rpc_status *st)
+{
+	if (db_conn(d, st) == NULL)
+		return RPC_UNAVAILABLE;
+	rpc_code code;
+	if ((code = exec_simple(d, "BEGIN", PGRES_COMMAND_OK, "migrate", st)) != RPC_OK)
+		return code;
+	char key[32];
+	snprintf(key, sizeof(key), "%lld", lock_key);
+	const char *lock_params[] = {key};
+	PGresult *res = PQexecParams(d->pg, "SELECT pg_advisory_xact_lock($1::bigint)", 1, NULL, lock_params, NULL,
+	    NULL, 0);
+	code = PQresultStatus(res) == PGRES_TUPLES_OK ? RPC_OK : db_failed(d, res, "migrate_lock", st);
+	PQclear(res);
+	if (code == RPC_OK)
+		code = exec_simple(d,
+		    "CREATE TABLE IF NOT EXISTS schema_migrations ("
+		    " name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())",
+		    PGRES_COMMAND_OK, "migrate_table", st);
+	for (size_t i = 0; code == RPC_OK && i < n; i++) {
+		const char *params[] = {migrations[i].name};
+		res = PQexecParams(d->pg, "SELECT 1 FROM schema_migrations WHERE name = $1", 1, NULL, params, NULL,
+		    NULL, 0);
+		if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+			code = db_failed(d, res, "migrate_check", st);
+		} else if (PQntuples(res) == 0) {
+			log_info(NULL, "db_migration_applying name=%s", migrations[i].name);
+			code = exec_simple(d, migrations[i].sql, PGRES_COMMAND_OK, migrations[i].name, st);
+			if (code == RPC_OK) {
+				PGresult *ins = PQexecParams(d->pg, "INSERT INTO schema_migrations (name) VALUES ($1)", 1,
+				    NULL, params, NULL, NULL, 0);
+				if (PQresultStatus(ins) != PGRES_COMMAND_OK)
+					code = db_failed(d, ins, "migrate_record", st);
+				PQclear(ins);
+			}
+		}
+		PQclear(res);
+	}
+	if (code == RPC_OK)
+		return exec_simple(d, "COMMIT", PGRES_COMMAND_OK, "migrate_commit", st);
+	if (d->pg != NULL)
+		PQclear(PQexec(d->pg, "ROLLBACK"));
+	return code;
+}

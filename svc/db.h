@@ -1,0 +1,47 @@
+/* A PostgreSQL connection that heals itself: connects lazily, and after a
+ * failure reconnects with backoff, answering UNAVAILABLE meanwhile instead
+ * of blocking or crashing. Plus the migration runner. One db per thread
+ * (libpq connections are not thread-safe). */
+#ifndef DB_H
+#define DB_H
+
+#include <libpq-fe.h>
+#include <stddef.h>
+
+#include "rpc_status.h"
+
+typedef struct db db;
+
+/* One migration: a name recorded in schema_migrations, and its SQL. */
+typedef struct db_migration {
+	const char *name;
+	const char *sql;
+} db_migration;
+
+/* Creates a handle for url (a libpq URI or conninfo); does not connect yet.
+ * Returns NULL when out of memory. */
+db *db_new(const char *url);
+
+/* Closes the connection; accepts NULL. */
+void db_free(db *d);
+
+/* Returns a live connection, connecting (at most every backoff step) when
+ * needed. On failure returns NULL with UNAVAILABLE in st. Borrowed until
+ * the next call on d. */
+PGconn *db_conn(db *d, rpc_status *st);
+
+/* Tells d that a statement failed: if the connection is broken it is
+ * dropped (and reconnected later) and UNAVAILABLE is returned; otherwise
+ * the SQLSTATE maps to a code (23505 → ALREADY_EXISTS, else INTERNAL).
+ * The server's text goes to the log, not to st. */
+rpc_code db_failed(db *d, const PGresult *res, const char *what, rpc_status *st);
+
+/* True when a query would be sent to an open connection right now. */
+int db_connected(const db *d);
+
+/* Applies, in order, the migrations not yet recorded in schema_migrations,
+ * all in one transaction under an advisory lock (lock_key), so replicas
+ * starting together apply each once. Returns RPC_OK or the failure. */
+rpc_code db_migrate(db *d, long long lock_key, const db_migration *migrations, size_t n, rpc_status *st);
+
+#endif

@@ -1,0 +1,172 @@
+/* handlers.h: validate, call the repository and the cache, fill the reply. */
+#include "handlers.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "cache.h"
+#include "db.h"
+#include "log.h"
+#include "rpc_server.h"
+#include "user_cache.h"
+#include "user_repo.h"
+#include "user_validate.h"
+
+#define IDEMPOTENCY_KEY_MAX 200
+
+typedef struct user_worker {
+	const user_handlers_env *env;
+	db *db;
+	cache *cache;
+} user_worker;
+
+void *
+user_handlers_worker_open(void *arg, int index)
+{
+	(void) index;
+	const user_handlers_env *env = arg;
+	user_worker *w               = calloc(1, sizeof(*w));
+	if (w == NULL)
+		abort(); /* at start-up only: nothing can be served without it */
+	w->env   = env;
+	w->db    = db_new(env->cfg->db_url);
+	w->cache = cache_new(env->cfg->redis_url, (int) env->cfg->redis_timeout_ms);
+	if (w->db == NULL || w->cache == NULL)
+		abort();
+	return w;
+}
+
+void
+user_handlers_worker_close(void *state)
+{
+	user_worker *w = state;
+	if (w == NULL)
+		return;
+	cache_free(w->cache);
+	db_free(w->db);
+	free(w);
+}
+
+/* The reply borrows the record's strings and the caller's timestamp. */
+static void
+to_message(const user_record *r, Users__User *u, Google__Protobuf__Timestamp *ts)
+{
+	users__user__init(u);
+	google__protobuf__timestamp__init(ts);
+	ts->seconds   = r->created_us / 1000000;
+	ts->nanos     = (int32_t) (r->created_us % 1000000) * 1000;
+	u->id         = r->id;
+	u->name       = (char *) r->name;
+	u->email      = (char *) r->email;
+	u->created_at = ts;
+}
+
+static void
+user_create_user(Users__UserService_Service *svc, const Users__CreateUserRequest *in, Users__User_Closure done,
+    void *closure_data)
+{
+	(void) svc;
+	rpc_call *call  = closure_data;
+	user_worker *w  = rpc_call_worker_state(call);
+	rpc_status *st  = rpc_call_status(call);
+	const char *rid = rpc_call_request_id(call);
+	const char *key = rpc_call_metadata(call, "idempotency-key");
+	char name[USER_NAME_MAX * 4 + 1];
+
+	bool valid = user_validate_create(in->name, in->email, name, sizeof(name), st);
+	if (key != NULL && strlen(key) > IDEMPOTENCY_KEY_MAX) {
+		rpc_status_add_violation(st, "Idempotency-Key", "Idempotency-Key must be at most %d characters",
+		    IDEMPOTENCY_KEY_MAX);
+		valid = false;
+	}
+	if (!valid) {
+		done(NULL, closure_data);
+		return;
+	}
+	user_record rec;
+	int replayed;
+	if (user_repo_create(w->db, name, in->email, rid, key, &rec, &replayed, st) != RPC_OK) {
+		done(NULL, closure_data);
+		return;
+	}
+	Users__User user;
+	Google__Protobuf__Timestamp ts;
+	to_message(&rec, &user, &ts);
+	done(&user, closure_data);
+	if (replayed)
+		log_info(rid, "user_create_replayed id=%lld", (long long) rec.id);
+	else
+		log_info(rid, "user_inserted id=%lld", (long long) rec.id);
+}
+
+static void
+user_get_user(Users__UserService_Service *svc, const Users__GetUserRequest *in, Users__User_Closure done,
+    void *closure_data)
+{
+	(void) svc;
+	rpc_call *call = closure_data;
+	user_worker *w = rpc_call_worker_state(call);
+	rpc_status *st = rpc_call_status(call);
+	if (!user_validate_id(in->id, "id", st)) {
+		done(NULL, closure_data);
+		return;
+	}
+	/* 1. Redis first; an error there reads as a miss without a lease. */
+	Users__User *cached;
+	cache_lease lease;
+	if (user_cache_get(w->cache, in->id, &cached, &lease) == CACHE_HIT) {
+		done(cached, closure_data);
+		users__user__free_unpacked(cached, NULL);
+		return;
+	}
+	/* 2. PostgreSQL. */
+	user_record rec;
+	if (user_repo_get(w->db, in->id, &rec, st) != RPC_OK) {
+		done(NULL, closure_data);
+		return;
+	}
+	Users__User user;
+	Google__Protobuf__Timestamp ts;
+	to_message(&rec, &user, &ts);
+	/* 3. Fill, unless an invalidation took our lease meanwhile. */
+	user_cache_fill(w->cache, &user, (int) w->env->cfg->cache_ttl_s, &lease);
+	done(&user, closure_data);
+}
+
+static void
+dependency(Health__Dependency *d, const char *name, bool ok, const char *detail)
+{
+	health__dependency__init(d);
+	d->name   = (char *) name;
+	d->ok     = ok;
+	d->detail = (char *) detail;
+}
+
+static void
+user_health(Users__UserService_Service *svc, const Health__HealthRequest *in, Health__HealthReply_Closure done,
+    void *closure_data)
+{
+	(void) svc;
+	(void) in;
+	rpc_call *call = closure_data;
+	user_worker *w = rpc_call_worker_state(call);
+	rpc_status ignored;
+	Health__Dependency pg, redis, amqp;
+	char relay_detail[160];
+	bool pg_ok    = user_repo_ping(w->db, &ignored) == RPC_OK;
+	bool redis_ok = cache_ping(w->cache) == CACHE_HIT;
+	bool amqp_ok  = outbox_status(w->env->relay, relay_detail, sizeof(relay_detail));
+	dependency(&pg, "postgres", pg_ok, pg_ok ? "connected" : "unreachable");
+	dependency(&redis, "redis", redis_ok, redis_ok ? "connected" : "unreachable (requests are served from postgres)");
+	dependency(&amqp, "rabbitmq", amqp_ok, relay_detail);
+	Health__Dependency *deps[] = {&pg, &redis, &amqp};
+	Health__HealthReply reply  = HEALTH__HEALTH_REPLY__INIT;
+	/* Redis and RabbitMQ being down degrade the service, they do not stop
+	 * it: creates and reads still succeed. Readiness follows PostgreSQL. */
+	reply.ok             = pg_ok;
+	reply.n_dependencies = 3;
+	reply.dependencies   = deps;
+	done(&reply, closure_data);
+}
+
+Users__UserService_Service user_service = USERS__USER_SERVICE__INIT(user_);

@@ -1,0 +1,95 @@
+/* user-svc: configuration, migrations, the outbox relay and the RPC server,
+ * then a wait for SIGINT or SIGTERM and a shutdown in reverse. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "config.h"
+#include "db.h"
+#include "handlers.h"
+#include "log.h"
+#include "outbox.h"
+#include "rpc_server.h"
+
+extern const db_migration user_svc_migrations[];
+extern const size_t user_svc_migrations_count;
+
+/* Migrates, retrying while PostgreSQL is not up yet (containers start in
+ * any order), until a stop signal. */
+static int
+migrate(const user_config *cfg, const sigset_t *stop)
+{
+	db *d = db_new(cfg->db_url);
+	rpc_status st;
+	for (;;) {
+		rpc_code code = db_migrate(d, 0x75736572 /* "user" */, user_svc_migrations, user_svc_migrations_count, &st);
+		if (code == RPC_OK)
+			break;
+		if (code != RPC_UNAVAILABLE) {
+			log_error(NULL, "user_svc_migration_failed reason=\"%s\"", st.message);
+			db_free(d);
+			return -1;
+		}
+		log_warn(NULL, "user_svc_waiting_for_postgres");
+		struct timespec one_second = {.tv_sec = 1};
+		if (sigtimedwait(stop, NULL, &one_second) > 0) {
+			db_free(d);
+			return -1;
+		}
+	}
+	db_free(d);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	user_config cfg;
+	env_action action = user_config_load(&cfg, argc, argv);
+	if (action != ENV_RUN)
+		return action == ENV_EXIT_OK ? EXIT_SUCCESS : 2;
+	log_setup("user-svc", cfg.log_level, cfg.log_format);
+
+	sigset_t stop;
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &stop, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (migrate(&cfg, &stop) != 0)
+		return EXIT_FAILURE;
+
+	outbox *relay;
+	char err[256];
+	if (outbox_start(&relay, cfg.db_url, cfg.amqp_url, (int) cfg.outbox_poll_ms, err, sizeof(err)) != 0) {
+		log_error(NULL, "user_svc_start_failed reason=\"%s\"", err);
+		return EXIT_FAILURE;
+	}
+	user_handlers_env env = {.cfg = &cfg, .relay = relay};
+	rpc_server_options opt = {
+	    .url          = cfg.listen_url,
+	    .service      = &user_service.base,
+	    .workers      = (int) cfg.workers,
+	    .worker_open  = user_handlers_worker_open,
+	    .worker_close = user_handlers_worker_close,
+	    .arg          = &env,
+	};
+	rpc_server *server;
+	rpc_status st;
+	if (rpc_server_open(&server, &opt, &st) != RPC_OK) {
+		log_error(NULL, "user_svc_start_failed reason=\"%s\"", st.message);
+		outbox_stop(relay);
+		return EXIT_FAILURE;
+	}
+	log_info(NULL, "user_svc_started url=%s workers=%ld", rpc_server_url(server), cfg.workers);
+
+	int sig;
+	sigwait(&stop, &sig);
+	log_info(NULL, "user_svc_stopping signal=%d", sig);
+	rpc_server_close(server); /* in-flight requests finish first */
+	outbox_stop(relay);       /* undelivered events stay in the outbox */
+	log_info(NULL, "user_svc_stopped");
+	return EXIT_SUCCESS;
+}

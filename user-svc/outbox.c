@@ -1,0 +1,440 @@
+/* outbox.h: claim a batch, publish with confirms, delete what was routed. */
+#include "outbox.h"
+
+#include <amqp.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "backoff.h"
+#include "broker.h"
+#include "db.h"
+#include "events.pb-c.h"
+#include "log.h"
+
+#define BATCH 100
+#define CONFIRM_TIMEOUT_MS 5000
+#define BROKER_TIMEOUT_MS 3000
+#define STOP_CHECK_MS 100
+
+struct outbox {
+	char *amqp_url;
+	int poll_ms;
+	db *db;
+	PGconn *listening; /* the connection LISTEN was issued on */
+	amqp_connection_state_t amqp;
+	backoff amqp_retry;
+	uint64_t next_tag; /* delivery tag of the next publish on channel 1 */
+	int64_t unroutable_logged_ms;
+	pthread_t thread;
+	_Atomic bool stop;
+	_Atomic bool connected;
+	_Atomic uint64_t published;
+	pthread_mutex_t mu; /* guards detail */
+	char detail[160];
+};
+
+static void
+set_detail(outbox *o, bool connected, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void
+set_detail(outbox *o, bool connected, const char *fmt, ...)
+{
+	pthread_mutex_lock(&o->mu);
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(o->detail, sizeof(o->detail), fmt, ap);
+	va_end(ap);
+	pthread_mutex_unlock(&o->mu);
+	atomic_store(&o->connected, connected);
+}
+
+bool
+outbox_status(const outbox *o, char *detail, size_t len)
+{
+	pthread_mutex_lock((pthread_mutex_t *) &o->mu);
+	snprintf(detail, len, "%s", o->detail);
+	pthread_mutex_unlock((pthread_mutex_t *) &o->mu);
+	return atomic_load(&o->connected);
+}
+
+uint64_t
+outbox_published(const outbox *o)
+{
+	return atomic_load(&o->published);
+}
+
+static void
+drop_broker(outbox *o, const char *why)
+{
+	broker_close(o->amqp);
+	o->amqp = NULL;
+	backoff_failed(&o->amqp_retry);
+	log_warn(NULL, "outbox_broker_down reason=\"%s\" retry_ms=%d", why, o->amqp_retry.current_ms);
+	set_detail(o, false, "disconnected: %s (events wait in the outbox)", why);
+}
+
+/* Connects, declares the exchange and turns on publisher confirms. */
+static bool
+ensure_broker(outbox *o)
+{
+	if (o->amqp != NULL)
+		return true;
+	if (!backoff_ready(&o->amqp_retry))
+		return false;
+	char err[200];
+	o->amqp = broker_connect(o->amqp_url, BROKER_TIMEOUT_MS, 0, err, sizeof(err));
+	if (o->amqp == NULL) {
+		backoff_failed(&o->amqp_retry);
+		log_warn(NULL, "outbox_broker_down reason=\"%s\" retry_ms=%d", err, o->amqp_retry.current_ms);
+		set_detail(o, false, "disconnected: %s (events wait in the outbox)", err);
+		return false;
+	}
+	amqp_exchange_declare(o->amqp, 1, amqp_cstring_bytes("events"), amqp_cstring_bytes("topic"), 0, 1, 0, 0,
+	    amqp_empty_table);
+	if (!broker_reply_ok(o->amqp, "exchange.declare", err, sizeof(err))) {
+		drop_broker(o, err);
+		return false;
+	}
+	amqp_confirm_select(o->amqp, 1);
+	if (!broker_reply_ok(o->amqp, "confirm.select", err, sizeof(err))) {
+		drop_broker(o, err);
+		return false;
+	}
+	o->next_tag = 1;
+	backoff_succeeded(&o->amqp_retry);
+	log_info(NULL, "outbox_broker_connected");
+	set_detail(o, true, "connected");
+	return true;
+}
+
+/* LISTEN on every new PostgreSQL connection. */
+static PGconn *
+ensure_db(outbox *o)
+{
+	rpc_status st;
+	PGconn *pg = db_conn(o->db, &st);
+	if (pg == NULL || pg == o->listening)
+		return pg;
+	PGresult *res = PQexec(pg, "LISTEN outbox");
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		db_failed(o->db, res, "outbox_listen", &st);
+		PQclear(res);
+		return NULL;
+	}
+	PQclear(res);
+	o->listening = pg;
+	return pg;
+}
+
+typedef struct pending {
+	char row_id[24];
+	char event_id[40];
+	bool returned; /* the broker could not route it to any queue */
+} pending;
+
+/* Encodes one row (columns in the claim query's order) as UserCreated. */
+static size_t
+encode_event(const PGresult *res, int row, uint8_t **out)
+{
+	Google__Protobuf__Timestamp created, occurred;
+	google__protobuf__timestamp__init(&created);
+	google__protobuf__timestamp__init(&occurred);
+	int64_t occurred_us = strtoll(PQgetvalue(res, row, 3), NULL, 10);
+	int64_t created_us  = strtoll(PQgetvalue(res, row, 7), NULL, 10);
+	occurred.seconds    = occurred_us / 1000000;
+	occurred.nanos      = (int32_t) (occurred_us % 1000000) * 1000;
+	created.seconds     = created_us / 1000000;
+	created.nanos       = (int32_t) (created_us % 1000000) * 1000;
+	Users__User user    = USERS__USER__INIT;
+	user.id             = strtoll(PQgetvalue(res, row, 4), NULL, 10);
+	user.name           = PQgetvalue(res, row, 5);
+	user.email          = PQgetvalue(res, row, 6);
+	user.created_at     = &created;
+	Events__UserCreated ev = EVENTS__USER_CREATED__INIT;
+	ev.event_id            = PQgetvalue(res, row, 1);
+	ev.request_id          = PQgetvalue(res, row, 2);
+	ev.user                = &user;
+	ev.occurred_at         = &occurred;
+	size_t len             = events__user_created__get_packed_size(&ev);
+	*out                   = malloc(len);
+	if (*out == NULL)
+		return 0;
+	events__user_created__pack(&ev, *out);
+	return len;
+}
+
+static bool
+publish_one(outbox *o, const PGresult *res, int row)
+{
+	uint8_t *body;
+	size_t len = encode_event(res, row, &body);
+	if (len == 0)
+		return false;
+	amqp_table_entry_t header = {
+	    .key   = amqp_cstring_bytes("x-request-id"),
+	    .value = {.kind = AMQP_FIELD_KIND_UTF8, .value.bytes = amqp_cstring_bytes(PQgetvalue(res, row, 2))},
+	};
+	amqp_basic_properties_t props = {
+	    ._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG | AMQP_BASIC_MESSAGE_ID_FLAG |
+	              AMQP_BASIC_TYPE_FLAG | AMQP_BASIC_APP_ID_FLAG | AMQP_BASIC_HEADERS_FLAG |
+	              AMQP_BASIC_TIMESTAMP_FLAG,
+	    .content_type  = amqp_cstring_bytes("application/x-protobuf"),
+	    .delivery_mode = 2, /* persistent */
+	    .message_id    = amqp_cstring_bytes(PQgetvalue(res, row, 1)),
+	    .type          = amqp_cstring_bytes("user_created"),
+	    .app_id        = amqp_cstring_bytes("user-svc"),
+	    .timestamp     = (uint64_t) (strtoll(PQgetvalue(res, row, 3), NULL, 10) / 1000000),
+	    .headers       = {.num_entries = 1, .entries = &header},
+	};
+	/* mandatory: an event no queue takes comes back, and its row stays. */
+	int rc = amqp_basic_publish(o->amqp, 1, amqp_cstring_bytes("events"), amqp_cstring_bytes("user.created"), 1,
+	    0, &props, (amqp_bytes_t) {.len = len, .bytes = body});
+	free(body);
+	return rc == AMQP_STATUS_OK;
+}
+
+/* Settles delivery tag t (ack or nack) once. */
+static void
+settle(uint64_t t, bool ok, uint64_t first, int n, bool *settled, bool *acked, int *count)
+{
+	if (t < first || t >= first + (uint64_t) n || settled[t - first])
+		return;
+	settled[t - first] = true;
+	acked[t - first]   = ok;
+	(*count)++;
+}
+
+/* Reads the broker's confirms for tags first .. first+n-1 until each is
+ * settled. Returned messages (routed to no queue) are marked in batch.
+ * False on a broken connection or a timeout. */
+static bool
+await_confirms(outbox *o, uint64_t first, int n, pending *batch, bool *acked)
+{
+	bool settled[BATCH] = {false};
+	int count           = 0;
+	int64_t deadline    = rpc_clock_ms() + CONFIRM_TIMEOUT_MS;
+	while (count < n) {
+		int64_t left = deadline - rpc_clock_ms();
+		if (left <= 0)
+			return false;
+		struct timeval tv = {.tv_sec = left / 1000, .tv_usec = (left % 1000) * 1000};
+		amqp_frame_t frame;
+		if (amqp_simple_wait_frame_noblock(o->amqp, &frame, &tv) != AMQP_STATUS_OK)
+			return false;
+		if (frame.frame_type != AMQP_FRAME_METHOD)
+			continue;
+		switch (frame.payload.method.id) {
+		case AMQP_BASIC_ACK_METHOD:
+		case AMQP_BASIC_NACK_METHOD: {
+			bool ok       = frame.payload.method.id == AMQP_BASIC_ACK_METHOD;
+			uint64_t tag  = ok ? ((amqp_basic_ack_t *) frame.payload.method.decoded)->delivery_tag
+			                   : ((amqp_basic_nack_t *) frame.payload.method.decoded)->delivery_tag;
+			bool multiple = ok ? ((amqp_basic_ack_t *) frame.payload.method.decoded)->multiple
+			                   : ((amqp_basic_nack_t *) frame.payload.method.decoded)->multiple;
+			if (!ok)
+				log_warn(NULL, "outbox_nacked tag=%" PRIu64 " (kept for the next round)", tag);
+			for (uint64_t t = multiple ? first : tag; t <= tag; t++)
+				settle(t, ok, first, n, settled, acked, &count);
+			break;
+		}
+		case AMQP_BASIC_RETURN_METHOD: {
+			amqp_message_t msg;
+			if (amqp_read_message(o->amqp, 1, &msg, 0).reply_type != AMQP_RESPONSE_NORMAL)
+				return false;
+			for (int i = 0; i < n; i++) {
+				if ((msg.properties._flags & AMQP_BASIC_MESSAGE_ID_FLAG) &&
+				    msg.properties.message_id.len == strlen(batch[i].event_id) &&
+				    memcmp(msg.properties.message_id.bytes, batch[i].event_id, msg.properties.message_id.len) == 0)
+					batch[i].returned = true;
+			}
+			amqp_destroy_message(&msg);
+			break;
+		}
+		default:
+			return false; /* channel or connection closed by the broker */
+		}
+	}
+	return true;
+}
+
+/* Claims up to BATCH rows, publishes them and deletes the confirmed ones,
+ * in one transaction. Returns the rows claimed, or -1 after a failure. */
+static int
+relay_batch(outbox *o, PGconn *pg)
+{
+	rpc_status st;
+	PGresult *res = PQexec(pg, "BEGIN");
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		db_failed(o->db, res, "outbox_begin", &st);
+		PQclear(res);
+		return -1;
+	}
+	PQclear(res);
+	res = PQexec(pg,
+	    "SELECT o.id, o.event_id, o.request_id, (extract(epoch FROM o.created_at) * 1000000)::bigint,"
+	    " u.id, u.name, u.email, (extract(epoch FROM u.created_at) * 1000000)::bigint"
+	    " FROM outbox o JOIN users u ON u.id = o.user_id ORDER BY o.id LIMIT 100"
+	    " FOR UPDATE OF o SKIP LOCKED");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		db_failed(o->db, res, "outbox_claim", &st);
+		PQclear(res);
+		PQclear(PQexec(pg, "ROLLBACK"));
+		return -1;
+	}
+	int n = PQntuples(res);
+	if (n == 0) {
+		PQclear(res);
+		PQclear(PQexec(pg, "COMMIT"));
+		return 0;
+	}
+	pending batch[BATCH];
+	bool acked[BATCH] = {false};
+	uint64_t first    = o->next_tag;
+	bool ok           = true;
+	for (int i = 0; i < n && ok; i++) {
+		snprintf(batch[i].row_id, sizeof(batch[i].row_id), "%s", PQgetvalue(res, i, 0));
+		snprintf(batch[i].event_id, sizeof(batch[i].event_id), "%s", PQgetvalue(res, i, 1));
+		batch[i].returned = false;
+		ok                = publish_one(o, res, i);
+		o->next_tag++;
+	}
+	amqp_maybe_release_buffers(o->amqp);
+	ok = ok && await_confirms(o, first, n, batch, acked);
+
+	/* Delete exactly the rows the broker took and routed. */
+	char ids[BATCH * 22 + 3] = "{";
+	int delivered            = 0;
+	for (int i = 0; ok && i < n; i++) {
+		if (!acked[i] || batch[i].returned)
+			continue;
+		size_t used = strlen(ids);
+		snprintf(ids + used, sizeof(ids) - used, "%s%s", delivered ? "," : "", batch[i].row_id);
+		delivered++;
+		log_info(PQgetvalue(res, i, 2), "event_published type=user_created event=%s user=%s", batch[i].event_id,
+		    PQgetvalue(res, i, 4));
+	}
+	strcat(ids, "}");
+	int returned = 0;
+	for (int i = 0; ok && i < n; i++)
+		returned += batch[i].returned;
+	PQclear(res);
+	if (!ok) {
+		PQclear(PQexec(pg, "ROLLBACK"));
+		drop_broker(o, "publish or confirm failed");
+		return -1;
+	}
+	if (returned > 0) {
+		/* Retried every poll: say so once a minute, not every time. */
+		if (rpc_clock_ms() - o->unroutable_logged_ms > 60000) {
+			log_warn(NULL, "outbox_unroutable count=%d reason=\"no queue is bound to events/user.created;"
+			               " kept and retried\"", returned);
+			o->unroutable_logged_ms = rpc_clock_ms();
+		}
+		set_detail(o, true, "connected; %d events wait for a queue bound to events/user.created", returned);
+	}
+	const char *params[] = {ids};
+	res = PQexecParams(pg, "DELETE FROM outbox WHERE id = ANY($1::bigint[])", 1, NULL, params, NULL, NULL, 0);
+	bool deleted = PQresultStatus(res) == PGRES_COMMAND_OK;
+	if (!deleted)
+		db_failed(o->db, res, "outbox_delete", &st);
+	PQclear(res);
+	res = PQexec(pg, deleted ? "COMMIT" : "ROLLBACK");
+	if (deleted && PQresultStatus(res) != PGRES_COMMAND_OK) {
+		db_failed(o->db, res, "outbox_commit", &st);
+		deleted = false;
+	}
+	PQclear(res);
+	if (!deleted)
+		return -1; /* the rows stay and are published again: at least once */
+	atomic_fetch_add(&o->published, (uint64_t) delivered);
+	/* Unroutable rows stay: pace the retry by the timer, not a busy loop. */
+	return returned > 0 ? 0 : n;
+}
+
+/* Waits for a NOTIFY, the timer or stop, in short slices. */
+static void
+wait_for_work(outbox *o, PGconn *pg)
+{
+	for (int waited = 0; waited < o->poll_ms && !atomic_load(&o->stop); waited += STOP_CHECK_MS) {
+		if (pg == NULL) {
+			poll(NULL, 0, STOP_CHECK_MS);
+			continue;
+		}
+		struct pollfd pfd = {.fd = PQsocket(pg), .events = POLLIN};
+		if (poll(&pfd, 1, STOP_CHECK_MS) > 0) {
+			if (!PQconsumeInput(pg))
+				return; /* broken: the next round reconnects */
+			bool notified = false;
+			PGnotify *n;
+			while ((n = PQnotifies(pg)) != NULL) {
+				notified = true;
+				PQfreemem(n);
+			}
+			if (notified)
+				return;
+		}
+	}
+}
+
+static void *
+relay_main(void *arg)
+{
+	outbox *o = arg;
+	while (!atomic_load(&o->stop)) {
+		PGconn *pg  = ensure_db(o);
+		bool broker = ensure_broker(o);
+		int claimed = pg != NULL && broker ? relay_batch(o, pg) : -1;
+		if (claimed == BATCH)
+			continue; /* maybe more waiting */
+		wait_for_work(o, pg != NULL && db_connected(o->db) ? pg : NULL);
+	}
+	return NULL;
+}
+
+int
+outbox_start(outbox **out, const char *db_url, const char *amqp_url, int poll_ms, char *err, size_t errlen)
+{
+	outbox *o = calloc(1, sizeof(*o));
+	if (o == NULL || (o->amqp_url = strdup(amqp_url)) == NULL || (o->db = db_new(db_url)) == NULL) {
+		if (o != NULL)
+			free(o->amqp_url);
+		free(o);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	o->poll_ms              = poll_ms;
+	o->unroutable_logged_ms = -60000;
+	backoff_init(&o->amqp_retry, 250, 5000);
+	pthread_mutex_init(&o->mu, NULL);
+	snprintf(o->detail, sizeof(o->detail), "connecting");
+	if (pthread_create(&o->thread, NULL, relay_main, o) != 0) {
+		db_free(o->db);
+		free(o->amqp_url);
+		free(o);
+		snprintf(err, errlen, "cannot start the relay thread");
+		return -1;
+	}
+	*out = o;
+	return 0;
+}
+
+void
+outbox_stop(outbox *o)
+{
+	if (o == NULL)
+		return;
+	atomic_store(&o->stop, true);
+	pthread_join(o->thread, NULL);
+	broker_close(o->amqp);
+	db_free(o->db);
+	pthread_mutex_destroy(&o->mu);
+	free(o->amqp_url);
+	free(o);
+}

@@ -1,0 +1,31 @@
+/* Every SQL statement of user-svc's requests; SQLSTATE → status. */
+#ifndef USER_REPO_H
+#define USER_REPO_H
+
+#include <stdint.h>
+
+#include "db.h"
+#include "rpc_status.h"
+
+typedef struct user_record {
+	int64_t id;
+	char name[512];   /* 100 characters of up to 4 UTF-8 bytes, and more */
+	char email[1024];
+	int64_t created_us; /* microseconds since the epoch */
+} user_record;
+
+/* Inserts the user and its outbox row in one statement (so in one
+ * transaction). With an idempotency key: a key seen in the last 24 h with
+ * the same name and email returns the user it created (*replayed = 1); with
+ * other values, ALREADY_EXISTS. A registered email (any case) is
+ * ALREADY_EXISTS. */
+rpc_code user_repo_create(db *d, const char *name, const char *email, const char *request_id,
+    const char *idempotency_key, user_record *out, int *replayed, rpc_status *st);
+
+/* NOT_FOUND when there is no such user. */
+rpc_code user_repo_get(db *d, int64_t id, user_record *out, rpc_status *st);
+
+/* A round trip, for health checks. */
+rpc_code user_repo_ping(db *d, rpc_status *st);
+
+#endif
