@@ -50,6 +50,13 @@ drop(db *d)
 	backoff_failed(&d->retry);
 }
 
+static void
+ignore_notice(void *arg, const char *message)
+{
+	(void) arg;
+	log_debug(NULL, "db_notice text=\"%.200s\"", message);
+}
+
 PGconn *
 db_conn(db *d, rpc_status *st)
 {
@@ -75,6 +82,8 @@ db_conn(db *d, rpc_status *st)
 		rpc_status_set(st, RPC_UNAVAILABLE, "database unavailable");
 		return NULL;
 	}
+	/* Server notices ("already exists, skipping") are not ours to print. */
+	PQsetNoticeProcessor(d->pg, ignore_notice, NULL);
 	if (d->retry.current_ms != 0)
 		log_info(NULL, "db_reconnected");
 	backoff_succeeded(&d->retry);

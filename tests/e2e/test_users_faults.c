@@ -1,0 +1,128 @@
+/* user-svc when a dependency goes away and comes back: RabbitMQ stopped
+ * (creates still succeed; every event arrives after it returns) and Redis
+ * stopped (reads and writes keep working; the cache is used again after).
+ * Runs its tests one at a time: they stop shared servers. */
+#include <criterion/criterion.h>
+#include <hiredis/hiredis.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "event_consumer.h"
+#include "rpc_envelope.h"
+#include "stack.h"
+
+static const char *const json_headers[] = {"Content-Type: application/json", NULL};
+
+static long long
+create_user(const char *prefix, long *status)
+{
+	char email[96], body[256];
+	stack_unique(email, sizeof(email), prefix);
+	strcat(email, "@example.com");
+	snprintf(body, sizeof(body), "{\"name\":\"Fault test\",\"email\":\"%s\"}", email);
+	http_response r;
+	stack_http("POST", "/users", json_headers, body, &r);
+	*status      = r.status;
+	long long id = r.json != NULL ? json_integer_value(json_object_get(r.json, "id")) : 0;
+	http_response_free(&r);
+	return id;
+}
+
+Test(faults, creates_succeed_with_rabbitmq_stopped_and_every_event_arrives_after, .timeout = 180)
+{
+	/* A durable queue, so it and the events routed to it outlive the
+	 * broker's restart. */
+	char queue[96];
+	stack_unique(queue, sizeof(queue), "test.outage.");
+	amqp_connection_state_t conn = event_consumer_open(queue, true);
+	cr_assert_not_null(conn);
+	event_consumer_close(conn, queue, false);
+
+	cr_assert_eq(stack_servers("stop-one", "rabbitmq"), 0);
+	enum { N = 10 };
+	long long ids[N];
+	for (int i = 0; i < N; i++) {
+		long status;
+		ids[i] = create_user("outage-", &status);
+		cr_assert_eq(status, 201, "create %d with the broker down got %ld", i, status);
+	}
+	cr_assert_eq(stack_servers("start-one", "rabbitmq"), 0);
+
+	conn = event_consumer_open(queue, true);
+	cr_assert_not_null(conn);
+	int seen[N] = {0}, total = 0;
+	for (int64_t deadline = rpc_clock_ms() + 60000; rpc_clock_ms() < deadline;) {
+		received_event ev;
+		if (!event_consumer_next(conn, total < N ? (int) (deadline - rpc_clock_ms()) : 1000, &ev))
+			break;
+		for (int i = 0; ev.event != NULL && i < N; i++) {
+			if (ev.event->user->id == ids[i]) {
+				seen[i]++;
+				total++;
+			}
+		}
+		events__user_created__free_unpacked(ev.event, NULL);
+	}
+	event_consumer_close(conn, queue, true);
+	for (int i = 0; i < N; i++)
+		cr_assert_eq(seen[i], 1, "user %lld: %d events after the outage", ids[i], seen[i]);
+}
+
+static long long
+redis_exists(const char *key)
+{
+	int port = 0;
+	sscanf(getenv("REDIS_URL"), "redis://127.0.0.1:%d", &port);
+	redisContext *c = redisConnect("127.0.0.1", port);
+	cr_assert(c != NULL && c->err == 0, "Redis is back");
+	redisReply *r = redisCommand(c, "EXISTS %s", key);
+	long long n   = r != NULL ? r->integer : -1;
+	freeReplyObject(r);
+	redisFree(c);
+	return n;
+}
+
+Test(faults, reads_and_writes_keep_working_with_redis_stopped, .timeout = 120)
+{
+	long status;
+	long long cached = create_user("redis-a-", &status);
+	cr_assert_eq(status, 201);
+	char path[64], key[64];
+	snprintf(path, sizeof(path), "/users/%lld", cached);
+	http_response before;
+	stack_http("GET", path, NULL, NULL, &before); /* now in the cache */
+	cr_assert_eq(before.status, 200);
+
+	cr_assert_eq(stack_servers("stop-one", "redis"), 0);
+	for (int i = 0; i < 5; i++) {
+		http_response r;
+		stack_http("GET", path, NULL, NULL, &r);
+		cr_assert_eq(r.status, 200, "GET with Redis down: %ld %s", r.status, r.body);
+		cr_assert_str_eq(r.body, before.body);
+		http_response_free(&r);
+	}
+	long long fresh = create_user("redis-b-", &status);
+	cr_assert_eq(status, 201, "POST with Redis down");
+	snprintf(path, sizeof(path), "/users/%lld", fresh);
+	http_response r;
+	stack_http("GET", path, NULL, NULL, &r);
+	cr_assert_eq(r.status, 200);
+	http_response_free(&r);
+
+	cr_assert_eq(stack_servers("start-one", "redis"), 0);
+	/* Used again without a restart, once the reconnect backoff allows. */
+	snprintf(key, sizeof(key), "user:%lld", fresh);
+	bool filled = false;
+	for (int i = 0; i < 100 && !filled; i++) {
+		stack_http("GET", path, NULL, NULL, &r);
+		cr_assert_eq(r.status, 200);
+		http_response_free(&r);
+		filled = redis_exists(key) == 1;
+		if (!filled)
+			nanosleep(&(struct timespec) {.tv_nsec = 100 * 1000000L}, NULL);
+	}
+	cr_assert(filled, "the cache is filled again after Redis returned");
+	http_response_free(&before);
+}

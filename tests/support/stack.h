@@ -1,0 +1,21 @@
+/* The real system for end-to-end tests: user-svc (and later order-svc)
+ * behind a gateway, started once per test binary by Criterion report hooks
+ * against the servers scripts/test started (USER_DB_URL, REDIS_URL,
+ * AMQP_URL...). The gateway's base URL is in the environment as GW. */
+#ifndef STACK_H
+#define STACK_H
+
+#include "http_client.h"
+
+/* GET/POST... to the gateway: path like "/users/1". */
+long stack_http(const char *method, const char *path, const char *const *headers, const char *body,
+    http_response *r);
+
+/* Runs scripts/servers ACTION NAME on the test instance ("stop-one",
+ * "redis"); returns its exit status. */
+int stack_servers(const char *action, const char *server);
+
+/* A string unique to this test process and call, for emails and keys. */
+const char *stack_unique(char *buf, size_t len, const char *prefix);
+
+#endif
