@@ -109,8 +109,10 @@ cache_free(cache *c)
 }
 
 static cache_result
-failed(cache *c, const char *op, const char *why)
+failed(cache *c, const char *op, const char *reason)
 {
+	char why[160]; /* reason may live in the context freed below */
+	snprintf(why, sizeof(why), "%s", reason);
 	atomic_fetch_add(&errors, 1);
 	if (c->ctx != NULL) {
 		redisFree(c->ctx);

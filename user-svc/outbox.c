@@ -309,18 +309,24 @@ relay_batch(outbox *o, PGconn *pg)
 	ok = ok && await_confirms(o, first, n, batch, acked);
 
 	/* Delete exactly the rows the broker took and routed. */
-	char ids[BATCH * 22 + 3] = "{";
-	int delivered            = 0;
+	char ids[BATCH * sizeof(batch[0].row_id) + 3]; /* a PostgreSQL array literal: {1,2,3} */
+	size_t used   = 0;
+	int delivered = 0;
+	ids[used++]   = '{';
 	for (int i = 0; ok && i < n; i++) {
 		if (!acked[i] || batch[i].returned)
 			continue;
-		size_t used = strlen(ids);
-		snprintf(ids + used, sizeof(ids) - used, "%s%s", delivered ? "," : "", batch[i].row_id);
+		size_t len = strlen(batch[i].row_id);
+		if (delivered)
+			ids[used++] = ',';
+		memcpy(ids + used, batch[i].row_id, len);
+		used += len;
 		delivered++;
 		log_info(PQgetvalue(res, i, 2), "event_published type=user_created event=%s user=%s", batch[i].event_id,
 		    PQgetvalue(res, i, 4));
 	}
-	strcat(ids, "}");
+	ids[used++] = '}';
+	ids[used]   = '\0';
 	int returned = 0;
 	for (int i = 0; ok && i < n; i++)
 		returned += batch[i].returned;

@@ -15,6 +15,14 @@
 
 static const char *const json_headers[] = {"Content-Type: application/json", NULL};
 
+/* Whatever a test stopped runs again afterwards, even when it failed. */
+static void
+restart_servers(void)
+{
+	stack_servers("start-one", "redis");
+	stack_servers("start-one", "rabbitmq");
+}
+
 static long long
 create_user(const char *prefix, long *status)
 {
@@ -30,7 +38,8 @@ create_user(const char *prefix, long *status)
 	return id;
 }
 
-Test(faults, creates_succeed_with_rabbitmq_stopped_and_every_event_arrives_after, .timeout = 180)
+Test(faults, creates_succeed_with_rabbitmq_stopped_and_every_event_arrives_after, .timeout = 180,
+    .fini = restart_servers)
 {
 	/* A durable queue, so it and the events routed to it outlive the
 	 * broker's restart. */
@@ -84,7 +93,7 @@ redis_exists(const char *key)
 	return n;
 }
 
-Test(faults, reads_and_writes_keep_working_with_redis_stopped, .timeout = 120)
+Test(faults, reads_and_writes_keep_working_with_redis_stopped, .timeout = 120, .fini = restart_servers)
 {
 	long status;
 	long long cached = create_user("redis-a-", &status);

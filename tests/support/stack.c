@@ -24,7 +24,10 @@ ReportHook(PRE_ALL)(struct criterion_test_set *tests)
 	int port = procs_free_port();
 	snprintf(port_env, sizeof(port_env), "GATEWAY_PORTS=%d", port);
 	/* A short poll, so a test waiting for events after an outage is quick. */
-	const char *user_env[] = {user_url, "LOG_LEVEL=warn", "OUTBOX_POLL_MS=200", "CACHE_TTL_S=300", NULL};
+	/* A generous Redis timeout: on a loaded 2-core machine 100 ms can pass,
+	 * and a test must not read a timeout as a cache miss. */
+	const char *user_env[] = {user_url, "LOG_LEVEL=warn", "OUTBOX_POLL_MS=200", "CACHE_TTL_S=300",
+	    "REDIS_TIMEOUT_MS=3000", NULL};
 	const char *gw_env[]   = {port_env, gw_user, "GATEWAY_BIND=127.0.0.1", "LOG_LEVEL=warn", NULL};
 	if (getenv("USER_DB_URL") == NULL)
 		fprintf(stderr, "stack: USER_DB_URL is not set: run the tests with scripts/test\n");
