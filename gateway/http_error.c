@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "utf8.h"
+
 int
 http_status_from_rpc(rpc_code code)
 {
@@ -37,8 +39,10 @@ http_send_json(struct mg_connection *conn, int status, const char *request_id, c
 	char length[24];
 	snprintf(length, sizeof(length), "%zu", len);
 	mg_response_header_start(conn, status);
-	mg_response_header_add(conn, "Content-Type", "application/json", -1);
-	mg_response_header_add(conn, "Content-Length", length, -1);
+	if (status != 204) { /* a 204 has no content, so no content headers */
+		mg_response_header_add(conn, "Content-Type", "application/json", -1);
+		mg_response_header_add(conn, "Content-Length", length, -1);
+	}
 	mg_response_header_add(conn, "X-Request-Id", request_id, -1);
 	for (size_t i = 0; i < n_extra; i++)
 		mg_response_header_add(conn, extra[i].name, extra[i].value, -1);
@@ -46,6 +50,19 @@ http_send_json(struct mg_connection *conn, int status, const char *request_id, c
 	if (len > 0)
 		mg_write(conn, body, len);
 	return status;
+}
+
+/* A JSON string of text, repaired where it is not UTF-8 (json_string
+ * would refuse it, and the entry would silently vanish). */
+static json_t *
+text_value(const char *text)
+{
+	json_t *v = json_string(text);
+	if (v != NULL)
+		return v;
+	char clean[512];
+	utf8_sanitize(text, clean, sizeof(clean));
+	return json_string(clean);
 }
 
 int
@@ -59,7 +76,7 @@ http_send_error(struct mg_connection *conn, int status, rpc_code code, const cha
 	if (st != NULL && st->n_violations > 0) {
 		json_t *list = json_array();
 		for (size_t i = 0; i < st->n_violations; i++)
-			json_array_append_new(list, json_string(st->violations[i].description));
+			json_array_append_new(list, text_value(st->violations[i].description));
 		if (st->n_dropped > 0) {
 			char more[64];
 			snprintf(more, sizeof(more), "and %zu more problems", st->n_dropped);
@@ -67,10 +84,7 @@ http_send_error(struct mg_connection *conn, int status, rpc_code code, const cha
 		}
 		json_object_set_new(body, "message", list);
 	} else {
-		/* json_string refuses invalid UTF-8: fall back to the phrase. */
-		json_t *text = json_string(message);
-		json_object_set_new(body, "message",
-		    text != NULL ? text : json_string(mg_get_response_code_text(conn, status)));
+		json_object_set_new(body, "message", text_value(message != NULL ? message : ""));
 	}
 	json_object_set_new(body, "requestId", json_string(request_id));
 	char *text = json_dumps(body, JSON_COMPACT);

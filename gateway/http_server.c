@@ -38,6 +38,7 @@ typedef struct exchange {
 	int64_t rpc_ms;
 	http_header headers[MAX_EXTRA_HEADERS]; /* sent with every response */
 	size_t n_headers;
+	bool body_read; /* the body was consumed, so the connection can stay open */
 	rpc_status st; /* scratch status for this request */
 } exchange;
 
@@ -48,9 +49,21 @@ add_header(exchange *x, const char *name, const char *value)
 		x->headers[x->n_headers++] = (http_header) {name, value};
 }
 
+/* True when the request has a body that nobody read. */
+static bool
+body_pending(const exchange *x)
+{
+	const char *te = mg_get_header(x->conn, "Transfer-Encoding");
+	return !x->body_read && (x->ri->content_length > 0 || (te != NULL && strcasecmp(te, "chunked") == 0));
+}
+
 static int
 send_error(exchange *x, int status, rpc_code code, const char *message, const rpc_status *st)
 {
+	/* An unread body ends the connection: say so, rather than let CivetWeb
+	 * promise keep-alive and then close. */
+	if (body_pending(x))
+		add_header(x, "Connection", "close");
 	return http_send_error(x->conn, status, code, message, st, x->request_id, x->headers, x->n_headers);
 }
 
@@ -123,6 +136,8 @@ check_query(exchange *x)
 			char name[RPC_FIELD_MAX];
 			snprintf(name, sizeof(name), "%.*s", (int) (key < 64 ? key : 64), p);
 			rpc_status_add_violation(&x->st, name, "unknown query parameter '%s'", name);
+		} else if (len > 0) {
+			rpc_status_add_violation(&x->st, "query", "query parameters must have a name");
 		}
 		p += len;
 		if (*p == '&')
@@ -173,12 +188,17 @@ read_body(const http_server *srv, exchange *x, char **body, size_t *len)
 	if (!is_json_content_type(mg_get_header(x->conn, "Content-Type")))
 		return send_error(x, 415, RPC_INVALID_ARGUMENT, "Content-Type must be application/json", NULL);
 	if (x->ri->content_length > max) {
-		/* Refused unread: the connection cannot be reused afterwards. */
-		add_header(x, "Connection", "close");
+		/* Refused unread (send_error adds Connection: close). */
 		char text[96];
 		snprintf(text, sizeof(text), "body is larger than %lld bytes", max);
 		return send_error(x, 413, RPC_RESOURCE_EXHAUSTED, text, NULL);
 	}
+	/* The client waits for this before it sends the body (CivetWeb 1.15
+	 * says it only for CGI and PUT). */
+	const char *expect = mg_get_header(x->conn, "Expect");
+	if (expect != NULL && strcasecmp(expect, "100-continue") == 0)
+		mg_printf(x->conn, "HTTP/1.1 100 Continue\r\n\r\n");
+	x->body_read = true;
 	/* Without a length (chunked), read at most the limit + 1. */
 	size_t cap = x->ri->content_length >= 0 ? (size_t) x->ri->content_length : (size_t) max + 1;
 	char *buf  = malloc(cap + 1);
@@ -193,7 +213,7 @@ read_body(const http_server *srv, exchange *x, char **body, size_t *len)
 	}
 	if (n > (size_t) max) {
 		free(buf);
-		add_header(x, "Connection", "close");
+		x->body_read = false; /* the rest is still unread */
 		char text[96];
 		snprintf(text, sizeof(text), "body is larger than %lld bytes", max);
 		return send_error(x, 413, RPC_RESOURCE_EXHAUSTED, text, NULL);
@@ -235,21 +255,27 @@ fill_location(const char *tmpl, const ProtobufCMessage *reply, char *out, size_t
 	out[j < len ? j : len - 1] = '\0';
 }
 
-/* The service's error, as a client may see it. */
+/* A failed call, as a client may see it. A status the service replied with
+ * carries the service's own words (written for clients), except INTERNAL
+ * and the like; a failure of the call itself is worded here. */
 static int
 send_rpc_error(exchange *x, const route *r, rpc_code code, int64_t timeout_ms)
 {
 	int status       = http_status_from_rpc(code);
 	const char *name = routes_service_name(r->service);
-	char text[160];
-	if (status == 503) {
+	char text[RPC_MESSAGE_MAX];
+	if (x->st.remote && status != 500) {
+		if (status < 500)
+			return send_error(x, status, code, x->st.message, &x->st);
+		snprintf(text, sizeof(text), "%s", x->st.message);
+	} else if (code == RPC_UNAVAILABLE) {
 		snprintf(text, sizeof(text), "%s is unavailable", name);
-	} else if (status == 504) {
+	} else if (code == RPC_DEADLINE_EXCEEDED) {
 		snprintf(text, sizeof(text), "%s did not answer within %lld ms", name, (long long) timeout_ms);
-	} else if (status >= 500) {
-		snprintf(text, sizeof(text), "internal error");
 	} else {
-		return send_error(x, status, code, x->st.message, &x->st);
+		status = 500; /* a local failure (memory, say) is never the client's */
+		code   = RPC_INTERNAL;
+		snprintf(text, sizeof(text), "internal error");
 	}
 	log_warn(x->request_id, "rpc_failed service=%s method=%s code=%s detail=\"%s\"", name, r->rpc_method,
 	    rpc_code_name(code), x->st.message);
@@ -278,13 +304,26 @@ handle_rpc(http_server *srv, exchange *x, const route_match *m, int64_t timeout_
 		}
 	} else {
 		root = json_object();
+		if (root == NULL) {
+			status = send_error(x, 500, RPC_INTERNAL, "internal error", NULL);
+			goto out;
+		}
 	}
 	/* 2. Path parameters bind the fields they name. */
 	if (json_is_object(root)) {
 		for (int i = 0; i < m->n_params; i++) {
 			char name[64];
 			snprintf(name, sizeof(name), "%.*s", (int) m->params[i].name_len, m->params[i].name);
-			json_object_set_new(root, name, json_string(m->params[i].value));
+			json_t *value = json_string(m->params[i].value);
+			if (value == NULL) { /* not UTF-8 once %-decoded */
+				char json_name[64];
+				pbjson_json_name(name, json_name, sizeof(json_name));
+				rpc_status_clear(&x->st);
+				rpc_status_add_violation(&x->st, json_name, "%s must be valid UTF-8", json_name);
+				status = send_error(x, 400, RPC_INVALID_ARGUMENT, NULL, &x->st);
+				goto out;
+			}
+			json_object_set_new(root, name, value);
 		}
 	}
 	/* 3. JSON → request message; every problem is listed. */
@@ -367,6 +406,8 @@ handle_readyz(http_server *srv, exchange *x, int64_t timeout_ms)
 	json_t *doc = json_pack("{s:s,s:o}", "status", all_ok ? "ready" : "unavailable", "services", services);
 	char *text  = json_dumps(doc, JSON_COMPACT);
 	json_decref(doc);
+	if (text == NULL)
+		return send_error(x, 500, RPC_INTERNAL, "internal error", NULL);
 	int status = send_json(x, all_ok ? 200 : 503, text, strlen(text));
 	free(text);
 	return status;
@@ -429,6 +470,7 @@ handle_request(struct mg_connection *conn, void *cbdata)
 	x->started_ms = rpc_clock_ms();
 	x->rpc_ms     = -1;
 	x->n_headers  = 0;
+	x->body_read  = false;
 	request_id_take_or_make(mg_get_header(conn, "X-Request-Id"), x->request_id);
 
 	int status = dispatch(srv, x);

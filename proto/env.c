@@ -2,6 +2,7 @@
 #include "env.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,7 +19,9 @@ parse_long(const char *text, long min, long max, long *out, char *err, size_t er
 	char *end;
 	errno  = 0;
 	long x = strtol(text, &end, 10);
-	if (text[0] == '\0' || *end != '\0' || errno == ERANGE) {
+	/* strtol alone would take leading white space and '+'. */
+	bool starts_ok = (text[0] >= '0' && text[0] <= '9') || (text[0] == '-' && text[1] >= '0' && text[1] <= '9');
+	if (!starts_ok || *end != '\0' || errno == ERANGE) {
 		snprintf(err, errlen, "'%s' is not an integer", text);
 		return -1;
 	}
@@ -79,18 +82,30 @@ env_load(const env_var *vars, size_t n, char *err, size_t errlen)
 void
 env_mask_url(const char *url, char *out, size_t outlen)
 {
-	/* scheme://user:password@host → scheme://user:***@host */
+	snprintf(out, outlen, "%s", url);
+	/* scheme://user:password@host/...: the password ends at the last '@'
+	 * of the authority, since a password may itself contain '@'. */
 	const char *scheme = strstr(url, "://");
-	const char *at     = scheme != NULL ? strchr(scheme + 3, '@') : NULL;
-	const char *colon  = NULL;
-	if (at != NULL) {
-		colon = memchr(scheme + 3, ':', (size_t) (at - (scheme + 3)));
+	if (scheme != NULL) {
+		const char *auth  = scheme + 3;
+		size_t auth_len   = strcspn(auth, "/?#");
+		const char *at    = NULL;
+		for (const char *p = auth; p < auth + auth_len; p++)
+			if (*p == '@')
+				at = p;
+		const char *colon = at != NULL ? memchr(auth, ':', (size_t) (at - auth)) : NULL;
+		if (colon != NULL)
+			snprintf(out, outlen, "%.*s***%s", (int) (colon + 1 - url), url, at);
 	}
-	if (colon == NULL) {
-		snprintf(out, outlen, "%s", url);
-		return;
+	/* password=... in a keyword string or a URL's query. */
+	for (char *p = strstr(out, "password="); p != NULL; p = strstr(p + 1, "password=")) {
+		char *value = p + strlen("password=");
+		size_t n    = strcspn(value, " &");
+		if (n > 0 && strncmp(value, "***", 3) != 0 && (size_t) (value - out) + 3 + strlen(value + n) < outlen) {
+			memmove(value + 3, value + n, strlen(value + n) + 1);
+			memcpy(value, "***", 3);
+		}
 	}
-	snprintf(out, outlen, "%.*s***%s", (int) (colon + 1 - url), url, at);
 }
 
 void

@@ -8,6 +8,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "utf8.h"
+
 #define LOG_LINE_MAX 4096
 
 static const char *log_program = "-";
@@ -105,21 +107,32 @@ log_write(log_level level, const char *request_id, const char *fmt, ...)
 	size_t n = strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
 	snprintf(stamp + n, sizeof(stamp) - n, ".%03ldZ", now.tv_nsec / 1000000);
 
-	const char *rid = request_id != NULL && request_id[0] != '\0' ? request_id : "-";
+	/* Text that came from outside (a method name, a request id) must not
+	 * forge lines or break a log pipeline: one line, valid UTF-8. */
+	char clean[sizeof(message)], rid[160];
+	utf8_sanitize(message, clean, sizeof(clean));
+	utf8_sanitize(request_id != NULL && request_id[0] != '\0' ? request_id : "-", rid, sizeof(rid));
 	char line[LOG_LINE_MAX];
 	size_t len = 0;
 	if (log_fmt == LOG_JSON) {
+		/* The message may be cut, never the closing fields. */
+		char tail[sizeof(rid) * 6 + 32];
+		size_t tail_len = 0;
+		append(tail, &tail_len, sizeof(tail), "\",\"request\":\"");
+		append_json_escaped(tail, &tail_len, sizeof(tail), rid);
+		append(tail, &tail_len, sizeof(tail), "\"}");
 		append(line, &len, sizeof(line), "{\"ts\":\"%s\",\"level\":\"%s\",\"service\":\"",
 		    stamp, level_names[level]);
 		append_json_escaped(line, &len, sizeof(line), log_program);
 		append(line, &len, sizeof(line), "\",\"msg\":\"");
-		append_json_escaped(line, &len, sizeof(line), message);
-		append(line, &len, sizeof(line), "\",\"request\":\"");
-		append_json_escaped(line, &len, sizeof(line), rid);
-		append(line, &len, sizeof(line), "\"}");
+		append_json_escaped(line, &len, sizeof(line) - tail_len - 2, clean);
+		line[len] = '\0';
+		utf8_trim_partial(line);
+		len = strlen(line);
+		append(line, &len, sizeof(line), "%s", tail);
 	} else {
 		append(line, &len, sizeof(line), "%s %-5s %s %s request=%s", stamp,
-		    level_names[level], log_program, message, rid);
+		    level_names[level], log_program, clean, rid);
 	}
 	if (len >= sizeof(line) - 1)
 		len = sizeof(line) - 2;

@@ -327,21 +327,30 @@ read_integer(decoder *d, const char *path, const json_t *v, bool is_signed, int6
 	}
 	if (json_is_real(v)) {
 		double x = json_real_value(v);
-		if (x != floor(x)) {
+		if (x != floor(x)) { /* also NaN */
 			problem(d, path, "must be %s", kind);
 			return false;
 		}
-		if (is_signed ? (x < (double) min || x > (double) max) : (x < 0 || x > (double) umax))
-			goto range;
-		*out_s = (int64_t) x;
-		*out_u = (uint64_t) x;
+		/* Bound by powers of two, which doubles hold exactly (INT64_MAX
+		 * converted to double rounds up to 2^63), before converting. */
+		if (is_signed) {
+			if (!(x >= -0x1p63 && x < 0x1p63) || (int64_t) x < min || (int64_t) x > max)
+				goto range;
+			*out_s = (int64_t) x;
+		} else {
+			if (!(x >= 0 && x < 0x1p64) || (uint64_t) x > umax)
+				goto range;
+			*out_u = (uint64_t) x;
+		}
 		return true;
 	}
 	if (json_is_string(v)) {
 		const char *s = json_string_value(v);
 		char *end;
 		errno = 0;
-		if (s[0] == '\0' || s[0] == ' ' || s[0] == '+' || (!is_signed && s[0] == '-')) {
+		/* Digits only (and a sign for signed types): strtoll alone would
+		 * accept leading white space and '+'. */
+		if (!((s[0] >= '0' && s[0] <= '9') || (is_signed && s[0] == '-' && s[1] >= '0' && s[1] <= '9'))) {
 			problem(d, path, "must be %s", kind);
 			return false;
 		}
@@ -591,8 +600,10 @@ decode_special(decoder *d, const char *path, const ProtobufCMessageDescriptor *d
 			return false;
 		}
 		char *copy = strdup(text);
-		if (copy == NULL)
+		if (copy == NULL) {
+			problem(d, path, "is too large");
 			return false;
+		}
 		*(char **) ((char *) msg + desc->fields[0].offset) = copy;
 		return true;
 	}
@@ -634,6 +645,8 @@ decode_message(decoder *d, const char *path, const ProtobufCMessageDescriptor *d
 	int before = d->problems;
 	const char *key;
 	json_t *value;
+	/* Both spellings of one name can appear: each field is taken once. */
+	bool seen[256] = {false};
 	json_object_foreach((json_t *) v, key, value)
 	{
 		char fpath[PATH_MAX_LEN];
@@ -646,6 +659,14 @@ decode_message(decoder *d, const char *path, const ProtobufCMessageDescriptor *d
 		char json_name[64];
 		pbjson_json_name(f->name, json_name, sizeof(json_name));
 		join_path(fpath, sizeof(fpath), path, json_name);
+		size_t index = (size_t) (f - desc->fields);
+		if (index < sizeof(seen)) {
+			if (seen[index]) {
+				problem(d, fpath, "is given twice");
+				continue;
+			}
+			seen[index] = true;
+		}
 		if (json_is_null(value))
 			continue; /* null means the default */
 		char *member = (char *) msg + f->offset;
@@ -657,10 +678,6 @@ decode_message(decoder *d, const char *path, const ProtobufCMessageDescriptor *d
 			}
 			size_t n = json_array_size(value);
 			size_t *count = (size_t *) ((char *) msg + f->quantifier_offset);
-			if (*count != 0) {
-				problem(d, fpath, "is given twice");
-				continue;
-			}
 			void *arr = n > 0 ? calloc(n, element_size(f)) : NULL;
 			if (n > 0 && arr == NULL) {
 				problem(d, fpath, "is too large");
@@ -697,17 +714,8 @@ decode_message(decoder *d, const char *path, const ProtobufCMessageDescriptor *d
 		           f->type != PROTOBUF_C_TYPE_MESSAGE && f->type != PROTOBUF_C_TYPE_STRING) {
 			*(protobuf_c_boolean *) ((char *) msg + f->quantifier_offset) = 1;
 		}
-		/* A string member holds the shared default until set: replace it
-		 * without freeing. Both spellings of one field set it twice. */
-		if (f->type == PROTOBUF_C_TYPE_STRING && *(char **) member != NULL &&
-		    *(char **) member != (char *) f->default_value) {
-			problem(d, fpath, "is given twice");
-			continue;
-		}
-		if (f->type == PROTOBUF_C_TYPE_MESSAGE && *(ProtobufCMessage **) member != NULL) {
-			problem(d, fpath, "is given twice");
-			continue;
-		}
+		/* A string member holds the shared default until set: it is
+		 * replaced without freeing, and set at most once (seen[]). */
 		decode_value(d, fpath, f, value, member);
 	}
 	return d->problems == before;

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 
@@ -18,6 +19,8 @@
  * down, so a restarted server is found within one connect wait. */
 #define RECONNECT_MIN_MS 10
 #define RECONNECT_MAX_MS 200
+#define MAX_REPLY_BYTES (16 * 1024 * 1024) /* nng's default is no limit */
+#define MAX_TIMEOUT_MS (24 * 3600 * 1000)  /* nng durations are 32-bit */
 
 /* One context and its aio; reused across calls. */
 typedef struct slot {
@@ -30,7 +33,8 @@ struct rpc_client {
 	nng_socket sock;
 	_Atomic int connections;
 	int connect_wait_ms;
-	pthread_mutex_t mu; /* guards idle */
+	pthread_mutex_t mu;       /* guards idle, and connected for the wait */
+	pthread_cond_t connected; /* signalled when a connection comes up */
 	slot *idle;
 };
 
@@ -41,10 +45,37 @@ on_pipe_event(nng_pipe pipe, nng_pipe_ev ev, void *arg)
 {
 	(void) pipe;
 	rpc_client *c = arg;
-	if (ev == NNG_PIPE_EV_ADD_PRE)
+	if (ev == NNG_PIPE_EV_ADD_PRE) {
+		pthread_mutex_lock(&c->mu);
 		atomic_fetch_add(&c->connections, 1);
-	else if (ev == NNG_PIPE_EV_REM_POST)
+		pthread_cond_broadcast(&c->connected);
+		pthread_mutex_unlock(&c->mu);
+	} else if (ev == NNG_PIPE_EV_REM_POST) {
 		atomic_fetch_sub(&c->connections, 1);
+	}
+}
+
+/* Waits up to ms for a connection; true when one is up. */
+static bool
+wait_connected(rpc_client *c, int64_t ms)
+{
+	if (rpc_client_connections(c) > 0)
+		return true;
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += ms / 1000;
+	until.tv_nsec += (ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&c->mu);
+	while (rpc_client_connections(c) == 0) {
+		if (pthread_cond_timedwait(&c->connected, &c->mu, &until) != 0)
+			break;
+	}
+	pthread_mutex_unlock(&c->mu);
+	return rpc_client_connections(c) > 0;
 }
 
 int
@@ -63,7 +94,9 @@ rpc_client_open(rpc_client **out, const char *url, const rpc_client_options *opt
 	c->connect_wait_ms = opt != NULL && opt->connect_wait_ms > 0 ? opt->connect_wait_ms
 	                                                             : DEFAULT_CONNECT_WAIT_MS;
 	pthread_mutex_init(&c->mu, NULL);
+	pthread_cond_init(&c->connected, NULL);
 	if ((rv = nng_req0_open(&c->sock)) != 0) {
+		pthread_cond_destroy(&c->connected);
 		pthread_mutex_destroy(&c->mu);
 		free(c);
 		return rpc_status_set(st, RPC_INTERNAL, "nng_req0_open: %s", nng_strerror(rv));
@@ -72,12 +105,16 @@ rpc_client_open(rpc_client **out, const char *url, const rpc_client_options *opt
 	nng_socket_set_ms(c->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
 	nng_socket_set_ms(c->sock, NNG_OPT_RECONNMINT, RECONNECT_MIN_MS);
 	nng_socket_set_ms(c->sock, NNG_OPT_RECONNMAXT, RECONNECT_MAX_MS);
+	nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, MAX_REPLY_BYTES);
 	nng_pipe_notify(c->sock, NNG_PIPE_EV_ADD_PRE, on_pipe_event, c);
 	nng_pipe_notify(c->sock, NNG_PIPE_EV_REM_POST, on_pipe_event, c);
 
 	/* Dial each URL of a comma-separated list, in the background. */
 	char urls[1024];
-	snprintf(urls, sizeof(urls), "%s", url);
+	if ((size_t) snprintf(urls, sizeof(urls), "%s", url) >= sizeof(urls)) {
+		rpc_client_close(c);
+		return rpc_status_set(st, RPC_INVALID_ARGUMENT, "URL list longer than %zu bytes", sizeof(urls) - 1);
+	}
 	char *save = NULL;
 	int dialed = 0;
 	for (char *u = strtok_r(urls, ",", &save); u != NULL; u = strtok_r(NULL, ",", &save)) {
@@ -108,6 +145,7 @@ rpc_client_close(rpc_client *c)
 		nng_aio_free(s->aio);
 		free(s);
 	}
+	pthread_cond_destroy(&c->connected);
 	pthread_mutex_destroy(&c->mu);
 	free(c);
 }
@@ -168,20 +206,31 @@ rpc_client_call_raw(rpc_client *c, const char *full_method, const uint8_t *paylo
 	static const rpc_call_options none = {0};
 	if (opt == NULL)
 		opt = &none;
-	*reply_envelope  = NULL;
-	int64_t timeout  = opt->timeout_ms > 0 ? opt->timeout_ms : DEFAULT_TIMEOUT_MS;
+	*reply_envelope = NULL;
+	int64_t timeout = opt->timeout_ms > 0 ? opt->timeout_ms : DEFAULT_TIMEOUT_MS;
+	if (timeout > MAX_TIMEOUT_MS)
+		timeout = MAX_TIMEOUT_MS;
 	int64_t deadline = rpc_clock_ms() + timeout;
 	rpc_status_clear(st);
+
+	/* 1. A connection: with none up, wait at most connect_wait_ms (within
+	 *    the deadline) and then answer UNAVAILABLE, rather than spending
+	 *    the whole deadline on a service that is not there. */
+	int64_t wait = c->connect_wait_ms < timeout ? c->connect_wait_ms : timeout;
+	if (!wait_connected(c, wait))
+		return rpc_status_set(st, RPC_UNAVAILABLE, "service unreachable: not connected");
 
 	slot *s = slot_take(c, st);
 	if (s == NULL)
 		return st != NULL ? st->code : RPC_RESOURCE_EXHAUSTED;
 
+	/* 2. The envelope carries what is left of the budget now. */
+	int64_t left = deadline - rpc_clock_ms();
 	nng_msg *msg;
 	rpc_request_header hdr = {
 	    .method     = full_method,
 	    .request_id = opt->request_id,
-	    .timeout_ms = (uint32_t) timeout,
+	    .timeout_ms = (uint32_t) (left > 0 ? left : 1),
 	    .metadata   = opt->metadata,
 	    .n_metadata = opt->n_metadata,
 	};
@@ -191,16 +240,10 @@ rpc_client_call_raw(rpc_client *c, const char *full_method, const uint8_t *paylo
 		return rpc_status_set(st, RPC_RESOURCE_EXHAUSTED, "out of memory");
 	}
 
-	/* 1. Send. The aio completes only once a connection took the request,
-	 *    so a send that times out was never delivered. With no connection
-	 *    up, wait only connect_wait_ms for one before answering
-	 *    UNAVAILABLE, rather than the whole deadline. */
-	bool connected       = rpc_client_connections(c) > 0;
-	int64_t send_timeout = timeout;
-	if (!connected && c->connect_wait_ms < send_timeout)
-		send_timeout = c->connect_wait_ms;
+	/* 3. Send. The aio completes once a connection took the request, so a
+	 *    send that times out was never delivered. */
 	nng_aio_set_msg(s->aio, msg);
-	rv = run(s, nng_ctx_send, send_timeout);
+	rv            = run(s, nng_ctx_send, deadline - rpc_clock_ms());
 	rpc_code code = RPC_OK;
 	if (rv != 0) {
 		nng_msg_free(nng_aio_get_msg(s->aio)); /* a failed send leaves it ours */
@@ -213,7 +256,7 @@ rpc_client_call_raw(rpc_client *c, const char *full_method, const uint8_t *paylo
 		goto out;
 	}
 
-	/* 2. Receive with what is left of the deadline. */
+	/* 4. Receive with what is left of the deadline. */
 	rv = run(s, nng_ctx_recv, deadline - rpc_clock_ms());
 	if (rv != 0) {
 		if (rv == NNG_ETIMEDOUT)

@@ -36,8 +36,9 @@ typedef struct rpc_call_options {
 rpc_code rpc_client_open(rpc_client **out, const char *url,
     const rpc_client_options *opt, rpc_status *st);
 
-/* Closes the socket (calls still waiting end with UNAVAILABLE) and frees
- * the client once no call uses it. Accepts NULL. */
+/* Closes the socket and frees the client. Every call must have returned
+ * first (stop the threads that call, e.g. mg_stop, before closing). Accepts
+ * NULL. */
 void rpc_client_close(rpc_client *c);
 
 /* Number of connections currently up. */

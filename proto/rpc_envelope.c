@@ -120,6 +120,8 @@ rpc_envelope_unpack_reply(const nng_msg *msg, Rpc__Reply **reply, rpc_status *st
 		}
 		/* After the violations, which would preset INVALID_ARGUMENT. */
 		rpc_status_set(st, code, "%s", r->message);
+		if (st != NULL)
+			st->remote = true;
 		rpc__reply__free_unpacked(r, NULL);
 		return code;
 	}

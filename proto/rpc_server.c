@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
+#include <nng/supplemental/util/platform.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -16,6 +17,13 @@
 
 #define DEFAULT_TIMEOUT_MS 30000
 #define SEND_TIMEOUT_MS 5000
+/* Larger requests are refused by nng before any allocation (nng's default
+ * is no limit at all). */
+#define MAX_REQUEST_BYTES (4 * 1024 * 1024)
+/* nng 1.5.2 has no linger: a reply handed to a connection is still being
+ * written when the socket closes. Closing waits this long after the last
+ * reply so it gets out. */
+#define CLOSE_GRACE_MS 200
 
 struct rpc_call {
 	const Rpc__Request *request;
@@ -45,6 +53,7 @@ struct rpc_server {
 	char url[256];
 	worker *workers;
 	int n_workers;
+	_Atomic int64_t last_reply_ms;
 };
 
 const char *
@@ -217,6 +226,7 @@ worker_main(void *arg)
 			break; /* rpc_server_close */
 		if (rv != 0) {
 			log_warn(NULL, "rpc_recv_failed error=\"%s\"", nng_strerror(rv));
+			nng_msleep(10); /* never a busy loop on a persistent error */
 			continue;
 		}
 		nng_msg *request = nng_aio_get_msg(w->recv_aio);
@@ -231,6 +241,7 @@ worker_main(void *arg)
 			nng_msg_free(reply); /* a failed send leaves the message ours */
 			log_warn(NULL, "rpc_send_failed error=\"%s\"", nng_strerror(rv));
 		}
+		atomic_store(&srv->last_reply_ms, rpc_clock_ms());
 	}
 	if (srv->opt.worker_close != NULL)
 		srv->opt.worker_close(w->call.worker_state);
@@ -255,6 +266,7 @@ rpc_server_open(rpc_server **out, const rpc_server_options *opt, rpc_status *st)
 		free(srv);
 		return rpc_status_set(st, RPC_INTERNAL, "nng_rep0_open: %s", nng_strerror(rv));
 	}
+	nng_socket_set_size(srv->sock, NNG_OPT_RECVMAXSZ, MAX_REQUEST_BYTES);
 	if ((rv = nng_listen(srv->sock, opt->url, &srv->listener, 0)) != 0) {
 		rpc_status_set(st, RPC_UNAVAILABLE, "cannot listen on %s: %s", opt->url, nng_strerror(rv));
 		nng_close(srv->sock);
@@ -275,16 +287,15 @@ rpc_server_open(rpc_server **out, const rpc_server_options *opt, rpc_status *st)
 		return rpc_status_set(st, RPC_RESOURCE_EXHAUSTED, "out of memory");
 	}
 	for (int i = 0; i < opt->workers; i++) {
-		worker *w = &srv->workers[i];
-		w->server = srv;
-		w->index  = i;
-		if ((rv = nng_ctx_open(&w->ctx, srv->sock)) != 0 ||
-		    (rv = nng_aio_alloc(&w->recv_aio, NULL, NULL)) != 0 ||
-		    (rv = nng_aio_alloc(&w->send_aio, NULL, NULL)) != 0) {
+		worker *w      = &srv->workers[i];
+		w->server      = srv;
+		w->index       = i;
+		srv->n_workers = i + 1; /* so a failure below is cleaned up by close */
+		if ((rv = nng_aio_alloc(&w->recv_aio, NULL, NULL)) != 0 ||
+		    (rv = nng_aio_alloc(&w->send_aio, NULL, NULL)) != 0 || (rv = nng_ctx_open(&w->ctx, srv->sock)) != 0) {
 			rpc_server_close(srv);
 			return rpc_status_set(st, RPC_INTERNAL, "nng worker setup: %s", nng_strerror(rv));
 		}
-		srv->n_workers = i + 1;
 		nng_aio_set_timeout(w->send_aio, SEND_TIMEOUT_MS);
 	}
 	for (int i = 0; i < srv->n_workers; i++) {
@@ -307,7 +318,8 @@ rpc_server_close(rpc_server *srv)
 	/* 1. Stop each worker's receive: idle workers wake with ECANCELED, busy
 	 *    ones finish their handler, send the reply, then find their receive
 	 *    stopped. The listener stays open until then, because closing it
-	 *    would close the connections those replies go out on; requests
+	 *    would close the connections those replies go out on (and the
+	 *    last replies get CLOSE_GRACE_MS to be written); requests
 	 *    arriving meanwhile are never received, and their callers see the
 	 *    connection close (UNAVAILABLE) in step 3. */
 	for (int i = 0; i < srv->n_workers; i++)
@@ -317,6 +329,9 @@ rpc_server_close(rpc_server *srv)
 		if (srv->workers[i].thread_started)
 			pthread_join(srv->workers[i].thread, NULL);
 	}
+	int64_t since_reply = rpc_clock_ms() - atomic_load(&srv->last_reply_ms);
+	if (since_reply < CLOSE_GRACE_MS)
+		nng_msleep((nng_duration) (CLOSE_GRACE_MS - since_reply));
 	for (int i = 0; i < srv->n_workers; i++)
 		nng_ctx_close(srv->workers[i].ctx);
 	nng_close(srv->sock);

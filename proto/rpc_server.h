@@ -9,7 +9,9 @@
  * closure_data is the rpc_call of this request (see the accessors below).
  * The handler calls done(&reply, closure_data) exactly once, or sets
  * rpc_call_status(call) and calls done(NULL, closure_data). The reply is
- * packed inside done, so it may live on the handler's stack. */
+ * packed inside done, so it may live on the handler's stack.
+ * A status message reaches HTTP clients (the gateway hides only those of
+ * INTERNAL and other 500s): write it for them, never a library's text. */
 #ifndef RPC_SERVER_H
 #define RPC_SERVER_H
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "rpc.pb-c.h"
+#include "utf8.h"
 
 /* The C enum must stay equal to the wire enum of rpc.proto. */
 #define CODE_MATCHES(ours, wire) _Static_assert((int) (ours) == (int) (wire), #ours " matches rpc.proto")
@@ -34,6 +35,7 @@ rpc_status_clear(rpc_status *st)
 	if (st == NULL)
 		return;
 	st->code         = RPC_OK;
+	st->remote       = false;
 	st->message[0]   = '\0';
 	st->n_violations = 0;
 	st->n_dropped    = 0;
@@ -49,6 +51,7 @@ rpc_status_set(rpc_status *st, rpc_code code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(st->message, sizeof(st->message), fmt, ap);
 	va_end(ap);
+	utf8_trim_partial(st->message); /* a cut must not split a character */
 	return code;
 }
 
@@ -71,6 +74,8 @@ rpc_status_add_violation(rpc_status *st, const char *field, const char *fmt, ...
 	va_start(ap, fmt);
 	vsnprintf(v->description, sizeof(v->description), fmt, ap);
 	va_end(ap);
+	utf8_trim_partial(v->field);
+	utf8_trim_partial(v->description);
 }
 
 /* protoc-c keeps each enum value's proto name in the descriptor. */

@@ -4,6 +4,7 @@
 #ifndef RPC_STATUS_H
 #define RPC_STATUS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* The gRPC code set; values are checked against rpc.proto's Code enum in
@@ -41,6 +42,7 @@ typedef struct rpc_violation {
 
 typedef struct rpc_status {
 	rpc_code      code;
+	bool          remote; /* the code came in a reply from the service, not from the transport */
 	char          message[RPC_MESSAGE_MAX];
 	size_t        n_violations;
 	size_t        n_dropped; /* violations past RPC_MAX_VIOLATIONS */

@@ -77,7 +77,7 @@ drop_broker(outbox *o, const char *why)
 	o->amqp = NULL;
 	backoff_failed(&o->amqp_retry);
 	log_warn(NULL, "outbox_broker_down reason=\"%s\" retry_ms=%d", why, o->amqp_retry.current_ms);
-	set_detail(o, false, "disconnected: %s (events wait in the outbox)", why);
+	set_detail(o, false, "disconnected; events wait in the outbox"); /* the why is for the log */
 }
 
 /* Connects, declares the exchange and turns on publisher confirms. */
@@ -93,7 +93,7 @@ ensure_broker(outbox *o)
 	if (o->amqp == NULL) {
 		backoff_failed(&o->amqp_retry);
 		log_warn(NULL, "outbox_broker_down reason=\"%s\" retry_ms=%d", err, o->amqp_retry.current_ms);
-		set_detail(o, false, "disconnected: %s (events wait in the outbox)", err);
+		set_detail(o, false, "disconnected; events wait in the outbox");
 		return false;
 	}
 	amqp_exchange_declare(o->amqp, 1, amqp_cstring_bytes("events"), amqp_cstring_bytes("topic"), 0, 1, 0, 0,

@@ -78,7 +78,7 @@ users_get_user(Users__UserService_Service *svc, const Users__GetUserRequest *in,
 		done(NULL, call);
 		return;
 	case 503:
-		rpc_status_set(st, RPC_UNAVAILABLE, "SECRET postgres down");
+		rpc_status_set(st, RPC_UNAVAILABLE, "the user database is unavailable");
 		done(NULL, call);
 		return;
 	case 5000:

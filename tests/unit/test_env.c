@@ -64,6 +64,8 @@ Test(env, bad_values_are_refused_naming_the_variable)
 	assert_rejected("T_WORKERS", "0", "T_WORKERS: 0 is out of range [1, 64]");
 	assert_rejected("T_WORKERS", "4x", "T_WORKERS: '4x' is not an integer");
 	assert_rejected("T_WORKERS", "", "T_WORKERS: '' is not an integer");
+	assert_rejected("T_WORKERS", " 4", "T_WORKERS: ' 4' is not an integer");
+	assert_rejected("T_WORKERS", "+4", "T_WORKERS: '+4' is not an integer");
 	assert_rejected("T_WORKERS", "99999999999999999999", "T_WORKERS: '99999999999999999999' is not an integer");
 	setenv("T_WORKERS", "2", 1);
 	assert_rejected("T_FORMAT", "xml", "T_FORMAT: 'xml' is not one of text, json");
@@ -84,6 +86,12 @@ Test(env, passwords_are_masked)
 	cr_assert_str_eq(out, "redis://127.0.0.1:6379/0");
 	env_mask_url("postgresql://user@host/db", out, sizeof(out));
 	cr_assert_str_eq(out, "postgresql://user@host/db");
+	env_mask_url("amqp://u:p@ss@h:5672/", out, sizeof(out));
+	cr_assert_str_eq(out, "amqp://u:***@h:5672/");
+	env_mask_url("host=db user=u password=s3cret dbname=x", out, sizeof(out));
+	cr_assert_str_eq(out, "host=db user=u password=*** dbname=x");
+	env_mask_url("postgresql://u@h/d?sslmode=off&password=s3cret", out, sizeof(out));
+	cr_assert_str_eq(out, "postgresql://u@h/d?sslmode=off&password=***");
 }
 
 Test(env, help_lists_every_variable_with_default_and_masked_current_value, .init = cr_redirect_stdout)

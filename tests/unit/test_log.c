@@ -53,8 +53,32 @@ Test(log, json_lines_escape_their_text, .init = cr_redirect_stderr)
 	const char *rest = strstr(buf, "\"level\"");
 	cr_assert_not_null(rest, "%s", buf);
 	cr_assert_str_eq(rest,
-	    "\"level\":\"error\",\"service\":\"gw\",\"msg\":\"bad_input text=\\\"a\\\\b\\\"\\u000a\","
+	    "\"level\":\"error\",\"service\":\"gw\",\"msg\":\"bad_input text=\\\"a\\\\b\\\" \","
 	    "\"request\":\"r\\\"2\"}\n");
+}
+
+Test(log, outside_text_cannot_forge_a_line, .init = cr_redirect_stderr)
+{
+	log_setup("svc", LOG_INFO, LOG_TEXT);
+	log_warn("r\n2026 error svc forged", "rpc_unimplemented method=%s", "x\n2026-11-25 error svc forged_line");
+	char buf[1024];
+	read_stderr(buf, sizeof(buf));
+	cr_assert_eq(strchr(buf, '\n'), buf + strlen(buf) - 1, "one line: %s", buf);
+}
+
+Test(log, long_json_lines_stay_valid_json, .init = cr_redirect_stderr)
+{
+	log_setup("svc", LOG_INFO, LOG_JSON);
+	char quotes[3001];
+	memset(quotes, '"', 3000);
+	quotes[3000] = '\0';
+	log_info("rid-7", "big text=%s", quotes);
+	char buf[8192];
+	read_stderr(buf, sizeof(buf));
+	const char tail[] = "\",\"request\":\"rid-7\"}\n";
+	size_t n          = strlen(buf);
+	cr_assert(n > sizeof(tail) && strcmp(buf + n - (sizeof(tail) - 1), tail) == 0, "ends with the request: %s",
+	    buf + n - 40);
 }
 
 Test(log, levels_and_formats_parse_strictly)
