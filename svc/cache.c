@@ -2,6 +2,7 @@
 #include "cache.h"
 
 #include <hiredis/hiredis.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #define LEASE_MS 10000 /* longer than any fill takes; then the lease lapses by itself */
 
 struct cache {
+	int max_ttl_s;
 	char host[256];
 	char password[256];
 	int port, db;
@@ -25,6 +27,16 @@ struct cache {
 };
 
 static _Atomic uint64_t errors;
+
+/* Invalidations that failed (Redis down or slow) and must land before any
+ * cached value is trusted again: every command of every cache flushes them
+ * first. Past PENDING_MAX, the cache is distrusted for a whole TTL. */
+#define PENDING_MAX 1024
+static pthread_mutex_t pending_mu = PTHREAD_MUTEX_INITIALIZER;
+static char *pending[PENDING_MAX];
+static int n_pending;
+static _Atomic int pending_count;
+static _Atomic int64_t distrust_until_ms;
 
 uint64_t
 cache_error_count(void)
@@ -84,7 +96,7 @@ cache_parse_url(const char *url, char *host, size_t host_len, int *port, int *db
 }
 
 cache *
-cache_new(const char *url, int timeout_ms)
+cache_new(const char *url, int timeout_ms, int max_ttl_s)
 {
 	cache *c = calloc(1, sizeof(*c));
 	char err[256];
@@ -94,6 +106,7 @@ cache_new(const char *url, int timeout_ms)
 		return NULL;
 	}
 	c->timeout_ms = timeout_ms;
+	c->max_ttl_s  = max_ttl_s;
 	backoff_init(&c->retry, 200, 5000);
 	return c;
 }
@@ -121,6 +134,48 @@ failed(cache *c, const char *op, const char *reason)
 	}
 	log_warn(NULL, "cache_error op=%s reason=\"%s\" retry_ms=%d", op, why, c->retry.current_ms);
 	return CACHE_ERROR;
+}
+
+/* Remembers a key whose invalidation failed. */
+static void
+remember_pending(const cache *c, const char *key)
+{
+	pthread_mutex_lock(&pending_mu);
+	char *copy = n_pending < PENDING_MAX ? strdup(key) : NULL;
+	if (copy != NULL) {
+		pending[n_pending++] = copy;
+		atomic_store(&pending_count, n_pending);
+	} else {
+		/* Too many to track: trust nothing cached until every value
+		 * that may be stale has expired. */
+		atomic_store(&distrust_until_ms, rpc_clock_ms() + (int64_t) c->max_ttl_s * 1000);
+		log_warn(NULL, "cache_distrusted seconds=%d reason=\"too many failed invalidations\"", c->max_ttl_s);
+	}
+	pthread_mutex_unlock(&pending_mu);
+}
+
+/* Lands the failed invalidations on c's live connection; false (and the
+ * rest kept) when Redis fails again. */
+static bool
+flush_pending(cache *c)
+{
+	bool ok = true;
+	pthread_mutex_lock(&pending_mu);
+	while (n_pending > 0) {
+		const char *key = pending[n_pending - 1];
+		redisReply *r   = redisCommand(c->ctx, "DEL %s %s:lease", key, key);
+		ok              = r != NULL && r->type != REDIS_REPLY_ERROR;
+		freeReplyObject(r);
+		if (!ok)
+			break;
+		log_info(NULL, "cache_invalidation_landed key=%s", key);
+		free(pending[--n_pending]);
+	}
+	atomic_store(&pending_count, n_pending);
+	pthread_mutex_unlock(&pending_mu);
+	if (!ok)
+		failed(c, "flush_pending", c->ctx != NULL && c->ctx->err ? c->ctx->errstr : "refused");
+	return ok;
 }
 
 /* Runs a command on a live connection; NULL (and the connection dropped)
@@ -164,6 +219,8 @@ command(cache *c, const char *op, const char *fmt, ...)
 			log_info(NULL, "cache_reconnected");
 		backoff_succeeded(&c->retry);
 	}
+	if (atomic_load(&pending_count) > 0 && !flush_pending(c))
+		return NULL;
 	va_list ap;
 	va_start(ap, fmt);
 	redisReply *r = redisvCommand(c->ctx, fmt, ap);
@@ -218,6 +275,8 @@ cache_get(cache *c, const char *key, char **value, size_t *len, cache_lease *lea
 	*value          = NULL;
 	*len            = 0;
 	lease->token[0] = '\0';
+	if (rpc_clock_ms() < atomic_load(&distrust_until_ms))
+		return CACHE_ERROR; /* served from the database, and not filled */
 	char lk[256], token[40];
 	lease_key(key, lk, sizeof(lk));
 	new_token(token, sizeof(token));
@@ -267,8 +326,10 @@ cache_invalidate(cache *c, const char *key)
 	char lk[256];
 	lease_key(key, lk, sizeof(lk));
 	redisReply *r = command(c, "invalidate", "DEL %s %s", key, lk);
-	if (r == NULL)
+	if (r == NULL) {
+		remember_pending(c, key); /* lands before the next cached read */
 		return CACHE_ERROR;
+	}
 	freeReplyObject(r);
 	return CACHE_HIT;
 }

@@ -30,8 +30,9 @@ int cache_parse_url(const char *url, char *host, size_t host_len, int *port, int
     size_t password_len, char *err, size_t errlen);
 
 /* A cache for url (already validated with cache_parse_url) whose commands
- * time out after timeout_ms. Connects lazily. NULL when out of memory. */
-cache *cache_new(const char *url, int timeout_ms);
+ * time out after timeout_ms; max_ttl_s is the longest TTL it stores. Connects
+ * lazily. NULL when out of memory. */
+cache *cache_new(const char *url, int timeout_ms, int max_ttl_s);
 void cache_free(cache *c); /* accepts NULL */
 
 /* Looks key up. On HIT *value is malloc'd (free it) with *len bytes. On
@@ -44,7 +45,10 @@ cache_result cache_get(cache *c, const char *key, char **value, size_t *len, cac
 cache_result cache_fill(cache *c, const char *key, const void *value, size_t len, int ttl_s,
     const cache_lease *lease);
 
-/* Deletes key and its lease, so no fill begun before now can land. */
+/* Deletes key and its lease, so no fill begun before now can land. When
+ * Redis cannot be reached, the key is remembered and deleted before any
+ * later command of any cache in the process, so a stale value is never
+ * served once Redis is back. */
 cache_result cache_invalidate(cache *c, const char *key);
 
 /* PING; for health checks. */

@@ -30,7 +30,7 @@ user_handlers_worker_open(void *arg, int index)
 		abort(); /* at start-up only: nothing can be served without it */
 	w->env   = env;
 	w->db    = db_new(env->cfg->db_url);
-	w->cache = cache_new(env->cfg->redis_url, (int) env->cfg->redis_timeout_ms);
+	w->cache = cache_new(env->cfg->redis_url, (int) env->cfg->redis_timeout_ms, (int) env->cfg->cache_ttl_s);
 	if (w->db == NULL || w->cache == NULL)
 		abort();
 	return w;
@@ -161,9 +161,10 @@ user_health(Users__UserService_Service *svc, const Health__HealthRequest *in, He
 	dependency(&amqp, "rabbitmq", amqp_ok, relay_detail);
 	Health__Dependency *deps[] = {&pg, &redis, &amqp};
 	Health__HealthReply reply  = HEALTH__HEALTH_REPLY__INIT;
-	/* Redis and RabbitMQ being down degrade the service, they do not stop
-	 * it: creates and reads still succeed. Readiness follows PostgreSQL. */
-	reply.ok             = pg_ok;
+	/* CONTRACT.md: ready when every dependency is reachable. (Redis and
+	 * RabbitMQ being down only degrade the service: creates and reads
+	 * still succeed, and the detail says so.) */
+	reply.ok             = pg_ok && redis_ok && amqp_ok;
 	reply.n_dependencies = 3;
 	reply.dependencies   = deps;
 	done(&reply, closure_data);

@@ -1,0 +1,66 @@
+/* order_config from the environment: the table of variables. */
+#include "config.h"
+
+#include "broker.h"
+#include "cache.h"
+
+static const char *const level_names[]  = {"debug", "info", "warn", "error", NULL};
+static const char *const format_names[] = {"text", "json", NULL};
+
+static int
+parse_redis_url(const char *text, void *out, char *err, size_t errlen)
+{
+	char host[256], password[256];
+	int port, db;
+	if (cache_parse_url(text, host, sizeof(host), &port, &db, password, sizeof(password), err, errlen) != 0)
+		return -1;
+	*(const char **) out = text;
+	return 0;
+}
+
+static int
+parse_amqp_url(const char *text, void *out, char *err, size_t errlen)
+{
+	if (broker_check_url(text, err, errlen) != 0)
+		return -1;
+	*(const char **) out = text;
+	return 0;
+}
+
+env_action
+order_config_load(order_config *cfg, int argc, char **argv)
+{
+	int level = 0, format = 0;
+	const env_var vars[] = {
+	    {.name = "ORDER_SVC_URL", .default_value = "tcp://127.0.0.1:5002", .kind = ENV_STRING,
+	        .out = &cfg->listen_url, .help = "nng URL to serve orders.OrderService on"},
+	    {.name = "USER_SVC_URL", .default_value = "tcp://127.0.0.1:5001", .kind = ENV_STRING,
+	        .out = &cfg->user_svc_url, .help = "nng URL(s) of user-svc, asked whether a user exists"},
+	    {.name = "ORDER_DB_URL", .default_value = "postgresql://order_svc:order_svc@127.0.0.1:5432/order_db",
+	        .kind = ENV_STRING, .out = &cfg->db_url, .secret_url = 1, .help = "libpq URL of order_db"},
+	    {.name = "REDIS_URL", .default_value = "redis://127.0.0.1:6379/0", .kind = ENV_CUSTOM,
+	        .parse = parse_redis_url, .out = &cfg->redis_url, .secret_url = 1, .help = "Redis for the cache"},
+	    {.name = "AMQP_URL", .default_value = "amqp://guest:guest@127.0.0.1:5672/", .kind = ENV_CUSTOM,
+	        .parse = parse_amqp_url, .out = &cfg->amqp_url, .secret_url = 1,
+	        .help = "RabbitMQ, consumed for user_created events"},
+	    {.name = "CACHE_TTL_S", .default_value = "60", .kind = ENV_INT, .min = 1, .max = 86400 * 30,
+	        .out = &cfg->cache_ttl_s, .help = "seconds a cached order list lives in Redis"},
+	    {.name = "WORKERS", .default_value = "4", .kind = ENV_INT, .min = 1, .max = 256, .out = &cfg->workers,
+	        .help = "RPC workers, each with its own PostgreSQL and Redis connection"},
+	    {.name = "REDIS_TIMEOUT_MS", .default_value = "100", .kind = ENV_INT, .min = 1, .max = 60000,
+	        .out = &cfg->redis_timeout_ms, .help = "longest a slow Redis may delay a request"},
+	    {.name = "EVENTS_PREFETCH", .default_value = "16", .kind = ENV_INT, .min = 1, .max = 65535,
+	        .out = &cfg->prefetch, .help = "user_created events in flight to this consumer"},
+	    {.name = "LOG_LEVEL", .default_value = "info", .kind = ENV_CHOICE, .choices = level_names,
+	        .out = &level, .help = "debug, info, warn or error"},
+	    {.name = "LOG_FORMAT", .default_value = "text", .kind = ENV_CHOICE, .choices = format_names,
+	        .out = &format, .help = "text or json"},
+	};
+	env_action action = env_cli(argc, argv,
+	    "order-svc: orders.OrderService over nng; PostgreSQL order_db, Redis cache, user-svc over nng, and the "
+	    "user_created consumer.",
+	    vars, sizeof(vars) / sizeof(vars[0]));
+	cfg->log_level  = (log_level) level;
+	cfg->log_format = (log_format) format;
+	return action;
+}

@@ -1,0 +1,217 @@
+/* events_consumer.h over librabbitmq 0.11. */
+#include "events_consumer.h"
+
+#include <amqp.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include "backoff.h"
+#include "broker.h"
+#include "db.h"
+#include "events.pb-c.h"
+#include "log.h"
+#include "order_repo.h"
+
+#define QUEUE "order-svc.user_created"
+#define DLX "order-svc.dlx"
+#define DLQ "order-svc.user_created.dlq"
+#define WAIT_MS 200 /* how often the stop flag is looked at */
+
+struct events_consumer {
+	char *amqp_url;
+	int prefetch;
+	db *db;
+	amqp_connection_state_t amqp;
+	backoff retry;
+	pthread_t thread;
+	_Atomic bool stop;
+	_Atomic bool connected;
+};
+
+bool
+events_consumer_status(const events_consumer *c, char *detail, size_t len)
+{
+	bool up = atomic_load(&c->connected);
+	snprintf(detail, len, "%s", up ? "consuming" : "disconnected; events wait in the queue");
+	return up;
+}
+
+static void
+drop(events_consumer *c, const char *why)
+{
+	broker_close(c->amqp);
+	c->amqp = NULL;
+	atomic_store(&c->connected, false);
+	backoff_failed(&c->retry);
+	log_warn(NULL, "consumer_broker_down reason=\"%s\" retry_ms=%d", why, c->retry.current_ms);
+}
+
+/* Declares the topology (idempotently) and starts consuming. */
+static bool
+connect_and_consume(events_consumer *c)
+{
+	char err[200];
+	c->amqp = broker_connect(c->amqp_url, 3000, 30, err, sizeof(err));
+	if (c->amqp == NULL) {
+		backoff_failed(&c->retry);
+		log_warn(NULL, "consumer_broker_down reason=\"%s\" retry_ms=%d", err, c->retry.current_ms);
+		return false;
+	}
+	amqp_connection_state_t a = c->amqp;
+	amqp_exchange_declare(a, 1, amqp_cstring_bytes("events"), amqp_cstring_bytes("topic"), 0, 1, 0, 0, amqp_empty_table);
+	if (!broker_reply_ok(a, "exchange.declare events", err, sizeof(err)))
+		goto fail;
+	amqp_exchange_declare(a, 1, amqp_cstring_bytes(DLX), amqp_cstring_bytes("fanout"), 0, 1, 0, 0, amqp_empty_table);
+	if (!broker_reply_ok(a, "exchange.declare " DLX, err, sizeof(err)))
+		goto fail;
+	amqp_queue_declare(a, 1, amqp_cstring_bytes(DLQ), 0, 1, 0, 0, amqp_empty_table);
+	if (!broker_reply_ok(a, "queue.declare " DLQ, err, sizeof(err)))
+		goto fail;
+	amqp_queue_bind(a, 1, amqp_cstring_bytes(DLQ), amqp_cstring_bytes(DLX), amqp_empty_bytes, amqp_empty_table);
+	if (!broker_reply_ok(a, "queue.bind " DLQ, err, sizeof(err)))
+		goto fail;
+	amqp_table_entry_t dead_letter = {
+	    .key   = amqp_cstring_bytes("x-dead-letter-exchange"),
+	    .value = {.kind = AMQP_FIELD_KIND_UTF8, .value.bytes = amqp_cstring_bytes(DLX)},
+	};
+	amqp_queue_declare(a, 1, amqp_cstring_bytes(QUEUE), 0, 1, 0, 0, (amqp_table_t) {1, &dead_letter});
+	if (!broker_reply_ok(a, "queue.declare " QUEUE, err, sizeof(err)))
+		goto fail;
+	amqp_queue_bind(a, 1, amqp_cstring_bytes(QUEUE), amqp_cstring_bytes("events"), amqp_cstring_bytes("user.created"),
+	    amqp_empty_table);
+	if (!broker_reply_ok(a, "queue.bind " QUEUE, err, sizeof(err)))
+		goto fail;
+	amqp_basic_qos(a, 1, 0, (uint16_t) c->prefetch, 0);
+	if (!broker_reply_ok(a, "basic.qos", err, sizeof(err)))
+		goto fail;
+	amqp_basic_consume(a, 1, amqp_cstring_bytes(QUEUE), amqp_empty_bytes, 0, 0, 0, amqp_empty_table);
+	if (!broker_reply_ok(a, "basic.consume", err, sizeof(err)))
+		goto fail;
+	backoff_succeeded(&c->retry);
+	atomic_store(&c->connected, true);
+	log_info(NULL, "consumer_started queue=" QUEUE);
+	return true;
+fail:
+	drop(c, err);
+	return false;
+}
+
+static bool
+is_uuid(const char *s)
+{
+	if (strlen(s) != 36)
+		return false;
+	for (int i = 0; i < 36; i++) {
+		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+		if (dash ? s[i] != '-' : !((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f') || (s[i] >= 'A' && s[i] <= 'F')))
+			return false;
+	}
+	return true;
+}
+
+/* Handles one delivery: decoded and recorded → ack (logged once);
+ * undecodable → reject to the dead-letter queue; database down → requeue
+ * later. False when the connection broke. */
+static bool
+handle(events_consumer *c, const amqp_envelope_t *env)
+{
+	Events__UserCreated *ev = events__user_created__unpack(NULL, env->message.body.len, env->message.body.bytes);
+	if (ev == NULL || ev->user == NULL || !is_uuid(ev->event_id)) {
+		log_warn(NULL, "consumer_dead_letter reason=\"not a user_created event\" bytes=%zu", env->message.body.len);
+		events__user_created__free_unpacked(ev, NULL);
+		return amqp_basic_reject(c->amqp, 1, env->delivery_tag, 0) == AMQP_STATUS_OK;
+	}
+	rpc_status st;
+	int first;
+	if (order_repo_record_event(c->db, ev->event_id, &first, &st) != RPC_OK) {
+		/* Not recorded: give it back, and pause so a database outage is
+		 * not a redelivery storm. */
+		log_warn(ev->request_id, "consumer_requeued event=%s reason=\"%s\"", ev->event_id, st.message);
+		events__user_created__free_unpacked(ev, NULL);
+		int rc = amqp_basic_nack(c->amqp, 1, env->delivery_tag, 0, 1);
+		struct timespec pause = {.tv_nsec = 500 * 1000000L};
+		nanosleep(&pause, NULL);
+		return rc == AMQP_STATUS_OK;
+	}
+	if (first)
+		log_info(ev->request_id, "user_created id=%lld email=%s event=%s", (long long) ev->user->id, ev->user->email,
+		    ev->event_id);
+	else
+		log_debug(ev->request_id, "user_created_duplicate event=%s", ev->event_id);
+	events__user_created__free_unpacked(ev, NULL);
+	return amqp_basic_ack(c->amqp, 1, env->delivery_tag, 0) == AMQP_STATUS_OK;
+}
+
+static void *
+consumer_main(void *arg)
+{
+	events_consumer *c = arg;
+	while (!atomic_load(&c->stop)) {
+		if (c->amqp == NULL) {
+			if (!backoff_ready(&c->retry) || !connect_and_consume(c)) {
+				struct timespec pause = {.tv_nsec = WAIT_MS * 1000000L};
+				nanosleep(&pause, NULL);
+				continue;
+			}
+		}
+		amqp_envelope_t env;
+		struct timeval tv = {.tv_sec = 0, .tv_usec = WAIT_MS * 1000};
+		amqp_maybe_release_buffers(c->amqp);
+		amqp_rpc_reply_t r = amqp_consume_message(c->amqp, &env, &tv, 0);
+		if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION && r.library_error == AMQP_STATUS_TIMEOUT)
+			continue;
+		if (r.reply_type != AMQP_RESPONSE_NORMAL) {
+			drop(c, r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION ? amqp_error_string2(r.library_error)
+			                                                        : "closed by the broker");
+			continue;
+		}
+		bool ok = handle(c, &env);
+		amqp_destroy_envelope(&env);
+		if (!ok)
+			drop(c, "ack failed");
+	}
+	return NULL;
+}
+
+int
+events_consumer_start(events_consumer **out, const char *db_url, const char *amqp_url, int prefetch, char *err,
+    size_t errlen)
+{
+	events_consumer *c = calloc(1, sizeof(*c));
+	if (c == NULL || (c->amqp_url = strdup(amqp_url)) == NULL || (c->db = db_new(db_url)) == NULL) {
+		if (c != NULL)
+			free(c->amqp_url);
+		free(c);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	c->prefetch = prefetch;
+	backoff_init(&c->retry, 250, 5000);
+	if (pthread_create(&c->thread, NULL, consumer_main, c) != 0) {
+		db_free(c->db);
+		free(c->amqp_url);
+		free(c);
+		snprintf(err, errlen, "cannot start the consumer thread");
+		return -1;
+	}
+	*out = c;
+	return 0;
+}
+
+void
+events_consumer_stop(events_consumer *c)
+{
+	if (c == NULL)
+		return;
+	atomic_store(&c->stop, true);
+	pthread_join(c->thread, NULL);
+	broker_close(c->amqp);
+	db_free(c->db);
+	free(c->amqp_url);
+	free(c);
+}

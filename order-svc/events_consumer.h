@@ -1,0 +1,24 @@
+/* The user_created consumer: durable queue order-svc.user_created bound to
+ * events/user.created, with a dead-letter exchange for messages it cannot
+ * decode; manual acks only after the event id is recorded in order_db, so a
+ * redelivered event is handled (and logged) once; bounded prefetch;
+ * reconnects with backoff. Logs one line per new user:
+ *   user_created id=… email=… event=… request=… */
+#ifndef EVENTS_CONSUMER_H
+#define EVENTS_CONSUMER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct events_consumer events_consumer;
+
+int events_consumer_start(events_consumer **out, const char *db_url, const char *amqp_url, int prefetch, char *err,
+    size_t errlen);
+
+/* Stops after the message in hand; unacked ones are redelivered later. */
+void events_consumer_stop(events_consumer *c);
+
+/* Whether the broker connection is up, with a one-line detail. */
+bool events_consumer_status(const events_consumer *c, char *detail, size_t len);
+
+#endif

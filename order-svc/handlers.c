@@ -1,0 +1,249 @@
+/* handlers.h: validate, ask user-svc, call the repository and the cache. */
+#include "handlers.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "cache.h"
+#include "db.h"
+#include "health.pb-c.h"
+#include "log.h"
+#include "order_cache.h"
+#include "order_repo.h"
+#include "order_validate.h"
+#include "rpc_server.h"
+#include "user_client.h"
+#include "users.pb-c.h"
+
+#define IDEMPOTENCY_KEY_MAX 200
+/* Time kept back from the caller's deadline for our own insert and reply. */
+#define OWN_WORK_MS 50
+
+typedef struct order_worker {
+	const order_handlers_env *env;
+	db *db;
+	cache *cache;
+} order_worker;
+
+void *
+order_handlers_worker_open(void *arg, int index)
+{
+	(void) index;
+	const order_handlers_env *env = arg;
+	order_worker *w               = calloc(1, sizeof(*w));
+	if (w == NULL)
+		abort(); /* at start-up only */
+	w->env   = env;
+	w->db    = db_new(env->cfg->db_url);
+	w->cache = cache_new(env->cfg->redis_url, (int) env->cfg->redis_timeout_ms, (int) env->cfg->cache_ttl_s);
+	if (w->db == NULL || w->cache == NULL)
+		abort();
+	return w;
+}
+
+void
+order_handlers_worker_close(void *state)
+{
+	order_worker *w = state;
+	if (w == NULL)
+		return;
+	cache_free(w->cache);
+	db_free(w->db);
+	free(w);
+}
+
+/* An order message borrowing the record's strings and the caller's parts. */
+typedef struct order_parts {
+	Orders__Order order;
+	Google__Protobuf__Timestamp created_at;
+	Google__Type__Decimal price;
+} order_parts;
+
+static void
+to_message(const order_record *r, order_parts *p)
+{
+	orders__order__init(&p->order);
+	google__protobuf__timestamp__init(&p->created_at);
+	google__type__decimal__init(&p->price);
+	p->created_at.seconds = r->created_us / 1000000;
+	p->created_at.nanos   = (int32_t) (r->created_us % 1000000) * 1000;
+	p->price.value        = (char *) r->price;
+	p->order.id           = r->id;
+	p->order.user_id      = r->user_id;
+	p->order.product      = (char *) r->product;
+	p->order.price        = &p->price;
+	p->order.status       = (char *) r->status;
+	p->order.created_at   = &p->created_at;
+}
+
+static void
+order_create_order(Orders__OrderService_Service *svc, const Orders__CreateOrderRequest *in,
+    Orders__Order_Closure done, void *closure_data)
+{
+	(void) svc;
+	rpc_call *call  = closure_data;
+	order_worker *w = rpc_call_worker_state(call);
+	rpc_status *st  = rpc_call_status(call);
+	const char *rid = rpc_call_request_id(call);
+	const char *key = rpc_call_metadata(call, "idempotency-key");
+	order_record req = {.user_id = in->user_id}, rec;
+	int replayed     = 0;
+
+	/* 1. Validate everything, reporting every problem. */
+	bool valid = order_validate_create(in->user_id, in->product, in->price != NULL ? in->price->value : NULL,
+	    in->status, req.product, sizeof(req.product), req.status, sizeof(req.status), st);
+	if (key != NULL && strlen(key) > IDEMPOTENCY_KEY_MAX) {
+		rpc_status_add_violation(st, "Idempotency-Key", "Idempotency-Key must be at most %d characters",
+		    IDEMPOTENCY_KEY_MAX);
+		valid = false;
+	}
+	if (!valid)
+		goto fail;
+	snprintf(req.price, sizeof(req.price), "%s", in->price->value);
+
+	/* 2. A key already used answers without asking anyone. */
+	if (key != NULL && key[0] != '\0') {
+		char fingerprint[2048];
+		int64_t existing;
+		order_repo_fingerprint(&req, fingerprint, sizeof(fingerprint));
+		if (order_repo_find_key(w->db, key, fingerprint, &existing, st) != RPC_OK)
+			goto fail;
+		if (existing > 0) {
+			if (order_repo_get(w->db, existing, &rec, st) != RPC_OK)
+				goto fail;
+			replayed = 1;
+			goto reply;
+		}
+	}
+
+	/* 3. Does the user exist? Asked of user-svc over nng, within what is
+	 *    left of the caller's deadline; a failure to ask is never "no". */
+	if (user_client_exists(w->env->users, in->user_id, rpc_call_remaining_ms(call) - OWN_WORK_MS, rid, st) != RPC_OK)
+		goto fail;
+
+	/* 4. Insert, then drop the user's cached list (after the commit), so
+	 *    the next read shows the new order. */
+	if (order_repo_create(w->db, &req, key, &rec, &replayed, st) != RPC_OK)
+		goto fail;
+	order_cache_invalidate(w->cache, rec.user_id);
+reply:;
+	order_parts parts;
+	to_message(&rec, &parts);
+	done(&parts.order, closure_data);
+	log_info(rid, "%s id=%lld user=%lld", replayed ? "order_create_replayed" : "order_created", (long long) rec.id,
+	    (long long) rec.user_id);
+	return;
+fail:
+	done(NULL, closure_data);
+}
+
+static void
+order_get_order(Orders__OrderService_Service *svc, const Orders__GetOrderRequest *in, Orders__Order_Closure done,
+    void *closure_data)
+{
+	(void) svc;
+	rpc_call *call  = closure_data;
+	order_worker *w = rpc_call_worker_state(call);
+	rpc_status *st  = rpc_call_status(call);
+	order_record rec;
+	if (!order_validate_id(in->id, "id", st) || order_repo_get(w->db, in->id, &rec, st) != RPC_OK) {
+		done(NULL, closure_data);
+		return;
+	}
+	order_parts parts;
+	to_message(&rec, &parts);
+	done(&parts.order, closure_data);
+}
+
+static void
+order_list_orders_by_user(Orders__OrderService_Service *svc, const Orders__ListOrdersByUserRequest *in,
+    Orders__OrderList_Closure done, void *closure_data)
+{
+	(void) svc;
+	rpc_call *call  = closure_data;
+	order_worker *w = rpc_call_worker_state(call);
+	rpc_status *st  = rpc_call_status(call);
+	if (!order_validate_id(in->user_id, "userId", st)) {
+		done(NULL, closure_data);
+		return;
+	}
+	/* 1. Redis first; an error there reads as a miss without a lease. */
+	Orders__OrderList *cached;
+	cache_lease lease;
+	if (order_cache_get(w->cache, in->user_id, &cached, &lease) == CACHE_HIT) {
+		done(cached, closure_data);
+		orders__order_list__free_unpacked(cached, NULL);
+		return;
+	}
+	/* 2. PostgreSQL, oldest first. */
+	order_record *rows;
+	int n;
+	if (order_repo_list_by_user(w->db, in->user_id, &rows, &n, st) != RPC_OK) {
+		done(NULL, closure_data);
+		return;
+	}
+	order_parts *parts     = n > 0 ? calloc((size_t) n, sizeof(order_parts)) : NULL;
+	Orders__Order **items  = n > 0 ? calloc((size_t) n, sizeof(Orders__Order *)) : NULL;
+	Orders__OrderList list = ORDERS__ORDER_LIST__INIT;
+	if (n > 0 && (parts == NULL || items == NULL)) {
+		rpc_status_set(st, RPC_RESOURCE_EXHAUSTED, "too many orders");
+		done(NULL, closure_data);
+	} else {
+		for (int i = 0; i < n; i++) {
+			to_message(&rows[i], &parts[i]);
+			items[i] = &parts[i].order;
+		}
+		list.n_orders = (size_t) n;
+		list.orders   = items;
+		/* 3. Fill, unless a create invalidated the key meanwhile: then the
+		 *    list we read may be stale, and the lease is gone. */
+		order_cache_fill(w->cache, in->user_id, &list, (int) w->env->cfg->cache_ttl_s, &lease);
+		done(&list, closure_data);
+	}
+	free(items);
+	free(parts);
+	free(rows);
+}
+
+static void
+dependency(Health__Dependency *d, const char *name, bool ok, const char *detail)
+{
+	health__dependency__init(d);
+	d->name   = (char *) name;
+	d->ok     = ok;
+	d->detail = (char *) detail;
+}
+
+static void
+order_health(Orders__OrderService_Service *svc, const Health__HealthRequest *in, Health__HealthReply_Closure done,
+    void *closure_data)
+{
+	(void) svc;
+	(void) in;
+	rpc_call *call  = closure_data;
+	order_worker *w = rpc_call_worker_state(call);
+	rpc_status ignored;
+	char consumer_detail[96];
+	Health__HealthRequest ping = HEALTH__HEALTH_REQUEST__INIT;
+	ProtobufCMessage *reply    = NULL;
+	rpc_call_options opt       = {.request_id = rpc_call_request_id(call), .timeout_ms = 300};
+	bool users_ok = rpc_client_call(w->env->users, &users__user_service__descriptor, "Health", &ping.base, &reply,
+	                    &opt, &ignored) == RPC_OK;
+	protobuf_c_message_free_unpacked(reply, NULL);
+	bool pg_ok    = order_repo_ping(w->db, &ignored) == RPC_OK;
+	bool redis_ok = cache_ping(w->cache) == CACHE_HIT;
+	bool amqp_ok  = events_consumer_status(w->env->consumer, consumer_detail, sizeof(consumer_detail));
+	Health__Dependency pg, redis, amqp, users;
+	dependency(&pg, "postgres", pg_ok, pg_ok ? "connected" : "unreachable");
+	dependency(&redis, "redis", redis_ok, redis_ok ? "connected" : "unreachable (requests are served from postgres)");
+	dependency(&amqp, "rabbitmq", amqp_ok, consumer_detail);
+	dependency(&users, "user-svc", users_ok, users_ok ? "reachable" : "unreachable (orders cannot be created)");
+	Health__Dependency *deps[] = {&pg, &redis, &amqp, &users};
+	Health__HealthReply r      = HEALTH__HEALTH_REPLY__INIT;
+	r.ok                       = pg_ok && redis_ok && amqp_ok && users_ok;
+	r.n_dependencies           = 4;
+	r.dependencies             = deps;
+	done(&r, closure_data);
+}
+
+Orders__OrderService_Service order_service = ORDERS__ORDER_SERVICE__INIT(order_);

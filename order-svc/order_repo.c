@@ -1,0 +1,228 @@
+/* order_repo.h: parameterised statements only. */
+#include "order_repo.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ORDER_COLUMNS \
+	"id, user_id, product, price::text AS price, status," \
+	" (extract(epoch FROM created_at) * 1000000)::bigint AS created_us"
+
+static void
+read_row(const PGresult *res, int row, order_record *out)
+{
+	out->id         = strtoll(PQgetvalue(res, row, PQfnumber(res, "id")), NULL, 10);
+	out->user_id    = strtoll(PQgetvalue(res, row, PQfnumber(res, "user_id")), NULL, 10);
+	out->created_us = strtoll(PQgetvalue(res, row, PQfnumber(res, "created_us")), NULL, 10);
+	snprintf(out->product, sizeof(out->product), "%s", PQgetvalue(res, row, PQfnumber(res, "product")));
+	snprintf(out->price, sizeof(out->price), "%s", PQgetvalue(res, row, PQfnumber(res, "price")));
+	snprintf(out->status, sizeof(out->status), "%s", PQgetvalue(res, row, PQfnumber(res, "status")));
+}
+
+static PGresult *
+run(db *d, PGconn *pg, const char *sql, int n, const char *const *params, ExecStatusType expect, const char *what,
+    rpc_code *code, rpc_status *st)
+{
+	PGresult *res = PQexecParams(pg, sql, n, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) == expect) {
+		*code = RPC_OK;
+		return res;
+	}
+	*code = db_failed(d, res, what, st);
+	PQclear(res);
+	return NULL;
+}
+
+void
+order_repo_fingerprint(const order_record *in, char *out, size_t len)
+{
+	snprintf(out, len, "%" PRId64 "\n%s\n%s\n%s", in->user_id, in->product, in->price, in->status);
+}
+
+rpc_code
+order_repo_find_key(db *d, const char *key, const char *fingerprint, int64_t *order_id, rpc_status *st)
+{
+	*order_id  = 0;
+	PGconn *pg = db_conn(d, st);
+	if (pg == NULL)
+		return RPC_UNAVAILABLE;
+	rpc_code code;
+	const char *params[] = {key};
+	PGresult *res = run(d, pg,
+	    "SELECT fingerprint, order_id FROM idempotency_keys WHERE key = $1"
+	    " AND created_at > now() - interval '24 hours' AND order_id IS NOT NULL",
+	    1, params, PGRES_TUPLES_OK, "idempotency_lookup", &code, st);
+	if (res == NULL)
+		return code;
+	if (PQntuples(res) == 1) {
+		if (strcmp(PQgetvalue(res, 0, 0), fingerprint) != 0)
+			code = rpc_status_set(st, RPC_ALREADY_EXISTS, "Idempotency-Key was already used with a different request");
+		else
+			*order_id = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+	}
+	PQclear(res);
+	return code;
+}
+
+static void
+rollback(db *d)
+{
+	rpc_status ignored;
+	PGconn *pg = db_conn(d, &ignored);
+	if (pg != NULL)
+		PQclear(PQexec(pg, "ROLLBACK"));
+}
+
+rpc_code
+order_repo_create(db *d, const order_record *in, const char *key, order_record *out, int *replayed, rpc_status *st)
+{
+	*replayed  = 0;
+	PGconn *pg = db_conn(d, st);
+	if (pg == NULL)
+		return RPC_UNAVAILABLE;
+	char user_id[24];
+	snprintf(user_id, sizeof(user_id), "%" PRId64, in->user_id);
+	rpc_code code;
+	PGresult *res;
+	if (key == NULL || key[0] == '\0') {
+		const char *params[] = {user_id, in->product, in->price, in->status};
+		res = run(d, pg,
+		    "INSERT INTO orders (user_id, product, price, status) VALUES ($1, $2, $3, $4) RETURNING " ORDER_COLUMNS,
+		    4, params, PGRES_TUPLES_OK, "create_order", &code, st);
+		if (res == NULL)
+			return code;
+		read_row(res, 0, out);
+		PQclear(res);
+		return RPC_OK;
+	}
+
+	/* Keyed: claim the key and insert in one transaction; a concurrent
+	 * claim of the same key waits for this one, then finds its order. */
+	char fingerprint[2048];
+	order_repo_fingerprint(in, fingerprint, sizeof(fingerprint));
+	const char *claim[] = {key, fingerprint};
+	if ((res = run(d, pg, "BEGIN", 0, NULL, PGRES_COMMAND_OK, "create_begin", &code, st)) == NULL)
+		return code;
+	PQclear(res);
+	res = run(d, pg, "DELETE FROM idempotency_keys WHERE key = $1 AND created_at < now() - interval '24 hours'", 1,
+	    claim, PGRES_COMMAND_OK, "idempotency_expire", &code, st);
+	if (res == NULL)
+		goto fail;
+	PQclear(res);
+	res = run(d, pg,
+	    "INSERT INTO idempotency_keys (key, fingerprint) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING RETURNING key",
+	    2, claim, PGRES_TUPLES_OK, "idempotency_claim", &code, st);
+	if (res == NULL)
+		goto fail;
+	int claimed = PQntuples(res) == 1;
+	PQclear(res);
+	if (!claimed) {
+		rollback(d);
+		int64_t order_id;
+		if ((code = order_repo_find_key(d, key, fingerprint, &order_id, st)) != RPC_OK)
+			return code;
+		*replayed = 1;
+		return order_repo_get(d, order_id, out, st);
+	}
+	const char *params[] = {user_id, in->product, in->price, in->status, key};
+	res = run(d, pg,
+	    "WITH o AS (INSERT INTO orders (user_id, product, price, status) VALUES ($1, $2, $3, $4) RETURNING *),"
+	    " k AS (UPDATE idempotency_keys SET order_id = (SELECT id FROM o) WHERE key = $5)"
+	    " SELECT " ORDER_COLUMNS " FROM o",
+	    5, params, PGRES_TUPLES_OK, "create_order", &code, st);
+	if (res == NULL)
+		goto fail;
+	read_row(res, 0, out);
+	PQclear(res);
+	if ((res = run(d, pg, "COMMIT", 0, NULL, PGRES_COMMAND_OK, "create_commit", &code, st)) == NULL)
+		goto fail;
+	PQclear(res);
+	return RPC_OK;
+fail:
+	rollback(d);
+	return code;
+}
+
+rpc_code
+order_repo_get(db *d, int64_t id, order_record *out, rpc_status *st)
+{
+	PGconn *pg = db_conn(d, st);
+	if (pg == NULL)
+		return RPC_UNAVAILABLE;
+	char id_text[24];
+	snprintf(id_text, sizeof(id_text), "%" PRId64, id);
+	const char *params[] = {id_text};
+	rpc_code code;
+	PGresult *res = run(d, pg, "SELECT " ORDER_COLUMNS " FROM orders WHERE id = $1", 1, params, PGRES_TUPLES_OK,
+	    "get_order", &code, st);
+	if (res == NULL)
+		return code;
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		return rpc_status_set(st, RPC_NOT_FOUND, "order %" PRId64 " not found", id);
+	}
+	read_row(res, 0, out);
+	PQclear(res);
+	return RPC_OK;
+}
+
+rpc_code
+order_repo_list_by_user(db *d, int64_t user_id, order_record **out, int *n, rpc_status *st)
+{
+	*out       = NULL;
+	*n         = 0;
+	PGconn *pg = db_conn(d, st);
+	if (pg == NULL)
+		return RPC_UNAVAILABLE;
+	char id_text[24];
+	snprintf(id_text, sizeof(id_text), "%" PRId64, user_id);
+	const char *params[] = {id_text};
+	rpc_code code;
+	PGresult *res = run(d, pg, "SELECT " ORDER_COLUMNS " FROM orders WHERE user_id = $1 ORDER BY id", 1, params,
+	    PGRES_TUPLES_OK, "list_orders", &code, st);
+	if (res == NULL)
+		return code;
+	int rows = PQntuples(res);
+	if (rows > 0 && (*out = calloc((size_t) rows, sizeof(order_record))) == NULL) {
+		PQclear(res);
+		return rpc_status_set(st, RPC_RESOURCE_EXHAUSTED, "too many orders");
+	}
+	for (int i = 0; i < rows; i++)
+		read_row(res, i, &(*out)[i]);
+	*n = rows;
+	PQclear(res);
+	return RPC_OK;
+}
+
+rpc_code
+order_repo_record_event(db *d, const char *event_id, int *first, rpc_status *st)
+{
+	*first     = 0;
+	PGconn *pg = db_conn(d, st);
+	if (pg == NULL)
+		return RPC_UNAVAILABLE;
+	const char *params[] = {event_id};
+	rpc_code code;
+	PGresult *res = run(d, pg,
+	    "INSERT INTO processed_events (event_id) VALUES ($1) ON CONFLICT (event_id) DO NOTHING RETURNING event_id", 1,
+	    params, PGRES_TUPLES_OK, "record_event", &code, st);
+	if (res == NULL)
+		return code;
+	*first = PQntuples(res) == 1;
+	PQclear(res);
+	return RPC_OK;
+}
+
+rpc_code
+order_repo_ping(db *d, rpc_status *st)
+{
+	PGconn *pg = db_conn(d, st);
+	if (pg == NULL)
+		return RPC_UNAVAILABLE;
+	rpc_code code;
+	PGresult *res = run(d, pg, "SELECT 1", 0, NULL, PGRES_TUPLES_OK, "ping", &code, st);
+	PQclear(res);
+	return code;
+}

@@ -1,0 +1,94 @@
+/* order_validate.h */
+#include "order_validate.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const char *const statuses[] = {"pending", "paid", "shipped", "completed", "cancelled", NULL};
+
+static bool
+is_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+static size_t
+chars(const char *s, size_t len)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < len; i++)
+		n += ((unsigned char) s[i] & 0xc0) != 0x80;
+	return n;
+}
+
+/* price: a plain decimal (the transcoder writes canonical text), > 0, at
+ * most 2 decimal places, below 10^13. */
+static void
+check_price(const char *price, rpc_status *st)
+{
+	if (price == NULL || price[0] == '\0') {
+		rpc_status_add_violation(st, "price", "price must be a number");
+		return;
+	}
+	const char *p = price;
+	bool negative = *p == '-';
+	if (negative)
+		p++;
+	size_t int_digits = strspn(p, "0123456789");
+	const char *frac  = p[int_digits] == '.' ? p + int_digits + 1 : p + int_digits;
+	size_t frac_digits = strspn(frac, "0123456789");
+	if (int_digits == 0 || frac[frac_digits] != '\0') {
+		rpc_status_add_violation(st, "price", "price must be a number");
+		return;
+	}
+	bool zero = strspn(p, "0.") == strlen(p);
+	if (negative || zero)
+		rpc_status_add_violation(st, "price", "price must be greater than 0");
+	else if (frac_digits > 2)
+		rpc_status_add_violation(st, "price", "price must have at most 2 decimal places");
+	else if (int_digits - strspn(p, "0") > 13 && int_digits > strspn(p, "0")) /* 10^13 has 14 digits */
+		rpc_status_add_violation(st, "price", "price must be less than 10000000000000");
+}
+
+bool
+order_validate_create(long long user_id, const char *product, const char *price, const char *status,
+    char *product_out, size_t product_len, char *status_out, size_t status_len, rpc_status *st)
+{
+	size_t before = st->n_violations;
+	if (user_id <= 0)
+		rpc_status_add_violation(st, "userId", "userId must be a positive integer");
+
+	const char *start = product, *end = product + strlen(product);
+	while (start < end && is_space(*start))
+		start++;
+	while (end > start && is_space(end[-1]))
+		end--;
+	size_t n = chars(start, (size_t) (end - start));
+	if (n == 0)
+		rpc_status_add_violation(st, "product", "product must not be empty");
+	else if (n > ORDER_PRODUCT_MAX || (size_t) (end - start) >= product_len)
+		rpc_status_add_violation(st, "product", "product must be at most %d characters", ORDER_PRODUCT_MAX);
+	else
+		snprintf(product_out, product_len, "%.*s", (int) (end - start), start);
+
+	check_price(price, st);
+
+	const char *chosen = status[0] != '\0' ? status : "pending";
+	bool known         = false;
+	for (int i = 0; statuses[i] != NULL; i++)
+		known = known || strcmp(chosen, statuses[i]) == 0;
+	if (!known)
+		rpc_status_add_violation(st, "status", "status must be one of pending, paid, shipped, completed, cancelled");
+	else
+		snprintf(status_out, status_len, "%s", chosen);
+	return st->n_violations == before;
+}
+
+bool
+order_validate_id(long long id, const char *field, rpc_status *st)
+{
+	if (id > 0)
+		return true;
+	rpc_status_add_violation(st, field, "%s must be a positive integer", field);
+	return false;
+}
