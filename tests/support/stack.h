@@ -1,5 +1,5 @@
-/* The real system for end-to-end tests: user-svc (and later order-svc)
- * behind a gateway, started once per test binary by Criterion report hooks
+/* The real system for end-to-end tests: user-svc and order-svc behind a
+ * gateway, started once per test binary by Criterion report hooks
  * against the servers scripts/test started (USER_DB_URL, REDIS_URL,
  * AMQP_URL...). The gateway's base URL is in the environment as GW. */
 #ifndef STACK_H
@@ -14,6 +14,14 @@ long stack_http(const char *method, const char *path, const char *const *headers
 /* Runs scripts/servers ACTION NAME on the test instance ("stop-one",
  * "redis"); returns its exit status. */
 int stack_servers(const char *action, const char *server);
+
+/* Stops (SIGTERM; 0 when it exited cleanly) or starts again one process of
+ * the system: "user-svc", "order-svc", "gateway". */
+int stack_stop(const char *name);
+void stack_start(const char *name);
+
+/* The file order-svc logs to. */
+const char *stack_order_log(void);
 
 /* A string unique to this test process and call, for emails and keys. */
 const char *stack_unique(char *buf, size_t len, const char *prefix);
