@@ -39,13 +39,48 @@ procs_free_port(void)
 	return ntohs(sin.sin_port);
 }
 
+static void exec_child(const char *path, const char *const *env, const char *log_path) __attribute__((noreturn));
+
 pid_t
 procs_start(const char *path, const char *const *env, const char *log_path)
 {
 	pid_t pid = fork();
-	if (pid != 0)
-		return pid;
-	/* child */
+	if (pid == 0)
+		exec_child(path, env, log_path);
+	return pid;
+}
+
+pid_t
+procs_start_detached(const char *path, const char *const *env, const char *log_path)
+{
+	int fds[2];
+	if (pipe(fds) != 0)
+		return -1;
+	pid_t middle = fork();
+	if (middle == 0) {
+		close(fds[0]);
+		pid_t pid = fork();
+		if (pid == 0) {
+			close(fds[1]);
+			exec_child(path, env, log_path);
+		}
+		ssize_t unused = write(fds[1], &pid, sizeof(pid));
+		(void) unused;
+		_exit(0);
+	}
+	close(fds[1]);
+	pid_t pid = -1;
+	if (middle < 0 || read(fds[0], &pid, sizeof(pid)) != (ssize_t) sizeof(pid))
+		pid = -1;
+	close(fds[0]);
+	if (middle > 0)
+		waitpid(middle, NULL, 0);
+	return pid;
+}
+
+static void
+exec_child(const char *path, const char *const *env, const char *log_path)
+{
 	for (size_t i = 0; env != NULL && env[i] != NULL; i++) {
 		char name[128];
 		const char *eq = strchr(env[i], '=');
@@ -61,6 +96,17 @@ procs_start(const char *path, const char *const *env, const char *log_path)
 			close(fd);
 		}
 	}
+	/* Nothing of the test's: an inherited pipe (Criterion talks to its
+	 * runner over stdin and others) would keep the runner waiting as long
+	 * as this process lives. */
+	int devnull = open("/dev/null", O_RDONLY);
+	if (devnull >= 0) {
+		dup2(devnull, STDIN_FILENO);
+		close(devnull);
+	}
+	long max_fd = sysconf(_SC_OPEN_MAX);
+	for (long fd = 3; fd < (max_fd > 0 && max_fd < 65536 ? max_fd : 65536); fd++)
+		close((int) fd);
 	/* Not the test's stop signals: the child must see SIGTERM. */
 	sigset_t none;
 	sigemptyset(&none);

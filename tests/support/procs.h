@@ -13,6 +13,11 @@ int procs_free_port(void);
  * Returns the pid, or -1. */
 pid_t procs_start(const char *path, const char *const *env, const char *log_path);
 
+/* The same, but the process is not our child (it is handed to init), so
+ * neither Criterion's runner, which reaps every child it has, nor a test
+ * that exits sees it; stop it with kill and watch /proc. */
+pid_t procs_start_detached(const char *path, const char *const *env, const char *log_path);
+
 /* Polls url until it answers 200, up to timeout_ms. Returns 0 or -1. */
 int procs_wait_http(const char *url, int timeout_ms);
 

@@ -6,31 +6,51 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "procs.h"
 
-/* The processes of the system under test, each with its environment. */
+/* The processes of the system under test. Criterion runs each test in a
+ * process of its own, started after PRE_ALL: so everything a test needs to
+ * stop or start a process again travels in the environment (STACK_*), and
+ * each process's pid is in a file of STACK_DIR, whoever started it. */
 typedef struct stack_proc {
 	const char *name;
 	const char *path;
-	const char *env[8];
-	pid_t pid;
+	const char *env[10];
 } stack_proc;
 
-static char user_url[96], order_url[96], gw_user[128], gw_order[128], port_env[32], order_log[160];
+static char user_url[160], order_url[160], gw_user[160], gw_order[160], port_env[32];
 static stack_proc procs[] = {
     /* A short outbox poll, so a test waiting for events after an outage is
      * quick; a generous Redis timeout: on a loaded 2-core machine 100 ms can
      * pass, and a test must not read a timeout as a cache miss. */
-    {"user-svc", USER_SVC_BIN, {user_url, "LOG_LEVEL=warn", "OUTBOX_POLL_MS=200", "REDIS_TIMEOUT_MS=3000", NULL}, 0},
-    {"order-svc", ORDER_SVC_BIN, {order_url, gw_user, "LOG_LEVEL=info", "REDIS_TIMEOUT_MS=3000", NULL}, 0},
-    {"gateway", GATEWAY_BIN, {port_env, gw_user, gw_order, "GATEWAY_BIND=127.0.0.1", "LOG_LEVEL=warn", NULL}, 0},
+    {"user-svc", USER_SVC_BIN, {user_url, "LOG_LEVEL=warn", "OUTBOX_POLL_MS=200", "REDIS_TIMEOUT_MS=3000", NULL}},
+    {"order-svc", ORDER_SVC_BIN, {order_url, gw_user, "LOG_LEVEL=info", "REDIS_TIMEOUT_MS=3000", NULL}},
+    {"gateway", GATEWAY_BIN, {port_env, gw_user, gw_order, "GATEWAY_BIND=127.0.0.1", "LOG_LEVEL=warn", NULL}},
 };
 #define N_PROCS (sizeof(procs) / sizeof(procs[0]))
+
+/* Fills the settings from the environment PRE_ALL prepared. */
+static void
+load_settings(void)
+{
+	const char *users = getenv("STACK_USER_SVC_URL"), *orders = getenv("STACK_ORDER_SVC_URL");
+	const char *port  = getenv("STACK_GATEWAY_PORT");
+	if (users == NULL || orders == NULL || port == NULL)
+		return;
+	snprintf(user_url, sizeof(user_url), "USER_SVC_URL=%s", users);
+	snprintf(order_url, sizeof(order_url), "ORDER_SVC_URL=%s", orders);
+	snprintf(gw_user, sizeof(gw_user), "USER_SVC_URL=%s", users);
+	snprintf(gw_order, sizeof(gw_order), "ORDER_SVC_URL=%s", orders);
+	snprintf(port_env, sizeof(port_env), "GATEWAY_PORTS=%s", port);
+}
 
 static stack_proc *
 find_proc(const char *name)
@@ -42,26 +62,97 @@ find_proc(const char *name)
 	return NULL;
 }
 
-/* order-svc's log goes to a file the consumer tests read. */
+static void
+pid_path(const char *name, char *out, size_t len)
+{
+	snprintf(out, len, "%s/%s.pid", getenv("STACK_DIR"), name);
+}
+
+static pid_t
+read_pid(const char *name)
+{
+	char path[256];
+	pid_path(name, path, sizeof(path));
+	FILE *f  = fopen(path, "r");
+	long pid = 0;
+	if (f != NULL) {
+		if (fscanf(f, "%ld", &pid) != 1)
+			pid = 0;
+		fclose(f);
+	}
+	return (pid_t) pid;
+}
+
+/* order-svc's log goes to a file the consumer tests read. Detached, so the
+ * processes belong to no test and can be stopped and started by any. */
 static void
 start_proc(stack_proc *p)
 {
-	p->pid = procs_start(p->path, p->env, strcmp(p->name, "order-svc") == 0 ? order_log : NULL);
+	if (user_url[0] == '\0')
+		load_settings();
+	pid_t pid = procs_start_detached(p->path, p->env, strcmp(p->name, "order-svc") == 0 ? stack_order_log() : NULL);
+	char path[256];
+	pid_path(p->name, path, sizeof(path));
+	FILE *f = fopen(path, "w");
+	if (f != NULL) {
+		fprintf(f, "%ld\n", (long) pid);
+		fclose(f);
+	}
+}
+
+/* True while pid runs (a zombie has stopped running). */
+static bool
+running(pid_t pid)
+{
+	char path[64], stat[256];
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long) pid);
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return false;
+	size_t n = fread(stat, 1, sizeof(stat) - 1, f);
+	fclose(f);
+	stat[n]           = '\0';
+	const char *state = strrchr(stat, ')');
+	return state != NULL && state[1] == ' ' && state[2] != 'Z' && state[2] != 'X';
 }
 
 int
 stack_stop(const char *name)
 {
-	stack_proc *p = find_proc(name);
-	int status    = procs_stop(p->pid, 15000);
-	p->pid        = 0;
-	return status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+	pid_t pid = read_pid(name);
+	if (pid <= 0 || !running(pid))
+		return -1;
+	/* Detached (see start_proc): no exit status to read, so "stopped
+	 * within the time" is what is checked. */
+	kill(pid, SIGTERM);
+	for (int waited = 0; waited < 15000; waited += 20) {
+		if (!running(pid))
+			return 0;
+		nanosleep(&(struct timespec) {.tv_nsec = 20 * 1000000L}, NULL);
+	}
+	kill(pid, SIGKILL);
+	return -1;
 }
 
 void
 stack_start(const char *name)
 {
 	start_proc(find_proc(name));
+}
+
+void
+stack_restart_with(const char *name, const char *setting)
+{
+	stack_proc *p = find_proc(name);
+	stack_stop(name);
+	size_t n = 0;
+	while (p->env[n] != NULL)
+		n++;
+	if (setting != NULL && n + 1 < sizeof(p->env) / sizeof(p->env[0])) {
+		p->env[n]     = setting; /* later settings win: setenv in order */
+		p->env[n + 1] = NULL;
+	}
+	start_proc(p);
 }
 
 const char *
@@ -74,23 +165,28 @@ ReportHook(PRE_ALL)(struct criterion_test_set *tests)
 {
 	(void) tests;
 	int pid = (int) getpid();
-	snprintf(user_url, sizeof(user_url), "USER_SVC_URL=ipc:///tmp/stack-%d-users.ipc", pid);
-	snprintf(order_url, sizeof(order_url), "ORDER_SVC_URL=ipc:///tmp/stack-%d-orders.ipc", pid);
-	snprintf(gw_user, sizeof(gw_user), "%s", user_url);
-	snprintf(gw_order, sizeof(gw_order), "%s", order_url);
-	snprintf(order_log, sizeof(order_log), "/tmp/stack-%d-order-svc.log", pid);
-	unlink(order_log);
-	setenv("ORDER_SVC_LOG", order_log, 1);
-	int port = procs_free_port();
-	snprintf(port_env, sizeof(port_env), "GATEWAY_PORTS=%d", port);
+	char dir[96], url[160], log[200], port[16];
+	snprintf(dir, sizeof(dir), "/tmp/stack-%d", pid);
+	mkdir(dir, 0700);
+	setenv("STACK_DIR", dir, 1);
+	snprintf(url, sizeof(url), "ipc://%s/users.ipc", dir);
+	setenv("STACK_USER_SVC_URL", url, 1);
+	snprintf(url, sizeof(url), "ipc://%s/orders.ipc", dir);
+	setenv("STACK_ORDER_SVC_URL", url, 1);
+	snprintf(port, sizeof(port), "%d", procs_free_port());
+	setenv("STACK_GATEWAY_PORT", port, 1);
+	snprintf(log, sizeof(log), "%s/order-svc.log", dir);
+	unlink(log);
+	setenv("ORDER_SVC_LOG", log, 1);
+	load_settings();
 	if (getenv("USER_DB_URL") == NULL)
 		fprintf(stderr, "stack: USER_DB_URL is not set: run the tests with scripts/test\n");
 	for (size_t i = 0; i < N_PROCS; i++)
 		start_proc(&procs[i]);
-	char url[64], ready[96];
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
-	setenv("GW", url, 1);
-	snprintf(ready, sizeof(ready), "%s/healthz", url);
+	char base[64], ready[96];
+	snprintf(base, sizeof(base), "http://127.0.0.1:%s", port);
+	setenv("GW", base, 1);
+	snprintf(ready, sizeof(ready), "%s/healthz", base);
 	if (procs_wait_http(ready, 15000) != 0)
 		fprintf(stderr, "stack: the gateway did not answer %s\n", ready);
 	/* Ready when both services answer a request (they migrate first). */
@@ -99,7 +195,7 @@ ReportHook(PRE_ALL)(struct criterion_test_set *tests)
 		for (int i = 0; i < 300; i++) {
 			http_response r;
 			char path[160];
-			snprintf(path, sizeof(path), "%s%s", url, probes[k]);
+			snprintf(path, sizeof(path), "%s%s", base, probes[k]);
 			long status = http_request("GET", path, NULL, NULL, &r);
 			http_response_free(&r);
 			if (status == 200 || status == 404)
@@ -114,10 +210,8 @@ ReportHook(POST_ALL)(struct criterion_global_stats *stats)
 	(void) stats;
 	int failed = 0;
 	for (size_t i = N_PROCS; i-- > 0;) {
-		if (procs[i].pid <= 0)
-			continue;
 		if (stack_stop(procs[i].name) != 0) {
-			fprintf(stderr, "stack: %s did not exit cleanly after SIGTERM\n", procs[i].name);
+			fprintf(stderr, "stack: %s did not stop within 15 s of SIGTERM\n", procs[i].name);
 			failed = 1;
 		}
 	}

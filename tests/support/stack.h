@@ -20,6 +20,9 @@ int stack_servers(const char *action, const char *server);
 int stack_stop(const char *name);
 void stack_start(const char *name);
 
+/* Restarts one process with one more NAME=value setting (static storage). */
+void stack_restart_with(const char *name, const char *setting);
+
 /* The file order-svc logs to. */
 const char *stack_order_log(void);
 

@@ -1,0 +1,119 @@
+/* order-svc when something goes away: user-svc stopped (503 within the
+ * deadline, nothing written), order-svc stopped while users are created
+ * (their events wait in the durable queue), Redis stopped during a create
+ * (the stale list is never served once Redis is back). One at a time. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "order_helpers.h"
+
+static void
+restart_everything(void)
+{
+	stack_servers("resume-one", "redis");
+	stack_servers("start-one", "redis");
+	const char *names[] = {"user-svc", "order-svc"};
+	for (int i = 0; i < 2; i++) {
+		stack_stop(names[i]); /* no-op when already stopped */
+		stack_start(names[i]);
+	}
+}
+
+static size_t
+orders_of(long long user)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/orders/user/%lld", user);
+	http_response l;
+	stack_http("GET", path, NULL, NULL, &l);
+	cr_assert_eq(l.status, 200, "%s", l.body);
+	size_t n = json_array_size(l.json);
+	http_response_free(&l);
+	return n;
+}
+
+Test(faults, with_user_svc_stopped_an_order_is_503_within_the_deadline_and_not_written, .timeout = 90,
+    .fini = restart_everything)
+{
+	long long user = helpers_create_user(NULL, 0);
+	cr_assert_eq(stack_stop("user-svc"), 0, "user-svc stops on SIGTERM");
+	char body[256];
+	snprintf(body, sizeof(body), "{\"userId\":%lld,\"product\":\"P\",\"price\":1}", user);
+	for (int i = 0; i < 3; i++) {
+		http_response r;
+		helpers_post_order(body, (const char *const[]) {"X-Request-Timeout: 1000", NULL}, &r);
+		cr_assert_eq(r.status, 503, "%s", r.body);
+		cr_assert(r.seconds < 1.5, "answered in %.2f s for a 1 s deadline", r.seconds);
+		http_response_free(&r);
+	}
+	cr_assert_eq(orders_of(user), 0, "no order was written");
+	stack_start("user-svc");
+	http_response r;
+	for (int i = 0; i < 100; i++) { /* until user-svc is back */
+		helpers_post_order(body, NULL, &r);
+		if (r.status == 201)
+			break;
+		http_response_free(&r);
+		nanosleep(&(struct timespec) {.tv_nsec = 100 * 1000000L}, NULL);
+	}
+	cr_assert_eq(r.status, 201, "orders succeed again");
+	http_response_free(&r);
+	cr_assert_eq(orders_of(user), 1);
+}
+
+Test(faults, users_created_while_order_svc_is_down_are_logged_when_it_returns, .timeout = 90,
+    .fini = restart_everything)
+{
+	cr_assert_eq(stack_stop("order-svc"), 0, "order-svc stops on SIGTERM");
+	enum { N = 5 };
+	long long ids[N];
+	char emails[N][96];
+	for (int i = 0; i < N; i++)
+		ids[i] = helpers_create_user(emails[i], sizeof(emails[i]));
+	stack_start("order-svc");
+	for (int i = 0; i < N; i++) {
+		char needle[256];
+		snprintf(needle, sizeof(needle), "user_created id=%lld email=%.150s event=", ids[i], emails[i]);
+		cr_assert_eq(helpers_wait_log(needle, 1, 20000), 1, "user %lld logged once after the restart", ids[i]);
+	}
+}
+
+Test(faults, a_list_invalidated_while_redis_was_down_is_not_served_stale_after, .timeout = 90,
+    .fini = restart_everything)
+{
+	/* Short Redis timeouts, so both services give up on a frozen Redis
+	 * quickly (user-svc is asked whether the user exists). */
+	stack_restart_with("user-svc", "REDIS_TIMEOUT_MS=150");
+	stack_restart_with("order-svc", "REDIS_TIMEOUT_MS=150");
+	long long user = helpers_create_user(NULL, 0);
+	char body[256];
+	snprintf(body, sizeof(body), "{\"userId\":%lld,\"product\":\"P\",\"price\":1}", user);
+	http_response r;
+	for (int i = 0; i < 100; i++) { /* until order-svc is back */
+		helpers_post_order(body, NULL, &r);
+		if (r.status == 201)
+			break;
+		http_response_free(&r);
+		nanosleep(&(struct timespec) {.tv_nsec = 100 * 1000000L}, NULL);
+	}
+	cr_assert_eq(r.status, 201);
+	http_response_free(&r);
+	cr_assert_eq(orders_of(user), 1); /* cached: one order */
+
+	/* Paused, not stopped: a restart would forget the cached list (no
+	 * persistence), while a frozen Redis keeps it, stale, for later. A
+	 * short Redis timeout lets order-svc give up on it quickly. */
+	cr_assert_eq(stack_servers("pause-one", "redis"), 0);
+	helpers_post_order(body, NULL, &r);
+	cr_assert_eq(r.status, 201, "a create succeeds while Redis does not answer: %s", r.body);
+	http_response_free(&r);
+	cr_assert_eq(orders_of(user), 2, "served from PostgreSQL meanwhile");
+	cr_assert_eq(stack_servers("resume-one", "redis"), 0);
+	for (int i = 0; i < 20; i++) {
+		cr_assert_eq(orders_of(user), 2, "never the stale list of one order");
+		nanosleep(&(struct timespec) {.tv_nsec = 50 * 1000000L}, NULL);
+	}
+}
