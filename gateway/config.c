@@ -1,8 +1,6 @@
 /* gateway_config from the environment: the table of variables. */
 #include "config.h"
 
-static const char *const level_names[]  = {"debug", "info", "warn", "error", NULL};
-static const char *const format_names[] = {"text", "json", NULL};
 
 env_action
 gateway_config_load(gateway_config *cfg, int argc, char **argv)
@@ -28,9 +26,9 @@ gateway_config_load(gateway_config *cfg, int argc, char **argv)
 	        .out = &cfg->workers, .help = "HTTP worker threads (concurrent requests)"},
 	    {.name = "CORS_ORIGINS", .default_value = "", .kind = ENV_STRING, .may_be_empty = 1,
 	        .out = &cfg->cors_origins, .help = "origins allowed by CORS, comma-separated; empty allows none"},
-	    {.name = "LOG_LEVEL", .default_value = "info", .kind = ENV_CHOICE, .choices = level_names,
+	    {.name = "LOG_LEVEL", .default_value = "info", .kind = ENV_CHOICE, .choices = log_level_names,
 	        .out = &level, .help = "debug, info, warn or error"},
-	    {.name = "LOG_FORMAT", .default_value = "text", .kind = ENV_CHOICE, .choices = format_names,
+	    {.name = "LOG_FORMAT", .default_value = "text", .kind = ENV_CHOICE, .choices = log_format_names,
 	        .out = &format, .help = "text or json"},
 	};
 	env_action action = env_cli(argc, argv,

@@ -230,7 +230,7 @@ order_health(Orders__OrderService_Service *svc, const Health__HealthRequest *in,
 	bool users_ok = rpc_client_call(w->env->users, &users__user_service__descriptor, "Health", &ping.base, &reply,
 	                    &opt, &ignored) == RPC_OK;
 	protobuf_c_message_free_unpacked(reply, NULL);
-	bool pg_ok    = order_repo_ping(w->db, &ignored) == RPC_OK;
+	bool pg_ok    = db_ping(w->db, &ignored) == RPC_OK;
 	bool redis_ok = cache_ping(w->cache) == CACHE_HIT;
 	bool amqp_ok  = events_consumer_status(w->env->consumer, consumer_detail, sizeof(consumer_detail));
 	Health__Dependency pg, redis, amqp, users;

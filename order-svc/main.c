@@ -4,7 +4,6 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "config.h"
 #include "db.h"
@@ -16,32 +15,6 @@
 
 extern const db_migration order_svc_migrations[];
 extern const size_t order_svc_migrations_count;
-
-/* Migrates, retrying while PostgreSQL is not up yet, until a stop signal. */
-static int
-migrate(const order_config *cfg, const sigset_t *stop)
-{
-	db *d = db_new(cfg->db_url);
-	rpc_status st;
-	for (;;) {
-		rpc_code code = db_migrate(d, 0x6f726465 /* "orde" */, order_svc_migrations, order_svc_migrations_count, &st);
-		if (code == RPC_OK)
-			break;
-		if (code != RPC_UNAVAILABLE) {
-			log_error(NULL, "order_svc_migration_failed reason=\"%s\"", st.message);
-			db_free(d);
-			return -1;
-		}
-		log_warn(NULL, "order_svc_waiting_for_postgres");
-		struct timespec one_second = {.tv_sec = 1};
-		if (sigtimedwait(stop, NULL, &one_second) > 0) {
-			db_free(d);
-			return -1;
-		}
-	}
-	db_free(d);
-	return 0;
-}
 
 int
 main(int argc, char **argv)
@@ -59,7 +32,7 @@ main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &stop, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	if (migrate(&cfg, &stop) != 0)
+	if (db_migrate_at_start(cfg.db_url, 0x6f726465 /* "orde" */, order_svc_migrations, order_svc_migrations_count, &stop) != 0)
 		return EXIT_FAILURE;
 
 	rpc_status st;

@@ -21,20 +21,6 @@ read_row(const PGresult *res, int row, order_record *out)
 	snprintf(out->status, sizeof(out->status), "%s", PQgetvalue(res, row, PQfnumber(res, "status")));
 }
 
-static PGresult *
-run(db *d, PGconn *pg, const char *sql, int n, const char *const *params, ExecStatusType expect, const char *what,
-    rpc_code *code, rpc_status *st)
-{
-	PGresult *res = PQexecParams(pg, sql, n, NULL, params, NULL, NULL, 0);
-	if (PQresultStatus(res) == expect) {
-		*code = RPC_OK;
-		return res;
-	}
-	*code = db_failed(d, res, what, st);
-	PQclear(res);
-	return NULL;
-}
-
 void
 order_repo_fingerprint(const order_record *in, char *out, size_t len)
 {
@@ -45,13 +31,9 @@ rpc_code
 order_repo_find_key(db *d, const char *key, const char *fingerprint, int64_t *order_id, rpc_status *st)
 {
 	*order_id  = 0;
-	PGconn *pg = db_conn(d, st);
-	if (pg == NULL)
-		return RPC_UNAVAILABLE;
 	rpc_code code;
 	const char *params[] = {key};
-	PGresult *res = run(d, pg,
-	    "SELECT fingerprint, order_id FROM idempotency_keys WHERE key = $1"
+	PGresult *res = db_exec(d, "SELECT fingerprint, order_id FROM idempotency_keys WHERE key = $1"
 	    " AND created_at > now() - interval '24 hours' AND order_id IS NOT NULL",
 	    1, params, PGRES_TUPLES_OK, "idempotency_lookup", &code, st);
 	if (res == NULL)
@@ -66,30 +48,17 @@ order_repo_find_key(db *d, const char *key, const char *fingerprint, int64_t *or
 	return code;
 }
 
-static void
-rollback(db *d)
-{
-	rpc_status ignored;
-	PGconn *pg = db_conn(d, &ignored);
-	if (pg != NULL)
-		PQclear(PQexec(pg, "ROLLBACK"));
-}
-
 rpc_code
 order_repo_create(db *d, const order_record *in, const char *key, order_record *out, int *replayed, rpc_status *st)
 {
 	*replayed  = 0;
-	PGconn *pg = db_conn(d, st);
-	if (pg == NULL)
-		return RPC_UNAVAILABLE;
 	char user_id[24];
 	snprintf(user_id, sizeof(user_id), "%" PRId64, in->user_id);
 	rpc_code code;
 	PGresult *res;
 	if (key == NULL || key[0] == '\0') {
 		const char *params[] = {user_id, in->product, in->price, in->status};
-		res = run(d, pg,
-		    "INSERT INTO orders (user_id, product, price, status) VALUES ($1, $2, $3, $4) RETURNING " ORDER_COLUMNS,
+		res = db_exec(d, "INSERT INTO orders (user_id, product, price, status) VALUES ($1, $2, $3, $4) RETURNING " ORDER_COLUMNS,
 		    4, params, PGRES_TUPLES_OK, "create_order", &code, st);
 		if (res == NULL)
 			return code;
@@ -103,23 +72,22 @@ order_repo_create(db *d, const order_record *in, const char *key, order_record *
 	char fingerprint[2048];
 	order_repo_fingerprint(in, fingerprint, sizeof(fingerprint));
 	const char *claim[] = {key, fingerprint};
-	if ((res = run(d, pg, "BEGIN", 0, NULL, PGRES_COMMAND_OK, "create_begin", &code, st)) == NULL)
+	if ((res = db_exec(d, "BEGIN", 0, NULL, PGRES_COMMAND_OK, "create_begin", &code, st)) == NULL)
 		return code;
 	PQclear(res);
-	res = run(d, pg, "DELETE FROM idempotency_keys WHERE key = $1 AND created_at < now() - interval '24 hours'", 1,
+	res = db_exec(d, "DELETE FROM idempotency_keys WHERE key = $1 AND created_at < now() - interval '24 hours'", 1,
 	    claim, PGRES_COMMAND_OK, "idempotency_expire", &code, st);
 	if (res == NULL)
 		goto fail;
 	PQclear(res);
-	res = run(d, pg,
-	    "INSERT INTO idempotency_keys (key, fingerprint) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING RETURNING key",
+	res = db_exec(d, "INSERT INTO idempotency_keys (key, fingerprint) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING RETURNING key",
 	    2, claim, PGRES_TUPLES_OK, "idempotency_claim", &code, st);
 	if (res == NULL)
 		goto fail;
 	int claimed = PQntuples(res) == 1;
 	PQclear(res);
 	if (!claimed) {
-		rollback(d);
+		db_rollback(d);
 		int64_t order_id;
 		if ((code = order_repo_find_key(d, key, fingerprint, &order_id, st)) != RPC_OK)
 			return code;
@@ -127,8 +95,7 @@ order_repo_create(db *d, const order_record *in, const char *key, order_record *
 		return order_repo_get(d, order_id, out, st);
 	}
 	const char *params[] = {user_id, in->product, in->price, in->status, key};
-	res = run(d, pg,
-	    "WITH o AS (INSERT INTO orders (user_id, product, price, status) VALUES ($1, $2, $3, $4) RETURNING *),"
+	res = db_exec(d, "WITH o AS (INSERT INTO orders (user_id, product, price, status) VALUES ($1, $2, $3, $4) RETURNING *),"
 	    " k AS (UPDATE idempotency_keys SET order_id = (SELECT id FROM o) WHERE key = $5)"
 	    " SELECT " ORDER_COLUMNS " FROM o",
 	    5, params, PGRES_TUPLES_OK, "create_order", &code, st);
@@ -136,26 +103,23 @@ order_repo_create(db *d, const order_record *in, const char *key, order_record *
 		goto fail;
 	read_row(res, 0, out);
 	PQclear(res);
-	if ((res = run(d, pg, "COMMIT", 0, NULL, PGRES_COMMAND_OK, "create_commit", &code, st)) == NULL)
+	if ((res = db_exec(d, "COMMIT", 0, NULL, PGRES_COMMAND_OK, "create_commit", &code, st)) == NULL)
 		goto fail;
 	PQclear(res);
 	return RPC_OK;
 fail:
-	rollback(d);
+	db_rollback(d);
 	return code;
 }
 
 rpc_code
 order_repo_get(db *d, int64_t id, order_record *out, rpc_status *st)
 {
-	PGconn *pg = db_conn(d, st);
-	if (pg == NULL)
-		return RPC_UNAVAILABLE;
 	char id_text[24];
 	snprintf(id_text, sizeof(id_text), "%" PRId64, id);
 	const char *params[] = {id_text};
 	rpc_code code;
-	PGresult *res = run(d, pg, "SELECT " ORDER_COLUMNS " FROM orders WHERE id = $1", 1, params, PGRES_TUPLES_OK,
+	PGresult *res = db_exec(d, "SELECT " ORDER_COLUMNS " FROM orders WHERE id = $1", 1, params, PGRES_TUPLES_OK,
 	    "get_order", &code, st);
 	if (res == NULL)
 		return code;
@@ -173,14 +137,11 @@ order_repo_list_by_user(db *d, int64_t user_id, order_record **out, int *n, rpc_
 {
 	*out       = NULL;
 	*n         = 0;
-	PGconn *pg = db_conn(d, st);
-	if (pg == NULL)
-		return RPC_UNAVAILABLE;
 	char id_text[24];
 	snprintf(id_text, sizeof(id_text), "%" PRId64, user_id);
 	const char *params[] = {id_text};
 	rpc_code code;
-	PGresult *res = run(d, pg, "SELECT " ORDER_COLUMNS " FROM orders WHERE user_id = $1 ORDER BY id", 1, params,
+	PGresult *res = db_exec(d, "SELECT " ORDER_COLUMNS " FROM orders WHERE user_id = $1 ORDER BY id", 1, params,
 	    PGRES_TUPLES_OK, "list_orders", &code, st);
 	if (res == NULL)
 		return code;
@@ -200,13 +161,9 @@ rpc_code
 order_repo_record_event(db *d, const char *event_id, int *first, rpc_status *st)
 {
 	*first     = 0;
-	PGconn *pg = db_conn(d, st);
-	if (pg == NULL)
-		return RPC_UNAVAILABLE;
 	const char *params[] = {event_id};
 	rpc_code code;
-	PGresult *res = run(d, pg,
-	    "INSERT INTO processed_events (event_id) VALUES ($1) ON CONFLICT (event_id) DO NOTHING RETURNING event_id", 1,
+	PGresult *res = db_exec(d, "INSERT INTO processed_events (event_id) VALUES ($1) ON CONFLICT (event_id) DO NOTHING RETURNING event_id", 1,
 	    params, PGRES_TUPLES_OK, "record_event", &code, st);
 	if (res == NULL)
 		return code;
@@ -215,14 +172,3 @@ order_repo_record_event(db *d, const char *event_id, int *first, rpc_status *st)
 	return RPC_OK;
 }
 
-rpc_code
-order_repo_ping(db *d, rpc_status *st)
-{
-	PGconn *pg = db_conn(d, st);
-	if (pg == NULL)
-		return RPC_UNAVAILABLE;
-	rpc_code code;
-	PGresult *res = run(d, pg, "SELECT 1", 0, NULL, PGRES_TUPLES_OK, "ping", &code, st);
-	PQclear(res);
-	return code;
-}

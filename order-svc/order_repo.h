@@ -36,7 +36,6 @@ rpc_code order_repo_list_by_user(db *d, int64_t user_id, order_record **out, int
 /* Records an event id; *first is 1 the first time it is seen, 0 after. */
 rpc_code order_repo_record_event(db *d, const char *event_id, int *first, rpc_status *st);
 
-rpc_code order_repo_ping(db *d, rpc_status *st);
 
 /* "user, product, price and status, one per line": what an idempotency key is bound to. */
 void order_repo_fingerprint(const order_record *in, char *out, size_t len);

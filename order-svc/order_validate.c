@@ -4,22 +4,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "utf8.h"
+
 static const char *const statuses[] = {"pending", "paid", "shipped", "completed", "cancelled", NULL};
-
-static bool
-is_space(char c)
-{
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
-}
-
-static size_t
-chars(const char *s, size_t len)
-{
-	size_t n = 0;
-	for (size_t i = 0; i < len; i++)
-		n += ((unsigned char) s[i] & 0xc0) != 0x80;
-	return n;
-}
 
 /* price: a plain decimal (the transcoder writes canonical text), > 0, at
  * most 2 decimal places, below 10^13. */
@@ -58,18 +45,15 @@ order_validate_create(long long user_id, const char *product, const char *price,
 	if (user_id <= 0)
 		rpc_status_add_violation(st, "userId", "userId must be a positive integer");
 
-	const char *start = product, *end = product + strlen(product);
-	while (start < end && is_space(*start))
-		start++;
-	while (end > start && is_space(end[-1]))
-		end--;
-	size_t n = chars(start, (size_t) (end - start));
+	size_t len;
+	const char *trimmed = utf8_trim(product, &len);
+	size_t n            = utf8_chars(trimmed, len);
 	if (n == 0)
 		rpc_status_add_violation(st, "product", "product must not be empty");
-	else if (n > ORDER_PRODUCT_MAX || (size_t) (end - start) >= product_len)
+	else if (n > ORDER_PRODUCT_MAX || len >= product_len)
 		rpc_status_add_violation(st, "product", "product must be at most %d characters", ORDER_PRODUCT_MAX);
 	else
-		snprintf(product_out, product_len, "%.*s", (int) (end - start), start);
+		snprintf(product_out, product_len, "%.*s", (int) len, trimmed);
 
 	check_price(price, st);
 

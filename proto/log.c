@@ -16,7 +16,9 @@ static const char *log_program = "-";
 static _Atomic int log_threshold = LOG_INFO;
 static log_format log_fmt = LOG_TEXT;
 
-static const char *const level_names[] = {"debug", "info", "warn", "error"};
+const char *const log_level_names[]  = {"debug", "info", "warn", "error", NULL};
+const char *const log_format_names[] = {"text", "json", NULL};
+#define level_names log_level_names
 
 void
 log_setup(const char *program, log_level threshold, log_format format)

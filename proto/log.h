@@ -22,6 +22,10 @@ typedef enum log_format {
  * are written at info and above, as text. */
 void log_setup(const char *program, log_level threshold, log_format format);
 
+/* The names, in enum order and NULL-terminated, for ENV_CHOICE tables. */
+extern const char *const log_level_names[];
+extern const char *const log_format_names[];
+
 /* Parses "debug", "info", "warn", "error" / "text", "json"; -1 if unknown. */
 int log_level_parse(const char *text, log_level *out);
 int log_format_parse(const char *text, log_format *out);

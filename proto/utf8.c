@@ -73,3 +73,30 @@ utf8_sanitize(const char *in, char *out, size_t outlen)
 	}
 	out[j] = '\0';
 }
+
+size_t
+utf8_chars(const char *s, size_t len)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < len; i++)
+		n += ((unsigned char) s[i] & 0xc0) != 0x80; /* lead bytes only */
+	return n;
+}
+
+static int
+is_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+const char *
+utf8_trim(const char *s, size_t *len)
+{
+	const char *end = s + strlen(s);
+	while (s < end && is_space(*s))
+		s++;
+	while (end > s && is_space(end[-1]))
+		end--;
+	*len = (size_t) (end - s);
+	return s;
+}

@@ -14,4 +14,11 @@ void utf8_trim_partial(char *s);
  * NUL-terminates, cutting at a character boundary. */
 void utf8_sanitize(const char *in, char *out, size_t outlen);
 
+/* Counts the characters (code points) of s[0..len), assumed UTF-8. */
+size_t utf8_chars(const char *s, size_t len);
+
+/* s without surrounding white space: returns where it starts and sets *len
+ * to its length in bytes. */
+const char *utf8_trim(const char *s, size_t *len);
+
 #endif

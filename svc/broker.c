@@ -21,6 +21,15 @@ broker_check_url(const char *url, char *err, size_t errlen)
 	return 0;
 }
 
+int
+broker_env_parse_url(const char *text, void *out, char *err, size_t errlen)
+{
+	if (broker_check_url(text, err, errlen) != 0)
+		return -1;
+	*(const char **) out = text;
+	return 0;
+}
+
 bool
 broker_reply_ok(amqp_connection_state_t conn, const char *what, char *err, size_t errlen)
 {

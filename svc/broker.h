@@ -12,6 +12,9 @@
  * or -1 with a reason. */
 int broker_check_url(const char *url, char *err, size_t errlen);
 
+/* An ENV_CUSTOM parser (env.h) for AMQP_URL: checks it, keeps the text. */
+int broker_env_parse_url(const char *text, void *out, char *err, size_t errlen);
+
 /* Connects to url, logs in and opens channel 1, all within timeout_ms for
  * the socket (which also bounds every later blocking call). heartbeat_s 0
  * disables heartbeats (for a connection that is idle between bursts and

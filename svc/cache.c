@@ -343,3 +343,48 @@ cache_ping(cache *c)
 	freeReplyObject(r);
 	return CACHE_HIT;
 }
+
+cache_result
+cache_get_message(cache *c, const char *key, const ProtobufCMessageDescriptor *desc, ProtobufCMessage **out,
+    cache_lease *lease)
+{
+	char *value;
+	size_t len;
+	*out             = NULL;
+	cache_result res = cache_get(c, key, &value, &len, lease);
+	if (res != CACHE_HIT)
+		return res;
+	*out = protobuf_c_message_unpack(desc, NULL, len, (const uint8_t *) value);
+	free(value);
+	if (*out == NULL) {
+		log_warn(NULL, "cache_undecodable key=%s", key);
+		return CACHE_MISS;
+	}
+	return CACHE_HIT;
+}
+
+cache_result
+cache_fill_message(cache *c, const char *key, const ProtobufCMessage *msg, int ttl_s, const cache_lease *lease)
+{
+	if (lease->token[0] == '\0')
+		return CACHE_MISS; /* no lease: nothing to pack */
+	size_t len   = protobuf_c_message_get_packed_size(msg);
+	uint8_t *buf = malloc(len > 0 ? len : 1);
+	if (buf == NULL)
+		return CACHE_ERROR;
+	protobuf_c_message_pack(msg, buf);
+	cache_result res = cache_fill(c, key, buf, len, ttl_s, lease);
+	free(buf);
+	return res;
+}
+
+int
+cache_env_parse_url(const char *text, void *out, char *err, size_t errlen)
+{
+	char host[256], password[256];
+	int port, db;
+	if (cache_parse_url(text, host, sizeof(host), &port, &db, password, sizeof(password), err, errlen) != 0)
+		return -1;
+	*(const char **) out = text;
+	return 0;
+}

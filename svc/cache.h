@@ -9,6 +9,7 @@
 #ifndef CACHE_H
 #define CACHE_H
 
+#include <protobuf-c/protobuf-c.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -45,6 +46,16 @@ cache_result cache_get(cache *c, const char *key, char **value, size_t *len, cac
 cache_result cache_fill(cache *c, const char *key, const void *value, size_t len, int ttl_s,
     const cache_lease *lease);
 
+/* cache_get for a value that is a packed protobuf message of type desc: on
+ * HIT *out is unpacked (free with protobuf_c_message_free_unpacked); a value
+ * that does not unpack reads as a MISS (the TTL replaces it). */
+cache_result cache_get_message(cache *c, const char *key, const ProtobufCMessageDescriptor *desc,
+    ProtobufCMessage **out, cache_lease *lease);
+
+/* cache_fill with msg, packed. */
+cache_result cache_fill_message(cache *c, const char *key, const ProtobufCMessage *msg, int ttl_s,
+    const cache_lease *lease);
+
 /* Deletes key and its lease, so no fill begun before now can land. When
  * Redis cannot be reached, the key is remembered and deleted before any
  * later command of any cache in the process, so a stale value is never
@@ -53,6 +64,9 @@ cache_result cache_invalidate(cache *c, const char *key);
 
 /* PING; for health checks. */
 cache_result cache_ping(cache *c);
+
+/* An ENV_CUSTOM parser (env.h) for REDIS_URL: checks it, keeps the text. */
+int cache_env_parse_url(const char *text, void *out, char *err, size_t errlen);
 
 /* Errors seen by every cache of the process. */
 uint64_t cache_error_count(void);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "backoff.h"
 #include "log.h"
@@ -168,4 +169,64 @@ db_migrate(db *d, long long lock_key, const db_migration *migrations, size_t n, 
 	if (d->pg != NULL)
 		PQclear(PQexec(d->pg, "ROLLBACK"));
 	return code;
+}
+
+PGresult *
+db_exec(db *d, const char *sql, int n, const char *const *params, ExecStatusType expect, const char *what,
+    rpc_code *code, rpc_status *st)
+{
+	PGconn *pg = db_conn(d, st);
+	if (pg == NULL) {
+		*code = RPC_UNAVAILABLE;
+		return NULL;
+	}
+	PGresult *res = PQexecParams(pg, sql, n, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) == expect) {
+		*code = RPC_OK;
+		return res;
+	}
+	*code = db_failed(d, res, what, st);
+	PQclear(res);
+	return NULL;
+}
+
+void
+db_rollback(db *d)
+{
+	if (db_connected(d))
+		PQclear(PQexec(d->pg, "ROLLBACK"));
+}
+
+rpc_code
+db_ping(db *d, rpc_status *st)
+{
+	rpc_code code;
+	PQclear(db_exec(d, "SELECT 1", 0, NULL, PGRES_TUPLES_OK, "ping", &code, st));
+	return code;
+}
+
+int
+db_migrate_at_start(const char *url, long long lock_key, const db_migration *migrations, size_t n,
+    const sigset_t *stop)
+{
+	db *d = db_new(url);
+	rpc_status st;
+	int result = -1;
+	for (;;) {
+		rpc_code code = db_migrate(d, lock_key, migrations, n, &st);
+		if (code == RPC_OK) {
+			result = 0;
+			break;
+		}
+		if (code != RPC_UNAVAILABLE) {
+			log_error(NULL, "db_migration_failed reason=\"%s\"", st.message);
+			break;
+		}
+		log_warn(NULL, "db_waiting_for_postgres");
+		struct timespec one_second = {.tv_sec = 1};
+		if (sigtimedwait(stop, NULL, &one_second) > 0)
+			break;
+	}
+	db_free(d);
+	return result;
 }

@@ -6,6 +6,7 @@
 #define DB_H
 
 #include <libpq-fe.h>
+#include <signal.h>
 #include <stddef.h>
 
 #include "rpc_status.h"
@@ -36,6 +37,20 @@ PGconn *db_conn(db *d, rpc_status *st);
  * The server's text goes to the log, not to st. */
 rpc_code db_failed(db *d, const PGresult *res, const char *what, rpc_status *st);
 
+/* Runs one parameterised statement (text parameters) on d's connection.
+ * Returns the result, the caller's to PQclear, when its status is `expect`;
+ * otherwise NULL, with *code and st from db_failed (UNAVAILABLE when there
+ * is no connection). */
+PGresult *db_exec(db *d, const char *sql, int n, const char *const *params, ExecStatusType expect, const char *what,
+    rpc_code *code, rpc_status *st);
+
+/* ROLLBACK when a connection is open; for the failure path of a
+ * transaction. */
+void db_rollback(db *d);
+
+/* A round trip, for health checks. */
+rpc_code db_ping(db *d, rpc_status *st);
+
 /* True when a query would be sent to an open connection right now. */
 int db_connected(const db *d);
 
@@ -43,5 +58,12 @@ int db_connected(const db *d);
  * all in one transaction under an advisory lock (lock_key), so replicas
  * starting together apply each once. Returns RPC_OK or the failure. */
 rpc_code db_migrate(db *d, long long lock_key, const db_migration *migrations, size_t n, rpc_status *st);
+
+/* db_migrate at start-up: waits, retrying every second, while PostgreSQL is
+ * not reachable yet (containers start in any order), until one of the stop
+ * signals arrives. Returns 0 when migrated, -1 after a stop signal or a
+ * failed migration (logged). */
+int db_migrate_at_start(const char *url, long long lock_key, const db_migration *migrations, size_t n,
+    const sigset_t *stop);
 
 #endif

@@ -1,33 +1,9 @@
 /* user_config from the environment: the table of variables. */
 #include "config.h"
 
-#include <stdio.h>
-
 #include "broker.h"
 #include "cache.h"
 
-static const char *const level_names[]  = {"debug", "info", "warn", "error", NULL};
-static const char *const format_names[] = {"text", "json", NULL};
-
-static int
-parse_redis_url(const char *text, void *out, char *err, size_t errlen)
-{
-	char host[256], password[256];
-	int port, db;
-	if (cache_parse_url(text, host, sizeof(host), &port, &db, password, sizeof(password), err, errlen) != 0)
-		return -1;
-	*(const char **) out = text;
-	return 0;
-}
-
-static int
-parse_amqp_url(const char *text, void *out, char *err, size_t errlen)
-{
-	if (broker_check_url(text, err, errlen) != 0)
-		return -1;
-	*(const char **) out = text;
-	return 0;
-}
 
 env_action
 user_config_load(user_config *cfg, int argc, char **argv)
@@ -39,9 +15,9 @@ user_config_load(user_config *cfg, int argc, char **argv)
 	    {.name = "USER_DB_URL", .default_value = "postgresql://user_svc:user_svc@127.0.0.1:5432/user_db",
 	        .kind = ENV_STRING, .out = &cfg->db_url, .secret_url = 1, .help = "libpq URL of user_db"},
 	    {.name = "REDIS_URL", .default_value = "redis://127.0.0.1:6379/0", .kind = ENV_CUSTOM,
-	        .parse = parse_redis_url, .out = &cfg->redis_url, .secret_url = 1, .help = "Redis for the cache"},
+	        .parse = cache_env_parse_url, .out = &cfg->redis_url, .secret_url = 1, .help = "Redis for the cache"},
 	    {.name = "AMQP_URL", .default_value = "amqp://guest:guest@127.0.0.1:5672/", .kind = ENV_CUSTOM,
-	        .parse = parse_amqp_url, .out = &cfg->amqp_url, .secret_url = 1,
+	        .parse = broker_env_parse_url, .out = &cfg->amqp_url, .secret_url = 1,
 	        .help = "RabbitMQ for user_created events"},
 	    {.name = "CACHE_TTL_S", .default_value = "300", .kind = ENV_INT, .min = 1, .max = 86400 * 30,
 	        .out = &cfg->cache_ttl_s, .help = "seconds a cached user lives in Redis"},
@@ -51,9 +27,9 @@ user_config_load(user_config *cfg, int argc, char **argv)
 	        .out = &cfg->outbox_poll_ms, .help = "the relay also looks for events this often"},
 	    {.name = "REDIS_TIMEOUT_MS", .default_value = "100", .kind = ENV_INT, .min = 1, .max = 60000,
 	        .out = &cfg->redis_timeout_ms, .help = "longest a slow Redis may delay a request"},
-	    {.name = "LOG_LEVEL", .default_value = "info", .kind = ENV_CHOICE, .choices = level_names,
+	    {.name = "LOG_LEVEL", .default_value = "info", .kind = ENV_CHOICE, .choices = log_level_names,
 	        .out = &level, .help = "debug, info, warn or error"},
-	    {.name = "LOG_FORMAT", .default_value = "text", .kind = ENV_CHOICE, .choices = format_names,
+	    {.name = "LOG_FORMAT", .default_value = "text", .kind = ENV_CHOICE, .choices = log_format_names,
 	        .out = &format, .help = "text or json"},
 	};
 	env_action action = env_cli(argc, argv,

@@ -153,7 +153,7 @@ user_health(Users__UserService_Service *svc, const Health__HealthRequest *in, He
 	rpc_status ignored;
 	Health__Dependency pg, redis, amqp;
 	char relay_detail[160];
-	bool pg_ok    = user_repo_ping(w->db, &ignored) == RPC_OK;
+	bool pg_ok    = db_ping(w->db, &ignored) == RPC_OK;
 	bool redis_ok = cache_ping(w->cache) == CACHE_HIT;
 	bool amqp_ok  = outbox_status(w->env->relay, relay_detail, sizeof(relay_detail));
 	dependency(&pg, "postgres", pg_ok, pg_ok ? "connected" : "unreachable");

@@ -3,7 +3,6 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "config.h"
 #include "db.h"
@@ -14,33 +13,6 @@
 
 extern const db_migration user_svc_migrations[];
 extern const size_t user_svc_migrations_count;
-
-/* Migrates, retrying while PostgreSQL is not up yet (containers start in
- * any order), until a stop signal. */
-static int
-migrate(const user_config *cfg, const sigset_t *stop)
-{
-	db *d = db_new(cfg->db_url);
-	rpc_status st;
-	for (;;) {
-		rpc_code code = db_migrate(d, 0x75736572 /* "user" */, user_svc_migrations, user_svc_migrations_count, &st);
-		if (code == RPC_OK)
-			break;
-		if (code != RPC_UNAVAILABLE) {
-			log_error(NULL, "user_svc_migration_failed reason=\"%s\"", st.message);
-			db_free(d);
-			return -1;
-		}
-		log_warn(NULL, "user_svc_waiting_for_postgres");
-		struct timespec one_second = {.tv_sec = 1};
-		if (sigtimedwait(stop, NULL, &one_second) > 0) {
-			db_free(d);
-			return -1;
-		}
-	}
-	db_free(d);
-	return 0;
-}
 
 int
 main(int argc, char **argv)
@@ -58,7 +30,7 @@ main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &stop, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	if (migrate(&cfg, &stop) != 0)
+	if (db_migrate_at_start(cfg.db_url, 0x75736572 /* "user" */, user_svc_migrations, user_svc_migrations_count, &stop) != 0)
 		return EXIT_FAILURE;
 
 	outbox *relay;

@@ -32,58 +32,33 @@ read_row(const PGresult *res, int row, user_record *out)
 	snprintf(out->email, sizeof(out->email), "%s", PQgetvalue(res, row, PQfnumber(res, "email")));
 }
 
-/* Runs one statement expected to return `expect`; on failure maps it. */
-static PGresult *
-run(db *d, PGconn *pg, const char *sql, int n, const char *const *params, ExecStatusType expect, const char *what,
-    rpc_code *code, rpc_status *st)
-{
-	PGresult *res = PQexecParams(pg, sql, n, NULL, params, NULL, NULL, 0);
-	if (PQresultStatus(res) == expect) {
-		*code = RPC_OK;
-		return res;
-	}
-	*code = db_failed(d, res, what, st);
-	PQclear(res);
-	return NULL;
-}
-
 static rpc_code
 email_taken(const char *email, rpc_status *st)
 {
 	return rpc_status_set(st, RPC_ALREADY_EXISTS, "email %.200s is already registered", email);
 }
 
-static void
-rollback(db *d)
-{
-	rpc_status ignored;
-	PGconn *pg = db_conn(d, &ignored);
-	if (pg != NULL)
-		PQclear(PQexec(pg, "ROLLBACK"));
-}
-
 /* The keyed path: claim the key, or find what it already did. */
 static rpc_code
-create_keyed(db *d, PGconn *pg, const char *name, const char *email, const char *request_id, const char *key,
+create_keyed(db *d, const char *name, const char *email, const char *request_id, const char *key,
     user_record *out, int *replayed, rpc_status *st)
 {
 	rpc_code code;
 	char fingerprint[2048];
 	snprintf(fingerprint, sizeof(fingerprint), "%s\n%s", name, email);
 	const char *claim_params[] = {key, fingerprint};
-	PGresult *res = run(d, pg, "BEGIN", 0, NULL, PGRES_COMMAND_OK, "create_begin", &code, st);
+	PGresult *res = db_exec(d, "BEGIN", 0, NULL, PGRES_COMMAND_OK, "create_begin", &code, st);
 	if (res == NULL)
 		return code;
 	PQclear(res);
 	/* A key older than 24 h is forgotten; a concurrent claim of the same
 	 * key waits here until the other transaction ends. */
-	res = run(d, pg, "DELETE FROM idempotency_keys WHERE key = $1 AND created_at < now() - interval '24 hours'", 1,
+	res = db_exec(d, "DELETE FROM idempotency_keys WHERE key = $1 AND created_at < now() - interval '24 hours'", 1,
 	    claim_params, PGRES_COMMAND_OK, "idempotency_expire", &code, st);
 	if (res == NULL)
 		goto fail;
 	PQclear(res);
-	res = run(d, pg,
-	    "INSERT INTO idempotency_keys (key, fingerprint) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING RETURNING key",
+	res = db_exec(d, "INSERT INTO idempotency_keys (key, fingerprint) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING RETURNING key",
 	    2, claim_params, PGRES_TUPLES_OK, "idempotency_claim", &code, st);
 	if (res == NULL)
 		goto fail;
@@ -91,14 +66,14 @@ create_keyed(db *d, PGconn *pg, const char *name, const char *email, const char 
 	PQclear(res);
 
 	if (!claimed) {
-		res = run(d, pg, "SELECT fingerprint, user_id FROM idempotency_keys WHERE key = $1", 1, claim_params,
+		res = db_exec(d, "SELECT fingerprint, user_id FROM idempotency_keys WHERE key = $1", 1, claim_params,
 		    PGRES_TUPLES_OK, "idempotency_lookup", &code, st);
 		if (res == NULL)
 			goto fail;
 		int same = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), fingerprint) == 0;
 		int64_t user_id = PQntuples(res) == 1 && !PQgetisnull(res, 0, 1) ? strtoll(PQgetvalue(res, 0, 1), NULL, 10) : 0;
 		PQclear(res);
-		rollback(d);
+		db_rollback(d);
 		if (!same)
 			return rpc_status_set(st, RPC_ALREADY_EXISTS,
 			    "Idempotency-Key was already used with a different request");
@@ -107,7 +82,7 @@ create_keyed(db *d, PGconn *pg, const char *name, const char *email, const char 
 	}
 
 	const char *params[] = {name, email, request_id, key};
-	res = run(d, pg, insert_keyed_sql, 4, params, PGRES_TUPLES_OK, "create_user", &code, st);
+	res = db_exec(d, insert_keyed_sql, 4, params, PGRES_TUPLES_OK, "create_user", &code, st);
 	if (res == NULL) {
 		if (code == RPC_ALREADY_EXISTS)
 			email_taken(email, st);
@@ -115,13 +90,13 @@ create_keyed(db *d, PGconn *pg, const char *name, const char *email, const char 
 	}
 	read_row(res, 0, out);
 	PQclear(res);
-	res = run(d, pg, "COMMIT", 0, NULL, PGRES_COMMAND_OK, "create_commit", &code, st);
+	res = db_exec(d, "COMMIT", 0, NULL, PGRES_COMMAND_OK, "create_commit", &code, st);
 	if (res == NULL)
 		goto fail;
 	PQclear(res);
 	return RPC_OK;
 fail:
-	rollback(d);
+	db_rollback(d);
 	return code;
 }
 
@@ -130,15 +105,12 @@ user_repo_create(db *d, const char *name, const char *email, const char *request
     user_record *out, int *replayed, rpc_status *st)
 {
 	*replayed  = 0;
-	PGconn *pg = db_conn(d, st);
-	if (pg == NULL)
-		return RPC_UNAVAILABLE;
 	if (idempotency_key != NULL && idempotency_key[0] != '\0')
-		return create_keyed(d, pg, name, email, request_id, idempotency_key, out, replayed, st);
+		return create_keyed(d, name, email, request_id, idempotency_key, out, replayed, st);
 
 	rpc_code code;
 	const char *params[] = {name, email, request_id};
-	PGresult *res = run(d, pg, insert_sql, 3, params, PGRES_TUPLES_OK, "create_user", &code, st);
+	PGresult *res = db_exec(d, insert_sql, 3, params, PGRES_TUPLES_OK, "create_user", &code, st);
 	if (res == NULL)
 		return code == RPC_ALREADY_EXISTS ? email_taken(email, st) : code;
 	read_row(res, 0, out);
@@ -149,14 +121,11 @@ user_repo_create(db *d, const char *name, const char *email, const char *request
 rpc_code
 user_repo_get(db *d, int64_t id, user_record *out, rpc_status *st)
 {
-	PGconn *pg = db_conn(d, st);
-	if (pg == NULL)
-		return RPC_UNAVAILABLE;
 	char id_text[24];
 	snprintf(id_text, sizeof(id_text), "%" PRId64, id);
 	const char *params[] = {id_text};
 	rpc_code code;
-	PGresult *res = run(d, pg, "SELECT " USER_COLUMNS " FROM users WHERE id = $1", 1, params, PGRES_TUPLES_OK,
+	PGresult *res = db_exec(d, "SELECT " USER_COLUMNS " FROM users WHERE id = $1", 1, params, PGRES_TUPLES_OK,
 	    "get_user", &code, st);
 	if (res == NULL)
 		return code;
@@ -169,14 +138,3 @@ user_repo_get(db *d, int64_t id, user_record *out, rpc_status *st)
 	return RPC_OK;
 }
 
-rpc_code
-user_repo_ping(db *d, rpc_status *st)
-{
-	PGconn *pg = db_conn(d, st);
-	if (pg == NULL)
-		return RPC_UNAVAILABLE;
-	rpc_code code;
-	PGresult *res = run(d, pg, "SELECT 1", 0, NULL, PGRES_TUPLES_OK, "ping", &code, st);
-	PQclear(res);
-	return code;
-}

@@ -25,7 +25,5 @@ rpc_code user_repo_create(db *d, const char *name, const char *email, const char
 /* NOT_FOUND when there is no such user. */
 rpc_code user_repo_get(db *d, int64_t id, user_record *out, rpc_status *st);
 
-/* A round trip, for health checks. */
-rpc_code user_repo_ping(db *d, rpc_status *st);
 
 #endif

@@ -5,14 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-size_t
-user_validate_chars(const char *s, size_t len)
-{
-	size_t n = 0;
-	for (size_t i = 0; i < len; i++)
-		n += ((unsigned char) s[i] & 0xc0) != 0x80; /* count lead bytes only */
-	return n;
-}
+#include "utf8.h"
 
 static bool
 is_space(char c)
@@ -42,20 +35,17 @@ bool
 user_validate_create(const char *name, const char *email, char *name_out, size_t name_out_len, rpc_status *st)
 {
 	size_t before = st->n_violations;
-	const char *start = name, *end = name + strlen(name);
-	while (start < end && is_space(*start))
-		start++;
-	while (end > start && is_space(end[-1]))
-		end--;
-	size_t chars = user_validate_chars(start, (size_t) (end - start));
+	size_t len;
+	const char *trimmed = utf8_trim(name, &len);
+	size_t chars        = utf8_chars(trimmed, len);
 	if (chars == 0)
 		rpc_status_add_violation(st, "name", "name must not be empty");
-	else if (chars > USER_NAME_MAX || (size_t) (end - start) >= name_out_len)
+	else if (chars > USER_NAME_MAX || len >= name_out_len)
 		rpc_status_add_violation(st, "name", "name must be at most %d characters", USER_NAME_MAX);
 	else
-		snprintf(name_out, name_out_len, "%.*s", (int) (end - start), start);
+		snprintf(name_out, name_out_len, "%.*s", (int) len, trimmed);
 
-	size_t email_chars = user_validate_chars(email, strlen(email));
+	size_t email_chars = utf8_chars(email, strlen(email));
 	if (email[0] == '\0')
 		rpc_status_add_violation(st, "email", "email must not be empty");
 	else if (email_chars > USER_EMAIL_MAX)

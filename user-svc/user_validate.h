@@ -20,7 +20,4 @@ bool user_validate_create(const char *name, const char *email, char *name_out, s
 /* Ids are positive. */
 bool user_validate_id(long long id, const char *field, rpc_status *st);
 
-/* Counts UTF-8 code points (the API's "characters"). */
-size_t user_validate_chars(const char *s, size_t len);
-
 #endif
