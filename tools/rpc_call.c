@@ -1,0 +1,293 @@
+/* rpc-call: calls any method of the services from the command line, the way
+ * grpcurl does for gRPC: JSON in, the request sent over nng, the reply
+ * printed as JSON. `list` and `describe` read the descriptors linked in.
+ *
+ * Exit status: 0 the call succeeded; 1 usage; 2 the request was not sent
+ * (bad JSON, unknown method); 10 + the gRPC code of an error status
+ * (NOT_FOUND 15, DEADLINE_EXCEEDED 14, UNAVAILABLE 24, ...). */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "orders.pb-c.h"
+#include "pbjson.h"
+#include "rpc_client.h"
+#include "users.pb-c.h"
+
+#define EXIT_USAGE 1
+#define EXIT_NOT_SENT 2
+#define EXIT_STATUS_BASE 10
+#define MAX_METADATA 8
+
+static const ProtobufCServiceDescriptor *const services[] = {
+    &users__user_service__descriptor,
+    &orders__order_service__descriptor,
+};
+#define N_SERVICES (sizeof(services) / sizeof(services[0]))
+
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+	    "Usage: rpc-call [options] URL METHOD [JSON|-]   call METHOD at the nng URL\n"
+	    "       rpc-call list                            the services and methods known\n"
+	    "       rpc-call describe METHOD                 a method's request and reply fields\n\n"
+	    "METHOD is a full name such as users.UserService/GetUser. JSON is the request;\n"
+	    "without it, or with -, it is read from standard input. The reply is printed as JSON.\n\n"
+	    "Options:\n"
+	    "  --timeout MS        deadline of the call (default 2000)\n"
+	    "  --request-id ID     the request id sent in the envelope\n"
+	    "  --header KEY=VALUE  envelope metadata (e.g. idempotency-key=k1); repeatable\n"
+	    "  --pretty            indent the reply\n\n"
+	    "Exit status: 0 success; 1 usage; 2 request not sent (bad JSON, unknown method);\n"
+	    "10 + the gRPC code of an error status (INVALID_ARGUMENT 13, NOT_FOUND 15,\n"
+	    "ALREADY_EXISTS 16, DEADLINE_EXCEEDED 14, UNAVAILABLE 24, INTERNAL 23).\n");
+}
+
+static const ProtobufCMethodDescriptor *
+find_method(const char *full, const ProtobufCServiceDescriptor **service)
+{
+	const char *slash = strchr(full, '/');
+	if (slash == NULL)
+		return NULL;
+	for (size_t i = 0; i < N_SERVICES; i++) {
+		size_t n = strlen(services[i]->name);
+		if ((size_t) (slash - full) == n && strncmp(full, services[i]->name, n) == 0) {
+			*service = services[i];
+			return protobuf_c_service_descriptor_get_method_by_name(services[i], slash + 1);
+		}
+	}
+	return NULL;
+}
+
+static int
+cmd_list(void)
+{
+	for (size_t i = 0; i < N_SERVICES; i++) {
+		printf("%s\n", services[i]->name);
+		for (unsigned m = 0; m < services[i]->n_methods; m++) {
+			const ProtobufCMethodDescriptor *md = &services[i]->methods[m];
+			printf("  %s/%s(%s) returns (%s)\n", services[i]->name, md->name, md->input->name, md->output->name);
+		}
+	}
+	return 0;
+}
+
+static const char *
+type_name(const ProtobufCFieldDescriptor *f)
+{
+	static const char *const names[] = {"int32", "sint32", "sfixed32", "int64", "sint64", "sfixed64", "uint32",
+	    "fixed32", "uint64", "fixed64", "float", "double", "bool", "enum", "string", "bytes", "message"};
+	if (f->type == PROTOBUF_C_TYPE_MESSAGE)
+		return ((const ProtobufCMessageDescriptor *) f->descriptor)->name;
+	if (f->type == PROTOBUF_C_TYPE_ENUM)
+		return ((const ProtobufCEnumDescriptor *) f->descriptor)->name;
+	return (unsigned) f->type < sizeof(names) / sizeof(names[0]) ? names[f->type] : "?";
+}
+
+static void
+describe_message(const ProtobufCMessageDescriptor *d)
+{
+	printf("message %s {\n", d->name);
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+		char json[64];
+		pbjson_json_name(f->name, json, sizeof(json));
+		printf("  %s%s %s = %u;  // JSON: %s\n", f->label == PROTOBUF_C_LABEL_REPEATED ? "repeated " : "",
+		    type_name(f), f->name, f->id, json);
+	}
+	printf("}\n");
+}
+
+static int
+cmd_describe(const char *full)
+{
+	const ProtobufCServiceDescriptor *svc;
+	const ProtobufCMethodDescriptor *m = find_method(full, &svc);
+	if (m == NULL) {
+		fprintf(stderr, "rpc-call: unknown method '%s' (see rpc-call list)\n", full);
+		return EXIT_NOT_SENT;
+	}
+	printf("rpc %s/%s(%s) returns (%s)\n\n", svc->name, m->name, m->input->name, m->output->name);
+	describe_message(m->input);
+	printf("\n");
+	describe_message(m->output);
+	return 0;
+}
+
+static char *
+read_all(FILE *in, size_t *len)
+{
+	size_t cap = 4096, n = 0;
+	char *buf  = malloc(cap);
+	for (size_t got; buf != NULL && (got = fread(buf + n, 1, cap - n, in)) > 0;) {
+		n += got;
+		if (n == cap) {
+			char *bigger = realloc(buf, cap *= 2);
+			if (bigger == NULL) {
+				free(buf);
+				return NULL;
+			}
+			buf = bigger;
+		}
+	}
+	*len = n;
+	return buf;
+}
+
+/* Indents compact JSON text (ours: no insignificant white space) without
+ * re-parsing it, so numbers keep their exact text. */
+static void
+print_pretty(const char *s, size_t len)
+{
+	int depth = 0;
+	bool in_string = false;
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+		if (in_string) {
+			putchar(c);
+			if (c == '\\' && i + 1 < len)
+				putchar(s[++i]);
+			else if (c == '"')
+				in_string = false;
+			continue;
+		}
+		switch (c) {
+		case '"':
+			in_string = true;
+			putchar(c);
+			break;
+		case '{':
+		case '[':
+			putchar(c);
+			if (i + 1 < len && (s[i + 1] == '}' || s[i + 1] == ']')) {
+				putchar(s[++i]);
+				break;
+			}
+			printf("\n%*s", ++depth * 2, "");
+			break;
+		case '}':
+		case ']':
+			printf("\n%*s%c", --depth * 2, "", c);
+			break;
+		case ',':
+			printf(",\n%*s", depth * 2, "");
+			break;
+		case ':':
+			printf(": ");
+			break;
+		default:
+			putchar(c);
+		}
+	}
+	putchar('\n');
+}
+
+int
+main(int argc, char **argv)
+{
+	long timeout          = 2000;
+	const char *request_id = NULL;
+	bool pretty           = false;
+	rpc_metadata metadata[MAX_METADATA];
+	size_t n_metadata = 0;
+	int i             = 1;
+	for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
+		if (strcmp(argv[i], "--help") == 0) {
+			usage(stdout);
+			return 0;
+		} else if (strcmp(argv[i], "--pretty") == 0) {
+			pretty = true;
+		} else if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc) {
+			char *end;
+			timeout = strtol(argv[++i], &end, 10);
+			if (*end != '\0' || timeout <= 0) {
+				fprintf(stderr, "rpc-call: --timeout takes a positive number of milliseconds\n");
+				return EXIT_USAGE;
+			}
+		} else if (strcmp(argv[i], "--request-id") == 0 && i + 1 < argc) {
+			request_id = argv[++i];
+		} else if (strcmp(argv[i], "--header") == 0 && i + 1 < argc && n_metadata < MAX_METADATA) {
+			char *kv = argv[++i], *eq = strchr(kv, '=');
+			if (eq == NULL) {
+				fprintf(stderr, "rpc-call: --header takes KEY=VALUE\n");
+				return EXIT_USAGE;
+			}
+			*eq                    = '\0';
+			metadata[n_metadata++] = (rpc_metadata) {kv, eq + 1};
+		} else {
+			fprintf(stderr, "rpc-call: unknown option '%s'\n", argv[i]);
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	int rest = argc - i;
+	if (rest == 1 && strcmp(argv[i], "list") == 0)
+		return cmd_list();
+	if (rest == 2 && strcmp(argv[i], "describe") == 0)
+		return cmd_describe(argv[i + 1]);
+	if (rest < 2 || rest > 3) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	const char *url = argv[i], *full = argv[i + 1];
+
+	/* 1. The method, and the request from JSON: nothing is sent if either
+	 *    is wrong. */
+	const ProtobufCServiceDescriptor *svc;
+	const ProtobufCMethodDescriptor *m = find_method(full, &svc);
+	if (m == NULL) {
+		fprintf(stderr, "rpc-call: unknown method '%s' (see rpc-call list)\n", full);
+		return EXIT_NOT_SENT;
+	}
+	size_t len = 0;
+	char *json = rest == 3 && strcmp(argv[i + 2], "-") != 0 ? strdup(argv[i + 2]) : read_all(stdin, &len);
+	if (json == NULL) {
+		fprintf(stderr, "rpc-call: cannot read the request\n");
+		return EXIT_NOT_SENT;
+	}
+	if (rest == 3 && strcmp(argv[i + 2], "-") != 0)
+		len = strlen(json);
+	ProtobufCMessage *request;
+	rpc_status st;
+	if (pbjson_decode(m->input, json, len, &request, &st) != RPC_OK) {
+		fprintf(stderr, "rpc-call: the request is not a valid %s; nothing was sent:\n", m->input->name);
+		for (size_t v = 0; v < st.n_violations; v++)
+			fprintf(stderr, "  %s\n", st.violations[v].description);
+		free(json);
+		return EXIT_NOT_SENT;
+	}
+	free(json);
+
+	/* 2. The call. */
+	rpc_client *client;
+	if (rpc_client_open(&client, url, NULL, &st) != RPC_OK) {
+		fprintf(stderr, "rpc-call: %s\n", st.message);
+		protobuf_c_message_free_unpacked(request, NULL);
+		return EXIT_NOT_SENT;
+	}
+	rpc_call_options opt = {.request_id = request_id, .timeout_ms = timeout, .metadata = metadata,
+	    .n_metadata = n_metadata};
+	ProtobufCMessage *reply;
+	rpc_code code = rpc_client_call(client, svc, m->name, request, &reply, &opt, &st);
+	protobuf_c_message_free_unpacked(request, NULL);
+	rpc_client_close(client);
+
+	/* 3. The answer. */
+	if (code != RPC_OK) {
+		fprintf(stderr, "%s: %s\n", rpc_code_name(code), st.message);
+		for (size_t v = 0; v < st.n_violations; v++)
+			fprintf(stderr, "  %s: %s\n", st.violations[v].field, st.violations[v].description);
+		return EXIT_STATUS_BASE + (int) code;
+	}
+	pbjson_buf out = {0};
+	pbjson_encode(reply, &out);
+	if (pretty)
+		print_pretty(out.data, out.len);
+	else
+		printf("%s\n", out.data);
+	pbjson_buf_free(&out);
+	protobuf_c_message_free_unpacked(reply, NULL);
+	return 0;
+}
