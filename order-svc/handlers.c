@@ -179,6 +179,7 @@ order_list_orders_by_user(Orders__OrderService_Service *svc, const Orders__ListO
 	order_record *rows;
 	int n;
 	if (order_repo_list_by_user(w->db, in->user_id, &rows, &n, st) != RPC_OK) {
+		order_cache_release(w->cache, in->user_id, &lease);
 		done(NULL, closure_data);
 		return;
 	}
@@ -186,6 +187,7 @@ order_list_orders_by_user(Orders__OrderService_Service *svc, const Orders__ListO
 	Orders__Order **items  = n > 0 ? calloc((size_t) n, sizeof(Orders__Order *)) : NULL;
 	Orders__OrderList list = ORDERS__ORDER_LIST__INIT;
 	if (n > 0 && (parts == NULL || items == NULL)) {
+		order_cache_release(w->cache, in->user_id, &lease);
 		rpc_status_set(st, RPC_RESOURCE_EXHAUSTED, "too many orders");
 		done(NULL, closure_data);
 	} else {

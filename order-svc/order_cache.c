@@ -33,3 +33,11 @@ order_cache_invalidate(cache *c, int64_t user_id)
 	key_of(user_id, key, sizeof(key));
 	cache_invalidate(c, key);
 }
+
+void
+order_cache_release(cache *c, int64_t user_id, const cache_lease *lease)
+{
+	char key[48];
+	key_of(user_id, key, sizeof(key));
+	cache_release(c, key, lease);
+}

@@ -11,5 +11,6 @@
 cache_result order_cache_get(cache *c, int64_t user_id, Orders__OrderList **out, cache_lease *lease);
 void order_cache_fill(cache *c, int64_t user_id, const Orders__OrderList *list, int ttl_s, const cache_lease *lease);
 void order_cache_invalidate(cache *c, int64_t user_id);
+void order_cache_release(cache *c, int64_t user_id, const cache_lease *lease);
 
 #endif

@@ -263,6 +263,10 @@ static const char fill_if_leased[] = "if redis.call('GET', KEYS[2]) == ARGV[1] t
                                      "redis.call('DEL', KEYS[2]) return 1 end "
                                      "return 0";
 
+/* Delete the lease only if it is still ours. */
+static const char release_if_leased[] = "if redis.call('GET', KEYS[1]) == ARGV[1] then "
+                                        "return redis.call('DEL', KEYS[1]) end return 0";
+
 static void
 lease_key(const char *key, char *out, size_t len)
 {
@@ -318,6 +322,16 @@ cache_fill(cache *c, const char *key, const void *value, size_t len, int ttl_s, 
 	cache_result result = r->type == REDIS_REPLY_INTEGER && r->integer == 1 ? CACHE_HIT : CACHE_MISS;
 	freeReplyObject(r);
 	return result;
+}
+
+void
+cache_release(cache *c, const char *key, const cache_lease *lease)
+{
+	if (lease->token[0] == '\0')
+		return;
+	char lk[256];
+	lease_key(key, lk, sizeof(lk));
+	freeReplyObject(command(c, "release", "EVAL %s 1 %s %s", release_if_leased, lk, lease->token));
 }
 
 cache_result

@@ -46,6 +46,11 @@ cache_result cache_get(cache *c, const char *key, char **value, size_t *len, cac
 cache_result cache_fill(cache *c, const char *key, const void *value, size_t len, int ttl_s,
     const cache_lease *lease);
 
+/* Gives a lease back unused (the value turned out not to exist, or could not
+ * be read), so the next miss may fill at once instead of after the lease
+ * lapses. Only our own token is removed. */
+void cache_release(cache *c, const char *key, const cache_lease *lease);
+
 /* cache_get for a value that is a packed protobuf message of type desc: on
  * HIT *out is unpacked (free with protobuf_c_message_free_unpacked); a value
  * that does not unpack reads as a MISS (the TTL replaces it). */

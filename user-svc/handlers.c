@@ -122,6 +122,9 @@ user_get_user(Users__UserService_Service *svc, const Users__GetUserRequest *in, 
 	/* 2. PostgreSQL. */
 	user_record rec;
 	if (user_repo_get(w->db, in->id, &rec, st) != RPC_OK) {
+		/* Nothing to fill: a lease kept would stop the fill of a user
+		 * created in the next seconds. */
+		user_cache_release(w->cache, in->id, &lease);
 		done(NULL, closure_data);
 		return;
 	}

@@ -25,3 +25,11 @@ user_cache_fill(cache *c, const Users__User *user, int ttl_s, const cache_lease 
 	key_of(user->id, key, sizeof(key));
 	cache_fill_message(c, key, &user->base, ttl_s, lease);
 }
+
+void
+user_cache_release(cache *c, int64_t id, const cache_lease *lease)
+{
+	char key[32];
+	key_of(id, key, sizeof(key));
+	cache_release(c, key, lease);
+}

@@ -13,6 +13,9 @@
  * counted); go to the database. */
 cache_result user_cache_get(cache *c, int64_t id, Users__User **out, cache_lease *lease);
 
+/* Gives the lease back when there is nothing to fill (no such user). */
+void user_cache_release(cache *c, int64_t id, const cache_lease *lease);
+
 /* Stores user if the lease is still valid. */
 void user_cache_fill(cache *c, const Users__User *user, int ttl_s, const cache_lease *lease);
 

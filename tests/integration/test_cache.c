@@ -92,6 +92,29 @@ Test(cache, concurrent_misses_leave_one_filler)
 	cache_free(b);
 }
 
+Test(cache, a_released_lease_lets_the_next_miss_fill_at_once)
+{
+	/* Found in CI: a GET of a user not created yet kept its lease for
+	 * 10 s, so the user created right after was not cached. */
+	cache *c = open_cache();
+	char key[96];
+	unique_key(key, sizeof(key), "release");
+	char *v;
+	size_t len;
+	cache_lease first, second;
+	cr_assert_eq(cache_get(c, key, &v, &len, &first), CACHE_MISS);
+	cache_release(c, key, &first); /* the value did not exist */
+	cr_assert_eq(cache_get(c, key, &v, &len, &second), CACHE_MISS);
+	cr_assert_neq(second.token[0], '\0', "the next miss gets a lease again");
+	cr_assert_eq(cache_fill(c, key, "v", 1, 60, &second), CACHE_HIT);
+	cache_release(c, key, &first); /* a stale release removes nothing */
+	cache_lease none;
+	cr_assert_eq(cache_get(c, key, &v, &len, &none), CACHE_HIT);
+	free(v);
+	cache_invalidate(c, key);
+	cache_free(c);
+}
+
 Test(cache, an_unreachable_redis_is_an_error_not_a_failure_or_a_hang, .timeout = 10)
 {
 	cache *c = cache_new("redis://127.0.0.1:1/0", 200, 60);
