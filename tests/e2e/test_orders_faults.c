@@ -3,12 +3,14 @@
  * (their events wait in the durable queue), Redis stopped during a create
  * (the stale list is never served once Redis is back). One at a time. */
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "order_helpers.h"
+#include "rpc_envelope.h"
 
 static void
 restart_everything(void)
@@ -115,5 +117,119 @@ Test(faults, a_list_invalidated_while_redis_was_down_is_not_served_stale_after, 
 	for (int i = 0; i < 20; i++) {
 		cr_assert_eq(orders_of(user), 2, "never the stale list of one order");
 		nanosleep(&(struct timespec) {.tv_nsec = 50 * 1000000L}, NULL);
+	}
+}
+
+/* Load during the drill: threads that keep reading and writing, recording
+ * every status and the slowest answer. */
+typedef struct load {
+	long long user;
+	volatile int stop;
+	int count[600];
+	double slowest;
+	pthread_mutex_t mu;
+} load;
+
+static void *
+load_loop(void *arg)
+{
+	load *l = arg;
+	char body[256], path[64];
+	snprintf(body, sizeof(body), "{\"userId\":%lld,\"product\":\"Drill\",\"price\":2}", l->user);
+	snprintf(path, sizeof(path), "/orders/user/%lld", l->user);
+	for (int i = 0; !l->stop; i++) {
+		http_response r;
+		if (i % 2 == 0)
+			helpers_post_order(body, NULL, &r);
+		else
+			stack_http("GET", path, NULL, NULL, &r);
+		pthread_mutex_lock(&l->mu);
+		l->count[r.status >= 0 && r.status < 600 ? r.status : 0]++;
+		if (r.seconds > l->slowest)
+			l->slowest = r.seconds;
+		pthread_mutex_unlock(&l->mu);
+		http_response_free(&r);
+	}
+	return NULL;
+}
+
+static void
+restart_postgres(void)
+{
+	stack_servers("start-one", "postgres");
+}
+
+Test(faults, a_database_restart_under_load_fails_fast_and_recovers_without_a_restart, .timeout = 120,
+    .fini = restart_postgres)
+{
+	load l = {.user = helpers_create_user(NULL, 0)};
+	pthread_mutex_init(&l.mu, NULL);
+	pthread_t threads[3];
+	for (int i = 0; i < 3; i++)
+		pthread_create(&threads[i], NULL, load_loop, &l);
+	nanosleep(&(struct timespec) {.tv_nsec = 500 * 1000000L}, NULL);
+	cr_assert_eq(stack_servers("stop-one", "postgres"), 0);
+	nanosleep(&(struct timespec) {.tv_sec = 2}, NULL);
+	cr_assert_eq(stack_servers("start-one", "postgres"), 0);
+	/* Recovered without restarting anything: creates succeed again. */
+	int64_t deadline = rpc_clock_ms() + 20000;
+	int before       = l.count[201];
+	while (rpc_clock_ms() < deadline && l.count[201] < before + 5)
+		nanosleep(&(struct timespec) {.tv_nsec = 100 * 1000000L}, NULL);
+	l.stop = 1;
+	for (int i = 0; i < 3; i++)
+		pthread_join(threads[i], NULL);
+	cr_assert(l.count[201] >= before + 5, "orders are created again after PostgreSQL returned");
+	cr_assert(l.count[503] > 0, "the outage was seen, as 503");
+	int unexpected = 0;
+	for (int s = 0; s < 600; s++)
+		if (s != 200 && s != 201 && s != 503)
+			unexpected += l.count[s];
+	cr_assert_eq(unexpected, 0, "only 200, 201 and 503 (500: %d, 504: %d, none: %d)", l.count[500], l.count[504],
+	    l.count[0]);
+	cr_assert(l.slowest < 2.5, "no request waited past the deadline: slowest %.2f s", l.slowest);
+}
+
+Test(faults, sigterm_under_load_drains_and_nothing_is_lost, .timeout = 120, .fini = restart_everything)
+{
+	/* user-svc and order-svc stop while orders and users are created; the
+	 * requests in their handlers finish, the rest are refused as 503 (never
+	 * 500, never a hang), and every user created gets its event once the
+	 * services are back. */
+	load l = {.user = helpers_create_user(NULL, 0)};
+	pthread_mutex_init(&l.mu, NULL);
+	pthread_t threads[3];
+	for (int i = 0; i < 3; i++)
+		pthread_create(&threads[i], NULL, load_loop, &l);
+	nanosleep(&(struct timespec) {.tv_nsec = 300 * 1000000L}, NULL);
+	enum { N = 3 };
+	long long ids[N];
+	char emails[N][96];
+	cr_assert_eq(stack_stop("order-svc"), 0, "order-svc stops within 15 s of SIGTERM under load");
+	for (int i = 0; i < N; i++)
+		ids[i] = helpers_create_user(emails[i], sizeof(emails[i])); /* events wait in the queue */
+	cr_assert_eq(stack_stop("user-svc"), 0, "user-svc stops within 15 s of SIGTERM under load");
+	nanosleep(&(struct timespec) {.tv_nsec = 500 * 1000000L}, NULL);
+	stack_start("user-svc");
+	stack_start("order-svc");
+	int64_t deadline = rpc_clock_ms() + 20000;
+	int before       = l.count[201];
+	while (rpc_clock_ms() < deadline && l.count[201] < before + 5)
+		nanosleep(&(struct timespec) {.tv_nsec = 100 * 1000000L}, NULL);
+	l.stop = 1;
+	for (int i = 0; i < 3; i++)
+		pthread_join(threads[i], NULL);
+	cr_assert(l.count[201] >= before + 5, "orders are created again after the restart");
+	int unexpected = 0;
+	for (int s = 0; s < 600; s++)
+		if (s != 200 && s != 201 && s != 503)
+			unexpected += l.count[s];
+	cr_assert_eq(unexpected, 0, "only 200, 201 and 503 (500: %d, 504: %d, none: %d)", l.count[500], l.count[504],
+	    l.count[0]);
+	cr_assert(l.slowest < 2.5, "no request waited past the deadline: slowest %.2f s", l.slowest);
+	for (int i = 0; i < N; i++) {
+		char needle[256];
+		snprintf(needle, sizeof(needle), "user_created id=%lld email=%.150s event=", ids[i], emails[i]);
+		cr_assert_eq(helpers_wait_log(needle, 1, 20000), 1, "user %lld logged once after the restart", ids[i]);
 	}
 }
