@@ -4,6 +4,7 @@
  * (the stale list is never served once Redis is back). One at a time. */
 #include <criterion/criterion.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -231,5 +232,32 @@ Test(faults, sigterm_under_load_drains_and_nothing_is_lost, .timeout = 120, .fin
 		char needle[256];
 		snprintf(needle, sizeof(needle), "user_created id=%lld email=%.150s event=", ids[i], emails[i]);
 		cr_assert_eq(helpers_wait_log(needle, 1, 20000), 1, "user %lld logged once after the restart", ids[i]);
+	}
+}
+
+Test(faults, a_consumer_killed_mid_stream_loses_nothing_and_logs_nothing_twice, .timeout = 120,
+    .fini = restart_everything)
+{
+	enum { N = 40 };
+	long long ids[N];
+	char emails[N][96];
+	for (int i = 0; i < N; i++) {
+		ids[i] = helpers_create_user(emails[i], sizeof(emails[i]));
+		if (i == N / 2)
+			cr_assert_eq(stack_kill("order-svc", SIGKILL), 0, "order-svc killed while events flow");
+	}
+	stack_start("order-svc");
+	for (int i = 0; i < N; i++) {
+		char needle[256];
+		snprintf(needle, sizeof(needle), "user_created id=%lld email=%.150s event=", ids[i], emails[i]);
+		cr_assert_eq(helpers_wait_log(needle, 1, 30000), 1, "user %lld logged exactly once", ids[i]);
+	}
+	/* A redelivery of an event handled just before the kill would show
+	 * up as a second line now. */
+	nanosleep(&(struct timespec) {.tv_nsec = 500 * 1000000L}, NULL);
+	for (int i = 0; i < N; i++) {
+		char needle[256];
+		snprintf(needle, sizeof(needle), "user_created id=%lld email=%.150s event=", ids[i], emails[i]);
+		cr_assert_eq(helpers_log_count(needle), 1, "user %lld logged once, not twice", ids[i]);
 	}
 }

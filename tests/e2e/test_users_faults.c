@@ -50,7 +50,7 @@ Test(faults, creates_succeed_with_rabbitmq_stopped_and_every_event_arrives_after
 	event_consumer_close(conn, queue, false);
 
 	cr_assert_eq(stack_servers("stop-one", "rabbitmq"), 0);
-	enum { N = 10 };
+	enum { N = 100 };
 	long long ids[N];
 	for (int i = 0; i < N; i++) {
 		long status;
@@ -62,7 +62,7 @@ Test(faults, creates_succeed_with_rabbitmq_stopped_and_every_event_arrives_after
 	conn = event_consumer_open(queue, true);
 	cr_assert_not_null(conn);
 	int seen[N] = {0}, total = 0;
-	for (int64_t deadline = rpc_clock_ms() + 60000; rpc_clock_ms() < deadline;) {
+	for (int64_t deadline = rpc_clock_ms() + 90000; rpc_clock_ms() < deadline;) {
 		received_event ev;
 		if (!event_consumer_next(conn, total < N ? (int) (deadline - rpc_clock_ms()) : 1000, &ev))
 			break;

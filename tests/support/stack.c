@@ -117,14 +117,14 @@ running(pid_t pid)
 }
 
 int
-stack_stop(const char *name)
+stack_kill(const char *name, int sig)
 {
 	pid_t pid = read_pid(name);
 	if (pid <= 0 || !running(pid))
 		return -1;
 	/* Detached (see start_proc): no exit status to read, so "stopped
 	 * within the time" is what is checked. */
-	kill(pid, SIGTERM);
+	kill(pid, sig);
 	for (int waited = 0; waited < 15000; waited += 20) {
 		if (!running(pid))
 			return 0;
@@ -132,6 +132,12 @@ stack_stop(const char *name)
 	}
 	kill(pid, SIGKILL);
 	return -1;
+}
+
+int
+stack_stop(const char *name)
+{
+	return stack_kill(name, SIGTERM);
 }
 
 void

@@ -18,6 +18,9 @@ int stack_servers(const char *action, const char *server);
 /* Stops (SIGTERM; 0 when it exited cleanly) or starts again one process of
  * the system: "user-svc", "order-svc", "gateway". */
 int stack_stop(const char *name);
+
+/* The same with another signal (SIGKILL for a crash). */
+int stack_kill(const char *name, int sig);
 void stack_start(const char *name);
 
 /* Restarts one process with one more NAME=value setting (static storage). */
