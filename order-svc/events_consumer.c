@@ -114,6 +114,15 @@ is_uuid(const char *s)
 	return true;
 }
 
+/* The one line per new user that the contract asks for. */
+static void
+log_new_user(void *arg)
+{
+	const Events__UserCreated *ev = arg;
+	log_info(ev->request_id, "user_created id=%lld email=%s event=%s", (long long) ev->user->id, ev->user->email,
+	    ev->event_id);
+}
+
 /* Handles one delivery: decoded and recorded → ack (logged once);
  * undecodable → reject to the dead-letter queue; database down → requeue
  * later. False when the connection broke. */
@@ -127,8 +136,7 @@ handle(events_consumer *c, const amqp_envelope_t *env)
 		return amqp_basic_reject(c->amqp, 1, env->delivery_tag, 0) == AMQP_STATUS_OK;
 	}
 	rpc_status st;
-	int first;
-	if (order_repo_record_event(c->db, ev->event_id, &first, &st) != RPC_OK) {
+	if (order_repo_handle_event(c->db, ev->event_id, log_new_user, ev, &st) != RPC_OK) {
 		/* Not recorded: give it back, and pause so a database outage is
 		 * not a redelivery storm. */
 		log_warn(ev->request_id, "consumer_requeued event=%s reason=\"%s\"", ev->event_id, st.message);
@@ -138,11 +146,6 @@ handle(events_consumer *c, const amqp_envelope_t *env)
 		nanosleep(&pause, NULL);
 		return rc == AMQP_STATUS_OK;
 	}
-	if (first)
-		log_info(ev->request_id, "user_created id=%lld email=%s event=%s", (long long) ev->user->id, ev->user->email,
-		    ev->event_id);
-	else
-		log_debug(ev->request_id, "user_created_duplicate event=%s", ev->event_id);
 	events__user_created__free_unpacked(ev, NULL);
 	return amqp_basic_ack(c->amqp, 1, env->delivery_tag, 0) == AMQP_STATUS_OK;
 }

@@ -158,16 +158,34 @@ order_repo_list_by_user(db *d, int64_t user_id, order_record **out, int *n, rpc_
 }
 
 rpc_code
-order_repo_record_event(db *d, const char *event_id, int *first, rpc_status *st)
+order_repo_handle_event(db *d, const char *event_id, void (*on_first)(void *arg), void *arg, rpc_status *st)
 {
-	*first     = 0;
-	const char *params[] = {event_id};
 	rpc_code code;
-	PGresult *res = db_exec(d, "INSERT INTO processed_events (event_id) VALUES ($1) ON CONFLICT (event_id) DO NOTHING RETURNING event_id", 1,
-	    params, PGRES_TUPLES_OK, "record_event", &code, st);
+	PGresult *res = db_exec(d, "BEGIN", 0, NULL, PGRES_COMMAND_OK, "event_begin", &code, st);
 	if (res == NULL)
 		return code;
-	*first = PQntuples(res) == 1;
+	PQclear(res);
+	/* A second delivery of the same event waits here for the first one's
+	 * transaction, then finds the row. */
+	const char *params[] = {event_id};
+	res = db_exec(d, "INSERT INTO processed_events (event_id) VALUES ($1) ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
+	    1, params, PGRES_TUPLES_OK, "record_event", &code, st);
+	if (res == NULL) {
+		db_rollback(d);
+		return code;
+	}
+	int first = PQntuples(res) == 1;
+	PQclear(res);
+	/* Handled before the commit: a crash after it rolls the row back and
+	 * the redelivery handles the event again, so it is never lost (at
+	 * worst handled twice, if the crash falls between the two). */
+	if (first)
+		on_first(arg);
+	res = db_exec(d, "COMMIT", 0, NULL, PGRES_COMMAND_OK, "event_commit", &code, st);
+	if (res == NULL) {
+		db_rollback(d);
+		return code;
+	}
 	PQclear(res);
 	return RPC_OK;
 }
