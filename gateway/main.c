@@ -10,6 +10,7 @@
 #include "http_server.h"
 #include "log.h"
 #include "rpc_client.h"
+#include "signals.h"
 
 int
 main(int argc, char **argv)
@@ -20,13 +21,8 @@ main(int argc, char **argv)
 		return action == ENV_EXIT_OK ? EXIT_SUCCESS : 2;
 	log_setup("gateway", cfg.log_level, cfg.log_format);
 
-	/* Block the stop signals in every thread; main waits for them below. */
 	sigset_t stop_signals;
-	sigemptyset(&stop_signals);
-	sigaddset(&stop_signals, SIGINT);
-	sigaddset(&stop_signals, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	signals_block_stop(&stop_signals); /* main waits for them below */
 
 	const char *urls[SERVICE_COUNT] = {[SERVICE_USERS] = cfg.user_svc_url, [SERVICE_ORDERS] = cfg.order_svc_url};
 	rpc_client *clients[SERVICE_COUNT] = {0};

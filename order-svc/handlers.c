@@ -6,6 +6,7 @@
 
 #include "cache.h"
 #include "db.h"
+#include "health.h"
 #include "health.pb-c.h"
 #include "log.h"
 #include "order_cache.h"
@@ -208,15 +209,6 @@ order_list_orders_by_user(Orders__OrderService_Service *svc, const Orders__ListO
 }
 
 static void
-dependency(Health__Dependency *d, const char *name, bool ok, const char *detail)
-{
-	health__dependency__init(d);
-	d->name   = (char *) name;
-	d->ok     = ok;
-	d->detail = (char *) detail;
-}
-
-static void
 order_health(Orders__OrderService_Service *svc, const Health__HealthRequest *in, Health__HealthReply_Closure done,
     void *closure_data)
 {
@@ -236,10 +228,10 @@ order_health(Orders__OrderService_Service *svc, const Health__HealthRequest *in,
 	bool redis_ok = cache_ping(w->cache) == CACHE_HIT;
 	bool amqp_ok  = events_consumer_status(w->env->consumer, consumer_detail, sizeof(consumer_detail));
 	Health__Dependency pg, redis, amqp, users;
-	dependency(&pg, "postgres", pg_ok, pg_ok ? "connected" : "unreachable");
-	dependency(&redis, "redis", redis_ok, redis_ok ? "connected" : "unreachable (requests are served from postgres)");
-	dependency(&amqp, "rabbitmq", amqp_ok, consumer_detail);
-	dependency(&users, "user-svc", users_ok, users_ok ? "reachable" : "unreachable (orders cannot be created)");
+	health_dependency(&pg, "postgres", pg_ok, pg_ok ? "connected" : "unreachable");
+	health_dependency(&redis, "redis", redis_ok, redis_ok ? "connected" : "unreachable (requests are served from postgres)");
+	health_dependency(&amqp, "rabbitmq", amqp_ok, consumer_detail);
+	health_dependency(&users, "user-svc", users_ok, users_ok ? "reachable" : "unreachable (orders cannot be created)");
 	Health__Dependency *deps[] = {&pg, &redis, &amqp, &users};
 	Health__HealthReply r      = HEALTH__HEALTH_REPLY__INIT;
 	r.ok                       = pg_ok && redis_ok && amqp_ok && users_ok;

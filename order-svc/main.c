@@ -12,6 +12,7 @@
 #include "log.h"
 #include "rpc_client.h"
 #include "rpc_server.h"
+#include "signals.h"
 
 extern const db_migration order_svc_migrations[];
 extern const size_t order_svc_migrations_count;
@@ -26,11 +27,7 @@ main(int argc, char **argv)
 	log_setup("order-svc", cfg.log_level, cfg.log_format);
 
 	sigset_t stop;
-	sigemptyset(&stop);
-	sigaddset(&stop, SIGINT);
-	sigaddset(&stop, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &stop, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	signals_block_stop(&stop);
 
 	if (db_migrate_at_start(cfg.db_url, 0x6f726465 /* "orde" */, order_svc_migrations, order_svc_migrations_count, &stop) != 0)
 		return EXIT_FAILURE;

@@ -6,6 +6,7 @@
 
 #include "cache.h"
 #include "db.h"
+#include "health.h"
 #include "log.h"
 #include "rpc_server.h"
 #include "user_cache.h"
@@ -137,15 +138,6 @@ user_get_user(Users__UserService_Service *svc, const Users__GetUserRequest *in, 
 }
 
 static void
-dependency(Health__Dependency *d, const char *name, bool ok, const char *detail)
-{
-	health__dependency__init(d);
-	d->name   = (char *) name;
-	d->ok     = ok;
-	d->detail = (char *) detail;
-}
-
-static void
 user_health(Users__UserService_Service *svc, const Health__HealthRequest *in, Health__HealthReply_Closure done,
     void *closure_data)
 {
@@ -159,9 +151,9 @@ user_health(Users__UserService_Service *svc, const Health__HealthRequest *in, He
 	bool pg_ok    = db_ping(w->db, &ignored) == RPC_OK;
 	bool redis_ok = cache_ping(w->cache) == CACHE_HIT;
 	bool amqp_ok  = outbox_status(w->env->relay, relay_detail, sizeof(relay_detail));
-	dependency(&pg, "postgres", pg_ok, pg_ok ? "connected" : "unreachable");
-	dependency(&redis, "redis", redis_ok, redis_ok ? "connected" : "unreachable (requests are served from postgres)");
-	dependency(&amqp, "rabbitmq", amqp_ok, relay_detail);
+	health_dependency(&pg, "postgres", pg_ok, pg_ok ? "connected" : "unreachable");
+	health_dependency(&redis, "redis", redis_ok, redis_ok ? "connected" : "unreachable (requests are served from postgres)");
+	health_dependency(&amqp, "rabbitmq", amqp_ok, relay_detail);
 	Health__Dependency *deps[] = {&pg, &redis, &amqp};
 	Health__HealthReply reply  = HEALTH__HEALTH_REPLY__INIT;
 	/* CONTRACT.md: ready when every dependency is reachable. (Redis and

@@ -10,6 +10,7 @@
 #include "log.h"
 #include "outbox.h"
 #include "rpc_server.h"
+#include "signals.h"
 
 extern const db_migration user_svc_migrations[];
 extern const size_t user_svc_migrations_count;
@@ -24,11 +25,7 @@ main(int argc, char **argv)
 	log_setup("user-svc", cfg.log_level, cfg.log_format);
 
 	sigset_t stop;
-	sigemptyset(&stop);
-	sigaddset(&stop, SIGINT);
-	sigaddset(&stop, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &stop, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	signals_block_stop(&stop);
 
 	if (db_migrate_at_start(cfg.db_url, 0x75736572 /* "user" */, user_svc_migrations, user_svc_migrations_count, &stop) != 0)
 		return EXIT_FAILURE;

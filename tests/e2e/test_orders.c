@@ -14,17 +14,6 @@
 #include "broker.h"
 #include "order_helpers.h"
 
-static void
-assert_messages(const http_response *r, long status, size_t n, const char *const *texts)
-{
-	cr_assert_eq(r->status, status, "%ld %s", r->status, r->body);
-	json_t *message = json_object_get(r->json, "message");
-	cr_assert(json_is_array(message), "%s", r->body);
-	cr_assert_eq(json_array_size(message), n, "%s", r->body);
-	for (size_t i = 0; i < n; i++)
-		cr_assert_str_eq(json_string_value(json_array_get(message, i)), texts[i], "%s", r->body);
-}
-
 Test(orders, the_seed_requests_give_the_documented_shapes)
 {
 	long long user = helpers_create_user(NULL, 0);
@@ -102,16 +91,16 @@ Test(orders, each_validation_rule_names_its_field)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		http_response r;
 		helpers_post_order(cases[i].body, NULL, &r);
-		assert_messages(&r, 400, 1, (const char *const[]) {cases[i].message});
+		stack_assert_messages(&r, 400, 1, (const char *const[]) {cases[i].message});
 		http_response_free(&r);
 	}
 	http_response r;
 	snprintf(body, sizeof(body), "{\"userId\":1,\"product\":\"%s\",\"price\":1}", long_product);
 	helpers_post_order(body, NULL, &r);
-	assert_messages(&r, 400, 1, (const char *const[]) {"product must be at most 200 characters"});
+	stack_assert_messages(&r, 400, 1, (const char *const[]) {"product must be at most 200 characters"});
 	http_response_free(&r);
 	helpers_post_order("{\"userId\":0,\"product\":\"\",\"price\":0,\"status\":\"x\"}", NULL, &r);
-	assert_messages(&r, 400, 4,
+	stack_assert_messages(&r, 400, 4,
 	    (const char *const[]) {"userId must be a positive integer", "product must not be empty",
 	        "price must be greater than 0", "status must be one of pending, paid, shipped, completed, cancelled"});
 	http_response_free(&r);
@@ -142,10 +131,10 @@ Test(orders, unknown_and_invalid_order_ids)
 	cr_assert_eq(r.status, 404, "%s", r.body);
 	http_response_free(&r);
 	stack_http("GET", "/orders/0", NULL, NULL, &r);
-	assert_messages(&r, 400, 1, (const char *const[]) {"id must be a positive integer"});
+	stack_assert_messages(&r, 400, 1, (const char *const[]) {"id must be a positive integer"});
 	http_response_free(&r);
 	stack_http("GET", "/orders/user/-1", NULL, NULL, &r);
-	assert_messages(&r, 400, 1, (const char *const[]) {"userId must be a positive integer"});
+	stack_assert_messages(&r, 400, 1, (const char *const[]) {"userId must be a positive integer"});
 	http_response_free(&r);
 }
 

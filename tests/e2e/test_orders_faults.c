@@ -154,6 +154,33 @@ load_loop(void *arg)
 	return NULL;
 }
 
+/* Lets the load run until `creates` orders were created in all (or 20 s),
+ * then stops and joins its threads. */
+static void
+stop_load_after_creates(load *l, pthread_t *threads, int creates)
+{
+	int64_t deadline = rpc_clock_ms() + 20000;
+	while (rpc_clock_ms() < deadline && l->count[201] < creates)
+		nanosleep(&(struct timespec) {.tv_nsec = 100 * 1000000L}, NULL);
+	l->stop = 1;
+	for (int i = 0; i < 3; i++)
+		pthread_join(threads[i], NULL);
+}
+
+/* What a drill under load may show: answers 200, 201 or 503 only, and none
+ * later than the deadline. */
+static void
+assert_load_outcome(const load *l)
+{
+	int unexpected = 0;
+	for (int s = 0; s < 600; s++)
+		if (s != 200 && s != 201 && s != 503)
+			unexpected += l->count[s];
+	cr_assert_eq(unexpected, 0, "only 200, 201 and 503 (500: %d, 504: %d, none: %d)", l->count[500], l->count[504],
+	    l->count[0]);
+	cr_assert(l->slowest < 2.5, "no request waited past the deadline: slowest %.2f s", l->slowest);
+}
+
 static void
 restart_postgres(void)
 {
@@ -173,22 +200,11 @@ Test(faults, a_database_restart_under_load_fails_fast_and_recovers_without_a_res
 	nanosleep(&(struct timespec) {.tv_sec = 2}, NULL);
 	cr_assert_eq(stack_servers("start-one", "postgres"), 0);
 	/* Recovered without restarting anything: creates succeed again. */
-	int64_t deadline = rpc_clock_ms() + 20000;
-	int before       = l.count[201];
-	while (rpc_clock_ms() < deadline && l.count[201] < before + 5)
-		nanosleep(&(struct timespec) {.tv_nsec = 100 * 1000000L}, NULL);
-	l.stop = 1;
-	for (int i = 0; i < 3; i++)
-		pthread_join(threads[i], NULL);
+	int before = l.count[201];
+	stop_load_after_creates(&l, threads, before + 5);
 	cr_assert(l.count[201] >= before + 5, "orders are created again after PostgreSQL returned");
 	cr_assert(l.count[503] > 0, "the outage was seen, as 503");
-	int unexpected = 0;
-	for (int s = 0; s < 600; s++)
-		if (s != 200 && s != 201 && s != 503)
-			unexpected += l.count[s];
-	cr_assert_eq(unexpected, 0, "only 200, 201 and 503 (500: %d, 504: %d, none: %d)", l.count[500], l.count[504],
-	    l.count[0]);
-	cr_assert(l.slowest < 2.5, "no request waited past the deadline: slowest %.2f s", l.slowest);
+	assert_load_outcome(&l);
 }
 
 Test(faults, sigterm_under_load_drains_and_nothing_is_lost, .timeout = 120, .fini = restart_everything)
@@ -213,21 +229,10 @@ Test(faults, sigterm_under_load_drains_and_nothing_is_lost, .timeout = 120, .fin
 	nanosleep(&(struct timespec) {.tv_nsec = 500 * 1000000L}, NULL);
 	stack_start("user-svc");
 	stack_start("order-svc");
-	int64_t deadline = rpc_clock_ms() + 20000;
-	int before       = l.count[201];
-	while (rpc_clock_ms() < deadline && l.count[201] < before + 5)
-		nanosleep(&(struct timespec) {.tv_nsec = 100 * 1000000L}, NULL);
-	l.stop = 1;
-	for (int i = 0; i < 3; i++)
-		pthread_join(threads[i], NULL);
+	int before = l.count[201];
+	stop_load_after_creates(&l, threads, before + 5);
 	cr_assert(l.count[201] >= before + 5, "orders are created again after the restart");
-	int unexpected = 0;
-	for (int s = 0; s < 600; s++)
-		if (s != 200 && s != 201 && s != 503)
-			unexpected += l.count[s];
-	cr_assert_eq(unexpected, 0, "only 200, 201 and 503 (500: %d, 504: %d, none: %d)", l.count[500], l.count[504],
-	    l.count[0]);
-	cr_assert(l.slowest < 2.5, "no request waited past the deadline: slowest %.2f s", l.slowest);
+	assert_load_outcome(&l);
 	for (int i = 0; i < N; i++) {
 		char needle[256];
 		snprintf(needle, sizeof(needle), "user_created id=%lld email=%.150s event=", ids[i], emails[i]);

@@ -22,17 +22,6 @@ create_user(const char *name, const char *email, http_response *r)
 	return r->json != NULL ? json_integer_value(json_object_get(r->json, "id")) : 0;
 }
 
-static void
-assert_messages(const http_response *r, long status, size_t n, const char *const *texts)
-{
-	cr_assert_eq(r->status, status, "%ld %s", r->status, r->body);
-	json_t *message = json_object_get(r->json, "message");
-	cr_assert(json_is_array(message), "%s", r->body);
-	cr_assert_eq(json_array_size(message), n, "%s", r->body);
-	for (size_t i = 0; i < n; i++)
-		cr_assert_str_eq(json_string_value(json_array_get(message, i)), texts[i], "%s", r->body);
-}
-
 Test(users, the_seed_requests_give_the_documented_shapes)
 {
 	char email[96], location[64], path[64];
@@ -98,18 +87,18 @@ Test(users, each_validation_rule_names_its_field)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		http_response r;
 		stack_http("POST", "/users", json_headers, cases[i].body, &r);
-		assert_messages(&r, 400, 1, (const char *const[]) {cases[i].message});
+		stack_assert_messages(&r, 400, 1, (const char *const[]) {cases[i].message});
 		http_response_free(&r);
 	}
 	char body[512];
 	http_response r;
 	snprintf(body, sizeof(body), "{\"name\":\"%s\",\"email\":\"a@b.co\"}", long_name);
 	stack_http("POST", "/users", json_headers, body, &r);
-	assert_messages(&r, 400, 1, (const char *const[]) {"name must be at most 100 characters"});
+	stack_assert_messages(&r, 400, 1, (const char *const[]) {"name must be at most 100 characters"});
 	http_response_free(&r);
 	snprintf(body, sizeof(body), "{\"name\":\"A\",\"email\":\"%s\"}", long_email);
 	stack_http("POST", "/users", json_headers, body, &r);
-	assert_messages(&r, 400, 1, (const char *const[]) {"email must be at most 254 characters"});
+	stack_assert_messages(&r, 400, 1, (const char *const[]) {"email must be at most 254 characters"});
 	http_response_free(&r);
 	/* 100 characters of two bytes each is within the limit. */
 	char wide[256] = "";
@@ -123,7 +112,7 @@ Test(users, each_validation_rule_names_its_field)
 	http_response_free(&r);
 	/* Every problem at once. */
 	stack_http("POST", "/users", json_headers, "{\"name\":\"\",\"email\":\"bad\"}", &r);
-	assert_messages(&r, 400, 2,
+	stack_assert_messages(&r, 400, 2,
 	    (const char *const[]) {"name must not be empty", "email must be a valid email address"});
 	http_response_free(&r);
 }
@@ -186,7 +175,7 @@ Test(users, unknown_and_invalid_ids)
 	const char *bad[] = {"/users/0", "/users/-4"};
 	for (size_t i = 0; i < 2; i++) {
 		stack_http("GET", bad[i], NULL, NULL, &r);
-		assert_messages(&r, 400, 1, (const char *const[]) {"id must be a positive integer"});
+		stack_assert_messages(&r, 400, 1, (const char *const[]) {"id must be a positive integer"});
 		http_response_free(&r);
 	}
 	stack_http("GET", "/users/99999999999999999999", NULL, NULL, &r);

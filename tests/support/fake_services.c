@@ -17,6 +17,7 @@
 #include "log.h"
 #include "orders.pb-c.h"
 #include "rpc_server.h"
+#include "signals.h"
 #include "users.pb-c.h"
 
 static _Atomic int orders_healthy = 1;
@@ -209,10 +210,7 @@ main(void)
 {
 	log_setup("fake-services", LOG_WARN, LOG_TEXT);
 	sigset_t stop;
-	sigemptyset(&stop);
-	sigaddset(&stop, SIGINT);
-	sigaddset(&stop, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &stop, NULL);
+	signals_block_stop(&stop);
 
 	static Users__UserService_Service users   = USERS__USER_SERVICE__INIT(users_);
 	static Orders__OrderService_Service orders = ORDERS__ORDER_SERVICE__INIT(orders_);

@@ -225,6 +225,17 @@ ReportHook(POST_ALL)(struct criterion_global_stats *stats)
 		exit(1);
 }
 
+void
+stack_assert_messages(const http_response *r, long status, size_t n, const char *const *texts)
+{
+	cr_assert_eq(r->status, status, "%ld %s", r->status, r->body);
+	json_t *message = json_object_get(r->json, "message");
+	cr_assert(json_is_array(message), "%s", r->body);
+	cr_assert_eq(json_array_size(message), n, "%s", r->body);
+	for (size_t i = 0; i < n; i++)
+		cr_assert_str_eq(json_string_value(json_array_get(message, i)), texts[i], "%s", r->body);
+}
+
 long
 stack_http(const char *method, const char *path, const char *const *headers, const char *body, http_response *r)
 {

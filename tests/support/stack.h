@@ -11,6 +11,10 @@
 long stack_http(const char *method, const char *path, const char *const *headers, const char *body,
     http_response *r);
 
+/* Asserts an error response: the status, and `message` as exactly these n
+ * texts, in order. */
+void stack_assert_messages(const http_response *r, long status, size_t n, const char *const *texts);
+
 /* Runs scripts/servers ACTION NAME on the test instance ("stop-one",
  * "redis"); returns its exit status. */
 int stack_servers(const char *action, const char *server);
