@@ -1,6 +1,8 @@
 /* db.h: libpq with reconnect and migrations. */
 #include "db.h"
 
+#include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,11 +60,34 @@ ignore_notice(void *arg, const char *message)
 	log_debug(NULL, "db_notice text=\"%.200s\"", message);
 }
 
+/* An idle connection the server closed (a restart, say) has something to
+ * read: its goodbye. Noticed here, it is replaced before a request is sent
+ * on it, instead of failing that request. */
+static bool
+closed_while_idle(PGconn *pg)
+{
+	/* The server's last message comes before its end of stream: read
+	 * until nothing is left, and see whether the stream ended. */
+	for (int reads = 0; reads < 4; reads++) {
+		struct pollfd p = {.fd = PQsocket(pg), .events = POLLIN};
+		if (poll(&p, 1, 0) <= 0)
+			return false;
+		if (!PQconsumeInput(pg) || PQstatus(pg) != CONNECTION_OK)
+			return true;
+	}
+	return false;
+}
+
 PGconn *
 db_conn(db *d, rpc_status *st)
 {
-	if (d->pg != NULL && PQstatus(d->pg) == CONNECTION_OK)
-		return d->pg;
+	if (d->pg != NULL && PQstatus(d->pg) == CONNECTION_OK) {
+		if (!closed_while_idle(d->pg))
+			return d->pg;
+		log_info(NULL, "db_connection_closed_by_server reconnecting=now");
+		PQfinish(d->pg); /* no backoff: the server is likely back already */
+		d->pg = NULL;
+	}
 	if (d->pg != NULL)
 		drop(d);
 	if (!backoff_ready(&d->retry)) {

@@ -27,9 +27,6 @@ int stack_stop(const char *name);
 int stack_kill(const char *name, int sig);
 void stack_start(const char *name);
 
-/* Restarts one process with one more NAME=value setting (static storage). */
-void stack_restart_with(const char *name, const char *setting);
-
 /* The file order-svc logs to. */
 const char *stack_order_log(void);
 
