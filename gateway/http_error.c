@@ -2,9 +2,12 @@
 #include "http_error.h"
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 
 #include "utf8.h"
 
@@ -32,23 +35,116 @@ http_status_from_rpc(rpc_code code)
 	}
 }
 
+/* True when the comma-separated header value lists token (any case). */
+static bool
+has_token(const char *value, const char *token)
+{
+	size_t n = strlen(token);
+	for (const char *p = value; *p != '\0';) {
+		p += strspn(p, " \t,");
+		size_t len = strcspn(p, ",");
+		while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+			len--;
+		if (len == n && strncasecmp(p, token, n) == 0)
+			return true;
+		p += strcspn(p, ",");
+	}
+	return false;
+}
+
+/* CivetWeb's own rule (should_keep_alive): the client's Connection header
+ * decides, else HTTP/1.1 means keep-alive. The caller adds "Connection:
+ * close" where it knows better (an unread body). */
+static const char *
+connection_value(struct mg_connection *conn)
+{
+	const char *asked = mg_get_header(conn, "Connection");
+	if (asked != NULL)
+		return has_token(asked, "keep-alive") ? "keep-alive" : "close";
+	const char *version = mg_get_request_info(conn)->http_version;
+	return version != NULL && strcmp(version, "1.1") == 0 ? "keep-alive" : "close";
+}
+
+/* The Date header's value, formatted once a second per thread. */
+static const char *
+http_date(void)
+{
+	static _Thread_local time_t cached_at = -1;
+	static _Thread_local char text[40];
+	time_t now = time(NULL);
+	if (now != cached_at) {
+		struct tm tm;
+		gmtime_r(&now, &tm);
+		strftime(text, sizeof(text), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+		cached_at = now;
+	}
+	return text;
+}
+
+/* Appends to a growing response; false when memory ran out. */
+typedef struct {
+	char *data;
+	size_t len, cap;
+	bool on_heap;
+} response_buf;
+
+static bool
+append(response_buf *b, const char *text, size_t len)
+{
+	if (b->len + len > b->cap) {
+		size_t cap = (b->len + len) * 2;
+		char *grown = b->on_heap ? realloc(b->data, cap) : malloc(cap);
+		if (grown == NULL)
+			return false;
+		if (!b->on_heap)
+			memcpy(grown, b->data, b->len);
+		b->data = grown, b->cap = cap, b->on_heap = true;
+	}
+	memcpy(b->data + b->len, text, len);
+	b->len += len;
+	return true;
+}
+
+static bool
+append_header(response_buf *b, const char *name, const char *value)
+{
+	return append(b, name, strlen(name)) && append(b, ": ", 2) && append(b, value, strlen(value)) &&
+	       append(b, "\r\n", 2);
+}
+
+/* The whole response goes out in one write: with TCP_NODELAY every write
+ * is a segment, and CivetWeb's header API writes each line on its own
+ * (eight sends and as many wake-ups of the client per response). */
 int
 http_send_json(struct mg_connection *conn, int status, const char *request_id, const char *body, size_t len,
     const http_header *extra, size_t n_extra)
 {
-	char length[24];
-	snprintf(length, sizeof(length), "%zu", len);
-	mg_response_header_start(conn, status);
+	char stack[2048];
+	response_buf b = {.data = stack, .cap = sizeof(stack)};
+	char line[64], length[24];
+	int n     = snprintf(line, sizeof(line), "HTTP/1.1 %d %s\r\n", status, mg_get_response_code_text(conn, status));
+	bool ok   = append(&b, line, (size_t) n);
+	bool says_connection = false;
 	if (status != 204) { /* a 204 has no content, so no content headers */
-		mg_response_header_add(conn, "Content-Type", "application/json", -1);
-		mg_response_header_add(conn, "Content-Length", length, -1);
+		snprintf(length, sizeof(length), "%zu", len);
+		ok = ok && append_header(&b, "Content-Type", "application/json") &&
+		     append_header(&b, "Content-Length", length);
 	}
-	mg_response_header_add(conn, "X-Request-Id", request_id, -1);
-	for (size_t i = 0; i < n_extra; i++)
-		mg_response_header_add(conn, extra[i].name, extra[i].value, -1);
-	mg_response_header_send(conn);
-	if (len > 0)
-		mg_write(conn, body, len);
+	ok = ok && append_header(&b, "X-Request-Id", request_id);
+	for (size_t i = 0; i < n_extra; i++) {
+		ok = ok && append_header(&b, extra[i].name, extra[i].value);
+		says_connection = says_connection || strcasecmp(extra[i].name, "Connection") == 0;
+	}
+	ok = ok && append_header(&b, "Date", http_date());
+	if (!says_connection)
+		ok = ok && append_header(&b, "Connection", connection_value(conn));
+	ok = ok && append(&b, "\r\n", 2) && append(&b, body, len);
+	if (ok)
+		mg_write(conn, b.data, b.len);
+	else /* out of memory: a bare status, and the connection ends */
+		mg_printf(conn, "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+	if (b.on_heap)
+		free(b.data);
 	return status;
 }
 
