@@ -23,7 +23,7 @@ order_config_load(order_config *cfg, int argc, char **argv)
 	        .help = "RabbitMQ, consumed for user_created events"},
 	    {.name = "CACHE_TTL_S", .default_value = "60", .kind = ENV_INT, .min = 1, .max = 86400 * 30,
 	        .out = &cfg->cache_ttl_s, .help = "seconds a cached order list lives in Redis"},
-	    {.name = "WORKERS", .default_value = "4", .kind = ENV_INT, .min = 1, .max = 256, .out = &cfg->workers,
+	    {.name = "WORKERS", .default_value = "8", .kind = ENV_INT, .min = 1, .max = 256, .out = &cfg->workers,
 	        .help = "RPC workers, each with its own PostgreSQL and Redis connection"},
 	    {.name = "REDIS_TIMEOUT_MS", .default_value = "100", .kind = ENV_INT, .min = 1, .max = 60000,
 	        .out = &cfg->redis_timeout_ms, .help = "longest a slow Redis may delay a request"},

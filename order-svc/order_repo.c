@@ -2,9 +2,11 @@
 #include "order_repo.h"
 
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define ORDER_COLUMNS \
 	"id, user_id, product, price::text AS price, status," \
@@ -158,35 +160,63 @@ order_repo_list_by_user(db *d, int64_t user_id, order_record **out, int *n, rpc_
 }
 
 rpc_code
-order_repo_handle_event(db *d, const char *event_id, void (*on_first)(void *arg), void *arg, rpc_status *st)
+order_repo_handle_events(db *d, const char *const *event_ids, int n, void (*on_first)(void *arg, int i), void *arg,
+    rpc_status *st)
 {
+	/* One array parameter, {id,id,...}: UUIDs need no quoting. */
+	size_t cap = (size_t) n * 37 + 3, used = 0;
+	char *ids  = malloc(cap);
+	bool *seen = calloc((size_t) n, sizeof(*seen));
+	if (ids == NULL || seen == NULL) {
+		free(ids);
+		free(seen);
+		return rpc_status_set(st, RPC_RESOURCE_EXHAUSTED, "out of memory");
+	}
+	ids[used++] = '{';
+	for (int i = 0; i < n; i++)
+		used += (size_t) snprintf(ids + used, cap - used, "%s%.36s", i > 0 ? "," : "", event_ids[i]);
+	snprintf(ids + used, cap - used, "}");
+
 	rpc_code code;
 	PGresult *res = db_exec(d, "BEGIN", 0, NULL, PGRES_COMMAND_OK, "event_begin", &code, st);
 	if (res == NULL)
-		return code;
+		goto out;
 	PQclear(res);
-	/* A second delivery of the same event waits here for the first one's
+	/* A second delivery of an event waits here for the first one's
 	 * transaction, then finds the row. */
-	const char *params[] = {event_id};
-	res = db_exec(d, "INSERT INTO processed_events (event_id) VALUES ($1) ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
-	    1, params, PGRES_TUPLES_OK, "record_event", &code, st);
+	const char *params[] = {ids};
+	res = db_exec(d,
+	    "INSERT INTO processed_events (event_id) SELECT unnest($1::uuid[])"
+	    " ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
+	    1, params, PGRES_TUPLES_OK, "record_events", &code, st);
 	if (res == NULL) {
 		db_rollback(d);
-		return code;
+		goto out;
 	}
-	int first = PQntuples(res) == 1;
+	for (int r = 0; r < PQntuples(res); r++) {
+		for (int i = 0; i < n; i++) { /* the first unseen delivery of that id */
+			if (!seen[i] && strcasecmp(PQgetvalue(res, r, 0), event_ids[i]) == 0) {
+				seen[i] = true;
+				break;
+			}
+		}
+	}
 	PQclear(res);
-	/* Handled before the commit: a crash after it rolls the row back and
-	 * the redelivery handles the event again, so it is never lost (at
-	 * worst handled twice, if the crash falls between the two). */
-	if (first)
-		on_first(arg);
+	/* Handled before the commit: a crash after it rolls the rows back and
+	 * the redelivery handles the events again, so none is ever lost (at
+	 * worst the batch in flight is handled twice). */
+	for (int i = 0; i < n; i++) {
+		if (seen[i])
+			on_first(arg, i);
+	}
 	res = db_exec(d, "COMMIT", 0, NULL, PGRES_COMMAND_OK, "event_commit", &code, st);
 	if (res == NULL) {
 		db_rollback(d);
-		return code;
+		goto out;
 	}
 	PQclear(res);
-	return RPC_OK;
+out:
+	free(ids);
+	free(seen);
+	return code;
 }
-

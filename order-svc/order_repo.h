@@ -33,11 +33,12 @@ rpc_code order_repo_get(db *d, int64_t id, order_record *out, rpc_status *st);
 /* The user's orders, oldest first. *out is malloc'd (free it); *n may be 0. */
 rpc_code order_repo_list_by_user(db *d, int64_t user_id, order_record **out, int *n, rpc_status *st);
 
-/* Handles an event once: records its id and, the first time it is seen,
- * calls on_first inside the same transaction, before the commit. A failure
- * (any code but OK) means the event must be delivered again. */
-rpc_code order_repo_handle_event(db *d, const char *event_id, void (*on_first)(void *arg), void *arg,
-    rpc_status *st);
+/* Handles a batch of events once, in one transaction: records each id and,
+ * for each id seen for the first time, calls on_first(arg, i) inside that
+ * transaction, before the commit. A failure (any code but OK) means every
+ * event of the batch must be delivered again. The ids are UUIDs. */
+rpc_code order_repo_handle_events(db *d, const char *const *event_ids, int n, void (*on_first)(void *arg, int i),
+    void *arg, rpc_status *st);
 
 
 /* "user, product, price and status, one per line": what an idempotency key is bound to. */

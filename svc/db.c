@@ -11,11 +11,25 @@
 #include "backoff.h"
 #include "log.h"
 
+/* Statements db_exec prepared on the current connection, by their text:
+ * each is parsed and planned once per connection, not once per call. */
+#define PREPARED_MAX 32
+
 struct db {
 	char *url;
 	PGconn *pg;
 	backoff retry;
+	const char *prepared[PREPARED_MAX]; /* copies; index i is statement "s<i>" */
+	int n_prepared;
 };
+
+static void
+forget_prepared(db *d)
+{
+	for (int i = 0; i < d->n_prepared; i++)
+		free((char *) d->prepared[i]);
+	d->n_prepared = 0;
+}
 
 db *
 db_new(const char *url)
@@ -35,6 +49,7 @@ db_free(db *d)
 	if (d == NULL)
 		return;
 	PQfinish(d->pg);
+	forget_prepared(d);
 	free(d->url);
 	free(d);
 }
@@ -50,6 +65,7 @@ drop(db *d)
 {
 	PQfinish(d->pg);
 	d->pg = NULL;
+	forget_prepared(d);
 	backoff_failed(&d->retry);
 }
 
@@ -87,6 +103,7 @@ db_conn(db *d, rpc_status *st)
 		log_info(NULL, "db_connection_closed_by_server reconnecting=now");
 		PQfinish(d->pg); /* no backoff: the server is likely back already */
 		d->pg = NULL;
+		forget_prepared(d);
 	}
 	if (d->pg != NULL)
 		drop(d);
@@ -196,6 +213,34 @@ db_migrate(db *d, long long lock_key, const db_migration *migrations, size_t n, 
 	return code;
 }
 
+/* The name of sql prepared on d's connection, preparing it on first use;
+ * false (with res holding the failure, or NULL) when it could not be. */
+static bool
+prepared_name(db *d, const char *sql, int n, char name[8], PGresult **res)
+{
+	*res  = NULL;
+	int i = 0;
+	while (i < d->n_prepared && strcmp(d->prepared[i], sql) != 0)
+		i++;
+	if (i == PREPARED_MAX)
+		return false;
+	snprintf(name, 8, "s%d", i);
+	if (i < d->n_prepared)
+		return true;
+	char *copy = strdup(sql);
+	if (copy == NULL)
+		return false;
+	*res = PQprepare(d->pg, name, sql, n, NULL);
+	if (PQresultStatus(*res) != PGRES_COMMAND_OK) {
+		free(copy);
+		return false;
+	}
+	PQclear(*res);
+	*res                          = NULL;
+	d->prepared[d->n_prepared++] = copy;
+	return true;
+}
+
 PGresult *
 db_exec(db *d, const char *sql, int n, const char *const *params, ExecStatusType expect, const char *what,
     rpc_code *code, rpc_status *st)
@@ -205,7 +250,14 @@ db_exec(db *d, const char *sql, int n, const char *const *params, ExecStatusType
 		*code = RPC_UNAVAILABLE;
 		return NULL;
 	}
-	PGresult *res = PQexecParams(pg, sql, n, NULL, params, NULL, NULL, 0);
+	/* Statements with parameters are the repeated ones; BEGIN and COMMIT
+	 * have nothing to plan. */
+	char name[8];
+	PGresult *res = NULL;
+	if (n > 0 && prepared_name(d, sql, n, name, &res))
+		res = PQexecPrepared(pg, name, n, params, NULL, NULL, 0);
+	else if (res == NULL)
+		res = PQexecParams(pg, sql, n, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) == expect) {
 		*code = RPC_OK;
 		return res;

@@ -21,7 +21,7 @@ user_config_load(user_config *cfg, int argc, char **argv)
 	        .help = "RabbitMQ for user_created events"},
 	    {.name = "CACHE_TTL_S", .default_value = "300", .kind = ENV_INT, .min = 1, .max = 86400 * 30,
 	        .out = &cfg->cache_ttl_s, .help = "seconds a cached user lives in Redis"},
-	    {.name = "WORKERS", .default_value = "4", .kind = ENV_INT, .min = 1, .max = 256, .out = &cfg->workers,
+	    {.name = "WORKERS", .default_value = "8", .kind = ENV_INT, .min = 1, .max = 256, .out = &cfg->workers,
 	        .help = "RPC workers, each with its own PostgreSQL and Redis connection"},
 	    {.name = "OUTBOX_POLL_MS", .default_value = "1000", .kind = ENV_INT, .min = 10, .max = 600000,
 	        .out = &cfg->outbox_poll_ms, .help = "the relay also looks for events this often"},

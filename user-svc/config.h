@@ -12,7 +12,7 @@ typedef struct user_config {
 	const char *amqp_url;   /* AMQP_URL */
 	long cache_ttl_s;       /* CACHE_TTL_S */
 	long workers;           /* WORKERS */
-	long outbox_poll_ms;    /* OUTBOX_POLL_MS: the relay's timer, besides NOTIFY */
+	long outbox_poll_ms;    /* OUTBOX_POLL_MS: the relay's timer, besides the wake-up after each create */
 	long redis_timeout_ms;  /* REDIS_TIMEOUT_MS */
 	log_level log_level;
 	log_format log_format;

@@ -93,6 +93,8 @@ user_create_user(Users__UserService_Service *svc, const Users__CreateUserRequest
 	Users__User user;
 	Google__Protobuf__Timestamp ts;
 	to_message(&rec, &user, &ts);
+	if (!replayed)
+		outbox_wake(w->env->relay);
 	done(&user, closure_data);
 	if (replayed)
 		log_info(rid, "user_create_replayed id=%lld", (long long) rec.id);

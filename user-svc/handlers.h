@@ -10,7 +10,7 @@
 /* What rpc_server gives each worker's worker_open: shared, read-only. */
 typedef struct user_handlers_env {
 	const user_config *cfg;
-	const outbox *relay; /* for Health */
+	outbox *relay; /* Health reads it; creates wake it */
 } user_handlers_env;
 
 /* The service table handed to rpc_server_open. */

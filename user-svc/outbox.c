@@ -3,7 +3,6 @@
 
 #include <amqp.h>
 #include <inttypes.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -11,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <time.h>
 
 #include "backoff.h"
 #include "broker.h"
@@ -21,13 +21,11 @@
 #define BATCH 100
 #define CONFIRM_TIMEOUT_MS 5000
 #define BROKER_TIMEOUT_MS 3000
-#define STOP_CHECK_MS 100
 
 struct outbox {
 	char *amqp_url;
 	int poll_ms;
 	db *db;
-	PGconn *listening; /* the connection LISTEN was issued on */
 	amqp_connection_state_t amqp;
 	backoff amqp_retry;
 	uint64_t next_tag; /* delivery tag of the next publish on channel 1 */
@@ -36,7 +34,9 @@ struct outbox {
 	_Atomic bool stop;
 	_Atomic bool connected;
 	_Atomic uint64_t published;
-	pthread_mutex_t mu; /* guards detail */
+	pthread_mutex_t mu; /* guards detail and woken */
+	pthread_cond_t wake;
+	bool woken;
 	char detail[160];
 };
 
@@ -112,25 +112,6 @@ ensure_broker(outbox *o)
 	log_info(NULL, "outbox_broker_connected");
 	set_detail(o, true, "connected");
 	return true;
-}
-
-/* LISTEN on every new PostgreSQL connection. */
-static PGconn *
-ensure_db(outbox *o)
-{
-	rpc_status st;
-	PGconn *pg = db_conn(o->db, &st);
-	if (pg == NULL || pg == o->listening)
-		return pg;
-	PGresult *res = PQexec(pg, "LISTEN outbox");
-	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-		db_failed(o->db, res, "outbox_listen", &st);
-		PQclear(res);
-		return NULL;
-	}
-	PQclear(res);
-	o->listening = pg;
-	return pg;
 }
 
 typedef struct pending {
@@ -364,29 +345,34 @@ relay_batch(outbox *o, PGconn *pg)
 	return returned > 0 ? 0 : n;
 }
 
-/* Waits for a NOTIFY, the timer or stop, in short slices. */
-static void
-wait_for_work(outbox *o, PGconn *pg)
+void
+outbox_wake(outbox *o)
 {
-	for (int waited = 0; waited < o->poll_ms && !atomic_load(&o->stop); waited += STOP_CHECK_MS) {
-		if (pg == NULL) {
-			poll(NULL, 0, STOP_CHECK_MS);
-			continue;
-		}
-		struct pollfd pfd = {.fd = PQsocket(pg), .events = POLLIN};
-		if (poll(&pfd, 1, STOP_CHECK_MS) > 0) {
-			if (!PQconsumeInput(pg))
-				return; /* broken: the next round reconnects */
-			bool notified = false;
-			PGnotify *n;
-			while ((n = PQnotifies(pg)) != NULL) {
-				notified = true;
-				PQfreemem(n);
-			}
-			if (notified)
-				return;
-		}
+	pthread_mutex_lock(&o->mu);
+	o->woken = true;
+	pthread_cond_signal(&o->wake);
+	pthread_mutex_unlock(&o->mu);
+}
+
+/* Waits for outbox_wake, the timer or stop. */
+static void
+wait_for_work(outbox *o)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += o->poll_ms / 1000;
+	until.tv_nsec += (long) (o->poll_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
 	}
+	pthread_mutex_lock(&o->mu);
+	while (!o->woken && !atomic_load(&o->stop)) {
+		if (pthread_cond_timedwait(&o->wake, &o->mu, &until) != 0)
+			break;
+	}
+	o->woken = false;
+	pthread_mutex_unlock(&o->mu);
 }
 
 static void *
@@ -394,12 +380,13 @@ relay_main(void *arg)
 {
 	outbox *o = arg;
 	while (!atomic_load(&o->stop)) {
-		PGconn *pg  = ensure_db(o);
+		rpc_status st;
+		PGconn *pg  = db_conn(o->db, &st);
 		bool broker = ensure_broker(o);
 		int claimed = pg != NULL && broker ? relay_batch(o, pg) : -1;
 		if (claimed == BATCH)
 			continue; /* maybe more waiting */
-		wait_for_work(o, pg != NULL && db_connected(o->db) ? pg : NULL);
+		wait_for_work(o);
 	}
 	return NULL;
 }
@@ -419,6 +406,11 @@ outbox_start(outbox **out, const char *db_url, const char *amqp_url, int poll_ms
 	o->unroutable_logged_ms = -60000;
 	backoff_init(&o->amqp_retry, 250, 5000);
 	pthread_mutex_init(&o->mu, NULL);
+	pthread_condattr_t attr; /* the timer must not jump with the wall clock */
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&o->wake, &attr);
+	pthread_condattr_destroy(&attr);
 	snprintf(o->detail, sizeof(o->detail), "connecting");
 	if (pthread_create(&o->thread, NULL, relay_main, o) != 0) {
 		db_free(o->db);
@@ -437,9 +429,11 @@ outbox_stop(outbox *o)
 	if (o == NULL)
 		return;
 	atomic_store(&o->stop, true);
+	outbox_wake(o);
 	pthread_join(o->thread, NULL);
 	broker_close(o->amqp);
 	db_free(o->db);
+	pthread_cond_destroy(&o->wake);
 	pthread_mutex_destroy(&o->mu);
 	free(o->amqp_url);
 	free(o);

@@ -10,7 +10,7 @@
 
 #define USER_COLUMNS "id, name, email, (extract(epoch FROM created_at) * 1000000)::bigint AS created_us"
 
-/* The user row and its event, atomically; NOTIFY fires from the trigger. */
+/* The user row and its event, atomically. */
 static const char insert_sql[] =
     "WITH u AS (INSERT INTO users (name, email) VALUES ($1, $2) RETURNING *),"
     " o AS (INSERT INTO outbox (user_id, request_id) SELECT id, $3 FROM u)"

@@ -247,9 +247,10 @@ Test(faults, a_consumer_killed_mid_stream_loses_nothing, .timeout = 120,
 		snprintf(needle, sizeof(needle), "user_created id=%lld email=%.150s event=", ids[i], emails[i]);
 		cr_assert_geq(helpers_wait_log(needle, 1, 30000), 1, "user %lld is logged: no event lost", ids[i]);
 	}
-	/* Redeliveries after the restart have been handled by now. At most the
-	 * one event caught between its log line and its commit by the kill is
-	 * logged twice; every other one exactly once. */
+	/* Redeliveries after the restart have been handled by now. Only the
+	 * batch caught between its log lines and its commit by the kill is
+	 * logged twice (at most EVENTS_PREFETCH, 16, events; users created one
+	 * at a time make it one or two); every other one exactly once. */
 	nanosleep(&(struct timespec) {.tv_nsec = 500 * 1000000L}, NULL);
 	int twice = 0;
 	for (int i = 0; i < N; i++) {
@@ -259,5 +260,5 @@ Test(faults, a_consumer_killed_mid_stream_loses_nothing, .timeout = 120,
 		cr_assert(n == 1 || n == 2, "user %lld logged %d times", ids[i], n);
 		twice += n == 2;
 	}
-	cr_assert_leq(twice, 1, "%d users logged twice", twice);
+	cr_assert_leq(twice, 16, "%d users logged twice", twice);
 }
