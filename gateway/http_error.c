@@ -119,6 +119,13 @@ int
 http_send_json(struct mg_connection *conn, int status, const char *request_id, const char *body, size_t len,
     const http_header *extra, size_t n_extra)
 {
+	return http_send(conn, status, "application/json", request_id, body, len, extra, n_extra);
+}
+
+int
+http_send(struct mg_connection *conn, int status, const char *content_type, const char *request_id,
+    const char *body, size_t len, const http_header *extra, size_t n_extra)
+{
 	char stack[2048];
 	response_buf b = {.data = stack, .cap = sizeof(stack)};
 	char line[64], length[24];
@@ -127,7 +134,7 @@ http_send_json(struct mg_connection *conn, int status, const char *request_id, c
 	bool says_connection = false;
 	if (status != 204) { /* a 204 has no content, so no content headers */
 		snprintf(length, sizeof(length), "%zu", len);
-		ok = ok && append_header(&b, "Content-Type", "application/json") &&
+		ok = ok && append_header(&b, "Content-Type", content_type) &&
 		     append_header(&b, "Content-Length", length);
 	}
 	ok = ok && append_header(&b, "X-Request-Id", request_id);

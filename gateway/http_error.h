@@ -18,8 +18,13 @@ typedef struct http_header {
 	const char *name, *value;
 } http_header;
 
-/* Sends status with a JSON body and the standard headers (Content-Type,
- * Content-Length, X-Request-Id) plus the extra ones. Returns status. */
+/* Sends status with a body of content_type and the standard headers
+ * (Content-Type, Content-Length, X-Request-Id, Date, Connection) plus the
+ * extra ones, in one write. Returns status. */
+int http_send(struct mg_connection *conn, int status, const char *content_type, const char *request_id,
+    const char *body, size_t len, const http_header *extra, size_t n_extra);
+
+/* http_send with application/json. */
 int http_send_json(struct mg_connection *conn, int status, const char *request_id, const char *body,
     size_t len, const http_header *extra, size_t n_extra);
 

@@ -13,6 +13,7 @@
 #include "health.pb-c.h"
 #include "http_error.h"
 #include "log.h"
+#include "metrics.h"
 #include "openapi.h"
 #include "pbjson.h"
 #include "request_id.h"
@@ -33,7 +34,8 @@ typedef struct exchange {
 	struct mg_connection *conn;
 	const struct mg_request_info *ri;
 	char request_id[REQUEST_ID_MAX + 1];
-	const char *route; /* template, for the access log */
+	const char *route;   /* template, for the access log */
+	const route *matched; /* NULL until a route matched; for metrics */
 	int64_t started_ms;
 	int64_t rpc_ms;
 	http_header headers[MAX_EXTRA_HEADERS]; /* sent with every response */
@@ -344,6 +346,7 @@ handle_rpc(http_server *srv, exchange *x, const route_match *m, int64_t timeout_
 	rpc_code code = rpc_client_call(srv->clients[r->service], svc, r->rpc_method, request, &reply, &opt, &x->st);
 	x->rpc_ms     = rpc_clock_ms() - t0;
 	if (code != RPC_OK) {
+		metrics_count_rpc_error(r->service, code);
 		status = send_rpc_error(x, r, code, timeout_ms);
 		goto out;
 	}
@@ -372,24 +375,49 @@ out:
 	return status;
 }
 
-/* ---- health ---- */
+/* ---- health and metrics ---- */
 
-static int
-handle_readyz(http_server *srv, exchange *x, int64_t timeout_ms)
+/* Asks every service's Health method (at most READY_TIMEOUT_MS each);
+ * replies[s] is NULL, with codes[s] saying why, for one that did not answer. */
+static void
+ask_health(http_server *srv, exchange *x, int64_t timeout_ms, Health__HealthReply *replies[SERVICE_COUNT],
+    rpc_code codes[SERVICE_COUNT])
 {
-	json_t *services = json_object();
-	bool all_ok      = true;
 	for (int s = 0; s < SERVICE_COUNT; s++) {
 		Health__HealthRequest in = HEALTH__HEALTH_REQUEST__INIT;
 		ProtobufCMessage *out    = NULL;
 		rpc_call_options opt     = {.request_id = x->request_id,
 		        .timeout_ms = timeout_ms < READY_TIMEOUT_MS ? timeout_ms : READY_TIMEOUT_MS};
-		rpc_code code = rpc_client_call(srv->clients[s], routes_service_descriptor(s), "Health", &in.base, &out,
-		    &opt, &x->st);
+		codes[s]   = rpc_client_call(srv->clients[s], routes_service_descriptor(s), "Health", &in.base, &out,
+		      &opt, &x->st);
+		replies[s] = codes[s] == RPC_OK ? (Health__HealthReply *) out : NULL;
+		if (codes[s] != RPC_OK)
+			metrics_count_rpc_error((route_service) s, codes[s]);
+	}
+}
+
+static void
+free_health(Health__HealthReply *replies[SERVICE_COUNT])
+{
+	for (int s = 0; s < SERVICE_COUNT; s++) {
+		if (replies[s] != NULL)
+			health__health_reply__free_unpacked(replies[s], NULL);
+	}
+}
+
+static int
+handle_readyz(http_server *srv, exchange *x, int64_t timeout_ms)
+{
+	Health__HealthReply *replies[SERVICE_COUNT];
+	rpc_code codes[SERVICE_COUNT];
+	ask_health(srv, x, timeout_ms, replies, codes);
+	json_t *services = json_object();
+	bool all_ok      = true;
+	for (int s = 0; s < SERVICE_COUNT; s++) {
+		Health__HealthReply *h = replies[s];
 		json_t *entry;
-		if (code == RPC_OK) {
-			Health__HealthReply *h = (Health__HealthReply *) out;
-			json_t *deps           = json_array();
+		if (h != NULL) {
+			json_t *deps = json_array();
 			for (size_t i = 0; i < h->n_dependencies; i++) {
 				json_array_append_new(deps, json_pack("{s:s,s:b,s:s}", "name", h->dependencies[i]->name,
 				    "ok", h->dependencies[i]->ok, "detail", h->dependencies[i]->detail));
@@ -397,18 +425,36 @@ handle_readyz(http_server *srv, exchange *x, int64_t timeout_ms)
 			entry  = json_pack("{s:b,s:o}", "ok", h->ok, "dependencies", deps);
 			all_ok = all_ok && h->ok;
 		} else {
-			entry  = json_pack("{s:b,s:s}", "ok", 0, "error", rpc_code_name(code));
+			entry  = json_pack("{s:b,s:s}", "ok", 0, "error", rpc_code_name(codes[s]));
 			all_ok = false;
 		}
 		json_object_set_new(services, routes_service_name(s), entry);
-		protobuf_c_message_free_unpacked(out, NULL);
 	}
+	free_health(replies);
 	json_t *doc = json_pack("{s:s,s:o}", "status", all_ok ? "ready" : "unavailable", "services", services);
 	char *text  = json_dumps(doc, JSON_COMPACT);
 	json_decref(doc);
 	if (text == NULL)
 		return send_error(x, 500, RPC_INTERNAL, "internal error", NULL);
 	int status = send_json(x, all_ok ? 200 : 503, text, strlen(text));
+	free(text);
+	return status;
+}
+
+/* Always 200 while the gateway runs: a service that did not answer shows
+ * as service_up 0, which is itself a metric worth scraping. */
+static int
+handle_metrics(http_server *srv, exchange *x, int64_t timeout_ms)
+{
+	Health__HealthReply *replies[SERVICE_COUNT];
+	rpc_code codes[SERVICE_COUNT];
+	ask_health(srv, x, timeout_ms, replies, codes);
+	char *text = metrics_render(replies);
+	free_health(replies);
+	if (text == NULL)
+		return send_error(x, 500, RPC_INTERNAL, "internal error", NULL);
+	int status = http_send(x->conn, 200, "text/plain; version=0.0.4; charset=utf-8", x->request_id, text,
+	    strlen(text), x->headers, x->n_headers);
 	free(text);
 	return status;
 }
@@ -437,7 +483,8 @@ dispatch(http_server *srv, exchange *x)
 		snprintf(text, sizeof(text), "%.16s is not allowed here; allowed: %s", method, allow);
 		return send_error(x, 405, RPC_UNIMPLEMENTED, text, NULL);
 	}
-	x->route = m.route->path;
+	x->route   = m.route->path;
+	x->matched = m.route;
 	if (!check_query(x))
 		return send_error(x, 400, RPC_INVALID_ARGUMENT, NULL, &x->st);
 	int64_t timeout_ms;
@@ -451,6 +498,8 @@ dispatch(http_server *srv, exchange *x)
 		return handle_readyz(srv, x, timeout_ms);
 	case ROUTE_OPENAPI:
 		return send_json(x, 200, srv->openapi, srv->openapi_len);
+	case ROUTE_METRICS:
+		return handle_metrics(srv, x, timeout_ms);
 	case ROUTE_RPC:
 		return handle_rpc(srv, x, &m, timeout_ms);
 	}
@@ -467,15 +516,18 @@ handle_request(struct mg_connection *conn, void *cbdata)
 	x->conn       = conn;
 	x->ri         = mg_get_request_info(conn);
 	x->route      = "-";
+	x->matched    = NULL;
 	x->started_ms = rpc_clock_ms();
 	x->rpc_ms     = -1;
 	x->n_headers  = 0;
 	x->body_read  = false;
 	request_id_take_or_make(mg_get_header(conn, "X-Request-Id"), x->request_id);
 
-	int status = dispatch(srv, x);
+	int status  = dispatch(srv, x);
+	int64_t ms  = rpc_clock_ms() - x->started_ms;
+	metrics_observe_request(x->matched, status, ms);
 	log_info(x->request_id, "http method=%.16s route=%s status=%d ms=%lld rpc_ms=%lld", x->ri->request_method,
-	    x->route, status, (long long) (rpc_clock_ms() - x->started_ms), (long long) x->rpc_ms);
+	    x->route, status, (long long) ms, (long long) x->rpc_ms);
 	free(x);
 	return status;
 }

@@ -189,6 +189,10 @@ operation(const route *r, json_t *schemas, json_t *params)
 		    "A service or one of its dependencies is not reachable", "content",
 		    json_content(json_pack("{s:s}", "$ref", "#/components/schemas/Readiness"))));
 		break;
+	case ROUTE_METRICS:
+		json_object_set_new(responses, status, json_pack("{s:s,s:{s:{s:{s:s}}}}", "description", r->summary,
+		    "content", "text/plain; version=0.0.4", "schema", "type", "string"));
+		break;
 	default:
 		json_object_set_new(responses, status, json_pack("{s:s,s:o}", "description", r->summary, "content",
 		    json_content(json_pack("{s:s}", "type", "object"))));

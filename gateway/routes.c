@@ -27,6 +27,8 @@ const route routes[] = {
         .summary = "Every service answers and reaches its dependencies", .success_status = 200},
     {.kind = ROUTE_OPENAPI, .method = "GET", .path = "/openapi.json", .summary = "This API's OpenAPI document",
         .success_status = 200},
+    {.kind = ROUTE_METRICS, .method = "GET", .path = "/metrics",
+        .summary = "Metrics in Prometheus text format: the gateway's and each service's", .success_status = 200},
 };
 const size_t routes_count = sizeof(routes) / sizeof(routes[0]);
 

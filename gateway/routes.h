@@ -13,6 +13,7 @@ typedef enum route_kind {
 	ROUTE_HEALTHZ, /* the process is up */
 	ROUTE_READYZ,  /* every service answers its Health method */
 	ROUTE_OPENAPI, /* the OpenAPI document */
+	ROUTE_METRICS, /* Prometheus text: the gateway's and the services' metrics */
 } route_kind;
 
 /* Services the gateway talks to; the index into its client array. */

@@ -32,7 +32,16 @@ struct events_consumer {
 	pthread_t thread;
 	_Atomic bool stop;
 	_Atomic bool connected;
+	_Atomic uint64_t consumed, duplicates, dead_lettered;
 };
+
+void
+events_consumer_counts(const events_consumer *c, uint64_t *consumed, uint64_t *duplicates, uint64_t *dead_lettered)
+{
+	*consumed      = atomic_load(&c->consumed);
+	*duplicates    = atomic_load(&c->duplicates);
+	*dead_lettered = atomic_load(&c->dead_lettered);
+}
 
 bool
 events_consumer_status(const events_consumer *c, char *detail, size_t len)
@@ -115,11 +124,18 @@ is_uuid(const char *s)
 	return true;
 }
 
+typedef struct batch {
+	Events__UserCreated *evs[BATCH_MAX];
+	int first_seen; /* how many were new */
+} batch;
+
 /* The one line per new user that the contract asks for. */
 static void
 log_new_user(void *arg, int i)
 {
-	const Events__UserCreated *ev = ((Events__UserCreated **) arg)[i];
+	batch *b                      = arg;
+	const Events__UserCreated *ev = b->evs[i];
+	b->first_seen++;
 	log_info(ev->request_id, "user_created id=%lld email=%s event=%s", (long long) ev->user->id, ev->user->email,
 	    ev->event_id);
 }
@@ -132,7 +148,8 @@ log_new_user(void *arg, int i)
 static bool
 handle_batch(events_consumer *c, const amqp_envelope_t *envs, int n)
 {
-	Events__UserCreated *evs[BATCH_MAX];
+	batch b = {.first_seen = 0};
+	Events__UserCreated **evs = b.evs;
 	const char *ids[BATCH_MAX];
 	uint64_t last_tag = 0;
 	int m            = 0;
@@ -143,6 +160,7 @@ handle_batch(events_consumer *c, const amqp_envelope_t *envs, int n)
 		if (ev == NULL || ev->user == NULL || !is_uuid(ev->event_id)) {
 			log_warn(NULL, "consumer_dead_letter reason=\"not a user_created event\" bytes=%zu", body->len);
 			events__user_created__free_unpacked(ev, NULL);
+			atomic_fetch_add(&c->dead_lettered, 1);
 			ok = ok && amqp_basic_reject(c->amqp, 1, envs[i].delivery_tag, 0) == AMQP_STATUS_OK;
 			continue;
 		}
@@ -153,7 +171,9 @@ handle_batch(events_consumer *c, const amqp_envelope_t *envs, int n)
 	if (m == 0)
 		return ok;
 	rpc_status st;
-	if (order_repo_handle_events(c->db, ids, m, log_new_user, evs, &st) == RPC_OK) {
+	if (order_repo_handle_events(c->db, ids, m, log_new_user, &b, &st) == RPC_OK) {
+		atomic_fetch_add(&c->consumed, (uint64_t) b.first_seen);
+		atomic_fetch_add(&c->duplicates, (uint64_t) (m - b.first_seen));
 		/* Everything up to last_tag is settled: these, and any rejected. */
 		ok = ok && amqp_basic_ack(c->amqp, 1, last_tag, 1) == AMQP_STATUS_OK;
 	} else {

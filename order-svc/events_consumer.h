@@ -8,6 +8,7 @@
 #define EVENTS_CONSUMER_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stddef.h>
 
 typedef struct events_consumer events_consumer;
@@ -20,5 +21,10 @@ void events_consumer_stop(events_consumer *c);
 
 /* Whether the broker connection is up, with a one-line detail. */
 bool events_consumer_status(const events_consumer *c, char *detail, size_t len);
+
+/* Events handled for the first time, redeliveries recognised, and
+ * undecodable messages dead-lettered, since start. Any thread. */
+void events_consumer_counts(const events_consumer *c, uint64_t *consumed, uint64_t *duplicates,
+    uint64_t *dead_lettered);
 
 #endif

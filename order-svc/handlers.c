@@ -237,6 +237,22 @@ order_health(Orders__OrderService_Service *svc, const Health__HealthRequest *in,
 	r.ok                       = pg_ok && redis_ok && amqp_ok && users_ok;
 	r.n_dependencies           = 4;
 	r.dependencies             = deps;
+
+	uint64_t consumed, duplicates, dead_lettered;
+	events_consumer_counts(w->env->consumer, &consumed, &duplicates, &dead_lettered);
+	Health__Stat stats[HEALTH_CACHE_STATS + 3];
+	health_cache_stats(stats);
+	health_stat(&stats[HEALTH_CACHE_STATS], "events_consumed_total", "user_created events handled (logged) once",
+	    false, consumed);
+	health_stat(&stats[HEALTH_CACHE_STATS + 1], "events_duplicate_total",
+	    "redelivered user_created events recognised and skipped", false, duplicates);
+	health_stat(&stats[HEALTH_CACHE_STATS + 2], "events_dead_lettered_total",
+	    "undecodable messages sent to the dead-letter queue", false, dead_lettered);
+	Health__Stat *stat_list[HEALTH_CACHE_STATS + 3];
+	for (size_t i = 0; i < HEALTH_CACHE_STATS + 3; i++)
+		stat_list[i] = &stats[i];
+	r.n_stats = HEALTH_CACHE_STATS + 3;
+	r.stats   = stat_list;
 	done(&r, closure_data);
 }
 

@@ -27,7 +27,7 @@ struct cache {
 	backoff retry;
 };
 
-static _Atomic uint64_t errors;
+static _Atomic uint64_t errors, hits, misses;
 
 /* Invalidations that failed (Redis down or slow) and must land before any
  * cached value is trusted again: every command of every cache flushes them
@@ -43,6 +43,18 @@ uint64_t
 cache_error_count(void)
 {
 	return atomic_load(&errors);
+}
+
+uint64_t
+cache_hit_count(void)
+{
+	return atomic_load(&hits);
+}
+
+uint64_t
+cache_miss_count(void)
+{
+	return atomic_load(&misses);
 }
 
 int
@@ -286,8 +298,8 @@ take_value(const redisReply *v, char **value, size_t *len)
 	return true;
 }
 
-cache_result
-cache_get(cache *c, const char *key, char **value, size_t *len, cache_lease *lease)
+static cache_result
+read_or_lease(cache *c, const char *key, char **value, size_t *len, cache_lease *lease)
 {
 	*value          = NULL;
 	*len            = 0;
@@ -327,6 +339,14 @@ cache_get(cache *c, const char *key, char **value, size_t *len, cache_lease *lea
 	}
 	freeReplyObject(r);
 	return result;
+}
+
+cache_result
+cache_get(cache *c, const char *key, char **value, size_t *len, cache_lease *lease)
+{
+	cache_result r = read_or_lease(c, key, value, len, lease);
+	atomic_fetch_add(r == CACHE_HIT ? &hits : &misses, 1);
+	return r;
 }
 
 cache_result

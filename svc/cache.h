@@ -76,4 +76,9 @@ int cache_env_parse_url(const char *text, void *out, char *err, size_t errlen);
 /* Errors seen by every cache of the process. */
 uint64_t cache_error_count(void);
 
+/* Reads cache_get answered from Redis, and those it did not (misses and
+ * errors both go to the database), in this process. */
+uint64_t cache_hit_count(void);
+uint64_t cache_miss_count(void);
+
 #endif

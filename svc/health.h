@@ -3,11 +3,20 @@
 #define HEALTH_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "health.pb-c.h"
 
 /* Fills d; name and detail are borrowed (detail must be fit for clients:
  * /readyz shows it). */
 void health_dependency(Health__Dependency *d, const char *name, bool ok, const char *detail);
+
+/* Fills s; name and help are borrowed. */
+void health_stat(Health__Stat *s, const char *name, const char *help, bool gauge, uint64_t value);
+
+/* The cache's counters (cache_hits_total, cache_misses_total,
+ * cache_errors_total) as the first three of stats. */
+#define HEALTH_CACHE_STATS 3
+void health_cache_stats(Health__Stat stats[HEALTH_CACHE_STATS]);
 
 #endif

@@ -164,6 +164,21 @@ user_health(Users__UserService_Service *svc, const Health__HealthRequest *in, He
 	reply.ok             = pg_ok && redis_ok && amqp_ok;
 	reply.n_dependencies = 3;
 	reply.dependencies   = deps;
+
+	Health__Stat stats[HEALTH_CACHE_STATS + 2];
+	Health__Stat *stat_list[HEALTH_CACHE_STATS + 2];
+	health_cache_stats(stats);
+	health_stat(&stats[HEALTH_CACHE_STATS], "events_published_total",
+	    "user_created events the broker confirmed and routed", false, outbox_published(w->env->relay));
+	size_t n_stats = HEALTH_CACHE_STATS + 1;
+	int64_t backlog;
+	if (pg_ok && user_repo_outbox_backlog(w->db, &backlog, &ignored) == RPC_OK)
+		health_stat(&stats[n_stats++], "outbox_backlog", "user_created events waiting in the outbox", true,
+		    (uint64_t) backlog);
+	for (size_t i = 0; i < n_stats; i++)
+		stat_list[i] = &stats[i];
+	reply.n_stats = n_stats;
+	reply.stats   = stat_list;
 	done(&reply, closure_data);
 }
 

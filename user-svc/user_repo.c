@@ -138,3 +138,15 @@ user_repo_get(db *d, int64_t id, user_record *out, rpc_status *st)
 	return RPC_OK;
 }
 
+
+rpc_code
+user_repo_outbox_backlog(db *d, int64_t *n, rpc_status *st)
+{
+	rpc_code code;
+	PGresult *res = db_exec(d, "SELECT count(*) FROM outbox", 0, NULL, PGRES_TUPLES_OK, "outbox_backlog", &code, st);
+	if (res == NULL)
+		return code;
+	*n = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	return RPC_OK;
+}

@@ -26,4 +26,7 @@ rpc_code user_repo_create(db *d, const char *name, const char *email, const char
 rpc_code user_repo_get(db *d, int64_t id, user_record *out, rpc_status *st);
 
 
+/* Events waiting in the outbox (not yet confirmed by the broker). */
+rpc_code user_repo_outbox_backlog(db *d, int64_t *n, rpc_status *st);
+
 #endif

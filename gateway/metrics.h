@@ -1,0 +1,25 @@
+/* The gateway's own metrics, and their Prometheus text exposition: requests
+ * by route and status, a latency histogram by route, RPC errors by service
+ * and code. Counting is lock-free, so every request can afford it. */
+#ifndef METRICS_H
+#define METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "health.pb-c.h"
+#include "routes.h"
+#include "rpc_status.h"
+
+/* One finished request; route is NULL when no route matched. */
+void metrics_observe_request(const route *r, int status, int64_t ms);
+
+/* One RPC that ended with code (anything but RPC_OK). */
+void metrics_count_rpc_error(route_service s, rpc_code code);
+
+/* The exposition: the gateway's metrics, then for each service whether it
+ * answered (health[s] non-NULL) and the stats it reported. malloc'd; NULL
+ * when out of memory. */
+char *metrics_render(Health__HealthReply *const health[SERVICE_COUNT]);
+
+#endif
