@@ -216,7 +216,7 @@ db_migrate(db *d, long long lock_key, const db_migration *migrations, size_t n, 
 /* The name of sql prepared on d's connection, preparing it on first use;
  * false (with res holding the failure, or NULL) when it could not be. */
 static bool
-prepared_name(db *d, const char *sql, int n, char name[8], PGresult **res)
+prepared_name(db *d, const char *sql, int n, char name[16], PGresult **res)
 {
 	*res  = NULL;
 	int i = 0;
@@ -224,7 +224,7 @@ prepared_name(db *d, const char *sql, int n, char name[8], PGresult **res)
 		i++;
 	if (i == PREPARED_MAX)
 		return false;
-	snprintf(name, 8, "s%d", i);
+	snprintf(name, 16, "s%d", i);
 	if (i < d->n_prepared)
 		return true;
 	char *copy = strdup(sql);
@@ -252,7 +252,7 @@ db_exec(db *d, const char *sql, int n, const char *const *params, ExecStatusType
 	}
 	/* Statements with parameters are the repeated ones; BEGIN and COMMIT
 	 * have nothing to plan. */
-	char name[8];
+	char name[16];
 	PGresult *res = NULL;
 	if (n > 0 && prepared_name(d, sql, n, name, &res))
 		res = PQexecPrepared(pg, name, n, params, NULL, NULL, 0);
