@@ -69,6 +69,13 @@ pid_path(const char *name, char *out, size_t len)
 	snprintf(out, len, "%s/%s.pid", getenv("STACK_DIR"), name);
 }
 
+/* Where the process's watcher writes its wait status when it ends. */
+static void
+status_path(const char *name, char *out, size_t len)
+{
+	snprintf(out, len, "%s/%s.status", getenv("STACK_DIR"), name);
+}
+
 static pid_t
 read_pid(const char *name)
 {
@@ -91,8 +98,11 @@ start_proc(stack_proc *p)
 {
 	if (user_url[0] == '\0')
 		load_settings();
-	pid_t pid = procs_start_detached(p->path, p->env, strcmp(p->name, "order-svc") == 0 ? stack_order_log() : NULL);
 	char path[256];
+	status_path(p->name, path, sizeof(path));
+	unlink(path); /* the previous run's */
+	pid_t pid = procs_start_detached(p->path, p->env, strcmp(p->name, "order-svc") == 0 ? stack_order_log() : NULL,
+	    path);
 	pid_path(p->name, path, sizeof(path));
 	FILE *f = fopen(path, "w");
 	if (f != NULL) {
@@ -123,16 +133,15 @@ stack_kill(const char *name, int sig)
 	pid_t pid = read_pid(name);
 	if (pid <= 0 || !running(pid))
 		return -1;
-	/* Detached (see start_proc): no exit status to read, so "stopped
-	 * within the time" is what is checked. */
+	char path[256];
+	status_path(name, path, sizeof(path));
 	kill(pid, sig);
-	for (int waited = 0; waited < 15000; waited += 20) {
-		if (!running(pid))
-			return 0;
-		nanosleep(&(struct timespec) {.tv_nsec = 20 * 1000000L}, NULL);
+	int status = procs_read_status(path, 15000);
+	if (status == -1 && running(pid)) {
+		kill(pid, SIGKILL);
+		procs_read_status(path, 5000);
 	}
-	kill(pid, SIGKILL);
-	return -1;
+	return status;
 }
 
 int
@@ -197,13 +206,19 @@ ReportHook(PRE_ALL)(struct criterion_test_set *tests)
 	}
 }
 
+/* Every suite on the stack ends by checking that each process exits 0 on
+ * SIGTERM: drained in time, and (in the sanitized build) with no leak or
+ * error report, which would make the exit status non-zero. */
 ReportHook(POST_ALL)(struct criterion_global_stats *stats)
 {
 	(void) stats;
 	int failed = 0;
 	for (size_t i = N_PROCS; i-- > 0;) {
-		if (stack_stop(procs[i].name) != 0) {
-			fprintf(stderr, "stack: %s did not stop within 15 s of SIGTERM\n", procs[i].name);
+		int status = stack_stop(procs[i].name);
+		if (status != 0) {
+			char why[96];
+			procs_describe_status(status, why, sizeof(why));
+			fprintf(stderr, "stack: %s on SIGTERM: %s (expected exit 0)\n", procs[i].name, why);
 			failed = 1;
 		}
 	}
