@@ -34,7 +34,9 @@ static stack_proc procs[] = {
      * deadline (a create meets Redis twice: user-svc, then order-svc). */
     {"user-svc", USER_SVC_BIN, {user_url, "LOG_LEVEL=warn", "OUTBOX_POLL_MS=200", "REDIS_TIMEOUT_MS=500", NULL}},
     {"order-svc", ORDER_SVC_BIN, {order_url, gw_user, "LOG_LEVEL=info", "REDIS_TIMEOUT_MS=500", NULL}},
-    {"gateway", GATEWAY_BIN, {port_env, gw_user, gw_order, "GATEWAY_BIND=127.0.0.1", "LOG_LEVEL=warn", NULL}},
+    /* A slow client is cut off after 3 s, so the drill can watch it happen. */
+    {"gateway", GATEWAY_BIN, {port_env, gw_user, gw_order, "GATEWAY_BIND=127.0.0.1", "LOG_LEVEL=warn",
+        "REQUEST_TIMEOUT_MS=3000", NULL}},
 };
 #define N_PROCS (sizeof(procs) / sizeof(procs[0]))
 
@@ -76,8 +78,8 @@ status_path(const char *name, char *out, size_t len)
 	snprintf(out, len, "%s/%s.status", getenv("STACK_DIR"), name);
 }
 
-static pid_t
-read_pid(const char *name)
+pid_t
+stack_pid(const char *name)
 {
 	char path[256];
 	pid_path(name, path, sizeof(path));
@@ -130,7 +132,7 @@ running(pid_t pid)
 int
 stack_kill(const char *name, int sig)
 {
-	pid_t pid = read_pid(name);
+	pid_t pid = stack_pid(name);
 	if (pid <= 0 || !running(pid))
 		return -1;
 	char path[256];

@@ -5,6 +5,8 @@
 #ifndef STACK_H
 #define STACK_H
 
+#include <sys/types.h>
+
 #include "http_client.h"
 
 /* GET/POST... to the gateway: path like "/users/1". */
@@ -29,6 +31,9 @@ int stack_kill(const char *name, int sig);
 
 /* Starts it again. */
 void stack_start(const char *name);
+
+/* Its pid (0 when unknown), for /proc. */
+pid_t stack_pid(const char *name);
 
 /* The file order-svc logs to. */
 const char *stack_order_log(void);
