@@ -24,6 +24,10 @@ gateway_config_load(gateway_config *cfg, int argc, char **argv)
 	        .help = "largest request body accepted; larger ones get 413 unread"},
 	    {.name = "WORKERS", .default_value = "32", .kind = ENV_INT, .min = 2, .max = 1024,
 	        .out = &cfg->workers, .help = "HTTP worker threads (concurrent requests)"},
+	    {.name = "REQUEST_TIMEOUT_MS", .default_value = "30000", .kind = ENV_INT, .min = 100, .max = 600000,
+	        .out = &cfg->request_timeout_ms,
+	        .help = "longest a client may take to send a request's headers (and each read of its body); "
+	                "a slower one is disconnected, freeing its worker"},
 	    {.name = "CORS_ORIGINS", .default_value = "", .kind = ENV_STRING, .may_be_empty = 1,
 	        .out = &cfg->cors_origins, .help = "origins allowed by CORS, comma-separated; empty allows none"},
 	    {.name = "LOG_LEVEL", .default_value = "info", .kind = ENV_CHOICE, .choices = log_level_names,

@@ -207,11 +207,16 @@ read_body(const http_server *srv, exchange *x, char **body, size_t *len)
 	if (buf == NULL)
 		return send_error(x, 500, RPC_INTERNAL, "internal error", NULL);
 	size_t n = 0;
-	for (;;) {
-		int got = n < cap ? mg_read(x->conn, buf + n, cap - n) : 0;
-		if (got <= 0)
-			break;
+	int got  = 0;
+	while (n < cap && (got = mg_read(x->conn, buf + n, cap - n)) > 0)
 		n += (size_t) got;
+	/* A bad chunk header (mg_read < 0), or a body cut short by a timeout:
+	 * the framing is lost, so the connection ends with the answer. */
+	if (got < 0 || (x->ri->content_length >= 0 && n < cap)) {
+		free(buf);
+		x->body_read = false;
+		return send_error(x, 400, RPC_INVALID_ARGUMENT,
+		    got < 0 ? "malformed chunked encoding" : "body ended before Content-Length", NULL);
 	}
 	if (n > (size_t) max) {
 		free(buf);
@@ -572,18 +577,19 @@ http_server_start(http_server **out, const gateway_config *cfg, rpc_client *cons
 	}
 	srv->openapi_len = strlen(srv->openapi);
 
-	char ports[256] = "", threads[16];
+	char ports[256] = "", threads[16], request_timeout[24];
 	for (int i = 0; i < cfg->ports.n; i++) {
 		size_t used = strlen(ports);
 		snprintf(ports + used, sizeof(ports) - used, "%s%s:%d", i ? "," : "", cfg->bind_address,
 		    cfg->ports.ports[i]);
 	}
 	snprintf(threads, sizeof(threads), "%ld", cfg->workers);
+	snprintf(request_timeout, sizeof(request_timeout), "%ld", cfg->request_timeout_ms);
 	/* tcp_nodelay: CivetWeb writes headers and body separately, and Nagle's
 	 * algorithm with the client's delayed ACK held each response ~40 ms. */
 	const char *options[] = {"listening_ports", ports, "num_threads", threads, "enable_keep_alive", "yes",
 	    "tcp_nodelay", "1",
-	    "keep_alive_timeout_ms", "5000", "request_timeout_ms", "30000",
+	    "keep_alive_timeout_ms", "5000", "request_timeout_ms", request_timeout,
 	    /* CORS is ours (CORS_ORIGINS): CivetWeb's own would allow any origin. */
 	    "access_control_allow_origin", "", "access_control_allow_methods", "", NULL};
 	struct mg_callbacks callbacks = {0};

@@ -57,52 +57,81 @@ cache_miss_count(void)
 	return atomic_load(&misses);
 }
 
+/* Digits only (no sign, no white space, as env.c's integers), at most
+ * max; *end is set past them. -1 when there are none or too many. */
+static long
+parse_digits(const char *s, long max, const char **end)
+{
+	size_t n = strspn(s, "0123456789");
+	long v   = 0;
+	for (size_t i = 0; i < n && v <= max; i++)
+		v = v * 10 + (s[i] - '0');
+	*end = s + n;
+	return n == 0 || v > max ? -1 : v;
+}
+
 int
 cache_parse_url(const char *url, char *host, size_t host_len, int *port, int *db, char *password,
     size_t password_len, char *err, size_t errlen)
 {
 	static const char scheme[] = "redis://";
 	if (strncmp(url, scheme, sizeof(scheme) - 1) != 0) {
-		snprintf(err, errlen, "'%s' does not start with redis://", url);
+		snprintf(err, errlen, "does not start with redis://");
 		return -1;
 	}
 	const char *p = url + sizeof(scheme) - 1;
 	password[0]   = '\0';
-	const char *at = strchr(p, '@');
+	/* No message quotes the URL: it may hold the password. The user
+	 * information ends at the last '@' of the authority (which
+	 * ends at '/', '?' or '#'), the rule
+	 * env_mask_url follows, so --help masks exactly this password. */
+	const char *at = NULL;
+	for (const char *q = p; *q != '\0' && strchr("/?#", *q) == NULL; q++)
+		if (*q == '@')
+			at = q;
 	if (at != NULL) {
 		const char *colon = memchr(p, ':', (size_t) (at - p));
-		const char *pw    = colon != NULL ? colon + 1 : p;
-		snprintf(password, password_len, "%.*s", (int) (at - pw), pw);
+		/* A user name alone would need Redis 6 ACLs (AUTH user pw),
+		 * which hiredis 0.14 does not speak. */
+		if (colon == NULL) {
+			snprintf(err, errlen, "has a user name but no password: use redis://:password@host");
+			return -1;
+		}
+		if ((size_t) (at - colon - 1) >= password_len) {
+			snprintf(err, errlen, "has a password longer than %zu bytes", password_len - 1);
+			return -1;
+		}
+		snprintf(password, password_len, "%.*s", (int) (at - colon - 1), colon + 1);
 		p = at + 1;
 	}
-	size_t hlen = strcspn(p, ":/");
+	size_t hlen = strcspn(p, ":/?#");
 	if (hlen == 0 || hlen >= host_len) {
-		snprintf(err, errlen, "'%s' has no host", url);
+		snprintf(err, errlen, "has no host");
 		return -1;
 	}
 	snprintf(host, host_len, "%.*s", (int) hlen, p);
 	p += hlen;
 	*port = 6379;
 	*db   = 0;
-	char *end;
+	const char *end;
 	if (*p == ':') {
-		long v = strtol(p + 1, &end, 10);
-		if (end == p + 1 || v < 1 || v > 65535 || (*end != '\0' && *end != '/')) {
-			snprintf(err, errlen, "'%s' has a bad port", url);
+		long v = parse_digits(p + 1, 65535, &end);
+		if (v < 1 || (*end != '\0' && *end != '/')) {
+			snprintf(err, errlen, "has a bad port (1-65535)");
 			return -1;
 		}
 		*port = (int) v;
 		p     = end;
 	}
 	if (*p == '/' && p[1] != '\0') {
-		long v = strtol(p + 1, &end, 10);
-		if (*end != '\0' || v < 0 || v > 15) {
-			snprintf(err, errlen, "'%s' has a bad database number", url);
+		long v = parse_digits(p + 1, 15, &end);
+		if (v < 0 || *end != '\0') {
+			snprintf(err, errlen, "has a bad database number (0-15)");
 			return -1;
 		}
 		*db = (int) v;
 	} else if (*p != '\0' && strcmp(p, "/") != 0) {
-		snprintf(err, errlen, "'%s' is not redis://host:port/db", url);
+		snprintf(err, errlen, "is not redis://[:password@]host[:port][/db]");
 		return -1;
 	}
 	return 0;

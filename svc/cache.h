@@ -25,8 +25,10 @@ typedef struct cache_lease {
 	char token[40]; /* empty: no lease (another filler holds it, or Redis failed) */
 } cache_lease;
 
-/* Parses redis://[:password@]host[:port][/db]. Returns 0, or -1 with a
- * reason in err. */
+/* Parses redis://[[user]:password@]host[:port][/db] strictly (port and db
+ * digits only; a user name without a password is refused, hiredis 0.14
+ * having no ACL login). Returns 0, or -1 with a reason in err that does not
+ * repeat the URL (it may hold the password). */
 int cache_parse_url(const char *url, char *host, size_t host_len, int *port, int *db, char *password,
     size_t password_len, char *err, size_t errlen);
 

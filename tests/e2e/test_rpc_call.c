@@ -20,7 +20,7 @@ ReportHook(PRE_ALL)(struct criterion_test_set *tests)
 	setenv("RPC_CALL_USERS", users + strlen("USER_SVC_URL="), 1);
 	const char *env[] = {users, orders, NULL};
 	char pid[16];
-	snprintf(pid, sizeof(pid), "%d", (int) procs_start_detached(FAKE_SERVICES_BIN, env, NULL));
+	snprintf(pid, sizeof(pid), "%d", (int) procs_start_detached(FAKE_SERVICES_BIN, env, NULL, NULL));
 	setenv("RPC_CALL_FAKE_PID", pid, 1);
 	nanosleep(&(struct timespec) {.tv_nsec = 300 * 1000000L}, NULL);
 }

@@ -2,6 +2,7 @@
 #include "procs.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -50,22 +51,78 @@ procs_start(const char *path, const char *const *env, const char *log_path)
 	return pid;
 }
 
+/* Closes every descriptor from 3 up except keep (-1 for none). */
+static void
+close_from_3(int keep)
+{
+	long max_fd = sysconf(_SC_OPEN_MAX);
+	for (long fd = 3; fd < (max_fd > 0 && max_fd < 65536 ? max_fd : 65536); fd++)
+		if (fd != keep)
+			close((int) fd);
+}
+
+/* The watcher of a detached process: starts it, hands its pid over the
+ * pipe, waits for it and writes its wait status to status_path (through a
+ * rename, so a reader never sees half a number). */
+static void watch_child(const char *path, const char *const *env, const char *log_path, const char *status_path,
+    int pid_pipe) __attribute__((noreturn));
+
+static void
+watch_child(const char *path, const char *const *env, const char *log_path, const char *status_path, int pid_pipe)
+{
+	/* Nothing of the test's either (see exec_child), or the runner would
+	 * wait for the watcher as long as the process lives. */
+	int devnull = open("/dev/null", O_RDONLY);
+	if (devnull >= 0) {
+		dup2(devnull, STDIN_FILENO);
+		close(devnull);
+	}
+	close_from_3(pid_pipe);
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(pid_pipe);
+		exec_child(path, env, log_path);
+	}
+	/* The stop signals are for the process, not for its watcher (set after
+	 * the fork: an ignored signal stays ignored across exec). */
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	ssize_t unused = write(pid_pipe, &pid, sizeof(pid));
+	(void) unused;
+	close(pid_pipe);
+	int status;
+	if (pid < 0 || status_path == NULL)
+		_exit(0);
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR)
+			_exit(1);
+	}
+	char tmp[512], text[32];
+	snprintf(tmp, sizeof(tmp), "%s.tmp", status_path);
+	int n  = snprintf(text, sizeof(text), "%d\n", status);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd >= 0) {
+		unused = write(fd, text, (size_t) n);
+		close(fd);
+		rename(tmp, status_path);
+	}
+	_exit(0);
+}
+
 pid_t
-procs_start_detached(const char *path, const char *const *env, const char *log_path)
+procs_start_detached(const char *path, const char *const *env, const char *log_path, const char *status_path)
 {
 	int fds[2];
 	if (pipe(fds) != 0)
 		return -1;
+	/* Test -> middle (exits at once, so we reap it) -> watcher (handed to
+	 * init, like the process) -> the process, the watcher's own child. */
 	pid_t middle = fork();
 	if (middle == 0) {
 		close(fds[0]);
-		pid_t pid = fork();
-		if (pid == 0) {
-			close(fds[1]);
-			exec_child(path, env, log_path);
-		}
-		ssize_t unused = write(fds[1], &pid, sizeof(pid));
-		(void) unused;
+		if (fork() == 0)
+			watch_child(path, env, log_path, status_path, fds[1]);
 		_exit(0);
 	}
 	close(fds[1]);
@@ -76,6 +133,37 @@ procs_start_detached(const char *path, const char *const *env, const char *log_p
 	if (middle > 0)
 		waitpid(middle, NULL, 0);
 	return pid;
+}
+
+int
+procs_read_status(const char *status_path, int timeout_ms)
+{
+	for (int waited = 0;; waited += 20) {
+		FILE *f = fopen(status_path, "r");
+		if (f != NULL) {
+			int status;
+			int ok = fscanf(f, "%d", &status) == 1;
+			fclose(f);
+			if (ok)
+				return status;
+		}
+		if (waited >= timeout_ms)
+			return -1;
+		sleep_ms(20);
+	}
+}
+
+void
+procs_describe_status(int status, char *buf, size_t len)
+{
+	if (status == -1)
+		snprintf(buf, len, "no exit status (still running, or its watcher died)");
+	else if (WIFEXITED(status))
+		snprintf(buf, len, "exit %d", WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		snprintf(buf, len, "killed by signal %d", WTERMSIG(status));
+	else
+		snprintf(buf, len, "wait status %d", status);
 }
 
 static void
@@ -104,9 +192,7 @@ exec_child(const char *path, const char *const *env, const char *log_path)
 		dup2(devnull, STDIN_FILENO);
 		close(devnull);
 	}
-	long max_fd = sysconf(_SC_OPEN_MAX);
-	for (long fd = 3; fd < (max_fd > 0 && max_fd < 65536 ? max_fd : 65536); fd++)
-		close((int) fd);
+	close_from_3(-1);
 	/* Not the test's stop signals: the child must see SIGTERM. */
 	sigset_t none;
 	sigemptyset(&none);

@@ -3,6 +3,7 @@
 #ifndef PROCS_H
 #define PROCS_H
 
+#include <stddef.h>
 #include <sys/types.h>
 
 /* A TCP port on 127.0.0.1 that was free a moment ago. */
@@ -15,8 +16,18 @@ pid_t procs_start(const char *path, const char *const *env, const char *log_path
 
 /* The same, but the process is not our child (it is handed to init), so
  * neither Criterion's runner, which reaps every child it has, nor a test
- * that exits sees it; stop it with kill and watch /proc. */
-pid_t procs_start_detached(const char *path, const char *const *env, const char *log_path);
+ * that exits sees it; stop it with kill. A watcher process, detached too,
+ * waits for it and, when status_path is not NULL, writes its wait status
+ * there once it has ended (read it with procs_read_status). */
+pid_t procs_start_detached(const char *path, const char *const *env, const char *log_path,
+    const char *status_path);
+
+/* The wait status a detached process's watcher wrote to status_path, waiting
+ * up to timeout_ms for it to appear; -1 when it did not. */
+int procs_read_status(const char *status_path, int timeout_ms);
+
+/* "exit 0", "killed by signal 9"... for a wait status (or -1) in messages. */
+void procs_describe_status(int status, char *buf, size_t len);
 
 /* Polls url until it answers 200, up to timeout_ms. Returns 0 or -1. */
 int procs_wait_http(const char *url, int timeout_ms);

@@ -34,7 +34,9 @@ static stack_proc procs[] = {
      * deadline (a create meets Redis twice: user-svc, then order-svc). */
     {"user-svc", USER_SVC_BIN, {user_url, "LOG_LEVEL=warn", "OUTBOX_POLL_MS=200", "REDIS_TIMEOUT_MS=500", NULL}},
     {"order-svc", ORDER_SVC_BIN, {order_url, gw_user, "LOG_LEVEL=info", "REDIS_TIMEOUT_MS=500", NULL}},
-    {"gateway", GATEWAY_BIN, {port_env, gw_user, gw_order, "GATEWAY_BIND=127.0.0.1", "LOG_LEVEL=warn", NULL}},
+    /* A slow client is cut off after 3 s, so the drill can watch it happen. */
+    {"gateway", GATEWAY_BIN, {port_env, gw_user, gw_order, "GATEWAY_BIND=127.0.0.1", "LOG_LEVEL=warn",
+        "REQUEST_TIMEOUT_MS=3000", NULL}},
 };
 #define N_PROCS (sizeof(procs) / sizeof(procs[0]))
 
@@ -69,8 +71,15 @@ pid_path(const char *name, char *out, size_t len)
 	snprintf(out, len, "%s/%s.pid", getenv("STACK_DIR"), name);
 }
 
-static pid_t
-read_pid(const char *name)
+/* Where the process's watcher writes its wait status when it ends. */
+static void
+status_path(const char *name, char *out, size_t len)
+{
+	snprintf(out, len, "%s/%s.status", getenv("STACK_DIR"), name);
+}
+
+pid_t
+stack_pid(const char *name)
 {
 	char path[256];
 	pid_path(name, path, sizeof(path));
@@ -91,8 +100,11 @@ start_proc(stack_proc *p)
 {
 	if (user_url[0] == '\0')
 		load_settings();
-	pid_t pid = procs_start_detached(p->path, p->env, strcmp(p->name, "order-svc") == 0 ? stack_order_log() : NULL);
 	char path[256];
+	status_path(p->name, path, sizeof(path));
+	unlink(path); /* the previous run's */
+	pid_t pid = procs_start_detached(p->path, p->env, strcmp(p->name, "order-svc") == 0 ? stack_order_log() : NULL,
+	    path);
 	pid_path(p->name, path, sizeof(path));
 	FILE *f = fopen(path, "w");
 	if (f != NULL) {
@@ -120,19 +132,18 @@ running(pid_t pid)
 int
 stack_kill(const char *name, int sig)
 {
-	pid_t pid = read_pid(name);
+	pid_t pid = stack_pid(name);
 	if (pid <= 0 || !running(pid))
 		return -1;
-	/* Detached (see start_proc): no exit status to read, so "stopped
-	 * within the time" is what is checked. */
+	char path[256];
+	status_path(name, path, sizeof(path));
 	kill(pid, sig);
-	for (int waited = 0; waited < 15000; waited += 20) {
-		if (!running(pid))
-			return 0;
-		nanosleep(&(struct timespec) {.tv_nsec = 20 * 1000000L}, NULL);
+	int status = procs_read_status(path, 15000);
+	if (status == -1 && running(pid)) {
+		kill(pid, SIGKILL);
+		procs_read_status(path, 5000);
 	}
-	kill(pid, SIGKILL);
-	return -1;
+	return status;
 }
 
 int
@@ -197,13 +208,19 @@ ReportHook(PRE_ALL)(struct criterion_test_set *tests)
 	}
 }
 
+/* Every suite on the stack ends by checking that each process exits 0 on
+ * SIGTERM: drained in time, and (in the sanitized build) with no leak or
+ * error report, which would make the exit status non-zero. */
 ReportHook(POST_ALL)(struct criterion_global_stats *stats)
 {
 	(void) stats;
 	int failed = 0;
 	for (size_t i = N_PROCS; i-- > 0;) {
-		if (stack_stop(procs[i].name) != 0) {
-			fprintf(stderr, "stack: %s did not stop within 15 s of SIGTERM\n", procs[i].name);
+		int status = stack_stop(procs[i].name);
+		if (status != 0) {
+			char why[96];
+			procs_describe_status(status, why, sizeof(why));
+			fprintf(stderr, "stack: %s on SIGTERM: %s (expected exit 0)\n", procs[i].name, why);
 			failed = 1;
 		}
 	}

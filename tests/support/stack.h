@@ -5,6 +5,8 @@
 #ifndef STACK_H
 #define STACK_H
 
+#include <sys/types.h>
+
 #include "http_client.h"
 
 /* GET/POST... to the gateway: path like "/users/1". */
@@ -19,13 +21,19 @@ void stack_assert_messages(const http_response *r, long status, size_t n, const 
  * "redis"); returns its exit status. */
 int stack_servers(const char *action, const char *server);
 
-/* Stops (SIGTERM; 0 when it exited cleanly) or starts again one process of
- * the system: "user-svc", "order-svc", "gateway". */
+/* Stops one process of the system ("user-svc", "order-svc", "gateway")
+ * with SIGTERM and returns its wait status: 0 when it exited 0 within 15 s
+ * (it is killed after), -1 when it was not running or did not stop. */
 int stack_stop(const char *name);
 
 /* The same with another signal (SIGKILL for a crash). */
 int stack_kill(const char *name, int sig);
+
+/* Starts it again. */
 void stack_start(const char *name);
+
+/* Its pid (0 when unknown), for /proc. */
+pid_t stack_pid(const char *name);
 
 /* The file order-svc logs to. */
 const char *stack_order_log(void);

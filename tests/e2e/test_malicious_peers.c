@@ -1,0 +1,342 @@
+/* Malicious peers against the real processes of the stack: garbage
+ * messages straight to each service's nng socket (raw, truncated and
+ * oversized frames: see the disabled test below), and
+ * malformed HTTP to the gateway (slow headers, huge headers, broken chunked
+ * bodies). Nothing crashes or hangs, every process keeps serving, and its
+ * memory stays bounded. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "rpc_envelope.h"
+#include "stack.h"
+
+/* What a process may grow by during a drill: far below what honouring a
+ * frame's claimed length (1 GiB) would take, above what ASan's quarantine
+ * and allocator caches hold on to. */
+#define RSS_GROWTH_MAX_KB (96 * 1024)
+
+static long
+rss_kb(const char *name)
+{
+	char path[64], line[256];
+	snprintf(path, sizeof(path), "/proc/%ld/status", (long) stack_pid(name));
+	FILE *f = fopen(path, "r");
+	cr_assert_not_null(f, "%s is running", name);
+	long kb = -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
+/* The process still answers through the gateway: 200 or 404 for probe. */
+static void
+assert_serving(const char *name, const char *probe)
+{
+	http_response r;
+	long status = stack_http("GET", probe, NULL, NULL, &r);
+	http_response_free(&r);
+	cr_assert(status == 200 || status == 404, "%s still serves %s after the drill: %ld", name, probe, status);
+}
+
+/* ---- nng ---- */
+
+static const char *
+service_url(const char *name)
+{
+	return getenv(strcmp(name, "user-svc") == 0 ? "STACK_USER_SVC_URL" : "STACK_ORDER_SVC_URL");
+}
+
+/* A raw connection to the service's ipc socket, under nng. */
+static int
+ipc_connect(const char *name)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", service_url(name) + strlen("ipc://"));
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	cr_assert(fd >= 0 && connect(fd, (struct sockaddr *) &sun, sizeof(sun)) == 0, "connect %s", sun.sun_path);
+	return fd;
+}
+
+/* Sends bytes, then closes; the peer may have closed first. */
+static void
+send_and_close(int fd, const void *bytes, size_t len)
+{
+	ssize_t unused = send(fd, bytes, len, MSG_NOSIGNAL);
+	(void) unused;
+	close(fd);
+}
+
+/* nng's ipc wire: an 8-byte greeting naming the protocol (REQ is 0x30),
+ * then frames of a type byte (1), a 64-bit big-endian length, the bytes. */
+static size_t
+frame(uint8_t *out, uint64_t claimed, const void *body, size_t len)
+{
+	static const uint8_t greeting[8] = {0, 'S', 'P', 0, 0x00, 0x30, 0, 0};
+	memcpy(out, greeting, 8);
+	out[8] = 1;
+	for (int i = 0; i < 8; i++)
+		out[9 + i] = (uint8_t) (claimed >> (56 - 8 * i));
+	memcpy(out + 17, body, len);
+	return 17 + len;
+}
+
+/* Garbage, truncated and oversized frames on raw connections. */
+static void
+attack_transport(const char *name)
+{
+	uint8_t buf[4096], junk[1024];
+	unsigned seed = 7;
+	for (size_t i = 0; i < sizeof(junk); i++)
+		junk[i] = (uint8_t) rand_r(&seed);
+	for (int round = 0; round < 20; round++) {
+		send_and_close(ipc_connect(name), junk, sizeof(junk));                    /* no greeting */
+		send_and_close(ipc_connect(name), buf, frame(buf, 1ULL << 30, junk, 16)); /* claims 1 GiB */
+		send_and_close(ipc_connect(name), buf, frame(buf, UINT64_MAX, junk, 16)); /* claims 2^64-1 */
+		send_and_close(ipc_connect(name), buf, frame(buf, 512, junk, 100));       /* cut short */
+		/* Whole, but no REQ header: the REP side must drop it. */
+		send_and_close(ipc_connect(name), buf, frame(buf, 64, junk, 64));
+	}
+}
+
+/* Whole nng messages that are not envelopes. */
+static void
+attack_messages(const char *name, int *answered, int *unanswered)
+{
+	nng_socket s;
+	cr_assert_eq(nng_req0_open(&s), 0);
+	nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, 2000);
+	nng_socket_set_ms(s, NNG_OPT_SENDTIMEO, 2000);
+	cr_assert_eq(nng_dial(s, service_url(name), NULL, NNG_FLAG_NONBLOCK), 0);
+	unsigned seed = 11;
+	uint8_t junk[2048];
+	for (int i = 0; i < 200; i++) {
+		size_t len = 1 + (size_t) rand_r(&seed) % sizeof(junk);
+		for (size_t k = 0; k < len; k++)
+			junk[k] = (uint8_t) rand_r(&seed);
+		void *reply;
+		size_t reply_len;
+		if (nng_send(s, junk, len, 0) == 0 && nng_recv(s, &reply, &reply_len, NNG_FLAG_ALLOC) == 0) {
+			nng_free(reply, reply_len);
+			(*answered)++;
+		} else {
+			(*unanswered)++;
+		}
+	}
+	nng_close(s);
+}
+
+/* Messages over the server's 4 MiB cap: nng drops the connection unread;
+ * the REQ socket redials and resends, and a redial cut short by our close
+ * is a disconnect during negotiation (nng#1518, below). */
+static void
+attack_oversized(const char *name)
+{
+	nng_socket s;
+	cr_assert_eq(nng_req0_open(&s), 0);
+	nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, 500);
+	nng_socket_set_ms(s, NNG_OPT_SENDTIMEO, 2000);
+	cr_assert_eq(nng_dial(s, service_url(name), NULL, NNG_FLAG_NONBLOCK), 0);
+	size_t big_len = 5u << 20;
+	void *big      = calloc(1, big_len);
+	for (int i = 0; i < 3; i++) {
+		void *reply;
+		size_t reply_len;
+		if (nng_send(s, big, big_len, 0) == 0 && nng_recv(s, &reply, &reply_len, NNG_FLAG_ALLOC) == 0) {
+			nng_free(reply, reply_len);
+			cr_assert_fail("%s answered a 5 MiB request", name);
+		}
+	}
+	free(big);
+	nng_close(s);
+}
+
+static void
+drill_service(const char *name, const char *probe)
+{
+	assert_serving(name, probe);
+	long before = rss_kb(name);
+	int answered = 0, unanswered = 0;
+	attack_messages(name, &answered, &unanswered);
+	assert_serving(name, probe);
+	long after = rss_kb(name);
+	cr_log_info("%s: 200 garbage messages (%d answered, %d not); RSS %ld -> %ld kB",
+	    name, answered, unanswered, before, after);
+	cr_assert_eq(unanswered, 0, "every whole garbage message got an error reply");
+	cr_assert_lt(after - before, RSS_GROWTH_MAX_KB, "%s grew from %ld to %ld kB", name, before, after);
+}
+
+Test(peers, garbage_messages_leave_user_svc_serving, .timeout = 60)
+{
+	drill_service("user-svc", "/users/1");
+}
+
+Test(peers, garbage_messages_leave_order_svc_serving, .timeout = 60)
+{
+	drill_service("order-svc", "/orders/1");
+}
+
+/* Raw garbage, truncated and oversized frames. Disabled: nng 1.5.2 (Debian
+ * 12) stops accepting on a listener after one connection fails its greeting
+ * or first frame, or disconnects while negotiating (nanomsg/nng#1518, fixed
+ * in 1.6.0): established connections, such as the gateway's, keep working, but
+ * no new one is ever accepted again. Enable with nng >= 1.6.0, or once the
+ * services re-open a listener that stopped accepting. */
+Test(peers, raw_garbage_on_the_nng_port_leaves_each_service_accepting, .timeout = 60, .disabled = true)
+{
+	const char *names[] = {"user-svc", "order-svc"};
+	for (int i = 0; i < 2; i++) {
+		attack_transport(names[i]);
+		attack_oversized(names[i]);
+		int answered = 0, unanswered = 0;
+		attack_messages(names[i], &answered, &unanswered); /* a new connection */
+		cr_assert_eq(unanswered, 0, "%s accepts new connections after raw garbage", names[i]);
+	}
+}
+
+/* ---- HTTP ---- */
+
+static int
+gateway_connect(void)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+	    .sin_port = htons((uint16_t) atoi(getenv("STACK_GATEWAY_PORT")))};
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	cr_assert(fd >= 0 && connect(fd, (struct sockaddr *) &sin, sizeof(sin)) == 0, "connect to the gateway");
+	return fd;
+}
+
+/* Reads what the server sends within timeout_ms into out; true when it then
+ * closed the connection. */
+static bool
+read_until_close(int fd, char *out, size_t len, int timeout_ms)
+{
+	size_t n = 0;
+	for (int64_t deadline = rpc_clock_ms() + timeout_ms; rpc_clock_ms() < deadline;) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		if (poll(&p, 1, 100) <= 0)
+			continue;
+		char scratch[4096];
+		ssize_t got = recv(fd, scratch, sizeof(scratch), 0);
+		if (got <= 0) {
+			out[n] = '\0';
+			return true;
+		}
+		size_t keep = (size_t) got < len - 1 - n ? (size_t) got : len - 1 - n;
+		memcpy(out + n, scratch, keep);
+		n += keep;
+	}
+	out[n] = '\0';
+	return false;
+}
+
+/* Sends a raw request and expects one status, then the connection closed. */
+static void
+assert_refused_and_closed(const char *what, const char *head, size_t repeat_len, const char *tail,
+    const char *status_line, const char *message)
+{
+	int fd = gateway_connect();
+	ssize_t unused = send(fd, head, strlen(head), MSG_NOSIGNAL);
+	char filler[4096];
+	memset(filler, 'a', sizeof(filler));
+	for (size_t sent = 0; sent < repeat_len; sent += sizeof(filler))
+		unused = send(fd, filler, sizeof(filler), MSG_NOSIGNAL);
+	unused = send(fd, tail, strlen(tail), MSG_NOSIGNAL);
+	(void) unused;
+	char reply[8192];
+	bool closed = read_until_close(fd, reply, sizeof(reply), 5000);
+	close(fd);
+	cr_assert(strncmp(reply, status_line, strlen(status_line)) == 0, "%s: %s", what, reply);
+	cr_assert(message == NULL || strstr(reply, message) != NULL, "%s: %s", what, reply);
+	cr_assert(closed, "%s: the connection was closed after the answer", what);
+}
+
+Test(peers, huge_headers_get_400_and_the_connection_closes, .timeout = 60)
+{
+	long before = rss_kb("gateway");
+	for (int i = 0; i < 30; i++) {
+		/* 64 KiB in one header, over CivetWeb's 16 KiB for the whole head. */
+		assert_refused_and_closed("a 64 KiB header", "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ", 64 * 1024,
+		    "\r\n\r\n", "HTTP/1.0 400", NULL);
+	}
+	assert_serving("gateway", "/users/1");
+	long after = rss_kb("gateway");
+	cr_assert_lt(after - before, RSS_GROWTH_MAX_KB, "gateway grew from %ld to %ld kB", before, after);
+}
+
+Test(peers, invalid_chunked_encoding_gets_400_and_the_connection_closes, .timeout = 60)
+{
+	static const char head[] = "POST /users HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+	                           "Transfer-Encoding: chunked\r\n\r\n";
+	static const char *const bodies[] = {
+	    "zz\r\n{}\r\n0\r\n\r\n",          /* not a hexadecimal size */
+	    "5\r\n{\"a\":1}\r\n0\r\n\r\n",    /* more bytes than the size said */
+	    "-1\r\n{}\r\n0\r\n\r\n",          /* a negative size */
+	    "fffffffffffffffffff\r\n{}\r\n", /* a size past 64 bits */
+	};
+	for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+		char request[512];
+		snprintf(request, sizeof(request), "%s%s", head, bodies[i]);
+		assert_refused_and_closed(bodies[i], request, 0, "", "HTTP/1.1 400", "malformed chunked encoding");
+	}
+	assert_serving("gateway", "/users/1");
+}
+
+Test(peers, slow_headers_do_not_block_other_clients_and_are_cut_off, .timeout = 60)
+{
+	/* Three clients each sending a header byte every 200 ms. */
+	enum { SLOW = 3 };
+	int slow[SLOW];
+	bool closed[SLOW] = {false};
+	for (int i = 0; i < SLOW; i++) {
+		slow[i]        = gateway_connect();
+		const char *go = "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ";
+		cr_assert_gt(send(slow[i], go, strlen(go), MSG_NOSIGNAL), 0);
+	}
+	int64_t start = rpc_clock_ms(), all_closed_ms = -1;
+	double slowest = 0;
+	for (int tick = 0; rpc_clock_ms() - start < 20000 && all_closed_ms < 0; tick++) {
+		int open = 0;
+		for (int i = 0; i < SLOW; i++) {
+			if (closed[i])
+				continue;
+			char reply[1024];
+			/* A byte; then whether the server hung up (the send fails,
+			 * or the socket reads as closed). */
+			if (send(slow[i], "a", 1, MSG_NOSIGNAL) != 1 || read_until_close(slow[i], reply, sizeof(reply), 1))
+				closed[i] = true;
+			else
+				open++;
+		}
+		if (open == 0)
+			all_closed_ms = rpc_clock_ms() - start;
+		/* Meanwhile everyone else is served at once. */
+		if (tick % 5 == 0) {
+			http_response r;
+			cr_assert_eq(stack_http("GET", "/healthz", NULL, NULL, &r), 200);
+			if (r.seconds > slowest)
+				slowest = r.seconds;
+			http_response_free(&r);
+		}
+		nanosleep(&(struct timespec) {.tv_nsec = 200 * 1000000L}, NULL);
+	}
+	for (int i = 0; i < SLOW; i++)
+		close(slow[i]);
+	cr_log_info("slow headers: %d clients cut off after %.1f s; other requests meanwhile took at most %.2f s", SLOW,
+	    all_closed_ms / 1000.0, slowest);
+	cr_assert_geq(all_closed_ms, 0, "the slow clients are disconnected (REQUEST_TIMEOUT_MS=3000 in the stack)");
+	cr_assert_lt(slowest, 2.0, "other clients were not held up: slowest %.2f s", slowest);
+}
