@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "listener_watch.h"
 #include "log.h"
 #include "rpc_envelope.h"
 
@@ -50,6 +51,7 @@ struct rpc_server {
 	rpc_server_options opt;
 	nng_socket sock;
 	nng_listener listener;
+	listener_watch *watch; /* re-opens the listener if it stops accepting */
 	char url[256];
 	worker *workers;
 	int n_workers;
@@ -174,7 +176,9 @@ serve(worker *w, const nng_msg *request_msg)
 		rpc_status_set(&call->status, RPC_INVALID_ARGUMENT, "malformed request envelope");
 		goto reply;
 	}
-	call->request     = req;
+	call->request = req;
+	if (strcmp(req->method, LISTENER_WATCH_METHOD) == 0)
+		goto reply; /* the listener watchdog's probe: OK, nothing to run */
 	call->deadline_ms = started +
 	    (req->timeout_ms != 0 ? req->timeout_ms : srv->opt.default_timeout_ms);
 
@@ -306,7 +310,8 @@ rpc_server_open(rpc_server **out, const rpc_server_options *opt, rpc_status *st)
 		}
 		w->thread_started = true;
 	}
-	*out = srv;
+	srv->watch = listener_watch_start(srv->sock, &srv->listener, srv->url);
+	*out      = srv;
 	return RPC_OK;
 }
 
@@ -315,6 +320,7 @@ rpc_server_close(rpc_server *srv)
 {
 	if (srv == NULL)
 		return;
+	listener_watch_stop(srv->watch); /* it must not re-open what closes below */
 	/* 1. Stop each worker's receive: idle workers wake with ECANCELED, busy
 	 *    ones finish their handler, send the reply, then find their receive
 	 *    stopped. The listener stays open until then, because closing it
