@@ -39,7 +39,9 @@ cache=$work/cache
 roots=$work/roots
 chroot_path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin # Docker's default PATH
 
-log() { printf '[images %4ss] %s\n' "$SECONDS" "$*" >&2; }
+# fd 9 is our stderr, even when a trap runs inside a redirected call.
+exec 9>&2
+log() { printf '[images %4ss] %s\n' "$SECONDS" "$*" >&9; }
 fail() {
 	log "FAIL: $*"
 	exit 1
