@@ -260,10 +260,11 @@ do_copy() {
 # A RUN that installs packages is where a stage's layer is kept in the cache.
 is_package_layer() { [[ $1 == RUN* && $1 == *scripts/bootstrap* ]]; }
 
-# play_stage NAME: make roots/NAME by playing stage NAME. Stages FROM another
-# stage are played into that stage's root (they only add files and set ENV
-# and USER, recorded in the variables ENV_<n> and USER_<n>).
-declare -A stage_env stage_user stage_entry
+# play_stage NAME: make roots/NAME by playing stage NAME. A stage FROM
+# another stage is played into that stage's root (the images only add a
+# file each). What lives in the image config rather than in files is kept
+# per stage: WORKDIR, ENV, USER and ENTRYPOINT.
+declare -A stage_wd stage_env stage_user stage_entry
 play_stage() {
 	local name=$1 base root key i l start=0 wd=/ user="" t0
 	local -a ins keys env=()
@@ -341,7 +342,6 @@ play_stage() {
 	stage_user[$name]=$user
 	stage_env[$name]="${env[*]}"
 }
-declare -A stage_wd
 
 # ---------------------------------------------------------------- checks
 
