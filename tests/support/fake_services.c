@@ -111,10 +111,16 @@ health_reply(Health__HealthReply_Closure done, void *call, bool ok)
 	pg.name               = "postgres";
 	pg.ok                 = ok;
 	pg.detail             = ok ? "connected" : "connection refused";
-	Health__Dependency *deps[] = {&pg};
+	/* A healthy dependency beside the failing one, as the real services
+	 * report several: a reader must look at the reply's own ok. */
+	Health__Dependency redis = HEALTH__DEPENDENCY__INIT;
+	redis.name               = "redis";
+	redis.ok                 = true;
+	redis.detail             = "connected";
+	Health__Dependency *deps[] = {&pg, &redis};
 	Health__HealthReply reply  = HEALTH__HEALTH_REPLY__INIT;
 	reply.ok                   = ok;
-	reply.n_dependencies       = 1;
+	reply.n_dependencies       = 2;
 	reply.dependencies         = deps;
 	done(&reply, call);
 }
