@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <sys/random.h>
@@ -152,10 +153,54 @@ stack_stop(const char *name)
 	return stack_kill(name, SIGTERM);
 }
 
+/* True when a thread of pid blocks SIGTERM. (The main thread's own mask
+ * shows SIGTERM unblocked while it sits in sigwait; the threads it started
+ * keep the mask it had.) */
+static bool
+blocks_sigterm(pid_t pid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/task", (int) pid);
+	DIR *tasks = opendir(path);
+	bool blocked = false;
+	for (struct dirent *t; tasks != NULL && !blocked && (t = readdir(tasks)) != NULL;) {
+		char status[352], line[128];
+		snprintf(status, sizeof(status), "%s/%s/status", path, t->d_name);
+		FILE *f = fopen(status, "r");
+		unsigned long long mask = 0;
+		while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+			if (sscanf(line, "SigBlk: %llx", &mask) == 1)
+				break;
+		}
+		if (f != NULL)
+			fclose(f);
+		blocked = (mask & (1ULL << (SIGTERM - 1))) != 0;
+	}
+	if (tasks != NULL)
+		closedir(tasks);
+	return blocked;
+}
+
+/* Waits (up to 10 s) until the process takes SIGTERM itself: every binary
+ * blocks it at start to sigwait for it, and until then a SIGTERM kills it
+ * outright (a suite that restarted a process and stopped it at once saw
+ * "killed by signal 15"). */
+static void
+wait_handles_sigterm(const char *name)
+{
+	for (int tries = 0; tries < 400; tries++) {
+		if (blocks_sigterm(stack_pid(name)))
+			return;
+		nanosleep(&(struct timespec) {.tv_nsec = 25 * 1000000L}, NULL);
+	}
+	fprintf(stderr, "stack: %s does not block SIGTERM after 10 s\n", name);
+}
+
 void
 stack_start(const char *name)
 {
 	start_proc(find_proc(name));
+	wait_handles_sigterm(name);
 }
 
 const char *
