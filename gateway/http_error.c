@@ -145,11 +145,17 @@ http_send(struct mg_connection *conn, int status, const char *content_type, cons
 	ok = ok && append_header(&b, "Date", http_date());
 	if (!says_connection)
 		ok = ok && append_header(&b, "Connection", connection_value(conn));
-	ok = ok && append(&b, "\r\n", 2) && append(&b, body, len);
-	if (ok)
+	/* A HEAD answer has the headers of the GET but no body: a client
+	 * would read one as the start of the next response. */
+	const char *method = mg_get_request_info(conn)->request_method;
+	bool head_only     = method != NULL && strcmp(method, "HEAD") == 0;
+	ok                 = ok && append(&b, "\r\n", 2) && (head_only || append(&b, body, len));
+	if (ok) {
 		mg_write(conn, b.data, b.len);
-	else /* out of memory: a bare status, and the connection ends */
+	} else { /* out of memory: a bare status, and the connection ends */
 		mg_printf(conn, "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+		status = 500;
+	}
 	if (b.on_heap)
 		free(b.data);
 	return status;

@@ -169,8 +169,8 @@ render_services(text *t, Health__HealthReply *const health[SERVICE_COUNT])
 	for (int s = 0; s < SERVICE_COUNT; s++) {
 		for (size_t i = 0; health[s] != NULL && i < health[s]->n_stats; i++) {
 			const Health__Stat *first = health[s]->stats[i];
-			if (!valid_name(first->name))
-				continue;
+			if (!valid_name(first->name) || strcmp(first->name, "up") == 0)
+				continue; /* "up" is the gateway's own service_up */
 			/* Printed already, with an earlier service or stat? */
 			bool seen = false;
 			for (int ps = 0; ps <= s && !seen; ps++)
@@ -183,10 +183,12 @@ render_services(text *t, Health__HealthReply *const health[SERVICE_COUNT])
 			    help, first->name, first->gauge ? "gauge" : "counter");
 			for (int os = s; os < SERVICE_COUNT; os++)
 				for (size_t oi = 0; health[os] != NULL && oi < health[os]->n_stats; oi++)
-					if (strcmp(health[os]->stats[oi]->name, first->name) == 0)
+					if (strcmp(health[os]->stats[oi]->name, first->name) == 0) {
 						put(t, "service_%s{service=\"%s\"} %llu\n", first->name,
 						    routes_service_name((route_service) os),
 						    (unsigned long long) health[os]->stats[oi]->value);
+						break; /* a name twice in one reply: the first only */
+					}
 		}
 	}
 }

@@ -186,7 +186,9 @@ order_repo_handle_events(db *d, const char *const *event_ids, int n, void (*on_f
 	 * transaction, then finds the row. */
 	const char *params[] = {ids};
 	res = db_exec(d,
-	    "INSERT INTO processed_events (event_id) SELECT unnest($1::uuid[])"
+	    /* In id order: two batches that share ids (replicas, or a
+	     * redelivery) then lock them in the same order, never deadlock. */
+	    "INSERT INTO processed_events (event_id) SELECT id FROM unnest($1::uuid[]) AS id ORDER BY id"
 	    " ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
 	    1, params, PGRES_TUPLES_OK, "record_events", &code, st);
 	if (res == NULL) {

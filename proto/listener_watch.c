@@ -1,16 +1,16 @@
-/* listener_watch.h: a probe call every second; two failures re-open. */
+/* listener_watch.h: a probe dial every second; two not taken re-open. */
 #include "listener_watch.h"
 
 #include <nng/protocol/reqrep0/req.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
 #include "log.h"
-#include "rpc_envelope.h"
 
 #define PERIOD_MS 1000
 #define PROBE_TIMEOUT_MS 2000 /* generous: a busy machine accepts slowly */
@@ -21,9 +21,10 @@ struct listener_watch {
 	nng_listener *listener;
 	char url[256];
 	pthread_t thread;
-	pthread_mutex_t mu; /* guards stop */
-	pthread_cond_t cv;  /* signalled on stop */
+	pthread_mutex_t mu; /* guards stop and accepted */
+	pthread_cond_t cv;  /* signalled on stop and on each accepted connection */
 	bool stop;
+	uint64_t accepted; /* connections the server socket added */
 	_Atomic int reopened;
 };
 
@@ -39,27 +40,39 @@ deadline_in(struct timespec *t, int ms)
 	}
 }
 
-/* True when a call on a new connection is answered in time (or when no
+/* The server socket added a connection (any client's, or the probe's). */
+static void
+on_accepted(nng_pipe pipe, nng_pipe_ev ev, void *arg)
+{
+	(void) pipe;
+	(void) ev;
+	listener_watch *w = arg;
+	pthread_mutex_lock(&w->mu);
+	w->accepted++;
+	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+}
+
+/* True when the server socket takes a new connection in time (or when no
  * probe could be made: then there is nothing to act on). */
 static bool
 accepts(listener_watch *w)
 {
 	nng_socket probe;
-	nng_msg *msg;
-	rpc_request_header hdr = {.method = LISTENER_WATCH_METHOD, .timeout_ms = PROBE_TIMEOUT_MS};
 	if (nng_req0_open(&probe) != 0)
 		return true;
-	nng_socket_set_ms(probe, NNG_OPT_SENDTIMEO, PROBE_TIMEOUT_MS);
-	nng_socket_set_ms(probe, NNG_OPT_RECVTIMEO, PROBE_TIMEOUT_MS);
+	pthread_mutex_lock(&w->mu);
+	uint64_t before = w->accepted;
+	pthread_mutex_unlock(&w->mu);
 	bool ok = true;
-	if (nng_dial(probe, w->url, NULL, NNG_FLAG_NONBLOCK) == 0 &&
-	    rpc_envelope_pack_request(&msg, &hdr, NULL, 0) == 0) {
-		int rv = nng_sendmsg(probe, msg, 0);
-		if (rv != 0)
-			nng_msg_free(msg);
-		else if ((rv = nng_recvmsg(probe, &msg, 0)) == 0)
-			nng_msg_free(msg);
-		ok = rv == 0 || rv == NNG_ENOMEM;
+	if (nng_dial(probe, w->url, NULL, NNG_FLAG_NONBLOCK) == 0) {
+		struct timespec until;
+		deadline_in(&until, PROBE_TIMEOUT_MS);
+		pthread_mutex_lock(&w->mu);
+		while (w->accepted == before && !w->stop && pthread_cond_timedwait(&w->cv, &w->mu, &until) == 0) {
+		}
+		ok = w->accepted != before || w->stop;
+		pthread_mutex_unlock(&w->mu);
 	}
 	nng_close(probe);
 	return ok;
@@ -94,7 +107,10 @@ watch_main(void *arg)
 		if (stop)
 			break;
 		failures = accepts(w) ? 0 : failures + 1;
-		if (failures >= FAILURES_TO_REOPEN) {
+		pthread_mutex_lock(&w->mu);
+		stop = w->stop; /* a stop during the probe: the server is closing */
+		pthread_mutex_unlock(&w->mu);
+		if (failures >= FAILURES_TO_REOPEN && !stop) {
 			reopen(w);
 			failures = 0;
 		}
@@ -123,6 +139,7 @@ listener_watch_start(nng_socket sock, nng_listener *listener, const char *url)
 		free(w);
 		return NULL;
 	}
+	nng_pipe_notify(sock, NNG_PIPE_EV_ADD_POST, on_accepted, w);
 	return w;
 }
 
@@ -136,6 +153,13 @@ listener_watch_stop(listener_watch *w)
 	pthread_cond_broadcast(&w->cv);
 	pthread_mutex_unlock(&w->mu);
 	pthread_join(w->thread, NULL);
+}
+
+void
+listener_watch_free(listener_watch *w)
+{
+	if (w == NULL)
+		return;
 	pthread_cond_destroy(&w->cv);
 	pthread_mutex_destroy(&w->mu);
 	free(w);

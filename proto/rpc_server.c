@@ -177,8 +177,6 @@ serve(worker *w, const nng_msg *request_msg)
 		goto reply;
 	}
 	call->request = req;
-	if (strcmp(req->method, LISTENER_WATCH_METHOD) == 0)
-		goto reply; /* the listener watchdog's probe: OK, nothing to run */
 	call->deadline_ms = started +
 	    (req->timeout_ms != 0 ? req->timeout_ms : srv->opt.default_timeout_ms);
 
@@ -341,6 +339,7 @@ rpc_server_close(rpc_server *srv)
 	for (int i = 0; i < srv->n_workers; i++)
 		nng_ctx_close(srv->workers[i].ctx);
 	nng_close(srv->sock);
+	listener_watch_free(srv->watch); /* its pipe callback is done with now */
 	for (int i = 0; i < srv->n_workers; i++) {
 		nng_aio_free(srv->workers[i].recv_aio);
 		nng_aio_free(srv->workers[i].send_aio);

@@ -371,3 +371,23 @@ Test(peers, slow_headers_do_not_block_other_clients_and_are_cut_off, .timeout = 
 	cr_assert_geq(all_closed_ms, 0, "the slow clients are disconnected (REQUEST_TIMEOUT_MS=3000 in the stack)");
 	cr_assert_lt(slowest, 2.0, "other clients were not held up: slowest %.2f s", slowest);
 }
+
+/* A HEAD answer carries no body, or a client reusing the connection would
+ * read it as the next response: two pipelined requests, two clean answers. */
+Test(peers, head_gets_headers_only_and_the_connection_stays_in_step, .timeout = 30)
+{
+	int fd = gateway_connect();
+	const char pipelined[] = "HEAD /users/1 HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+	ssize_t unused = send(fd, pipelined, sizeof(pipelined) - 1, MSG_NOSIGNAL);
+	(void) unused;
+	char reply[8192];
+	bool closed = read_until_close(fd, reply, sizeof(reply), 5000);
+	close(fd);
+	cr_assert(closed, "the second request's Connection: close was honoured");
+	cr_assert(strncmp(reply, "HTTP/1.1 405", 12) == 0, "HEAD is not a route's method: %s", reply);
+	const char *end_of_head = strstr(reply, "\r\n\r\n");
+	cr_assert_not_null(end_of_head);
+	cr_assert(strncmp(end_of_head + 4, "HTTP/1.1 200", 12) == 0,
+	    "the next response follows the HEAD answer's headers directly: %s", reply);
+	cr_assert(strstr(end_of_head, "{\"status\":\"ok\"}") != NULL, "%s", reply);
+}

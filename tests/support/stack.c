@@ -153,13 +153,22 @@ stack_stop(const char *name)
 	return stack_kill(name, SIGTERM);
 }
 
-/* True when a thread of pid blocks SIGTERM. (The main thread's own mask
- * shows SIGTERM unblocked while it sits in sigwait; the threads it started
- * keep the mask it had.) */
+/* True when a thread of pid blocks SIGTERM, or its main thread waits in
+ * sigwait (which shows the waited signals unblocked meanwhile; the threads
+ * it started keep the mask it had, but before any there is only main). */
 static bool
 blocks_sigterm(pid_t pid)
 {
-	char path[64];
+	char path[64], wchan[64] = "";
+	snprintf(path, sizeof(path), "/proc/%d/wchan", (int) pid);
+	FILE *w = fopen(path, "r");
+	if (w != NULL) {
+		if (fgets(wchan, sizeof(wchan), w) == NULL)
+			wchan[0] = '\0';
+		fclose(w);
+	}
+	if (strstr(wchan, "sigtimedwait") != NULL)
+		return true;
 	snprintf(path, sizeof(path), "/proc/%d/task", (int) pid);
 	DIR *tasks = opendir(path);
 	bool blocked = false;
