@@ -158,6 +158,20 @@ valid_name(const char *name)
 	return strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") == strlen(name);
 }
 
+/* The replica that answered: with several, each scrape may reach another,
+ * and a counter without it would seem to reset. Label-safe characters only. */
+static const char *
+instance_label(const Health__HealthReply *h)
+{
+	static _Thread_local char label[128];
+	const char *in = h->instance != NULL ? h->instance : "";
+	size_t j = 0;
+	for (; in[j] != '\0' && j + 1 < sizeof(label); j++)
+		label[j] = (in[j] == '"' || in[j] == '\\' || (unsigned char) in[j] < 0x20) ? '_' : in[j];
+	label[j] = '\0';
+	return label;
+}
+
 /* Services' stats, grouped by name as the format requires: each family's
  * HELP and TYPE once, then its samples from every service. */
 static void
@@ -184,8 +198,8 @@ render_services(text *t, Health__HealthReply *const health[SERVICE_COUNT])
 			for (int os = s; os < SERVICE_COUNT; os++)
 				for (size_t oi = 0; health[os] != NULL && oi < health[os]->n_stats; oi++)
 					if (strcmp(health[os]->stats[oi]->name, first->name) == 0) {
-						put(t, "service_%s{service=\"%s\"} %llu\n", first->name,
-						    routes_service_name((route_service) os),
+						put(t, "service_%s{service=\"%s\",instance=\"%s\"} %llu\n", first->name,
+						    routes_service_name((route_service) os), instance_label(health[os]),
 						    (unsigned long long) health[os]->stats[oi]->value);
 						break; /* a name twice in one reply: the first only */
 					}

@@ -251,8 +251,9 @@ order_health(Orders__OrderService_Service *svc, const Health__HealthRequest *in,
 	Health__Stat *stat_list[HEALTH_CACHE_STATS + 3];
 	for (size_t i = 0; i < HEALTH_CACHE_STATS + 3; i++)
 		stat_list[i] = &stats[i];
-	r.n_stats = HEALTH_CACHE_STATS + 3;
-	r.stats   = stat_list;
+	r.n_stats  = HEALTH_CACHE_STATS + 3;
+	r.stats    = stat_list;
+	r.instance = (char *) health_instance();
 	done(&r, closure_data);
 }
 

@@ -3,6 +3,9 @@
 
 #include "cache.h"
 
+#include <stdio.h>
+#include <unistd.h>
+
 void
 health_dependency(Health__Dependency *d, const char *name, bool ok, const char *detail)
 {
@@ -29,4 +32,16 @@ health_cache_stats(Health__Stat stats[HEALTH_CACHE_STATS])
 	health_stat(&stats[1], "cache_misses_total", "reads that went to PostgreSQL", false, cache_miss_count());
 	health_stat(&stats[2], "cache_errors_total", "Redis commands that failed (served from PostgreSQL)", false,
 	    cache_error_count());
+}
+
+const char *
+health_instance(void)
+{
+	static _Thread_local char name[300];
+	char host[256] = "";
+	if (gethostname(host, sizeof(host)) != 0)
+		snprintf(host, sizeof(host), "unknown");
+	host[sizeof(host) - 1] = '\0';
+	snprintf(name, sizeof(name), "%s:%ld", host, (long) getpid());
+	return name;
 }

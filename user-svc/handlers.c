@@ -177,8 +177,9 @@ user_health(Users__UserService_Service *svc, const Health__HealthRequest *in, He
 		    (uint64_t) backlog);
 	for (size_t i = 0; i < n_stats; i++)
 		stat_list[i] = &stats[i];
-	reply.n_stats = n_stats;
-	reply.stats   = stat_list;
+	reply.n_stats  = n_stats;
+	reply.stats    = stat_list;
+	reply.instance = (char *) health_instance();
 	done(&reply, closure_data);
 }
 

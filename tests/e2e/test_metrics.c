@@ -5,21 +5,32 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdbool.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "stack.h"
 
 static const char *const json_headers[] = {"Content-Type: application/json", NULL};
 
-/* The value of the sample line that starts with `series ` (name and labels
- * exactly as exposed), or -1 when there is none. */
+/* The value of the sample line whose series (name and labels) is `series`
+ * exactly, or, when series leaves its label list open ("name{a=\"b\""),
+ * the first one with those labels first; -1 when there is none. */
 static double
 sample(const char *text, const char *series)
 {
-	size_t n = strlen(series);
+	size_t n  = strlen(series);
+	bool open = n > 0 && series[n - 1] != '}';
 	for (const char *line = text; line != NULL && *line != '\0';) {
-		if (strncmp(line, series, n) == 0 && line[n] == ' ')
-			return strtod(line + n + 1, NULL);
+		if (strncmp(line, series, n) == 0) {
+			const char *rest = line + n;
+			if (open && *rest == ',')
+				rest = strchr(rest, '}') != NULL ? strchr(rest, '}') + 1 : rest;
+			else if (open && *rest == '}')
+				rest++;
+			if (*rest == ' ')
+				return strtod(rest + 1, NULL);
+		}
 		line = strchr(line, '\n');
 		line = line != NULL ? line + 1 : NULL;
 	}
@@ -71,7 +82,7 @@ Test(metrics, requests_latencies_rpc_errors_and_service_stats_are_exposed, .time
 	http_response before;
 	scrape(&before);
 	double created_before = sample(before.body, "gateway_http_requests_total{route=\"POST /users\",status=\"201\"}");
-	double hits_before    = sample(before.body, "service_cache_hits_total{service=\"user-svc\"}");
+	double hits_before    = sample(before.body, "service_cache_hits_total{service=\"user-svc\"");
 	double not_found_before =
 	    sample(before.body, "gateway_rpc_errors_total{service=\"user-svc\",code=\"NOT_FOUND\"}");
 	cr_assert_geq(hits_before, 0, "user-svc reports its cache hits:\n%s", before.body);
@@ -101,8 +112,8 @@ Test(metrics, requests_latencies_rpc_errors_and_service_stats_are_exposed, .time
 	for (int tries = 0; tries < 100; tries++) {
 		http_response_free(&after);
 		scrape(&after);
-		if (sample(after.body, "service_events_consumed_total{service=\"order-svc\"}") >= 1 &&
-		    sample(after.body, "service_outbox_backlog{service=\"user-svc\"}") == 0)
+		if (sample(after.body, "service_events_consumed_total{service=\"order-svc\"") >= 1 &&
+		    sample(after.body, "service_outbox_backlog{service=\"user-svc\"") == 0)
 			break;
 		nanosleep(&(struct timespec) {.tv_nsec = 100 * 1000000L}, NULL);
 	}
@@ -112,13 +123,19 @@ Test(metrics, requests_latencies_rpc_errors_and_service_stats_are_exposed, .time
 	cr_assert_geq(sample(t, "gateway_http_requests_total{route=\"GET /users/{id}\",status=\"404\"}"), 1);
 	cr_assert_eq(sample(t, "gateway_rpc_errors_total{service=\"user-svc\",code=\"NOT_FOUND\"}"),
 	    (not_found_before > 0 ? not_found_before : 0) + 1, "%s", t);
-	cr_assert_geq(sample(t, "service_cache_hits_total{service=\"user-svc\"}"), hits_before + 2, "%s", t);
-	cr_assert_geq(sample(t, "service_cache_misses_total{service=\"user-svc\"}"), 1);
-	cr_assert_geq(sample(t, "service_events_published_total{service=\"user-svc\"}"), 1, "%s", t);
-	cr_assert_geq(sample(t, "service_events_consumed_total{service=\"order-svc\"}"), 1, "%s", t);
-	cr_assert_eq(sample(t, "service_outbox_backlog{service=\"user-svc\"}"), 0, "%s", t);
-	cr_assert_eq(sample(t, "service_up{service=\"user-svc\"}"), 1);
-	cr_assert_eq(sample(t, "service_up{service=\"order-svc\"}"), 1);
+	cr_assert_geq(sample(t, "service_cache_hits_total{service=\"user-svc\""), hits_before + 2, "%s", t);
+	cr_assert_geq(sample(t, "service_cache_misses_total{service=\"user-svc\""), 1);
+	cr_assert_geq(sample(t, "service_events_published_total{service=\"user-svc\""), 1, "%s", t);
+	cr_assert_geq(sample(t, "service_events_consumed_total{service=\"order-svc\""), 1, "%s", t);
+	cr_assert_eq(sample(t, "service_outbox_backlog{service=\"user-svc\""), 0, "%s", t);
+	cr_assert_eq(sample(t, "service_up{service=\"user-svc\""), 1);
+	cr_assert_eq(sample(t, "service_up{service=\"order-svc\""), 1);
+	/* Service counters name the replica that answered: host and pid. */
+	char host[256] = "", series[512];
+	gethostname(host, sizeof(host));
+	snprintf(series, sizeof(series), "service_cache_hits_total{service=\"user-svc\",instance=\"%s:%d\"}", host,
+	    (int) stack_pid("user-svc"));
+	cr_assert_geq(sample(t, series), hits_before + 2, "%s in\n%s", series, t);
 	/* The histogram: buckets are cumulative and +Inf equals the count. */
 	double inf   = sample(t, "gateway_http_request_duration_seconds_bucket{route=\"GET /users/{id}\",le=\"+Inf\"}");
 	double count = sample(t, "gateway_http_request_duration_seconds_count{route=\"GET /users/{id}\"}");
@@ -138,11 +155,11 @@ Test(metrics, a_stopped_service_shows_as_down_and_its_errors_are_counted, .timeo
 	cr_assert_eq(r.status, 503, "%s", r.body);
 	http_response_free(&r);
 	scrape(&r);
-	cr_assert_eq(sample(r.body, "service_up{service=\"order-svc\"}"), 0, "%s", r.body);
-	cr_assert_eq(sample(r.body, "service_up{service=\"user-svc\"}"), 1);
+	cr_assert_eq(sample(r.body, "service_up{service=\"order-svc\""), 0, "%s", r.body);
+	cr_assert_eq(sample(r.body, "service_up{service=\"user-svc\""), 1);
 	cr_assert_geq(sample(r.body, "gateway_rpc_errors_total{service=\"order-svc\",code=\"UNAVAILABLE\"}"), 1, "%s",
 	    r.body);
-	cr_assert_geq(sample(r.body, "service_cache_hits_total{service=\"user-svc\"}"), 0,
+	cr_assert_geq(sample(r.body, "service_cache_hits_total{service=\"user-svc\""), 0,
 	    "the other service's stats are still there");
 	assert_families_well_formed(r.body);
 	http_response_free(&r);
