@@ -25,6 +25,7 @@ struct listener_watch {
 	pthread_cond_t cv;  /* signalled on stop and on each accepted connection */
 	bool stop;
 	uint64_t accepted; /* connections the server socket added */
+	bool probe_up;     /* the probe's own side of the handshake is done */
 	_Atomic int reopened;
 };
 
@@ -53,6 +54,21 @@ on_accepted(nng_pipe pipe, nng_pipe_ev ev, void *arg)
 	pthread_mutex_unlock(&w->mu);
 }
 
+/* The probe's side of its connection is up. Closing the probe before this
+ * would cut its handshake short, which nng 1.5.2 mishandles (it leaks the
+ * connection, the same bug #1518 on the dialing side). */
+static void
+on_probe_up(nng_pipe pipe, nng_pipe_ev ev, void *arg)
+{
+	(void) pipe;
+	(void) ev;
+	listener_watch *w = arg;
+	pthread_mutex_lock(&w->mu);
+	w->probe_up = true;
+	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+}
+
 /* True when the server socket takes a new connection in time (or when no
  * probe could be made: then there is nothing to act on). */
 static bool
@@ -63,13 +79,16 @@ accepts(listener_watch *w)
 		return true;
 	pthread_mutex_lock(&w->mu);
 	uint64_t before = w->accepted;
+	w->probe_up     = false;
 	pthread_mutex_unlock(&w->mu);
+	nng_pipe_notify(probe, NNG_PIPE_EV_ADD_POST, on_probe_up, w);
 	bool ok = true;
 	if (nng_dial(probe, w->url, NULL, NNG_FLAG_NONBLOCK) == 0) {
 		struct timespec until;
 		deadline_in(&until, PROBE_TIMEOUT_MS);
 		pthread_mutex_lock(&w->mu);
-		while (w->accepted == before && !w->stop && pthread_cond_timedwait(&w->cv, &w->mu, &until) == 0) {
+		while ((w->accepted == before || !w->probe_up) && !w->stop &&
+		       pthread_cond_timedwait(&w->cv, &w->mu, &until) == 0) {
 		}
 		ok = w->accepted != before || w->stop;
 		pthread_mutex_unlock(&w->mu);

@@ -248,31 +248,35 @@ await_confirms(outbox *o, uint64_t first, int n, pending *batch, bool *acked)
 /* Claims up to BATCH rows, publishes them and deletes the confirmed ones,
  * in one transaction. Returns the rows claimed, or -1 after a failure. */
 static int
-relay_batch(outbox *o, PGconn *pg)
+relay_batch(outbox *o)
 {
+	/* Every statement through db_exec, never a connection pointer kept
+	 * across them: db_exec may replace a connection the server closed. */
 	rpc_status st;
-	PGresult *res = PQexec(pg, "BEGIN");
-	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-		db_failed(o->db, res, "outbox_begin", &st);
-		PQclear(res);
+	rpc_code code;
+	PGresult *res = db_exec(o->db, "BEGIN", 0, NULL, PGRES_COMMAND_OK, "outbox_begin", &code, &st);
+	if (res == NULL)
 		return -1;
-	}
 	PQclear(res);
-	res = PQexec(pg,
+	/* Prepared once per connection by db_exec (a parameter makes it so):
+	 * under load the relay runs a batch every few creates. */
+	char limit[16];
+	snprintf(limit, sizeof(limit), "%d", BATCH);
+	const char *claim_params[] = {limit};
+	res = db_exec(o->db,
 	    "SELECT o.id, o.event_id, o.request_id, (extract(epoch FROM o.created_at) * 1000000)::bigint,"
 	    " u.id, u.name, u.email, (extract(epoch FROM u.created_at) * 1000000)::bigint"
-	    " FROM outbox o JOIN users u ON u.id = o.user_id ORDER BY o.id LIMIT 100"
-	    " FOR UPDATE OF o SKIP LOCKED");
-	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		db_failed(o->db, res, "outbox_claim", &st);
-		PQclear(res);
-		PQclear(PQexec(pg, "ROLLBACK"));
+	    " FROM outbox o JOIN users u ON u.id = o.user_id ORDER BY o.id LIMIT $1"
+	    " FOR UPDATE OF o SKIP LOCKED",
+	    1, claim_params, PGRES_TUPLES_OK, "outbox_claim", &code, &st);
+	if (res == NULL) {
+		db_rollback(o->db);
 		return -1;
 	}
 	int n = PQntuples(res);
 	if (n == 0) {
 		PQclear(res);
-		PQclear(PQexec(pg, "COMMIT"));
+		PQclear(db_exec(o->db, "COMMIT", 0, NULL, PGRES_COMMAND_OK, "outbox_commit", &code, &st));
 		return 0;
 	}
 	pending batch[BATCH];
@@ -313,7 +317,7 @@ relay_batch(outbox *o, PGconn *pg)
 		returned += batch[i].returned;
 	PQclear(res);
 	if (!ok) {
-		PQclear(PQexec(pg, "ROLLBACK"));
+		db_rollback(o->db);
 		drop_broker(o, "publish or confirm failed");
 		return -1;
 	}
@@ -327,17 +331,17 @@ relay_batch(outbox *o, PGconn *pg)
 		set_detail(o, true, "connected; %d events wait for a queue bound to events/user.created", returned);
 	}
 	const char *params[] = {ids};
-	res = PQexecParams(pg, "DELETE FROM outbox WHERE id = ANY($1::bigint[])", 1, NULL, params, NULL, NULL, 0);
-	bool deleted = PQresultStatus(res) == PGRES_COMMAND_OK;
-	if (!deleted)
-		db_failed(o->db, res, "outbox_delete", &st);
+	res = db_exec(o->db, "DELETE FROM outbox WHERE id = ANY($1::bigint[])", 1, params, PGRES_COMMAND_OK,
+	    "outbox_delete", &code, &st);
+	bool deleted = res != NULL;
 	PQclear(res);
-	res = PQexec(pg, deleted ? "COMMIT" : "ROLLBACK");
-	if (deleted && PQresultStatus(res) != PGRES_COMMAND_OK) {
-		db_failed(o->db, res, "outbox_commit", &st);
-		deleted = false;
+	if (deleted) {
+		res     = db_exec(o->db, "COMMIT", 0, NULL, PGRES_COMMAND_OK, "outbox_commit", &code, &st);
+		deleted = res != NULL;
+		PQclear(res);
+	} else {
+		db_rollback(o->db);
 	}
-	PQclear(res);
 	if (!deleted)
 		return -1; /* the rows stay and are published again: at least once */
 	atomic_fetch_add(&o->published, (uint64_t) delivered);
@@ -383,7 +387,7 @@ relay_main(void *arg)
 		rpc_status st;
 		PGconn *pg  = db_conn(o->db, &st);
 		bool broker = ensure_broker(o);
-		int claimed = pg != NULL && broker ? relay_batch(o, pg) : -1;
+		int claimed = pg != NULL && broker ? relay_batch(o) : -1;
 		if (claimed == BATCH)
 			continue; /* maybe more waiting */
 		wait_for_work(o);
