@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,9 +95,29 @@ watch_child(const char *path, const char *const *env, const char *log_path, cons
 	int status;
 	if (pid < 0 || status_path == NULL)
 		_exit(0);
-	while (waitpid(pid, &status, 0) < 0) {
-		if (errno != EINTR)
+	/* The process must not outlive its suite: a suite killed at its time
+	 * limit never stops its stack, and a leftover order-svc would consume
+	 * the next suites' events from the shared queue. Once the owner
+	 * (PROCS_OWNER_PID) is gone: SIGTERM, and SIGKILL 10 s later. */
+	const char *owner_text = getenv("PROCS_OWNER_PID");
+	pid_t owner            = owner_text != NULL ? (pid_t) atoi(owner_text) : 0;
+	int64_t kill_at_ms     = -1;
+	for (int64_t waited_ms = 0;; waited_ms += 100) {
+		pid_t r = waitpid(pid, &status, owner > 0 || kill_at_ms >= 0 ? WNOHANG : 0);
+		if (r == pid)
+			break;
+		if (r < 0 && errno != EINTR)
 			_exit(1);
+		if (r != 0)
+			continue;
+		if (owner > 0 && kill(owner, 0) != 0 && errno == ESRCH) {
+			kill(pid, SIGTERM);
+			owner      = 0;
+			kill_at_ms = waited_ms + 10000;
+		}
+		if (kill_at_ms >= 0 && waited_ms >= kill_at_ms)
+			kill(pid, SIGKILL);
+		sleep_ms(100);
 	}
 	char tmp[512], text[32];
 	snprintf(tmp, sizeof(tmp), "%s.tmp", status_path);

@@ -18,7 +18,9 @@ pid_t procs_start(const char *path, const char *const *env, const char *log_path
  * neither Criterion's runner, which reaps every child it has, nor a test
  * that exits sees it; stop it with kill. A watcher process, detached too,
  * waits for it and, when status_path is not NULL, writes its wait status
- * there once it has ended (read it with procs_read_status). */
+ * there once it has ended (read it with procs_read_status). With
+ * PROCS_OWNER_PID set, the watcher stops the process (SIGTERM, then SIGKILL
+ * after 10 s) once that owner is gone, so nothing outlives a killed suite. */
 pid_t procs_start_detached(const char *path, const char *const *env, const char *log_path,
     const char *status_path);
 

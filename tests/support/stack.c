@@ -224,6 +224,8 @@ ReportHook(PRE_ALL)(struct criterion_test_set *tests)
 	int pid = (int) getpid();
 	char dir[96], url[160], log[200], port[16];
 	snprintf(dir, sizeof(dir), "/tmp/stack-%d", pid);
+	snprintf(port, sizeof(port), "%d", pid);
+	setenv("PROCS_OWNER_PID", port, 1); /* this runner: its stack dies with it */
 	mkdir(dir, 0700);
 	setenv("STACK_DIR", dir, 1);
 	snprintf(url, sizeof(url), "ipc://%s/users.ipc", dir);
