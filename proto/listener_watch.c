@@ -3,7 +3,6 @@
 
 #include <nng/protocol/reqrep0/req.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -11,6 +10,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "monotonic.h"
 
 #define PERIOD_MS 1000
 #define PROBE_TIMEOUT_MS 2000 /* generous: a busy machine accepts slowly */
@@ -26,20 +26,7 @@ struct listener_watch {
 	bool stop;
 	uint64_t accepted; /* connections the server socket added */
 	bool probe_up;     /* the probe's own side of the handshake is done */
-	_Atomic int reopened;
 };
-
-static void
-deadline_in(struct timespec *t, int ms)
-{
-	clock_gettime(CLOCK_MONOTONIC, t);
-	t->tv_sec += ms / 1000;
-	t->tv_nsec += (long) (ms % 1000) * 1000000L;
-	if (t->tv_nsec >= 1000000000L) {
-		t->tv_sec++;
-		t->tv_nsec -= 1000000000L;
-	}
-}
 
 /* The server socket added a connection (any client's, or the probe's). */
 static void
@@ -84,8 +71,7 @@ accepts(listener_watch *w)
 	nng_pipe_notify(probe, NNG_PIPE_EV_ADD_POST, on_probe_up, w);
 	bool ok = true;
 	if (nng_dial(probe, w->url, NULL, NNG_FLAG_NONBLOCK) == 0) {
-		struct timespec until;
-		deadline_in(&until, PROBE_TIMEOUT_MS);
+		struct timespec until = monotonic_deadline(PROBE_TIMEOUT_MS);
 		pthread_mutex_lock(&w->mu);
 		while ((w->accepted == before || !w->probe_up) && !w->stop &&
 		       pthread_cond_timedwait(&w->cv, &w->mu, &until) == 0) {
@@ -106,7 +92,6 @@ reopen(listener_watch *w)
 		log_error(NULL, "rpc_listener_reopen_failed url=%s error=\"%s\" (retried)", w->url, nng_strerror(rv));
 		return;
 	}
-	atomic_fetch_add(&w->reopened, 1);
 	log_warn(NULL, "rpc_listener_reopened url=%s reason=\"new connections were not accepted (nng#1518)\"", w->url);
 }
 
@@ -116,8 +101,7 @@ watch_main(void *arg)
 	listener_watch *w = arg;
 	int failures      = 0;
 	for (;;) {
-		struct timespec until;
-		deadline_in(&until, PERIOD_MS);
+		struct timespec until = monotonic_deadline(PERIOD_MS);
 		pthread_mutex_lock(&w->mu);
 		while (!w->stop && pthread_cond_timedwait(&w->cv, &w->mu, &until) == 0) {
 		}
@@ -147,11 +131,7 @@ listener_watch_start(nng_socket sock, nng_listener *listener, const char *url)
 	w->listener = listener;
 	snprintf(w->url, sizeof(w->url), "%s", url);
 	pthread_mutex_init(&w->mu, NULL);
-	pthread_condattr_t attr;
-	pthread_condattr_init(&attr);
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	pthread_cond_init(&w->cv, &attr);
-	pthread_condattr_destroy(&attr);
+	monotonic_cond_init(&w->cv);
 	if (pthread_create(&w->thread, NULL, watch_main, w) != 0) {
 		pthread_cond_destroy(&w->cv);
 		pthread_mutex_destroy(&w->mu);
@@ -182,10 +162,4 @@ listener_watch_free(listener_watch *w)
 	pthread_cond_destroy(&w->cv);
 	pthread_mutex_destroy(&w->mu);
 	free(w);
-}
-
-int
-listener_watch_reopened(const listener_watch *w)
-{
-	return w != NULL ? atomic_load(&w->reopened) : 0;
 }

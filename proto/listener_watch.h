@@ -31,7 +31,4 @@ void listener_watch_stop(listener_watch *w);
  * then). Accepts NULL. */
 void listener_watch_free(listener_watch *w);
 
-/* Times the listener was re-opened since start. */
-int listener_watch_reopened(const listener_watch *w);
-
 #endif

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "monotonic.h"
 
 #define DEFAULT_TIMEOUT_MS 2000
 #define DEFAULT_CONNECT_WAIT_MS 300
@@ -61,14 +62,7 @@ wait_connected(rpc_client *c, int64_t ms)
 {
 	if (rpc_client_connections(c) > 0)
 		return true;
-	struct timespec until;
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += ms / 1000;
-	until.tv_nsec += (ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
+	struct timespec until = monotonic_deadline(ms);
 	pthread_mutex_lock(&c->mu);
 	while (rpc_client_connections(c) == 0) {
 		if (pthread_cond_timedwait(&c->connected, &c->mu, &until) != 0)
@@ -94,7 +88,7 @@ rpc_client_open(rpc_client **out, const char *url, const rpc_client_options *opt
 	c->connect_wait_ms = opt != NULL && opt->connect_wait_ms > 0 ? opt->connect_wait_ms
 	                                                             : DEFAULT_CONNECT_WAIT_MS;
 	pthread_mutex_init(&c->mu, NULL);
-	pthread_cond_init(&c->connected, NULL);
+	monotonic_cond_init(&c->connected);
 	if ((rv = nng_req0_open(&c->sock)) != 0) {
 		pthread_cond_destroy(&c->connected);
 		pthread_mutex_destroy(&c->mu);

@@ -17,6 +17,7 @@
 #include "db.h"
 #include "events.pb-c.h"
 #include "log.h"
+#include "monotonic.h"
 
 #define BATCH 100
 #define CONFIRM_TIMEOUT_MS 5000
@@ -362,14 +363,7 @@ outbox_wake(outbox *o)
 static void
 wait_for_work(outbox *o)
 {
-	struct timespec until;
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += o->poll_ms / 1000;
-	until.tv_nsec += (long) (o->poll_ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
+	struct timespec until = monotonic_deadline(o->poll_ms);
 	pthread_mutex_lock(&o->mu);
 	while (!o->woken && !atomic_load(&o->stop)) {
 		if (pthread_cond_timedwait(&o->wake, &o->mu, &until) != 0)
@@ -410,11 +404,7 @@ outbox_start(outbox **out, const char *db_url, const char *amqp_url, int poll_ms
 	o->unroutable_logged_ms = -60000;
 	backoff_init(&o->amqp_retry, 250, 5000);
 	pthread_mutex_init(&o->mu, NULL);
-	pthread_condattr_t attr; /* the timer must not jump with the wall clock */
-	pthread_condattr_init(&attr);
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	pthread_cond_init(&o->wake, &attr);
-	pthread_condattr_destroy(&attr);
+	monotonic_cond_init(&o->wake);
 	snprintf(o->detail, sizeof(o->detail), "connecting");
 	if (pthread_create(&o->thread, NULL, relay_main, o) != 0) {
 		db_free(o->db);
