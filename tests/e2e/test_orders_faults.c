@@ -3,6 +3,7 @@
  * (their events wait in the durable queue), Redis stopped during a create
  * (the stale list is never served once Redis is back). One at a time. */
 #include <criterion/criterion.h>
+#include <libpq-fe.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -82,6 +83,39 @@ Test(faults, users_created_while_order_svc_is_down_are_logged_when_it_returns, .
 		char needle[256];
 		snprintf(needle, sizeof(needle), "user_created id=%lld email=%.150s event=", ids[i], emails[i]);
 		cr_assert_eq(helpers_wait_log(needle, 1, 20000), 1, "user %lld logged once after the restart", ids[i]);
+	}
+}
+
+/* The consumer cannot record events (processed_events is locked, so its
+ * insert hits the 5 s statement timeout): it gives the batch back to the
+ * queue, and once the table is free every event is logged exactly once. */
+Test(faults, events_the_consumer_cannot_record_are_requeued_and_logged_once_later, .timeout = 90,
+    .fini = restart_everything)
+{
+	PGconn *locker = PQconnectdb(getenv("ORDER_DB_URL"));
+	cr_assert_eq(PQstatus(locker), CONNECTION_OK, "%s", PQerrorMessage(locker));
+	PGresult *res = PQexec(locker, "BEGIN; LOCK TABLE processed_events IN ACCESS EXCLUSIVE MODE");
+	cr_assert_eq(PQresultStatus(res), PGRES_COMMAND_OK, "%s", PQerrorMessage(locker));
+	PQclear(res);
+	enum { N = 3 };
+	long long ids[N];
+	char emails[N][96];
+	for (int i = 0; i < N; i++)
+		ids[i] = helpers_create_user(emails[i], sizeof(emails[i]));
+	cr_assert_geq(helpers_wait_log("consumer_requeued", 1, 20000), 1, "the batch went back to the queue");
+	res = PQexec(locker, "COMMIT");
+	PQclear(res);
+	PQfinish(locker);
+	for (int i = 0; i < N; i++) {
+		char needle[256];
+		snprintf(needle, sizeof(needle), "user_created id=%lld email=%.150s event=", ids[i], emails[i]);
+		cr_assert_eq(helpers_wait_log(needle, 1, 20000), 1, "user %lld logged once after the lock", ids[i]);
+	}
+	nanosleep(&(struct timespec) {.tv_nsec = 500 * 1000000L}, NULL); /* a late duplicate would show now */
+	for (int i = 0; i < N; i++) {
+		char needle[256];
+		snprintf(needle, sizeof(needle), "user_created id=%lld email=%.150s event=", ids[i], emails[i]);
+		cr_assert_eq(helpers_log_count(needle), 1, "user %lld logged exactly once", ids[i]);
 	}
 }
 
