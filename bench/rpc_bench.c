@@ -5,6 +5,7 @@
  * Usage: rpc-bench [seconds-per-case] [json-output-file] */
 #include <arpa/inet.h>
 #include <nng/nng.h>
+#include <nng/supplemental/util/platform.h>
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/protocol/reqrep0/req.h>
 #include <pthread.h>
@@ -22,6 +23,7 @@
 
 typedef struct bench_result {
 	const char *kind;
+	int connections;
 	int callers;
 	double rps;
 	double p50_us, p99_us;
@@ -152,7 +154,7 @@ cmp_u32(const void *a, const void *b)
 }
 
 static bench_result
-run_case(const char *kind, load *l, int callers, int seconds)
+run_case(const char *kind, int connections, load *l, int callers, int seconds)
 {
 	pthread_t threads[64];
 	atomic_store(&l->next_sample, 0);
@@ -168,7 +170,7 @@ run_case(const char *kind, load *l, int callers, int seconds)
 	if (n > MAX_SAMPLES)
 		n = MAX_SAMPLES;
 	qsort(l->samples_us, (size_t) n, sizeof(uint32_t), cmp_u32);
-	bench_result r = {.kind = kind, .callers = callers, .errors = atomic_load(&l->errors)};
+	bench_result r = {.kind = kind, .connections = connections, .callers = callers, .errors = atomic_load(&l->errors)};
 	r.rps          = (double) atomic_load(&l->next_sample) / elapsed;
 	r.p50_us       = n > 0 ? l->samples_us[n / 2] : 0;
 	r.p99_us       = n > 0 ? l->samples_us[(long) ((double) n * 0.99)] : 0;
@@ -183,7 +185,10 @@ main(int argc, char **argv)
 	if (seconds < 1)
 		seconds = 1;
 	static const int concurrency[] = {1, 8, 32};
-	bench_result results[6];
+	/* Bare nng over one connection and over as many as the services'
+	 * clients open; the runtime's ratio is to the latter. */
+	static const int bare_connections[] = {1, RPC_CLIENT_SERVICE_CONNECTIONS};
+	bench_result results[9];
 	int n_results = 0;
 
 	/* Bare nng on its own port. */
@@ -211,28 +216,36 @@ main(int argc, char **argv)
 
 	load l = {0};
 	l.samples_us = malloc(sizeof(uint32_t) * MAX_SAMPLES);
+	const rpc_client_options client_opt = {.connections_per_url = RPC_CLIENT_SERVICE_CONNECTIONS};
 	for (int k = 0; k < 3; k++) {
-		/* bare */
 		l.bare = 1;
-		nng_req0_open(&l.req);
-		nng_socket_set_ms(l.req, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
-		nng_dial(l.req, bare_url, NULL, 0);
-		results[n_results++] = run_case("bare nng req/rep", &l, concurrency[k], seconds);
-		nng_close(l.req);
-		/* runtime */
+		for (int b = 0; b < 2; b++) {
+			nng_req0_open(&l.req);
+			nng_socket_set_ms(l.req, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
+			for (int i = 0; i < bare_connections[b]; i++)
+				nng_dial(l.req, bare_url, NULL, 0);
+			results[n_results++] = run_case("bare nng req/rep", bare_connections[b], &l, concurrency[k], seconds);
+			nng_close(l.req);
+		}
 		l.bare = 0;
-		rpc_client_open(&l.client, rpc_server_url(srv), NULL, &st);
-		results[n_results++] = run_case("rpc runtime (Echo)", &l, concurrency[k], seconds);
+		rpc_client_open(&l.client, rpc_server_url(srv), &client_opt, &st);
+		while (rpc_client_connections(l.client) < RPC_CLIENT_SERVICE_CONNECTIONS)
+			nng_msleep(10);
+		results[n_results++] = run_case("rpc runtime (Echo)", RPC_CLIENT_SERVICE_CONNECTIONS, &l, concurrency[k], seconds);
 		rpc_client_close(l.client);
 	}
 
-	printf("| path | callers | round trips/s | p50 µs | p99 µs | errors | vs bare |\n");
-	printf("|---|---:|---:|---:|---:|---:|---:|\n");
+	printf("| path | connections | callers | round trips/s | p50 µs | p99 µs | errors | vs bare, same connections |\n");
+	printf("|---|---:|---:|---:|---:|---:|---:|---:|\n");
 	for (int i = 0; i < n_results; i++) {
 		bench_result *r = &results[i];
-		double bare_rps = results[i - i % 2].rps;
-		printf("| %s | %d | %.0f | %.0f | %.0f | %ld | %.0f%% |\n", r->kind, r->callers, r->rps,
-		    r->p50_us, r->p99_us, r->errors, 100.0 * r->rps / bare_rps);
+		double bare_rps = results[i - i % 3 + 1].rps;
+		printf("| %s | %d | %d | %.0f | %.0f | %.0f | %ld |", r->kind, r->connections, r->callers, r->rps, r->p50_us,
+		    r->p99_us, r->errors);
+		if (i % 3 == 2)
+			printf(" %.0f%% |\n", 100.0 * r->rps / bare_rps);
+		else
+			printf(" |\n");
 	}
 	if (json != NULL) {
 		FILE *f = fopen(json, "w");
@@ -241,9 +254,9 @@ main(int argc, char **argv)
 			    SERVER_WORKERS);
 			for (int i = 0; i < n_results; i++) {
 				bench_result *r = &results[i];
-				fprintf(f, "%s\n  {\"path\": \"%s\", \"callers\": %d, \"rps\": %.1f, \"p50_us\": %.0f, "
-				           "\"p99_us\": %.0f, \"errors\": %ld}",
-				    i ? "," : "", r->kind, r->callers, r->rps, r->p50_us, r->p99_us, r->errors);
+				fprintf(f, "%s\n  {\"path\": \"%s\", \"connections\": %d, \"callers\": %d, \"rps\": %.1f, "
+				           "\"p50_us\": %.0f, \"p99_us\": %.0f, \"errors\": %ld}",
+				    i ? "," : "", r->kind, r->connections, r->callers, r->rps, r->p50_us, r->p99_us, r->errors);
 			}
 			fprintf(f, "\n]}\n");
 			fclose(f);

@@ -87,6 +87,7 @@ rpc_client_open(rpc_client **out, const char *url, const rpc_client_options *opt
 		return rpc_status_set(st, RPC_RESOURCE_EXHAUSTED, "out of memory");
 	c->connect_wait_ms = opt != NULL && opt->connect_wait_ms > 0 ? opt->connect_wait_ms
 	                                                             : DEFAULT_CONNECT_WAIT_MS;
+	int per_url = opt != NULL && opt->connections_per_url > 0 ? opt->connections_per_url : 1;
 	pthread_mutex_init(&c->mu, NULL);
 	monotonic_cond_init(&c->connected);
 	if ((rv = nng_req0_open(&c->sock)) != 0) {
@@ -103,7 +104,8 @@ rpc_client_open(rpc_client **out, const char *url, const rpc_client_options *opt
 	nng_pipe_notify(c->sock, NNG_PIPE_EV_ADD_PRE, on_pipe_event, c);
 	nng_pipe_notify(c->sock, NNG_PIPE_EV_REM_POST, on_pipe_event, c);
 
-	/* Dial each URL of a comma-separated list, in the background. */
+	/* Dial each URL of a comma-separated list, in the background; every
+	 * dialer keeps its own connection and redials it. */
 	char urls[1024];
 	if ((size_t) snprintf(urls, sizeof(urls), "%s", url) >= sizeof(urls)) {
 		rpc_client_close(c);
@@ -112,10 +114,12 @@ rpc_client_open(rpc_client **out, const char *url, const rpc_client_options *opt
 	char *save = NULL;
 	int dialed = 0;
 	for (char *u = strtok_r(urls, ",", &save); u != NULL; u = strtok_r(NULL, ",", &save)) {
-		if ((rv = nng_dial(c->sock, u, NULL, NNG_FLAG_NONBLOCK)) != 0) {
-			rpc_status_set(st, RPC_INVALID_ARGUMENT, "cannot dial %s: %s", u, nng_strerror(rv));
-			rpc_client_close(c);
-			return RPC_INVALID_ARGUMENT;
+		for (int i = 0; i < per_url; i++) {
+			if ((rv = nng_dial(c->sock, u, NULL, NNG_FLAG_NONBLOCK)) != 0) {
+				rpc_status_set(st, RPC_INVALID_ARGUMENT, "cannot dial %s: %s", u, nng_strerror(rv));
+				rpc_client_close(c);
+				return RPC_INVALID_ARGUMENT;
+			}
 		}
 		dialed++;
 	}
