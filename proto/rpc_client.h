@@ -1,4 +1,4 @@
-/* Calls methods of a service over one nng REQ socket. Thread-safe: each
+/* Calls methods of a service over nng REQ sockets. Thread-safe: each
  * call borrows its own nng context (kept in a pool and reused), so any
  * number of threads may call at once. Every call has a deadline; the
  * transport never resends a request (REQ resend is disabled), so a call is
@@ -19,9 +19,10 @@ typedef struct rpc_client_options {
 	/* How long a call waits for a connection when none is up before it
 	 * answers UNAVAILABLE (bounded by the call's deadline); 0 → 300 ms. */
 	int connect_wait_ms;
-	/* Connections to open to each URL; 0 → 1. nng's REQ socket sends one
-	 * request at a time per connection, so concurrent callers queue
-	 * behind each other's sends on a single one. */
+	/* Connections to open to each URL (as that many REQ sockets, calls
+	 * spread over them); 0 → 1. nng's REQ writes one request at a time
+	 * per connection, so concurrent callers queue behind each other's
+	 * sends on a single one. */
 	int connections_per_url;
 } rpc_client_options;
 
