@@ -27,9 +27,8 @@ main(int argc, char **argv)
 	const char *urls[SERVICE_COUNT] = {[SERVICE_USERS] = cfg.user_svc_url, [SERVICE_ORDERS] = cfg.order_svc_url};
 	rpc_client *clients[SERVICE_COUNT] = {0};
 	rpc_status st;
-	const rpc_client_options client_opt = {.connections_per_url = RPC_CLIENT_SERVICE_CONNECTIONS};
 	for (int s = 0; s < SERVICE_COUNT; s++) {
-		if (rpc_client_open(&clients[s], urls[s], &client_opt, &st) != RPC_OK) {
+		if (rpc_client_open(&clients[s], urls[s], NULL, &st) != RPC_OK) {
 			log_error(NULL, "gateway_start_failed service=%s reason=\"%s\"", routes_service_name(s), st.message);
 			return EXIT_FAILURE;
 		}

@@ -34,8 +34,7 @@ main(int argc, char **argv)
 
 	rpc_status st;
 	rpc_client *users;
-	const rpc_client_options users_opt = {.connections_per_url = RPC_CLIENT_SERVICE_CONNECTIONS};
-	if (rpc_client_open(&users, cfg.user_svc_url, &users_opt, &st) != RPC_OK) {
+	if (rpc_client_open(&users, cfg.user_svc_url, NULL, &st) != RPC_OK) {
 		log_error(NULL, "order_svc_start_failed reason=\"%s\"", st.message);
 		return EXIT_FAILURE;
 	}

@@ -30,18 +30,8 @@ typedef struct slot {
 	struct slot *next;
 } slot;
 
-/* Several connections per URL are several REQ sockets, each dialling every
- * URL once, rather than several dialers on one socket: with four pipes on
- * one REQ socket, nng 1.5.2 lost a request now and then after a service
- * restart (the caller waited out its deadline) and leaked its message, in
- * the ASan drills. One pipe per URL per socket is the arrangement those
- * drills had always passed with. */
-#define MAX_SOCKETS 16
-
 struct rpc_client {
-	nng_socket socks[MAX_SOCKETS];
-	int n_socks;
-	_Atomic unsigned next_sock; /* a new slot's socket, round-robin */
+	nng_socket sock;
 	_Atomic int connections;
 	int connect_wait_ms;
 	pthread_mutex_t mu;       /* guards idle, and connected for the wait */
@@ -99,26 +89,21 @@ rpc_client_open(rpc_client **out, const char *url, const rpc_client_options *opt
 	                                                             : DEFAULT_CONNECT_WAIT_MS;
 	pthread_mutex_init(&c->mu, NULL);
 	monotonic_cond_init(&c->connected);
-	int n_socks = opt != NULL && opt->connections_per_url > 0 ? opt->connections_per_url : 1;
-	if (n_socks > MAX_SOCKETS)
-		n_socks = MAX_SOCKETS;
-	for (; c->n_socks < n_socks; c->n_socks++) {
-		nng_socket *sock = &c->socks[c->n_socks];
-		if ((rv = nng_req0_open(sock)) != 0) {
-			rpc_client_close(c);
-			return rpc_status_set(st, RPC_INTERNAL, "nng_req0_open: %s", nng_strerror(rv));
-		}
-		/* Before any context exists (each copies it): never resend a request. */
-		nng_socket_set_ms(*sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
-		nng_socket_set_ms(*sock, NNG_OPT_RECONNMINT, RECONNECT_MIN_MS);
-		nng_socket_set_ms(*sock, NNG_OPT_RECONNMAXT, RECONNECT_MAX_MS);
-		nng_socket_set_size(*sock, NNG_OPT_RECVMAXSZ, MAX_REPLY_BYTES);
-		nng_pipe_notify(*sock, NNG_PIPE_EV_ADD_PRE, on_pipe_event, c);
-		nng_pipe_notify(*sock, NNG_PIPE_EV_REM_POST, on_pipe_event, c);
+	if ((rv = nng_req0_open(&c->sock)) != 0) {
+		pthread_cond_destroy(&c->connected);
+		pthread_mutex_destroy(&c->mu);
+		free(c);
+		return rpc_status_set(st, RPC_INTERNAL, "nng_req0_open: %s", nng_strerror(rv));
 	}
+	/* Before any context exists (each copies it): never resend a request. */
+	nng_socket_set_ms(c->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
+	nng_socket_set_ms(c->sock, NNG_OPT_RECONNMINT, RECONNECT_MIN_MS);
+	nng_socket_set_ms(c->sock, NNG_OPT_RECONNMAXT, RECONNECT_MAX_MS);
+	nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, MAX_REPLY_BYTES);
+	nng_pipe_notify(c->sock, NNG_PIPE_EV_ADD_PRE, on_pipe_event, c);
+	nng_pipe_notify(c->sock, NNG_PIPE_EV_REM_POST, on_pipe_event, c);
 
-	/* Dial each URL of a comma-separated list from every socket, in the
-	 * background; each dialer keeps its connection and redials it. */
+	/* Dial each URL of a comma-separated list, in the background. */
 	char urls[1024];
 	if ((size_t) snprintf(urls, sizeof(urls), "%s", url) >= sizeof(urls)) {
 		rpc_client_close(c);
@@ -127,12 +112,10 @@ rpc_client_open(rpc_client **out, const char *url, const rpc_client_options *opt
 	char *save = NULL;
 	int dialed = 0;
 	for (char *u = strtok_r(urls, ",", &save); u != NULL; u = strtok_r(NULL, ",", &save)) {
-		for (int i = 0; i < c->n_socks; i++) {
-			if ((rv = nng_dial(c->socks[i], u, NULL, NNG_FLAG_NONBLOCK)) != 0) {
-				rpc_status_set(st, RPC_INVALID_ARGUMENT, "cannot dial %s: %s", u, nng_strerror(rv));
-				rpc_client_close(c);
-				return RPC_INVALID_ARGUMENT;
-			}
+		if ((rv = nng_dial(c->sock, u, NULL, NNG_FLAG_NONBLOCK)) != 0) {
+			rpc_status_set(st, RPC_INVALID_ARGUMENT, "cannot dial %s: %s", u, nng_strerror(rv));
+			rpc_client_close(c);
+			return RPC_INVALID_ARGUMENT;
 		}
 		dialed++;
 	}
@@ -150,8 +133,7 @@ rpc_client_close(rpc_client *c)
 	if (c == NULL)
 		return;
 	/* Callers must have returned: contexts are closed with the socket. */
-	for (int i = 0; i < c->n_socks; i++)
-		nng_close(c->socks[i]);
+	nng_close(c->sock);
 	for (slot *s = c->idle, *next; s != NULL; s = next) {
 		next = s->next;
 		nng_aio_free(s->aio);
@@ -183,8 +165,7 @@ slot_take(rpc_client *c, rpc_status *st)
 		rpc_status_set(st, RPC_RESOURCE_EXHAUSTED, "nng_aio_alloc: %s", nng_strerror(rv));
 		return NULL;
 	}
-	unsigned sock = atomic_fetch_add(&c->next_sock, 1) % (unsigned) c->n_socks;
-	if ((rv = nng_ctx_open(&s->ctx, c->socks[sock])) != 0) {
+	if ((rv = nng_ctx_open(&s->ctx, c->sock)) != 0) {
 		nng_aio_free(s->aio);
 		free(s);
 		rpc_status_set(st, rpc_code_from_nng(rv), "nng_ctx_open: %s", nng_strerror(rv));

@@ -1,4 +1,4 @@
-/* Calls methods of a service over nng REQ sockets. Thread-safe: each
+/* Calls methods of a service over one nng REQ socket. Thread-safe: each
  * call borrows its own nng context (kept in a pool and reused), so any
  * number of threads may call at once. Every call has a deadline; the
  * transport never resends a request (REQ resend is disabled), so a call is
@@ -19,20 +19,7 @@ typedef struct rpc_client_options {
 	/* How long a call waits for a connection when none is up before it
 	 * answers UNAVAILABLE (bounded by the call's deadline); 0 → 300 ms. */
 	int connect_wait_ms;
-	/* Connections to open to each URL (as that many REQ sockets, calls
-	 * spread over them); 0 → 1. nng's REQ writes one request at a time
-	 * per connection, so concurrent callers queue behind each other's
-	 * sends on a single one. */
-	int connections_per_url;
 } rpc_client_options;
-
-/* What a long-lived client with many concurrent callers (the gateway,
- * order-svc) opens per URL. Bare nng req/rep at 32 callers on this 2-core
- * machine: 1 connection 14-18k round trips/s at 97-129 µs of CPU each,
- * 4 connections 28-32k at 58-66 µs. A short-lived client (rpc-call, the
- * tests) keeps 1: closing one mid-handshake trips nng 1.5.2's listener
- * bug (see listener_watch.h). */
-#define RPC_CLIENT_SERVICE_CONNECTIONS 4
 
 /* Per-call options; all may be zero/NULL. */
 typedef struct rpc_call_options {
@@ -43,8 +30,7 @@ typedef struct rpc_call_options {
 } rpc_call_options;
 
 /* Creates a client that dials url (several URLs separated by commas spread
- * calls across those servers; each is dialled opt->connections_per_url
- * times) in the background: it succeeds even when no
+ * calls across those servers) in the background: it succeeds even when no
  * server is up yet, and reconnects by itself. opt may be NULL. On success
  * *out is the caller's; close it with rpc_client_close. */
 rpc_code rpc_client_open(rpc_client **out, const char *url,

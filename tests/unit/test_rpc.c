@@ -3,7 +3,6 @@
 #include <criterion/criterion.h>
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
-#include <nng/supplemental/util/platform.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -176,34 +175,6 @@ Test(rpc, concurrent_calls_through_eight_workers_each_get_their_own_reply, .time
 	for (int w = 0; w < 8; w++)
 		workers_used += used[w] > 0;
 	cr_assert_eq(workers_used, 8, "all 8 workers served calls (%d did)", workers_used);
-	rpc_client_close(c);
-	rpc_server_close(srv);
-}
-
-Test(rpc, several_connections_per_url_all_come_up_and_carry_concurrent_calls, .timeout = 60)
-{
-	rpc_server *srv                = start_server("tcp://127.0.0.1:0", 8);
-	const rpc_client_options opt   = {.connections_per_url = 3};
-	rpc_client *c                  = NULL;
-	rpc_status st;
-	cr_assert_eq(rpc_client_open(&c, rpc_server_url(srv), &opt, &st), RPC_OK, "client: %s", st.message);
-	for (int i = 0; i < 500 && rpc_client_connections(c) < 3; i++)
-		nng_msleep(10);
-	cr_assert_eq(rpc_client_connections(c), 3, "connections up: %d", rpc_client_connections(c));
-	caller callers[CALLERS];
-	pthread_t threads[CALLERS];
-	for (int i = 0; i < CALLERS; i++) {
-		callers[i] = (caller) {.client = c, .index = i, .worker = -1};
-		cr_assert_eq(pthread_create(&threads[i], NULL, call_once, &callers[i]), 0);
-	}
-	for (int i = 0; i < CALLERS; i++) {
-		pthread_join(threads[i], NULL);
-		char text[32];
-		snprintf(text, sizeof(text), "caller-%d", i);
-		cr_assert_eq(callers[i].code, RPC_OK, "caller %d: %s", i, rpc_code_name(callers[i].code));
-		cr_assert_eq(callers[i].number, 1000 + i);
-		cr_assert_str_eq(callers[i].text, text);
-	}
 	rpc_client_close(c);
 	rpc_server_close(srv);
 }
