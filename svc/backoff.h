@@ -1,8 +1,13 @@
 /* Reconnect pacing shared by every dependency connection: after a failure,
- * wait, doubling from min_ms up to max_ms; success resets it. */
+ * wait, doubling from min_ms up to max_ms; success resets it. Connections
+ * to the same server may share a count of successes (backoff_share): once
+ * another one got through after this one's failure, the server is back and
+ * this one tries at once, instead of answering "unavailable" for the rest
+ * of its wait (up to max_ms after an outage). */
 #ifndef BACKOFF_H
 #define BACKOFF_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -12,6 +17,8 @@ typedef struct backoff {
 	int min_ms, max_ms;
 	int current_ms;     /* 0 until the first failure */
 	int64_t next_at_ms; /* no attempt before this */
+	_Atomic uint64_t *successes; /* shared with the other connections, or NULL */
+	uint64_t successes_at_failure;
 } backoff;
 
 static inline void
@@ -21,12 +28,23 @@ backoff_init(backoff *b, int min_ms, int max_ms)
 	b->max_ms     = max_ms;
 	b->current_ms = 0;
 	b->next_at_ms = 0;
+	b->successes  = NULL;
+}
+
+/* Counts this connection's successes in *successes, and lets it retry at
+ * once when the count moved since its last failure. */
+static inline void
+backoff_share(backoff *b, _Atomic uint64_t *successes)
+{
+	b->successes = successes;
 }
 
 /* May a new attempt be made now? */
 static inline bool
 backoff_ready(const backoff *b)
 {
+	if (b->successes != NULL && atomic_load(b->successes) != b->successes_at_failure)
+		return true;
 	return rpc_clock_ms() >= b->next_at_ms;
 }
 
@@ -37,6 +55,8 @@ backoff_failed(backoff *b)
 	if (b->current_ms > b->max_ms)
 		b->current_ms = b->max_ms;
 	b->next_at_ms = rpc_clock_ms() + b->current_ms;
+	if (b->successes != NULL)
+		b->successes_at_failure = atomic_load(b->successes);
 }
 
 static inline void
@@ -44,6 +64,8 @@ backoff_succeeded(backoff *b)
 {
 	b->current_ms = 0;
 	b->next_at_ms = 0;
+	if (b->successes != NULL)
+		atomic_fetch_add(b->successes, 1);
 }
 
 #endif

@@ -31,6 +31,10 @@ forget_prepared(db *d)
 	d->n_prepared = 0;
 }
 
+/* Every connection of this process reaches the same PostgreSQL: one that
+ * got through tells the others, waiting out their backoff, to try now. */
+static _Atomic uint64_t connects_succeeded;
+
 db *
 db_new(const char *url)
 {
@@ -40,6 +44,7 @@ db_new(const char *url)
 		return NULL;
 	}
 	backoff_init(&d->retry, 100, 5000);
+	backoff_share(&d->retry, &connects_succeeded);
 	return d;
 }
 

@@ -267,6 +267,47 @@ Test(faults, a_database_restart_under_load_fails_fast_and_recovers_without_a_res
 	assert_load_outcome(l);
 }
 
+Test(faults, once_postgresql_is_back_every_worker_serves_not_only_the_first, .timeout = 120,
+    .fini = restart_postgres)
+{
+	long long user = helpers_create_user(NULL, 0);
+	char body[256];
+	snprintf(body, sizeof(body), "{\"userId\":%lld,\"product\":\"Back\",\"price\":3}", user);
+	char path[64];
+	snprintf(path, sizeof(path), "/users/%lld", user);
+	http_response r;
+	stack_http("GET", path, NULL, NULL, &r); /* cached: user-svc answers without PostgreSQL */
+	cr_assert_eq(r.status, 200);
+	http_response_free(&r);
+	cr_assert_eq(stack_servers("stop-one", "postgres"), 0);
+	/* 7 s of requests while it is down: each worker's reconnects keep
+	 * failing, so its backoff grows to seconds (100 ms, doubling). */
+	int64_t until = rpc_clock_ms() + 7000;
+	while (rpc_clock_ms() < until) {
+		helpers_post_order(body, NULL, &r);
+		cr_assert_eq(r.status, 503, "%ld %s", r.status, r.body);
+		http_response_free(&r);
+		nanosleep(&(struct timespec) {.tv_nsec = 20 * 1000000L}, NULL);
+	}
+	cr_assert_eq(stack_servers("start-one", "postgres"), 0);
+	for (int i = 0; i < 100; i++) { /* the first connection to get through */
+		helpers_post_order(body, NULL, &r);
+		if (r.status == 201)
+			break;
+		http_response_free(&r);
+		nanosleep(&(struct timespec) {.tv_nsec = 100 * 1000000L}, NULL);
+	}
+	cr_assert_eq(r.status, 201, "an order is created once PostgreSQL is back");
+	http_response_free(&r);
+	/* Then every worker: one request at a time goes round the eight of
+	 * them twice, and none may still be waiting out its own backoff. */
+	for (int i = 0; i < 16; i++) {
+		helpers_post_order(body, NULL, &r);
+		cr_assert_eq(r.status, 201, "create %d after the first: %ld %s", i, r.status, r.body);
+		http_response_free(&r);
+	}
+}
+
 Test(faults, sigterm_under_load_drains_and_nothing_is_lost, .timeout = 120,
     .fini = stop_load_and_restart_everything)
 {

@@ -1,0 +1,41 @@
+/* Reconnect pacing (svc/backoff.h), alone and shared between connections. */
+#include <criterion/criterion.h>
+
+#include "backoff.h"
+
+Test(backoff, a_failure_waits_and_the_wait_doubles_up_to_the_limit)
+{
+	backoff b;
+	backoff_init(&b, 1000, 3000);
+	cr_assert(backoff_ready(&b), "no failure yet");
+	backoff_failed(&b);
+	cr_assert_not(backoff_ready(&b), "waits after a failure");
+	cr_assert_eq(b.current_ms, 1000);
+	backoff_failed(&b);
+	backoff_failed(&b);
+	cr_assert_eq(b.current_ms, 3000, "doubles, capped at max_ms");
+	backoff_succeeded(&b);
+	cr_assert(backoff_ready(&b), "a success resets it");
+	cr_assert_eq(b.current_ms, 0);
+}
+
+Test(backoff, a_peer_that_got_through_ends_the_wait_of_the_others)
+{
+	_Atomic uint64_t successes = 0;
+	backoff waiting, peer, alone;
+	backoff_init(&waiting, 60000, 60000);
+	backoff_init(&peer, 60000, 60000);
+	backoff_init(&alone, 60000, 60000);
+	backoff_share(&waiting, &successes);
+	backoff_share(&peer, &successes);
+	backoff_failed(&waiting);
+	backoff_failed(&peer);
+	backoff_failed(&alone);
+	cr_assert_not(backoff_ready(&waiting), "both wait a minute while the server is down");
+	cr_assert_not(backoff_ready(&peer));
+	backoff_succeeded(&peer); /* the server is back: the peer got through */
+	cr_assert(backoff_ready(&waiting), "so the other tries at once");
+	cr_assert_not(backoff_ready(&alone), "a connection that shares nothing still waits");
+	backoff_failed(&waiting); /* it tried and failed again: wait anew */
+	cr_assert_not(backoff_ready(&waiting));
+}
