@@ -19,6 +19,8 @@ typedef struct backoff {
 	int64_t next_at_ms; /* no attempt before this */
 	_Atomic uint64_t *successes; /* shared with the other connections, or NULL */
 	uint64_t successes_at_failure;
+	uint64_t successes_at_attempt; /* taken by backoff_attempt */
+	bool attempting;
 } backoff;
 
 static inline void
@@ -26,9 +28,11 @@ backoff_init(backoff *b, int min_ms, int max_ms)
 {
 	b->min_ms     = min_ms;
 	b->max_ms     = max_ms;
-	b->current_ms = 0;
-	b->next_at_ms = 0;
-	b->successes  = NULL;
+	b->current_ms           = 0;
+	b->next_at_ms           = 0;
+	b->successes            = NULL;
+	b->successes_at_failure = 0;
+	b->attempting           = false;
 }
 
 /* Counts this connection's successes in *successes, and lets it retry at
@@ -37,6 +41,16 @@ static inline void
 backoff_share(backoff *b, _Atomic uint64_t *successes)
 {
 	b->successes = successes;
+}
+
+/* Call just before a connection attempt: a peer's success during a failing
+ * attempt then still counts (the server may have come back meanwhile). */
+static inline void
+backoff_attempt(backoff *b)
+{
+	if (b->successes != NULL)
+		b->successes_at_attempt = atomic_load(b->successes);
+	b->attempting = true;
 }
 
 /* May a new attempt be made now? */
@@ -56,7 +70,8 @@ backoff_failed(backoff *b)
 		b->current_ms = b->max_ms;
 	b->next_at_ms = rpc_clock_ms() + b->current_ms;
 	if (b->successes != NULL)
-		b->successes_at_failure = atomic_load(b->successes);
+		b->successes_at_failure = b->attempting ? b->successes_at_attempt : atomic_load(b->successes);
+	b->attempting = false;
 }
 
 static inline void
@@ -64,6 +79,7 @@ backoff_succeeded(backoff *b)
 {
 	b->current_ms = 0;
 	b->next_at_ms = 0;
+	b->attempting = false;
 	if (b->successes != NULL)
 		atomic_fetch_add(b->successes, 1);
 }

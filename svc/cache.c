@@ -137,10 +137,6 @@ cache_parse_url(const char *url, char *host, size_t host_len, int *port, int *db
 	return 0;
 }
 
-/* Every connection of this process reaches the same Redis: one that
- * got through tells the others, waiting out their backoff, to try now. */
-static _Atomic uint64_t connects_succeeded;
-
 cache *
 cache_new(const char *url, int timeout_ms, int max_ttl_s)
 {
@@ -154,7 +150,8 @@ cache_new(const char *url, int timeout_ms, int max_ttl_s)
 	c->timeout_ms = timeout_ms;
 	c->max_ttl_s  = max_ttl_s;
 	backoff_init(&c->retry, 200, 5000);
-	backoff_share(&c->retry, &connects_succeeded);
+	/* Not shared with the other connections (backoff_share): a frozen Redis
+	 * still accepts connections, so one getting through proves nothing. */
 	return c;
 }
 

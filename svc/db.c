@@ -120,7 +120,8 @@ db_conn(db *d, rpc_status *st)
 	 * deadline by much. */
 	const char *keys[]   = {"dbname", "connect_timeout", "options", "application_name", NULL};
 	const char *values[] = {d->url, "2", "-c statement_timeout=5000", "microservices", NULL};
-	d->pg                = PQconnectdbParams(keys, values, 1);
+	backoff_attempt(&d->retry);
+	d->pg = PQconnectdbParams(keys, values, 1);
 	if (d->pg == NULL || PQstatus(d->pg) != CONNECTION_OK) {
 		char reason[256];
 		snprintf(reason, sizeof(reason), "%s", d->pg != NULL ? PQerrorMessage(d->pg) : "out of memory");

@@ -39,3 +39,30 @@ Test(backoff, a_peer_that_got_through_ends_the_wait_of_the_others)
 	backoff_failed(&waiting); /* it tried and failed again: wait anew */
 	cr_assert_not(backoff_ready(&waiting));
 }
+
+Test(backoff, a_peer_success_during_a_failing_attempt_still_counts)
+{
+	_Atomic uint64_t successes = 0;
+	backoff slow, quick;
+	backoff_init(&slow, 60000, 60000);
+	backoff_init(&quick, 60000, 60000);
+	backoff_share(&slow, &successes);
+	backoff_share(&quick, &successes);
+	backoff_attempt(&slow);   /* slow starts connecting while the server is down */
+	backoff_succeeded(&quick); /* meanwhile the server came back: quick got through */
+	backoff_failed(&slow);     /* slow's attempt, started earlier, fails */
+	cr_assert(backoff_ready(&slow), "the server is back: no minute's wait");
+}
+
+Test(backoff, a_connection_lost_outside_an_attempt_waits_for_a_later_success)
+{
+	_Atomic uint64_t successes = 0;
+	backoff lost, peer;
+	backoff_init(&lost, 60000, 60000);
+	backoff_init(&peer, 60000, 60000);
+	backoff_share(&lost, &successes);
+	backoff_share(&peer, &successes);
+	backoff_succeeded(&peer); /* an old success, before the loss */
+	backoff_failed(&lost);    /* lost mid-statement, not while connecting */
+	cr_assert_not(backoff_ready(&lost), "an earlier success says nothing about now");
+}
