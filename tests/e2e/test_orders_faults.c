@@ -6,6 +6,7 @@
 #include <libpq-fe.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,7 +151,7 @@ Test(faults, a_list_invalidated_while_redis_was_down_is_not_served_stale_after, 
  * every status and the slowest answer. */
 typedef struct load {
 	long long user;
-	volatile int stop;
+	atomic_int stop;
 	int count[600];
 	double slowest;
 	pthread_mutex_t mu;
@@ -163,7 +164,7 @@ load_loop(void *arg)
 	char body[256], path[64];
 	snprintf(body, sizeof(body), "{\"userId\":%lld,\"product\":\"Drill\",\"price\":2}", l->user);
 	snprintf(path, sizeof(path), "/orders/user/%lld", l->user);
-	for (int i = 0; !l->stop; i++) {
+	for (int i = 0; !atomic_load(&l->stop); i++) {
 		http_response r;
 		if (i % 2 == 0)
 			helpers_post_order(body, NULL, &r);
@@ -177,6 +178,16 @@ load_loop(void *arg)
 		http_response_free(&r);
 	}
 	return NULL;
+}
+
+/* A status count, read under the load's lock (its threads still write). */
+static int
+load_count(load *l, int status)
+{
+	pthread_mutex_lock(&l->mu);
+	int n = l->count[status];
+	pthread_mutex_unlock(&l->mu);
+	return n;
 }
 
 /* The drills' load lives outside the test's stack frame, and their fini
@@ -202,7 +213,7 @@ stop_load(void)
 {
 	if (!drill_threads_running)
 		return;
-	drill_load.stop = 1;
+	atomic_store(&drill_load.stop, 1);
 	for (int i = 0; i < 3; i++)
 		pthread_join(drill_threads[i], NULL);
 	drill_threads_running = 0;
@@ -214,7 +225,7 @@ static void
 stop_load_after_creates(load *l, int creates)
 {
 	int64_t deadline = rpc_clock_ms() + 20000;
-	while (rpc_clock_ms() < deadline && l->count[201] < creates)
+	while (rpc_clock_ms() < deadline && load_count(l, 201) < creates)
 		nanosleep(&(struct timespec) {.tv_nsec = 100 * 1000000L}, NULL);
 	stop_load();
 }
@@ -260,7 +271,7 @@ Test(faults, a_database_restart_under_load_fails_fast_and_recovers_without_a_res
 	nanosleep(&(struct timespec) {.tv_sec = 2}, NULL);
 	cr_assert_eq(stack_servers("start-one", "postgres"), 0);
 	/* Recovered without restarting anything: creates succeed again. */
-	int before = l->count[201];
+	int before = load_count(l, 201);
 	stop_load_after_creates(l, before + 5);
 	cr_assert(l->count[201] >= before + 5, "orders are created again after PostgreSQL returned");
 	cr_assert(l->count[503] > 0, "the outage was seen, as 503");
@@ -327,7 +338,7 @@ Test(faults, sigterm_under_load_drains_and_nothing_is_lost, .timeout = 120,
 	nanosleep(&(struct timespec) {.tv_nsec = 500 * 1000000L}, NULL);
 	stack_start("user-svc");
 	stack_start("order-svc");
-	int before = l->count[201];
+	int before = load_count(l, 201);
 	stop_load_after_creates(l, before + 5);
 	cr_assert(l->count[201] >= before + 5, "orders are created again after the restart");
 	assert_load_outcome(l);

@@ -1,7 +1,9 @@
 -- Two checks the outbox paid on every create and that guard nothing:
 -- * the foreign key to users: its row is inserted by the same statement as
 --   the user (user_repo.c), and users are never deleted. Each check ran a
---   query that also locked the new user row (an extra WAL record).
+--   query that also locked the new user row (an extra WAL record). (A user
+--   deleted by hand, which the key used to refuse, would now leave its
+--   outbox row waiting forever: the relay joins users to build the event.)
 -- * UNIQUE on event_id: a random UUID; the consumer's processed_events is
 --   what deduplicates events.
 -- pgbench of the create statement, 8 clients, fsync on, three interleaved
