@@ -28,6 +28,23 @@ restart_everything(void)
 	}
 }
 
+/* Posts the order every 100 ms, for up to 10 s, until one is created;
+ * returns the last status. */
+static long
+post_order_until_created(const char *body)
+{
+	long status = 0;
+	for (int i = 0; i < 100 && status != 201; i++) {
+		if (i > 0)
+			nanosleep(&(struct timespec) {.tv_nsec = 100 * 1000000L}, NULL);
+		http_response r;
+		helpers_post_order(body, NULL, &r);
+		status = r.status;
+		http_response_free(&r);
+	}
+	return status;
+}
+
 static size_t
 orders_of(long long user)
 {
@@ -57,16 +74,7 @@ Test(faults, with_user_svc_stopped_an_order_is_503_within_the_deadline_and_not_w
 	}
 	cr_assert_eq(orders_of(user), 0, "no order was written");
 	stack_start("user-svc");
-	http_response r;
-	for (int i = 0; i < 100; i++) { /* until user-svc is back */
-		helpers_post_order(body, NULL, &r);
-		if (r.status == 201)
-			break;
-		http_response_free(&r);
-		nanosleep(&(struct timespec) {.tv_nsec = 100 * 1000000L}, NULL);
-	}
-	cr_assert_eq(r.status, 201, "orders succeed again");
-	http_response_free(&r);
+	cr_assert_eq(post_order_until_created(body), 201, "orders succeed again"); /* user-svc is back */
 	cr_assert_eq(orders_of(user), 1);
 }
 
@@ -301,15 +309,8 @@ Test(faults, once_postgresql_is_back_every_worker_serves_not_only_the_first, .ti
 		nanosleep(&(struct timespec) {.tv_nsec = 20 * 1000000L}, NULL);
 	}
 	cr_assert_eq(stack_servers("start-one", "postgres"), 0);
-	for (int i = 0; i < 100; i++) { /* the first connection to get through */
-		helpers_post_order(body, NULL, &r);
-		if (r.status == 201)
-			break;
-		http_response_free(&r);
-		nanosleep(&(struct timespec) {.tv_nsec = 100 * 1000000L}, NULL);
-	}
-	cr_assert_eq(r.status, 201, "an order is created once PostgreSQL is back");
-	http_response_free(&r);
+	/* The first connection to get through. */
+	cr_assert_eq(post_order_until_created(body), 201, "an order is created once PostgreSQL is back");
 	/* Then every worker: one request at a time goes round the eight of
 	 * them twice, and none may still be waiting out its own backoff. */
 	for (int i = 0; i < 16; i++) {
