@@ -22,8 +22,10 @@ gateway_config_load(gateway_config *cfg, int argc, char **argv)
 	    {.name = "MAX_BODY_BYTES", .default_value = "65536", .kind = ENV_INT, .min = 64,
 	        .max = 64L * 1024 * 1024, .out = &cfg->max_body_bytes,
 	        .help = "largest request body accepted; larger ones get 413 unread"},
-	    {.name = "WORKERS", .default_value = "32", .kind = ENV_INT, .min = 2, .max = 1024,
-	        .out = &cfg->workers, .help = "HTTP worker threads (concurrent requests)"},
+	    {.name = "WORKERS", .default_value = "64", .kind = ENV_INT, .min = 2, .max = 1024,
+	        .out = &cfg->workers,
+	        .help = "HTTP worker threads; each open connection holds one, and once all are held every "
+	                "answer closes its connection so waiting clients get a turn"},
 	    {.name = "REQUEST_TIMEOUT_MS", .default_value = "30000", .kind = ENV_INT, .min = 100, .max = 600000,
 	        .out = &cfg->request_timeout_ms,
 	        .help = "longest a client may take to send a request's headers (and each read of its body); "

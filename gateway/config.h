@@ -12,7 +12,7 @@ typedef struct gateway_config {
 	const char *order_svc_url; /* ORDER_SVC_URL */
 	long rpc_timeout_ms;       /* RPC_TIMEOUT_MS: default and ceiling of every call */
 	long max_body_bytes;       /* MAX_BODY_BYTES */
-	long workers;              /* WORKERS: HTTP threads, each holding one request */
+	long workers;              /* WORKERS: HTTP threads, each held by an open connection */
 	long request_timeout_ms;   /* REQUEST_TIMEOUT_MS: a slow client's whole request */
 	const char *cors_origins;  /* CORS_ORIGINS: comma-separated; "" allows none */
 	log_level log_level;

@@ -5,6 +5,8 @@
 #include <ctype.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +29,7 @@ struct http_server {
 	rpc_client *clients[SERVICE_COUNT];
 	char *openapi; /* generated once at start */
 	size_t openapi_len;
+	_Atomic long connections; /* each holds a worker until it closes */
 };
 
 /* One request's state from arrival to access log line. */
@@ -41,6 +44,7 @@ typedef struct exchange {
 	http_header headers[MAX_EXTRA_HEADERS]; /* sent with every response */
 	size_t n_headers;
 	bool body_read; /* the body was consumed, so the connection can stay open */
+	bool closing;   /* "Connection: close" is among the headers */
 	rpc_status st; /* scratch status for this request */
 } exchange;
 
@@ -49,6 +53,15 @@ add_header(exchange *x, const char *name, const char *value)
 {
 	if (x->n_headers < MAX_EXTRA_HEADERS)
 		x->headers[x->n_headers++] = (http_header) {name, value};
+}
+
+/* The response says the connection ends after it. */
+static void
+close_after_response(exchange *x)
+{
+	if (!x->closing)
+		add_header(x, "Connection", "close");
+	x->closing = true;
 }
 
 /* True when the request has a body that nobody read. */
@@ -65,7 +78,7 @@ send_error(exchange *x, int status, rpc_code code, const char *message, const rp
 	/* An unread body ends the connection: say so, rather than let CivetWeb
 	 * promise keep-alive and then close. */
 	if (body_pending(x))
-		add_header(x, "Connection", "close");
+		close_after_response(x);
 	return http_send_error(x->conn, status, code, message, st, x->request_id, x->headers, x->n_headers);
 }
 
@@ -526,7 +539,15 @@ handle_request(struct mg_connection *conn, void *cbdata)
 	x->rpc_ms     = -1;
 	x->n_headers  = 0;
 	x->body_read  = false;
+	x->closing    = false;
 	request_id_take_or_make(mg_get_header(conn, "X-Request-Id"), x->request_id);
+	/* A keep-alive connection holds its worker between requests, and
+	 * CivetWeb gives a waiting connection a worker only when one closes.
+	 * So once every worker is held, each answer ends its connection: the
+	 * client reconnects behind those already waiting, and none waits for
+	 * longer than a request. */
+	if (atomic_load(&srv->connections) >= srv->cfg->workers)
+		close_after_response(x);
 
 	int status  = dispatch(srv, x);
 	int64_t ms  = rpc_clock_ms() - x->started_ms;
@@ -547,6 +568,24 @@ on_http_error(struct mg_connection *conn, int status, const char *errmsg)
 	http_send_error(conn, status, status >= 500 ? RPC_INTERNAL : RPC_INVALID_ARGUMENT,
 	    mg_get_response_code_text(conn, status), NULL, rid, NULL, 0);
 	return 0;
+}
+
+/* A connection is counted from the worker taking it to its close. */
+static int
+on_connection_open(const struct mg_connection *conn, void **conn_data)
+{
+	http_server *srv = mg_get_user_data(mg_get_context(conn));
+	atomic_fetch_add(&srv->connections, 1);
+	*conn_data = srv; /* marks it counted, so the close is counted once */
+	return 0;
+}
+
+static void
+on_connection_close(const struct mg_connection *conn)
+{
+	http_server *srv = mg_get_user_data(mg_get_context(conn));
+	if (mg_get_user_connection_data(conn) == srv)
+		atomic_fetch_sub(&srv->connections, 1);
 }
 
 static int
@@ -595,6 +634,8 @@ http_server_start(http_server **out, const gateway_config *cfg, rpc_client *cons
 	struct mg_callbacks callbacks = {0};
 	callbacks.http_error          = on_http_error;
 	callbacks.log_message         = on_log_message;
+	callbacks.init_connection     = on_connection_open;
+	callbacks.connection_close    = on_connection_close;
 
 	struct mg_init_data init   = {.callbacks = &callbacks, .user_data = srv, .configuration_options = options};
 	struct mg_error_data error = {.text = err, .text_buffer_size = errlen};

@@ -5,19 +5,24 @@
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <criterion/hooks.h>
+#include <curl/curl.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "http_client.h"
 #include "procs.h"
 
-static pid_t services_pid, gateway_pid, lonely_gateway_pid;
+static pid_t services_pid, gateway_pid, lonely_gateway_pid, crowded_gateway_pid;
 static char lonely_env[48];
 
 ReportHook(PRE_ALL)(struct criterion_test_set *tests)
@@ -26,13 +31,16 @@ ReportHook(PRE_ALL)(struct criterion_test_set *tests)
 	static char user_url[96], order_url[96], nobody_users[96], nobody_orders[96], port_env[32];
 	static char gw_user[128], gw_order[128], lonely_user[128], lonely_order[128];
 	int pid  = (int) getpid();
+	static char crowded_env[32];
 	int port = procs_free_port(), lonely = procs_free_port(), lonely2 = procs_free_port();
+	int crowded = procs_free_port();
 	snprintf(user_url, sizeof(user_url), "USER_SVC_URL=ipc:///tmp/gw-e2e-%d-users.ipc", pid);
 	snprintf(order_url, sizeof(order_url), "ORDER_SVC_URL=ipc:///tmp/gw-e2e-%d-orders.ipc", pid);
 	snprintf(nobody_users, sizeof(nobody_users), "ipc:///tmp/gw-e2e-%d-nobody-users.ipc", pid);
 	snprintf(nobody_orders, sizeof(nobody_orders), "ipc:///tmp/gw-e2e-%d-nobody-orders.ipc", pid);
 	snprintf(port_env, sizeof(port_env), "GATEWAY_PORTS=%d", port);
 	snprintf(lonely_env, sizeof(lonely_env), "GATEWAY_PORTS=%d,%d", lonely, lonely2);
+	snprintf(crowded_env, sizeof(crowded_env), "GATEWAY_PORTS=%d", crowded);
 	snprintf(gw_user, sizeof(gw_user), "%s", user_url);
 	snprintf(gw_order, sizeof(gw_order), "%s", order_url);
 	snprintf(lonely_user, sizeof(lonely_user), "USER_SVC_URL=%s", nobody_users);
@@ -43,9 +51,13 @@ ReportHook(PRE_ALL)(struct criterion_test_set *tests)
 	     "MAX_BODY_BYTES=1024", "CORS_ORIGINS=http://allowed.example,http://also.example", "LOG_LEVEL=warn", NULL};
 	const char *lonely_env_list[] = {lonely_env, lonely_user, lonely_order, "GATEWAY_BIND=127.0.0.1",
 	    "LOG_LEVEL=error", NULL};
-	services_pid       = procs_start(FAKE_SERVICES_BIN, services_env, NULL);
-	gateway_pid        = procs_start(GATEWAY_BIN, gateway_env, NULL);
-	lonely_gateway_pid = procs_start(GATEWAY_BIN, lonely_env_list, NULL);
+	/* The fewest workers there may be, for the test of more clients than workers. */
+	const char *crowded_env_list[] = {crowded_env, gw_user, gw_order, "GATEWAY_BIND=127.0.0.1", "WORKERS=2",
+	    "LOG_LEVEL=warn", NULL};
+	services_pid        = procs_start(FAKE_SERVICES_BIN, services_env, NULL);
+	gateway_pid         = procs_start(GATEWAY_BIN, gateway_env, NULL);
+	lonely_gateway_pid  = procs_start(GATEWAY_BIN, lonely_env_list, NULL);
+	crowded_gateway_pid = procs_start(GATEWAY_BIN, crowded_env_list, NULL);
 
 	char url[64];
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
@@ -61,6 +73,11 @@ ReportHook(PRE_ALL)(struct criterion_test_set *tests)
 		fprintf(stderr, "e2e_gateway: the lonely gateway did not answer %s\n", healthz);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d", lonely2);
 	setenv("LONELY_GW_2", url, 1);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", crowded);
+	setenv("CROWDED_GW", url, 1);
+	snprintf(healthz, sizeof(healthz), "%s/healthz", url);
+	if (procs_wait_http(healthz, 10000) != 0)
+		fprintf(stderr, "e2e_gateway: the crowded gateway did not answer %s\n", healthz);
 }
 
 ReportHook(POST_ALL)(struct criterion_global_stats *stats)
@@ -71,7 +88,8 @@ ReportHook(POST_ALL)(struct criterion_global_stats *stats)
 	const struct {
 		const char *name;
 		pid_t pid;
-	} children[] = {{"gateway", gateway_pid}, {"lonely gateway", lonely_gateway_pid}, {"fake-services", services_pid}};
+	} children[] = {{"gateway", gateway_pid}, {"lonely gateway", lonely_gateway_pid},
+	    {"crowded gateway", crowded_gateway_pid}, {"fake-services", services_pid}};
 	int failed = 0;
 	for (size_t i = 0; i < sizeof(children) / sizeof(children[0]); i++) {
 		int status = procs_stop(children[i].pid, 10000);
@@ -507,5 +525,99 @@ Test(gateway, cors_answers_allowed_origins_only)
 	req("GET", "/users/1", (const char *const[]) {"Origin: http://also.example", NULL}, NULL, &r);
 	cr_assert_eq(r.status, 200);
 	cr_assert_str_eq(http_header(&r, "Access-Control-Allow-Origin", value, sizeof(value)), "http://also.example");
+	http_response_free(&r);
+}
+
+/* A client that sends request after request on one connection, as long as
+ * it is allowed to (libcurl reuses the connection while the server lets it). */
+typedef struct {
+	const char *url;
+	atomic_bool *stop;
+	int answered, failed, connections_closed;
+} busy_client;
+
+static size_t
+discard(char *data, size_t size, size_t n, void *arg)
+{
+	(void) data, (void) arg;
+	return size * n;
+}
+
+static size_t
+count_close(char *line, size_t size, size_t n, void *arg)
+{
+	busy_client *b = arg;
+	if (strncasecmp(line, "Connection: close", 17) == 0)
+		b->connections_closed++;
+	return size * n;
+}
+
+static void *
+keep_busy(void *arg)
+{
+	busy_client *b = arg;
+	CURL *curl     = curl_easy_init();
+	curl_easy_setopt(curl, CURLOPT_URL, b->url);
+	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard);
+	curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, count_close);
+	curl_easy_setopt(curl, CURLOPT_HEADERDATA, b);
+	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 5000L);
+	while (!atomic_load(b->stop)) {
+		long status = 0;
+		if (curl_easy_perform(curl) == CURLE_OK &&
+		    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK && status == 200)
+			b->answered++;
+		else
+			b->failed++;
+	}
+	curl_easy_cleanup(curl);
+	return NULL;
+}
+
+/* Each keep-alive connection holds one of CivetWeb's workers between its
+ * requests. Two clients that never pause hold both of the crowded gateway's
+ * two; a third client must still be answered, soon. */
+Test(gateway, a_client_beyond_the_workers_is_answered_while_others_keep_theirs_busy, .timeout = 30)
+{
+	const char *base = getenv("CROWDED_GW");
+	cr_assert_not_null(base, "the crowded gateway did not start");
+	char url[128];
+	snprintf(url, sizeof(url), "%s/healthz", base);
+
+	atomic_bool stop = false;
+	busy_client busy[2];
+	pthread_t threads[2];
+	for (int i = 0; i < 2; i++) {
+		busy[i] = (busy_client) {.url = url, .stop = &stop};
+		cr_assert_eq(pthread_create(&threads[i], NULL, keep_busy, &busy[i]), 0);
+	}
+	for (int waited = 0; waited < 5000 && (busy[0].answered < 20 || busy[1].answered < 20); waited += 10)
+		nanosleep(&(struct timespec) {.tv_nsec = 10 * 1000000L}, NULL);
+
+	http_response r;
+	http_request("GET", url, NULL, NULL, &r);
+	atomic_store(&stop, true);
+	for (int i = 0; i < 2; i++)
+		pthread_join(threads[i], NULL);
+
+	cr_assert_eq(r.status, 200, "the third client got status %ld after %.2f s", r.status, r.seconds);
+	cr_assert_lt(r.seconds, 2.0, "the third client waited %.2f s for a worker", r.seconds);
+	for (int i = 0; i < 2; i++) {
+		cr_assert_geq(busy[i].answered, 20, "busy client %d: %d answered", i, busy[i].answered);
+		cr_assert_eq(busy[i].failed, 0, "busy client %d: %d failed", i, busy[i].failed);
+		/* Both workers were held, so answers ended their connections. */
+		cr_assert_gt(busy[i].connections_closed, 0, "busy client %d was never asked to reconnect", i);
+	}
+	http_response_free(&r);
+}
+
+/* With workers to spare, a connection stays open for the next request. */
+Test(gateway, connections_stay_open_while_workers_are_free)
+{
+	http_response r;
+	req("GET", "/healthz", NULL, NULL, &r);
+	char value[32];
+	cr_assert_not_null(http_header(&r, "Connection", value, sizeof(value)));
+	cr_assert_str_eq(value, "keep-alive");
 	http_response_free(&r);
 }
