@@ -467,7 +467,7 @@ handle_metrics(http_server *srv, exchange *x, int64_t timeout_ms)
 	Health__HealthReply *replies[SERVICE_COUNT];
 	rpc_code codes[SERVICE_COUNT];
 	ask_health(srv, x, timeout_ms, replies, codes);
-	char *text = metrics_render(replies);
+	char *text = metrics_render(replies, atomic_load(&srv->connections), srv->cfg->workers);
 	free_health(replies);
 	if (text == NULL)
 		return send_error(x, 500, RPC_INTERNAL, "internal error", NULL);
@@ -546,8 +546,10 @@ handle_request(struct mg_connection *conn, void *cbdata)
 	 * So once every worker is held, each answer ends its connection: the
 	 * client reconnects behind those already waiting, and none waits for
 	 * longer than a request. */
-	if (atomic_load(&srv->connections) >= srv->cfg->workers)
+	if (atomic_load(&srv->connections) >= srv->cfg->workers) {
 		close_after_response(x);
+		metrics_count_connection_turn();
+	}
 
 	int status  = dispatch(srv, x);
 	int64_t ms  = rpc_clock_ms() - x->started_ms;

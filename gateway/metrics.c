@@ -21,6 +21,7 @@ static _Atomic uint64_t requests[MAX_ROUTES][STATUS_COUNT];
 static _Atomic uint64_t latency[MAX_ROUTES][BUCKETS + 1]; /* per bucket, not cumulative */
 static _Atomic uint64_t latency_sum_ms[MAX_ROUTES];
 static _Atomic uint64_t rpc_errors[SERVICE_COUNT][RPC_CODES];
+static _Atomic uint64_t connection_turns;
 
 _Static_assert(MAX_ROUTES > 8, "the route table must fit, with the no-route slot");
 
@@ -49,6 +50,12 @@ metrics_count_rpc_error(route_service s, rpc_code code)
 {
 	if ((int) s >= 0 && s < SERVICE_COUNT && (int) code > 0 && (int) code < RPC_CODES)
 		atomic_fetch_add_explicit(&rpc_errors[s][code], 1, memory_order_relaxed);
+}
+
+void
+metrics_count_connection_turn(void)
+{
+	atomic_fetch_add_explicit(&connection_turns, 1, memory_order_relaxed);
 }
 
 /* A growing text. */
@@ -207,14 +214,32 @@ render_services(text *t, Health__HealthReply *const health[SERVICE_COUNT])
 	}
 }
 
+static void
+render_connections(text *t, long open_connections, long workers)
+{
+	put(t, "# HELP gateway_http_connections Open HTTP connections; each holds a worker thread.\n"
+	       "# TYPE gateway_http_connections gauge\n"
+	       "gateway_http_connections %ld\n"
+	       "# HELP gateway_http_workers HTTP worker threads (WORKERS).\n"
+	       "# TYPE gateway_http_workers gauge\n"
+	       "gateway_http_workers %ld\n"
+	       "# HELP gateway_http_connection_turns_total Answers that closed their connection because every "
+	       "worker was held, so that waiting clients got a turn.\n"
+	       "# TYPE gateway_http_connection_turns_total counter\n"
+	       "gateway_http_connection_turns_total %llu\n",
+	    open_connections, workers,
+	    (unsigned long long) atomic_load_explicit(&connection_turns, memory_order_relaxed));
+}
+
 char *
-metrics_render(Health__HealthReply *const health[SERVICE_COUNT])
+metrics_render(Health__HealthReply *const health[SERVICE_COUNT], long open_connections, long workers)
 {
 	text t = {.cap = 8192};
 	if ((t.data = malloc(t.cap)) == NULL)
 		return NULL;
 	t.data[0] = '\0';
 	render_requests(&t);
+	render_connections(&t, open_connections, workers);
 	render_services(&t, health);
 	if (t.failed) {
 		free(t.data);

@@ -17,9 +17,13 @@ void metrics_observe_request(const route *r, int status, int64_t ms);
 /* One RPC that ended with code (anything but RPC_OK). */
 void metrics_count_rpc_error(route_service s, rpc_code code);
 
-/* The exposition: the gateway's metrics, then for each service whether it
- * answered (health[s] non-NULL) and the stats it reported. malloc'd; NULL
- * when out of memory. */
-char *metrics_render(Health__HealthReply *const health[SERVICE_COUNT]);
+/* One answer that ended its connection because every worker was held. */
+void metrics_count_connection_turn(void);
+
+/* The exposition: the gateway's metrics (with its open connections and
+ * workers, read by the caller), then for each service whether it answered
+ * (health[s] non-NULL) and the stats it reported. malloc'd; NULL when out
+ * of memory. */
+char *metrics_render(Health__HealthReply *const health[SERVICE_COUNT], long open_connections, long workers);
 
 #endif

@@ -609,6 +609,17 @@ Test(gateway, a_client_beyond_the_workers_is_answered_while_others_keep_theirs_b
 		cr_assert_gt(busy[i].connections_closed, 0, "busy client %d was never asked to reconnect", i);
 	}
 	http_response_free(&r);
+
+	/* Operators see it: each such answer is counted. */
+	snprintf(url, sizeof(url), "%s/metrics", base);
+	http_request("GET", url, NULL, NULL, &r);
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	const char *turns = strstr(r.body, "\ngateway_http_connection_turns_total ");
+	cr_assert_not_null(turns, "%s", r.body);
+	cr_assert_geq(strtod(strchr(turns + 1, ' ') + 1, NULL), busy[0].connections_closed + busy[1].connections_closed,
+	    "%s", r.body);
+	cr_assert_not_null(strstr(r.body, "\ngateway_http_workers 2\n"), "%s", r.body);
+	http_response_free(&r);
 }
 
 /* With workers to spare, a connection stays open for the next request. */
