@@ -632,3 +632,41 @@ Test(gateway, connections_stay_open_while_workers_are_free)
 	cr_assert_str_eq(value, "keep-alive");
 	http_response_free(&r);
 }
+
+/* A client that connects and sends nothing must not take a worker: with
+ * both of the crowded gateway's held by silent connections, nobody else
+ * was served until REQUEST_TIMEOUT_MS (30 s) cut them off. */
+Test(gateway, silent_connections_hold_no_worker, .timeout = 30)
+{
+	const char *base = getenv("CROWDED_GW");
+	cr_assert_not_null(base, "the crowded gateway did not start");
+	int port = atoi(strrchr(base, ':') + 1);
+	struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t) port)};
+	addr.sin_addr.s_addr    = htonl(INADDR_LOOPBACK);
+	enum { SILENT = 3 };
+	int silent[SILENT];
+	for (int i = 0; i < SILENT; i++) {
+		silent[i] = socket(AF_INET, SOCK_STREAM, 0);
+		cr_assert_eq(connect(silent[i], (struct sockaddr *) &addr, sizeof(addr)), 0);
+	}
+	nanosleep(&(struct timespec) {.tv_nsec = 300 * 1000000L}, NULL);
+
+	char url[128];
+	snprintf(url, sizeof(url), "%s/healthz", base);
+	http_response r;
+	http_request("GET", url, NULL, NULL, &r);
+	cr_assert_eq(r.status, 200, "status %ld after %.2f s", r.status, r.seconds);
+	cr_assert_lt(r.seconds, 2.0, "a request waited %.2f s behind silent connections", r.seconds);
+	http_response_free(&r);
+
+	/* One that speaks up later is served as usual. */
+	const char *request = "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+	cr_assert_eq(send(silent[0], request, strlen(request), MSG_NOSIGNAL), (ssize_t) strlen(request));
+	struct timeval two_s = {.tv_sec = 2};
+	setsockopt(silent[0], SOL_SOCKET, SO_RCVTIMEO, &two_s, sizeof(two_s));
+	char reply[32] = "";
+	cr_assert_gt(recv(silent[0], reply, sizeof(reply) - 1, 0), 0, "the late request got no answer");
+	cr_assert(strncmp(reply, "HTTP/1.1 200", 12) == 0, "%s", reply);
+	for (int i = 0; i < SILENT; i++)
+		close(silent[i]);
+}
