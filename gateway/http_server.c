@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "health.pb-c.h"
 #include "http_error.h"
@@ -58,13 +59,35 @@ add_header(exchange *x, const char *name, const char *value)
 		x->headers[x->n_headers++] = (http_header) {name, value};
 }
 
-/* The response says the connection ends after it. */
+/* The response says the connection ends after it (and handle_request
+ * makes CivetWeb end it). */
 static void
 close_after_response(exchange *x)
 {
-	if (!x->closing)
+	if (!x->closing && x->n_headers < MAX_EXTRA_HEADERS) {
 		add_header(x, "Connection", "close");
-	x->closing = true;
+		x->closing = true;
+	}
+}
+
+/* CivetWeb 1.15 decides whether to keep a connection from the request's
+ * Connection header alone (should_keep_alive), never from the response. A
+ * server that answers "close" must close (RFC 9112, 9.6), and must not
+ * count on the client to: so once the answer is sent, the request is made
+ * to say close as well. Nothing reads the request's headers after this. */
+static void
+civetweb_closes_after_this_request(struct mg_connection *conn)
+{
+	struct mg_request_info *ri = (struct mg_request_info *) mg_get_request_info(conn);
+	int i = 0;
+	while (i < ri->num_headers && strcasecmp(ri->http_headers[i].name, "Connection") != 0)
+		i++;
+	if (i == ri->num_headers && ri->num_headers < MG_MAX_HEADERS)
+		ri->num_headers++;
+	else if (i == ri->num_headers)
+		i = ri->num_headers - 1; /* full: the last header has been read already */
+	ri->http_headers[i].name  = "Connection";
+	ri->http_headers[i].value = "close";
 }
 
 /* True when the request has a body that nobody read. */
@@ -555,6 +578,8 @@ handle_request(struct mg_connection *conn, void *cbdata)
 	}
 
 	int status  = dispatch(srv, x);
+	if (x->closing)
+		civetweb_closes_after_this_request(conn);
 	int64_t ms  = rpc_clock_ms() - x->started_ms;
 	metrics_observe_request(x->matched, status, ms);
 	log_info(x->request_id, "http method=%.16s route=%s status=%d ms=%lld rpc_ms=%lld", x->ri->request_method,
@@ -570,8 +595,10 @@ on_http_error(struct mg_connection *conn, int status, const char *errmsg)
 	(void) errmsg; /* CivetWeb's text is not for clients */
 	char rid[REQUEST_ID_MAX + 1];
 	request_id_take_or_make(mg_get_header(conn, "X-Request-Id"), rid);
+	/* CivetWeb closes after its own errors (a request it could not parse). */
+	static const http_header closing[] = {{"Connection", "close"}};
 	http_send_error(conn, status, status >= 500 ? RPC_INTERNAL : RPC_INVALID_ARGUMENT,
-	    mg_get_response_code_text(conn, status), NULL, rid, NULL, 0);
+	    mg_get_response_code_text(conn, status), NULL, rid, closing, 1);
 	return 0;
 }
 
@@ -603,17 +630,20 @@ on_log_message(const struct mg_connection *conn, const char *message)
 
 /* CivetWeb gives a worker to each connection as soon as it is accepted, and
  * the worker waits up to REQUEST_TIMEOUT_MS for the first bytes: a client
- * that connects and sends nothing (a preconnect, a scanner, an attack)
- * held a worker for 30 s, and WORKERS such clients held them all. With
- * TCP_DEFER_ACCEPT the kernel hands over a connection only once its first
- * bytes have arrived. CivetWeb does not tell its sockets, so they are
- * found among the process's: listening, and on one of our ports. Returns
- * how many were found. */
+ * that connects and sends nothing (a preconnect, a scanner) held a worker
+ * for 30 s, and WORKERS such clients held them all. With TCP_DEFER_ACCEPT
+ * the kernel keeps a connection until its first bytes arrive, or for about
+ * REQUEST_TIMEOUT_MS (it is then handed over anyway, and cut off after
+ * REQUEST_TIMEOUT_MS more). CivetWeb does not tell its sockets, so they
+ * are found among the process's: listening, and on one of our ports.
+ * Returns how many were found. */
 static int
 defer_accept_until_data(const env_port_list *ports, long timeout_ms)
 {
+#ifdef TCP_DEFER_ACCEPT
 	int seconds = (int) ((timeout_ms + 999) / 1000), found = 0;
-	for (int fd = 0; fd < 1024 && found < ports->n; fd++) {
+	long max_fd = sysconf(_SC_OPEN_MAX);
+	for (int fd = 0; fd < (max_fd > 0 && max_fd < 65536 ? max_fd : 65536) && found < ports->n; fd++) {
 		int listening   = 0;
 		socklen_t len   = sizeof(listening);
 		struct sockaddr_in addr;
@@ -630,6 +660,10 @@ defer_accept_until_data(const env_port_list *ports, long timeout_ms)
 		}
 	}
 	return found;
+#else
+	(void) ports, (void) timeout_ms;
+	return 0; /* Linux only */
+#endif
 }
 
 int

@@ -217,7 +217,8 @@ render_services(text *t, Health__HealthReply *const health[SERVICE_COUNT])
 static void
 render_connections(text *t, long open_connections, long workers)
 {
-	put(t, "# HELP gateway_http_connections Open HTTP connections; each holds a worker thread.\n"
+	put(t, "# HELP gateway_http_connections HTTP connections held by a worker thread (at most WORKERS; "
+	       "connections waiting for one are not counted).\n"
 	       "# TYPE gateway_http_connections gauge\n"
 	       "gateway_http_connections %ld\n"
 	       "# HELP gateway_http_workers HTTP worker threads (WORKERS).\n"

@@ -533,7 +533,7 @@ Test(gateway, cors_answers_allowed_origins_only)
 typedef struct {
 	const char *url;
 	atomic_bool *stop;
-	int answered, failed, connections_closed;
+	atomic_int answered, failed, connections_closed;
 } busy_client;
 
 static size_t
@@ -562,6 +562,7 @@ keep_busy(void *arg)
 	curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, count_close);
 	curl_easy_setopt(curl, CURLOPT_HEADERDATA, b);
 	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 5000L);
+	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
 	while (!atomic_load(b->stop)) {
 		long status = 0;
 		if (curl_easy_perform(curl) == CURLE_OK &&
@@ -572,6 +573,29 @@ keep_busy(void *arg)
 	}
 	curl_easy_cleanup(curl);
 	return NULL;
+}
+
+/* A GET on a raw connection that never closes it: the answer, and whether
+ * the server then closed the connection (within 3 s). */
+static void
+raw_get(int port, const char *path, char *out, size_t len, bool *server_closed)
+{
+	struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t) port)};
+	addr.sin_addr.s_addr    = htonl(INADDR_LOOPBACK);
+	int fd                  = socket(AF_INET, SOCK_STREAM, 0);
+	cr_assert_eq(connect(fd, (struct sockaddr *) &addr, sizeof(addr)), 0);
+	struct timeval three_s = {.tv_sec = 3};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &three_s, sizeof(three_s));
+	char request[256];
+	int n = snprintf(request, sizeof(request), "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", path);
+	cr_assert_eq(send(fd, request, (size_t) n, MSG_NOSIGNAL), n);
+	size_t used = 0;
+	ssize_t got;
+	while (used + 1 < len && (got = recv(fd, out + used, len - 1 - used, 0)) > 0)
+		used += (size_t) got;
+	out[used]      = '\0';
+	*server_closed = used + 1 < len && got == 0;
+	close(fd);
 }
 
 /* Each keep-alive connection holds one of CivetWeb's workers between its
@@ -596,12 +620,20 @@ Test(gateway, a_client_beyond_the_workers_is_answered_while_others_keep_theirs_b
 
 	http_response r;
 	http_request("GET", url, NULL, NULL, &r);
+	/* An answer that says close is followed by the server closing: a
+	 * client that ignores the header must not keep the worker. */
+	char raw[2048];
+	bool server_closed;
+	raw_get(atoi(strrchr(base, ':') + 1), "/healthz", raw, sizeof(raw), &server_closed);
 	atomic_store(&stop, true);
 	for (int i = 0; i < 2; i++)
 		pthread_join(threads[i], NULL);
 
 	cr_assert_eq(r.status, 200, "the third client got status %ld after %.2f s", r.status, r.seconds);
 	cr_assert_lt(r.seconds, 2.0, "the third client waited %.2f s for a worker", r.seconds);
+	cr_assert(strncmp(raw, "HTTP/1.1 200", 12) == 0, "%s", raw);
+	cr_assert_not_null(strstr(raw, "\r\nConnection: close\r\n"), "%s", raw);
+	cr_assert(server_closed, "the gateway said close but kept the connection open");
 	for (int i = 0; i < 2; i++) {
 		cr_assert_geq(busy[i].answered, 20, "busy client %d: %d answered", i, busy[i].answered);
 		cr_assert_eq(busy[i].failed, 0, "busy client %d: %d failed", i, busy[i].failed);
