@@ -5,19 +5,16 @@
 #include <ctype.h>
 #include <inttypes.h>
 #include <jansson.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "health.pb-c.h"
 #include "http_error.h"
+#include "listen_sockets.h"
 #include "log.h"
 #include "metrics.h"
 #include "openapi.h"
@@ -628,44 +625,6 @@ on_log_message(const struct mg_connection *conn, const char *message)
 	return 1;
 }
 
-/* CivetWeb gives a worker to each connection as soon as it is accepted, and
- * the worker waits up to REQUEST_TIMEOUT_MS for the first bytes: a client
- * that connects and sends nothing (a preconnect, a scanner) held a worker
- * for 30 s, and WORKERS such clients held them all. With TCP_DEFER_ACCEPT
- * the kernel keeps a connection until its first bytes arrive, or for about
- * REQUEST_TIMEOUT_MS (it is then handed over anyway, and cut off after
- * REQUEST_TIMEOUT_MS more). CivetWeb does not tell its sockets, so they
- * are found among the process's: listening, and on one of our ports.
- * Returns how many were found. */
-static int
-defer_accept_until_data(const env_port_list *ports, long timeout_ms)
-{
-#ifdef TCP_DEFER_ACCEPT
-	int seconds = (int) ((timeout_ms + 999) / 1000), found = 0;
-	long max_fd = sysconf(_SC_OPEN_MAX);
-	for (int fd = 0; fd < (max_fd > 0 && max_fd < 65536 ? max_fd : 65536) && found < ports->n; fd++) {
-		int listening   = 0;
-		socklen_t len   = sizeof(listening);
-		struct sockaddr_in addr;
-		socklen_t addr_len = sizeof(addr);
-		if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 || !listening ||
-		    getsockname(fd, (struct sockaddr *) &addr, &addr_len) != 0 || addr.sin_family != AF_INET)
-			continue;
-		for (int i = 0; i < ports->n; i++) {
-			if (ntohs(addr.sin_port) == ports->ports[i] &&
-			    setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &seconds, sizeof(seconds)) == 0) {
-				found++;
-				break;
-			}
-		}
-	}
-	return found;
-#else
-	(void) ports, (void) timeout_ms;
-	return 0; /* Linux only */
-#endif
-}
-
 int
 http_server_start(http_server **out, const gateway_config *cfg, rpc_client *const clients[SERVICE_COUNT],
     char *err, size_t errlen)
@@ -716,7 +675,7 @@ http_server_start(http_server **out, const gateway_config *cfg, rpc_client *cons
 		return -1;
 	}
 	mg_set_request_handler(srv->ctx, "/", handle_request, srv);
-	int deferred = defer_accept_until_data(&cfg->ports, cfg->request_timeout_ms);
+	int deferred = listen_sockets_defer_accept(&cfg->ports, cfg->request_timeout_ms);
 	if (deferred < cfg->ports.n)
 		log_warn(NULL, "tcp_defer_accept_missing ports=%d set=%d (a silent connection holds a worker "
 		    "until REQUEST_TIMEOUT_MS)", cfg->ports.n, deferred);
