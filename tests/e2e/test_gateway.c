@@ -575,12 +575,12 @@ keep_busy(void *arg)
 	return NULL;
 }
 
-/* A connection to the crowded gateway (WORKERS=2). */
+/* A raw connection to one of the suite's gateways ("GW", "CROWDED_GW"). */
 static int
-crowded_connect(void)
+raw_connect(const char *base_env)
 {
-	const char *base = getenv("CROWDED_GW");
-	cr_assert_not_null(base, "the crowded gateway did not start");
+	const char *base = getenv(base_env);
+	cr_assert_not_null(base, "the suite's gateway %s did not start", base_env);
 	struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t) atoi(strrchr(base, ':') + 1))};
 	addr.sin_addr.s_addr    = htonl(INADDR_LOOPBACK);
 	int fd                  = socket(AF_INET, SOCK_STREAM, 0);
@@ -590,16 +590,15 @@ crowded_connect(void)
 	return fd;
 }
 
-/* A GET on a raw connection that the client never closes: the whole
+/* One request on a raw connection that the client never closes: the whole
  * answer, and whether the server closed the connection after an answer
  * that says close (waiting up to 3 s for it). */
 static void
-raw_get(const char *path, char *out, size_t len, bool *says_close, bool *server_closed)
+raw_exchange(const char *base_env, const char *request, char *out, size_t len, bool *says_close,
+    bool *server_closed)
 {
-	int fd = crowded_connect();
-	char request[256];
-	int n = snprintf(request, sizeof(request), "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", path);
-	cr_assert_eq(send(fd, request, (size_t) n, MSG_NOSIGNAL), n);
+	int fd = raw_connect(base_env);
+	cr_assert_eq(send(fd, request, strlen(request), MSG_NOSIGNAL), (ssize_t) strlen(request));
 	size_t used = 0;
 	ssize_t got = 1;
 	char *body  = NULL;
@@ -698,7 +697,7 @@ Test(gateway, silent_connections_hold_no_worker, .timeout = 30)
 	enum { SILENT = 3 };
 	int silent[SILENT];
 	for (int i = 0; i < SILENT; i++)
-		silent[i] = crowded_connect();
+		silent[i] = raw_connect("CROWDED_GW");
 	nanosleep(&(struct timespec) {.tv_nsec = 300 * 1000000L}, NULL);
 
 	char url[128];
@@ -725,7 +724,7 @@ Test(gateway, silent_connections_hold_no_worker, .timeout = 30)
  * close. */
 Test(gateway, an_answer_that_says_close_is_followed_by_the_server_closing, .timeout = 30)
 {
-	int holder       = crowded_connect();
+	int holder       = raw_connect("CROWDED_GW");
 	const char *half = "GET /healthz HTTP/1.1\r\nX-Unfinished: ";
 	cr_assert_eq(send(holder, half, strlen(half), MSG_NOSIGNAL), (ssize_t) strlen(half));
 
@@ -735,10 +734,31 @@ Test(gateway, an_answer_that_says_close_is_followed_by_the_server_closing, .time
 	 * come and go) an answer may still say keep-alive: try a few times. */
 	for (int attempt = 0; attempt < 20 && !says_close; attempt++) {
 		nanosleep(&(struct timespec) {.tv_nsec = 100 * 1000000L}, NULL);
-		raw_get("/healthz", raw, sizeof(raw), &says_close, &server_closed);
+		raw_exchange("CROWDED_GW", "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", raw, sizeof(raw), &says_close,
+		    &server_closed);
 		cr_assert(strncmp(raw, "HTTP/1.1 200", 12) == 0, "%s", raw);
 	}
 	close(holder);
 	cr_assert(says_close, "no answer said close while a worker was held: %s", raw);
 	cr_assert(server_closed, "the gateway said close but kept the connection open");
+}
+
+/* CivetWeb closes after the errors it answers itself (a request it cannot
+ * frame); its answer must say so, not promise keep-alive. */
+Test(gateway, civetweb_own_errors_say_close_and_close)
+{
+	const struct {
+		const char *request, *status_line;
+	} cases[] = {
+	    {"POST /users HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n", "HTTP/1.1 411"},
+	    {"GET /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", "HTTP/1.1 400"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char raw[2048];
+		bool says_close, server_closed;
+		raw_exchange("GW", cases[i].request, raw, sizeof(raw), &says_close, &server_closed);
+		cr_assert(strncmp(raw, cases[i].status_line, strlen(cases[i].status_line)) == 0, "%s", raw);
+		cr_assert(says_close, "the answer promises keep-alive: %s", raw);
+		cr_assert(server_closed, "the connection stayed open: %s", raw);
+	}
 }

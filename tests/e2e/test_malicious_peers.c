@@ -293,6 +293,7 @@ assert_refused_and_closed(const char *what, const char *head, size_t repeat_len,
 	cr_assert(strncmp(reply, status_line, strlen(status_line)) == 0, "%s: %s", what, reply);
 	cr_assert(message == NULL || strstr(reply, message) != NULL, "%s: %s", what, reply);
 	cr_assert(closed, "%s: the connection was closed after the answer", what);
+	cr_assert_not_null(strstr(reply, "\r\nConnection: close\r\n"), "%s: the answer says it closes: %s", what, reply);
 }
 
 Test(peers, huge_headers_get_400_and_the_connection_closes, .timeout = 60)
