@@ -1,6 +1,8 @@
 /* gateway_config from the environment: the table of variables. */
 #include "config.h"
 
+#include "net_check.h"
+
 
 env_action
 gateway_config_load(gateway_config *cfg, int argc, char **argv)
@@ -10,12 +12,13 @@ gateway_config_load(gateway_config *cfg, int argc, char **argv)
 	    {.name = "GATEWAY_PORTS", .default_value = "3000,3001,3002", .kind = ENV_CUSTOM,
 	        .parse = env_parse_port_list, .out = &cfg->ports,
 	        .help = "HTTP ports, comma-separated; every route is served on each"},
-	    {.name = "GATEWAY_BIND", .default_value = "0.0.0.0", .kind = ENV_STRING, .out = &cfg->bind_address,
+	    {.name = "GATEWAY_BIND", .default_value = "0.0.0.0", .kind = ENV_CUSTOM, .parse = env_parse_ipv4,
+	        .out = &cfg->bind_address,
 	        .help = "IPv4 address to listen on (127.0.0.1 for this machine only)"},
-	    {.name = "USER_SVC_URL", .default_value = "tcp://127.0.0.1:5001", .kind = ENV_STRING,
-	        .out = &cfg->user_svc_url, .help = "nng URL(s) of user-svc; several, comma-separated, share the load"},
-	    {.name = "ORDER_SVC_URL", .default_value = "tcp://127.0.0.1:5002", .kind = ENV_STRING,
-	        .out = &cfg->order_svc_url, .help = "nng URL(s) of order-svc"},
+	    {.name = "USER_SVC_URL", .default_value = "tcp://127.0.0.1:5001", .kind = ENV_CUSTOM,
+	        .parse = env_parse_nng_dial_urls, .out = &cfg->user_svc_url, .help = "nng URL(s) of user-svc; several, comma-separated, share the load"},
+	    {.name = "ORDER_SVC_URL", .default_value = "tcp://127.0.0.1:5002", .kind = ENV_CUSTOM,
+	        .parse = env_parse_nng_dial_urls, .out = &cfg->order_svc_url, .help = "nng URL(s) of order-svc"},
 	    {.name = "RPC_TIMEOUT_MS", .default_value = "2000", .kind = ENV_INT, .min = 10, .max = 600000,
 	        .out = &cfg->rpc_timeout_ms,
 	        .help = "deadline of each request to a service; X-Request-Timeout may only shorten it"},

@@ -19,6 +19,19 @@ typedef struct db_migration {
 	const char *sql;
 } db_migration;
 
+/* Checks a libpq URL or key=value string before anything connects:
+ * PQconninfoParse, then what libpq would check only when connecting (each
+ * host name or IP address, hostaddr, ports 1-65535 and their count,
+ * sslmode, gssencmode, target_session_attrs, connect_timeout). Returns 0,
+ * or -1 with a reason that reads after the quoted value and never holds a
+ * password (libpq's own message may quote the URI: its passwords become
+ * "***"). Thread-safe. */
+int db_check_conninfo(const char *text, char *err, size_t errlen);
+
+/* An ENV_CUSTOM parser (env.h) over db_check_conninfo; out is const char **
+ * and gets the text. */
+int db_env_parse_conninfo(const char *text, void *out, char *err, size_t errlen);
+
 /* Creates a handle for url (a libpq URI or conninfo); does not connect yet.
  * Returns NULL when out of memory. */
 db *db_new(const char *url);
