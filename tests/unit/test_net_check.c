@@ -128,12 +128,19 @@ Test(net_check, nng_urls_are_refused_with_the_reason)
 	url_refused("tcp4://[::1]:5001", NET_URL_DIAL, "other IP version");
 	url_refused("tcp://h:1/path", NET_URL_DIAL, "tcp takes host:port only");
 	url_refused("tcp://h:1?q=1", NET_URL_DIAL, "tcp takes host:port only");
-	url_refused("tcp://u@h:1", NET_URL_LISTEN, "tcp takes host:port only");
+	url_refused("tcp://u@h:1", NET_URL_LISTEN, "has a user");
+	/* nng 1.5.2's parser reads past the end of these (fuzz_config). */
+	url_refused("tcp://u@", NET_URL_DIAL, "has a user");
+	url_refused("TCP://u:p@", NET_URL_DIAL, "has a user");
+	url_refused("ws://a@", NET_URL_DIAL, "has a user");
+	url_refused("tcp://@", NET_URL_LISTEN, "has a user");
 	/* Paths. */
 	url_refused("ipc://", NET_URL_LISTEN, "has an empty path");
 	url_refused("ipc://", NET_URL_DIAL, "has an empty path");
 	url_refused("unix://", NET_URL_DIAL, "has an empty path");
 	url_refused("abstract://", NET_URL_DIAL, "has an empty name");
+	url_refused("abstract://a%zz", NET_URL_DIAL, "not followed by two hex digits");
+	url_refused("abstract://a%4", NET_URL_LISTEN, "not followed by two hex digits");
 	char long_path[200] = "ipc:///";
 	memset(long_path + 7, 'p', 110);
 	long_path[117] = '\0';
@@ -168,6 +175,8 @@ Test(net_check, accepted_urls_are_accepted_by_nng)
 	    {"ipc://relative.ipc", NET_URL_DIAL},
 	    {"unix:///tmp/svc.sock", NET_URL_DIAL},
 	    {"abstract://svc", NET_URL_LISTEN},
+	    {"ipc:///tmp/a@b.ipc", NET_URL_DIAL},
+	    {"abstract://a%41b", NET_URL_DIAL},
 	};
 	nng_socket req, rep;
 	cr_assert_eq(nng_req0_open(&req), 0);
