@@ -145,10 +145,10 @@ Test(config_urls, redis_hosts_and_ports_are_checked)
 	cr_assert_eq(parse("redis://redis:6379/0", password, err), 0, "%s", err);
 	const char *out = NULL;
 	char msg[512];
-	env_var v = {.name = "REDIS_URL", .default_value = "redis://:s3cret@h:0", .kind = ENV_CUSTOM,
+	env_var v = {.name = "T_REDIS_URL", .default_value = "redis://:s3cret@h:0", .kind = ENV_CUSTOM,
 	    .parse = cache_env_parse_url, .out = &out, .secret_url = 1};
 	cr_assert_eq(env_load(&v, 1, msg, sizeof(msg)), -1);
-	cr_assert_str_eq(msg, "REDIS_URL: 'redis://:***@h:0' is not a Redis URL: it has a bad port (1-65535)");
+	cr_assert_str_eq(msg, "T_REDIS_URL: 'redis://:***@h:0' is not a Redis URL: it has a bad port (1-65535)");
 }
 
 static void
