@@ -24,25 +24,25 @@ typedef struct run_result {
 	char err[4096];
 } run_result;
 
-/* Runs path with only PATH and NAME=VALUE in its environment (and args),
- * capturing stderr, for at most BOUND_MS. */
+/* Runs path with only PATH and settings ("NAME=value", NULL-terminated) in
+ * its environment (and args), capturing stdout and stderr, for at most
+ * BOUND_MS. */
 static void
-run(const char *path, const char *name, const char *value, char *const *args, run_result *r)
+run_env(const char *path, char *const *settings, char *const *args, run_result *r)
 {
 	int fds[2];
 	cr_assert_eq(pipe(fds), 0);
-	char setting[1024] = "";
-	if (name != NULL)
-		snprintf(setting, sizeof(setting), "%s=%s", name, value);
-	char *env[] = {"PATH=/usr/bin:/bin", name != NULL ? setting : NULL, NULL};
+	char *env[8] = {"PATH=/usr/bin:/bin"};
+	for (int i = 0; settings != NULL && settings[i] != NULL && i < 6; i++)
+		env[i + 1] = settings[i];
 	int64_t t0 = rpc_clock_ms();
 	pid_t pid  = fork();
 	cr_assert(pid >= 0);
 	if (pid == 0) {
 		dup2(fds[1], 2);
+		dup2(fds[1], 1);
 		int devnull = open("/dev/null", O_RDWR);
 		dup2(devnull, 0);
-		dup2(devnull, 1);
 		close(fds[0]);
 		char *argv[8] = {(char *) path};
 		for (int i = 0; args != NULL && args[i] != NULL && i < 6; i++)
@@ -77,6 +77,15 @@ run(const char *path, const char *name, const char *value, char *const *args, ru
 	r->err[n] = '\0';
 	r->ms     = rpc_clock_ms() - t0;
 	close(fds[0]);
+}
+
+static void
+run(const char *path, const char *name, const char *value, char *const *args, run_result *r)
+{
+	char setting[1024];
+	snprintf(setting, sizeof(setting), "%s=%s", name != NULL ? name : "UNUSED", value != NULL ? value : "");
+	char *settings[] = {setting, NULL};
+	run_env(path, settings, args, r);
 }
 
 /* The binary refuses NAME=VALUE with exit 2 within the bound, its message
@@ -154,4 +163,32 @@ Test(config_refusals, rpc_call_refuses_a_url_it_could_never_dial)
 	run(RPC_CALL_BIN, NULL, NULL, timeout_args, &r);
 	cr_assert_eq(r.status, 1, "status %d: %s", r.status, r.err);
 	cr_assert_str_eq(r.err, "rpc-call: --timeout: '5s' is not an integer (milliseconds)\n");
+}
+
+/* A valid URL whose server is down is waited for, and the wait says so:
+ * one line naming what it waits for (password masked) and why, and with
+ * DB_WAIT_S, an end. Port 1 on loopback: nobody listens there. */
+static void
+waits_visibly_then_gives_up(const char *path, const char *db_var)
+{
+	char db[128];
+	snprintf(db, sizeof(db), "%s=postgresql://svc:s3cret@127.0.0.1:1/db", db_var);
+	char *settings[] = {db, "DB_WAIT_S=2", NULL};
+	run_result r;
+	run_env(path, settings, NULL, &r);
+	cr_assert_eq(r.status, 1, "%s: status %d after %lld ms: %s", path, r.status, (long long) r.ms, r.err);
+	cr_assert_geq(r.ms, 1900, "%s gave up after %lld ms, before DB_WAIT_S", path, (long long) r.ms);
+	cr_assert_not_null(strstr(r.err, "db_waiting_for_postgres url=postgresql://svc:***@127.0.0.1:1/db"), "%s", r.err);
+	cr_assert_not_null(strstr(r.err, "max_wait_s=2 reason=\"connection to server at"), "%s", r.err);
+	cr_assert_not_null(strstr(r.err, "db_wait_gave_up url=postgresql://svc:***@127.0.0.1:1/db waited_s=2"), "%s",
+	    r.err);
+	cr_assert_null(strstr(r.err, "s3cret"), "a password was printed: %s", r.err);
+	const char *first = strstr(r.err, "db_waiting_for_postgres");
+	cr_assert_null(strstr(first + 1, "db_waiting_for_postgres"), "the wait was announced twice: %s", r.err);
+}
+
+Test(config_refusals, a_database_that_is_down_is_waited_for_visibly_and_within_db_wait_s)
+{
+	waits_visibly_then_gives_up(USER_SVC_BIN, "USER_DB_URL");
+	waits_visibly_then_gives_up(ORDER_SVC_BIN, "ORDER_DB_URL");
 }
