@@ -1,10 +1,10 @@
 /* gateway_config from the environment: the table of variables. */
 #include "config.h"
 
-#include "net_check.h"
-
 #include <stdio.h>
 #include <string.h>
+
+#include "net_check.h"
 
 /* One origin as a browser sends it (RFC 6454 6.2): http or https, "://",
  * a lower-case host, an optional port, nothing after. The match is exact,
@@ -90,7 +90,6 @@ parse_origins(const char *text, void *out, char *err, size_t errlen)
 	return 0;
 }
 
-
 env_action
 gateway_config_load(gateway_config *cfg, int argc, char **argv)
 {
@@ -103,7 +102,8 @@ gateway_config_load(gateway_config *cfg, int argc, char **argv)
 	        .out = &cfg->bind_address,
 	        .help = "IPv4 address to listen on (127.0.0.1 for this machine only)"},
 	    {.name = "USER_SVC_URL", .default_value = "tcp://127.0.0.1:5001", .kind = ENV_CUSTOM,
-	        .parse = env_parse_nng_dial_urls, .out = &cfg->user_svc_url, .help = "nng URL(s) of user-svc; several, comma-separated, share the load"},
+	        .parse = env_parse_nng_dial_urls, .out = &cfg->user_svc_url,
+	        .help = "nng URL(s) of user-svc; several, comma-separated, share the load"},
 	    {.name = "ORDER_SVC_URL", .default_value = "tcp://127.0.0.1:5002", .kind = ENV_CUSTOM,
 	        .parse = env_parse_nng_dial_urls, .out = &cfg->order_svc_url, .help = "nng URL(s) of order-svc"},
 	    {.name = "RPC_TIMEOUT_MS", .default_value = "2000", .kind = ENV_INT, .min = 10, .max = 600000,

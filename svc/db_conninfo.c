@@ -49,9 +49,9 @@ hide_passwords(char *msg, size_t msglen, const char *text)
 		for (const char *p = auth; p < auth + auth_len; p++)
 			if (*p == '@')
 				at = p;
-		const char *colon = at != NULL ? memchr(auth, ':', (size_t) (at - auth)) : NULL;
+		const char *colon = at != NULL ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
 		if (colon != NULL)
-			hide(msg, msglen, colon + 1, (size_t) (at - colon - 1));
+			hide(msg, msglen, colon + 1, (size_t)(at - colon - 1));
 	}
 	for (const char *p = strstr(text, "password="); p != NULL; p = strstr(p + 1, "password=")) {
 		const char *value = p + strlen("password=");
@@ -100,8 +100,10 @@ check_hostaddrs(const char *addrs, char *why, size_t len)
 		size_t n = strcspn(p, ",");
 		char addr[64];
 		unsigned char bin[16];
-		snprintf(addr, sizeof(addr), "%.*s", (int) (n < sizeof(addr) ? n : sizeof(addr) - 1), p);
-		if (n > 0 && (n >= sizeof(addr) || (inet_pton(AF_INET, addr, bin) != 1 && inet_pton(AF_INET6, addr, bin) != 1))) {
+		snprintf(addr, sizeof(addr), "%.*s", (int)(n < sizeof(addr) ? n : sizeof(addr) - 1),
+		         p);
+		if (n > 0 && (n >= sizeof(addr) || (inet_pton(AF_INET, addr, bin) != 1 &&
+		                                    inet_pton(AF_INET6, addr, bin) != 1))) {
 			snprintf(why, len, "has hostaddr '%s', which is not an IP address", addr);
 			return -1;
 		}
@@ -116,11 +118,14 @@ check_ports(const char *ports, char *why, size_t len)
 	for (const char *p = ports; p != NULL && *p != '\0';) {
 		size_t n = strcspn(p, ",");
 		char port[16];
-		snprintf(port, sizeof(port), "%.*s", (int) (n < sizeof(port) ? n : sizeof(port) - 1), p);
+		snprintf(port, sizeof(port), "%.*s", (int)(n < sizeof(port) ? n : sizeof(port) - 1),
+		         p);
 		long v;
 		char reason[128];
-		if (n > 0 && (n >= sizeof(port) || env_parse_int(port, 1, 65535, &v, reason, sizeof(reason)) != 0)) {
-			snprintf(why, len, "has port '%s', which is not a number in [1, 65535]", port);
+		if (n > 0 && (n >= sizeof(port) ||
+		              env_parse_int(port, 1, 65535, &v, reason, sizeof(reason)) != 0)) {
+			snprintf(why, len, "has port '%s', which is not a number in [1, 65535]",
+			         port);
 			return -1;
 		}
 		p += n + (p[n] == ',');
@@ -132,28 +137,33 @@ check_ports(const char *ports, char *why, size_t len)
 static int
 check_options(const PQconninfoOption *opts, char *why, size_t len)
 {
-	static const char *const sslmodes[] = {"disable", "allow", "prefer", "require", "verify-ca", "verify-full",
-	    NULL};
-	static const char *const gssencmodes[]  = {"disable", "prefer", "require", NULL};
-	static const char *const session_attrs[] = {"any", "read-write", "read-only", "primary", "standby",
-	    "prefer-standby", NULL};
+	static const char *const sslmodes[]      = {"disable",   "allow",       "prefer", "require",
+	                                            "verify-ca", "verify-full", NULL};
+	static const char *const gssencmodes[]   = {"disable", "prefer", "require", NULL};
+	static const char *const session_attrs[] = {
+	    "any", "read-write", "read-only", "primary", "standby", "prefer-standby", NULL};
 	const char *host = NULL, *hostaddr = NULL, *port = NULL;
 	for (const PQconninfoOption *o = opts; o->keyword != NULL; o++) {
 		const char *v = o->val;
 		if (v == NULL)
 			continue;
-		const char *const *choices = strcmp(o->keyword, "sslmode") == 0 ? sslmodes
-		    : strcmp(o->keyword, "gssencmode") == 0                    ? gssencmodes
-		    : strcmp(o->keyword, "target_session_attrs") == 0          ? session_attrs
-		                                                               : NULL;
+		const char *const *choices = strcmp(o->keyword, "sslmode") == 0      ? sslmodes
+		                             : strcmp(o->keyword, "gssencmode") == 0 ? gssencmodes
+		                             : strcmp(o->keyword, "target_session_attrs") == 0
+		                                 ? session_attrs
+		                                 : NULL;
 		long n;
 		char reason[128];
 		if (choices != NULL && !one_of(v, choices)) {
-			snprintf(why, len, "has %s '%.64s', which libpq does not know", o->keyword, v);
+			snprintf(why, len, "has %s '%.64s', which libpq does not know", o->keyword,
+			         v);
 			return -1;
 		}
-		if (strcmp(o->keyword, "connect_timeout") == 0 && env_parse_int(v, 0, 86400, &n, reason, sizeof(reason)) != 0) {
-			snprintf(why, len, "has connect_timeout '%.64s', which is not a number of seconds", v);
+		if (strcmp(o->keyword, "connect_timeout") == 0 &&
+		    env_parse_int(v, 0, 86400, &n, reason, sizeof(reason)) != 0) {
+			snprintf(why, len,
+			         "has connect_timeout '%.64s', which is not a number of seconds",
+			         v);
 			return -1;
 		}
 		if (strcmp(o->keyword, "host") == 0)
@@ -167,8 +177,10 @@ check_options(const PQconninfoOption *opts, char *why, size_t len)
 	    check_ports(port, why, len) != 0)
 		return -1;
 	int hosts = count_elements(hostaddr) > 0 ? count_elements(hostaddr) : count_elements(host);
-	if (count_elements(host) > 0 && count_elements(hostaddr) > 0 && count_elements(host) != count_elements(hostaddr)) {
-		snprintf(why, len, "has %d hosts but %d hostaddr values", count_elements(host), count_elements(hostaddr));
+	if (count_elements(host) > 0 && count_elements(hostaddr) > 0 &&
+	    count_elements(host) != count_elements(hostaddr)) {
+		snprintf(why, len, "has %d hosts but %d hostaddr values", count_elements(host),
+		         count_elements(hostaddr));
 		return -1;
 	}
 	int ports = count_elements(port);
@@ -202,7 +214,8 @@ db_check_conninfo(const char *text, char *err, size_t errlen)
 	PQconninfoFree(opts);
 	if (rc != 0) {
 		hide_passwords(why, sizeof(why), text);
-		snprintf(err, errlen, "is not a libpq URL or connection string that can work: it %s", why);
+		snprintf(err, errlen,
+		         "is not a libpq URL or connection string that can work: it %s", why);
 		return -1;
 	}
 	return 0;
@@ -213,6 +226,6 @@ db_env_parse_conninfo(const char *text, void *out, char *err, size_t errlen)
 {
 	if (db_check_conninfo(text, err, errlen) != 0)
 		return -1;
-	*(const char **) out = text;
+	*(const char **)out = text;
 	return 0;
 }

@@ -13,9 +13,11 @@ user_config_load(user_config *cfg, int argc, char **argv)
 	int level = 0, format = 0;
 	const env_var vars[] = {
 	    {.name = "USER_SVC_URL", .default_value = "tcp://127.0.0.1:5001", .kind = ENV_CUSTOM,
-	        .parse = env_parse_nng_listen_url, .out = &cfg->listen_url, .help = "nng URL to serve users.UserService on"},
+	        .parse = env_parse_nng_listen_url, .out = &cfg->listen_url,
+	        .help = "nng URL to serve users.UserService on"},
 	    {.name = "USER_DB_URL", .default_value = "postgresql://user_svc:user_svc@127.0.0.1:5432/user_db",
-	        .kind = ENV_CUSTOM, .parse = db_env_parse_conninfo, .out = &cfg->db_url, .secret_url = 1, .help = "libpq URL of user_db"},
+	        .kind = ENV_CUSTOM, .parse = db_env_parse_conninfo, .out = &cfg->db_url,
+	        .secret_url = 1, .help = "libpq URL of user_db"},
 	    {.name = "DB_WAIT_S", .default_value = "0", .kind = ENV_INT, .min = 0, .max = 86400,
 	        .out = &cfg->db_wait_s,
 	        .help = "longest wait at start for PostgreSQL to answer, in seconds, then exit 1; 0 waits until stopped "
