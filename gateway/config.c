@@ -1,6 +1,94 @@
 /* gateway_config from the environment: the table of variables. */
 #include "config.h"
 
+#include <stdio.h>
+#include <string.h>
+
+#include "net_check.h"
+
+/* One origin as a browser sends it (RFC 6454 6.2): http or https, "://",
+ * a lower-case host, an optional port, nothing after. The match is exact,
+ * so "http://app.example/" or "HTTP://app.example" would never match. */
+static int
+check_origin(const char *o, size_t len, char *why, size_t whylen)
+{
+	size_t scheme = strncmp(o, "http://", 7) == 0 ? 7 : strncmp(o, "https://", 8) == 0 ? 8 : 0;
+	if (scheme == 0 || len <= scheme) {
+		snprintf(why, whylen, "does not start with http:// or https:// and a host");
+		return -1;
+	}
+	const char *host = o + scheme, *end = o + len;
+	const char *host_end;
+	if (*host == '[') {
+		host_end = memchr(host, ']', (size_t) (end - host));
+		if (host_end == NULL) {
+			snprintf(why, whylen, "has an unclosed '['");
+			return -1;
+		}
+		if (net_check_host(host + 1, (size_t) (host_end - host - 1), 1, why, whylen) != 0)
+			return -1;
+		host_end++;
+	} else {
+		host_end = host;
+		while (host_end < end && *host_end != ':' && *host_end != '/')
+			host_end++;
+		if (net_check_host(host, (size_t) (host_end - host), 0, why, whylen) != 0)
+			return -1;
+	}
+	for (const char *c = host; c < host_end; c++) {
+		if (*c >= 'A' && *c <= 'Z') {
+			snprintf(why, whylen, "has upper-case letters, which a browser's Origin never has");
+			return -1;
+		}
+	}
+	if (host_end < end && *host_end == ':') {
+		const char *port = host_end + 1;
+		size_t n         = (size_t) (end - port);
+		long v           = 0;
+		for (size_t i = 0; i < n && i < 6 && port[i] >= '0' && port[i] <= '9'; i++)
+			v = v * 10 + (port[i] - '0');
+		if (n == 0 || n > 5 || strspn(port, "0123456789") < n || v < 1 || v > 65535) {
+			snprintf(why, whylen, "has a port that is not a number in [1, 65535]");
+			return -1;
+		}
+		host_end = end;
+	}
+	if (host_end != end) {
+		snprintf(why, whylen, "has a path (even '/'), which an Origin never has");
+		return -1;
+	}
+	return 0;
+}
+
+/* CORS_ORIGINS: empty (none allowed), or origins separated by commas. */
+static int
+parse_origins(const char *text, void *out, char *err, size_t errlen)
+{
+	int index = 0;
+	for (const char *p = text; *p != '\0';) {
+		size_t n = strcspn(p, ",");
+		char why[256];
+		index++;
+		if (n == 0 || (n == 1 && p[0] == '*')) {
+			snprintf(err, errlen, "is not a list of origins: element %d is %s", index,
+			    n == 0 ? "empty" : "'*' (list each origin instead)");
+			return -1;
+		}
+		if (check_origin(p, n, why, sizeof(why)) != 0) {
+			snprintf(err, errlen, "is not a list of origins: element %d '%.*s' %s", index, (int) n, p, why);
+			return -1;
+		}
+		if (p[n] == '\0')
+			break;
+		p += n + 1;
+		if (*p == '\0') {
+			snprintf(err, errlen, "is not a list of origins: element %d is empty", index + 1);
+			return -1;
+		}
+	}
+	*(const char **) out = text;
+	return 0;
+}
 
 env_action
 gateway_config_load(gateway_config *cfg, int argc, char **argv)
@@ -10,12 +98,14 @@ gateway_config_load(gateway_config *cfg, int argc, char **argv)
 	    {.name = "GATEWAY_PORTS", .default_value = "3000,3001,3002", .kind = ENV_CUSTOM,
 	        .parse = env_parse_port_list, .out = &cfg->ports,
 	        .help = "HTTP ports, comma-separated; every route is served on each"},
-	    {.name = "GATEWAY_BIND", .default_value = "0.0.0.0", .kind = ENV_STRING, .out = &cfg->bind_address,
+	    {.name = "GATEWAY_BIND", .default_value = "0.0.0.0", .kind = ENV_CUSTOM, .parse = env_parse_ipv4,
+	        .out = &cfg->bind_address,
 	        .help = "IPv4 address to listen on (127.0.0.1 for this machine only)"},
-	    {.name = "USER_SVC_URL", .default_value = "tcp://127.0.0.1:5001", .kind = ENV_STRING,
-	        .out = &cfg->user_svc_url, .help = "nng URL(s) of user-svc; several, comma-separated, share the load"},
-	    {.name = "ORDER_SVC_URL", .default_value = "tcp://127.0.0.1:5002", .kind = ENV_STRING,
-	        .out = &cfg->order_svc_url, .help = "nng URL(s) of order-svc"},
+	    {.name = "USER_SVC_URL", .default_value = "tcp://127.0.0.1:5001", .kind = ENV_CUSTOM,
+	        .parse = env_parse_nng_dial_urls, .out = &cfg->user_svc_url,
+	        .help = "nng URL(s) of user-svc; several, comma-separated, share the load"},
+	    {.name = "ORDER_SVC_URL", .default_value = "tcp://127.0.0.1:5002", .kind = ENV_CUSTOM,
+	        .parse = env_parse_nng_dial_urls, .out = &cfg->order_svc_url, .help = "nng URL(s) of order-svc"},
 	    {.name = "RPC_TIMEOUT_MS", .default_value = "2000", .kind = ENV_INT, .min = 10, .max = 600000,
 	        .out = &cfg->rpc_timeout_ms,
 	        .help = "deadline of each request to a service; X-Request-Timeout may only shorten it"},
@@ -30,7 +120,7 @@ gateway_config_load(gateway_config *cfg, int argc, char **argv)
 	        .out = &cfg->request_timeout_ms,
 	        .help = "longest a client may take to send a request's headers (and each read of its body); "
 	                "a slower one is disconnected, freeing its worker"},
-	    {.name = "CORS_ORIGINS", .default_value = "", .kind = ENV_STRING, .may_be_empty = 1,
+	    {.name = "CORS_ORIGINS", .default_value = "", .kind = ENV_CUSTOM, .parse = parse_origins,
 	        .out = &cfg->cors_origins, .help = "origins allowed by CORS, comma-separated; empty allows none"},
 	    {.name = "LOG_LEVEL", .default_value = "info", .kind = ENV_CHOICE, .choices = log_level_names,
 	        .out = &level, .help = "debug, info, warn or error"},

@@ -3,6 +3,8 @@
 
 #include "broker.h"
 #include "cache.h"
+#include "db.h"
+#include "net_check.h"
 
 
 env_action
@@ -10,12 +12,19 @@ order_config_load(order_config *cfg, int argc, char **argv)
 {
 	int level = 0, format = 0;
 	const env_var vars[] = {
-	    {.name = "ORDER_SVC_URL", .default_value = "tcp://127.0.0.1:5002", .kind = ENV_STRING,
-	        .out = &cfg->listen_url, .help = "nng URL to serve orders.OrderService on"},
-	    {.name = "USER_SVC_URL", .default_value = "tcp://127.0.0.1:5001", .kind = ENV_STRING,
-	        .out = &cfg->user_svc_url, .help = "nng URL(s) of user-svc, asked whether a user exists"},
+	    {.name = "ORDER_SVC_URL", .default_value = "tcp://127.0.0.1:5002", .kind = ENV_CUSTOM,
+	        .parse = env_parse_nng_listen_url, .out = &cfg->listen_url,
+	        .help = "nng URL to serve orders.OrderService on"},
+	    {.name = "USER_SVC_URL", .default_value = "tcp://127.0.0.1:5001", .kind = ENV_CUSTOM,
+	        .parse = env_parse_nng_dial_urls, .out = &cfg->user_svc_url,
+	        .help = "nng URL(s) of user-svc, asked whether a user exists"},
 	    {.name = "ORDER_DB_URL", .default_value = "postgresql://order_svc:order_svc@127.0.0.1:5432/order_db",
-	        .kind = ENV_STRING, .out = &cfg->db_url, .secret_url = 1, .help = "libpq URL of order_db"},
+	        .kind = ENV_CUSTOM, .parse = db_env_parse_conninfo, .out = &cfg->db_url,
+	        .secret_url = 1, .help = "libpq URL of order_db"},
+	    {.name = "DB_WAIT_S", .default_value = "0", .kind = ENV_INT, .min = 0, .max = 86400,
+	        .out = &cfg->db_wait_s,
+	        .help = "longest wait at start for PostgreSQL to answer, in seconds, then exit 1; 0 waits until stopped "
+	                "(the wait is logged)"},
 	    {.name = "REDIS_URL", .default_value = "redis://127.0.0.1:6379/0", .kind = ENV_CUSTOM,
 	        .parse = cache_env_parse_url, .out = &cfg->redis_url, .secret_url = 1, .help = "Redis for the cache"},
 	    {.name = "AMQP_URL", .default_value = "amqp://guest:guest@127.0.0.1:5672/", .kind = ENV_CUSTOM,

@@ -9,6 +9,7 @@ typedef struct order_config {
 	const char *listen_url;   /* ORDER_SVC_URL */
 	const char *user_svc_url; /* USER_SVC_URL */
 	const char *db_url;       /* ORDER_DB_URL */
+	long db_wait_s;           /* DB_WAIT_S: 0 waits for PostgreSQL until stopped */
 	const char *redis_url;    /* REDIS_URL */
 	const char *amqp_url;     /* AMQP_URL */
 	long cache_ttl_s;         /* CACHE_TTL_S */

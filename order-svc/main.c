@@ -29,7 +29,8 @@ main(int argc, char **argv)
 	sigset_t stop;
 	signals_block_stop(&stop);
 
-	if (db_migrate_at_start(cfg.db_url, 0x6f726465 /* "orde" */, order_svc_migrations, order_svc_migrations_count, &stop) != 0)
+	if (db_migrate_at_start(cfg.db_url, 0x6f726465 /* "orde" */, order_svc_migrations, order_svc_migrations_count, &stop,
+	        (int) cfg.db_wait_s) != 0)
 		return EXIT_FAILURE;
 
 	rpc_status st;

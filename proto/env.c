@@ -70,9 +70,21 @@ int
 env_load(const env_var *vars, size_t n, char *err, size_t errlen)
 {
 	for (size_t i = 0; i < n; i++) {
-		char reason[256];
-		if (load_one(&vars[i], reason, sizeof(reason)) != 0) {
-			snprintf(err, errlen, "%s: %s", vars[i].name, reason);
+		const env_var *v = &vars[i];
+		char reason[512];
+		if (load_one(v, reason, sizeof(reason)) != 0) {
+			if (v->kind != ENV_CUSTOM) {
+				snprintf(err, errlen, "%s: %s", v->name, reason);
+				return -1;
+			}
+			/* A custom parser says what is wrong after the value, which
+			 * is shown as --help shows it. */
+			char shown[512];
+			if (v->secret_url)
+				env_mask_url(value_of(v), shown, sizeof(shown));
+			else
+				snprintf(shown, sizeof(shown), "%s", value_of(v));
+			snprintf(err, errlen, "%s: '%s' %s", v->name, shown, reason);
 			return -1;
 		}
 	}
@@ -162,7 +174,7 @@ env_parse_port_list(const char *text, void *out, char *err, size_t errlen)
 		size_t len        = comma != NULL ? (size_t) (comma - p) : strlen(p);
 		char item[16];
 		if (len == 0 || len >= sizeof(item)) {
-			snprintf(err, errlen, "'%s' is not a comma-separated list of ports", text);
+			snprintf(err, errlen, "is not a comma-separated list of ports");
 			return -1;
 		}
 		memcpy(item, p, len);
@@ -170,16 +182,16 @@ env_parse_port_list(const char *text, void *out, char *err, size_t errlen)
 		long port;
 		char why[128];
 		if (parse_long(item, 1, 65535, &port, why, sizeof(why)) != 0) {
-			snprintf(err, errlen, "port %s", why);
+			snprintf(err, errlen, "is not a list of ports: %s", why);
 			return -1;
 		}
 		if (list->n == ENV_MAX_PORTS) {
-			snprintf(err, errlen, "at most %d ports", ENV_MAX_PORTS);
+			snprintf(err, errlen, "is not a list of ports: it has more than %d", ENV_MAX_PORTS);
 			return -1;
 		}
 		for (int i = 0; i < list->n; i++) {
 			if (list->ports[i] == port) {
-				snprintf(err, errlen, "port %ld listed twice", port);
+				snprintf(err, errlen, "is not a list of ports: %ld is listed twice", port);
 				return -1;
 			}
 		}
@@ -188,4 +200,10 @@ env_parse_port_list(const char *text, void *out, char *err, size_t errlen)
 			return 0;
 		p = comma + 1;
 	}
+}
+
+int
+env_parse_int(const char *text, long min, long max, long *out, char *err, size_t errlen)
+{
+	return parse_long(text, min, max, out, err, errlen);
 }

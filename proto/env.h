@@ -14,7 +14,11 @@ typedef enum env_kind {
 	ENV_CUSTOM, /* out: whatever parse fills */
 } env_kind;
 
-/* A custom parser: 0 and *out filled, or -1 with a reason in err. */
+/* A custom parser: 0 and *out filled, or -1 with a reason in err that reads
+ * after the quoted value: env_load reports "NAME: 'value' reason", the
+ * value masked as --help masks it when secret_url is set. The reason must
+ * not repeat a password. Parsers for network settings: net_check.h
+ * (GATEWAY_BIND, nng URLs), db.h (libpq), cache.h (Redis), broker.h (AMQP). */
 typedef int (*env_parser)(const char *text, void *out, char *err, size_t errlen);
 
 typedef struct env_var {
@@ -60,5 +64,10 @@ typedef struct env_port_list {
 	int ports[ENV_MAX_PORTS];
 } env_port_list;
 int env_parse_port_list(const char *text, void *out, char *err, size_t errlen);
+
+/* ENV_INT's check, for options that do not come from the environment
+ * (rpc-call's): digits with an optional '-', within [min, max]. Returns 0
+ * or -1 with "'x' is not an integer" or "x is out of range [min, max]". */
+int env_parse_int(const char *text, long min, long max, long *out, char *err, size_t errlen);
 
 #endif

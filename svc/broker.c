@@ -7,18 +7,31 @@
 #include <string.h>
 #include <sys/time.h>
 
+#include "net_check.h"
+
 int
 broker_check_url(const char *url, char *err, size_t errlen)
 {
 	char *copy = strdup(url); /* amqp_parse_url rewrites its input */
 	struct amqp_connection_info info;
 	int rc = copy != NULL ? amqp_parse_url(copy, &info) : AMQP_STATUS_NO_MEMORY;
+	int result = -1;
+	char why[256];
+	/* amqp_parse_url takes port 0, any host text, and amqps:// (for
+	 * which broker_connect would need an SSL socket, which it does not
+	 * open); none of them can work here. */
+	if (rc != AMQP_STATUS_OK)
+		snprintf(err, errlen, "is not an amqp://user:password@host:port/vhost URL (librabbitmq cannot parse it)");
+	else if (info.ssl)
+		snprintf(err, errlen, "is not an AMQP URL to use: amqps (TLS) is not supported, use amqp://");
+	else if (info.port < 1 || info.port > 65535)
+		snprintf(err, errlen, "is not an AMQP URL to use: it has port %d, out of range [1, 65535]", info.port);
+	else if (net_check_host(info.host, strlen(info.host), 1, why, sizeof(why)) != 0)
+		snprintf(err, errlen, "is not an AMQP URL to use: it %s", why);
+	else
+		result = 0;
 	free(copy);
-	if (rc != AMQP_STATUS_OK) {
-		snprintf(err, errlen, "not an amqp://user:password@host:port/vhost URL");
-		return -1;
-	}
-	return 0;
+	return result;
 }
 
 int

@@ -8,8 +8,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* Checks AMQP_URL's form (amqp://user:password@host:port/vhost). Returns 0
- * or -1 with a reason. */
+/* Checks AMQP_URL (amqp://user:password@host:port/vhost) with
+ * amqp_parse_url, then what it lets through but cannot work here: amqps
+ * (no TLS socket is opened), port 0, a host that is neither a name nor an
+ * IP address (net_check_host). Returns 0 or -1 with a reason that reads
+ * after the quoted value and never repeats the URL. */
 int broker_check_url(const char *url, char *err, size_t errlen);
 
 /* An ENV_CUSTOM parser (env.h) for AMQP_URL: checks it, keeps the text. */

@@ -14,6 +14,7 @@
 
 #include "backoff.h"
 #include "log.h"
+#include "net_check.h"
 
 #define LEASE_MS 10000 /* longer than any fill takes; then the lease lapses by itself */
 
@@ -109,6 +110,8 @@ cache_parse_url(const char *url, char *host, size_t host_len, int *port, int *db
 		snprintf(err, errlen, "has no host");
 		return -1;
 	}
+	if (net_check_host(p, hlen, 0, err, errlen) != 0)
+		return -1;
 	snprintf(host, host_len, "%.*s", (int) hlen, p);
 	p += hlen;
 	*port = 6379;
@@ -467,10 +470,12 @@ cache_fill_message(cache *c, const char *key, const ProtobufCMessage *msg, int t
 int
 cache_env_parse_url(const char *text, void *out, char *err, size_t errlen)
 {
-	char host[256], password[256];
+	char host[256], password[256], why[256];
 	int port, db;
-	if (cache_parse_url(text, host, sizeof(host), &port, &db, password, sizeof(password), err, errlen) != 0)
+	if (cache_parse_url(text, host, sizeof(host), &port, &db, password, sizeof(password), why, sizeof(why)) != 0) {
+		snprintf(err, errlen, "is not a Redis URL: it %s", why);
 		return -1;
+	}
 	*(const char **) out = text;
 	return 0;
 }

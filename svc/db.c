@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "backoff.h"
+#include "env.h"
 #include "log.h"
 
 /* Statements db_exec prepared on the current connection, by their text:
@@ -17,6 +18,7 @@
 
 struct db {
 	char *url;
+	char last_error[256]; /* why the last connect failed, for the start-up wait */
 	PGconn *pg;
 	backoff retry;
 	const char *prepared[PREPARED_MAX]; /* copies; index i is statement "s<i>" */
@@ -126,6 +128,7 @@ db_conn(db *d, rpc_status *st)
 		char reason[256];
 		snprintf(reason, sizeof(reason), "%s", d->pg != NULL ? PQerrorMessage(d->pg) : "out of memory");
 		reason[strcspn(reason, "\n")] = '\0';
+		snprintf(d->last_error, sizeof(d->last_error), "%s", reason);
 		drop(d);
 		log_warn(NULL, "db_connect_failed retry_ms=%d reason=\"%s\"", d->retry.current_ms, reason);
 		rpc_status_set(st, RPC_UNAVAILABLE, "database unavailable");
@@ -290,14 +293,20 @@ db_ping(db *d, rpc_status *st)
 
 int
 db_migrate_at_start(const char *url, long long lock_key, const db_migration *migrations, size_t n,
-    const sigset_t *stop)
+    const sigset_t *stop, int max_wait_s)
 {
 	db *d = db_new(url);
 	rpc_status st;
 	int result = -1;
+	char shown[512];
+	env_mask_url(url, shown, sizeof(shown));
+	int64_t started = rpc_clock_ms(), next_report = 0;
 	for (;;) {
 		rpc_code code = db_migrate(d, lock_key, migrations, n, &st);
 		if (code == RPC_OK) {
+			if (next_report != 0)
+				log_info(NULL, "db_ready url=%s waited_s=%lld", shown,
+				    (long long) (rpc_clock_ms() - started) / 1000);
 			result = 0;
 			break;
 		}
@@ -305,7 +314,22 @@ db_migrate_at_start(const char *url, long long lock_key, const db_migration *mig
 			log_error(NULL, "db_migration_failed reason=\"%s\"", st.message);
 			break;
 		}
-		log_warn(NULL, "db_waiting_for_postgres");
+		/* One line when the wait begins, then one every 30 s: what is
+		 * awaited, why, and for how long at most. */
+		int64_t waited_ms = rpc_clock_ms() - started;
+		if (max_wait_s > 0 && waited_ms >= (int64_t) max_wait_s * 1000) {
+			log_error(NULL, "db_wait_gave_up url=%s waited_s=%d reason=\"%s\"", shown, max_wait_s, d->last_error);
+			break;
+		}
+		if (rpc_clock_ms() >= next_report) {
+			char bound[32] = "until_stopped";
+			if (max_wait_s > 0)
+				snprintf(bound, sizeof(bound), "%d", max_wait_s);
+			log_warn(NULL, "%s url=%s waited_s=%lld max_wait_s=%s reason=\"%s\"",
+			    next_report == 0 ? "db_waiting_for_postgres" : "db_still_waiting_for_postgres", shown,
+			    (long long) waited_ms / 1000, bound, d->last_error);
+			next_report = rpc_clock_ms() + 30000;
+		}
 		struct timespec one_second = {.tv_sec = 1};
 		if (sigtimedwait(stop, NULL, &one_second) > 0)
 			break;

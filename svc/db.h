@@ -19,6 +19,19 @@ typedef struct db_migration {
 	const char *sql;
 } db_migration;
 
+/* Checks a libpq URL or key=value string before anything connects:
+ * PQconninfoParse, then what libpq would check only when connecting (each
+ * host name or IP address, hostaddr, ports 1-65535 and their count,
+ * sslmode, gssencmode, target_session_attrs, connect_timeout). Returns 0,
+ * or -1 with a reason that reads after the quoted value and never holds a
+ * password (libpq's own message may quote the URI: its passwords become
+ * "***"). Thread-safe. */
+int db_check_conninfo(const char *text, char *err, size_t errlen);
+
+/* An ENV_CUSTOM parser (env.h) over db_check_conninfo; out is const char **
+ * and gets the text. */
+int db_env_parse_conninfo(const char *text, void *out, char *err, size_t errlen);
+
 /* Creates a handle for url (a libpq URI or conninfo); does not connect yet.
  * Returns NULL when out of memory. */
 db *db_new(const char *url);
@@ -61,9 +74,12 @@ rpc_code db_migrate(db *d, long long lock_key, const db_migration *migrations, s
 
 /* db_migrate at start-up: waits, retrying every second, while PostgreSQL is
  * not reachable yet (containers start in any order), until one of the stop
- * signals arrives. Returns 0 when migrated, -1 after a stop signal or a
- * failed migration (logged). */
+ * signals arrives or, when max_wait_s > 0, that many seconds have passed.
+ * The wait is logged when it begins and every 30 s (db_waiting_for_postgres
+ * with the URL, password masked, and libpq's reason). Returns 0 when
+ * migrated, -1 after a stop signal, the bound, or a failed migration
+ * (logged). */
 int db_migrate_at_start(const char *url, long long lock_key, const db_migration *migrations, size_t n,
-    const sigset_t *stop);
+    const sigset_t *stop, int max_wait_s);
 
 #endif

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "env.h"
+#include "net_check.h"
 #include "orders.pb-c.h"
 #include "pbjson.h"
 #include "rpc_client.h"
@@ -19,6 +21,7 @@
 #define EXIT_NOT_SENT 2
 #define EXIT_STATUS_BASE 10
 #define MAX_METADATA 8
+#define MAX_TIMEOUT_MS 3600000L
 
 static const ProtobufCServiceDescriptor *const services[] = {
     &users__user_service__descriptor,
@@ -33,10 +36,12 @@ usage(FILE *out)
 	    "Usage: rpc-call [options] URL METHOD [JSON|-]   call METHOD at the nng URL\n"
 	    "       rpc-call list                            the services and methods known\n"
 	    "       rpc-call describe METHOD                 a method's request and reply fields\n\n"
+	    "URL is an nng URL to dial (tcp://host:port, ipc:///path); several, comma-separated,\n"
+	    "share the calls. It is checked before anything is sent.\n"
 	    "METHOD is a full name such as users.UserService/GetUser. JSON is the request;\n"
 	    "without it, or with -, it is read from standard input. The reply is printed as JSON.\n\n"
 	    "Options:\n"
-	    "  --timeout MS        deadline of the call (default 2000)\n"
+	    "  --timeout MS        deadline of the call, 1-3600000 (default 2000)\n"
 	    "  --request-id ID     the request id sent in the envelope\n"
 	    "  --header KEY=VALUE  envelope metadata (e.g. idempotency-key=k1); repeatable\n"
 	    "  --pretty            indent the reply\n\n"
@@ -199,23 +204,35 @@ main(int argc, char **argv)
 			return 0;
 		} else if (strcmp(argv[i], "--pretty") == 0) {
 			pretty = true;
-		} else if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc) {
-			char *end;
-			timeout = strtol(argv[++i], &end, 10);
-			if (*end != '\0' || timeout <= 0) {
-				fprintf(stderr, "rpc-call: --timeout takes a positive number of milliseconds\n");
+		} else if (strcmp(argv[i], "--timeout") == 0 || strcmp(argv[i], "--request-id") == 0 ||
+		           strcmp(argv[i], "--header") == 0) {
+			/* Checked as the binaries check their environment (env.h). */
+			const char *opt = argv[i], *value = i + 1 < argc ? argv[++i] : NULL;
+			char why[256];
+			if (value == NULL) {
+				fprintf(stderr, "rpc-call: %s takes a value\n", opt);
 				return EXIT_USAGE;
 			}
-		} else if (strcmp(argv[i], "--request-id") == 0 && i + 1 < argc) {
-			request_id = argv[++i];
-		} else if (strcmp(argv[i], "--header") == 0 && i + 1 < argc && n_metadata < MAX_METADATA) {
-			char *kv = argv[++i], *eq = strchr(kv, '=');
-			if (eq == NULL) {
-				fprintf(stderr, "rpc-call: --header takes KEY=VALUE\n");
-				return EXIT_USAGE;
+			if (strcmp(opt, "--timeout") == 0) {
+				if (env_parse_int(value, 1, MAX_TIMEOUT_MS, &timeout, why, sizeof(why)) != 0) {
+					fprintf(stderr, "rpc-call: --timeout: %s (milliseconds)\n", why);
+					return EXIT_USAGE;
+				}
+			} else if (strcmp(opt, "--request-id") == 0) {
+				request_id = value;
+			} else {
+				char *eq = strchr(value, '=');
+				if (eq == NULL || eq == value) {
+					fprintf(stderr, "rpc-call: --header: '%s' is not KEY=VALUE\n", value);
+					return EXIT_USAGE;
+				}
+				if (n_metadata == MAX_METADATA) {
+					fprintf(stderr, "rpc-call: --header: at most %d\n", MAX_METADATA);
+					return EXIT_USAGE;
+				}
+				*eq                    = '\0';
+				metadata[n_metadata++] = (rpc_metadata) {value, eq + 1};
 			}
-			*eq                    = '\0';
-			metadata[n_metadata++] = (rpc_metadata) {kv, eq + 1};
 		} else {
 			fprintf(stderr, "rpc-call: unknown option '%s'\n", argv[i]);
 			usage(stderr);
@@ -232,6 +249,11 @@ main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	const char *url = argv[i], *full = argv[i + 1];
+	char why[512];
+	if (net_check_nng_dial_list(url, why, sizeof(why)) != 0) {
+		fprintf(stderr, "rpc-call: URL: '%s' %s\n", url, why);
+		return EXIT_USAGE;
+	}
 
 	/* 1. The method, and the request from JSON: nothing is sent if either
 	 *    is wrong. */

@@ -65,6 +65,16 @@ Test(healthcheck, a_service_nobody_listens_for_is_unhealthy, .timeout = 15)
 	expect(1, "gateway", "GATEWAY_PORTS", "1,2,3");
 }
 
+Test(healthcheck, a_url_that_can_never_be_dialed_is_unhealthy_and_named, .timeout = 15)
+{
+	char out[2048];
+	cr_assert_eq(healthcheck("user-svc", "USER_SVC_URL", "http://x", out, sizeof(out)), 1, "%s", out);
+	cr_assert_not_null(strstr(out, "'http://x' is not an nng URL to dial"), "%s", out);
+	cr_assert_not_null(strstr(out, "healthcheck: USER_SVC_URL='http://x' cannot be dialed"), "%s", out);
+	cr_assert_eq(healthcheck("order-svc", "ORDER_SVC_URL", "tcp://h", out, sizeof(out)), 1, "%s", out);
+	cr_assert_not_null(strstr(out, "ORDER_SVC_URL='tcp://h'"), "%s", out);
+}
+
 Test(healthcheck, an_unknown_name_is_a_usage_error)
 {
 	expect(2, "postgres", "X", "y");

@@ -1,15 +1,25 @@
 /* libFuzzer: configuration parsing, as each binary meets its environment.
  * The first byte picks the parser, the rest is the variable's text. Besides
  * not crashing, what a parser accepts must be what it promises, and a
- * password the Redis parser finds must be one --help masks. */
+ * password the Redis parser finds must be one --help masks. First bytes
+ * from 0xf0 pick the network checks (net_check.h, db_check_conninfo), added
+ * later: below that the corpus keeps the meaning it had. What these accept
+ * nng_url_parse and PQconninfoParse must accept too, and a libpq error
+ * never shows a password. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <arpa/inet.h>
+#include <libpq-fe.h>
+#include <nng/nng.h>
+
 #include "broker.h"
 #include "cache.h"
+#include "db.h"
 #include "env.h"
+#include "net_check.h"
 
 static void
 check_ports(const char *text)
@@ -100,11 +110,144 @@ check_table(const char *text)
 		abort();
 }
 
+static void
+check_ipv4(const char *text)
+{
+	char err[256] = "";
+	unsigned char addr[4];
+	if (net_check_ipv4(text, err, sizeof(err)) == 0 ? inet_pton(AF_INET, text, addr) != 1 : err[0] == '\0')
+		abort();
+}
+
+static void
+check_host(const char *text)
+{
+	char err[256] = "";
+	if (net_check_host(text, strlen(text), 1, err, sizeof(err)) != 0) {
+		if (err[0] == '\0')
+			abort();
+		return;
+	}
+	/* Accepted: an address, or a name without anything a resolver or a
+	 * URL would read differently. */
+	unsigned char addr[16];
+	if (inet_pton(AF_INET6, text, addr) != 1 && strpbrk(text, " :/@?#%,[]\\") != NULL)
+		abort();
+}
+
+/* What an accepted URL holds, as nng parses it: one of our schemes and,
+ * for tcp, a port in range with nothing but a host around it. (Creating
+ * nng dialers here, as test_net_check does, would free asynchronously and
+ * set off libFuzzer's leak check on every input.) */
+static void
+check_parsed(const char *url, net_url_role role)
+{
+	nng_url *u;
+	if (nng_url_parse(&u, url) != 0)
+		abort();
+	const char *s = u->u_scheme;
+	if (strncmp(s, "tcp", 3) == 0) {
+		long port = strtol(u->u_port, NULL, 10);
+		if (u->u_userinfo != NULL || u->u_query != NULL || u->u_fragment != NULL ||
+		    strspn(u->u_port, "0123456789") != strlen(u->u_port) || u->u_port[0] == '\0' ||
+		    port > 65535 || port < (role == NET_URL_LISTEN ? 0 : 1) ||
+		    (role == NET_URL_DIAL && u->u_hostname[0] == '\0'))
+			abort();
+	} else if (strcmp(s, "ipc") != 0 && strcmp(s, "unix") != 0 && strcmp(s, "abstract") != 0) {
+		abort();
+	} else if (u->u_path[0] == '\0') {
+		abort();
+	}
+	nng_url_free(u);
+}
+
+static void
+check_nng_listen(const char *text)
+{
+	char err[256] = "";
+	if (net_check_nng_url(text, NET_URL_LISTEN, err, sizeof(err)) != 0) {
+		if (err[0] == '\0')
+			abort();
+		return;
+	}
+	check_parsed(text, NET_URL_LISTEN);
+}
+
+static void
+check_nng_dial_list(const char *text)
+{
+	char err[512] = "";
+	if (net_check_nng_dial_list(text, err, sizeof(err)) != 0) {
+		if (err[0] == '\0')
+			abort();
+		return;
+	}
+	char copy[1024];
+	snprintf(copy, sizeof(copy), "%s", text);
+	char *save = NULL;
+	for (char *u = strtok_r(copy, ",", &save); u != NULL; u = strtok_r(NULL, ",", &save))
+		check_parsed(u, NET_URL_DIAL);
+}
+
+/* The password of a URI (as env_mask_url finds it) or of password=... */
+static void
+a_password(const char *text, char *out, size_t len)
+{
+	out[0]             = '\0';
+	const char *scheme = strstr(text, "://");
+	if (scheme != NULL) {
+		const char *auth = scheme + 3, *at = NULL;
+		size_t auth_len  = strcspn(auth, "/?#");
+		for (const char *p = auth; p < auth + auth_len; p++)
+			if (*p == '@')
+				at = p;
+		const char *colon = at != NULL ? memchr(auth, ':', (size_t) (at - auth)) : NULL;
+		if (colon != NULL)
+			snprintf(out, len, "%.*s", (int) (at - colon - 1), colon + 1);
+	}
+	const char *kw = strstr(text, "password=");
+	if (out[0] == '\0' && kw != NULL)
+		snprintf(out, len, "%.*s", (int) strcspn(kw + 9, " &"), kw + 9);
+}
+
+static void
+check_conninfo(const char *text)
+{
+	char err[512] = "";
+	if (db_check_conninfo(text, err, sizeof(err)) == 0) {
+		char *msg              = NULL;
+		PQconninfoOption *opts = PQconninfoParse(text, &msg);
+		if (opts == NULL)
+			abort();
+		PQconninfoFree(opts);
+		return;
+	}
+	if (err[0] == '\0')
+		abort();
+	/* What follows the reason's fixed words came from libpq or from the
+	 * value, and the password was taken out of it. */
+	static const char *const fixed[] = {"can work: it ", "connection string: "};
+	const char *said = err;
+	for (size_t i = 0; i < 2; i++)
+		if (strncmp(err, "is not a libpq URL or ", 22) == 0 && strstr(err, fixed[i]) != NULL) {
+			said = strstr(err, fixed[i]) + strlen(fixed[i]);
+			break;
+		}
+	if (said == err && strncmp(err, "is empty", 8) != 0)
+		abort(); /* every reason starts with one of those */
+	char password[256];
+	a_password(text, password, sizeof(password));
+	if (password[0] != '\0' && strchr(password, '*') == NULL && strstr(said, password) != NULL)
+		abort();
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static void (*const parsers[])(const char *) = {check_ports, check_redis_url, check_amqp_url, check_mask,
 	    check_table};
+	static void (*const network[])(const char *) = {check_ipv4, check_host, check_nng_listen, check_nng_dial_list,
+	    check_conninfo};
 	if (size == 0)
 		return 0;
 	char *text = malloc(size);
@@ -112,7 +255,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	memcpy(text, data + 1, size - 1);
 	text[size - 1] = '\0';
-	parsers[data[0] % (sizeof(parsers) / sizeof(parsers[0]))](text);
+	if (data[0] >= 0xf0)
+		network[(data[0] - 0xf0) % (sizeof(network) / sizeof(network[0]))](text);
+	else
+		parsers[data[0] % (sizeof(parsers) / sizeof(parsers[0]))](text);
 	free(text);
 	return 0;
 }

@@ -6,6 +6,7 @@
 
 #include "broker.h"
 #include "cache.h"
+#include "db.h"
 #include "env.h"
 
 static int
@@ -65,4 +66,110 @@ Test(config_urls, an_amqp_url_is_checked_and_kept)
 	cr_assert_eq(broker_env_parse_url(url, &out, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(out, url);
 	cr_assert_eq(broker_env_parse_url("http://x", &out, err, sizeof(err)), -1);
+}
+
+/* Issue 23, part 3: USER_DB_URL / ORDER_DB_URL, REDIS_URL and AMQP_URL
+ * values that cannot work are refused at start, never waited on. */
+
+static void
+conninfo_refused(const char *text, const char *why)
+{
+	char err[512] = "";
+	cr_assert_eq(db_check_conninfo(text, err, sizeof(err)), -1, "'%s' was accepted", text);
+	cr_assert_not_null(strstr(err, why), "'%s': %s", text, err);
+}
+
+Test(config_urls, libpq_strings_are_parsed_by_libpq_then_checked_for_what_it_reads_on_connect)
+{
+	const char *good[] = {"postgresql://user_svc:user_svc@127.0.0.1:5432/user_db", "postgres://h/db",
+	    "postgresql://", "host=db port=5432 dbname=x user=u password=p", "host=/var/run/postgresql dbname=x",
+	    "postgresql://u@[::1]:5432/d", "host=a,b port=5432,5433", "host=a,b port=5432", "host=a,b port=,5433",
+	    "postgresql://h/d?sslmode=require&connect_timeout=3", "hostaddr=10.0.0.1 port=5432",
+	    "postgresql://u:p@postgres:5432/order_db?target_session_attrs=read-write"};
+	char err[512];
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		cr_assert_eq(db_check_conninfo(good[i], err, sizeof(err)), 0, "%s: %s", good[i], err);
+	/* The issue's example: it waited forever on the default socket. */
+	conninfo_refused("notaurl", "is not a libpq URL or connection string: missing \"=\" after \"notaurl\"");
+	conninfo_refused("", "is empty");
+	conninfo_refused("postgresql://x:y@h:notaport/db", "has port 'notaport', which is not a number in [1, 65535]");
+	conninfo_refused("host=x port=99999", "has port '99999'");
+	conninfo_refused("host=x port=0", "has port '0'");
+	conninfo_refused("host=x port=-1", "has port '-1'");
+	conninfo_refused("postgres://h?port=x", "has port 'x'");
+	conninfo_refused("host=a,b port=1,2,3", "has 3 ports for 2 hosts");
+	conninfo_refused("host=a port=1,2", "has 2 ports for 1 hosts");
+	conninfo_refused("host=999.1.1.1", "host '999.1.1.1', which is not an IPv4 address");
+	conninfo_refused("postgresql://u:p@1.2.3/d", "not an IPv4 address");
+	conninfo_refused("host=ho_st! dbname=x", "not a host name");
+	conninfo_refused("hostaddr=db.example.com", "has hostaddr 'db.example.com', which is not an IP address");
+	conninfo_refused("host=a,b hostaddr=1.2.3.4", "has 2 hosts but 1 hostaddr values");
+	conninfo_refused("sslmode=bogus", "has sslmode 'bogus', which libpq does not know");
+	conninfo_refused("postgresql://h/d?target_session_attrs=x", "has target_session_attrs 'x'");
+	conninfo_refused("connect_timeout=soon", "has connect_timeout 'soon'");
+	conninfo_refused("postgresql://h/d?bogus=1", "invalid URI query parameter");
+	conninfo_refused("redis://h", "is not a libpq URL or connection string");
+}
+
+Test(config_urls, libpq_messages_lose_their_passwords)
+{
+	/* libpq quotes the token it could not decode, or the whole URI. */
+	const char *cases[] = {"postgresql://u:p%zzsecret@h/d", "postgresql://u:s3cret@[::1/d",
+	    "postgresql://u@h/d?password=s3cret%zz", "postgresql://u:s3cret@h:99999/d"};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char err[512] = "";
+		cr_assert_eq(db_check_conninfo(cases[i], err, sizeof(err)), -1, "%s", cases[i]);
+		cr_assert_null(strstr(err, "s3cret"), "%s", err);
+		cr_assert_null(strstr(err, "secret"), "%s", err);
+	}
+	/* And through env_load, the value is masked as --help masks it. */
+	const char *url = NULL;
+	env_var v = {.name = "T_DB_URL", .default_value = "postgresql://u:s3cret@h:notaport/db", .kind = ENV_CUSTOM,
+	    .parse = db_env_parse_conninfo, .out = &url, .secret_url = 1};
+	char err[512];
+	cr_assert_eq(env_load(&v, 1, err, sizeof(err)), -1);
+	cr_assert_str_eq(err, "T_DB_URL: 'postgresql://u:***@h:notaport/db' is not a libpq URL or connection string "
+	                      "that can work: it has port 'notaport', which is not a number in [1, 65535]");
+}
+
+Test(config_urls, redis_hosts_and_ports_are_checked)
+{
+	char password[256], err[256];
+	cr_assert_eq(parse("redis://host:0", password, err), -1);
+	cr_assert_str_eq(err, "has a bad port (1-65535)");
+	cr_assert_eq(parse("redis://999.1.1.1:6379", password, err), -1);
+	cr_assert_str_eq(err, "has host '999.1.1.1', which is not an IPv4 address (four numbers 0-255 without leading "
+	                      "zeros)");
+	cr_assert_eq(parse("redis://1.2.3", password, err), -1);
+	cr_assert_eq(parse("redis://ho st", password, err), -1);
+	cr_assert_eq(parse("redis://redis:6379/0", password, err), 0, "%s", err);
+	const char *out = NULL;
+	char msg[512];
+	env_var v = {.name = "T_REDIS_URL", .default_value = "redis://:s3cret@h:0", .kind = ENV_CUSTOM,
+	    .parse = cache_env_parse_url, .out = &out, .secret_url = 1};
+	cr_assert_eq(env_load(&v, 1, msg, sizeof(msg)), -1);
+	cr_assert_str_eq(msg, "T_REDIS_URL: 'redis://:***@h:0' is not a Redis URL: it has a bad port (1-65535)");
+}
+
+static void
+amqp_refused(const char *url, const char *why)
+{
+	char err[256] = "";
+	cr_assert_eq(broker_check_url(url, err, sizeof(err)), -1, "%s was accepted", url);
+	cr_assert_not_null(strstr(err, why), "%s: %s", url, err);
+	cr_assert_null(strstr(err, "s3cret"), "%s", err);
+}
+
+Test(config_urls, amqp_urls_that_cannot_work_are_refused)
+{
+	amqp_refused("amqp://g:s3cret@h:99999/", "librabbitmq cannot parse it");
+	amqp_refused("amqp://g:s3cret@h:0/", "has port 0, out of range [1, 65535]");
+	amqp_refused("amqps://g:s3cret@h/", "amqps (TLS) is not supported");
+	amqp_refused("amqp://g:s3cret@999.1.1.1/", "has host '999.1.1.1', which is not an IPv4 address");
+	amqp_refused("amqp://g:s3cret@ho st/", "not a host name");
+	amqp_refused("http://x", "librabbitmq cannot parse it");
+	char err[256];
+	const char *good[] = {"amqp://guest:guest@127.0.0.1:5672/", "amqp://rabbitmq", "amqp://u:p@[::1]:5672/v"};
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		cr_assert_eq(broker_check_url(good[i], err, sizeof(err)), 0, "%s: %s", good[i], err);
 }

@@ -71,8 +71,10 @@ Test(env, bad_values_are_refused_naming_the_variable)
 	assert_rejected("T_FORMAT", "xml", "T_FORMAT: 'xml' is not one of text, json");
 	setenv("T_FORMAT", "text", 1);
 	assert_rejected("T_PORTS", "3000,,3001", "T_PORTS: '3000,,3001' is not a comma-separated list of ports");
-	assert_rejected("T_PORTS", "3000,70000", "T_PORTS: port 70000 is out of range [1, 65535]");
-	assert_rejected("T_PORTS", "3000,3000", "T_PORTS: port 3000 listed twice");
+	assert_rejected("T_PORTS", "3000,70000", "T_PORTS: '3000,70000' is not a list of ports: 70000 is out of range [1, 65535]");
+	assert_rejected("T_PORTS", "3000,3000", "T_PORTS: '3000,3000' is not a list of ports: 3000 is listed twice");
+	assert_rejected("T_PORTS", "3000,x", "T_PORTS: '3000,x' is not a list of ports: 'x' is not an integer");
+	assert_rejected("T_PORTS", "1,2,3,4,5,6,7,8,9", "T_PORTS: '1,2,3,4,5,6,7,8,9' is not a list of ports: it has more than 8");
 	setenv("T_PORTS", "3000", 1);
 	assert_rejected("T_URL", "", "T_URL: must not be empty");
 }
@@ -126,4 +128,38 @@ Test(env, unknown_arguments_and_bad_values_stop_startup, .init = cr_redirect_std
 	cr_assert_stderr_eq_str(
 	    "prog: unknown argument '--port=3' (configuration comes from the environment; see --help)\n"
 	    "prog: invalid configuration: T_WORKERS: -1 is out of range [1, 64]\n");
+}
+
+static int
+refuse(const char *text, void *out, char *err, size_t errlen)
+{
+	(void) text;
+	(void) out;
+	snprintf(err, errlen, "is not what was wanted");
+	return -1;
+}
+
+Test(env, a_custom_parsers_reason_follows_the_value_masked_as_help_masks_it)
+{
+	const char *value = NULL;
+	env_var v = {.name = "T_SECRET", .default_value = "amqp://u:hunter2@h:1/", .kind = ENV_CUSTOM, .parse = refuse,
+	    .out = &value, .secret_url = 1};
+	char err[256];
+	cr_assert_eq(env_load(&v, 1, err, sizeof(err)), -1);
+	cr_assert_str_eq(err, "T_SECRET: 'amqp://u:***@h:1/' is not what was wanted");
+	v.secret_url = 0;
+	cr_assert_eq(env_load(&v, 1, err, sizeof(err)), -1);
+	cr_assert_str_eq(err, "T_SECRET: 'amqp://u:hunter2@h:1/' is not what was wanted");
+}
+
+Test(env, ints_outside_the_environment_are_checked_the_same_way)
+{
+	long n = 0;
+	char err[128];
+	cr_assert_eq(env_parse_int("250", 1, 1000, &n, err, sizeof(err)), 0);
+	cr_assert_eq(n, 250);
+	cr_assert_eq(env_parse_int("+5", 1, 1000, &n, err, sizeof(err)), -1);
+	cr_assert_str_eq(err, "'+5' is not an integer");
+	cr_assert_eq(env_parse_int("0", 1, 1000, &n, err, sizeof(err)), -1);
+	cr_assert_str_eq(err, "0 is out of range [1, 1000]");
 }

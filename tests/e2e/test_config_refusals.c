@@ -1,0 +1,214 @@
+/* Each binary, run as a user would with one bad setting (issue 23, part 3):
+ * it exits at once with status 2 and one message naming the variable, its
+ * value (passwords masked) and what is wrong, and never waits for a server
+ * or listens somewhere else. Every other setting is left at its default, so
+ * a value let through would make the binary wait for PostgreSQL or serve:
+ * the 5 s bound would catch it. */
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "rpc_envelope.h"
+
+#define BOUND_MS 5000
+
+typedef struct run_result {
+	int status; /* exit status, or -1 when it had to be killed */
+	int64_t ms;
+	char err[4096];
+} run_result;
+
+/* Runs path with only PATH and settings ("NAME=value", NULL-terminated) in
+ * its environment (and args), capturing stdout and stderr, for at most
+ * BOUND_MS. */
+static void
+run_env(const char *path, char *const *settings, char *const *args, run_result *r)
+{
+	int fds[2];
+	cr_assert_eq(pipe(fds), 0);
+	char *env[8] = {"PATH=/usr/bin:/bin"};
+	for (int i = 0; settings != NULL && settings[i] != NULL && i < 6; i++)
+		env[i + 1] = settings[i];
+	int64_t t0 = rpc_clock_ms();
+	pid_t pid  = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		dup2(fds[1], 2);
+		dup2(fds[1], 1);
+		int devnull = open("/dev/null", O_RDWR);
+		dup2(devnull, 0);
+		close(fds[0]);
+		char *argv[8] = {(char *)path};
+		for (int i = 0; args != NULL && args[i] != NULL && i < 6; i++)
+			argv[i + 1] = args[i];
+		execve(path, argv, env);
+		_exit(127);
+	}
+	close(fds[1]);
+	size_t n = 0;
+	int status;
+	r->status = -1;
+	for (;;) {
+		struct pollfd p = {.fd = fds[0], .events = POLLIN};
+		int64_t left    = BOUND_MS - (rpc_clock_ms() - t0);
+		if (left <= 0) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			break;
+		}
+		if (poll(&p, 1, (int)left) > 0) {
+			ssize_t got = read(fds[0], r->err + n, sizeof(r->err) - 1 - n);
+			if (got > 0) {
+				n += (size_t)got;
+				continue;
+			}
+			/* End of stream: the process is gone or going. */
+			waitpid(pid, &status, 0);
+			r->status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+			break;
+		}
+	}
+	r->err[n] = '\0';
+	r->ms     = rpc_clock_ms() - t0;
+	close(fds[0]);
+}
+
+static void
+run(const char *path, const char *name, const char *value, char *const *args, run_result *r)
+{
+	char setting[1024];
+	snprintf(setting, sizeof(setting), "%s=%s", name != NULL ? name : "UNUSED",
+	         value != NULL ? value : "");
+	char *settings[] = {setting, NULL};
+	run_env(path, settings, args, r);
+}
+
+/* The binary refuses NAME=VALUE with exit 2 within the bound, its message
+ * saying "NAME: 'shown' ..." and containing why. */
+static void
+refused(const char *path, const char *name, const char *value, const char *shown, const char *why)
+{
+	run_result r;
+	run(path, name, value, NULL, &r);
+	cr_assert_eq(r.status, 2, "%s with %s=%s: status %d after %lld ms: %s", path, name, value,
+	             r.status, (long long)r.ms, r.err);
+	cr_assert_lt(r.ms, BOUND_MS);
+	char head[1200];
+	snprintf(head, sizeof(head), "invalid configuration: %s: '%s' ", name, shown);
+	cr_assert_not_null(strstr(r.err, head), "%s with %s=%s said: %s", path, name, value, r.err);
+	cr_assert_not_null(strstr(r.err, why), "%s with %s=%s said: %s", path, name, value, r.err);
+	cr_assert_null(strstr(r.err, "s3cret"), "a password was printed: %s", r.err);
+	/* One line, no log of anything having started. */
+	cr_assert_eq(strchr(r.err, '\n'), r.err + strlen(r.err) - 1, "more than one line: %s",
+	             r.err);
+}
+
+Test(config_refusals, the_gateway_refuses_a_bind_address_that_is_not_ipv4)
+{
+	/* 999.1.1.1 listened on 231.1.1.1:3990; ::1 and abc stopped CivetWeb
+	 * with "invalid port spec", naming no variable. */
+	refused(GATEWAY_BIN, "GATEWAY_BIND", "999.1.1.1", "999.1.1.1", "is not an IPv4 address");
+	refused(GATEWAY_BIN, "GATEWAY_BIND", "::1", "::1",
+	        "CivetWeb 1.15 as Debian builds it has no IPv6");
+	refused(GATEWAY_BIN, "GATEWAY_BIND", "abc", "abc", "is not an IPv4 address");
+	refused(GATEWAY_BIN, "GATEWAY_BIND", "1.2.3", "1.2.3", "is not an IPv4 address");
+	refused(GATEWAY_BIN, "GATEWAY_BIND", "01.2.3.4", "01.2.3.4", "is not an IPv4 address");
+}
+
+Test(config_refusals, the_gateway_refuses_service_urls_it_could_never_dial)
+{
+	refused(GATEWAY_BIN, "USER_SVC_URL", "http://x", "http://x", "has scheme 'http'");
+	refused(GATEWAY_BIN, "USER_SVC_URL", "tcp://:5001", "tcp://:5001", "has no host");
+	refused(GATEWAY_BIN, "ORDER_SVC_URL", "tcp://127.0.0.1:5002,tcp://host:99999",
+	        "tcp://127.0.0.1:5002,tcp://host:99999",
+	        "element 2 'tcp://host:99999' has port 99999");
+	refused(GATEWAY_BIN, "GATEWAY_PORTS", "3000,0", "3000,0", "0 is out of range [1, 65535]");
+}
+
+Test(config_refusals, user_svc_refuses_urls_before_waiting_for_anything)
+{
+	/* http://x waited for PostgreSQL, then "cannot listen on http://x";
+	 * notaurl waited forever on the default socket. */
+	refused(USER_SVC_BIN, "USER_SVC_URL", "http://x", "http://x",
+	        "is not an nng URL to listen on");
+	refused(USER_SVC_BIN, "USER_SVC_URL", "ipc://", "ipc://", "has an empty path");
+	refused(USER_SVC_BIN, "USER_DB_URL", "notaurl", "notaurl",
+	        "is not a libpq URL or connection string");
+	refused(USER_SVC_BIN, "USER_DB_URL", "postgresql://x:s3cret@h:notaport/db",
+	        "postgresql://x:***@h:notaport/db", "has port 'notaport'");
+	refused(USER_SVC_BIN, "USER_DB_URL", "host=x port=99999", "host=x port=99999",
+	        "has port '99999'");
+	refused(USER_SVC_BIN, "REDIS_URL", "redis://:s3cret@host:0", "redis://:***@host:0",
+	        "has a bad port");
+	refused(USER_SVC_BIN, "AMQP_URL", "amqp://g:s3cret@h:99999/", "amqp://g:***@h:99999/",
+	        "librabbitmq cannot parse it");
+}
+
+Test(config_refusals, order_svc_refuses_urls_before_waiting_for_anything)
+{
+	refused(ORDER_SVC_BIN, "ORDER_SVC_URL", "tcp://h", "tcp://h", "has no port");
+	refused(ORDER_SVC_BIN, "USER_SVC_URL", "tcp://:5001", "tcp://:5001", "a dialer needs one");
+	refused(ORDER_SVC_BIN, "ORDER_DB_URL", "notaurl", "notaurl",
+	        "missing \"=\" after \"notaurl\"");
+	refused(ORDER_SVC_BIN, "AMQP_URL", "amqps://g:s3cret@h/", "amqps://g:***@h/",
+	        "amqps (TLS) is not supported");
+}
+
+Test(config_refusals, rpc_call_refuses_a_url_it_could_never_dial)
+{
+	char *args[] = {"http://x", "users.UserService/GetUser", "{}", NULL};
+	run_result r;
+	run(RPC_CALL_BIN, NULL, NULL, args, &r);
+	cr_assert_eq(r.status, 1, "status %d: %s", r.status, r.err);
+	cr_assert_lt(r.ms, BOUND_MS);
+	cr_assert_str_eq(
+	    r.err,
+	    "rpc-call: URL: 'http://x' is not an nng URL to dial: it has scheme 'http', not one of "
+	    "tcp, tcp4, tcp6, ipc, unix, abstract\n");
+	char *timeout_args[] = {"--timeout", "5s", "tcp://127.0.0.1:1", "users.UserService/GetUser",
+	                        "{}",        NULL};
+	run(RPC_CALL_BIN, NULL, NULL, timeout_args, &r);
+	cr_assert_eq(r.status, 1, "status %d: %s", r.status, r.err);
+	cr_assert_str_eq(r.err, "rpc-call: --timeout: '5s' is not an integer (milliseconds)\n");
+}
+
+/* A valid URL whose server is down is waited for, and the wait says so:
+ * one line naming what it waits for (password masked) and why, and with
+ * DB_WAIT_S, an end. Port 1 on loopback: nobody listens there. */
+static void
+waits_visibly_then_gives_up(const char *path, const char *db_var)
+{
+	char db[128];
+	snprintf(db, sizeof(db), "%s=postgresql://svc:s3cret@127.0.0.1:1/db", db_var);
+	char *settings[] = {db, "DB_WAIT_S=2", NULL};
+	run_result r;
+	run_env(path, settings, NULL, &r);
+	cr_assert_eq(r.status, 1, "%s: status %d after %lld ms: %s", path, r.status,
+	             (long long)r.ms, r.err);
+	cr_assert_geq(r.ms, 1900, "%s gave up after %lld ms, before DB_WAIT_S", path,
+	              (long long)r.ms);
+	cr_assert_not_null(
+	    strstr(r.err, "db_waiting_for_postgres url=postgresql://svc:***@127.0.0.1:1/db"), "%s",
+	    r.err);
+	cr_assert_not_null(strstr(r.err, "max_wait_s=2 reason=\"connection to server at"), "%s",
+	                   r.err);
+	cr_assert_not_null(
+	    strstr(r.err, "db_wait_gave_up url=postgresql://svc:***@127.0.0.1:1/db waited_s=2"),
+	    "%s", r.err);
+	cr_assert_null(strstr(r.err, "s3cret"), "a password was printed: %s", r.err);
+	const char *first = strstr(r.err, "db_waiting_for_postgres");
+	cr_assert_null(strstr(first + 1, "db_waiting_for_postgres"),
+	               "the wait was announced twice: %s", r.err);
+}
+
+Test(config_refusals, a_database_that_is_down_is_waited_for_visibly_and_within_db_wait_s)
+{
+	waits_visibly_then_gives_up(USER_SVC_BIN, "USER_DB_URL");
+	waits_visibly_then_gives_up(ORDER_SVC_BIN, "ORDER_DB_URL");
+}
