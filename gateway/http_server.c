@@ -612,6 +612,10 @@ handle_request(struct mg_connection *conn, void *cbdata)
 	} else {
 		status = dispatch(srv, x);
 	}
+	if (x->closing && body_pending(x) &&
+	    connection_stop_reading(x->ri->remote_addr, x->ri->remote_port, x->ri->server_port) != 0)
+		log_warn(x->request_id, "connection_not_found peer=%s:%d (its unread body is discarded until "
+		    "REQUEST_TIMEOUT_MS)", x->ri->remote_addr, x->ri->remote_port);
 	if (x->closing)
 		civetweb_closes_after_this_request(conn);
 	int64_t ms  = rpc_clock_ms() - x->started_ms;
