@@ -242,14 +242,6 @@ read_body(const http_server *srv, exchange *x, char **body, size_t *len)
 	if (expect != NULL && strcasecmp(expect, "100-continue") == 0)
 		mg_printf(x->conn, "HTTP/1.1 100 Continue\r\n\r\n");
 	x->body_read = true;
-	/* CivetWeb 1.15 cannot discard a chunked body's trailer section
-	 * ("0\r\nX-Checksum: 1\r\n\r\n") and then closes without a word, after
-	 * an answer that promised keep-alive; it does not tell whether the body
-	 * had one. So an answer to a chunked request ends its connection, and
-	 * says so (RFC 9112 9.6): a pipelined request is retried by the client,
-	 * never silently lost. (CivetWeb 1.16 discards trailers.) */
-	if (x->ri->content_length < 0)
-		close_after_response(x);
 	/* Without a length (chunked), read at most the limit + 1. */
 	size_t cap = x->ri->content_length >= 0 ? (size_t) x->ri->content_length : (size_t) max + 1;
 	char *buf  = malloc(cap + 1);
@@ -610,6 +602,15 @@ handle_request(struct mg_connection *conn, void *cbdata)
 		status = send_error(x, violation.status, violation.status >= 500 ? RPC_UNIMPLEMENTED : RPC_INVALID_ARGUMENT,
 		    violation.message, NULL);
 	} else {
+		/* CivetWeb 1.15 cannot discard a chunked body's trailer section
+		 * ("0\r\nX-Checksum: 1\r\n\r\n"), whether a route read the body or
+		 * not, and then closes without a word after an answer that promised
+		 * keep-alive; it does not tell whether the body had one. So the
+		 * answer to any chunked request ends its connection and says so
+		 * (RFC 9112 9.6): a request pipelined behind it is the client's to
+		 * send again, never silently lost. (CivetWeb 1.16 discards trailers.) */
+		if (mg_get_header(conn, "Transfer-Encoding") != NULL)
+			close_after_response(x);
 		status = dispatch(srv, x);
 	}
 	if (x->closing && body_pending(x) &&
