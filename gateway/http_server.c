@@ -671,10 +671,12 @@ answer_for_civetweb(struct mg_connection *conn, int status, const char *message,
 	char rid[REQUEST_ID_MAX + 1];
 	request_id_take_or_make(ri->http_version != NULL ? mg_get_header(conn, "X-Request-Id") : NULL, rid);
 	static const http_header closing[] = {{"Connection", "close"}};
-	http_send_error(conn, status, status == 501 || status == 505 ? RPC_UNIMPLEMENTED
-	                              : status >= 500               ? RPC_INTERNAL
-	                                                            : RPC_INVALID_ARGUMENT,
-	    message, NULL, rid, closing, 1);
+	rpc_code code = status == 404                                   ? RPC_NOT_FOUND
+	                : status == 405 || status == 501 || status == 505 ? RPC_UNIMPLEMENTED
+	                : status == 413                                   ? RPC_RESOURCE_EXHAUSTED
+	                : status >= 500                                   ? RPC_INTERNAL
+	                                                                  : RPC_INVALID_ARGUMENT;
+	http_send_error(conn, status, code, message, NULL, rid, closing, 1);
 	metrics_observe_request(NULL, status, 0);
 	log_info(rid, "http method=%.16s route=none status=%d ms=0 rpc_ms=-1 civetweb=\"%s\"", method, status, detail);
 }
@@ -703,6 +705,10 @@ on_http_error(struct mg_connection *conn, int status, const char *errmsg)
 	} else if (status == 400 && method != NULL && civetweb_parses_method(method) &&
 	           isdigit((unsigned char) ri->http_version[0]) && framing_refusal(ri, text, sizeof(text), &status)) {
 		message = text; /* a Transfer-Encoding CivetWeb refused: say which rule */
+	} else if (status == 404 && method != NULL && mg_get_header(conn, "Upgrade") != NULL) {
+		/* CivetWeb takes "Upgrade: websocket" past the handler to its own
+		 * websocket table, which is empty. */
+		message = "no WebSocket endpoint here: send the request without Upgrade";
 	} else if (status == 411) {
 		/* CivetWeb's answer to a Content-Length it cannot read ("-1", "x") */
 		status  = 400;
