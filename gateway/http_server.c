@@ -718,6 +718,9 @@ on_http_error(struct mg_connection *conn, int status, const char *errmsg)
 		message = text;
 	}
 	answer_for_civetweb(conn, status, message, errmsg);
+	/* The answer says close; so must CivetWeb, also for the errors it sends
+	 * past a parsed request (a WebSocket upgrade's 404). */
+	civetweb_closes_after_this_request(conn);
 	http_server *srv = mg_get_user_data(mg_get_context(conn));
 	if (mg_get_user_connection_data(conn) == srv)
 		mg_set_user_connection_data(conn, &srv->answered_by_civetweb);

@@ -525,7 +525,7 @@ Test(vanish, a_head_larger_than_the_buffer_is_refused_in_the_envelope)
 
 Test(vanish, a_websocket_upgrade_is_404_in_the_envelope)
 {
-	assert_refused("GET /healthz HTTP/1.1\r\n" HOST "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+	assert_refused("GET /healthz HTTP/1.1\r\n" HOST "Upgrade: websocket\r\nConnection: keep-alive, Upgrade\r\n"
 	               "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
 	    404, "WebSocket");
 }
