@@ -187,6 +187,27 @@ check_transfer_encoding(const char *value, request_violation *v)
 	return false;
 }
 
+/* True when name is framing, with '_' for some '-': "Content_Length".
+ * Some servers and gateways read '_' as '-' (CGI-style variable names), so a
+ * proxy that forwards the field unread and one that takes it as the length
+ * would frame the message two ways. */
+static bool
+framing_lookalike(const char *name)
+{
+	static const char *const framing[] = {"Content-Length", "Transfer-Encoding", "Host"};
+	if (strchr(name, '_') == NULL)
+		return false;
+	for (size_t i = 0; i < sizeof(framing) / sizeof(framing[0]); i++) {
+		const char *a = name, *b = framing[i];
+		while (*a != '\0' && *b != '\0' &&
+		       ((*a == '_' && *b == '-') || ((*a | 0x20) == (*b | 0x20) && *a != '_')))
+			a++, b++;
+		if (*a == '\0' && *b == '\0')
+			return true;
+	}
+	return false;
+}
+
 static bool
 check_layout(const request_head *h, request_violation *v)
 {
@@ -232,6 +253,8 @@ request_check(const request_head *h, request_violation *v)
 		const request_field *f = &h->fields[i];
 		if (!request_is_token(f->name))
 			return refuse(v, 400, "header field name \"%.40s\" is not a token (RFC 9110 5.1)", f->name);
+		if (framing_lookalike(f->name))
+			return refuse(v, 400, "header field %.40s: '_' for '-' in a framing field's name", f->name);
 		for (const unsigned char *p = (const unsigned char *) f->value; *p != '\0'; p++) {
 			if ((*p < 0x20 && *p != '\t') || *p == 0x7f)
 				return refuse(v, 400, "header field %.40s has a control character (RFC 9110 5.5)", f->name);

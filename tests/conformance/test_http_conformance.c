@@ -328,6 +328,13 @@ Test(framing, a_field_name_that_is_not_a_token)
 	assert_refused("GET /healthz HTTP/1.1\r\n" HOST "Content-Length\x0b: 0\r\n\r\n", 400, NULL);
 }
 
+Test(framing, framing_field_names_with_underscores)
+{
+	assert_refused(JSON_POST("Content_Length: 2\r\n\r\n{}"), 400, "Content_Length");
+	assert_refused(JSON_POST("Transfer_Encoding: chunked\r\n\r\n") "2\r\n{}\r\n0\r\n\r\n", 400,
+	    "Transfer_Encoding");
+}
+
 Test(framing, obsolete_line_folding)
 {
 	assert_refused("GET /healthz HTTP/1.1\r\n" HOST "X-Fold: a\r\n b\r\n\r\n", 400, "X-Fold");

@@ -74,6 +74,20 @@ Test(request_checks, every_ambiguous_length_is_400)
 	cr_assert_eq(check("POST", "1.1", "/users", gzip, &v), 501, "a coding we do not implement: %s", v.message);
 }
 
+Test(request_checks, framing_names_with_underscores_are_400)
+{
+	request_violation v;
+	static const char *const names[] = {"Content_Length: 2", "transfer_encoding: chunked", "Transfer_Encoding: x",
+	    "HOST_: x"};
+	for (size_t i = 0; i < 3; i++) {
+		const char *const lines[] = {HOST, names[i], NULL};
+		cr_assert_eq(check("POST", "1.1", "/users", lines, &v), 400, "%s", names[i]);
+		cr_assert(strstr(v.message, "'_'") != NULL, "%s", v.message);
+	}
+	const char *const other[] = {HOST, names[3], "X_Thing: 1", NULL};
+	cr_assert_eq(check("POST", "1.1", "/users", other, &v), 0, "other names may have '_': %s", v.message);
+}
+
 Test(request_checks, host_must_be_there_once)
 {
 	request_violation v;
