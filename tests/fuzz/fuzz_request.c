@@ -111,7 +111,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			codings += strcasecmp(fields[i].name, "Transfer-Encoding") == 0;
 			if (strcasecmp(fields[i].name, "Content-Length") == 0) {
 				lengths++;
-				const char *p = fields[i].value;
+				const char *p = fields[i].value + strspn(fields[i].value, " \t"); /* OWS */
 				if (strspn(p, "0123456789") == 0)
 					abort();
 			}
