@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "civetweb_head.h"
 #include "health.pb-c.h"
 #include "http_error.h"
 #include "listen_sockets.h"
@@ -19,10 +20,12 @@
 #include "metrics.h"
 #include "openapi.h"
 #include "pbjson.h"
+#include "request_checks.h"
 #include "request_id.h"
 
 #define MAX_EXTRA_HEADERS 12
 #define READY_TIMEOUT_MS 1000
+#define PATH_MAX_BYTES 4096 /* a decoded path; the target check allows no longer */
 
 struct http_server {
 	struct mg_context *ctx;
@@ -31,6 +34,7 @@ struct http_server {
 	char *openapi; /* generated once at start */
 	size_t openapi_len;
 	_Atomic long connections; /* each holds a worker until it closes */
+	char answered_by_civetweb; /* its address marks a connection whose request on_http_error answered */
 };
 
 /* One request's state from arrival to access log line. */
@@ -47,6 +51,7 @@ typedef struct exchange {
 	bool body_read; /* the body was consumed, so the connection can stay open */
 	bool closing;   /* "Connection: close" is among the headers */
 	rpc_status st; /* scratch status for this request */
+	char path[PATH_MAX_BYTES + 1]; /* the target's path, decoded (routes_decode_path) */
 } exchange;
 
 static void
@@ -510,12 +515,22 @@ dispatch(http_server *srv, exchange *x)
 	route_match m;
 	add_cors_headers(srv, x);
 
-	route_result found = routes_match(method, x->ri->local_uri, &m, allow, sizeof(allow));
+	/* The path, from the raw target (CivetWeb's local_uri was decoded
+	 * whole, so "%00" ended it and "%2F" split it): each segment decoded
+	 * once. An absolute-form target's path follows its authority. */
+	const char *raw = x->ri->request_uri;
+	if (raw[0] != '/')
+		raw = strchr(strstr(raw, "://") + 3, '/');
+	char why[128];
+	int bad = routes_decode_path(raw, x->path, sizeof(x->path), why, sizeof(why));
+	if (bad != 0)
+		return send_error(x, bad, RPC_INVALID_ARGUMENT, why, NULL);
+	route_result found = routes_match(method, x->path, &m, allow, sizeof(allow));
 	if (strcmp(method, "OPTIONS") == 0 && found == ROUTE_METHOD_NOT_ALLOWED)
 		return handle_options(srv, x, allow);
 	if (found == ROUTE_NOT_FOUND) {
 		char text[160];
-		snprintf(text, sizeof(text), "no route for %.16s %.100s", method, x->ri->local_uri);
+		snprintf(text, sizeof(text), "no route for %.16s %.100s", method, x->path);
 		return send_error(x, 404, RPC_NOT_FOUND, text, NULL);
 	}
 	if (found == ROUTE_METHOD_NOT_ALLOWED) {
@@ -556,7 +571,7 @@ handle_request(struct mg_connection *conn, void *cbdata)
 		return 0;
 	x->conn       = conn;
 	x->ri         = mg_get_request_info(conn);
-	x->route      = "-";
+	x->route      = "none"; /* the metrics' label for no route, too */
 	x->matched    = NULL;
 	x->started_ms = rpc_clock_ms();
 	x->rpc_ms     = -1;
@@ -574,7 +589,34 @@ handle_request(struct mg_connection *conn, void *cbdata)
 		metrics_count_connection_turn();
 	}
 
-	int status  = dispatch(srv, x);
+	/* Framing and syntax first, before a body byte is read: a request
+	 * whose length or target could be read two ways is refused and its
+	 * connection ends (RFC 9112 6.3, 11.2). */
+	request_field fields[MG_MAX_HEADERS];
+	request_head head;
+	request_violation violation;
+	civetweb_head(x->ri, fields, &head);
+	int status;
+	if (request_check(&head, &violation)) {
+		close_after_response(x);
+		status = send_error(x, violation.status, violation.status >= 500 ? RPC_UNIMPLEMENTED : RPC_INVALID_ARGUMENT,
+		    violation.message, NULL);
+	} else {
+		/* CivetWeb 1.15 cannot discard a chunked body's trailer section
+		 * ("0\r\nX-Checksum: 1\r\n\r\n"), whether a route read the body or
+		 * not, and then closes without a word after an answer that promised
+		 * keep-alive; it does not tell whether the body had one. So the
+		 * answer to any chunked request ends its connection and says so
+		 * (RFC 9112 9.6): a request pipelined behind it is the client's to
+		 * send again, never silently lost. (CivetWeb 1.16 discards trailers.) */
+		if (mg_get_header(conn, "Transfer-Encoding") != NULL)
+			close_after_response(x);
+		status = dispatch(srv, x);
+	}
+	if (x->closing && body_pending(x) &&
+	    connection_stop_reading(x->ri->remote_addr, x->ri->remote_port, x->ri->server_port) != 0)
+		log_warn(x->request_id, "connection_not_found peer=%s:%d (its unread body is discarded until "
+		    "REQUEST_TIMEOUT_MS)", x->ri->remote_addr, x->ri->remote_port);
 	if (x->closing)
 		civetweb_closes_after_this_request(conn);
 	int64_t ms  = rpc_clock_ms() - x->started_ms;
@@ -585,17 +627,103 @@ handle_request(struct mg_connection *conn, void *cbdata)
 	return status;
 }
 
-/* CivetWeb's own errors (a malformed request line, say) in our envelope. */
+/* The methods CivetWeb 1.15's parser takes (is_valid_http_method); it
+ * refuses any other before the gateway sees the request. */
+static bool
+civetweb_parses_method(const char *m)
+{
+	static const char *const taken[] = {"GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "CONNECT", "PATCH",
+	    "PROPFIND", "MKCOL", "LOCK", "UNLOCK", "PROPPATCH", "REPORT"};
+	for (size_t i = 0; i < sizeof(taken) / sizeof(taken[0]); i++) {
+		if (strcmp(m, taken[i]) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* When CivetWeb refused a fully parsed head (a Transfer-Encoding other
+ * than chunked), the checks' own status and words for it. */
+static bool
+framing_refusal(const struct mg_request_info *ri, char *text, size_t len, int *status)
+{
+	request_field fields[MG_MAX_HEADERS];
+	for (int i = 0; i < ri->num_headers; i++)
+		fields[i] = (request_field) {ri->http_headers[i].name, ri->http_headers[i].value};
+	request_head h = {.method = ri->request_method, .version = ri->http_version, .target = "/",
+	    .fields = fields, .n_fields = ri->num_headers, .layout_field = -1};
+	request_violation v;
+	if (!request_check(&h, &v))
+		return false;
+	snprintf(text, len, "%s", v.message);
+	*status = v.status;
+	return true;
+}
+
+/* An answer CivetWeb caused (its own error, or a request it dropped), in
+ * our envelope, always with close (CivetWeb closes after it), logged and
+ * counted under route "none" like any other answer. */
+static void
+answer_for_civetweb(struct mg_connection *conn, int status, const char *message, const char *detail)
+{
+	const struct mg_request_info *ri = mg_get_request_info(conn);
+	/* Set by the parse of this request, or NULL (reset before each). */
+	const char *method = ri->http_version != NULL && ri->request_method != NULL ? ri->request_method : "-";
+	char rid[REQUEST_ID_MAX + 1];
+	request_id_take_or_make(ri->http_version != NULL ? mg_get_header(conn, "X-Request-Id") : NULL, rid);
+	static const http_header closing[] = {{"Connection", "close"}};
+	rpc_code code = status == 404                                   ? RPC_NOT_FOUND
+	                : status == 405 || status == 501 || status == 505 ? RPC_UNIMPLEMENTED
+	                : status == 413                                   ? RPC_RESOURCE_EXHAUSTED
+	                : status >= 500                                   ? RPC_INTERNAL
+	                                                                  : RPC_INVALID_ARGUMENT;
+	http_send_error(conn, status, code, message, NULL, rid, closing, 1);
+	metrics_observe_request(NULL, status, 0);
+	log_info(rid, "http method=%.16s route=none status=%d ms=0 rpc_ms=-1 civetweb=\"%s\"", method, status, detail);
+}
+
+/* CivetWeb's own errors (a request line it could not parse, say). */
 static int
 on_http_error(struct mg_connection *conn, int status, const char *errmsg)
 {
-	(void) errmsg; /* CivetWeb's text is not for clients */
-	char rid[REQUEST_ID_MAX + 1];
-	request_id_take_or_make(mg_get_header(conn, "X-Request-Id"), rid);
-	/* CivetWeb closes after its own errors (a request it could not parse). */
-	static const http_header closing[] = {{"Connection", "close"}};
-	http_send_error(conn, status, status >= 500 ? RPC_INTERNAL : RPC_INVALID_ARGUMENT,
-	    mg_get_response_code_text(conn, status), NULL, rid, closing, 1);
+	const struct mg_request_info *ri = mg_get_request_info(conn);
+	const char *method = ri->http_version != NULL ? ri->request_method : NULL;
+	const char *message = mg_get_response_code_text(conn, status); /* CivetWeb's text is not for clients */
+	char text[192];
+	/* A method CivetWeb does not parse fails the parse after the request
+	 * line was split, with a version of digits: unrecognised, so 501 (RFC
+	 * 9110 9.1), as is CONNECT (refused as an "Invalid URI"). */
+	if (status == 400 && method != NULL && request_is_token(method) &&
+	    (!civetweb_parses_method(method) || strcmp(method, "CONNECT") == 0) &&
+	    isdigit((unsigned char) ri->http_version[0])) {
+		status = 501;
+		snprintf(text, sizeof(text), "method %.32s is not implemented", method);
+		message = text;
+	} else if (status == 400 && method != NULL && !request_is_token(method)) {
+		message = "the method is not a token (RFC 9110 9.1)";
+	} else if (status == 400 && errmsg != NULL && strcmp(errmsg, "Invalid URI") == 0) {
+		message = "the request-target must be a path starting with '/' or an absolute http URI";
+	} else if (status == 400 && method != NULL && civetweb_parses_method(method) &&
+	           isdigit((unsigned char) ri->http_version[0]) && framing_refusal(ri, text, sizeof(text), &status)) {
+		message = text; /* a Transfer-Encoding CivetWeb refused: say which rule */
+	} else if (status == 404 && method != NULL && mg_get_header(conn, "Upgrade") != NULL) {
+		/* CivetWeb takes "Upgrade: websocket" past the handler to its own
+		 * websocket table, which is empty. */
+		message = "no WebSocket endpoint here: send the request without Upgrade";
+	} else if (status == 411) {
+		/* CivetWeb's answer to a Content-Length it cannot read ("-1", "x") */
+		status  = 400;
+		message = "Content-Length must be a decimal number of bytes (RFC 9110 8.6)";
+	} else if (status == 505 && method != NULL) {
+		snprintf(text, sizeof(text), "HTTP/%.16s is not supported: use HTTP/1.1", ri->http_version);
+		message = text;
+	}
+	answer_for_civetweb(conn, status, message, errmsg);
+	/* The answer says close; so must CivetWeb, also for the errors it sends
+	 * past a parsed request (a WebSocket upgrade's 404). */
+	civetweb_closes_after_this_request(conn);
+	http_server *srv = mg_get_user_data(mg_get_context(conn));
+	if (mg_get_user_connection_data(conn) == srv)
+		mg_set_user_connection_data(conn, &srv->answered_by_civetweb);
 	return 0;
 }
 
@@ -609,11 +737,43 @@ on_connection_open(const struct mg_connection *conn, void **conn_data)
 	return 0;
 }
 
+/* CivetWeb 1.15 reads some requests and then closes without an answer and
+ * without calling anything: an asterisk-form target ("OPTIONS *"), and an
+ * absolute-form one whose port is not the listening port's (its "non-local
+ * request", get_rel_url_at_current_server). Such a request was parsed
+ * (http_version set) but never given a local_uri; it is answered here, the
+ * last moment the socket is open. */
+static void
+answer_dropped_request(const struct mg_connection *cconn)
+{
+	struct mg_connection *conn       = (struct mg_connection *) cconn; /* CivetWeb's callback is const */
+	const struct mg_request_info *ri = mg_get_request_info(conn);
+	if (ri->http_version == NULL || ri->request_uri == NULL || ri->local_uri != NULL)
+		return;
+	if (strcmp(ri->request_uri, "*") == 0 && strcmp(ri->request_method, "OPTIONS") == 0) {
+		static const http_header h[] = {{"Allow", "GET, HEAD, POST, OPTIONS"}, {"Connection", "close"}};
+		char rid[REQUEST_ID_MAX + 1];
+		request_id_take_or_make(mg_get_header(conn, "X-Request-Id"), rid);
+		http_send_json(conn, 204, rid, "", 0, h, 2);
+		metrics_observe_request(NULL, 204, 0);
+		log_info(rid, "http method=OPTIONS route=none status=204 ms=0 rpc_ms=-1 civetweb=\"asterisk-form\"");
+	} else if (strcmp(ri->request_uri, "*") == 0) {
+		answer_for_civetweb(conn, 400, "the asterisk-form target \"*\" is only for OPTIONS (RFC 9112 3.2.4)",
+		    "asterisk-form");
+	} else {
+		answer_for_civetweb(conn, 421, "the request-target names a host or port this gateway does not serve",
+		    "non-local absolute-form");
+	}
+}
+
 static void
 on_connection_close(const struct mg_connection *conn)
 {
 	http_server *srv = mg_get_user_data(mg_get_context(conn));
-	if (mg_get_user_connection_data(conn) == srv)
+	void *data       = mg_get_user_connection_data(conn);
+	if (data == srv)
+		answer_dropped_request(conn);
+	if (data == srv || data == &srv->answered_by_civetweb)
 		atomic_fetch_sub(&srv->connections, 1);
 }
 
@@ -658,6 +818,13 @@ http_server_start(http_server **out, const gateway_config *cfg, rpc_client *cons
 	const char *options[] = {"listening_ports", ports, "num_threads", threads, "enable_keep_alive", "yes",
 	    "tcp_nodelay", "1",
 	    "keep_alive_timeout_ms", "5000", "request_timeout_ms", request_timeout,
+	    /* The raw target reaches the handler (the path is decoded there,
+	     * per segment), and an absolute-form target naming this port is
+	     * served whatever its host (RFC 9112 3.2.2: a server MUST accept
+	     * absolute-form; CivetWeb's default checks it against
+	     * authentication_domain "mydomain.com" and drops it silently). */
+	    "decode_url", "no", "enable_auth_domain_check", "no",
+	    "max_request_size", CIVETWEB_REQUEST_BUFFER_TEXT,
 	    /* CORS is ours (CORS_ORIGINS): CivetWeb's own would allow any origin. */
 	    "access_control_allow_origin", "", "access_control_allow_methods", "", NULL};
 	struct mg_callbacks callbacks = {0};

@@ -142,6 +142,24 @@ openapi_path(const route *r, char *out, size_t len, json_t *params, json_t *sche
 	out[j < len ? j : len - 1] = '\0';
 }
 
+/* The HEAD twin of a GET operation: same responses, none with content. */
+static json_t *
+head_operation(const json_t *get)
+{
+	json_t *op = json_deep_copy(get);
+	json_t *id = json_object_get(op, "operationId");
+	if (json_is_string(id)) {
+		char text[192];
+		snprintf(text, sizeof(text), "%s.head", json_string_value(id));
+		json_object_set_new(op, "operationId", json_string(text));
+	}
+	const char *key;
+	json_t *response;
+	json_object_foreach(json_object_get(op, "responses"), key, response)
+		json_object_del(response, "content");
+	return op;
+}
+
 static json_t *
 operation(const route *r, json_t *schemas, json_t *params)
 {
@@ -233,7 +251,11 @@ openapi_document(void)
 		for (; r->method[k] != '\0' && k + 1 < sizeof(method); k++)
 			method[k] = (char) tolower((unsigned char) r->method[k]);
 		method[k] = '\0';
-		json_object_set_new(item, method, operation(r, schemas, params));
+		json_t *op = operation(r, schemas, params);
+		/* HEAD: the GET's statuses and headers without a body (RFC 9110 9.3.2). */
+		if (strcmp(r->method, "GET") == 0)
+			json_object_set_new(item, "head", head_operation(op));
+		json_object_set_new(item, method, op);
 		json_decref(params);
 	}
 

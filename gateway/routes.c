@@ -1,6 +1,7 @@
 /* The route table and the path matcher. */
 #include "routes.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -88,7 +89,8 @@ routes_match(const char *method, const char *path, route_match *m, char *allow, 
 		route_match candidate;
 		if (!match_template(routes[i].path, path, len, &candidate))
 			continue;
-		if (method == NULL || strcmp(routes[i].method, method) == 0) {
+		bool head_of_get = method != NULL && strcmp(method, "HEAD") == 0 && strcmp(routes[i].method, "GET") == 0;
+		if (method == NULL || head_of_get || strcmp(routes[i].method, method) == 0) {
 			*m       = candidate;
 			m->route = &routes[i];
 			return ROUTE_FOUND;
@@ -96,9 +98,116 @@ routes_match(const char *method, const char *path, route_match *m, char *allow, 
 		/* Collect the methods this path allows, each once. */
 		if (strstr(allow, routes[i].method) == NULL) {
 			size_t used = strlen(allow);
-			snprintf(allow + used, allow_len - used, "%s%s", used ? ", " : "", routes[i].method);
+			snprintf(allow + used, allow_len - used, "%s%s%s", used ? ", " : "", routes[i].method,
+			    strcmp(routes[i].method, "GET") == 0 ? ", HEAD" : "");
 		}
 		path_known = true;
 	}
 	return path_known ? ROUTE_METHOD_NOT_ALLOWED : ROUTE_NOT_FOUND;
+}
+
+static int
+hex_value(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Length of the valid UTF-8 sequence at s[0..n) (RFC 3629: no overlongs,
+ * no surrogates, at most U+10FFFF), or 0. */
+static size_t
+utf8_sequence(const unsigned char *s, size_t n)
+{
+	if (s[0] < 0x80)
+		return 1;
+	size_t len = s[0] >= 0xC2 && s[0] <= 0xDF ? 2 : s[0] >= 0xE0 && s[0] <= 0xEF ? 3
+	           : s[0] >= 0xF0 && s[0] <= 0xF4 ? 4 : 0;
+	if (len == 0 || len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xC0) != 0x80)
+			return 0;
+	}
+	if ((s[0] == 0xE0 && s[1] < 0xA0) || (s[0] == 0xED && s[1] > 0x9F) || (s[0] == 0xF0 && s[1] < 0x90) ||
+	    (s[0] == 0xF4 && s[1] > 0x8F))
+		return 0;
+	return len;
+}
+
+int
+routes_decode_path(const char *raw, char *out, size_t out_len, char *why, size_t why_len)
+{
+	if (raw[0] != '/') {
+		snprintf(why, why_len, "the path must start with '/'");
+		return 400;
+	}
+	size_t j = 0;
+	int segment = 0;
+	for (const char *p = raw; *p == '/';) {
+		const char *seg = ++p;
+		size_t seg_len  = strcspn(seg, "/");
+		p               = seg + seg_len;
+		segment++;
+		if (seg_len == 0) {
+			if (*p == '\0' && segment > 1)
+				break; /* one trailing slash: "/users/1/" is "/users/1" */
+			if (*p == '\0' && segment == 1) {
+				if (j + 2 > out_len)
+					break;
+				out[j++] = '/'; /* the root, "/" */
+				break;
+			}
+			snprintf(why, why_len, "the path has an empty segment (\"//\") at segment %d", segment);
+			return 400;
+		}
+		if (j + 1 + seg_len + 1 > out_len) {
+			snprintf(why, why_len, "the path is longer than %zu bytes", out_len - 1);
+			return 414;
+		}
+		out[j++]     = '/';
+		size_t start = j;
+		for (size_t i = 0; i < seg_len; i++) {
+			unsigned char c = (unsigned char) seg[i];
+			if (c == '%') {
+				int hi = i + 2 < seg_len ? hex_value((unsigned char) seg[i + 1]) : -1;
+				int lo = hi >= 0 ? hex_value((unsigned char) seg[i + 2]) : -1;
+				if (hi < 0 || lo < 0) {
+					snprintf(why, why_len, "path segment %d has a '%%' not followed by two hex digits", segment);
+					return 400;
+				}
+				c = (unsigned char) (hi * 16 + lo);
+				i += 2;
+			}
+			/* What a segment cannot hold (RFC 3986 3.3): its separator, and
+			 * bytes no route's value can be (NUL ends a C string: /users/1%00.json
+			 * would be /users/1). */
+			if (c == '\0' || c == '/' || c < 0x20 || c == 0x7f) {
+				snprintf(why, why_len, "path segment %d decodes to byte 0x%02x, which a segment cannot hold",
+				    segment, c);
+				return 400;
+			}
+			out[j++] = (char) c;
+		}
+		size_t n = j - start;
+		for (size_t k = 0; k < n;) {
+			size_t len = utf8_sequence((const unsigned char *) out + start + k, n - k);
+			if (len == 0) {
+				snprintf(why, why_len, "path segment %d is not valid UTF-8 once decoded", segment);
+				return 400;
+			}
+			k += len;
+		}
+		if ((n == 1 && out[start] == '.') || (n == 2 && out[start] == '.' && out[start + 1] == '.')) {
+			snprintf(why, why_len, "path segment %d is a dot-segment (\".\" or \"..\"), which is not taken",
+			    segment);
+			return 400;
+		}
+	}
+	out[j] = '\0';
+	return 0;
 }

@@ -65,11 +65,25 @@ typedef enum route_result {
 	ROUTE_METHOD_NOT_ALLOWED, /* the path matches, with other methods: see allow */
 } route_result;
 
-/* Matches a decoded path (one trailing slash tolerated; an empty segment
- * never binds a parameter) and a method against the table. On
- * ROUTE_METHOD_NOT_ALLOWED, allow gets "GET, POST"-style text. With method
- * NULL, any method matches (to list what a path allows). */
+/* Matches a path decoded by routes_decode_path (one trailing slash
+ * tolerated; an empty segment never binds a parameter) and a method against
+ * the table; HEAD matches the GET routes (RFC 9110 9.3.2). On
+ * ROUTE_METHOD_NOT_ALLOWED, allow gets "GET, HEAD, POST"-style text. With
+ * method NULL, any method matches (to list what a path allows). */
 route_result routes_match(const char *method, const char *path, route_match *m, char *allow,
     size_t allow_len);
+
+/* Decodes a raw (still %-encoded) origin-form path, segment by segment:
+ * split on '/' first, then each segment's %XX decoded exactly once (RFC 3986
+ * 2.4), so a decoded byte never splits or joins segments. Refused, with a
+ * message for the client in why: a path not starting with '/', a '%' not
+ * followed by two hex digits, a segment that decodes to a NUL, '/', a
+ * control character or invalid UTF-8, a "." or ".." segment (raw or
+ * encoded: RFC 3986 5.2.4 is for clients resolving references; a server
+ * taking them would serve data under other URLs), and an empty segment
+ * ("//") anywhere but a single trailing slash, which is dropped. out gets
+ * the decoded path (NUL-terminated, never longer than raw). Returns 0, 400,
+ * or 414 when out is too small. No allocation; thread-safe. */
+int routes_decode_path(const char *raw, char *out, size_t out_len, char *why, size_t why_len);
 
 #endif

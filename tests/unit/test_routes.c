@@ -68,11 +68,11 @@ Test(routes, a_known_path_with_another_method_lists_the_allowed_ones)
 	route_match m;
 	char allow[64];
 	cr_assert_eq(match("DELETE", "/users/1", &m, allow), ROUTE_METHOD_NOT_ALLOWED);
-	cr_assert_str_eq(allow, "GET");
+	cr_assert_str_eq(allow, "GET, HEAD");
 	cr_assert_eq(match("GET", "/users", &m, allow), ROUTE_METHOD_NOT_ALLOWED);
 	cr_assert_str_eq(allow, "POST");
 	cr_assert_eq(match("PUT", "/healthz", &m, allow), ROUTE_METHOD_NOT_ALLOWED);
-	cr_assert_str_eq(allow, "GET");
+	cr_assert_str_eq(allow, "GET, HEAD");
 }
 
 Test(routes, every_rpc_route_names_a_real_method)

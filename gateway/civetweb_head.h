@@ -1,0 +1,34 @@
+/* A request's head as CivetWeb 1.15 parsed it, for request_check: the
+ * strings it exposes, and what its lenient parser normalised away, read from
+ * where its pointers point.
+ *
+ * CivetWeb parses in place in its request buffer (parse_http_request,
+ * parse_http_headers): it writes NUL over the SP between request-line parts,
+ * over every white-space byte after the version (so a first field line that
+ * starts with white space is read as a field), over white space between a
+ * field name and its colon, and over each line's CR and LF. It stops reading
+ * fields, without an error, at a line that does not start with a name
+ * (obs-fold, a leading ':') or after MG_MAX_HEADERS (64) fields. The gateway
+ * cannot see the raw bytes, but it can count the NULs between the pointers:
+ * one SP between parts, CR LF after each line, one colon after each name.
+ * What stays out of reach: which byte a NUL was (so "\r\r\n" style endings
+ * inside a request line look like CRLF) and a "\n\n" head end (CivetWeb
+ * accepts it as the end of the head). */
+#ifndef CIVETWEB_HEAD_H
+#define CIVETWEB_HEAD_H
+
+#include <civetweb.h>
+
+#include "request_checks.h"
+
+/* CivetWeb's request buffer, set as its max_request_size: a head the checks
+ * cannot read within it is refused (REQUEST_LAYOUT_TOO_LARGE). */
+#define CIVETWEB_REQUEST_BUFFER 16384
+#define CIVETWEB_REQUEST_BUFFER_TEXT "16384"
+
+/* Fills *h (fields into `fields`, which must outlive it) from ri, which must
+ * be the request CivetWeb is handing to its request handler (after it split
+ * the query off; with decode_url off, so the target is raw). */
+void civetweb_head(const struct mg_request_info *ri, request_field fields[MG_MAX_HEADERS], request_head *h);
+
+#endif
