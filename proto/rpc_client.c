@@ -25,11 +25,16 @@
 /* How long rpc_client_close waits for nng_close (a few ms when all is well)
  * before leaving the socket to the process's exit: see rpc_client_close. */
 #define CLOSE_WAIT_MS 1000
+/* An operation that ended this close to its timeout may be in nng's expiry
+ * thread still (see slot_give_back); nng's clock and ours are both in
+ * whole ms of CLOCK_MONOTONIC. */
+#define EXPIRY_MARGIN_MS 2
 
 /* One context and its aio; reused across calls. */
 typedef struct slot {
 	nng_ctx ctx;
 	nng_aio *aio;
+	bool near_expiry; /* an operation ended within EXPIRY_MARGIN_MS of its timeout */
 	struct slot *next;
 } slot;
 
@@ -164,14 +169,11 @@ rpc_client_close(rpc_client *c)
 {
 	if (c == NULL)
 		return;
-	/* 1. The contexts' aios first, while their contexts still exist. In
-	 *    nng 1.5.2 the expiry thread calls a timed-out receive's cancel
-	 *    function after dropping its lock, so it can still be about to run
-	 *    when the reply has already completed the call; nng_aio_free waits
-	 *    for it (nni_aio_fini waits while a_expiring), nng_aio_stop does
-	 *    not. Freed after nng_close, that late cancel locked the freed
+	/* 1. The contexts' aios first, while their contexts still exist:
+	 *    nng_aio_free waits out a late cancel from nng's expiry thread
+	 *    (see slot_give_back), which after nng_close locked the freed
 	 *    socket: "panic: pthread_mutex_lock: Invalid argument" in
-	 *    req0_ctx_cancel_recv (2 of 2000 `rpc-call --timeout 1` runs). */
+	 *    req0_ctx_cancel_recv, 2 of 2000 `rpc-call --timeout 1` runs. */
 	for (slot *s = c->idle, *next; s != NULL; s = next) {
 		next = s->next;
 		nng_aio_free(s->aio);
@@ -251,6 +253,22 @@ slot_take(rpc_client *c, rpc_status *st)
 static void
 slot_give_back(rpc_client *c, slot *s)
 {
+	/* nng 1.5.2's expiry thread takes a timed-out operation's cancel
+	 * function, drops its lock and only then calls it (nni_aio_expire_loop),
+	 * so a reply that completes the operation in between leaves that call
+	 * still to come: on this aio's next operation it would cancel a call
+	 * with time left, after a close it locks a freed socket. nng_aio_free
+	 * waits for it (nni_aio_fini waits while the aio is expiring;
+	 * nng_aio_stop does not), so an aio that may be there is replaced. */
+	if (s->near_expiry) {
+		nng_aio_free(s->aio);
+		s->near_expiry = false;
+		if (nng_aio_alloc(&s->aio, NULL, NULL) != 0) {
+			nng_ctx_close(s->ctx);
+			free(s);
+			return;
+		}
+	}
 	pthread_mutex_lock(&c->mu);
 	s->next = c->idle;
 	c->idle = s;
@@ -274,9 +292,14 @@ not_connected(const rpc_client *c, int64_t since, int64_t deadline, int64_t time
 static int
 run(slot *s, void (*op)(nng_ctx, nng_aio *), int64_t timeout_ms)
 {
-	nng_aio_set_timeout(s->aio, (nng_duration) (timeout_ms > 0 ? timeout_ms : 1));
+	if (timeout_ms <= 0)
+		timeout_ms = 1;
+	int64_t expires = rpc_clock_ms() + timeout_ms;
+	nng_aio_set_timeout(s->aio, (nng_duration) timeout_ms);
 	op(s->ctx, s->aio);
 	nng_aio_wait(s->aio);
+	if (rpc_clock_ms() + EXPIRY_MARGIN_MS >= expires)
+		s->near_expiry = true;
 	return nng_aio_result(s->aio);
 }
 
