@@ -22,11 +22,19 @@
 #define RECONNECT_MAX_MS 200
 #define MAX_REPLY_BYTES (16 * 1024 * 1024) /* nng's default is no limit */
 #define MAX_TIMEOUT_MS (24 * 3600 * 1000)  /* nng durations are 32-bit */
+/* How long rpc_client_close waits for nng_close (a few ms when all is well)
+ * before leaving the socket to the process's exit: see rpc_client_close. */
+#define CLOSE_WAIT_MS 1000
+/* An operation that ended this close to its timeout may be in nng's expiry
+ * thread still (see slot_give_back); nng's clock and ours are both in
+ * whole ms of CLOCK_MONOTONIC. */
+#define EXPIRY_MARGIN_MS 2
 
 /* One context and its aio; reused across calls. */
 typedef struct slot {
 	nng_ctx ctx;
 	nng_aio *aio;
+	bool near_expiry; /* an operation ended within EXPIRY_MARGIN_MS of its timeout */
 	struct slot *next;
 } slot;
 
@@ -34,10 +42,23 @@ struct rpc_client {
 	nng_socket sock;
 	_Atomic int connections;
 	int connect_wait_ms;
-	pthread_mutex_t mu;       /* guards idle, and connected for the wait */
+	pthread_mutex_t mu;       /* guards idle, closed, abandoned; the waits */
 	pthread_cond_t connected; /* signalled when a connection comes up */
+	pthread_cond_t closed_cv; /* signalled when nng_close has returned */
 	slot *idle;
+	bool closed;    /* nng_close has returned */
+	bool abandoned; /* rpc_client_close stopped waiting: the closer frees */
 };
+
+/* Frees what rpc_client_open allocated, once nothing uses the socket. */
+static void
+client_free(rpc_client *c)
+{
+	pthread_cond_destroy(&c->closed_cv);
+	pthread_cond_destroy(&c->connected);
+	pthread_mutex_destroy(&c->mu);
+	free(c);
+}
 
 /* Counts pipes from ADD_PRE to REM_POST: nng reports REM_POST for every
  * pipe that saw ADD_PRE, so the count stays balanced. */
@@ -89,10 +110,9 @@ rpc_client_open(rpc_client **out, const char *url, const rpc_client_options *opt
 	                                                             : DEFAULT_CONNECT_WAIT_MS;
 	pthread_mutex_init(&c->mu, NULL);
 	monotonic_cond_init(&c->connected);
+	monotonic_cond_init(&c->closed_cv);
 	if ((rv = nng_req0_open(&c->sock)) != 0) {
-		pthread_cond_destroy(&c->connected);
-		pthread_mutex_destroy(&c->mu);
-		free(c);
+		client_free(c);
 		return rpc_status_set(st, RPC_INTERNAL, "nng_req0_open: %s", nng_strerror(rv));
 	}
 	/* Before any context exists (each copies it): never resend a request. */
@@ -127,21 +147,78 @@ rpc_client_open(rpc_client **out, const char *url, const rpc_client_options *opt
 	return RPC_OK;
 }
 
+/* Closes the socket on its own thread, so rpc_client_close can stop
+ * waiting; frees the client if rpc_client_close has already given up. */
+static void *
+close_socket(void *arg)
+{
+	rpc_client *c = arg;
+	nng_close(c->sock);
+	pthread_mutex_lock(&c->mu);
+	c->closed      = true;
+	bool abandoned = c->abandoned;
+	pthread_cond_signal(&c->closed_cv);
+	pthread_mutex_unlock(&c->mu);
+	if (abandoned)
+		client_free(c);
+	return NULL;
+}
+
 void
 rpc_client_close(rpc_client *c)
 {
 	if (c == NULL)
 		return;
-	/* Callers must have returned: contexts are closed with the socket. */
-	nng_close(c->sock);
+	/* 1. The contexts' aios first, while their contexts still exist:
+	 *    nng_aio_free waits out a late cancel from nng's expiry thread
+	 *    (see slot_give_back), which after nng_close locked the freed
+	 *    socket: "panic: pthread_mutex_lock: Invalid argument" in
+	 *    req0_ctx_cancel_recv, 2 of 2000 `rpc-call --timeout 1` runs. */
 	for (slot *s = c->idle, *next; s != NULL; s = next) {
 		next = s->next;
 		nng_aio_free(s->aio);
+		nng_ctx_close(s->ctx);
 		free(s);
 	}
-	pthread_cond_destroy(&c->connected);
-	pthread_mutex_destroy(&c->mu);
-	free(c);
+	c->idle = NULL;
+
+	/* 2. The socket, waiting at most CLOSE_WAIT_MS. nng 1.5.2's TCP
+	 *    transport loses a pipe's pending receive when the pipe is closed
+	 *    while a message is arriving: tcptran_pipe_recv_cb re-arms the
+	 *    read of the body without checking `closed`, the already-closed
+	 *    aio refuses it silently, and nng_close then waits forever for that
+	 *    receive (gdb on a stuck rpc-call: main in nni_sock_shutdown,
+	 *    nng:reap2 in pipe_destroy → req0_pipe_stop → nni_aio_wait). Fixed
+	 *    upstream in nng 1.6.0 (commit a1bc737b, nng PR #1636; 1.5.2's IPC
+	 *    transport has the same code). No order of ours avoids it: the
+	 *    reply to a call that timed out can arrive at any moment. It hung
+	 *    11 of 2000 `rpc-call --timeout 1` runs on 1.5.2 built from source,
+	 *    none of 2000 with that commit applied. So after CLOSE_WAIT_MS the
+	 *    socket is left to the process's exit, which is where every binary
+	 *    closes its clients; nng's one reaper thread is stuck from then on,
+	 *    so any later close in that process waits its bound too. */
+	pthread_t closer;
+	if (pthread_create(&closer, NULL, close_socket, c) != 0) {
+		nng_close(c->sock);
+		client_free(c);
+		return;
+	}
+	pthread_detach(closer);
+	struct timespec until = monotonic_deadline(CLOSE_WAIT_MS);
+	pthread_mutex_lock(&c->mu);
+	while (!c->closed) {
+		if (pthread_cond_timedwait(&c->closed_cv, &c->mu, &until) != 0)
+			break;
+	}
+	bool closed = c->closed;
+	c->abandoned = !closed;
+	pthread_mutex_unlock(&c->mu);
+	if (closed) {
+		client_free(c);
+		return;
+	}
+	log_warn(NULL, "rpc_client_close_unfinished waited_ms=%d reason=\"nng_close is stuck (nng 1.5.2 teardown race, "
+	               "nng#1636); its socket is left to the process's exit\"", CLOSE_WAIT_MS);
 }
 
 static slot *
@@ -177,19 +254,53 @@ slot_take(rpc_client *c, rpc_status *st)
 static void
 slot_give_back(rpc_client *c, slot *s)
 {
+	/* nng 1.5.2's expiry thread takes a timed-out operation's cancel
+	 * function, drops its lock and only then calls it (nni_aio_expire_loop),
+	 * so a reply that completes the operation in between leaves that call
+	 * still to come: on this aio's next operation it would cancel a call
+	 * with time left, after a close it locks a freed socket. nng_aio_free
+	 * waits for it (nni_aio_fini waits while the aio is expiring;
+	 * nng_aio_stop does not), so an aio that may be there is replaced. */
+	if (s->near_expiry) {
+		nng_aio_free(s->aio);
+		s->near_expiry = false;
+		if (nng_aio_alloc(&s->aio, NULL, NULL) != 0) {
+			nng_ctx_close(s->ctx);
+			free(s);
+			return;
+		}
+	}
 	pthread_mutex_lock(&c->mu);
 	s->next = c->idle;
 	c->idle = s;
 	pthread_mutex_unlock(&c->mu);
 }
 
+/* The answer when no connection took the call, which waited for one from
+ * `since`: UNAVAILABLE when the connect wait ended before the caller's
+ * deadline (the service is not there); otherwise the deadline ended first,
+ * and a call out of time is DEADLINE_EXCEEDED whatever it was waiting for. */
+static rpc_code
+not_connected(const rpc_client *c, int64_t since, int64_t deadline, int64_t timeout, rpc_status *st)
+{
+	if (since + c->connect_wait_ms < deadline)
+		return rpc_status_set(st, RPC_UNAVAILABLE, "service unreachable: not connected");
+	return rpc_status_set(st, RPC_DEADLINE_EXCEEDED, "no connection within the %lld ms deadline",
+	    (long long) timeout);
+}
+
 /* Runs one aio operation (send or receive) on the slot and waits for it. */
 static int
 run(slot *s, void (*op)(nng_ctx, nng_aio *), int64_t timeout_ms)
 {
-	nng_aio_set_timeout(s->aio, (nng_duration) (timeout_ms > 0 ? timeout_ms : 1));
+	if (timeout_ms <= 0)
+		timeout_ms = 1;
+	int64_t expires = rpc_clock_ms() + timeout_ms;
+	nng_aio_set_timeout(s->aio, (nng_duration) timeout_ms);
 	op(s->ctx, s->aio);
 	nng_aio_wait(s->aio);
+	if (rpc_clock_ms() + EXPIRY_MARGIN_MS >= expires)
+		s->near_expiry = true;
 	return nng_aio_result(s->aio);
 }
 
@@ -204,15 +315,16 @@ rpc_client_call_raw(rpc_client *c, const char *full_method, const uint8_t *paylo
 	int64_t timeout = opt->timeout_ms > 0 ? opt->timeout_ms : DEFAULT_TIMEOUT_MS;
 	if (timeout > MAX_TIMEOUT_MS)
 		timeout = MAX_TIMEOUT_MS;
-	int64_t deadline = rpc_clock_ms() + timeout;
+	int64_t start    = rpc_clock_ms();
+	int64_t deadline = start + timeout;
 	rpc_status_clear(st);
 
 	/* 1. A connection: with none up, wait at most connect_wait_ms (within
-	 *    the deadline) and then answer UNAVAILABLE, rather than spending
-	 *    the whole deadline on a service that is not there. */
+	 *    the deadline), rather than spending the whole deadline on a
+	 *    service that is not there. */
 	int64_t wait = c->connect_wait_ms < timeout ? c->connect_wait_ms : timeout;
 	if (!wait_connected(c, wait))
-		return rpc_status_set(st, RPC_UNAVAILABLE, "service unreachable: not connected");
+		return not_connected(c, start, deadline, timeout, st);
 
 	slot *s = slot_take(c, st);
 	if (s == NULL)
@@ -237,13 +349,14 @@ rpc_client_call_raw(rpc_client *c, const char *full_method, const uint8_t *paylo
 	/* 3. Send. The aio completes once a connection took the request, so a
 	 *    send that times out was never delivered. */
 	nng_aio_set_msg(s->aio, msg);
-	rv            = run(s, nng_ctx_send, deadline - rpc_clock_ms());
+	int64_t sending = rpc_clock_ms();
+	rv              = run(s, nng_ctx_send, deadline - sending);
 	rpc_code code = RPC_OK;
 	if (rv != 0) {
 		nng_msg_free(nng_aio_get_msg(s->aio)); /* a failed send leaves it ours */
 		nng_aio_set_msg(s->aio, NULL);
 		if (rv == NNG_ETIMEDOUT && rpc_client_connections(c) == 0)
-			code = rpc_status_set(st, RPC_UNAVAILABLE, "service unreachable: not connected");
+			code = not_connected(c, sending, deadline, timeout, st);
 		else
 			code = rpc_status_set(st, rpc_code_from_nng(rv), "sending the request failed: %s",
 			    nng_strerror(rv));

@@ -17,7 +17,8 @@ typedef struct rpc_client rpc_client;
 
 typedef struct rpc_client_options {
 	/* How long a call waits for a connection when none is up before it
-	 * answers UNAVAILABLE (bounded by the call's deadline); 0 → 300 ms. */
+	 * answers UNAVAILABLE; 0 → 300 ms. A call whose deadline ends no later
+	 * than this wait answers DEADLINE_EXCEEDED instead. */
 	int connect_wait_ms;
 } rpc_client_options;
 
@@ -38,7 +39,9 @@ rpc_code rpc_client_open(rpc_client **out, const char *url,
 
 /* Closes the socket and frees the client. Every call must have returned
  * first (stop the threads that call, e.g. mg_stop, before closing). Accepts
- * NULL. */
+ * NULL. Returns within about 1 s: should nng's close not finish by then (a
+ * teardown race of nng 1.5.2, see rpc_client.c), it logs a warning and
+ * leaves the socket, and the client's memory, to the process's exit. */
 void rpc_client_close(rpc_client *c);
 
 /* Number of connections currently up. */
@@ -49,7 +52,8 @@ int rpc_client_connections(const rpc_client *c);
  * unpacked message of the method's output type, the caller's to free with
  * protobuf_c_message_free_unpacked(*reply, NULL). Otherwise *reply is NULL
  * and st (may be NULL) says why: the server's status, or UNAVAILABLE (not
- * connected, connection lost) or DEADLINE_EXCEEDED (no reply in time). */
+ * connected, connection lost) or DEADLINE_EXCEEDED (the deadline ended first,
+ * waiting for a reply or for a connection). */
 rpc_code rpc_client_call(rpc_client *c, const ProtobufCServiceDescriptor *service,
     const char *method, const ProtobufCMessage *request, ProtobufCMessage **reply,
     const rpc_call_options *opt, rpc_status *st);

@@ -218,6 +218,37 @@ Test(rpc, no_server_gives_unavailable_quickly_not_a_hang, .timeout = 20)
 	rpc_client_close(c);
 }
 
+/* Issue 23: the connect wait and the deadline race; whichever ends first
+ * gives the answer, a tie going to the deadline. */
+Test(rpc, no_server_and_a_deadline_within_the_connect_wait_gives_deadline_exceeded, .timeout = 20)
+{
+	char url[128];
+	unique_ipc_url(url, sizeof(url));
+	rpc_client *c = NULL;
+	rpc_status st;
+	rpc_client_options copt = {.connect_wait_ms = 200};
+	cr_assert_eq(rpc_client_open(&c, url, &copt, &st), RPC_OK, "client: %s", st.message);
+	Rpctest__EchoRequest in = RPCTEST__ECHO_REQUEST__INIT;
+	Rpctest__EchoReply *out;
+	static const struct {
+		int64_t timeout_ms;
+		rpc_code code;
+	} cases[] = {{1, RPC_DEADLINE_EXCEEDED}, {150, RPC_DEADLINE_EXCEEDED}, {200, RPC_DEADLINE_EXCEEDED},
+	    {201, RPC_UNAVAILABLE}, {1000, RPC_UNAVAILABLE}};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		rpc_call_options opt = {.timeout_ms = cases[i].timeout_ms};
+		int64_t start        = rpc_clock_ms();
+		rpc_code code        = echo(c, &in, &out, &opt, &st);
+		int64_t took         = rpc_clock_ms() - start;
+		cr_assert_eq(code, cases[i].code, "deadline %lld ms: %s: %s", (long long) cases[i].timeout_ms,
+		    rpc_code_name(code), st.message);
+		int64_t ends = cases[i].timeout_ms < 200 ? cases[i].timeout_ms : 200;
+		cr_assert(took >= ends - 5 && took < ends + 500, "deadline %lld ms took %lld ms",
+		    (long long) cases[i].timeout_ms, (long long) took);
+	}
+	rpc_client_close(c);
+}
+
 Test(rpc, tcp_port_with_no_listener_gives_unavailable, .timeout = 20)
 {
 	rpc_client *c = connect_client("tcp://127.0.0.1:1");
