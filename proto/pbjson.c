@@ -380,9 +380,9 @@ number_value(const json_t *v, number_text *n, bool *from_string)
 	return ok;
 }
 
-/* Reads an integer, judged by its exact decimal value (a number or a
- * numeric string; proto3 JSON takes exponent forms when integral: 1.5e1 is
- * 15, 1.0000000000000001 is no integer), within [min, max] (signed) or
+/* Reads an integer, judged by its exact decimal value (a number, in any
+ * form proto3 JSON takes when integral: 1.5e1 is 15, 1.0000000000000001 is
+ * no integer; or a string of digits), within [min, max] (signed) or
  * [0, umax] (unsigned). */
 static bool
 read_integer(decoder *d, const char *path, const json_t *v, bool is_signed, int64_t min, int64_t max,
@@ -391,7 +391,12 @@ read_integer(decoder *d, const char *path, const json_t *v, bool is_signed, int6
 	const char *kind = is_signed ? "an integer" : "a non-negative integer";
 	number_text n;
 	bool from_string;
-	if (!number_value(v, &n, &from_string)) {
+	/* A string holds digits only (as path parameters do): proto3 JSON's
+	 * quoted 64-bit integers, not "1e2" or " 1". */
+	bool digits_only = json_is_string(v) && !is_number(v) && json_string_length(v) > 0 &&
+	                   strspn(json_string_value(v) + (json_string_value(v)[0] == '-'), "0123456789") ==
+	                       json_string_length(v) - (json_string_value(v)[0] == '-');
+	if ((json_is_string(v) && !is_number(v) && !digits_only) || !number_value(v, &n, &from_string)) {
 		if (json_is_string(v))
 			problem(d, path, "must be %s", kind);
 		else

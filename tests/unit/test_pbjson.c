@@ -161,7 +161,7 @@ Test(pbjson, integers_are_judged_by_their_exact_text)
 		int64_t value;
 	} ok[] = {{"1.5e1", 15}, {"1e2", 100}, {"-0", 0}, {"1.000", 1}, {"100e-2", 1}, {"9007199254740993.0", 9007199254740993LL},
 	    {"9223372036854775807", INT64_MAX}, {"-9223372036854775808", INT64_MIN}, {"92233720368547758.07e2", INT64_MAX},
-	    {"\"1.5e1\"", 15}, {"0e999999999999999999", 0}};
+	    {"\"007\"", 7}, {"0e999999999999999999", 0}};
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
 		char json[96];
 		snprintf(json, sizeof(json), "{\"i64\":%s}", ok[i].json);
@@ -183,6 +183,10 @@ Test(pbjson, integers_are_judged_by_their_exact_text)
 		snprintf(json, sizeof(json), "{\"i64\":%s}", out_of_range[i]);
 		EXPECT1(json, "i64", "i64 must be between -9223372036854775808 and 9223372036854775807");
 	}
+	EXPECT1("{\"i64\":\"1e2\"}", "i64", "i64 must be an integer"); /* strings: digits only */
+	EXPECT1("{\"i64\":\"1.0\"}", "i64", "i64 must be an integer");
+	EXPECT1("{\"i64\":\"-\"}", "i64", "i64 must be an integer");
+	EXPECT1("{\"i64\":\"\"}", "i64", "i64 must be an integer");
 	EXPECT1("{\"u64\":18446744073709551616}", "u64", "u64 must be between 0 and 18446744073709551615");
 	EXPECT1("{\"u64\":-1}", "u64", "u64 must be between 0 and 18446744073709551615");
 	EXPECT1("{\"i32\":2.147483648e9}", "i32", "i32 must be between -2147483648 and 2147483647");
