@@ -48,7 +48,9 @@ order_validate_create(long long user_id, const char *product, const char *price,
 	size_t len;
 	const char *trimmed = utf8_trim(product, &len);
 	size_t n            = utf8_chars(trimmed, len);
-	if (n == 0)
+	if (!utf8_valid(product)) /* the gateway only sends UTF-8; other callers may not */
+		rpc_status_add_violation(st, "product", "product must be valid UTF-8");
+	else if (n == 0)
 		rpc_status_add_violation(st, "product", "product must not be empty");
 	else if (n > ORDER_PRODUCT_MAX || len >= product_len)
 		rpc_status_add_violation(st, "product", "product must be at most %d characters", ORDER_PRODUCT_MAX);

@@ -1,7 +1,6 @@
 /* pbjson.h: the descriptor walk in both directions. */
 #include "pbjson.h"
 
-#include <errno.h>
 #include <float.h>
 #include <inttypes.h>
 #include <math.h>
@@ -12,9 +11,14 @@
 #include <string.h>
 #include <time.h>
 
+#include "number_text.h"
+
 #define PATH_MAX_LEN 96
 #define TIMESTAMP_NAME "google.protobuf.Timestamp"
 #define DECIMAL_NAME "google.type.Decimal"
+/* Digits of a Decimal's plain text (integer and fractional parts): wide
+ * enough for any amount, small enough that "1e-400" is no 401-byte string. */
+#define DECIMAL_DIGITS_MAX 60
 /* 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z, as protobuf's JSON mapping bounds them. */
 #define TIMESTAMP_MIN_SECONDS (-62135596800LL)
 #define TIMESTAMP_MAX_SECONDS 253402300799LL
@@ -289,6 +293,26 @@ problem(decoder *d, const char *path, const char *fmt, ...)
 	d->problems++;
 }
 
+/* pbjson_parse hands each JSON number to jansson as a string that starts
+ * with a NUL byte and goes on with the number's text (see there): such a
+ * string is a number token. No other string can start with NUL, since
+ * "\u0000" is refused in the body and C strings cannot hold one. */
+static const char *
+number_token(const json_t *v, size_t *len)
+{
+	if (!json_is_string(v) || json_string_length(v) < 2 || json_string_value(v)[0] != '\0')
+		return NULL;
+	*len = json_string_length(v) - 1;
+	return json_string_value(v) + 1;
+}
+
+static bool
+is_number(const json_t *v)
+{
+	size_t len;
+	return json_is_number(v) || number_token(v, &len) != NULL;
+}
+
 static const char *
 json_type_name(const json_t *v)
 {
@@ -298,7 +322,7 @@ json_type_name(const json_t *v)
 	case JSON_ARRAY:
 		return "an array";
 	case JSON_STRING:
-		return "a string";
+		return is_number(v) ? "a number" : "a string";
 	case JSON_INTEGER:
 	case JSON_REAL:
 		return "a number";
@@ -310,84 +334,115 @@ json_type_name(const json_t *v)
 	}
 }
 
-/* Reads an integer from a JSON integer, an integral real or a numeric
- * string, within [min, max] (signed) or [0, umax] (unsigned). */
+/* The exact value of a number: a number token's text; a string holding a
+ * JSON number (leading zeros allowed: "007.50"), as proto3 JSON reads
+ * 64-bit integers and this API reads Decimals; or a jansson number (a tree
+ * built by a program), by its integer or its shortest exact text. Returns
+ * false when v is none of these; *from_string tells which. */
+static bool
+number_value(const json_t *v, number_text *n, bool *from_string)
+{
+	size_t len;
+	const char *text = number_token(v, &len);
+	*from_string     = false;
+	if (text != NULL)
+		return number_text_parse(text, len, n);
+	char buf[48];
+	if (json_is_integer(v)) {
+		snprintf(buf, sizeof(buf), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+		return number_text_parse(buf, strlen(buf), n);
+	}
+	if (json_is_real(v)) {
+		if (!isfinite(json_real_value(v)))
+			return false;
+		format_double(json_real_value(v), buf, sizeof(buf), 0, -1); /* exponent form */
+		return number_text_parse(buf, strlen(buf), n);
+	}
+	if (!json_is_string(v))
+		return false;
+	*from_string = true;
+	text         = json_string_value(v);
+	len          = json_string_length(v);
+	size_t sign  = text[0] == '-' ? 1 : 0;
+	size_t zeros = 0; /* leading zeros before another digit */
+	while (sign + zeros + 1 < len && text[sign + zeros] == '0' && text[sign + zeros + 1] >= '0' &&
+	       text[sign + zeros + 1] <= '9')
+		zeros++;
+	if (zeros == 0)
+		return number_text_parse(text, len, n);
+	char *copy = malloc(len);
+	if (copy == NULL)
+		return false;
+	memcpy(copy, text, sign);
+	memcpy(copy + sign, text + sign + zeros, len - sign - zeros);
+	bool ok = number_text_parse(copy, len - zeros, n);
+	free(copy);
+	return ok;
+}
+
+/* Reads an integer, judged by its exact decimal value (a number, in any
+ * form proto3 JSON takes when integral: 1.5e1 is 15, 1.0000000000000001 is
+ * no integer; or a string of digits), within [min, max] (signed) or
+ * [0, umax] (unsigned). */
 static bool
 read_integer(decoder *d, const char *path, const json_t *v, bool is_signed, int64_t min, int64_t max,
     uint64_t umax, int64_t *out_s, uint64_t *out_u)
 {
 	const char *kind = is_signed ? "an integer" : "a non-negative integer";
-	if (json_is_integer(v)) {
-		json_int_t x = json_integer_value(v);
-		if (is_signed ? (x < min || x > max) : (x < 0 || (uint64_t) x > umax))
-			goto range;
-		*out_s = x;
-		*out_u = (uint64_t) x;
-		return true;
-	}
-	if (json_is_real(v)) {
-		double x = json_real_value(v);
-		if (x != floor(x)) { /* also NaN */
+	number_text n;
+	bool from_string;
+	/* A string holds digits only (as path parameters do): proto3 JSON's
+	 * quoted 64-bit integers, not "1e2" or " 1". */
+	bool digits_only = json_is_string(v) && !is_number(v) && json_string_length(v) > 0 &&
+	                   strspn(json_string_value(v) + (json_string_value(v)[0] == '-'), "0123456789") ==
+	                       json_string_length(v) - (json_string_value(v)[0] == '-');
+	if ((json_is_string(v) && !is_number(v) && !digits_only) || !number_value(v, &n, &from_string)) {
+		if (json_is_string(v))
 			problem(d, path, "must be %s", kind);
-			return false;
-		}
-		/* Bound by powers of two, which doubles hold exactly (INT64_MAX
-		 * converted to double rounds up to 2^63), before converting. */
-		if (is_signed) {
-			if (!(x >= -0x1p63 && x < 0x1p63) || (int64_t) x < min || (int64_t) x > max)
-				goto range;
-			*out_s = (int64_t) x;
-		} else {
-			if (!(x >= 0 && x < 0x1p64) || (uint64_t) x > umax)
-				goto range;
-			*out_u = (uint64_t) x;
-		}
-		return true;
+		else
+			problem(d, path, "must be %s, not %s", kind, json_type_name(v));
+		return false;
 	}
-	if (json_is_string(v)) {
-		const char *s = json_string_value(v);
-		char *end;
-		errno = 0;
-		/* Digits only (and a sign for signed types): strtoll alone would
-		 * accept leading white space and '+'. */
-		if (!((s[0] >= '0' && s[0] <= '9') || (is_signed && s[0] == '-' && s[1] >= '0' && s[1] <= '9'))) {
-			problem(d, path, "must be %s", kind);
-			return false;
-		}
-		if (is_signed) {
-			long long x = strtoll(s, &end, 10);
-			if (*end != '\0') {
-				problem(d, path, "must be %s", kind);
-				return false;
-			}
-			if (errno == ERANGE || x < min || x > max)
-				goto range;
-			*out_s = x;
-		} else {
-			unsigned long long x = strtoull(s, &end, 10);
-			if (*end != '\0') {
-				problem(d, path, "must be %s", kind);
-				return false;
-			}
-			if (errno == ERANGE || x > umax)
-				goto range;
-			*out_u = x;
-		}
-		return true;
+	number_text_fit fit;
+	if (is_signed) {
+		fit    = number_text_to_int64(&n, min, max, out_s);
+		*out_u = (uint64_t) *out_s;
+	} else if (from_string && n.negative && n.n_digits != 0) {
+		fit = NUMBER_TEXT_NOT_INTEGER; /* "-1": not of the type, as it reads */
+	} else {
+		fit    = number_text_to_uint64(&n, umax, out_u);
+		*out_s = (int64_t) *out_u;
 	}
-	problem(d, path, "must be %s, not %s", kind, json_type_name(v));
-	return false;
-range:
-	if (is_signed)
-		problem(d, path, "must be between %" PRId64 " and %" PRId64, min, max);
-	else
-		problem(d, path, "must be between 0 and %" PRIu64, umax);
-	return false;
+	if (fit == NUMBER_TEXT_NOT_INTEGER) {
+		problem(d, path, "must be %s", kind);
+		return false;
+	}
+	if (fit == NUMBER_TEXT_OUT_OF_RANGE) {
+		if (is_signed)
+			problem(d, path, "must be between %" PRId64 " and %" PRId64, min, max);
+		else
+			problem(d, path, "must be between 0 and %" PRIu64, umax);
+		return false;
+	}
+	return true;
 }
 
+/* A double (or float) is the nearest to the exact value of the text
+ * (glibc's strtod rounds correctly); a value past the type's range is
+ * refused rather than made infinite. */
 static bool
 read_double(decoder *d, const char *path, const json_t *v, double *out)
 {
+	size_t len;
+	const char *text = number_token(v, &len);
+	if (text != NULL) {
+		*out = strtod(text, NULL); /* NUL-terminated after the number */
+		if (isinf(*out)) {
+			problem(d, path, "is out of range for a double");
+			return false;
+		}
+		return true;
+	}
 	if (json_is_number(v)) {
 		*out = json_number_value(v);
 		return true;
@@ -467,10 +522,16 @@ decode_value(decoder *d, const char *path, const ProtobufCFieldDescriptor *f, co
 	case PROTOBUF_C_TYPE_ENUM: {
 		const ProtobufCEnumDescriptor *e = f->descriptor;
 		const ProtobufCEnumValue *ev     = NULL;
-		if (json_is_string(v))
+		number_text n;
+		bool from_string;
+		int64_t number;
+		if (is_number(v)) {
+			if (number_value(v, &n, &from_string) &&
+			    number_text_to_int64(&n, INT32_MIN, INT32_MAX, &number) == NUMBER_TEXT_OK)
+				ev = protobuf_c_enum_descriptor_get_value(e, (int) number);
+		} else if (json_is_string(v)) {
 			ev = protobuf_c_enum_descriptor_get_value_by_name(e, json_string_value(v));
-		else if (json_is_integer(v) && json_integer_value(v) >= INT32_MIN && json_integer_value(v) <= INT32_MAX)
-			ev = protobuf_c_enum_descriptor_get_value(e, (int) json_integer_value(v));
+		}
 		if (ev == NULL) {
 			char names[160] = "";
 			for (unsigned i = 0; i < e->n_values && strlen(names) + 40 < sizeof(names); i++) {
@@ -484,7 +545,7 @@ decode_value(decoder *d, const char *path, const ProtobufCFieldDescriptor *f, co
 		return true;
 	}
 	case PROTOBUF_C_TYPE_STRING: {
-		if (!json_is_string(v)) {
+		if (!json_is_string(v) || is_number(v)) {
 			problem(d, path, "must be a string, not %s", json_type_name(v));
 			return false;
 		}
@@ -497,7 +558,7 @@ decode_value(decoder *d, const char *path, const ProtobufCFieldDescriptor *f, co
 		return true;
 	}
 	case PROTOBUF_C_TYPE_BYTES: {
-		if (!json_is_string(v)) {
+		if (!json_is_string(v) || is_number(v)) {
 			problem(d, path, "must be a base64 string, not %s", json_type_name(v));
 			return false;
 		}
@@ -563,7 +624,7 @@ decode_special(decoder *d, const char *path, const ProtobufCMessageDescriptor *d
 	if (strcmp(desc->name, TIMESTAMP_NAME) == 0) {
 		int64_t secs;
 		int32_t nanos;
-		if (!json_is_string(v) || !parse_rfc3339(json_string_value(v), &secs, &nanos)) {
+		if (!json_is_string(v) || is_number(v) || !parse_rfc3339(json_string_value(v), &secs, &nanos)) {
 			problem(d, path, "must be an RFC 3339 timestamp such as \"2026-11-25T10:15:00.123Z\"");
 			return false;
 		}
@@ -573,30 +634,19 @@ decode_special(decoder *d, const char *path, const ProtobufCMessageDescriptor *d
 		return true;
 	}
 	if (strcmp(desc->name, DECIMAL_NAME) == 0) {
-		char text[64];
-		if (json_is_integer(v)) {
-			snprintf(text, sizeof(text), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-		} else if (json_is_real(v) && isfinite(json_real_value(v))) {
-			/* Plain text only: a Decimal has no exponent form. Below 10^18,
-			 * so the integer we may write back is one jansson can read. */
-			if (!format_double(json_real_value(v), text, sizeof(text), -30, 17)) {
-				problem(d, path, "is out of range");
-				return false;
-			}
-		} else if (json_is_string(v) && json_string_length(v) < sizeof(text) &&
-		           is_plain_decimal(json_string_value(v))) {
-			/* Written back as a JSON number, the text must survive a
-			 * reader that parses numbers as doubles: accept only what a
-			 * double carries exactly. */
-			char via_double[64];
-			canonical_decimal(json_string_value(v), text, sizeof(text));
-			if (!format_double(strtod(text, NULL), via_double, sizeof(via_double), -30, 17) ||
-			    strcmp(text, via_double) != 0) {
-				problem(d, path, "has more digits than a JSON number carries exactly");
-				return false;
-			}
-		} else {
+		/* The exact value in canonical plain text ("1.50e1" → "15"),
+		 * from a number or a decimal string alike. */
+		char text[DECIMAL_DIGITS_MAX + 4]; /* sign, point, NUL and one too many */
+		number_text n;
+		bool from_string;
+		if (!number_value(v, &n, &from_string)) {
 			problem(d, path, "must be a number, not %s", json_type_name(v));
+			return false;
+		}
+		/* Digits of the text: all of it but a sign and a point. */
+		if (!number_text_plain(&n, text, sizeof(text)) ||
+		    strlen(text) - (text[0] == '-') - (strchr(text, '.') != NULL) > DECIMAL_DIGITS_MAX) {
+			problem(d, path, "must have at most %d digits", DECIMAL_DIGITS_MAX);
 			return false;
 		}
 		char *copy = strdup(text);
@@ -742,20 +792,171 @@ pbjson_decode_object(const ProtobufCMessageDescriptor *desc, json_t *obj, Protob
 	return RPC_OK;
 }
 
+/* --------------------------------------------------------------- parsing */
+
+/* jansson reads every real as a double and refuses integers past 64 bits,
+ * and has no mode that keeps a number's text (2.14). So before jansson sees
+ * the body, each number token is rewritten as a string whose first byte is
+ * NUL followed by the token's text (19.99 → "\u000019.99"): jansson keeps
+ * it byte for byte (JSON_ALLOW_NUL), number_token() recognises it, and each
+ * field judges the exact text. A string of the body that holds \u0000 is
+ * refused as before, so no string of the client's can pass for a number.
+ *
+ * A token is the longest prefix that is an RFC 8259 number; what follows it
+ * is left for jansson, so text that was not valid JSON stays invalid (a
+ * string cannot be followed by "1" or "." where a number could not). */
+
+typedef struct token_shift {
+	size_t start; /* where the token starts in the rewritten text */
+	size_t at;    /* where it ends there */
+	size_t added; /* bytes added up to and including this token */
+} token_shift;
+
+typedef struct rewritten {
+	char *text;
+	size_t len;
+	token_shift *shifts;
+	size_t n_shifts;
+	bool has_nul_escape; /* a string holds \u0000 */
+} rewritten;
+
+static bool
+append(rewritten *r, size_t *cap, const char *s, size_t n)
+{
+	if (r->len + n + 1 > *cap) {
+		size_t c = *cap ? *cap : 256;
+		while (c < r->len + n + 1)
+			c *= 2;
+		char *t = realloc(r->text, c);
+		if (t == NULL)
+			return false;
+		r->text = t;
+		*cap    = c;
+	}
+	memcpy(r->text + r->len, s, n);
+	r->len += n;
+	r->text[r->len] = '\0';
+	return true;
+}
+
+static bool
+rewrite_numbers(const char *json, size_t len, rewritten *r)
+{
+	size_t cap = 0, shift_cap = 0, i = 0, run = 0, added = 0;
+	memset(r, 0, sizeof(*r));
+	if (!append(r, &cap, "", 0))
+		return false;
+	while (i < len) {
+		char c = json[i];
+		if (c == '"') { /* skip the string, escapes and all */
+			for (i++; i < len && json[i] != '"'; i++) {
+				if (json[i] == '\\' && i + 1 < len) {
+					if (i + 5 < len && json[i + 1] == 'u' && memcmp(json + i + 2, "0000", 4) == 0)
+						r->has_nul_escape = true;
+					i++;
+				}
+			}
+			i++;
+			continue;
+		}
+		size_t n = (c == '-' || (c >= '0' && c <= '9')) ? number_text_span(json + i, len - i) : 0;
+		if (n == 0) {
+			i++;
+			continue;
+		}
+		if (!append(r, &cap, json + run, i - run))
+			return false;
+		size_t start = r->len;
+		if (!append(r, &cap, "\"\\u0000", 7) ||
+		    !append(r, &cap, json + i, n) || !append(r, &cap, "\"", 1))
+			return false;
+		added += 8;
+		if (r->n_shifts == shift_cap) {
+			shift_cap      = shift_cap ? shift_cap * 2 : 16;
+			token_shift *t = realloc(r->shifts, shift_cap * sizeof(*t));
+			if (t == NULL)
+				return false;
+			r->shifts = t;
+		}
+		r->shifts[r->n_shifts++] = (token_shift) {start, r->len, added};
+		i += n;
+		run = i;
+	}
+	return append(r, &cap, json + run, len - run);
+}
+
+/* The offset in the body of an offset in the rewritten text; inside a
+ * rewritten token (not expected), the token's start. */
+static size_t
+original_offset(const rewritten *r, size_t pos)
+{
+	size_t added = 0;
+	for (size_t i = 0; i < r->n_shifts; i++) {
+		if (pos < r->shifts[i].at) {
+			if (pos > r->shifts[i].start)
+				pos = r->shifts[i].start;
+			break;
+		}
+		added = r->shifts[i].added;
+	}
+	return pos - added;
+}
+
+/* Line and column as jansson counts them: columns in characters (UTF-8
+ * lead bytes), both from 1, at the byte offset pos. */
+static void
+line_column(const char *json, size_t len, size_t pos, int *line, int *column)
+{
+	*line   = 1;
+	*column = 0;
+	for (size_t i = 0; i < pos && i < len; i++) {
+		if (json[i] == '\n') {
+			(*line)++;
+			*column = 0;
+		} else if (((unsigned char) json[i] & 0xc0) != 0x80) {
+			(*column)++;
+		}
+	}
+}
+
 rpc_code
 pbjson_parse(const char *json, size_t len, json_t **out, rpc_status *st)
 {
 	json_error_t err;
 	rpc_status_clear(st);
-	*out = json_loadb(json, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
+	*out = NULL;
+	rewritten r;
+	if (!rewrite_numbers(json, len, &r)) {
+		free(r.text);
+		free(r.shifts);
+		rpc_status_add_violation(st, "body", "body is too large");
+		return RPC_INVALID_ARGUMENT;
+	}
+	int line, column;
+	if (r.has_nul_escape) {
+		/* Refused as jansson refuses it in the body as sent. */
+		*out = json_loadb(json, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
+		if (*out != NULL) { /* cannot happen: keep the promise anyway */
+			json_decref(*out);
+			*out = NULL;
+		}
+		line   = err.line;
+		column = err.column;
+	} else {
+		*out = json_loadb(r.text, r.len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
+		if (*out == NULL && err.position >= 0)
+			line_column(json, len, original_offset(&r, (size_t) err.position), &line, &column);
+		else
+			line = err.line, column = err.column;
+	}
+	free(r.text);
+	free(r.shifts);
 	if (*out != NULL)
 		return RPC_OK;
 	if (json_error_code(&err) == json_error_duplicate_key)
-		rpc_status_add_violation(st, "body", "body has a duplicate key (line %d, column %d)", err.line,
-		    err.column);
+		rpc_status_add_violation(st, "body", "body has a duplicate key (line %d, column %d)", line, column);
 	else
-		rpc_status_add_violation(st, "body", "body is not valid JSON (line %d, column %d)", err.line,
-		    err.column);
+		rpc_status_add_violation(st, "body", "body is not valid JSON (line %d, column %d)", line, column);
 	return RPC_INVALID_ARGUMENT;
 }
 

@@ -2,18 +2,25 @@
  * hand-written translation. Field names are written in lowerCamelCase and
  * read in either lowerCamelCase or the proto's snake_case.
  *
+ * Every JSON number is read from its text, by its exact decimal value
+ * (number_text.h), never through a double that rounded it.
+ *
  * Mapping (proto3 JSON, with the API's choices):
- *   integers        JSON numbers; also read from numeric strings (64-bit ids
- *                   beyond 2^53 stay exact that way); a uint64 past 2^63 is
- *                   written as a string, since jansson cannot read it back
- *   float, double   JSON numbers, shortest text that reads back the same
+ *   integers        JSON numbers, in any form whose exact value is an
+ *                   integer in range (15, 1.5e1, 1500e-2; not
+ *                   1.0000000000000001); also read from strings of digits;
+ *                   a uint64 past 2^63 is written as a string
+ *   float, double   JSON numbers (the nearest to the text; past the range
+ *                   refused), written as the shortest text that reads back
  *   bool, string    as JSON
  *   bytes           base64 (standard or URL-safe alphabet when read)
  *   enum            the value's name; also read from its number
  *   message         object; google.protobuf.Timestamp as RFC 3339 text in
- *                   UTC with milliseconds; google.type.Decimal as a JSON
- *                   number with its exact value in canonical text
- *                   ("15000000.00" is written 15000000, "12.50" as 12.5)
+ *                   UTC with milliseconds; google.type.Decimal read from
+ *                   a JSON number or a decimal string, kept as the exact
+ *                   value in canonical plain text (at most 60 digits) and
+ *                   written as a JSON number ("15000000.00" is written
+ *                   15000000, "12.50" as 12.5)
  *   repeated        array
  * Every field is written, unset messages as null, so clients always see the
  * same shape. */
@@ -36,7 +43,9 @@ rpc_code pbjson_decode_object(const ProtobufCMessageDescriptor *desc, json_t *ob
 
 /* Parses JSON text (any value). On RPC_OK *out is a new reference the
  * caller must json_decref; otherwise st holds one violation of field "body"
- * whose text gives the position but never quotes the parser. */
+ * whose text gives the position in json but never quotes the parser. In
+ * *out each number is a string holding NUL then the number's text (see
+ * pbjson.c): give it to pbjson_decode_object, not to other readers. */
 rpc_code pbjson_parse(const char *json, size_t len, json_t **out, rpc_status *st);
 
 /* pbjson_parse, then pbjson_decode_object; malformed JSON, or JSON that is not an object, is

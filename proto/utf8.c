@@ -1,7 +1,9 @@
 /* utf8.h */
 #include "utf8.h"
 
+#include <stdlib.h>
 #include <string.h>
+#include <utf8proc.h>
 
 /* Length of the valid UTF-8 sequence at s (1-4), or 0 when invalid. */
 static size_t
@@ -83,20 +85,70 @@ utf8_chars(const char *s, size_t len)
 	return n;
 }
 
-static int
-is_space(char c)
+bool
+utf8_valid(const char *s)
 {
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+	for (const unsigned char *p = (const unsigned char *) s; *p != '\0';) {
+		size_t n = sequence_length(p);
+		if (n == 0)
+			return false;
+		p += n;
+	}
+	return true;
+}
+
+bool
+utf8_is_space(uint32_t cp)
+{
+	switch (cp) {
+	case 0x09: case 0x0a: case 0x0b: case 0x0c: case 0x0d: /* TAB, LF, VT, FF, CR */
+	case 0xfeff:                                         /* ZWNBSP */
+	case 0x2028: case 0x2029:                            /* LS, PS */
+		return true;
+	default:
+		return cp <= 0x10ffff && utf8proc_category((utf8proc_int32_t) cp) == UTF8PROC_CATEGORY_ZS;
+	}
+}
+
+/* The code point at s[0..n), or -1 when it is not valid UTF-8. */
+static int32_t
+decode(const unsigned char *s, size_t n)
+{
+	utf8proc_int32_t cp;
+	return utf8proc_iterate(s, (utf8proc_ssize_t) n, &cp) > 0 ? cp : -1;
 }
 
 const char *
 utf8_trim(const char *s, size_t *len)
 {
-	const char *end = s + strlen(s);
-	while (s < end && is_space(*s))
-		s++;
-	while (end > s && is_space(end[-1]))
-		end--;
-	*len = (size_t) (end - s);
-	return s;
+	const unsigned char *p   = (const unsigned char *) s;
+	const unsigned char *end = p + strlen(s);
+	while (p < end) {
+		size_t n   = sequence_length(p);
+		int32_t cp = n ? decode(p, n) : -1;
+		if (cp < 0 || !utf8_is_space((uint32_t) cp))
+			break;
+		p += n;
+	}
+	while (end > p) {
+		const unsigned char *q = end - 1; /* back to the lead byte */
+		while (q > p && end - q < 4 && (*q & 0xc0) == 0x80)
+			q--;
+		size_t n   = sequence_length(q);
+		int32_t cp = n == (size_t) (end - q) ? decode(q, n) : -1;
+		if (cp < 0 || !utf8_is_space((uint32_t) cp))
+			break;
+		end = q;
+	}
+	*len = (size_t) (end - p);
+	return (const char *) p;
+}
+
+char *
+utf8_caseless_key(const char *s)
+{
+	utf8proc_uint8_t *out = NULL;
+	utf8proc_ssize_t n    = utf8proc_map((const utf8proc_uint8_t *) s, 0, &out,
+	       UTF8PROC_NULLTERM | UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_CASEFOLD);
+	return n < 0 ? NULL : (char *) out;
 }

@@ -1,9 +1,13 @@
 /* UTF-8 helpers for text that crosses into JSON or logs: cut only at
- * character boundaries, and replace what is not UTF-8. */
+ * character boundaries, and replace what is not UTF-8; and the API's one
+ * notion of white space and of caseless equality (utf8proc, Unicode 15).
+ * All functions are pure and thread-safe. */
 #ifndef UTF8_H
 #define UTF8_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Removes an incomplete character at the end of s (left by a byte-limited
  * truncation such as snprintf's). */
@@ -17,8 +21,29 @@ void utf8_sanitize(const char *in, char *out, size_t outlen);
 /* Counts the characters (code points) of s[0..len), assumed UTF-8. */
 size_t utf8_chars(const char *s, size_t len);
 
-/* s without surrounding white space: returns where it starts and sets *len
- * to its length in bytes. */
+/* True when s is entirely valid UTF-8 (no overlong forms, surrogates or
+ * values past U+10FFFF). */
+bool utf8_valid(const char *s);
+
+/* The white space the API trims and refuses in emails: ECMAScript's
+ * String.prototype.trim set (ECMA-262 WhiteSpace and LineTerminator: TAB,
+ * LF, VT, FF, CR, U+FEFF, U+2028, U+2029 and every Zs character: SPACE,
+ * NBSP, U+1680, U+2000-200A, U+202F, U+205F, U+3000), the trim() of the
+ * NestJS original. It differs from Unicode's White_Space property in two
+ * code points: U+FEFF is trimmed and U+0085 (NEL, a C1 control) is not. */
+bool utf8_is_space(uint32_t cp);
+
+/* s without surrounding white space (utf8_is_space): returns where it
+ * starts and sets *len to its length in bytes. An invalid byte is not
+ * white space. */
 const char *utf8_trim(const char *s, size_t *len);
+
+/* The key under which two texts are the same regardless of case and of
+ * composition: NFC of the full Unicode case folding (CaseFolding.txt C+F,
+ * no locale: "STRASSE" and "straße" are equal, and so are "é" composed and
+ * "e" + U+0301), utf8proc_map(CASEFOLD | COMPOSE | STABLE). Returns a new
+ * string the caller frees, or NULL when s is not valid UTF-8 or memory ran
+ * out. */
+char *utf8_caseless_key(const char *s);
 
 #endif

@@ -10,6 +10,7 @@
 #include "log.h"
 #include "outbox.h"
 #include "rpc_server.h"
+#include "user_repo.h"
 #include "signals.h"
 
 extern const db_migration user_svc_migrations[];
@@ -29,6 +30,8 @@ main(int argc, char **argv)
 
 	if (db_migrate_at_start(cfg.db_url, 0x75736572 /* "user" */, user_svc_migrations, user_svc_migrations_count, &stop,
 	        (int) cfg.db_wait_s) != 0)
+		return EXIT_FAILURE;
+	if (user_repo_fill_email_keys_at_start(cfg.db_url) != 0)
 		return EXIT_FAILURE;
 
 	outbox *relay;

@@ -7,18 +7,19 @@
 #include <string.h>
 
 #include "log.h"
+#include "utf8.h"
 
 #define USER_COLUMNS "id, name, email, (extract(epoch FROM created_at) * 1000000)::bigint AS created_us"
 
 /* The user row and its event, atomically. */
 static const char insert_sql[] =
-    "WITH u AS (INSERT INTO users (name, email) VALUES ($1, $2) RETURNING *),"
+    "WITH u AS (INSERT INTO users (name, email, email_key) VALUES ($1, $2, $4) RETURNING *),"
     " o AS (INSERT INTO outbox (user_id, request_id) SELECT id, $3 FROM u)"
     " SELECT " USER_COLUMNS " FROM u";
 
 /* The same, also recording which user the idempotency key created. */
 static const char insert_keyed_sql[] =
-    "WITH u AS (INSERT INTO users (name, email) VALUES ($1, $2) RETURNING *),"
+    "WITH u AS (INSERT INTO users (name, email, email_key) VALUES ($1, $2, $5) RETURNING *),"
     " o AS (INSERT INTO outbox (user_id, request_id) SELECT id, $3 FROM u),"
     " k AS (UPDATE idempotency_keys SET user_id = (SELECT id FROM u) WHERE key = $4)"
     " SELECT " USER_COLUMNS " FROM u";
@@ -40,8 +41,8 @@ email_taken(const char *email, rpc_status *st)
 
 /* The keyed path: claim the key, or find what it already did. */
 static rpc_code
-create_keyed(db *d, const char *name, const char *email, const char *request_id, const char *key,
-    user_record *out, int *replayed, rpc_status *st)
+create_keyed(db *d, const char *name, const char *email, const char *email_key, const char *request_id,
+    const char *key, user_record *out, int *replayed, rpc_status *st)
 {
 	rpc_code code;
 	char fingerprint[2048];
@@ -81,8 +82,8 @@ create_keyed(db *d, const char *name, const char *email, const char *request_id,
 		return user_repo_get(d, user_id, out, st);
 	}
 
-	const char *params[] = {name, email, request_id, key};
-	res = db_exec(d, insert_keyed_sql, 4, params, PGRES_TUPLES_OK, "create_user", &code, st);
+	const char *params[] = {name, email, request_id, key, email_key};
+	res = db_exec(d, insert_keyed_sql, 5, params, PGRES_TUPLES_OK, "create_user", &code, st);
 	if (res == NULL) {
 		if (code == RPC_ALREADY_EXISTS)
 			email_taken(email, st);
@@ -104,18 +105,94 @@ rpc_code
 user_repo_create(db *d, const char *name, const char *email, const char *request_id, const char *idempotency_key,
     user_record *out, int *replayed, rpc_status *st)
 {
-	*replayed  = 0;
-	if (idempotency_key != NULL && idempotency_key[0] != '\0')
-		return create_keyed(d, name, email, request_id, idempotency_key, out, replayed, st);
-
+	*replayed       = 0;
+	char *email_key = utf8_caseless_key(email);
+	if (email_key == NULL) { /* not UTF-8 (validation says so first), or out of memory */
+		rpc_status_add_violation(st, "email", "email must be valid UTF-8");
+		return st->code;
+	}
 	rpc_code code;
-	const char *params[] = {name, email, request_id};
-	PGresult *res = db_exec(d, insert_sql, 3, params, PGRES_TUPLES_OK, "create_user", &code, st);
+	if (idempotency_key != NULL && idempotency_key[0] != '\0') {
+		code = create_keyed(d, name, email, email_key, request_id, idempotency_key, out, replayed, st);
+		free(email_key);
+		return code;
+	}
+	const char *params[] = {name, email, request_id, email_key};
+	PGresult *res = db_exec(d, insert_sql, 4, params, PGRES_TUPLES_OK, "create_user", &code, st);
+	free(email_key);
 	if (res == NULL)
 		return code == RPC_ALREADY_EXISTS ? email_taken(email, st) : code;
 	read_row(res, 0, out);
 	PQclear(res);
 	return RPC_OK;
+}
+
+rpc_code
+user_repo_fill_email_keys(db *d, int64_t *filled, int64_t *left, rpc_status *st)
+{
+	*filled = *left = 0;
+	int64_t after   = 0;
+	for (;;) {
+		char after_text[24];
+		snprintf(after_text, sizeof(after_text), "%" PRId64, after);
+		const char *page_params[] = {after_text};
+		rpc_code code;
+		PGresult *page = db_exec(d,
+		    "SELECT id, email FROM users WHERE email_key IS NULL AND id > $1 ORDER BY id LIMIT 500", 1,
+		    page_params, PGRES_TUPLES_OK, "email_key_page", &code, st);
+		if (page == NULL)
+			return code;
+		int n = PQntuples(page);
+		for (int i = 0; i < n; i++) {
+			const char *id = PQgetvalue(page, i, 0);
+			after          = strtoll(id, NULL, 10);
+			char *key      = utf8_caseless_key(PQgetvalue(page, i, 1));
+			if (key == NULL) {
+				log_warn(NULL, "user_email_key_missing id=%s reason=\"email is not UTF-8\"", id);
+				(*left)++;
+				continue;
+			}
+			/* Row by row, each its own statement: a key an earlier row
+			 * holds fails this row alone. */
+			const char *params[] = {id, key};
+			PGresult *res = db_exec(d, "UPDATE users SET email_key = $2 WHERE id = $1 AND email_key IS NULL", 2,
+			    params, PGRES_COMMAND_OK, "email_key_fill", &code, st);
+			free(key);
+			if (res != NULL) {
+				*filled += strtoll(PQcmdTuples(res), NULL, 10);
+				PQclear(res);
+			} else if (code == RPC_ALREADY_EXISTS) {
+				log_warn(NULL, "user_email_key_missing id=%s reason=\"an earlier user has the same email "
+				               "under case folding\"", id);
+				rpc_status_clear(st);
+				(*left)++;
+			} else {
+				PQclear(page);
+				return code;
+			}
+		}
+		PQclear(page);
+		if (n < 500)
+			return RPC_OK;
+	}
+}
+
+int
+user_repo_fill_email_keys_at_start(const char *db_url)
+{
+	db *d = db_new(db_url);
+	int64_t filled = 0, left = 0;
+	rpc_status st;
+	rpc_status_clear(&st);
+	rpc_code code = d != NULL ? user_repo_fill_email_keys(d, &filled, &left, &st) : RPC_RESOURCE_EXHAUSTED;
+	db_free(d);
+	if (code != RPC_OK) {
+		log_error(NULL, "user_email_keys_failed code=%s detail=\"%s\"", rpc_code_name(code), st.message);
+		return -1;
+	}
+	if (filled > 0 || left > 0)
+		log_info(NULL, "user_email_keys_filled filled=%" PRId64 " left_without=%" PRId64, filled, left);
+	return 0;
 }
 
 rpc_code

@@ -2,15 +2,31 @@
 #include "user_validate.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "utf8.h"
 
+/* White space (utf8.h's one set) and controls (C0, DEL, C1). */
 static bool
-is_space(char c)
+has_space_or_control(const char *s)
 {
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+	const unsigned char *p = (const unsigned char *) s;
+	while (*p != '\0') {
+		uint32_t cp = *p;
+		size_t n    = 1;
+		if (*p >= 0xc0) { /* s is valid UTF-8 here: decode the sequence */
+			n  = *p >= 0xf0 ? 4 : *p >= 0xe0 ? 3 : 2;
+			cp = *p & (0x3f >> (n - 1));
+			for (size_t i = 1; i < n; i++)
+				cp = (cp << 6) | (p[i] & 0x3f);
+		}
+		if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || utf8_is_space(cp))
+			return true;
+		p += n;
+	}
+	return false;
 }
 
 /* One '@' with a non-empty local part, a domain with a dot that is neither
@@ -19,12 +35,8 @@ static bool
 email_ok(const char *email)
 {
 	const char *at = strchr(email, '@');
-	if (at == NULL || at == email || strchr(at + 1, '@') != NULL)
+	if (at == NULL || at == email || strchr(at + 1, '@') != NULL || has_space_or_control(email))
 		return false;
-	for (const char *p = email; *p != '\0'; p++) {
-		if (is_space(*p) || (unsigned char) *p < 0x20 || *p == 0x7f)
-			return false;
-	}
 	const char *domain = at + 1;
 	const char *dot    = strchr(domain, '.');
 	size_t dlen        = strlen(domain);
@@ -38,7 +50,9 @@ user_validate_create(const char *name, const char *email, char *name_out, size_t
 	size_t len;
 	const char *trimmed = utf8_trim(name, &len);
 	size_t chars        = utf8_chars(trimmed, len);
-	if (chars == 0)
+	if (!utf8_valid(name)) /* the gateway only sends UTF-8; other callers may not */
+		rpc_status_add_violation(st, "name", "name must be valid UTF-8");
+	else if (chars == 0)
 		rpc_status_add_violation(st, "name", "name must not be empty");
 	else if (chars > USER_NAME_MAX || len >= name_out_len)
 		rpc_status_add_violation(st, "name", "name must be at most %d characters", USER_NAME_MAX);
@@ -46,7 +60,9 @@ user_validate_create(const char *name, const char *email, char *name_out, size_t
 		snprintf(name_out, name_out_len, "%.*s", (int) len, trimmed);
 
 	size_t email_chars = utf8_chars(email, strlen(email));
-	if (email[0] == '\0')
+	if (!utf8_valid(email))
+		rpc_status_add_violation(st, "email", "email must be valid UTF-8");
+	else if (email[0] == '\0')
 		rpc_status_add_violation(st, "email", "email must not be empty");
 	else if (email_chars > USER_EMAIL_MAX)
 		rpc_status_add_violation(st, "email", "email must be at most %d characters", USER_EMAIL_MAX);

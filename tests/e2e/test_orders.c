@@ -3,6 +3,7 @@
  * user-svc) → real PostgreSQL, Redis and RabbitMQ. */
 #include <criterion/criterion.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +62,94 @@ Test(orders, prices_keep_their_exact_value_and_status_is_kept)
 		cr_assert_not_null(strstr(r.body, expect), "%s", r.body);
 		http_response_free(&r);
 	}
+}
+
+/* Issue 15 section 5: limits are judged by the exact value of the number
+ * as written, never by the double nearest to it. */
+Test(orders, numbers_are_judged_by_their_exact_text)
+{
+	long long user = helpers_create_user(NULL, 0);
+	const struct {
+		const char *field; /* "price": the price's text; "userId": the text after the user's id */
+		const char *text;
+		const char *message; /* NULL: created, with price (or userId) written as `echo` */
+		const char *echo;
+	} cases[] = {
+	    {"price", "19.999999999999999", "price must have at most 2 decimal places", NULL},
+	    {"price", "\"19.999999999999999\"", "price must have at most 2 decimal places", NULL},
+	    {"price", "0.1000000000000000055511151231257827", "price must have at most 2 decimal places", NULL},
+	    {"price", "9999999999999.999999", "price must have at most 2 decimal places", NULL},
+	    {"price", "0.001", "price must have at most 2 decimal places", NULL},
+	    {"price", "9007199254740993.0", "price must be less than 10000000000000", NULL},
+	    {"price", "1e13", "price must be less than 10000000000000", NULL},
+	    {"price", "-0", "price must be greater than 0", NULL},
+	    {"price", "-0.0e5", "price must be greater than 0", NULL},
+	    {"price", "1e400", "price must have at most 60 digits", NULL},
+	    {"price", "1e-400", "price must have at most 60 digits", NULL},
+	    {"price", "1.5e1", NULL, "15"},
+	    {"price", "1e2", NULL, "100"},
+	    {"price", "1999e-2", NULL, "19.99"},
+	    {"price", "0.001e1", NULL, "0.01"},
+	    {"price", "15000000.00", NULL, "15000000"},
+	    {"price", "9999999999999.99", NULL, "9999999999999.99"},
+	    {"userId", ".0000000000000001", "userId must be an integer", NULL},
+	    {"userId", "e400", "userId must be between -9223372036854775808 and 9223372036854775807", NULL},
+	    {"userId", "e-1", "userId must be an integer", NULL},
+	    {"userId", ".000", NULL, ""},
+	    {"userId", "e0", NULL, ""},
+	    {"userId", "0e-1", NULL, "0"}, /* 10 × the id ÷ 10 */
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char body[512], expect[160];
+		bool price = strcmp(cases[i].field, "price") == 0;
+		if (price)
+			snprintf(body, sizeof(body), "{\"userId\":%lld,\"product\":\"P\",\"price\":%s}", user, cases[i].text);
+		else
+			snprintf(body, sizeof(body), "{\"userId\":%lld%s,\"product\":\"P\",\"price\":1}", user, cases[i].text);
+		http_response r;
+		helpers_post_order(body, NULL, &r);
+		if (cases[i].message != NULL) {
+			stack_assert_messages(&r, 400, 1, (const char *const[]) {cases[i].message});
+		} else {
+			cr_assert_eq(r.status, 201, "%s → %s", body, r.body);
+			if (price)
+				snprintf(expect, sizeof(expect), "\"price\":%s,", cases[i].echo);
+			else
+				snprintf(expect, sizeof(expect), "\"userId\":%lld,", user);
+			cr_assert_not_null(strstr(r.body, expect), "%s → %s", body, r.body);
+		}
+		http_response_free(&r);
+	}
+	/* An integer only a double would round: exact, so no such user (404),
+	 * not the user 9007199254740992. */
+	http_response r;
+	helpers_post_order("{\"userId\":9007199254740993.0,\"product\":\"P\",\"price\":1}", NULL, &r);
+	cr_assert_eq(r.status, 404, "%s", r.body);
+	cr_assert_not_null(strstr(r.body, "9007199254740993"), "%s", r.body);
+	http_response_free(&r);
+}
+
+/* Issue 15 section 6: products are trimmed of the same white space as
+ * names (ECMAScript's trim() set: Zs, line terminators, U+FEFF). */
+Test(orders, products_are_trimmed_of_unicode_white_space)
+{
+	long long user = helpers_create_user(NULL, 0);
+	const char *empty[] = {"\\u00a0\\u3000\\u00a0", "\\u2028\\u2029", "\\ufeff", "\\u1680\\u200a\\u202f\\u205f\\t"};
+	for (size_t i = 0; i < sizeof(empty) / sizeof(empty[0]); i++) {
+		char body[256];
+		snprintf(body, sizeof(body), "{\"userId\":%lld,\"product\":\"%s\",\"price\":1}", user, empty[i]);
+		http_response r;
+		helpers_post_order(body, NULL, &r);
+		stack_assert_messages(&r, 400, 1, (const char *const[]) {"product must not be empty"});
+		http_response_free(&r);
+	}
+	char body[256];
+	snprintf(body, sizeof(body), "{\"userId\":%lld,\"product\":\"\\ufeff\\u3000Book\\u00a0Two\\u2029\",\"price\":1}", user);
+	http_response r;
+	helpers_post_order(body, NULL, &r);
+	cr_assert_eq(r.status, 201, "%s", r.body);
+	cr_assert_str_eq(json_string_value(json_object_get(r.json, "product")), "Book\xc2\xa0Two");
+	http_response_free(&r);
 }
 
 Test(orders, each_validation_rule_names_its_field)

@@ -134,6 +134,129 @@ Test(users, a_registered_email_in_any_case_is_409)
 	http_response_free(&r);
 }
 
+/* Issue 15 section 6: names are trimmed of Unicode white space, as the
+ * NestJS original's trim() did (ECMAScript's set: every Zs character, the
+ * line terminators and U+FEFF; U+0085 is a control, not space, there). */
+Test(users, names_are_trimmed_of_unicode_white_space)
+{
+	const char *empty[] = {"\\u00a0\\u3000\\u00a0", "\\u2028", "\\u2029\\r\\n", "\\ufeff",
+	    "\\u1680\\u2000\\u2001\\u2002\\u2003\\u2004\\u2005\\u2006\\u2007\\u2008\\u2009\\u200a",
+	    "\\u202f\\u205f\\u000b\\f"};
+	for (size_t i = 0; i < sizeof(empty) / sizeof(empty[0]); i++) {
+		char body[256];
+		snprintf(body, sizeof(body), "{\"name\":\"%s\",\"email\":\"a@b.co\"}", empty[i]);
+		http_response r;
+		stack_http("POST", "/users", json_headers, body, &r);
+		stack_assert_messages(&r, 400, 1, (const char *const[]) {"name must not be empty"});
+		http_response_free(&r);
+	}
+	const struct {
+		const char *name;     /* JSON text */
+		const char *expected; /* UTF-8 */
+	} kept[] = {
+	    {"\\u00a0\\u3000Ada\\u00a0Lovelace\\ufeff\\u2028", "Ada\xc2\xa0Lovelace"}, /* inner space stays */
+	    {"\\u0085Ada\\u0085", "\xc2\x85" "Ada\xc2\x85"},                             /* NEL is no space */
+	    {"\\u200bAda", "\xe2\x80\x8b" "Ada"}, /* ZERO WIDTH SPACE is Cf, not space */
+	};
+	for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
+		char email[96];
+		stack_unique(email, sizeof(email), "trim-");
+		strcat(email, "@example.com");
+		http_response r;
+		create_user(kept[i].name, email, &r);
+		cr_assert_eq(r.status, 201, "%s", r.body);
+		cr_assert_str_eq(json_string_value(json_object_get(r.json, "name")), kept[i].expected);
+		http_response_free(&r);
+	}
+	/* 100 characters between white space of any kind is within the limit. */
+	char name[1024] = "\\u3000";
+	for (int i = 0; i < 100; i++)
+		strcat(name, "\\u00e9");
+	strcat(name, "\\u00a0");
+	char email[96];
+	stack_unique(email, sizeof(email), "trim-long-");
+	strcat(email, "@example.com");
+	http_response r;
+	create_user(name, email, &r);
+	cr_assert_eq(r.status, 201, "%s", r.body);
+	http_response_free(&r);
+	/* White space inside an email is refused, whatever its kind. */
+	const char *spaced[] = {"a\\u00a0b@c.co", "a@b\\u3000.co", "\\ufeffa@b.co", "a\\u0085b@c.co", "a\\u2028@b.co"};
+	for (size_t i = 0; i < sizeof(spaced) / sizeof(spaced[0]); i++) {
+		create_user("A", spaced[i], &r);
+		stack_assert_messages(&r, 400, 1, (const char *const[]) {"email must be a valid email address"});
+		http_response_free(&r);
+	}
+}
+
+/* Issue 15 section 6: one email, whatever its case or composition, is
+ * registered once; PostgreSQL's locale plays no part (NFC of the full
+ * Unicode case folding, computed by user-svc). Each is stored as given. */
+Test(users, emails_equal_under_unicode_case_folding_and_nfc_are_409)
+{
+	const struct {
+		const char *first, *second; /* the local part, UTF-8; a unique suffix follows */
+	} pairs[] = {
+	    {"\xc3\x84" "BC.x", "\xc3\xa4" "bc.x"},                 /* ÄBC.x then äbc.x: the issue's example */
+	    {"stra\xc3\x9f" "e", "STRASSE"},                      /* ß folds to ss (full folding) */
+	    {"\xc3\xa9" "cole", "e\xcc\x81" "cole"},                /* é composed, then e + U+0301 */
+	    {"E\xcc\x81" "COLE", "\xc3\xa9" "cole"},                /* decomposed capital, then composed */
+	    {"\xe2\x84\xaa" "elvin", "kelvin"},                  /* KELVIN SIGN folds to k */
+	    {"\xce\xa3\xce\x99\xce\xa3", "\xcf\x83\xce\xb9\xcf\x82"}, /* ΣΙΣ then σις (final sigma) */
+	};
+	for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
+		char suffix[64], first[160], second[160];
+		stack_unique(suffix, sizeof(suffix), "-fold-");
+		snprintf(first, sizeof(first), "%s%s@example.com", pairs[i].first, suffix);
+		snprintf(second, sizeof(second), "%s%s@example.com", pairs[i].second, suffix);
+		http_response r;
+		create_user("First", first, &r);
+		cr_assert_eq(r.status, 201, "%s: %s", first, r.body);
+		cr_assert_str_eq(json_string_value(json_object_get(r.json, "email")), first, "stored as given");
+		http_response_free(&r);
+		create_user("Second", second, &r);
+		cr_assert_eq(r.status, 409, "%s after %s: %s", second, first, r.body);
+		cr_assert_str_eq(json_string_value(json_object_get(r.json, "code")), "ALREADY_EXISTS");
+		http_response_free(&r);
+	}
+	/* Different letters stay different: no accent stripping, no NFKC. */
+	const char *distinct[][2] = {{"\xc3\xa4" "bc", "abc"}, {"\xef\xbd\x81" "bc", "abc"} /* fullwidth a */};
+	for (size_t i = 0; i < sizeof(distinct) / sizeof(distinct[0]); i++) {
+		char suffix[64], first[160], second[160];
+		stack_unique(suffix, sizeof(suffix), "-distinct-");
+		snprintf(first, sizeof(first), "%s%s@example.com", distinct[i][0], suffix);
+		snprintf(second, sizeof(second), "%s%s@example.com", distinct[i][1], suffix);
+		http_response r;
+		create_user("One", first, &r);
+		cr_assert_eq(r.status, 201, "%s", r.body);
+		http_response_free(&r);
+		create_user("Two", second, &r);
+		cr_assert_eq(r.status, 201, "%s after %s: %s", second, first, r.body);
+		http_response_free(&r);
+	}
+}
+
+/* The Idempotency-Key compares the request as sent: the same key with the
+ * email in another case is another request (409), not a replay. */
+Test(users, an_idempotency_key_with_the_email_in_another_case_is_another_request)
+{
+	char suffix[64], key[96], header[160], body[256];
+	stack_unique(suffix, sizeof(suffix), "-idem-fold-");
+	snprintf(header, sizeof(header), "Idempotency-Key: %s", stack_unique(key, sizeof(key), "key-"));
+	const char *headers[] = {"Content-Type: application/json", header, NULL};
+	http_response a, b;
+	snprintf(body, sizeof(body), "{\"name\":\"Once\",\"email\":\"\xc3\x84" "bc%s@example.com\"}", suffix);
+	stack_http("POST", "/users", headers, body, &a);
+	cr_assert_eq(a.status, 201, "%s", a.body);
+	snprintf(body, sizeof(body), "{\"name\":\"Once\",\"email\":\"\xc3\xa4" "bc%s@example.com\"}", suffix);
+	stack_http("POST", "/users", headers, body, &b);
+	cr_assert_eq(b.status, 409, "%s", b.body);
+	cr_assert_str_eq(json_string_value(json_object_get(b.json, "message")),
+	    "Idempotency-Key was already used with a different request");
+	http_response_free(&a);
+	http_response_free(&b);
+}
+
 #define RACERS 8
 static char race_email[96];
 
