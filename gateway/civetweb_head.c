@@ -1,7 +1,12 @@
 /* civetweb_head.h: CivetWeb 1.15's parsed request, and its layout. */
 #include "civetweb_head.h"
 
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <string.h>
+
+#include "civetweb_conn.h"
+#include "log.h"
 
 /* The bytes right after a line's last string: CR and LF, both NUL now.
  * Returns the layout bit a different ending shows. */
@@ -11,18 +16,43 @@ line_end(const char *end)
 	return end[1] != '\0' ? REQUEST_LAYOUT_BARE_LF : 0;
 }
 
-/* After the last field line, the empty line that ends the head: CR, then LF
- * (which CivetWeb also overwrote). */
+/* After the last field line, whose CR LF are end[0] and end[1] (both NUL
+ * now), the empty line that ends the head: CR, then LF (which CivetWeb also
+ * overwrote). With a bare LF after the field instead, end[1] was the head's
+ * last byte and end[2] is not the head's: a byte of the body, of a request
+ * behind, or of an earlier one (the buffer is reused), or past the buffer
+ * when the head filled it. So end[2] is read only below limit, and such a
+ * stray byte can only make the answer a refusal, except a stray "\r\0",
+ * which lets a bare-LF ending pass (RFC 9112 2.2 lets a recipient accept
+ * those). */
 static unsigned
-head_end(const char *end)
+head_end(const char *end, const char *limit)
 {
-	if (end[2] == '\r' && end[3] == '\0')
-		return 0;
+	if (end + 2 >= limit)
+		return REQUEST_LAYOUT_BARE_LF; /* end[1] ended the buffer, so the head */
 	if (end[2] == ' ' || end[2] == '\t')
 		return REQUEST_LAYOUT_OBS_FOLD;
+	if (end + 3 < limit && end[2] == '\r' && end[3] == '\0')
+		return 0;
 	if (end[2] == '\0')
-		return REQUEST_LAYOUT_BARE_LF; /* "\r\n\n" or "\n\n": an LF alone ended the head */
+		return REQUEST_LAYOUT_BARE_LF; /* "\r\n\n": an LF alone ended the head */
 	return REQUEST_LAYOUT_UNPARSED;
+}
+
+/* What CivetWeb skipped before the method. It skips any white space there
+ * (parse_http_request), but takes an empty line of it ("\n\n", "\r\n\r\n")
+ * for a whole head (read_message), so the request's own bytes are then read
+ * a second time, as its body or as the next request, and the head is parsed
+ * from whatever the reused buffer held after what arrived. RFC 9112 2.2: a
+ * server SHOULD ignore at least one empty line (CRLF) before the
+ * request-line; that is all that is let through. */
+static unsigned
+leading(const char *start, const char *method)
+{
+	size_t skipped = (size_t) (method - start);
+	if (skipped == 0 || (skipped == 2 && start[0] == '\r' && start[1] == '\n'))
+		return 0;
+	return REQUEST_LAYOUT_LEADING_WS;
 }
 
 static void
@@ -48,17 +78,20 @@ civetweb_head(const struct mg_request_info *ri, request_field fields[MG_MAX_HEAD
 	for (int i = 0; i < ri->num_headers; i++)
 		fields[i] = (request_field) {ri->http_headers[i].name, ri->http_headers[i].value};
 
-	/* Every byte read below lies in the buffer, which starts at or before
-	 * the method: check the last one first. One gap remains: CivetWeb
-	 * skips white space before the method, which no pointer shows, so a
-	 * head that starts with some, fills the buffer to its last byte and
-	 * ends with a bare "\n\n" has its two bytes after the head read past
-	 * the buffer's end (a read of the heap, no write). */
-	const char *last = ri->num_headers > 0 ? ri->http_headers[ri->num_headers - 1].value : version;
-	const char *last_end = last + strlen(last);
-	if (last_end + 4 - method > CIVETWEB_REQUEST_BUFFER) {
-		mark(h, REQUEST_LAYOUT_TOO_LARGE, -1);
-		return;
+	/* The buffer the head lies in (civetweb_conn.h): every byte read below
+	 * past a string's end is checked against its end. Unknown only if
+	 * CivetWeb stopped reading requests with recv() into a buffer of
+	 * CIVETWEB_REQUEST_BUFFER bytes: then nothing past the head's last
+	 * known byte is read, and what only those bytes show is not checked. */
+	const char *start = civetweb_conn_buffer();
+	const char *limit = NULL;
+	if (start != NULL && method >= start && method < start + CIVETWEB_REQUEST_BUFFER) {
+		limit = start + CIVETWEB_REQUEST_BUFFER;
+		mark(h, leading(start, method), -1);
+	} else {
+		static atomic_flag warned = ATOMIC_FLAG_INIT;
+		if (!atomic_flag_test_and_set(&warned))
+			log_warn(NULL, "civetweb_buffer_unknown (what follows a request's last field line is not checked)");
 	}
 
 	/* method SP target SP "HTTP/" version CRLF (RFC 9112 3): one NUL
@@ -87,7 +120,7 @@ civetweb_head(const struct mg_request_info *ri, request_field fields[MG_MAX_HEAD
 			mark(h, REQUEST_LAYOUT_WS_BEFORE_COLON, i);
 		end = value + strlen(value);
 		mark(h, line_end(end), i);
-		if (i + 1 == ri->num_headers && end[1] == '\0')
-			mark(h, head_end(end), i);
+		if (i + 1 == ri->num_headers && end[1] == '\0' && limit != NULL)
+			mark(h, head_end(end, limit), i);
 	}
 }

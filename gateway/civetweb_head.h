@@ -10,10 +10,13 @@
  * fields, without an error, at a line that does not start with a name
  * (obs-fold, a leading ':') or after MG_MAX_HEADERS (64) fields. The gateway
  * cannot see the raw bytes, but it can count the NULs between the pointers:
- * one SP between parts, CR LF after each line, one colon after each name.
- * What stays out of reach: which byte a NUL was (so "\r\r\n" style endings
- * inside a request line look like CRLF) and a "\n\n" head end (CivetWeb
- * accepts it as the end of the head). */
+ * one SP between parts, CR LF after each line, one colon after each name;
+ * and, knowing where the buffer starts (civetweb_conn.h), what CivetWeb
+ * skipped before the method and the byte after the last field line, within
+ * the buffer. What stays out of reach: which byte a NUL was (so "\r\r\n"
+ * style endings inside a request line look like CRLF), and a head ending in
+ * a bare "\n\n" when the byte after it, left in the reused buffer, happens
+ * to be a CR followed by a NUL. */
 #ifndef CIVETWEB_HEAD_H
 #define CIVETWEB_HEAD_H
 
@@ -21,8 +24,8 @@
 
 #include "request_checks.h"
 
-/* CivetWeb's request buffer, set as its max_request_size: a head the checks
- * cannot read within it is refused (REQUEST_LAYOUT_TOO_LARGE). */
+/* CivetWeb's request buffer, set as its max_request_size (a larger head is
+ * CivetWeb's own 413). */
 #define CIVETWEB_REQUEST_BUFFER 16384
 #define CIVETWEB_REQUEST_BUFFER_TEXT "16384"
 

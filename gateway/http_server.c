@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "civetweb_conn.h"
 #include "civetweb_head.h"
 #include "health.pb-c.h"
 #include "http_error.h"
@@ -613,9 +614,8 @@ handle_request(struct mg_connection *conn, void *cbdata)
 			close_after_response(x);
 		status = dispatch(srv, x);
 	}
-	if (x->closing && body_pending(x) &&
-	    connection_stop_reading(x->ri->remote_addr, x->ri->remote_port, x->ri->server_port) != 0)
-		log_warn(x->request_id, "connection_not_found peer=%s:%d (its unread body is discarded until "
+	if (x->closing && body_pending(x) && civetweb_conn_stop_reading() != 0)
+		log_warn(x->request_id, "connection_socket_unknown peer=%s:%d (its unread body is discarded until "
 		    "REQUEST_TIMEOUT_MS)", x->ri->remote_addr, x->ri->remote_port);
 	if (x->closing)
 		civetweb_closes_after_this_request(conn);
@@ -734,6 +734,7 @@ on_connection_open(const struct mg_connection *conn, void **conn_data)
 	http_server *srv = mg_get_user_data(mg_get_context(conn));
 	atomic_fetch_add(&srv->connections, 1);
 	*conn_data = srv; /* marks it counted, so the close is counted once */
+	civetweb_conn_opened(); /* this worker's next recv() is the connection's first */
 	return 0;
 }
 

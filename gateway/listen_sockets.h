@@ -17,15 +17,4 @@
  * (0 where the system has no such option). */
 int listen_sockets_defer_accept(const env_port_list *ports, long timeout_ms);
 
-/* After a handler refuses a request whose body it did not read, CivetWeb
- * 1.15 reads that body to its declared end before closing
- * (discard_unread_request_data): a client that declared a large or endless
- * length and went silent held the connection and its worker until
- * REQUEST_TIMEOUT_MS. CivetWeb has no call to end a connection from a
- * handler, so its socket is found among the process's (the connected TCP
- * socket with this peer address and port on this local port) and its read
- * side shut down: what is queued is still read, then the discard sees the
- * end. Returns 0, or -1 when no such socket was found. Thread-safe. */
-int connection_stop_reading(const char *peer_addr, int peer_port, int local_port);
-
 #endif

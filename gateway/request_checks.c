@@ -213,8 +213,8 @@ check_layout(const request_head *h, request_violation *v)
 {
 	const char *near = h->layout_field >= 0 && h->layout_field < h->n_fields ? h->fields[h->layout_field].name
 	                                                                        : "the request line";
-	if (h->layout & REQUEST_LAYOUT_TOO_LARGE)
-		return refuse(v, 431, "the request head is too large");
+	if (h->layout & REQUEST_LAYOUT_LEADING_WS)
+		return refuse(v, 400, "the request begins with white space other than one empty line (RFC 9112 2.2)");
 	if (h->layout & REQUEST_LAYOUT_LINE_WS)
 		return refuse(v, 400, "white space where one SP or CRLF belongs, after %s (RFC 9112 2.2, 3)", near);
 	if (h->layout & REQUEST_LAYOUT_WS_BEFORE_COLON)

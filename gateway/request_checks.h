@@ -18,7 +18,7 @@ enum {
 	REQUEST_LAYOUT_OBS_FOLD        = 1 << 2, /* a field line continued on the next line (RFC 9112 5.2) */
 	REQUEST_LAYOUT_BARE_LF         = 1 << 3, /* a line ended by LF alone, or by CR alone (RFC 9112 2.2) */
 	REQUEST_LAYOUT_UNPARSED        = 1 << 4, /* field lines the parser stopped before (too many, or not a field) */
-	REQUEST_LAYOUT_TOO_LARGE       = 1 << 5, /* the head fills the parser's buffer */
+	REQUEST_LAYOUT_LEADING_WS      = 1 << 5, /* bytes before the request line other than one CRLF (RFC 9112 2.2) */
 };
 
 typedef struct request_field {

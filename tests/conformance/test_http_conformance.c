@@ -387,6 +387,60 @@ Test(framing, a_missing_or_repeated_host)
 	assert_refused("GET /healthz HTTP/1.1\r\nHost: a b\r\n\r\n", 400, "Host");
 }
 
+Test(framing, one_empty_line_before_the_request_line_is_ignored_and_nothing_else)
+{
+	/* RFC 9112 2.2: a server SHOULD ignore at least one empty line (CRLF)
+	 * before the request-line. */
+	exchange x;
+	raw("\r\nGET /healthz HTTP/1.1\r\n" HOST "\r\n", 1, &x);
+	cr_assert_eq(x.n, 1);
+	cr_assert_eq(x.a[0].status, 200);
+	exchange_free(&x);
+	/* CivetWeb 1.15 skips any white space there, but takes an empty line
+	 * of it ("\n\n", "\r\n\r\n") for a whole head: the request's own
+	 * bytes were then read again as its body or as the next request (a
+	 * POST's body came out as its head, and the bytes after became a
+	 * request of their own). */
+	assert_refused("  GET /healthz HTTP/1.1\r\n" HOST "\r\n", 400, "begins with white space");
+	assert_refused("\r\n \r\nGET /healthz HTTP/1.1\r\n" HOST "\r\n", 400, "begins with white space");
+	assert_refused("\n\nGET /healthz HTTP/1.1\r\n" HOST "\r\n", 400, "begins with white space");
+	assert_refused("\r\n\r\n" JSON_POST("Content-Length: 34\r\n\r\n") PIPELINED_GET, 400,
+	    "begins with white space");
+}
+
+/* A head of exactly CivetWeb's buffer (16384 bytes), ending in a bare
+ * "\n\n", with `lead` bytes of white space before it: the byte after the
+ * head is past the buffer, and must not be read (the ASan build's gateway
+ * would stop, and the suite's end checks that it exits cleanly). */
+static void
+assert_buffer_filling_head_refused(size_t lead)
+{
+	static char request[16384 + 1];
+	memset(request, ' ', lead);
+	int n = snprintf(request + lead, sizeof(request) - lead, "GET /healthz HTTP/1.1\r\n" HOST "X-Fill: ");
+	size_t used = lead + (size_t) n;
+	memset(request + used, 'a', sizeof(request) - 1 - used - 2);
+	memcpy(request + sizeof(request) - 1 - 2, "\n\n", 2);
+	request[sizeof(request) - 1] = '\0';
+	exchange x;
+	raw(request, 0, &x);
+	cr_assert_eq(x.n, 1);
+	assert_envelope(&x.a[0], 400);
+	cr_assert(x.a[0].says_close && x.server_closed);
+	exchange_free(&x);
+}
+
+Test(framing, a_head_that_fills_the_buffer_and_ends_in_a_bare_lf)
+{
+	assert_buffer_filling_head_refused(0);
+	assert_buffer_filling_head_refused(100);
+	char health[96];
+	snprintf(health, sizeof(health), "http://127.0.0.1:%d/healthz", gateway_port);
+	http_response r;
+	cr_assert_eq(http_request("GET", health, NULL, NULL, &r), 200, "the gateway still serves");
+	http_response_free(&r);
+}
+
 Test(framing, more_than_one_space_in_the_request_line)
 {
 	assert_refused("GET  /healthz HTTP/1.1\r\n" HOST "\r\n", 400, "white space");
@@ -764,18 +818,6 @@ Test(paths, a_query_with_bytes_that_must_be_encoded)
  * Today's behaviour, documented; README says which front-proxy setting
  * closes each. A change in CivetWeb that fails one of these is a reason to
  * revisit the README, not a regression. */
-
-Test(reach, white_space_before_the_request_line_is_skipped)
-{
-	/* RFC 9112 2.2 allows ignoring empty lines before the request line;
-	 * CivetWeb also skips spaces, and the gateway cannot see them (they are
-	 * before the method, where no pointer reaches). */
-	exchange x;
-	raw("\r\n  GET /healthz HTTP/1.1\r\n" HOST "\r\n", 1, &x);
-	cr_assert_eq(x.n, 1);
-	cr_assert_eq(x.a[0].status, 200);
-	exchange_free(&x);
-}
 
 Test(reach, an_http_1_0_request_line_ended_by_lf_with_no_fields)
 {
