@@ -130,6 +130,26 @@ trimmed(const char *s, const char **start)
 	return n;
 }
 
+/* Fields the gateway reads one value of (mg_get_header takes the first):
+ * sent twice, a proxy in front may have acted on the other one. None is a
+ * list (RFC 9110 5.3). */
+static const char *const singletons[] = {"Content-Type", "Expect", "Idempotency-Key", "X-Request-Id",
+    "X-Request-Timeout", "Origin", "Access-Control-Request-Method"};
+#define SINGLETONS (sizeof(singletons) / sizeof(singletons[0]))
+
+/* Idempotency-Key travels to the services as text: an sf-string (RFC 8941
+ * 3.3.3, as draft-ietf-httpapi-idempotency-key-header defines it), so
+ * printable ASCII only. */
+static bool
+printable_ascii(const char *s)
+{
+	for (; *s != '\0'; s++) {
+		if ((unsigned char) *s < 0x20 || (unsigned char) *s > 0x7e)
+			return false;
+	}
+	return true;
+}
+
 /* Host = uri-host [ ":" port ] (RFC 9110 7.2), possibly empty. */
 static bool
 valid_host(const char *value)
@@ -247,7 +267,7 @@ request_check(const request_head *h, request_violation *v)
 		return true;
 
 	/* Field lines (RFC 9112 5, RFC 9110 5.5). */
-	int hosts = 0, lengths = 0, codings = 0;
+	int hosts = 0, lengths = 0, codings = 0, seen[SINGLETONS] = {0};
 	const char *length = NULL, *coding = NULL;
 	for (int i = 0; i < h->n_fields; i++) {
 		const request_field *f = &h->fields[i];
@@ -270,6 +290,13 @@ request_check(const request_head *h, request_violation *v)
 			codings++;
 			coding = f->value;
 		}
+		for (size_t k = 0; k < SINGLETONS; k++) {
+			if (strcasecmp(f->name, singletons[k]) == 0 && seen[k]++ > 0)
+				return refuse(v, 400, "%s is repeated (the gateway reads one value; RFC 9110 5.3)",
+				    singletons[k]);
+		}
+		if (strcasecmp(f->name, "Idempotency-Key") == 0 && !printable_ascii(f->value))
+			return refuse(v, 400, "Idempotency-Key must be printable ASCII (RFC 8941 sf-string)");
 	}
 	/* Exactly one Host in HTTP/1.1, at most one before (RFC 9112 3.2). */
 	if (hosts > 1)

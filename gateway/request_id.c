@@ -1,6 +1,8 @@
 /* request_id.h: validation and generation. */
 #include "request_id.h"
 
+#include "rpc_envelope.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -8,21 +10,10 @@
 #include <sys/random.h>
 #include <time.h>
 
-static bool
-acceptable(const char *s)
-{
-	size_t n = 0;
-	for (; s[n] != '\0'; n++) {
-		if (n == REQUEST_ID_MAX || s[n] < 0x21 || s[n] > 0x7e)
-			return false;
-	}
-	return n > 0;
-}
-
 void
 request_id_take_or_make(const char *header, char out[REQUEST_ID_MAX + 1])
 {
-	if (header != NULL && acceptable(header)) {
+	if (rpc_request_id_valid(header)) {
 		memcpy(out, header, strlen(header) + 1);
 		return;
 	}

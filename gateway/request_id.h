@@ -2,9 +2,12 @@
 #ifndef REQUEST_ID_H
 #define REQUEST_ID_H
 
-#define REQUEST_ID_MAX 128
+#include "rpc_envelope.h"
 
-/* Copies header into out when it is 1–128 visible ASCII characters;
+#define REQUEST_ID_MAX RPC_REQUEST_ID_MAX /* what an RPC envelope may carry */
+
+/* Copies header into out when it is 1–128 visible ASCII characters
+ * (rpc_request_id_valid);
  * otherwise (NULL, empty, too long, spaces or control bytes) writes a new
  * random UUID (version 4). Thread-safe. */
 void request_id_take_or_make(const char *header, char out[REQUEST_ID_MAX + 1]);

@@ -1,6 +1,7 @@
 /* rpc_envelope.h: the wire format of requests and replies. */
 #include "rpc_envelope.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -57,6 +58,58 @@ Rpc__Request *
 rpc_envelope_unpack_request(const nng_msg *msg)
 {
 	return rpc__request__unpack(NULL, nng_msg_len(msg), nng_msg_body((nng_msg *) msg));
+}
+
+/* Every byte of s within [lo, hi], and its length within [min, max]. */
+static bool
+ascii_text(const char *s, size_t min, size_t max, unsigned char lo, unsigned char hi)
+{
+	size_t n = 0;
+	for (; s[n] != '\0'; n++) {
+		if (n == max || (unsigned char) s[n] < lo || (unsigned char) s[n] > hi)
+			return false;
+	}
+	return n >= min;
+}
+
+static bool
+metadata_key_valid(const char *s)
+{
+	size_t n = 0;
+	for (; s[n] != '\0'; n++) {
+		if (n == 64 || strchr("abcdefghijklmnopqrstuvwxyz0123456789-_.", s[n]) == NULL)
+			return false;
+	}
+	return n > 0;
+}
+
+bool
+rpc_request_id_valid(const char *s)
+{
+	return s != NULL && ascii_text(s, 1, RPC_REQUEST_ID_MAX, 0x21, 0x7e);
+}
+
+rpc_code
+rpc_envelope_check_request(const Rpc__Request *req, rpc_status *st)
+{
+	rpc_status_clear(st);
+	if (!ascii_text(req->request_id, 0, RPC_REQUEST_ID_MAX, 0x21, 0x7e))
+		rpc_status_add_violation(st, "request_id", "request_id must be at most %d visible ASCII characters",
+		    RPC_REQUEST_ID_MAX);
+	if (!ascii_text(req->method, 1, 256, 0x21, 0x7e))
+		rpc_status_add_violation(st, "method", "method must be 1-256 visible ASCII characters");
+	for (size_t i = 0; i < req->n_metadata; i++) {
+		const Rpc__Metadata *m = req->metadata[i];
+		if (!metadata_key_valid(m->key)) {
+			rpc_status_add_violation(st, "metadata", "metadata keys must be 1-64 of a-z, 0-9, '-', '_', '.'");
+		} else if (!ascii_text(m->value, 0, RPC_METADATA_VALUE_MAX, 0x20, 0x7e)) {
+			char field[80];
+			snprintf(field, sizeof(field), "metadata.%s", m->key);
+			rpc_status_add_violation(st, field, "%s must be at most %d printable ASCII characters", m->key,
+			    RPC_METADATA_VALUE_MAX);
+		}
+	}
+	return st->n_violations == 0 ? RPC_OK : st->code;
 }
 
 const char *

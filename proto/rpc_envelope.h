@@ -6,6 +6,7 @@
 
 #include <nng/nng.h>
 #include <protobuf-c/protobuf-c.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -37,6 +38,24 @@ int rpc_envelope_pack_request(nng_msg **out, const rpc_request_header *hdr,
 /* Unpacks a request envelope; NULL when the bytes are not one. Free the
  * result with rpc__request__free_unpacked(r, NULL). msg stays the caller's. */
 Rpc__Request *rpc_envelope_unpack_request(const nng_msg *msg);
+
+/* The text an envelope carries ends up in logs, SQL parameters and events,
+ * so it is checked before any handler sees it:
+ *   request id      at most RPC_REQUEST_ID_MAX visible ASCII characters
+ *                   (0x21-0x7e; empty means none), the rule the gateway
+ *                   applies to X-Request-Id;
+ *   method          1-256 visible ASCII characters;
+ *   metadata keys   1-64 of a-z 0-9 - _ . (lower case, as HTTP/2 field names);
+ *   metadata values at most RPC_METADATA_VALUE_MAX printable ASCII
+ *                   characters (0x20-0x7e: an RFC 8941 sf-string).
+ * Returns RPC_OK, or RPC_INVALID_ARGUMENT with one violation per bad field
+ * in *st (request_id, method, metadata.KEY). */
+#define RPC_REQUEST_ID_MAX 128
+#define RPC_METADATA_VALUE_MAX 1024
+rpc_code rpc_envelope_check_request(const Rpc__Request *req, rpc_status *st);
+
+/* True when s is a request id the envelope may carry (above), non-empty. */
+bool rpc_request_id_valid(const char *s);
 
 /* Looks up a metadata value by key (case-sensitive); NULL when absent. The
  * result is borrowed from req. */

@@ -176,6 +176,13 @@ serve(worker *w, const nng_msg *request_msg)
 		rpc_status_set(&call->status, RPC_INVALID_ARGUMENT, "malformed request envelope");
 		goto reply;
 	}
+	if (rpc_envelope_check_request(req, &call->status) != RPC_OK) {
+		/* Its request id is not fit for a log line either. */
+		log_warn(NULL, "rpc_bad_envelope field=%s", call->status.violations[0].field);
+		rpc__request__free_unpacked(req, NULL);
+		req = NULL;
+		goto reply;
+	}
 	call->request = req;
 	call->deadline_ms = started +
 	    (req->timeout_ms != 0 ? req->timeout_ms : srv->opt.default_timeout_ms);

@@ -15,6 +15,7 @@
 #include "orders.pb-c.h"
 #include "pbjson.h"
 #include "rpc_client.h"
+#include "rpc_envelope.h"
 #include "users.pb-c.h"
 
 #define EXIT_USAGE 1
@@ -189,6 +190,33 @@ print_pretty(const char *s, size_t len)
 	putchar('\n');
 }
 
+/* The envelope's text rules (rpc_envelope.h: request id, metadata), which
+ * the service would refuse with INVALID_ARGUMENT: said here, before
+ * anything is sent. */
+static bool
+envelope_text_valid(const char *method, const char *request_id, const rpc_metadata *md, size_t n)
+{
+	Rpc__Metadata items[MAX_METADATA];
+	Rpc__Metadata *ptrs[MAX_METADATA];
+	for (size_t k = 0; k < n; k++) {
+		rpc__metadata__init(&items[k]);
+		items[k].key   = (char *) md[k].key;
+		items[k].value = (char *) md[k].value;
+		ptrs[k]        = &items[k];
+	}
+	Rpc__Request env = RPC__REQUEST__INIT;
+	env.method       = (char *) method;
+	env.request_id   = (char *) (request_id != NULL ? request_id : "");
+	env.metadata     = ptrs;
+	env.n_metadata   = n;
+	rpc_status st;
+	if (rpc_envelope_check_request(&env, &st) == RPC_OK)
+		return true;
+	for (size_t v = 0; v < st.n_violations; v++)
+		fprintf(stderr, "rpc-call: %s\n", st.violations[v].description);
+	return false;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -255,14 +283,16 @@ main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 
-	/* 1. The method, and the request from JSON: nothing is sent if either
-	 *    is wrong. */
+	/* 1. The method, the envelope's text and the request from JSON:
+	 *    nothing is sent if any is wrong. */
 	const ProtobufCServiceDescriptor *svc;
 	const ProtobufCMethodDescriptor *m = find_method(full, &svc);
 	if (m == NULL) {
 		fprintf(stderr, "rpc-call: unknown method '%s' (see rpc-call list)\n", full);
 		return EXIT_NOT_SENT;
 	}
+	if (!envelope_text_valid(full, request_id, metadata, n_metadata))
+		return EXIT_USAGE;
 	size_t len = 0;
 	char *json = rest == 3 && strcmp(argv[i + 2], "-") != 0 ? strdup(argv[i + 2]) : read_all(stdin, &len);
 	if (json == NULL) {

@@ -441,6 +441,27 @@ Test(framing, a_head_that_fills_the_buffer_and_ends_in_a_bare_lf)
 	http_response_free(&r);
 }
 
+Test(framing, fields_the_gateway_reads_once_are_refused_when_repeated)
+{
+	assert_refused(JSON_POST("Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"), 400,
+	    "Content-Type is repeated");
+	assert_refused(JSON_POST("Idempotency-Key: a\r\nIdempotency-Key: b\r\nContent-Length: 2\r\n\r\n{}"), 400,
+	    "Idempotency-Key is repeated");
+	assert_refused("GET /users/1 HTTP/1.1\r\n" HOST "X-Request-Timeout: 5000\r\nX-Request-Timeout: 1\r\n\r\n", 400,
+	    "X-Request-Timeout is repeated");
+	assert_refused("GET /users/1 HTTP/1.1\r\n" HOST "X-Request-Id: a\r\nx-request-id: b\r\n\r\n", 400,
+	    "X-Request-Id is repeated");
+}
+
+Test(framing, an_idempotency_key_that_is_not_printable_ascii)
+{
+	/* It travels to the services and into their database as text: a byte
+	 * that is no UTF-8 became a 500 there. */
+	assert_refused(JSON_POST("Idempotency-Key: k\xff\r\nContent-Length: 2\r\n\r\n{}"), 400, "Idempotency-Key");
+	assert_refused(JSON_POST("Idempotency-Key: k\xc3\xa9\r\nContent-Length: 2\r\n\r\n{}"), 400,
+	    "Idempotency-Key");
+}
+
 Test(framing, more_than_one_space_in_the_request_line)
 {
 	assert_refused("GET  /healthz HTTP/1.1\r\n" HOST "\r\n", 400, "white space");

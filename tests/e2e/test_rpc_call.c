@@ -160,6 +160,23 @@ Test(rpc_call, request_id_and_headers_travel_in_the_envelope)
 	cr_assert_not_null(strstr(r.out, "\"name\":\"rc-123\",\"email\":\"k-9\""), "%s", r.out);
 }
 
+Test(rpc_call, a_request_id_or_header_the_envelope_cannot_carry_is_refused_before_sending)
+{
+	result r;
+	/* Nobody listens: the answer is about the text, at once. */
+	run("--request-id \"$(printf 'r\\377')\" ipc:///tmp/nobody-listens-here.ipc users.UserService/GetUser '{\"id\":1}'", &r);
+	cr_assert_eq(r.exit, 1, "%s", r.err);
+	cr_assert_not_null(strstr(r.err, "request_id must be"), "%s", r.err);
+	run("--header \"$(printf 'idempotency-key=k\\376')\" ipc:///tmp/nobody-listens-here.ipc users.UserService/GetUser "
+	    "'{\"id\":1}'", &r);
+	cr_assert_eq(r.exit, 1, "%s", r.err);
+	cr_assert_not_null(strstr(r.err, "idempotency-key must be"), "%s", r.err);
+	run("--header 'Idempotency-Key=k' ipc:///tmp/nobody-listens-here.ipc users.UserService/GetUser '{\"id\":1}'",
+	    &r);
+	cr_assert_eq(r.exit, 1, "%s", r.err);
+	cr_assert_not_null(strstr(r.err, "metadata keys"), "%s", r.err);
+}
+
 Test(rpc_call, list_and_describe_read_the_descriptors)
 {
 	result r;

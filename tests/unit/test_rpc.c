@@ -110,6 +110,53 @@ Test(rpc, request_id_deadline_and_metadata_arrive_at_the_handler, .timeout = 20)
 	rpc_server_close(srv);
 }
 
+/* The envelope's text reaches logs, SQL and events: text that is no
+ * request id or metadata value is refused before any handler runs, naming
+ * the field, and the server goes on serving. */
+Test(rpc, envelope_text_that_is_not_printable_ascii_gets_invalid_argument_naming_it, .timeout = 20)
+{
+	char url[128];
+	unique_ipc_url(url, sizeof(url));
+	rpc_server *srv = start_server(url, 1);
+	rpc_client *c   = connect_client(url);
+	static const struct {
+		const char *request_id, *key, *value, *field;
+	} cases[] = {
+	    {"r\xff", "idempotency-key", "k", "request_id"},
+	    {"r\n2026-11-30 error FAKE", "idempotency-key", "k", "request_id"},
+	    {"has space", "idempotency-key", "k", "request_id"},
+	    {"ok", "idempotency-key", "k\xfe", "metadata.idempotency-key"},
+	    {"ok", "idempotency-key", "k\x01", "metadata.idempotency-key"},
+	    {"ok", "Idempotency-Key", "k", "metadata"},
+	    {"ok", "", "k", "metadata"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		Rpctest__EchoRequest in = RPCTEST__ECHO_REQUEST__INIT;
+		rpc_metadata md[]       = {{cases[i].key, cases[i].value}};
+		rpc_call_options opt    = {.request_id = cases[i].request_id, .metadata = md, .n_metadata = 1};
+		Rpctest__EchoReply *out = NULL;
+		rpc_status st;
+		cr_assert_eq(echo(c, &in, &out, &opt, &st), RPC_INVALID_ARGUMENT, "case %zu: %s", i,
+		    rpc_code_name(st.code));
+		cr_assert_geq(st.n_violations, 1);
+		cr_assert_str_eq(st.violations[0].field, cases[i].field, "case %zu", i);
+	}
+	char long_id[RPC_REQUEST_ID_MAX + 2];
+	memset(long_id, 'a', sizeof(long_id) - 1);
+	long_id[sizeof(long_id) - 1] = '\0';
+	Rpctest__EchoRequest in      = RPCTEST__ECHO_REQUEST__INIT;
+	rpc_call_options opt         = {.request_id = long_id};
+	Rpctest__EchoReply *out      = NULL;
+	rpc_status st;
+	cr_assert_eq(echo(c, &in, &out, &opt, &st), RPC_INVALID_ARGUMENT);
+	long_id[RPC_REQUEST_ID_MAX] = '\0'; /* exactly the limit */
+	cr_assert_eq(echo(c, &in, &out, &opt, &st), RPC_OK, "%s", st.message);
+	rpctest__echo_reply__free_unpacked(out, NULL);
+	assert_echo_works(c, "still serving");
+	rpc_client_close(c);
+	rpc_server_close(srv);
+}
+
 /* 64 concurrent callers through 8 workers. */
 #define CALLERS 64
 
