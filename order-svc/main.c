@@ -29,9 +29,10 @@ main(int argc, char **argv)
 	sigset_t stop;
 	signals_block_stop(&stop);
 
-	if (db_migrate_at_start(cfg.db_url, 0x6f726465 /* "orde" */, order_svc_migrations, order_svc_migrations_count, &stop,
-	        (int) cfg.db_wait_s) != 0)
-		return EXIT_FAILURE;
+	int migrated = db_migrate_at_start(cfg.db_url, 0x6f726465 /* "orde" */, order_svc_migrations, order_svc_migrations_count, &stop,
+	        (int) cfg.db_wait_s);
+	if (migrated != 0)
+		return migrated > 0 ? EXIT_SUCCESS : EXIT_FAILURE; /* stopped while waiting: a clean stop */
 
 	rpc_status st;
 	rpc_client *users;

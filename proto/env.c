@@ -1,6 +1,8 @@
 /* env.h: the only place that reads the environment. */
+#define _GNU_SOURCE /* memmem */
 #include "env.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -80,10 +82,12 @@ env_load(const env_var *vars, size_t n, char *err, size_t errlen)
 			/* A custom parser says what is wrong after the value, which
 			 * is shown as --help shows it. */
 			char shown[512];
-			if (v->secret_url)
+			if (v->secret_url) {
 				env_mask_url(value_of(v), shown, sizeof(shown));
-			else
+				env_scrub(reason, sizeof(reason), value_of(v)); /* it may quote a part */
+			} else {
 				snprintf(shown, sizeof(shown), "%s", value_of(v));
+			}
 			snprintf(err, errlen, "%s: '%s' %s", v->name, shown, reason);
 			return -1;
 		}
@@ -91,32 +95,137 @@ env_load(const env_var *vars, size_t n, char *err, size_t errlen)
 	return 0;
 }
 
+/* A key=value pair at text[i] (i at the key's first byte): returns the
+ * value's span through *value when the key, %-decoded, is "password". */
+static bool
+password_pair(const char *text, size_t i, env_span *value)
+{
+	char key[16];
+	size_t k = 0, p = i;
+	while (text[p] != '\0' && (isalnum((unsigned char) text[p]) || text[p] == '_' || text[p] == '%')) {
+		char c = text[p];
+		if (c == '%' && isxdigit((unsigned char) text[p + 1]) && isxdigit((unsigned char) text[p + 2])) {
+			char hex[3] = {text[p + 1], text[p + 2], '\0'};
+			c           = (char) strtol(hex, NULL, 16);
+			p += 2;
+		}
+		if (k + 1 < sizeof(key))
+			key[k] = c;
+		k++;
+		p++;
+	}
+	if (k != 8 || strncmp(key, "password", 8) != 0)
+		return false;
+	while (text[p] == ' ' || text[p] == '\t')
+		p++;
+	if (text[p] != '=')
+		return false;
+	p++;
+	while (text[p] == ' ' || text[p] == '\t')
+		p++;
+	size_t v = p;
+	if (text[p] == '\'') {
+		for (p++; text[p] != '\0' && text[p] != '\''; p++)
+			if (text[p] == '\\' && text[p + 1] != '\0')
+				p++;
+		if (text[p] == '\'')
+			p++;
+	} else {
+		while (text[p] != '\0' && !isspace((unsigned char) text[p]) && text[p] != '&')
+			p++;
+	}
+	*value = (env_span) {v, p - v};
+	return p > v;
+}
+
+size_t
+env_secret_spans(const char *text, env_span *spans, size_t max)
+{
+	size_t n = 0;
+	const char *scheme = strstr(text, "://");
+	if (scheme != NULL) {
+		const char *auth = scheme + 3, *at = strrchr(auth, '@');
+		const char *colon = at != NULL ? memchr(auth, ':', (size_t) (at - auth)) : NULL;
+		if (colon != NULL && at > colon + 1 && n < max)
+			spans[n++] = (env_span) {(size_t) (colon + 1 - text), (size_t) (at - colon - 1)};
+	}
+	for (size_t i = 0; text[i] != '\0'; i++) {
+		bool starts = i == 0 || isspace((unsigned char) text[i - 1]) || text[i - 1] == '?' || text[i - 1] == '&';
+		env_span value;
+		if (starts && password_pair(text, i, &value) && n < max)
+			spans[n++] = value;
+	}
+	return n;
+}
+
 void
 env_mask_url(const char *url, char *out, size_t outlen)
 {
-	snprintf(out, outlen, "%s", url);
-	/* scheme://user:password@host/...: the password ends at the last '@'
-	 * of the authority, since a password may itself contain '@'. */
-	const char *scheme = strstr(url, "://");
-	if (scheme != NULL) {
-		const char *auth  = scheme + 3;
-		size_t auth_len   = strcspn(auth, "/?#");
-		const char *at    = NULL;
-		for (const char *p = auth; p < auth + auth_len; p++)
-			if (*p == '@')
-				at = p;
-		const char *colon = at != NULL ? memchr(auth, ':', (size_t) (at - auth)) : NULL;
-		if (colon != NULL)
-			snprintf(out, outlen, "%.*s***%s", (int) (colon + 1 - url), url, at);
-	}
-	/* password=... in a keyword string or a URL's query. */
-	for (char *p = strstr(out, "password="); p != NULL; p = strstr(p + 1, "password=")) {
-		char *value = p + strlen("password=");
-		size_t n    = strcspn(value, " &");
-		if (n > 0 && strncmp(value, "***", 3) != 0 && (size_t) (value - out) + 3 + strlen(value + n) < outlen) {
-			memmove(value + 3, value + n, strlen(value + n) + 1);
-			memcpy(value, "***", 3);
+	env_span spans[8];
+	size_t n = env_secret_spans(url, spans, 8), o = 0;
+	for (size_t i = 0; url[i] != '\0' && o + 1 < outlen;) {
+		size_t k = 0;
+		while (k < n && !(i >= spans[k].at && i < spans[k].at + spans[k].len))
+			k++;
+		if (k == n) {
+			out[o++] = url[i++];
+			continue;
 		}
+		size_t end = spans[k].at + spans[k].len; /* spans may overlap: skip to the furthest */
+		for (size_t j = 0; j < n; j++)
+			if (spans[j].at <= end && spans[j].at + spans[j].len > end)
+				end = spans[j].at + spans[j].len;
+		for (const char *m = "***"; *m != '\0' && o + 1 < outlen; m++)
+			out[o++] = *m;
+		i = end;
+	}
+	if (outlen > 0)
+		out[o < outlen ? o : outlen - 1] = '\0';
+}
+
+/* True when the n bytes at q hold a piece of secret (split at the
+ * separators a parser may have split it at) of 2 bytes or more, or are
+ * themselves part of it. */
+static bool
+holds_secret_piece(const char *q, size_t n, const char *secret, size_t len)
+{
+	if (n > 0 && memmem(secret, len, q, n) != NULL)
+		return true;
+	for (size_t a = 0; a < len;) {
+		size_t b = a;
+		while (b < len && strchr("@/?#:", secret[b]) == NULL)
+			b++;
+		if (b - a >= 2 && memmem(q, n, secret + a, b - a) != NULL)
+			return true;
+		a = b + 1;
+	}
+	return false;
+}
+
+void
+env_scrub(char *msg, size_t msglen, const char *text)
+{
+	env_span spans[8];
+	size_t n = env_secret_spans(text, spans, 8);
+	char out[1024];
+	for (size_t k = 0; k < n; k++) {
+		const char *secret = text + spans[k].at;
+		size_t len = spans[k].len, o = 0;
+		for (const char *p = msg; *p != '\0' && o + 4 < sizeof(out);) {
+			const char *close = (*p == '\'' || *p == '"') ? strchr(p + 1, *p) : NULL;
+			if (strncmp(p, secret, len) == 0) {
+				memcpy(out + o, "***", 3), o += 3, p += len;
+			} else if (close != NULL && holds_secret_piece(p + 1, (size_t) (close - p - 1), secret, len)) {
+				out[o++] = *p;
+				memcpy(out + o, "***", 3), o += 3;
+				out[o++] = *close;
+				p        = close + 1;
+			} else {
+				out[o++] = *p++;
+			}
+		}
+		out[o] = '\0';
+		snprintf(msg, msglen, "%s", out);
 	}
 }
 

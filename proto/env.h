@@ -53,8 +53,32 @@ env_action env_cli(int argc, char **argv, const char *summary,
 void env_print_help(FILE *out, const char *program, const char *summary,
     const env_var *vars, size_t n);
 
-/* Copies url to out with any password replaced by "***". */
+/* The byte ranges of text that libpq, librabbitmq or the Redis parser could
+ * read as a password, read generously (a masked value may hide more than
+ * the password, never less):
+ *   - in a URL, from the first ':' after "scheme://" to the last '@' of the
+ *     whole text (libpq ends the user information at the first '@' or '/',
+ *     librabbitmq and ours at the last '@' of the authority);
+ *   - the value of every key=value pair whose key, %-decoded, is
+ *     "password": at the start, after white space, '?' or '&', white space
+ *     allowed around '=' (libpq's keyword form), the value quoted ('...',
+ *     with backslash escapes) or running to white space or '&'.
+ * Fills at most max spans; returns how many there are. */
+typedef struct env_span {
+	size_t at, len;
+} env_span;
+size_t env_secret_spans(const char *text, env_span *spans, size_t max);
+
+/* Copies url to out with every env_secret_spans range replaced by "***". */
 void env_mask_url(const char *url, char *out, size_t outlen);
+
+/* Scrubs a message about text (a library's error, a reason) in place: every
+ * copy of a password of text becomes "***", and so does every quoted part
+ * ('...' or "...") that is a piece of one or holds a piece of one (a
+ * piece: a password split at '@', '/', '?', '#' or ':', of 2 bytes or
+ * more), since a parser may have split the password there and quoted a
+ * part. */
+void env_scrub(char *msg, size_t msglen, const char *text);
 
 /* ENV_CUSTOM parser for a comma-separated list of TCP ports; out is an
  * env_port_list. */

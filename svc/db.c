@@ -19,6 +19,7 @@
 struct db {
 	char *url;
 	char last_error[256]; /* why the last connect failed, for the start-up wait */
+	bool failing;         /* connects have failed since the last success */
 	PGconn *pg;
 	backoff retry;
 	const char *prepared[PREPARED_MAX]; /* copies; index i is statement "s<i>" */
@@ -128,9 +129,15 @@ db_conn(db *d, rpc_status *st)
 		char reason[256];
 		snprintf(reason, sizeof(reason), "%s", d->pg != NULL ? PQerrorMessage(d->pg) : "out of memory");
 		reason[strcspn(reason, "\n")] = '\0';
+		env_scrub(reason, sizeof(reason), d->url); /* libpq may quote a part of the URL */
 		snprintf(d->last_error, sizeof(d->last_error), "%s", reason);
 		drop(d);
-		log_warn(NULL, "db_connect_failed retry_ms=%d reason=\"%s\"", d->retry.current_ms, reason);
+		/* Once per outage at warn; each retry after it at debug. */
+		if (!d->failing)
+			log_warn(NULL, "db_connect_failed retry_ms=%d reason=\"%s\"", d->retry.current_ms, reason);
+		else
+			log_debug(NULL, "db_connect_failed retry_ms=%d reason=\"%s\"", d->retry.current_ms, reason);
+		d->failing = true;
 		rpc_status_set(st, RPC_UNAVAILABLE, "database unavailable");
 		return NULL;
 	}
@@ -138,6 +145,7 @@ db_conn(db *d, rpc_status *st)
 	PQsetNoticeProcessor(d->pg, ignore_notice, NULL);
 	if (d->retry.current_ms != 0)
 		log_info(NULL, "db_reconnected");
+	d->failing = false;
 	backoff_succeeded(&d->retry);
 	return d->pg;
 }
@@ -331,8 +339,11 @@ db_migrate_at_start(const char *url, long long lock_key, const db_migration *mig
 			next_report = rpc_clock_ms() + 30000;
 		}
 		struct timespec one_second = {.tv_sec = 1};
-		if (sigtimedwait(stop, NULL, &one_second) > 0)
+		if (sigtimedwait(stop, NULL, &one_second) > 0) {
+			log_info(NULL, "db_wait_stopped url=%s", shown);
+			result = 1;
 			break;
+		}
 	}
 	db_free(d);
 	return result;

@@ -77,8 +77,8 @@ rpc_code db_migrate(db *d, long long lock_key, const db_migration *migrations, s
  * signals arrives or, when max_wait_s > 0, that many seconds have passed.
  * The wait is logged when it begins and every 30 s (db_waiting_for_postgres
  * with the URL, password masked, and libpq's reason). Returns 0 when
- * migrated, -1 after a stop signal, the bound, or a failed migration
- * (logged). */
+ * migrated, 1 when a stop signal came first (a clean stop: exit 0), -1
+ * after the bound or a failed migration (logged). */
 int db_migrate_at_start(const char *url, long long lock_key, const db_migration *migrations, size_t n,
     const sigset_t *stop, int max_wait_s);
 

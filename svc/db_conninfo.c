@@ -7,56 +7,43 @@
 #include <arpa/inet.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "env.h"
 #include "net_check.h"
 
-/* Replaces each copy of secret (len bytes) in msg by "***". */
-static void
-hide(char *msg, size_t msglen, const char *secret, size_t len)
+/* True when a pg_service.conf that libpq would read defines [name]: the
+ * file PGSERVICEFILE names, else ~/.pg_service.conf, then
+ * PGSYSCONFDIR/pg_service.conf (libpq's default directory when unset). */
+static bool
+service_defined(const char *name)
 {
-	if (len == 0)
-		return;
-	char out[512];
-	size_t o = 0;
-	for (const char *p = msg; *p != '\0' && o + 4 < sizeof(out);) {
-		if (strncmp(p, secret, len) == 0) {
-			memcpy(out + o, "***", 3);
-			o += 3;
-			p += len;
-		} else {
-			out[o++] = *p++;
+	char paths[3][512];
+	int n             = 0;
+	const char *file  = getenv("PGSERVICEFILE");
+	const char *home  = getenv("HOME");
+	const char *sysdir = getenv("PGSYSCONFDIR");
+	if (file != NULL)
+		snprintf(paths[n++], sizeof(paths[0]), "%s", file);
+	else if (home != NULL)
+		snprintf(paths[n++], sizeof(paths[0]), "%s/.pg_service.conf", home);
+	snprintf(paths[n++], sizeof(paths[0]), "%s/pg_service.conf", sysdir != NULL ? sysdir : PG_SYSCONFDIR);
+	for (int i = 0; i < n; i++) {
+		FILE *f = fopen(paths[i], "r");
+		char line[512];
+		while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+			char *p = line + strspn(line, " \t");
+			size_t k = strlen(name);
+			if (p[0] == '[' && strncmp(p + 1, name, k) == 0 && p[k + 1] == ']') {
+				fclose(f);
+				return true;
+			}
 		}
+		if (f != NULL)
+			fclose(f);
 	}
-	if (o >= msglen)
-		o = msglen - 1;
-	memcpy(msg, out, o);
-	msg[o] = '\0';
-}
-
-/* libpq's messages may quote the whole URI or the token it failed to
- * decode: hide every password the text holds, where env_mask_url finds
- * them (the user information of a URI, and password=... values). */
-static void
-hide_passwords(char *msg, size_t msglen, const char *text)
-{
-	const char *scheme = strstr(text, "://");
-	if (scheme != NULL) {
-		const char *auth = scheme + 3;
-		size_t auth_len  = strcspn(auth, "/?#");
-		const char *at   = NULL;
-		for (const char *p = auth; p < auth + auth_len; p++)
-			if (*p == '@')
-				at = p;
-		const char *colon = at != NULL ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
-		if (colon != NULL)
-			hide(msg, msglen, colon + 1, (size_t)(at - colon - 1));
-	}
-	for (const char *p = strstr(text, "password="); p != NULL; p = strstr(p + 1, "password=")) {
-		const char *value = p + strlen("password=");
-		hide(msg, msglen, value, strcspn(value, " &"));
-	}
+	return false;
 }
 
 static bool
@@ -137,33 +124,62 @@ check_ports(const char *ports, char *why, size_t len)
 static int
 check_options(const PQconninfoOption *opts, char *why, size_t len)
 {
+	/* The keywords libpq 15 reads only when it connects (connectOptions2,
+	 * parse_int_param, pqConnectOptions): the choices it knows, and the
+	 * integers it parses. */
 	static const char *const sslmodes[]      = {"disable",   "allow",       "prefer", "require",
 	                                            "verify-ca", "verify-full", NULL};
 	static const char *const gssencmodes[]   = {"disable", "prefer", "require", NULL};
 	static const char *const session_attrs[] = {
 	    "any", "read-write", "read-only", "primary", "standby", "prefer-standby", NULL};
+	static const char *const bindings[]      = {"disable", "prefer", "require", NULL};
+	static const char *const flags[]         = {"0", "1", NULL};
+	static const char *const tls_versions[]  = {"", "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3", NULL};
+	static const struct {
+		const char *keyword;
+		const char *const *choices; /* or NULL: an integer in [0, max] */
+		long max;
+		const char *unit;
+	} rules[] = {
+	    {"sslmode", sslmodes, 0, NULL},
+	    {"gssencmode", gssencmodes, 0, NULL},
+	    {"target_session_attrs", session_attrs, 0, NULL},
+	    {"channel_binding", bindings, 0, NULL},
+	    {"sslcompression", flags, 0, NULL},
+	    {"sslsni", flags, 0, NULL},
+	    {"ssl_min_protocol_version", tls_versions, 0, NULL},
+	    {"ssl_max_protocol_version", tls_versions, 0, NULL},
+	    {"connect_timeout", NULL, 86400, "a number of seconds"},
+	    {"keepalives", NULL, 1, "0 or 1"},
+	    {"keepalives_idle", NULL, 86400, "a number of seconds"},
+	    {"keepalives_interval", NULL, 86400, "a number of seconds"},
+	    {"keepalives_count", NULL, 1000, "a count"},
+	    {"tcp_user_timeout", NULL, 86400000, "a number of milliseconds"},
+	};
 	const char *host = NULL, *hostaddr = NULL, *port = NULL;
 	for (const PQconninfoOption *o = opts; o->keyword != NULL; o++) {
 		const char *v = o->val;
 		if (v == NULL)
 			continue;
-		const char *const *choices = strcmp(o->keyword, "sslmode") == 0      ? sslmodes
-		                             : strcmp(o->keyword, "gssencmode") == 0 ? gssencmodes
-		                             : strcmp(o->keyword, "target_session_attrs") == 0
-		                                 ? session_attrs
-		                                 : NULL;
-		long n;
-		char reason[128];
-		if (choices != NULL && !one_of(v, choices)) {
-			snprintf(why, len, "has %s '%.64s', which libpq does not know", o->keyword,
-			         v);
-			return -1;
+		for (size_t r = 0; r < sizeof(rules) / sizeof(rules[0]); r++) {
+			long n;
+			char reason[128];
+			if (strcmp(o->keyword, rules[r].keyword) != 0)
+				continue;
+			if (rules[r].choices != NULL && !one_of(v, rules[r].choices)) {
+				snprintf(why, len, "has %s '%.64s', which libpq does not know", o->keyword, v);
+				return -1;
+			}
+			if (rules[r].choices == NULL && env_parse_int(v, 0, rules[r].max, &n, reason, sizeof(reason)) != 0) {
+				snprintf(why, len, "has %s '%.64s', which is not %s", o->keyword, v, rules[r].unit);
+				return -1;
+			}
 		}
-		if (strcmp(o->keyword, "connect_timeout") == 0 &&
-		    env_parse_int(v, 0, 86400, &n, reason, sizeof(reason)) != 0) {
+		if (strcmp(o->keyword, "service") == 0 && !service_defined(v)) {
 			snprintf(why, len,
-			         "has connect_timeout '%.64s', which is not a number of seconds",
-			         v);
+			    "has service '%.64s', which no service file defines (PGSERVICEFILE, ~/.pg_service.conf, "
+			    "PGSYSCONFDIR/pg_service.conf)",
+			    v);
 			return -1;
 		}
 		if (strcmp(o->keyword, "host") == 0)
@@ -205,7 +221,7 @@ db_check_conninfo(const char *text, char *err, size_t errlen)
 		snprintf(why, sizeof(why), "%s", msg != NULL ? msg : "out of memory");
 		PQfreemem(msg);
 		why[strcspn(why, "\n")] = '\0';
-		hide_passwords(why, sizeof(why), text);
+		env_scrub(why, sizeof(why), text); /* libpq may quote the URI or a token of it */
 		snprintf(err, errlen, "is not a libpq URL or connection string: %s", why);
 		return -1;
 	}
@@ -213,7 +229,7 @@ db_check_conninfo(const char *text, char *err, size_t errlen)
 	int rc = check_options(opts, why, sizeof(why));
 	PQconninfoFree(opts);
 	if (rc != 0) {
-		hide_passwords(why, sizeof(why), text);
+		env_scrub(why, sizeof(why), text); /* libpq may quote the URI or a token of it */
 		snprintf(err, errlen,
 		         "is not a libpq URL or connection string that can work: it %s", why);
 		return -1;

@@ -28,9 +28,10 @@ main(int argc, char **argv)
 	sigset_t stop;
 	signals_block_stop(&stop);
 
-	if (db_migrate_at_start(cfg.db_url, 0x75736572 /* "user" */, user_svc_migrations, user_svc_migrations_count, &stop,
-	        (int) cfg.db_wait_s) != 0)
-		return EXIT_FAILURE;
+	int migrated = db_migrate_at_start(cfg.db_url, 0x75736572 /* "user" */, user_svc_migrations, user_svc_migrations_count, &stop,
+	        (int) cfg.db_wait_s);
+	if (migrated != 0)
+		return migrated > 0 ? EXIT_SUCCESS : EXIT_FAILURE; /* stopped while waiting: a clean stop */
 	if (user_repo_fill_email_keys_at_start(cfg.db_url) != 0)
 		return EXIT_FAILURE;
 

@@ -3,6 +3,7 @@
  * takes as a password is what --help masks, and numbers are strict. */
 #include <criterion/criterion.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "broker.h"
 #include "cache.h"
@@ -130,6 +131,76 @@ Test(config_urls, libpq_messages_lose_their_passwords)
 	cr_assert_eq(env_load(&v, 1, err, sizeof(err)), -1);
 	cr_assert_str_eq(err, "T_DB_URL: 'postgresql://u:***@h:notaport/db' is not a libpq URL or connection string "
 	                      "that can work: it has port 'notaport', which is not a number in [1, 65535]");
+}
+
+/* An outsider's inputs after the first round: wherever any of the
+ * libraries could read a password, the mask and the message hide it. */
+Test(config_urls, passwords_are_hidden_wherever_a_library_could_read_one)
+{
+	static const struct {
+		const char *value, *masked;
+	} masks[] = {
+	    {"postgresql://u:pa?ss@127.0.0.1/db", "postgresql://u:***@127.0.0.1/db"},
+	    {"postgresql://u:pa#ss@127.0.0.1/db", "postgresql://u:***@127.0.0.1/db"},
+	    {"postgresql://u:pa/ss@127.0.0.1/db", "postgresql://u:***@127.0.0.1/db"},
+	    {"postgresql://u:topsecret@part2@127.0.0.1/db", "postgresql://u:***@127.0.0.1/db"},
+	    {"host=127.0.0.1 port=0 password = hunter2", "host=127.0.0.1 port=0 password = ***"},
+	    {"host=h password='hunter two' dbname=d", "host=h password=*** dbname=d"},
+	    {"postgresql://u@h:0/db?pass%77ord=hunter2", "postgresql://u@h:0/db?pass%77ord=***"},
+	    {"redis://:hunt?er2@cache:6379/0", "redis://:***@cache:6379/0"},
+	    {"amqp://guest:hun?ter@h:5672/", "amqp://guest:***@h:5672/"},
+	};
+	for (size_t i = 0; i < sizeof(masks) / sizeof(masks[0]); i++) {
+		char out[256];
+		env_mask_url(masks[i].value, out, sizeof(out));
+		cr_assert_str_eq(out, masks[i].masked);
+	}
+	/* Refused values: the message names neither the password nor a part
+	 * of it a parser split off and quoted. */
+	static const struct {
+		const char *value, *secret;
+	} refused[] = {
+	    {"postgresql://u:pa/ss@127.0.0.1/db", "pa"},
+	    {"postgresql://u:topsecret@part2@127.0.0.1/db", "part2"},
+	    {"postgresql://u:topsecret@part2@127.0.0.1/db", "topsecret"},
+	    {"host=127.0.0.1 port=0 password = hunter2", "hunter2"},
+	    {"host=h port=0 password='hunter two'", "hunter"},
+	    {"postgresql://u@h:0/db?pass%77ord=hunter2", "hunter2"},
+	};
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		const char *url = NULL;
+		env_var v = {.name = "T_DB_URL", .default_value = refused[i].value, .kind = ENV_CUSTOM,
+		    .parse = db_env_parse_conninfo, .out = &url, .secret_url = 1};
+		char err[512];
+		cr_assert_eq(env_load(&v, 1, err, sizeof(err)), -1, "%s was accepted", refused[i].value);
+		cr_assert_null(strstr(err, refused[i].secret), "%s", err);
+	}
+}
+
+Test(config_urls, libpq_options_read_only_when_connecting_are_checked_at_start)
+{
+	conninfo_refused("postgresql://h/d?keepalives=x", "has keepalives 'x', which is not 0 or 1");
+	conninfo_refused("postgresql://h/d?tcp_user_timeout=abc", "has tcp_user_timeout 'abc'");
+	conninfo_refused("host=h keepalives_idle=-1", "has keepalives_idle '-1'");
+	conninfo_refused("host=h keepalives_count=many", "has keepalives_count 'many'");
+	conninfo_refused("postgresql://h/d?channel_binding=bogus", "has channel_binding 'bogus'");
+	conninfo_refused("host=h ssl_min_protocol_version=SSLv3", "has ssl_min_protocol_version 'SSLv3'");
+	conninfo_refused("service=nosuch-service-here", "has service 'nosuch-service-here', which no service file");
+	char err[512];
+	cr_assert_eq(db_check_conninfo("postgresql://h/d?keepalives=1&keepalives_idle=30&tcp_user_timeout=5000"
+	                               "&channel_binding=prefer&ssl_min_protocol_version=TLSv1.2",
+	                 err, sizeof(err)),
+	    0, "%s", err);
+	/* A service a file defines is accepted. */
+	char path[] = "/tmp/pg-service-XXXXXX";
+	int fd      = mkstemp(path);
+	cr_assert(fd >= 0);
+	cr_assert_gt(write(fd, "[mydb]\nhost=h\n", 14), 0);
+	close(fd);
+	setenv("PGSERVICEFILE", path, 1);
+	cr_assert_eq(db_check_conninfo("service=mydb", err, sizeof(err)), 0, "%s", err);
+	unsetenv("PGSERVICEFILE");
+	unlink(path);
 }
 
 Test(config_urls, redis_hosts_and_ports_are_checked)
