@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "text_field.h"
 #include "utf8.h"
 
 static const char *const statuses[] = {"pending", "paid", "shipped", "completed", "cancelled", NULL};
@@ -45,17 +46,7 @@ order_validate_create(long long user_id, const char *product, const char *price,
 	if (user_id <= 0)
 		rpc_status_add_violation(st, "userId", "userId must be a positive integer");
 
-	size_t len;
-	const char *trimmed = utf8_trim(product, &len);
-	size_t n            = utf8_chars(trimmed, len);
-	if (!utf8_valid(product)) /* the gateway only sends UTF-8; other callers may not */
-		rpc_status_add_violation(st, "product", "product must be valid UTF-8");
-	else if (n == 0)
-		rpc_status_add_violation(st, "product", "product must not be empty");
-	else if (n > ORDER_PRODUCT_MAX || len >= product_len)
-		rpc_status_add_violation(st, "product", "product must be at most %d characters", ORDER_PRODUCT_MAX);
-	else
-		snprintf(product_out, product_len, "%.*s", (int) len, trimmed);
+	text_field_check(product, "product", ORDER_PRODUCT_MAX, product_out, product_len, st);
 
 	check_price(price, st);
 

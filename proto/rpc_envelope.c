@@ -96,8 +96,8 @@ rpc_envelope_check_request(const Rpc__Request *req, rpc_status *st)
 	if (!ascii_text(req->request_id, 0, RPC_REQUEST_ID_MAX, 0x21, 0x7e))
 		rpc_status_add_violation(st, "request_id", "request_id must be at most %d visible ASCII characters",
 		    RPC_REQUEST_ID_MAX);
-	if (!ascii_text(req->method, 1, 256, 0x21, 0x7e))
-		rpc_status_add_violation(st, "method", "method must be 1-256 visible ASCII characters");
+	if (!ascii_text(req->method, 0, 256, 0x21, 0x7e)) /* an empty one is merely unknown: UNIMPLEMENTED */
+		rpc_status_add_violation(st, "method", "method must be at most 256 visible ASCII characters");
 	for (size_t i = 0; i < req->n_metadata; i++) {
 		const Rpc__Metadata *m = req->metadata[i];
 		if (!metadata_key_valid(m->key)) {

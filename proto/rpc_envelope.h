@@ -44,7 +44,7 @@ Rpc__Request *rpc_envelope_unpack_request(const nng_msg *msg);
  *   request id      at most RPC_REQUEST_ID_MAX visible ASCII characters
  *                   (0x21-0x7e; empty means none), the rule the gateway
  *                   applies to X-Request-Id;
- *   method          1-256 visible ASCII characters;
+ *   method          at most 256 visible ASCII characters;
  *   metadata keys   1-64 of a-z 0-9 - _ . (lower case, as HTTP/2 field names);
  *   metadata values at most RPC_METADATA_VALUE_MAX printable ASCII
  *                   characters (0x20-0x7e: an RFC 8941 sf-string).

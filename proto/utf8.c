@@ -118,6 +118,70 @@ decode(const unsigned char *s, size_t n)
 	return utf8proc_iterate(s, (utf8proc_ssize_t) n, &cp) > 0 ? cp : -1;
 }
 
+/* True when some code point of s[0..len) is in the class `want` picks. */
+static bool
+any_code_point(const char *s, size_t len, bool (*want)(utf8proc_int32_t))
+{
+	const utf8proc_uint8_t *p = (const utf8proc_uint8_t *) s;
+	for (size_t i = 0; i < len;) {
+		utf8proc_int32_t cp;
+		utf8proc_ssize_t n = utf8proc_iterate(p + i, (utf8proc_ssize_t) (len - i), &cp);
+		if (n <= 0)
+			return false;
+		if (want(cp))
+			return true;
+		i += (size_t) n;
+	}
+	return false;
+}
+
+static bool
+is_control(utf8proc_int32_t cp)
+{
+	return utf8proc_category(cp) == UTF8PROC_CATEGORY_CC;
+}
+
+static bool
+is_invisible(utf8proc_int32_t cp)
+{
+	return utf8proc_category(cp) == UTF8PROC_CATEGORY_CF || utf8proc_get_property(cp)->ignorable;
+}
+
+static bool
+is_visible(utf8proc_int32_t cp)
+{
+	switch (utf8proc_category(cp)) {
+	case UTF8PROC_CATEGORY_LU: case UTF8PROC_CATEGORY_LL: case UTF8PROC_CATEGORY_LT:
+	case UTF8PROC_CATEGORY_LM: case UTF8PROC_CATEGORY_LO: case UTF8PROC_CATEGORY_MC:
+	case UTF8PROC_CATEGORY_ND: case UTF8PROC_CATEGORY_NL: case UTF8PROC_CATEGORY_NO:
+	case UTF8PROC_CATEGORY_PC: case UTF8PROC_CATEGORY_PD: case UTF8PROC_CATEGORY_PS:
+	case UTF8PROC_CATEGORY_PE: case UTF8PROC_CATEGORY_PI: case UTF8PROC_CATEGORY_PF:
+	case UTF8PROC_CATEGORY_PO: case UTF8PROC_CATEGORY_SM: case UTF8PROC_CATEGORY_SC:
+	case UTF8PROC_CATEGORY_SK: case UTF8PROC_CATEGORY_SO:
+		return !utf8proc_get_property(cp)->ignorable;
+	default:
+		return false;
+	}
+}
+
+bool
+utf8_has_control(const char *s, size_t len)
+{
+	return any_code_point(s, len, is_control);
+}
+
+bool
+utf8_has_invisible(const char *s, size_t len)
+{
+	return any_code_point(s, len, is_invisible);
+}
+
+bool
+utf8_has_visible(const char *s, size_t len)
+{
+	return any_code_point(s, len, is_visible);
+}
+
 const char *
 utf8_trim(const char *s, size_t *len)
 {

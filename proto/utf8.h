@@ -33,6 +33,19 @@ bool utf8_valid(const char *s);
  * code points: U+FEFF is trimmed and U+0085 (NEL, a C1 control) is not. */
 bool utf8_is_space(uint32_t cp);
 
+/* Character classes for text people read (Unicode 15 via utf8proc), over
+ * s[0..len), which must be valid UTF-8:
+ *   control    a Cc code point: C0, DEL, C1 (a terminal escape, a line break
+ *              inside a name);
+ *   invisible  a Default_Ignorable_Code_Point or a format character (Cf):
+ *              soft hyphen, zero-width space and joiners, bidi marks, word
+ *              joiner, U+180E...: present but not seen;
+ *   visible    a letter, number, punctuation, symbol or spacing mark (L*,
+ *              N*, P*, S*, Mc): what makes a text not empty to a reader. */
+bool utf8_has_control(const char *s, size_t len);
+bool utf8_has_invisible(const char *s, size_t len);
+bool utf8_has_visible(const char *s, size_t len);
+
 /* s without surrounding white space (utf8_is_space): returns where it
  * starts and sets *len to its length in bytes. An invalid byte is not
  * white space. */

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "text_field.h"
 #include "utf8.h"
 
 /* White space (utf8.h's one set) and controls (C0, DEL, C1). */
@@ -47,17 +48,7 @@ bool
 user_validate_create(const char *name, const char *email, char *name_out, size_t name_out_len, rpc_status *st)
 {
 	size_t before = st->n_violations;
-	size_t len;
-	const char *trimmed = utf8_trim(name, &len);
-	size_t chars        = utf8_chars(trimmed, len);
-	if (!utf8_valid(name)) /* the gateway only sends UTF-8; other callers may not */
-		rpc_status_add_violation(st, "name", "name must be valid UTF-8");
-	else if (chars == 0)
-		rpc_status_add_violation(st, "name", "name must not be empty");
-	else if (chars > USER_NAME_MAX || len >= name_out_len)
-		rpc_status_add_violation(st, "name", "name must be at most %d characters", USER_NAME_MAX);
-	else
-		snprintf(name_out, name_out_len, "%.*s", (int) len, trimmed);
+	text_field_check(name, "name", USER_NAME_MAX, name_out, name_out_len, st);
 
 	size_t email_chars = utf8_chars(email, strlen(email));
 	if (!utf8_valid(email))
@@ -68,6 +59,9 @@ user_validate_create(const char *name, const char *email, char *name_out, size_t
 		rpc_status_add_violation(st, "email", "email must be at most %d characters", USER_EMAIL_MAX);
 	else if (!email_ok(email))
 		rpc_status_add_violation(st, "email", "email must be a valid email address");
+	else if (utf8_has_invisible(email, strlen(email))) /* two spellings of one address that look alike */
+		rpc_status_add_violation(st, "email", "email must not contain invisible characters (zero-width, "
+		    "format or soft hyphen)");
 	return st->n_violations == before;
 }
 

@@ -70,6 +70,38 @@ Test(validate, emails_refuse_white_space_and_controls_of_any_kind)
 	cr_assert_str_eq(order_problem("\xed\xa0\x80", "1", out, sizeof(out)), "product must be valid UTF-8");
 }
 
+/* An outsider's second round: characters that are there but not seen made
+ * a second account of one address, and names of nothing visible. */
+Test(validate, invisible_characters_make_no_second_address_and_no_name)
+{
+	const char *emails[] = {"m\xc2\xad@example.com", "x@example.com\xe2\x80\x8b", "m\xe2\x81\xa0n@example.com",
+	    "m\xe2\x80\x8en@example.com", "m\xe1\xa0\x8en@example.com", "m\xe2\x80\x8dn@example.com"};
+	for (size_t i = 0; i < sizeof(emails) / sizeof(emails[0]); i++) {
+		char out[64];
+		const char *p = user_problem("A", emails[i], out, sizeof(out));
+		cr_assert_not_null(p, "%zu was accepted", i);
+		cr_assert(strstr(p, "invisible") != NULL, "%zu: %s", i, p);
+	}
+	const char *empty[] = {"\xe2\x80\x8b", "\xcc\x81", "\xe2\x80\x8b\xe2\x80\x8c \xe2\x81\xa0", "\xc2\xad"};
+	for (size_t i = 0; i < sizeof(empty) / sizeof(empty[0]); i++) {
+		char out[64];
+		cr_assert_str_eq(user_problem(empty[i], "a@b.co", out, sizeof(out)), "name must not be empty", "%zu", i);
+		cr_assert_str_eq(order_problem(empty[i], "1", out, sizeof(out)), "product must not be empty", "%zu", i);
+	}
+	const char *controls[] = {"\x1f", "\x1b[31mred", "John\nDoe", "a\xc2\x85" "b", "a\x7f"};
+	for (size_t i = 0; i < sizeof(controls) / sizeof(controls[0]); i++) {
+		char out[64];
+		cr_assert_str_eq(user_problem(controls[i], "a@b.co", out, sizeof(out)),
+		    "name must not contain control characters", "%zu", i);
+		cr_assert_str_eq(order_problem(controls[i], "1", out, sizeof(out)),
+		    "product must not contain control characters", "%zu", i);
+	}
+	/* Visible text with marks and joiners inside stays as it is. */
+	char out[64];
+	cr_assert_null(user_problem("Jos\x65\xcc\x81", "a@b.co", out, sizeof(out)));
+	cr_assert_null(user_problem("\xf0\x9f\x91\xa9\xe2\x80\x8d\xf0\x9f\x92\xbb", "a@b.co", out, sizeof(out)));
+}
+
 Test(validate, prices_are_judged_on_their_exact_text)
 {
 	const char *cases[][2] = {{"19.999999999999999", "price must have at most 2 decimal places"},
