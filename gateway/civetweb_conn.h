@@ -17,7 +17,9 @@
 #ifndef GATEWAY_CIVETWEB_CONN_H
 #define GATEWAY_CIVETWEB_CONN_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* From CivetWeb's init_connection callback (the worker's thread, before
  * anything of the connection is read): the next recv() is its first. */
@@ -28,6 +30,10 @@ void civetweb_conn_opened(void);
  * opened). */
 const char *civetweb_conn_buffer(void);
 
+/* True when the last recv() into that buffer filled it to its last byte
+ * (size bytes): a head that did not end within it was too large. */
+bool civetweb_conn_buffer_filled(size_t size);
+
 /* The socket of this worker's connection, or -1 when not known. */
 int civetweb_conn_socket(void);
 
@@ -37,8 +43,22 @@ int civetweb_conn_socket(void);
  * length and went silent held the connection and its worker until
  * REQUEST_TIMEOUT_MS. CivetWeb has no call to end a connection from a
  * handler, so this shuts the read side of the worker's socket: what is
- * queued is still read, then the discard sees the end. Returns 0, or -1
- * when the socket is not known. */
+ * queued is still read, then the discard sees the end. Returns 0 (also
+ * when the peer is gone already), -1 when the socket is not known, -2 when
+ * shutdown() failed otherwise. */
 int civetweb_conn_stop_reading(void);
+
+/* A deadline on reading this worker's connection. CivetWeb 1.15's
+ * mg_read waits for the whole length asked, and its timeout restarts with
+ * every byte that arrives (pull_all), so a client sending a byte a second
+ * held a worker for as long as it liked. Armed, the deadline shuts the
+ * socket's read side at deadline_ms (rpc_clock_ms), which ends a read
+ * CivetWeb is blocked in; a thread of this module's checks every 100 ms.
+ * Arm before reading, disarm after: civetweb_conn_read_deadline_end
+ * returns true when the deadline fired meanwhile (the read was cut short).
+ * Returns -1 from _start when the socket is not known. Thread-safe: each
+ * worker arms only its own. */
+int civetweb_conn_read_deadline_start(int64_t deadline_ms);
+bool civetweb_conn_read_deadline_end(void);
 
 #endif

@@ -124,3 +124,14 @@ civetweb_head(const struct mg_request_info *ri, request_field fields[MG_MAX_HEAD
 			mark(h, head_end(end, limit), i);
 	}
 }
+
+bool
+civetweb_head_line_parsed(const struct mg_request_info *ri)
+{
+	/* CivetWeb steps http_version past "HTTP/" only once the line checks
+	 * out (parse_http_request); the five bytes before it are then in the
+	 * buffer, after the method and target. */
+	const char *start = civetweb_conn_buffer(), *v = ri->http_version;
+	return v != NULL && ri->request_method != NULL && start != NULL && v - 5 >= start &&
+	       v < start + CIVETWEB_REQUEST_BUFFER && memcmp(v - 5, "HTTP/", 5) == 0;
+}

@@ -25,7 +25,7 @@
 #include "request_checks.h"
 
 /* CivetWeb's request buffer, set as its max_request_size (a larger head is
- * CivetWeb's own 413). */
+ * a parse failure to CivetWeb, answered 431 by the gateway). */
 #define CIVETWEB_REQUEST_BUFFER 16384
 #define CIVETWEB_REQUEST_BUFFER_TEXT "16384"
 
@@ -33,5 +33,11 @@
  * be the request CivetWeb is handing to its request handler (after it split
  * the query off; with decode_url off, so the target is raw). */
 void civetweb_head(const struct mg_request_info *ri, request_field fields[MG_MAX_HEADERS], request_head *h);
+
+/* For a request CivetWeb failed to parse (its http_error callback): true
+ * when its request line was parsed whole, "HTTP/" and all, so the method
+ * and version it exposes are the client's; false when the parse stopped
+ * earlier and ri's strings may run on into the rest of the head. */
+bool civetweb_head_line_parsed(const struct mg_request_info *ri);
 
 #endif

@@ -118,8 +118,8 @@ gateway_config_load(gateway_config *cfg, int argc, char **argv)
 	                "answer closes its connection so waiting clients get a turn"},
 	    {.name = "REQUEST_TIMEOUT_MS", .default_value = "30000", .kind = ENV_INT, .min = 100, .max = 600000,
 	        .out = &cfg->request_timeout_ms,
-	        .help = "longest a client may take to send a request's headers (and each read of its body); "
-	                "a slower one is disconnected, freeing its worker"},
+	        .help = "longest a client may take to send a request's headers, and its body from the request's "
+	                "start (408); a slower one is disconnected, freeing its worker"},
 	    {.name = "CORS_ORIGINS", .default_value = "", .kind = ENV_CUSTOM, .parse = parse_origins,
 	        .out = &cfg->cors_origins, .help = "origins allowed by CORS, comma-separated; empty allows none"},
 	    {.name = "LOG_LEVEL", .default_value = "info", .kind = ENV_CHOICE, .choices = log_level_names,

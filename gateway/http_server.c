@@ -93,6 +93,27 @@ civetweb_closes_after_this_request(struct mg_connection *conn)
 	ri->http_headers[i].value = "close";
 }
 
+/* True when a Connection field of the request lists "close" (RFC 9112
+ * 9.6: then the server closes after its answer). CivetWeb 1.15 keeps the
+ * connection when "keep-alive" is listed too, or in another Connection
+ * line. */
+static bool
+asks_to_close(const struct mg_request_info *ri)
+{
+	for (int i = 0; i < ri->num_headers; i++) {
+		if (strcasecmp(ri->http_headers[i].name, "Connection") != 0)
+			continue;
+		for (const char *p = ri->http_headers[i].value; *p != '\0';) {
+			p += strspn(p, " \t,");
+			size_t n = strcspn(p, " \t,");
+			if (n == 5 && strncasecmp(p, "close", 5) == 0)
+				return true;
+			p += n;
+		}
+	}
+	return false;
+}
+
 /* True when the request has a body that nobody read. */
 static bool
 body_pending(const exchange *x)
@@ -114,6 +135,10 @@ send_error(exchange *x, int status, rpc_code code, const char *message, const rp
 static int
 send_json(exchange *x, int status, const char *body, size_t len)
 {
+	/* As send_error: a body nobody reads ends the connection, else CivetWeb
+	 * reads it to its declared end, as slowly as the client sends it. */
+	if (body_pending(x))
+		close_after_response(x);
 	return http_send_json(x->conn, status, x->request_id, body, len, x->headers, x->n_headers);
 }
 
@@ -250,15 +275,26 @@ read_body(const http_server *srv, exchange *x, char **body, size_t *len)
 		return send_error(x, 500, RPC_INTERNAL, "internal error", NULL);
 	size_t n = 0;
 	int got  = 0;
+	/* The whole body gets REQUEST_TIMEOUT_MS from the request's start
+	 * (civetweb_conn.h: CivetWeb's own wait restarts with every byte). */
+	if (civetweb_conn_read_deadline_start(x->started_ms + srv->cfg->request_timeout_ms) != 0)
+		log_warn(x->request_id, "body_read_without_deadline (the worker's socket is not known)");
 	while (n < cap && (got = mg_read(x->conn, buf + n, cap - n)) > 0)
 		n += (size_t) got;
-	/* A bad chunk header (mg_read < 0), or a body cut short by a timeout:
-	 * the framing is lost, so the connection ends with the answer. */
-	if (got < 0 || (x->ri->content_length >= 0 && n < cap)) {
+	if (civetweb_conn_read_deadline_end()) {
+		free(buf);
+		x->body_read = false;
+		return send_error(x, 408, RPC_DEADLINE_EXCEEDED, "the body did not arrive within REQUEST_TIMEOUT_MS", NULL);
+	}
+	/* A bad chunk header (mg_read < 0), or a body cut short (the client
+	 * stopped, or a timeout): the framing is lost, so the connection ends
+	 * with the answer. */
+	bool chunked = x->ri->content_length < 0;
+	if ((got < 0 && chunked) || (!chunked && n < cap)) {
 		free(buf);
 		x->body_read = false;
 		return send_error(x, 400, RPC_INVALID_ARGUMENT,
-		    got < 0 ? "malformed chunked encoding" : "body ended before Content-Length", NULL);
+		    chunked ? "malformed chunked encoding" : "body ended before Content-Length", NULL);
 	}
 	if (n > (size_t) max) {
 		free(buf);
@@ -500,6 +536,8 @@ handle_metrics(http_server *srv, exchange *x, int64_t timeout_ms)
 	free_health(replies);
 	if (text == NULL)
 		return send_error(x, 500, RPC_INTERNAL, "internal error", NULL);
+	if (body_pending(x))
+		close_after_response(x);
 	int status = http_send(x->conn, 200, "text/plain; version=0.0.4; charset=utf-8", x->request_id, text,
 	    strlen(text), x->headers, x->n_headers);
 	free(text);
@@ -610,11 +648,11 @@ handle_request(struct mg_connection *conn, void *cbdata)
 		 * answer to any chunked request ends its connection and says so
 		 * (RFC 9112 9.6): a request pipelined behind it is the client's to
 		 * send again, never silently lost. (CivetWeb 1.16 discards trailers.) */
-		if (mg_get_header(conn, "Transfer-Encoding") != NULL)
+		if (mg_get_header(conn, "Transfer-Encoding") != NULL || asks_to_close(x->ri))
 			close_after_response(x);
 		status = dispatch(srv, x);
 	}
-	if (x->closing && body_pending(x) && civetweb_conn_stop_reading() != 0)
+	if (x->closing && body_pending(x) && civetweb_conn_stop_reading() == -1)
 		log_warn(x->request_id, "connection_socket_unknown peer=%s:%d (its unread body is discarded until "
 		    "REQUEST_TIMEOUT_MS)", x->ri->remote_addr, x->ri->remote_port);
 	if (x->closing)
@@ -689,6 +727,7 @@ on_http_error(struct mg_connection *conn, int status, const char *errmsg)
 	const char *method = ri->http_version != NULL ? ri->request_method : NULL;
 	const char *message = mg_get_response_code_text(conn, status); /* CivetWeb's text is not for clients */
 	char text[192];
+	bool line_parsed = civetweb_head_line_parsed(ri);
 	/* A method CivetWeb does not parse fails the parse after the request
 	 * line was split, with a version of digits: unrecognised, so 501 (RFC
 	 * 9110 9.1), as is CONNECT (refused as an "Invalid URI"). */
@@ -702,9 +741,15 @@ on_http_error(struct mg_connection *conn, int status, const char *errmsg)
 		message = "the method is not a token (RFC 9110 9.1)";
 	} else if (status == 400 && errmsg != NULL && strcmp(errmsg, "Invalid URI") == 0) {
 		message = "the request-target must be a path starting with '/' or an absolute http URI";
-	} else if (status == 400 && method != NULL && civetweb_parses_method(method) &&
-	           isdigit((unsigned char) ri->http_version[0]) && framing_refusal(ri, text, sizeof(text), &status)) {
+	} else if (status == 400 && line_parsed && ri->num_headers < 0) {
+		message = "a header line is not a field (name \":\" value, RFC 9112 5)";
+	} else if (status == 400 && line_parsed && civetweb_parses_method(method) &&
+	           framing_refusal(ri, text, sizeof(text), &status)) {
 		message = text; /* a Transfer-Encoding CivetWeb refused: say which rule */
+	} else if (status == 400 && errmsg != NULL && strcmp(errmsg, "Malformed message") == 0 &&
+	           civetweb_conn_buffer_filled(CIVETWEB_REQUEST_BUFFER)) {
+		status  = 431; /* RFC 6585 5 */
+		message = "the request head is larger than " CIVETWEB_REQUEST_BUFFER_TEXT " bytes";
 	} else if (status == 404 && method != NULL && mg_get_header(conn, "Upgrade") != NULL) {
 		/* CivetWeb takes "Upgrade: websocket" past the handler to its own
 		 * websocket table, which is empty. */
@@ -713,7 +758,7 @@ on_http_error(struct mg_connection *conn, int status, const char *errmsg)
 		/* CivetWeb's answer to a Content-Length it cannot read ("-1", "x") */
 		status  = 400;
 		message = "Content-Length must be a decimal number of bytes (RFC 9110 8.6)";
-	} else if (status == 505 && method != NULL) {
+	} else if (status == 505 && line_parsed) {
 		snprintf(text, sizeof(text), "HTTP/%.16s is not supported: use HTTP/1.1", ri->http_version);
 		message = text;
 	}

@@ -105,6 +105,14 @@ check_target(const request_head *h, request_violation *v)
 			if (!is_uri_char((unsigned char) authority[i], "[]") || authority[i] == '@')
 				return refuse(v, 400, "the request-target's host has a character that cannot be there");
 		}
+		/* port = *DIGIT (RFC 3986 3.2.3): CivetWeb reads it with atoi, which
+		 * takes "+38300" for 38300. */
+		const char *close = memchr(authority, ']', len);
+		const char *colon = memchr(close != NULL ? close : authority, ':', len - (size_t) ((close != NULL ? close : authority) - authority));
+		for (const char *p = colon != NULL ? colon + 1 : authority + len; p < authority + len; p++) {
+			if (*p < '0' || *p > '9')
+				return refuse(v, 400, "the request-target's port must be digits (RFC 3986 3.2.3)");
+		}
 		t = authority + len;
 	}
 	long bad = first_bad_uri_byte(t, "/");
@@ -198,9 +206,15 @@ check_transfer_encoding(const char *value, request_violation *v)
 		return refuse(v, 400, "Transfer-Encoding must end with chunked (RFC 9112 6.3)");
 	if (last != s) {
 		/* chunked twice is as ambiguous as chunked not last (RFC 9112 7) */
-		for (const char *p = s; p + 7 <= last; p++) {
-			if (strncasecmp(p, "chunked", 7) == 0)
+		for (const char *p = s; p < last;) {
+			size_t k = strcspn(p, ",");
+			char element[64];
+			const char *e;
+			snprintf(element, sizeof(element), "%.*s", (int) (k < 63 ? k : 63), p);
+			size_t en = trimmed(element, &e);
+			if (en == 7 && strncasecmp(e, "chunked", 7) == 0)
 				return refuse(v, 400, "Transfer-Encoding lists chunked more than once (RFC 9112 7)");
+			p += k + (p[k] == ',');
 		}
 		return refuse(v, 501, "Transfer-Encoding: only chunked is implemented");
 	}
