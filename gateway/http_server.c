@@ -1,4 +1,5 @@
 /* http_server.h: CivetWeb, and the request flow of every route. */
+#define _GNU_SOURCE /* strcasestr */
 #include "http_server.h"
 
 #include <civetweb.h>
@@ -236,14 +237,27 @@ request_timeout(const http_server *srv, exchange *x, int64_t *timeout_ms)
 	return true;
 }
 
+/* application/json, with no charset or charset=utf-8 (RFC 8259 8.1: JSON
+ * exchanged between systems is UTF-8; a body declared UTF-16 would be read
+ * as something it is not). */
 static bool
 is_json_content_type(const char *type)
 {
 	static const char json_type[] = "application/json";
 	if (type == NULL || strncasecmp(type, json_type, sizeof(json_type) - 1) != 0)
 		return false;
-	char next = type[sizeof(json_type) - 1];
-	return next == '\0' || next == ';' || next == ' ';
+	const char *p = type + sizeof(json_type) - 1;
+	if (*p != '\0' && *p != ';' && *p != ' ' && *p != '\t')
+		return false;
+	for (const char *c = strcasestr(p, "charset"); c != NULL; c = strcasestr(c + 7, "charset")) {
+		const char *v = c + 7 + strspn(c + 7, " \t");
+		if (*v != '=')
+			continue;
+		v += 1 + strspn(v + 1, " \t\"");
+		if (strncasecmp(v, "utf-8", 5) != 0 || strchr("\"; \t", v[5]) == NULL)
+			return false;
+	}
+	return true;
 }
 
 /* Reads the body when it is JSON and within the limit. Returns 0 and a
@@ -255,7 +269,7 @@ read_body(const http_server *srv, exchange *x, char **body, size_t *len)
 	*body         = NULL;
 	*len          = 0;
 	if (!is_json_content_type(mg_get_header(x->conn, "Content-Type")))
-		return send_error(x, 415, RPC_INVALID_ARGUMENT, "Content-Type must be application/json", NULL);
+		return send_error(x, 415, RPC_INVALID_ARGUMENT, "Content-Type must be application/json (UTF-8)", NULL);
 	if (x->ri->content_length > max) {
 		/* Refused unread (send_error adds Connection: close). */
 		char text[96];

@@ -88,6 +88,9 @@ env_load(const env_var *vars, size_t n, char *err, size_t errlen)
 			} else {
 				snprintf(shown, sizeof(shown), "%s", value_of(v));
 			}
+			/* A long value is shortened, never the reason after it. */
+			if (strlen(shown) > 160)
+				memcpy(shown + 157, "...", 4);
 			snprintf(err, errlen, "%s: '%s' %s", v->name, shown, reason);
 			return -1;
 		}

@@ -643,6 +643,12 @@ decode_special(decoder *d, const char *path, const ProtobufCMessageDescriptor *d
 			problem(d, path, "must be a number, not %s", json_type_name(v));
 			return false;
 		}
+		/* A string holds a plain decimal, as a 64-bit integer's string
+		 * holds digits only: "1e2" is no price. */
+		if (from_string && !is_plain_decimal(json_string_value(v))) {
+			problem(d, path, "must be a decimal number such as 19.99");
+			return false;
+		}
 		/* Digits of the text: all of it but a sign and a point. */
 		if (!number_text_plain(&n, text, sizeof(text)) ||
 		    strlen(text) - (text[0] == '-') - (strchr(text, '.') != NULL) > DECIMAL_DIGITS_MAX) {

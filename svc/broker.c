@@ -2,12 +2,34 @@
 #include "broker.h"
 
 #include <amqp_tcp_socket.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
 
 #include "net_check.h"
+
+/* The port's text, if any, is digits (RFC 3986 3.2.3): librabbitmq reads
+ * it with strtol, which takes " 5672" and "+5672". */
+static bool
+port_text_is_digits(const char *url)
+{
+	const char *auth = strstr(url, "://");
+	if (auth == NULL)
+		return true;
+	auth += 3;
+	const char *end = auth + strcspn(auth, "/?#"), *at = NULL;
+	for (const char *p = auth; p < end; p++)
+		if (*p == '@')
+			at = p;
+	const char *host = at != NULL ? at + 1 : auth, *close = memchr(host, ']', (size_t) (end - host));
+	const char *colon = memchr(close != NULL ? close : host, ':', (size_t) (end - (close != NULL ? close : host)));
+	for (const char *p = colon != NULL ? colon + 1 : end; p < end; p++)
+		if (*p < '0' || *p > '9')
+			return false;
+	return true;
+}
 
 int
 broker_check_url(const char *url, char *err, size_t errlen)
@@ -24,6 +46,8 @@ broker_check_url(const char *url, char *err, size_t errlen)
 		snprintf(err, errlen, "is not an amqp://user:password@host:port/vhost URL (librabbitmq cannot parse it)");
 	else if (info.ssl)
 		snprintf(err, errlen, "is not an AMQP URL to use: amqps (TLS) is not supported, use amqp://");
+	else if (!port_text_is_digits(url))
+		snprintf(err, errlen, "is not an AMQP URL to use: its port must be digits");
 	else if (info.port < 1 || info.port > 65535)
 		snprintf(err, errlen, "is not an AMQP URL to use: it has port %d, out of range [1, 65535]", info.port);
 	else if (net_check_host(info.host, strlen(info.host), 1, why, sizeof(why)) != 0)

@@ -1,6 +1,7 @@
 /* cache.h over hiredis 0.14. */
 #include "cache.h"
 
+#include <ctype.h>
 #include <hiredis/hiredis.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -98,11 +99,32 @@ cache_parse_url(const char *url, char *host, size_t host_len, int *port, int *db
 			snprintf(err, errlen, "has a user name but no password: use redis://:password@host");
 			return -1;
 		}
+		if (colon != p) {
+			snprintf(err, errlen, "has a user name, and Redis ACL users are not supported (hiredis 0.14 "
+			    "sends AUTH with the password alone): use redis://:password@host");
+			return -1;
+		}
 		if ((size_t) (at - colon - 1) >= password_len) {
 			snprintf(err, errlen, "has a password longer than %zu bytes", password_len - 1);
 			return -1;
 		}
-		snprintf(password, password_len, "%.*s", (int) (at - colon - 1), colon + 1);
+		/* User information is %-encoded (RFC 3986 3.2.1), as libpq and
+		 * librabbitmq read it: "%40" is '@'. */
+		size_t o = 0;
+		for (const char *q = colon + 1; q < at; q++) {
+			if (*q == '%') {
+				if (q + 2 >= at || !isxdigit((unsigned char) q[1]) || !isxdigit((unsigned char) q[2])) {
+					snprintf(err, errlen, "has a password with a '%%' that is not %%XX (RFC 3986 2.1)");
+					return -1;
+				}
+				char hex[3] = {q[1], q[2], '\0'};
+				password[o++] = (char) strtol(hex, NULL, 16);
+				q += 2;
+			} else {
+				password[o++] = *q;
+			}
+		}
+		password[o] = '\0';
 		p = at + 1;
 	}
 	size_t hlen = strcspn(p, ":/?#");

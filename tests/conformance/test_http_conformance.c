@@ -563,6 +563,30 @@ Test(framing, codings_before_chunked_are_named_by_element)
 	assert_refused(JSON_POST("Transfer-Encoding: chunked , chunked\r\n\r\n0\r\n\r\n"), 400, "more than once");
 }
 
+Test(framing, a_json_body_in_another_charset_is_415)
+{
+	/* RFC 8259 8.1: JSON between systems is UTF-8; one declared UTF-16
+	 * would be read as something it is not. */
+	static const char *types[] = {"application/json; charset=utf-16", "application/json;charset=\"latin1\""};
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+		char request[512];
+		snprintf(request, sizeof(request),
+		    "POST /users HTTP/1.1\r\n" HOST "Content-Type: %s\r\nContent-Length: %zu\r\n\r\n%s", types[i],
+		    strlen(USER_BODY), USER_BODY);
+		exchange x;
+		raw(request, 1, &x);
+		cr_assert_eq(x.n, 1);
+		assert_envelope(&x.a[0], 415);
+		exchange_free(&x);
+	}
+	exchange x;
+	raw("POST /users HTTP/1.1\r\n" HOST "Content-Type: application/json; charset=UTF-8\r\nContent-Length: 2\r\n\r\n{}",
+	    1, &x);
+	cr_assert_eq(x.n, 1);
+	cr_assert_neq(x.a[0].status, 415, "%s", x.a[0].body);
+	exchange_free(&x);
+}
+
 Test(framing, more_than_one_space_in_the_request_line)
 {
 	assert_refused("GET  /healthz HTTP/1.1\r\n" HOST "\r\n", 400, "white space");

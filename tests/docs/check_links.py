@@ -4,8 +4,10 @@
 Usage: check_links.py REPO_ROOT
        check_links.py --self-test   (the checker against a tree of known faults)
 Reads every *.md file git tracks (or, outside git, every *.md under the root
-except build/ and .run/), finds inline links and images `[text](target)` and
-reference definitions `[label]: target`, and fails for a relative target that
+except build/ and .run/), finds inline links and images `[text](target)`
+(text wrapped over lines, targets in <...> with spaces), reference
+definitions `[label]: target` and HTML `href`/`src`, drops a ?query, and
+fails for a relative target that
   - leaves the repository (a clone has nothing above its root),
   - names a file or folder that does not exist, or
   - has a #fragment that is not a heading of the target Markdown file
@@ -17,7 +19,9 @@ import re
 import subprocess
 import sys
 
-INLINE = re.compile(r'!?\[(?:[^\[\]]|\[[^\]]*\])*\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)')
+# Link text may wrap over lines; a target in <...> may hold spaces.
+INLINE = re.compile(r'!?\[(?:[^\[\]]|\[[^\]]*\])*\]\(\s*(?:<([^>\n]+)>|([^)\s]+))(?:\s+"[^"]*")?\s*\)')
+HTML = re.compile(r'<(?:a|img)\s[^>]*?(?:href|src)\s*=\s*"([^"]+)"', re.IGNORECASE)
 REFDEF = re.compile(r'^\s{0,3}\[[^\]]+\]:\s*<?(\S+?)>?(?:\s+.*)?$')
 SCHEME = re.compile(r'^[A-Za-z][A-Za-z0-9+.-]*:')
 FENCE = re.compile(r'^\s{0,3}(```|~~~)')
@@ -50,6 +54,13 @@ def prose_lines(text):
             yield number, re.sub(r'`[^`]*`', '', line)
 
 
+def prose(text):
+    """The text outside fenced code blocks and inline code, with every line
+    kept (code lines blanked), so offsets give line numbers."""
+    kept = dict(prose_lines(text))
+    return '\n'.join(kept.get(n, '') for n in range(1, len(text.splitlines()) + 1))
+
+
 def slug(heading):
     s = heading.strip().lower()
     s = re.sub(r'[^\w\- ]', '', s)
@@ -76,23 +87,29 @@ def check(root):
         src = os.path.join(root, rel)
         with open(src, encoding='utf-8') as f:
             text = f.read()
-        for number, line in prose_lines(text):
-            targets = INLINE.findall(line)
+        body = prose(text)
+        found = [(m.start(), m.group(1) or m.group(2)) for m in INLINE.finditer(body)]
+        found += [(m.start(), m.group(1)) for m in HTML.finditer(body)]
+        offset = 0
+        for line in body.split('\n'):
             m = REFDEF.match(line)
             if m:
-                targets.append(m.group(1))
-            for target in targets:
-                if SCHEME.match(target):
-                    continue
-                where = f'{rel}:{number}: {target}'
-                path, _, fragment = target.partition('#')
-                dest = os.path.realpath(os.path.join(os.path.dirname(src), path)) if path else src
-                if dest != root and not dest.startswith(root + os.sep):
-                    problems.append(f'{where}: leaves the repository')
-                elif not os.path.exists(dest):
-                    problems.append(f'{where}: no such file')
-                elif fragment and dest.endswith('.md') and fragment not in anchors(dest):
-                    problems.append(f'{where}: no heading #{fragment}')
+                found.append((offset, m.group(1)))
+            offset += len(line) + 1
+        for at, target in sorted(found):
+            number = body.count('\n', 0, at) + 1
+            if SCHEME.match(target):
+                continue
+            where = f'{rel}:{number}: {target}'
+            path, _, fragment = target.partition('#')
+            path = path.split('?', 1)[0]
+            dest = os.path.realpath(os.path.join(os.path.dirname(src), path)) if path else src
+            if dest != root and not dest.startswith(root + os.sep):
+                problems.append(f'{where}: leaves the repository')
+            elif not os.path.exists(dest):
+                problems.append(f'{where}: no such file')
+            elif fragment and dest.endswith('.md') and fragment not in anchors(dest):
+                problems.append(f'{where}: no heading #{fragment}')
     return problems
 
 
@@ -112,10 +129,15 @@ def self_test():
                     '# README\n'
                     '`[code](nowhere.md)`\n```\n[fenced](nowhere.md)\n```\n'
                     '[out](../outside.md)\n[missing](docs/B.md)\n[anchor](docs/A.md#nope)\n'
-                    '[ref]: docs/C.md\n')
+                    '[ref]: docs/C.md\n'
+                    'See [the\nwrapped](docs/NOPE.md) [ok](<docs/A B.md>) <a href="docs/GONE.md">x</a>\n'
+                    '[ok](docs/A.md?plain=1)\n')
+        with open(os.path.join(repo, 'docs', 'A B.md'), 'w') as f:
+            f.write('# Spaced\n')
         got = sorted(p.split(': ', 1)[0] + ': ' + p.rsplit(': ', 1)[1] for p in check(repo))
     want = sorted(['README.md:8: leaves the repository', 'README.md:9: no such file',
-                   'README.md:10: no heading #nope', 'README.md:11: no such file'])
+                   'README.md:10: no heading #nope', 'README.md:11: no such file',
+                   'README.md:12: no such file', 'README.md:13: no such file'])
     if got != want:
         sys.exit(f'self-test failed:\n got  {got}\n want {want}')
     print('self-test: every kind of broken link found')

@@ -58,6 +58,17 @@ Test(healthcheck, the_gateway_is_healthy_when_readyz_answers_200)
 	expect(0, "gateway", "GATEWAY_PORTS", getenv("STACK_GATEWAY_PORT"));
 }
 
+Test(healthcheck, the_gateway_is_dialed_where_gateway_bind_says, .timeout = 15)
+{
+	/* The stack's gateway listens on 127.0.0.1 only: the check must dial
+	 * the address it is told, not loopback whatever GATEWAY_BIND says. */
+	char ports[64];
+	snprintf(ports, sizeof(ports), "%s' GATEWAY_BIND='127.0.0.1", getenv("STACK_GATEWAY_PORT"));
+	expect(0, "gateway", "GATEWAY_PORTS", ports);
+	snprintf(ports, sizeof(ports), "%s' GATEWAY_BIND='127.0.0.2", getenv("STACK_GATEWAY_PORT"));
+	expect(1, "gateway", "GATEWAY_PORTS", ports);
+}
+
 Test(healthcheck, a_service_nobody_listens_for_is_unhealthy, .timeout = 15)
 {
 	expect(1, "user-svc", "USER_SVC_URL", "tcp://0.0.0.0:1");

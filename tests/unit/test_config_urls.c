@@ -24,8 +24,14 @@ Test(config_urls, a_redis_user_name_without_a_password_is_refused_not_sent_unmas
 	char password[256], err[256];
 	cr_assert_eq(parse("redis://s3cret@cache:6379/0", password, err), -1);
 	cr_assert_str_eq(err, "has a user name but no password: use redis://:password@host");
-	cr_assert_eq(parse("redis://user:s3cret@cache", password, err), 0, "%s", err);
-	cr_assert_str_eq(password, "s3cret");
+	/* A user of Redis 6 ACLs was dropped without a word: refused. */
+	cr_assert_eq(parse("redis://user:s3cret@cache", password, err), -1);
+	cr_assert(strstr(err, "ACL users are not supported") != NULL, "%s", err);
+	/* The password is %-decoded, as libpq and librabbitmq decode theirs. */
+	cr_assert_eq(parse("redis://:p%40w@cache", password, err), 0, "%s", err);
+	cr_assert_str_eq(password, "p@w");
+	cr_assert_eq(parse("redis://:p%zzw@cache", password, err), -1);
+	cr_assert(strstr(err, "not %XX") != NULL, "%s", err);
 }
 
 Test(config_urls, the_redis_password_ends_where_the_mask_says_it_does)
@@ -239,6 +245,8 @@ Test(config_urls, amqp_urls_that_cannot_work_are_refused)
 	amqp_refused("amqp://g:s3cret@999.1.1.1/", "has host '999.1.1.1', which is not an IPv4 address");
 	amqp_refused("amqp://g:s3cret@ho st/", "not a host name");
 	amqp_refused("http://x", "librabbitmq cannot parse it");
+	amqp_refused("amqp://guest:guest@127.0.0.1: 5672/", "port must be digits");
+	amqp_refused("amqp://guest:guest@127.0.0.1:+5672/", "port must be digits");
 	char err[256];
 	const char *good[] = {"amqp://guest:guest@127.0.0.1:5672/", "amqp://rabbitmq", "amqp://u:p@[::1]:5672/v"};
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)

@@ -152,6 +152,18 @@ Test(env, a_custom_parsers_reason_follows_the_value_masked_as_help_masks_it)
 	cr_assert_str_eq(err, "T_SECRET: 'amqp://u:hunter2@h:1/' is not what was wanted");
 }
 
+Test(env, a_long_value_is_shortened_and_the_reason_kept)
+{
+	char value[700];
+	memset(value, 'x', sizeof(value) - 1);
+	value[sizeof(value) - 1] = '\0';
+	const char *out          = NULL;
+	env_var v = {.name = "T_LONG", .default_value = value, .kind = ENV_CUSTOM, .parse = refuse, .out = &out};
+	char err[512];
+	cr_assert_eq(env_load(&v, 1, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "...' is not what was wanted") != NULL, "%s", err);
+}
+
 Test(env, ints_outside_the_environment_are_checked_the_same_way)
 {
 	long n = 0;

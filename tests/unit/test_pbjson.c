@@ -204,7 +204,7 @@ Test(pbjson, decimals_are_judged_by_their_exact_text)
 	const char *cases[][2] = {{"19.999999999999999", "19.999999999999999"},
 	    {"0.1000000000000000055511151231257827", "0.1000000000000000055511151231257827"},
 	    {"9007199254740993.0", "9007199254740993"}, {"-0", "0"}, {"1.5e1", "15"}, {"1e2", "100"},
-	    {"1999e-2", "19.99"}, {"0.00e5", "0"}, {"\"1.5e1\"", "15"}, {"1e59", "1" "00000000000000000000000000000000000000000000000000000000000"}};
+	    {"1999e-2", "19.99"}, {"0.00e5", "0"}, {"\"19.50\"", "19.5"}, {"1e59", "1" "00000000000000000000000000000000000000000000000000000000000"}};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char json[128];
 		snprintf(json, sizeof(json), "{\"price\":%s}", cases[i][0]);
@@ -218,6 +218,8 @@ Test(pbjson, decimals_are_judged_by_their_exact_text)
 		pbtest__everything__free_unpacked(m, NULL);
 	}
 	EXPECT1("{\"price\":1e400}", "price", "price must have at most 60 digits");
+	/* A string holds a plain decimal only, as an integer's holds digits. */
+	EXPECT1("{\"price\":\"1.5e1\"}", "price", "price must be a decimal number such as 19.99");
 	EXPECT1("{\"price\":1e-400}", "price", "price must have at most 60 digits");
 	EXPECT1("{\"price\":1e60}", "price", "price must have at most 60 digits");
 	EXPECT1("{\"price\":\"1.5e\"}", "price", "price must be a number, not a string");
