@@ -401,6 +401,11 @@ request GET 3000 /metrics
 { [ "$status" = 200 ] && grep -q '^service_up{service="order-svc"} 1' <<<"$body"; } ||
 	fail "GET /metrics: $status, or order-svc not up in it"
 pass "GET /metrics: 200, both services up"
+# RabbitMQ's management UI, published on 15672, with the compose file's user.
+code=$(curl -s --max-time 15 -o "$work/body" -w '%{http_code}' -u app:app http://127.0.0.1:15672/api/whoami) || code=000
+{ [ "$code" = 200 ] && grep -q '"name":"app"' "$work/body"; } ||
+	fail "RabbitMQ management API on 15672 as app: $code: $(cat "$work/body")"
+pass "RabbitMQ management API on 15672: 200 as app"
 
 # logged_count ID: order-svc's user_created lines for user ID so far.
 logged_count() {
@@ -480,10 +485,36 @@ for s in user-svc rabbitmq; do
 	# shellcheck disable=SC2086
 	wait_logged_once $created "$after"
 done
+
+# ---------------------------------------------------------------- down, up
+
+# The named volumes keep the data across re-created containers, and the
+# broker's fixed host name keeps its node, hence its durable queue and the
+# messages in it: an event published while order-svc is stopped waits in
+# the queue through `down` and `up`, then is logged by the new order-svc.
+t0=$SECONDS
+compose stop order-svc >>"$work/down.log" 2>&1 || fail "docker-compose stop order-svc failed"
+request POST 3001 /users '{"name":"Queued","email":"queued@example.com"}'
+expect "POST /users with order-svc stopped" 201 'b["id"] > 0'
+queued=$(python3 -c 'import json, sys; print(json.loads(sys.argv[1])["id"])' "$body")
+limit=$((SECONDS + 60))
+until podman exec "$(container rabbitmq)" rabbitmqctl -q list_queues name messages 2>/dev/null |
+	grep -Eq '^order-svc\.user_created[[:space:]]+1$'; do
+	[ $SECONDS -lt $limit ] || fail "user $queued's event never reached the queue order-svc.user_created"
+	sleep 1
+done
+pass "user $queued's event waits in order-svc.user_created"
+compose down >>"$work/down.log" 2>&1 || fail "docker-compose down failed (log: $work/down.log)"
+[ -z "$(container postgres)" ] || fail "docker-compose down left the containers"
+compose up -d >"$work/up-again.log" 2>&1 || fail "docker-compose up -d failed again (log: $work/up-again.log)"
+wait_healthy 180 "${services[@]}"
+wait_ready 120
+log "down and up again: healthy after $((SECONDS - t0)) s"
+wait_logged_once "$queued"
 request GET 3001 /users/1
-expect "GET /users/1 after the restarts" 200 'b["email"] == "john@example.com"'
+expect "GET /users/1 after down and up" 200 'b["email"] == "john@example.com"'
 request GET 3002 /orders/user/1
-expect "GET /orders/user/1 after the restarts" 200 'len(b) == 1'
+expect "GET /orders/user/1 after down and up" 200 'len(b) == 1 and b[0]["product"] == "Laptop"'
 
 # Stopping: every container ends on its stop signal, none is killed.
 compose stop >>"$work/down.log" 2>&1 || fail "docker-compose stop failed (log: $work/down.log)"
