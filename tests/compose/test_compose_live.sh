@@ -424,18 +424,25 @@ wait_logged_once 1
 podman logs "$(container order-svc)" 2>&1 | grep -q ' info  order-svc user_created id=1 email=john@example.com event=' ||
 	fail "order-svc's user_created line does not read as the README's"
 
-# Every container healthy; the project's own run as app (10001), seen from
-# the host: the real uid of each container's first process.
+# Every container healthy; the project's own run as app, uid and gid 10001
+# (ids no host account or group is likely to have: a system gid such as 999
+# is often the host's docker or systemd-journal group, which would own what
+# the process writes to a bind mount), seen from the host: the ids of each
+# container's first process.
 for s in "${services[@]}"; do [ "$(health "$s")" = healthy ] || fail "$s is $(health "$s")"; done
 pass "all ${#services[@]} containers healthy"
 for s in "${ours[@]}"; do
 	c=$(container "$s")
 	pid=$(podman inspect --format '{{.State.Pid}}' "$c")
 	uids=$(awk '/^Uid:/ {print $2, $3, $4, $5}' "/proc/$pid/status")
+	gids=$(awk '/^Gid:/ {print $2, $3, $4, $5}' "/proc/$pid/status")
+	groups=$(awk '/^Groups:/ {$1 = ""; print}' "/proc/$pid/status" | tr -d ' ')
 	[ "$uids" = "10001 10001 10001 10001" ] || fail "$s runs as uids $uids, expected 10001"
+	[ "$gids" = "10001 10001 10001 10001" ] || fail "$s runs as gids $gids, expected 10001"
+	[ -z "$groups" ] || [ "$groups" = 10001 ] || fail "$s has supplementary groups $groups"
 	[ "$(podman exec "$c" id -un)" = app ] || fail "$s: podman exec runs as $(podman exec "$c" id -un), expected app"
 done
-pass "${ours[*]} run as app (uid 10001)"
+pass "${ours[*]} run as app (uid and gid 10001)"
 
 # ---------------------------------------------------------------- restarts
 
