@@ -34,6 +34,7 @@ minbase_tar() {
 	if [ ! -f "$tarball" ]; then
 		mkdir -p "$cache"
 		dir=$(mktemp -d "$cache/minbase-root.XXXXXX")
+		chmod 755 "$dir" # it becomes the image's /: mktemp's 700 shuts out every other user
 		if ! debootstrap --variant=minbase --arch=amd64 "$minbase_suite" "$dir" "$minbase_mirror" >"$log" 2>&1; then
 			tail -n 30 "$log" >&2
 			minbase_unmount_below "$dir"
