@@ -184,6 +184,12 @@ cleanup() {
 		remove_project
 	fi
 	stop_service
+	# The bridge of Podman's default network, which the builds' RUN steps
+	# used, once nothing is attached to it. (The CNI plugins' iptables
+	# chains stay: empty, or naming our network's bridge, which is gone.)
+	if [ -d /sys/class/net/cni-podman0/brif ] && [ -z "$(ls /sys/class/net/cni-podman0/brif)" ]; then
+		ip link delete cni-podman0 2>/dev/null || true
+	fi
 	left=$(podman ps -aq --filter "label=com.docker.compose.project=$project" 2>/dev/null | wc -l)
 	[ "$left" -eq 0 ] || log "WARNING: $left containers left in $work/storage"
 	if [ "$rc" -eq 0 ]; then log PASS; else log "exit $rc"; fi
