@@ -342,13 +342,20 @@ wait_ready() {
 stopped_cleanly() {
 	local s
 	for s in "$@"; do
-		python3 - "$work/events.log" "${project}_${s}_1" <<-'PY' || fail "$s did not stop cleanly"
+		python3 - "$work/events.log" "${project}_${s}_1" <<-'PY' >&9 || fail "$s did not stop cleanly"
 			import json, sys
 			died = [e for e in map(json.loads, open(sys.argv[1]))
 			        if e.get("Name") == sys.argv[2] and e.get("Status") == "died"]
 			if not died:
 			    sys.exit(f"{sys.argv[2]}: no 'died' event in {sys.argv[1]}")
 			code = died[-1].get("ContainerExitCode", 0)
+			asked = [e for e in map(json.loads, open(sys.argv[1]))
+			         if e.get("Name") == sys.argv[2] and e.get("Status") == "restart"]
+			# The stop a restart began (the only death since), timed.
+			if asked and [e["Time"] > asked[-1]["Time"] for e in died].count(True) == 1:
+			    from datetime import datetime
+			    t = lambda e: datetime.fromisoformat(e["Time"][:26].rstrip("Z"))
+			    print(f"{sys.argv[2]}: stopped {(t(died[-1]) - t(asked[-1])).total_seconds():.1f} s after the restart began")
 			if code != 0:
 			    sys.exit(f"{sys.argv[2]}: exit code {code} when stopped" + (" (SIGKILL)" if code == 137 else ""))
 		PY
