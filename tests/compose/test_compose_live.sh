@@ -75,6 +75,7 @@ mirror_reachable() { curl -sf --max-time 15 -o /dev/null "$mirror/dists/bookworm
 
 # The published ports and the project name are the compose file's, fixed:
 # one run at a time on this machine, whichever checkout it comes from.
+mkdir -p /run/lock
 exec 8>/run/lock/compose-live.lock
 flock -w 900 8 || skip "another compose-live run held /run/lock/compose-live.lock for 15 minutes"
 for p in "${published[@]}"; do
