@@ -14,8 +14,10 @@
 #     works as written.
 # Then: the README's requests to the published ports, order-svc's
 # user_created lines, every container healthy, the project's containers
-# running as app (10001), and `docker-compose restart` of user-svc, then of
-# rabbitmq, with users created around each: every event logged once.
+# running as app (uid and gid 10001); `docker-compose restart` of user-svc,
+# then of rabbitmq, with users created around each: every event logged once;
+# `down` and `up` keep the data and the broker's queue; every container
+# stops on its stop signal (exit 0).
 #
 # Usage: test_compose_live.sh SOURCE-DIR WORK-DIR MINBASE-CACHE-DIR  (as root)
 # WORK-DIR keeps Podman's configuration and storage (WORK-DIR/storage: the
