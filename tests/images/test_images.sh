@@ -32,7 +32,6 @@ if [ -z "${IMAGES_UNDER_TIMEOUT:-}" ]; then
 fi
 
 mirror=${IMAGES_MIRROR:-http://deb.debian.org/debian}
-security=${IMAGES_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
 suite=bookworm
 dockerfile=$src/compose/Dockerfile
 cache=$work/cache
@@ -135,36 +134,16 @@ in_root() {
 
 # ---------------------------------------------------------------- base root
 
-# The minbase root, set up as the official images are: their apt sources,
-# and dpkg's force-unsafe-io (their docker-apt-speedup).
-base_key=$(printf '%s\n' v1 "$suite" "$mirror" "$security" minbase | sha256sum | cut -c1-16)
+# The minbase root (tests/images/minbase.sh, shared with the compose-live test).
+# shellcheck source=tests/images/minbase.sh
+. "$src/tests/images/minbase.sh"
+base_key=$(minbase_key)
 base_tar=$cache/minbase-$base_key.tar
 
 make_base() {
-	local dir=$roots/minbase t0=$SECONDS
+	local t0=$SECONDS
 	log "debootstrap --variant=minbase $suite from $mirror (cold cache)"
-	debootstrap --variant=minbase --arch=amd64 "$suite" "$dir" "$mirror" >"$work/debootstrap.log" 2>&1 ||
-		{ tail -n 30 "$work/debootstrap.log" >&2; fail "debootstrap failed (log: $work/debootstrap.log)"; }
-	unmount_roots
-	rm -f "$dir/etc/apt/sources.list"
-	cat >"$dir/etc/apt/sources.list.d/debian.sources" <<-EOF
-		Types: deb
-		URIs: $mirror
-		Suites: $suite $suite-updates
-		Components: main
-		Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-
-		Types: deb
-		URIs: $security
-		Suites: $suite-security
-		Components: main
-		Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-	EOF
-	echo force-unsafe-io >"$dir/etc/dpkg/dpkg.cfg.d/docker-apt-speedup"
-	rm -rf "$dir"/var/cache/apt/archives/*.deb "$dir"/var/lib/apt/lists/*
-	tar --numeric-owner -C "$dir" -cf "$base_tar.tmp" .
-	mv "$base_tar.tmp" "$base_tar"
-	rm -rf --one-file-system "$dir"
+	minbase_tar "$cache" "$work/debootstrap.log" >/dev/null || fail "debootstrap failed (log: $work/debootstrap.log)"
 	log "minbase root made in $((SECONDS - t0)) s"
 }
 
