@@ -94,7 +94,7 @@ Test(orders, numbers_are_judged_by_their_exact_text)
 	    {"price", "9999999999999.99", NULL, "9999999999999.99"},
 	    {"userId", ".0000000000000001", "userId must be an integer", NULL},
 	    {"userId", "e400", "userId must be between -9223372036854775808 and 9223372036854775807", NULL},
-	    {"userId", "e-1", "userId must be an integer", NULL},
+	    {"userId", "1e-1", "userId must be an integer", NULL}, /* the id + 0.1 ("e-1" alone is whole for ids ending in 0) */
 	    {"userId", ".000", NULL, ""},
 	    {"userId", "e0", NULL, ""},
 	    {"userId", "0e-1", NULL, "0"}, /* 10 × the id ÷ 10 */
