@@ -105,7 +105,7 @@ password_pair(const char *text, size_t i, env_span *value)
 {
 	char key[16];
 	size_t k = 0, p = i;
-	while (text[p] != '\0' && (isalnum((unsigned char) text[p]) || text[p] == '_' || text[p] == '%')) {
+	while (k <= 8 && text[p] != '\0' && (isalnum((unsigned char) text[p]) || text[p] == '_' || text[p] == '%')) {
 		char c = text[p];
 		if (c == '%' && isxdigit((unsigned char) text[p + 1]) && isxdigit((unsigned char) text[p + 2])) {
 			char hex[3] = {text[p + 1], text[p + 2], '\0'};
@@ -117,8 +117,9 @@ password_pair(const char *text, size_t i, env_span *value)
 		k++;
 		p++;
 	}
-	if (k != 8 || strncmp(key, "password", 8) != 0)
-		return false;
+	if (k != 8 || strncmp(key, "password", 8) != 0 || isalnum((unsigned char) text[p]) || text[p] == '_' ||
+	    text[p] == '%')
+		return false; /* a longer key ("password2") is another key */
 	while (text[p] == ' ' || text[p] == '\t')
 		p++;
 	if (text[p] != '=')
@@ -147,16 +148,35 @@ env_secret_spans(const char *text, env_span *spans, size_t max)
 	size_t n = 0;
 	const char *scheme = strstr(text, "://");
 	if (scheme != NULL) {
-		const char *auth = scheme + 3, *at = strrchr(auth, '@');
-		const char *colon = at != NULL ? memchr(auth, ':', (size_t) (at - auth)) : NULL;
-		if (colon != NULL && at > colon + 1 && n < max)
-			spans[n++] = (env_span) {(size_t) (colon + 1 - text), (size_t) (at - colon - 1)};
+		/* The password ends at an '@' after the first ':': the first one
+		 * (libpq), the authority's last (librabbitmq, ours), or the text's
+		 * last; each gives a span, the last the widest. */
+		const char *auth = scheme + 3, *last = strrchr(auth, '@');
+		const char *colon = last != NULL ? memchr(auth, ':', (size_t) (last - auth)) : NULL;
+		const char *ends[3] = {NULL, NULL, last};
+		if (colon != NULL) {
+			ends[0] = strchr(colon + 1, '@');
+			for (const char *q = colon + 1; *q != '\0' && strchr("/?#", *q) == NULL; q++)
+				if (*q == '@')
+					ends[1] = q;
+		}
+		for (int e = 0; e < 3 && colon != NULL; e++)
+			if (ends[e] != NULL && ends[e] > colon + 1 && n < max)
+				spans[n++] = (env_span) {(size_t) (colon + 1 - text), (size_t) (ends[e] - colon - 1)};
 	}
+	/* Wherever a key could start, not only after white space, '?' or '&':
+	 * what precedes it may be a byte libpq reads otherwise than we do. */
 	for (size_t i = 0; text[i] != '\0'; i++) {
-		bool starts = i == 0 || isspace((unsigned char) text[i - 1]) || text[i - 1] == '?' || text[i - 1] == '&';
 		env_span value;
-		if (starts && password_pair(text, i, &value) && n < max)
+		if ((text[i] != 'p' && text[i] != '%') || !password_pair(text, i, &value))
+			continue; /* a key "password" starts with 'p', or with its %-escape */
+		if (n < max)
 			spans[n++] = value;
+		/* Read unquoted too, to white space or '&', as a simpler parser
+		 * (or a quote libpq takes otherwise) would. */
+		size_t plain = strcspn(text + value.at, " \t&");
+		if (plain != value.len && plain > 0 && n < max)
+			spans[n++] = (env_span) {value.at, plain};
 	}
 	return n;
 }
@@ -164,8 +184,8 @@ env_secret_spans(const char *text, env_span *spans, size_t max)
 void
 env_mask_url(const char *url, char *out, size_t outlen)
 {
-	env_span spans[8];
-	size_t n = env_secret_spans(url, spans, 8), o = 0;
+	env_span spans[16];
+	size_t n = env_secret_spans(url, spans, 16), o = 0;
 	for (size_t i = 0; url[i] != '\0' && o + 1 < outlen;) {
 		size_t k = 0;
 		while (k < n && !(i >= spans[k].at && i < spans[k].at + spans[k].len))
@@ -205,19 +225,41 @@ holds_secret_piece(const char *q, size_t n, const char *secret, size_t len)
 	return false;
 }
 
+/* The length of the longest piece of secret (split as above, 2 bytes or
+ * more) that p starts with, or 0. */
+static size_t
+piece_at(const char *p, const char *secret, size_t len)
+{
+	size_t best = 0;
+	if (memchr(secret, *p, len) == NULL)
+		return 0; /* the common case, found at once */
+	for (size_t a = 0; a < len;) {
+		size_t b = a;
+		while (b < len && strchr("@/?#:", secret[b]) == NULL)
+			b++;
+		if (b - a >= 2 && b - a > best && strncmp(p, secret + a, b - a) == 0)
+			best = b - a;
+		a = b + 1;
+	}
+	return best;
+}
+
 void
 env_scrub(char *msg, size_t msglen, const char *text)
 {
-	env_span spans[8];
-	size_t n = env_secret_spans(text, spans, 8);
+	env_span spans[16];
+	size_t n = env_secret_spans(text, spans, 16);
 	char out[1024];
 	for (size_t k = 0; k < n; k++) {
 		const char *secret = text + spans[k].at;
 		size_t len = spans[k].len, o = 0;
 		for (const char *p = msg; *p != '\0' && o + 4 < sizeof(out);) {
 			const char *close = (*p == '\'' || *p == '"') ? strchr(p + 1, *p) : NULL;
+			size_t piece      = piece_at(p, secret, len);
 			if (strncmp(p, secret, len) == 0) {
 				memcpy(out + o, "***", 3), o += 3, p += len;
+			} else if (piece > 0) {
+				memcpy(out + o, "***", 3), o += 3, p += piece;
 			} else if (close != NULL && holds_secret_piece(p + 1, (size_t) (close - p - 1), secret, len)) {
 				out[o++] = *p;
 				memcpy(out + o, "***", 3), o += 3;

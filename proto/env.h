@@ -73,11 +73,11 @@ size_t env_secret_spans(const char *text, env_span *spans, size_t max);
 void env_mask_url(const char *url, char *out, size_t outlen);
 
 /* Scrubs a message about text (a library's error, a reason) in place: every
- * copy of a password of text becomes "***", and so does every quoted part
- * ('...' or "...") that is a piece of one or holds a piece of one (a
- * piece: a password split at '@', '/', '?', '#' or ':', of 2 bytes or
- * more), since a parser may have split the password there and quoted a
- * part. */
+ * copy of a password of text becomes "***", and so does every piece of one
+ * (the password split at '@', '/', '?', '#' or ':', 2 bytes or more) and
+ * every quoted part ('...' or "...") that holds one or is part of one,
+ * since a parser may have split the password there and quoted a part. A
+ * message may lose words to this, never a password. */
 void env_scrub(char *msg, size_t msglen, const char *text);
 
 /* ENV_CUSTOM parser for a comma-separated list of TCP ports; out is an

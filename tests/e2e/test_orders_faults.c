@@ -26,6 +26,9 @@ restart_everything(void)
 		stack_stop(names[i]); /* no-op when already stopped */
 		stack_start(names[i]);
 	}
+	/* Started is not ready: the next test's first request met a user-svc
+	 * still reaching PostgreSQL (504 in one ASan run). */
+	stack_wait_ready(20000);
 }
 
 /* Posts the order every 100 ms, for up to 10 s, until one is created;

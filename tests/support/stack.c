@@ -212,6 +212,20 @@ stack_start(const char *name)
 	wait_handles_sigterm(name);
 }
 
+int
+stack_wait_ready(int ms)
+{
+	for (int waited = 0; waited < ms; waited += 100) {
+		http_response r;
+		long status = stack_http("GET", "/readyz", NULL, NULL, &r);
+		http_response_free(&r);
+		if (status == 200)
+			return 0;
+		nanosleep(&(struct timespec) {.tv_nsec = 100 * 1000 * 1000}, NULL);
+	}
+	return -1;
+}
+
 const char *
 stack_order_log(void)
 {

@@ -32,6 +32,12 @@ int stack_kill(const char *name, int sig);
 /* Starts it again. */
 void stack_start(const char *name);
 
+/* Waits, at most ms milliseconds, until the gateway's /readyz says ready
+ * (every service up, each reaching its dependencies). Returns 0, or -1 at
+ * the bound. For a test's fini after restarts: a service that handles
+ * SIGTERM may still be connecting to PostgreSQL. */
+int stack_wait_ready(int ms);
+
 /* Its pid (0 when unknown), for /proc. */
 pid_t stack_pid(const char *name);
 
