@@ -325,6 +325,33 @@ read_body(const http_server *srv, exchange *x, char **body, size_t *len)
 
 /* ---- RPC routes ---- */
 
+/* True when the message's field `name` holds an integer. */
+static bool
+integer_field(const ProtobufCMessageDescriptor *desc, const char *name)
+{
+	const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field_by_name(desc, name);
+	if (f == NULL)
+		return false;
+	switch (f->type) {
+	case PROTOBUF_C_TYPE_INT32: case PROTOBUF_C_TYPE_SINT32: case PROTOBUF_C_TYPE_SFIXED32:
+	case PROTOBUF_C_TYPE_INT64: case PROTOBUF_C_TYPE_SINT64: case PROTOBUF_C_TYPE_SFIXED64:
+	case PROTOBUF_C_TYPE_UINT32: case PROTOBUF_C_TYPE_FIXED32: case PROTOBUF_C_TYPE_UINT64:
+	case PROTOBUF_C_TYPE_FIXED64:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Digits with no leading zero ("0" itself aside); anything else is left
+ * to the decoder, which names what is wrong. */
+static bool
+canonical_integer(const char *s)
+{
+	return !(s[0] == '0' && s[1] != '\0' && strspn(s, "0123456789") == strlen(s));
+}
+
+
 /* "/users/{id}" with the reply's id → "/users/12". */
 static void
 fill_location(const char *tmpl, const ProtobufCMessage *reply, char *out, size_t len)
@@ -414,11 +441,21 @@ handle_rpc(http_server *srv, exchange *x, const route_match *m, int64_t timeout_
 			char name[64];
 			snprintf(name, sizeof(name), "%.*s", (int) m->params[i].name_len, m->params[i].name);
 			json_t *value = json_string(m->params[i].value);
+			char json_name[64];
+			pbjson_json_name(name, json_name, sizeof(json_name));
 			if (value == NULL) { /* not UTF-8 once %-decoded */
-				char json_name[64];
-				pbjson_json_name(name, json_name, sizeof(json_name));
 				rpc_status_clear(&x->st);
 				rpc_status_add_violation(&x->st, json_name, "%s must be valid UTF-8", json_name);
+				status = send_error(x, 400, RPC_INVALID_ARGUMENT, NULL, &x->st);
+				goto out;
+			}
+			/* Data is served under its own URL only: an integer in the path
+			 * is written one way ("/users/2", never "/users/0002"). */
+			if (integer_field(md->input, name) && !canonical_integer(m->params[i].value)) {
+				json_decref(value);
+				rpc_status_clear(&x->st);
+				rpc_status_add_violation(&x->st, json_name, "%s must be written in digits without leading zeros",
+				    json_name);
 				status = send_error(x, 400, RPC_INVALID_ARGUMENT, NULL, &x->st);
 				goto out;
 			}

@@ -936,6 +936,27 @@ Test(paths, each_segment_is_decoded_once)
 	exchange_free(&x);
 }
 
+Test(paths, an_integer_in_the_path_is_written_one_way)
+{
+	/* /users/0002 served user 2: another URL for the same data. */
+	static const struct {
+		const char *path, *says;
+	} refused[] = {{"/users/0002", "id must be written in digits without leading zeros"},
+	    {"/users/01", "without leading zeros"}, {"/orders/user/007", "userId must be written"}};
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		char request[256];
+		snprintf(request, sizeof(request), "GET %s HTTP/1.1\r\n" HOST "\r\n", refused[i].path);
+		exchange x;
+		raw(request, 1, &x);
+		cr_assert_eq(x.n, 1);
+		cr_assert_eq(x.a[0].status, 400, "%s: %s", refused[i].path, x.a[0].body);
+		cr_assert(strstr(x.a[0].body, refused[i].says) != NULL, "%s: %s", refused[i].path, x.a[0].body);
+		exchange_free(&x);
+	}
+	assert_path("/users/1", 200, NULL);
+	assert_path("/users/%31", 200, NULL); /* an escaped digit is the digit (RFC 3986 6.2.2.2) */
+}
+
 Test(paths, dot_segments_raw_or_encoded_are_400)
 {
 	static const char *const paths[] = {"/users/./1", "/users/../users/1", "/./healthz", "/users/1/..",
