@@ -206,27 +206,17 @@ env_mask_url(const char *url, char *out, size_t outlen)
 		out[o < outlen ? o : outlen - 1] = '\0';
 }
 
-/* True when the n bytes at q hold a piece of secret (split at the
- * separators a parser may have split it at) of 2 bytes or more, or are
- * themselves part of it. */
+/* True when the n bytes at q are part of secret: a quoted part a parser
+ * split off it. (A piece inside a longer quote is found by piece_at.) */
 static bool
-holds_secret_piece(const char *q, size_t n, const char *secret, size_t len)
+part_of_secret(const char *q, size_t n, const char *secret, size_t len)
 {
-	if (n > 0 && memmem(secret, len, q, n) != NULL)
-		return true;
-	for (size_t a = 0; a < len;) {
-		size_t b = a;
-		while (b < len && strchr("@/?#:", secret[b]) == NULL)
-			b++;
-		if (b - a >= 2 && memmem(q, n, secret + a, b - a) != NULL)
-			return true;
-		a = b + 1;
-	}
-	return false;
+	return n > 0 && memmem(secret, len, q, n) != NULL;
 }
 
-/* The length of the longest piece of secret (split as above, 2 bytes or
- * more) that p starts with, or 0. */
+/* The length of the longest piece of secret (split at the separators a
+ * parser may have split it at: '@', '/', '?', '#', ':'; 2 bytes or more)
+ * that p starts with, or 0. */
 static size_t
 piece_at(const char *p, const char *secret, size_t len)
 {
@@ -260,7 +250,7 @@ env_scrub(char *msg, size_t msglen, const char *text)
 				memcpy(out + o, "***", 3), o += 3, p += len;
 			} else if (piece > 0) {
 				memcpy(out + o, "***", 3), o += 3, p += piece;
-			} else if (close != NULL && holds_secret_piece(p + 1, (size_t) (close - p - 1), secret, len)) {
+			} else if (close != NULL && part_of_secret(p + 1, (size_t) (close - p - 1), secret, len)) {
 				out[o++] = *p;
 				memcpy(out + o, "***", 3), o += 3;
 				out[o++] = *close;

@@ -113,16 +113,27 @@ exchange_free(exchange *x)
  * first when head is set: the answer to a HEAD) until the server closes,
  * `want` answers have come (want > 0; whether the server then closes is not
  * read), or 3 s of silence. */
-static void
-raw_len(const char *request, size_t len, int want, bool head, exchange *x)
+/* A new connection to the gateway whose reads give up after silence_s of
+ * silence; request (NUL-terminated) is sent on it when not NULL. */
+static int
+gateway_socket(int silence_s, const char *request)
 {
-	memset(x, 0, sizeof(*x));
 	struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t) gateway_port)};
 	addr.sin_addr.s_addr    = htonl(INADDR_LOOPBACK);
 	int fd                  = socket(AF_INET, SOCK_STREAM, 0);
 	cr_assert_eq(connect(fd, (struct sockaddr *) &addr, sizeof(addr)), 0, "the gateway is not listening");
-	struct timeval three_s = {.tv_sec = 3};
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &three_s, sizeof(three_s));
+	struct timeval silence = {.tv_sec = silence_s};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &silence, sizeof(silence));
+	if (request != NULL)
+		cr_assert_eq(send(fd, request, strlen(request), MSG_NOSIGNAL), (ssize_t) strlen(request));
+	return fd;
+}
+
+static void
+raw_len(const char *request, size_t len, int want, bool head, exchange *x)
+{
+	memset(x, 0, sizeof(*x));
+	int fd = gateway_socket(3, NULL);
 	cr_assert_eq(send(fd, request, len, MSG_NOSIGNAL), (ssize_t) len);
 	static _Thread_local char buf[65536];
 	size_t used = 0, at = 0;
@@ -501,12 +512,7 @@ Test(framing, a_body_trickled_past_request_timeout_is_408, .timeout = 30)
 {
 	/* REQUEST_TIMEOUT_MS is 3000 here; one byte every 300 ms for a 60000
 	 * byte body would take 5 hours. */
-	struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t) gateway_port)};
-	addr.sin_addr.s_addr    = htonl(INADDR_LOOPBACK);
-	int fd                  = socket(AF_INET, SOCK_STREAM, 0);
-	cr_assert_eq(connect(fd, (struct sockaddr *) &addr, sizeof(addr)), 0);
-	const char *head = JSON_POST("Content-Length: 1000\r\n\r\n");
-	cr_assert_eq(send(fd, head, strlen(head), MSG_NOSIGNAL), (ssize_t) strlen(head));
+	int fd            = gateway_socket(3, JSON_POST("Content-Length: 1000\r\n\r\n"));
 	char answer[2048] = "";
 	size_t used       = 0;
 	time_t t0         = time(NULL);
@@ -543,14 +549,7 @@ Test(framing, a_body_cut_short_says_so, .timeout = 30)
 	 * REQUEST_TIMEOUT_MS (3 s here), 408 with close, and does not say
 	 * "chunked". Read with a bound of its own: raw()'s 3 s of silence
 	 * would race the deadline. */
-	struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t) gateway_port)};
-	addr.sin_addr.s_addr    = htonl(INADDR_LOOPBACK);
-	int fd                  = socket(AF_INET, SOCK_STREAM, 0);
-	cr_assert_eq(connect(fd, (struct sockaddr *) &addr, sizeof(addr)), 0);
-	const char *request = JSON_POST("Content-Length: 30\r\n\r\n{\"na");
-	cr_assert_eq(send(fd, request, strlen(request), MSG_NOSIGNAL), (ssize_t) strlen(request));
-	struct timeval ten_s = {.tv_sec = 10};
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &ten_s, sizeof(ten_s));
+	int fd            = gateway_socket(10, JSON_POST("Content-Length: 30\r\n\r\n{\"na"));
 	char answer[2048] = "";
 	size_t used       = 0;
 	ssize_t got;
