@@ -15,7 +15,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "rpc_client.h"
+#include "rpc/client.h"
 #include "test_service.h"
 
 #define SERVER_WORKERS 4

@@ -2,7 +2,7 @@
 #define _GNU_SOURCE
 #include "civetweb_conn.h"
 
-#include "rpc_envelope.h" /* rpc_clock_ms */
+#include "rpc/envelope.h" /* rpc_clock_ms */
 
 #include <dlfcn.h>
 #include <errno.h>

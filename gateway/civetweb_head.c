@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "civetweb_conn.h"
-#include "log.h"
+#include "base/log.h"
 
 /* The bytes right after a line's last string: CR and LF, both NUL now.
  * Returns the layout bit a different ending shows. */

@@ -17,8 +17,8 @@
  * style endings inside a request line look like CRLF), and a head ending in
  * a bare "\n\n" when the byte after it, left in the reused buffer, happens
  * to be a CR followed by a NUL. */
-#ifndef CIVETWEB_HEAD_H
-#define CIVETWEB_HEAD_H
+#ifndef GATEWAY_CIVETWEB_HEAD_H
+#define GATEWAY_CIVETWEB_HEAD_H
 
 #include <civetweb.h>
 

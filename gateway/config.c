@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "net_check.h"
+#include "base/net_check.h"
 
 /* One origin as a browser sends it (RFC 6454 6.2): http or https, "://",
  * a lower-case host, an optional port, nothing after. The match is exact,

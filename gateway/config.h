@@ -2,8 +2,8 @@
 #ifndef GATEWAY_CONFIG_H
 #define GATEWAY_CONFIG_H
 
-#include "env.h"
-#include "log.h"
+#include "base/env.h"
+#include "base/log.h"
 
 typedef struct gateway_config {
 	env_port_list ports;       /* GATEWAY_PORTS */

@@ -9,7 +9,7 @@
 #include <strings.h>
 #include <time.h>
 
-#include "utf8.h"
+#include "base/utf8.h"
 
 int
 http_status_from_rpc(rpc_code code)

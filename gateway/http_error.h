@@ -1,12 +1,12 @@
 /* Errors as HTTP: the RPC status → HTTP status mapping, and the one error
  * body of CONTRACT.md, used for every error whatever its origin. */
-#ifndef HTTP_ERROR_H
-#define HTTP_ERROR_H
+#ifndef GATEWAY_HTTP_ERROR_H
+#define GATEWAY_HTTP_ERROR_H
 
 #include <civetweb.h>
 #include <stddef.h>
 
-#include "rpc_status.h"
+#include "rpc/status.h"
 
 /* OK→200, INVALID_ARGUMENT→400, NOT_FOUND→404, ALREADY_EXISTS→409,
  * FAILED_PRECONDITION→400, RESOURCE_EXHAUSTED→429, UNAVAILABLE→503,

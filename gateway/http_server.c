@@ -18,10 +18,10 @@
 #include "health.pb-c.h"
 #include "http_error.h"
 #include "listen_sockets.h"
-#include "log.h"
+#include "base/log.h"
 #include "metrics.h"
 #include "openapi.h"
-#include "pbjson.h"
+#include "json/pbjson.h"
 #include "request_checks.h"
 #include "request_id.h"
 

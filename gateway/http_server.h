@@ -1,14 +1,14 @@
 /* The HTTP side of the gateway: CivetWeb on every configured port, one
  * handler that routes each request through the route table, transcodes
  * JSON ⇄ protobuf and calls the service over nng. */
-#ifndef HTTP_SERVER_H
-#define HTTP_SERVER_H
+#ifndef GATEWAY_HTTP_SERVER_H
+#define GATEWAY_HTTP_SERVER_H
 
 #include <stddef.h>
 
 #include "config.h"
 #include "routes.h"
-#include "rpc_client.h"
+#include "rpc/client.h"
 
 typedef struct http_server http_server;
 

@@ -1,9 +1,9 @@
 /* The gateway's listening sockets, for TCP options CivetWeb 1.15 has no
  * setting for. */
-#ifndef LISTEN_SOCKETS_H
-#define LISTEN_SOCKETS_H
+#ifndef GATEWAY_LISTEN_SOCKETS_H
+#define GATEWAY_LISTEN_SOCKETS_H
 
-#include "env.h"
+#include "base/env.h"
 
 /* CivetWeb gives a worker to each connection as soon as it is accepted, and
  * the worker waits up to REQUEST_TIMEOUT_MS for the first bytes: a client

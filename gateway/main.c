@@ -8,9 +8,9 @@
 
 #include "config.h"
 #include "http_server.h"
-#include "log.h"
-#include "rpc_client.h"
-#include "signals.h"
+#include "base/log.h"
+#include "rpc/client.h"
+#include "base/signals.h"
 
 int
 main(int argc, char **argv)

@@ -1,15 +1,15 @@
 /* The gateway's own metrics, and their Prometheus text exposition: requests
  * by route and status, a latency histogram by route, RPC errors by service
  * and code. Counting is lock-free, so every request can afford it. */
-#ifndef METRICS_H
-#define METRICS_H
+#ifndef GATEWAY_METRICS_H
+#define GATEWAY_METRICS_H
 
 #include <stddef.h>
 #include <stdint.h>
 
 #include "health.pb-c.h"
 #include "routes.h"
-#include "rpc_status.h"
+#include "rpc/status.h"
 
 /* One finished request; route is NULL when no route matched. */
 void metrics_observe_request(const route *r, int status, int64_t ms);

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "pbjson.h"
+#include "json/pbjson.h"
 #include "routes.h"
 
 static json_t *message_ref(const ProtobufCMessageDescriptor *desc, json_t *schemas);

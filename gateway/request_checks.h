@@ -4,8 +4,8 @@
  * so a request whose length or target could be read two ways never reaches a
  * route (request smuggling; RFC 9112 6.1, 6.3, 11.2). No allocation, no I/O,
  * thread-safe. */
-#ifndef REQUEST_CHECKS_H
-#define REQUEST_CHECKS_H
+#ifndef GATEWAY_REQUEST_CHECKS_H
+#define GATEWAY_REQUEST_CHECKS_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,7 +1,7 @@
 /* request_id.h: validation and generation. */
 #include "request_id.h"
 
-#include "rpc_envelope.h"
+#include "rpc/envelope.h"
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -1,8 +1,8 @@
 /* X-Request-Id: the client's when it is acceptable, a new one otherwise. */
-#ifndef REQUEST_ID_H
-#define REQUEST_ID_H
+#ifndef GATEWAY_REQUEST_ID_H
+#define GATEWAY_REQUEST_ID_H
 
-#include "rpc_envelope.h"
+#include "rpc/envelope.h"
 
 #define REQUEST_ID_MAX RPC_REQUEST_ID_MAX /* what an RPC envelope may carry */
 

@@ -1,8 +1,8 @@
 /* The route table: data that says, for each HTTP method and path template,
  * which service method serves it and how, and the matcher over it. The same
  * table drives request handling and the OpenAPI document. */
-#ifndef ROUTES_H
-#define ROUTES_H
+#ifndef GATEWAY_ROUTES_H
+#define GATEWAY_ROUTES_H
 
 #include <protobuf-c/protobuf-c.h>
 #include <stdbool.h>

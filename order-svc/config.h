@@ -2,8 +2,8 @@
 #ifndef ORDER_SVC_CONFIG_H
 #define ORDER_SVC_CONFIG_H
 
-#include "env.h"
-#include "log.h"
+#include "base/env.h"
+#include "base/log.h"
 
 typedef struct order_config {
 	const char *listen_url;   /* ORDER_SVC_URL */

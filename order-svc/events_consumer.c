@@ -10,11 +10,11 @@
 #include <sys/time.h>
 #include <time.h>
 
-#include "backoff.h"
-#include "broker.h"
-#include "db.h"
+#include "svc/backoff.h"
+#include "svc/broker.h"
+#include "svc/db.h"
 #include "events.pb-c.h"
-#include "log.h"
+#include "base/log.h"
 #include "order_repo.h"
 
 #define QUEUE "order-svc.user_created"

@@ -4,8 +4,8 @@
  * redelivered event is handled (and logged) once; bounded prefetch;
  * reconnects with backoff. Logs one line per new user:
  *   user_created id=… email=… event=… request=… */
-#ifndef EVENTS_CONSUMER_H
-#define EVENTS_CONSUMER_H
+#ifndef ORDER_SVC_EVENTS_CONSUMER_H
+#define ORDER_SVC_EVENTS_CONSUMER_H
 
 #include <stdbool.h>
 #include <stdint.h>

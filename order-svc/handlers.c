@@ -4,15 +4,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cache.h"
-#include "db.h"
-#include "health.h"
+#include "svc/cache.h"
+#include "svc/db.h"
+#include "svc/health.h"
 #include "health.pb-c.h"
-#include "log.h"
+#include "base/log.h"
 #include "order_cache.h"
 #include "order_repo.h"
 #include "order_validate.h"
-#include "rpc_server.h"
+#include "rpc/server.h"
 #include "user_client.h"
 #include "users.pb-c.h"
 

@@ -1,12 +1,12 @@
 /* One function per orders.OrderService method, and each worker's state:
  * its own PostgreSQL connection and Redis cache. */
-#ifndef ORDER_HANDLERS_H
-#define ORDER_HANDLERS_H
+#ifndef ORDER_SVC_HANDLERS_H
+#define ORDER_SVC_HANDLERS_H
 
 #include "config.h"
 #include "events_consumer.h"
 #include "orders.pb-c.h"
-#include "rpc_client.h"
+#include "rpc/client.h"
 
 /* What every worker shares, read-only. */
 typedef struct order_handlers_env {

@@ -6,13 +6,13 @@
 #include <stdlib.h>
 
 #include "config.h"
-#include "db.h"
+#include "svc/db.h"
 #include "events_consumer.h"
 #include "handlers.h"
-#include "log.h"
-#include "rpc_client.h"
-#include "rpc_server.h"
-#include "signals.h"
+#include "base/log.h"
+#include "rpc/client.h"
+#include "rpc/server.h"
+#include "base/signals.h"
 
 extern const db_migration order_svc_migrations[];
 extern const size_t order_svc_migrations_count;

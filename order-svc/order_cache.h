@@ -1,11 +1,11 @@
 /* The order-list cache: key orders:user:{id}, value the packed OrderList,
  * TTL from configuration; invalidated after each create's commit. */
-#ifndef ORDER_CACHE_H
-#define ORDER_CACHE_H
+#ifndef ORDER_SVC_ORDER_CACHE_H
+#define ORDER_SVC_ORDER_CACHE_H
 
 #include <stdint.h>
 
-#include "cache.h"
+#include "svc/cache.h"
 #include "orders.pb-c.h"
 
 cache_result order_cache_get(cache *c, int64_t user_id, Orders__OrderList **out, cache_lease *lease);

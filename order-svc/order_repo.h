@@ -1,11 +1,11 @@
 /* Every SQL statement of order-svc's requests and of its event consumer. */
-#ifndef ORDER_REPO_H
-#define ORDER_REPO_H
+#ifndef ORDER_SVC_ORDER_REPO_H
+#define ORDER_SVC_ORDER_REPO_H
 
 #include <stdint.h>
 
-#include "db.h"
-#include "rpc_status.h"
+#include "svc/db.h"
+#include "rpc/status.h"
 
 typedef struct order_record {
 	int64_t id;

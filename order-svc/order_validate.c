@@ -4,8 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "text_field.h"
-#include "utf8.h"
+#include "svc/text_field.h"
+#include "base/utf8.h"
 
 static const char *const statuses[] = {"pending", "paid", "shipped", "completed", "cancelled", NULL};
 

@@ -1,12 +1,12 @@
 /* The validation rules of CONTRACT.md for orders; every violation is
  * reported, each naming its field. */
-#ifndef ORDER_VALIDATE_H
-#define ORDER_VALIDATE_H
+#ifndef ORDER_SVC_ORDER_VALIDATE_H
+#define ORDER_SVC_ORDER_VALIDATE_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "rpc_status.h"
+#include "rpc/status.h"
 
 #define ORDER_PRODUCT_MAX 200
 

@@ -3,7 +3,7 @@
 
 #include <inttypes.h>
 
-#include "log.h"
+#include "base/log.h"
 #include "users.pb-c.h"
 
 rpc_code

@@ -1,10 +1,10 @@
 /* Asks user-svc, over nng, whether a user exists (never over HTTP). */
-#ifndef USER_CLIENT_H
-#define USER_CLIENT_H
+#ifndef ORDER_SVC_USER_CLIENT_H
+#define ORDER_SVC_USER_CLIENT_H
 
 #include <stdint.h>
 
-#include "rpc_client.h"
+#include "rpc/client.h"
 
 /* RPC_OK when the user exists, NOT_FOUND when user-svc says it does not,
  * UNAVAILABLE when user-svc could not be asked within remaining_ms (never

@@ -4,14 +4,14 @@
  * another one got through after this one's failure, the server is back and
  * this one tries at once, instead of answering "unavailable" for the rest
  * of its wait (up to max_ms after an outage). */
-#ifndef BACKOFF_H
-#define BACKOFF_H
+#ifndef SVC_BACKOFF_H
+#define SVC_BACKOFF_H
 
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "rpc_envelope.h" /* rpc_clock_ms */
+#include "rpc/envelope.h" /* rpc_clock_ms */
 
 typedef struct backoff {
 	int min_ms, max_ms;

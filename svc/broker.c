@@ -1,5 +1,5 @@
 /* broker.h over librabbitmq 0.11. */
-#include "broker.h"
+#include "svc/broker.h"
 
 #include <amqp_tcp_socket.h>
 #include <stdbool.h>
@@ -8,7 +8,7 @@
 #include <string.h>
 #include <sys/time.h>
 
-#include "net_check.h"
+#include "base/net_check.h"
 
 /* The port's text, if any, is digits (RFC 3986 3.2.3): librabbitmq reads
  * it with strtol, which takes " 5672" and "+5672". */

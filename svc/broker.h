@@ -1,8 +1,8 @@
 /* RabbitMQ connections (librabbitmq 0.11): URL parsing, connect + login +
  * one channel, and the check after each synchronous AMQP method. A
  * connection belongs to one thread. */
-#ifndef BROKER_H
-#define BROKER_H
+#ifndef SVC_BROKER_H
+#define SVC_BROKER_H
 
 #include <amqp.h>
 #include <stdbool.h>

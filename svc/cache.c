@@ -1,5 +1,5 @@
 /* cache.h over hiredis 0.14. */
-#include "cache.h"
+#include "svc/cache.h"
 
 #include <ctype.h>
 #include <hiredis/hiredis.h>
@@ -13,9 +13,9 @@
 #include <sys/random.h>
 #include <sys/time.h>
 
-#include "backoff.h"
-#include "log.h"
-#include "net_check.h"
+#include "svc/backoff.h"
+#include "base/log.h"
+#include "base/net_check.h"
 
 #define LEASE_MS 10000 /* longer than any fill takes; then the lease lapses by itself */
 

@@ -6,8 +6,8 @@
  * Redis being down or slow never fails the caller: every operation reports
  * CACHE_ERROR, which callers treat as a miss; errors are logged and counted,
  * and the connection is re-made with backoff. One cache per thread. */
-#ifndef CACHE_H
-#define CACHE_H
+#ifndef SVC_CACHE_H
+#define SVC_CACHE_H
 
 #include <protobuf-c/protobuf-c.h>
 #include <stddef.h>

@@ -1,5 +1,5 @@
 /* db.h: libpq with reconnect and migrations. */
-#include "db.h"
+#include "svc/db.h"
 
 #include <poll.h>
 #include <stdbool.h>
@@ -8,9 +8,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "backoff.h"
-#include "env.h"
-#include "log.h"
+#include "svc/backoff.h"
+#include "base/env.h"
+#include "base/log.h"
 
 /* Statements db_exec prepared on the current connection, by their text:
  * each is parsed and planned once per connection, not once per call. */

@@ -2,14 +2,14 @@
  * failure reconnects with backoff, answering UNAVAILABLE meanwhile instead
  * of blocking or crashing. Plus the migration runner. One db per thread
  * (libpq connections are not thread-safe). */
-#ifndef DB_H
-#define DB_H
+#ifndef SVC_DB_H
+#define SVC_DB_H
 
 #include <libpq-fe.h>
 #include <signal.h>
 #include <stddef.h>
 
-#include "rpc_status.h"
+#include "rpc/status.h"
 
 typedef struct db db;
 

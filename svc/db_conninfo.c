@@ -2,7 +2,7 @@
  * PQconninfoParse checks the syntax; the values it passes through unread
  * (ports, addresses, modes) libpq checks only when connecting, where a bad
  * one became a wait for a server that could never answer. */
-#include "db.h"
+#include "svc/db.h"
 
 #include <arpa/inet.h>
 #include <stdbool.h>
@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "env.h"
-#include "net_check.h"
+#include "base/env.h"
+#include "base/net_check.h"
 
 /* True when a pg_service.conf that libpq would read defines [name]: the
  * file PGSERVICEFILE names, else ~/.pg_service.conf, then

@@ -1,7 +1,7 @@
 /* health.h */
-#include "health.h"
+#include "svc/health.h"
 
-#include "cache.h"
+#include "svc/cache.h"
 
 #include <stdio.h>
 #include <unistd.h>

@@ -1,6 +1,6 @@
 /* Building the Health reply of a service. */
-#ifndef HEALTH_H
-#define HEALTH_H
+#ifndef SVC_HEALTH_H
+#define SVC_HEALTH_H
 
 #include <stdbool.h>
 #include <stdint.h>

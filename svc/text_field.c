@@ -1,9 +1,9 @@
 /* text_field.h: a trimmed text field's rules. */
-#include "text_field.h"
+#include "svc/text_field.h"
 
 #include <stdio.h>
 
-#include "utf8.h"
+#include "base/utf8.h"
 
 bool
 text_field_check(const char *in, const char *field, size_t max_chars, char *out, size_t out_len, rpc_status *st)

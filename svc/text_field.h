@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "rpc_status.h"
+#include "rpc/status.h"
 
 /* Checks `in` as the text field `field` (its JSON name, for messages):
  * valid UTF-8; trimmed of white space (utf8_trim: JavaScript trim()'s set);

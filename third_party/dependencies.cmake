@@ -33,7 +33,7 @@ require_pkg(hiredis hiredis libhiredis-dev)
 require_pkg(rabbitmq librabbitmq librabbitmq-dev)
 require_pkg(libpq libpq libpq-dev)
 require_pkg(jansson jansson libjansson-dev)
-# Unicode: white space, case folding and NFC (proto/utf8.c).
+# Unicode: white space, case folding and NFC (lib/base/utf8.c).
 require_pkg(utf8proc libutf8proc libutf8proc-dev)
 
 # CivetWeb's CMake config names /usr/bin/civetweb (a separate package), so

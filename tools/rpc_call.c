@@ -10,12 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "env.h"
-#include "net_check.h"
+#include "base/env.h"
+#include "base/net_check.h"
 #include "orders.pb-c.h"
-#include "pbjson.h"
-#include "rpc_client.h"
-#include "rpc_envelope.h"
+#include "json/pbjson.h"
+#include "rpc/client.h"
+#include "rpc/envelope.h"
 #include "users.pb-c.h"
 
 #define EXIT_USAGE 1

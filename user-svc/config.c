@@ -1,10 +1,10 @@
 /* user_config from the environment: the table of variables. */
 #include "config.h"
 
-#include "broker.h"
-#include "cache.h"
-#include "db.h"
-#include "net_check.h"
+#include "svc/broker.h"
+#include "svc/cache.h"
+#include "svc/db.h"
+#include "base/net_check.h"
 
 
 env_action

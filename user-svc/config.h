@@ -2,8 +2,8 @@
 #ifndef USER_SVC_CONFIG_H
 #define USER_SVC_CONFIG_H
 
-#include "env.h"
-#include "log.h"
+#include "base/env.h"
+#include "base/log.h"
 
 typedef struct user_config {
 	const char *listen_url; /* USER_SVC_URL */

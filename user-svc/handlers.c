@@ -4,11 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cache.h"
-#include "db.h"
-#include "health.h"
-#include "log.h"
-#include "rpc_server.h"
+#include "svc/cache.h"
+#include "svc/db.h"
+#include "svc/health.h"
+#include "base/log.h"
+#include "rpc/server.h"
 #include "user_cache.h"
 #include "user_repo.h"
 #include "user_validate.h"

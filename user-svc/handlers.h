@@ -1,7 +1,7 @@
 /* One function per users.UserService method, and each worker's state:
  * its own PostgreSQL connection and Redis cache. */
-#ifndef USER_HANDLERS_H
-#define USER_HANDLERS_H
+#ifndef USER_SVC_HANDLERS_H
+#define USER_SVC_HANDLERS_H
 
 #include "config.h"
 #include "outbox.h"

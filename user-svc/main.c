@@ -5,13 +5,13 @@
 #include <stdlib.h>
 
 #include "config.h"
-#include "db.h"
+#include "svc/db.h"
 #include "handlers.h"
-#include "log.h"
+#include "base/log.h"
 #include "outbox.h"
-#include "rpc_server.h"
+#include "rpc/server.h"
 #include "user_repo.h"
-#include "signals.h"
+#include "base/signals.h"
 
 extern const db_migration user_svc_migrations[];
 extern const size_t user_svc_migrations_count;

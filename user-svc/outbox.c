@@ -12,12 +12,12 @@
 #include <sys/time.h>
 #include <time.h>
 
-#include "backoff.h"
-#include "broker.h"
-#include "db.h"
+#include "svc/backoff.h"
+#include "svc/broker.h"
+#include "svc/db.h"
 #include "events.pb-c.h"
-#include "log.h"
-#include "monotonic.h"
+#include "base/log.h"
+#include "base/monotonic.h"
 
 #define BATCH 100
 #define CONFIRM_TIMEOUT_MS 5000

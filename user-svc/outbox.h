@@ -8,8 +8,8 @@
  * several relays never publish the same row at the same time. Delivery is
  * at least once (a crash between publish and delete republishes); the
  * consumer handles each event id once. */
-#ifndef OUTBOX_H
-#define OUTBOX_H
+#ifndef USER_SVC_OUTBOX_H
+#define USER_SVC_OUTBOX_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,11 +1,11 @@
 /* The user cache: key user:{id}, value the packed users.User, TTL from
  * configuration. Never fails a request: errors read as misses. */
-#ifndef USER_CACHE_H
-#define USER_CACHE_H
+#ifndef USER_SVC_USER_CACHE_H
+#define USER_SVC_USER_CACHE_H
 
 #include <stdint.h>
 
-#include "cache.h"
+#include "svc/cache.h"
 #include "users.pb-c.h"
 
 /* HIT: *out is unpacked (free with users__user__free_unpacked). MISS: lease

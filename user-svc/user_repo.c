@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
-#include "utf8.h"
+#include "base/log.h"
+#include "base/utf8.h"
 
 #define USER_COLUMNS "id, name, email, (extract(epoch FROM created_at) * 1000000)::bigint AS created_us"
 

@@ -1,11 +1,11 @@
 /* Every SQL statement of user-svc's requests; SQLSTATE → status. */
-#ifndef USER_REPO_H
-#define USER_REPO_H
+#ifndef USER_SVC_USER_REPO_H
+#define USER_SVC_USER_REPO_H
 
 #include <stdint.h>
 
-#include "db.h"
-#include "rpc_status.h"
+#include "svc/db.h"
+#include "rpc/status.h"
 
 typedef struct user_record {
 	int64_t id;

@@ -6,8 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "text_field.h"
-#include "utf8.h"
+#include "svc/text_field.h"
+#include "base/utf8.h"
 
 /* White space (utf8.h's one set) and controls (C0, DEL, C1). */
 static bool

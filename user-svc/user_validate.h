@@ -1,12 +1,12 @@
 /* The validation rules of CONTRACT.md for users; every violation is
  * reported, each naming its field. */
-#ifndef USER_VALIDATE_H
-#define USER_VALIDATE_H
+#ifndef USER_SVC_USER_VALIDATE_H
+#define USER_SVC_USER_VALIDATE_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "rpc_status.h"
+#include "rpc/status.h"
 
 #define USER_NAME_MAX 100
 #define USER_EMAIL_MAX 254

@@ -14,7 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "rpc_envelope.h"
+#include "rpc/envelope.h"
 
 #define BOUND_MS 5000
 

@@ -19,7 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "rpc_envelope.h"
+#include "rpc/envelope.h"
 #include "stack.h"
 
 /* What a process may grow by during a drill: far below what honouring a

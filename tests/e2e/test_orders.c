@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "events.pb-c.h"
-#include "broker.h"
+#include "svc/broker.h"
 #include "order_helpers.h"
 
 Test(orders, the_seed_requests_give_the_documented_shapes)

@@ -14,7 +14,7 @@
 #include <time.h>
 
 #include "order_helpers.h"
-#include "rpc_envelope.h"
+#include "rpc/envelope.h"
 
 static void
 restart_everything(void)

@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "procs.h"
-#include "rpc_envelope.h"
+#include "rpc/envelope.h"
 
 ReportHook(PRE_ALL)(struct criterion_test_set *tests)
 {

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "event_consumer.h"
-#include "rpc_envelope.h"
+#include "rpc/envelope.h"
 #include "stack.h"
 
 static const char *const json_headers[] = {"Content-Type: application/json", NULL};

@@ -13,7 +13,7 @@
 
 #include "event_consumer.h"
 #include "order_helpers.h"
-#include "rpc_envelope.h"
+#include "rpc/envelope.h"
 #include "stack.h"
 
 static const char *const json_headers[] = {"Content-Type: application/json", NULL};

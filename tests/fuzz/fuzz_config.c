@@ -15,11 +15,11 @@
 #include <libpq-fe.h>
 #include <nng/nng.h>
 
-#include "broker.h"
-#include "cache.h"
-#include "db.h"
-#include "env.h"
-#include "net_check.h"
+#include "svc/broker.h"
+#include "svc/cache.h"
+#include "svc/db.h"
+#include "base/env.h"
+#include "base/net_check.h"
 
 static void
 check_ports(const char *text)

@@ -4,7 +4,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "rpc_envelope.h"
+#include "rpc/envelope.h"
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "number_text.h"
+#include "json/number_text.h"
 #include "orders.pb-c.h"
-#include "pbjson.h"
+#include "json/pbjson.h"
 
 #define CHECK(cond)             \
 	do {                        \

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "orders.pb-c.h"
-#include "pbjson.h"
+#include "json/pbjson.h"
 #include "rpc.pb-c.h"
 #include "users.pb-c.h"
 

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cache.h"
+#include "svc/cache.h"
 
 static cache *
 open_cache(void)

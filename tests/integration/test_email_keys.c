@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "db.h"
+#include "svc/db.h"
 #include "user_repo.h"
 
 static char scratch_url[512], scratch_name[64];

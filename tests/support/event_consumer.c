@@ -6,7 +6,7 @@
 #include <string.h>
 #include <sys/time.h>
 
-#include "broker.h"
+#include "svc/broker.h"
 
 amqp_connection_state_t
 event_consumer_open(const char *queue, bool durable)

@@ -1,6 +1,6 @@
 /* A test consumer of user_created events on the real RabbitMQ. */
-#ifndef EVENT_CONSUMER_H
-#define EVENT_CONSUMER_H
+#ifndef TESTS_SUPPORT_EVENT_CONSUMER_H
+#define TESTS_SUPPORT_EVENT_CONSUMER_H
 
 #include <amqp.h>
 #include <stdbool.h>

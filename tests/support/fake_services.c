@@ -14,10 +14,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "log.h"
+#include "base/log.h"
 #include "orders.pb-c.h"
-#include "rpc_server.h"
-#include "signals.h"
+#include "rpc/server.h"
+#include "base/signals.h"
 #include "users.pb-c.h"
 
 static _Atomic int orders_healthy = 1;

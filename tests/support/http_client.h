@@ -1,6 +1,6 @@
 /* A small libcurl client for the HTTP tests. */
-#ifndef HTTP_CLIENT_H
-#define HTTP_CLIENT_H
+#ifndef TESTS_SUPPORT_HTTP_CLIENT_H
+#define TESTS_SUPPORT_HTTP_CLIENT_H
 
 #include <jansson.h>
 #include <stddef.h>

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "broker.h"
+#include "svc/broker.h"
 
 long long
 helpers_create_user(char *email_out, size_t len)

@@ -1,6 +1,6 @@
 /* Helpers shared by the order end-to-end tests. */
-#ifndef ORDER_HELPERS_H
-#define ORDER_HELPERS_H
+#ifndef TESTS_SUPPORT_ORDER_HELPERS_H
+#define TESTS_SUPPORT_ORDER_HELPERS_H
 
 #include <amqp.h>
 

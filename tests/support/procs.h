@@ -1,7 +1,7 @@
 /* Child processes for tests: start a built binary with extra environment,
  * wait for an HTTP port, stop it. */
-#ifndef PROCS_H
-#define PROCS_H
+#ifndef TESTS_SUPPORT_PROCS_H
+#define TESTS_SUPPORT_PROCS_H
 
 #include <stddef.h>
 #include <sys/types.h>

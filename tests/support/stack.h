@@ -2,8 +2,8 @@
  * gateway, started once per test binary by Criterion report hooks
  * against the servers scripts/test started (USER_DB_URL, REDIS_URL,
  * AMQP_URL...). The gateway's base URL is in the environment as GW. */
-#ifndef STACK_H
-#define STACK_H
+#ifndef TESTS_SUPPORT_STACK_H
+#define TESTS_SUPPORT_STACK_H
 
 #include <sys/types.h>
 

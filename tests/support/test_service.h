@@ -1,9 +1,9 @@
 /* The test service of rpctest.proto, served by the RPC runtime for tests
  * and benchmarks. */
-#ifndef TEST_SERVICE_H
-#define TEST_SERVICE_H
+#ifndef TESTS_SUPPORT_TEST_SERVICE_H
+#define TESTS_SUPPORT_TEST_SERVICE_H
 
-#include "rpc_server.h"
+#include "rpc/server.h"
 #include "rpctest.pb-c.h"
 
 /* Starts the test service on url with the given number of workers. */

@@ -1,7 +1,7 @@
 /* Reconnect pacing (svc/backoff.h), alone and shared between connections. */
 #include <criterion/criterion.h>
 
-#include "backoff.h"
+#include "svc/backoff.h"
 
 Test(backoff, a_failure_waits_and_the_wait_doubles_up_to_the_limit)
 {

@@ -5,10 +5,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "broker.h"
-#include "cache.h"
-#include "db.h"
-#include "env.h"
+#include "svc/broker.h"
+#include "svc/cache.h"
+#include "svc/db.h"
+#include "base/env.h"
 
 static int
 parse(const char *url, char *password, char *err)

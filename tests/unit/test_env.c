@@ -3,7 +3,7 @@
 #include <criterion/redirect.h>
 #include <stdlib.h>
 
-#include "env.h"
+#include "base/env.h"
 
 static const char *url;
 static long workers;

@@ -6,8 +6,8 @@
 #include <nng/protocol/reqrep0/req.h>
 #include <string.h>
 
-#include "env.h"
-#include "net_check.h"
+#include "base/env.h"
+#include "base/net_check.h"
 
 static void
 refused_ipv4(const char *text, const char *why)

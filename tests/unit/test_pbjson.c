@@ -4,7 +4,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "pbjson.h"
+#include "json/pbjson.h"
 #include "pbtest.pb-c.h"
 
 static const ProtobufCMessageDescriptor *const everything = &pbtest__everything__descriptor;

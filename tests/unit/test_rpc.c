@@ -9,8 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "rpc_client.h"
-#include "rpc_envelope.h"
+#include "rpc/client.h"
+#include "rpc/envelope.h"
 #include "test_service.h"
 
 static const ProtobufCServiceDescriptor *const svc = &rpctest__test_service__descriptor;

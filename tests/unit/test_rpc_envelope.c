@@ -2,7 +2,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "rpc_envelope.h"
+#include "rpc/envelope.h"
 #include "users.pb-c.h"
 
 Test(rpc_envelope, request_packs_to_the_documented_bytes)

@@ -4,7 +4,7 @@
 #include <nng/nng.h>
 #include <string.h>
 
-#include "rpc_status.h"
+#include "rpc/status.h"
 
 Test(rpc_status, set_formats_the_message_and_returns_the_code)
 {

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "utf8.h"
+#include "base/utf8.h"
 
 Test(utf8, white_space_is_ecmascripts_trim_set_exactly)
 {

@@ -1,5 +1,5 @@
 /* rpc_server.h: REP socket, worker threads and dispatch by method name. */
-#include "rpc_server.h"
+#include "rpc/server.h"
 
 #include <arpa/inet.h>
 #include <nng/nng.h>
@@ -12,9 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "listener_watch.h"
-#include "log.h"
-#include "rpc_envelope.h"
+#include "rpc/listener_watch.h"
+#include "base/log.h"
+#include "rpc/envelope.h"
 
 #define DEFAULT_TIMEOUT_MS 30000
 #define SEND_TIMEOUT_MS 5000

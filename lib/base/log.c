@@ -1,5 +1,5 @@
 /* Line formatting and output for log.h. */
-#include "log.h"
+#include "base/log.h"
 
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -8,7 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "utf8.h"
+#include "base/utf8.h"
 
 #define LOG_LINE_MAX 4096
 

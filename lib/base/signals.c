@@ -1,5 +1,5 @@
 /* signals.h */
-#include "signals.h"
+#include "base/signals.h"
 
 #include <pthread.h>
 

@@ -10,8 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "rpc_envelope.h"
-#include "rpc_status.h"
+#include "rpc/envelope.h"
+#include "rpc/status.h"
 
 typedef struct rpc_client rpc_client;
 
@@ -40,7 +40,7 @@ rpc_code rpc_client_open(rpc_client **out, const char *url,
 /* Closes the socket and frees the client. Every call must have returned
  * first (stop the threads that call, e.g. mg_stop, before closing). Accepts
  * NULL. Returns within about 1 s: should nng's close not finish by then (a
- * teardown race of nng 1.5.2, see rpc_client.c), it logs a warning and
+ * teardown race of nng 1.5.2, see rpc/client.c), it logs a warning and
  * leaves the socket, and the client's memory, to the process's exit. */
 void rpc_client_close(rpc_client *c);
 

@@ -1,5 +1,5 @@
 /* rpc_envelope.h: the wire format of requests and replies. */
-#include "rpc_envelope.h"
+#include "rpc/envelope.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -18,7 +18,7 @@
 #include <protobuf-c/protobuf-c.h>
 #include <stdint.h>
 
-#include "rpc_status.h"
+#include "rpc/status.h"
 
 typedef struct rpc_server rpc_server;
 typedef struct rpc_call rpc_call;

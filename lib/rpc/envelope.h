@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #include "rpc.pb-c.h"
-#include "rpc_status.h"
+#include "rpc/status.h"
 
 /* Milliseconds on a monotonic clock, for deadlines. */
 int64_t rpc_clock_ms(void);

@@ -12,8 +12,8 @@
  * the connections the old listener had, so their callers reconnect (and
  * calls in flight on them fail with UNAVAILABLE): the price of a listener
  * that takes new clients again. */
-#ifndef LISTENER_WATCH_H
-#define LISTENER_WATCH_H
+#ifndef RPC_LISTENER_WATCH_H
+#define RPC_LISTENER_WATCH_H
 
 #include <nng/nng.h>
 

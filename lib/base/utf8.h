@@ -2,8 +2,8 @@
  * character boundaries, and replace what is not UTF-8; and the API's one
  * notion of white space and of caseless equality (utf8proc, Unicode 15).
  * All functions are pure and thread-safe. */
-#ifndef UTF8_H
-#define UTF8_H
+#ifndef BASE_UTF8_H
+#define BASE_UTF8_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,5 +1,5 @@
 /* number_text.h */
-#include "number_text.h"
+#include "json/number_text.h"
 
 #include <string.h>
 

@@ -1,5 +1,5 @@
 /* monotonic.h */
-#include "monotonic.h"
+#include "base/monotonic.h"
 
 void
 monotonic_cond_init(pthread_cond_t *cv)

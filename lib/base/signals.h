@@ -1,8 +1,8 @@
 /* The stop signals of every binary: SIGINT and SIGTERM are blocked in all
  * threads (main waits for them with sigwait), SIGPIPE is ignored (a peer
  * that goes away is an error return, not a death). */
-#ifndef SIGNALS_H
-#define SIGNALS_H
+#ifndef BASE_SIGNALS_H
+#define BASE_SIGNALS_H
 
 #include <signal.h>
 

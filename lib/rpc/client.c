@@ -1,5 +1,5 @@
 /* rpc_client.h: REQ socket, pooled contexts, deadlines and status mapping. */
-#include "rpc_client.h"
+#include "rpc/client.h"
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
@@ -11,8 +11,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "log.h"
-#include "monotonic.h"
+#include "base/log.h"
+#include "base/monotonic.h"
 
 #define DEFAULT_TIMEOUT_MS 2000
 #define DEFAULT_CONNECT_WAIT_MS 300

@@ -1,5 +1,5 @@
 /* pbjson.h: the descriptor walk in both directions. */
-#include "pbjson.h"
+#include "json/pbjson.h"
 
 #include <float.h>
 #include <inttypes.h>
@@ -11,7 +11,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "number_text.h"
+#include "json/number_text.h"
 
 #define PATH_MAX_LEN 96
 #define TIMESTAMP_NAME "google.protobuf.Timestamp"

@@ -1,5 +1,5 @@
 /* listener_watch.h: a probe dial every second; two not taken re-open. */
-#include "listener_watch.h"
+#include "rpc/listener_watch.h"
 
 #include <nng/protocol/reqrep0/req.h>
 #include <pthread.h>
@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "log.h"
-#include "monotonic.h"
+#include "base/log.h"
+#include "base/monotonic.h"
 
 #define PERIOD_MS 1000
 #define PROBE_TIMEOUT_MS 2000 /* generous: a busy machine accepts slowly */

@@ -1,6 +1,6 @@
 /* net_check.h: addresses with inet_pton, URLs with nng_url_parse, and the
  * few rules on top that the libraries leave to the moment of connecting. */
-#include "net_check.h"
+#include "base/net_check.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -10,7 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "env.h"
+#include "base/env.h"
 
 /* sockaddr_un's sun_path holds 108 bytes with the NUL; nng's abstract
  * names 107 (nng.h, nng_sockaddr_abstract). */

@@ -7,8 +7,8 @@
  *   -? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?
  * The value is ±digits × 10^exponent, with digits the significant digits
  * (no leading or trailing zeros). Every function is pure and thread-safe. */
-#ifndef NUMBER_TEXT_H
-#define NUMBER_TEXT_H
+#ifndef JSON_NUMBER_TEXT_H
+#define JSON_NUMBER_TEXT_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,5 +1,5 @@
 /* utf8.h */
-#include "utf8.h"
+#include "base/utf8.h"
 
 #include <stdlib.h>
 #include <string.h>

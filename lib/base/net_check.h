@@ -6,8 +6,8 @@
  * Each returns 0, or -1 with a reason in err that reads after the quoted
  * value ("'tcp://h' " + "is not an nng URL to dial: it has no port"), the
  * form env.c prints for every bad value. */
-#ifndef NET_CHECK_H
-#define NET_CHECK_H
+#ifndef BASE_NET_CHECK_H
+#define BASE_NET_CHECK_H
 
 #include <stddef.h>
 

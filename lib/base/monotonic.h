@@ -1,7 +1,7 @@
 /* Timed waits on the monotonic clock, so a wall-clock step (NTP, a VM
  * resumed) never stretches or cuts a wait. */
-#ifndef MONOTONIC_H
-#define MONOTONIC_H
+#ifndef BASE_MONOTONIC_H
+#define BASE_MONOTONIC_H
 
 #include <pthread.h>
 #include <stdint.h>

@@ -1,6 +1,6 @@
 /* env.h: the only place that reads the environment. */
 #define _GNU_SOURCE /* memmem */
-#include "env.h"
+#include "base/env.h"
 
 #include <ctype.h>
 #include <errno.h>

@@ -1,5 +1,5 @@
 /* The status type and the nng error mapping. */
-#include "rpc_status.h"
+#include "rpc/status.h"
 
 #include <nng/nng.h>
 #include <stdarg.h>
@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "rpc.pb-c.h"
-#include "utf8.h"
+#include "base/utf8.h"
 
 /* The C enum must stay equal to the wire enum of rpc.proto. */
 #define CODE_MATCHES(ours, wire) _Static_assert((int) (ours) == (int) (wire), #ours " matches rpc.proto")

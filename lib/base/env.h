@@ -1,8 +1,8 @@
 /* Strict configuration from environment variables. Each binary's config.c
  * declares a table of env_var; env_load fills it or explains what is wrong,
  * env_print_help lists each variable with its default and current value. */
-#ifndef ENV_H
-#define ENV_H
+#ifndef BASE_ENV_H
+#define BASE_ENV_H
 
 #include <stddef.h>
 #include <stdio.h>

@@ -8,7 +8,7 @@
 #include <stddef.h>
 
 /* The gRPC code set; values are checked against rpc.proto's Code enum in
- * rpc_status.c. */
+ * rpc/status.c. */
 typedef enum rpc_code {
 	RPC_OK                  = 0,
 	RPC_CANCELLED           = 1,

@@ -1,7 +1,7 @@
 /* Logging: one line per event, "event key=value ... request=ID", as text or
  * JSON, written to stderr with a single write so threads never interleave. */
-#ifndef LOG_H
-#define LOG_H
+#ifndef BASE_LOG_H
+#define BASE_LOG_H
 
 #include <stdbool.h>
 

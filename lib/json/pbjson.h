@@ -24,14 +24,14 @@
  *   repeated        array
  * Every field is written, unset messages as null, so clients always see the
  * same shape. */
-#ifndef PBJSON_H
-#define PBJSON_H
+#ifndef JSON_PBJSON_H
+#define JSON_PBJSON_H
 
 #include <jansson.h>
 #include <protobuf-c/protobuf-c.h>
 #include <stddef.h>
 
-#include "rpc_status.h"
+#include "rpc/status.h"
 
 /* Decodes a JSON object into a new message of type desc. On RPC_OK *out is
  * the caller's; free it with protobuf_c_message_free_unpacked(*out, NULL).
