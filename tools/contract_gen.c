@@ -28,7 +28,7 @@
  *     CONTRACT_ERROR_STATUSES_MAX;
  *   - a custom pattern, additional_bindings, a selector, a rule without a
  *     path, rest.route without google.api.http, an option given twice;
- *   - the same method and template twice;
+ *   - the same method and template twice (variables' names aside);
  *   - an annotated service not in the registry, a registry service whose
  *     contract is not in the descriptor set, a malformed registry line, a
  *     name, contract or URL variable declared twice;
@@ -249,7 +249,9 @@ check_template(const char *file, const char *where, const char *what, const char
 	for (const char *p = t; *p == '/';) {
 		const char *seg = ++p;
 		size_t len      = strcspn(seg, "/");
-		p               = seg + len;
+		if (seg[0] == '{' && strchr(seg, '}') != NULL) /* a variable's sub-template may hold '/' */
+			len = (size_t) (strchr(seg, '}') - seg) + 1 + strcspn(strchr(seg, '}') + 1, "/");
+		p = seg + len;
 		if (len == 0) {
 			refuse(file, where, "%s '%s' has an empty segment", what, t);
 			return;
@@ -365,6 +367,26 @@ payload(const ProtobufCMessageUnknownField *u, size_t *len)
 	return u->data + i + 1;
 }
 
+/* True when two templates match the same paths: equal but for their
+ * variables' names ("/a/{id}" and "/a/{name}"). */
+static bool
+same_paths(const char *a, const char *b)
+{
+	while (*a != '\0' && *b != '\0') {
+		if (*a == '{' && *b == '{') {
+			a += strcspn(a, "}");
+			b += strcspn(b, "}");
+			if (*a == '\0' || *b == '\0')
+				break;
+		} else if (*a != *b) {
+			return false;
+		}
+		a++;
+		b++;
+	}
+	return *a == *b;
+}
+
 static void
 add_route(const char *file, const char *where, size_t service, const method_proto *m,
     const Google__Api__HttpRule *rule, const Rest__Route *extra)
@@ -464,8 +486,9 @@ add_route(const char *file, const char *where, size_t service, const method_prot
 	r.summary = xstrdup(summary);
 
 	for (size_t i = 0; i < n_routes; i++) {
-		if (strcmp(routes[i].method, r.method) == 0 && strcmp(routes[i].path, r.path) == 0)
-			refuse(file, where, "%s %s is also %s's route (%s)", r.method, r.path, routes[i].where, routes[i].file);
+		if (strcmp(routes[i].method, r.method) == 0 && same_paths(routes[i].path, r.path))
+			refuse(file, where, "%s %s is also %s's route (%s %s, %s)", r.method, r.path, routes[i].where,
+			    routes[i].method, routes[i].path, routes[i].file);
 	}
 	if (n_routes == CONTRACT_ROUTES_MAX) {
 		refuse(file, where, "more than %d routes (CONTRACT_ROUTES_MAX)", CONTRACT_ROUTES_MAX);
