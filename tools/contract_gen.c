@@ -521,7 +521,7 @@ read_methods(const file_proto *fp, const service_proto *sp, const char *full)
 			refuse(fp->name, where, "service %s has HTTP routes but no line in the registry", full);
 			continue;
 		}
-		size_t hl, rl = 0;
+		size_t hl = 0, rl = 0;
 		const uint8_t *hd = payload(hu, &hl), *rd = ru != NULL ? payload(ru, &rl) : NULL;
 		Google__Api__HttpRule *rule = hd != NULL ? google__api__http_rule__unpack(NULL, hl, hd) : NULL;
 		Rest__Route *extra          = rd != NULL ? rest__route__unpack(NULL, rl, rd) : NULL;
