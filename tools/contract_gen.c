@@ -29,9 +29,12 @@
  *   - a custom pattern, additional_bindings, a selector, a rule without a
  *     path, rest.route without google.api.http, an option given twice;
  *   - the same method and template twice (variables' names aside);
+ *   - a path the gateway serves itself (CONTRACT_GATEWAY_PATHS: /healthz...);
  *   - an annotated service not in the registry, a registry service whose
- *     contract is not in the descriptor set, a malformed registry line, a
- *     name, contract or URL variable declared twice;
+ *     contract is not in the descriptor set, a registry line without its six
+ *     columns or with a value its users cannot take (a name that is not a
+ *     binary's, a variable that is not an environment variable's, a default
+ *     URL nng cannot dial), a name, contract or URL variable declared twice;
  *   - more services or routes than lib/contract/tables.h's bounds.
  *
  * Usage: contract-gen OUT.c DESCRIPTOR_SET REGISTRY...
@@ -44,6 +47,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/net_check.h"
 #include "contract/tables.h"
 #include "google/api/http.pb-c.h"
 #include "google/protobuf/descriptor.pb-c.h"
@@ -148,6 +152,43 @@ scalar(const field_proto *f)
 
 /* ---- the registry ---- */
 
+/* True when every byte of s is in set and the first is in first. */
+static bool
+spelled(const char *s, const char *first, const char *set)
+{
+	return s[0] != '\0' && strchr(first, s[0]) != NULL && strspn(s, set) == strlen(s);
+}
+
+#define LOWER "abcdefghijklmnopqrstuvwxyz"
+#define UPPER "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+#define DIGITS "0123456789"
+
+/* Each column as its users need it: the name is a binary, a compose
+ * service and a metric label; the variables are environment variable
+ * names; the default URL is dialed by the gateway and listened on by the
+ * service (net_check.h, as both check it at start); the database is an
+ * SQL identifier. */
+static bool
+registry_values_ok(const char *path, const char *where, char *const col[REGISTRY_COLUMNS])
+{
+	int before = faults;
+	char why[256];
+	if (!spelled(col[0], LOWER, LOWER DIGITS "-"))
+		refuse(path, where, "name '%s' is not lower-case letters, digits and '-' (a binary, a compose service)",
+		    col[0]);
+	if (strchr(col[1], '.') == NULL)
+		refuse(path, where, "contract '%s' is not package.Service", col[1]);
+	if (!spelled(col[2], UPPER, UPPER DIGITS "_"))
+		refuse(path, where, "url_variable '%s' is not an environment variable name (A-Z, 0-9, _)", col[2]);
+	if (strcmp(col[3], "-") != 0 && net_check_nng_url(col[3], NET_URL_DIAL, why, sizeof(why)) != 0)
+		refuse(path, where, "default_url '%s' %s", col[3], why);
+	if (strcmp(col[4], "-") != 0 && !spelled(col[4], UPPER, UPPER DIGITS "_"))
+		refuse(path, where, "db_url_variable '%s' is not an environment variable name (A-Z, 0-9, _)", col[4]);
+	if (strcmp(col[5], "-") != 0 && !spelled(col[5], LOWER "_", LOWER DIGITS "_"))
+		refuse(path, where, "database '%s' is not a lower-case SQL identifier", col[5]);
+	return faults == before;
+}
+
 static void
 read_registry(const char *path)
 {
@@ -182,6 +223,8 @@ read_registry(const char *path)
 			refuse(path, where, "more than %d services (CONTRACT_SERVICES_MAX)", CONTRACT_SERVICES_MAX);
 			break;
 		}
+		if (!registry_values_ok(path, where, col))
+			continue;
 		bool dup = false;
 		for (size_t i = 0; i < n_registry; i++) {
 			for (int c = 0; c < 3; c++) {
@@ -367,6 +410,23 @@ payload(const ProtobufCMessageUnknownField *u, size_t *len)
 	return u->data + i + 1;
 }
 
+/* True when the template matches the literal path (a variable takes any
+ * one segment). */
+static bool
+template_matches(const char *t, const char *p)
+{
+	while (*t != '\0' && *p != '\0') {
+		if (*t == '{') {
+			t += strcspn(t, "}");
+			t += *t == '}';
+			p += strcspn(p, "/");
+		} else if (*t++ != *p++) {
+			return false;
+		}
+	}
+	return *t == '\0' && *p == '\0';
+}
+
 /* True when two templates match the same paths: equal but for their
  * variables' names ("/a/{id}" and "/a/{name}"). */
 static bool
@@ -432,6 +492,11 @@ add_route(const char *file, const char *where, size_t service, const method_prot
 		return;
 	}
 	check_template(file, where, "path", path, in, "request");
+	static const char *const gateway_paths[] = {CONTRACT_GATEWAY_PATHS};
+	for (size_t i = 0; i < sizeof(gateway_paths) / sizeof(gateway_paths[0]); i++) {
+		if (template_matches(path, gateway_paths[i]))
+			refuse(file, where, "path '%s' takes %s, which the gateway serves itself", path, gateway_paths[i]);
+	}
 
 	const char *body = rule->body != NULL && rule->body[0] != '\0' ? rule->body : NULL;
 	if (body != NULL && (strcmp(verb, "GET") == 0 || strcmp(verb, "DELETE") == 0))

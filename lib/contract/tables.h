@@ -21,6 +21,10 @@
 #define CONTRACT_ERROR_STATUSES_MAX 7
 #define CONTRACT_PATH_VARIABLES_MAX 4 /* {field}s in one template */
 
+/* The paths the gateway serves itself (gateway/routes.c): a contract route
+ * that would take one is refused. */
+#define CONTRACT_GATEWAY_PATHS "/healthz", "/readyz", "/openapi.json", "/metrics"
+
 /* One line of the registry. */
 typedef struct contract_service {
 	const char *name;                              /* "user-svc": binary, logs, /readyz, metrics label */
