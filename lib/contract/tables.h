@@ -27,25 +27,29 @@
 
 /* One line of the registry. */
 typedef struct contract_service {
-	const char *name;                              /* "user-svc": binary, logs, /readyz, metrics label */
-	const char *contract;                          /* "users.UserService": the .proto service */
-	const ProtobufCServiceDescriptor *descriptor;  /* that service's protobuf-c descriptor */
-	const char *url_variable;                      /* "USER_SVC_URL" */
-	const char *default_url;                       /* "tcp://127.0.0.1:5001" */
+	const char *name;     /* "user-svc": binary, logs, /readyz, metrics label */
+	const char *contract; /* "users.UserService": the .proto service */
+	const ProtobufCServiceDescriptor *descriptor; /* that service's protobuf-c descriptor */
+	const char *url_variable;                     /* "USER_SVC_URL" */
+	const char *default_url;                      /* "tcp://127.0.0.1:5001" */
 } contract_service;
 
 /* One REST route: an HTTP method and path template bound to a service method. */
 typedef struct contract_route {
-	const char *method;        /* "GET", "POST", "PUT", "DELETE", "PATCH" */
-	const char *path;          /* "/orders/user/{user_id}": literal segments and {field} of the request */
-	size_t service;            /* index into contract_services */
-	const char *rpc_method;    /* the method's short name in that service: "ListOrdersByUser" */
-	const char *body;          /* NULL: no body; "*": the JSON body fills the request */
-	const char *response_body; /* NULL: the reply is the body; else that field of the reply */
-	int success_status;        /* 200 or 201 */
-	const char *location;      /* with 201: "/users/{id}", filled from the reply's fields; else NULL */
-	int error_statuses[CONTRACT_ERROR_STATUSES_MAX + 1]; /* the method's own error statuses; 0-terminated */
-	const char *summary;       /* one line, for OpenAPI */
+	const char *method; /* "GET", "POST", "PUT", "DELETE", "PATCH" */
+	/* "/orders/user/{user_id}": literal segments and {field}s of the request */
+	const char *path;
+	size_t service;         /* index into contract_services */
+	const char *rpc_method; /* the method's short name in that service: "ListOrdersByUser" */
+	const char *body;       /* NULL: no body; "*": the JSON body fills the request */
+	/* NULL: the reply is the body; else that field of the reply (AIP-127) */
+	const char *response_body;
+	int success_status; /* 200 or 201 */
+	/* With 201: "/users/{id}", filled from the reply's fields; else NULL */
+	const char *location;
+	/* The method's own error statuses (rest.route), 0-terminated */
+	int error_statuses[CONTRACT_ERROR_STATUSES_MAX + 1];
+	const char *summary; /* one line, for OpenAPI */
 } contract_route;
 
 extern const contract_service contract_services[];
