@@ -90,6 +90,46 @@ parse_origins(const char *text, void *out, char *err, size_t errlen)
 	return 0;
 }
 
+/* A service's URL list; empty is taken here so that the check below can
+ * say which routes it leaves without a service. */
+static int
+parse_service_urls(const char *text, void *out, char *err, size_t errlen)
+{
+	if (text[0] == '\0') {
+		*(const char **) out = text;
+		return 0;
+	}
+	return env_parse_nng_dial_urls(text, out, err, errlen);
+}
+
+/* Every registry service must be reachable: its routes would answer 503
+ * forever and /readyz would never be ready. */
+static int
+unconfigured_service(const gateway_config *cfg)
+{
+	for (size_t s = 0; s < contract_services_count; s++) {
+		if (cfg->service_urls[s][0] != '\0')
+			continue;
+		const contract_service *svc = &contract_services[s];
+		char routes[256] = "";
+		size_t n         = 0;
+		for (size_t i = 0; i < contract_routes_count; i++) {
+			if (contract_routes[i].service != s)
+				continue;
+			size_t used = strlen(routes);
+			snprintf(routes + used, sizeof(routes) - used, "%s%s %s", n++ ? ", " : "", contract_routes[i].method,
+			    contract_routes[i].path);
+		}
+		fprintf(stderr,
+		    "gateway: invalid configuration: %s: '' is empty, but %s serves %s%s%s: set it to the service's nng "
+		    "URL(s)\n",
+		    svc->url_variable, svc->name, n > 0 ? "the routes " : "its health to /readyz", routes,
+		    n > 0 ? " and its health to /readyz" : "");
+		return -1;
+	}
+	return 0;
+}
+
 env_action
 gateway_config_load(gateway_config *cfg, int argc, char **argv)
 {
@@ -101,11 +141,6 @@ gateway_config_load(gateway_config *cfg, int argc, char **argv)
 	    {.name = "GATEWAY_BIND", .default_value = "0.0.0.0", .kind = ENV_CUSTOM, .parse = env_parse_ipv4,
 	        .out = &cfg->bind_address,
 	        .help = "IPv4 address to listen on (127.0.0.1 for this machine only)"},
-	    {.name = "USER_SVC_URL", .default_value = "tcp://127.0.0.1:5001", .kind = ENV_CUSTOM,
-	        .parse = env_parse_nng_dial_urls, .out = &cfg->user_svc_url,
-	        .help = "nng URL(s) of user-svc; several, comma-separated, share the load"},
-	    {.name = "ORDER_SVC_URL", .default_value = "tcp://127.0.0.1:5002", .kind = ENV_CUSTOM,
-	        .parse = env_parse_nng_dial_urls, .out = &cfg->order_svc_url, .help = "nng URL(s) of order-svc"},
 	    {.name = "RPC_TIMEOUT_MS", .default_value = "2000", .kind = ENV_INT, .min = 10, .max = 600000,
 	        .out = &cfg->rpc_timeout_ms,
 	        .help = "deadline of each request to a service; X-Request-Timeout may only shorten it"},
@@ -127,10 +162,24 @@ gateway_config_load(gateway_config *cfg, int argc, char **argv)
 	    {.name = "LOG_FORMAT", .default_value = "text", .kind = ENV_CHOICE, .choices = log_format_names,
 	        .out = &format, .help = "text or json"},
 	};
+	/* Then one variable per registry service (lib/contract). */
+	enum { N_FIXED = sizeof(vars) / sizeof(vars[0]) };
+	env_var all[N_FIXED + CONTRACT_SERVICES_MAX];
+	static char help[CONTRACT_SERVICES_MAX][160];
+	memcpy(all, vars, sizeof(vars));
+	for (size_t s = 0; s < contract_services_count; s++) {
+		const contract_service *svc = &contract_services[s];
+		snprintf(help[s], sizeof(help[s]), "nng URL(s) of %s (%s); several, comma-separated, share the load",
+		    svc->name, svc->contract);
+		all[N_FIXED + s] = (env_var) {.name = svc->url_variable, .default_value = svc->default_url,
+		    .kind = ENV_CUSTOM, .parse = parse_service_urls, .out = &cfg->service_urls[s], .help = help[s]};
+	}
 	env_action action = env_cli(argc, argv,
-	    "gateway: the REST API on HTTP, translated to protobuf RPC over nng to user-svc and order-svc.",
-	    vars, sizeof(vars) / sizeof(vars[0]));
+	    "gateway: the REST API on HTTP, translated to protobuf RPC over nng to the services of the registry.", all,
+	    N_FIXED + contract_services_count);
 	cfg->log_level  = (log_level) level;
 	cfg->log_format = (log_format) format;
+	if (action == ENV_RUN && unconfigured_service(cfg) != 0)
+		return ENV_EXIT_USAGE;
 	return action;
 }

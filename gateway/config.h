@@ -4,12 +4,14 @@
 
 #include "base/env.h"
 #include "base/log.h"
+#include "contract/tables.h"
 
 typedef struct gateway_config {
 	env_port_list ports;       /* GATEWAY_PORTS */
 	const char *bind_address;  /* GATEWAY_BIND */
-	const char *user_svc_url;  /* USER_SVC_URL */
-	const char *order_svc_url; /* ORDER_SVC_URL */
+	/* Each registry service's nng URL(s), by index into contract_services,
+	 * from its url_variable (USER_SVC_URL, ...); never empty. */
+	const char *service_urls[CONTRACT_SERVICES_MAX];
 	long rpc_timeout_ms;       /* RPC_TIMEOUT_MS: default and ceiling of every call */
 	long max_body_bytes;       /* MAX_BODY_BYTES */
 	long workers;              /* WORKERS: HTTP threads, each held by an open connection */
@@ -20,7 +22,9 @@ typedef struct gateway_config {
 } gateway_config;
 
 /* Fills cfg from the environment and the command line. Returns ENV_RUN to
- * start, or ENV_EXIT_OK / ENV_EXIT_USAGE after printing help or an error. */
+ * start, or ENV_EXIT_OK / ENV_EXIT_USAGE after printing help or an error
+ * (a registry service's variable set empty is one: its routes and its
+ * health could not be served). Not thread-safe (reads the environment). */
 env_action gateway_config_load(gateway_config *cfg, int argc, char **argv);
 
 #endif

@@ -32,7 +32,7 @@
 struct http_server {
 	struct mg_context *ctx;
 	const gateway_config *cfg;
-	rpc_client *clients[SERVICE_COUNT];
+	rpc_client *clients[CONTRACT_SERVICES_MAX]; /* one per registry service */
 	char *openapi; /* generated once at start */
 	size_t openapi_len;
 	_Atomic long connections; /* each holds a worker until it closes */
@@ -514,10 +514,10 @@ out:
 /* Asks every service's Health method (at most READY_TIMEOUT_MS each);
  * replies[s] is NULL, with codes[s] saying why, for one that did not answer. */
 static void
-ask_health(http_server *srv, exchange *x, int64_t timeout_ms, Health__HealthReply *replies[SERVICE_COUNT],
-    rpc_code codes[SERVICE_COUNT])
+ask_health(http_server *srv, exchange *x, int64_t timeout_ms, Health__HealthReply *replies[CONTRACT_SERVICES_MAX],
+    rpc_code codes[CONTRACT_SERVICES_MAX])
 {
-	for (int s = 0; s < SERVICE_COUNT; s++) {
+	for (int s = 0; (size_t) s < contract_services_count; s++) {
 		Health__HealthRequest in = HEALTH__HEALTH_REQUEST__INIT;
 		ProtobufCMessage *out    = NULL;
 		rpc_call_options opt     = {.request_id = x->request_id,
@@ -526,14 +526,14 @@ ask_health(http_server *srv, exchange *x, int64_t timeout_ms, Health__HealthRepl
 		      &opt, &x->st);
 		replies[s] = codes[s] == RPC_OK ? (Health__HealthReply *) out : NULL;
 		if (codes[s] != RPC_OK)
-			metrics_count_rpc_error((route_service) s, codes[s]);
+			metrics_count_rpc_error((size_t) s, codes[s]);
 	}
 }
 
 static void
-free_health(Health__HealthReply *replies[SERVICE_COUNT])
+free_health(Health__HealthReply *replies[CONTRACT_SERVICES_MAX])
 {
-	for (int s = 0; s < SERVICE_COUNT; s++) {
+	for (int s = 0; (size_t) s < contract_services_count; s++) {
 		if (replies[s] != NULL)
 			health__health_reply__free_unpacked(replies[s], NULL);
 	}
@@ -542,12 +542,12 @@ free_health(Health__HealthReply *replies[SERVICE_COUNT])
 static int
 handle_readyz(http_server *srv, exchange *x, int64_t timeout_ms)
 {
-	Health__HealthReply *replies[SERVICE_COUNT];
-	rpc_code codes[SERVICE_COUNT];
+	Health__HealthReply *replies[CONTRACT_SERVICES_MAX];
+	rpc_code codes[CONTRACT_SERVICES_MAX];
 	ask_health(srv, x, timeout_ms, replies, codes);
 	json_t *services = json_object();
 	bool all_ok      = true;
-	for (int s = 0; s < SERVICE_COUNT; s++) {
+	for (int s = 0; (size_t) s < contract_services_count; s++) {
 		Health__HealthReply *h = replies[s];
 		json_t *entry;
 		if (h != NULL) {
@@ -580,8 +580,8 @@ handle_readyz(http_server *srv, exchange *x, int64_t timeout_ms)
 static int
 handle_metrics(http_server *srv, exchange *x, int64_t timeout_ms)
 {
-	Health__HealthReply *replies[SERVICE_COUNT];
-	rpc_code codes[SERVICE_COUNT];
+	Health__HealthReply *replies[CONTRACT_SERVICES_MAX];
+	rpc_code codes[CONTRACT_SERVICES_MAX];
 	ask_health(srv, x, timeout_ms, replies, codes);
 	char *text = metrics_render(replies, atomic_load(&srv->connections), srv->cfg->workers);
 	free_health(replies);
@@ -883,7 +883,7 @@ on_log_message(const struct mg_connection *conn, const char *message)
 }
 
 int
-http_server_start(http_server **out, const gateway_config *cfg, rpc_client *const clients[SERVICE_COUNT],
+http_server_start(http_server **out, const gateway_config *cfg, rpc_client *const clients[CONTRACT_SERVICES_MAX],
     char *err, size_t errlen)
 {
 	http_server *srv = calloc(1, sizeof(*srv));
@@ -892,7 +892,7 @@ http_server_start(http_server **out, const gateway_config *cfg, rpc_client *cons
 		return -1;
 	}
 	srv->cfg = cfg;
-	for (int s = 0; s < SERVICE_COUNT; s++)
+	for (int s = 0; (size_t) s < contract_services_count; s++)
 		srv->clients[s] = clients[s];
 	srv->openapi = openapi_document();
 	if (srv->openapi == NULL) {

@@ -16,7 +16,7 @@ typedef struct http_server http_server;
  * server. On failure returns -1 with the reason in err and nothing
  * running. */
 int http_server_start(http_server **out, const gateway_config *cfg,
-    rpc_client *const clients[SERVICE_COUNT], char *err, size_t errlen);
+    rpc_client *const clients[CONTRACT_SERVICES_MAX], char *err, size_t errlen);
 
 /* Stops taking connections, lets requests in progress finish, frees the
  * server. Accepts NULL. */

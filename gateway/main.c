@@ -24,12 +24,11 @@ main(int argc, char **argv)
 	sigset_t stop_signals;
 	signals_block_stop(&stop_signals); /* main waits for them below */
 
-	const char *urls[SERVICE_COUNT] = {[SERVICE_USERS] = cfg.user_svc_url, [SERVICE_ORDERS] = cfg.order_svc_url};
-	rpc_client *clients[SERVICE_COUNT] = {0};
+	rpc_client *clients[CONTRACT_SERVICES_MAX] = {0};
 	rpc_status st;
-	for (int s = 0; s < SERVICE_COUNT; s++) {
-		if (rpc_client_open(&clients[s], urls[s], NULL, &st) != RPC_OK) {
-			log_error(NULL, "gateway_start_failed service=%s reason=\"%s\"", routes_service_name(s), st.message);
+	for (size_t s = 0; s < contract_services_count; s++) {
+		if (rpc_client_open(&clients[s], cfg.service_urls[s], NULL, &st) != RPC_OK) {
+			log_error(NULL, "gateway_start_failed service=%s reason=\"%s\"", contract_services[s].name, st.message);
 			return EXIT_FAILURE;
 		}
 	}
@@ -44,8 +43,10 @@ main(int argc, char **argv)
 	char ports[64] = "";
 	for (int i = 0; i < cfg.ports.n; i++)
 		snprintf(ports + strlen(ports), sizeof(ports) - strlen(ports), "%s%d", i ? "," : "", cfg.ports.ports[i]);
-	log_info(NULL, "gateway_started ports=%s bind=%s user_svc=%s order_svc=%s", ports, cfg.bind_address,
-	    cfg.user_svc_url, cfg.order_svc_url);
+	log_info(NULL, "gateway_started ports=%s bind=%s services=%zu", ports, cfg.bind_address,
+	    contract_services_count);
+	for (size_t s = 0; s < contract_services_count; s++)
+		log_info(NULL, "gateway_service service=%s url=%s", contract_services[s].name, cfg.service_urls[s]);
 
 	int sig;
 	sigwait(&stop_signals, &sig);
@@ -53,7 +54,7 @@ main(int argc, char **argv)
 
 	http_server_stop(server);
 	mg_exit_library();
-	for (int s = 0; s < SERVICE_COUNT; s++)
+	for (size_t s = 0; s < contract_services_count; s++)
 		rpc_client_close(clients[s]);
 	log_info(NULL, "gateway_stopped");
 	return EXIT_SUCCESS;

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_ROUTES 16 /* the table's routes, and one slot for "no route" */
+#define MAX_ROUTES (ROUTES_MAX + 1) /* the table's routes, and one slot for "no route" */
 #define STATUS_MIN 100
 #define STATUS_COUNT 500 /* 100..599 */
 #define RPC_CODES 17
@@ -20,15 +20,15 @@ static const int64_t bucket_ms[] = {1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 25
 static _Atomic uint64_t requests[MAX_ROUTES][STATUS_COUNT];
 static _Atomic uint64_t latency[MAX_ROUTES][BUCKETS + 1]; /* per bucket, not cumulative */
 static _Atomic uint64_t latency_sum_ms[MAX_ROUTES];
-static _Atomic uint64_t rpc_errors[SERVICE_COUNT][RPC_CODES];
+static _Atomic uint64_t rpc_errors[CONTRACT_SERVICES_MAX][RPC_CODES];
 static _Atomic uint64_t connection_turns;
-
-_Static_assert(MAX_ROUTES > 8, "the route table must fit, with the no-route slot");
 
 static size_t
 route_slot(const route *r)
 {
-	size_t i = r != NULL ? (size_t) (r - routes) : routes_count;
+	size_t routes_count;
+	const route *routes = routes_table(&routes_count);
+	size_t i            = r != NULL ? (size_t) (r - routes) : routes_count;
 	return i < MAX_ROUTES ? i : MAX_ROUTES - 1;
 }
 
@@ -46,9 +46,9 @@ metrics_observe_request(const route *r, int status, int64_t ms)
 }
 
 void
-metrics_count_rpc_error(route_service s, rpc_code code)
+metrics_count_rpc_error(size_t s, rpc_code code)
 {
-	if ((int) s >= 0 && s < SERVICE_COUNT && (int) code > 0 && (int) code < RPC_CODES)
+	if (s < contract_services_count && (int) code > 0 && (int) code < RPC_CODES)
 		atomic_fetch_add_explicit(&rpc_errors[s][code], 1, memory_order_relaxed);
 }
 
@@ -98,6 +98,8 @@ put(text *t, const char *fmt, ...)
 static void
 route_label(size_t slot, char *out, size_t len)
 {
+	size_t routes_count;
+	const route *routes = routes_table(&routes_count);
 	if (slot < routes_count)
 		snprintf(out, len, "%s %s", routes[slot].method, routes[slot].path);
 	else
@@ -108,6 +110,8 @@ static void
 render_requests(text *t)
 {
 	char label[128];
+	size_t routes_count;
+	routes_table(&routes_count);
 	put(t, "# HELP gateway_http_requests_total HTTP requests answered, by route and status.\n"
 	       "# TYPE gateway_http_requests_total counter\n");
 	for (size_t slot = 0; slot <= routes_count && slot < MAX_ROUTES; slot++) {
@@ -145,12 +149,12 @@ render_requests(text *t)
 	}
 	put(t, "# HELP gateway_rpc_errors_total RPCs to a service that did not end OK, by gRPC code.\n"
 	       "# TYPE gateway_rpc_errors_total counter\n");
-	for (int s = 0; s < SERVICE_COUNT; s++) {
+	for (int s = 0; (size_t) s < contract_services_count; s++) {
 		for (int c = 1; c < RPC_CODES; c++) {
 			uint64_t n = atomic_load_explicit(&rpc_errors[s][c], memory_order_relaxed);
 			if (n > 0)
 				put(t, "gateway_rpc_errors_total{service=\"%s\",code=\"%s\"} %llu\n",
-				    routes_service_name((route_service) s), rpc_code_name((rpc_code) c),
+				    routes_service_name((size_t) s), rpc_code_name((rpc_code) c),
 				    (unsigned long long) n);
 		}
 	}
@@ -182,12 +186,12 @@ instance_label(const Health__HealthReply *h)
 /* Services' stats, grouped by name as the format requires: each family's
  * HELP and TYPE once, then its samples from every service. */
 static void
-render_services(text *t, Health__HealthReply *const health[SERVICE_COUNT])
+render_services(text *t, Health__HealthReply *const health[CONTRACT_SERVICES_MAX])
 {
 	put(t, "# HELP service_up Whether the service answered its Health method.\n# TYPE service_up gauge\n");
-	for (int s = 0; s < SERVICE_COUNT; s++)
-		put(t, "service_up{service=\"%s\"} %d\n", routes_service_name((route_service) s), health[s] != NULL);
-	for (int s = 0; s < SERVICE_COUNT; s++) {
+	for (int s = 0; (size_t) s < contract_services_count; s++)
+		put(t, "service_up{service=\"%s\"} %d\n", routes_service_name((size_t) s), health[s] != NULL);
+	for (int s = 0; (size_t) s < contract_services_count; s++) {
 		for (size_t i = 0; health[s] != NULL && i < health[s]->n_stats; i++) {
 			const Health__Stat *first = health[s]->stats[i];
 			if (!valid_name(first->name) || strcmp(first->name, "up") == 0)
@@ -202,11 +206,11 @@ render_services(text *t, Health__HealthReply *const health[SERVICE_COUNT])
 			const char *help = first->help != NULL ? first->help : "";
 			put(t, "# HELP service_%s %.*s\n# TYPE service_%s %s\n", first->name, (int) strcspn(help, "\\\n"),
 			    help, first->name, first->gauge ? "gauge" : "counter");
-			for (int os = s; os < SERVICE_COUNT; os++)
+			for (int os = s; (size_t) os < contract_services_count; os++)
 				for (size_t oi = 0; health[os] != NULL && oi < health[os]->n_stats; oi++)
 					if (strcmp(health[os]->stats[oi]->name, first->name) == 0) {
 						put(t, "service_%s{service=\"%s\",instance=\"%s\"} %llu\n", first->name,
-						    routes_service_name((route_service) os), instance_label(health[os]),
+						    routes_service_name((size_t) os), instance_label(health[os]),
 						    (unsigned long long) health[os]->stats[oi]->value);
 						break; /* a name twice in one reply: the first only */
 					}
@@ -233,7 +237,7 @@ render_connections(text *t, long open_connections, long workers)
 }
 
 char *
-metrics_render(Health__HealthReply *const health[SERVICE_COUNT], long open_connections, long workers)
+metrics_render(Health__HealthReply *const health[CONTRACT_SERVICES_MAX], long open_connections, long workers)
 {
 	text t = {.cap = 8192};
 	if ((t.data = malloc(t.cap)) == NULL)

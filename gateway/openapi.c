@@ -112,7 +112,9 @@ add_error_response(json_t *responses, int status)
 	    json_content(json_pack("{s:s}", "$ref", "#/components/schemas/Error"))));
 }
 
-/* "/orders/user/{user_id}" → "/orders/user/{userId}", with its parameters. */
+/* The path as the contract spells it ("/orders/user/{user_id}": AIP-127's
+ * variables are the request's field names, and so are /metrics' labels and
+ * the access log's), with its parameters. */
 static void
 openapi_path(const route *r, char *out, size_t len, json_t *params, json_t *schemas)
 {
@@ -122,24 +124,16 @@ openapi_path(const route *r, char *out, size_t len, json_t *params, json_t *sche
 		    protobuf_c_service_descriptor_get_method_by_name(routes_service_descriptor(r->service), r->rpc_method);
 		input = m->input;
 	}
-	size_t j = 0;
-	for (const char *p = r->path; *p != '\0' && j + 1 < len;) {
-		if (*p != '{') {
-			out[j++] = *p++;
-			continue;
-		}
+	snprintf(out, len, "%s", r->path);
+	for (const char *p = strchr(r->path, '{'); p != NULL; p = strchr(p + 1, '{')) {
 		const char *close = strchr(p, '}');
-		char proto_name[64], json_name[64];
-		snprintf(proto_name, sizeof(proto_name), "%.*s", (int) (close - p - 1), p + 1);
-		pbjson_json_name(proto_name, json_name, sizeof(json_name));
-		j += (size_t) snprintf(out + j, len - j, "{%s}", json_name);
+		char name[64];
+		snprintf(name, sizeof(name), "%.*s", (int) (close - p - 1), p + 1);
 		const ProtobufCFieldDescriptor *f =
-		    input != NULL ? protobuf_c_message_descriptor_get_field_by_name(input, proto_name) : NULL;
-		json_array_append_new(params, json_pack("{s:s,s:s,s:b,s:o}", "name", json_name, "in", "path",
-		    "required", 1, "schema", f != NULL ? field_schema(f, schemas) : json_pack("{s:s}", "type", "string")));
-		p = close + 1;
+		    input != NULL ? protobuf_c_message_descriptor_get_field_by_name(input, name) : NULL;
+		json_array_append_new(params, json_pack("{s:s,s:s,s:b,s:o}", "name", name, "in", "path", "required", 1,
+		    "schema", f != NULL ? field_schema(f, schemas) : json_pack("{s:s}", "type", "string")));
 	}
-	out[j < len ? j : len - 1] = '\0';
 }
 
 /* The HEAD twin of a GET operation: same responses, none with content. */
@@ -236,6 +230,8 @@ openapi_document(void)
 	    "properties", "status", "type", "string", "services", "type", "object"));
 
 	json_t *paths = json_object();
+	size_t routes_count;
+	const route *routes = routes_table(&routes_count);
 	for (size_t i = 0; i < routes_count; i++) {
 		const route *r = &routes[i];
 		char path[128];

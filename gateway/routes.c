@@ -1,27 +1,13 @@
 /* The route table and the path matcher. */
 #include "routes.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "orders.pb-c.h"
-#include "users.pb-c.h"
-
-const route routes[] = {
-    {.kind = ROUTE_RPC, .method = "POST", .path = "/users", .summary = "Create a user",
-        .service = SERVICE_USERS, .rpc_method = "CreateUser", .takes_body = true, .success_status = 201,
-        .location = "/users/{id}", .statuses = {409}},
-    {.kind = ROUTE_RPC, .method = "GET", .path = "/users/{id}", .summary = "Get a user by id",
-        .service = SERVICE_USERS, .rpc_method = "GetUser", .success_status = 200, .statuses = {404}},
-    {.kind = ROUTE_RPC, .method = "POST", .path = "/orders", .summary = "Create an order for an existing user",
-        .service = SERVICE_ORDERS, .rpc_method = "CreateOrder", .takes_body = true, .success_status = 201,
-        .location = "/orders/{id}", .statuses = {404, 409}},
-    {.kind = ROUTE_RPC, .method = "GET", .path = "/orders/{id}", .summary = "Get an order by id",
-        .service = SERVICE_ORDERS, .rpc_method = "GetOrder", .success_status = 200, .statuses = {404}},
-    {.kind = ROUTE_RPC, .method = "GET", .path = "/orders/user/{user_id}",
-        .summary = "List a user's orders, oldest first", .service = SERVICE_ORDERS,
-        .rpc_method = "ListOrdersByUser", .success_status = 200, .response_field = "orders"},
+/* The gateway's own routes, after the contracts'. */
+static const route own_routes[ROUTES_OWN] = {
     {.kind = ROUTE_HEALTHZ, .method = "GET", .path = "/healthz", .summary = "The gateway process is up",
         .success_status = 200},
     {.kind = ROUTE_READYZ, .method = "GET", .path = "/readyz",
@@ -31,18 +17,46 @@ const route routes[] = {
     {.kind = ROUTE_METRICS, .method = "GET", .path = "/metrics",
         .summary = "Metrics in Prometheus text format: the gateway's and each service's", .success_status = 200},
 };
-const size_t routes_count = sizeof(routes) / sizeof(routes[0]);
+
+static route table[ROUTES_MAX];
+static size_t table_count;
+static pthread_once_t table_once = PTHREAD_ONCE_INIT;
+
+static void
+build_table(void)
+{
+	/* contract-gen bounds the routes by CONTRACT_ROUTES_MAX and accepts
+	 * only body "*" (lib/contract/tables.h). */
+	for (size_t i = 0; i < contract_routes_count; i++) {
+		const contract_route *c = &contract_routes[i];
+		route *r                = &table[table_count++];
+		*r = (route) {.kind = ROUTE_RPC, .method = c->method, .path = c->path, .summary = c->summary,
+		    .service = c->service, .rpc_method = c->rpc_method, .takes_body = c->body != NULL,
+		    .success_status = c->success_status, .location = c->location, .response_field = c->response_body};
+		memcpy(r->statuses, c->error_statuses, sizeof(r->statuses));
+	}
+	for (size_t i = 0; i < ROUTES_OWN; i++)
+		table[table_count++] = own_routes[i];
+}
+
+const route *
+routes_table(size_t *count)
+{
+	pthread_once(&table_once, build_table);
+	*count = table_count;
+	return table;
+}
 
 const ProtobufCServiceDescriptor *
-routes_service_descriptor(route_service s)
+routes_service_descriptor(size_t service)
 {
-	return s == SERVICE_USERS ? &users__user_service__descriptor : &orders__order_service__descriptor;
+	return contract_services[service].descriptor;
 }
 
 const char *
-routes_service_name(route_service s)
+routes_service_name(size_t service)
 {
-	return s == SERVICE_USERS ? "user-svc" : "order-svc";
+	return contract_services[service].name;
 }
 
 /* Matches one template against a path, filling m's parameters. */
@@ -85,6 +99,8 @@ routes_match(const char *method, const char *path, route_match *m, char *allow, 
 	if (allow_len > 0)
 		allow[0] = '\0';
 	bool path_known = false;
+	size_t routes_count;
+	const route *routes = routes_table(&routes_count);
 	for (size_t i = 0; i < routes_count; i++) {
 		route_match candidate;
 		if (!match_template(routes[i].path, path, len, &candidate))

@@ -1,12 +1,16 @@
 /* The route table: data that says, for each HTTP method and path template,
  * which service method serves it and how, and the matcher over it. The same
- * table drives request handling and the OpenAPI document. */
+ * table drives request handling, 405's Allow, /metrics and the OpenAPI
+ * document. Its RPC routes come from the contracts (lib/contract, generated
+ * from google.api.http and rest.route); the gateway adds its own four. */
 #ifndef GATEWAY_ROUTES_H
 #define GATEWAY_ROUTES_H
 
 #include <protobuf-c/protobuf-c.h>
 #include <stdbool.h>
 #include <stddef.h>
+
+#include "contract/tables.h"
 
 typedef enum route_kind {
 	ROUTE_RPC,     /* translated to a service method */
@@ -16,37 +20,35 @@ typedef enum route_kind {
 	ROUTE_METRICS, /* Prometheus text: the gateway's and the services' metrics */
 } route_kind;
 
-/* Services the gateway talks to; the index into its client array. */
-typedef enum route_service {
-	SERVICE_USERS  = 0,
-	SERVICE_ORDERS = 1,
-	SERVICE_COUNT  = 2,
-} route_service;
-
-#define ROUTE_MAX_STATUSES 8
+#define ROUTE_MAX_STATUSES (CONTRACT_ERROR_STATUSES_MAX + 1)
+#define ROUTES_OWN 4 /* /healthz, /readyz, /openapi.json, /metrics */
+#define ROUTES_MAX (CONTRACT_ROUTES_MAX + ROUTES_OWN)
 
 typedef struct route {
 	route_kind kind;
 	const char *method;   /* "GET", "POST" */
 	const char *path;     /* "/users/{id}": each {name} binds request field `name` */
 	const char *summary;  /* one line, for OpenAPI */
-	route_service service;
+	size_t service;       /* ROUTE_RPC: index into contract_services */
 	const char *rpc_method; /* short name in the service: "GetUser" */
-	bool takes_body;      /* the JSON body fills the request message */
+	bool takes_body;      /* the JSON body fills the request message (body: "*") */
 	int success_status;   /* 200, 201 */
 	const char *location; /* for 201: "/users/{id}", filled from the reply's fields */
-	const char *response_field; /* NULL: the reply is the body; else that field of it */
+	const char *response_field; /* NULL: the reply is the body; else that field of it (response_body) */
 	int statuses[ROUTE_MAX_STATUSES]; /* error statuses the service can cause; 0-terminated */
 } route;
 
-extern const route routes[];
-extern const size_t routes_count;
+/* The table: the contracts' routes in their generated order, then the
+ * gateway's own. Built on first use (thread-safe), constant after; count
+ * gets its length (at most ROUTES_MAX). */
+const route *routes_table(size_t *count);
 
-/* The service descriptor and the name used in logs and /readyz. */
-const ProtobufCServiceDescriptor *routes_service_descriptor(route_service s);
-const char *routes_service_name(route_service s);
+/* A service's protobuf-c descriptor and its registry name ("order-svc"),
+ * used in logs, /readyz and metrics labels. service < contract_services_count. */
+const ProtobufCServiceDescriptor *routes_service_descriptor(size_t service);
+const char *routes_service_name(size_t service);
 
-#define ROUTE_MAX_PARAMS 4
+#define ROUTE_MAX_PARAMS CONTRACT_PATH_VARIABLES_MAX
 #define ROUTE_PARAM_MAX 256
 
 typedef struct route_match {

@@ -33,6 +33,7 @@
 
 #include "http_client.h"
 #include "procs.h"
+#include "service_urls.h"
 
 static pid_t services_pid, gateway_pid;
 /* Set in the runner, read in each test's worker (which gets the environment,
@@ -56,6 +57,7 @@ ReportHook(PRE_ALL)(struct criterion_test_set *tests)
 	snprintf(port_text, sizeof(port_text), "%d", port);
 	setenv("CONFORMANCE_PORT", port_text, 1);
 	setenv("CONFORMANCE_LOG", log_path, 1);
+	service_urls_set_all("gw-conf"); /* the registry's other services: stand-ins too */
 	const char *services_env[] = {user_url, order_url, NULL};
 	const char *gateway_env[]  = {port_env, user_url, order_url, "GATEWAY_BIND=127.0.0.1", "RPC_TIMEOUT_MS=1500",
 	     "MAX_BODY_BYTES=1024", "LOG_LEVEL=info", "REQUEST_TIMEOUT_MS=3000", NULL};

@@ -21,6 +21,7 @@
 
 #include "http_client.h"
 #include "procs.h"
+#include "service_urls.h"
 
 static pid_t services_pid, gateway_pid, lonely_gateway_pid, crowded_gateway_pid;
 static char lonely_env[48];
@@ -46,6 +47,7 @@ ReportHook(PRE_ALL)(struct criterion_test_set *tests)
 	snprintf(lonely_user, sizeof(lonely_user), "USER_SVC_URL=%s", nobody_users);
 	snprintf(lonely_order, sizeof(lonely_order), "ORDER_SVC_URL=%s", nobody_orders);
 
+	service_urls_set_all("gw-e2e"); /* the registry's other services: stand-ins too */
 	const char *services_env[] = {user_url, order_url, NULL};
 	const char *gateway_env[]  = {port_env, gw_user, gw_order, "GATEWAY_BIND=127.0.0.1", "RPC_TIMEOUT_MS=1500",
 	     "MAX_BODY_BYTES=1024", "CORS_ORIGINS=http://allowed.example,http://also.example", "LOG_LEVEL=warn", NULL};
@@ -492,11 +494,16 @@ Test(gateway, openapi_lists_every_route_with_its_statuses)
 	cr_assert_str_eq(json_string_value(json_object_get(r.json, "openapi")), "3.1.0");
 	json_t *paths = json_object_get(r.json, "paths");
 	const char *expected[][2] = {{"/users", "post"}, {"/users/{id}", "get"}, {"/orders", "post"},
-	    {"/orders/{id}", "get"}, {"/orders/user/{userId}", "get"}, {"/healthz", "get"}, {"/readyz", "get"},
-	    {"/openapi.json", "get"}};
+	    {"/orders/{id}", "get"}, {"/orders/user/{user_id}", "get"}, {"/healthz", "get"}, {"/readyz", "get"},
+	    {"/openapi.json", "get"}, {"/metrics", "get"}};
 	for (size_t i = 0; i < sizeof(expected) / sizeof(expected[0]); i++)
 		cr_assert_not_null(json_object_get(json_object_get(paths, expected[i][0]), expected[i][1]), "%s %s",
 		    expected[i][1], expected[i][0]);
+	/* One spelling of a path variable: the template's field name, as in
+	 * /metrics' route label and the access log (AIP-127). */
+	json_t *list = json_object_get(json_object_get(paths, "/orders/user/{user_id}"), "get");
+	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(list, "parameters"), 0),
+	    "name")), "user_id");
 	json_t *responses = json_object_get(json_object_get(json_object_get(paths, "/users"), "post"), "responses");
 	const char *statuses[] = {"201", "400", "409", "413", "415", "500", "503", "504"};
 	for (size_t i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++)

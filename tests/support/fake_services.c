@@ -6,7 +6,12 @@
  *   deadline left in ms · 900 / 901 → order-svc reports healthy / not.
  *   CreateUser: empty name → INVALID_ARGUMENT (two violations with an
  *   empty email); taken@example.com → ALREADY_EXISTS; else id 42.
- * Environment: USER_SVC_URL, ORDER_SVC_URL. Stops on SIGTERM/SIGINT. */
+ * Every other registry service (lib/contract: echo-svc in a test build)
+ * gets a stand-in whose Health answers ok and whose other methods are
+ * UNIMPLEMENTED, so a gateway in front of these sees every service up.
+ * Environment: each registry service's url_variable (USER_SVC_URL, ...);
+ * the services whose variable is set are served, at least one. Stops on
+ * SIGTERM/SIGINT. */
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -15,6 +20,7 @@
 #include <time.h>
 
 #include "base/log.h"
+#include "contract/tables.h"
 #include "orders.pb-c.h"
 #include "rpc/server.h"
 #include "base/signals.h"
@@ -211,6 +217,51 @@ orders_health(Orders__OrderService_Service *svc, const Health__HealthRequest *in
 	health_reply(done, call, atomic_load(&orders_healthy));
 }
 
+/* A registry service with no fake of its own: Health only. Laid out as
+ * protoc-c lays out a service (the base, then one handler per method),
+ * which is how rpc/server.c finds the methods it implements. */
+typedef void (*handler_fn)(void);
+typedef struct health_only {
+	ProtobufCService base;
+	handler_fn handlers[64];
+} health_only;
+
+static void
+mark_health(void)
+{
+}
+
+static void
+health_only_invoke(ProtobufCService *svc, unsigned index, const ProtobufCMessage *in, ProtobufCClosure done,
+    void *call)
+{
+	(void) svc;
+	(void) index; /* only Health has a handler */
+	(void) in;
+	Health__HealthReply reply = HEALTH__HEALTH_REPLY__INIT;
+	reply.ok                  = true;
+	done(&reply.base, call);
+}
+
+static ProtobufCService *
+stand_in(const contract_service *c, health_only *h)
+{
+	static Users__UserService_Service users   = USERS__USER_SERVICE__INIT(users_);
+	static Orders__OrderService_Service orders = ORDERS__ORDER_SERVICE__INIT(orders_);
+	if (c->descriptor == &users__user_service__descriptor)
+		return &users.base;
+	if (c->descriptor == &orders__order_service__descriptor)
+		return &orders.base;
+	const ProtobufCMethodDescriptor *health = protobuf_c_service_descriptor_get_method_by_name(c->descriptor,
+	    "Health");
+	if (health == NULL || c->descriptor->n_methods > sizeof(h->handlers) / sizeof(h->handlers[0]))
+		return NULL;
+	h->base                                          = (ProtobufCService) {.descriptor = c->descriptor,
+	                                                    .invoke = health_only_invoke};
+	h->handlers[health - c->descriptor->methods] = mark_health;
+	return &h->base;
+}
+
 int
 main(void)
 {
@@ -218,20 +269,33 @@ main(void)
 	sigset_t stop;
 	signals_block_stop(&stop);
 
-	static Users__UserService_Service users   = USERS__USER_SERVICE__INIT(users_);
-	static Orders__OrderService_Service orders = ORDERS__ORDER_SERVICE__INIT(orders_);
-	rpc_server_options uo = {.url = getenv("USER_SVC_URL"), .service = &users.base, .workers = 4};
-	rpc_server_options oo = {.url = getenv("ORDER_SVC_URL"), .service = &orders.base, .workers = 4};
-	rpc_server *us = NULL, *os = NULL;
-	rpc_status st;
-	if (uo.url == NULL || oo.url == NULL || rpc_server_open(&us, &uo, &st) != RPC_OK ||
-	    rpc_server_open(&os, &oo, &st) != RPC_OK) {
-		fprintf(stderr, "fake-services: %s\n", uo.url == NULL || oo.url == NULL ? "URLs not set" : st.message);
-		return 1;
+	static health_only others[CONTRACT_SERVICES_MAX];
+	rpc_server *servers[CONTRACT_SERVICES_MAX] = {0};
+	size_t served = 0;
+	int failed    = 0;
+	for (size_t i = 0; i < contract_services_count && !failed; i++) {
+		const contract_service *c = &contract_services[i];
+		const char *url           = getenv(c->url_variable);
+		if (url == NULL || url[0] == '\0')
+			continue;
+		rpc_server_options o = {.url = url, .service = stand_in(c, &others[i]), .workers = 4};
+		rpc_status st;
+		if (o.service == NULL) {
+			fprintf(stderr, "fake-services: %s has no Health method to stand in for\n", c->name);
+			failed = 1;
+		} else if (rpc_server_open(&servers[i], &o, &st) != RPC_OK) {
+			fprintf(stderr, "fake-services: %s at %s=%s: %s\n", c->name, c->url_variable, url, st.message);
+			failed = 1;
+		}
+		served++;
 	}
-	int sig;
-	sigwait(&stop, &sig);
-	rpc_server_close(os);
-	rpc_server_close(us);
-	return 0;
+	if (served == 0)
+		fprintf(stderr, "fake-services: no service URL set (USER_SVC_URL, ...)\n");
+	if (!failed && served > 0) {
+		int sig;
+		sigwait(&stop, &sig);
+	}
+	for (size_t i = contract_services_count; i-- > 0;)
+		rpc_server_close(servers[i]);
+	return failed || served == 0 ? 1 : 0;
 }

@@ -15,51 +15,98 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "contract/tables.h"
 #include "procs.h"
 
-/* The processes of the system under test. Criterion runs each test in a
- * process of its own, started after PRE_ALL: so everything a test needs to
- * stop or start a process again travels in the environment (STACK_*), and
- * each process's pid is in a file of STACK_DIR, whoever started it. */
+/* The processes of the system under test: every registry service
+ * (lib/contract), each the binary named like it in BIN_DIR, then the
+ * gateway. Criterion runs each test in a process of its own, started after
+ * PRE_ALL: so everything a test needs to stop or start a process again
+ * travels in the environment (STACK_*), and each process's pid is in a file
+ * of STACK_DIR, whoever started it. */
 typedef struct stack_proc {
-	const char *name;
-	const char *path;
-	const char *env[10];
+	char name[64];
+	char path[320];
+	bool stand_in; /* no binary of that name was built: fake-services answers for it */
+	const char *env[2 * CONTRACT_SERVICES_MAX + 8];
 } stack_proc;
 
-static char user_url[160], order_url[160], gw_user[160], gw_order[160], port_env[32];
-static stack_proc procs[] = {
-    /* A short outbox poll, so a test waiting for events after an outage is
-     * quick. A Redis timeout with room for a loaded 2-core machine, yet
-     * short enough that a frozen Redis costs a request well under its
-     * deadline (a create meets Redis twice: user-svc, then order-svc). */
-    {"user-svc", USER_SVC_BIN, {user_url, "LOG_LEVEL=warn", "OUTBOX_POLL_MS=200", "REDIS_TIMEOUT_MS=500", NULL}},
-    {"order-svc", ORDER_SVC_BIN, {order_url, gw_user, "LOG_LEVEL=info", "REDIS_TIMEOUT_MS=500", NULL}},
-    /* A slow client is cut off after 3 s, so the drill can watch it happen. */
-    {"gateway", GATEWAY_BIN, {port_env, gw_user, gw_order, "GATEWAY_BIND=127.0.0.1", "LOG_LEVEL=warn",
-        "REQUEST_TIMEOUT_MS=3000", NULL}},
+/* What a process gets besides every service's URL (each dials or listens
+ * on the ones it needs). A short outbox poll, so a test waiting for events
+ * after an outage is quick. A Redis timeout with room for a loaded 2-core
+ * machine, yet short enough that a frozen Redis costs a request well under
+ * its deadline (a create meets Redis twice: user-svc, then order-svc). A
+ * slow client is cut off after 3 s, so the drill can watch it happen. */
+static const struct {
+	const char *name;
+	const char *env[6];
+} settings[] = {
+    {"user-svc", {"LOG_LEVEL=warn", "OUTBOX_POLL_MS=200", "REDIS_TIMEOUT_MS=500", NULL}},
+    {"order-svc", {"LOG_LEVEL=info", "REDIS_TIMEOUT_MS=500", NULL}},
+    {"gateway", {"GATEWAY_BIND=127.0.0.1", "LOG_LEVEL=warn", "REQUEST_TIMEOUT_MS=3000", NULL}},
+    {NULL, {"LOG_LEVEL=warn", NULL}}, /* any other service */
 };
-#define N_PROCS (sizeof(procs) / sizeof(procs[0]))
 
-/* Fills the settings from the environment PRE_ALL prepared. */
+static stack_proc procs[CONTRACT_SERVICES_MAX + 1];
+static size_t n_procs;
+/* url_env[s]: "USER_SVC_URL=ipc://STACK_DIR/user-svc.ipc"; unset_env[s]: "USER_SVC_URL=". */
+static char url_env[CONTRACT_SERVICES_MAX][320], unset_env[CONTRACT_SERVICES_MAX][96], port_env[32];
+
+static void
+add_settings(stack_proc *p, size_t *n)
+{
+	size_t k = 0;
+	while (settings[k].name != NULL && strcmp(settings[k].name, p->name) != 0)
+		k++;
+	for (size_t i = 0; settings[k].env[i] != NULL; i++)
+		p->env[(*n)++] = settings[k].env[i];
+}
+
+/* Fills the table from the environment PRE_ALL prepared. */
 static void
 load_settings(void)
 {
-	const char *users = getenv("STACK_USER_SVC_URL"), *orders = getenv("STACK_ORDER_SVC_URL");
-	const char *port  = getenv("STACK_GATEWAY_PORT");
-	if (users == NULL || orders == NULL || port == NULL)
+	const char *dir = getenv("STACK_DIR"), *port = getenv("STACK_GATEWAY_PORT");
+	if (n_procs > 0 || dir == NULL || port == NULL)
 		return;
-	snprintf(user_url, sizeof(user_url), "USER_SVC_URL=%s", users);
-	snprintf(order_url, sizeof(order_url), "ORDER_SVC_URL=%s", orders);
-	snprintf(gw_user, sizeof(gw_user), "USER_SVC_URL=%s", users);
-	snprintf(gw_order, sizeof(gw_order), "ORDER_SVC_URL=%s", orders);
+	for (size_t s = 0; s < contract_services_count; s++) {
+		const contract_service *c = &contract_services[s];
+		snprintf(url_env[s], sizeof(url_env[s]), "%s=ipc://%s/%s.ipc", c->url_variable, dir, c->name);
+		snprintf(unset_env[s], sizeof(unset_env[s]), "%s=", c->url_variable);
+	}
 	snprintf(port_env, sizeof(port_env), "GATEWAY_PORTS=%s", port);
+	for (size_t s = 0; s <= contract_services_count; s++) {
+		stack_proc *p = &procs[n_procs++];
+		size_t n      = 0;
+		if (s == contract_services_count) {
+			snprintf(p->name, sizeof(p->name), "gateway");
+			snprintf(p->path, sizeof(p->path), "%s", GATEWAY_BIN);
+			p->env[n++] = port_env;
+		} else {
+			snprintf(p->name, sizeof(p->name), "%s", contract_services[s].name);
+			snprintf(p->path, sizeof(p->path), "%s/%s", BIN_DIR, contract_services[s].name);
+		}
+		p->stand_in = access(p->path, X_OK) != 0;
+		if (p->stand_in) {
+			/* Only this one: the stand-ins serve every URL they are given. */
+			snprintf(p->path, sizeof(p->path), "%s", FAKE_SERVICES_BIN);
+			for (size_t o = 0; o < contract_services_count; o++)
+				p->env[n++] = o == s ? url_env[o] : unset_env[o];
+			p->env[n] = NULL;
+			continue;
+		}
+		for (size_t o = 0; o < contract_services_count; o++)
+			p->env[n++] = url_env[o];
+		add_settings(p, &n);
+		p->env[n] = NULL;
+	}
 }
 
 static stack_proc *
 find_proc(const char *name)
 {
-	for (size_t i = 0; i < N_PROCS; i++) {
+	load_settings();
+	for (size_t i = 0; i < n_procs; i++) {
 		if (strcmp(procs[i].name, name) == 0)
 			return &procs[i];
 	}
@@ -99,8 +146,9 @@ stack_pid(const char *name)
 static void
 start_proc(stack_proc *p)
 {
-	if (user_url[0] == '\0')
-		load_settings();
+	if (p->stand_in)
+		fprintf(stderr, "stack: %s/%s is not built: fake-services stands in for it (Health only)\n", BIN_DIR,
+		    p->name);
 	char path[256];
 	status_path(p->name, path, sizeof(path));
 	unlink(path); /* the previous run's */
@@ -236,25 +284,27 @@ ReportHook(PRE_ALL)(struct criterion_test_set *tests)
 {
 	(void) tests;
 	int pid = (int) getpid();
-	char dir[96], url[160], log[200], port[16];
+	char dir[96], log[200], port[16];
 	snprintf(dir, sizeof(dir), "/tmp/stack-%d", pid);
 	snprintf(port, sizeof(port), "%d", pid);
 	setenv("PROCS_OWNER_PID", port, 1); /* this runner: its stack dies with it */
 	mkdir(dir, 0700);
 	setenv("STACK_DIR", dir, 1);
-	snprintf(url, sizeof(url), "ipc://%s/users.ipc", dir);
-	setenv("STACK_USER_SVC_URL", url, 1);
-	snprintf(url, sizeof(url), "ipc://%s/orders.ipc", dir);
-	setenv("STACK_ORDER_SVC_URL", url, 1);
 	snprintf(port, sizeof(port), "%d", procs_free_port());
 	setenv("STACK_GATEWAY_PORT", port, 1);
 	snprintf(log, sizeof(log), "%s/order-svc.log", dir);
 	unlink(log);
 	setenv("ORDER_SVC_LOG", log, 1);
 	load_settings();
+	/* STACK_<url_variable>: where a test reaches a service directly. */
+	for (size_t s = 0; s < contract_services_count; s++) {
+		char name[96];
+		snprintf(name, sizeof(name), "STACK_%s", contract_services[s].url_variable);
+		setenv(name, strchr(url_env[s], '=') + 1, 1);
+	}
 	if (getenv("USER_DB_URL") == NULL)
 		fprintf(stderr, "stack: USER_DB_URL is not set: run the tests with scripts/test\n");
-	for (size_t i = 0; i < N_PROCS; i++)
+	for (size_t i = 0; i < n_procs; i++)
 		start_proc(&procs[i]);
 	char base[64], ready[96];
 	snprintf(base, sizeof(base), "http://127.0.0.1:%s", port);
@@ -262,20 +312,9 @@ ReportHook(PRE_ALL)(struct criterion_test_set *tests)
 	snprintf(ready, sizeof(ready), "%s/healthz", base);
 	if (procs_wait_http(ready, 15000) != 0)
 		fprintf(stderr, "stack: the gateway did not answer %s\n", ready);
-	/* Ready when both services answer a request (they migrate first). */
-	const char *probes[] = {"/users/1", "/orders/1"};
-	for (size_t k = 0; k < 2; k++) {
-		for (int i = 0; i < 300; i++) {
-			http_response r;
-			char path[160];
-			snprintf(path, sizeof(path), "%s%s", base, probes[k]);
-			long status = http_request("GET", path, NULL, NULL, &r);
-			http_response_free(&r);
-			if (status == 200 || status == 404)
-				break;
-			nanosleep(&(struct timespec) {.tv_nsec = 50 * 1000000L}, NULL);
-		}
-	}
+	/* Ready when every service answers its Health (they migrate first). */
+	if (stack_wait_ready(30000) != 0)
+		fprintf(stderr, "stack: %s/readyz did not say ready within 30 s\n", base);
 }
 
 /* Every suite on the stack ends by checking that each process exits 0 on
@@ -285,7 +324,7 @@ ReportHook(POST_ALL)(struct criterion_global_stats *stats)
 {
 	(void) stats;
 	int failed = 0;
-	for (size_t i = N_PROCS; i-- > 0;) {
+	for (size_t i = n_procs; i-- > 0;) {
 		int status = stack_stop(procs[i].name);
 		if (status != 0) {
 			char why[96];

@@ -1,7 +1,10 @@
-/* The real system for end-to-end tests: user-svc and order-svc behind a
- * gateway, started once per test binary by Criterion report hooks
- * against the servers scripts/test started (USER_DB_URL, REDIS_URL,
- * AMQP_URL...). The gateway's base URL is in the environment as GW. */
+/* The real system for end-to-end tests: every registry service (user-svc,
+ * order-svc, and echo-svc in a test build; lib/contract) behind a gateway,
+ * started once per test binary by Criterion report hooks against the
+ * servers scripts/test started (USER_DB_URL, REDIS_URL, AMQP_URL...). The
+ * gateway's base URL is in the environment as GW, each service's as
+ * STACK_<its url_variable> (STACK_USER_SVC_URL). A service whose binary
+ * is not built has fake-services stand in for it, said on stderr. */
 #ifndef TESTS_SUPPORT_STACK_H
 #define TESTS_SUPPORT_STACK_H
 
@@ -21,7 +24,7 @@ void stack_assert_messages(const http_response *r, long status, size_t n, const 
  * "redis"); returns its exit status. */
 int stack_servers(const char *action, const char *server);
 
-/* Stops one process of the system ("user-svc", "order-svc", "gateway")
+/* Stops one process of the system (a registry service's name, "gateway")
  * with SIGTERM and returns its wait status: 0 when it exited 0 within 15 s
  * (it is killed after), -1 when it was not running or did not stop. */
 int stack_stop(const char *name);

@@ -4,6 +4,7 @@
 #include <criterion/criterion.h>
 #include <criterion/redirect.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "config.h"
 
@@ -70,4 +71,25 @@ Test(gateway_config, bad_values_stop_the_gateway_naming_the_variable, .init = cr
 	    "gateway: invalid configuration: CORS_ORIGINS: 'http://app.example/' is not a list of "
 	    "origins: element 1 'http://app.example/' has a path (even '/'), which an Origin never "
 	    "has\n");
+}
+
+/* Every registry service is a variable of the gateway's; set empty, the
+ * gateway stops naming it and the routes it would leave unserved. */
+Test(gateway_config, a_registry_service_without_a_url_stops_the_gateway, .init = cr_redirect_stderr)
+{
+	gateway_config cfg;
+	cr_assert_eq(load_with("ECHO_SVC_URL", "ipc:///tmp/echo.ipc", &cfg), ENV_RUN);
+	cr_assert_str_eq(cfg.service_urls[contract_service_named("echo-svc") - contract_services], "ipc:///tmp/echo.ipc");
+	cr_assert_str_eq(cfg.service_urls[contract_service_named("user-svc") - contract_services], "tcp://127.0.0.1:5001");
+	cr_assert_eq(load_with("ECHO_SVC_URL", "", &cfg), ENV_EXIT_USAGE);
+	cr_assert_eq(load_with("ECHO_SVC_URL", "http://x", &cfg), ENV_EXIT_USAGE);
+	fflush(stderr);
+	FILE *err = cr_get_redirected_stderr();
+	char line[512];
+	cr_assert_not_null(fgets(line, sizeof(line), err));
+	cr_assert_str_eq(line, "gateway: invalid configuration: ECHO_SVC_URL: '' is empty, but echo-svc serves the "
+	                       "routes POST /echoes, GET /echoes/{id} and its health to /readyz: set it to the service's "
+	                       "nng URL(s)\n");
+	cr_assert_not_null(fgets(line, sizeof(line), err));
+	cr_assert_not_null(strstr(line, "ECHO_SVC_URL: 'http://x'"), "%s", line);
 }

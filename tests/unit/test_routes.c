@@ -1,8 +1,11 @@
 /* Route matching, the status mapping and request ids. */
 #include <criterion/criterion.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "http_error.h"
+#include "metrics.h"
+#include "openapi.h"
 #include "request_id.h"
 #include "routes.h"
 
@@ -77,6 +80,8 @@ Test(routes, a_known_path_with_another_method_lists_the_allowed_ones)
 
 Test(routes, every_rpc_route_names_a_real_method)
 {
+	size_t routes_count;
+	const route *routes = routes_table(&routes_count);
 	for (size_t i = 0; i < routes_count; i++) {
 		const route *r = &routes[i];
 		if (r->kind != ROUTE_RPC)
@@ -91,6 +96,89 @@ Test(routes, every_rpc_route_names_a_real_method)
 			    "%s binds {%s}, which %s lacks", r->path, name, m->input->name);
 		}
 	}
+}
+
+/* The contracts' annotations carry exactly what the hand-written table of
+ * gateway/routes.c carried before them. */
+Test(routes, the_contracts_give_the_routes_the_hand_table_had)
+{
+	const struct {
+		const char *method, *path, *service, *rpc_method;
+		bool takes_body;
+		int status;
+		const char *location, *response_field;
+		int statuses[3];
+	} want[] = {
+	    {"POST", "/users", "user-svc", "CreateUser", true, 201, "/users/{id}", NULL, {409}},
+	    {"GET", "/users/{id}", "user-svc", "GetUser", false, 200, NULL, NULL, {404}},
+	    {"POST", "/orders", "order-svc", "CreateOrder", true, 201, "/orders/{id}", NULL, {404, 409}},
+	    {"GET", "/orders/{id}", "order-svc", "GetOrder", false, 200, NULL, NULL, {404}},
+	    {"GET", "/orders/user/{user_id}", "order-svc", "ListOrdersByUser", false, 200, NULL, "orders", {0}},
+	};
+	size_t n;
+	const route *routes = routes_table(&n);
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		const route *r = &routes[i];
+		cr_assert_eq(r->kind, ROUTE_RPC);
+		cr_assert_str_eq(r->method, want[i].method);
+		cr_assert_str_eq(r->path, want[i].path);
+		cr_assert_str_eq(routes_service_name(r->service), want[i].service, "%s", r->path);
+		cr_assert_str_eq(r->rpc_method, want[i].rpc_method);
+		cr_assert_eq(r->takes_body, want[i].takes_body, "%s", r->path);
+		cr_assert_eq(r->success_status, want[i].status, "%s", r->path);
+		cr_assert_eq(r->location == NULL, want[i].location == NULL, "%s", r->path);
+		if (want[i].location != NULL)
+			cr_assert_str_eq(r->location, want[i].location);
+		cr_assert_eq(r->response_field == NULL, want[i].response_field == NULL, "%s", r->path);
+		if (want[i].response_field != NULL)
+			cr_assert_str_eq(r->response_field, want[i].response_field);
+		for (int k = 0; k < 3; k++)
+			cr_assert_eq(r->statuses[k], want[i].statuses[k], "%s status %d", r->path, k);
+	}
+	/* The gateway's own four close the table: the paths contract-gen keeps
+	 * contracts off. */
+	const char *own[] = {CONTRACT_GATEWAY_PATHS};
+	cr_assert_eq(sizeof(own) / sizeof(own[0]), ROUTES_OWN);
+	for (size_t k = 0; k < ROUTES_OWN; k++)
+		cr_assert_str_eq(routes[n - ROUTES_OWN + k].path, own[k]);
+}
+
+/* A test build's registry adds echo-svc (tests/services.conf) with its
+ * annotated contract: the gateway serves, documents and measures its routes
+ * with no code of its own for it. */
+Test(routes, a_third_service_needs_no_gateway_code)
+{
+	const contract_service *echo = contract_service_named("echo-svc");
+	cr_assert_not_null(echo);
+	cr_assert_str_eq(echo->contract, "echo.EchoService");
+	cr_assert_str_eq(echo->descriptor->name, "echo.EchoService");
+	cr_assert_str_eq(echo->url_variable, "ECHO_SVC_URL");
+	cr_assert_eq(contract_services_count, 3);
+
+	route_match m;
+	char allow[64];
+	cr_assert_eq(match("GET", "/echoes/5", &m, allow), ROUTE_FOUND);
+	cr_assert_str_eq(m.route->rpc_method, "GetEcho");
+	cr_assert_str_eq(routes_service_name(m.route->service), "echo-svc");
+	cr_assert_str_eq(m.params[0].value, "5");
+	cr_assert_eq(match("PUT", "/echoes", &m, allow), ROUTE_METHOD_NOT_ALLOWED);
+	cr_assert_str_eq(allow, "POST");
+
+	char *doc = openapi_document();
+	cr_assert_not_null(doc);
+	cr_assert_not_null(strstr(doc, "\"/echoes/{id}\""), "%s", doc);
+	cr_assert_not_null(strstr(doc, "\"echo.EchoService/CreateEcho\""));
+	free(doc);
+
+	cr_assert_eq(match("GET", "/echoes/5", &m, allow), ROUTE_FOUND);
+	metrics_observe_request(m.route, 200, 3);
+	Health__HealthReply *health[CONTRACT_SERVICES_MAX] = {0};
+	char *text = metrics_render(health, 0, 2);
+	cr_assert_not_null(text);
+	cr_assert_not_null(strstr(text, "gateway_http_requests_total{route=\"GET /echoes/{id}\",status=\"200\"} 1\n"),
+	    "%s", text);
+	cr_assert_not_null(strstr(text, "service_up{service=\"echo-svc\"} 0\n"), "%s", text);
+	free(text);
 }
 
 Test(http_error, rpc_codes_map_to_the_contract_statuses)

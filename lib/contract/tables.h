@@ -1,0 +1,63 @@
+/* The tables the build generates from the contracts (tools/contract_gen.c):
+ * the service registry (proto/services.conf, plus tests/services.conf in a
+ * test build) and the REST routes declared on the contracts' methods with
+ * google.api.http (AIP-127) and rest.route (proto/rest/route.proto).
+ *
+ * Everything here is constant data, fixed at build time: read it from any
+ * thread. The generator refuses at build time whatever the gateway cannot
+ * serve (see tools/contract_gen.c), so a reader may rely on every entry:
+ * each route's service index is in range, its method exists in that
+ * service, its path variables and body are fields of the request, its
+ * response_body and location variables fields of the reply. */
+#ifndef CONTRACT_TABLES_H
+#define CONTRACT_TABLES_H
+
+#include <protobuf-c/protobuf-c.h>
+#include <stddef.h>
+
+/* Bounds the generator enforces, so users may size arrays with them. */
+#define CONTRACT_SERVICES_MAX 16
+#define CONTRACT_ROUTES_MAX 48
+#define CONTRACT_ERROR_STATUSES_MAX 7
+#define CONTRACT_PATH_VARIABLES_MAX 4 /* {field}s in one template */
+
+/* The paths the gateway serves itself (gateway/routes.c): a contract route
+ * that would take one is refused. */
+#define CONTRACT_GATEWAY_PATHS "/healthz", "/readyz", "/openapi.json", "/metrics"
+
+/* One line of the registry. */
+typedef struct contract_service {
+	const char *name;     /* "user-svc": binary, logs, /readyz, metrics label */
+	const char *contract; /* "users.UserService": the .proto service */
+	const ProtobufCServiceDescriptor *descriptor; /* that service's protobuf-c descriptor */
+	const char *url_variable;                     /* "USER_SVC_URL" */
+	const char *default_url;                      /* "tcp://127.0.0.1:5001" */
+} contract_service;
+
+/* One REST route: an HTTP method and path template bound to a service method. */
+typedef struct contract_route {
+	const char *method; /* "GET", "POST", "PUT", "DELETE", "PATCH" */
+	/* "/orders/user/{user_id}": literal segments and {field}s of the request */
+	const char *path;
+	size_t service;         /* index into contract_services */
+	const char *rpc_method; /* the method's short name in that service: "ListOrdersByUser" */
+	const char *body;       /* NULL: no body; "*": the JSON body fills the request */
+	/* NULL: the reply is the body; else that field of the reply (AIP-127) */
+	const char *response_body;
+	int success_status; /* 200 or 201 */
+	/* With 201: "/users/{id}", filled from the reply's fields; else NULL */
+	const char *location;
+	/* The method's own error statuses (rest.route), 0-terminated */
+	int error_statuses[CONTRACT_ERROR_STATUSES_MAX + 1];
+	const char *summary; /* one line, for OpenAPI */
+} contract_route;
+
+extern const contract_service contract_services[];
+extern const size_t contract_services_count;
+extern const contract_route contract_routes[];
+extern const size_t contract_routes_count;
+
+/* The registry entry named name ("order-svc"), or NULL. */
+const contract_service *contract_service_named(const char *name);
+
+#endif
