@@ -22,8 +22,8 @@ start(const svc_config *cfg, void **domain, rpc_status *st)
 		return st->code;
 	}
 	char err[256];
-	if (events_consumer_start(&d->consumer, cfg->db_url, cfg->amqp_url, (int) order_cfg.prefetch, err, sizeof(err)) !=
-	    0) {
+	if (events_consumer_start(&d->consumer, cfg->db_url, cfg->amqp_url, (int)order_cfg.prefetch,
+	                          err, sizeof(err)) != 0) {
 		rpc_client_close(d->users);
 		free(d);
 		return rpc_status_set(st, RPC_UNAVAILABLE, "%s", err);
@@ -51,7 +51,7 @@ broker_status(const void *domain, char *detail, size_t len)
 static void
 describe(const svc_config *cfg, char *out, size_t len)
 {
-	(void) cfg;
+	(void)cfg;
 	snprintf(out, len, " user_svc=%s", order_cfg.user_svc_url);
 }
 
@@ -70,7 +70,8 @@ static const svc_declaration order_svc = {
             .amqp_help         = "RabbitMQ, consumed for user_created events",
             .settings          = order_settings,
         },
-    .summary        = "order-svc: orders.OrderService over nng; PostgreSQL order_db, Redis cache, user-svc over nng, "
+    .summary        = "order-svc: orders.OrderService over nng; PostgreSQL order_db, Redis cache, "
+                      "user-svc over nng, "
                       "and the user_created consumer.",
     .service        = &order_service.base,
     .migration_lock = 0x6f726465, /* "orde" */

@@ -11,7 +11,7 @@
 /* The backing servers a service declares it uses (svc_declaration.uses).
  * PostgreSQL is always used. */
 enum {
-	SVC_USES_REDIS    = 1 << 0, /* REDIS_URL, REDIS_TIMEOUT_MS, CACHE_TTL_S; a cache per worker */
+	SVC_USES_REDIS = 1 << 0, /* REDIS_URL, REDIS_TIMEOUT_MS, CACHE_TTL_S; a cache per worker */
 	SVC_USES_RABBITMQ = 1 << 1, /* AMQP_URL */
 };
 
@@ -34,14 +34,14 @@ typedef struct svc_config {
 /* What the common block needs to know of a service: its registry line
  * (proto/services.conf) and the help texts only it can write. */
 typedef struct svc_config_spec {
-	const char *contract;        /* "users.UserService" */
-	const char *url_variable;    /* "USER_SVC_URL" */
-	const char *default_url;     /* "tcp://127.0.0.1:5001" */
-	const char *db_url_variable; /* "USER_DB_URL" */
-	const char *database;        /* "user_db"; the default URL's role is the
-	                                service's name with '_' for '-' */
-	const char *name;            /* "user-svc" */
-	unsigned uses;               /* SVC_USES_* */
+	const char *contract;          /* "users.UserService" */
+	const char *url_variable;      /* "USER_SVC_URL" */
+	const char *default_url;       /* "tcp://127.0.0.1:5001" */
+	const char *db_url_variable;   /* "USER_DB_URL" */
+	const char *database;          /* "user_db"; the default URL's role is the
+	                                  service's name with '_' for '-' */
+	const char *name;              /* "user-svc" */
+	unsigned uses;                 /* SVC_USES_* */
 	const char *cache_ttl_default; /* CACHE_TTL_S's default (with SVC_USES_REDIS) */
 	const char *cache_ttl_help;    /* e.g. "seconds a cached user lives in Redis" */
 	const char *amqp_help;         /* e.g. "RabbitMQ for user_created events" */
@@ -55,6 +55,7 @@ typedef struct svc_config_spec {
 /* Handles the command line and loads the common block into cfg and the
  * service's own settings into theirs (env_cli: --help, or the first bad
  * value named on stderr). Not thread-safe (start-up only). */
-env_action svc_config_load(svc_config *cfg, const svc_config_spec *spec, const char *summary, int argc, char **argv);
+env_action svc_config_load(svc_config *cfg, const svc_config_spec *spec, const char *summary,
+                           int argc, char **argv);
 
 #endif

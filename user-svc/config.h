@@ -8,7 +8,8 @@
 #include "base/env.h"
 
 typedef struct user_config {
-	long outbox_poll_ms; /* OUTBOX_POLL_MS: the relay's timer, besides the wake-up after each create */
+	long outbox_poll_ms; /* OUTBOX_POLL_MS: the relay's timer, besides the wake-up after each
+	                        create */
 } user_config;
 
 /* Filled by svc_main from user_settings. */

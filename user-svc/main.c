@@ -15,12 +15,14 @@ static rpc_code
 start(const svc_config *cfg, void **domain, rpc_status *st)
 {
 	if (user_repo_fill_email_keys_at_start(cfg->db_url) != 0)
-		return rpc_status_set(st, RPC_INTERNAL, "the email keys could not be filled (logged above)");
+		return rpc_status_set(st, RPC_INTERNAL,
+		                      "the email keys could not be filled (logged above)");
 	user_domain *d = calloc(1, sizeof(*d));
 	if (d == NULL)
 		return rpc_status_set(st, RPC_RESOURCE_EXHAUSTED, "out of memory");
 	char err[256];
-	if (outbox_start(&d->relay, cfg->db_url, cfg->amqp_url, (int) user_cfg.outbox_poll_ms, err, sizeof(err)) != 0) {
+	if (outbox_start(&d->relay, cfg->db_url, cfg->amqp_url, (int)user_cfg.outbox_poll_ms, err,
+	                 sizeof(err)) != 0) {
 		free(d);
 		return rpc_status_set(st, RPC_UNAVAILABLE, "%s", err);
 	}
@@ -58,7 +60,8 @@ static const svc_declaration user_svc = {
             .amqp_help         = "RabbitMQ for user_created events",
             .settings          = user_settings,
         },
-    .summary        = "user-svc: users.UserService over nng; PostgreSQL user_db, Redis cache, user_created events to "
+    .summary        = "user-svc: users.UserService over nng; PostgreSQL user_db, Redis cache, "
+                      "user_created events to "
                       "RabbitMQ.",
     .service        = &user_service.base,
     .migration_lock = 0x75736572, /* "user" */
@@ -70,9 +73,9 @@ static const svc_declaration user_svc = {
 int
 main(int argc, char **argv)
 {
-	svc_declaration decl = user_svc;
-	decl.migrations      = user_svc_migrations;
-	decl.n_migrations    = user_svc_migrations_count;
+	svc_declaration decl   = user_svc;
+	decl.migrations        = user_svc_migrations;
+	decl.n_migrations      = user_svc_migrations_count;
 	decl.config.n_settings = user_settings_count;
 	return svc_main(&decl, argc, argv);
 }
