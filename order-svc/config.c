@@ -1,53 +1,23 @@
-/* order_config from the environment: the table of variables. */
+/* order-svc's own variables, appended to the skeleton's table. */
 #include "config.h"
 
-#include "svc/broker.h"
-#include "svc/cache.h"
-#include "svc/db.h"
 #include "base/net_check.h"
 
+order_config order_cfg;
 
-env_action
-order_config_load(order_config *cfg, int argc, char **argv)
-{
-	int level = 0, format = 0;
-	const env_var vars[] = {
-	    {.name = "ORDER_SVC_URL", .default_value = "tcp://127.0.0.1:5002", .kind = ENV_CUSTOM,
-	        .parse = env_parse_nng_listen_url, .out = &cfg->listen_url,
-	        .help = "nng URL to serve orders.OrderService on"},
-	    {.name = "USER_SVC_URL", .default_value = "tcp://127.0.0.1:5001", .kind = ENV_CUSTOM,
-	        .parse = env_parse_nng_dial_urls, .out = &cfg->user_svc_url,
-	        .help = "nng URL(s) of user-svc, asked whether a user exists"},
-	    {.name = "ORDER_DB_URL", .default_value = "postgresql://order_svc:order_svc@127.0.0.1:5432/order_db",
-	        .kind = ENV_CUSTOM, .parse = db_env_parse_conninfo, .out = &cfg->db_url,
-	        .secret_url = 1, .help = "libpq URL of order_db"},
-	    {.name = "DB_WAIT_S", .default_value = "0", .kind = ENV_INT, .min = 0, .max = 86400,
-	        .out = &cfg->db_wait_s,
-	        .help = "longest wait at start for PostgreSQL to answer, in seconds, then exit 1; 0 waits until stopped "
-	                "(the wait is logged)"},
-	    {.name = "REDIS_URL", .default_value = "redis://127.0.0.1:6379/0", .kind = ENV_CUSTOM,
-	        .parse = cache_env_parse_url, .out = &cfg->redis_url, .secret_url = 1, .help = "Redis for the cache"},
-	    {.name = "AMQP_URL", .default_value = "amqp://guest:guest@127.0.0.1:5672/", .kind = ENV_CUSTOM,
-	        .parse = broker_env_parse_url, .out = &cfg->amqp_url, .secret_url = 1,
-	        .help = "RabbitMQ, consumed for user_created events"},
-	    {.name = "CACHE_TTL_S", .default_value = "60", .kind = ENV_INT, .min = 1, .max = 86400 * 30,
-	        .out = &cfg->cache_ttl_s, .help = "seconds a cached order list lives in Redis"},
-	    {.name = "WORKERS", .default_value = "8", .kind = ENV_INT, .min = 1, .max = 256, .out = &cfg->workers,
-	        .help = "RPC workers, each with its own PostgreSQL and Redis connection"},
-	    {.name = "REDIS_TIMEOUT_MS", .default_value = "100", .kind = ENV_INT, .min = 1, .max = 60000,
-	        .out = &cfg->redis_timeout_ms, .help = "longest a slow Redis may delay a request"},
-	    {.name = "EVENTS_PREFETCH", .default_value = "16", .kind = ENV_INT, .min = 1, .max = 65535,
-	        .out = &cfg->prefetch, .help = "user_created events in flight to this consumer"},
-	    {.name = "LOG_LEVEL", .default_value = "info", .kind = ENV_CHOICE, .choices = log_level_names,
-	        .out = &level, .help = "debug, info, warn or error"},
-	    {.name = "LOG_FORMAT", .default_value = "text", .kind = ENV_CHOICE, .choices = log_format_names,
-	        .out = &format, .help = "text or json"},
-	};
-	env_action action = env_cli(argc, argv,
-	    "order-svc: orders.OrderService over nng; PostgreSQL order_db, Redis cache, user-svc over nng, and the "
-	    "user_created consumer.",
-	    vars, sizeof(vars) / sizeof(vars[0]));
-	cfg->log_level  = (log_level) level;
-	cfg->log_format = (log_format) format;
-	return action;
-}
+const env_var order_settings[] = {
+    {.name          = "USER_SVC_URL",
+     .default_value = "tcp://127.0.0.1:5001",
+     .kind          = ENV_CUSTOM,
+     .parse         = env_parse_nng_dial_urls,
+     .out           = &order_cfg.user_svc_url,
+     .help          = "nng URL(s) of user-svc, asked whether a user exists"},
+    {.name          = "EVENTS_PREFETCH",
+     .default_value = "16",
+     .kind          = ENV_INT,
+     .min           = 1,
+     .max           = 65535,
+     .out           = &order_cfg.prefetch,
+     .help          = "user_created events in flight to this consumer"},
+};
+const size_t order_settings_count = sizeof(order_settings) / sizeof(order_settings[0]);

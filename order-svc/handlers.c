@@ -6,8 +6,9 @@
 
 #include "svc/cache.h"
 #include "svc/db.h"
-#include "svc/health.h"
-#include "health.pb-c.h"
+#include "svc/request_fields.h"
+#include "svc/service_health.h"
+#include "svc/workers.h"
 #include "base/log.h"
 #include "order_cache.h"
 #include "order_repo.h"
@@ -16,42 +17,8 @@
 #include "user_client.h"
 #include "users.pb-c.h"
 
-#define IDEMPOTENCY_KEY_MAX 200
 /* Time kept back from the caller's deadline for our own insert and reply. */
 #define OWN_WORK_MS 50
-
-typedef struct order_worker {
-	const order_handlers_env *env;
-	db *db;
-	cache *cache;
-} order_worker;
-
-void *
-order_handlers_worker_open(void *arg, int index)
-{
-	(void) index;
-	const order_handlers_env *env = arg;
-	order_worker *w               = calloc(1, sizeof(*w));
-	if (w == NULL)
-		abort(); /* at start-up only */
-	w->env   = env;
-	w->db    = db_new(env->cfg->db_url);
-	w->cache = cache_new(env->cfg->redis_url, (int) env->cfg->redis_timeout_ms, (int) env->cfg->cache_ttl_s);
-	if (w->db == NULL || w->cache == NULL)
-		abort();
-	return w;
-}
-
-void
-order_handlers_worker_close(void *state)
-{
-	order_worker *w = state;
-	if (w == NULL)
-		return;
-	cache_free(w->cache);
-	db_free(w->db);
-	free(w);
-}
 
 /* An order message borrowing the record's strings and the caller's parts. */
 typedef struct order_parts {
@@ -83,22 +50,17 @@ order_create_order(Orders__OrderService_Service *svc, const Orders__CreateOrderR
 {
 	(void) svc;
 	rpc_call *call  = closure_data;
-	order_worker *w = rpc_call_worker_state(call);
+	svc_worker *w   = rpc_call_worker_state(call);
 	rpc_status *st  = rpc_call_status(call);
 	const char *rid = rpc_call_request_id(call);
-	const char *key = rpc_call_metadata(call, "idempotency-key");
+	const char *key;
 	order_record req = {.user_id = in->user_id}, rec;
 	int replayed     = 0;
 
 	/* 1. Validate everything, reporting every problem. */
 	bool valid = order_validate_create(in->user_id, in->product, in->price != NULL ? in->price->value : NULL,
 	    in->status, req.product, sizeof(req.product), req.status, sizeof(req.status), st);
-	if (key != NULL && strlen(key) > IDEMPOTENCY_KEY_MAX) {
-		rpc_status_add_violation(st, "Idempotency-Key", "Idempotency-Key must be at most %d characters",
-		    IDEMPOTENCY_KEY_MAX);
-		valid = false;
-	}
-	if (!valid)
+	if (!svc_idempotency_key(call, &key, st) || !valid)
 		goto fail;
 	snprintf(req.price, sizeof(req.price), "%s", in->price->value);
 
@@ -119,7 +81,7 @@ order_create_order(Orders__OrderService_Service *svc, const Orders__CreateOrderR
 
 	/* 3. Does the user exist? Asked of user-svc over nng, within what is
 	 *    left of the caller's deadline; a failure to ask is never "no". */
-	if (user_client_exists(w->env->users, in->user_id, rpc_call_remaining_ms(call) - OWN_WORK_MS, rid, st) != RPC_OK)
+	if (user_client_exists(((const order_domain *) w->domain)->users, in->user_id, rpc_call_remaining_ms(call) - OWN_WORK_MS, rid, st) != RPC_OK)
 		goto fail;
 
 	/* 4. Insert, then drop the user's cached list (after the commit), so
@@ -144,10 +106,10 @@ order_get_order(Orders__OrderService_Service *svc, const Orders__GetOrderRequest
 {
 	(void) svc;
 	rpc_call *call  = closure_data;
-	order_worker *w = rpc_call_worker_state(call);
+	svc_worker *w   = rpc_call_worker_state(call);
 	rpc_status *st  = rpc_call_status(call);
 	order_record rec;
-	if (!order_validate_id(in->id, "id", st) || order_repo_get(w->db, in->id, &rec, st) != RPC_OK) {
+	if (!svc_validate_id(in->id, "id", st) || order_repo_get(w->db, in->id, &rec, st) != RPC_OK) {
 		done(NULL, closure_data);
 		return;
 	}
@@ -162,9 +124,9 @@ order_list_orders_by_user(Orders__OrderService_Service *svc, const Orders__ListO
 {
 	(void) svc;
 	rpc_call *call  = closure_data;
-	order_worker *w = rpc_call_worker_state(call);
+	svc_worker *w   = rpc_call_worker_state(call);
 	rpc_status *st  = rpc_call_status(call);
-	if (!order_validate_id(in->user_id, "userId", st)) {
+	if (!svc_validate_id(in->user_id, "userId", st)) {
 		done(NULL, closure_data);
 		return;
 	}
@@ -200,7 +162,7 @@ order_list_orders_by_user(Orders__OrderService_Service *svc, const Orders__ListO
 		list.orders   = items;
 		/* 3. Fill, unless a create invalidated the key meanwhile: then the
 		 *    list we read may be stale, and the lease is gone. */
-		order_cache_fill(w->cache, in->user_id, &list, (int) w->env->cfg->cache_ttl_s, &lease);
+		order_cache_fill(w->cache, in->user_id, &list, (int) w->cfg->cache_ttl_s, &lease);
 		done(&list, closure_data);
 	}
 	free(items);
@@ -214,47 +176,27 @@ order_health(Orders__OrderService_Service *svc, const Health__HealthRequest *in,
 {
 	(void) svc;
 	(void) in;
-	rpc_call *call  = closure_data;
-	order_worker *w = rpc_call_worker_state(call);
+	rpc_call *call        = closure_data;
+	svc_worker *w         = rpc_call_worker_state(call);
+	const order_domain *d = w->domain;
 	rpc_status ignored;
-	char consumer_detail[96];
 	Health__HealthRequest ping = HEALTH__HEALTH_REQUEST__INIT;
 	ProtobufCMessage *reply    = NULL;
 	rpc_call_options opt       = {.request_id = rpc_call_request_id(call), .timeout_ms = 300};
-	bool users_ok = rpc_client_call(w->env->users, &users__user_service__descriptor, "Health", &ping.base, &reply,
-	                    &opt, &ignored) == RPC_OK;
+	bool users_ok = rpc_client_call(d->users, &users__user_service__descriptor, "Health", &ping.base, &reply, &opt,
+	                    &ignored) == RPC_OK;
 	protobuf_c_message_free_unpacked(reply, NULL);
-	bool pg_ok    = db_ping(w->db, &ignored) == RPC_OK;
-	bool redis_ok = cache_ping(w->cache) == CACHE_HIT;
-	bool amqp_ok  = events_consumer_status(w->env->consumer, consumer_detail, sizeof(consumer_detail));
-	Health__Dependency pg, redis, amqp, users;
-	health_dependency(&pg, "postgres", pg_ok, pg_ok ? "connected" : "unreachable");
-	health_dependency(&redis, "redis", redis_ok, redis_ok ? "connected" : "unreachable (requests are served from postgres)");
-	health_dependency(&amqp, "rabbitmq", amqp_ok, consumer_detail);
-	health_dependency(&users, "user-svc", users_ok, users_ok ? "reachable" : "unreachable (orders cannot be created)");
-	Health__Dependency *deps[] = {&pg, &redis, &amqp, &users};
-	Health__HealthReply r      = HEALTH__HEALTH_REPLY__INIT;
-	r.ok                       = pg_ok && redis_ok && amqp_ok && users_ok;
-	r.n_dependencies           = 4;
-	r.dependencies             = deps;
-
+	svc_health h;
+	svc_health_begin(&h, w); /* postgres, redis, rabbitmq (the consumer's state) */
+	svc_health_add_dependency(&h, "user-svc", users_ok, users_ok ? "reachable" : "unreachable (orders cannot be created)");
 	uint64_t consumed, duplicates, dead_lettered;
-	events_consumer_counts(w->env->consumer, &consumed, &duplicates, &dead_lettered);
-	Health__Stat stats[HEALTH_CACHE_STATS + 3];
-	health_cache_stats(stats);
-	health_stat(&stats[HEALTH_CACHE_STATS], "events_consumed_total", "user_created events handled (logged) once",
-	    false, consumed);
-	health_stat(&stats[HEALTH_CACHE_STATS + 1], "events_duplicate_total",
-	    "redelivered user_created events recognised and skipped", false, duplicates);
-	health_stat(&stats[HEALTH_CACHE_STATS + 2], "events_dead_lettered_total",
-	    "undecodable messages sent to the dead-letter queue", false, dead_lettered);
-	Health__Stat *stat_list[HEALTH_CACHE_STATS + 3];
-	for (size_t i = 0; i < HEALTH_CACHE_STATS + 3; i++)
-		stat_list[i] = &stats[i];
-	r.n_stats  = HEALTH_CACHE_STATS + 3;
-	r.stats    = stat_list;
-	r.instance = (char *) health_instance();
-	done(&r, closure_data);
+	events_consumer_counts(d->consumer, &consumed, &duplicates, &dead_lettered);
+	svc_health_add_stat(&h, "events_consumed_total", "user_created events handled (logged) once", false, consumed);
+	svc_health_add_stat(&h, "events_duplicate_total", "redelivered user_created events recognised and skipped", false,
+	    duplicates);
+	svc_health_add_stat(&h, "events_dead_lettered_total", "undecodable messages sent to the dead-letter queue", false,
+	    dead_lettered);
+	done(svc_health_reply(&h), closure_data);
 }
 
 Orders__OrderService_Service order_service = ORDERS__ORDER_SERVICE__INIT(order_);

@@ -1,23 +1,18 @@
-/* One function per orders.OrderService method, and each worker's state:
- * its own PostgreSQL connection and Redis cache. */
+/* One function per orders.OrderService method. Each worker's state is the
+ * skeleton's svc_worker (svc/workers.h), its domain an order_domain. */
 #ifndef ORDER_SVC_HANDLERS_H
 #define ORDER_SVC_HANDLERS_H
 
-#include "config.h"
 #include "events_consumer.h"
 #include "orders.pb-c.h"
 #include "rpc/client.h"
 
-/* What every worker shares, read-only. */
-typedef struct order_handlers_env {
-	const order_config *cfg;
-	rpc_client *users;                /* user-svc; thread-safe */
-	const events_consumer *consumer; /* for Health */
-} order_handlers_env;
+/* What every worker shares (svc_worker.domain), made by main.c's start. */
+typedef struct order_domain {
+	rpc_client *users;         /* user-svc; thread-safe */
+	events_consumer *consumer; /* Health reads its state; thread-safe */
+} order_domain;
 
 extern Orders__OrderService_Service order_service;
-
-void *order_handlers_worker_open(void *arg, int index);
-void order_handlers_worker_close(void *state);
 
 #endif

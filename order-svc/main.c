@@ -1,77 +1,87 @@
-/* order-svc: configuration, migrations, the user-svc client, the event
- * consumer and the RPC server, then a wait for SIGINT or SIGTERM and a
- * shutdown in reverse. */
-#include <signal.h>
+/* order-svc: its declaration for the service skeleton (svc/service.h), and
+ * the start and stop of what its workers share: the user-svc client and
+ * the user_created consumer. */
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "config.h"
-#include "svc/db.h"
-#include "events_consumer.h"
 #include "handlers.h"
-#include "base/log.h"
-#include "rpc/client.h"
-#include "rpc/server.h"
-#include "base/signals.h"
+#include "svc/service.h"
 
 extern const db_migration order_svc_migrations[];
 extern const size_t order_svc_migrations_count;
 
+static rpc_code
+start(const svc_config *cfg, void **domain, rpc_status *st)
+{
+	order_domain *d = calloc(1, sizeof(*d));
+	if (d == NULL)
+		return rpc_status_set(st, RPC_RESOURCE_EXHAUSTED, "out of memory");
+	if (rpc_client_open(&d->users, order_cfg.user_svc_url, NULL, st) != RPC_OK) {
+		free(d);
+		return st->code;
+	}
+	char err[256];
+	if (events_consumer_start(&d->consumer, cfg->db_url, cfg->amqp_url, (int)order_cfg.prefetch,
+	                          err, sizeof(err)) != 0) {
+		rpc_client_close(d->users);
+		free(d);
+		return rpc_status_set(st, RPC_UNAVAILABLE, "%s", err);
+	}
+	*domain = d;
+	return RPC_OK;
+}
+
+static void
+stop(void *domain)
+{
+	order_domain *d = domain;
+	events_consumer_stop(d->consumer); /* unacked events are redelivered later */
+	rpc_client_close(d->users);
+	free(d);
+}
+
+static bool
+broker_status(const void *domain, char *detail, size_t len)
+{
+	const order_domain *d = domain;
+	return events_consumer_status(d->consumer, detail, len);
+}
+
+static void
+describe(const svc_config *cfg, char *out, size_t len)
+{
+	(void)cfg;
+	snprintf(out, len, " user_svc=%s", order_cfg.user_svc_url);
+}
+
+static const svc_declaration order_svc = {
+    .config =
+        {
+            .name              = "order-svc",
+            .uses              = SVC_USES_REDIS | SVC_USES_RABBITMQ,
+            .cache_ttl_default = "60",
+            .cache_ttl_help    = "seconds a cached order list lives in Redis",
+            .amqp_help         = "RabbitMQ, consumed for user_created events",
+            .settings          = order_settings,
+        },
+    .summary        = "order-svc: orders.OrderService over nng; PostgreSQL order_db, Redis cache, "
+                      "user-svc over nng, "
+                      "and the user_created consumer.",
+    .service        = &order_service.base,
+    .migration_lock = 0x6f726465, /* "orde" */
+    .start          = start,
+    .stop           = stop,
+    .broker_status  = broker_status,
+    .describe       = describe,
+};
+
 int
 main(int argc, char **argv)
 {
-	order_config cfg;
-	env_action action = order_config_load(&cfg, argc, argv);
-	if (action != ENV_RUN)
-		return action == ENV_EXIT_OK ? EXIT_SUCCESS : 2;
-	log_setup("order-svc", cfg.log_level, cfg.log_format);
-
-	sigset_t stop;
-	signals_block_stop(&stop);
-
-	int migrated = db_migrate_at_start(cfg.db_url, 0x6f726465 /* "orde" */, order_svc_migrations, order_svc_migrations_count, &stop,
-	        (int) cfg.db_wait_s);
-	if (migrated != 0)
-		return migrated > 0 ? EXIT_SUCCESS : EXIT_FAILURE; /* stopped while waiting: a clean stop */
-
-	rpc_status st;
-	rpc_client *users;
-	if (rpc_client_open(&users, cfg.user_svc_url, NULL, &st) != RPC_OK) {
-		log_error(NULL, "order_svc_start_failed reason=\"%s\"", st.message);
-		return EXIT_FAILURE;
-	}
-	events_consumer *consumer;
-	char err[256];
-	if (events_consumer_start(&consumer, cfg.db_url, cfg.amqp_url, (int) cfg.prefetch, err, sizeof(err)) != 0) {
-		log_error(NULL, "order_svc_start_failed reason=\"%s\"", err);
-		rpc_client_close(users);
-		return EXIT_FAILURE;
-	}
-	order_handlers_env env = {.cfg = &cfg, .users = users, .consumer = consumer};
-	rpc_server_options opt = {
-	    .url          = cfg.listen_url,
-	    .service      = &order_service.base,
-	    .workers      = (int) cfg.workers,
-	    .worker_open  = order_handlers_worker_open,
-	    .worker_close = order_handlers_worker_close,
-	    .arg          = &env,
-	};
-	rpc_server *server;
-	if (rpc_server_open(&server, &opt, &st) != RPC_OK) {
-		log_error(NULL, "order_svc_start_failed reason=\"%s\"", st.message);
-		events_consumer_stop(consumer);
-		rpc_client_close(users);
-		return EXIT_FAILURE;
-	}
-	log_info(NULL, "order_svc_started url=%s workers=%ld user_svc=%s", rpc_server_url(server), cfg.workers,
-	    cfg.user_svc_url);
-
-	int sig;
-	sigwait(&stop, &sig);
-	log_info(NULL, "order_svc_stopping signal=%d", sig);
-	rpc_server_close(server);      /* in-flight requests finish first */
-	events_consumer_stop(consumer); /* unacked events are redelivered later */
-	rpc_client_close(users);
-	log_info(NULL, "order_svc_stopped");
-	return EXIT_SUCCESS;
+	svc_declaration decl   = order_svc;
+	decl.migrations        = order_svc_migrations;
+	decl.n_migrations      = order_svc_migrations_count;
+	decl.config.n_settings = order_settings_count;
+	return svc_main(&decl, argc, argv);
 }

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "svc/idempotency.h"
+
 #define ORDER_COLUMNS \
 	"id, user_id, product, price::text AS price, status," \
 	" (extract(epoch FROM created_at) * 1000000)::bigint AS created_us"
@@ -73,21 +75,9 @@ order_repo_create(db *d, const order_record *in, const char *key, order_record *
 	 * claim of the same key waits for this one, then finds its order. */
 	char fingerprint[2048];
 	order_repo_fingerprint(in, fingerprint, sizeof(fingerprint));
-	const char *claim[] = {key, fingerprint};
-	if ((res = db_exec(d, "BEGIN", 0, NULL, PGRES_COMMAND_OK, "create_begin", &code, st)) == NULL)
+	bool claimed;
+	if ((code = svc_idempotency_claim(d, key, fingerprint, &claimed, st)) != RPC_OK)
 		return code;
-	PQclear(res);
-	res = db_exec(d, "DELETE FROM idempotency_keys WHERE key = $1 AND created_at < now() - interval '24 hours'", 1,
-	    claim, PGRES_COMMAND_OK, "idempotency_expire", &code, st);
-	if (res == NULL)
-		goto fail;
-	PQclear(res);
-	res = db_exec(d, "INSERT INTO idempotency_keys (key, fingerprint) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING RETURNING key",
-	    2, claim, PGRES_TUPLES_OK, "idempotency_claim", &code, st);
-	if (res == NULL)
-		goto fail;
-	int claimed = PQntuples(res) == 1;
-	PQclear(res);
 	if (!claimed) {
 		db_rollback(d);
 		int64_t order_id;

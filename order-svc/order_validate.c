@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "svc/request_fields.h"
 #include "svc/text_field.h"
 #include "base/utf8.h"
 
@@ -43,8 +44,7 @@ order_validate_create(long long user_id, const char *product, const char *price,
     char *product_out, size_t product_len, char *status_out, size_t status_len, rpc_status *st)
 {
 	size_t before = st->n_violations;
-	if (user_id <= 0)
-		rpc_status_add_violation(st, "userId", "userId must be a positive integer");
+	svc_validate_id(user_id, "userId", st);
 
 	text_field_check(product, "product", ORDER_PRODUCT_MAX, product_out, product_len, st);
 
@@ -59,13 +59,4 @@ order_validate_create(long long user_id, const char *product, const char *price,
 	else
 		snprintf(status_out, status_len, "%s", chosen);
 	return st->n_violations == before;
-}
-
-bool
-order_validate_id(long long id, const char *field, rpc_status *st)
-{
-	if (id > 0)
-		return true;
-	rpc_status_add_violation(st, field, "%s must be a positive integer", field);
-	return false;
 }

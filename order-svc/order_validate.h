@@ -16,7 +16,4 @@
 bool order_validate_create(long long user_id, const char *product, const char *price, const char *status,
     char *product_out, size_t product_len, char *status_out, size_t status_len, rpc_status *st);
 
-/* Ids are positive. */
-bool order_validate_id(long long id, const char *field, rpc_status *st);
-
 #endif

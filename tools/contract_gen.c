@@ -747,6 +747,13 @@ write_tables(const char *path)
 		c_string(out, strcmp(r->col[3], "-") == 0
 		                  ? ""
 		                  : r->col[3]); /* none: the setting is required */
+		for (int c = 4; c <= 5; c++) { /* db_url_variable, database: "-" is NULL */
+			fputs(", ", out);
+			if (strcmp(r->col[c], "-") == 0)
+				fputs("NULL", out);
+			else
+				c_string(out, r->col[c]);
+		}
 		fputs("},\n", out);
 	}
 	fprintf(out, "};\nconst size_t contract_services_count = %zu;\n\n", n_registry);

@@ -8,6 +8,7 @@
 
 #include "base/log.h"
 #include "base/utf8.h"
+#include "svc/idempotency.h"
 
 #define USER_COLUMNS "id, name, email, (extract(epoch FROM created_at) * 1000000)::bigint AS created_us"
 
@@ -47,27 +48,13 @@ create_keyed(db *d, const char *name, const char *email, const char *email_key, 
 	rpc_code code;
 	char fingerprint[2048];
 	snprintf(fingerprint, sizeof(fingerprint), "%s\n%s", name, email);
-	const char *claim_params[] = {key, fingerprint};
-	PGresult *res = db_exec(d, "BEGIN", 0, NULL, PGRES_COMMAND_OK, "create_begin", &code, st);
-	if (res == NULL)
+	const char *key_params[] = {key};
+	bool claimed;
+	if ((code = svc_idempotency_claim(d, key, fingerprint, &claimed, st)) != RPC_OK)
 		return code;
-	PQclear(res);
-	/* A key older than 24 h is forgotten; a concurrent claim of the same
-	 * key waits here until the other transaction ends. */
-	res = db_exec(d, "DELETE FROM idempotency_keys WHERE key = $1 AND created_at < now() - interval '24 hours'", 1,
-	    claim_params, PGRES_COMMAND_OK, "idempotency_expire", &code, st);
-	if (res == NULL)
-		goto fail;
-	PQclear(res);
-	res = db_exec(d, "INSERT INTO idempotency_keys (key, fingerprint) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING RETURNING key",
-	    2, claim_params, PGRES_TUPLES_OK, "idempotency_claim", &code, st);
-	if (res == NULL)
-		goto fail;
-	int claimed = PQntuples(res) == 1;
-	PQclear(res);
-
+	PGresult *res;
 	if (!claimed) {
-		res = db_exec(d, "SELECT fingerprint, user_id FROM idempotency_keys WHERE key = $1", 1, claim_params,
+		res = db_exec(d, "SELECT fingerprint, user_id FROM idempotency_keys WHERE key = $1", 1, key_params,
 		    PGRES_TUPLES_OK, "idempotency_lookup", &code, st);
 		if (res == NULL)
 			goto fail;

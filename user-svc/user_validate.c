@@ -64,12 +64,3 @@ user_validate_create(const char *name, const char *email, char *name_out, size_t
 		    "format or soft hyphen)");
 	return st->n_violations == before;
 }
-
-bool
-user_validate_id(long long id, const char *field, rpc_status *st)
-{
-	if (id > 0)
-		return true;
-	rpc_status_add_violation(st, field, "%s must be a positive integer", field);
-	return false;
-}

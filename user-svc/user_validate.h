@@ -17,7 +17,4 @@
 bool user_validate_create(const char *name, const char *email, char *name_out, size_t name_out_len,
     rpc_status *st);
 
-/* Ids are positive. */
-bool user_validate_id(long long id, const char *field, rpc_status *st);
-
 #endif

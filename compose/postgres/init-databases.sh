@@ -1,17 +1,38 @@
 #!/bin/bash
 # Run once by the postgres image on an empty data volume
-# (/docker-entrypoint-initdb.d): one role and one database per service,
-# each database owned by its role, as scripts/servers provisions locally.
-# Passwords come from USER_DB_PASSWORD and ORDER_DB_PASSWORD.
+# (/docker-entrypoint-initdb.d): one role and one database per service of
+# the registry (proto/services.conf), each database owned by its role and
+# closed to the others, as scripts/servers provisions locally. The registry
+# and its reader are mounted at /opt/registry (docker-compose.yml); run from
+# a checkout, this file finds them beside it. Each password comes from the
+# variable named for the service's db_url_variable: USER_DB_URL's from
+# USER_DB_PASSWORD.
 set -euo pipefail
 
-psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname postgres \
-	-v user_pw="$USER_DB_PASSWORD" -v order_pw="$ORDER_DB_PASSWORD" <<-'SQL'
-	CREATE ROLE user_svc LOGIN PASSWORD :'user_pw';
-	CREATE ROLE order_svc LOGIN PASSWORD :'order_pw';
-	CREATE DATABASE user_db OWNER user_svc;
-	CREATE DATABASE order_db OWNER order_svc;
-	-- Each service sees only its own database.
-	REVOKE CONNECT ON DATABASE user_db FROM PUBLIC;
-	REVOKE CONNECT ON DATABASE order_db FROM PUBLIC;
-SQL
+for lib in /opt/registry/scripts/lib/registry.sh "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../../scripts/lib/registry.sh"; do
+	if [ -r "$lib" ]; then
+		. "$lib"
+		break
+	fi
+done
+command -v registry_services >/dev/null || { echo "init-databases: no registry at /opt/registry" >&2; exit 1; }
+services=$(registry_services)
+
+# Every password first, so a missing one creates nothing.
+while read -r name contract url_variable default_url db_url_variable database; do
+	password_variable=$(registry_password_variable "$db_url_variable")
+	[ "$database" = - ] || [ -n "${!password_variable:-}" ] ||
+		{ echo "init-databases: $password_variable (the password of $name's role) is not set" >&2; exit 1; }
+done <<<"$services"
+
+while read -r name contract url_variable default_url db_url_variable database; do
+	[ "$database" != - ] || continue
+	password_variable=$(registry_password_variable "$db_url_variable")
+	psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname postgres \
+		-v role="$(registry_role "$name")" -v db="$database" -v pw="${!password_variable}" <<-'SQL'
+		CREATE ROLE :"role" LOGIN PASSWORD :'pw';
+		CREATE DATABASE :"db" OWNER :"role";
+		-- Each service sees only its own database.
+		REVOKE CONNECT ON DATABASE :"db" FROM PUBLIC;
+	SQL
+done <<<"$services"

@@ -2,9 +2,11 @@
 """Checks compose/docker-compose.yml against what issue 6 asks and against the
 binaries themselves (ctest -L compose). No Docker engine is needed: the file is
 read with a real YAML parser (Debian's python3-yaml), and every environment
-variable given to gateway, user-svc and order-svc must be one that binary
+variable given to the gateway and to each service must be one that binary
 lists in its --help, so a renamed variable fails here instead of in a
-container.
+container. The services are those of the registry, proto/services.conf, as
+scripts/registry prints it: each must have its compose service, image stage,
+health check, database and password, with nothing of its own written here.
 
 Usage: check_compose.py SOURCE-DIR BIN-DIR
 """
@@ -16,29 +18,18 @@ from urllib.parse import urlsplit
 
 import yaml
 
-APPS = ("gateway", "user-svc", "order-svc")
 SERVERS = ("postgres", "redis", "rabbitmq")
 # Published ports, exactly: the gateway's three and RabbitMQ's UI.
 PUBLISHED = {"gateway": {3000, 3001, 3002}, "rabbitmq": {15672}}
-DEPENDS = {
-    "user-svc": {"postgres", "redis", "rabbitmq"},
-    "order-svc": {"postgres", "redis", "rabbitmq", "user-svc"},
-    "gateway": {"user-svc", "order-svc"},
-}
-REQUIRED_ENV = {
-    "user-svc": {"USER_SVC_URL", "USER_DB_URL", "REDIS_URL", "AMQP_URL"},
-    "order-svc": {"ORDER_SVC_URL", "USER_SVC_URL", "ORDER_DB_URL", "REDIS_URL", "AMQP_URL"},
-    "gateway": {"GATEWAY_PORTS", "USER_SVC_URL", "ORDER_SVC_URL"},
-}
-# What each container's health check must run (a word of its command).
+# What each server container's health check must run (a word of its
+# command); each application's is `healthcheck NAME`.
 HEALTH = {
     "postgres": ["pg_isready"],
     "redis": ["redis-cli", "ping"],
     "rabbitmq": ["rabbitmq-diagnostics", "ping"],
-    "gateway": ["healthcheck", "gateway"],
-    "user-svc": ["healthcheck", "user-svc"],
-    "order-svc": ["healthcheck", "order-svc"],
 }
+# Where the registry and its reader are mounted for the init script.
+REGISTRY_MOUNTS = {"/opt/registry/proto/services.conf", "/opt/registry/scripts/lib/registry.sh"}
 DATA = {"postgres": "/var/lib/postgresql/data", "redis": "/data", "rabbitmq": "/var/lib/rabbitmq"}
 
 errors = []
@@ -66,6 +57,15 @@ def help_vars(binary):
     names = set(re.findall(r"^  ([A-Z][A-Z0-9_]+)\s", out.stdout, re.M))
     check(names, f"{binary} --help lists no variables")
     return names
+
+
+def registry(src):
+    """The registry's services as dicts of its columns, read by scripts/registry."""
+    out = subprocess.run([os.path.join(src, "scripts", "registry")], capture_output=True, text=True, timeout=30)
+    if out.returncode != 0:
+        sys.exit(f"scripts/registry failed: {out.stderr}")
+    cols = ("name", "contract", "url_variable", "default_url", "db_url_variable", "database")
+    return [dict(zip(cols, line.split())) for line in out.stdout.splitlines()]
 
 
 def published(svc):
@@ -111,6 +111,24 @@ def main(src, bindir):
     path = os.path.join(compose_dir, "docker-compose.yml")
     doc = yaml.safe_load(open(path))
     services = doc.get("services") or {}
+    reg = registry(src)
+    APPS = ("gateway",) + tuple(r["name"] for r in reg)
+    known = {name: help_vars(os.path.join(bindir, name)) for name in APPS}
+    url_of = {r["url_variable"]: r["name"] for r in reg}
+    # Each service waits for the servers its --help shows it uses and for the
+    # services it dials; the gateway for every service. Each is given at least
+    # those settings.
+    DEPENDS, REQUIRED_ENV = {"gateway": {r["name"] for r in reg}}, {}
+    REQUIRED_ENV["gateway"] = {"GATEWAY_PORTS"} | set(url_of)
+    for r in reg:
+        uses = {v for v in ("REDIS_URL", "AMQP_URL") if v in known[r["name"]]}
+        dials = {url_of[v] for v in known[r["name"]] if v in url_of and v != r["url_variable"]}
+        DEPENDS[r["name"]] = ({"postgres"} if r["database"] != "-" else set()) | dials | \
+            {{"REDIS_URL": "redis", "AMQP_URL": "rabbitmq"}[v] for v in uses}
+        REQUIRED_ENV[r["name"]] = {r["url_variable"]} | uses | {v for v in url_of if url_of[v] in dials} | \
+            ({r["db_url_variable"]} if r["db_url_variable"] != "-" else set())
+    for name in APPS:
+        HEALTH[name] = ["healthcheck", name]
     check(set(services) == set(APPS + SERVERS),
           f"services should be {sorted(APPS + SERVERS)}, are {sorted(services)}")
 
@@ -152,16 +170,24 @@ def main(src, bindir):
         vols = [m[0] for m in mounts if len(m) >= 2 and m[1] == target]
         check(vols and vols[0] in named, f"{name}: {target} should be on a named volume (declared: {sorted(named)})")
 
-    # PostgreSQL's init script: exists, creates both databases and roles.
-    init = [str(v).split(":") for v in services.get("postgres", {}).get("volumes") or []]
-    init = [m for m in init if len(m) >= 2 and m[1].startswith("/docker-entrypoint-initdb.d/")]
+    # PostgreSQL's init script: exists, reads the registry (mounted with its
+    # reader), and each service with a database has its password variable.
+    mounts = [str(v).split(":") for v in services.get("postgres", {}).get("volumes") or []]
+    init = [m for m in mounts if len(m) >= 2 and m[1].startswith("/docker-entrypoint-initdb.d/")]
     if check(init, "postgres: no init script mounted in /docker-entrypoint-initdb.d"):
         script = os.path.normpath(os.path.join(compose_dir, init[0][0]))
         if check(os.path.isfile(script), f"postgres: init script {script} missing"):
-            sql = open(script).read()
-            for stmt in ("CREATE ROLE user_svc", "CREATE ROLE order_svc",
-                         "CREATE DATABASE user_db OWNER user_svc", "CREATE DATABASE order_db OWNER order_svc"):
-                check(stmt in sql, f"postgres init script lacks '{stmt}'")
+            check("registry_services" in open(script).read(), "postgres init script does not read the registry")
+    for m in mounts:
+        if len(m) >= 2 and m[1] in REGISTRY_MOUNTS:
+            check(os.path.isfile(os.path.normpath(os.path.join(compose_dir, m[0]))), f"postgres: {m[0]} missing")
+    check(REGISTRY_MOUNTS <= {m[1] for m in mounts if len(m) >= 2},
+          f"postgres: the registry should be mounted at {sorted(REGISTRY_MOUNTS)}")
+    pg_env = env_of(services.get("postgres", {}))
+    for r in reg:
+        if r["database"] != "-":
+            pw = r["db_url_variable"].removesuffix("_URL") + "_PASSWORD"
+            check(pw in pg_env, f"postgres: {pw} (the password of {r['name']}'s role) missing")
 
     # The images: built from compose/Dockerfile, one target per binary,
     # each with a HEALTHCHECK and a non-root USER (inherited from runtime).
@@ -178,41 +204,47 @@ def main(src, bindir):
     check(any(re.match(r"USER\s+(?!root\b|0\b)\S+", l) for l in stages.get("runtime", [])),
           "Dockerfile stage runtime: no non-root USER")
     hc = open(os.path.join(compose_dir, "healthcheck")).read()
-    for needle in ("/readyz", "users.UserService/Health", "orders.OrderService/Health"):
+    for needle in ("/readyz", "registry_services", "/Health"):
         check(needle in hc, f"compose/healthcheck does not use {needle}")
+    for copied in ("proto/services.conf", "scripts/lib/registry.sh"):
+        check(any(l.startswith(f"COPY {copied} /opt/registry/{copied}") for l in stages.get("runtime", [])),
+              f"Dockerfile stage runtime: no COPY of {copied} to /opt/registry (healthcheck reads it)")
 
     # Environment: names the binaries read, consistent URLs between services.
     envs = {name: env_of(services.get(name, {})) for name in APPS}
     for name in APPS:
-        known = help_vars(os.path.join(bindir, name))
         given = set(envs[name]) | image_env.get(name, set())
-        check(not (given - known), f"{name}: variables its --help does not list: {sorted(given - known)}")
+        check(not (given - known[name]), f"{name}: variables its --help does not list: {sorted(given - known[name])}")
         check(REQUIRED_ENV[name] <= given, f"{name}: missing {sorted(REQUIRED_ENV[name] - given)}")
 
     def hostport(url):
         u = urlsplit(url.split(",")[0])
         return u.hostname, u.port
 
-    listen = {"user-svc": hostport(envs["user-svc"].get("USER_SVC_URL", "")),
-              "order-svc": hostport(envs["order-svc"].get("ORDER_SVC_URL", ""))}
-    for caller, var, callee in (("gateway", "USER_SVC_URL", "user-svc"), ("gateway", "ORDER_SVC_URL", "order-svc"),
-                                ("order-svc", "USER_SVC_URL", "user-svc")):
-        for url in envs[caller].get(var, "").split(","):
-            check(hostport(url) == (callee, listen[callee][1]),
-                  f"{caller}: {var}={url} should dial {callee}:{listen[callee][1]}")
-    for name in ("user-svc", "order-svc"):
+    listen = {r["name"]: hostport(envs[r["name"]].get(r["url_variable"], "")) for r in reg}
+    for caller in APPS:
+        for var, callee in url_of.items():
+            if callee == caller or var not in envs[caller]:
+                continue
+            for url in envs[caller][var].split(","):
+                check(hostport(url) == (callee, listen[callee][1]),
+                      f"{caller}: {var}={url} should dial {callee}:{listen[callee][1]}")
+    for r in reg:
+        name = r["name"]
         check(listen[name][0] in ("0.0.0.0", "*", ""), f"{name}: should listen on all interfaces, not {listen[name][0]}")
         for var, host in (("REDIS_URL", "redis"), ("AMQP_URL", "rabbitmq")):
-            check(hostport(envs[name].get(var, ""))[0] == host, f"{name}: {var} should point at {host}")
-    for name, var, user in (("user-svc", "USER_DB_URL", "user_svc"), ("order-svc", "ORDER_DB_URL", "order_svc")):
-        u = urlsplit(envs[name].get(var, ""))
-        check(u.hostname == "postgres" and u.username == user, f"{name}: {var} should log in as {user} at postgres")
+            if var in known[name]:
+                check(hostport(envs[name].get(var, ""))[0] == host, f"{name}: {var} should point at {host}")
+        if r["db_url_variable"] != "-":
+            u, user = urlsplit(envs[name].get(r["db_url_variable"], "")), name.replace("-", "_")
+            check(u.hostname == "postgres" and u.username == user and u.path == "/" + r["database"],
+                  f"{name}: {r['db_url_variable']} should log in as {user} at postgres/{r['database']}")
     ports = {int(p) for p in envs["gateway"].get("GATEWAY_PORTS", "").split(",") if p.strip()}
     check(ports == {c for _, c in published(services.get("gateway", {}))},
           f"gateway: GATEWAY_PORTS {sorted(ports)} differ from its published ports")
 
     # The health RPCs the check script calls exist (rpc-call knows every method).
-    for method in ("users.UserService/Health", "orders.OrderService/Health"):
+    for method in (r["contract"] + "/Health" for r in reg):
         r = subprocess.run([os.path.join(bindir, "rpc-call"), "describe", method], capture_output=True, timeout=30)
         check(r.returncode == 0, f"rpc-call describe {method} failed: the health check would call nothing")
 

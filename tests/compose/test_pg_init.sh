@@ -47,6 +47,13 @@ for _ in $(seq 200); do
 	sleep 0.05
 done
 
+# A password missing: refused naming it, before anything is created.
+if out=$(PGHOST=$dir/sock PGPORT=$port POSTGRES_USER=postgres USER_DB_PASSWORD=x bash "$script" 2>&1); then
+	echo "FAIL: $script ran without ORDER_DB_PASSWORD" >&2; exit 1
+fi
+[[ $out == *"ORDER_DB_PASSWORD (the password of order-svc's role) is not set"* ]] ||
+	{ echo "FAIL: the missing password is not named: $out" >&2; exit 1; }
+
 # The init script, with the variables the compose file gives the image.
 PGHOST=$dir/sock PGPORT=$port POSTGRES_USER=postgres USER_DB_PASSWORD='u s"er' ORDER_DB_PASSWORD="o'rder" \
 	bash "$script" || { echo "FAIL: $script failed" >&2; exit 1; }

@@ -1,0 +1,77 @@
+/* svc_main: the wiring every service shares, in start order, and the
+ * shutdown in reverse. */
+#include "svc/service.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "base/log.h"
+#include "base/signals.h"
+#include "rpc/server.h"
+
+int
+svc_main(const svc_declaration *decl, int argc, char **argv)
+{
+	svc_config cfg;
+	env_action action = svc_config_load(&cfg, &decl->config, decl->summary, argc, argv);
+	if (action != ENV_RUN)
+		return action == ENV_EXIT_OK ? EXIT_SUCCESS : 2;
+	log_setup(decl->config.name, cfg.log_level, cfg.log_format);
+	char event[64]; /* the log's event prefix: user-svc → user_svc */
+	snprintf(event, sizeof(event), "%s", decl->config.name);
+	for (char *p = event; *p != '\0'; p++)
+		if (*p == '-')
+			*p = '_';
+
+	sigset_t stop;
+	signals_block_stop(&stop);
+
+	int migrated = db_migrate_at_start(cfg.db_url, decl->migration_lock, decl->migrations,
+	                                   decl->n_migrations, &stop, (int)cfg.db_wait_s);
+	if (migrated != 0)
+		return migrated > 0 ? EXIT_SUCCESS
+		                    : EXIT_FAILURE; /* stopped while waiting: a clean stop */
+
+	rpc_status st;
+	void *domain = NULL;
+	if (decl->start != NULL && decl->start(&cfg, &domain, &st) != RPC_OK) {
+		log_error(NULL, "%s_start_failed reason=\"%s\"", event, st.message);
+		return EXIT_FAILURE;
+	}
+	svc_workers *workers;
+	rpc_server *server = NULL;
+	if (svc_workers_open(&workers, decl, &cfg, domain, &st) == RPC_OK) {
+		rpc_server_options opt = {
+		    .url         = cfg.listen_url,
+		    .service     = decl->service,
+		    .workers     = (int)cfg.workers,
+		    .worker_open = svc_workers_state,
+		    .arg         = workers,
+		};
+		if (rpc_server_open(&server, &opt, &st) != RPC_OK)
+			server = NULL;
+	}
+	if (server == NULL) {
+		log_error(NULL, "%s_start_failed reason=\"%s\"", event, st.message);
+		svc_workers_close(workers);
+		if (decl->stop != NULL)
+			decl->stop(domain);
+		return EXIT_FAILURE;
+	}
+	char detail[256] = "";
+	if (decl->describe != NULL)
+		decl->describe(&cfg, detail, sizeof(detail));
+	log_info(NULL, "%s_started url=%s workers=%ld%s", event, rpc_server_url(server),
+	         cfg.workers, detail);
+
+	int sig;
+	sigwait(&stop, &sig);
+	log_info(NULL, "%s_stopping signal=%d", event, sig);
+	rpc_server_close(server); /* in-flight requests finish first */
+	svc_workers_close(workers);
+	if (decl->stop != NULL)
+		decl->stop(domain); /* e.g. undelivered events stay in the outbox */
+	log_info(NULL, "%s_stopped", event);
+	return EXIT_SUCCESS;
+}

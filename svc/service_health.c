@@ -1,0 +1,77 @@
+/* service_health.h */
+#include "svc/service_health.h"
+
+#include <stdio.h>
+
+#include "base/log.h"
+#include "svc/service.h"
+
+void
+svc_health_begin(svc_health *h, const svc_worker *w)
+{
+	health__health_reply__init(&h->reply);
+	h->reply.dependencies = h->dep_list;
+	h->reply.stats        = h->stat_list;
+	rpc_status ignored;
+	h->postgres_ok = db_ping(w->db, &ignored) == RPC_OK;
+	svc_health_add_dependency(h, "postgres", h->postgres_ok,
+	                          h->postgres_ok ? "connected" : "unreachable");
+	unsigned uses = w->decl->config.uses;
+	if (uses & SVC_USES_REDIS) {
+		bool ok = cache_ping(w->cache) == CACHE_HIT;
+		/* Redis down only degrades the service: reads go to PostgreSQL. */
+		svc_health_add_dependency(h, "redis", ok,
+		                          ok ? "connected"
+		                             : "unreachable (requests are served from postgres)");
+	}
+	if (uses & SVC_USES_RABBITMQ) {
+		char detail[SVC_HEALTH_DETAIL_MAX] = "not checked";
+		bool ok                            = w->decl->broker_status != NULL &&
+		          w->decl->broker_status(w->domain, detail, sizeof(detail));
+		svc_health_add_dependency(h, "rabbitmq", ok, detail);
+	}
+	if (uses & SVC_USES_REDIS) {
+		Health__Stat cache_stats[HEALTH_CACHE_STATS];
+		health_cache_stats(cache_stats);
+		for (int i = 0; i < HEALTH_CACHE_STATS; i++)
+			svc_health_add_stat(h, cache_stats[i].name, cache_stats[i].help,
+			                    cache_stats[i].gauge, cache_stats[i].value);
+	}
+}
+
+void
+svc_health_add_dependency(svc_health *h, const char *name, bool ok, const char *detail)
+{
+	size_t i = h->reply.n_dependencies;
+	if (i >= SVC_HEALTH_MAX_DEPENDENCIES) {
+		log_error(NULL, "health_dependency_dropped name=%s", name);
+		return;
+	}
+	snprintf(h->details[i], sizeof(h->details[i]), "%s", detail);
+	health_dependency(&h->deps[i], name, ok, h->details[i]);
+	h->dep_list[i]          = &h->deps[i];
+	h->reply.n_dependencies = i + 1;
+}
+
+void
+svc_health_add_stat(svc_health *h, const char *name, const char *help, bool gauge, uint64_t value)
+{
+	size_t i = h->reply.n_stats;
+	if (i >= SVC_HEALTH_MAX_STATS) {
+		log_error(NULL, "health_stat_dropped name=%s", name);
+		return;
+	}
+	health_stat(&h->stats[i], name, help, gauge, value);
+	h->stat_list[i]  = &h->stats[i];
+	h->reply.n_stats = i + 1;
+}
+
+Health__HealthReply *
+svc_health_reply(svc_health *h)
+{
+	h->reply.ok = true;
+	for (size_t i = 0; i < h->reply.n_dependencies; i++)
+		h->reply.ok = h->reply.ok && h->deps[i].ok;
+	h->reply.instance = (char *)health_instance();
+	return &h->reply;
+}
