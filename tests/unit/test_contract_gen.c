@@ -227,7 +227,7 @@ Test(contract_gen, a_good_contract_gives_its_routes_and_registry, .timeout = 60)
 	const char *expected[] = {
 	    "#include \"t.pb-c.h\"",
 	    "{\"thing-svc\", \"t.ThingService\", &t__thing_service__descriptor, \"THING_SVC_URL\", "
-	    "\"tcp://127.0.0.1:5009\"},",
+	    "\"tcp://127.0.0.1:5009\", NULL, NULL},",
 	    "const size_t contract_services_count = 1;",
 	    "{.method = \"POST\", .path = \"/things\", .service = 0, .rpc_method = \"Create\",\n"
 	    "        .body = \"*\", .response_body = NULL, .success_status = 201, .location = "
