@@ -254,8 +254,7 @@ relay_batch(outbox *o)
 	/* Every statement through db_exec, never a connection pointer kept
 	 * across them: db_exec may replace a connection the server closed. */
 	rpc_status st;
-	rpc_code code;
-	PGresult *res = db_exec(o->db, "BEGIN", 0, NULL, PGRES_COMMAND_OK, "outbox_begin", &code, &st);
+	PGresult *res = db_exec(o->db, "BEGIN", 0, NULL, PGRES_COMMAND_OK, "outbox_begin", &st);
 	if (res == NULL)
 		return -1;
 	PQclear(res);
@@ -269,7 +268,7 @@ relay_batch(outbox *o)
 	    " u.id, u.name, u.email, (extract(epoch FROM u.created_at) * 1000000)::bigint"
 	    " FROM outbox o JOIN users u ON u.id = o.user_id ORDER BY o.id LIMIT $1"
 	    " FOR UPDATE OF o SKIP LOCKED",
-	    1, claim_params, PGRES_TUPLES_OK, "outbox_claim", &code, &st);
+	    1, claim_params, PGRES_TUPLES_OK, "outbox_claim", &st);
 	if (res == NULL) {
 		db_rollback(o->db);
 		return -1;
@@ -277,7 +276,7 @@ relay_batch(outbox *o)
 	int n = PQntuples(res);
 	if (n == 0) {
 		PQclear(res);
-		PQclear(db_exec(o->db, "COMMIT", 0, NULL, PGRES_COMMAND_OK, "outbox_commit", &code, &st));
+		PQclear(db_exec(o->db, "COMMIT", 0, NULL, PGRES_COMMAND_OK, "outbox_commit", &st));
 		return 0;
 	}
 	pending batch[BATCH];
@@ -333,11 +332,11 @@ relay_batch(outbox *o)
 	}
 	const char *params[] = {ids};
 	res = db_exec(o->db, "DELETE FROM outbox WHERE id = ANY($1::bigint[])", 1, params, PGRES_COMMAND_OK,
-	    "outbox_delete", &code, &st);
+	    "outbox_delete", &st);
 	bool deleted = res != NULL;
 	PQclear(res);
 	if (deleted) {
-		res     = db_exec(o->db, "COMMIT", 0, NULL, PGRES_COMMAND_OK, "outbox_commit", &code, &st);
+		res     = db_exec(o->db, "COMMIT", 0, NULL, PGRES_COMMAND_OK, "outbox_commit", &st);
 		deleted = res != NULL;
 		PQclear(res);
 	} else {
