@@ -9,6 +9,7 @@
 #include "svc/health.h"
 #include "base/log.h"
 #include "rpc/server.h"
+#include "outbox_repo.h"
 #include "user_cache.h"
 #include "user_repo.h"
 #include "user_validate.h"
@@ -172,7 +173,7 @@ user_health(Users__UserService_Service *svc, const Health__HealthRequest *in, He
 	    "user_created events the broker confirmed and routed", false, outbox_published(w->env->relay));
 	size_t n_stats = HEALTH_CACHE_STATS + 1;
 	int64_t backlog;
-	if (pg_ok && user_repo_outbox_backlog(w->db, &backlog, &ignored) == RPC_OK)
+	if (pg_ok && outbox_repo_backlog(w->db, &backlog, &ignored) == RPC_OK)
 		health_stat(&stats[n_stats++], "outbox_backlog", "user_created events waiting in the outbox", true,
 		    (uint64_t) backlog);
 	for (size_t i = 0; i < n_stats; i++)

@@ -211,15 +211,3 @@ user_repo_get(db *d, int64_t id, user_record *out, rpc_status *st)
 	PQclear(res);
 	return RPC_OK;
 }
-
-
-rpc_code
-user_repo_outbox_backlog(db *d, int64_t *n, rpc_status *st)
-{
-	PGresult *res = db_exec(d, "SELECT count(*) FROM outbox", 0, NULL, PGRES_TUPLES_OK, "outbox_backlog", st);
-	if (res == NULL)
-		return st->code;
-	*n = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-	PQclear(res);
-	return RPC_OK;
-}
