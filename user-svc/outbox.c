@@ -238,6 +238,36 @@ await_confirms(outbox *o, uint64_t first, int n, const outbox_event *rows, bool 
 	return true;
 }
 
+/* Publishes rows[0..n) and waits for the broker's confirms: acked[i] when
+ * it took row i, returned[i] when it could route it to no queue. False when
+ * a publish or the confirms failed (the connection is then unusable). */
+static bool
+publish_batch(outbox *o, const outbox_event *rows, int n, bool *acked, bool *returned)
+{
+	uint64_t first = o->next_tag;
+	bool ok        = true;
+	for (int i = 0; i < n && ok; i++) {
+		ok = publish_one(o, &rows[i]);
+		o->next_tag++;
+	}
+	amqp_maybe_release_buffers(o->amqp);
+	return ok && await_confirms(o, first, n, rows, returned, acked);
+}
+
+/* Events no queue took stay in the outbox and are retried every poll: say
+ * so once a minute, not every time, and in the status detail. */
+static void
+note_unroutable(outbox *o, int n_returned)
+{
+	if (rpc_clock_ms() - o->unroutable_logged_ms > 60000) {
+		log_warn(NULL, "outbox_unroutable count=%d reason=\"no queue is bound to " TOPOLOGY_EVENTS_EXCHANGE
+		               "/" TOPOLOGY_USER_CREATED_KEY "; kept and retried\"", n_returned);
+		o->unroutable_logged_ms = rpc_clock_ms();
+	}
+	set_detail(o, true, "connected; %d events wait for a queue bound to " TOPOLOGY_EVENTS_EXCHANGE "/"
+	    TOPOLOGY_USER_CREATED_KEY, n_returned);
+}
+
 /* Claims up to BATCH rows, publishes them and deletes the confirmed ones,
  * in one transaction. Returns the rows claimed, or -1 after a failure. */
 static int
@@ -251,19 +281,16 @@ relay_batch(outbox *o)
 	if (n == 0)
 		return 0;
 	bool acked[BATCH] = {false}, returned[BATCH] = {false};
-	uint64_t first    = o->next_tag;
-	bool ok           = true;
-	for (int i = 0; i < n && ok; i++) {
-		ok = publish_one(o, &rows.events[i]);
-		o->next_tag++;
+	if (!publish_batch(o, rows.events, n, acked, returned)) {
+		outbox_repo_batch_free(&rows);
+		outbox_repo_release(o->db);
+		drop_broker(o, "publish or confirm failed");
+		return -1;
 	}
-	amqp_maybe_release_buffers(o->amqp);
-	ok = ok && await_confirms(o, first, n, rows.events, returned, acked);
-
 	/* Delete exactly the rows the broker took and routed. */
 	int64_t delivered[BATCH];
 	int n_delivered = 0, n_returned = 0;
-	for (int i = 0; ok && i < n; i++) {
+	for (int i = 0; i < n; i++) {
 		n_returned += returned[i];
 		if (!acked[i] || returned[i])
 			continue;
@@ -272,21 +299,8 @@ relay_batch(outbox *o)
 		    rows.events[i].event_id, rows.events[i].user_id);
 	}
 	outbox_repo_batch_free(&rows);
-	if (!ok) {
-		outbox_repo_release(o->db);
-		drop_broker(o, "publish or confirm failed");
-		return -1;
-	}
-	if (n_returned > 0) {
-		/* Retried every poll: say so once a minute, not every time. */
-		if (rpc_clock_ms() - o->unroutable_logged_ms > 60000) {
-			log_warn(NULL, "outbox_unroutable count=%d reason=\"no queue is bound to " TOPOLOGY_EVENTS_EXCHANGE
-			               "/" TOPOLOGY_USER_CREATED_KEY "; kept and retried\"", n_returned);
-			o->unroutable_logged_ms = rpc_clock_ms();
-		}
-		set_detail(o, true, "connected; %d events wait for a queue bound to " TOPOLOGY_EVENTS_EXCHANGE "/"
-		    TOPOLOGY_USER_CREATED_KEY, n_returned);
-	}
+	if (n_returned > 0)
+		note_unroutable(o, n_returned);
 	if (outbox_repo_delete(o->db, delivered, n_delivered, &st) != RPC_OK)
 		return -1; /* the rows stay and are published again: at least once */
 	atomic_fetch_add(&o->published, (uint64_t) n_delivered);
