@@ -14,10 +14,11 @@
  * Growth: the capacity doubles (from 256 bytes) to fit, so n appends cost
  * O(total bytes).
  *
- * Errors: when memory cannot be had (or a size would overflow), the append
- * fails and returns false, nothing is ever dropped silently, and so does every later one (the flag `failed`
- * stays set until buffer_reset): data keeps what came before, never part of
- * an append, so a caller may append a whole document and check once.
+ * Errors: never silent. When memory cannot be had (or a size would
+ * overflow) the append returns false, and so does every later one (the
+ * flag `failed` stays set until buffer_reset); data keeps what came before,
+ * never part of an append. So a caller may append a whole document and
+ * check once, at the end.
  *
  * Thread safety: none; a buffer belongs to one thread at a time. */
 #ifndef BASE_BUFFER_H
