@@ -9,13 +9,12 @@
 
 /* Prepared once per connection by db_exec (a parameter makes it so): under
  * load the relay runs a batch every few creates. */
-static const char claim_sql[] =
-    "SELECT o.id AS row_id, o.event_id, o.request_id,"
-    " (extract(epoch FROM o.created_at) * 1000000)::bigint AS occurred_us,"
-    " u.id AS user_id, u.name, u.email,"
-    " (extract(epoch FROM u.created_at) * 1000000)::bigint AS user_created_us"
-    " FROM outbox o JOIN users u ON u.id = o.user_id ORDER BY o.id LIMIT $1"
-    " FOR UPDATE OF o SKIP LOCKED";
+static const char claim_sql[] = "SELECT o.id AS row_id, o.event_id, o.request_id,"
+                                " (extract(epoch FROM o.created_at) * 1000000)::bigint AS occurred_us,"
+                                " u.id AS user_id, u.name, u.email,"
+                                " (extract(epoch FROM u.created_at) * 1000000)::bigint AS user_created_us"
+                                " FROM outbox o JOIN users u ON u.id = o.user_id ORDER BY o.id LIMIT $1"
+                                " FOR UPDATE OF o SKIP LOCKED";
 
 typedef struct claim_columns {
 	int row_id, event_id, request_id, occurred_us, user_id, name, email, user_created_us;
@@ -62,8 +61,8 @@ outbox_repo_claim(db *d, int limit, outbox_batch *b, rpc_status *st)
 	b->res = NULL;
 	b->n   = 0;
 	if (limit < 1 || limit > OUTBOX_REPO_BATCH_MAX)
-		return rpc_status_set(st, RPC_INVALID_ARGUMENT, "outbox claim limit %d is not 1..%d", limit,
-		    OUTBOX_REPO_BATCH_MAX);
+		return rpc_status_set(
+		    st, RPC_INVALID_ARGUMENT, "outbox claim limit %d is not 1..%d", limit, OUTBOX_REPO_BATCH_MAX);
 	/* Every statement through db_exec, never a connection pointer kept
 	 * across them: db_exec may replace a connection the server closed. */
 	PGresult *res = db_exec(d, "BEGIN", 0, NULL, PGRES_COMMAND_OK, "outbox_begin", st);
@@ -73,7 +72,7 @@ outbox_repo_claim(db *d, int limit, outbox_batch *b, rpc_status *st)
 	char limit_text[16];
 	snprintf(limit_text, sizeof(limit_text), "%d", limit);
 	const char *params[] = {limit_text};
-	res = db_exec(d, claim_sql, 1, params, PGRES_TUPLES_OK, "outbox_claim", st);
+	res                  = db_exec(d, claim_sql, 1, params, PGRES_TUPLES_OK, "outbox_claim", st);
 	claim_columns c;
 	if (res == NULL || !find_columns(res, &c, st)) {
 		PQclear(res);
@@ -86,7 +85,7 @@ outbox_repo_claim(db *d, int limit, outbox_batch *b, rpc_status *st)
 		return outbox_repo_delete(d, NULL, 0, st); /* just the commit */
 	}
 	for (int i = 0; i < n; i++) {
-		b->events[i] = (outbox_event) {
+		b->events[i] = (outbox_event){
 		    .row_id          = int_at(res, i, c.row_id),
 		    .event_id        = PQgetvalue(res, i, c.event_id),
 		    .request_id      = PQgetvalue(res, i, c.request_id),
@@ -153,8 +152,8 @@ outbox_repo_batch_free(outbox_batch *b)
 rpc_code
 outbox_repo_backlog(db *d, int64_t *n, rpc_status *st)
 {
-	PGresult *res = db_exec(d, "SELECT count(*) AS backlog FROM outbox", 0, NULL, PGRES_TUPLES_OK,
-	    "outbox_backlog", st);
+	PGresult *res =
+	    db_exec(d, "SELECT count(*) AS backlog FROM outbox", 0, NULL, PGRES_TUPLES_OK, "outbox_backlog", st);
 	if (res == NULL)
 		return st->code;
 	*n = strtoll(PQgetvalue(res, 0, PQfnumber(res, "backlog")), NULL, 10);

@@ -16,7 +16,7 @@
 /* One claimed row with its user. Strings are borrowed from the batch until
  * outbox_repo_batch_free. */
 typedef struct outbox_event {
-	int64_t row_id;      /* outbox.id */
+	int64_t row_id;       /* outbox.id */
 	const char *event_id; /* UUID text */
 	const char *request_id;
 	int64_t occurred_us; /* outbox.created_at, microseconds since the epoch */

@@ -12,7 +12,7 @@
 void
 buffer_init_on(buffer *b, char *storage, size_t cap)
 {
-	*b = (buffer) {.data = storage, .cap = cap, .borrowed = true};
+	*b         = (buffer){.data = storage, .cap = cap, .borrowed = true};
 	storage[0] = '\0';
 }
 
@@ -131,5 +131,5 @@ buffer_free(buffer *b)
 		return;
 	if (!b->borrowed)
 		free(b->data);
-	*b = (buffer) BUFFER_INIT;
+	*b = BUFFER_INIT;
 }

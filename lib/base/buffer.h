@@ -35,7 +35,7 @@ typedef struct buffer {
 	bool borrowed; /* data is the caller's storage from buffer_init_on */
 } buffer;
 
-#define BUFFER_INIT {0}
+#define BUFFER_INIT ((buffer){0})
 
 /* Starts b empty in storage (cap bytes, at least 1) that stays the
  * caller's: growing past it moves the text to the heap. */
