@@ -7,7 +7,9 @@
  * else. It returns either its rpc_code, which is st->code whenever it is not
  * RPC_OK (so `return rpc_status_set(st, ...)`), or its result (a pointer,
  * NULL on failure) with the reason in st; never a code out-parameter or a
- * reason buffer beside st. A yes/no answer is a bool. */
+ * reason buffer beside st. A yes/no answer is a bool: a validator returns
+ * true for valid input, else false with its violations added to st (which
+ * gathers every field's). */
 #ifndef RPC_STATUS_H
 #define RPC_STATUS_H
 
