@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "base/buffer.h"
+#include "base/log.h"
 
 /* Prepared once per connection by db_exec (a parameter makes it so): under
  * load the relay runs a batch every few creates. */
@@ -40,7 +41,8 @@ find_columns(const PGresult *res, claim_columns *c, rpc_status *st)
 	};
 	for (size_t i = 0; i < sizeof(wanted) / sizeof(wanted[0]); i++) {
 		int col = PQfnumber(res, wanted[i].name);
-		if (col < 0) {
+		if (col < 0) { /* logged here: the relay's caller has no one to tell */
+			log_error(NULL, "outbox_claim_failed reason=\"no column %s\"", wanted[i].name);
 			rpc_status_set(st, RPC_INTERNAL, "outbox claim has no column %s", wanted[i].name);
 			return false;
 		}
@@ -114,6 +116,7 @@ outbox_repo_delete(db *d, const int64_t *row_ids, int n, rpc_status *st)
 		if (!buffer_append_str(&ids, "}")) {
 			buffer_free(&ids);
 			db_rollback(d);
+			log_error(NULL, "outbox_delete_failed reason=\"out of memory\"");
 			return rpc_status_set(st, RPC_RESOURCE_EXHAUSTED, "out of memory");
 		}
 		const char *params[] = {ids.data};
