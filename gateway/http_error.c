@@ -9,6 +9,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "base/buffer.h"
 #include "base/utf8.h"
 
 int
@@ -81,35 +82,10 @@ http_date(void)
 	return text;
 }
 
-/* Appends to a growing response; false when memory ran out. */
-typedef struct {
-	char *data;
-	size_t len, cap;
-	bool on_heap;
-} response_buf;
-
 static bool
-append(response_buf *b, const char *text, size_t len)
+append_header(buffer *b, const char *name, const char *value)
 {
-	if (b->len + len > b->cap) {
-		size_t cap = (b->len + len) * 2;
-		char *grown = b->on_heap ? realloc(b->data, cap) : malloc(cap);
-		if (grown == NULL)
-			return false;
-		if (!b->on_heap)
-			memcpy(grown, b->data, b->len);
-		b->data = grown, b->cap = cap, b->on_heap = true;
-	}
-	memcpy(b->data + b->len, text, len);
-	b->len += len;
-	return true;
-}
-
-static bool
-append_header(response_buf *b, const char *name, const char *value)
-{
-	return append(b, name, strlen(name)) && append(b, ": ", 2) && append(b, value, strlen(value)) &&
-	       append(b, "\r\n", 2);
+	return buffer_printf(b, "%s: %s\r\n", name, value);
 }
 
 /* The whole response goes out in one write: with TCP_NODELAY every write
@@ -126,11 +102,12 @@ int
 http_send(struct mg_connection *conn, int status, const char *content_type, const char *request_id,
     const char *body, size_t len, const http_header *extra, size_t n_extra)
 {
-	char stack[2048];
-	response_buf b = {.data = stack, .cap = sizeof(stack)};
+	char stack[2048]; /* most responses fit: no malloc for them */
+	buffer b;
+	buffer_init_on(&b, stack, sizeof(stack));
 	char line[64], length[24];
 	int n     = snprintf(line, sizeof(line), "HTTP/1.1 %d %s\r\n", status, mg_get_response_code_text(conn, status));
-	bool ok   = append(&b, line, (size_t) n);
+	bool ok   = buffer_append(&b, line, (size_t) n);
 	bool says_connection = false;
 	if (status != 204) { /* a 204 has no content, so no content headers */
 		snprintf(length, sizeof(length), "%zu", len);
@@ -149,15 +126,14 @@ http_send(struct mg_connection *conn, int status, const char *content_type, cons
 	 * would read one as the start of the next response. */
 	const char *method = mg_get_request_info(conn)->request_method;
 	bool head_only     = method != NULL && strcmp(method, "HEAD") == 0;
-	ok                 = ok && append(&b, "\r\n", 2) && (head_only || append(&b, body, len));
+	ok                 = ok && buffer_append(&b, "\r\n", 2) && (head_only || buffer_append(&b, body, len));
 	if (ok) {
 		mg_write(conn, b.data, b.len);
 	} else { /* out of memory: a bare status, and the connection ends */
 		mg_printf(conn, "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
 		status = 500;
 	}
-	if (b.on_heap)
-		free(b.data);
+	buffer_free(&b);
 	return status;
 }
 

@@ -365,7 +365,7 @@ fill_location(const char *tmpl, const ProtobufCMessage *reply, char *out, size_t
 		const char *close = strchr(p, '}');
 		char name[64];
 		snprintf(name, sizeof(name), "%.*s", (int) (close - p - 1), p + 1);
-		pbjson_buf v = {0};
+		buffer v = {0};
 		if (pbjson_encode_field(reply, name, &v) == 0) {
 			const char *text = v.data;
 			size_t n         = v.len;
@@ -375,7 +375,7 @@ fill_location(const char *tmpl, const ProtobufCMessage *reply, char *out, size_t
 			}
 			j += (size_t) snprintf(out + j, len - j, "%.*s", (int) n, text);
 		}
-		pbjson_buf_free(&v);
+		buffer_free(&v);
 		p = close + 1;
 	}
 	out[j < len ? j : len - 1] = '\0';
@@ -485,11 +485,11 @@ handle_rpc(http_server *srv, exchange *x, const route_match *m, int64_t timeout_
 		goto out;
 	}
 	/* 5. Reply → JSON: the whole message or the route's field of it. */
-	pbjson_buf out = {0};
+	buffer out = {0};
 	int rv = r->response_field != NULL ? pbjson_encode_field(reply, r->response_field, &out)
 	                                   : pbjson_encode(reply, &out);
 	if (rv != 0) {
-		pbjson_buf_free(&out);
+		buffer_free(&out);
 		status = send_error(x, 500, RPC_INTERNAL, "internal error", NULL);
 		goto out;
 	}
@@ -499,7 +499,7 @@ handle_rpc(http_server *srv, exchange *x, const route_match *m, int64_t timeout_
 		add_header(x, "Location", location);
 	}
 	status = send_json(x, r->success_status, out.data, out.len);
-	pbjson_buf_free(&out);
+	buffer_free(&out);
 
 out:
 	protobuf_c_message_free_unpacked(reply, NULL);

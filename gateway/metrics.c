@@ -1,12 +1,13 @@
 /* metrics.h: atomic counters, rendered on demand. */
 #include "metrics.h"
 
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "base/buffer.h"
 
 #define MAX_ROUTES (ROUTES_MAX + 1) /* the table's routes, and one slot for "no route" */
 #define STATUS_MIN 100
@@ -58,42 +59,6 @@ metrics_count_connection_turn(void)
 	atomic_fetch_add_explicit(&connection_turns, 1, memory_order_relaxed);
 }
 
-/* A growing text. */
-typedef struct text {
-	char *data;
-	size_t len, cap;
-	bool failed;
-} text;
-
-static void
-put(text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void
-put(text *t, const char *fmt, ...)
-{
-	for (int attempt = 0; attempt < 2 && !t->failed; attempt++) {
-		va_list ap;
-		va_start(ap, fmt);
-		int n = vsnprintf(t->data + t->len, t->cap - t->len, fmt, ap);
-		va_end(ap);
-		if (n < 0) {
-			t->failed = true;
-			return;
-		}
-		if ((size_t) n < t->cap - t->len) {
-			t->len += (size_t) n;
-			return;
-		}
-		size_t cap = (t->cap + (size_t) n) * 2;
-		char *grown = realloc(t->data, cap);
-		if (grown == NULL) {
-			t->failed = true;
-			return;
-		}
-		t->data = grown, t->cap = cap;
-	}
-}
-
 /* The route label: "GET /users/{id}", or "none" for unmatched paths. */
 static void
 route_label(size_t slot, char *out, size_t len)
@@ -107,23 +72,23 @@ route_label(size_t slot, char *out, size_t len)
 }
 
 static void
-render_requests(text *t)
+render_requests(buffer *t)
 {
 	char label[128];
 	size_t routes_count;
 	routes_table(&routes_count);
-	put(t, "# HELP gateway_http_requests_total HTTP requests answered, by route and status.\n"
+	buffer_printf(t, "# HELP gateway_http_requests_total HTTP requests answered, by route and status.\n"
 	       "# TYPE gateway_http_requests_total counter\n");
 	for (size_t slot = 0; slot <= routes_count && slot < MAX_ROUTES; slot++) {
 		route_label(slot, label, sizeof(label));
 		for (int s = 0; s < STATUS_COUNT; s++) {
 			uint64_t n = atomic_load_explicit(&requests[slot][s], memory_order_relaxed);
 			if (n > 0)
-				put(t, "gateway_http_requests_total{route=\"%s\",status=\"%d\"} %llu\n", label, s + STATUS_MIN,
+				buffer_printf(t, "gateway_http_requests_total{route=\"%s\",status=\"%d\"} %llu\n", label, s + STATUS_MIN,
 				    (unsigned long long) n);
 		}
 	}
-	put(t, "# HELP gateway_http_request_duration_seconds Time from request to response, by route.\n"
+	buffer_printf(t, "# HELP gateway_http_request_duration_seconds Time from request to response, by route.\n"
 	       "# TYPE gateway_http_request_duration_seconds histogram\n");
 	for (size_t slot = 0; slot <= routes_count && slot < MAX_ROUTES; slot++) {
 		uint64_t count = 0;
@@ -136,24 +101,24 @@ render_requests(text *t)
 		for (size_t b = 0; b <= BUCKETS; b++) {
 			cumulative += atomic_load_explicit(&latency[slot][b], memory_order_relaxed);
 			if (b < BUCKETS)
-				put(t, "gateway_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n", label,
+				buffer_printf(t, "gateway_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n", label,
 				    (double) bucket_ms[b] / 1000.0, (unsigned long long) cumulative);
 			else
-				put(t, "gateway_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n", label,
+				buffer_printf(t, "gateway_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n", label,
 				    (unsigned long long) cumulative);
 		}
-		put(t, "gateway_http_request_duration_seconds_sum{route=\"%s\"} %.3f\n", label,
+		buffer_printf(t, "gateway_http_request_duration_seconds_sum{route=\"%s\"} %.3f\n", label,
 		    (double) atomic_load_explicit(&latency_sum_ms[slot], memory_order_relaxed) / 1000.0);
-		put(t, "gateway_http_request_duration_seconds_count{route=\"%s\"} %llu\n", label,
+		buffer_printf(t, "gateway_http_request_duration_seconds_count{route=\"%s\"} %llu\n", label,
 		    (unsigned long long) cumulative);
 	}
-	put(t, "# HELP gateway_rpc_errors_total RPCs to a service that did not end OK, by gRPC code.\n"
+	buffer_printf(t, "# HELP gateway_rpc_errors_total RPCs to a service that did not end OK, by gRPC code.\n"
 	       "# TYPE gateway_rpc_errors_total counter\n");
 	for (int s = 0; (size_t) s < contract_services_count; s++) {
 		for (int c = 1; c < RPC_CODES; c++) {
 			uint64_t n = atomic_load_explicit(&rpc_errors[s][c], memory_order_relaxed);
 			if (n > 0)
-				put(t, "gateway_rpc_errors_total{service=\"%s\",code=\"%s\"} %llu\n",
+				buffer_printf(t, "gateway_rpc_errors_total{service=\"%s\",code=\"%s\"} %llu\n",
 				    routes_service_name((size_t) s), rpc_code_name((rpc_code) c),
 				    (unsigned long long) n);
 		}
@@ -186,11 +151,11 @@ instance_label(const Health__HealthReply *h)
 /* Services' stats, grouped by name as the format requires: each family's
  * HELP and TYPE once, then its samples from every service. */
 static void
-render_services(text *t, Health__HealthReply *const health[CONTRACT_SERVICES_MAX])
+render_services(buffer *t, Health__HealthReply *const health[CONTRACT_SERVICES_MAX])
 {
-	put(t, "# HELP service_up Whether the service answered its Health method.\n# TYPE service_up gauge\n");
+	buffer_printf(t, "# HELP service_up Whether the service answered its Health method.\n# TYPE service_up gauge\n");
 	for (int s = 0; (size_t) s < contract_services_count; s++)
-		put(t, "service_up{service=\"%s\"} %d\n", routes_service_name((size_t) s), health[s] != NULL);
+		buffer_printf(t, "service_up{service=\"%s\"} %d\n", routes_service_name((size_t) s), health[s] != NULL);
 	for (int s = 0; (size_t) s < contract_services_count; s++) {
 		for (size_t i = 0; health[s] != NULL && i < health[s]->n_stats; i++) {
 			const Health__Stat *first = health[s]->stats[i];
@@ -204,12 +169,12 @@ render_services(text *t, Health__HealthReply *const health[CONTRACT_SERVICES_MAX
 			if (seen)
 				continue;
 			const char *help = first->help != NULL ? first->help : "";
-			put(t, "# HELP service_%s %.*s\n# TYPE service_%s %s\n", first->name, (int) strcspn(help, "\\\n"),
+			buffer_printf(t, "# HELP service_%s %.*s\n# TYPE service_%s %s\n", first->name, (int) strcspn(help, "\\\n"),
 			    help, first->name, first->gauge ? "gauge" : "counter");
 			for (int os = s; (size_t) os < contract_services_count; os++)
 				for (size_t oi = 0; health[os] != NULL && oi < health[os]->n_stats; oi++)
 					if (strcmp(health[os]->stats[oi]->name, first->name) == 0) {
-						put(t, "service_%s{service=\"%s\",instance=\"%s\"} %llu\n", first->name,
+						buffer_printf(t, "service_%s{service=\"%s\",instance=\"%s\"} %llu\n", first->name,
 						    routes_service_name((size_t) os), instance_label(health[os]),
 						    (unsigned long long) health[os]->stats[oi]->value);
 						break; /* a name twice in one reply: the first only */
@@ -219,9 +184,9 @@ render_services(text *t, Health__HealthReply *const health[CONTRACT_SERVICES_MAX
 }
 
 static void
-render_connections(text *t, long open_connections, long workers)
+render_connections(buffer *t, long open_connections, long workers)
 {
-	put(t, "# HELP gateway_http_connections HTTP connections held by a worker thread (at most WORKERS; "
+	buffer_printf(t, "# HELP gateway_http_connections HTTP connections held by a worker thread (at most WORKERS; "
 	       "connections waiting for one are not counted).\n"
 	       "# TYPE gateway_http_connections gauge\n"
 	       "gateway_http_connections %ld\n"
@@ -239,16 +204,10 @@ render_connections(text *t, long open_connections, long workers)
 char *
 metrics_render(Health__HealthReply *const health[CONTRACT_SERVICES_MAX], long open_connections, long workers)
 {
-	text t = {.cap = 8192};
-	if ((t.data = malloc(t.cap)) == NULL)
-		return NULL;
-	t.data[0] = '\0';
+	/* Appends unchecked: a failed one sticks, and steal then says NULL. */
+	buffer t = BUFFER_INIT;
 	render_requests(&t);
 	render_connections(&t, open_connections, workers);
 	render_services(&t, health);
-	if (t.failed) {
-		free(t.data);
-		return NULL;
-	}
-	return t.data;
+	return buffer_steal(&t, NULL);
 }

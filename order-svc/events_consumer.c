@@ -13,13 +13,14 @@
 #include "svc/backoff.h"
 #include "svc/broker.h"
 #include "svc/db.h"
+#include "svc/topology.h"
 #include "events.pb-c.h"
 #include "base/log.h"
 #include "order_repo.h"
 
-#define QUEUE "order-svc.user_created"
-#define DLX "order-svc.dlx"
-#define DLQ "order-svc.user_created.dlq"
+#define QUEUE TOPOLOGY_USER_CREATED_QUEUE
+#define DLX TOPOLOGY_DEAD_LETTER_EXCHANGE
+#define DLQ TOPOLOGY_USER_CREATED_DLQ
 #define WAIT_MS 200   /* how often the stop flag is looked at */
 #define BATCH_MAX 64 /* deliveries recorded in one transaction */
 
@@ -73,8 +74,7 @@ connect_and_consume(events_consumer *c)
 		return false;
 	}
 	amqp_connection_state_t a = c->amqp;
-	amqp_exchange_declare(a, 1, amqp_cstring_bytes("events"), amqp_cstring_bytes("topic"), 0, 1, 0, 0, amqp_empty_table);
-	if (!broker_reply_ok(a, "exchange.declare events", err, sizeof(err)))
+	if (!topology_declare_events(a, err, sizeof(err)))
 		goto fail;
 	amqp_exchange_declare(a, 1, amqp_cstring_bytes(DLX), amqp_cstring_bytes("fanout"), 0, 1, 0, 0, amqp_empty_table);
 	if (!broker_reply_ok(a, "exchange.declare " DLX, err, sizeof(err)))
@@ -92,8 +92,8 @@ connect_and_consume(events_consumer *c)
 	amqp_queue_declare(a, 1, amqp_cstring_bytes(QUEUE), 0, 1, 0, 0, (amqp_table_t) {1, &dead_letter});
 	if (!broker_reply_ok(a, "queue.declare " QUEUE, err, sizeof(err)))
 		goto fail;
-	amqp_queue_bind(a, 1, amqp_cstring_bytes(QUEUE), amqp_cstring_bytes("events"), amqp_cstring_bytes("user.created"),
-	    amqp_empty_table);
+	amqp_queue_bind(a, 1, amqp_cstring_bytes(QUEUE), amqp_cstring_bytes(TOPOLOGY_EVENTS_EXCHANGE),
+	    amqp_cstring_bytes(TOPOLOGY_USER_CREATED_KEY), amqp_empty_table);
 	if (!broker_reply_ok(a, "queue.bind " QUEUE, err, sizeof(err)))
 		goto fail;
 	amqp_basic_qos(a, 1, 0, (uint16_t) c->prefetch, 0);

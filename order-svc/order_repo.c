@@ -35,13 +35,13 @@ rpc_code
 order_repo_find_key(db *d, const char *key, const char *fingerprint, int64_t *order_id, rpc_status *st)
 {
 	*order_id  = 0;
-	rpc_code code;
+	rpc_code code = RPC_OK;
 	const char *params[] = {key};
 	PGresult *res = db_exec(d, "SELECT fingerprint, order_id FROM idempotency_keys WHERE key = $1"
 	    " AND created_at > now() - interval '24 hours' AND order_id IS NOT NULL",
-	    1, params, PGRES_TUPLES_OK, "idempotency_lookup", &code, st);
+	    1, params, PGRES_TUPLES_OK, "idempotency_lookup", st);
 	if (res == NULL)
-		return code;
+		return st->code;
 	if (PQntuples(res) == 1) {
 		if (strcmp(PQgetvalue(res, 0, 0), fingerprint) != 0)
 			code = rpc_status_set(st, RPC_ALREADY_EXISTS, "Idempotency-Key was already used with a different request");
@@ -58,14 +58,13 @@ order_repo_create(db *d, const order_record *in, const char *key, order_record *
 	*replayed  = 0;
 	char user_id[24];
 	snprintf(user_id, sizeof(user_id), "%" PRId64, in->user_id);
-	rpc_code code;
 	PGresult *res;
 	if (key == NULL || key[0] == '\0') {
 		const char *params[] = {user_id, in->product, in->price, in->status};
 		res = db_exec(d, "INSERT INTO orders (user_id, product, price, status) VALUES ($1, $2, $3, $4) RETURNING " ORDER_COLUMNS,
-		    4, params, PGRES_TUPLES_OK, "create_order", &code, st);
+		    4, params, PGRES_TUPLES_OK, "create_order", st);
 		if (res == NULL)
-			return code;
+			return st->code;
 		read_row(res, 0, out);
 		PQclear(res);
 		return RPC_OK;
@@ -76,12 +75,13 @@ order_repo_create(db *d, const order_record *in, const char *key, order_record *
 	char fingerprint[2048];
 	order_repo_fingerprint(in, fingerprint, sizeof(fingerprint));
 	bool claimed;
-	if ((code = svc_idempotency_claim(d, key, fingerprint, &claimed, st)) != RPC_OK)
-		return code;
+	if (svc_idempotency_claim(d, key, fingerprint, &claimed, st) != RPC_OK)
+		return st->code;
 	if (!claimed) {
 		db_rollback(d);
 		int64_t order_id;
-		if ((code = order_repo_find_key(d, key, fingerprint, &order_id, st)) != RPC_OK)
+		rpc_code code = order_repo_find_key(d, key, fingerprint, &order_id, st);
+		if (code != RPC_OK)
 			return code;
 		*replayed = 1;
 		return order_repo_get(d, order_id, out, st);
@@ -90,18 +90,18 @@ order_repo_create(db *d, const order_record *in, const char *key, order_record *
 	res = db_exec(d, "WITH o AS (INSERT INTO orders (user_id, product, price, status) VALUES ($1, $2, $3, $4) RETURNING *),"
 	    " k AS (UPDATE idempotency_keys SET order_id = (SELECT id FROM o) WHERE key = $5)"
 	    " SELECT " ORDER_COLUMNS " FROM o",
-	    5, params, PGRES_TUPLES_OK, "create_order", &code, st);
+	    5, params, PGRES_TUPLES_OK, "create_order", st);
 	if (res == NULL)
 		goto fail;
 	read_row(res, 0, out);
 	PQclear(res);
-	if ((res = db_exec(d, "COMMIT", 0, NULL, PGRES_COMMAND_OK, "create_commit", &code, st)) == NULL)
+	if ((res = db_exec(d, "COMMIT", 0, NULL, PGRES_COMMAND_OK, "create_commit", st)) == NULL)
 		goto fail;
 	PQclear(res);
 	return RPC_OK;
 fail:
 	db_rollback(d);
-	return code;
+	return st->code;
 }
 
 rpc_code
@@ -110,11 +110,10 @@ order_repo_get(db *d, int64_t id, order_record *out, rpc_status *st)
 	char id_text[24];
 	snprintf(id_text, sizeof(id_text), "%" PRId64, id);
 	const char *params[] = {id_text};
-	rpc_code code;
 	PGresult *res = db_exec(d, "SELECT " ORDER_COLUMNS " FROM orders WHERE id = $1", 1, params, PGRES_TUPLES_OK,
-	    "get_order", &code, st);
+	    "get_order", st);
 	if (res == NULL)
-		return code;
+		return st->code;
 	if (PQntuples(res) == 0) {
 		PQclear(res);
 		return rpc_status_set(st, RPC_NOT_FOUND, "order %" PRId64 " not found", id);
@@ -132,11 +131,10 @@ order_repo_list_by_user(db *d, int64_t user_id, order_record **out, int *n, rpc_
 	char id_text[24];
 	snprintf(id_text, sizeof(id_text), "%" PRId64, user_id);
 	const char *params[] = {id_text};
-	rpc_code code;
 	PGresult *res = db_exec(d, "SELECT " ORDER_COLUMNS " FROM orders WHERE user_id = $1 ORDER BY id", 1, params,
-	    PGRES_TUPLES_OK, "list_orders", &code, st);
+	    PGRES_TUPLES_OK, "list_orders", st);
 	if (res == NULL)
-		return code;
+		return st->code;
 	int rows = PQntuples(res);
 	if (rows > 0 && (*out = calloc((size_t) rows, sizeof(order_record))) == NULL) {
 		PQclear(res);
@@ -167,8 +165,8 @@ order_repo_handle_events(db *d, const char *const *event_ids, int n, void (*on_f
 		used += (size_t) snprintf(ids + used, cap - used, "%s%.36s", i > 0 ? "," : "", event_ids[i]);
 	snprintf(ids + used, cap - used, "}");
 
-	rpc_code code;
-	PGresult *res = db_exec(d, "BEGIN", 0, NULL, PGRES_COMMAND_OK, "event_begin", &code, st);
+	bool done     = false;
+	PGresult *res = db_exec(d, "BEGIN", 0, NULL, PGRES_COMMAND_OK, "event_begin", st);
 	if (res == NULL)
 		goto out;
 	PQclear(res);
@@ -180,7 +178,7 @@ order_repo_handle_events(db *d, const char *const *event_ids, int n, void (*on_f
 	     * redelivery) then lock them in the same order, never deadlock. */
 	    "INSERT INTO processed_events (event_id) SELECT id FROM unnest($1::uuid[]) AS id ORDER BY id"
 	    " ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
-	    1, params, PGRES_TUPLES_OK, "record_events", &code, st);
+	    1, params, PGRES_TUPLES_OK, "record_events", st);
 	if (res == NULL) {
 		db_rollback(d);
 		goto out;
@@ -201,14 +199,15 @@ order_repo_handle_events(db *d, const char *const *event_ids, int n, void (*on_f
 		if (seen[i])
 			on_first(arg, i);
 	}
-	res = db_exec(d, "COMMIT", 0, NULL, PGRES_COMMAND_OK, "event_commit", &code, st);
+	res = db_exec(d, "COMMIT", 0, NULL, PGRES_COMMAND_OK, "event_commit", st);
 	if (res == NULL) {
 		db_rollback(d);
 		goto out;
 	}
 	PQclear(res);
+	done = true;
 out:
 	free(ids);
 	free(seen);
-	return code;
+	return done ? RPC_OK : st->code;
 }

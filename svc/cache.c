@@ -247,47 +247,70 @@ flush_pending(cache *c)
 	return ok;
 }
 
+/* Opens c's connection with its timeout for the connect and every command
+ * after it; false (logged, counted, backoff) when Redis cannot be reached. */
+static bool
+open_connection(cache *c, const char *op)
+{
+	struct timeval tv = {.tv_sec = c->timeout_ms / 1000, .tv_usec = (c->timeout_ms % 1000) * 1000};
+	c->ctx            = redisConnectWithTimeout(c->host, c->port, tv);
+	if (c->ctx == NULL || c->ctx->err) {
+		char why[160];
+		snprintf(why, sizeof(why), "connect: %s", c->ctx != NULL ? c->ctx->errstr : "out of memory");
+		if (c->ctx == NULL)
+			backoff_failed(&c->retry);
+		failed(c, op, why);
+		return false;
+	}
+	redisSetTimeout(c->ctx, tv);
+	return true;
+}
+
+/* A command of the connection's set-up (AUTH, SELECT) that must be
+ * accepted; false (and the connection dropped) when it is not. */
+static bool
+setup_command(cache *c, const char *op, const char *refused, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	redisReply *r = redisvCommand(c->ctx, fmt, ap);
+	va_end(ap);
+	bool ok = r != NULL && r->type != REDIS_REPLY_ERROR;
+	freeReplyObject(r);
+	if (!ok)
+		failed(c, op, refused);
+	return ok;
+}
+
+/* A live connection for c: as it is, or (at most every backoff step) a new
+ * one, logged in (AUTH) and on its database (SELECT). */
+static bool
+ensure_connected(cache *c, const char *op)
+{
+	if (c->ctx != NULL)
+		return true;
+	if (!backoff_ready(&c->retry))
+		return false; /* still down: no connect attempt on every request */
+	if (!open_connection(c, op))
+		return false;
+	if (c->password[0] != '\0' && !setup_command(c, op, "AUTH refused", "AUTH %s", c->password))
+		return false;
+	if (c->db != 0 && !setup_command(c, op, "SELECT refused", "SELECT %d", c->db))
+		return false;
+	if (c->retry.current_ms != 0)
+		log_info(NULL, "cache_reconnected");
+	backoff_succeeded(&c->retry);
+	return true;
+}
+
 /* Runs a command on a live connection; NULL (and the connection dropped)
- * when Redis is unreachable, slow or answered with an error. */
+ * when Redis is unreachable, slow or answered with an error. Failed
+ * invalidations land first, so no value they cover is read meanwhile. */
 static redisReply *
 command(cache *c, const char *op, const char *fmt, ...)
 {
-	if (c->ctx == NULL) {
-		if (!backoff_ready(&c->retry))
-			return NULL; /* still down: no connect attempt on every request */
-		struct timeval tv = {.tv_sec = c->timeout_ms / 1000, .tv_usec = (c->timeout_ms % 1000) * 1000};
-		c->ctx            = redisConnectWithTimeout(c->host, c->port, tv);
-		if (c->ctx == NULL || c->ctx->err) {
-			char why[160];
-			snprintf(why, sizeof(why), "connect: %s", c->ctx != NULL ? c->ctx->errstr : "out of memory");
-			if (c->ctx == NULL)
-				backoff_failed(&c->retry);
-			failed(c, op, why);
-			return NULL;
-		}
-		redisSetTimeout(c->ctx, tv);
-		redisReply *r = NULL;
-		if (c->password[0] != '\0')
-			r = redisCommand(c->ctx, "AUTH %s", c->password);
-		if (c->password[0] != '\0' && (r == NULL || r->type == REDIS_REPLY_ERROR)) {
-			freeReplyObject(r);
-			failed(c, op, "AUTH refused");
-			return NULL;
-		}
-		freeReplyObject(r);
-		if (c->db != 0) {
-			r = redisCommand(c->ctx, "SELECT %d", c->db);
-			int ok = r != NULL && r->type != REDIS_REPLY_ERROR;
-			freeReplyObject(r);
-			if (!ok) {
-				failed(c, op, "SELECT refused");
-				return NULL;
-			}
-		}
-		if (c->retry.current_ms != 0)
-			log_info(NULL, "cache_reconnected");
-		backoff_succeeded(&c->retry);
-	}
+	if (!ensure_connected(c, op))
+		return NULL;
 	if (atomic_load(&pending_count) > 0 && !flush_pending(c))
 		return NULL;
 	va_list ap;

@@ -62,7 +62,7 @@ db_free(db *d)
 	free(d);
 }
 
-int
+bool
 db_connected(const db *d)
 {
 	return d->pg != NULL && PQstatus(d->pg) == CONNECTION_OK;
@@ -260,13 +260,11 @@ prepared_name(db *d, const char *sql, int n, char name[16], PGresult **res)
 
 PGresult *
 db_exec(db *d, const char *sql, int n, const char *const *params, ExecStatusType expect, const char *what,
-    rpc_code *code, rpc_status *st)
+    rpc_status *st)
 {
 	PGconn *pg = db_conn(d, st);
-	if (pg == NULL) {
-		*code = RPC_UNAVAILABLE;
+	if (pg == NULL)
 		return NULL;
-	}
 	/* Statements with parameters are the repeated ones; BEGIN and COMMIT
 	 * have nothing to plan. */
 	char name[16];
@@ -275,11 +273,9 @@ db_exec(db *d, const char *sql, int n, const char *const *params, ExecStatusType
 		res = PQexecPrepared(pg, name, n, params, NULL, NULL, 0);
 	else if (res == NULL)
 		res = PQexecParams(pg, sql, n, NULL, params, NULL, NULL, 0);
-	if (PQresultStatus(res) == expect) {
-		*code = RPC_OK;
+	if (PQresultStatus(res) == expect)
 		return res;
-	}
-	*code = db_failed(d, res, what, st);
+	db_failed(d, res, what, st);
 	PQclear(res);
 	return NULL;
 }
@@ -294,9 +290,9 @@ db_rollback(db *d)
 rpc_code
 db_ping(db *d, rpc_status *st)
 {
-	rpc_code code;
-	PQclear(db_exec(d, "SELECT 1", 0, NULL, PGRES_TUPLES_OK, "ping", &code, st));
-	return code;
+	rpc_status_clear(st);
+	PQclear(db_exec(d, "SELECT 1", 0, NULL, PGRES_TUPLES_OK, "ping", st));
+	return st->code;
 }
 
 int

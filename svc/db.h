@@ -7,6 +7,7 @@
 
 #include <libpq-fe.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "rpc/status.h"
@@ -52,10 +53,11 @@ rpc_code db_failed(db *d, const PGresult *res, const char *what, rpc_status *st)
 
 /* Runs one parameterised statement (text parameters) on d's connection.
  * Returns the result, the caller's to PQclear, when its status is `expect`;
- * otherwise NULL, with *code and st from db_failed (UNAVAILABLE when there
- * is no connection). */
+ * otherwise NULL, and st (not NULL) says why: db_failed's code and message,
+ * UNAVAILABLE when there is no connection. The one report is st: read
+ * st->code, there is no second copy of it. */
 PGresult *db_exec(db *d, const char *sql, int n, const char *const *params, ExecStatusType expect, const char *what,
-    rpc_code *code, rpc_status *st);
+    rpc_status *st);
 
 /* ROLLBACK when a connection is open; for the failure path of a
  * transaction. */
@@ -64,8 +66,8 @@ void db_rollback(db *d);
 /* A round trip, for health checks. */
 rpc_code db_ping(db *d, rpc_status *st);
 
-/* True when a query would be sent to an open connection right now. */
-int db_connected(const db *d);
+/* Whether a query would be sent to an open connection right now. */
+bool db_connected(const db *d);
 
 /* Applies, in order, the migrations not yet recorded in schema_migrations,
  * all in one transaction under an advisory lock (lock_key), so replicas

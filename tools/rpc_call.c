@@ -331,13 +331,13 @@ main(int argc, char **argv)
 			fprintf(stderr, "  %s: %s\n", st.violations[v].field, st.violations[v].description);
 		return EXIT_STATUS_BASE + (int) code;
 	}
-	pbjson_buf out = {0};
+	buffer out = {0};
 	pbjson_encode(reply, &out);
 	if (pretty)
 		print_pretty(out.data, out.len);
 	else
 		printf("%s\n", out.data);
-	pbjson_buf_free(&out);
+	buffer_free(&out);
 	protobuf_c_message_free_unpacked(reply, NULL);
 	return 0;
 }

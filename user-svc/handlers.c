@@ -11,6 +11,7 @@
 #include "svc/workers.h"
 #include "base/log.h"
 #include "rpc/server.h"
+#include "outbox_repo.h"
 #include "user_cache.h"
 #include "user_repo.h"
 #include "user_validate.h"
@@ -119,7 +120,7 @@ user_health(Users__UserService_Service *svc, const Health__HealthRequest *in, He
 	    outbox_published(d->relay));
 	rpc_status ignored;
 	int64_t backlog;
-	if (h.postgres_ok && user_repo_outbox_backlog(w->db, &backlog, &ignored) == RPC_OK)
+	if (h.postgres_ok && outbox_repo_backlog(w->db, &backlog, &ignored) == RPC_OK)
 		svc_health_add_stat(&h, "outbox_backlog", "user_created events waiting in the outbox", true,
 		    (uint64_t) backlog);
 	done(svc_health_reply(&h), closure_data);

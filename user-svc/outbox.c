@@ -15,11 +15,13 @@
 #include "svc/backoff.h"
 #include "svc/broker.h"
 #include "svc/db.h"
+#include "svc/topology.h"
+#include "outbox_repo.h"
 #include "events.pb-c.h"
 #include "base/log.h"
 #include "base/monotonic.h"
 
-#define BATCH 100
+#define BATCH OUTBOX_REPO_BATCH_MAX
 #define CONFIRM_TIMEOUT_MS 5000
 #define BROKER_TIMEOUT_MS 3000
 
@@ -97,9 +99,7 @@ ensure_broker(outbox *o)
 		set_detail(o, false, "disconnected; events wait in the outbox");
 		return false;
 	}
-	amqp_exchange_declare(o->amqp, 1, amqp_cstring_bytes("events"), amqp_cstring_bytes("topic"), 0, 1, 0, 0,
-	    amqp_empty_table);
-	if (!broker_reply_ok(o->amqp, "exchange.declare", err, sizeof(err))) {
+	if (!topology_declare_events(o->amqp, err, sizeof(err))) {
 		drop_broker(o, err);
 		return false;
 	}
@@ -115,33 +115,25 @@ ensure_broker(outbox *o)
 	return true;
 }
 
-typedef struct pending {
-	char row_id[24];
-	char event_id[40];
-	bool returned; /* the broker could not route it to any queue */
-} pending;
-
-/* Encodes one row (columns in the claim query's order) as UserCreated. */
+/* Encodes one claimed row as UserCreated. */
 static size_t
-encode_event(const PGresult *res, int row, uint8_t **out)
+encode_event(const outbox_event *row, uint8_t **out)
 {
 	Google__Protobuf__Timestamp created, occurred;
 	google__protobuf__timestamp__init(&created);
 	google__protobuf__timestamp__init(&occurred);
-	int64_t occurred_us = strtoll(PQgetvalue(res, row, 3), NULL, 10);
-	int64_t created_us  = strtoll(PQgetvalue(res, row, 7), NULL, 10);
-	occurred.seconds    = occurred_us / 1000000;
-	occurred.nanos      = (int32_t) (occurred_us % 1000000) * 1000;
-	created.seconds     = created_us / 1000000;
-	created.nanos       = (int32_t) (created_us % 1000000) * 1000;
-	Users__User user    = USERS__USER__INIT;
-	user.id             = strtoll(PQgetvalue(res, row, 4), NULL, 10);
-	user.name           = PQgetvalue(res, row, 5);
-	user.email          = PQgetvalue(res, row, 6);
-	user.created_at     = &created;
+	occurred.seconds       = row->occurred_us / 1000000;
+	occurred.nanos         = (int32_t) (row->occurred_us % 1000000) * 1000;
+	created.seconds        = row->user_created_us / 1000000;
+	created.nanos          = (int32_t) (row->user_created_us % 1000000) * 1000;
+	Users__User user       = USERS__USER__INIT;
+	user.id                = row->user_id;
+	user.name              = (char *) row->name;
+	user.email             = (char *) row->email;
+	user.created_at        = &created;
 	Events__UserCreated ev = EVENTS__USER_CREATED__INIT;
-	ev.event_id            = PQgetvalue(res, row, 1);
-	ev.request_id          = PQgetvalue(res, row, 2);
+	ev.event_id            = (char *) row->event_id;
+	ev.request_id          = (char *) row->request_id;
 	ev.user                = &user;
 	ev.occurred_at         = &occurred;
 	size_t len             = events__user_created__get_packed_size(&ev);
@@ -153,15 +145,15 @@ encode_event(const PGresult *res, int row, uint8_t **out)
 }
 
 static bool
-publish_one(outbox *o, const PGresult *res, int row)
+publish_one(outbox *o, const outbox_event *row)
 {
 	uint8_t *body;
-	size_t len = encode_event(res, row, &body);
+	size_t len = encode_event(row, &body);
 	if (len == 0)
 		return false;
 	amqp_table_entry_t header = {
 	    .key   = amqp_cstring_bytes("x-request-id"),
-	    .value = {.kind = AMQP_FIELD_KIND_UTF8, .value.bytes = amqp_cstring_bytes(PQgetvalue(res, row, 2))},
+	    .value = {.kind = AMQP_FIELD_KIND_UTF8, .value.bytes = amqp_cstring_bytes(row->request_id)},
 	};
 	amqp_basic_properties_t props = {
 	    ._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG | AMQP_BASIC_MESSAGE_ID_FLAG |
@@ -169,15 +161,15 @@ publish_one(outbox *o, const PGresult *res, int row)
 	              AMQP_BASIC_TIMESTAMP_FLAG,
 	    .content_type  = amqp_cstring_bytes("application/x-protobuf"),
 	    .delivery_mode = 2, /* persistent */
-	    .message_id    = amqp_cstring_bytes(PQgetvalue(res, row, 1)),
-	    .type          = amqp_cstring_bytes("user_created"),
+	    .message_id    = amqp_cstring_bytes(row->event_id),
+	    .type          = amqp_cstring_bytes(TOPOLOGY_USER_CREATED_TYPE),
 	    .app_id        = amqp_cstring_bytes("user-svc"),
-	    .timestamp     = (uint64_t) (strtoll(PQgetvalue(res, row, 3), NULL, 10) / 1000000),
+	    .timestamp     = (uint64_t) (row->occurred_us / 1000000),
 	    .headers       = {.num_entries = 1, .entries = &header},
 	};
 	/* mandatory: an event no queue takes comes back, and its row stays. */
-	int rc = amqp_basic_publish(o->amqp, 1, amqp_cstring_bytes("events"), amqp_cstring_bytes("user.created"), 1,
-	    0, &props, (amqp_bytes_t) {.len = len, .bytes = body});
+	int rc = amqp_basic_publish(o->amqp, 1, amqp_cstring_bytes(TOPOLOGY_EVENTS_EXCHANGE),
+	    amqp_cstring_bytes(TOPOLOGY_USER_CREATED_KEY), 1, 0, &props, (amqp_bytes_t) {.len = len, .bytes = body});
 	free(body);
 	return rc == AMQP_STATUS_OK;
 }
@@ -193,11 +185,11 @@ settle(uint64_t t, bool ok, uint64_t first, int n, bool *settled, bool *acked, i
 	(*count)++;
 }
 
-/* Reads the broker's confirms for tags first .. first+n-1 until each is
- * settled. Returned messages (routed to no queue) are marked in batch.
- * False on a broken connection or a timeout. */
+/* Reads the broker's confirms for tags first .. first+n-1 (rows[0..n))
+ * until each is settled. Returned messages (routed to no queue) are marked
+ * in returned. False on a broken connection or a timeout. */
 static bool
-await_confirms(outbox *o, uint64_t first, int n, pending *batch, bool *acked)
+await_confirms(outbox *o, uint64_t first, int n, const outbox_event *rows, bool *returned, bool *acked)
 {
 	bool settled[BATCH] = {false};
 	int count           = 0;
@@ -232,9 +224,9 @@ await_confirms(outbox *o, uint64_t first, int n, pending *batch, bool *acked)
 				return false;
 			for (int i = 0; i < n; i++) {
 				if ((msg.properties._flags & AMQP_BASIC_MESSAGE_ID_FLAG) &&
-				    msg.properties.message_id.len == strlen(batch[i].event_id) &&
-				    memcmp(msg.properties.message_id.bytes, batch[i].event_id, msg.properties.message_id.len) == 0)
-					batch[i].returned = true;
+				    msg.properties.message_id.len == strlen(rows[i].event_id) &&
+				    memcmp(msg.properties.message_id.bytes, rows[i].event_id, msg.properties.message_id.len) == 0)
+					returned[i] = true;
 			}
 			amqp_destroy_message(&msg);
 			break;
@@ -246,108 +238,74 @@ await_confirms(outbox *o, uint64_t first, int n, pending *batch, bool *acked)
 	return true;
 }
 
+/* Publishes rows[0..n) and waits for the broker's confirms: acked[i] when
+ * it took row i, returned[i] when it could route it to no queue. False when
+ * a publish or the confirms failed (the connection is then unusable). */
+static bool
+publish_batch(outbox *o, const outbox_event *rows, int n, bool *acked, bool *returned)
+{
+	uint64_t first = o->next_tag;
+	bool ok        = true;
+	for (int i = 0; i < n && ok; i++) {
+		ok = publish_one(o, &rows[i]);
+		o->next_tag++;
+	}
+	amqp_maybe_release_buffers(o->amqp);
+	return ok && await_confirms(o, first, n, rows, returned, acked);
+}
+
+/* Events no queue took stay in the outbox and are retried every poll: say
+ * so once a minute, not every time, and in the status detail. */
+static void
+note_unroutable(outbox *o, int n_returned)
+{
+	if (rpc_clock_ms() - o->unroutable_logged_ms > 60000) {
+		log_warn(NULL, "outbox_unroutable count=%d reason=\"no queue is bound to " TOPOLOGY_EVENTS_EXCHANGE
+		               "/" TOPOLOGY_USER_CREATED_KEY "; kept and retried\"", n_returned);
+		o->unroutable_logged_ms = rpc_clock_ms();
+	}
+	set_detail(o, true, "connected; %d events wait for a queue bound to " TOPOLOGY_EVENTS_EXCHANGE "/"
+	    TOPOLOGY_USER_CREATED_KEY, n_returned);
+}
+
 /* Claims up to BATCH rows, publishes them and deletes the confirmed ones,
  * in one transaction. Returns the rows claimed, or -1 after a failure. */
 static int
 relay_batch(outbox *o)
 {
-	/* Every statement through db_exec, never a connection pointer kept
-	 * across them: db_exec may replace a connection the server closed. */
 	rpc_status st;
-	rpc_code code;
-	PGresult *res = db_exec(o->db, "BEGIN", 0, NULL, PGRES_COMMAND_OK, "outbox_begin", &code, &st);
-	if (res == NULL)
+	outbox_batch rows;
+	if (outbox_repo_claim(o->db, BATCH, &rows, &st) != RPC_OK)
 		return -1;
-	PQclear(res);
-	/* Prepared once per connection by db_exec (a parameter makes it so):
-	 * under load the relay runs a batch every few creates. */
-	char limit[16];
-	snprintf(limit, sizeof(limit), "%d", BATCH);
-	const char *claim_params[] = {limit};
-	res = db_exec(o->db,
-	    "SELECT o.id, o.event_id, o.request_id, (extract(epoch FROM o.created_at) * 1000000)::bigint,"
-	    " u.id, u.name, u.email, (extract(epoch FROM u.created_at) * 1000000)::bigint"
-	    " FROM outbox o JOIN users u ON u.id = o.user_id ORDER BY o.id LIMIT $1"
-	    " FOR UPDATE OF o SKIP LOCKED",
-	    1, claim_params, PGRES_TUPLES_OK, "outbox_claim", &code, &st);
-	if (res == NULL) {
-		db_rollback(o->db);
-		return -1;
-	}
-	int n = PQntuples(res);
-	if (n == 0) {
-		PQclear(res);
-		PQclear(db_exec(o->db, "COMMIT", 0, NULL, PGRES_COMMAND_OK, "outbox_commit", &code, &st));
+	int n = rows.n;
+	if (n == 0)
 		return 0;
-	}
-	pending batch[BATCH];
-	bool acked[BATCH] = {false};
-	uint64_t first    = o->next_tag;
-	bool ok           = true;
-	for (int i = 0; i < n && ok; i++) {
-		snprintf(batch[i].row_id, sizeof(batch[i].row_id), "%s", PQgetvalue(res, i, 0));
-		snprintf(batch[i].event_id, sizeof(batch[i].event_id), "%s", PQgetvalue(res, i, 1));
-		batch[i].returned = false;
-		ok                = publish_one(o, res, i);
-		o->next_tag++;
-	}
-	amqp_maybe_release_buffers(o->amqp);
-	ok = ok && await_confirms(o, first, n, batch, acked);
-
-	/* Delete exactly the rows the broker took and routed. */
-	char ids[BATCH * sizeof(batch[0].row_id) + 3]; /* a PostgreSQL array literal: {1,2,3} */
-	size_t used   = 0;
-	int delivered = 0;
-	ids[used++]   = '{';
-	for (int i = 0; ok && i < n; i++) {
-		if (!acked[i] || batch[i].returned)
-			continue;
-		size_t len = strlen(batch[i].row_id);
-		if (delivered)
-			ids[used++] = ',';
-		memcpy(ids + used, batch[i].row_id, len);
-		used += len;
-		delivered++;
-		log_info(PQgetvalue(res, i, 2), "event_published type=user_created event=%s user=%s", batch[i].event_id,
-		    PQgetvalue(res, i, 4));
-	}
-	ids[used++] = '}';
-	ids[used]   = '\0';
-	int returned = 0;
-	for (int i = 0; ok && i < n; i++)
-		returned += batch[i].returned;
-	PQclear(res);
-	if (!ok) {
-		db_rollback(o->db);
+	bool acked[BATCH] = {false}, returned[BATCH] = {false};
+	if (!publish_batch(o, rows.events, n, acked, returned)) {
+		outbox_repo_batch_free(&rows);
+		outbox_repo_release(o->db);
 		drop_broker(o, "publish or confirm failed");
 		return -1;
 	}
-	if (returned > 0) {
-		/* Retried every poll: say so once a minute, not every time. */
-		if (rpc_clock_ms() - o->unroutable_logged_ms > 60000) {
-			log_warn(NULL, "outbox_unroutable count=%d reason=\"no queue is bound to events/user.created;"
-			               " kept and retried\"", returned);
-			o->unroutable_logged_ms = rpc_clock_ms();
-		}
-		set_detail(o, true, "connected; %d events wait for a queue bound to events/user.created", returned);
+	/* Delete exactly the rows the broker took and routed. */
+	int64_t delivered[BATCH];
+	int n_delivered = 0, n_returned = 0;
+	for (int i = 0; i < n; i++) {
+		n_returned += returned[i];
+		if (!acked[i] || returned[i])
+			continue;
+		delivered[n_delivered++] = rows.events[i].row_id;
+		log_info(rows.events[i].request_id, "event_published type=user_created event=%s user=%" PRId64,
+		    rows.events[i].event_id, rows.events[i].user_id);
 	}
-	const char *params[] = {ids};
-	res = db_exec(o->db, "DELETE FROM outbox WHERE id = ANY($1::bigint[])", 1, params, PGRES_COMMAND_OK,
-	    "outbox_delete", &code, &st);
-	bool deleted = res != NULL;
-	PQclear(res);
-	if (deleted) {
-		res     = db_exec(o->db, "COMMIT", 0, NULL, PGRES_COMMAND_OK, "outbox_commit", &code, &st);
-		deleted = res != NULL;
-		PQclear(res);
-	} else {
-		db_rollback(o->db);
-	}
-	if (!deleted)
+	outbox_repo_batch_free(&rows);
+	if (n_returned > 0)
+		note_unroutable(o, n_returned);
+	if (outbox_repo_delete(o->db, delivered, n_delivered, &st) != RPC_OK)
 		return -1; /* the rows stay and are published again: at least once */
-	atomic_fetch_add(&o->published, (uint64_t) delivered);
+	atomic_fetch_add(&o->published, (uint64_t) n_delivered);
 	/* Unroutable rows stay: pace the retry by the timer, not a busy loop. */
-	return returned > 0 ? 0 : n;
+	return n_returned > 0 ? 0 : n;
 }
 
 void

@@ -1,7 +1,8 @@
 /* The outbox relay: a thread that publishes the outbox rows to RabbitMQ
- * (exchange "events", key "user.created", protobuf events.UserCreated) with
- * publisher confirms and the mandatory flag, and deletes a row only once
- * the broker confirmed it was routed to a queue. It wakes when this process
+ * (the events exchange and user_created key of svc/topology.h, protobuf
+ * events.UserCreated) with publisher confirms and the mandatory flag, and
+ * deletes a row (outbox_repo.h) only once the broker confirmed it was
+ * routed to a queue. It wakes when this process
  * commits a user (outbox_wake) and on a timer (rows of another replica or
  * of a crashed run), waits out a broker that is down (rows stay), and
  * reconnects by itself. Rows are claimed with FOR UPDATE SKIP LOCKED, so

@@ -45,17 +45,16 @@ static rpc_code
 create_keyed(db *d, const char *name, const char *email, const char *email_key, const char *request_id,
     const char *key, user_record *out, int *replayed, rpc_status *st)
 {
-	rpc_code code;
 	char fingerprint[2048];
 	snprintf(fingerprint, sizeof(fingerprint), "%s\n%s", name, email);
 	const char *key_params[] = {key};
 	bool claimed;
-	if ((code = svc_idempotency_claim(d, key, fingerprint, &claimed, st)) != RPC_OK)
-		return code;
+	if (svc_idempotency_claim(d, key, fingerprint, &claimed, st) != RPC_OK)
+		return st->code;
 	PGresult *res;
 	if (!claimed) {
 		res = db_exec(d, "SELECT fingerprint, user_id FROM idempotency_keys WHERE key = $1", 1, key_params,
-		    PGRES_TUPLES_OK, "idempotency_lookup", &code, st);
+		    PGRES_TUPLES_OK, "idempotency_lookup", st);
 		if (res == NULL)
 			goto fail;
 		int same = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), fingerprint) == 0;
@@ -70,22 +69,22 @@ create_keyed(db *d, const char *name, const char *email, const char *email_key, 
 	}
 
 	const char *params[] = {name, email, request_id, key, email_key};
-	res = db_exec(d, insert_keyed_sql, 5, params, PGRES_TUPLES_OK, "create_user", &code, st);
+	res = db_exec(d, insert_keyed_sql, 5, params, PGRES_TUPLES_OK, "create_user", st);
 	if (res == NULL) {
-		if (code == RPC_ALREADY_EXISTS)
+		if (st->code == RPC_ALREADY_EXISTS)
 			email_taken(email, st);
 		goto fail;
 	}
 	read_row(res, 0, out);
 	PQclear(res);
-	res = db_exec(d, "COMMIT", 0, NULL, PGRES_COMMAND_OK, "create_commit", &code, st);
+	res = db_exec(d, "COMMIT", 0, NULL, PGRES_COMMAND_OK, "create_commit", st);
 	if (res == NULL)
 		goto fail;
 	PQclear(res);
 	return RPC_OK;
 fail:
 	db_rollback(d);
-	return code;
+	return st->code;
 }
 
 rpc_code
@@ -98,17 +97,16 @@ user_repo_create(db *d, const char *name, const char *email, const char *request
 		rpc_status_add_violation(st, "email", "email must be valid UTF-8");
 		return st->code;
 	}
-	rpc_code code;
 	if (idempotency_key != NULL && idempotency_key[0] != '\0') {
-		code = create_keyed(d, name, email, email_key, request_id, idempotency_key, out, replayed, st);
+		rpc_code code = create_keyed(d, name, email, email_key, request_id, idempotency_key, out, replayed, st);
 		free(email_key);
 		return code;
 	}
 	const char *params[] = {name, email, request_id, email_key};
-	PGresult *res = db_exec(d, insert_sql, 4, params, PGRES_TUPLES_OK, "create_user", &code, st);
+	PGresult *res = db_exec(d, insert_sql, 4, params, PGRES_TUPLES_OK, "create_user", st);
 	free(email_key);
 	if (res == NULL)
-		return code == RPC_ALREADY_EXISTS ? email_taken(email, st) : code;
+		return st->code == RPC_ALREADY_EXISTS ? email_taken(email, st) : st->code;
 	read_row(res, 0, out);
 	PQclear(res);
 	return RPC_OK;
@@ -123,12 +121,11 @@ user_repo_fill_email_keys(db *d, int64_t *filled, int64_t *left, rpc_status *st)
 		char after_text[24];
 		snprintf(after_text, sizeof(after_text), "%" PRId64, after);
 		const char *page_params[] = {after_text};
-		rpc_code code;
 		PGresult *page = db_exec(d,
 		    "SELECT id, email FROM users WHERE email_key IS NULL AND id > $1 ORDER BY id LIMIT 500", 1,
-		    page_params, PGRES_TUPLES_OK, "email_key_page", &code, st);
+		    page_params, PGRES_TUPLES_OK, "email_key_page", st);
 		if (page == NULL)
-			return code;
+			return st->code;
 		int n = PQntuples(page);
 		for (int i = 0; i < n; i++) {
 			const char *id = PQgetvalue(page, i, 0);
@@ -143,19 +140,19 @@ user_repo_fill_email_keys(db *d, int64_t *filled, int64_t *left, rpc_status *st)
 			 * holds fails this row alone. */
 			const char *params[] = {id, key};
 			PGresult *res = db_exec(d, "UPDATE users SET email_key = $2 WHERE id = $1 AND email_key IS NULL", 2,
-			    params, PGRES_COMMAND_OK, "email_key_fill", &code, st);
+			    params, PGRES_COMMAND_OK, "email_key_fill", st);
 			free(key);
 			if (res != NULL) {
 				*filled += strtoll(PQcmdTuples(res), NULL, 10);
 				PQclear(res);
-			} else if (code == RPC_ALREADY_EXISTS) {
+			} else if (st->code == RPC_ALREADY_EXISTS) {
 				log_warn(NULL, "user_email_key_missing id=%s reason=\"an earlier user has the same email "
 				               "under case folding\"", id);
 				rpc_status_clear(st);
 				(*left)++;
 			} else {
 				PQclear(page);
-				return code;
+				return st->code;
 			}
 		}
 		PQclear(page);
@@ -171,7 +168,8 @@ user_repo_fill_email_keys_at_start(const char *db_url)
 	int64_t filled = 0, left = 0;
 	rpc_status st;
 	rpc_status_clear(&st);
-	rpc_code code = d != NULL ? user_repo_fill_email_keys(d, &filled, &left, &st) : RPC_RESOURCE_EXHAUSTED;
+	rpc_code code = d != NULL ? user_repo_fill_email_keys(d, &filled, &left, &st)
+	                          : rpc_status_set(&st, RPC_RESOURCE_EXHAUSTED, "out of memory");
 	db_free(d);
 	if (code != RPC_OK) {
 		log_error(NULL, "user_email_keys_failed code=%s detail=\"%s\"", rpc_code_name(code), st.message);
@@ -188,29 +186,15 @@ user_repo_get(db *d, int64_t id, user_record *out, rpc_status *st)
 	char id_text[24];
 	snprintf(id_text, sizeof(id_text), "%" PRId64, id);
 	const char *params[] = {id_text};
-	rpc_code code;
 	PGresult *res = db_exec(d, "SELECT " USER_COLUMNS " FROM users WHERE id = $1", 1, params, PGRES_TUPLES_OK,
-	    "get_user", &code, st);
+	    "get_user", st);
 	if (res == NULL)
-		return code;
+		return st->code;
 	if (PQntuples(res) == 0) {
 		PQclear(res);
 		return rpc_status_set(st, RPC_NOT_FOUND, "user %" PRId64 " not found", id);
 	}
 	read_row(res, 0, out);
-	PQclear(res);
-	return RPC_OK;
-}
-
-
-rpc_code
-user_repo_outbox_backlog(db *d, int64_t *n, rpc_status *st)
-{
-	rpc_code code;
-	PGresult *res = db_exec(d, "SELECT count(*) FROM outbox", 0, NULL, PGRES_TUPLES_OK, "outbox_backlog", &code, st);
-	if (res == NULL)
-		return code;
-	*n = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 	PQclear(res);
 	return RPC_OK;
 }

@@ -39,8 +39,4 @@ int user_repo_fill_email_keys_at_start(const char *db_url);
 /* NOT_FOUND when there is no such user. */
 rpc_code user_repo_get(db *d, int64_t id, user_record *out, rpc_status *st);
 
-
-/* Events waiting in the outbox (not yet confirmed by the broker). */
-rpc_code user_repo_outbox_backlog(db *d, int64_t *n, rpc_status *st);
-
 #endif

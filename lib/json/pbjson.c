@@ -819,38 +819,18 @@ typedef struct token_shift {
 } token_shift;
 
 typedef struct rewritten {
-	char *text;
-	size_t len;
+	buffer text;
 	token_shift *shifts;
 	size_t n_shifts;
 	bool has_nul_escape; /* a string holds \u0000 */
 } rewritten;
 
 static bool
-append(rewritten *r, size_t *cap, const char *s, size_t n)
-{
-	if (r->len + n + 1 > *cap) {
-		size_t c = *cap ? *cap : 256;
-		while (c < r->len + n + 1)
-			c *= 2;
-		char *t = realloc(r->text, c);
-		if (t == NULL)
-			return false;
-		r->text = t;
-		*cap    = c;
-	}
-	memcpy(r->text + r->len, s, n);
-	r->len += n;
-	r->text[r->len] = '\0';
-	return true;
-}
-
-static bool
 rewrite_numbers(const char *json, size_t len, rewritten *r)
 {
-	size_t cap = 0, shift_cap = 0, i = 0, run = 0, added = 0;
+	size_t shift_cap = 0, i = 0, run = 0, added = 0;
 	memset(r, 0, sizeof(*r));
-	if (!append(r, &cap, "", 0))
+	if (!buffer_append(&r->text, "", 0))
 		return false;
 	while (i < len) {
 		char c = json[i];
@@ -870,11 +850,11 @@ rewrite_numbers(const char *json, size_t len, rewritten *r)
 			i++;
 			continue;
 		}
-		if (!append(r, &cap, json + run, i - run))
+		buffer *t = &r->text;
+		if (!buffer_append(t, json + run, i - run))
 			return false;
-		size_t start = r->len;
-		if (!append(r, &cap, "\"\\u0000", 7) ||
-		    !append(r, &cap, json + i, n) || !append(r, &cap, "\"", 1))
+		size_t start = t->len;
+		if (!buffer_append(t, "\"\\u0000", 7) || !buffer_append(t, json + i, n) || !buffer_append(t, "\"", 1))
 			return false;
 		added += 8;
 		if (r->n_shifts == shift_cap) {
@@ -884,11 +864,11 @@ rewrite_numbers(const char *json, size_t len, rewritten *r)
 				return false;
 			r->shifts = t;
 		}
-		r->shifts[r->n_shifts++] = (token_shift) {start, r->len, added};
+		r->shifts[r->n_shifts++] = (token_shift) {start, t->len, added};
 		i += n;
 		run = i;
 	}
-	return append(r, &cap, json + run, len - run);
+	return buffer_append(&r->text, json + run, len - run);
 }
 
 /* The offset in the body of an offset in the rewritten text; inside a
@@ -933,7 +913,7 @@ pbjson_parse(const char *json, size_t len, json_t **out, rpc_status *st)
 	*out = NULL;
 	rewritten r;
 	if (!rewrite_numbers(json, len, &r)) {
-		free(r.text);
+		buffer_free(&r.text);
 		free(r.shifts);
 		rpc_status_add_violation(st, "body", "body is too large");
 		return RPC_INVALID_ARGUMENT;
@@ -949,13 +929,13 @@ pbjson_parse(const char *json, size_t len, json_t **out, rpc_status *st)
 		line   = err.line;
 		column = err.column;
 	} else {
-		*out = json_loadb(r.text, r.len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
+		*out = json_loadb(r.text.data, r.text.len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
 		if (*out == NULL && err.position >= 0)
 			line_column(json, len, original_offset(&r, (size_t) err.position), &line, &column);
 		else
 			line = err.line, column = err.column;
 	}
-	free(r.text);
+	buffer_free(&r.text);
 	free(r.shifts);
 	if (*out != NULL)
 		return RPC_OK;
@@ -982,74 +962,40 @@ pbjson_decode(const ProtobufCMessageDescriptor *desc, const char *json, size_t l
 
 /* ----------------------------------------------------------------- encode */
 
-void
-pbjson_buf_free(pbjson_buf *b)
-{
-	free(b->data);
-	b->data = NULL;
-	b->len = b->cap = 0;
-	b->failed       = 0;
-}
+/* Appends go on without a check each: the buffer's failure sticks, and
+ * pbjson_encode reports it once at the end (buffer.h). */
 
 static void
-put(pbjson_buf *b, const char *s, size_t n)
+put_string(buffer *b, const char *s)
 {
-	if (b->failed)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		char *data = realloc(b->data, cap);
-		if (data == NULL) {
-			b->failed = 1;
-			return;
-		}
-		b->data = data;
-		b->cap  = cap;
-	}
-	memcpy(b->data + b->len, s, n);
-	b->len += n;
-	b->data[b->len] = '\0';
-}
-
-static void
-puts_(pbjson_buf *b, const char *s)
-{
-	put(b, s, strlen(s));
-}
-
-static void
-put_string(pbjson_buf *b, const char *s)
-{
-	put(b, "\"", 1);
+	buffer_append(b, "\"", 1);
 	const char *run = s;
 	for (; *s != '\0'; s++) {
 		unsigned char c = (unsigned char) *s;
 		if (c >= 0x20 && c != '"' && c != '\\')
 			continue;
-		put(b, run, (size_t) (s - run));
+		buffer_append(b, run, (size_t) (s - run));
 		char esc[8];
 		switch (c) {
-		case '"': puts_(b, "\\\""); break;
-		case '\\': puts_(b, "\\\\"); break;
-		case '\n': puts_(b, "\\n"); break;
-		case '\r': puts_(b, "\\r"); break;
-		case '\t': puts_(b, "\\t"); break;
+		case '"': buffer_append_str(b, "\\\""); break;
+		case '\\': buffer_append_str(b, "\\\\"); break;
+		case '\n': buffer_append_str(b, "\\n"); break;
+		case '\r': buffer_append_str(b, "\\r"); break;
+		case '\t': buffer_append_str(b, "\\t"); break;
 		default:
 			snprintf(esc, sizeof(esc), "\\u%04x", c);
-			puts_(b, esc);
+			buffer_append_str(b, esc);
 		}
 		run = s + 1;
 	}
-	put(b, run, (size_t) (s - run));
-	put(b, "\"", 1);
+	buffer_append(b, run, (size_t) (s - run));
+	buffer_append(b, "\"", 1);
 }
 
 static void
-put_base64(pbjson_buf *b, const ProtobufCBinaryData *bd)
+put_base64(buffer *b, const ProtobufCBinaryData *bd)
 {
-	put(b, "\"", 1);
+	buffer_append(b, "\"", 1);
 	char quad[4];
 	for (size_t i = 0; i < bd->len; i += 3) {
 		uint32_t n = (uint32_t) bd->data[i] << 16;
@@ -1061,29 +1007,29 @@ put_base64(pbjson_buf *b, const ProtobufCBinaryData *bd)
 		quad[1] = b64_alphabet[(n >> 12) & 63];
 		quad[2] = i + 1 < bd->len ? b64_alphabet[(n >> 6) & 63] : '=';
 		quad[3] = i + 2 < bd->len ? b64_alphabet[n & 63] : '=';
-		put(b, quad, 4);
+		buffer_append(b, quad, 4);
 	}
-	put(b, "\"", 1);
+	buffer_append(b, "\"", 1);
 }
 
 static void
-put_double(pbjson_buf *b, double x)
+put_double(buffer *b, double x)
 {
 	if (isnan(x)) {
-		puts_(b, "\"NaN\"");
+		buffer_append_str(b, "\"NaN\"");
 	} else if (isinf(x)) {
-		puts_(b, x > 0 ? "\"Infinity\"" : "\"-Infinity\"");
+		buffer_append_str(b, x > 0 ? "\"Infinity\"" : "\"-Infinity\"");
 	} else {
 		char text[48];
 		format_double(x, text, sizeof(text), -7, 20); /* JavaScript's choice */
-		puts_(b, text);
+		buffer_append_str(b, text);
 	}
 }
 
-static void encode_message(pbjson_buf *b, const ProtobufCMessage *msg);
+static void encode_message(buffer *b, const ProtobufCMessage *msg);
 
 static void
-encode_value(pbjson_buf *b, const ProtobufCFieldDescriptor *f, const void *src)
+encode_value(buffer *b, const ProtobufCFieldDescriptor *f, const void *src)
 {
 	char num[32];
 	switch (f->type) {
@@ -1091,18 +1037,18 @@ encode_value(pbjson_buf *b, const ProtobufCFieldDescriptor *f, const void *src)
 	case PROTOBUF_C_TYPE_SINT32:
 	case PROTOBUF_C_TYPE_SFIXED32:
 		snprintf(num, sizeof(num), "%" PRId32, *(const int32_t *) src);
-		puts_(b, num);
+		buffer_append_str(b, num);
 		return;
 	case PROTOBUF_C_TYPE_UINT32:
 	case PROTOBUF_C_TYPE_FIXED32:
 		snprintf(num, sizeof(num), "%" PRIu32, *(const uint32_t *) src);
-		puts_(b, num);
+		buffer_append_str(b, num);
 		return;
 	case PROTOBUF_C_TYPE_INT64:
 	case PROTOBUF_C_TYPE_SINT64:
 	case PROTOBUF_C_TYPE_SFIXED64:
 		snprintf(num, sizeof(num), "%" PRId64, *(const int64_t *) src);
-		puts_(b, num);
+		buffer_append_str(b, num);
 		return;
 	case PROTOBUF_C_TYPE_UINT64:
 	case PROTOBUF_C_TYPE_FIXED64: {
@@ -1110,7 +1056,7 @@ encode_value(pbjson_buf *b, const ProtobufCFieldDescriptor *f, const void *src)
 		 * read such a number back. */
 		uint64_t x = *(const uint64_t *) src;
 		snprintf(num, sizeof(num), x > INT64_MAX ? "\"%" PRIu64 "\"" : "%" PRIu64, x);
-		puts_(b, num);
+		buffer_append_str(b, num);
 		return;
 	}
 	case PROTOBUF_C_TYPE_FLOAT:
@@ -1120,7 +1066,7 @@ encode_value(pbjson_buf *b, const ProtobufCFieldDescriptor *f, const void *src)
 		put_double(b, *(const double *) src);
 		return;
 	case PROTOBUF_C_TYPE_BOOL:
-		puts_(b, *(const protobuf_c_boolean *) src ? "true" : "false");
+		buffer_append_str(b, *(const protobuf_c_boolean *) src ? "true" : "false");
 		return;
 	case PROTOBUF_C_TYPE_ENUM: {
 		int value                    = *(const int *) src;
@@ -1129,7 +1075,7 @@ encode_value(pbjson_buf *b, const ProtobufCFieldDescriptor *f, const void *src)
 			put_string(b, ev->name);
 		} else {
 			snprintf(num, sizeof(num), "%d", value);
-			puts_(b, num);
+			buffer_append_str(b, num);
 		}
 		return;
 	}
@@ -1144,17 +1090,17 @@ encode_value(pbjson_buf *b, const ProtobufCFieldDescriptor *f, const void *src)
 	case PROTOBUF_C_TYPE_MESSAGE: {
 		const ProtobufCMessage *m = *(ProtobufCMessage *const *) src;
 		if (m == NULL)
-			puts_(b, "null");
+			buffer_append_str(b, "null");
 		else
 			encode_message(b, m);
 		return;
 	}
 	}
-	puts_(b, "null");
+	buffer_append_str(b, "null");
 }
 
 static bool
-encode_special(pbjson_buf *b, const ProtobufCMessage *msg)
+encode_special(buffer *b, const ProtobufCMessage *msg)
 {
 	const ProtobufCMessageDescriptor *desc = msg->descriptor;
 	if (strcmp(desc->name, TIMESTAMP_NAME) == 0) {
@@ -1164,7 +1110,7 @@ encode_special(pbjson_buf *b, const ProtobufCMessage *msg)
 		struct tm tm;
 		if (secs < TIMESTAMP_MIN_SECONDS || secs > TIMESTAMP_MAX_SECONDS || nanos < 0 || nanos > 999999999 ||
 		    gmtime_r(&t, &tm) == NULL) {
-			puts_(b, "null"); /* not representable as RFC 3339 */
+			buffer_append_str(b, "null"); /* not representable as RFC 3339 */
 			return true;
 		}
 		char text[48]; /* %Y would not pad years before 1000 to four digits */
@@ -1178,7 +1124,7 @@ encode_special(pbjson_buf *b, const ProtobufCMessage *msg)
 		char text[128];
 		if (value != NULL && strlen(value) < sizeof(text) && is_plain_decimal(value)) {
 			canonical_decimal(value, text, sizeof(text));
-			puts_(b, text);
+			buffer_append_str(b, text);
 		} else {
 			put_string(b, value != NULL ? value : ""); /* never invalid JSON */
 		}
@@ -1188,58 +1134,58 @@ encode_special(pbjson_buf *b, const ProtobufCMessage *msg)
 }
 
 static void
-encode_field(pbjson_buf *b, const ProtobufCMessage *msg, const ProtobufCFieldDescriptor *f)
+encode_field(buffer *b, const ProtobufCMessage *msg, const ProtobufCFieldDescriptor *f)
 {
 	const char *member = (const char *) msg + f->offset;
 	if (f->label == PROTOBUF_C_LABEL_REPEATED) {
 		size_t n          = *(const size_t *) ((const char *) msg + f->quantifier_offset);
 		const char *items = *(char *const *) member;
-		put(b, "[", 1);
+		buffer_append(b, "[", 1);
 		for (size_t i = 0; i < n; i++) {
 			if (i)
-				put(b, ",", 1);
+				buffer_append(b, ",", 1);
 			encode_value(b, f, items + i * element_size(f));
 		}
-		put(b, "]", 1);
+		buffer_append(b, "]", 1);
 		return;
 	}
 	if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
 	    *(const uint32_t *) ((const char *) msg + f->quantifier_offset) != f->id) {
-		puts_(b, "null");
+		buffer_append_str(b, "null");
 		return;
 	}
 	encode_value(b, f, member);
 }
 
 static void
-encode_message(pbjson_buf *b, const ProtobufCMessage *msg)
+encode_message(buffer *b, const ProtobufCMessage *msg)
 {
 	if (encode_special(b, msg))
 		return;
 	const ProtobufCMessageDescriptor *desc = msg->descriptor;
-	put(b, "{", 1);
+	buffer_append(b, "{", 1);
 	for (unsigned i = 0; i < desc->n_fields; i++) {
 		const ProtobufCFieldDescriptor *f = &desc->fields[i];
 		char name[64];
 		pbjson_json_name(f->name, name, sizeof(name));
 		if (i)
-			put(b, ",", 1);
+			buffer_append(b, ",", 1);
 		put_string(b, name);
-		put(b, ":", 1);
+		buffer_append(b, ":", 1);
 		encode_field(b, msg, f);
 	}
-	put(b, "}", 1);
+	buffer_append(b, "}", 1);
 }
 
 int
-pbjson_encode(const ProtobufCMessage *msg, pbjson_buf *b)
+pbjson_encode(const ProtobufCMessage *msg, buffer *b)
 {
 	encode_message(b, msg);
 	return b->failed ? -1 : 0;
 }
 
 int
-pbjson_encode_field(const ProtobufCMessage *msg, const char *field, pbjson_buf *b)
+pbjson_encode_field(const ProtobufCMessage *msg, const char *field, buffer *b)
 {
 	const ProtobufCFieldDescriptor *f = pbjson_find_field(msg->descriptor, field);
 	if (f == NULL)

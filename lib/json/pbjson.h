@@ -31,6 +31,7 @@
 #include <protobuf-c/protobuf-c.h>
 #include <stddef.h>
 
+#include "base/buffer.h"
 #include "rpc/status.h"
 
 /* Decodes a JSON object into a new message of type desc. On RPC_OK *out is
@@ -53,21 +54,14 @@ rpc_code pbjson_parse(const char *json, size_t len, json_t **out, rpc_status *st
 rpc_code pbjson_decode(const ProtobufCMessageDescriptor *desc, const char *json, size_t len,
     ProtobufCMessage **out, rpc_status *st);
 
-/* A growable output buffer. */
-typedef struct pbjson_buf {
-	char *data;
-	size_t len, cap;
-	int failed; /* an allocation failed; data is incomplete */
-} pbjson_buf;
-
-void pbjson_buf_free(pbjson_buf *b); /* accepts a zeroed or freed buffer */
-
-/* Appends msg as a JSON object to b. Returns 0, or -1 when out of memory. */
-int pbjson_encode(const ProtobufCMessage *msg, pbjson_buf *b);
+/* Appends msg as a JSON object to b (base/buffer.h; b->data is then the
+ * JSON text). Returns 0, or -1 when out of memory, now or in an earlier
+ * append to b. */
+int pbjson_encode(const ProtobufCMessage *msg, buffer *b);
 
 /* Appends the value of one field of msg (by proto name) to b; -1 when the
  * field does not exist or memory ran out. */
-int pbjson_encode_field(const ProtobufCMessage *msg, const char *field, pbjson_buf *b);
+int pbjson_encode_field(const ProtobufCMessage *msg, const char *field, buffer *b);
 
 /* Writes the lowerCamelCase JSON name of a proto field name ("user_id" →
  * "userId") into out. */

@@ -1,6 +1,15 @@
 /* One status type from handler to gateway: a gRPC code, a message and the
  * field violations of an INVALID_ARGUMENT. Fixed size, so nothing is
- * allocated on an error path. */
+ * allocated on an error path.
+ *
+ * The error idiom of the services and the runtime: a function that can fail
+ * with a code and a message reports through one rpc_status *st and nothing
+ * else. It returns either its rpc_code, which is st->code whenever it is not
+ * RPC_OK (so `return rpc_status_set(st, ...)`), or its result (a pointer,
+ * NULL on failure) with the reason in st; never a code out-parameter or a
+ * reason buffer beside st. A yes/no answer is a bool: a validator returns
+ * true for valid input, else false with its violations added to st (which
+ * gathers every field's). */
 #ifndef RPC_STATUS_H
 #define RPC_STATUS_H
 

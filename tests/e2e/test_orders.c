@@ -13,6 +13,7 @@
 
 #include "events.pb-c.h"
 #include "svc/broker.h"
+#include "svc/topology.h"
 #include "order_helpers.h"
 
 Test(orders, the_seed_requests_give_the_documented_shapes)
@@ -394,7 +395,7 @@ Test(consumer, an_undecodable_message_goes_to_the_dead_letter_queue_and_blocks_n
 	cr_assert_not_null(conn);
 	bool found = false;
 	for (int i = 0; i < 1000 && !found; i++) {
-		amqp_rpc_reply_t got = amqp_basic_get(conn, 1, amqp_cstring_bytes("order-svc.user_created.dlq"), 0);
+		amqp_rpc_reply_t got = amqp_basic_get(conn, 1, amqp_cstring_bytes(TOPOLOGY_USER_CREATED_DLQ), 0);
 		if (got.reply_type != AMQP_RESPONSE_NORMAL || got.reply.id != AMQP_BASIC_GET_OK_METHOD)
 			break;
 		uint64_t tag = ((amqp_basic_get_ok_t *) got.reply.decoded)->delivery_tag;
@@ -405,5 +406,5 @@ Test(consumer, an_undecodable_message_goes_to_the_dead_letter_queue_and_blocks_n
 		amqp_basic_ack(conn, 1, tag, 0);
 	}
 	broker_close(conn);
-	cr_assert(found, "the undecodable message is in order-svc.user_created.dlq");
+	cr_assert(found, "the undecodable message is in " TOPOLOGY_USER_CREATED_DLQ);
 }

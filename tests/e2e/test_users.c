@@ -9,6 +9,7 @@
 
 #include "event_consumer.h"
 #include "rpc/envelope.h"
+#include "svc/topology.h"
 #include "stack.h"
 
 static const char *const json_headers[] = {"Content-Type: application/json", NULL};
@@ -438,7 +439,7 @@ Test(users, each_create_publishes_exactly_one_user_created_event, .timeout = 60)
 			seen[i]++;
 			total++;
 			cr_assert_str_eq(ev.content_type, "application/x-protobuf");
-			cr_assert_str_eq(ev.type, "user_created");
+			cr_assert_str_eq(ev.type, TOPOLOGY_USER_CREATED_TYPE);
 			cr_assert_str_eq(ev.app_id, "user-svc");
 			cr_assert_eq(ev.delivery_mode, 2);
 			cr_assert_str_eq(ev.message_id, ev.event->event_id);

@@ -29,18 +29,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort(); /* a refusal must say why */
 			continue;
 		}
-		pbjson_buf out = {0};
+		buffer out = {0};
 		if (pbjson_encode(msg, &out) != 0)
 			abort();
 		ProtobufCMessage *again;
 		if (pbjson_decode(targets[t], out.data, out.len, &again, &st) != RPC_OK)
 			abort(); /* what we write, we must read */
-		pbjson_buf second = {0};
+		buffer second = {0};
 		pbjson_encode(again, &second);
 		if (second.len != out.len || memcmp(second.data, out.data, out.len) != 0)
 			abort(); /* and it must be stable */
-		pbjson_buf_free(&second);
-		pbjson_buf_free(&out);
+		buffer_free(&second);
+		buffer_free(&out);
 		protobuf_c_message_free_unpacked(again, NULL);
 		protobuf_c_message_free_unpacked(msg, NULL);
 	}

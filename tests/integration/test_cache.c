@@ -128,6 +128,60 @@ Test(cache, an_unreachable_redis_is_an_error_not_a_failure_or_a_hang, .timeout =
 	cache_free(c);
 }
 
+/* REDIS_URL's server, with another user part and database. */
+static cache *
+open_cache_as(const char *userinfo, int db)
+{
+	char host[256], pw[256], err[160], url[400];
+	int port, url_db;
+	cr_assert_eq(cache_parse_url(getenv("REDIS_URL"), host, sizeof(host), &port, &url_db, pw, sizeof(pw), err,
+	                 sizeof(err)),
+	    0, "%s", err);
+	snprintf(url, sizeof(url), "redis://%s%s:%d/%d", userinfo, host, port, db);
+	cache *c = cache_new(url, 2000, 60);
+	cr_assert_not_null(c);
+	return c;
+}
+
+/* The connection's set-up selects the URL's database: a value filled there
+ * is not seen from database 0, and is from another cache on the same one. */
+Test(cache, the_urls_database_is_selected_on_connect)
+{
+	cache *on5 = open_cache_as("", 5), *on5_too = open_cache_as("", 5), *on0 = open_cache_as("", 0);
+	char key[96];
+	unique_key(key, sizeof(key), "db5");
+	char *v;
+	size_t len;
+	cache_lease lease, none;
+	cr_assert_eq(cache_get(on5, key, &v, &len, &lease), CACHE_MISS);
+	cr_assert_eq(cache_fill(on5, key, "five", 4, 60, &lease), CACHE_HIT);
+	cr_assert_eq(cache_get(on0, key, &v, &len, &none), CACHE_MISS, "database 0 must not hold it");
+	cache_release(on0, key, &none);
+	cr_assert_eq(cache_get(on5_too, key, &v, &len, &none), CACHE_HIT);
+	cr_assert_arr_eq(v, "five", 4);
+	free(v);
+	cache_invalidate(on5, key);
+	cache_free(on5);
+	cache_free(on5_too);
+	cache_free(on0);
+}
+
+/* A password the server refuses (this one has none set) fails the
+ * connection's set-up: an error, read as a miss by callers, never a hang
+ * or a command sent unauthenticated. */
+Test(cache, a_refused_auth_is_an_error, .timeout = 10)
+{
+	uint64_t before = cache_error_count();
+	cache *c        = open_cache_as(":not-the-password@", 0);
+	char *v;
+	size_t len;
+	cache_lease lease;
+	cr_assert_eq(cache_get(c, "test:cache:auth", &v, &len, &lease), CACHE_ERROR);
+	cr_assert_eq(lease.token[0], '\0');
+	cr_assert_gt(cache_error_count(), before);
+	cache_free(c);
+}
+
 Test(cache, urls_parse_strictly)
 {
 	char host[64], pw[64], err[160];

@@ -7,6 +7,7 @@
 #include <sys/time.h>
 
 #include "svc/broker.h"
+#include "svc/topology.h"
 
 amqp_connection_state_t
 event_consumer_open(const char *queue, bool durable)
@@ -19,10 +20,14 @@ event_consumer_open(const char *queue, bool durable)
 		return NULL;
 	}
 	amqp_bytes_t q = amqp_cstring_bytes(queue);
-	amqp_exchange_declare(conn, 1, amqp_cstring_bytes("events"), amqp_cstring_bytes("topic"), 0, 1, 0, 0,
-	    amqp_empty_table);
+	if (!topology_declare_events(conn, err, sizeof(err))) {
+		fprintf(stderr, "event_consumer: %s\n", err);
+		broker_close(conn);
+		return NULL;
+	}
 	amqp_queue_declare(conn, 1, q, 0, durable, !durable, !durable, amqp_empty_table);
-	amqp_queue_bind(conn, 1, q, amqp_cstring_bytes("events"), amqp_cstring_bytes("user.created"), amqp_empty_table);
+	amqp_queue_bind(conn, 1, q, amqp_cstring_bytes(TOPOLOGY_EVENTS_EXCHANGE),
+	    amqp_cstring_bytes(TOPOLOGY_USER_CREATED_KEY), amqp_empty_table);
 	amqp_basic_consume(conn, 1, q, amqp_empty_bytes, 0, 1, 0, amqp_empty_table);
 	if (!broker_reply_ok(conn, "consume", err, sizeof(err))) {
 		fprintf(stderr, "event_consumer: %s\n", err);

@@ -14,7 +14,8 @@ typedef struct received_event {
 } received_event;
 
 /* Connects to AMQP_URL and consumes from queue, declared (durable or
- * exclusive) and bound to events/user.created. NULL on failure. */
+ * exclusive) and bound to the user_created key of the events exchange
+ * (svc/topology.h). NULL on failure. */
 amqp_connection_state_t event_consumer_open(const char *queue, bool durable);
 
 /* Next event within timeout_ms; false when none came. */

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "svc/broker.h"
+#include "svc/topology.h"
 
 long long
 helpers_create_user(char *email_out, size_t len)
@@ -71,8 +72,8 @@ helpers_publish(const void *body, size_t len, const char *message_id)
 	cr_assert_not_null(conn, "%s", err);
 	amqp_basic_properties_t props = {._flags = AMQP_BASIC_MESSAGE_ID_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG,
 	    .message_id = amqp_cstring_bytes(message_id), .delivery_mode = 2};
-	cr_assert_eq(amqp_basic_publish(conn, 1, amqp_cstring_bytes("events"), amqp_cstring_bytes("user.created"), 0, 0,
-	                 &props, (amqp_bytes_t) {.len = len, .bytes = (void *) body}),
+	cr_assert_eq(amqp_basic_publish(conn, 1, amqp_cstring_bytes(TOPOLOGY_EVENTS_EXCHANGE),
+	                 amqp_cstring_bytes(TOPOLOGY_USER_CREATED_KEY), 0, 0, &props, (amqp_bytes_t) {.len = len, .bytes = (void *) body}),
 	    AMQP_STATUS_OK);
 	broker_close(conn);
 }

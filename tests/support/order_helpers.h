@@ -19,7 +19,8 @@ int helpers_log_count(const char *needle);
 /* Waits up to timeout_ms until needle appears at least `times` in the log. */
 int helpers_wait_log(const char *needle, int times, int timeout_ms);
 
-/* Publishes raw bytes to exchange events with key user.created. */
+/* Publishes raw bytes to the events exchange with the user_created key
+ * (svc/topology.h). */
 void helpers_publish(const void *body, size_t len, const char *message_id);
 
 #endif

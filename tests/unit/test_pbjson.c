@@ -23,7 +23,7 @@ decode_ok(const char *json)
 static char *
 encode(const ProtobufCMessage *msg)
 {
-	pbjson_buf b = {0};
+	buffer b = {0};
 	cr_assert_eq(pbjson_encode(msg, &b), 0);
 	return b.data;
 }
@@ -131,10 +131,10 @@ Test(pbjson, timestamps_read_rfc3339_with_any_offset)
 	pbtest__everything__free_unpacked(m, NULL);
 	/* Found by fuzzing: years before 1000 keep four digits on the way out. */
 	m          = decode_ok("{\"when\":\"0026-11-25T11:15:00+01:00\"}");
-	pbjson_buf b = {0};
+	buffer b = {0};
 	pbjson_encode_field(&m->base, "when", &b);
 	cr_assert_str_eq(b.data, "\"0026-11-25T10:15:00.000Z\"");
-	pbjson_buf_free(&b);
+	buffer_free(&b);
 	pbtest__everything__free_unpacked(m, NULL);
 }
 
@@ -211,10 +211,10 @@ Test(pbjson, decimals_are_judged_by_their_exact_text)
 		Pbtest__Everything *m = decode_ok(json);
 		cr_assert_str_eq(m->price->value, cases[i][1], "%s", json);
 		/* Written back as the same number, exactly. */
-		pbjson_buf b = {0};
+		buffer b = {0};
 		pbjson_encode_field(&m->base, "price", &b);
 		cr_assert_str_eq(b.data, cases[i][1], "%s", json);
-		pbjson_buf_free(&b);
+		buffer_free(&b);
 		pbtest__everything__free_unpacked(m, NULL);
 	}
 	EXPECT1("{\"price\":1e400}", "price", "price must have at most 60 digits");
@@ -290,11 +290,11 @@ Test(pbjson, unset_fields_are_written_with_their_defaults)
 Test(pbjson, one_field_can_be_written_alone)
 {
 	Pbtest__Everything *m = decode_ok("{\"items\":[{\"label\":\"a\",\"weight\":1}]}");
-	pbjson_buf b          = {0};
+	buffer b          = {0};
 	cr_assert_eq(pbjson_encode_field(&m->base, "items", &b), 0);
 	cr_assert_str_eq(b.data, "[{\"label\":\"a\",\"weight\":1}]");
 	cr_assert_eq(pbjson_encode_field(&m->base, "nope", &b), -1);
-	pbjson_buf_free(&b);
+	buffer_free(&b);
 	pbtest__everything__free_unpacked(m, NULL);
 }
 
@@ -307,10 +307,10 @@ Test(pbjson, decimals_are_written_in_canonical_form)
 	     {"-0.00", "0"}, {"12", "12"}, {"not a number", "\"not a number\""}};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		d.value      = (char *) cases[i][0];
-		pbjson_buf b = {0};
+		buffer b = {0};
 		pbjson_encode_field(&m.base, "price", &b);
 		cr_assert_str_eq(b.data, cases[i][1]);
-		pbjson_buf_free(&b);
+		buffer_free(&b);
 	}
 }
 
@@ -324,10 +324,10 @@ Test(pbjson, doubles_are_written_as_the_shortest_exact_text)
 	    {-2.5e-9, "-2.5e-09"}, {123456.789, "123456.789"}, {1.0 / 3, "0.3333333333333333"}};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		m.db         = cases[i].x;
-		pbjson_buf b = {0};
+		buffer b = {0};
 		pbjson_encode_field(&m.base, "db", &b);
 		cr_assert_str_eq(b.data, cases[i].text);
-		pbjson_buf_free(&b);
+		buffer_free(&b);
 	}
 }
 
