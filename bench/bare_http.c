@@ -39,7 +39,8 @@ main(int argc, char **argv)
 	sigaddset(&stop, SIGINT);
 	sigaddset(&stop, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &stop, NULL);
-	const char *options[] = {"listening_ports", ports, "num_threads", threads, "enable_keep_alive", "yes", "tcp_nodelay", "1", NULL};
+	const char *options[] = {
+	    "listening_ports", ports, "num_threads", threads, "enable_keep_alive", "yes", "tcp_nodelay", "1", NULL};
 	mg_init_library(0);
 	struct mg_callbacks callbacks = {0};
 	struct mg_context *ctx        = mg_start(&callbacks, NULL, options);

@@ -42,8 +42,8 @@
 typedef struct conn {
 	int fd;
 	bool busy, connected;
-	int64_t seq;    /* request in flight, when busy */
-	char *out;      /* bytes still to write */
+	int64_t seq; /* request in flight, when busy */
+	char *out;   /* bytes still to write */
 	size_t out_len, out_off;
 	char in[READ_MAX];
 	size_t in_len;
@@ -59,7 +59,7 @@ typedef struct options {
 } options;
 
 typedef struct results {
-	int64_t *latency_ns; /* by sequence number; -1 until answered */
+	int64_t *latency_ns;     /* by sequence number; -1 until answered */
 	int64_t scheduled, next; /* requests in the run; the next to go out */
 	int64_t sent, dropped, answered, ok, non2xx, late, errors;
 	int64_t status_counts[6]; /* 1xx..5xx */
@@ -104,10 +104,10 @@ parse_target(const char *arg, struct sockaddr_in *addr)
 static void
 parse_options(int argc, char **argv, options *o)
 {
-	static const struct option longs[] = {{"rate", 1, 0, 'r'}, {"duration", 1, 0, 'd'},
-	    {"connections", 1, 0, 'c'}, {"timeout-ms", 1, 0, 't'}, {"method", 1, 0, 'm'}, {"path", 1, 0, 'p'},
-	    {"body", 1, 0, 'b'}, {"header", 1, 0, 'H'}, {"json", 1, 0, 'j'}, {0, 0, 0, 0}};
-	*o = (options) {.duration = 10, .connections = 32, .timeout_ns = 2000000000LL, .method = "GET", .path = "/"};
+	static const struct option longs[] = {{"rate", 1, 0, 'r'}, {"duration", 1, 0, 'd'}, {"connections", 1, 0, 'c'},
+	    {"timeout-ms", 1, 0, 't'}, {"method", 1, 0, 'm'}, {"path", 1, 0, 'p'}, {"body", 1, 0, 'b'},
+	    {"header", 1, 0, 'H'}, {"json", 1, 0, 'j'}, {0, 0, 0, 0}};
+	*o = (options){.duration = 10, .connections = 32, .timeout_ns = 2000000000LL, .method = "GET", .path = "/"};
 	int c;
 	while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
 		size_t used = strlen(o->headers);
@@ -150,11 +150,10 @@ build_request(const options *o, unsigned run, int64_t seq, size_t *len)
 		}
 	}
 	body[n < sizeof(body) ? n : sizeof(body) - 1] = '\0';
-	char *req = NULL;
-	int rv    = asprintf(&req,
-	       "%s %s HTTP/1.1\r\nHost: %s:%d\r\n%s%sContent-Length: %zu\r\n\r\n%s", o->method, o->path,
-	       inet_ntoa(o->addr.sin_addr), ntohs(o->addr.sin_port), o->headers,
-	       o->body != NULL ? "Content-Type: application/json\r\n" : "", strlen(body), body);
+	char *req                                     = NULL;
+	int rv = asprintf(&req, "%s %s HTTP/1.1\r\nHost: %s:%d\r\n%s%sContent-Length: %zu\r\n\r\n%s", o->method,
+	    o->path, inet_ntoa(o->addr.sin_addr), ntohs(o->addr.sin_port), o->headers,
+	    o->body != NULL ? "Content-Type: application/json\r\n" : "", strlen(body), body);
 	if (rv < 0) {
 		perror("open-loop");
 		exit(1);
@@ -339,10 +338,11 @@ report(const options *o, results *r, double elapsed_s)
 	    "\"non2xx\":%lld,\"late\":%lld,\"errors\":%lld,"
 	    "\"p50_ms\":%.3f,\"p90_ms\":%.3f,\"p99_ms\":%.3f,\"p999_ms\":%.3f,\"max_ms\":%.3f}\n",
 	    o->rate, (double) r->answered / elapsed_s, elapsed_s, o->connections, (double) o->timeout_ns / 1e6,
-	    (long long) r->scheduled, (long long) r->sent, (long long) r->dropped, (long long) r->answered, (long long) r->ok,
-	    (long long) r->non2xx, (long long) r->late, (long long) r->errors, percentile_ms(all, r->scheduled, 50),
-	    percentile_ms(all, r->scheduled, 90), percentile_ms(all, r->scheduled, 99),
-	    percentile_ms(all, r->scheduled, 99.9), percentile_ms(all, r->scheduled, 100));
+	    (long long) r->scheduled, (long long) r->sent, (long long) r->dropped, (long long) r->answered,
+	    (long long) r->ok, (long long) r->non2xx, (long long) r->late, (long long) r->errors,
+	    percentile_ms(all, r->scheduled, 50), percentile_ms(all, r->scheduled, 90),
+	    percentile_ms(all, r->scheduled, 99), percentile_ms(all, r->scheduled, 99.9),
+	    percentile_ms(all, r->scheduled, 100));
 	free(all);
 	fputs(text, stdout);
 	if (o->json != NULL) {
@@ -395,10 +395,10 @@ main(int argc, char **argv)
 				conn_open(c, ep, &o);
 			if (c->busy || !c->connected)
 				continue;
-			c->seq  = r.next++;
+			c->seq = r.next++;
 			r.sent++;
-			c->busy = true;
-			c->out  = build_request(&o, run, c->seq, &c->out_len);
+			c->busy    = true;
+			c->out     = build_request(&o, run, c->seq, &c->out_len);
 			c->out_off = 0;
 			flush_out(c, ep);
 		}
@@ -417,8 +417,8 @@ main(int argc, char **argv)
 		/* 3. Wait for I/O or for the next request's time (to the
 		 *    nanosecond: a millisecond timer would bunch requests up, or
 		 *    spin a core the system under test needs). */
-		int64_t next = r.next < r.scheduled ? t0 + r.next * period : now + 10000000;
-		int64_t wait = next - now < 0 ? 0 : next - now > 10000000 ? 10000000 : next - now;
+		int64_t next       = r.next < r.scheduled ? t0 + r.next * period : now + 10000000;
+		int64_t wait       = next - now < 0 ? 0 : next - now > 10000000 ? 10000000 : next - now;
 		struct timespec ts = {.tv_sec = 0, .tv_nsec = wait};
 		struct epoll_event events[64];
 		int n = epoll_pwait2(ep, events, 64, &ts, NULL);
@@ -427,7 +427,7 @@ main(int argc, char **argv)
 			if (c->fd < 0)
 				continue;
 			if (!c->connected && (events[i].events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
-				int err = 0;
+				int err       = 0;
 				socklen_t len = sizeof(err);
 				getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
 				if (err != 0) {

@@ -5,9 +5,9 @@
  * Usage: rpc-bench [seconds-per-case] [json-output-file] */
 #include <arpa/inet.h>
 #include <nng/nng.h>
-#include <nng/supplemental/util/platform.h>
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/protocol/reqrep0/req.h>
+#include <nng/supplemental/util/platform.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -64,7 +64,7 @@ bare_worker(void *arg)
 
 typedef struct load {
 	const char *url;
-	int bare;        /* 1: bare nng REQ, 0: rpc_client */
+	int bare; /* 1: bare nng REQ, 0: rpc_client */
 	rpc_client *client;
 	nng_socket req;
 	int64_t stop_at_ms;
@@ -170,10 +170,11 @@ run_case(const char *kind, int connections, load *l, int callers, int seconds)
 	if (n > MAX_SAMPLES)
 		n = MAX_SAMPLES;
 	qsort(l->samples_us, (size_t) n, sizeof(uint32_t), cmp_u32);
-	bench_result r = {.kind = kind, .connections = connections, .callers = callers, .errors = atomic_load(&l->errors)};
-	r.rps          = (double) atomic_load(&l->next_sample) / elapsed;
-	r.p50_us       = n > 0 ? l->samples_us[n / 2] : 0;
-	r.p99_us       = n > 0 ? l->samples_us[(long) ((double) n * 0.99)] : 0;
+	bench_result r = {
+	    .kind = kind, .connections = connections, .callers = callers, .errors = atomic_load(&l->errors)};
+	r.rps    = (double) atomic_load(&l->next_sample) / elapsed;
+	r.p50_us = n > 0 ? l->samples_us[n / 2] : 0;
+	r.p99_us = n > 0 ? l->samples_us[(long) ((double) n * 0.99)] : 0;
 	return r;
 }
 
@@ -215,7 +216,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 
-	load l = {0};
+	load l       = {0};
 	l.samples_us = malloc(sizeof(uint32_t) * MAX_SAMPLES);
 	for (int k = 0; k < 3; k++) {
 		l.bare = 1;
@@ -224,7 +225,8 @@ main(int argc, char **argv)
 			nng_socket_set_ms(l.req, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
 			for (int i = 0; i < bare_connections[b]; i++)
 				nng_dial(l.req, bare_url, NULL, 0);
-			results[n_results++] = run_case("bare nng req/rep", bare_connections[b], &l, concurrency[k], seconds);
+			results[n_results++] =
+			    run_case("bare nng req/rep", bare_connections[b], &l, concurrency[k], seconds);
 			nng_close(l.req);
 		}
 		l.bare = 0;
@@ -235,13 +237,14 @@ main(int argc, char **argv)
 		rpc_client_close(l.client);
 	}
 
-	printf("| path | connections | callers | round trips/s | p50 µs | p99 µs | errors | vs bare, same connections |\n");
+	printf("| path | connections | callers | round trips/s | p50 µs | p99 µs | errors | vs bare, same connections "
+	       "|\n");
 	printf("|---|---:|---:|---:|---:|---:|---:|---:|\n");
 	for (int i = 0; i < n_results; i++) {
 		bench_result *r = &results[i];
 		double bare_rps = results[i - i % 3].rps;
-		printf("| %s | %d | %d | %.0f | %.0f | %.0f | %ld |", r->kind, r->connections, r->callers, r->rps, r->p50_us,
-		    r->p99_us, r->errors);
+		printf("| %s | %d | %d | %.0f | %.0f | %.0f | %ld |", r->kind, r->connections, r->callers, r->rps,
+		    r->p50_us, r->p99_us, r->errors);
 		if (i % 3 == 2)
 			printf(" %.0f%% |\n", 100.0 * r->rps / bare_rps);
 		else
@@ -254,9 +257,11 @@ main(int argc, char **argv)
 			    SERVER_WORKERS);
 			for (int i = 0; i < n_results; i++) {
 				bench_result *r = &results[i];
-				fprintf(f, "%s\n  {\"path\": \"%s\", \"connections\": %d, \"callers\": %d, \"rps\": %.1f, "
-				           "\"p50_us\": %.0f, \"p99_us\": %.0f, \"errors\": %ld}",
-				    i ? "," : "", r->kind, r->connections, r->callers, r->rps, r->p50_us, r->p99_us, r->errors);
+				fprintf(f,
+				    "%s\n  {\"path\": \"%s\", \"connections\": %d, \"callers\": %d, \"rps\": %.1f, "
+				    "\"p50_us\": %.0f, \"p99_us\": %.0f, \"errors\": %ld}",
+				    i ? "," : "", r->kind, r->connections, r->callers, r->rps, r->p50_us, r->p99_us,
+				    r->errors);
 			}
 			fprintf(f, "\n]}\n");
 			fclose(f);

@@ -10,9 +10,9 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
-#include <time.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <time.h>
 
 static _Thread_local bool expecting_first_read;
 static _Thread_local const char *buffer_start;
@@ -98,7 +98,7 @@ typedef struct deadline_slot {
 
 static deadline_slot slots[DEADLINE_SLOTS];
 static _Atomic int slots_used;
-static _Thread_local int my_slot = -1;
+static _Thread_local int my_slot   = -1;
 static pthread_once_t watcher_once = PTHREAD_ONCE_INIT;
 
 /* Shuts the read side of every armed socket whose deadline has passed.
@@ -109,7 +109,7 @@ watch_deadlines(void *arg)
 {
 	(void) arg;
 	for (;;) {
-		nanosleep(&(struct timespec) {.tv_nsec = 100 * 1000 * 1000}, NULL);
+		nanosleep(&(struct timespec){.tv_nsec = 100 * 1000 * 1000}, NULL);
 		int64_t now = rpc_clock_ms();
 		int used    = atomic_load(&slots_used);
 		for (int i = 0; i < used; i++) {

@@ -5,8 +5,8 @@
 #include <stdbool.h>
 #include <string.h>
 
-#include "civetweb_conn.h"
 #include "base/log.h"
+#include "civetweb_conn.h"
 
 /* The bytes right after a line's last string: CR and LF, both NUL now.
  * Returns the layout bit a different ending shows. */
@@ -76,7 +76,7 @@ civetweb_head(const struct mg_request_info *ri, request_field fields[MG_MAX_HEAD
 	h->layout       = 0;
 	h->layout_field = -1;
 	for (int i = 0; i < ri->num_headers; i++)
-		fields[i] = (request_field) {ri->http_headers[i].name, ri->http_headers[i].value};
+		fields[i] = (request_field){ri->http_headers[i].name, ri->http_headers[i].value};
 
 	/* The buffer the head lies in (civetweb_conn.h): every byte read below
 	 * past a string's end is checked against its end. Unknown only if
@@ -91,13 +91,14 @@ civetweb_head(const struct mg_request_info *ri, request_field fields[MG_MAX_HEAD
 	} else {
 		static atomic_flag warned = ATOMIC_FLAG_INIT;
 		if (!atomic_flag_test_and_set(&warned))
-			log_warn(NULL, "civetweb_buffer_unknown (what follows a request's last field line is not checked)");
+			log_warn(
+			    NULL, "civetweb_buffer_unknown (what follows a request's last field line is not checked)");
 	}
 
 	/* method SP target SP "HTTP/" version CRLF (RFC 9112 3): one NUL
 	 * between parts. The query was split off at '?' since. */
-	const char *target_end = ri->query_string != NULL ? ri->query_string + strlen(ri->query_string)
-	                                                  : target + strlen(target);
+	const char *target_end =
+	    ri->query_string != NULL ? ri->query_string + strlen(ri->query_string) : target + strlen(target);
 	if (target != method + strlen(method) + 1 || version - 5 != target_end + 1)
 		mark(h, REQUEST_LAYOUT_LINE_WS, -1);
 	const char *end = version + strlen(version);

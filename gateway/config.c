@@ -111,17 +111,18 @@ unconfigured_service(const gateway_config *cfg)
 		if (cfg->service_urls[s][0] != '\0')
 			continue;
 		const contract_service *svc = &contract_services[s];
-		char routes[256] = "";
-		size_t n         = 0;
+		char routes[256]            = "";
+		size_t n                    = 0;
 		for (size_t i = 0; i < contract_routes_count; i++) {
 			if (contract_routes[i].service != s)
 				continue;
 			size_t used = strlen(routes);
-			snprintf(routes + used, sizeof(routes) - used, "%s%s %s", n++ ? ", " : "", contract_routes[i].method,
-			    contract_routes[i].path);
+			snprintf(routes + used, sizeof(routes) - used, "%s%s %s", n++ ? ", " : "",
+			    contract_routes[i].method, contract_routes[i].path);
 		}
 		fprintf(stderr,
-		    "gateway: invalid configuration: %s: '' is empty, but %s serves %s%s%s: set it to the service's nng "
+		    "gateway: invalid configuration: %s: '' is empty, but %s serves %s%s%s: set it to the service's "
+		    "nng "
 		    "URL(s)\n",
 		    svc->url_variable, svc->name, n > 0 ? "the routes " : "its health to /readyz", routes,
 		    n > 0 ? " and its health to /readyz" : "");
@@ -135,32 +136,66 @@ gateway_config_load(gateway_config *cfg, int argc, char **argv)
 {
 	int level = 0, format = 0;
 	const env_var vars[] = {
-	    {.name = "GATEWAY_PORTS", .default_value = "3000,3001,3002", .kind = ENV_CUSTOM,
-	        .parse = env_parse_port_list, .out = &cfg->ports,
-	        .help = "HTTP ports, comma-separated; every route is served on each"},
-	    {.name = "GATEWAY_BIND", .default_value = "0.0.0.0", .kind = ENV_CUSTOM, .parse = env_parse_ipv4,
-	        .out = &cfg->bind_address,
-	        .help = "IPv4 address to listen on (127.0.0.1 for this machine only)"},
-	    {.name = "RPC_TIMEOUT_MS", .default_value = "2000", .kind = ENV_INT, .min = 10, .max = 600000,
-	        .out = &cfg->rpc_timeout_ms,
-	        .help = "deadline of each request to a service; X-Request-Timeout may only shorten it"},
-	    {.name = "MAX_BODY_BYTES", .default_value = "65536", .kind = ENV_INT, .min = 64,
-	        .max = 64L * 1024 * 1024, .out = &cfg->max_body_bytes,
-	        .help = "largest request body accepted; larger ones get 413 unread"},
-	    {.name = "WORKERS", .default_value = "64", .kind = ENV_INT, .min = 2, .max = 1024,
-	        .out = &cfg->workers,
-	        .help = "HTTP worker threads; each open connection holds one, and once all are held every "
-	                "answer closes its connection so waiting clients get a turn"},
-	    {.name = "REQUEST_TIMEOUT_MS", .default_value = "30000", .kind = ENV_INT, .min = 100, .max = 600000,
-	        .out = &cfg->request_timeout_ms,
+	    {.name             = "GATEWAY_PORTS",
+	        .default_value = "3000,3001,3002",
+	        .kind          = ENV_CUSTOM,
+	        .parse         = env_parse_port_list,
+	        .out           = &cfg->ports,
+	        .help          = "HTTP ports, comma-separated; every route is served on each"},
+	    {.name             = "GATEWAY_BIND",
+	        .default_value = "0.0.0.0",
+	        .kind          = ENV_CUSTOM,
+	        .parse         = env_parse_ipv4,
+	        .out           = &cfg->bind_address,
+	        .help          = "IPv4 address to listen on (127.0.0.1 for this machine only)"},
+	    {.name             = "RPC_TIMEOUT_MS",
+	        .default_value = "2000",
+	        .kind          = ENV_INT,
+	        .min           = 10,
+	        .max           = 600000,
+	        .out           = &cfg->rpc_timeout_ms,
+	        .help          = "deadline of each request to a service; X-Request-Timeout may only shorten it"},
+	    {.name             = "MAX_BODY_BYTES",
+	        .default_value = "65536",
+	        .kind          = ENV_INT,
+	        .min           = 64,
+	        .max           = 64L * 1024 * 1024,
+	        .out           = &cfg->max_body_bytes,
+	        .help          = "largest request body accepted; larger ones get 413 unread"},
+	    {.name             = "WORKERS",
+	        .default_value = "64",
+	        .kind          = ENV_INT,
+	        .min           = 2,
+	        .max           = 1024,
+	        .out           = &cfg->workers,
+	        .help          = "HTTP worker threads; each open connection holds one, and once all are held every "
+	                         "answer closes its connection so waiting clients get a turn"},
+	    {.name             = "REQUEST_TIMEOUT_MS",
+	        .default_value = "30000",
+	        .kind          = ENV_INT,
+	        .min           = 100,
+	        .max           = 600000,
+	        .out           = &cfg->request_timeout_ms,
 	        .help = "longest a client may take to send a request's headers, and its body from the request's "
 	                "start (408); a slower one is disconnected, freeing its worker"},
-	    {.name = "CORS_ORIGINS", .default_value = "", .kind = ENV_CUSTOM, .parse = parse_origins,
-	        .out = &cfg->cors_origins, .help = "origins allowed by CORS, comma-separated; empty allows none"},
-	    {.name = "LOG_LEVEL", .default_value = "info", .kind = ENV_CHOICE, .choices = log_level_names,
-	        .out = &level, .help = "debug, info, warn or error"},
-	    {.name = "LOG_FORMAT", .default_value = "text", .kind = ENV_CHOICE, .choices = log_format_names,
-	        .out = &format, .help = "text or json"},
+	    {.name             = "CORS_ORIGINS",
+	        .default_value = "",
+	        .kind          = ENV_CUSTOM,
+	        .parse         = parse_origins,
+	        .out           = &cfg->cors_origins,
+	        .help          = "origins allowed by CORS, comma-separated; empty allows none"},
+	    {.name             = "LOG_LEVEL",
+	        .default_value = "info",
+	        .kind          = ENV_CHOICE,
+	        .choices       = log_level_names,
+	        .out           = &level,
+	        .help          = "debug, info, warn or error"},
+	    {.name             = "LOG_FORMAT",
+	        .default_value = "text",
+	        .kind          = ENV_CHOICE,
+	        .choices       = log_format_names,
+	        .out           = &format,
+	        .help          = "text or json"},
 	};
 	/* Then one variable per registry service (lib/contract). */
 	enum { N_FIXED = sizeof(vars) / sizeof(vars[0]) };
@@ -171,14 +206,18 @@ gateway_config_load(gateway_config *cfg, int argc, char **argv)
 		const contract_service *svc = &contract_services[s];
 		snprintf(help[s], sizeof(help[s]), "nng URL(s) of %s (%s); several, comma-separated, share the load",
 		    svc->name, svc->contract);
-		all[N_FIXED + s] = (env_var) {.name = svc->url_variable, .default_value = svc->default_url,
-		    .kind = ENV_CUSTOM, .parse = parse_service_urls, .out = &cfg->service_urls[s], .help = help[s]};
+		all[N_FIXED + s] = (env_var){.name = svc->url_variable,
+		    .default_value                 = svc->default_url,
+		    .kind                          = ENV_CUSTOM,
+		    .parse                         = parse_service_urls,
+		    .out                           = &cfg->service_urls[s],
+		    .help                          = help[s]};
 	}
 	env_action action = env_cli(argc, argv,
 	    "gateway: the REST API on HTTP, translated to protobuf RPC over nng to the services of the registry.", all,
 	    N_FIXED + contract_services_count);
-	cfg->log_level  = (log_level) level;
-	cfg->log_format = (log_format) format;
+	cfg->log_level    = (log_level) level;
+	cfg->log_format   = (log_format) format;
 	if (action == ENV_RUN && unconfigured_service(cfg) != 0)
 		return ENV_EXIT_USAGE;
 	return action;

@@ -7,16 +7,16 @@
 #include "contract/tables.h"
 
 typedef struct gateway_config {
-	env_port_list ports;       /* GATEWAY_PORTS */
-	const char *bind_address;  /* GATEWAY_BIND */
+	env_port_list ports;      /* GATEWAY_PORTS */
+	const char *bind_address; /* GATEWAY_BIND */
 	/* Each registry service's nng URL(s), by index into contract_services,
 	 * from its url_variable (USER_SVC_URL, ...); never empty. */
 	const char *service_urls[CONTRACT_SERVICES_MAX];
-	long rpc_timeout_ms;       /* RPC_TIMEOUT_MS: default and ceiling of every call */
-	long max_body_bytes;       /* MAX_BODY_BYTES */
-	long workers;              /* WORKERS: HTTP threads, each held by an open connection */
-	long request_timeout_ms;   /* REQUEST_TIMEOUT_MS: a slow client's whole request */
-	const char *cors_origins;  /* CORS_ORIGINS: comma-separated; "" allows none */
+	long rpc_timeout_ms;      /* RPC_TIMEOUT_MS: default and ceiling of every call */
+	long max_body_bytes;      /* MAX_BODY_BYTES */
+	long workers;             /* WORKERS: HTTP threads, each held by an open connection */
+	long request_timeout_ms;  /* REQUEST_TIMEOUT_MS: a slow client's whole request */
+	const char *cors_origins; /* CORS_ORIGINS: comma-separated; "" allows none */
 	log_level log_level;
 	log_format log_format;
 } gateway_config;

@@ -16,23 +16,15 @@ int
 http_status_from_rpc(rpc_code code)
 {
 	switch (code) {
-	case RPC_OK:
-		return 200;
+	case RPC_OK: return 200;
 	case RPC_INVALID_ARGUMENT:
-	case RPC_FAILED_PRECONDITION:
-		return 400;
-	case RPC_NOT_FOUND:
-		return 404;
-	case RPC_ALREADY_EXISTS:
-		return 409;
-	case RPC_RESOURCE_EXHAUSTED:
-		return 429;
-	case RPC_UNAVAILABLE:
-		return 503;
-	case RPC_DEADLINE_EXCEEDED:
-		return 504;
-	default:
-		return 500;
+	case RPC_FAILED_PRECONDITION: return 400;
+	case RPC_NOT_FOUND: return 404;
+	case RPC_ALREADY_EXISTS: return 409;
+	case RPC_RESOURCE_EXHAUSTED: return 429;
+	case RPC_UNAVAILABLE: return 503;
+	case RPC_DEADLINE_EXCEEDED: return 504;
+	default: return 500;
 	}
 }
 
@@ -99,15 +91,15 @@ http_send_json(struct mg_connection *conn, int status, const char *request_id, c
 }
 
 int
-http_send(struct mg_connection *conn, int status, const char *content_type, const char *request_id,
-    const char *body, size_t len, const http_header *extra, size_t n_extra)
+http_send(struct mg_connection *conn, int status, const char *content_type, const char *request_id, const char *body,
+    size_t len, const http_header *extra, size_t n_extra)
 {
 	char stack[2048]; /* most responses fit: no malloc for them */
 	buffer b;
 	buffer_init_on(&b, stack, sizeof(stack));
 	char line[64], length[24];
-	int n     = snprintf(line, sizeof(line), "HTTP/1.1 %d %s\r\n", status, mg_get_response_code_text(conn, status));
-	bool ok   = buffer_append(&b, line, (size_t) n);
+	int n   = snprintf(line, sizeof(line), "HTTP/1.1 %d %s\r\n", status, mg_get_response_code_text(conn, status));
+	bool ok = buffer_append(&b, line, (size_t) n);
 	bool says_connection = false;
 	if (status != 204) { /* a 204 has no content, so no content headers */
 		snprintf(length, sizeof(length), "%zu", len);
@@ -116,7 +108,7 @@ http_send(struct mg_connection *conn, int status, const char *content_type, cons
 	}
 	ok = ok && append_header(&b, "X-Request-Id", request_id);
 	for (size_t i = 0; i < n_extra; i++) {
-		ok = ok && append_header(&b, extra[i].name, extra[i].value);
+		ok              = ok && append_header(&b, extra[i].name, extra[i].value);
 		says_connection = says_connection || strcasecmp(extra[i].name, "Connection") == 0;
 	}
 	ok = ok && append_header(&b, "Date", http_date());
@@ -151,8 +143,8 @@ text_value(const char *text)
 }
 
 int
-http_send_error(struct mg_connection *conn, int status, rpc_code code, const char *message,
-    const rpc_status *st, const char *request_id, const http_header *extra, size_t n_extra)
+http_send_error(struct mg_connection *conn, int status, rpc_code code, const char *message, const rpc_status *st,
+    const char *request_id, const http_header *extra, size_t n_extra)
 {
 	json_t *body = json_object();
 	json_object_set_new(body, "statusCode", json_integer(status));

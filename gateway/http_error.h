@@ -25,15 +25,15 @@ int http_send(struct mg_connection *conn, int status, const char *content_type, 
     const char *body, size_t len, const http_header *extra, size_t n_extra);
 
 /* http_send with application/json. */
-int http_send_json(struct mg_connection *conn, int status, const char *request_id, const char *body,
-    size_t len, const http_header *extra, size_t n_extra);
+int http_send_json(struct mg_connection *conn, int status, const char *request_id, const char *body, size_t len,
+    const http_header *extra, size_t n_extra);
 
 /* Sends the error body {"statusCode","error","code","message","requestId"}.
  * With violations (st->n_violations > 0) message is the list of their
  * descriptions; otherwise the single string `message`, which the caller
  * guarantees is fit for a client (never a library's or a 5xx's internal
  * text). Returns status. */
-int http_send_error(struct mg_connection *conn, int status, rpc_code code, const char *message,
-    const rpc_status *st, const char *request_id, const http_header *extra, size_t n_extra);
+int http_send_error(struct mg_connection *conn, int status, rpc_code code, const char *message, const rpc_status *st,
+    const char *request_id, const http_header *extra, size_t n_extra);
 
 #endif

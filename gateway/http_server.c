@@ -13,17 +13,17 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/log.h"
 #include "civetweb_conn.h"
 #include "civetweb_head.h"
 #include "health.pb-c.h"
 #include "http_error.h"
 #include "listen_sockets.h"
-#include "base/log.h"
 #include "metrics.h"
 #include "openapi.h"
-#include "json/pbjson.h"
 #include "request_checks.h"
 #include "request_id.h"
+#include "json/pbjson.h"
 
 #define MAX_EXTRA_HEADERS 12
 #define READY_TIMEOUT_MS 1000
@@ -33,9 +33,9 @@ struct http_server {
 	struct mg_context *ctx;
 	const gateway_config *cfg;
 	rpc_client *clients[CONTRACT_SERVICES_MAX]; /* one per registry service */
-	char *openapi; /* generated once at start */
+	char *openapi;                              /* generated once at start */
 	size_t openapi_len;
-	_Atomic long connections; /* each holds a worker until it closes */
+	_Atomic long connections;  /* each holds a worker until it closes */
 	char answered_by_civetweb; /* its address marks a connection whose request on_http_error answered */
 };
 
@@ -44,15 +44,15 @@ typedef struct exchange {
 	struct mg_connection *conn;
 	const struct mg_request_info *ri;
 	char request_id[REQUEST_ID_MAX + 1];
-	const char *route;   /* template, for the access log */
+	const char *route;    /* template, for the access log */
 	const route *matched; /* NULL until a route matched; for metrics */
 	int64_t started_ms;
 	int64_t rpc_ms;
 	http_header headers[MAX_EXTRA_HEADERS]; /* sent with every response */
 	size_t n_headers;
-	bool body_read; /* the body was consumed, so the connection can stay open */
-	bool closing;   /* "Connection: close" is among the headers */
-	rpc_status st; /* scratch status for this request */
+	bool body_read;                /* the body was consumed, so the connection can stay open */
+	bool closing;                  /* "Connection: close" is among the headers */
+	rpc_status st;                 /* scratch status for this request */
 	char path[PATH_MAX_BYTES + 1]; /* the target's path, decoded (routes_decode_path) */
 } exchange;
 
@@ -60,7 +60,7 @@ static void
 add_header(exchange *x, const char *name, const char *value)
 {
 	if (x->n_headers < MAX_EXTRA_HEADERS)
-		x->headers[x->n_headers++] = (http_header) {name, value};
+		x->headers[x->n_headers++] = (http_header){name, value};
 }
 
 /* The response says the connection ends after it (and handle_request
@@ -83,7 +83,7 @@ static void
 civetweb_closes_after_this_request(struct mg_connection *conn)
 {
 	struct mg_request_info *ri = (struct mg_request_info *) mg_get_request_info(conn);
-	int i = 0;
+	int i                      = 0;
 	while (i < ri->num_headers && strcasecmp(ri->http_headers[i].name, "Connection") != 0)
 		i++;
 	if (i == ri->num_headers && ri->num_headers < MG_MAX_HEADERS)
@@ -228,8 +228,8 @@ request_timeout(const http_server *srv, exchange *x, int64_t *timeout_ms)
 	long long ms = strtoll(hdr, &end, 10);
 	if (!isdigit((unsigned char) hdr[0]) || *end != '\0' || ms <= 0) {
 		rpc_status_clear(&x->st);
-		rpc_status_add_violation(&x->st, "X-Request-Timeout",
-		    "X-Request-Timeout must be a positive number of milliseconds");
+		rpc_status_add_violation(
+		    &x->st, "X-Request-Timeout", "X-Request-Timeout must be a positive number of milliseconds");
 		return false;
 	}
 	if (ms < *timeout_ms)
@@ -298,7 +298,8 @@ read_body(const http_server *srv, exchange *x, char **body, size_t *len)
 	if (civetweb_conn_read_deadline_end()) {
 		free(buf);
 		x->body_read = false;
-		return send_error(x, 408, RPC_DEADLINE_EXCEEDED, "the body did not arrive within REQUEST_TIMEOUT_MS", NULL);
+		return send_error(
+		    x, 408, RPC_DEADLINE_EXCEEDED, "the body did not arrive within REQUEST_TIMEOUT_MS", NULL);
 	}
 	/* A bad chunk header (mg_read < 0), or a body cut short (the client
 	 * stopped, or a timeout): the framing is lost, so the connection ends
@@ -333,13 +334,17 @@ integer_field(const ProtobufCMessageDescriptor *desc, const char *name)
 	if (f == NULL)
 		return false;
 	switch (f->type) {
-	case PROTOBUF_C_TYPE_INT32: case PROTOBUF_C_TYPE_SINT32: case PROTOBUF_C_TYPE_SFIXED32:
-	case PROTOBUF_C_TYPE_INT64: case PROTOBUF_C_TYPE_SINT64: case PROTOBUF_C_TYPE_SFIXED64:
-	case PROTOBUF_C_TYPE_UINT32: case PROTOBUF_C_TYPE_FIXED32: case PROTOBUF_C_TYPE_UINT64:
-	case PROTOBUF_C_TYPE_FIXED64:
-		return true;
-	default:
-		return false;
+	case PROTOBUF_C_TYPE_INT32:
+	case PROTOBUF_C_TYPE_SINT32:
+	case PROTOBUF_C_TYPE_SFIXED32:
+	case PROTOBUF_C_TYPE_INT64:
+	case PROTOBUF_C_TYPE_SINT64:
+	case PROTOBUF_C_TYPE_SFIXED64:
+	case PROTOBUF_C_TYPE_UINT32:
+	case PROTOBUF_C_TYPE_FIXED32:
+	case PROTOBUF_C_TYPE_UINT64:
+	case PROTOBUF_C_TYPE_FIXED64: return true;
+	default: return false;
 	}
 }
 
@@ -350,7 +355,6 @@ canonical_integer(const char *s)
 {
 	return !(s[0] == '0' && s[1] != '\0' && strspn(s, "0123456789") == strlen(s));
 }
-
 
 /* "/users/{id}" with the reply's id → "/users/12". */
 static void
@@ -454,8 +458,8 @@ handle_rpc(http_server *srv, exchange *x, const route_match *m, int64_t timeout_
 			if (integer_field(md->input, name) && !canonical_integer(m->params[i].value)) {
 				json_decref(value);
 				rpc_status_clear(&x->st);
-				rpc_status_add_violation(&x->st, json_name, "%s must be written in digits without leading zeros",
-				    json_name);
+				rpc_status_add_violation(
+				    &x->st, json_name, "%s must be written in digits without leading zeros", json_name);
 				status = send_error(x, 400, RPC_INVALID_ARGUMENT, NULL, &x->st);
 				goto out;
 			}
@@ -465,7 +469,7 @@ handle_rpc(http_server *srv, exchange *x, const route_match *m, int64_t timeout_
 	/* 3. JSON → request message; every problem is listed. */
 	if (pbjson_decode_object(md->input, root, &request, &x->st) != RPC_OK) {
 		status = x->st.code == RPC_INVALID_ARGUMENT ? send_error(x, 400, RPC_INVALID_ARGUMENT, NULL, &x->st)
-		                                          : send_error(x, 500, RPC_INTERNAL, "internal error", NULL);
+		                                            : send_error(x, 500, RPC_INTERNAL, "internal error", NULL);
 		goto out;
 	}
 	/* 4. The call, with the request id, the deadline and the metadata. */
@@ -473,9 +477,9 @@ handle_rpc(http_server *srv, exchange *x, const route_match *m, int64_t timeout_
 	size_t n_md     = 0;
 	const char *key = mg_get_header(x->conn, "Idempotency-Key");
 	if (key != NULL)
-		md_items[n_md++] = (rpc_metadata) {"idempotency-key", key};
-	rpc_call_options opt = {.request_id = x->request_id, .timeout_ms = timeout_ms, .metadata = md_items,
-	    .n_metadata = n_md};
+		md_items[n_md++] = (rpc_metadata){"idempotency-key", key};
+	rpc_call_options opt = {
+	    .request_id = x->request_id, .timeout_ms = timeout_ms, .metadata = md_items, .n_metadata = n_md};
 	int64_t t0    = rpc_clock_ms();
 	rpc_code code = rpc_client_call(srv->clients[r->service], svc, r->rpc_method, request, &reply, &opt, &x->st);
 	x->rpc_ms     = rpc_clock_ms() - t0;
@@ -486,8 +490,8 @@ handle_rpc(http_server *srv, exchange *x, const route_match *m, int64_t timeout_
 	}
 	/* 5. Reply → JSON: the whole message or the route's field of it. */
 	buffer out = {0};
-	int rv = r->response_field != NULL ? pbjson_encode_field(reply, r->response_field, &out)
-	                                   : pbjson_encode(reply, &out);
+	int rv     = r->response_field != NULL ? pbjson_encode_field(reply, r->response_field, &out)
+	                                       : pbjson_encode(reply, &out);
 	if (rv != 0) {
 		buffer_free(&out);
 		status = send_error(x, 500, RPC_INTERNAL, "internal error", NULL);
@@ -521,9 +525,9 @@ ask_health(http_server *srv, exchange *x, int64_t timeout_ms, Health__HealthRepl
 		Health__HealthRequest in = HEALTH__HEALTH_REQUEST__INIT;
 		ProtobufCMessage *out    = NULL;
 		rpc_call_options opt     = {.request_id = x->request_id,
-		        .timeout_ms = timeout_ms < READY_TIMEOUT_MS ? timeout_ms : READY_TIMEOUT_MS};
-		codes[s]   = rpc_client_call(srv->clients[s], routes_service_descriptor(s), "Health", &in.base, &out,
-		      &opt, &x->st);
+		        .timeout_ms                     = timeout_ms < READY_TIMEOUT_MS ? timeout_ms : READY_TIMEOUT_MS};
+		codes[s]                 = rpc_client_call(
+		                    srv->clients[s], routes_service_descriptor(s), "Health", &in.base, &out, &opt, &x->st);
 		replies[s] = codes[s] == RPC_OK ? (Health__HealthReply *) out : NULL;
 		if (codes[s] != RPC_OK)
 			metrics_count_rpc_error((size_t) s, codes[s]);
@@ -553,8 +557,9 @@ handle_readyz(http_server *srv, exchange *x, int64_t timeout_ms)
 		if (h != NULL) {
 			json_t *deps = json_array();
 			for (size_t i = 0; i < h->n_dependencies; i++) {
-				json_array_append_new(deps, json_pack("{s:s,s:b,s:s}", "name", h->dependencies[i]->name,
-				    "ok", h->dependencies[i]->ok, "detail", h->dependencies[i]->detail));
+				json_array_append_new(
+				    deps, json_pack("{s:s,s:b,s:s}", "name", h->dependencies[i]->name, "ok",
+				              h->dependencies[i]->ok, "detail", h->dependencies[i]->detail));
 			}
 			entry  = json_pack("{s:b,s:o}", "ok", h->ok, "dependencies", deps);
 			all_ok = all_ok && h->ok;
@@ -638,16 +643,11 @@ dispatch(http_server *srv, exchange *x)
 		return send_error(x, 400, RPC_INVALID_ARGUMENT, NULL, &x->st);
 
 	switch (m.route->kind) {
-	case ROUTE_HEALTHZ:
-		return send_json(x, 200, "{\"status\":\"ok\"}", 15);
-	case ROUTE_READYZ:
-		return handle_readyz(srv, x, timeout_ms);
-	case ROUTE_OPENAPI:
-		return send_json(x, 200, srv->openapi, srv->openapi_len);
-	case ROUTE_METRICS:
-		return handle_metrics(srv, x, timeout_ms);
-	case ROUTE_RPC:
-		return handle_rpc(srv, x, &m, timeout_ms);
+	case ROUTE_HEALTHZ: return send_json(x, 200, "{\"status\":\"ok\"}", 15);
+	case ROUTE_READYZ: return handle_readyz(srv, x, timeout_ms);
+	case ROUTE_OPENAPI: return send_json(x, 200, srv->openapi, srv->openapi_len);
+	case ROUTE_METRICS: return handle_metrics(srv, x, timeout_ms);
+	case ROUTE_RPC: return handle_rpc(srv, x, &m, timeout_ms);
 	}
 	return send_error(x, 500, RPC_INTERNAL, "internal error", NULL);
 }
@@ -689,8 +689,8 @@ handle_request(struct mg_connection *conn, void *cbdata)
 	int status;
 	if (request_check(&head, &violation)) {
 		close_after_response(x);
-		status = send_error(x, violation.status, violation.status >= 500 ? RPC_UNIMPLEMENTED : RPC_INVALID_ARGUMENT,
-		    violation.message, NULL);
+		status = send_error(x, violation.status,
+		    violation.status >= 500 ? RPC_UNIMPLEMENTED : RPC_INVALID_ARGUMENT, violation.message, NULL);
 	} else {
 		/* CivetWeb 1.15 cannot discard a chunked body's trailer section
 		 * ("0\r\nX-Checksum: 1\r\n\r\n"), whether a route read the body or
@@ -704,11 +704,13 @@ handle_request(struct mg_connection *conn, void *cbdata)
 		status = dispatch(srv, x);
 	}
 	if (x->closing && body_pending(x) && civetweb_conn_stop_reading() == -1)
-		log_warn(x->request_id, "connection_socket_unknown peer=%s:%d (its unread body is discarded until "
-		    "REQUEST_TIMEOUT_MS)", x->ri->remote_addr, x->ri->remote_port);
+		log_warn(x->request_id,
+		    "connection_socket_unknown peer=%s:%d (its unread body is discarded until "
+		    "REQUEST_TIMEOUT_MS)",
+		    x->ri->remote_addr, x->ri->remote_port);
 	if (x->closing)
 		civetweb_closes_after_this_request(conn);
-	int64_t ms  = rpc_clock_ms() - x->started_ms;
+	int64_t ms = rpc_clock_ms() - x->started_ms;
 	metrics_observe_request(x->matched, status, ms);
 	log_info(x->request_id, "http method=%.16s route=%s status=%d ms=%lld rpc_ms=%lld", x->ri->request_method,
 	    x->route, status, (long long) ms, (long long) x->rpc_ms);
@@ -737,9 +739,13 @@ framing_refusal(const struct mg_request_info *ri, char *text, size_t len, int *s
 {
 	request_field fields[MG_MAX_HEADERS];
 	for (int i = 0; i < ri->num_headers; i++)
-		fields[i] = (request_field) {ri->http_headers[i].name, ri->http_headers[i].value};
-	request_head h = {.method = ri->request_method, .version = ri->http_version, .target = "/",
-	    .fields = fields, .n_fields = ri->num_headers, .layout_field = -1};
+		fields[i] = (request_field){ri->http_headers[i].name, ri->http_headers[i].value};
+	request_head h = {.method = ri->request_method,
+	    .version              = ri->http_version,
+	    .target               = "/",
+	    .fields               = fields,
+	    .n_fields             = ri->num_headers,
+	    .layout_field         = -1};
 	request_violation v;
 	if (!request_check(&h, &v))
 		return false;
@@ -760,11 +766,11 @@ answer_for_civetweb(struct mg_connection *conn, int status, const char *message,
 	char rid[REQUEST_ID_MAX + 1];
 	request_id_take_or_make(ri->http_version != NULL ? mg_get_header(conn, "X-Request-Id") : NULL, rid);
 	static const http_header closing[] = {{"Connection", "close"}};
-	rpc_code code = status == 404                                   ? RPC_NOT_FOUND
-	                : status == 405 || status == 501 || status == 505 ? RPC_UNIMPLEMENTED
-	                : status == 413                                   ? RPC_RESOURCE_EXHAUSTED
-	                : status >= 500                                   ? RPC_INTERNAL
-	                                                                  : RPC_INVALID_ARGUMENT;
+	rpc_code code                      = status == 404                                     ? RPC_NOT_FOUND
+	                                     : status == 405 || status == 501 || status == 505 ? RPC_UNIMPLEMENTED
+	                                     : status == 413                                   ? RPC_RESOURCE_EXHAUSTED
+	                                     : status >= 500                                   ? RPC_INTERNAL
+	                                                                                       : RPC_INVALID_ARGUMENT;
 	http_send_error(conn, status, code, message, NULL, rid, closing, 1);
 	metrics_observe_request(NULL, status, 0);
 	log_info(rid, "http method=%.16s route=none status=%d ms=0 rpc_ms=-1 civetweb=\"%s\"", method, status, detail);
@@ -775,7 +781,7 @@ static int
 on_http_error(struct mg_connection *conn, int status, const char *errmsg)
 {
 	const struct mg_request_info *ri = mg_get_request_info(conn);
-	const char *method = ri->http_version != NULL ? ri->request_method : NULL;
+	const char *method               = ri->http_version != NULL ? ri->request_method : NULL;
 	const char *message = mg_get_response_code_text(conn, status); /* CivetWeb's text is not for clients */
 	char text[192];
 	bool line_parsed = civetweb_head_line_parsed(ri);
@@ -829,7 +835,7 @@ on_connection_open(const struct mg_connection *conn, void **conn_data)
 {
 	http_server *srv = mg_get_user_data(mg_get_context(conn));
 	atomic_fetch_add(&srv->connections, 1);
-	*conn_data = srv; /* marks it counted, so the close is counted once */
+	*conn_data = srv;       /* marks it counted, so the close is counted once */
 	civetweb_conn_opened(); /* this worker's next recv() is the connection's first */
 	return 0;
 }
@@ -855,8 +861,8 @@ answer_dropped_request(const struct mg_connection *cconn)
 		metrics_observe_request(NULL, 204, 0);
 		log_info(rid, "http method=OPTIONS route=none status=204 ms=0 rpc_ms=-1 civetweb=\"asterisk-form\"");
 	} else if (strcmp(ri->request_uri, "*") == 0) {
-		answer_for_civetweb(conn, 400, "the asterisk-form target \"*\" is only for OPTIONS (RFC 9112 3.2.4)",
-		    "asterisk-form");
+		answer_for_civetweb(
+		    conn, 400, "the asterisk-form target \"*\" is only for OPTIONS (RFC 9112 3.2.4)", "asterisk-form");
 	} else {
 		answer_for_civetweb(conn, 421, "the request-target names a host or port this gateway does not serve",
 		    "non-local absolute-form");
@@ -912,18 +918,16 @@ http_server_start(http_server **out, const gateway_config *cfg, rpc_client *cons
 	snprintf(request_timeout, sizeof(request_timeout), "%ld", cfg->request_timeout_ms);
 	/* tcp_nodelay: CivetWeb writes headers and body separately, and Nagle's
 	 * algorithm with the client's delayed ACK held each response ~40 ms. */
-	const char *options[] = {"listening_ports", ports, "num_threads", threads, "enable_keep_alive", "yes",
-	    "tcp_nodelay", "1",
-	    "keep_alive_timeout_ms", "5000", "request_timeout_ms", request_timeout,
-	    /* The raw target reaches the handler (the path is decoded there,
-	     * per segment), and an absolute-form target naming this port is
-	     * served whatever its host (RFC 9112 3.2.2: a server MUST accept
-	     * absolute-form; CivetWeb's default checks it against
-	     * authentication_domain "mydomain.com" and drops it silently). */
-	    "decode_url", "no", "enable_auth_domain_check", "no",
-	    "max_request_size", CIVETWEB_REQUEST_BUFFER_TEXT,
-	    /* CORS is ours (CORS_ORIGINS): CivetWeb's own would allow any origin. */
-	    "access_control_allow_origin", "", "access_control_allow_methods", "", NULL};
+	const char *options[]         = {"listening_ports", ports, "num_threads", threads, "enable_keep_alive", "yes",
+	            "tcp_nodelay", "1", "keep_alive_timeout_ms", "5000", "request_timeout_ms", request_timeout,
+	            /* The raw target reaches the handler (the path is decoded there,
+	             * per segment), and an absolute-form target naming this port is
+	             * served whatever its host (RFC 9112 3.2.2: a server MUST accept
+	             * absolute-form; CivetWeb's default checks it against
+	             * authentication_domain "mydomain.com" and drops it silently). */
+	            "decode_url", "no", "enable_auth_domain_check", "no", "max_request_size", CIVETWEB_REQUEST_BUFFER_TEXT,
+	            /* CORS is ours (CORS_ORIGINS): CivetWeb's own would allow any origin. */
+	            "access_control_allow_origin", "", "access_control_allow_methods", "", NULL};
 	struct mg_callbacks callbacks = {0};
 	callbacks.http_error          = on_http_error;
 	callbacks.log_message         = on_log_message;
@@ -941,8 +945,10 @@ http_server_start(http_server **out, const gateway_config *cfg, rpc_client *cons
 	mg_set_request_handler(srv->ctx, "/", handle_request, srv);
 	int deferred = listen_sockets_defer_accept(&cfg->ports, cfg->request_timeout_ms);
 	if (deferred < cfg->ports.n)
-		log_warn(NULL, "tcp_defer_accept_missing ports=%d set=%d (a silent connection holds a worker "
-		    "until REQUEST_TIMEOUT_MS)", cfg->ports.n, deferred);
+		log_warn(NULL,
+		    "tcp_defer_accept_missing ports=%d set=%d (a silent connection holds a worker "
+		    "until REQUEST_TIMEOUT_MS)",
+		    cfg->ports.n, deferred);
 	*out = srv;
 	return 0;
 }

@@ -15,8 +15,8 @@ typedef struct http_server http_server;
 /* Starts listening. cfg and clients are borrowed and must outlive the
  * server. On failure returns -1 with the reason in err and nothing
  * running. */
-int http_server_start(http_server **out, const gateway_config *cfg,
-    rpc_client *const clients[CONTRACT_SERVICES_MAX], char *err, size_t errlen);
+int http_server_start(http_server **out, const gateway_config *cfg, rpc_client *const clients[CONTRACT_SERVICES_MAX],
+    char *err, size_t errlen);
 
 /* Stops taking connections, lets requests in progress finish, frees the
  * server. Accepts NULL. */

@@ -3,8 +3,8 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <string.h>
 #include <netinet/tcp.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -15,8 +15,8 @@ listen_sockets_defer_accept(const env_port_list *ports, long timeout_ms)
 	int seconds = (int) ((timeout_ms + 999) / 1000), found = 0;
 	long max_fd = sysconf(_SC_OPEN_MAX);
 	for (int fd = 0; fd < (max_fd > 0 && max_fd < 65536 ? max_fd : 65536) && found < ports->n; fd++) {
-		int listening   = 0;
-		socklen_t len   = sizeof(listening);
+		int listening = 0;
+		socklen_t len = sizeof(listening);
 		struct sockaddr_in addr;
 		socklen_t addr_len = sizeof(addr);
 		if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 || !listening ||
@@ -36,4 +36,3 @@ listen_sockets_defer_accept(const env_port_list *ports, long timeout_ms)
 	return 0; /* Linux only */
 #endif
 }
-

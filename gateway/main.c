@@ -6,11 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/log.h"
+#include "base/signals.h"
 #include "config.h"
 #include "http_server.h"
-#include "base/log.h"
 #include "rpc/client.h"
-#include "base/signals.h"
 
 int
 main(int argc, char **argv)
@@ -28,7 +28,8 @@ main(int argc, char **argv)
 	rpc_status st;
 	for (size_t s = 0; s < contract_services_count; s++) {
 		if (rpc_client_open(&clients[s], cfg.service_urls[s], NULL, &st) != RPC_OK) {
-			log_error(NULL, "gateway_start_failed service=%s reason=\"%s\"", contract_services[s].name, st.message);
+			log_error(NULL, "gateway_start_failed service=%s reason=\"%s\"", contract_services[s].name,
+			    st.message);
 			return EXIT_FAILURE;
 		}
 	}
@@ -42,9 +43,10 @@ main(int argc, char **argv)
 	}
 	char ports[64] = "";
 	for (int i = 0; i < cfg.ports.n; i++)
-		snprintf(ports + strlen(ports), sizeof(ports) - strlen(ports), "%s%d", i ? "," : "", cfg.ports.ports[i]);
-	log_info(NULL, "gateway_started ports=%s bind=%s services=%zu", ports, cfg.bind_address,
-	    contract_services_count);
+		snprintf(
+		    ports + strlen(ports), sizeof(ports) - strlen(ports), "%s%d", i ? "," : "", cfg.ports.ports[i]);
+	log_info(
+	    NULL, "gateway_started ports=%s bind=%s services=%zu", ports, cfg.bind_address, contract_services_count);
 	for (size_t s = 0; s < contract_services_count; s++)
 		log_info(NULL, "gateway_service service=%s url=%s", contract_services[s].name, cfg.service_urls[s]);
 

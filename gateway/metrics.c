@@ -78,18 +78,18 @@ render_requests(buffer *t)
 	size_t routes_count;
 	routes_table(&routes_count);
 	buffer_printf(t, "# HELP gateway_http_requests_total HTTP requests answered, by route and status.\n"
-	       "# TYPE gateway_http_requests_total counter\n");
+	                 "# TYPE gateway_http_requests_total counter\n");
 	for (size_t slot = 0; slot <= routes_count && slot < MAX_ROUTES; slot++) {
 		route_label(slot, label, sizeof(label));
 		for (int s = 0; s < STATUS_COUNT; s++) {
 			uint64_t n = atomic_load_explicit(&requests[slot][s], memory_order_relaxed);
 			if (n > 0)
-				buffer_printf(t, "gateway_http_requests_total{route=\"%s\",status=\"%d\"} %llu\n", label, s + STATUS_MIN,
-				    (unsigned long long) n);
+				buffer_printf(t, "gateway_http_requests_total{route=\"%s\",status=\"%d\"} %llu\n",
+				    label, s + STATUS_MIN, (unsigned long long) n);
 		}
 	}
 	buffer_printf(t, "# HELP gateway_http_request_duration_seconds Time from request to response, by route.\n"
-	       "# TYPE gateway_http_request_duration_seconds histogram\n");
+	                 "# TYPE gateway_http_request_duration_seconds histogram\n");
 	for (size_t slot = 0; slot <= routes_count && slot < MAX_ROUTES; slot++) {
 		uint64_t count = 0;
 		for (size_t b = 0; b <= BUCKETS; b++)
@@ -101,11 +101,13 @@ render_requests(buffer *t)
 		for (size_t b = 0; b <= BUCKETS; b++) {
 			cumulative += atomic_load_explicit(&latency[slot][b], memory_order_relaxed);
 			if (b < BUCKETS)
-				buffer_printf(t, "gateway_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n", label,
-				    (double) bucket_ms[b] / 1000.0, (unsigned long long) cumulative);
+				buffer_printf(t,
+				    "gateway_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n",
+				    label, (double) bucket_ms[b] / 1000.0, (unsigned long long) cumulative);
 			else
-				buffer_printf(t, "gateway_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n", label,
-				    (unsigned long long) cumulative);
+				buffer_printf(t,
+				    "gateway_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n",
+				    label, (unsigned long long) cumulative);
 		}
 		buffer_printf(t, "gateway_http_request_duration_seconds_sum{route=\"%s\"} %.3f\n", label,
 		    (double) atomic_load_explicit(&latency_sum_ms[slot], memory_order_relaxed) / 1000.0);
@@ -113,7 +115,7 @@ render_requests(buffer *t)
 		    (unsigned long long) cumulative);
 	}
 	buffer_printf(t, "# HELP gateway_rpc_errors_total RPCs to a service that did not end OK, by gRPC code.\n"
-	       "# TYPE gateway_rpc_errors_total counter\n");
+	                 "# TYPE gateway_rpc_errors_total counter\n");
 	for (int s = 0; (size_t) s < contract_services_count; s++) {
 		for (int c = 1; c < RPC_CODES; c++) {
 			uint64_t n = atomic_load_explicit(&rpc_errors[s][c], memory_order_relaxed);
@@ -141,7 +143,7 @@ instance_label(const Health__HealthReply *h)
 {
 	static _Thread_local char label[128];
 	const char *in = h->instance != NULL ? h->instance : "";
-	size_t j = 0;
+	size_t j       = 0;
 	for (; in[j] != '\0' && j + 1 < sizeof(label); j++)
 		label[j] = (in[j] == '"' || in[j] == '\\' || (unsigned char) in[j] < 0x20) ? '_' : in[j];
 	label[j] = '\0';
@@ -153,7 +155,8 @@ instance_label(const Health__HealthReply *h)
 static void
 render_services(buffer *t, Health__HealthReply *const health[CONTRACT_SERVICES_MAX])
 {
-	buffer_printf(t, "# HELP service_up Whether the service answered its Health method.\n# TYPE service_up gauge\n");
+	buffer_printf(
+	    t, "# HELP service_up Whether the service answered its Health method.\n# TYPE service_up gauge\n");
 	for (int s = 0; (size_t) s < contract_services_count; s++)
 		buffer_printf(t, "service_up{service=\"%s\"} %d\n", routes_service_name((size_t) s), health[s] != NULL);
 	for (int s = 0; (size_t) s < contract_services_count; s++) {
@@ -164,18 +167,20 @@ render_services(buffer *t, Health__HealthReply *const health[CONTRACT_SERVICES_M
 			/* Printed already, with an earlier service or stat? */
 			bool seen = false;
 			for (int ps = 0; ps <= s && !seen; ps++)
-				for (size_t pi = 0; health[ps] != NULL && pi < (ps == s ? i : health[ps]->n_stats) && !seen; pi++)
+				for (size_t pi = 0;
+				     health[ps] != NULL && pi < (ps == s ? i : health[ps]->n_stats) && !seen; pi++)
 					seen = strcmp(health[ps]->stats[pi]->name, first->name) == 0;
 			if (seen)
 				continue;
 			const char *help = first->help != NULL ? first->help : "";
-			buffer_printf(t, "# HELP service_%s %.*s\n# TYPE service_%s %s\n", first->name, (int) strcspn(help, "\\\n"),
-			    help, first->name, first->gauge ? "gauge" : "counter");
+			buffer_printf(t, "# HELP service_%s %.*s\n# TYPE service_%s %s\n", first->name,
+			    (int) strcspn(help, "\\\n"), help, first->name, first->gauge ? "gauge" : "counter");
 			for (int os = s; (size_t) os < contract_services_count; os++)
 				for (size_t oi = 0; health[os] != NULL && oi < health[os]->n_stats; oi++)
 					if (strcmp(health[os]->stats[oi]->name, first->name) == 0) {
-						buffer_printf(t, "service_%s{service=\"%s\",instance=\"%s\"} %llu\n", first->name,
-						    routes_service_name((size_t) os), instance_label(health[os]),
+						buffer_printf(t, "service_%s{service=\"%s\",instance=\"%s\"} %llu\n",
+						    first->name, routes_service_name((size_t) os),
+						    instance_label(health[os]),
 						    (unsigned long long) health[os]->stats[oi]->value);
 						break; /* a name twice in one reply: the first only */
 					}
@@ -186,17 +191,18 @@ render_services(buffer *t, Health__HealthReply *const health[CONTRACT_SERVICES_M
 static void
 render_connections(buffer *t, long open_connections, long workers)
 {
-	buffer_printf(t, "# HELP gateway_http_connections HTTP connections held by a worker thread (at most WORKERS; "
-	       "connections waiting for one are not counted).\n"
-	       "# TYPE gateway_http_connections gauge\n"
-	       "gateway_http_connections %ld\n"
-	       "# HELP gateway_http_workers HTTP worker threads (WORKERS).\n"
-	       "# TYPE gateway_http_workers gauge\n"
-	       "gateway_http_workers %ld\n"
-	       "# HELP gateway_http_connection_turns_total Answers that closed their connection because every "
-	       "worker was held, so that waiting clients got a turn.\n"
-	       "# TYPE gateway_http_connection_turns_total counter\n"
-	       "gateway_http_connection_turns_total %llu\n",
+	buffer_printf(t,
+	    "# HELP gateway_http_connections HTTP connections held by a worker thread (at most WORKERS; "
+	    "connections waiting for one are not counted).\n"
+	    "# TYPE gateway_http_connections gauge\n"
+	    "gateway_http_connections %ld\n"
+	    "# HELP gateway_http_workers HTTP worker threads (WORKERS).\n"
+	    "# TYPE gateway_http_workers gauge\n"
+	    "gateway_http_workers %ld\n"
+	    "# HELP gateway_http_connection_turns_total Answers that closed their connection because every "
+	    "worker was held, so that waiting clients got a turn.\n"
+	    "# TYPE gateway_http_connection_turns_total counter\n"
+	    "gateway_http_connection_turns_total %llu\n",
 	    open_connections, workers,
 	    (unsigned long long) atomic_load_explicit(&connection_turns, memory_order_relaxed));
 }

@@ -6,8 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "json/pbjson.h"
 #include "routes.h"
+#include "json/pbjson.h"
 
 static json_t *message_ref(const ProtobufCMessageDescriptor *desc, json_t *schemas);
 
@@ -17,28 +17,21 @@ scalar_schema(const ProtobufCFieldDescriptor *f, json_t *schemas)
 	switch (f->type) {
 	case PROTOBUF_C_TYPE_INT32:
 	case PROTOBUF_C_TYPE_SINT32:
-	case PROTOBUF_C_TYPE_SFIXED32:
-		return json_pack("{s:s,s:s}", "type", "integer", "format", "int32");
+	case PROTOBUF_C_TYPE_SFIXED32: return json_pack("{s:s,s:s}", "type", "integer", "format", "int32");
 	case PROTOBUF_C_TYPE_UINT32:
 	case PROTOBUF_C_TYPE_FIXED32:
 		return json_pack("{s:s,s:s,s:i}", "type", "integer", "format", "int32", "minimum", 0);
 	case PROTOBUF_C_TYPE_INT64:
 	case PROTOBUF_C_TYPE_SINT64:
-	case PROTOBUF_C_TYPE_SFIXED64:
-		return json_pack("{s:s,s:s}", "type", "integer", "format", "int64");
+	case PROTOBUF_C_TYPE_SFIXED64: return json_pack("{s:s,s:s}", "type", "integer", "format", "int64");
 	case PROTOBUF_C_TYPE_UINT64:
 	case PROTOBUF_C_TYPE_FIXED64:
 		return json_pack("{s:s,s:s,s:i}", "type", "integer", "format", "int64", "minimum", 0);
-	case PROTOBUF_C_TYPE_FLOAT:
-		return json_pack("{s:s,s:s}", "type", "number", "format", "float");
-	case PROTOBUF_C_TYPE_DOUBLE:
-		return json_pack("{s:s,s:s}", "type", "number", "format", "double");
-	case PROTOBUF_C_TYPE_BOOL:
-		return json_pack("{s:s}", "type", "boolean");
-	case PROTOBUF_C_TYPE_STRING:
-		return json_pack("{s:s}", "type", "string");
-	case PROTOBUF_C_TYPE_BYTES:
-		return json_pack("{s:s,s:s}", "type", "string", "contentEncoding", "base64");
+	case PROTOBUF_C_TYPE_FLOAT: return json_pack("{s:s,s:s}", "type", "number", "format", "float");
+	case PROTOBUF_C_TYPE_DOUBLE: return json_pack("{s:s,s:s}", "type", "number", "format", "double");
+	case PROTOBUF_C_TYPE_BOOL: return json_pack("{s:s}", "type", "boolean");
+	case PROTOBUF_C_TYPE_STRING: return json_pack("{s:s}", "type", "string");
+	case PROTOBUF_C_TYPE_BYTES: return json_pack("{s:s,s:s}", "type", "string", "contentEncoding", "base64");
 	case PROTOBUF_C_TYPE_ENUM: {
 		const ProtobufCEnumDescriptor *e = f->descriptor;
 		json_t *names                    = json_array();
@@ -46,8 +39,7 @@ scalar_schema(const ProtobufCFieldDescriptor *f, json_t *schemas)
 			json_array_append_new(names, json_string(e->values[i].name));
 		return json_pack("{s:s,s:o}", "type", "string", "enum", names);
 	}
-	case PROTOBUF_C_TYPE_MESSAGE:
-		return message_ref(f->descriptor, schemas);
+	case PROTOBUF_C_TYPE_MESSAGE: return message_ref(f->descriptor, schemas);
 	}
 	return json_object();
 }
@@ -72,8 +64,8 @@ message_ref(const ProtobufCMessageDescriptor *desc, json_t *schemas)
 		return json_pack("{s:s,s:s}", "type", "number", "description", "exact decimal value");
 	if (json_object_get(schemas, desc->name) == NULL) {
 		json_t *props = json_object();
-		json_t *schema = json_pack("{s:s,s:o,s:b}", "type", "object", "properties", props,
-		    "additionalProperties", 0);
+		json_t *schema =
+		    json_pack("{s:s,s:o,s:b}", "type", "object", "properties", props, "additionalProperties", 0);
 		json_object_set_new(schemas, desc->name, schema); /* before recursing: cycles end here */
 		for (unsigned i = 0; i < desc->n_fields; i++) {
 			char name[64];
@@ -99,17 +91,18 @@ add_error_response(json_t *responses, int status)
 	snprintf(key, sizeof(key), "%d", status);
 	if (json_object_get(responses, key) != NULL)
 		return;
-	const char *text = status == 400 ? "Invalid request: every problem is listed, each naming its field"
-	                 : status == 404 ? "Not found"
-	                 : status == 409 ? "Conflict with existing data"
-	                 : status == 413 ? "Body larger than MAX_BODY_BYTES"
-	                 : status == 415 ? "Body is not application/json"
-	                 : status == 500 ? "Internal error (details only in the logs)"
-	                 : status == 503 ? "A service could not be reached in time"
-	                 : status == 504 ? "A service did not answer within the deadline"
-	                                 : "Error";
-	json_object_set_new(responses, key, json_pack("{s:s,s:o}", "description", text, "content",
-	    json_content(json_pack("{s:s}", "$ref", "#/components/schemas/Error"))));
+	const char *text = status == 400   ? "Invalid request: every problem is listed, each naming its field"
+	                   : status == 404 ? "Not found"
+	                   : status == 409 ? "Conflict with existing data"
+	                   : status == 413 ? "Body larger than MAX_BODY_BYTES"
+	                   : status == 415 ? "Body is not application/json"
+	                   : status == 500 ? "Internal error (details only in the logs)"
+	                   : status == 503 ? "A service could not be reached in time"
+	                   : status == 504 ? "A service did not answer within the deadline"
+	                                   : "Error";
+	json_object_set_new(responses, key,
+	    json_pack("{s:s,s:o}", "description", text, "content",
+	        json_content(json_pack("{s:s}", "$ref", "#/components/schemas/Error"))));
 }
 
 /* The path as the contract spells it ("/orders/user/{user_id}": AIP-127's
@@ -120,8 +113,8 @@ openapi_path(const route *r, char *out, size_t len, json_t *params, json_t *sche
 {
 	const ProtobufCMessageDescriptor *input = NULL;
 	if (r->kind == ROUTE_RPC) {
-		const ProtobufCMethodDescriptor *m =
-		    protobuf_c_service_descriptor_get_method_by_name(routes_service_descriptor(r->service), r->rpc_method);
+		const ProtobufCMethodDescriptor *m = protobuf_c_service_descriptor_get_method_by_name(
+		    routes_service_descriptor(r->service), r->rpc_method);
 		input = m->input;
 	}
 	snprintf(out, len, "%s", r->path);
@@ -131,8 +124,9 @@ openapi_path(const route *r, char *out, size_t len, json_t *params, json_t *sche
 		snprintf(name, sizeof(name), "%.*s", (int) (close - p - 1), p + 1);
 		const ProtobufCFieldDescriptor *f =
 		    input != NULL ? protobuf_c_message_descriptor_get_field_by_name(input, name) : NULL;
-		json_array_append_new(params, json_pack("{s:s,s:s,s:b,s:o}", "name", name, "in", "path", "required", 1,
-		    "schema", f != NULL ? field_schema(f, schemas) : json_pack("{s:s}", "type", "string")));
+		json_array_append_new(
+		    params, json_pack("{s:s,s:s,s:b,s:o}", "name", name, "in", "path", "required", 1, "schema",
+		                f != NULL ? field_schema(f, schemas) : json_pack("{s:s}", "type", "string")));
 	}
 }
 
@@ -149,8 +143,7 @@ head_operation(const json_t *get)
 	}
 	const char *key;
 	json_t *response;
-	json_object_foreach(json_object_get(op, "responses"), key, response)
-		json_object_del(response, "content");
+	json_object_foreach(json_object_get(op, "responses"), key, response) json_object_del(response, "content");
 	return op;
 }
 
@@ -167,20 +160,25 @@ operation(const route *r, json_t *schemas, json_t *params)
 	switch (r->kind) {
 	case ROUTE_RPC: {
 		const ProtobufCServiceDescriptor *svc = routes_service_descriptor(r->service);
-		const ProtobufCMethodDescriptor *m = protobuf_c_service_descriptor_get_method_by_name(svc, r->rpc_method);
+		const ProtobufCMethodDescriptor *m =
+		    protobuf_c_service_descriptor_get_method_by_name(svc, r->rpc_method);
 		char op_id[160];
 		snprintf(op_id, sizeof(op_id), "%s/%s", svc->name, m->name);
 		json_object_set_new(op, "operationId", json_string(op_id));
 		if (r->takes_body)
 			json_object_set_new(op, "requestBody",
-			    json_pack("{s:b,s:o}", "required", 1, "content", json_content(message_ref(m->input, schemas))));
-		json_t *body = r->response_field != NULL
-		    ? field_schema(protobuf_c_message_descriptor_get_field_by_name(m->output, r->response_field), schemas)
-		    : message_ref(m->output, schemas);
+			    json_pack(
+			        "{s:b,s:o}", "required", 1, "content", json_content(message_ref(m->input, schemas))));
+		json_t *body =
+		    r->response_field != NULL
+		        ? field_schema(
+		              protobuf_c_message_descriptor_get_field_by_name(m->output, r->response_field), schemas)
+		        : message_ref(m->output, schemas);
 		json_t *ok = json_pack("{s:s,s:o}", "description", r->summary, "content", json_content(body));
 		if (r->location != NULL)
-			json_object_set_new(ok, "headers", json_pack("{s:{s:s,s:{s:s}}}", "Location", "description",
-			    "Path of the created resource", "schema", "type", "string"));
+			json_object_set_new(ok, "headers",
+			    json_pack("{s:{s:s,s:{s:s}}}", "Location", "description", "Path of the created resource",
+			        "schema", "type", "string"));
 		json_object_set_new(responses, status, ok);
 		add_error_response(responses, 400);
 		for (int i = 0; i < ROUTE_MAX_STATUSES && r->statuses[i] != 0; i++)
@@ -195,19 +193,22 @@ operation(const route *r, json_t *schemas, json_t *params)
 		break;
 	}
 	case ROUTE_READYZ:
-		json_object_set_new(responses, status, json_pack("{s:s,s:o}", "description", "Ready", "content",
-		    json_content(json_pack("{s:s}", "$ref", "#/components/schemas/Readiness"))));
-		json_object_set_new(responses, "503", json_pack("{s:s,s:o}", "description",
-		    "A service or one of its dependencies is not reachable", "content",
-		    json_content(json_pack("{s:s}", "$ref", "#/components/schemas/Readiness"))));
+		json_object_set_new(responses, status,
+		    json_pack("{s:s,s:o}", "description", "Ready", "content",
+		        json_content(json_pack("{s:s}", "$ref", "#/components/schemas/Readiness"))));
+		json_object_set_new(responses, "503",
+		    json_pack("{s:s,s:o}", "description", "A service or one of its dependencies is not reachable",
+		        "content", json_content(json_pack("{s:s}", "$ref", "#/components/schemas/Readiness"))));
 		break;
 	case ROUTE_METRICS:
-		json_object_set_new(responses, status, json_pack("{s:s,s:{s:{s:{s:s}}}}", "description", r->summary,
-		    "content", "text/plain; version=0.0.4", "schema", "type", "string"));
+		json_object_set_new(responses, status,
+		    json_pack("{s:s,s:{s:{s:{s:s}}}}", "description", r->summary, "content",
+		        "text/plain; version=0.0.4", "schema", "type", "string"));
 		break;
 	default:
-		json_object_set_new(responses, status, json_pack("{s:s,s:o}", "description", r->summary, "content",
-		    json_content(json_pack("{s:s}", "type", "object"))));
+		json_object_set_new(responses, status,
+		    json_pack("{s:s,s:o}", "description", r->summary, "content",
+		        json_content(json_pack("{s:s}", "type", "object"))));
 	}
 	json_object_set_new(op, "responses", responses);
 	return op;
@@ -217,17 +218,14 @@ char *
 openapi_document(void)
 {
 	json_t *schemas = json_object();
-	json_object_set_new(schemas, "Error", json_pack(
-	    "{s:s,s:[sssss],s:{s:{s:s},s:{s:s},s:{s:s},s:{s:[{s:s},{s:s,s:{s:s}}]},s:{s:s}}}",
-	    "type", "object", "required", "statusCode", "error", "code", "message", "requestId",
-	    "properties",
-	    "statusCode", "type", "integer",
-	    "error", "type", "string",
-	    "code", "type", "string",
-	    "message", "oneOf", "type", "string", "type", "array", "items", "type", "string",
-	    "requestId", "type", "string"));
-	json_object_set_new(schemas, "Readiness", json_pack("{s:s,s:{s:{s:s},s:{s:s}}}", "type", "object",
-	    "properties", "status", "type", "string", "services", "type", "object"));
+	json_object_set_new(schemas, "Error",
+	    json_pack("{s:s,s:[sssss],s:{s:{s:s},s:{s:s},s:{s:s},s:{s:[{s:s},{s:s,s:{s:s}}]},s:{s:s}}}", "type",
+	        "object", "required", "statusCode", "error", "code", "message", "requestId", "properties", "statusCode",
+	        "type", "integer", "error", "type", "string", "code", "type", "string", "message", "oneOf", "type",
+	        "string", "type", "array", "items", "type", "string", "requestId", "type", "string"));
+	json_object_set_new(schemas, "Readiness",
+	    json_pack("{s:s,s:{s:{s:s},s:{s:s}}}", "type", "object", "properties", "status", "type", "string",
+	        "services", "type", "object"));
 
 	json_t *paths = json_object();
 	size_t routes_count;
@@ -246,7 +244,7 @@ openapi_document(void)
 		size_t k = 0;
 		for (; r->method[k] != '\0' && k + 1 < sizeof(method); k++)
 			method[k] = (char) tolower((unsigned char) r->method[k]);
-		method[k] = '\0';
+		method[k]  = '\0';
 		json_t *op = operation(r, schemas, params);
 		/* HEAD: the GET's statuses and headers without a body (RFC 9110 9.3.2). */
 		if (strcmp(r->method, "GET") == 0)
@@ -258,8 +256,9 @@ openapi_document(void)
 	json_t *doc = json_pack("{s:s,s:{s:s,s:s,s:s},s:o,s:{s:o}}", "openapi", "3.1.0", "info", "title",
 	    "Users and orders API", "version", "1.0.0", "description",
 	    "REST in front of protobuf services over nng. Every error has the Error shape; every response "
-	    "carries X-Request-Id.", "paths", paths, "components", "schemas", schemas);
-	char *text = json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS);
+	    "carries X-Request-Id.",
+	    "paths", paths, "components", "schemas", schemas);
+	char *text  = json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS);
 	json_decref(doc);
 	return text;
 }

@@ -96,7 +96,8 @@ check_target(const request_head *h, request_violation *v)
 	if (t[0] != '/') {
 		size_t scheme = strncasecmp(t, "http://", 7) == 0 ? 7 : strncasecmp(t, "https://", 8) == 0 ? 8 : 0;
 		if (scheme == 0)
-			return refuse(v, 400, "the request-target must be a path starting with '/' or an absolute http URI");
+			return refuse(
+			    v, 400, "the request-target must be a path starting with '/' or an absolute http URI");
 		const char *authority = t + scheme;
 		size_t len            = strcspn(authority, "/");
 		if (len == 0 || authority[len] != '/')
@@ -108,7 +109,8 @@ check_target(const request_head *h, request_violation *v)
 		/* port = *DIGIT (RFC 3986 3.2.3): CivetWeb reads it with atoi, which
 		 * takes "+38300" for 38300. */
 		const char *close = memchr(authority, ']', len);
-		const char *colon = memchr(close != NULL ? close : authority, ':', len - (size_t) ((close != NULL ? close : authority) - authority));
+		const char *colon = memchr(close != NULL ? close : authority, ':',
+		    len - (size_t) ((close != NULL ? close : authority) - authority));
 		for (const char *p = colon != NULL ? colon + 1 : authority + len; p < authority + len; p++) {
 			if (*p < '0' || *p > '9')
 				return refuse(v, 400, "the request-target's port must be digits (RFC 3986 3.2.3)");
@@ -117,10 +119,13 @@ check_target(const request_head *h, request_violation *v)
 	}
 	long bad = first_bad_uri_byte(t, "/");
 	if (bad >= 0)
-		return refuse(v, 400, "the request-target's path has byte 0x%02x at offset %ld, which must be "
-		    "percent-encoded (RFC 3986)", (unsigned char) t[bad], bad);
+		return refuse(v, 400,
+		    "the request-target's path has byte 0x%02x at offset %ld, which must be "
+		    "percent-encoded (RFC 3986)",
+		    (unsigned char) t[bad], bad);
 	if (h->query != NULL && (bad = first_bad_uri_byte(h->query, "/?")) >= 0)
-		return refuse(v, 400, "the query has byte 0x%02x at offset %ld, which must be percent-encoded (RFC 3986)",
+		return refuse(v, 400,
+		    "the query has byte 0x%02x at offset %ld, which must be percent-encoded (RFC 3986)",
 		    (unsigned char) h->query[bad], bad);
 	return false;
 }
@@ -193,7 +198,7 @@ static bool
 check_transfer_encoding(const char *value, request_violation *v)
 {
 	const char *s;
-	size_t n = trimmed(value, &s);
+	size_t n         = trimmed(value, &s);
 	const char *last = s + n;
 	while (last > s && last[-1] != ',')
 		last--;
@@ -233,8 +238,8 @@ framing_lookalike(const char *name)
 		return false;
 	for (size_t i = 0; i < sizeof(framing) / sizeof(framing[0]); i++) {
 		const char *a = name, *b = framing[i];
-		while (*a != '\0' && *b != '\0' &&
-		       ((*a == '_' && *b == '-') || ((*a | 0x20) == (*b | 0x20) && *a != '_')))
+		while (
+		    *a != '\0' && *b != '\0' && ((*a == '_' && *b == '-') || ((*a | 0x20) == (*b | 0x20) && *a != '_')))
 			a++, b++;
 		if (*a == '\0' && *b == '\0')
 			return true;
@@ -246,7 +251,7 @@ static bool
 check_layout(const request_head *h, request_violation *v)
 {
 	const char *near = h->layout_field >= 0 && h->layout_field < h->n_fields ? h->fields[h->layout_field].name
-	                                                                        : "the request line";
+	                                                                         : "the request line";
 	if (h->layout & REQUEST_LAYOUT_LEADING_WS)
 		return refuse(v, 400, "the request begins with white space other than one empty line (RFC 9112 2.2)");
 	if (h->layout & REQUEST_LAYOUT_LINE_WS)
@@ -291,7 +296,8 @@ request_check(const request_head *h, request_violation *v)
 			return refuse(v, 400, "header field %.40s: '_' for '-' in a framing field's name", f->name);
 		for (const unsigned char *p = (const unsigned char *) f->value; *p != '\0'; p++) {
 			if ((*p < 0x20 && *p != '\t') || *p == 0x7f)
-				return refuse(v, 400, "header field %.40s has a control character (RFC 9110 5.5)", f->name);
+				return refuse(
+				    v, 400, "header field %.40s has a control character (RFC 9110 5.5)", f->name);
 		}
 		if (strcasecmp(f->name, "Host") == 0) {
 			hosts++;

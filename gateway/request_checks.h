@@ -13,7 +13,8 @@
 /* Things the HTTP parser normalised away that the gateway must refuse; see
  * civetweb_head.h for how each is seen with CivetWeb 1.15. Bits. */
 enum {
-	REQUEST_LAYOUT_LINE_WS         = 1 << 0, /* more than one SP in the request line, or a line that starts with white space */
+	REQUEST_LAYOUT_LINE_WS =
+	    1 << 0, /* more than one SP in the request line, or a line that starts with white space */
 	REQUEST_LAYOUT_WS_BEFORE_COLON = 1 << 1, /* "Name : value" (RFC 9112 5.1) */
 	REQUEST_LAYOUT_OBS_FOLD        = 1 << 2, /* a field line continued on the next line (RFC 9112 5.2) */
 	REQUEST_LAYOUT_BARE_LF         = 1 << 3, /* a line ended by LF alone, or by CR alone (RFC 9112 2.2) */
@@ -33,8 +34,8 @@ typedef struct request_head {
 	const char *query;   /* after '?', raw; NULL when there is no '?' */
 	const request_field *fields;
 	int n_fields;
-	unsigned layout;   /* REQUEST_LAYOUT_* bits */
-	int layout_field;  /* the field the first layout bit concerns (its line or the one before), or -1 */
+	unsigned layout;  /* REQUEST_LAYOUT_* bits */
+	int layout_field; /* the field the first layout bit concerns (its line or the one before), or -1 */
 } request_head;
 
 typedef struct request_violation {

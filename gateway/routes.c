@@ -8,14 +8,26 @@
 
 /* The gateway's own routes, after the contracts'. */
 static const route own_routes[ROUTES_OWN] = {
-    {.kind = ROUTE_HEALTHZ, .method = "GET", .path = "/healthz", .summary = "The gateway process is up",
+    {.kind              = ROUTE_HEALTHZ,
+        .method         = "GET",
+        .path           = "/healthz",
+        .summary        = "The gateway process is up",
         .success_status = 200},
-    {.kind = ROUTE_READYZ, .method = "GET", .path = "/readyz",
-        .summary = "Every service answers and reaches its dependencies", .success_status = 200},
-    {.kind = ROUTE_OPENAPI, .method = "GET", .path = "/openapi.json", .summary = "This API's OpenAPI document",
+    {.kind              = ROUTE_READYZ,
+        .method         = "GET",
+        .path           = "/readyz",
+        .summary        = "Every service answers and reaches its dependencies",
         .success_status = 200},
-    {.kind = ROUTE_METRICS, .method = "GET", .path = "/metrics",
-        .summary = "Metrics in Prometheus text format: the gateway's and each service's", .success_status = 200},
+    {.kind              = ROUTE_OPENAPI,
+        .method         = "GET",
+        .path           = "/openapi.json",
+        .summary        = "This API's OpenAPI document",
+        .success_status = 200},
+    {.kind              = ROUTE_METRICS,
+        .method         = "GET",
+        .path           = "/metrics",
+        .summary        = "Metrics in Prometheus text format: the gateway's and each service's",
+        .success_status = 200},
 };
 
 static route table[ROUTES_MAX];
@@ -30,9 +42,16 @@ build_table(void)
 	for (size_t i = 0; i < contract_routes_count; i++) {
 		const contract_route *c = &contract_routes[i];
 		route *r                = &table[table_count++];
-		*r = (route) {.kind = ROUTE_RPC, .method = c->method, .path = c->path, .summary = c->summary,
-		    .service = c->service, .rpc_method = c->rpc_method, .takes_body = c->body != NULL,
-		    .success_status = c->success_status, .location = c->location, .response_field = c->response_body};
+		*r                      = (route){.kind  = ROUTE_RPC,
+		                         .method         = c->method,
+		                         .path           = c->path,
+		                         .summary        = c->summary,
+		                         .service        = c->service,
+		                         .rpc_method     = c->rpc_method,
+		                         .takes_body     = c->body != NULL,
+		                         .success_status = c->success_status,
+		                         .location       = c->location,
+		                         .response_field = c->response_body};
 		memcpy(r->statuses, c->error_statuses, sizeof(r->statuses));
 	}
 	for (size_t i = 0; i < ROUTES_OWN; i++)
@@ -64,7 +83,7 @@ static bool
 match_template(const char *tmpl, const char *path, size_t path_len, route_match *m)
 {
 	const char *t = tmpl, *p = path, *end = path + path_len;
-	m->n_params   = 0;
+	m->n_params = 0;
 	while (*t != '\0') {
 		if (*t == '{') {
 			const char *close = strchr(t, '}');
@@ -105,7 +124,8 @@ routes_match(const char *method, const char *path, route_match *m, char *allow, 
 		route_match candidate;
 		if (!match_template(routes[i].path, path, len, &candidate))
 			continue;
-		bool head_of_get = method != NULL && strcmp(method, "HEAD") == 0 && strcmp(routes[i].method, "GET") == 0;
+		bool head_of_get =
+		    method != NULL && strcmp(method, "HEAD") == 0 && strcmp(routes[i].method, "GET") == 0;
 		if (method == NULL || head_of_get || strcmp(routes[i].method, method) == 0) {
 			*m       = candidate;
 			m->route = &routes[i];
@@ -141,8 +161,10 @@ utf8_sequence(const unsigned char *s, size_t n)
 {
 	if (s[0] < 0x80)
 		return 1;
-	size_t len = s[0] >= 0xC2 && s[0] <= 0xDF ? 2 : s[0] >= 0xE0 && s[0] <= 0xEF ? 3
-	           : s[0] >= 0xF0 && s[0] <= 0xF4 ? 4 : 0;
+	size_t len = s[0] >= 0xC2 && s[0] <= 0xDF   ? 2
+	             : s[0] >= 0xE0 && s[0] <= 0xEF ? 3
+	             : s[0] >= 0xF0 && s[0] <= 0xF4 ? 4
+	                                            : 0;
 	if (len == 0 || len > n)
 		return 0;
 	for (size_t i = 1; i < len; i++) {
@@ -162,7 +184,7 @@ routes_decode_path(const char *raw, char *out, size_t out_len, char *why, size_t
 		snprintf(why, why_len, "the path must start with '/'");
 		return 400;
 	}
-	size_t j = 0;
+	size_t j    = 0;
 	int segment = 0;
 	for (const char *p = raw; *p == '/';) {
 		const char *seg = ++p;
@@ -193,7 +215,8 @@ routes_decode_path(const char *raw, char *out, size_t out_len, char *why, size_t
 				int hi = i + 2 < seg_len ? hex_value((unsigned char) seg[i + 1]) : -1;
 				int lo = hi >= 0 ? hex_value((unsigned char) seg[i + 2]) : -1;
 				if (hi < 0 || lo < 0) {
-					snprintf(why, why_len, "path segment %d has a '%%' not followed by two hex digits", segment);
+					snprintf(why, why_len,
+					    "path segment %d has a '%%' not followed by two hex digits", segment);
 					return 400;
 				}
 				c = (unsigned char) (hi * 16 + lo);
@@ -203,8 +226,8 @@ routes_decode_path(const char *raw, char *out, size_t out_len, char *why, size_t
 			 * bytes no route's value can be (NUL ends a C string: /users/1%00.json
 			 * would be /users/1). */
 			if (c == '\0' || c == '/' || c < 0x20 || c == 0x7f) {
-				snprintf(why, why_len, "path segment %d decodes to byte 0x%02x, which a segment cannot hold",
-				    segment, c);
+				snprintf(why, why_len,
+				    "path segment %d decodes to byte 0x%02x, which a segment cannot hold", segment, c);
 				return 400;
 			}
 			out[j++] = (char) c;

@@ -26,15 +26,15 @@ typedef enum route_kind {
 
 typedef struct route {
 	route_kind kind;
-	const char *method;   /* "GET", "POST" */
-	const char *path;     /* "/users/{id}": each {name} binds request field `name` */
-	const char *summary;  /* one line, for OpenAPI */
-	size_t service;       /* ROUTE_RPC: index into contract_services */
-	const char *rpc_method; /* short name in the service: "GetUser" */
-	bool takes_body;      /* the JSON body fills the request message (body: "*") */
-	int success_status;   /* 200, 201 */
-	const char *location; /* for 201: "/users/{id}", filled from the reply's fields */
-	const char *response_field; /* NULL: the reply is the body; else that field of it (response_body) */
+	const char *method;               /* "GET", "POST" */
+	const char *path;                 /* "/users/{id}": each {name} binds request field `name` */
+	const char *summary;              /* one line, for OpenAPI */
+	size_t service;                   /* ROUTE_RPC: index into contract_services */
+	const char *rpc_method;           /* short name in the service: "GetUser" */
+	bool takes_body;                  /* the JSON body fills the request message (body: "*") */
+	int success_status;               /* 200, 201 */
+	const char *location;             /* for 201: "/users/{id}", filled from the reply's fields */
+	const char *response_field;       /* NULL: the reply is the body; else that field of it (response_body) */
 	int statuses[ROUTE_MAX_STATUSES]; /* error statuses the service can cause; 0-terminated */
 } route;
 
@@ -72,8 +72,7 @@ typedef enum route_result {
  * the table; HEAD matches the GET routes (RFC 9110 9.3.2). On
  * ROUTE_METHOD_NOT_ALLOWED, allow gets "GET, HEAD, POST"-style text. With
  * method NULL, any method matches (to list what a path allows). */
-route_result routes_match(const char *method, const char *path, route_match *m, char *allow,
-    size_t allow_len);
+route_result routes_match(const char *method, const char *path, route_match *m, char *allow, size_t allow_len);
 
 /* Decodes a raw (still %-encoded) origin-form path, segment by segment:
  * split on '/' first, then each segment's %XX decoded exactly once (RFC 3986

@@ -6,18 +6,18 @@
 order_config order_cfg;
 
 const env_var order_settings[] = {
-    {.name          = "USER_SVC_URL",
-     .default_value = "tcp://127.0.0.1:5001",
-     .kind          = ENV_CUSTOM,
-     .parse         = env_parse_nng_dial_urls,
-     .out           = &order_cfg.user_svc_url,
-     .help          = "nng URL(s) of user-svc, asked whether a user exists"},
-    {.name          = "EVENTS_PREFETCH",
-     .default_value = "16",
-     .kind          = ENV_INT,
-     .min           = 1,
-     .max           = 65535,
-     .out           = &order_cfg.prefetch,
-     .help          = "user_created events in flight to this consumer"},
+    {.name             = "USER_SVC_URL",
+        .default_value = "tcp://127.0.0.1:5001",
+        .kind          = ENV_CUSTOM,
+        .parse         = env_parse_nng_dial_urls,
+        .out           = &order_cfg.user_svc_url,
+        .help          = "nng URL(s) of user-svc, asked whether a user exists"},
+    {.name             = "EVENTS_PREFETCH",
+        .default_value = "16",
+        .kind          = ENV_INT,
+        .min           = 1,
+        .max           = 65535,
+        .out           = &order_cfg.prefetch,
+        .help          = "user_created events in flight to this consumer"},
 };
 const size_t order_settings_count = sizeof(order_settings) / sizeof(order_settings[0]);

@@ -10,18 +10,18 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include "base/log.h"
+#include "events.pb-c.h"
+#include "order_repo.h"
 #include "svc/backoff.h"
 #include "svc/broker.h"
 #include "svc/db.h"
 #include "svc/topology.h"
-#include "events.pb-c.h"
-#include "base/log.h"
-#include "order_repo.h"
 
 #define QUEUE TOPOLOGY_USER_CREATED_QUEUE
 #define DLX TOPOLOGY_DEAD_LETTER_EXCHANGE
 #define DLQ TOPOLOGY_USER_CREATED_DLQ
-#define WAIT_MS 200   /* how often the stop flag is looked at */
+#define WAIT_MS 200  /* how often the stop flag is looked at */
 #define BATCH_MAX 64 /* deliveries recorded in one transaction */
 
 struct events_consumer {
@@ -76,7 +76,8 @@ connect_and_consume(events_consumer *c)
 	amqp_connection_state_t a = c->amqp;
 	if (!topology_declare_events(a, err, sizeof(err)))
 		goto fail;
-	amqp_exchange_declare(a, 1, amqp_cstring_bytes(DLX), amqp_cstring_bytes("fanout"), 0, 1, 0, 0, amqp_empty_table);
+	amqp_exchange_declare(
+	    a, 1, amqp_cstring_bytes(DLX), amqp_cstring_bytes("fanout"), 0, 1, 0, 0, amqp_empty_table);
 	if (!broker_reply_ok(a, "exchange.declare " DLX, err, sizeof(err)))
 		goto fail;
 	amqp_queue_declare(a, 1, amqp_cstring_bytes(DLQ), 0, 1, 0, 0, amqp_empty_table);
@@ -89,7 +90,7 @@ connect_and_consume(events_consumer *c)
 	    .key   = amqp_cstring_bytes("x-dead-letter-exchange"),
 	    .value = {.kind = AMQP_FIELD_KIND_UTF8, .value.bytes = amqp_cstring_bytes(DLX)},
 	};
-	amqp_queue_declare(a, 1, amqp_cstring_bytes(QUEUE), 0, 1, 0, 0, (amqp_table_t) {1, &dead_letter});
+	amqp_queue_declare(a, 1, amqp_cstring_bytes(QUEUE), 0, 1, 0, 0, (amqp_table_t){1, &dead_letter});
 	if (!broker_reply_ok(a, "queue.declare " QUEUE, err, sizeof(err)))
 		goto fail;
 	amqp_queue_bind(a, 1, amqp_cstring_bytes(QUEUE), amqp_cstring_bytes(TOPOLOGY_EVENTS_EXCHANGE),
@@ -118,7 +119,9 @@ is_uuid(const char *s)
 		return false;
 	for (int i = 0; i < 36; i++) {
 		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-		if (dash ? s[i] != '-' : !((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f') || (s[i] >= 'A' && s[i] <= 'F')))
+		if (dash ? s[i] != '-'
+		         : !((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f') ||
+		               (s[i] >= 'A' && s[i] <= 'F')))
 			return false;
 	}
 	return true;
@@ -148,12 +151,12 @@ log_new_user(void *arg, int i)
 static bool
 handle_batch(events_consumer *c, const amqp_envelope_t *envs, int n)
 {
-	batch b = {.first_seen = 0};
+	batch b                   = {.first_seen = 0};
 	Events__UserCreated **evs = b.evs;
 	const char *ids[BATCH_MAX];
 	uint64_t last_tag = 0;
-	int m            = 0;
-	bool ok          = true;
+	int m             = 0;
+	bool ok           = true;
 	for (int i = 0; i < n; i++) {
 		const amqp_bytes_t *body = &envs[i].message.body;
 		Events__UserCreated *ev  = events__user_created__unpack(NULL, body->len, body->bytes);
@@ -180,7 +183,7 @@ handle_batch(events_consumer *c, const amqp_envelope_t *envs, int n)
 		/* Not recorded: give them back, and pause so a database outage is
 		 * not a redelivery storm. */
 		log_warn(NULL, "consumer_requeued events=%d reason=\"%s\"", m, st.message);
-		ok = ok && amqp_basic_nack(c->amqp, 1, last_tag, 1, 1) == AMQP_STATUS_OK;
+		ok                    = ok && amqp_basic_nack(c->amqp, 1, last_tag, 1, 1) == AMQP_STATUS_OK;
 		struct timespec pause = {.tv_nsec = 500 * 1000000L};
 		nanosleep(&pause, NULL);
 	}
@@ -194,7 +197,7 @@ handle_batch(events_consumer *c, const amqp_envelope_t *envs, int n)
 static int
 next_delivery(events_consumer *c, amqp_envelope_t *env, int wait_ms)
 {
-	struct timeval tv = {.tv_sec = 0, .tv_usec = wait_ms * 1000};
+	struct timeval tv  = {.tv_sec = 0, .tv_usec = wait_ms * 1000};
 	amqp_rpc_reply_t r = amqp_consume_message(c->amqp, env, &tv, 0);
 	if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION && r.library_error == AMQP_STATUS_TIMEOUT)
 		return 0;
@@ -235,8 +238,8 @@ consumer_main(void *arg)
 }
 
 int
-events_consumer_start(events_consumer **out, const char *db_url, const char *amqp_url, int prefetch, char *err,
-    size_t errlen)
+events_consumer_start(
+    events_consumer **out, const char *db_url, const char *amqp_url, int prefetch, char *err, size_t errlen)
 {
 	events_consumer *c = calloc(1, sizeof(*c));
 	if (c == NULL || (c->amqp_url = strdup(amqp_url)) == NULL || (c->db = db_new(db_url)) == NULL) {

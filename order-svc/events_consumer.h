@@ -8,13 +8,13 @@
 #define ORDER_SVC_EVENTS_CONSUMER_H
 
 #include <stdbool.h>
-#include <stdint.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct events_consumer events_consumer;
 
-int events_consumer_start(events_consumer **out, const char *db_url, const char *amqp_url, int prefetch, char *err,
-    size_t errlen);
+int events_consumer_start(
+    events_consumer **out, const char *db_url, const char *amqp_url, int prefetch, char *err, size_t errlen);
 
 /* Stops after the message in hand; unacked ones are redelivered later. */
 void events_consumer_stop(events_consumer *c);
@@ -24,7 +24,7 @@ bool events_consumer_status(const events_consumer *c, char *detail, size_t len);
 
 /* Events handled for the first time, redeliveries recognised, and
  * undecodable messages dead-lettered, since start. Any thread. */
-void events_consumer_counts(const events_consumer *c, uint64_t *consumed, uint64_t *duplicates,
-    uint64_t *dead_lettered);
+void events_consumer_counts(
+    const events_consumer *c, uint64_t *consumed, uint64_t *duplicates, uint64_t *dead_lettered);
 
 #endif

@@ -4,16 +4,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "svc/cache.h"
-#include "svc/db.h"
-#include "svc/request_fields.h"
-#include "svc/service_health.h"
-#include "svc/workers.h"
 #include "base/log.h"
 #include "order_cache.h"
 #include "order_repo.h"
 #include "order_validate.h"
 #include "rpc/server.h"
+#include "svc/cache.h"
+#include "svc/db.h"
+#include "svc/request_fields.h"
+#include "svc/service_health.h"
+#include "svc/workers.h"
 #include "user_client.h"
 #include "users.pb-c.h"
 
@@ -45,8 +45,8 @@ to_message(const order_record *r, order_parts *p)
 }
 
 static void
-order_create_order(Orders__OrderService_Service *svc, const Orders__CreateOrderRequest *in,
-    Orders__Order_Closure done, void *closure_data)
+order_create_order(Orders__OrderService_Service *svc, const Orders__CreateOrderRequest *in, Orders__Order_Closure done,
+    void *closure_data)
 {
 	(void) svc;
 	rpc_call *call  = closure_data;
@@ -81,7 +81,8 @@ order_create_order(Orders__OrderService_Service *svc, const Orders__CreateOrderR
 
 	/* 3. Does the user exist? Asked of user-svc over nng, within what is
 	 *    left of the caller's deadline; a failure to ask is never "no". */
-	if (user_client_exists(((const order_domain *) w->domain)->users, in->user_id, rpc_call_remaining_ms(call) - OWN_WORK_MS, rid, st) != RPC_OK)
+	if (user_client_exists(((const order_domain *) w->domain)->users, in->user_id,
+	        rpc_call_remaining_ms(call) - OWN_WORK_MS, rid, st) != RPC_OK)
 		goto fail;
 
 	/* 4. Insert, then drop the user's cached list (after the commit), so
@@ -105,9 +106,9 @@ order_get_order(Orders__OrderService_Service *svc, const Orders__GetOrderRequest
     void *closure_data)
 {
 	(void) svc;
-	rpc_call *call  = closure_data;
-	svc_worker *w   = rpc_call_worker_state(call);
-	rpc_status *st  = rpc_call_status(call);
+	rpc_call *call = closure_data;
+	svc_worker *w  = rpc_call_worker_state(call);
+	rpc_status *st = rpc_call_status(call);
 	order_record rec;
 	if (!svc_validate_id(in->id, "id", st) || order_repo_get(w->db, in->id, &rec, st) != RPC_OK) {
 		done(NULL, closure_data);
@@ -123,9 +124,9 @@ order_list_orders_by_user(Orders__OrderService_Service *svc, const Orders__ListO
     Orders__OrderList_Closure done, void *closure_data)
 {
 	(void) svc;
-	rpc_call *call  = closure_data;
-	svc_worker *w   = rpc_call_worker_state(call);
-	rpc_status *st  = rpc_call_status(call);
+	rpc_call *call = closure_data;
+	svc_worker *w  = rpc_call_worker_state(call);
+	rpc_status *st = rpc_call_status(call);
 	if (!svc_validate_id(in->user_id, "userId", st)) {
 		done(NULL, closure_data);
 		return;
@@ -188,14 +189,15 @@ order_health(Orders__OrderService_Service *svc, const Health__HealthRequest *in,
 	protobuf_c_message_free_unpacked(reply, NULL);
 	svc_health h;
 	svc_health_begin(&h, w); /* postgres, redis, rabbitmq (the consumer's state) */
-	svc_health_add_dependency(&h, "user-svc", users_ok, users_ok ? "reachable" : "unreachable (orders cannot be created)");
+	svc_health_add_dependency(
+	    &h, "user-svc", users_ok, users_ok ? "reachable" : "unreachable (orders cannot be created)");
 	uint64_t consumed, duplicates, dead_lettered;
 	events_consumer_counts(d->consumer, &consumed, &duplicates, &dead_lettered);
 	svc_health_add_stat(&h, "events_consumed_total", "user_created events handled (logged) once", false, consumed);
-	svc_health_add_stat(&h, "events_duplicate_total", "redelivered user_created events recognised and skipped", false,
-	    duplicates);
-	svc_health_add_stat(&h, "events_dead_lettered_total", "undecodable messages sent to the dead-letter queue", false,
-	    dead_lettered);
+	svc_health_add_stat(
+	    &h, "events_duplicate_total", "redelivered user_created events recognised and skipped", false, duplicates);
+	svc_health_add_stat(&h, "events_dead_lettered_total", "undecodable messages sent to the dead-letter queue",
+	    false, dead_lettered);
 	done(svc_health_reply(&h), closure_data);
 }
 

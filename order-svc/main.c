@@ -22,8 +22,8 @@ start(const svc_config *cfg, void **domain, rpc_status *st)
 		return st->code;
 	}
 	char err[256];
-	if (events_consumer_start(&d->consumer, cfg->db_url, cfg->amqp_url, (int)order_cfg.prefetch,
-	                          err, sizeof(err)) != 0) {
+	if (events_consumer_start(
+	        &d->consumer, cfg->db_url, cfg->amqp_url, (int) order_cfg.prefetch, err, sizeof(err)) != 0) {
 		rpc_client_close(d->users);
 		free(d);
 		return rpc_status_set(st, RPC_UNAVAILABLE, "%s", err);
@@ -51,7 +51,7 @@ broker_status(const void *domain, char *detail, size_t len)
 static void
 describe(const svc_config *cfg, char *out, size_t len)
 {
-	(void)cfg;
+	(void) cfg;
 	snprintf(out, len, " user_svc=%s", order_cfg.user_svc_url);
 }
 

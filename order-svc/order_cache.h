@@ -5,8 +5,8 @@
 
 #include <stdint.h>
 
-#include "svc/cache.h"
 #include "orders.pb-c.h"
+#include "svc/cache.h"
 
 cache_result order_cache_get(cache *c, int64_t user_id, Orders__OrderList **out, cache_lease *lease);
 void order_cache_fill(cache *c, int64_t user_id, const Orders__OrderList *list, int ttl_s, const cache_lease *lease);

@@ -10,8 +10,8 @@
 
 #include "svc/idempotency.h"
 
-#define ORDER_COLUMNS \
-	"id, user_id, product, price::text AS price, status," \
+#define ORDER_COLUMNS                                                                                                  \
+	"id, user_id, product, price::text AS price, status,"                                                          \
 	" (extract(epoch FROM created_at) * 1000000)::bigint AS created_us"
 
 static void
@@ -34,17 +34,19 @@ order_repo_fingerprint(const order_record *in, char *out, size_t len)
 rpc_code
 order_repo_find_key(db *d, const char *key, const char *fingerprint, int64_t *order_id, rpc_status *st)
 {
-	*order_id  = 0;
-	rpc_code code = RPC_OK;
+	*order_id            = 0;
+	rpc_code code        = RPC_OK;
 	const char *params[] = {key};
-	PGresult *res = db_exec(d, "SELECT fingerprint, order_id FROM idempotency_keys WHERE key = $1"
-	    " AND created_at > now() - interval '24 hours' AND order_id IS NOT NULL",
-	    1, params, PGRES_TUPLES_OK, "idempotency_lookup", st);
+	PGresult *res        = db_exec(d,
+	           "SELECT fingerprint, order_id FROM idempotency_keys WHERE key = $1"
+	                  " AND created_at > now() - interval '24 hours' AND order_id IS NOT NULL",
+	           1, params, PGRES_TUPLES_OK, "idempotency_lookup", st);
 	if (res == NULL)
 		return st->code;
 	if (PQntuples(res) == 1) {
 		if (strcmp(PQgetvalue(res, 0, 0), fingerprint) != 0)
-			code = rpc_status_set(st, RPC_ALREADY_EXISTS, "Idempotency-Key was already used with a different request");
+			code = rpc_status_set(
+			    st, RPC_ALREADY_EXISTS, "Idempotency-Key was already used with a different request");
 		else
 			*order_id = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
 	}
@@ -55,14 +57,16 @@ order_repo_find_key(db *d, const char *key, const char *fingerprint, int64_t *or
 rpc_code
 order_repo_create(db *d, const order_record *in, const char *key, order_record *out, int *replayed, rpc_status *st)
 {
-	*replayed  = 0;
+	*replayed = 0;
 	char user_id[24];
 	snprintf(user_id, sizeof(user_id), "%" PRId64, in->user_id);
 	PGresult *res;
 	if (key == NULL || key[0] == '\0') {
 		const char *params[] = {user_id, in->product, in->price, in->status};
-		res = db_exec(d, "INSERT INTO orders (user_id, product, price, status) VALUES ($1, $2, $3, $4) RETURNING " ORDER_COLUMNS,
-		    4, params, PGRES_TUPLES_OK, "create_order", st);
+		res                  = db_exec(d,
+		                     "INSERT INTO orders (user_id, product, price, status) VALUES ($1, $2, $3, $4) "
+		                                      "RETURNING " ORDER_COLUMNS,
+		                     4, params, PGRES_TUPLES_OK, "create_order", st);
 		if (res == NULL)
 			return st->code;
 		read_row(res, 0, out);
@@ -87,10 +91,11 @@ order_repo_create(db *d, const order_record *in, const char *key, order_record *
 		return order_repo_get(d, order_id, out, st);
 	}
 	const char *params[] = {user_id, in->product, in->price, in->status, key};
-	res = db_exec(d, "WITH o AS (INSERT INTO orders (user_id, product, price, status) VALUES ($1, $2, $3, $4) RETURNING *),"
-	    " k AS (UPDATE idempotency_keys SET order_id = (SELECT id FROM o) WHERE key = $5)"
-	    " SELECT " ORDER_COLUMNS " FROM o",
-	    5, params, PGRES_TUPLES_OK, "create_order", st);
+	res                  = db_exec(d,
+	                     "WITH o AS (INSERT INTO orders (user_id, product, price, status) VALUES ($1, $2, $3, $4) RETURNING *),"
+	                                      " k AS (UPDATE idempotency_keys SET order_id = (SELECT id FROM o) WHERE key = $5)"
+	                                      " SELECT " ORDER_COLUMNS " FROM o",
+	                     5, params, PGRES_TUPLES_OK, "create_order", st);
 	if (res == NULL)
 		goto fail;
 	read_row(res, 0, out);
@@ -110,8 +115,8 @@ order_repo_get(db *d, int64_t id, order_record *out, rpc_status *st)
 	char id_text[24];
 	snprintf(id_text, sizeof(id_text), "%" PRId64, id);
 	const char *params[] = {id_text};
-	PGresult *res = db_exec(d, "SELECT " ORDER_COLUMNS " FROM orders WHERE id = $1", 1, params, PGRES_TUPLES_OK,
-	    "get_order", st);
+	PGresult *res        = db_exec(
+	           d, "SELECT " ORDER_COLUMNS " FROM orders WHERE id = $1", 1, params, PGRES_TUPLES_OK, "get_order", st);
 	if (res == NULL)
 		return st->code;
 	if (PQntuples(res) == 0) {
@@ -126,8 +131,8 @@ order_repo_get(db *d, int64_t id, order_record *out, rpc_status *st)
 rpc_code
 order_repo_list_by_user(db *d, int64_t user_id, order_record **out, int *n, rpc_status *st)
 {
-	*out       = NULL;
-	*n         = 0;
+	*out = NULL;
+	*n   = 0;
 	char id_text[24];
 	snprintf(id_text, sizeof(id_text), "%" PRId64, user_id);
 	const char *params[] = {id_text};
@@ -148,8 +153,8 @@ order_repo_list_by_user(db *d, int64_t user_id, order_record **out, int *n, rpc_
 }
 
 rpc_code
-order_repo_handle_events(db *d, const char *const *event_ids, int n, void (*on_first)(void *arg, int i), void *arg,
-    rpc_status *st)
+order_repo_handle_events(
+    db *d, const char *const *event_ids, int n, void (*on_first)(void *arg, int i), void *arg, rpc_status *st)
 {
 	/* One array parameter, {id,id,...}: UUIDs need no quoting. */
 	size_t cap = (size_t) n * 37 + 3, used = 0;
@@ -173,12 +178,12 @@ order_repo_handle_events(db *d, const char *const *event_ids, int n, void (*on_f
 	/* A second delivery of an event waits here for the first one's
 	 * transaction, then finds the row. */
 	const char *params[] = {ids};
-	res = db_exec(d,
-	    /* In id order: two batches that share ids (replicas, or a
-	     * redelivery) then lock them in the same order, never deadlock. */
-	    "INSERT INTO processed_events (event_id) SELECT id FROM unnest($1::uuid[]) AS id ORDER BY id"
-	    " ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
-	    1, params, PGRES_TUPLES_OK, "record_events", st);
+	res                  = db_exec(d,
+	                     /* In id order: two batches that share ids (replicas, or a
+	                      * redelivery) then lock them in the same order, never deadlock. */
+	                     "INSERT INTO processed_events (event_id) SELECT id FROM unnest($1::uuid[]) AS id ORDER BY id"
+	                                      " ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
+	                     1, params, PGRES_TUPLES_OK, "record_events", st);
 	if (res == NULL) {
 		db_rollback(d);
 		goto out;

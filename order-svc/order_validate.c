@@ -4,9 +4,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/utf8.h"
 #include "svc/request_fields.h"
 #include "svc/text_field.h"
-#include "base/utf8.h"
 
 static const char *const statuses[] = {"pending", "paid", "shipped", "completed", "cancelled", NULL};
 
@@ -23,8 +23,8 @@ check_price(const char *price, rpc_status *st)
 	bool negative = *p == '-';
 	if (negative)
 		p++;
-	size_t int_digits = strspn(p, "0123456789");
-	const char *frac  = p[int_digits] == '.' ? p + int_digits + 1 : p + int_digits;
+	size_t int_digits  = strspn(p, "0123456789");
+	const char *frac   = p[int_digits] == '.' ? p + int_digits + 1 : p + int_digits;
 	size_t frac_digits = strspn(frac, "0123456789");
 	if (int_digits == 0 || frac[frac_digits] != '\0') {
 		rpc_status_add_violation(st, "price", "price must be a number");
@@ -40,8 +40,8 @@ check_price(const char *price, rpc_status *st)
 }
 
 bool
-order_validate_create(long long user_id, const char *product, const char *price, const char *status,
-    char *product_out, size_t product_len, char *status_out, size_t status_len, rpc_status *st)
+order_validate_create(long long user_id, const char *product, const char *price, const char *status, char *product_out,
+    size_t product_len, char *status_out, size_t status_len, rpc_status *st)
 {
 	size_t before = st->n_violations;
 	svc_validate_id(user_id, "userId", st);
@@ -55,7 +55,8 @@ order_validate_create(long long user_id, const char *product, const char *price,
 	for (int i = 0; statuses[i] != NULL; i++)
 		known = known || strcmp(chosen, statuses[i]) == 0;
 	if (!known)
-		rpc_status_add_violation(st, "status", "status must be one of pending, paid, shipped, completed, cancelled");
+		rpc_status_add_violation(
+		    st, "status", "status must be one of pending, paid, shipped, completed, cancelled");
 	else
 		snprintf(status_out, status_len, "%s", chosen);
 	return st->n_violations == before;

@@ -9,7 +9,7 @@
 /* RPC_OK when the user exists, NOT_FOUND when user-svc says it does not,
  * UNAVAILABLE when user-svc could not be asked within remaining_ms (never
  * taken for "does not exist"). The request id travels on. */
-rpc_code user_client_exists(rpc_client *users, int64_t user_id, int64_t remaining_ms, const char *request_id,
-    rpc_status *st);
+rpc_code user_client_exists(
+    rpc_client *users, int64_t user_id, int64_t remaining_ms, const char *request_id, rpc_status *st);
 
 #endif

@@ -15,8 +15,8 @@
 
 typedef struct backoff {
 	int min_ms, max_ms;
-	int current_ms;     /* 0 until the first failure */
-	int64_t next_at_ms; /* no attempt before this */
+	int current_ms;              /* 0 until the first failure */
+	int64_t next_at_ms;          /* no attempt before this */
 	_Atomic uint64_t *successes; /* shared with the other connections, or NULL */
 	uint64_t successes_at_failure;
 	uint64_t successes_at_attempt; /* taken by backoff_attempt */
@@ -26,8 +26,8 @@ typedef struct backoff {
 static inline void
 backoff_init(backoff *b, int min_ms, int max_ms)
 {
-	b->min_ms     = min_ms;
-	b->max_ms     = max_ms;
+	b->min_ms               = min_ms;
+	b->max_ms               = max_ms;
 	b->current_ms           = 0;
 	b->next_at_ms           = 0;
 	b->successes            = NULL;

@@ -36,14 +36,15 @@ broker_check_url(const char *url, char *err, size_t errlen)
 {
 	char *copy = strdup(url); /* amqp_parse_url rewrites its input */
 	struct amqp_connection_info info;
-	int rc = copy != NULL ? amqp_parse_url(copy, &info) : AMQP_STATUS_NO_MEMORY;
+	int rc     = copy != NULL ? amqp_parse_url(copy, &info) : AMQP_STATUS_NO_MEMORY;
 	int result = -1;
 	char why[256];
 	/* amqp_parse_url takes port 0, any host text, and amqps:// (for
 	 * which broker_connect would need an SSL socket, which it does not
 	 * open); none of them can work here. */
 	if (rc != AMQP_STATUS_OK)
-		snprintf(err, errlen, "is not an amqp://user:password@host:port/vhost URL (librabbitmq cannot parse it)");
+		snprintf(
+		    err, errlen, "is not an amqp://user:password@host:port/vhost URL (librabbitmq cannot parse it)");
 	else if (info.ssl)
 		snprintf(err, errlen, "is not an AMQP URL to use: amqps (TLS) is not supported, use amqp://");
 	else if (!port_text_is_digits(url))
@@ -72,24 +73,21 @@ broker_reply_ok(amqp_connection_state_t conn, const char *what, char *err, size_
 {
 	amqp_rpc_reply_t r = amqp_get_rpc_reply(conn);
 	switch (r.reply_type) {
-	case AMQP_RESPONSE_NORMAL:
-		return true;
+	case AMQP_RESPONSE_NORMAL: return true;
 	case AMQP_RESPONSE_LIBRARY_EXCEPTION:
 		snprintf(err, errlen, "%s: %s", what, amqp_error_string2(r.library_error));
 		return false;
 	case AMQP_RESPONSE_SERVER_EXCEPTION:
 		if (r.reply.id == AMQP_CONNECTION_CLOSE_METHOD || r.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
 			amqp_bytes_t text = r.reply.id == AMQP_CONNECTION_CLOSE_METHOD
-			    ? ((amqp_connection_close_t *) r.reply.decoded)->reply_text
-			    : ((amqp_channel_close_t *) r.reply.decoded)->reply_text;
+			                        ? ((amqp_connection_close_t *) r.reply.decoded)->reply_text
+			                        : ((amqp_channel_close_t *) r.reply.decoded)->reply_text;
 			snprintf(err, errlen, "%s: %.*s", what, (int) text.len, (const char *) text.bytes);
 		} else {
 			snprintf(err, errlen, "%s: server exception %u", what, r.reply.id);
 		}
 		return false;
-	default:
-		snprintf(err, errlen, "%s: no reply", what);
-		return false;
+	default: snprintf(err, errlen, "%s: no reply", what); return false;
 	}
 }
 

@@ -25,8 +25,7 @@ int broker_env_parse_url(const char *text, void *out, char *err, size_t errlen);
  * with a reason (never the password) in err. "amqp://host/" means vhost
  * "/" here, as users expect, although the AMQP URI spec would read it as
  * the empty vhost. */
-amqp_connection_state_t broker_connect(const char *url, int timeout_ms, int heartbeat_s, char *err,
-    size_t errlen);
+amqp_connection_state_t broker_connect(const char *url, int timeout_ms, int heartbeat_s, char *err, size_t errlen);
 
 /* After a synchronous method: true when the broker answered normally;
  * otherwise false with the reason in err. */

@@ -13,9 +13,9 @@
 #include <sys/random.h>
 #include <sys/time.h>
 
-#include "svc/backoff.h"
 #include "base/log.h"
 #include "base/net_check.h"
+#include "svc/backoff.h"
 
 #define LEASE_MS 10000 /* longer than any fill takes; then the lease lapses by itself */
 
@@ -73,8 +73,8 @@ parse_digits(const char *s, long max, const char **end)
 }
 
 int
-cache_parse_url(const char *url, char *host, size_t host_len, int *port, int *db, char *password,
-    size_t password_len, char *err, size_t errlen)
+cache_parse_url(const char *url, char *host, size_t host_len, int *port, int *db, char *password, size_t password_len,
+    char *err, size_t errlen)
 {
 	static const char scheme[] = "redis://";
 	if (strncmp(url, scheme, sizeof(scheme) - 1) != 0) {
@@ -100,7 +100,8 @@ cache_parse_url(const char *url, char *host, size_t host_len, int *port, int *db
 			return -1;
 		}
 		if (colon != p) {
-			snprintf(err, errlen, "has a user name, and Redis ACL users are not supported (hiredis 0.14 "
+			snprintf(err, errlen,
+			    "has a user name, and Redis ACL users are not supported (hiredis 0.14 "
 			    "sends AUTH with the password alone): use redis://:password@host");
 			return -1;
 		}
@@ -114,10 +115,11 @@ cache_parse_url(const char *url, char *host, size_t host_len, int *port, int *db
 		for (const char *q = colon + 1; q < at; q++) {
 			if (*q == '%') {
 				if (q + 2 >= at || !isxdigit((unsigned char) q[1]) || !isxdigit((unsigned char) q[2])) {
-					snprintf(err, errlen, "has a password with a '%%' that is not %%XX (RFC 3986 2.1)");
+					snprintf(
+					    err, errlen, "has a password with a '%%' that is not %%XX (RFC 3986 2.1)");
 					return -1;
 				}
-				char hex[3] = {q[1], q[2], '\0'};
+				char hex[3]   = {q[1], q[2], '\0'};
 				password[o++] = (char) strtol(hex, NULL, 16);
 				q += 2;
 			} else {
@@ -125,7 +127,7 @@ cache_parse_url(const char *url, char *host, size_t host_len, int *port, int *db
 			}
 		}
 		password[o] = '\0';
-		p = at + 1;
+		p           = at + 1;
 	}
 	size_t hlen = strcspn(p, ":/?#");
 	if (hlen == 0 || hlen >= host_len) {
@@ -435,8 +437,8 @@ cache_fill(cache *c, const char *key, const void *value, size_t len, int ttl_s, 
 		return CACHE_MISS;
 	char lk[256];
 	lease_key(key, lk, sizeof(lk));
-	redisReply *r = command(c, "fill", "EVAL %s 2 %s %s %s %b %d", fill_if_leased, key, lk, lease->token, value,
-	    len, ttl_s);
+	redisReply *r =
+	    command(c, "fill", "EVAL %s 2 %s %s %s %b %d", fill_if_leased, key, lk, lease->token, value, len, ttl_s);
 	if (r == NULL)
 		return CACHE_ERROR;
 	cache_result result = r->type == REDIS_REPLY_INTEGER && r->integer == 1 ? CACHE_HIT : CACHE_MISS;
@@ -479,8 +481,8 @@ cache_ping(cache *c)
 }
 
 cache_result
-cache_get_message(cache *c, const char *key, const ProtobufCMessageDescriptor *desc, ProtobufCMessage **out,
-    cache_lease *lease)
+cache_get_message(
+    cache *c, const char *key, const ProtobufCMessageDescriptor *desc, ProtobufCMessage **out, cache_lease *lease)
 {
 	char *value;
 	size_t len;

@@ -45,8 +45,7 @@ cache_result cache_get(cache *c, const char *key, char **value, size_t *len, cac
 /* Stores value under key for ttl_s seconds if lease is still key's lease.
  * Returns HIT when stored, MISS when the lease was lost (the key was
  * invalidated meanwhile, or no lease was held), ERROR on failure. */
-cache_result cache_fill(cache *c, const char *key, const void *value, size_t len, int ttl_s,
-    const cache_lease *lease);
+cache_result cache_fill(cache *c, const char *key, const void *value, size_t len, int ttl_s, const cache_lease *lease);
 
 /* Gives a lease back unused (the value turned out not to exist, or could not
  * be read), so the next miss may fill at once instead of after the lease
@@ -56,12 +55,12 @@ void cache_release(cache *c, const char *key, const cache_lease *lease);
 /* cache_get for a value that is a packed protobuf message of type desc: on
  * HIT *out is unpacked (free with protobuf_c_message_free_unpacked); a value
  * that does not unpack reads as a MISS (the TTL replaces it). */
-cache_result cache_get_message(cache *c, const char *key, const ProtobufCMessageDescriptor *desc,
-    ProtobufCMessage **out, cache_lease *lease);
+cache_result cache_get_message(
+    cache *c, const char *key, const ProtobufCMessageDescriptor *desc, ProtobufCMessage **out, cache_lease *lease);
 
 /* cache_fill with msg, packed. */
-cache_result cache_fill_message(cache *c, const char *key, const ProtobufCMessage *msg, int ttl_s,
-    const cache_lease *lease);
+cache_result cache_fill_message(
+    cache *c, const char *key, const ProtobufCMessage *msg, int ttl_s, const cache_lease *lease);
 
 /* Deletes key and its lease, so no fill begun before now can land. When
  * Redis cannot be reached, the key is remembered and deleted before any

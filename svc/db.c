@@ -8,9 +8,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "svc/backoff.h"
 #include "base/env.h"
 #include "base/log.h"
+#include "svc/backoff.h"
 
 /* Statements db_exec prepared on the current connection, by their text:
  * each is parsed and planned once per connection, not once per call. */
@@ -195,8 +195,8 @@ db_migrate(db *d, long long lock_key, const db_migration *migrations, size_t n, 
 	char key[32];
 	snprintf(key, sizeof(key), "%lld", lock_key);
 	const char *lock_params[] = {key};
-	PGresult *res = PQexecParams(d->pg, "SELECT pg_advisory_xact_lock($1::bigint)", 1, NULL, lock_params, NULL,
-	    NULL, 0);
+	PGresult *res =
+	    PQexecParams(d->pg, "SELECT pg_advisory_xact_lock($1::bigint)", 1, NULL, lock_params, NULL, NULL, 0);
 	code = PQresultStatus(res) == PGRES_TUPLES_OK ? RPC_OK : db_failed(d, res, "migrate_lock", st);
 	PQclear(res);
 	if (code == RPC_OK)
@@ -206,16 +206,16 @@ db_migrate(db *d, long long lock_key, const db_migration *migrations, size_t n, 
 		    PGRES_COMMAND_OK, "migrate_table", st);
 	for (size_t i = 0; code == RPC_OK && i < n; i++) {
 		const char *params[] = {migrations[i].name};
-		res = PQexecParams(d->pg, "SELECT 1 FROM schema_migrations WHERE name = $1", 1, NULL, params, NULL,
-		    NULL, 0);
+		res                  = PQexecParams(
+		                     d->pg, "SELECT 1 FROM schema_migrations WHERE name = $1", 1, NULL, params, NULL, NULL, 0);
 		if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 			code = db_failed(d, res, "migrate_check", st);
 		} else if (PQntuples(res) == 0) {
 			log_info(NULL, "db_migration_applying name=%s", migrations[i].name);
 			code = exec_simple(d, migrations[i].sql, PGRES_COMMAND_OK, migrations[i].name, st);
 			if (code == RPC_OK) {
-				PGresult *ins = PQexecParams(d->pg, "INSERT INTO schema_migrations (name) VALUES ($1)", 1,
-				    NULL, params, NULL, NULL, 0);
+				PGresult *ins = PQexecParams(d->pg, "INSERT INTO schema_migrations (name) VALUES ($1)",
+				    1, NULL, params, NULL, NULL, 0);
 				if (PQresultStatus(ins) != PGRES_COMMAND_OK)
 					code = db_failed(d, ins, "migrate_record", st);
 				PQclear(ins);
@@ -253,14 +253,14 @@ prepared_name(db *d, const char *sql, int n, char name[16], PGresult **res)
 		return false;
 	}
 	PQclear(*res);
-	*res                          = NULL;
+	*res                         = NULL;
 	d->prepared[d->n_prepared++] = copy;
 	return true;
 }
 
 PGresult *
-db_exec(db *d, const char *sql, int n, const char *const *params, ExecStatusType expect, const char *what,
-    rpc_status *st)
+db_exec(
+    db *d, const char *sql, int n, const char *const *params, ExecStatusType expect, const char *what, rpc_status *st)
 {
 	PGconn *pg = db_conn(d, st);
 	if (pg == NULL)
@@ -296,8 +296,8 @@ db_ping(db *d, rpc_status *st)
 }
 
 int
-db_migrate_at_start(const char *url, long long lock_key, const db_migration *migrations, size_t n,
-    const sigset_t *stop, int max_wait_s)
+db_migrate_at_start(
+    const char *url, long long lock_key, const db_migration *migrations, size_t n, const sigset_t *stop, int max_wait_s)
 {
 	db *d = db_new(url);
 	rpc_status st;
@@ -322,7 +322,8 @@ db_migrate_at_start(const char *url, long long lock_key, const db_migration *mig
 		 * awaited, why, and for how long at most. */
 		int64_t waited_ms = rpc_clock_ms() - started;
 		if (max_wait_s > 0 && waited_ms >= (int64_t) max_wait_s * 1000) {
-			log_error(NULL, "db_wait_gave_up url=%s waited_s=%d reason=\"%s\"", shown, max_wait_s, d->last_error);
+			log_error(
+			    NULL, "db_wait_gave_up url=%s waited_s=%d reason=\"%s\"", shown, max_wait_s, d->last_error);
 			break;
 		}
 		if (rpc_clock_ms() >= next_report) {

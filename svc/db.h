@@ -56,8 +56,8 @@ rpc_code db_failed(db *d, const PGresult *res, const char *what, rpc_status *st)
  * otherwise NULL, and st (not NULL) says why: db_failed's code and message,
  * UNAVAILABLE when there is no connection. The one report is st: read
  * st->code, there is no second copy of it. */
-PGresult *db_exec(db *d, const char *sql, int n, const char *const *params, ExecStatusType expect, const char *what,
-    rpc_status *st);
+PGresult *db_exec(
+    db *d, const char *sql, int n, const char *const *params, ExecStatusType expect, const char *what, rpc_status *st);
 
 /* ROLLBACK when a connection is open; for the failure path of a
  * transaction. */

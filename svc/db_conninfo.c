@@ -20,9 +20,9 @@ static bool
 service_defined(const char *name)
 {
 	char paths[3][512];
-	int n             = 0;
-	const char *file  = getenv("PGSERVICEFILE");
-	const char *home  = getenv("HOME");
+	int n              = 0;
+	const char *file   = getenv("PGSERVICEFILE");
+	const char *home   = getenv("HOME");
 	const char *sysdir = getenv("PGSYSCONFDIR");
 	if (file != NULL)
 		snprintf(paths[n++], sizeof(paths[0]), "%s", file);
@@ -33,7 +33,7 @@ service_defined(const char *name)
 		FILE *f = fopen(paths[i], "r");
 		char line[512];
 		while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
-			char *p = line + strspn(line, " \t");
+			char *p  = line + strspn(line, " \t");
 			size_t k = strlen(name);
 			if (p[0] == '[' && strncmp(p + 1, name, k) == 0 && p[k + 1] == ']') {
 				fclose(f);
@@ -87,10 +87,9 @@ check_hostaddrs(const char *addrs, char *why, size_t len)
 		size_t n = strcspn(p, ",");
 		char addr[64];
 		unsigned char bin[16];
-		snprintf(addr, sizeof(addr), "%.*s", (int)(n < sizeof(addr) ? n : sizeof(addr) - 1),
-		         p);
-		if (n > 0 && (n >= sizeof(addr) || (inet_pton(AF_INET, addr, bin) != 1 &&
-		                                    inet_pton(AF_INET6, addr, bin) != 1))) {
+		snprintf(addr, sizeof(addr), "%.*s", (int) (n < sizeof(addr) ? n : sizeof(addr) - 1), p);
+		if (n > 0 && (n >= sizeof(addr) ||
+		                 (inet_pton(AF_INET, addr, bin) != 1 && inet_pton(AF_INET6, addr, bin) != 1))) {
 			snprintf(why, len, "has hostaddr '%s', which is not an IP address", addr);
 			return -1;
 		}
@@ -105,14 +104,11 @@ check_ports(const char *ports, char *why, size_t len)
 	for (const char *p = ports; p != NULL && *p != '\0';) {
 		size_t n = strcspn(p, ",");
 		char port[16];
-		snprintf(port, sizeof(port), "%.*s", (int)(n < sizeof(port) ? n : sizeof(port) - 1),
-		         p);
+		snprintf(port, sizeof(port), "%.*s", (int) (n < sizeof(port) ? n : sizeof(port) - 1), p);
 		long v;
 		char reason[128];
-		if (n > 0 && (n >= sizeof(port) ||
-		              env_parse_int(port, 1, 65535, &v, reason, sizeof(reason)) != 0)) {
-			snprintf(why, len, "has port '%s', which is not a number in [1, 65535]",
-			         port);
+		if (n > 0 && (n >= sizeof(port) || env_parse_int(port, 1, 65535, &v, reason, sizeof(reason)) != 0)) {
+			snprintf(why, len, "has port '%s', which is not a number in [1, 65535]", port);
 			return -1;
 		}
 		p += n + (p[n] == ',');
@@ -127,14 +123,14 @@ check_options(const PQconninfoOption *opts, char *why, size_t len)
 	/* The keywords libpq 15 reads only when it connects (connectOptions2,
 	 * parse_int_param, pqConnectOptions): the choices it knows, and the
 	 * integers it parses. */
-	static const char *const sslmodes[]      = {"disable",   "allow",       "prefer", "require",
-	                                            "verify-ca", "verify-full", NULL};
+	static const char *const sslmodes[] = {
+	    "disable", "allow", "prefer", "require", "verify-ca", "verify-full", NULL};
 	static const char *const gssencmodes[]   = {"disable", "prefer", "require", NULL};
 	static const char *const session_attrs[] = {
 	    "any", "read-write", "read-only", "primary", "standby", "prefer-standby", NULL};
-	static const char *const bindings[]      = {"disable", "prefer", "require", NULL};
-	static const char *const flags[]         = {"0", "1", NULL};
-	static const char *const tls_versions[]  = {"", "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3", NULL};
+	static const char *const bindings[]     = {"disable", "prefer", "require", NULL};
+	static const char *const flags[]        = {"0", "1", NULL};
+	static const char *const tls_versions[] = {"", "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3", NULL};
 	static const struct {
 		const char *keyword;
 		const char *const *choices; /* or NULL: an integer in [0, max] */
@@ -170,7 +166,8 @@ check_options(const PQconninfoOption *opts, char *why, size_t len)
 				snprintf(why, len, "has %s '%.64s', which libpq does not know", o->keyword, v);
 				return -1;
 			}
-			if (rules[r].choices == NULL && env_parse_int(v, 0, rules[r].max, &n, reason, sizeof(reason)) != 0) {
+			if (rules[r].choices == NULL &&
+			    env_parse_int(v, 0, rules[r].max, &n, reason, sizeof(reason)) != 0) {
 				snprintf(why, len, "has %s '%.64s', which is not %s", o->keyword, v, rules[r].unit);
 				return -1;
 			}
@@ -195,8 +192,8 @@ check_options(const PQconninfoOption *opts, char *why, size_t len)
 	int hosts = count_elements(hostaddr) > 0 ? count_elements(hostaddr) : count_elements(host);
 	if (count_elements(host) > 0 && count_elements(hostaddr) > 0 &&
 	    count_elements(host) != count_elements(hostaddr)) {
-		snprintf(why, len, "has %d hosts but %d hostaddr values", count_elements(host),
-		         count_elements(hostaddr));
+		snprintf(
+		    why, len, "has %d hosts but %d hostaddr values", count_elements(host), count_elements(hostaddr));
 		return -1;
 	}
 	int ports = count_elements(port);
@@ -230,8 +227,7 @@ db_check_conninfo(const char *text, char *err, size_t errlen)
 	PQconninfoFree(opts);
 	if (rc != 0) {
 		env_scrub(why, sizeof(why), text); /* libpq may quote the URI or a token of it */
-		snprintf(err, errlen,
-		         "is not a libpq URL or connection string that can work: it %s", why);
+		snprintf(err, errlen, "is not a libpq URL or connection string that can work: it %s", why);
 		return -1;
 	}
 	return 0;
@@ -242,6 +238,6 @@ db_env_parse_conninfo(const char *text, void *out, char *err, size_t errlen)
 {
 	if (db_check_conninfo(text, err, errlen) != 0)
 		return -1;
-	*(const char **)out = text;
+	*(const char **) out = text;
 	return 0;
 }

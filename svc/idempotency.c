@@ -2,28 +2,27 @@
 #include "svc/idempotency.h"
 
 rpc_code
-svc_idempotency_claim(db *d, const char *key, const char *fingerprint, bool *claimed,
-                      rpc_status *st)
+svc_idempotency_claim(db *d, const char *key, const char *fingerprint, bool *claimed, rpc_status *st)
 {
-	*claimed = false;
+	*claimed             = false;
 	const char *params[] = {key, fingerprint};
-	PGresult *res = db_exec(d, "BEGIN", 0, NULL, PGRES_COMMAND_OK, "create_begin", st);
+	PGresult *res        = db_exec(d, "BEGIN", 0, NULL, PGRES_COMMAND_OK, "create_begin", st);
 	if (res == NULL)
 		return st->code;
 	PQclear(res);
 	/* A key older than 24 h is forgotten; a concurrent claim of the same
 	 * key waits here until the other transaction ends. */
 	res = db_exec(d,
-	              "DELETE FROM idempotency_keys WHERE key = $1 AND created_at < now() - "
-	              "interval '24 hours'",
-	              1, params, PGRES_COMMAND_OK, "idempotency_expire", st);
+	    "DELETE FROM idempotency_keys WHERE key = $1 AND created_at < now() - "
+	    "interval '24 hours'",
+	    1, params, PGRES_COMMAND_OK, "idempotency_expire", st);
 	if (res == NULL)
 		goto fail;
 	PQclear(res);
 	res = db_exec(d,
-	              "INSERT INTO idempotency_keys (key, fingerprint) VALUES ($1, $2) ON CONFLICT "
-	              "(key) DO NOTHING RETURNING key",
-	              2, params, PGRES_TUPLES_OK, "idempotency_claim", st);
+	    "INSERT INTO idempotency_keys (key, fingerprint) VALUES ($1, $2) ON CONFLICT "
+	    "(key) DO NOTHING RETURNING key",
+	    2, params, PGRES_TUPLES_OK, "idempotency_claim", st);
 	if (res == NULL)
 		goto fail;
 	*claimed = PQntuples(res) == 1;

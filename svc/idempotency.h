@@ -19,7 +19,6 @@
  * COMMIT); false means another request holds it (look it up, then
  * db_rollback). On failure the transaction is rolled back and st says
  * why. */
-rpc_code svc_idempotency_claim(db *d, const char *key, const char *fingerprint, bool *claimed,
-                               rpc_status *st);
+rpc_code svc_idempotency_claim(db *d, const char *key, const char *fingerprint, bool *claimed, rpc_status *st);
 
 #endif

@@ -18,8 +18,7 @@ svc_idempotency_key(const rpc_call *call, const char **key, rpc_status *st)
 	*key = rpc_call_metadata(call, "idempotency-key");
 	if (*key == NULL || strlen(*key) <= SVC_IDEMPOTENCY_KEY_MAX)
 		return true;
-	rpc_status_add_violation(st, "Idempotency-Key",
-	                         "Idempotency-Key must be at most %d characters",
-	                         SVC_IDEMPOTENCY_KEY_MAX);
+	rpc_status_add_violation(
+	    st, "Idempotency-Key", "Idempotency-Key must be at most %d characters", SVC_IDEMPOTENCY_KEY_MAX);
 	return false;
 }

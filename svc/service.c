@@ -27,11 +27,10 @@ svc_main(const svc_declaration *decl, int argc, char **argv)
 	sigset_t stop;
 	signals_block_stop(&stop);
 
-	int migrated = db_migrate_at_start(cfg.db_url, decl->migration_lock, decl->migrations,
-	                                   decl->n_migrations, &stop, (int)cfg.db_wait_s);
+	int migrated = db_migrate_at_start(
+	    cfg.db_url, decl->migration_lock, decl->migrations, decl->n_migrations, &stop, (int) cfg.db_wait_s);
 	if (migrated != 0)
-		return migrated > 0 ? EXIT_SUCCESS
-		                    : EXIT_FAILURE; /* stopped while waiting: a clean stop */
+		return migrated > 0 ? EXIT_SUCCESS : EXIT_FAILURE; /* stopped while waiting: a clean stop */
 
 	rpc_status st;
 	void *domain = NULL;
@@ -45,7 +44,7 @@ svc_main(const svc_declaration *decl, int argc, char **argv)
 		rpc_server_options opt = {
 		    .url         = cfg.listen_url,
 		    .service     = decl->service,
-		    .workers     = (int)cfg.workers,
+		    .workers     = (int) cfg.workers,
 		    .worker_open = svc_workers_state,
 		    .arg         = workers,
 		};
@@ -62,8 +61,7 @@ svc_main(const svc_declaration *decl, int argc, char **argv)
 	char detail[256] = "";
 	if (decl->describe != NULL)
 		decl->describe(&cfg, detail, sizeof(detail));
-	log_info(NULL, "%s_started url=%s workers=%ld%s", event, rpc_server_url(server),
-	         cfg.workers, detail);
+	log_info(NULL, "%s_started url=%s workers=%ld%s", event, rpc_server_url(server), cfg.workers, detail);
 
 	int sig;
 	sigwait(&stop, &sig);

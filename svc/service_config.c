@@ -11,14 +11,12 @@
 #include "svc/db.h"
 
 env_action
-svc_config_load(svc_config *cfg, const svc_config_spec *spec, const char *summary, int argc,
-                char **argv)
+svc_config_load(svc_config *cfg, const svc_config_spec *spec, const char *summary, int argc, char **argv)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	if (spec->n_settings > SVC_CONFIG_MAX_SETTINGS) {
-		fprintf(stderr,
-		        "%s: %zu settings of its own, more than the %d the skeleton holds\n",
-		        spec->name, spec->n_settings, SVC_CONFIG_MAX_SETTINGS);
+		fprintf(stderr, "%s: %zu settings of its own, more than the %d the skeleton holds\n", spec->name,
+		    spec->n_settings, SVC_CONFIG_MAX_SETTINGS);
 		return ENV_EXIT_USAGE;
 	}
 	/* The registry line names the settings: a service is described there only. */
@@ -36,98 +34,95 @@ svc_config_load(svc_config *cfg, const svc_config_spec *spec, const char *summar
 	for (char *p = role; *p != '\0'; p++)
 		if (*p == '-')
 			*p = '_';
-	snprintf(db_default, sizeof(db_default), "postgresql://%s:%s@127.0.0.1:5432/%s", role, role,
-	         reg->database);
+	snprintf(db_default, sizeof(db_default), "postgresql://%s:%s@127.0.0.1:5432/%s", role, role, reg->database);
 	snprintf(db_help, sizeof(db_help), "libpq URL of %s", reg->database);
 
 	int level = 0, format = 0;
 	env_var vars[8 + SVC_CONFIG_MAX_SETTINGS];
 	size_t n  = 0;
-	vars[n++] = (env_var){.name          = reg->url_variable,
-	                      .default_value = reg->default_url, /* "": required, the parser says so */
-	                      .kind          = ENV_CUSTOM,
-	                      .parse         = env_parse_nng_listen_url,
-	                      .out           = &cfg->listen_url,
-	                      .help          = listen_help};
-	vars[n++] = (env_var){.name          = reg->db_url_variable,
-	                      .default_value = db_default,
-	                      .kind          = ENV_CUSTOM,
-	                      .parse         = db_env_parse_conninfo,
-	                      .out           = &cfg->db_url,
-	                      .secret_url    = 1,
-	                      .help          = db_help};
-	vars[n++] = (env_var){.name          = "DB_WAIT_S",
-	                      .default_value = "0",
-	                      .kind          = ENV_INT,
-	                      .min           = 0,
-	                      .max           = 86400,
-	                      .out           = &cfg->db_wait_s,
-	                      .help = "longest wait at start for PostgreSQL to answer, in seconds, "
+	vars[n++] = (env_var){.name = reg->url_variable,
+	    .default_value          = reg->default_url, /* "": required, the parser says so */
+	    .kind                   = ENV_CUSTOM,
+	    .parse                  = env_parse_nng_listen_url,
+	    .out                    = &cfg->listen_url,
+	    .help                   = listen_help};
+	vars[n++] = (env_var){.name = reg->db_url_variable,
+	    .default_value          = db_default,
+	    .kind                   = ENV_CUSTOM,
+	    .parse                  = db_env_parse_conninfo,
+	    .out                    = &cfg->db_url,
+	    .secret_url             = 1,
+	    .help                   = db_help};
+	vars[n++] = (env_var){.name = "DB_WAIT_S",
+	    .default_value          = "0",
+	    .kind                   = ENV_INT,
+	    .min                    = 0,
+	    .max                    = 86400,
+	    .out                    = &cfg->db_wait_s,
+	    .help                   = "longest wait at start for PostgreSQL to answer, in seconds, "
 	                              "then exit 1; 0 waits until stopped "
 	                              "(the wait is logged)"};
 	if (spec->uses & SVC_USES_REDIS) {
-		vars[n++] = (env_var){.name          = "REDIS_URL",
-		                      .default_value = "redis://127.0.0.1:6379/0",
-		                      .kind          = ENV_CUSTOM,
-		                      .parse         = cache_env_parse_url,
-		                      .out           = &cfg->redis_url,
-		                      .secret_url    = 1,
-		                      .help          = "Redis for the cache"};
+		vars[n++] = (env_var){.name = "REDIS_URL",
+		    .default_value          = "redis://127.0.0.1:6379/0",
+		    .kind                   = ENV_CUSTOM,
+		    .parse                  = cache_env_parse_url,
+		    .out                    = &cfg->redis_url,
+		    .secret_url             = 1,
+		    .help                   = "Redis for the cache"};
 	}
 	if (spec->uses & SVC_USES_RABBITMQ) {
-		vars[n++] = (env_var){.name          = "AMQP_URL",
-		                      .default_value = "amqp://guest:guest@127.0.0.1:5672/",
-		                      .kind          = ENV_CUSTOM,
-		                      .parse         = broker_env_parse_url,
-		                      .out           = &cfg->amqp_url,
-		                      .secret_url    = 1,
-		                      .help          = spec->amqp_help};
+		vars[n++] = (env_var){.name = "AMQP_URL",
+		    .default_value          = "amqp://guest:guest@127.0.0.1:5672/",
+		    .kind                   = ENV_CUSTOM,
+		    .parse                  = broker_env_parse_url,
+		    .out                    = &cfg->amqp_url,
+		    .secret_url             = 1,
+		    .help                   = spec->amqp_help};
 	}
 	if (spec->uses & SVC_USES_REDIS) {
-		vars[n++] = (env_var){.name          = "CACHE_TTL_S",
-		                      .default_value = spec->cache_ttl_default,
-		                      .kind          = ENV_INT,
-		                      .min           = 1,
-		                      .max           = 86400 * 30,
-		                      .out           = &cfg->cache_ttl_s,
-		                      .help          = spec->cache_ttl_help};
+		vars[n++] = (env_var){.name = "CACHE_TTL_S",
+		    .default_value          = spec->cache_ttl_default,
+		    .kind                   = ENV_INT,
+		    .min                    = 1,
+		    .max                    = 86400 * 30,
+		    .out                    = &cfg->cache_ttl_s,
+		    .help                   = spec->cache_ttl_help};
 	}
-	vars[n++] =
-	    (env_var){.name          = "WORKERS",
-	              .default_value = "8",
-	              .kind          = ENV_INT,
-	              .min           = 1,
-	              .max           = 256,
-	              .out           = &cfg->workers,
-	              .help          = (spec->uses & SVC_USES_REDIS)
-	                                   ? "RPC workers, each with its own PostgreSQL and Redis connection"
-	                                   : "RPC workers, each with its own PostgreSQL connection"};
+	vars[n++] = (env_var){.name = "WORKERS",
+	    .default_value          = "8",
+	    .kind                   = ENV_INT,
+	    .min                    = 1,
+	    .max                    = 256,
+	    .out                    = &cfg->workers,
+	    .help = (spec->uses & SVC_USES_REDIS) ? "RPC workers, each with its own PostgreSQL and Redis connection"
+	                                          : "RPC workers, each with its own PostgreSQL connection"};
 	if (spec->uses & SVC_USES_REDIS) {
-		vars[n++] = (env_var){.name          = "REDIS_TIMEOUT_MS",
-		                      .default_value = "100",
-		                      .kind          = ENV_INT,
-		                      .min           = 1,
-		                      .max           = 60000,
-		                      .out           = &cfg->redis_timeout_ms,
-		                      .help          = "longest a slow Redis may delay a request"};
+		vars[n++] = (env_var){.name = "REDIS_TIMEOUT_MS",
+		    .default_value          = "100",
+		    .kind                   = ENV_INT,
+		    .min                    = 1,
+		    .max                    = 60000,
+		    .out                    = &cfg->redis_timeout_ms,
+		    .help                   = "longest a slow Redis may delay a request"};
 	}
 	for (size_t i = 0; i < spec->n_settings; i++)
 		vars[n++] = spec->settings[i];
-	vars[n++] = (env_var){.name          = "LOG_LEVEL",
-	                      .default_value = "info",
-	                      .kind          = ENV_CHOICE,
-	                      .choices       = log_level_names,
-	                      .out           = &level,
-	                      .help          = "debug, info, warn or error"};
-	vars[n++] = (env_var){.name          = "LOG_FORMAT",
-	                      .default_value = "text",
-	                      .kind          = ENV_CHOICE,
-	                      .choices       = log_format_names,
-	                      .out           = &format,
-	                      .help          = "text or json"};
+	vars[n++] = (env_var){.name = "LOG_LEVEL",
+	    .default_value          = "info",
+	    .kind                   = ENV_CHOICE,
+	    .choices                = log_level_names,
+	    .out                    = &level,
+	    .help                   = "debug, info, warn or error"};
+	vars[n++] = (env_var){.name = "LOG_FORMAT",
+	    .default_value          = "text",
+	    .kind                   = ENV_CHOICE,
+	    .choices                = log_format_names,
+	    .out                    = &format,
+	    .help                   = "text or json"};
 
 	env_action action = env_cli(argc, argv, summary, vars, n);
-	cfg->log_level    = (log_level)level;
-	cfg->log_format   = (log_format)format;
+	cfg->log_level    = (log_level) level;
+	cfg->log_format   = (log_format) format;
 	return action;
 }

@@ -11,7 +11,7 @@
 /* The backing servers a service declares it uses (svc_declaration.uses).
  * PostgreSQL is always used. */
 enum {
-	SVC_USES_REDIS = 1 << 0, /* REDIS_URL, REDIS_TIMEOUT_MS, CACHE_TTL_S; a cache per worker */
+	SVC_USES_REDIS    = 1 << 0, /* REDIS_URL, REDIS_TIMEOUT_MS, CACHE_TTL_S; a cache per worker */
 	SVC_USES_RABBITMQ = 1 << 1, /* AMQP_URL */
 };
 
@@ -51,7 +51,6 @@ typedef struct svc_config_spec {
 /* Handles the command line and loads the common block into cfg and the
  * service's own settings into theirs (env_cli: --help, or the first bad
  * value named on stderr). Not thread-safe (start-up only). */
-env_action svc_config_load(svc_config *cfg, const svc_config_spec *spec, const char *summary,
-                           int argc, char **argv);
+env_action svc_config_load(svc_config *cfg, const svc_config_spec *spec, const char *summary, int argc, char **argv);
 
 #endif

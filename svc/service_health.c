@@ -14,28 +14,25 @@ svc_health_begin(svc_health *h, const svc_worker *w)
 	h->reply.stats        = h->stat_list;
 	rpc_status ignored;
 	h->postgres_ok = db_ping(w->db, &ignored) == RPC_OK;
-	svc_health_add_dependency(h, "postgres", h->postgres_ok,
-	                          h->postgres_ok ? "connected" : "unreachable");
+	svc_health_add_dependency(h, "postgres", h->postgres_ok, h->postgres_ok ? "connected" : "unreachable");
 	unsigned uses = w->decl->config.uses;
 	if (uses & SVC_USES_REDIS) {
 		bool ok = cache_ping(w->cache) == CACHE_HIT;
 		/* Redis down only degrades the service: reads go to PostgreSQL. */
-		svc_health_add_dependency(h, "redis", ok,
-		                          ok ? "connected"
-		                             : "unreachable (requests are served from postgres)");
+		svc_health_add_dependency(
+		    h, "redis", ok, ok ? "connected" : "unreachable (requests are served from postgres)");
 	}
 	if (uses & SVC_USES_RABBITMQ) {
 		char detail[SVC_HEALTH_DETAIL_MAX] = "not checked";
-		bool ok                            = w->decl->broker_status != NULL &&
-		          w->decl->broker_status(w->domain, detail, sizeof(detail));
+		bool ok = w->decl->broker_status != NULL && w->decl->broker_status(w->domain, detail, sizeof(detail));
 		svc_health_add_dependency(h, "rabbitmq", ok, detail);
 	}
 	if (uses & SVC_USES_REDIS) {
 		Health__Stat cache_stats[HEALTH_CACHE_STATS];
 		health_cache_stats(cache_stats);
 		for (int i = 0; i < HEALTH_CACHE_STATS; i++)
-			svc_health_add_stat(h, cache_stats[i].name, cache_stats[i].help,
-			                    cache_stats[i].gauge, cache_stats[i].value);
+			svc_health_add_stat(
+			    h, cache_stats[i].name, cache_stats[i].help, cache_stats[i].gauge, cache_stats[i].value);
 	}
 }
 
@@ -72,6 +69,6 @@ svc_health_reply(svc_health *h)
 	h->reply.ok = true;
 	for (size_t i = 0; i < h->reply.n_dependencies; i++)
 		h->reply.ok = h->reply.ok && h->deps[i].ok;
-	h->reply.instance = (char *)health_instance();
+	h->reply.instance = (char *) health_instance();
 	return &h->reply;
 }

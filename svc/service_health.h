@@ -46,8 +46,7 @@ void svc_health_add_dependency(svc_health *h, const char *name, bool ok, const c
 
 /* Adds a stat; name and help are borrowed. Beyond SVC_HEALTH_MAX_STATS it
  * is dropped and logged. */
-void svc_health_add_stat(svc_health *h, const char *name, const char *help, bool gauge,
-                         uint64_t value);
+void svc_health_add_stat(svc_health *h, const char *name, const char *help, bool gauge, uint64_t value);
 
 /* The reply, ok when every dependency is; borrowed from h. */
 Health__HealthReply *svc_health_reply(svc_health *h);

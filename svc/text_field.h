@@ -17,7 +17,6 @@
  * copies the trimmed text to out (out_len bytes, NUL-terminated) and
  * returns true; otherwise adds one violation naming field to *st and
  * returns false. Pure; thread-safe. */
-bool text_field_check(const char *in, const char *field, size_t max_chars, char *out, size_t out_len,
-    rpc_status *st);
+bool text_field_check(const char *in, const char *field, size_t max_chars, char *out, size_t out_len, rpc_status *st);
 
 #endif

@@ -11,37 +11,32 @@ struct svc_workers {
 };
 
 rpc_code
-svc_workers_open(svc_workers **out, const svc_declaration *decl, const svc_config *cfg,
-                 void *domain, rpc_status *st)
+svc_workers_open(svc_workers **out, const svc_declaration *decl, const svc_config *cfg, void *domain, rpc_status *st)
 {
 	*out = NULL;
 	if (cfg->workers < 1)
 		return rpc_status_set(st, RPC_INVALID_ARGUMENT, "WORKERS must be at least 1");
 	svc_workers *ws = calloc(1, sizeof(*ws));
-	if (ws == NULL || (ws->items = calloc((size_t)cfg->workers, sizeof(svc_worker))) == NULL) {
+	if (ws == NULL || (ws->items = calloc((size_t) cfg->workers, sizeof(svc_worker))) == NULL) {
 		free(ws);
-		return rpc_status_set(st, RPC_RESOURCE_EXHAUSTED, "out of memory for %ld workers",
-		                      cfg->workers);
+		return rpc_status_set(st, RPC_RESOURCE_EXHAUSTED, "out of memory for %ld workers", cfg->workers);
 	}
-	for (int i = 0; i < (int)cfg->workers; i++) {
+	for (int i = 0; i < (int) cfg->workers; i++) {
 		svc_worker *w = &ws->items[i];
 		ws->n         = i + 1; /* so a failure below is cleaned up by close */
-		*w = (svc_worker){.decl = decl, .cfg = cfg, .domain = domain, .index = i};
+		*w            = (svc_worker){.decl = decl, .cfg = cfg, .domain = domain, .index = i};
 		if ((w->db = db_new(cfg->db_url)) == NULL) {
 			svc_workers_close(ws);
-			return rpc_status_set(st, RPC_RESOURCE_EXHAUSTED,
-			                      "worker %d: out of memory for its PostgreSQL handle",
-			                      i);
+			return rpc_status_set(
+			    st, RPC_RESOURCE_EXHAUSTED, "worker %d: out of memory for its PostgreSQL handle", i);
 		}
 		if (decl->config.uses & SVC_USES_REDIS) {
-			w->cache = cache_new(cfg->redis_url, (int)cfg->redis_timeout_ms,
-			                     (int)cfg->cache_ttl_s);
+			w->cache = cache_new(cfg->redis_url, (int) cfg->redis_timeout_ms, (int) cfg->cache_ttl_s);
 			if (w->cache == NULL) {
 				svc_workers_close(ws);
 				/* REDIS_URL was checked at start: only memory can be missing. */
 				return rpc_status_set(
-				    st, RPC_RESOURCE_EXHAUSTED,
-				    "worker %d: out of memory for its Redis cache", i);
+				    st, RPC_RESOURCE_EXHAUSTED, "worker %d: out of memory for its Redis cache", i);
 			}
 		}
 	}

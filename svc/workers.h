@@ -31,8 +31,8 @@ typedef struct svc_workers svc_workers;
  * (svc_workers_close), or RESOURCE_EXHAUSTED / INVALID_ARGUMENT with st
  * naming the worker and what could not be made, and nothing left open.
  * cfg, decl and domain must outlive the result. */
-rpc_code svc_workers_open(svc_workers **out, const struct svc_declaration *decl,
-                          const svc_config *cfg, void *domain, rpc_status *st);
+rpc_code svc_workers_open(
+    svc_workers **out, const struct svc_declaration *decl, const svc_config *cfg, void *domain, rpc_status *st);
 
 /* rpc_server_options.worker_open with arg = the svc_workers: returns the
  * index-th state (made already, so this cannot fail). */

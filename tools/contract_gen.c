@@ -176,22 +176,17 @@ registry_values_ok(const char *path, const char *where, char *const col[REGISTRY
 	char why[256];
 	if (!spelled(col[0], LOWER, LOWER DIGITS "-"))
 		refuse(path, where,
-		       "name '%s' is not lower-case letters, digits and '-' (a binary, a compose "
-		       "service)",
-		       col[0]);
+		    "name '%s' is not lower-case letters, digits and '-' (a binary, a compose "
+		    "service)",
+		    col[0]);
 	if (strchr(col[1], '.') == NULL)
 		refuse(path, where, "contract '%s' is not package.Service", col[1]);
 	if (!spelled(col[2], UPPER, UPPER DIGITS "_"))
-		refuse(path, where,
-		       "url_variable '%s' is not an environment variable name (A-Z, 0-9, _)",
-		       col[2]);
-	if (strcmp(col[3], "-") != 0 &&
-	    net_check_nng_url(col[3], NET_URL_DIAL, why, sizeof(why)) != 0)
+		refuse(path, where, "url_variable '%s' is not an environment variable name (A-Z, 0-9, _)", col[2]);
+	if (strcmp(col[3], "-") != 0 && net_check_nng_url(col[3], NET_URL_DIAL, why, sizeof(why)) != 0)
 		refuse(path, where, "default_url '%s' %s", col[3], why);
 	if (strcmp(col[4], "-") != 0 && !spelled(col[4], UPPER, UPPER DIGITS "_"))
-		refuse(path, where,
-		       "db_url_variable '%s' is not an environment variable name (A-Z, 0-9, _)",
-		       col[4]);
+		refuse(path, where, "db_url_variable '%s' is not an environment variable name (A-Z, 0-9, _)", col[4]);
 	if (strcmp(col[5], "-") != 0 && !spelled(col[5], LOWER "_", LOWER DIGITS "_"))
 		refuse(path, where, "database '%s' is not a lower-case SQL identifier", col[5]);
 	return faults == before;
@@ -215,8 +210,7 @@ read_registry(const char *path)
 		char *col[REGISTRY_COLUMNS];
 		int n      = 0;
 		char *save = NULL;
-		for (char *t = strtok_r(line, " \t\r\n", &save); t != NULL;
-		     t       = strtok_r(NULL, " \t\r\n", &save)) {
+		for (char *t = strtok_r(line, " \t\r\n", &save); t != NULL; t = strtok_r(NULL, " \t\r\n", &save)) {
 			if (n < REGISTRY_COLUMNS)
 				col[n] = t;
 			n++;
@@ -225,14 +219,13 @@ read_registry(const char *path)
 			continue;
 		if (n != REGISTRY_COLUMNS) {
 			refuse(path, where,
-			       "%d columns, expected %d (name contract url_variable default_url "
-			       "db_url_variable database)",
-			       n, REGISTRY_COLUMNS);
+			    "%d columns, expected %d (name contract url_variable default_url "
+			    "db_url_variable database)",
+			    n, REGISTRY_COLUMNS);
 			continue;
 		}
 		if (n_registry == CONTRACT_SERVICES_MAX) {
-			refuse(path, where, "more than %d services (CONTRACT_SERVICES_MAX)",
-			       CONTRACT_SERVICES_MAX);
+			refuse(path, where, "more than %d services (CONTRACT_SERVICES_MAX)", CONTRACT_SERVICES_MAX);
 			break;
 		}
 		if (!registry_values_ok(path, where, col))
@@ -241,10 +234,8 @@ read_registry(const char *path)
 		for (size_t i = 0; i < n_registry; i++) {
 			for (int c = 0; c < 3; c++) {
 				if (strcmp(registry[i].col[c], col[c]) == 0) {
-					static const char *what[] = {"service name", "contract",
-					                             "url_variable"};
-					refuse(path, where, "%s '%s' is declared twice", what[c],
-					       col[c]);
+					static const char *what[] = {"service name", "contract", "url_variable"};
+					refuse(path, where, "%s '%s' is declared twice", what[c], col[c]);
 					dup = true;
 				}
 			}
@@ -269,8 +260,7 @@ resolve_registry(const char *registry_files)
 			const char *pkg      = fp->package != NULL ? fp->package : "";
 			for (size_t s = 0; s < fp->n_service; s++) {
 				char full[256];
-				snprintf(full, sizeof(full), "%s%s%s", pkg, pkg[0] ? "." : "",
-				         fp->service[s]->name);
+				snprintf(full, sizeof(full), "%s%s%s", pkg, pkg[0] ? "." : "", fp->service[s]->name);
 				if (strcmp(full, r->col[1]) == 0) {
 					r->file    = fp;
 					r->service = fp->service[s];
@@ -278,8 +268,8 @@ resolve_registry(const char *registry_files)
 			}
 		}
 		if (r->service == NULL)
-			refuse(registry_files, r->col[0],
-			       "its contract %s is not a service of any .proto given", r->col[1]);
+			refuse(registry_files, r->col[0], "its contract %s is not a service of any .proto given",
+			    r->col[1]);
 	}
 }
 
@@ -288,8 +278,8 @@ resolve_registry(const char *registry_files)
 /* Checks a path template against the grammar the gateway matches, each
  * {field} a scalar field of msg. what: "path" or "location". */
 static void
-check_template(const char *file, const char *where, const char *what, const char *t,
-               const message_proto *msg, const char *msg_role)
+check_template(const char *file, const char *where, const char *what, const char *t, const message_proto *msg,
+    const char *msg_role)
 {
 	if (t[0] != '/') {
 		refuse(file, where, "%s '%s' does not start with '/'", what, t);
@@ -300,8 +290,7 @@ check_template(const char *file, const char *where, const char *what, const char
 		return;
 	}
 	if (strchr(t, ':') != NULL) {
-		refuse(file, where,
-		       "%s '%s' has a ':verb' suffix, which the gateway does not serve", what, t);
+		refuse(file, where, "%s '%s' has a ':verb' suffix, which the gateway does not serve", what, t);
 		return;
 	}
 	const char *bound[CONTRACT_PATH_VARIABLES_MAX];
@@ -309,10 +298,8 @@ check_template(const char *file, const char *where, const char *what, const char
 	for (const char *p = t; *p == '/';) {
 		const char *seg = ++p;
 		size_t len      = strcspn(seg, "/");
-		if (seg[0] == '{' &&
-		    strchr(seg, '}') != NULL) /* a variable's sub-template may hold '/' */
-			len = (size_t)(strchr(seg, '}') - seg) + 1 +
-			      strcspn(strchr(seg, '}') + 1, "/");
+		if (seg[0] == '{' && strchr(seg, '}') != NULL) /* a variable's sub-template may hold '/' */
+			len = (size_t) (strchr(seg, '}') - seg) + 1 + strcspn(strchr(seg, '}') + 1, "/");
 		p = seg + len;
 		if (len == 0) {
 			refuse(file, where, "%s '%s' has an empty segment", what, t);
@@ -320,48 +307,46 @@ check_template(const char *file, const char *where, const char *what, const char
 		}
 		if (seg[0] == '*') {
 			refuse(file, where,
-			       "%s '%s' has a '%.*s' wildcard segment, which the gateway does not "
-			       "serve (name the field: {field})",
-			       what, t, (int)len, seg);
+			    "%s '%s' has a '%.*s' wildcard segment, which the gateway does not "
+			    "serve (name the field: {field})",
+			    what, t, (int) len, seg);
 			return;
 		}
 		if (seg[0] != '{') {
 			for (size_t i = 0; i < len; i++) {
-				unsigned char c = (unsigned char)seg[i];
+				unsigned char c = (unsigned char) seg[i];
 				/* RFC 3986 2.3's unreserved characters: a literal is matched
 				 * against the decoded path byte for byte. */
 				if (!isalnum(c) && strchr("-._~", c) == NULL) {
 					refuse(file, where,
-					       "%s '%s': segment '%.*s' has '%c', outside the "
-					       "unreserved characters (RFC 3986 2.3) a literal may "
-					       "hold",
-					       what, t, (int)len, seg, c);
+					    "%s '%s': segment '%.*s' has '%c', outside the "
+					    "unreserved characters (RFC 3986 2.3) a literal may "
+					    "hold",
+					    what, t, (int) len, seg, c);
 					return;
 				}
 			}
 			continue;
 		}
-		if (seg[len - 1] != '}' || memchr(seg + 1, '{', len - 1) != NULL ||
-		    memchr(seg, '}', len - 1) != NULL) {
-			refuse(file, where,
-			       "%s '%s': segment '%.*s' is neither a literal nor one {field}", what,
-			       t, (int)len, seg);
+		if (seg[len - 1] != '}' || memchr(seg + 1, '{', len - 1) != NULL || memchr(seg, '}', len - 1) != NULL) {
+			refuse(file, where, "%s '%s': segment '%.*s' is neither a literal nor one {field}", what, t,
+			    (int) len, seg);
 			return;
 		}
 		const char *name = seg + 1;
 		size_t nlen      = len - 2;
 		if (memchr(name, '=', nlen) != NULL) {
 			refuse(file, where,
-			       "%s '%s': variable '%.*s' has a sub-template ({field=...}), which "
-			       "the gateway does not serve",
-			       what, t, (int)len, seg);
+			    "%s '%s': variable '%.*s' has a sub-template ({field=...}), which "
+			    "the gateway does not serve",
+			    what, t, (int) len, seg);
 			return;
 		}
 		if (memchr(name, '.', nlen) != NULL) {
 			refuse(file, where,
-			       "%s '%s': variable '%.*s' is a nested field path, which the gateway "
-			       "does not serve",
-			       what, t, (int)len, seg);
+			    "%s '%s': variable '%.*s' is a nested field path, which the gateway "
+			    "does not serve",
+			    what, t, (int) len, seg);
 			return;
 		}
 		if (nlen == 0) {
@@ -370,33 +355,27 @@ check_template(const char *file, const char *where, const char *what, const char
 		}
 		const field_proto *f = find_field(msg, name, nlen);
 		if (f == NULL) {
-			refuse(file, where, "%s '%s': {%.*s} is not a field of the %s %s", what, t,
-			       (int)nlen, name, msg_role, msg != NULL ? msg->name : "?");
+			refuse(file, where, "%s '%s': {%.*s} is not a field of the %s %s", what, t, (int) nlen, name,
+			    msg_role, msg != NULL ? msg->name : "?");
 			continue;
 		}
 		if (!scalar(f)) {
-			refuse(
-			    file, where,
-			    "%s '%s': {%.*s} is a %s field of %s; a path variable binds a scalar",
-			    what, t, (int)nlen, name,
-			    f->label ==
-			            GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__LABEL__LABEL_REPEATED
-			        ? "repeated"
-			        : "message",
+			refuse(file, where, "%s '%s': {%.*s} is a %s field of %s; a path variable binds a scalar", what,
+			    t, (int) nlen, name,
+			    f->label == GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__LABEL__LABEL_REPEATED ? "repeated"
+			                                                                                : "message",
 			    msg->name);
 			continue;
 		}
 		for (size_t b = 0; b < n_bound; b++) {
 			if (bound_len[b] == nlen && strncmp(bound[b], name, nlen) == 0) {
-				refuse(file, where, "%s '%s' binds {%.*s} twice", what, t,
-				       (int)nlen, name);
+				refuse(file, where, "%s '%s' binds {%.*s} twice", what, t, (int) nlen, name);
 				return;
 			}
 		}
 		if (n_bound == CONTRACT_PATH_VARIABLES_MAX) {
-			refuse(file, where,
-			       "%s '%s' has more than %d variables (CONTRACT_PATH_VARIABLES_MAX)",
-			       what, t, CONTRACT_PATH_VARIABLES_MAX);
+			refuse(file, where, "%s '%s' has more than %d variables (CONTRACT_PATH_VARIABLES_MAX)", what, t,
+			    CONTRACT_PATH_VARIABLES_MAX);
 			return;
 		}
 		bound[n_bound]       = name;
@@ -407,8 +386,7 @@ check_template(const char *file, const char *where, const char *what, const char
 /* ---- one method ---- */
 
 static const ProtobufCMessageUnknownField *
-option(const Google__Protobuf__MethodOptions *o, uint32_t tag, const char *file, const char *where,
-       const char *name)
+option(const Google__Protobuf__MethodOptions *o, uint32_t tag, const char *file, const char *where, const char *name)
 {
 	const ProtobufCMessageUnknownField *found = NULL;
 	for (unsigned i = 0; o != NULL && i < o->base.n_unknown_fields; i++) {
@@ -436,13 +414,13 @@ payload(const ProtobufCMessageUnknownField *u, size_t *len)
 	uint64_t n = 0;
 	size_t i   = 0;
 	for (int shift = 0; i < u->len && i < 10; i++, shift += 7) {
-		n |= (uint64_t)(u->data[i] & 0x7f) << shift;
+		n |= (uint64_t) (u->data[i] & 0x7f) << shift;
 		if ((u->data[i] & 0x80) == 0)
 			break;
 	}
 	if (i >= u->len || n != u->len - i - 1)
 		return NULL;
-	*len = (size_t)n;
+	*len = (size_t) n;
 	return u->data + i + 1;
 }
 
@@ -484,45 +462,33 @@ same_paths(const char *a, const char *b)
 }
 
 static void
-add_route(const char *file, const char *where, size_t service, const method_proto *m,
-          const Google__Api__HttpRule *rule, const Rest__Route *extra)
+add_route(const char *file, const char *where, size_t service, const method_proto *m, const Google__Api__HttpRule *rule,
+    const Rest__Route *extra)
 {
 	if (rule->selector != NULL && rule->selector[0] != '\0')
 		refuse(file, where,
-		       "google.api.http has a selector ('%s'), which belongs in a service config, "
-		       "not on a method",
-		       rule->selector);
+		    "google.api.http has a selector ('%s'), which belongs in a service config, "
+		    "not on a method",
+		    rule->selector);
 	if (rule->n_additional_bindings > 0)
 		refuse(file, where,
-		       "google.api.http has additional_bindings, which the gateway does not serve "
-		       "(one route per method)");
+		    "google.api.http has additional_bindings, which the gateway does not serve "
+		    "(one route per method)");
 	if (rule->pattern_case == GOOGLE__API__HTTP_RULE__PATTERN_CUSTOM) {
 		refuse(file, where,
-		       "google.api.http has a custom pattern (kind '%s'), which the gateway does "
-		       "not serve",
-		       rule->custom != NULL && rule->custom->kind != NULL ? rule->custom->kind
-		                                                          : "");
+		    "google.api.http has a custom pattern (kind '%s'), which the gateway does "
+		    "not serve",
+		    rule->custom != NULL && rule->custom->kind != NULL ? rule->custom->kind : "");
 		return;
 	}
 	const char *verb = NULL, *path = NULL;
 	switch (rule->pattern_case) {
-	case GOOGLE__API__HTTP_RULE__PATTERN_GET:
-		verb = "GET", path = rule->get;
-		break;
-	case GOOGLE__API__HTTP_RULE__PATTERN_PUT:
-		verb = "PUT", path = rule->put;
-		break;
-	case GOOGLE__API__HTTP_RULE__PATTERN_POST:
-		verb = "POST", path = rule->post;
-		break;
-	case GOOGLE__API__HTTP_RULE__PATTERN_DELETE:
-		verb = "DELETE", path = rule->delete_;
-		break;
-	case GOOGLE__API__HTTP_RULE__PATTERN_PATCH:
-		verb = "PATCH", path = rule->patch;
-		break;
-	default:
-		break;
+	case GOOGLE__API__HTTP_RULE__PATTERN_GET: verb = "GET", path = rule->get; break;
+	case GOOGLE__API__HTTP_RULE__PATTERN_PUT: verb = "PUT", path = rule->put; break;
+	case GOOGLE__API__HTTP_RULE__PATTERN_POST: verb = "POST", path = rule->post; break;
+	case GOOGLE__API__HTTP_RULE__PATTERN_DELETE: verb = "DELETE", path = rule->delete_; break;
+	case GOOGLE__API__HTTP_RULE__PATTERN_PATCH: verb = "PATCH", path = rule->patch; break;
+	default: break;
 	}
 	if (verb == NULL || path == NULL || path[0] == '\0') {
 		refuse(file, where, "google.api.http has no get, put, post, delete or patch path");
@@ -537,73 +503,63 @@ add_route(const char *file, const char *where, size_t service, const method_prot
 	static const char *const gateway_paths[] = {CONTRACT_GATEWAY_PATHS};
 	for (size_t i = 0; i < sizeof(gateway_paths) / sizeof(gateway_paths[0]); i++) {
 		if (template_matches(path, gateway_paths[i]))
-			refuse(file, where, "path '%s' takes %s, which the gateway serves itself",
-			       path, gateway_paths[i]);
+			refuse(
+			    file, where, "path '%s' takes %s, which the gateway serves itself", path, gateway_paths[i]);
 	}
 
 	const char *body = rule->body != NULL && rule->body[0] != '\0' ? rule->body : NULL;
 	if (body != NULL && (strcmp(verb, "GET") == 0 || strcmp(verb, "DELETE") == 0))
 		refuse(file, where,
-		       "%s with body '%s': a %s request's content has no defined semantics (RFC "
-		       "9110 9.3)",
-		       verb, body, verb);
+		    "%s with body '%s': a %s request's content has no defined semantics (RFC "
+		    "9110 9.3)",
+		    verb, body, verb);
 	else if (body != NULL && strcmp(body, "*") != 0) {
 		if (find_field(in, body, strlen(body)) == NULL)
-			refuse(file, where, "body '%s' is not a field of the request %s", body,
-			       in->name);
+			refuse(file, where, "body '%s' is not a field of the request %s", body, in->name);
 		else
 			refuse(
-			    file, where,
-			    "body '%s': a field body is not served by the gateway; use body: \"*\"",
-			    body);
+			    file, where, "body '%s': a field body is not served by the gateway; use body: \"*\"", body);
 	}
-	const char *response_body = rule->response_body != NULL && rule->response_body[0] != '\0'
-	                                ? rule->response_body
-	                                : NULL;
+	const char *response_body =
+	    rule->response_body != NULL && rule->response_body[0] != '\0' ? rule->response_body : NULL;
 	if (response_body != NULL && find_field(out, response_body, strlen(response_body)) == NULL)
-		refuse(file, where, "response_body '%s' is not a field of the reply %s",
-		       response_body, out->name);
+		refuse(file, where, "response_body '%s' is not a field of the reply %s", response_body, out->name);
 
 	int status = extra != NULL && extra->status != 0 ? extra->status : 200;
 	const char *location =
-	    extra != NULL && extra->location != NULL && extra->location[0] != '\0' ? extra->location
-	                                                                           : NULL;
+	    extra != NULL && extra->location != NULL && extra->location[0] != '\0' ? extra->location : NULL;
 	if (status != 200 && status != 201)
-		refuse(file, where,
-		       "rest.route status %d: the gateway answers a success with 200 or 201",
-		       status);
+		refuse(file, where, "rest.route status %d: the gateway answers a success with 200 or 201", status);
 	else if (status == 201 && location == NULL)
 		refuse(file, where,
-		       "rest.route status 201 without a location (RFC 9110 15.3.2: 201 names the "
-		       "created resource)");
+		    "rest.route status 201 without a location (RFC 9110 15.3.2: 201 names the "
+		    "created resource)");
 	else if (status != 201 && location != NULL)
 		refuse(file, where, "rest.route location '%s' without status 201", location);
 	if (location != NULL)
 		check_template(file, where, "location", location, out, "reply");
 
-	gen_route r     = {.method        = xstrdup(verb),
-	                   .path          = xstrdup(path),
-	                   .service       = service,
-	                   .rpc_method    = m->name,
-	                   .body          = body != NULL ? xstrdup(body) : NULL,
-	                   .response_body = response_body ? xstrdup(response_body) : NULL,
-	                   .location      = location != NULL ? xstrdup(location) : NULL,
-	                   .status        = status,
-	                   .file          = file,
-	                   .where         = xstrdup(where)};
+	gen_route r     = {.method = xstrdup(verb),
+	        .path              = xstrdup(path),
+	        .service           = service,
+	        .rpc_method        = m->name,
+	        .body              = body != NULL ? xstrdup(body) : NULL,
+	        .response_body     = response_body ? xstrdup(response_body) : NULL,
+	        .location          = location != NULL ? xstrdup(location) : NULL,
+	        .status            = status,
+	        .file              = file,
+	        .where             = xstrdup(where)};
 	size_t n_errors = extra != NULL ? extra->n_error_statuses : 0;
 	if (n_errors > CONTRACT_ERROR_STATUSES_MAX)
 		refuse(file, where, "rest.route has %zu error_statuses, more than %d", n_errors,
-		       CONTRACT_ERROR_STATUSES_MAX);
+		    CONTRACT_ERROR_STATUSES_MAX);
 	for (size_t i = 0; i < n_errors && i < CONTRACT_ERROR_STATUSES_MAX; i++) {
 		int e = extra->error_statuses[i];
 		if (e < 400 || e > 599)
-			refuse(file, where, "rest.route error status %d is not a 4xx or 5xx status",
-			       e);
+			refuse(file, where, "rest.route error status %d is not a 4xx or 5xx status", e);
 		for (size_t j = 0; j < i; j++) {
 			if (r.errors[j] == e)
-				refuse(file, where, "rest.route error status %d is listed twice",
-				       e);
+				refuse(file, where, "rest.route error status %d is listed twice", e);
 		}
 		r.errors[i] = e;
 	}
@@ -616,13 +572,11 @@ add_route(const char *file, const char *where, size_t service, const method_prot
 
 	for (size_t i = 0; i < n_routes; i++) {
 		if (strcmp(routes[i].method, r.method) == 0 && same_paths(routes[i].path, r.path))
-			refuse(file, where, "%s %s is also %s's route (%s %s, %s)", r.method,
-			       r.path, routes[i].where, routes[i].method, routes[i].path,
-			       routes[i].file);
+			refuse(file, where, "%s %s is also %s's route (%s %s, %s)", r.method, r.path, routes[i].where,
+			    routes[i].method, routes[i].path, routes[i].file);
 	}
 	if (n_routes == CONTRACT_ROUTES_MAX) {
-		refuse(file, where, "more than %d routes (CONTRACT_ROUTES_MAX)",
-		       CONTRACT_ROUTES_MAX);
+		refuse(file, where, "more than %d routes (CONTRACT_ROUTES_MAX)", CONTRACT_ROUTES_MAX);
 		return;
 	}
 	routes[n_routes++] = r;
@@ -647,24 +601,20 @@ read_methods(const file_proto *fp, const service_proto *sp, const char *full)
 		if (hu == NULL && ru == NULL)
 			continue; /* an internal method (Health): no route */
 		if (hu == NULL) {
-			refuse(
-			    fp->name, where,
-			    "option (rest.route) without (google.api.http): it would be ignored");
+			refuse(fp->name, where, "option (rest.route) without (google.api.http): it would be ignored");
 			continue;
 		}
 		if (service == CONTRACT_SERVICES_MAX) {
-			refuse(fp->name, where,
-			       "service %s has HTTP routes but no line in the registry", full);
+			refuse(fp->name, where, "service %s has HTTP routes but no line in the registry", full);
 			continue;
 		}
 		size_t hl = 0, rl = 0;
 		const uint8_t *hd = payload(hu, &hl), *rd = ru != NULL ? payload(ru, &rl) : NULL;
-		Google__Api__HttpRule *rule =
-		    hd != NULL ? google__api__http_rule__unpack(NULL, hl, hd) : NULL;
-		Rest__Route *extra = rd != NULL ? rest__route__unpack(NULL, rl, rd) : NULL;
+		Google__Api__HttpRule *rule = hd != NULL ? google__api__http_rule__unpack(NULL, hl, hd) : NULL;
+		Rest__Route *extra          = rd != NULL ? rest__route__unpack(NULL, rl, rd) : NULL;
 		if (rule == NULL || (ru != NULL && extra == NULL))
 			refuse(fp->name, where, "option (%s) does not decode",
-			       rule == NULL ? "google.api.http" : "rest.route");
+			    rule == NULL ? "google.api.http" : "rest.route");
 		else
 			add_route(fp->name, where, service, m, rule, extra);
 		if (rule != NULL)
@@ -688,10 +638,10 @@ c_lower(FILE *out, const char *full)
 			was_upper = true;
 			continue;
 		}
-		bool upper = isupper((unsigned char)*p) != 0;
+		bool upper = isupper((unsigned char) *p) != 0;
 		if (upper && !was_upper)
 			fputc('_', out);
-		fputc(tolower((unsigned char)*p), out);
+		fputc(tolower((unsigned char) *p), out);
 		was_upper = upper;
 	}
 }
@@ -707,9 +657,8 @@ c_string(FILE *out, const char *s)
 	for (const char *p = s; *p != '\0'; p++) {
 		if (*p == '"' || *p == '\\')
 			fprintf(out, "\\%c", *p);
-		else if ((unsigned char)*p < 0x20 || *p == '?')
-			fprintf(out, "\\%03o",
-			        (unsigned char)*p); /* no control bytes, no trigraphs */
+		else if ((unsigned char) *p < 0x20 || *p == '?')
+			fprintf(out, "\\%03o", (unsigned char) *p); /* no control bytes, no trigraphs */
 		else
 			fputc(*p, out);
 	}
@@ -726,11 +675,11 @@ write_tables(const char *path)
 	}
 	fputs("/* Generated by tools/contract_gen.c from the contracts and the registry. Do not "
 	      "edit. */\n#include \"contract/tables.h\"\n\n",
-	      out);
+	    out);
 	for (size_t i = 0; i < n_registry; i++) {
 		const char *name = registry[i].file->name;
 		size_t stem      = strlen(name) - (strlen(name) > 6 ? 6 : 0); /* ".proto" */
-		fprintf(out, "#include \"%.*s.pb-c.h\"\n", (int)stem, name);
+		fprintf(out, "#include \"%.*s.pb-c.h\"\n", (int) stem, name);
 	}
 	fputs("\nconst contract_service contract_services[] = {\n", out);
 	for (size_t i = 0; i < n_registry; i++) {
@@ -744,9 +693,7 @@ write_tables(const char *path)
 		fputs("__descriptor, ", out);
 		c_string(out, r->col[2]);
 		fputs(", ", out);
-		c_string(out, strcmp(r->col[3], "-") == 0
-		                  ? ""
-		                  : r->col[3]); /* none: the setting is required */
+		c_string(out, strcmp(r->col[3], "-") == 0 ? "" : r->col[3]); /* none: the setting is required */
 		for (int c = 4; c <= 5; c++) { /* db_url_variable, database: "-" is NULL */
 			fputs(", ", out);
 			if (strcmp(r->col[c], "-") == 0)
@@ -829,17 +776,14 @@ main(int argc, char **argv)
 	set = google__protobuf__file_descriptor_set__unpack(NULL, len, data);
 	free(data);
 	if (set == NULL) {
-		fprintf(stderr,
-		        "contract-gen: %s: not a FileDescriptorSet (protoc --descriptor_set_out)\n",
-		        argv[2]);
+		fprintf(stderr, "contract-gen: %s: not a FileDescriptorSet (protoc --descriptor_set_out)\n", argv[2]);
 		return 2;
 	}
 	char registry_files[512] = "";
 	for (int i = 3; i < argc; i++) {
 		read_registry(argv[i]);
-		snprintf(registry_files + strlen(registry_files),
-		         sizeof(registry_files) - strlen(registry_files), "%s%s", i > 3 ? "+" : "",
-		         argv[i]);
+		snprintf(registry_files + strlen(registry_files), sizeof(registry_files) - strlen(registry_files),
+		    "%s%s", i > 3 ? "+" : "", argv[i]);
 	}
 	resolve_registry(registry_files);
 	/* Routes in registry order, then method order: the table's order is the
@@ -858,13 +802,12 @@ main(int argc, char **argv)
 				continue;
 			char full[256];
 			snprintf(full, sizeof(full), "%s%s%s", fp->package ? fp->package : "",
-			         fp->package && fp->package[0] ? "." : "", fp->service[s]->name);
+			    fp->package && fp->package[0] ? "." : "", fp->service[s]->name);
 			read_methods(fp, fp->service[s], full);
 		}
 	}
 	if (faults > 0) {
-		fprintf(stderr, "contract-gen: %d fault%s: nothing written\n", faults,
-		        faults == 1 ? "" : "s");
+		fprintf(stderr, "contract-gen: %d fault%s: nothing written\n", faults, faults == 1 ? "" : "s");
 		remove(argv[1]);
 		return 1;
 	}

@@ -13,9 +13,9 @@
 #include "base/env.h"
 #include "base/net_check.h"
 #include "contract/tables.h"
-#include "json/pbjson.h"
 #include "rpc/client.h"
 #include "rpc/envelope.h"
+#include "json/pbjson.h"
 
 #define EXIT_USAGE 1
 #define EXIT_NOT_SENT 2
@@ -30,22 +30,21 @@
 static void
 usage(FILE *out)
 {
-	fprintf(out,
-	    "Usage: rpc-call [options] URL METHOD [JSON|-]   call METHOD at the nng URL\n"
-	    "       rpc-call list                            the services and methods known\n"
-	    "       rpc-call describe METHOD                 a method's request and reply fields\n\n"
-	    "URL is an nng URL to dial (tcp://host:port, ipc:///path); several, comma-separated,\n"
-	    "share the calls. It is checked before anything is sent.\n"
-	    "METHOD is a full name such as users.UserService/GetUser. JSON is the request;\n"
-	    "without it, or with -, it is read from standard input. The reply is printed as JSON.\n\n"
-	    "Options:\n"
-	    "  --timeout MS        deadline of the call, 1-3600000 (default 2000)\n"
-	    "  --request-id ID     the request id sent in the envelope\n"
-	    "  --header KEY=VALUE  envelope metadata (e.g. idempotency-key=k1); repeatable\n"
-	    "  --pretty            indent the reply\n\n"
-	    "Exit status: 0 success; 1 usage; 2 request not sent (bad JSON, unknown method);\n"
-	    "10 + the gRPC code of an error status (INVALID_ARGUMENT 13, NOT_FOUND 15,\n"
-	    "ALREADY_EXISTS 16, DEADLINE_EXCEEDED 14, UNAVAILABLE 24, INTERNAL 23).\n");
+	fprintf(out, "Usage: rpc-call [options] URL METHOD [JSON|-]   call METHOD at the nng URL\n"
+	             "       rpc-call list                            the services and methods known\n"
+	             "       rpc-call describe METHOD                 a method's request and reply fields\n\n"
+	             "URL is an nng URL to dial (tcp://host:port, ipc:///path); several, comma-separated,\n"
+	             "share the calls. It is checked before anything is sent.\n"
+	             "METHOD is a full name such as users.UserService/GetUser. JSON is the request;\n"
+	             "without it, or with -, it is read from standard input. The reply is printed as JSON.\n\n"
+	             "Options:\n"
+	             "  --timeout MS        deadline of the call, 1-3600000 (default 2000)\n"
+	             "  --request-id ID     the request id sent in the envelope\n"
+	             "  --header KEY=VALUE  envelope metadata (e.g. idempotency-key=k1); repeatable\n"
+	             "  --pretty            indent the reply\n\n"
+	             "Exit status: 0 success; 1 usage; 2 request not sent (bad JSON, unknown method);\n"
+	             "10 + the gRPC code of an error status (INVALID_ARGUMENT 13, NOT_FOUND 15,\n"
+	             "ALREADY_EXISTS 16, DEADLINE_EXCEEDED 14, UNAVAILABLE 24, INTERNAL 23).\n");
 }
 
 static const ProtobufCMethodDescriptor *
@@ -124,7 +123,7 @@ static char *
 read_all(FILE *in, size_t *len)
 {
 	size_t cap = 4096, n = 0;
-	char *buf  = malloc(cap);
+	char *buf = malloc(cap);
 	for (size_t got; buf != NULL && (got = fread(buf + n, 1, cap - n, in)) > 0;) {
 		n += got;
 		if (n == cap) {
@@ -145,7 +144,7 @@ read_all(FILE *in, size_t *len)
 static void
 print_pretty(const char *s, size_t len)
 {
-	int depth = 0;
+	int depth      = 0;
 	bool in_string = false;
 	for (size_t i = 0; i < len; i++) {
 		char c = s[i];
@@ -172,17 +171,10 @@ print_pretty(const char *s, size_t len)
 			printf("\n%*s", ++depth * 2, "");
 			break;
 		case '}':
-		case ']':
-			printf("\n%*s%c", --depth * 2, "", c);
-			break;
-		case ',':
-			printf(",\n%*s", depth * 2, "");
-			break;
-		case ':':
-			printf(": ");
-			break;
-		default:
-			putchar(c);
+		case ']': printf("\n%*s%c", --depth * 2, "", c); break;
+		case ',': printf(",\n%*s", depth * 2, ""); break;
+		case ':': printf(": "); break;
+		default: putchar(c);
 		}
 	}
 	putchar('\n');
@@ -218,9 +210,9 @@ envelope_text_valid(const char *method, const char *request_id, const rpc_metada
 int
 main(int argc, char **argv)
 {
-	long timeout          = 2000;
+	long timeout           = 2000;
 	const char *request_id = NULL;
-	bool pretty           = false;
+	bool pretty            = false;
 	rpc_metadata metadata[MAX_METADATA];
 	size_t n_metadata = 0;
 	int i             = 1;
@@ -257,7 +249,7 @@ main(int argc, char **argv)
 					return EXIT_USAGE;
 				}
 				*eq                    = '\0';
-				metadata[n_metadata++] = (rpc_metadata) {value, eq + 1};
+				metadata[n_metadata++] = (rpc_metadata){value, eq + 1};
 			}
 		} else {
 			fprintf(stderr, "rpc-call: unknown option '%s'\n", argv[i]);
@@ -317,8 +309,8 @@ main(int argc, char **argv)
 		protobuf_c_message_free_unpacked(request, NULL);
 		return EXIT_NOT_SENT;
 	}
-	rpc_call_options opt = {.request_id = request_id, .timeout_ms = timeout, .metadata = metadata,
-	    .n_metadata = n_metadata};
+	rpc_call_options opt = {
+	    .request_id = request_id, .timeout_ms = timeout, .metadata = metadata, .n_metadata = n_metadata};
 	ProtobufCMessage *reply;
 	rpc_code code = rpc_client_call(client, svc, m->name, request, &reply, &opt, &st);
 	protobuf_c_message_free_unpacked(request, NULL);

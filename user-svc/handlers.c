@@ -4,14 +4,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/log.h"
+#include "outbox_repo.h"
+#include "rpc/server.h"
 #include "svc/cache.h"
 #include "svc/db.h"
 #include "svc/request_fields.h"
 #include "svc/service_health.h"
 #include "svc/workers.h"
-#include "base/log.h"
-#include "rpc/server.h"
-#include "outbox_repo.h"
 #include "user_cache.h"
 #include "user_repo.h"
 #include "user_validate.h"
@@ -31,8 +31,8 @@ to_message(const user_record *r, Users__User *u, Google__Protobuf__Timestamp *ts
 }
 
 static void
-user_create_user(Users__UserService_Service *svc, const Users__CreateUserRequest *in, Users__User_Closure done,
-    void *closure_data)
+user_create_user(
+    Users__UserService_Service *svc, const Users__CreateUserRequest *in, Users__User_Closure done, void *closure_data)
 {
 	(void) svc;
 	rpc_call *call  = closure_data;
@@ -66,8 +66,8 @@ user_create_user(Users__UserService_Service *svc, const Users__CreateUserRequest
 }
 
 static void
-user_get_user(Users__UserService_Service *svc, const Users__GetUserRequest *in, Users__User_Closure done,
-    void *closure_data)
+user_get_user(
+    Users__UserService_Service *svc, const Users__GetUserRequest *in, Users__User_Closure done, void *closure_data)
 {
 	(void) svc;
 	rpc_call *call = closure_data;
@@ -108,9 +108,9 @@ user_health(Users__UserService_Service *svc, const Health__HealthRequest *in, He
 {
 	(void) svc;
 	(void) in;
-	rpc_call *call         = closure_data;
-	svc_worker *w          = rpc_call_worker_state(call);
-	const user_domain *d   = w->domain;
+	rpc_call *call       = closure_data;
+	svc_worker *w        = rpc_call_worker_state(call);
+	const user_domain *d = w->domain;
 	svc_health h;
 	/* postgres, redis, rabbitmq (the relay's state). Redis and RabbitMQ
 	 * being down only degrade the service: creates and reads still
@@ -121,8 +121,8 @@ user_health(Users__UserService_Service *svc, const Health__HealthRequest *in, He
 	rpc_status ignored;
 	int64_t backlog;
 	if (h.postgres_ok && outbox_repo_backlog(w->db, &backlog, &ignored) == RPC_OK)
-		svc_health_add_stat(&h, "outbox_backlog", "user_created events waiting in the outbox", true,
-		    (uint64_t) backlog);
+		svc_health_add_stat(
+		    &h, "outbox_backlog", "user_created events waiting in the outbox", true, (uint64_t) backlog);
 	done(svc_health_reply(&h), closure_data);
 }
 

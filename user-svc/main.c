@@ -15,14 +15,12 @@ static rpc_code
 start(const svc_config *cfg, void **domain, rpc_status *st)
 {
 	if (user_repo_fill_email_keys_at_start(cfg->db_url) != 0)
-		return rpc_status_set(st, RPC_INTERNAL,
-		                      "the email keys could not be filled (logged above)");
+		return rpc_status_set(st, RPC_INTERNAL, "the email keys could not be filled (logged above)");
 	user_domain *d = calloc(1, sizeof(*d));
 	if (d == NULL)
 		return rpc_status_set(st, RPC_RESOURCE_EXHAUSTED, "out of memory");
 	char err[256];
-	if (outbox_start(&d->relay, cfg->db_url, cfg->amqp_url, (int)user_cfg.outbox_poll_ms, err,
-	                 sizeof(err)) != 0) {
+	if (outbox_start(&d->relay, cfg->db_url, cfg->amqp_url, (int) user_cfg.outbox_poll_ms, err, sizeof(err)) != 0) {
 		free(d);
 		return rpc_status_set(st, RPC_UNAVAILABLE, "%s", err);
 	}

@@ -3,8 +3,8 @@
 
 #include <amqp.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,14 +12,14 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include "base/log.h"
+#include "base/monotonic.h"
+#include "events.pb-c.h"
+#include "outbox_repo.h"
 #include "svc/backoff.h"
 #include "svc/broker.h"
 #include "svc/db.h"
 #include "svc/topology.h"
-#include "outbox_repo.h"
-#include "events.pb-c.h"
-#include "base/log.h"
-#include "base/monotonic.h"
 
 #define BATCH OUTBOX_REPO_BATCH_MAX
 #define CONFIRM_TIMEOUT_MS 5000
@@ -43,8 +43,7 @@ struct outbox {
 	char detail[160];
 };
 
-static void
-set_detail(outbox *o, bool connected, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void set_detail(outbox *o, bool connected, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 static void
 set_detail(outbox *o, bool connected, const char *fmt, ...)
@@ -169,7 +168,7 @@ publish_one(outbox *o, const outbox_event *row)
 	};
 	/* mandatory: an event no queue takes comes back, and its row stays. */
 	int rc = amqp_basic_publish(o->amqp, 1, amqp_cstring_bytes(TOPOLOGY_EVENTS_EXCHANGE),
-	    amqp_cstring_bytes(TOPOLOGY_USER_CREATED_KEY), 1, 0, &props, (amqp_bytes_t) {.len = len, .bytes = body});
+	    amqp_cstring_bytes(TOPOLOGY_USER_CREATED_KEY), 1, 0, &props, (amqp_bytes_t){.len = len, .bytes = body});
 	free(body);
 	return rc == AMQP_STATUS_OK;
 }
@@ -225,14 +224,14 @@ await_confirms(outbox *o, uint64_t first, int n, const outbox_event *rows, bool 
 			for (int i = 0; i < n; i++) {
 				if ((msg.properties._flags & AMQP_BASIC_MESSAGE_ID_FLAG) &&
 				    msg.properties.message_id.len == strlen(rows[i].event_id) &&
-				    memcmp(msg.properties.message_id.bytes, rows[i].event_id, msg.properties.message_id.len) == 0)
+				    memcmp(msg.properties.message_id.bytes, rows[i].event_id,
+				        msg.properties.message_id.len) == 0)
 					returned[i] = true;
 			}
 			amqp_destroy_message(&msg);
 			break;
 		}
-		default:
-			return false; /* channel or connection closed by the broker */
+		default: return false; /* channel or connection closed by the broker */
 		}
 	}
 	return true;
@@ -260,12 +259,15 @@ static void
 note_unroutable(outbox *o, int n_returned)
 {
 	if (rpc_clock_ms() - o->unroutable_logged_ms > 60000) {
-		log_warn(NULL, "outbox_unroutable count=%d reason=\"no queue is bound to " TOPOLOGY_EVENTS_EXCHANGE
-		               "/" TOPOLOGY_USER_CREATED_KEY "; kept and retried\"", n_returned);
+		log_warn(NULL,
+		    "outbox_unroutable count=%d reason=\"no queue is bound to " TOPOLOGY_EVENTS_EXCHANGE
+		    "/" TOPOLOGY_USER_CREATED_KEY "; kept and retried\"",
+		    n_returned);
 		o->unroutable_logged_ms = rpc_clock_ms();
 	}
-	set_detail(o, true, "connected; %d events wait for a queue bound to " TOPOLOGY_EVENTS_EXCHANGE "/"
-	    TOPOLOGY_USER_CREATED_KEY, n_returned);
+	set_detail(o, true,
+	    "connected; %d events wait for a queue bound to " TOPOLOGY_EVENTS_EXCHANGE "/" TOPOLOGY_USER_CREATED_KEY,
+	    n_returned);
 }
 
 /* Claims up to BATCH rows, publishes them and deletes the confirmed ones,

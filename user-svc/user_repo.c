@@ -42,8 +42,8 @@ email_taken(const char *email, rpc_status *st)
 
 /* The keyed path: claim the key, or find what it already did. */
 static rpc_code
-create_keyed(db *d, const char *name, const char *email, const char *email_key, const char *request_id,
-    const char *key, user_record *out, int *replayed, rpc_status *st)
+create_keyed(db *d, const char *name, const char *email, const char *email_key, const char *request_id, const char *key,
+    user_record *out, int *replayed, rpc_status *st)
 {
 	char fingerprint[2048];
 	snprintf(fingerprint, sizeof(fingerprint), "%s\n%s", name, email);
@@ -58,18 +58,19 @@ create_keyed(db *d, const char *name, const char *email, const char *email_key, 
 		if (res == NULL)
 			goto fail;
 		int same = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), fingerprint) == 0;
-		int64_t user_id = PQntuples(res) == 1 && !PQgetisnull(res, 0, 1) ? strtoll(PQgetvalue(res, 0, 1), NULL, 10) : 0;
+		int64_t user_id =
+		    PQntuples(res) == 1 && !PQgetisnull(res, 0, 1) ? strtoll(PQgetvalue(res, 0, 1), NULL, 10) : 0;
 		PQclear(res);
 		db_rollback(d);
 		if (!same)
-			return rpc_status_set(st, RPC_ALREADY_EXISTS,
-			    "Idempotency-Key was already used with a different request");
+			return rpc_status_set(
+			    st, RPC_ALREADY_EXISTS, "Idempotency-Key was already used with a different request");
 		*replayed = 1;
 		return user_repo_get(d, user_id, out, st);
 	}
 
 	const char *params[] = {name, email, request_id, key, email_key};
-	res = db_exec(d, insert_keyed_sql, 5, params, PGRES_TUPLES_OK, "create_user", st);
+	res                  = db_exec(d, insert_keyed_sql, 5, params, PGRES_TUPLES_OK, "create_user", st);
 	if (res == NULL) {
 		if (st->code == RPC_ALREADY_EXISTS)
 			email_taken(email, st);
@@ -103,7 +104,7 @@ user_repo_create(db *d, const char *name, const char *email, const char *request
 		return code;
 	}
 	const char *params[] = {name, email, request_id, email_key};
-	PGresult *res = db_exec(d, insert_sql, 4, params, PGRES_TUPLES_OK, "create_user", st);
+	PGresult *res        = db_exec(d, insert_sql, 4, params, PGRES_TUPLES_OK, "create_user", st);
 	free(email_key);
 	if (res == NULL)
 		return st->code == RPC_ALREADY_EXISTS ? email_taken(email, st) : st->code;
@@ -121,9 +122,9 @@ user_repo_fill_email_keys(db *d, int64_t *filled, int64_t *left, rpc_status *st)
 		char after_text[24];
 		snprintf(after_text, sizeof(after_text), "%" PRId64, after);
 		const char *page_params[] = {after_text};
-		PGresult *page = db_exec(d,
-		    "SELECT id, email FROM users WHERE email_key IS NULL AND id > $1 ORDER BY id LIMIT 500", 1,
-		    page_params, PGRES_TUPLES_OK, "email_key_page", st);
+		PGresult *page =
+		    db_exec(d, "SELECT id, email FROM users WHERE email_key IS NULL AND id > $1 ORDER BY id LIMIT 500",
+		        1, page_params, PGRES_TUPLES_OK, "email_key_page", st);
 		if (page == NULL)
 			return st->code;
 		int n = PQntuples(page);
@@ -139,15 +140,18 @@ user_repo_fill_email_keys(db *d, int64_t *filled, int64_t *left, rpc_status *st)
 			/* Row by row, each its own statement: a key an earlier row
 			 * holds fails this row alone. */
 			const char *params[] = {id, key};
-			PGresult *res = db_exec(d, "UPDATE users SET email_key = $2 WHERE id = $1 AND email_key IS NULL", 2,
-			    params, PGRES_COMMAND_OK, "email_key_fill", st);
+			PGresult *res =
+			    db_exec(d, "UPDATE users SET email_key = $2 WHERE id = $1 AND email_key IS NULL", 2, params,
+			        PGRES_COMMAND_OK, "email_key_fill", st);
 			free(key);
 			if (res != NULL) {
 				*filled += strtoll(PQcmdTuples(res), NULL, 10);
 				PQclear(res);
 			} else if (st->code == RPC_ALREADY_EXISTS) {
-				log_warn(NULL, "user_email_key_missing id=%s reason=\"an earlier user has the same email "
-				               "under case folding\"", id);
+				log_warn(NULL,
+				    "user_email_key_missing id=%s reason=\"an earlier user has the same email "
+				    "under case folding\"",
+				    id);
 				rpc_status_clear(st);
 				(*left)++;
 			} else {
@@ -164,7 +168,7 @@ user_repo_fill_email_keys(db *d, int64_t *filled, int64_t *left, rpc_status *st)
 int
 user_repo_fill_email_keys_at_start(const char *db_url)
 {
-	db *d = db_new(db_url);
+	db *d          = db_new(db_url);
 	int64_t filled = 0, left = 0;
 	rpc_status st;
 	rpc_status_clear(&st);
@@ -186,8 +190,8 @@ user_repo_get(db *d, int64_t id, user_record *out, rpc_status *st)
 	char id_text[24];
 	snprintf(id_text, sizeof(id_text), "%" PRId64, id);
 	const char *params[] = {id_text};
-	PGresult *res = db_exec(d, "SELECT " USER_COLUMNS " FROM users WHERE id = $1", 1, params, PGRES_TUPLES_OK,
-	    "get_user", st);
+	PGresult *res =
+	    db_exec(d, "SELECT " USER_COLUMNS " FROM users WHERE id = $1", 1, params, PGRES_TUPLES_OK, "get_user", st);
 	if (res == NULL)
 		return st->code;
 	if (PQntuples(res) == 0) {

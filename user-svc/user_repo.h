@@ -4,12 +4,12 @@
 
 #include <stdint.h>
 
-#include "svc/db.h"
 #include "rpc/status.h"
+#include "svc/db.h"
 
 typedef struct user_record {
 	int64_t id;
-	char name[512];   /* 100 characters of up to 4 UTF-8 bytes, and more */
+	char name[512]; /* 100 characters of up to 4 UTF-8 bytes, and more */
 	char email[1024];
 	int64_t created_us; /* microseconds since the epoch */
 } user_record;

@@ -6,8 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "svc/text_field.h"
 #include "base/utf8.h"
+#include "svc/text_field.h"
 
 /* White space (utf8.h's one set) and controls (C0, DEL, C1). */
 static bool
@@ -60,7 +60,8 @@ user_validate_create(const char *name, const char *email, char *name_out, size_t
 	else if (!email_ok(email))
 		rpc_status_add_violation(st, "email", "email must be a valid email address");
 	else if (utf8_has_invisible(email, strlen(email))) /* two spellings of one address that look alike */
-		rpc_status_add_violation(st, "email", "email must not contain invisible characters (zero-width, "
+		rpc_status_add_violation(st, "email",
+		    "email must not contain invisible characters (zero-width, "
 		    "format or soft hyphen)");
 	return st->n_violations == before;
 }

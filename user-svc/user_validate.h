@@ -14,7 +14,6 @@
 /* Checks a CreateUser request. name_out receives the name trimmed of
  * surrounding white space (it is stored that way). Violations go to st;
  * returns true when there are none. */
-bool user_validate_create(const char *name, const char *email, char *name_out, size_t name_out_len,
-    rpc_status *st);
+bool user_validate_create(const char *name, const char *email, char *name_out, size_t name_out_len, rpc_status *st);
 
 #endif

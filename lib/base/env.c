@@ -47,8 +47,7 @@ load_one(const env_var *v, char *reason, size_t len)
 		}
 		*(const char **) v->out = text;
 		return 0;
-	case ENV_INT:
-		return parse_long(text, v->min, v->max, (long *) v->out, reason, len);
+	case ENV_INT: return parse_long(text, v->min, v->max, (long *) v->out, reason, len);
 	case ENV_CHOICE:
 		for (int i = 0; v->choices[i] != NULL; i++) {
 			if (strcmp(text, v->choices[i]) == 0) {
@@ -62,8 +61,7 @@ load_one(const env_var *v, char *reason, size_t len)
 			snprintf(reason + used, len - used, "%s %s", i ? "," : "", v->choices[i]);
 		}
 		return -1;
-	case ENV_CUSTOM:
-		return v->parse(text, v->out, reason, len);
+	case ENV_CUSTOM: return v->parse(text, v->out, reason, len);
 	}
 	return -1;
 }
@@ -138,21 +136,21 @@ password_pair(const char *text, size_t i, env_span *value)
 		while (text[p] != '\0' && !isspace((unsigned char) text[p]) && text[p] != '&')
 			p++;
 	}
-	*value = (env_span) {v, p - v};
+	*value = (env_span){v, p - v};
 	return p > v;
 }
 
 size_t
 env_secret_spans(const char *text, env_span *spans, size_t max)
 {
-	size_t n = 0;
+	size_t n           = 0;
 	const char *scheme = strstr(text, "://");
 	if (scheme != NULL) {
 		/* The password ends at an '@' after the first ':': the first one
 		 * (libpq), the authority's last (librabbitmq, ours), or the text's
 		 * last; each gives a span, the last the widest. */
 		const char *auth = scheme + 3, *last = strrchr(auth, '@');
-		const char *colon = last != NULL ? memchr(auth, ':', (size_t) (last - auth)) : NULL;
+		const char *colon   = last != NULL ? memchr(auth, ':', (size_t) (last - auth)) : NULL;
 		const char *ends[3] = {NULL, NULL, last};
 		if (colon != NULL) {
 			ends[0] = strchr(colon + 1, '@');
@@ -162,7 +160,7 @@ env_secret_spans(const char *text, env_span *spans, size_t max)
 		}
 		for (int e = 0; e < 3 && colon != NULL; e++)
 			if (ends[e] != NULL && ends[e] > colon + 1 && n < max)
-				spans[n++] = (env_span) {(size_t) (colon + 1 - text), (size_t) (ends[e] - colon - 1)};
+				spans[n++] = (env_span){(size_t) (colon + 1 - text), (size_t) (ends[e] - colon - 1)};
 	}
 	/* Wherever a key could start, not only after white space, '?' or '&':
 	 * what precedes it may be a byte libpq reads otherwise than we do. */
@@ -176,7 +174,7 @@ env_secret_spans(const char *text, env_span *spans, size_t max)
 		 * (or a quote libpq takes otherwise) would. */
 		size_t plain = strcspn(text + value.at, " \t&");
 		if (plain != value.len && plain > 0 && n < max)
-			spans[n++] = (env_span) {value.at, plain};
+			spans[n++] = (env_span){value.at, plain};
 	}
 	return n;
 }
@@ -265,11 +263,9 @@ env_scrub(char *msg, size_t msglen, const char *text)
 }
 
 void
-env_print_help(FILE *out, const char *program, const char *summary,
-    const env_var *vars, size_t n)
+env_print_help(FILE *out, const char *program, const char *summary, const env_var *vars, size_t n)
 {
-	fprintf(out, "Usage: %s [--help]\n\n%s\n\nConfiguration (environment variables):\n",
-	    program, summary);
+	fprintf(out, "Usage: %s [--help]\n\n%s\n\nConfiguration (environment variables):\n", program, summary);
 	for (size_t i = 0; i < n; i++) {
 		const env_var *v = &vars[i];
 		char current[512], fallback[512];
@@ -281,8 +277,8 @@ env_print_help(FILE *out, const char *program, const char *summary,
 			snprintf(current, sizeof(current), "%s", cur);
 			snprintf(fallback, sizeof(fallback), "%s", v->default_value);
 		}
-		fprintf(out, "  %-16s %s\n  %-16s   default: %s\n  %-16s   current: %s\n",
-		    v->name, v->help, "", fallback, "", current);
+		fprintf(out, "  %-16s %s\n  %-16s   default: %s\n  %-16s   current: %s\n", v->name, v->help, "",
+		    fallback, "", current);
 	}
 }
 

@@ -47,11 +47,9 @@ int env_load(const env_var *vars, size_t n, char *err, size_t errlen);
 
 /* Handles the command line (only --help/-h are accepted), then env_load.
  * Messages go to stdout (help) or stderr (errors). */
-env_action env_cli(int argc, char **argv, const char *summary,
-    const env_var *vars, size_t n);
+env_action env_cli(int argc, char **argv, const char *summary, const env_var *vars, size_t n);
 
-void env_print_help(FILE *out, const char *program, const char *summary,
-    const env_var *vars, size_t n);
+void env_print_help(FILE *out, const char *program, const char *summary, const env_var *vars, size_t n);
 
 /* The byte ranges of text that libpq, librabbitmq or the Redis parser could
  * read as a password, read generously (a masked value may hide more than

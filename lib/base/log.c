@@ -12,9 +12,9 @@
 
 #define LOG_LINE_MAX 4096
 
-static const char *log_program = "-";
+static const char *log_program   = "-";
 static _Atomic int log_threshold = LOG_INFO;
-static log_format log_fmt = LOG_TEXT;
+static log_format log_fmt        = LOG_TEXT;
 
 const char *const log_level_names[]  = {"debug", "info", "warn", "error", NULL};
 const char *const log_format_names[] = {"text", "json", NULL};
@@ -75,9 +75,7 @@ append_json_escaped(char *buf, size_t *len, size_t cap, const char *s)
 	}
 }
 
-static void
-append(char *buf, size_t *len, size_t cap, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+static void append(char *buf, size_t *len, size_t cap, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 static void
 append(char *buf, size_t *len, size_t cap, const char *fmt, ...)
@@ -123,8 +121,8 @@ log_write(log_level level, const char *request_id, const char *fmt, ...)
 		append(tail, &tail_len, sizeof(tail), "\",\"request\":\"");
 		append_json_escaped(tail, &tail_len, sizeof(tail), rid);
 		append(tail, &tail_len, sizeof(tail), "\"}");
-		append(line, &len, sizeof(line), "{\"ts\":\"%s\",\"level\":\"%s\",\"service\":\"",
-		    stamp, level_names[level]);
+		append(line, &len, sizeof(line), "{\"ts\":\"%s\",\"level\":\"%s\",\"service\":\"", stamp,
+		    level_names[level]);
 		append_json_escaped(line, &len, sizeof(line), log_program);
 		append(line, &len, sizeof(line), "\",\"msg\":\"");
 		append_json_escaped(line, &len, sizeof(line) - tail_len - 2, clean);
@@ -133,8 +131,8 @@ log_write(log_level level, const char *request_id, const char *fmt, ...)
 		len = strlen(line);
 		append(line, &len, sizeof(line), "%s", tail);
 	} else {
-		append(line, &len, sizeof(line), "%s %-5s %s %s request=%s", stamp,
-		    level_names[level], log_program, clean, rid);
+		append(line, &len, sizeof(line), "%s %-5s %s %s request=%s", stamp, level_names[level], log_program,
+		    clean, rid);
 	}
 	if (len >= sizeof(line) - 1)
 		len = sizeof(line) - 2;

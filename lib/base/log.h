@@ -34,13 +34,28 @@ bool log_enabled(log_level level);
 
 /* Writes one line. request_id may be NULL ("-" is written). The message is
  * an event name followed by key=value pairs. Thread-safe. */
-void log_write(log_level level, const char *request_id, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+void log_write(log_level level, const char *request_id, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* The level is tested before the arguments are evaluated. */
-#define log_debug(rid, ...) do { if (log_enabled(LOG_DEBUG)) log_write(LOG_DEBUG, rid, __VA_ARGS__); } while (0)
-#define log_info(rid, ...)  do { if (log_enabled(LOG_INFO))  log_write(LOG_INFO,  rid, __VA_ARGS__); } while (0)
-#define log_warn(rid, ...)  do { if (log_enabled(LOG_WARN))  log_write(LOG_WARN,  rid, __VA_ARGS__); } while (0)
-#define log_error(rid, ...) do { if (log_enabled(LOG_ERROR)) log_write(LOG_ERROR, rid, __VA_ARGS__); } while (0)
+#define log_debug(rid, ...)                                                                                            \
+	do {                                                                                                           \
+		if (log_enabled(LOG_DEBUG))                                                                            \
+			log_write(LOG_DEBUG, rid, __VA_ARGS__);                                                        \
+	} while (0)
+#define log_info(rid, ...)                                                                                             \
+	do {                                                                                                           \
+		if (log_enabled(LOG_INFO))                                                                             \
+			log_write(LOG_INFO, rid, __VA_ARGS__);                                                         \
+	} while (0)
+#define log_warn(rid, ...)                                                                                             \
+	do {                                                                                                           \
+		if (log_enabled(LOG_WARN))                                                                             \
+			log_write(LOG_WARN, rid, __VA_ARGS__);                                                         \
+	} while (0)
+#define log_error(rid, ...)                                                                                            \
+	do {                                                                                                           \
+		if (log_enabled(LOG_ERROR))                                                                            \
+			log_write(LOG_ERROR, rid, __VA_ARGS__);                                                        \
+	} while (0)
 
 #endif

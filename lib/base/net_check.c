@@ -21,8 +21,7 @@
 static bool
 is_label_char(char c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       c == '-' || c == '_';
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
 }
 
 int
@@ -44,9 +43,9 @@ net_check_host(const char *host, size_t len, int allow_ipv6, char *err, size_t e
 		if (allow_ipv6 && inet_pton(AF_INET6, text, addr) == 1)
 			return 0;
 		snprintf(err, errlen,
-		         allow_ipv6 ? "has host '%s', which is not an IPv6 address"
-		                    : "has host '%s', which is not a host name or an IPv4 address",
-		         text);
+		    allow_ipv6 ? "has host '%s', which is not an IPv6 address"
+		               : "has host '%s', which is not a host name or an IPv4 address",
+		    text);
 		return -1;
 	}
 	/* A trailing dot (a fully qualified name) ends nothing. */
@@ -58,9 +57,9 @@ net_check_host(const char *host, size_t len, int allow_ipv6, char *err, size_t e
 		if (inet_pton(AF_INET, text, addr) == 1)
 			return 0;
 		snprintf(err, errlen,
-		         "has host '%s', which is not an IPv4 address (four numbers 0-255 without "
-		         "leading zeros)",
-		         text);
+		    "has host '%s', which is not an IPv4 address (four numbers 0-255 without "
+		    "leading zeros)",
+		    text);
 		return -1;
 	}
 	if (len > 253) {
@@ -74,10 +73,10 @@ net_check_host(const char *host, size_t len, int allow_ipv6, char *err, size_t e
 			ok = is_label_char(label[i]);
 		if (!ok) {
 			snprintf(err, errlen,
-			         "has host '%s', which is not a host name (labels of letters, "
-			         "digits and '-', "
-			         "1-63 bytes each) nor an IP address",
-			         text);
+			    "has host '%s', which is not a host name (labels of letters, "
+			    "digits and '-', "
+			    "1-63 bytes each) nor an IP address",
+			    text);
 			return -1;
 		}
 		if (label[n] == '\0')
@@ -94,13 +93,13 @@ net_check_ipv4(const char *text, char *err, size_t errlen)
 		return 0;
 	if (inet_pton(AF_INET6, text, addr) == 1)
 		snprintf(err, errlen,
-		         "is an IPv6 address, and CivetWeb 1.15 as Debian builds it has no IPv6: "
-		         "use an IPv4 address "
-		         "(0.0.0.0 for every interface)");
+		    "is an IPv6 address, and CivetWeb 1.15 as Debian builds it has no IPv6: "
+		    "use an IPv4 address "
+		    "(0.0.0.0 for every interface)");
 	else
 		snprintf(err, errlen,
-		         "is not an IPv4 address (four numbers 0-255 without leading zeros, e.g. "
-		         "0.0.0.0 or 127.0.0.1)");
+		    "is not an IPv4 address (four numbers 0-255 without leading zeros, e.g. "
+		    "0.0.0.0 or 127.0.0.1)");
 	return -1;
 }
 
@@ -116,9 +115,9 @@ check_port(const char *port, int min, char *err, size_t errlen)
 	}
 	if (n != strlen(port) || n > 5) {
 		snprintf(err, errlen,
-		         n != strlen(port) ? "has port '%s', which is not a number"
-		                           : "has port %s, out of range [%d, 65535]",
-		         port, min);
+		    n != strlen(port) ? "has port '%s', which is not a number"
+		                      : "has port %s, out of range [%d, 65535]",
+		    port, min);
 		return -1;
 	}
 	long v = 0;
@@ -138,8 +137,7 @@ check_tcp(const nng_url *u, net_url_role role, char *err, size_t errlen)
 	 * (NNG_EADDRINVAL); a path of "/" alone it lets through. */
 	if (u->u_userinfo != NULL || u->u_query != NULL || u->u_fragment != NULL ||
 	    (u->u_path[0] != '\0' && strcmp(u->u_path, "/") != 0)) {
-		snprintf(err, errlen,
-		         "has a user, path, query or fragment: tcp takes host:port only");
+		snprintf(err, errlen, "has a user, path, query or fragment: tcp takes host:port only");
 		return -1;
 	}
 	if (check_port(u->u_port, role == NET_URL_LISTEN ? 0 : 1, err, errlen) != 0)
@@ -150,8 +148,7 @@ check_tcp(const nng_url *u, net_url_role role, char *err, size_t errlen)
 	if (name[0] == '\0') {
 		if (role == NET_URL_LISTEN)
 			return 0;
-		snprintf(err, errlen,
-		         "has no host: a dialer needs one ('*' or nothing is for listening)");
+		snprintf(err, errlen, "has no host: a dialer needs one ('*' or nothing is for listening)");
 		return -1;
 	}
 	bool bracketed = u->u_host[0] == '[';
@@ -164,8 +161,7 @@ check_tcp(const nng_url *u, net_url_role role, char *err, size_t errlen)
 	unsigned char addr[16];
 	if ((strcmp(u->u_scheme, "tcp4") == 0 && bracketed) ||
 	    (strcmp(u->u_scheme, "tcp6") == 0 && inet_pton(AF_INET, name, addr) == 1)) {
-		snprintf(err, errlen, "has an address of the other IP version than %s",
-		         u->u_scheme);
+		snprintf(err, errlen, "has an address of the other IP version than %s", u->u_scheme);
 		return -1;
 	}
 	return 0;
@@ -181,16 +177,15 @@ net_check_nng_url(const char *url, net_url_role role, char *err, size_t errlen)
 	 * refused before nng reads it. Path schemes stop before that loop. */
 	const char *sep = strstr(url, "://");
 	if (sep != NULL) {
-		size_t scheme_len                       = (size_t)(sep - url);
+		size_t scheme_len                       = (size_t) (sep - url);
 		bool path_scheme                        = false;
 		static const char *const path_schemes[] = {"ipc", "unix", "abstract", "inproc"};
 		for (size_t i = 0; i < sizeof(path_schemes) / sizeof(path_schemes[0]); i++)
-			path_scheme |= scheme_len == strlen(path_schemes[i]) &&
-			               strncasecmp(url, path_schemes[i], scheme_len) == 0;
+			path_scheme |=
+			    scheme_len == strlen(path_schemes[i]) && strncasecmp(url, path_schemes[i], scheme_len) == 0;
 		const char *auth = sep + 3;
 		if (!path_scheme && memchr(auth, '@', strcspn(auth, "/?#")) != NULL) {
-			snprintf(err, errlen,
-			         "has a user (user@host): nng URLs here take host:port only");
+			snprintf(err, errlen, "has a user (user@host): nng URLs here take host:port only");
 			return -1;
 		}
 	}
@@ -209,8 +204,7 @@ net_check_nng_url(const char *url, net_url_role role, char *err, size_t errlen)
 		if (n == 0)
 			snprintf(err, errlen, "has an empty path (ipc:///path/to/socket)");
 		else if (n > UNIX_PATH_MAX_LEN)
-			snprintf(err, errlen, "has a path longer than a Unix socket's %d bytes",
-			         UNIX_PATH_MAX_LEN);
+			snprintf(err, errlen, "has a path longer than a Unix socket's %d bytes", UNIX_PATH_MAX_LEN);
 		else
 			result = 0;
 	} else if (strcmp(s, "abstract") == 0) {
@@ -220,8 +214,8 @@ net_check_nng_url(const char *url, net_url_role role, char *err, size_t errlen)
 		bool encoded_ok = true;
 		for (const char *p = u->u_path; *p != '\0'; n++) {
 			if (*p == '%') {
-				encoded_ok = encoded_ok && isxdigit((unsigned char)p[1]) &&
-				             isxdigit((unsigned char)p[2]);
+				encoded_ok =
+				    encoded_ok && isxdigit((unsigned char) p[1]) && isxdigit((unsigned char) p[2]);
 				p += encoded_ok ? 3 : 1;
 			} else {
 				p++;
@@ -231,21 +225,18 @@ net_check_nng_url(const char *url, net_url_role role, char *err, size_t errlen)
 			snprintf(err, errlen, "has an empty name (abstract://name)");
 		else if (!encoded_ok)
 			snprintf(err, errlen,
-			         "has a '%%' not followed by two hex digits (the name is "
-			         "percent-encoded)");
+			    "has a '%%' not followed by two hex digits (the name is "
+			    "percent-encoded)");
 		else if (n > ABSTRACT_NAME_MAX_LEN)
-			snprintf(err, errlen, "has a name longer than %d bytes",
-			         ABSTRACT_NAME_MAX_LEN);
+			snprintf(err, errlen, "has a name longer than %d bytes", ABSTRACT_NAME_MAX_LEN);
 		else
 			result = 0;
 	} else if (strcmp(s, "inproc") == 0) {
-		snprintf(err, errlen,
-		         "has scheme inproc, which reaches only its own process: use tcp or ipc");
+		snprintf(err, errlen, "has scheme inproc, which reaches only its own process: use tcp or ipc");
 	} else {
 		/* ws, wss and tls+tcp would work with nng's options for them,
 		 * which the binaries do not set (yet). */
-		snprintf(err, errlen,
-		         "has scheme '%.32s', not one of tcp, tcp4, tcp6, ipc, unix, abstract", s);
+		snprintf(err, errlen, "has scheme '%.32s', not one of tcp, tcp4, tcp6, ipc, unix, abstract", s);
 	}
 	nng_url_free(u);
 	return result;
@@ -268,8 +259,7 @@ net_check_nng_dial_list(const char *text, char *err, size_t errlen)
 		item[n] = '\0';
 		index++;
 		if (n == 0) {
-			snprintf(err, errlen,
-			         "is not a list of nng URLs to dial: element %d is empty", index);
+			snprintf(err, errlen, "is not a list of nng URLs to dial: element %d is empty", index);
 			return -1;
 		}
 		if (net_check_nng_url(item, NET_URL_DIAL, why, sizeof(why)) != 0) {
@@ -278,18 +268,15 @@ net_check_nng_dial_list(const char *text, char *err, size_t errlen)
 			} else {
 				char shown[256];
 				env_mask_url(item, shown, sizeof(shown));
-				snprintf(err, errlen,
-				         "is not a list of nng URLs to dial: element %d '%s' %s",
-				         index, shown, why);
+				snprintf(err, errlen, "is not a list of nng URLs to dial: element %d '%s' %s", index,
+				    shown, why);
 			}
 			return -1;
 		}
 		/* Listed twice, one server would take twice its share. */
 		for (const char *q = text; q < p; q += strcspn(q, ",") + 1) {
 			if (strcspn(q, ",") == n && strncmp(q, item, n) == 0) {
-				snprintf(
-				    err, errlen,
-				    "is not a list of nng URLs to dial: element %d is listed twice",
+				snprintf(err, errlen, "is not a list of nng URLs to dial: element %d is listed twice",
 				    index);
 				return -1;
 			}
@@ -305,7 +292,7 @@ env_parse_ipv4(const char *text, void *out, char *err, size_t errlen)
 {
 	if (net_check_ipv4(text, err, errlen) != 0)
 		return -1;
-	*(const char **)out = text;
+	*(const char **) out = text;
 	return 0;
 }
 
@@ -314,16 +301,14 @@ env_parse_nng_listen_url(const char *text, void *out, char *err, size_t errlen)
 {
 	char why[256];
 	if (strchr(text, ',') != NULL) {
-		snprintf(
-		    err, errlen,
-		    "is not an nng URL to listen on: it is a list, and a service listens on one");
+		snprintf(err, errlen, "is not an nng URL to listen on: it is a list, and a service listens on one");
 		return -1;
 	}
 	if (net_check_nng_url(text, NET_URL_LISTEN, why, sizeof(why)) != 0) {
 		snprintf(err, errlen, "is not an nng URL to listen on: it %s", why);
 		return -1;
 	}
-	*(const char **)out = text;
+	*(const char **) out = text;
 	return 0;
 }
 
@@ -332,6 +317,6 @@ env_parse_nng_dial_urls(const char *text, void *out, char *err, size_t errlen)
 {
 	if (net_check_nng_dial_list(text, err, errlen) != 0)
 		return -1;
-	*(const char **)out = text;
+	*(const char **) out = text;
 	return 0;
 }

@@ -101,12 +101,15 @@ bool
 utf8_is_space(uint32_t cp)
 {
 	switch (cp) {
-	case 0x09: case 0x0a: case 0x0b: case 0x0c: case 0x0d: /* TAB, LF, VT, FF, CR */
-	case 0xfeff:                                         /* ZWNBSP */
-	case 0x2028: case 0x2029:                            /* LS, PS */
-		return true;
-	default:
-		return cp <= 0x10ffff && utf8proc_category((utf8proc_int32_t) cp) == UTF8PROC_CATEGORY_ZS;
+	case 0x09:
+	case 0x0a:
+	case 0x0b:
+	case 0x0c:
+	case 0x0d:   /* TAB, LF, VT, FF, CR */
+	case 0xfeff: /* ZWNBSP */
+	case 0x2028:
+	case 0x2029: /* LS, PS */ return true;
+	default: return cp <= 0x10ffff && utf8proc_category((utf8proc_int32_t) cp) == UTF8PROC_CATEGORY_ZS;
 	}
 }
 
@@ -151,16 +154,27 @@ static bool
 is_visible(utf8proc_int32_t cp)
 {
 	switch (utf8proc_category(cp)) {
-	case UTF8PROC_CATEGORY_LU: case UTF8PROC_CATEGORY_LL: case UTF8PROC_CATEGORY_LT:
-	case UTF8PROC_CATEGORY_LM: case UTF8PROC_CATEGORY_LO: case UTF8PROC_CATEGORY_MC:
-	case UTF8PROC_CATEGORY_ND: case UTF8PROC_CATEGORY_NL: case UTF8PROC_CATEGORY_NO:
-	case UTF8PROC_CATEGORY_PC: case UTF8PROC_CATEGORY_PD: case UTF8PROC_CATEGORY_PS:
-	case UTF8PROC_CATEGORY_PE: case UTF8PROC_CATEGORY_PI: case UTF8PROC_CATEGORY_PF:
-	case UTF8PROC_CATEGORY_PO: case UTF8PROC_CATEGORY_SM: case UTF8PROC_CATEGORY_SC:
-	case UTF8PROC_CATEGORY_SK: case UTF8PROC_CATEGORY_SO:
-		return !utf8proc_get_property(cp)->ignorable;
-	default:
-		return false;
+	case UTF8PROC_CATEGORY_LU:
+	case UTF8PROC_CATEGORY_LL:
+	case UTF8PROC_CATEGORY_LT:
+	case UTF8PROC_CATEGORY_LM:
+	case UTF8PROC_CATEGORY_LO:
+	case UTF8PROC_CATEGORY_MC:
+	case UTF8PROC_CATEGORY_ND:
+	case UTF8PROC_CATEGORY_NL:
+	case UTF8PROC_CATEGORY_NO:
+	case UTF8PROC_CATEGORY_PC:
+	case UTF8PROC_CATEGORY_PD:
+	case UTF8PROC_CATEGORY_PS:
+	case UTF8PROC_CATEGORY_PE:
+	case UTF8PROC_CATEGORY_PI:
+	case UTF8PROC_CATEGORY_PF:
+	case UTF8PROC_CATEGORY_PO:
+	case UTF8PROC_CATEGORY_SM:
+	case UTF8PROC_CATEGORY_SC:
+	case UTF8PROC_CATEGORY_SK:
+	case UTF8PROC_CATEGORY_SO: return !utf8proc_get_property(cp)->ignorable;
+	default: return false;
 	}
 }
 

@@ -27,14 +27,14 @@
 
 /* One line of the registry. */
 typedef struct contract_service {
-	const char *name;     /* "user-svc": binary, logs, /readyz, metrics label */
-	const char *contract; /* "users.UserService": the .proto service */
+	const char *name;                             /* "user-svc": binary, logs, /readyz, metrics label */
+	const char *contract;                         /* "users.UserService": the .proto service */
 	const ProtobufCServiceDescriptor *descriptor; /* that service's protobuf-c descriptor */
 	const char *url_variable;                     /* "USER_SVC_URL" */
 	const char *default_url;                      /* "tcp://127.0.0.1:5001"; "" if none */
-	const char *db_url_variable; /* "USER_DB_URL"; NULL for a service without a database */
-	const char *database;        /* "user_db", owned by the role named like the service
-	                                with '_' for '-'; NULL if none */
+	const char *db_url_variable;                  /* "USER_DB_URL"; NULL for a service without a database */
+	const char *database;                         /* "user_db", owned by the role named like the service
+	                                                 with '_' for '-'; NULL if none */
 } contract_service;
 
 /* One REST route: an HTTP method and path template bound to a service method. */

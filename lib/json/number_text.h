@@ -20,11 +20,11 @@
 #define NUMBER_TEXT_DIGITS_MAX 80
 
 typedef struct number_text {
-	bool negative;        /* a leading '-', also for "-0" */
-	bool too_long;        /* more than NUMBER_TEXT_DIGITS_MAX significant digits */
-	size_t n_digits;      /* significant digits; 0 for zero */
+	bool negative;                           /* a leading '-', also for "-0" */
+	bool too_long;                           /* more than NUMBER_TEXT_DIGITS_MAX significant digits */
+	size_t n_digits;                         /* significant digits; 0 for zero */
 	char digits[NUMBER_TEXT_DIGITS_MAX + 1]; /* NUL-terminated, "" for zero */
-	int64_t exponent;     /* value = digits × 10^exponent, saturated at ±10^15 */
+	int64_t exponent;                        /* value = digits × 10^exponent, saturated at ±10^15 */
 } number_text;
 
 /* Length of the longest prefix of s[0..len) that is a JSON number, or 0. */

@@ -28,7 +28,7 @@
 void
 pbjson_json_name(const char *proto_name, char *out, size_t len)
 {
-	size_t j = 0;
+	size_t j   = 0;
 	bool upper = false;
 	for (const char *p = proto_name; *p != '\0' && j + 1 < len; p++) {
 		if (*p == '_') {
@@ -58,8 +58,7 @@ pbjson_find_field(const ProtobufCMessageDescriptor *desc, const char *name)
 
 /* ----------------------------------------------------------------- base64 */
 
-static const char b64_alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+static const char b64_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 static int
 b64_value(char c)
@@ -137,13 +136,13 @@ parse_rfc3339(const char *s, int64_t *seconds, int32_t *nanos)
 {
 	int Y, M, D, h, m, sec;
 	if (strlen(s) < 20 || !digits(s, 4, &Y) || s[4] != '-' || !digits(s + 5, 2, &M) || s[7] != '-' ||
-	    !digits(s + 8, 2, &D) || (s[10] != 'T' && s[10] != 't') || !digits(s + 11, 2, &h) ||
-	    s[13] != ':' || !digits(s + 14, 2, &m) || s[16] != ':' || !digits(s + 17, 2, &sec))
+	    !digits(s + 8, 2, &D) || (s[10] != 'T' && s[10] != 't') || !digits(s + 11, 2, &h) || s[13] != ':' ||
+	    !digits(s + 14, 2, &m) || s[16] != ':' || !digits(s + 17, 2, &sec))
 		return false;
 	static const int month_days[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-	bool leap = (Y % 4 == 0 && Y % 100 != 0) || Y % 400 == 0;
-	if (Y < 1 || M < 1 || M > 12 || D < 1 || D > month_days[M - 1] || (M == 2 && D == 29 && !leap) ||
-	    h > 23 || m > 59 || sec > 59)
+	bool leap                     = (Y % 4 == 0 && Y % 100 != 0) || Y % 400 == 0;
+	if (Y < 1 || M < 1 || M > 12 || D < 1 || D > month_days[M - 1] || (M == 2 && D == 29 && !leap) || h > 23 ||
+	    m > 59 || sec > 59)
 		return false;
 	const char *p = s + 19;
 	int32_t ns    = 0;
@@ -261,9 +260,9 @@ canonical_decimal(const char *s, char *out, size_t len)
 		s++;
 	while (*s == '0' && s[1] >= '0' && s[1] <= '9')
 		s++;
-	size_t int_len     = strcspn(s, ".");
-	const char *frac   = s[int_len] == '.' ? s + int_len + 1 : "";
-	size_t frac_len    = strlen(frac);
+	size_t int_len   = strcspn(s, ".");
+	const char *frac = s[int_len] == '.' ? s + int_len + 1 : "";
+	size_t frac_len  = strlen(frac);
 	while (frac_len > 0 && frac[frac_len - 1] == '0')
 		frac_len--;
 	bool zero = int_len == 1 && s[0] == '0' && frac_len == 0;
@@ -278,8 +277,7 @@ typedef struct decoder {
 	int problems;
 } decoder;
 
-static void problem(decoder *d, const char *path, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+static void problem(decoder *d, const char *path, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 static void
 problem(decoder *d, const char *path, const char *fmt, ...)
@@ -317,20 +315,14 @@ static const char *
 json_type_name(const json_t *v)
 {
 	switch (json_typeof(v)) {
-	case JSON_OBJECT:
-		return "an object";
-	case JSON_ARRAY:
-		return "an array";
-	case JSON_STRING:
-		return is_number(v) ? "a number" : "a string";
+	case JSON_OBJECT: return "an object";
+	case JSON_ARRAY: return "an array";
+	case JSON_STRING: return is_number(v) ? "a number" : "a string";
 	case JSON_INTEGER:
-	case JSON_REAL:
-		return "a number";
+	case JSON_REAL: return "a number";
 	case JSON_TRUE:
-	case JSON_FALSE:
-		return "a boolean";
-	default:
-		return "null";
+	case JSON_FALSE: return "a boolean";
+	default: return "null";
 	}
 }
 
@@ -385,8 +377,8 @@ number_value(const json_t *v, number_text *n, bool *from_string)
  * no integer; or a string of digits), within [min, max] (signed) or
  * [0, umax] (unsigned). */
 static bool
-read_integer(decoder *d, const char *path, const json_t *v, bool is_signed, int64_t min, int64_t max,
-    uint64_t umax, int64_t *out_s, uint64_t *out_u)
+read_integer(decoder *d, const char *path, const json_t *v, bool is_signed, int64_t min, int64_t max, uint64_t umax,
+    int64_t *out_s, uint64_t *out_u)
 {
 	const char *kind = is_signed ? "an integer" : "a non-negative integer";
 	number_text n;
@@ -462,15 +454,15 @@ read_double(decoder *d, const char *path, const json_t *v, double *out)
 	return false;
 }
 
-static bool decode_message(decoder *d, const char *path, const ProtobufCMessageDescriptor *desc,
-    const json_t *v, ProtobufCMessage **out);
+static bool decode_message(
+    decoder *d, const char *path, const ProtobufCMessageDescriptor *desc, const json_t *v, ProtobufCMessage **out);
 
 /* Decodes one value of field f into the memory at dst (a struct member or a
  * repeated element). Returns false after reporting a problem. */
 static bool
 decode_value(decoder *d, const char *path, const ProtobufCFieldDescriptor *f, const json_t *v, void *dst)
 {
-	int64_t s = 0;
+	int64_t s  = 0;
 	uint64_t u = 0;
 	switch (f->type) {
 	case PROTOBUF_C_TYPE_INT32:
@@ -510,8 +502,7 @@ decode_value(decoder *d, const char *path, const ProtobufCFieldDescriptor *f, co
 		*(float *) dst = (float) x;
 		return true;
 	}
-	case PROTOBUF_C_TYPE_DOUBLE:
-		return read_double(d, path, v, (double *) dst);
+	case PROTOBUF_C_TYPE_DOUBLE: return read_double(d, path, v, (double *) dst);
 	case PROTOBUF_C_TYPE_BOOL:
 		if (!json_is_boolean(v)) {
 			problem(d, path, "must be true or false, not %s", json_type_name(v));
@@ -575,8 +566,7 @@ decode_value(decoder *d, const char *path, const ProtobufCFieldDescriptor *f, co
 		bd->len                 = (size_t) n;
 		return true;
 	}
-	case PROTOBUF_C_TYPE_MESSAGE:
-		return decode_message(d, path, f->descriptor, v, (ProtobufCMessage **) dst);
+	case PROTOBUF_C_TYPE_MESSAGE: return decode_message(d, path, f->descriptor, v, (ProtobufCMessage **) dst);
 	}
 	problem(d, path, "has an unsupported type");
 	return false;
@@ -590,27 +580,19 @@ element_size(const ProtobufCFieldDescriptor *f)
 	case PROTOBUF_C_TYPE_SINT32:
 	case PROTOBUF_C_TYPE_SFIXED32:
 	case PROTOBUF_C_TYPE_UINT32:
-	case PROTOBUF_C_TYPE_FIXED32:
-		return 4;
+	case PROTOBUF_C_TYPE_FIXED32: return 4;
 	case PROTOBUF_C_TYPE_INT64:
 	case PROTOBUF_C_TYPE_SINT64:
 	case PROTOBUF_C_TYPE_SFIXED64:
 	case PROTOBUF_C_TYPE_UINT64:
-	case PROTOBUF_C_TYPE_FIXED64:
-		return 8;
-	case PROTOBUF_C_TYPE_FLOAT:
-		return sizeof(float);
-	case PROTOBUF_C_TYPE_DOUBLE:
-		return sizeof(double);
-	case PROTOBUF_C_TYPE_BOOL:
-		return sizeof(protobuf_c_boolean);
-	case PROTOBUF_C_TYPE_ENUM:
-		return sizeof(int);
+	case PROTOBUF_C_TYPE_FIXED64: return 8;
+	case PROTOBUF_C_TYPE_FLOAT: return sizeof(float);
+	case PROTOBUF_C_TYPE_DOUBLE: return sizeof(double);
+	case PROTOBUF_C_TYPE_BOOL: return sizeof(protobuf_c_boolean);
+	case PROTOBUF_C_TYPE_ENUM: return sizeof(int);
 	case PROTOBUF_C_TYPE_STRING:
-	case PROTOBUF_C_TYPE_MESSAGE:
-		return sizeof(void *);
-	case PROTOBUF_C_TYPE_BYTES:
-		return sizeof(ProtobufCBinaryData);
+	case PROTOBUF_C_TYPE_MESSAGE: return sizeof(void *);
+	case PROTOBUF_C_TYPE_BYTES: return sizeof(ProtobufCBinaryData);
 	}
 	return 0;
 }
@@ -677,8 +659,8 @@ join_path(char *out, size_t len, const char *path, const char *name)
 }
 
 static bool
-decode_message(decoder *d, const char *path, const ProtobufCMessageDescriptor *desc, const json_t *v,
-    ProtobufCMessage **out)
+decode_message(
+    decoder *d, const char *path, const ProtobufCMessageDescriptor *desc, const json_t *v, ProtobufCMessage **out)
 {
 	*out                  = NULL;
 	ProtobufCMessage *msg = malloc(desc->sizeof_message);
@@ -732,9 +714,9 @@ decode_message(decoder *d, const char *path, const ProtobufCMessageDescriptor *d
 				problem(d, fpath, "must be an array, not %s", json_type_name(value));
 				continue;
 			}
-			size_t n = json_array_size(value);
+			size_t n      = json_array_size(value);
 			size_t *count = (size_t *) ((char *) msg + f->quantifier_offset);
-			void *arr = n > 0 ? calloc(n, element_size(f)) : NULL;
+			void *arr     = n > 0 ? calloc(n, element_size(f)) : NULL;
 			if (n > 0 && arr == NULL) {
 				problem(d, fpath, "is too large");
 				continue;
@@ -778,8 +760,7 @@ decode_message(decoder *d, const char *path, const ProtobufCMessageDescriptor *d
 }
 
 rpc_code
-pbjson_decode_object(const ProtobufCMessageDescriptor *desc, json_t *obj, ProtobufCMessage **out,
-    rpc_status *st)
+pbjson_decode_object(const ProtobufCMessageDescriptor *desc, json_t *obj, ProtobufCMessage **out, rpc_status *st)
 {
 	rpc_status local;
 	if (st == NULL)
@@ -864,7 +845,7 @@ rewrite_numbers(const char *json, size_t len, rewritten *r)
 				return false;
 			r->shifts = t;
 		}
-		r->shifts[r->n_shifts++] = (token_shift) {start, t->len, added};
+		r->shifts[r->n_shifts++] = (token_shift){start, t->len, added};
 		i += n;
 		run = i;
 	}
@@ -929,7 +910,8 @@ pbjson_parse(const char *json, size_t len, json_t **out, rpc_status *st)
 		line   = err.line;
 		column = err.column;
 	} else {
-		*out = json_loadb(r.text.data, r.text.len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
+		*out = json_loadb(
+		    r.text.data, r.text.len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
 		if (*out == NULL && err.position >= 0)
 			line_column(json, len, original_offset(&r, (size_t) err.position), &line, &column);
 		else
@@ -947,8 +929,8 @@ pbjson_parse(const char *json, size_t len, json_t **out, rpc_status *st)
 }
 
 rpc_code
-pbjson_decode(const ProtobufCMessageDescriptor *desc, const char *json, size_t len,
-    ProtobufCMessage **out, rpc_status *st)
+pbjson_decode(
+    const ProtobufCMessageDescriptor *desc, const char *json, size_t len, ProtobufCMessage **out, rpc_status *st)
 {
 	*out = NULL;
 	json_t *root;
@@ -982,9 +964,7 @@ put_string(buffer *b, const char *s)
 		case '\n': buffer_append_str(b, "\\n"); break;
 		case '\r': buffer_append_str(b, "\\r"); break;
 		case '\t': buffer_append_str(b, "\\t"); break;
-		default:
-			snprintf(esc, sizeof(esc), "\\u%04x", c);
-			buffer_append_str(b, esc);
+		default: snprintf(esc, sizeof(esc), "\\u%04x", c); buffer_append_str(b, esc);
 		}
 		run = s + 1;
 	}
@@ -1059,15 +1039,9 @@ encode_value(buffer *b, const ProtobufCFieldDescriptor *f, const void *src)
 		buffer_append_str(b, num);
 		return;
 	}
-	case PROTOBUF_C_TYPE_FLOAT:
-		put_double(b, *(const float *) src);
-		return;
-	case PROTOBUF_C_TYPE_DOUBLE:
-		put_double(b, *(const double *) src);
-		return;
-	case PROTOBUF_C_TYPE_BOOL:
-		buffer_append_str(b, *(const protobuf_c_boolean *) src ? "true" : "false");
-		return;
+	case PROTOBUF_C_TYPE_FLOAT: put_double(b, *(const float *) src); return;
+	case PROTOBUF_C_TYPE_DOUBLE: put_double(b, *(const double *) src); return;
+	case PROTOBUF_C_TYPE_BOOL: buffer_append_str(b, *(const protobuf_c_boolean *) src ? "true" : "false"); return;
 	case PROTOBUF_C_TYPE_ENUM: {
 		int value                    = *(const int *) src;
 		const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value(f->descriptor, value);
@@ -1084,9 +1058,7 @@ encode_value(buffer *b, const ProtobufCFieldDescriptor *f, const void *src)
 		put_string(b, s != NULL ? s : "");
 		return;
 	}
-	case PROTOBUF_C_TYPE_BYTES:
-		put_base64(b, src);
-		return;
+	case PROTOBUF_C_TYPE_BYTES: put_base64(b, src); return;
 	case PROTOBUF_C_TYPE_MESSAGE: {
 		const ProtobufCMessage *m = *(ProtobufCMessage *const *) src;
 		if (m == NULL)

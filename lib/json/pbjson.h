@@ -39,8 +39,8 @@
  * Otherwise *out is NULL and st holds INVALID_ARGUMENT with one violation
  * per problem (unknown field, wrong type, out of range), each naming the
  * field's path ("items[2].price"). obj is borrowed. */
-rpc_code pbjson_decode_object(const ProtobufCMessageDescriptor *desc, json_t *obj,
-    ProtobufCMessage **out, rpc_status *st);
+rpc_code pbjson_decode_object(
+    const ProtobufCMessageDescriptor *desc, json_t *obj, ProtobufCMessage **out, rpc_status *st);
 
 /* Parses JSON text (any value). On RPC_OK *out is a new reference the
  * caller must json_decref; otherwise st holds one violation of field "body"
@@ -51,8 +51,8 @@ rpc_code pbjson_parse(const char *json, size_t len, json_t **out, rpc_status *st
 
 /* pbjson_parse, then pbjson_decode_object; malformed JSON, or JSON that is not an object, is
  * one violation of field "body" whose text does not quote the parser. */
-rpc_code pbjson_decode(const ProtobufCMessageDescriptor *desc, const char *json, size_t len,
-    ProtobufCMessage **out, rpc_status *st);
+rpc_code pbjson_decode(
+    const ProtobufCMessageDescriptor *desc, const char *json, size_t len, ProtobufCMessage **out, rpc_status *st);
 
 /* Appends msg as a JSON object to b (base/buffer.h; b->data is then the
  * JSON text). Returns 0, or -1 when out of memory, now or in an earlier
@@ -68,7 +68,6 @@ int pbjson_encode_field(const ProtobufCMessage *msg, const char *field, buffer *
 void pbjson_json_name(const char *proto_name, char *out, size_t len);
 
 /* Finds a field by its JSON or proto name; NULL when unknown. */
-const ProtobufCFieldDescriptor *pbjson_find_field(const ProtobufCMessageDescriptor *desc,
-    const char *name);
+const ProtobufCFieldDescriptor *pbjson_find_field(const ProtobufCMessageDescriptor *desc, const char *name);
 
 #endif

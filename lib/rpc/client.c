@@ -106,8 +106,7 @@ rpc_client_open(rpc_client **out, const char *url, const rpc_client_options *opt
 	rpc_client *c = calloc(1, sizeof(*c));
 	if (c == NULL)
 		return rpc_status_set(st, RPC_RESOURCE_EXHAUSTED, "out of memory");
-	c->connect_wait_ms = opt != NULL && opt->connect_wait_ms > 0 ? opt->connect_wait_ms
-	                                                             : DEFAULT_CONNECT_WAIT_MS;
+	c->connect_wait_ms = opt != NULL && opt->connect_wait_ms > 0 ? opt->connect_wait_ms : DEFAULT_CONNECT_WAIT_MS;
 	pthread_mutex_init(&c->mu, NULL);
 	monotonic_cond_init(&c->connected);
 	monotonic_cond_init(&c->closed_cv);
@@ -210,15 +209,17 @@ rpc_client_close(rpc_client *c)
 		if (pthread_cond_timedwait(&c->closed_cv, &c->mu, &until) != 0)
 			break;
 	}
-	bool closed = c->closed;
+	bool closed  = c->closed;
 	c->abandoned = !closed;
 	pthread_mutex_unlock(&c->mu);
 	if (closed) {
 		client_free(c);
 		return;
 	}
-	log_warn(NULL, "rpc_client_close_unfinished waited_ms=%d reason=\"nng_close is stuck (nng 1.5.2 teardown race, "
-	               "nng#1636); its socket is left to the process's exit\"", CLOSE_WAIT_MS);
+	log_warn(NULL,
+	    "rpc_client_close_unfinished waited_ms=%d reason=\"nng_close is stuck (nng 1.5.2 teardown race, "
+	    "nng#1636); its socket is left to the process's exit\"",
+	    CLOSE_WAIT_MS);
 }
 
 static slot *
@@ -285,8 +286,8 @@ not_connected(const rpc_client *c, int64_t since, int64_t deadline, int64_t time
 {
 	if (since + c->connect_wait_ms < deadline)
 		return rpc_status_set(st, RPC_UNAVAILABLE, "service unreachable: not connected");
-	return rpc_status_set(st, RPC_DEADLINE_EXCEEDED, "no connection within the %lld ms deadline",
-	    (long long) timeout);
+	return rpc_status_set(
+	    st, RPC_DEADLINE_EXCEEDED, "no connection within the %lld ms deadline", (long long) timeout);
 }
 
 /* Runs one aio operation (send or receive) on the slot and waits for it. */
@@ -351,15 +352,15 @@ rpc_client_call_raw(rpc_client *c, const char *full_method, const uint8_t *paylo
 	nng_aio_set_msg(s->aio, msg);
 	int64_t sending = rpc_clock_ms();
 	rv              = run(s, nng_ctx_send, deadline - sending);
-	rpc_code code = RPC_OK;
+	rpc_code code   = RPC_OK;
 	if (rv != 0) {
 		nng_msg_free(nng_aio_get_msg(s->aio)); /* a failed send leaves it ours */
 		nng_aio_set_msg(s->aio, NULL);
 		if (rv == NNG_ETIMEDOUT && rpc_client_connections(c) == 0)
 			code = not_connected(c, sending, deadline, timeout, st);
 		else
-			code = rpc_status_set(st, rpc_code_from_nng(rv), "sending the request failed: %s",
-			    nng_strerror(rv));
+			code = rpc_status_set(
+			    st, rpc_code_from_nng(rv), "sending the request failed: %s", nng_strerror(rv));
 		goto out;
 	}
 
@@ -367,11 +368,10 @@ rpc_client_call_raw(rpc_client *c, const char *full_method, const uint8_t *paylo
 	rv = run(s, nng_ctx_recv, deadline - rpc_clock_ms());
 	if (rv != 0) {
 		if (rv == NNG_ETIMEDOUT)
-			code = rpc_status_set(st, RPC_DEADLINE_EXCEEDED, "no reply within %lld ms",
-			    (long long) timeout);
+			code =
+			    rpc_status_set(st, RPC_DEADLINE_EXCEEDED, "no reply within %lld ms", (long long) timeout);
 		else
-			code = rpc_status_set(st, rpc_code_from_nng(rv), "connection lost: %s",
-			    nng_strerror(rv));
+			code = rpc_status_set(st, rpc_code_from_nng(rv), "connection lost: %s", nng_strerror(rv));
 		goto out;
 	}
 	nng_msg *reply = nng_aio_get_msg(s->aio);
@@ -386,14 +386,13 @@ out:
 
 rpc_code
 rpc_client_call(rpc_client *c, const ProtobufCServiceDescriptor *service, const char *method,
-    const ProtobufCMessage *request, ProtobufCMessage **reply, const rpc_call_options *opt,
-    rpc_status *st)
+    const ProtobufCMessage *request, ProtobufCMessage **reply, const rpc_call_options *opt, rpc_status *st)
 {
-	*reply = NULL;
+	*reply                             = NULL;
 	const ProtobufCMethodDescriptor *m = protobuf_c_service_descriptor_get_method_by_name(service, method);
 	if (m == NULL || request->descriptor != m->input) {
-		return rpc_status_set(st, RPC_INTERNAL, "%s has no method %s taking %s", service->name,
-		    method, request->descriptor->name);
+		return rpc_status_set(st, RPC_INTERNAL, "%s has no method %s taking %s", service->name, method,
+		    request->descriptor->name);
 	}
 	char full[256];
 	snprintf(full, sizeof(full), "%s/%s", service->name, m->name);
@@ -406,7 +405,7 @@ rpc_client_call(rpc_client *c, const ProtobufCServiceDescriptor *service, const 
 	protobuf_c_message_pack(request, buf);
 
 	Rpc__Reply *env = NULL;
-	rpc_code code = rpc_client_call_raw(c, full, buf, len, &env, opt, st);
+	rpc_code code   = rpc_client_call_raw(c, full, buf, len, &env, opt, st);
 	if (buf != stack_buf)
 		free(buf);
 	if (code != RPC_OK)

@@ -34,8 +34,7 @@ typedef struct rpc_call_options {
  * calls across those servers) in the background: it succeeds even when no
  * server is up yet, and reconnects by itself. opt may be NULL. On success
  * *out is the caller's; close it with rpc_client_close. */
-rpc_code rpc_client_open(rpc_client **out, const char *url,
-    const rpc_client_options *opt, rpc_status *st);
+rpc_code rpc_client_open(rpc_client **out, const char *url, const rpc_client_options *opt, rpc_status *st);
 
 /* Closes the socket and frees the client. Every call must have returned
  * first (stop the threads that call, e.g. mg_stop, before closing). Accepts
@@ -54,15 +53,13 @@ int rpc_client_connections(const rpc_client *c);
  * and st (may be NULL) says why: the server's status, or UNAVAILABLE (not
  * connected, connection lost) or DEADLINE_EXCEEDED (the deadline ended first,
  * waiting for a reply or for a connection). */
-rpc_code rpc_client_call(rpc_client *c, const ProtobufCServiceDescriptor *service,
-    const char *method, const ProtobufCMessage *request, ProtobufCMessage **reply,
-    const rpc_call_options *opt, rpc_status *st);
+rpc_code rpc_client_call(rpc_client *c, const ProtobufCServiceDescriptor *service, const char *method,
+    const ProtobufCMessage *request, ProtobufCMessage **reply, const rpc_call_options *opt, rpc_status *st);
 
 /* The same with the request already packed and the method by full name
  * ("users.UserService/GetUser"). On RPC_OK *reply_envelope holds the reply
  * bytes in ->payload; free it with rpc__reply__free_unpacked(r, NULL). */
-rpc_code rpc_client_call_raw(rpc_client *c, const char *full_method,
-    const uint8_t *payload, size_t len, Rpc__Reply **reply_envelope,
-    const rpc_call_options *opt, rpc_status *st);
+rpc_code rpc_client_call_raw(rpc_client *c, const char *full_method, const uint8_t *payload, size_t len,
+    Rpc__Reply **reply_envelope, const rpc_call_options *opt, rpc_status *st);
 
 #endif

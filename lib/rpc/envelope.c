@@ -29,8 +29,7 @@ pack_message(nng_msg **out, const ProtobufCMessage *envelope)
 }
 
 int
-rpc_envelope_pack_request(nng_msg **out, const rpc_request_header *hdr,
-    const uint8_t *payload, size_t payload_len)
+rpc_envelope_pack_request(nng_msg **out, const rpc_request_header *hdr, const uint8_t *payload, size_t payload_len)
 {
 	Rpc__Request req = RPC__REQUEST__INIT;
 	req.method       = (char *) hdr->method;
@@ -94,14 +93,15 @@ rpc_envelope_check_request(const Rpc__Request *req, rpc_status *st)
 {
 	rpc_status_clear(st);
 	if (!ascii_text(req->request_id, 0, RPC_REQUEST_ID_MAX, 0x21, 0x7e))
-		rpc_status_add_violation(st, "request_id", "request_id must be at most %d visible ASCII characters",
-		    RPC_REQUEST_ID_MAX);
+		rpc_status_add_violation(
+		    st, "request_id", "request_id must be at most %d visible ASCII characters", RPC_REQUEST_ID_MAX);
 	if (!ascii_text(req->method, 0, 256, 0x21, 0x7e)) /* an empty one is merely unknown: UNIMPLEMENTED */
 		rpc_status_add_violation(st, "method", "method must be at most 256 visible ASCII characters");
 	for (size_t i = 0; i < req->n_metadata; i++) {
 		const Rpc__Metadata *m = req->metadata[i];
 		if (!metadata_key_valid(m->key)) {
-			rpc_status_add_violation(st, "metadata", "metadata keys must be 1-64 of a-z, 0-9, '-', '_', '.'");
+			rpc_status_add_violation(
+			    st, "metadata", "metadata keys must be 1-64 of a-z, 0-9, '-', '_', '.'");
 		} else if (!ascii_text(m->value, 0, RPC_METADATA_VALUE_MAX, 0x20, 0x7e)) {
 			char field[80];
 			snprintf(field, sizeof(field), "metadata.%s", m->key);
@@ -135,7 +135,7 @@ rpc_envelope_pack_reply(nng_msg **out, const rpc_status *st, const ProtobufCMess
 	reply.message = (char *) st->message;
 	if (st->code == RPC_OK && payload != NULL) {
 		size_t size = protobuf_c_message_get_packed_size(payload);
-		buf = size <= sizeof(stack_buf) ? stack_buf : malloc(size);
+		buf         = size <= sizeof(stack_buf) ? stack_buf : malloc(size);
 		if (buf == NULL)
 			return NNG_ENOMEM;
 		protobuf_c_message_pack(payload, buf);
@@ -160,7 +160,7 @@ rpc_envelope_pack_reply(nng_msg **out, const rpc_status *st, const ProtobufCMess
 rpc_code
 rpc_envelope_unpack_reply(const nng_msg *msg, Rpc__Reply **reply, rpc_status *st)
 {
-	*reply       = NULL;
+	*reply        = NULL;
 	Rpc__Reply *r = rpc__reply__unpack(NULL, nng_msg_len(msg), nng_msg_body((nng_msg *) msg));
 	if (r == NULL)
 		return rpc_status_set(st, RPC_INTERNAL, "malformed reply envelope");
@@ -168,8 +168,7 @@ rpc_envelope_unpack_reply(const nng_msg *msg, Rpc__Reply **reply, rpc_status *st
 	rpc_status_clear(st);
 	if (code != RPC_OK) {
 		for (size_t i = 0; i < r->n_violations; i++) {
-			rpc_status_add_violation(st, r->violations[i]->field, "%s",
-			    r->violations[i]->description);
+			rpc_status_add_violation(st, r->violations[i]->field, "%s", r->violations[i]->description);
 		}
 		/* After the violations, which would preset INVALID_ARGUMENT. */
 		rpc_status_set(st, code, "%s", r->message);

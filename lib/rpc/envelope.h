@@ -32,8 +32,7 @@ typedef struct rpc_request_header {
 /* Packs a request envelope around payload bytes. On success *out belongs
  * to the caller (nng frees it after a successful send). Returns 0 or an
  * nng error (NNG_ENOMEM). */
-int rpc_envelope_pack_request(nng_msg **out, const rpc_request_header *hdr,
-    const uint8_t *payload, size_t payload_len);
+int rpc_envelope_pack_request(nng_msg **out, const rpc_request_header *hdr, const uint8_t *payload, size_t payload_len);
 
 /* Unpacks a request envelope; NULL when the bytes are not one. Free the
  * result with rpc__request__free_unpacked(r, NULL). msg stays the caller's. */
@@ -65,14 +64,12 @@ const char *rpc_envelope_metadata(const Rpc__Request *req, const char *key);
  * empty message) is packed inside; otherwise the status's code, message
  * and violations. On success *out belongs to the caller. Returns 0 or an
  * nng error. */
-int rpc_envelope_pack_reply(nng_msg **out, const rpc_status *st,
-    const ProtobufCMessage *payload);
+int rpc_envelope_pack_reply(nng_msg **out, const rpc_status *st, const ProtobufCMessage *payload);
 
 /* Unpacks a reply envelope into st (code, message, violations). On OK,
  * *reply holds the envelope, whose ->payload holds the method's reply
  * bytes; free it with rpc__reply__free_unpacked(r, NULL). Returns the
  * status code; a malformed envelope is RPC_INTERNAL and *reply is NULL. */
-rpc_code rpc_envelope_unpack_reply(const nng_msg *msg, Rpc__Reply **reply,
-    rpc_status *st);
+rpc_code rpc_envelope_unpack_reply(const nng_msg *msg, Rpc__Reply **reply, rpc_status *st);
 
 #endif

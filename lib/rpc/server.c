@@ -12,9 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rpc/listener_watch.h"
 #include "base/log.h"
 #include "rpc/envelope.h"
+#include "rpc/listener_watch.h"
 
 #define DEFAULT_TIMEOUT_MS 30000
 #define SEND_TIMEOUT_MS 5000
@@ -105,7 +105,7 @@ rpc_server_url(const rpc_server *srv)
 static void
 reply_closure(const ProtobufCMessage *msg, void *closure_data)
 {
-	rpc_call *call = closure_data;
+	rpc_call *call  = closure_data;
 	const char *rid = rpc_call_request_id(call);
 	if (call->replied) {
 		log_error(rid, "rpc_handler_replied_twice method=%s", call->request->method);
@@ -113,8 +113,8 @@ reply_closure(const ProtobufCMessage *msg, void *closure_data)
 	}
 	call->replied = true;
 	if (msg != NULL && msg->descriptor != call->method->output) {
-		log_error(rid, "rpc_handler_wrong_reply_type method=%s type=%s",
-		    call->request->method, msg->descriptor->name);
+		log_error(rid, "rpc_handler_wrong_reply_type method=%s type=%s", call->request->method,
+		    msg->descriptor->name);
 		rpc_status_set(&call->status, RPC_INTERNAL, "internal error");
 		msg = NULL;
 	} else if (msg != NULL) {
@@ -134,11 +134,9 @@ find_method(const ProtobufCServiceDescriptor *desc, const char *full_name)
 {
 	const char *slash = strchr(full_name, '/');
 	size_t svc_len    = strlen(desc->name);
-	if (slash == NULL || (size_t) (slash - full_name) != svc_len ||
-	    strncmp(full_name, desc->name, svc_len) != 0)
+	if (slash == NULL || (size_t) (slash - full_name) != svc_len || strncmp(full_name, desc->name, svc_len) != 0)
 		return -1;
-	const ProtobufCMethodDescriptor *m =
-	    protobuf_c_service_descriptor_get_method_by_name(desc, slash + 1);
+	const ProtobufCMethodDescriptor *m = protobuf_c_service_descriptor_get_method_by_name(desc, slash + 1);
 	return m != NULL ? (int) (m - desc->methods) : -1;
 }
 
@@ -158,11 +156,11 @@ has_handler(const ProtobufCService *service, int index)
 static nng_msg *
 serve(worker *w, const nng_msg *request_msg)
 {
-	rpc_server *srv     = w->server;
+	rpc_server *srv           = w->server;
 	ProtobufCService *service = srv->opt.service;
-	rpc_call *call      = &w->call;
-	ProtobufCMessage *input = NULL;
-	int64_t started     = rpc_clock_ms();
+	rpc_call *call            = &w->call;
+	ProtobufCMessage *input   = NULL;
+	int64_t started           = rpc_clock_ms();
 
 	call->request = NULL;
 	call->method  = NULL;
@@ -183,9 +181,8 @@ serve(worker *w, const nng_msg *request_msg)
 		req = NULL;
 		goto reply;
 	}
-	call->request = req;
-	call->deadline_ms = started +
-	    (req->timeout_ms != 0 ? req->timeout_ms : srv->opt.default_timeout_ms);
+	call->request     = req;
+	call->deadline_ms = started + (req->timeout_ms != 0 ? req->timeout_ms : srv->opt.default_timeout_ms);
 
 	int index = find_method(service->descriptor, req->method);
 	if (index < 0 || !has_handler(service, index)) {
@@ -194,11 +191,10 @@ serve(worker *w, const nng_msg *request_msg)
 		goto reply;
 	}
 	call->method = &service->descriptor->methods[index];
-	input = protobuf_c_message_unpack(call->method->input, NULL, req->payload.len, req->payload.data);
+	input        = protobuf_c_message_unpack(call->method->input, NULL, req->payload.len, req->payload.data);
 	if (input == NULL) {
 		log_warn(req->request_id, "rpc_bad_payload method=%s", req->method);
-		rpc_status_set(&call->status, RPC_INVALID_ARGUMENT, "malformed %s payload",
-		    call->method->input->name);
+		rpc_status_set(&call->status, RPC_INVALID_ARGUMENT, "malformed %s payload", call->method->input->name);
 		goto reply;
 	}
 	service->invoke(service, (unsigned) index, input, reply_closure, call);
@@ -210,9 +206,8 @@ serve(worker *w, const nng_msg *request_msg)
 reply:
 	if (call->reply == NULL && rpc_envelope_pack_reply(&call->reply, &call->status, NULL) != 0)
 		call->reply = NULL;
-	log_debug(rpc_call_request_id(call), "rpc method=%.128s code=%s ms=%lld",
-	    req != NULL ? req->method : "-", rpc_code_name(call->status.code),
-	    (long long) (rpc_clock_ms() - started));
+	log_debug(rpc_call_request_id(call), "rpc method=%.128s code=%s ms=%lld", req != NULL ? req->method : "-",
+	    rpc_code_name(call->status.code), (long long) (rpc_clock_ms() - started));
 	protobuf_c_message_free_unpacked(input, NULL);
 	rpc__request__free_unpacked(req, NULL);
 	call->request = NULL;
@@ -301,7 +296,8 @@ rpc_server_open(rpc_server **out, const rpc_server_options *opt, rpc_status *st)
 		w->index       = i;
 		srv->n_workers = i + 1; /* so a failure below is cleaned up by close */
 		if ((rv = nng_aio_alloc(&w->recv_aio, NULL, NULL)) != 0 ||
-		    (rv = nng_aio_alloc(&w->send_aio, NULL, NULL)) != 0 || (rv = nng_ctx_open(&w->ctx, srv->sock)) != 0) {
+		    (rv = nng_aio_alloc(&w->send_aio, NULL, NULL)) != 0 ||
+		    (rv = nng_ctx_open(&w->ctx, srv->sock)) != 0) {
 			rpc_server_close(srv);
 			return rpc_status_set(st, RPC_INTERNAL, "nng worker setup: %s", nng_strerror(rv));
 		}
@@ -316,7 +312,7 @@ rpc_server_open(rpc_server **out, const rpc_server_options *opt, rpc_status *st)
 		w->thread_started = true;
 	}
 	srv->watch = listener_watch_start(srv->sock, &srv->listener, srv->url);
-	*out      = srv;
+	*out       = srv;
 	return RPC_OK;
 }
 

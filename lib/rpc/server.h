@@ -53,9 +53,9 @@ const char *rpc_server_url(const rpc_server *srv);
 
 /* Accessors for handlers; each takes the closure_data of the call. The
  * strings are borrowed for the duration of the handler. */
-const char *rpc_call_request_id(const rpc_call *call);   /* "" when none */
-int64_t rpc_call_deadline_ms(const rpc_call *call);      /* on rpc_clock_ms's clock */
-int64_t rpc_call_remaining_ms(const rpc_call *call);     /* may be <= 0 */
+const char *rpc_call_request_id(const rpc_call *call);                /* "" when none */
+int64_t rpc_call_deadline_ms(const rpc_call *call);                   /* on rpc_clock_ms's clock */
+int64_t rpc_call_remaining_ms(const rpc_call *call);                  /* may be <= 0 */
 const char *rpc_call_metadata(const rpc_call *call, const char *key); /* NULL if absent */
 void *rpc_call_worker_state(const rpc_call *call);
 rpc_status *rpc_call_status(rpc_call *call);

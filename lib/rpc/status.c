@@ -6,8 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "rpc.pb-c.h"
 #include "base/utf8.h"
+#include "rpc.pb-c.h"
 
 /* The C enum must stay equal to the wire enum of rpc.proto. */
 #define CODE_MATCHES(ours, wire) _Static_assert((int) (ours) == (int) (wire), #ours " matches rpc.proto")
@@ -82,16 +82,14 @@ rpc_status_add_violation(rpc_status *st, const char *field, const char *fmt, ...
 const char *
 rpc_code_name(rpc_code code)
 {
-	const ProtobufCEnumValue *v =
-	    protobuf_c_enum_descriptor_get_value(&rpc__code__descriptor, (int) code);
+	const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(&rpc__code__descriptor, (int) code);
 	return v != NULL ? v->name : "UNKNOWN";
 }
 
 int
 rpc_code_from_name(const char *name, rpc_code *out)
 {
-	const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value_by_name(
-	    &rpc__code__descriptor, name);
+	const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value_by_name(&rpc__code__descriptor, name);
 	if (v == NULL)
 		return -1;
 	*out = (rpc_code) v->value;
@@ -102,21 +100,16 @@ rpc_code
 rpc_code_from_nng(int nng_err)
 {
 	switch (nng_err) {
-	case 0:
-		return RPC_OK;
-	case NNG_ETIMEDOUT:
-		return RPC_DEADLINE_EXCEEDED;
+	case 0: return RPC_OK;
+	case NNG_ETIMEDOUT: return RPC_DEADLINE_EXCEEDED;
 	case NNG_ECONNREFUSED:
 	case NNG_ECONNRESET:
 	case NNG_ECONNSHUT:
 	case NNG_ECLOSED:
 	case NNG_EADDRINVAL:
 	case NNG_EUNREACHABLE:
-	case NNG_ECANCELED:
-		return RPC_UNAVAILABLE;
-	case NNG_ENOMEM:
-		return RPC_RESOURCE_EXHAUSTED;
-	default:
-		return RPC_INTERNAL;
+	case NNG_ECANCELED: return RPC_UNAVAILABLE;
+	case NNG_ENOMEM: return RPC_RESOURCE_EXHAUSTED;
+	default: return RPC_INTERNAL;
 	}
 }

@@ -50,11 +50,11 @@ typedef struct rpc_violation {
 } rpc_violation;
 
 typedef struct rpc_status {
-	rpc_code      code;
-	bool          remote; /* the code came in a reply from the service, not from the transport */
-	char          message[RPC_MESSAGE_MAX];
-	size_t        n_violations;
-	size_t        n_dropped; /* violations past RPC_MAX_VIOLATIONS */
+	rpc_code code;
+	bool remote; /* the code came in a reply from the service, not from the transport */
+	char message[RPC_MESSAGE_MAX];
+	size_t n_violations;
+	size_t n_dropped; /* violations past RPC_MAX_VIOLATIONS */
 	rpc_violation violations[RPC_MAX_VIOLATIONS];
 } rpc_status;
 
@@ -64,14 +64,13 @@ void rpc_status_clear(rpc_status *st);
 /* Sets code and a printf-formatted message (truncated to fit) and returns
  * code, so a caller can write `return rpc_status_set(st, ...)`. st may be
  * NULL, then only code is returned. */
-rpc_code rpc_status_set(rpc_status *st, rpc_code code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+rpc_code rpc_status_set(rpc_status *st, rpc_code code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Adds a field violation and makes the status INVALID_ARGUMENT (message
  * "invalid argument" unless one was set). Past RPC_MAX_VIOLATIONS the
  * violation is counted in n_dropped. st may be NULL. */
-void rpc_status_add_violation(rpc_status *st, const char *field,
-    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void rpc_status_add_violation(rpc_status *st, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* "NOT_FOUND" for RPC_NOT_FOUND; "UNKNOWN" for a value outside the set. */
 const char *rpc_code_name(rpc_code code);

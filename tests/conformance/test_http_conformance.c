@@ -61,8 +61,8 @@ ReportHook(PRE_ALL)(struct criterion_test_set *tests)
 	const char *services_env[] = {user_url, order_url, NULL};
 	const char *gateway_env[]  = {port_env, user_url, order_url, "GATEWAY_BIND=127.0.0.1", "RPC_TIMEOUT_MS=1500",
 	     "MAX_BODY_BYTES=1024", "LOG_LEVEL=info", "REQUEST_TIMEOUT_MS=3000", NULL};
-	services_pid = procs_start(FAKE_SERVICES_BIN, services_env, NULL);
-	gateway_pid  = procs_start(GATEWAY_BIN, gateway_env, log_path);
+	services_pid               = procs_start(FAKE_SERVICES_BIN, services_env, NULL);
+	gateway_pid                = procs_start(GATEWAY_BIN, gateway_env, log_path);
 	char healthz[96];
 	snprintf(healthz, sizeof(healthz), "http://127.0.0.1:%d/healthz", gateway_port);
 	if (procs_wait_http(healthz, 10000) != 0)
@@ -72,7 +72,7 @@ ReportHook(PRE_ALL)(struct criterion_test_set *tests)
 ReportHook(POST_ALL)(struct criterion_global_stats *stats)
 {
 	(void) stats;
-	int failed = 0;
+	int failed   = 0;
 	pid_t pids[] = {gateway_pid, services_pid};
 	for (size_t i = 0; i < 2; i++) {
 		int status = procs_stop(pids[i], 10000);
@@ -99,7 +99,7 @@ typedef struct answer {
 } answer;
 
 typedef struct exchange {
-	int n;             /* answers read */
+	int n; /* answers read */
 	answer a[MAX_ANSWERS];
 	bool server_closed; /* EOF after the last answer */
 } exchange;
@@ -209,8 +209,10 @@ assert_refused(const char *request, int status, const char *names)
 	snprintf(both, sizeof(both), "%s%s", request, PIPELINED_GET);
 	exchange x;
 	raw(both, 0, &x);
-	cr_assert_eq(x.n, 1, "%d answers to a refused request and the one behind it (the second must never be "
-	    "read):\n%s%s", x.n, x.n > 1 ? x.a[1].headers : "", x.n > 1 ? x.a[1].body : "");
+	cr_assert_eq(x.n, 1,
+	    "%d answers to a refused request and the one behind it (the second must never be "
+	    "read):\n%s%s",
+	    x.n, x.n > 1 ? x.a[1].headers : "", x.n > 1 ? x.a[1].body : "");
 	const char *message = assert_envelope(&x.a[0], status);
 	if (names != NULL)
 		cr_assert(strstr(message, names) != NULL, "the message names %s: %s", names, message);
@@ -249,7 +251,7 @@ logged(const char *a, const char *b)
 			fclose(f);
 		if (found)
 			return true;
-		nanosleep(&(struct timespec) {.tv_nsec = 50 * 1000 * 1000}, NULL);
+		nanosleep(&(struct timespec){.tv_nsec = 50 * 1000 * 1000}, NULL);
 	}
 	return false;
 }
@@ -304,14 +306,15 @@ Test(framing, transfer_codings_other_than_a_final_chunked)
 		assert_refused(request, 400, NULL);
 	}
 	/* A coding we do not implement before the final chunked: 501 (RFC 9112 6.1). */
-	assert_refused(JSON_POST("Transfer-Encoding: gzip, chunked\r\n\r\n") "2\r\n{}\r\n0\r\n\r\n", 501,
-	    "Transfer-Encoding");
+	assert_refused(
+	    JSON_POST("Transfer-Encoding: gzip, chunked\r\n\r\n") "2\r\n{}\r\n0\r\n\r\n", 501, "Transfer-Encoding");
 }
 
 Test(framing, identity_with_a_content_length)
 {
 	/* CivetWeb reads "identity" as no coding and frames by Content-Length. */
-	assert_refused(JSON_POST("Transfer-Encoding: identity\r\nContent-Length: 2\r\n\r\n{}"), 400, "Transfer-Encoding");
+	assert_refused(
+	    JSON_POST("Transfer-Encoding: identity\r\nContent-Length: 2\r\n\r\n{}"), 400, "Transfer-Encoding");
 }
 
 Test(framing, transfer_encoding_twice)
@@ -344,8 +347,8 @@ Test(framing, a_field_name_that_is_not_a_token)
 Test(framing, framing_field_names_with_underscores)
 {
 	assert_refused(JSON_POST("Content_Length: 2\r\n\r\n{}"), 400, "Content_Length");
-	assert_refused(JSON_POST("Transfer_Encoding: chunked\r\n\r\n") "2\r\n{}\r\n0\r\n\r\n", 400,
-	    "Transfer_Encoding");
+	assert_refused(
+	    JSON_POST("Transfer_Encoding: chunked\r\n\r\n") "2\r\n{}\r\n0\r\n\r\n", 400, "Transfer_Encoding");
 }
 
 Test(framing, obsolete_line_folding)
@@ -417,8 +420,8 @@ Test(framing, one_empty_line_before_the_request_line_is_ignored_and_nothing_else
 	assert_refused("  GET /healthz HTTP/1.1\r\n" HOST "\r\n", 400, "begins with white space");
 	assert_refused("\r\n \r\nGET /healthz HTTP/1.1\r\n" HOST "\r\n", 400, "begins with white space");
 	assert_refused("\n\nGET /healthz HTTP/1.1\r\n" HOST "\r\n", 400, "begins with white space");
-	assert_refused("\r\n\r\n" JSON_POST("Content-Length: 34\r\n\r\n") PIPELINED_GET, 400,
-	    "begins with white space");
+	assert_refused(
+	    "\r\n\r\n" JSON_POST("Content-Length: 34\r\n\r\n") PIPELINED_GET, 400, "begins with white space");
 }
 
 /* A head of exactly CivetWeb's buffer (16384 bytes), ending in a bare
@@ -430,7 +433,7 @@ assert_buffer_filling_head_refused(size_t lead)
 {
 	static char request[16384 + 1];
 	memset(request, ' ', lead);
-	int n = snprintf(request + lead, sizeof(request) - lead, "GET /healthz HTTP/1.1\r\n" HOST "X-Fill: ");
+	int n       = snprintf(request + lead, sizeof(request) - lead, "GET /healthz HTTP/1.1\r\n" HOST "X-Fill: ");
 	size_t used = lead + (size_t) n;
 	memset(request + used, 'a', sizeof(request) - 1 - used - 2);
 	memcpy(request + sizeof(request) - 1 - 2, "\n\n", 2);
@@ -471,8 +474,7 @@ Test(framing, an_idempotency_key_that_is_not_printable_ascii)
 	/* It travels to the services and into their database as text: a byte
 	 * that is no UTF-8 became a 500 there. */
 	assert_refused(JSON_POST("Idempotency-Key: k\xff\r\nContent-Length: 2\r\n\r\n{}"), 400, "Idempotency-Key");
-	assert_refused(JSON_POST("Idempotency-Key: k\xc3\xa9\r\nContent-Length: 2\r\n\r\n{}"), 400,
-	    "Idempotency-Key");
+	assert_refused(JSON_POST("Idempotency-Key: k\xc3\xa9\r\nContent-Length: 2\r\n\r\n{}"), 400, "Idempotency-Key");
 }
 
 /* A second round of outside inputs. */
@@ -520,7 +522,7 @@ Test(framing, a_body_trickled_past_request_timeout_is_408, .timeout = 30)
 	time_t t0         = time(NULL);
 	for (int i = 0; i < 60 && strstr(answer, "\r\n\r\n") == NULL; i++) {
 		send(fd, " ", 1, MSG_NOSIGNAL);
-		nanosleep(&(struct timespec) {.tv_nsec = 300 * 1000 * 1000}, NULL);
+		nanosleep(&(struct timespec){.tv_nsec = 300 * 1000 * 1000}, NULL);
 		ssize_t got = recv(fd, answer + used, sizeof(answer) - 1 - used, MSG_DONTWAIT);
 		if (got > 0)
 			answer[used += (size_t) got] = '\0';
@@ -593,7 +595,8 @@ Test(framing, a_json_body_in_another_charset_is_415)
 		exchange_free(&x);
 	}
 	exchange x;
-	raw("POST /users HTTP/1.1\r\n" HOST "Content-Type: application/json; charset=UTF-8\r\nContent-Length: 2\r\n\r\n{}",
+	raw("POST /users HTTP/1.1\r\n" HOST
+	    "Content-Type: application/json; charset=UTF-8\r\nContent-Length: 2\r\n\r\n{}",
 	    1, &x);
 	cr_assert_eq(x.n, 1);
 	cr_assert_neq(x.a[0].status, 415, "%s", x.a[0].body);
@@ -630,8 +633,8 @@ Test(framing, http_versions_other_than_1_0_and_1_1)
 Test(framing, a_refusal_is_logged_and_counted)
 {
 	long before = none_count(400);
-	assert_refused("GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\nX-Request-Id: conf-host-twice\r\n\r\n", 400,
-	    NULL);
+	assert_refused(
+	    "GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\nX-Request-Id: conf-host-twice\r\n\r\n", 400, NULL);
 	cr_assert(logged("request=conf-host-twice", "route=none status=400"), "no access-log line");
 	cr_assert_geq(none_count(400), before + 1);
 }
@@ -644,8 +647,9 @@ Test(vanish, issue_a_chunked_body_with_a_trailer_then_a_pipelined_get)
 	 * close and the server closes: the GET behind is for the client to
 	 * send again, never silently lost after a promise of keep-alive. */
 	exchange x;
-	raw(JSON_POST("Transfer-Encoding: chunked\r\n\r\n") "28\r\n" USER_BODY "\r\n0\r\nX-Checksum: 1\r\n\r\n"
-	    PIPELINED_GET, 0, &x);
+	raw(JSON_POST("Transfer-Encoding: chunked\r\n\r\n") "28\r\n" USER_BODY
+	                                                    "\r\n0\r\nX-Checksum: 1\r\n\r\n" PIPELINED_GET,
+	    0, &x);
 	cr_assert_geq(x.n, 1);
 	cr_assert_eq(x.a[0].status, 201, "%s%s", x.a[0].headers, x.a[0].body);
 	if (x.n == 1) {
@@ -671,8 +675,9 @@ Test(vanish, a_chunked_body_no_route_reads_with_a_trailer)
 {
 	/* GET takes no body; CivetWeb discards it and would stop at the trailer */
 	exchange x;
-	raw("GET /healthz HTTP/1.1\r\n" HOST "Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\nX-T: 1\r\n\r\n"
-	    PIPELINED_GET, 0, &x);
+	raw("GET /healthz HTTP/1.1\r\n" HOST
+	    "Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\nX-T: 1\r\n\r\n" PIPELINED_GET,
+	    0, &x);
 	cr_assert_geq(x.n, 1);
 	cr_assert_eq(x.a[0].status, 200);
 	cr_assert(x.n == 2 || (x.a[0].says_close && x.server_closed), "one answer, and it promised keep-alive:\n%s",
@@ -701,7 +706,8 @@ Test(vanish, issue_an_absolute_form_target_is_served)
 Test(vanish, an_absolute_form_target_for_another_port_is_421_logged_and_counted)
 {
 	long before = none_count(421);
-	assert_refused("GET http://example.com/healthz HTTP/1.1\r\nHost: example.com\r\nX-Request-Id: conf-other-host\r\n\r\n",
+	assert_refused(
+	    "GET http://example.com/healthz HTTP/1.1\r\nHost: example.com\r\nX-Request-Id: conf-other-host\r\n\r\n",
 	    421, "host or port");
 	assert_refused("GET https://example.com:1/healthz HTTP/1.1\r\n" HOST "\r\n", 421, NULL);
 	cr_assert(logged("request=conf-other-host", "route=none status=421"), "no access-log line");
@@ -764,7 +770,8 @@ Test(vanish, an_unmatched_options_is_logged_as_route_none)
 	raw("OPTIONS /nowhere HTTP/1.1\r\n" HOST "X-Request-Id: conf-options-none\r\n\r\n", 1, &x);
 	cr_assert_eq(x.n, 1);
 	assert_envelope(&x.a[0], 404);
-	cr_assert(logged("request=conf-options-none", "route=none status=404"), "the log and the metrics spell it none");
+	cr_assert(
+	    logged("request=conf-options-none", "route=none status=404"), "the log and the metrics spell it none");
 	exchange_free(&x);
 }
 
@@ -912,16 +919,16 @@ Test(paths, issue_a_nul_byte_never_serves_another_url)
 
 Test(paths, bytes_a_segment_cannot_hold)
 {
-	static const char *const paths[] = {"/users/1%2F2", "/users/1%2f", "/users%2F1", "/users/%0A1", "/users/1%0d",
-	    "/users/%7F", "/users/%09"};
+	static const char *const paths[] = {
+	    "/users/1%2F2", "/users/1%2f", "/users%2F1", "/users/%0A1", "/users/1%0d", "/users/%7F", "/users/%09"};
 	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
 		assert_path(paths[i], 400, "segment");
 }
 
 Test(paths, invalid_utf8_once_decoded)
 {
-	static const char *const paths[] = {"/users/%C3", "/users/%C0%AF", "/users/%ED%A0%80", "/users/%FF",
-	    "/users/%F4%90%80%80"};
+	static const char *const paths[] = {
+	    "/users/%C3", "/users/%C0%AF", "/users/%ED%A0%80", "/users/%FF", "/users/%F4%90%80%80"};
 	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
 		assert_path(paths[i], 400, "UTF-8");
 }

@@ -44,7 +44,7 @@ run_env(const char *path, char *const *settings, char *const *args, run_result *
 		int devnull = open("/dev/null", O_RDWR);
 		dup2(devnull, 0);
 		close(fds[0]);
-		char *argv[8] = {(char *)path};
+		char *argv[8] = {(char *) path};
 		for (int i = 0; args != NULL && args[i] != NULL && i < 6; i++)
 			argv[i + 1] = args[i];
 		execve(path, argv, env);
@@ -62,10 +62,10 @@ run_env(const char *path, char *const *settings, char *const *args, run_result *
 			waitpid(pid, &status, 0);
 			break;
 		}
-		if (poll(&p, 1, (int)left) > 0) {
+		if (poll(&p, 1, (int) left) > 0) {
 			ssize_t got = read(fds[0], r->err + n, sizeof(r->err) - 1 - n);
 			if (got > 0) {
-				n += (size_t)got;
+				n += (size_t) got;
 				continue;
 			}
 			/* End of stream: the process is gone or going. */
@@ -83,8 +83,7 @@ static void
 run(const char *path, const char *name, const char *value, char *const *args, run_result *r)
 {
 	char setting[1024];
-	snprintf(setting, sizeof(setting), "%s=%s", name != NULL ? name : "UNUSED",
-	         value != NULL ? value : "");
+	snprintf(setting, sizeof(setting), "%s=%s", name != NULL ? name : "UNUSED", value != NULL ? value : "");
 	char *settings[] = {setting, NULL};
 	run_env(path, settings, args, r);
 }
@@ -96,8 +95,8 @@ refused(const char *path, const char *name, const char *value, const char *shown
 {
 	run_result r;
 	run(path, name, value, NULL, &r);
-	cr_assert_eq(r.status, 2, "%s with %s=%s: status %d after %lld ms: %s", path, name, value,
-	             r.status, (long long)r.ms, r.err);
+	cr_assert_eq(r.status, 2, "%s with %s=%s: status %d after %lld ms: %s", path, name, value, r.status,
+	    (long long) r.ms, r.err);
 	cr_assert_lt(r.ms, BOUND_MS);
 	char head[1200];
 	snprintf(head, sizeof(head), "invalid configuration: %s: '%s' ", name, shown);
@@ -105,8 +104,7 @@ refused(const char *path, const char *name, const char *value, const char *shown
 	cr_assert_not_null(strstr(r.err, why), "%s with %s=%s said: %s", path, name, value, r.err);
 	cr_assert_null(strstr(r.err, "s3cret"), "a password was printed: %s", r.err);
 	/* One line, no log of anything having started. */
-	cr_assert_eq(strchr(r.err, '\n'), r.err + strlen(r.err) - 1, "more than one line: %s",
-	             r.err);
+	cr_assert_eq(strchr(r.err, '\n'), r.err + strlen(r.err) - 1, "more than one line: %s", r.err);
 }
 
 Test(config_refusals, the_gateway_refuses_a_bind_address_that_is_not_ipv4)
@@ -114,8 +112,7 @@ Test(config_refusals, the_gateway_refuses_a_bind_address_that_is_not_ipv4)
 	/* 999.1.1.1 listened on 231.1.1.1:3990; ::1 and abc stopped CivetWeb
 	 * with "invalid port spec", naming no variable. */
 	refused(GATEWAY_BIN, "GATEWAY_BIND", "999.1.1.1", "999.1.1.1", "is not an IPv4 address");
-	refused(GATEWAY_BIN, "GATEWAY_BIND", "::1", "::1",
-	        "CivetWeb 1.15 as Debian builds it has no IPv6");
+	refused(GATEWAY_BIN, "GATEWAY_BIND", "::1", "::1", "CivetWeb 1.15 as Debian builds it has no IPv6");
 	refused(GATEWAY_BIN, "GATEWAY_BIND", "abc", "abc", "is not an IPv4 address");
 	refused(GATEWAY_BIN, "GATEWAY_BIND", "1.2.3", "1.2.3", "is not an IPv4 address");
 	refused(GATEWAY_BIN, "GATEWAY_BIND", "01.2.3.4", "01.2.3.4", "is not an IPv4 address");
@@ -126,8 +123,7 @@ Test(config_refusals, the_gateway_refuses_service_urls_it_could_never_dial)
 	refused(GATEWAY_BIN, "USER_SVC_URL", "http://x", "http://x", "has scheme 'http'");
 	refused(GATEWAY_BIN, "USER_SVC_URL", "tcp://:5001", "tcp://:5001", "has no host");
 	refused(GATEWAY_BIN, "ORDER_SVC_URL", "tcp://127.0.0.1:5002,tcp://host:99999",
-	        "tcp://127.0.0.1:5002,tcp://host:99999",
-	        "element 2 'tcp://host:99999' has port 99999");
+	    "tcp://127.0.0.1:5002,tcp://host:99999", "element 2 'tcp://host:99999' has port 99999");
 	refused(GATEWAY_BIN, "GATEWAY_PORTS", "3000,0", "3000,0", "0 is out of range [1, 65535]");
 }
 
@@ -135,29 +131,23 @@ Test(config_refusals, user_svc_refuses_urls_before_waiting_for_anything)
 {
 	/* http://x waited for PostgreSQL, then "cannot listen on http://x";
 	 * notaurl waited forever on the default socket. */
-	refused(USER_SVC_BIN, "USER_SVC_URL", "http://x", "http://x",
-	        "is not an nng URL to listen on");
+	refused(USER_SVC_BIN, "USER_SVC_URL", "http://x", "http://x", "is not an nng URL to listen on");
 	refused(USER_SVC_BIN, "USER_SVC_URL", "ipc://", "ipc://", "has an empty path");
-	refused(USER_SVC_BIN, "USER_DB_URL", "notaurl", "notaurl",
-	        "is not a libpq URL or connection string");
-	refused(USER_SVC_BIN, "USER_DB_URL", "postgresql://x:s3cret@h:notaport/db",
-	        "postgresql://x:***@h:notaport/db", "has port 'notaport'");
-	refused(USER_SVC_BIN, "USER_DB_URL", "host=x port=99999", "host=x port=99999",
-	        "has port '99999'");
-	refused(USER_SVC_BIN, "REDIS_URL", "redis://:s3cret@host:0", "redis://:***@host:0",
-	        "has a bad port");
+	refused(USER_SVC_BIN, "USER_DB_URL", "notaurl", "notaurl", "is not a libpq URL or connection string");
+	refused(USER_SVC_BIN, "USER_DB_URL", "postgresql://x:s3cret@h:notaport/db", "postgresql://x:***@h:notaport/db",
+	    "has port 'notaport'");
+	refused(USER_SVC_BIN, "USER_DB_URL", "host=x port=99999", "host=x port=99999", "has port '99999'");
+	refused(USER_SVC_BIN, "REDIS_URL", "redis://:s3cret@host:0", "redis://:***@host:0", "has a bad port");
 	refused(USER_SVC_BIN, "AMQP_URL", "amqp://g:s3cret@h:99999/", "amqp://g:***@h:99999/",
-	        "librabbitmq cannot parse it");
+	    "librabbitmq cannot parse it");
 }
 
 Test(config_refusals, order_svc_refuses_urls_before_waiting_for_anything)
 {
 	refused(ORDER_SVC_BIN, "ORDER_SVC_URL", "tcp://h", "tcp://h", "has no port");
 	refused(ORDER_SVC_BIN, "USER_SVC_URL", "tcp://:5001", "tcp://:5001", "a dialer needs one");
-	refused(ORDER_SVC_BIN, "ORDER_DB_URL", "notaurl", "notaurl",
-	        "missing \"=\" after \"notaurl\"");
-	refused(ORDER_SVC_BIN, "AMQP_URL", "amqps://g:s3cret@h/", "amqps://g:***@h/",
-	        "amqps (TLS) is not supported");
+	refused(ORDER_SVC_BIN, "ORDER_DB_URL", "notaurl", "notaurl", "missing \"=\" after \"notaurl\"");
+	refused(ORDER_SVC_BIN, "AMQP_URL", "amqps://g:s3cret@h/", "amqps://g:***@h/", "amqps (TLS) is not supported");
 }
 
 Test(config_refusals, rpc_call_refuses_a_url_it_could_never_dial)
@@ -167,12 +157,9 @@ Test(config_refusals, rpc_call_refuses_a_url_it_could_never_dial)
 	run(RPC_CALL_BIN, NULL, NULL, args, &r);
 	cr_assert_eq(r.status, 1, "status %d: %s", r.status, r.err);
 	cr_assert_lt(r.ms, BOUND_MS);
-	cr_assert_str_eq(
-	    r.err,
-	    "rpc-call: URL: 'http://x' is not an nng URL to dial: it has scheme 'http', not one of "
-	    "tcp, tcp4, tcp6, ipc, unix, abstract\n");
-	char *timeout_args[] = {"--timeout", "5s", "tcp://127.0.0.1:1", "users.UserService/GetUser",
-	                        "{}",        NULL};
+	cr_assert_str_eq(r.err, "rpc-call: URL: 'http://x' is not an nng URL to dial: it has scheme 'http', not one of "
+	                        "tcp, tcp4, tcp6, ipc, unix, abstract\n");
+	char *timeout_args[] = {"--timeout", "5s", "tcp://127.0.0.1:1", "users.UserService/GetUser", "{}", NULL};
 	run(RPC_CALL_BIN, NULL, NULL, timeout_args, &r);
 	cr_assert_eq(r.status, 1, "status %d: %s", r.status, r.err);
 	cr_assert_str_eq(r.err, "rpc-call: --timeout: '5s' is not an integer (milliseconds)\n");
@@ -189,22 +176,16 @@ waits_visibly_then_gives_up(const char *path, const char *db_var)
 	char *settings[] = {db, "DB_WAIT_S=2", NULL};
 	run_result r;
 	run_env(path, settings, NULL, &r);
-	cr_assert_eq(r.status, 1, "%s: status %d after %lld ms: %s", path, r.status,
-	             (long long)r.ms, r.err);
-	cr_assert_geq(r.ms, 1900, "%s gave up after %lld ms, before DB_WAIT_S", path,
-	              (long long)r.ms);
+	cr_assert_eq(r.status, 1, "%s: status %d after %lld ms: %s", path, r.status, (long long) r.ms, r.err);
+	cr_assert_geq(r.ms, 1900, "%s gave up after %lld ms, before DB_WAIT_S", path, (long long) r.ms);
 	cr_assert_not_null(
-	    strstr(r.err, "db_waiting_for_postgres url=postgresql://svc:***@127.0.0.1:1/db"), "%s",
-	    r.err);
-	cr_assert_not_null(strstr(r.err, "max_wait_s=2 reason=\"connection to server at"), "%s",
-	                   r.err);
+	    strstr(r.err, "db_waiting_for_postgres url=postgresql://svc:***@127.0.0.1:1/db"), "%s", r.err);
+	cr_assert_not_null(strstr(r.err, "max_wait_s=2 reason=\"connection to server at"), "%s", r.err);
 	cr_assert_not_null(
-	    strstr(r.err, "db_wait_gave_up url=postgresql://svc:***@127.0.0.1:1/db waited_s=2"),
-	    "%s", r.err);
+	    strstr(r.err, "db_wait_gave_up url=postgresql://svc:***@127.0.0.1:1/db waited_s=2"), "%s", r.err);
 	cr_assert_null(strstr(r.err, "s3cret"), "a password was printed: %s", r.err);
 	const char *first = strstr(r.err, "db_waiting_for_postgres");
-	cr_assert_null(strstr(first + 1, "db_waiting_for_postgres"),
-	               "the wait was announced twice: %s", r.err);
+	cr_assert_null(strstr(first + 1, "db_waiting_for_postgres"), "the wait was announced twice: %s", r.err);
 }
 
 Test(config_refusals, a_database_that_is_down_is_waited_for_visibly_and_within_db_wait_s)

@@ -32,9 +32,7 @@ static const char *
 db_url(void)
 {
 	const char *v = getenv("ECHO_DB_URL");
-	cr_assert_not_null(
-	    v,
-	    "ECHO_DB_URL is not set: run through scripts/test (scripts/servers env provides it)");
+	cr_assert_not_null(v, "ECHO_DB_URL is not set: run through scripts/test (scripts/servers env provides it)");
 	return v;
 }
 
@@ -76,8 +74,8 @@ call(const char *method, const ProtobufCMessage *in, ProtobufCMessage **out, rpc
 static void
 start(void)
 {
-	snprintf(url, sizeof(url), "ipc:///tmp/echo-svc-test-%d.ipc", (int)getpid());
-	snprintf(log_path, sizeof(log_path), "/tmp/echo-svc-test-%d.log", (int)getpid());
+	snprintf(url, sizeof(url), "ipc:///tmp/echo-svc-test-%d.ipc", (int) getpid());
+	snprintf(log_path, sizeof(log_path), "/tmp/echo-svc-test-%d.log", (int) getpid());
 	unlink(log_path);
 	char url_var[200], db_var[1200];
 	snprintf(url_var, sizeof(url_var), "ECHO_SVC_URL=%s", url);
@@ -123,11 +121,11 @@ Test(echo_svc, create_stores_the_text_and_get_returns_it)
 	const char *stored[] = {"hello", "trimmed", "ünïcödé ✓", "a"};
 	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
 		Echo__CreateEchoRequest in = ECHO__CREATE_ECHO_REQUEST__INIT;
-		in.text                    = (char *)texts[i];
+		in.text                    = (char *) texts[i];
 		ProtobufCMessage *out;
 		rpc_status st;
 		cr_assert_eq(call("CreateEcho", &in.base, &out, &st), RPC_OK, "%s", st.message);
-		Echo__Echo *created = (Echo__Echo *)out;
+		Echo__Echo *created = (Echo__Echo *) out;
 		cr_assert_gt(created->id, 0);
 		cr_assert_str_eq(created->text, stored[i]);
 
@@ -135,8 +133,8 @@ Test(echo_svc, create_stores_the_text_and_get_returns_it)
 		get.id                   = created->id;
 		ProtobufCMessage *got;
 		cr_assert_eq(call("GetEcho", &get.base, &got, &st), RPC_OK, "%s", st.message);
-		cr_assert_eq(((Echo__Echo *)got)->id, created->id);
-		cr_assert_str_eq(((Echo__Echo *)got)->text, stored[i]);
+		cr_assert_eq(((Echo__Echo *) got)->id, created->id);
+		cr_assert_str_eq(((Echo__Echo *) got)->text, stored[i]);
 		protobuf_c_message_free_unpacked(got, NULL);
 		protobuf_c_message_free_unpacked(out, NULL);
 	}
@@ -153,8 +151,7 @@ Test(echo_svc, an_unknown_id_is_not_found_and_a_bad_id_is_named)
 	const int64_t bad[] = {0, -1, INT64_MIN};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		get.id = bad[i];
-		cr_assert_eq(call("GetEcho", &get.base, &out, &st), RPC_INVALID_ARGUMENT, "%s",
-		             st.message);
+		cr_assert_eq(call("GetEcho", &get.base, &out, &st), RPC_INVALID_ARGUMENT, "%s", st.message);
 		cr_assert_eq(st.n_violations, 1);
 		cr_assert_str_eq(st.violations[0].field, "id");
 		cr_assert_str_eq(st.violations[0].description, "id must be a positive integer");
@@ -165,15 +162,14 @@ Test(echo_svc, a_text_that_is_empty_invisible_or_too_long_is_refused_naming_text
 {
 	static char too_long[1002];
 	memset(too_long, 'x', 1001);
-	const char *bad[] = {"",     "   ",  "\xe2\x80\x8b" /* zero-width space */,
-	                     "a\nb", "\xff", too_long};
+	const char *bad[] = {"", "   ", "\xe2\x80\x8b" /* zero-width space */, "a\nb", "\xff", too_long};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		Echo__CreateEchoRequest in = ECHO__CREATE_ECHO_REQUEST__INIT;
-		in.text                    = (char *)bad[i];
+		in.text                    = (char *) bad[i];
 		ProtobufCMessage *out;
 		rpc_status st;
-		cr_assert_eq(call("CreateEcho", &in.base, &out, &st), RPC_INVALID_ARGUMENT,
-		             "case %zu: %s", i, st.message);
+		cr_assert_eq(
+		    call("CreateEcho", &in.base, &out, &st), RPC_INVALID_ARGUMENT, "case %zu: %s", i, st.message);
 		cr_assert_eq(st.n_violations, 1, "case %zu", i);
 		cr_assert_str_eq(st.violations[0].field, "text", "case %zu", i);
 	}
@@ -185,7 +181,7 @@ Test(echo_svc, health_checks_only_the_declared_postgres)
 	ProtobufCMessage *out;
 	rpc_status st;
 	cr_assert_eq(call("Health", &req.base, &out, &st), RPC_OK, "%s", st.message);
-	Health__HealthReply *h = (Health__HealthReply *)out;
+	Health__HealthReply *h = (Health__HealthReply *) out;
 	cr_assert(h->ok);
 	cr_assert_eq(h->n_dependencies, 1);
 	cr_assert_str_eq(h->dependencies[0]->name, "postgres");
@@ -213,7 +209,7 @@ Test(echo_svc, sigterm_drains_and_exits_0)
 static int
 run_once(const char *const *env, char *log, size_t len)
 {
-	snprintf(log_path, sizeof(log_path), "/tmp/echo-svc-test-once-%d.log", (int)getpid());
+	snprintf(log_path, sizeof(log_path), "/tmp/echo-svc-test-once-%d.log", (int) getpid());
 	unlink(log_path);
 	pid_t p = procs_start(ECHO_SVC_BIN, env, log_path);
 	cr_assert(p > 0);
@@ -233,15 +229,9 @@ Test(echo_svc_alone, its_settings_are_the_common_block_without_redis_or_rabbitmq
 	size_t n = fread(out, 1, sizeof(out) - 1, f);
 	out[n]   = '\0';
 	cr_assert_eq(pclose(f), 0);
-	const char *present[] = {"ECHO_SVC_URL",
-	                         "ECHO_DB_URL",
-	                         "DB_WAIT_S",
-	                         "WORKERS",
-	                         "LOG_LEVEL",
-	                         "LOG_FORMAT",
-	                         "postgresql://echo_svc:***@127.0.0.1:5432/echo_db",
-	                         "tcp://127.0.0.1:5003",
-	                         "nng URL to serve echo.EchoService on"};
+	const char *present[] = {"ECHO_SVC_URL", "ECHO_DB_URL", "DB_WAIT_S", "WORKERS", "LOG_LEVEL", "LOG_FORMAT",
+	    "postgresql://echo_svc:***@127.0.0.1:5432/echo_db", "tcp://127.0.0.1:5003",
+	    "nng URL to serve echo.EchoService on"};
 	for (size_t i = 0; i < sizeof(present) / sizeof(present[0]); i++)
 		cr_assert_not_null(strstr(out, present[i]), "%s missing: %s", present[i], out);
 	const char *absent[] = {"REDIS_URL", "AMQP_URL", "CACHE_TTL_S", "REDIS_TIMEOUT_MS"};
@@ -255,8 +245,7 @@ Test(echo_svc_alone, a_bad_setting_exits_2_naming_it, .timeout = 60)
 		const char *setting, *needle;
 	} cases[] = {
 	    {"ECHO_SVC_URL=http://x", "ECHO_SVC_URL: 'http://x' is not an nng URL to listen on"},
-	    {"ECHO_DB_URL=postgresql://x:s3cret@h:notaport/db",
-	     "ECHO_DB_URL: 'postgresql://x:***@h:notaport/db'"},
+	    {"ECHO_DB_URL=postgresql://x:s3cret@h:notaport/db", "ECHO_DB_URL: 'postgresql://x:***@h:notaport/db'"},
 	    {"WORKERS=0", "WORKERS"},
 	    {"DB_WAIT_S=-1", "DB_WAIT_S"},
 	    {"LOG_LEVEL=loud", "LOG_LEVEL"},
@@ -275,18 +264,17 @@ Test(echo_svc_alone, a_server_that_cannot_listen_is_a_start_failure_that_says_wh
 	/* An ipc path in a folder that does not exist: nng cannot bind it. */
 	char db_var[1200];
 	snprintf(db_var, sizeof(db_var), "ECHO_DB_URL=%s", db_url());
-	const char *env[] = {"ECHO_SVC_URL=ipc:///nonexistent-folder/echo.ipc", db_var,
-	                     "DB_WAIT_S=20", NULL};
+	const char *env[] = {"ECHO_SVC_URL=ipc:///nonexistent-folder/echo.ipc", db_var, "DB_WAIT_S=20", NULL};
 	char log[8192];
 	cr_assert_eq(run_once(env, log, sizeof(log)), 1, "%s", log);
 	cr_assert_not_null(strstr(log, "echo_svc_start_failed reason=\"cannot listen on "
 	                               "ipc:///nonexistent-folder/echo.ipc"),
-	                   "%s", log);
+	    "%s", log);
 }
 
 Test(echo_svc_alone, a_stop_while_waiting_for_postgres_is_a_clean_exit, .timeout = 60)
 {
-	snprintf(log_path, sizeof(log_path), "/tmp/echo-svc-test-wait-%d.log", (int)getpid());
+	snprintf(log_path, sizeof(log_path), "/tmp/echo-svc-test-wait-%d.log", (int) getpid());
 	unlink(log_path);
 	const char *env[] = {"ECHO_DB_URL=postgresql://echo_svc:x@127.0.0.1:1/echo_db", NULL};
 	pid_t p           = procs_start(ECHO_SVC_BIN, env, log_path);

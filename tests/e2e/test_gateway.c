@@ -31,7 +31,7 @@ ReportHook(PRE_ALL)(struct criterion_test_set *tests)
 	(void) tests;
 	static char user_url[96], order_url[96], nobody_users[96], nobody_orders[96], port_env[32];
 	static char gw_user[128], gw_order[128], lonely_user[128], lonely_order[128];
-	int pid  = (int) getpid();
+	int pid = (int) getpid();
 	static char crowded_env[32];
 	int port = procs_free_port(), lonely = procs_free_port(), lonely2 = procs_free_port();
 	int crowded = procs_free_port();
@@ -48,14 +48,14 @@ ReportHook(PRE_ALL)(struct criterion_test_set *tests)
 	snprintf(lonely_order, sizeof(lonely_order), "ORDER_SVC_URL=%s", nobody_orders);
 
 	service_urls_set_all("gw-e2e"); /* the registry's other services: stand-ins too */
-	const char *services_env[] = {user_url, order_url, NULL};
-	const char *gateway_env[]  = {port_env, gw_user, gw_order, "GATEWAY_BIND=127.0.0.1", "RPC_TIMEOUT_MS=1500",
-	     "MAX_BODY_BYTES=1024", "CORS_ORIGINS=http://allowed.example,http://also.example", "LOG_LEVEL=warn", NULL};
-	const char *lonely_env_list[] = {lonely_env, lonely_user, lonely_order, "GATEWAY_BIND=127.0.0.1",
-	    "LOG_LEVEL=error", NULL};
+	const char *services_env[]    = {user_url, order_url, NULL};
+	const char *gateway_env[]     = {port_env, gw_user, gw_order, "GATEWAY_BIND=127.0.0.1", "RPC_TIMEOUT_MS=1500",
+	        "MAX_BODY_BYTES=1024", "CORS_ORIGINS=http://allowed.example,http://also.example", "LOG_LEVEL=warn", NULL};
+	const char *lonely_env_list[] = {
+	    lonely_env, lonely_user, lonely_order, "GATEWAY_BIND=127.0.0.1", "LOG_LEVEL=error", NULL};
 	/* The fewest workers there may be, for the test of more clients than workers. */
-	const char *crowded_env_list[] = {crowded_env, gw_user, gw_order, "GATEWAY_BIND=127.0.0.1", "WORKERS=2",
-	    "LOG_LEVEL=warn", NULL};
+	const char *crowded_env_list[] = {
+	    crowded_env, gw_user, gw_order, "GATEWAY_BIND=127.0.0.1", "WORKERS=2", "LOG_LEVEL=warn", NULL};
 	services_pid        = procs_start(FAKE_SERVICES_BIN, services_env, NULL);
 	gateway_pid         = procs_start(GATEWAY_BIN, gateway_env, NULL);
 	lonely_gateway_pid  = procs_start(GATEWAY_BIN, lonely_env_list, NULL);
@@ -92,7 +92,7 @@ ReportHook(POST_ALL)(struct criterion_global_stats *stats)
 		pid_t pid;
 	} children[] = {{"gateway", gateway_pid}, {"lonely gateway", lonely_gateway_pid},
 	    {"crowded gateway", crowded_gateway_pid}, {"fake-services", services_pid}};
-	int failed = 0;
+	int failed   = 0;
 	for (size_t i = 0; i < sizeof(children) / sizeof(children[0]); i++) {
 		int status = procs_stop(children[i].pid, 10000);
 		if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
@@ -182,7 +182,7 @@ Test(gateway, service_validation_errors_list_every_violation)
 	http_response r;
 	req("POST", "/users", json_headers, "{\"name\":\"\",\"email\":\"\"}", &r);
 	assert_messages(assert_error(&r, 400, "INVALID_ARGUMENT"), 2,
-	    (const char *const[]) {"name must not be empty", "email must be a valid email address"});
+	    (const char *const[]){"name must not be empty", "email must be a valid email address"});
 	http_response_free(&r);
 }
 
@@ -191,7 +191,7 @@ Test(gateway, transcoding_errors_list_every_problem_by_field)
 	http_response r;
 	req("POST", "/users", json_headers, "{\"name\":5,\"bogus\":true,\"email\":[]}", &r);
 	assert_messages(assert_error(&r, 400, "INVALID_ARGUMENT"), 3,
-	    (const char *const[]) {"name must be a string, not a number", "bogus is not a known field",
+	    (const char *const[]){"name must be a string, not a number", "bogus is not a known field",
 	        "email must be a string, not an array"});
 	http_response_free(&r);
 }
@@ -201,11 +201,11 @@ Test(gateway, malformed_json_and_non_objects_are_400)
 	http_response r;
 	req("POST", "/users", json_headers, "{\"name\": ", &r);
 	assert_messages(assert_error(&r, 400, "INVALID_ARGUMENT"), 1,
-	    (const char *const[]) {"body is not valid JSON (line 1, column 9)"});
+	    (const char *const[]){"body is not valid JSON (line 1, column 9)"});
 	http_response_free(&r);
 	req("POST", "/users", json_headers, "[1]", &r);
 	assert_messages(assert_error(&r, 400, "INVALID_ARGUMENT"), 1,
-	    (const char *const[]) {"body must be a JSON object, not an array"});
+	    (const char *const[]){"body must be a JSON object, not an array"});
 	http_response_free(&r);
 	req("POST", "/users", json_headers, "", &r);
 	assert_error(&r, 400, "INVALID_ARGUMENT");
@@ -216,11 +216,11 @@ Test(gateway, a_path_id_that_is_not_an_integer_is_400_naming_it)
 {
 	http_response r;
 	req("GET", "/users/abc", NULL, NULL, &r);
-	assert_messages(assert_error(&r, 400, "INVALID_ARGUMENT"), 1, (const char *const[]) {"id must be an integer"});
+	assert_messages(assert_error(&r, 400, "INVALID_ARGUMENT"), 1, (const char *const[]){"id must be an integer"});
 	http_response_free(&r);
 	req("GET", "/orders/user/x1", NULL, NULL, &r);
-	assert_messages(assert_error(&r, 400, "INVALID_ARGUMENT"), 1,
-	    (const char *const[]) {"userId must be an integer"});
+	assert_messages(
+	    assert_error(&r, 400, "INVALID_ARGUMENT"), 1, (const char *const[]){"userId must be an integer"});
 	http_response_free(&r);
 }
 
@@ -263,7 +263,7 @@ Test(gateway, unknown_query_parameters_are_400_naming_them)
 	http_response r;
 	req("GET", "/users/1?verbose=1&x", NULL, NULL, &r);
 	assert_messages(assert_error(&r, 400, "INVALID_ARGUMENT"), 2,
-	    (const char *const[]) {"unknown query parameter 'verbose'", "unknown query parameter 'x'"});
+	    (const char *const[]){"unknown query parameter 'verbose'", "unknown query parameter 'x'"});
 	http_response_free(&r);
 }
 
@@ -279,13 +279,13 @@ Test(gateway, duplicate_email_is_409)
 Test(gateway, a_body_that_is_not_json_is_415)
 {
 	http_response r;
-	req("POST", "/users", (const char *const[]) {"Content-Type: text/plain", NULL}, "{}", &r);
+	req("POST", "/users", (const char *const[]){"Content-Type: text/plain", NULL}, "{}", &r);
 	assert_error(&r, 415, "INVALID_ARGUMENT");
 	http_response_free(&r);
 	req("POST", "/users", NULL, "name=x", &r); /* curl's default form type */
 	assert_error(&r, 415, "INVALID_ARGUMENT");
 	http_response_free(&r);
-	req("POST", "/users", (const char *const[]) {"Content-Type: application/json; charset=utf-8", NULL},
+	req("POST", "/users", (const char *const[]){"Content-Type: application/json; charset=utf-8", NULL},
 	    "{\"name\":\"A\",\"email\":\"a@b.co\"}", &r);
 	cr_assert_eq(r.status, 201, "a charset parameter is fine");
 	http_response_free(&r);
@@ -302,8 +302,8 @@ Test(gateway, an_oversized_body_is_413_whole_or_chunked)
 	req("POST", "/users", json_headers, big, &r);
 	assert_error(&r, 413, "RESOURCE_EXHAUSTED");
 	http_response_free(&r);
-	req("POST", "/users", (const char *const[]) {"Content-Type: application/json", "Transfer-Encoding: chunked", NULL},
-	    big, &r);
+	req("POST", "/users",
+	    (const char *const[]){"Content-Type: application/json", "Transfer-Encoding: chunked", NULL}, big, &r);
 	assert_error(&r, 413, "RESOURCE_EXHAUSTED");
 	http_response_free(&r);
 }
@@ -375,8 +375,8 @@ Test(gateway, a_slow_service_is_504_at_the_deadline, .timeout = 15)
 {
 	http_response r;
 	req("GET", "/users/5000", NULL, NULL, &r);
-	cr_assert_str_eq(json_string_value(assert_error(&r, 504, "DEADLINE_EXCEEDED")),
-	    "user-svc did not answer within 1500 ms");
+	cr_assert_str_eq(
+	    json_string_value(assert_error(&r, 504, "DEADLINE_EXCEEDED")), "user-svc did not answer within 1500 ms");
 	cr_assert(r.seconds >= 1.45 && r.seconds < 2.5, "took %.2f s for a 1500 ms deadline", r.seconds);
 	http_response_free(&r);
 }
@@ -384,25 +384,25 @@ Test(gateway, a_slow_service_is_504_at_the_deadline, .timeout = 15)
 Test(gateway, x_request_timeout_shortens_the_deadline_but_never_lengthens_it, .timeout = 15)
 {
 	http_response r;
-	req("GET", "/users/5000", (const char *const[]) {"X-Request-Timeout: 300", NULL}, NULL, &r);
+	req("GET", "/users/5000", (const char *const[]){"X-Request-Timeout: 300", NULL}, NULL, &r);
 	assert_error(&r, 504, "DEADLINE_EXCEEDED");
 	cr_assert(r.seconds >= 0.28 && r.seconds < 1.0, "took %.2f s for a 300 ms deadline", r.seconds);
 	http_response_free(&r);
 
-	req("GET", "/users/77", (const char *const[]) {"X-Request-Timeout: 800", NULL}, NULL, &r);
+	req("GET", "/users/77", (const char *const[]){"X-Request-Timeout: 800", NULL}, NULL, &r);
 	cr_assert_eq(r.status, 200);
 	json_int_t left = json_integer_value(json_object_get(r.json, "id"));
 	cr_assert(left > 0 && left <= 800, "the service saw %lld ms left", (long long) left);
 	http_response_free(&r);
 
-	req("GET", "/users/77", (const char *const[]) {"X-Request-Timeout: 999999", NULL}, NULL, &r);
+	req("GET", "/users/77", (const char *const[]){"X-Request-Timeout: 999999", NULL}, NULL, &r);
 	left = json_integer_value(json_object_get(r.json, "id"));
 	cr_assert(left > 0 && left <= 1500, "capped at RPC_TIMEOUT_MS: %lld", (long long) left);
 	http_response_free(&r);
 
-	req("GET", "/users/1", (const char *const[]) {"X-Request-Timeout: soon", NULL}, NULL, &r);
+	req("GET", "/users/1", (const char *const[]){"X-Request-Timeout: soon", NULL}, NULL, &r);
 	assert_messages(assert_error(&r, 400, "INVALID_ARGUMENT"), 1,
-	    (const char *const[]) {"X-Request-Timeout must be a positive number of milliseconds"});
+	    (const char *const[]){"X-Request-Timeout must be a positive number of milliseconds"});
 	http_response_free(&r);
 }
 
@@ -410,7 +410,7 @@ Test(gateway, the_request_id_and_idempotency_key_reach_the_service_and_come_back
 {
 	http_response r;
 	char rid[160];
-	req("GET", "/users/77", (const char *const[]) {"X-Request-Id: trace-abc-123", "Idempotency-Key: key-9", NULL},
+	req("GET", "/users/77", (const char *const[]){"X-Request-Id: trace-abc-123", "Idempotency-Key: key-9", NULL},
 	    NULL, &r);
 	cr_assert_eq(r.status, 200);
 	cr_assert_str_eq(http_header(&r, "X-Request-Id", rid, sizeof(rid)), "trace-abc-123");
@@ -418,7 +418,7 @@ Test(gateway, the_request_id_and_idempotency_key_reach_the_service_and_come_back
 	cr_assert_str_eq(json_string_value(json_object_get(r.json, "email")), "key-9");
 	http_response_free(&r);
 
-	req("GET", "/users/77", (const char *const[]) {"X-Request-Id: not valid", NULL}, NULL, &r);
+	req("GET", "/users/77", (const char *const[]){"X-Request-Id: not valid", NULL}, NULL, &r);
 	http_header(&r, "X-Request-Id", rid, sizeof(rid));
 	cr_assert_eq(strlen(rid), 36, "a new id replaces an invalid one: %s", rid);
 	cr_assert_str_eq(json_string_value(json_object_get(r.json, "name")), rid);
@@ -432,10 +432,12 @@ Test(gateway, orders_keep_exact_prices_and_lists_are_arrays)
 	req("POST", "/orders", json_headers, "{\"userId\":1,\"product\":\"Laptop\",\"price\":15000000}", &r);
 	cr_assert_eq(r.status, 201, "%s", r.body);
 	cr_assert_str_eq(http_header(&r, "Location", location, sizeof(location)), "/orders/7");
-	cr_assert_str_eq(r.body, "{\"id\":7,\"userId\":1,\"product\":\"Laptop\",\"price\":15000000,\"status\":\"pending\","
-	                         "\"createdAt\":\"2026-11-25T10:15:00.123Z\"}");
+	cr_assert_str_eq(r.body,
+	    "{\"id\":7,\"userId\":1,\"product\":\"Laptop\",\"price\":15000000,\"status\":\"pending\","
+	    "\"createdAt\":\"2026-11-25T10:15:00.123Z\"}");
 	http_response_free(&r);
-	req("POST", "/orders", json_headers, "{\"user_id\":1,\"product\":\"Mouse\",\"price\":19.99,\"status\":\"paid\"}", &r);
+	req("POST", "/orders", json_headers,
+	    "{\"user_id\":1,\"product\":\"Mouse\",\"price\":19.99,\"status\":\"paid\"}", &r);
 	cr_assert_eq(r.status, 201, "%s", r.body);
 	cr_assert_not_null(strstr(r.body, "\"price\":19.99,\"status\":\"paid\""), "%s", r.body);
 	http_response_free(&r);
@@ -481,7 +483,8 @@ Test(gateway, healthz_and_readyz_report_the_services)
 	req_at("LONELY_GW", "GET", "/readyz", NULL, NULL, &r);
 	cr_assert_eq(r.status, 503);
 	cr_assert_str_eq(json_string_value(json_object_get(
-	    json_object_get(json_object_get(r.json, "services"), "user-svc"), "error")), "UNAVAILABLE");
+	                     json_object_get(json_object_get(r.json, "services"), "user-svc"), "error")),
+	    "UNAVAILABLE");
 	http_response_free(&r);
 }
 
@@ -492,7 +495,7 @@ Test(gateway, openapi_lists_every_route_with_its_statuses)
 	cr_assert_eq(r.status, 200);
 	cr_assert_not_null(r.json, "valid JSON");
 	cr_assert_str_eq(json_string_value(json_object_get(r.json, "openapi")), "3.1.0");
-	json_t *paths = json_object_get(r.json, "paths");
+	json_t *paths             = json_object_get(r.json, "paths");
 	const char *expected[][2] = {{"/users", "post"}, {"/users/{id}", "get"}, {"/orders", "post"},
 	    {"/orders/{id}", "get"}, {"/orders/user/{user_id}", "get"}, {"/healthz", "get"}, {"/readyz", "get"},
 	    {"/openapi.json", "get"}, {"/metrics", "get"}};
@@ -502,8 +505,9 @@ Test(gateway, openapi_lists_every_route_with_its_statuses)
 	/* One spelling of a path variable: the template's field name, as in
 	 * /metrics' route label and the access log (AIP-127). */
 	json_t *list = json_object_get(json_object_get(paths, "/orders/user/{user_id}"), "get");
-	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(list, "parameters"), 0),
-	    "name")), "user_id");
+	cr_assert_str_eq(
+	    json_string_value(json_object_get(json_array_get(json_object_get(list, "parameters"), 0), "name")),
+	    "user_id");
 	json_t *responses = json_object_get(json_object_get(json_object_get(paths, "/users"), "post"), "responses");
 	const char *statuses[] = {"201", "400", "409", "413", "415", "500", "503", "504"};
 	for (size_t i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++)
@@ -517,18 +521,21 @@ Test(gateway, cors_answers_allowed_origins_only)
 	http_response r;
 	char value[128];
 	req("OPTIONS", "/users",
-	    (const char *const[]) {"Origin: http://allowed.example", "Access-Control-Request-Method: POST", NULL}, NULL, &r);
+	    (const char *const[]){"Origin: http://allowed.example", "Access-Control-Request-Method: POST", NULL}, NULL,
+	    &r);
 	cr_assert_eq(r.status, 204);
-	cr_assert_str_eq(http_header(&r, "Access-Control-Allow-Origin", value, sizeof(value)), "http://allowed.example");
+	cr_assert_str_eq(
+	    http_header(&r, "Access-Control-Allow-Origin", value, sizeof(value)), "http://allowed.example");
 	cr_assert_str_eq(http_header(&r, "Access-Control-Allow-Methods", value, sizeof(value)), "POST");
 	http_response_free(&r);
 
 	req("OPTIONS", "/users",
-	    (const char *const[]) {"Origin: http://evil.example", "Access-Control-Request-Method: POST", NULL}, NULL, &r);
+	    (const char *const[]){"Origin: http://evil.example", "Access-Control-Request-Method: POST", NULL}, NULL,
+	    &r);
 	cr_assert_null(http_header(&r, "Access-Control-Allow-Origin", value, sizeof(value)));
 	http_response_free(&r);
 
-	req("GET", "/users/1", (const char *const[]) {"Origin: http://also.example", NULL}, NULL, &r);
+	req("GET", "/users/1", (const char *const[]){"Origin: http://also.example", NULL}, NULL, &r);
 	cr_assert_eq(r.status, 200);
 	cr_assert_str_eq(http_header(&r, "Access-Control-Allow-Origin", value, sizeof(value)), "http://also.example");
 	http_response_free(&r);
@@ -600,8 +607,7 @@ raw_connect(const char *base_env)
  * answer, and whether the server closed the connection after an answer
  * that says close (waiting up to 3 s for it). */
 static void
-raw_exchange(const char *base_env, const char *request, char *out, size_t len, bool *says_close,
-    bool *server_closed)
+raw_exchange(const char *base_env, const char *request, char *out, size_t len, bool *says_close, bool *server_closed)
 {
 	int fd = raw_connect(base_env);
 	cr_assert_eq(send(fd, request, strlen(request), MSG_NOSIGNAL), (ssize_t) strlen(request));
@@ -610,14 +616,14 @@ raw_exchange(const char *base_env, const char *request, char *out, size_t len, b
 	char *body  = NULL;
 	while (used + 1 < len && (got = recv(fd, out + used, len - 1 - used, 0)) > 0) {
 		used += (size_t) got;
-		out[used] = '\0';
+		out[used]          = '\0';
 		const char *length = strstr(out, "Content-Length: ");
 		if ((body = strstr(out, "\r\n\r\n")) != NULL && length != NULL &&
 		    used >= (size_t) (body + 4 - out) + strtoul(length + 16, NULL, 10))
 			break; /* the whole answer */
 	}
-	out[used]   = '\0';
-	*says_close = strstr(out, "\r\nConnection: close\r\n") != NULL;
+	out[used]      = '\0';
+	*says_close    = strstr(out, "\r\nConnection: close\r\n") != NULL;
 	*server_closed = false;
 	if (*says_close) {
 		char more[64];
@@ -640,7 +646,7 @@ Test(gateway, a_client_beyond_the_workers_is_answered_while_others_keep_theirs_b
 	busy_client busy[2];
 	pthread_t threads[2];
 	for (int i = 0; i < 2; i++) {
-		busy[i] = (busy_client) {.url = url, .stop = &stop};
+		busy[i] = (busy_client){.url = url, .stop = &stop};
 		cr_assert_eq(pthread_create(&threads[i], NULL, keep_busy, &busy[i]), 0);
 	}
 	/* Until both have been answered a while, and both have been asked to
@@ -651,7 +657,7 @@ Test(gateway, a_client_beyond_the_workers_is_answered_while_others_keep_theirs_b
 			settled = settled && busy[i].answered >= 20 && busy[i].connections_closed > 0;
 		if (settled)
 			break;
-		nanosleep(&(struct timespec) {.tv_nsec = 10 * 1000000L}, NULL);
+		nanosleep(&(struct timespec){.tv_nsec = 10 * 1000000L}, NULL);
 	}
 
 	http_response r;
@@ -704,7 +710,7 @@ Test(gateway, silent_connections_hold_no_worker, .timeout = 30)
 	int silent[SILENT];
 	for (int i = 0; i < SILENT; i++)
 		silent[i] = raw_connect("CROWDED_GW");
-	nanosleep(&(struct timespec) {.tv_nsec = 300 * 1000000L}, NULL);
+	nanosleep(&(struct timespec){.tv_nsec = 300 * 1000000L}, NULL);
 
 	char url[128];
 	snprintf(url, sizeof(url), "%s/healthz", base);
@@ -739,7 +745,7 @@ Test(gateway, an_answer_that_says_close_is_followed_by_the_server_closing, .time
 	/* Until the holder has its worker (and while another test's clients
 	 * come and go) an answer may still say keep-alive: try a few times. */
 	for (int attempt = 0; attempt < 20 && !says_close; attempt++) {
-		nanosleep(&(struct timespec) {.tv_nsec = 100 * 1000000L}, NULL);
+		nanosleep(&(struct timespec){.tv_nsec = 100 * 1000000L}, NULL);
 		raw_exchange("CROWDED_GW", "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", raw, sizeof(raw), &says_close,
 		    &server_closed);
 		cr_assert(strncmp(raw, "HTTP/1.1 200", 12) == 0, "%s", raw);

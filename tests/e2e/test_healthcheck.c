@@ -37,7 +37,8 @@ expect(int status, const char *what, const char *var, const char *value)
 {
 	char out[2048];
 	int rc = healthcheck(what, var, value, out, sizeof(out));
-	cr_assert_eq(rc, status, "healthcheck %s with %s=%s: exit %d, expected %d: %s", what, var, value, rc, status, out);
+	cr_assert_eq(
+	    rc, status, "healthcheck %s with %s=%s: exit %d, expected %d: %s", what, var, value, rc, status, out);
 }
 
 Test(healthcheck, user_svc_is_healthy_when_its_health_rpc_answers_ok)
@@ -111,7 +112,7 @@ Test(healthcheck, a_service_that_reports_a_dependency_down_is_unhealthy, .timeou
 	const char *env[] = {users, orders, NULL};
 	fake              = procs_start(FAKE_SERVICES_BIN, env, NULL);
 	cr_assert(fake > 0);
-	nanosleep(&(struct timespec) {.tv_nsec = 300 * 1000000L}, NULL);
+	nanosleep(&(struct timespec){.tv_nsec = 300 * 1000000L}, NULL);
 	const char *url = orders + strlen("ORDER_SVC_URL=");
 	expect(0, "order-svc", "ORDER_SVC_URL", url);
 	snprintf(call, sizeof(call), "'%s/rpc-call' '%s' users.UserService/GetUser '{\"id\":901}' >/dev/null", BIN_DIR,

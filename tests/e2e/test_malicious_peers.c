@@ -4,8 +4,10 @@
  * malformed HTTP to the gateway (slow headers, huge headers, broken chunked
  * bodies). Nothing crashes or hangs, every process keeps serving, and its
  * memory stays bounded. */
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
 #include <poll.h>
@@ -14,8 +16,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -168,13 +168,13 @@ static void
 drill_service(const char *name, const char *probe)
 {
 	assert_serving(name, probe);
-	long before = rss_kb(name);
+	long before  = rss_kb(name);
 	int answered = 0, unanswered = 0;
 	attack_messages(name, &answered, &unanswered);
 	assert_serving(name, probe);
 	long after = rss_kb(name);
-	cr_log_info("%s: 200 garbage messages (%d answered, %d not); RSS %ld -> %ld kB",
-	    name, answered, unanswered, before, after);
+	cr_log_info("%s: 200 garbage messages (%d answered, %d not); RSS %ld -> %ld kB", name, answered, unanswered,
+	    before, after);
 	cr_assert_eq(unanswered, 0, "every whole garbage message got an error reply");
 	cr_assert_lt(after - before, RSS_GROWTH_MAX_KB, "%s grew from %ld to %ld kB", name, before, after);
 }
@@ -224,9 +224,10 @@ Test(peers, raw_garbage_on_the_nng_port_leaves_each_service_accepting, .timeout 
 		attack_transport(names[i]);
 		attack_oversized(names[i]);
 		int64_t t0 = rpc_clock_ms();
-		cr_assert(accepting_within(names[i], 15000), "%s accepts new connections again after raw garbage",
-		    names[i]);
-		cr_log_info("%s: accepting again %lld ms after the attack", names[i], (long long) (rpc_clock_ms() - t0));
+		cr_assert(
+		    accepting_within(names[i], 15000), "%s accepts new connections again after raw garbage", names[i]);
+		cr_log_info(
+		    "%s: accepting again %lld ms after the attack", names[i], (long long) (rpc_clock_ms() - t0));
 		int answered = 0, unanswered = 0;
 		attack_messages(names[i], &answered, &unanswered); /* a new connection */
 		cr_assert_eq(unanswered, 0, "%s serves a new connection fully", names[i]);
@@ -243,9 +244,10 @@ Test(peers, raw_garbage_on_the_nng_port_leaves_each_service_accepting, .timeout 
 static int
 gateway_connect(void)
 {
-	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
-	    .sin_port = htons((uint16_t) atoi(getenv("STACK_GATEWAY_PORT")))};
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sin = {.sin_family = AF_INET,
+	    .sin_addr.s_addr                  = htonl(INADDR_LOOPBACK),
+	    .sin_port                         = htons((uint16_t) atoi(getenv("STACK_GATEWAY_PORT")))};
+	int fd                 = socket(AF_INET, SOCK_STREAM, 0);
 	cr_assert(fd >= 0 && connect(fd, (struct sockaddr *) &sin, sizeof(sin)) == 0, "connect to the gateway");
 	return fd;
 }
@@ -279,7 +281,7 @@ static void
 assert_refused_and_closed(const char *what, const char *head, size_t repeat_len, const char *tail,
     const char *status_line, const char *message)
 {
-	int fd = gateway_connect();
+	int fd         = gateway_connect();
 	ssize_t unused = send(fd, head, strlen(head), MSG_NOSIGNAL);
 	char filler[4096];
 	memset(filler, 'a', sizeof(filler));
@@ -293,7 +295,8 @@ assert_refused_and_closed(const char *what, const char *head, size_t repeat_len,
 	cr_assert(strncmp(reply, status_line, strlen(status_line)) == 0, "%s: %s", what, reply);
 	cr_assert(message == NULL || strstr(reply, message) != NULL, "%s: %s", what, reply);
 	cr_assert(closed, "%s: the connection was closed after the answer", what);
-	cr_assert_not_null(strstr(reply, "\r\nConnection: close\r\n"), "%s: the answer says it closes: %s", what, reply);
+	cr_assert_not_null(
+	    strstr(reply, "\r\nConnection: close\r\n"), "%s: the answer says it closes: %s", what, reply);
 }
 
 Test(peers, huge_headers_get_431_and_the_connection_closes, .timeout = 60)
@@ -311,12 +314,12 @@ Test(peers, huge_headers_get_431_and_the_connection_closes, .timeout = 60)
 
 Test(peers, invalid_chunked_encoding_gets_400_and_the_connection_closes, .timeout = 60)
 {
-	static const char head[] = "POST /users HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-	                           "Transfer-Encoding: chunked\r\n\r\n";
+	static const char head[]          = "POST /users HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+	                                    "Transfer-Encoding: chunked\r\n\r\n";
 	static const char *const bodies[] = {
-	    "zz\r\n{}\r\n0\r\n\r\n",          /* not a hexadecimal size */
-	    "5\r\n{\"a\":1}\r\n0\r\n\r\n",    /* more bytes than the size said */
-	    "-1\r\n{}\r\n0\r\n\r\n",          /* a negative size */
+	    "zz\r\n{}\r\n0\r\n\r\n",         /* not a hexadecimal size */
+	    "5\r\n{\"a\":1}\r\n0\r\n\r\n",   /* more bytes than the size said */
+	    "-1\r\n{}\r\n0\r\n\r\n",         /* a negative size */
 	    "fffffffffffffffffff\r\n{}\r\n", /* a size past 64 bits */
 	};
 	for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
@@ -348,7 +351,8 @@ Test(peers, slow_headers_do_not_block_other_clients_and_are_cut_off, .timeout = 
 			char reply[1024];
 			/* A byte; then whether the server hung up (the send fails,
 			 * or the socket reads as closed). */
-			if (send(slow[i], "a", 1, MSG_NOSIGNAL) != 1 || read_until_close(slow[i], reply, sizeof(reply), 1))
+			if (send(slow[i], "a", 1, MSG_NOSIGNAL) != 1 ||
+			    read_until_close(slow[i], reply, sizeof(reply), 1))
 				closed[i] = true;
 			else
 				open++;
@@ -363,7 +367,7 @@ Test(peers, slow_headers_do_not_block_other_clients_and_are_cut_off, .timeout = 
 				slowest = r.seconds;
 			http_response_free(&r);
 		}
-		nanosleep(&(struct timespec) {.tv_nsec = 200 * 1000000L}, NULL);
+		nanosleep(&(struct timespec){.tv_nsec = 200 * 1000000L}, NULL);
 	}
 	for (int i = 0; i < SLOW; i++)
 		close(slow[i]);
@@ -378,7 +382,8 @@ Test(peers, slow_headers_do_not_block_other_clients_and_are_cut_off, .timeout = 
 Test(peers, head_gets_headers_only_and_the_connection_stays_in_step, .timeout = 30)
 {
 	int fd = gateway_connect();
-	const char pipelined[] = "HEAD /users/1 HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+	const char pipelined[] =
+	    "HEAD /users/1 HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
 	ssize_t unused = send(fd, pipelined, sizeof(pipelined) - 1, MSG_NOSIGNAL);
 	(void) unused;
 	char reply[8192];

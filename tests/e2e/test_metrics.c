@@ -2,12 +2,12 @@
  * its RPC error counters, and each real service's stats (cache, outbox,
  * consumer) in Prometheus text format. */
 #include <criterion/criterion.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <stdbool.h>
-#include <unistd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "stack.h"
 
@@ -43,7 +43,8 @@ scrape(http_response *r)
 	stack_http("GET", "/metrics", NULL, NULL, r);
 	cr_assert_eq(r->status, 200, "%s", r->body);
 	char type[96];
-	cr_assert_str_eq(http_header(r, "Content-Type", type, sizeof(type)), "text/plain; version=0.0.4; charset=utf-8");
+	cr_assert_str_eq(
+	    http_header(r, "Content-Type", type, sizeof(type)), "text/plain; version=0.0.4; charset=utf-8");
 }
 
 /* Every family's TYPE is given once, before its samples: what Prometheus's
@@ -68,8 +69,8 @@ assert_families_well_formed(const char *text)
 			for (int i = 0; i < n_seen && !known; i++) {
 				size_t k = strlen(seen[i]);
 				known    = strncmp(line, seen[i], k) == 0 &&
-				        (len == k || strncmp(line + k, "_bucket", 7) == 0 || strncmp(line + k, "_sum", 4) == 0 ||
-				            strncmp(line + k, "_count", 6) == 0);
+				        (len == k || strncmp(line + k, "_bucket", 7) == 0 ||
+				            strncmp(line + k, "_sum", 4) == 0 || strncmp(line + k, "_count", 6) == 0);
 			}
 			cr_assert(known, "sample before its TYPE: %.*s", (int) (end - line), line);
 		}
@@ -81,8 +82,9 @@ Test(metrics, requests_latencies_rpc_errors_and_service_stats_are_exposed, .time
 {
 	http_response before;
 	scrape(&before);
-	double created_before = sample(before.body, "gateway_http_requests_total{route=\"POST /users\",status=\"201\"}");
-	double hits_before    = sample(before.body, "service_cache_hits_total{service=\"user-svc\"");
+	double created_before =
+	    sample(before.body, "gateway_http_requests_total{route=\"POST /users\",status=\"201\"}");
+	double hits_before = sample(before.body, "service_cache_hits_total{service=\"user-svc\"");
 	double not_found_before =
 	    sample(before.body, "gateway_rpc_errors_total{service=\"user-svc\",code=\"NOT_FOUND\"}");
 	cr_assert_geq(hits_before, 0, "user-svc reports its cache hits:\n%s", before.body);
@@ -115,7 +117,7 @@ Test(metrics, requests_latencies_rpc_errors_and_service_stats_are_exposed, .time
 		if (sample(after.body, "service_events_consumed_total{service=\"order-svc\"") >= 1 &&
 		    sample(after.body, "service_outbox_backlog{service=\"user-svc\"") == 0)
 			break;
-		nanosleep(&(struct timespec) {.tv_nsec = 100 * 1000000L}, NULL);
+		nanosleep(&(struct timespec){.tv_nsec = 100 * 1000000L}, NULL);
 	}
 	const char *t = after.body;
 	cr_assert_eq(sample(t, "gateway_http_requests_total{route=\"POST /users\",status=\"201\"}"),
@@ -139,7 +141,7 @@ Test(metrics, requests_latencies_rpc_errors_and_service_stats_are_exposed, .time
 	/* The histogram: buckets are cumulative and +Inf equals the count. */
 	double inf   = sample(t, "gateway_http_request_duration_seconds_bucket{route=\"GET /users/{id}\",le=\"+Inf\"}");
 	double count = sample(t, "gateway_http_request_duration_seconds_count{route=\"GET /users/{id}\"}");
-	double fast  = sample(t, "gateway_http_request_duration_seconds_bucket{route=\"GET /users/{id}\",le=\"0.001\"}");
+	double fast = sample(t, "gateway_http_request_duration_seconds_bucket{route=\"GET /users/{id}\",le=\"0.001\"}");
 	cr_assert_geq(inf, 4);
 	cr_assert_eq(inf, count);
 	cr_assert(fast >= 0 && fast <= inf);
@@ -157,8 +159,8 @@ Test(metrics, a_stopped_service_shows_as_down_and_its_errors_are_counted, .timeo
 	scrape(&r);
 	cr_assert_eq(sample(r.body, "service_up{service=\"order-svc\""), 0, "%s", r.body);
 	cr_assert_eq(sample(r.body, "service_up{service=\"user-svc\""), 1);
-	cr_assert_geq(sample(r.body, "gateway_rpc_errors_total{service=\"order-svc\",code=\"UNAVAILABLE\"}"), 1, "%s",
-	    r.body);
+	cr_assert_geq(
+	    sample(r.body, "gateway_rpc_errors_total{service=\"order-svc\",code=\"UNAVAILABLE\"}"), 1, "%s", r.body);
 	cr_assert_geq(sample(r.body, "service_cache_hits_total{service=\"user-svc\""), 0,
 	    "the other service's stats are still there");
 	assert_families_well_formed(r.body);

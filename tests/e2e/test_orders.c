@@ -12,9 +12,9 @@
 #include <unistd.h>
 
 #include "events.pb-c.h"
+#include "order_helpers.h"
 #include "svc/broker.h"
 #include "svc/topology.h"
-#include "order_helpers.h"
 
 Test(orders, the_seed_requests_give_the_documented_shapes)
 {
@@ -28,8 +28,10 @@ Test(orders, the_seed_requests_give_the_documented_shapes)
 	snprintf(path, sizeof(path), "/orders/%lld", id);
 	cr_assert_str_eq(http_header(&r, "Location", location, sizeof(location)), path);
 	char expected[256];
-	snprintf(expected, sizeof(expected), "{\"id\":%lld,\"userId\":%lld,\"product\":\"Laptop\",\"price\":15000000,"
-	                                     "\"status\":\"pending\",\"createdAt\":\"", id, user);
+	snprintf(expected, sizeof(expected),
+	    "{\"id\":%lld,\"userId\":%lld,\"product\":\"Laptop\",\"price\":15000000,"
+	    "\"status\":\"pending\",\"createdAt\":\"",
+	    id, user);
 	cr_assert_eq(strncmp(r.body, expected, strlen(expected)), 0, "%s", r.body);
 
 	http_response g, l;
@@ -49,13 +51,13 @@ Test(orders, the_seed_requests_give_the_documented_shapes)
 
 Test(orders, prices_keep_their_exact_value_and_status_is_kept)
 {
-	long long user = helpers_create_user(NULL, 0);
+	long long user         = helpers_create_user(NULL, 0);
 	const char *cases[][2] = {{"19.99", "19.99"}, {"0.01", "0.01"}, {"9999999999999.99", "9999999999999.99"},
 	    {"12.5", "12.5"}, {"\"7.10\"", "7.1"}};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char body[256], expect[64];
-		snprintf(body, sizeof(body), "{\"userId\":%lld,\"product\":\"P\",\"price\":%s,\"status\":\"shipped\"}", user,
-		    cases[i][0]);
+		snprintf(body, sizeof(body), "{\"userId\":%lld,\"product\":\"P\",\"price\":%s,\"status\":\"shipped\"}",
+		    user, cases[i][0]);
 		http_response r;
 		helpers_post_order(body, NULL, &r);
 		cr_assert_eq(r.status, 201, "%s → %s", body, r.body);
@@ -86,31 +88,29 @@ Test(orders, numbers_are_judged_by_their_exact_text)
 	    {"price", "-0", "price must be greater than 0", NULL},
 	    {"price", "-0.0e5", "price must be greater than 0", NULL},
 	    {"price", "1e400", "price must have at most 60 digits", NULL},
-	    {"price", "1e-400", "price must have at most 60 digits", NULL},
-	    {"price", "1.5e1", NULL, "15"},
-	    {"price", "1e2", NULL, "100"},
-	    {"price", "1999e-2", NULL, "19.99"},
-	    {"price", "0.001e1", NULL, "0.01"},
-	    {"price", "15000000.00", NULL, "15000000"},
-	    {"price", "9999999999999.99", NULL, "9999999999999.99"},
+	    {"price", "1e-400", "price must have at most 60 digits", NULL}, {"price", "1.5e1", NULL, "15"},
+	    {"price", "1e2", NULL, "100"}, {"price", "1999e-2", NULL, "19.99"}, {"price", "0.001e1", NULL, "0.01"},
+	    {"price", "15000000.00", NULL, "15000000"}, {"price", "9999999999999.99", NULL, "9999999999999.99"},
 	    {"userId", ".0000000000000001", "userId must be an integer", NULL},
 	    {"userId", "e400", "userId must be between -9223372036854775808 and 9223372036854775807", NULL},
-	    {"userId", "1e-1", "userId must be an integer", NULL}, /* the id + 0.1 ("e-1" alone is whole for ids ending in 0) */
-	    {"userId", ".000", NULL, ""},
-	    {"userId", "e0", NULL, ""},
+	    {"userId", "1e-1", "userId must be an integer",
+	        NULL}, /* the id + 0.1 ("e-1" alone is whole for ids ending in 0) */
+	    {"userId", ".000", NULL, ""}, {"userId", "e0", NULL, ""},
 	    {"userId", "0e-1", NULL, "0"}, /* 10 × the id ÷ 10 */
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char body[512], expect[160];
 		bool price = strcmp(cases[i].field, "price") == 0;
 		if (price)
-			snprintf(body, sizeof(body), "{\"userId\":%lld,\"product\":\"P\",\"price\":%s}", user, cases[i].text);
+			snprintf(body, sizeof(body), "{\"userId\":%lld,\"product\":\"P\",\"price\":%s}", user,
+			    cases[i].text);
 		else
-			snprintf(body, sizeof(body), "{\"userId\":%lld%s,\"product\":\"P\",\"price\":1}", user, cases[i].text);
+			snprintf(body, sizeof(body), "{\"userId\":%lld%s,\"product\":\"P\",\"price\":1}", user,
+			    cases[i].text);
 		http_response r;
 		helpers_post_order(body, NULL, &r);
 		if (cases[i].message != NULL) {
-			stack_assert_messages(&r, 400, 1, (const char *const[]) {cases[i].message});
+			stack_assert_messages(&r, 400, 1, (const char *const[]){cases[i].message});
 		} else {
 			cr_assert_eq(r.status, 201, "%s → %s", body, r.body);
 			if (price)
@@ -134,18 +134,19 @@ Test(orders, numbers_are_judged_by_their_exact_text)
  * names (ECMAScript's trim() set: Zs, line terminators, U+FEFF). */
 Test(orders, products_are_trimmed_of_unicode_white_space)
 {
-	long long user = helpers_create_user(NULL, 0);
+	long long user      = helpers_create_user(NULL, 0);
 	const char *empty[] = {"\\u00a0\\u3000\\u00a0", "\\u2028\\u2029", "\\ufeff", "\\u1680\\u200a\\u202f\\u205f\\t"};
 	for (size_t i = 0; i < sizeof(empty) / sizeof(empty[0]); i++) {
 		char body[256];
 		snprintf(body, sizeof(body), "{\"userId\":%lld,\"product\":\"%s\",\"price\":1}", user, empty[i]);
 		http_response r;
 		helpers_post_order(body, NULL, &r);
-		stack_assert_messages(&r, 400, 1, (const char *const[]) {"product must not be empty"});
+		stack_assert_messages(&r, 400, 1, (const char *const[]){"product must not be empty"});
 		http_response_free(&r);
 	}
 	char body[256];
-	snprintf(body, sizeof(body), "{\"userId\":%lld,\"product\":\"\\ufeff\\u3000Book\\u00a0Two\\u2029\",\"price\":1}", user);
+	snprintf(body, sizeof(body),
+	    "{\"userId\":%lld,\"product\":\"\\ufeff\\u3000Book\\u00a0Two\\u2029\",\"price\":1}", user);
 	http_response r;
 	helpers_post_order(body, NULL, &r);
 	cr_assert_eq(r.status, 201, "%s", r.body);
@@ -181,17 +182,17 @@ Test(orders, each_validation_rule_names_its_field)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		http_response r;
 		helpers_post_order(cases[i].body, NULL, &r);
-		stack_assert_messages(&r, 400, 1, (const char *const[]) {cases[i].message});
+		stack_assert_messages(&r, 400, 1, (const char *const[]){cases[i].message});
 		http_response_free(&r);
 	}
 	http_response r;
 	snprintf(body, sizeof(body), "{\"userId\":1,\"product\":\"%s\",\"price\":1}", long_product);
 	helpers_post_order(body, NULL, &r);
-	stack_assert_messages(&r, 400, 1, (const char *const[]) {"product must be at most 200 characters"});
+	stack_assert_messages(&r, 400, 1, (const char *const[]){"product must be at most 200 characters"});
 	http_response_free(&r);
 	helpers_post_order("{\"userId\":0,\"product\":\"\",\"price\":0,\"status\":\"x\"}", NULL, &r);
 	stack_assert_messages(&r, 400, 4,
-	    (const char *const[]) {"userId must be a positive integer", "product must not be empty",
+	    (const char *const[]){"userId must be a positive integer", "product must not be empty",
 	        "price must be greater than 0", "status must be one of pending, paid, shipped, completed, cancelled"});
 	http_response_free(&r);
 }
@@ -221,10 +222,10 @@ Test(orders, unknown_and_invalid_order_ids)
 	cr_assert_eq(r.status, 404, "%s", r.body);
 	http_response_free(&r);
 	stack_http("GET", "/orders/0", NULL, NULL, &r);
-	stack_assert_messages(&r, 400, 1, (const char *const[]) {"id must be a positive integer"});
+	stack_assert_messages(&r, 400, 1, (const char *const[]){"id must be a positive integer"});
 	http_response_free(&r);
 	stack_http("GET", "/orders/user/-1", NULL, NULL, &r);
-	stack_assert_messages(&r, 400, 1, (const char *const[]) {"userId must be a positive integer"});
+	stack_assert_messages(&r, 400, 1, (const char *const[]){"userId must be a positive integer"});
 	http_response_free(&r);
 }
 
@@ -294,13 +295,13 @@ Test(orders, an_idempotency_key_replays_the_first_order)
 	snprintf(header, sizeof(header), "Idempotency-Key: %s", stack_unique(key, sizeof(key), "order-key-"));
 	snprintf(body, sizeof(body), "{\"userId\":%lld,\"product\":\"Once\",\"price\":5}", user);
 	http_response a, b, c, l;
-	helpers_post_order(body, (const char *const[]) {header, NULL}, &a);
-	helpers_post_order(body, (const char *const[]) {header, NULL}, &b);
+	helpers_post_order(body, (const char *const[]){header, NULL}, &a);
+	helpers_post_order(body, (const char *const[]){header, NULL}, &b);
 	cr_assert_eq(a.status, 201);
 	cr_assert_eq(b.status, 201);
 	cr_assert_str_eq(a.body, b.body);
 	snprintf(body, sizeof(body), "{\"userId\":%lld,\"product\":\"Twice\",\"price\":5}", user);
-	helpers_post_order(body, (const char *const[]) {header, NULL}, &c);
+	helpers_post_order(body, (const char *const[]){header, NULL}, &c);
 	cr_assert_eq(c.status, 409, "%s", c.body);
 	snprintf(path, sizeof(path), "/orders/user/%lld", user);
 	stack_http("GET", path, NULL, NULL, &l);
@@ -319,7 +320,7 @@ Test(consumer, each_created_user_is_logged_once_with_its_request_id, .timeout = 
 	strcat(email, "@example.com");
 	snprintf(body, sizeof(body), "{\"name\":\"Logged\",\"email\":\"%s\"}", email);
 	http_response r;
-	stack_http("POST", "/users", (const char *const[]) {"Content-Type: application/json", header, NULL}, body, &r);
+	stack_http("POST", "/users", (const char *const[]){"Content-Type: application/json", header, NULL}, body, &r);
 	cr_assert_eq(r.status, 201);
 	long long id = json_integer_value(json_object_get(r.json, "id"));
 	http_response_free(&r);
@@ -328,7 +329,7 @@ Test(consumer, each_created_user_is_logged_once_with_its_request_id, .timeout = 
 	char with_request[160];
 	snprintf(with_request, sizeof(with_request), "request=%s", rid);
 	cr_assert_eq(helpers_log_count(with_request), 1, "the line carries the request id");
-	nanosleep(&(struct timespec) {.tv_nsec = 500 * 1000000L}, NULL);
+	nanosleep(&(struct timespec){.tv_nsec = 500 * 1000000L}, NULL);
 	cr_assert_eq(helpers_log_count(needle), 1, "and only once");
 }
 
@@ -339,8 +340,8 @@ random_uuid(char *out)
 	cr_assert_eq(getrandom(b, sizeof(b), 0), (ssize_t) sizeof(b));
 	b[6] = (unsigned char) ((b[6] & 0x0f) | 0x40);
 	b[8] = (unsigned char) ((b[8] & 0x3f) | 0x80);
-	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3],
-	    b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2],
+	    b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
 }
 
 static size_t

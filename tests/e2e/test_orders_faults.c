@@ -39,7 +39,7 @@ post_order_until_created(const char *body)
 	long status = 0;
 	for (int i = 0; i < 100 && status != 201; i++) {
 		if (i > 0)
-			nanosleep(&(struct timespec) {.tv_nsec = 100 * 1000000L}, NULL);
+			nanosleep(&(struct timespec){.tv_nsec = 100 * 1000000L}, NULL);
 		http_response r;
 		helpers_post_order(body, NULL, &r);
 		status = r.status;
@@ -70,7 +70,7 @@ Test(faults, with_user_svc_stopped_an_order_is_503_within_the_deadline_and_not_w
 	snprintf(body, sizeof(body), "{\"userId\":%lld,\"product\":\"P\",\"price\":1}", user);
 	for (int i = 0; i < 3; i++) {
 		http_response r;
-		helpers_post_order(body, (const char *const[]) {"X-Request-Timeout: 1000", NULL}, &r);
+		helpers_post_order(body, (const char *const[]){"X-Request-Timeout: 1000", NULL}, &r);
 		cr_assert_eq(r.status, 503, "%s", r.body);
 		cr_assert(r.seconds < 1.5, "answered in %.2f s for a 1 s deadline", r.seconds);
 		http_response_free(&r);
@@ -81,8 +81,8 @@ Test(faults, with_user_svc_stopped_an_order_is_503_within_the_deadline_and_not_w
 	cr_assert_eq(orders_of(user), 1);
 }
 
-Test(faults, users_created_while_order_svc_is_down_are_logged_when_it_returns, .timeout = 90,
-    .fini = restart_everything)
+Test(
+    faults, users_created_while_order_svc_is_down_are_logged_when_it_returns, .timeout = 90, .fini = restart_everything)
 {
 	cr_assert_eq(stack_stop("order-svc"), 0, "order-svc stops on SIGTERM");
 	enum { N = 5 };
@@ -123,7 +123,7 @@ Test(faults, events_the_consumer_cannot_record_are_requeued_and_logged_once_late
 		snprintf(needle, sizeof(needle), "user_created id=%lld email=%.150s event=", ids[i], emails[i]);
 		cr_assert_eq(helpers_wait_log(needle, 1, 20000), 1, "user %lld logged once after the lock", ids[i]);
 	}
-	nanosleep(&(struct timespec) {.tv_nsec = 500 * 1000000L}, NULL); /* a late duplicate would show now */
+	nanosleep(&(struct timespec){.tv_nsec = 500 * 1000000L}, NULL); /* a late duplicate would show now */
 	for (int i = 0; i < N; i++) {
 		char needle[256];
 		snprintf(needle, sizeof(needle), "user_created id=%lld email=%.150s event=", ids[i], emails[i]);
@@ -154,7 +154,7 @@ Test(faults, a_list_invalidated_while_redis_was_down_is_not_served_stale_after, 
 	cr_assert_eq(stack_servers("resume-one", "redis"), 0);
 	for (int i = 0; i < 20; i++) {
 		cr_assert_eq(orders_of(user), 2, "never the stale list of one order");
-		nanosleep(&(struct timespec) {.tv_nsec = 50 * 1000000L}, NULL);
+		nanosleep(&(struct timespec){.tv_nsec = 50 * 1000000L}, NULL);
 	}
 }
 
@@ -211,7 +211,7 @@ static int drill_threads_running;
 static load *
 start_load(long long user)
 {
-	drill_load = (load) {.user = user};
+	drill_load = (load){.user = user};
 	pthread_mutex_init(&drill_load.mu, NULL);
 	for (int i = 0; i < 3; i++)
 		pthread_create(&drill_threads[i], NULL, load_loop, &drill_load);
@@ -237,7 +237,7 @@ stop_load_after_creates(load *l, int creates)
 {
 	int64_t deadline = rpc_clock_ms() + 20000;
 	while (rpc_clock_ms() < deadline && load_count(l, 201) < creates)
-		nanosleep(&(struct timespec) {.tv_nsec = 100 * 1000000L}, NULL);
+		nanosleep(&(struct timespec){.tv_nsec = 100 * 1000000L}, NULL);
 	stop_load();
 }
 
@@ -277,9 +277,9 @@ Test(faults, a_database_restart_under_load_fails_fast_and_recovers_without_a_res
     .fini = restart_postgres)
 {
 	load *l = start_load(helpers_create_user(NULL, 0));
-	nanosleep(&(struct timespec) {.tv_nsec = 500 * 1000000L}, NULL);
+	nanosleep(&(struct timespec){.tv_nsec = 500 * 1000000L}, NULL);
 	cr_assert_eq(stack_servers("stop-one", "postgres"), 0);
-	nanosleep(&(struct timespec) {.tv_sec = 2}, NULL);
+	nanosleep(&(struct timespec){.tv_sec = 2}, NULL);
 	cr_assert_eq(stack_servers("start-one", "postgres"), 0);
 	/* Recovered without restarting anything: creates succeed again. */
 	int before = load_count(l, 201);
@@ -289,8 +289,7 @@ Test(faults, a_database_restart_under_load_fails_fast_and_recovers_without_a_res
 	assert_load_outcome(l);
 }
 
-Test(faults, once_postgresql_is_back_every_worker_serves_not_only_the_first, .timeout = 120,
-    .fini = restart_postgres)
+Test(faults, once_postgresql_is_back_every_worker_serves_not_only_the_first, .timeout = 120, .fini = restart_postgres)
 {
 	long long user = helpers_create_user(NULL, 0);
 	char body[256];
@@ -309,7 +308,7 @@ Test(faults, once_postgresql_is_back_every_worker_serves_not_only_the_first, .ti
 		helpers_post_order(body, NULL, &r);
 		cr_assert_eq(r.status, 503, "%ld %s", r.status, r.body);
 		http_response_free(&r);
-		nanosleep(&(struct timespec) {.tv_nsec = 20 * 1000000L}, NULL);
+		nanosleep(&(struct timespec){.tv_nsec = 20 * 1000000L}, NULL);
 	}
 	cr_assert_eq(stack_servers("start-one", "postgres"), 0);
 	/* The first connection to get through. */
@@ -323,15 +322,14 @@ Test(faults, once_postgresql_is_back_every_worker_serves_not_only_the_first, .ti
 	}
 }
 
-Test(faults, sigterm_under_load_drains_and_nothing_is_lost, .timeout = 120,
-    .fini = stop_load_and_restart_everything)
+Test(faults, sigterm_under_load_drains_and_nothing_is_lost, .timeout = 120, .fini = stop_load_and_restart_everything)
 {
 	/* user-svc and order-svc stop while orders and users are created; the
 	 * requests in their handlers finish, the rest are refused as 503 (never
 	 * 500, never a hang), and every user created gets its event once the
 	 * services are back. */
 	load *l = start_load(helpers_create_user(NULL, 0));
-	nanosleep(&(struct timespec) {.tv_nsec = 300 * 1000000L}, NULL);
+	nanosleep(&(struct timespec){.tv_nsec = 300 * 1000000L}, NULL);
 	enum { N = 3 };
 	long long ids[N];
 	char emails[N][96];
@@ -339,7 +337,7 @@ Test(faults, sigterm_under_load_drains_and_nothing_is_lost, .timeout = 120,
 	for (int i = 0; i < N; i++)
 		ids[i] = helpers_create_user(emails[i], sizeof(emails[i])); /* events wait in the queue */
 	cr_assert_eq(stack_stop("user-svc"), 0, "user-svc stops within 15 s of SIGTERM under load");
-	nanosleep(&(struct timespec) {.tv_nsec = 500 * 1000000L}, NULL);
+	nanosleep(&(struct timespec){.tv_nsec = 500 * 1000000L}, NULL);
 	stack_start("user-svc");
 	stack_start("order-svc");
 	int before = load_count(l, 201);
@@ -353,8 +351,7 @@ Test(faults, sigterm_under_load_drains_and_nothing_is_lost, .timeout = 120,
 	}
 }
 
-Test(faults, a_consumer_killed_mid_stream_loses_nothing, .timeout = 120,
-    .fini = restart_everything)
+Test(faults, a_consumer_killed_mid_stream_loses_nothing, .timeout = 120, .fini = restart_everything)
 {
 	enum { N = 40 };
 	long long ids[N];
@@ -377,7 +374,7 @@ Test(faults, a_consumer_killed_mid_stream_loses_nothing, .timeout = 120,
 	 * batch caught between its log lines and its commit by the kill is
 	 * logged twice (at most EVENTS_PREFETCH, 16, events; users created one
 	 * at a time make it one or two); every other one exactly once. */
-	nanosleep(&(struct timespec) {.tv_nsec = 500 * 1000000L}, NULL);
+	nanosleep(&(struct timespec){.tv_nsec = 500 * 1000000L}, NULL);
 	int twice = 0;
 	for (int i = 0; i < N; i++) {
 		char needle[256];

@@ -18,8 +18,7 @@ Test(registry, a_test_build_declares_a_third_service)
 	cr_assert_not_null(contract_service_named("echo-svc"), "tests/services.conf's echo-svc");
 	size_t echo_routes = 0;
 	for (size_t i = 0; i < contract_routes_count; i++)
-		echo_routes +=
-		    strcmp(contract_services[contract_routes[i].service].name, "echo-svc") == 0;
+		echo_routes += strcmp(contract_services[contract_routes[i].service].name, "echo-svc") == 0;
 	cr_assert_eq(echo_routes, 2, "echo.proto's two annotated methods");
 }
 
@@ -33,8 +32,7 @@ Test(registry, readyz_asks_every_service)
 	for (size_t s = 0; s < contract_services_count; s++) {
 		json_t *entry = json_object_get(services, contract_services[s].name);
 		cr_assert_not_null(entry, "%s missing from %s", contract_services[s].name, r.body);
-		cr_assert(json_is_true(json_object_get(entry, "ok")), "%s: %s",
-		          contract_services[s].name, r.body);
+		cr_assert(json_is_true(json_object_get(entry, "ok")), "%s: %s", contract_services[s].name, r.body);
 	}
 	http_response_free(&r);
 }
@@ -46,8 +44,7 @@ Test(registry, metrics_report_every_service_up)
 	cr_assert_eq(stack_http("GET", "/metrics", NULL, NULL, &r), 200);
 	for (size_t s = 0; s < contract_services_count; s++) {
 		char line[128];
-		snprintf(line, sizeof(line), "\nservice_up{service=\"%s\"} 1\n",
-		         contract_services[s].name);
+		snprintf(line, sizeof(line), "\nservice_up{service=\"%s\"} 1\n", contract_services[s].name);
 		cr_assert_not_null(strstr(r.body, line), "%s missing from\n%s", line + 1, r.body);
 	}
 	http_response_free(&r);
@@ -62,7 +59,7 @@ other_method(const char *path)
 		bool taken = false;
 		for (size_t i = 0; i < contract_routes_count; i++)
 			taken = taken || (strcmp(contract_routes[i].path, path) == 0 &&
-			                  strcmp(contract_routes[i].method, methods[m]) == 0);
+			                     strcmp(contract_routes[i].method, methods[m]) == 0);
 		if (!taken)
 			return methods[m];
 	}
@@ -81,21 +78,19 @@ Test(registry, every_contract_route_is_documented_and_routed)
 		const contract_route *c = &contract_routes[i];
 		char method[8]          = "";
 		for (size_t k = 0; c->method[k] != '\0' && k + 1 < sizeof(method); k++)
-			method[k] = (char)(c->method[k] - 'A' + 'a');
+			method[k] = (char) (c->method[k] - 'A' + 'a');
 		json_t *op = json_object_get(json_object_get(paths, c->path), method);
 		cr_assert_not_null(op, "%s %s missing from /openapi.json", c->method, c->path);
 		char op_id[160];
-		snprintf(op_id, sizeof(op_id), "%s/%s", contract_services[c->service].contract,
-		         c->rpc_method);
+		snprintf(op_id, sizeof(op_id), "%s/%s", contract_services[c->service].contract, c->rpc_method);
 		cr_assert_str_eq(json_string_value(json_object_get(op, "operationId")), op_id);
 
 		char path[160];
 		size_t j = 0;
 		for (const char *p = c->path; *p != '\0' && j + 2 < sizeof(path);) {
 			if (*p == '{') {
-				path[j++] =
-				    '1'; /* every path variable of these contracts is an id */
-				p = strchr(p, '}') + 1;
+				path[j++] = '1'; /* every path variable of these contracts is an id */
+				p         = strchr(p, '}') + 1;
 			} else {
 				path[j++] = *p++;
 			}
@@ -104,12 +99,10 @@ Test(registry, every_contract_route_is_documented_and_routed)
 		const char *other = other_method(c->path);
 		cr_assert_not_null(other, "%s takes every method", c->path);
 		http_response r;
-		cr_assert_eq(stack_http(other, path, NULL, NULL, &r), 405, "%s %s: %s", other, path,
-		             r.body);
+		cr_assert_eq(stack_http(other, path, NULL, NULL, &r), 405, "%s %s: %s", other, path, r.body);
 		char allow[64];
 		cr_assert_not_null(http_header(&r, "Allow", allow, sizeof(allow)));
-		cr_assert_not_null(strstr(allow, c->method), "%s %s: Allow: %s", other, path,
-		                   allow);
+		cr_assert_not_null(strstr(allow, c->method), "%s %s: Allow: %s", other, path, allow);
 		http_response_free(&r);
 	}
 	http_response_free(&doc);
@@ -127,8 +120,7 @@ Test(registry, rpc_call_lists_every_service)
 	for (size_t s = 0; s < contract_services_count; s++) {
 		char line[160];
 		snprintf(line, sizeof(line), "%s\n", contract_services[s].contract);
-		cr_assert_not_null(strstr(out, line), "%s missing from\n%s",
-		                   contract_services[s].contract, out);
+		cr_assert_not_null(strstr(out, line), "%s missing from\n%s", contract_services[s].contract, out);
 		snprintf(line, sizeof(line), "  %s/Health(", contract_services[s].contract);
 		cr_assert_not_null(strstr(out, line), "%s missing from\n%s", line, out);
 	}
@@ -142,7 +134,8 @@ Test(registry, a_declared_service_is_served_end_to_end)
 	static const char *const json_headers[] = {"Content-Type: application/json", NULL};
 	cr_assert_eq(stack_wait_ready(20000), 0, "the stack is ready");
 	http_response r;
-	cr_assert_eq(stack_http("POST", "/echoes", json_headers, "{\"text\":\" hello, echo \"}", &r), 201, "%s", r.body);
+	cr_assert_eq(
+	    stack_http("POST", "/echoes", json_headers, "{\"text\":\" hello, echo \"}", &r), 201, "%s", r.body);
 	json_int_t id = json_integer_value(json_object_get(r.json, "id"));
 	cr_assert_gt(id, 0, "%s", r.body);
 	cr_assert_str_eq(json_string_value(json_object_get(r.json, "text")), "hello, echo", "%s", r.body);

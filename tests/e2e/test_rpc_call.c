@@ -35,7 +35,7 @@ ReportHook(PRE_ALL)(struct criterion_test_set *tests)
 	const char *tcp_env[] = {tcp_users, tcp_orders, NULL};
 	snprintf(pid, sizeof(pid), "%d", (int) procs_start_detached(FAKE_SERVICES_BIN, tcp_env, NULL, NULL));
 	setenv("RPC_CALL_FAKE_TCP_PID", pid, 1);
-	nanosleep(&(struct timespec) {.tv_nsec = 300 * 1000000L}, NULL);
+	nanosleep(&(struct timespec){.tv_nsec = 300 * 1000000L}, NULL);
 }
 
 ReportHook(POST_ALL)(struct criterion_global_stats *stats)
@@ -104,7 +104,8 @@ Test(rpc_call, the_request_can_come_from_standard_input_and_print_pretty)
 	FILE *f = fopen("/tmp/rpc-call-in", "w");
 	fputs("{\"id\": 1}", f);
 	fclose(f);
-	snprintf(args, sizeof(args), "--pretty %s users.UserService/GetUser < /tmp/rpc-call-in", getenv("RPC_CALL_USERS"));
+	snprintf(
+	    args, sizeof(args), "--pretty %s users.UserService/GetUser < /tmp/rpc-call-in", getenv("RPC_CALL_USERS"));
 	run(args, &r);
 	cr_assert_eq(r.exit, 0, "%s", r.err);
 	cr_assert_str_eq(r.out, "{\n  \"id\": 1,\n  \"name\": \"Ada Lovelace\",\n  \"email\": \"ada@example.com\",\n"
@@ -164,11 +165,15 @@ Test(rpc_call, a_request_id_or_header_the_envelope_cannot_carry_is_refused_befor
 {
 	result r;
 	/* Nobody listens: the answer is about the text, at once. */
-	run("--request-id \"$(printf 'r\\377')\" ipc:///tmp/nobody-listens-here.ipc users.UserService/GetUser '{\"id\":1}'", &r);
+	run("--request-id \"$(printf 'r\\377')\" ipc:///tmp/nobody-listens-here.ipc users.UserService/GetUser "
+	    "'{\"id\":1}'",
+	    &r);
 	cr_assert_eq(r.exit, 1, "%s", r.err);
 	cr_assert_not_null(strstr(r.err, "request_id must be"), "%s", r.err);
-	run("--header \"$(printf 'idempotency-key=k\\376')\" ipc:///tmp/nobody-listens-here.ipc users.UserService/GetUser "
-	    "'{\"id\":1}'", &r);
+	run("--header \"$(printf 'idempotency-key=k\\376')\" ipc:///tmp/nobody-listens-here.ipc "
+	    "users.UserService/GetUser "
+	    "'{\"id\":1}'",
+	    &r);
 	cr_assert_eq(r.exit, 1, "%s", r.err);
 	cr_assert_not_null(strstr(r.err, "idempotency-key must be"), "%s", r.err);
 	run("--header 'Idempotency-Key=k' ipc:///tmp/nobody-listens-here.ipc users.UserService/GetUser '{\"id\":1}'",
@@ -183,13 +188,15 @@ Test(rpc_call, list_and_describe_read_the_descriptors)
 	run("list", &r);
 	cr_assert_eq(r.exit, 0);
 	cr_assert_not_null(strstr(r.out, "  users.UserService/GetUser(users.GetUserRequest) returns (users.User)\n"));
-	cr_assert_not_null(strstr(r.out, "  orders.OrderService/ListOrdersByUser(orders.ListOrdersByUserRequest) returns "
-	                                 "(orders.OrderList)\n"));
+	cr_assert_not_null(
+	    strstr(r.out, "  orders.OrderService/ListOrdersByUser(orders.ListOrdersByUserRequest) returns "
+	                  "(orders.OrderList)\n"));
 	run("describe users.UserService/CreateUser", &r);
 	cr_assert_eq(r.exit, 0);
-	cr_assert_not_null(strstr(r.out, "message users.CreateUserRequest {\n  string name = 1;  // JSON: name\n"), "%s",
-	    r.out);
-	cr_assert_not_null(strstr(r.out, "  google.protobuf.Timestamp created_at = 4;  // JSON: createdAt\n"), "%s", r.out);
+	cr_assert_not_null(
+	    strstr(r.out, "message users.CreateUserRequest {\n  string name = 1;  // JSON: name\n"), "%s", r.out);
+	cr_assert_not_null(
+	    strstr(r.out, "  google.protobuf.Timestamp created_at = 4;  // JSON: createdAt\n"), "%s", r.out);
 	run("describe users.UserService/Nope", &r);
 	cr_assert_eq(r.exit, 2);
 }
@@ -205,8 +212,8 @@ deadline_runs(int runs, int bound_ms, const char *timeout_ms, const char *url, c
 	char err_path[64], json[32], first[2400] = "";
 	snprintf(err_path, sizeof(err_path), "/tmp/rpc-call-deadline-%d.err", (int) getpid());
 	snprintf(json, sizeof(json), "{\"id\":%s}", id);
-	char *const argv[] = {"rpc-call", "--timeout", (char *) timeout_ms, (char *) url, "users.UserService/GetUser",
-	    json, NULL};
+	char *const argv[] = {
+	    "rpc-call", "--timeout", (char *) timeout_ms, (char *) url, "users.UserService/GetUser", json, NULL};
 	int hung = 0, wrong = 0, exits[256] = {0};
 	for (int i = 0; i < runs; i++) {
 		int64_t t0 = rpc_clock_ms();
@@ -222,7 +229,7 @@ deadline_runs(int runs, int bound_ms, const char *timeout_ms, const char *url, c
 		int status  = 0;
 		bool exited = false;
 		while (!(exited = waitpid(pid, &status, WNOHANG) == pid) && rpc_clock_ms() - t0 < bound_ms)
-			nanosleep(&(struct timespec) {.tv_nsec = 2 * 1000000L}, NULL);
+			nanosleep(&(struct timespec){.tv_nsec = 2 * 1000000L}, NULL);
 		if (!exited) {
 			kill(pid, SIGKILL);
 			waitpid(pid, &status, 0);
@@ -246,8 +253,8 @@ deadline_runs(int runs, int bound_ms, const char *timeout_ms, const char *url, c
 	}
 	unlink(err_path);
 	cr_assert(hung == 0 && wrong == 0,
-	    "--timeout %s %s: of %d runs, %d did not exit within %d ms and %d gave a wrong answer; first %s", timeout_ms,
-	    url, runs, hung, bound_ms, wrong, first);
+	    "--timeout %s %s: of %d runs, %d did not exit within %d ms and %d gave a wrong answer; first %s",
+	    timeout_ms, url, runs, hung, bound_ms, wrong, first);
 	cr_log_info("--timeout %s %s: %d runs, exit 0: %d, 14: %d, 24: %d", timeout_ms, url, runs, exits[0], exits[14],
 	    exits[24]);
 }

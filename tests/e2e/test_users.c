@@ -9,8 +9,8 @@
 
 #include "event_consumer.h"
 #include "rpc/envelope.h"
-#include "svc/topology.h"
 #include "stack.h"
+#include "svc/topology.h"
 
 static const char *const json_headers[] = {"Content-Type: application/json", NULL};
 
@@ -38,8 +38,9 @@ Test(users, the_seed_requests_give_the_documented_shapes)
 	cr_assert_str_eq(json_string_value(json_object_get(r.json, "name")), "John Doe");
 	cr_assert_str_eq(json_string_value(json_object_get(r.json, "email")), email);
 	const char *created = json_string_value(json_object_get(r.json, "createdAt"));
-	cr_assert(created != NULL && strlen(created) == 24 && created[10] == 'T' && created[19] == '.' &&
-	              created[23] == 'Z', "createdAt %s", created);
+	cr_assert(
+	    created != NULL && strlen(created) == 24 && created[10] == 'T' && created[19] == '.' && created[23] == 'Z',
+	    "createdAt %s", created);
 
 	http_response g;
 	stack_http("GET", path, NULL, NULL, &g);
@@ -88,18 +89,18 @@ Test(users, each_validation_rule_names_its_field)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		http_response r;
 		stack_http("POST", "/users", json_headers, cases[i].body, &r);
-		stack_assert_messages(&r, 400, 1, (const char *const[]) {cases[i].message});
+		stack_assert_messages(&r, 400, 1, (const char *const[]){cases[i].message});
 		http_response_free(&r);
 	}
 	char body[512];
 	http_response r;
 	snprintf(body, sizeof(body), "{\"name\":\"%s\",\"email\":\"a@b.co\"}", long_name);
 	stack_http("POST", "/users", json_headers, body, &r);
-	stack_assert_messages(&r, 400, 1, (const char *const[]) {"name must be at most 100 characters"});
+	stack_assert_messages(&r, 400, 1, (const char *const[]){"name must be at most 100 characters"});
 	http_response_free(&r);
 	snprintf(body, sizeof(body), "{\"name\":\"A\",\"email\":\"%s\"}", long_email);
 	stack_http("POST", "/users", json_headers, body, &r);
-	stack_assert_messages(&r, 400, 1, (const char *const[]) {"email must be at most 254 characters"});
+	stack_assert_messages(&r, 400, 1, (const char *const[]){"email must be at most 254 characters"});
 	http_response_free(&r);
 	/* 100 characters of two bytes each is within the limit. */
 	char wide[256] = "";
@@ -113,8 +114,8 @@ Test(users, each_validation_rule_names_its_field)
 	http_response_free(&r);
 	/* Every problem at once. */
 	stack_http("POST", "/users", json_headers, "{\"name\":\"\",\"email\":\"bad\"}", &r);
-	stack_assert_messages(&r, 400, 2,
-	    (const char *const[]) {"name must not be empty", "email must be a valid email address"});
+	stack_assert_messages(
+	    &r, 400, 2, (const char *const[]){"name must not be empty", "email must be a valid email address"});
 	http_response_free(&r);
 }
 
@@ -149,7 +150,7 @@ Test(users, names_are_trimmed_of_unicode_white_space)
 		snprintf(body, sizeof(body), "{\"name\":\"%s\",\"email\":\"a@b.co\"}", empty[i]);
 		http_response r;
 		stack_http("POST", "/users", json_headers, body, &r);
-		stack_assert_messages(&r, 400, 1, (const char *const[]) {"name must not be empty"});
+		stack_assert_messages(&r, 400, 1, (const char *const[]){"name must not be empty"});
 		http_response_free(&r);
 	}
 	const struct {
@@ -157,7 +158,8 @@ Test(users, names_are_trimmed_of_unicode_white_space)
 		const char *expected; /* UTF-8 */
 	} kept[] = {
 	    {"\\u00a0\\u3000Ada\\u00a0Lovelace\\ufeff\\u2028", "Ada\xc2\xa0Lovelace"}, /* inner space stays */
-	    {"\\u200bAda", "\xe2\x80\x8b" "Ada"}, /* ZERO WIDTH SPACE is Cf, not space */
+	    {"\\u200bAda", "\xe2\x80\x8b"
+	                   "Ada"}, /* ZERO WIDTH SPACE is Cf, not space */
 	};
 	for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
 		char email[96];
@@ -184,7 +186,7 @@ Test(users, names_are_trimmed_of_unicode_white_space)
 		snprintf(body, sizeof(body), "{\"name\":\"%s\",\"email\":\"a@b.co\"}", refused[i].name);
 		http_response r;
 		stack_http("POST", "/users", json_headers, body, &r);
-		stack_assert_messages(&r, 400, 1, (const char *const[]) {refused[i].message});
+		stack_assert_messages(&r, 400, 1, (const char *const[]){refused[i].message});
 		http_response_free(&r);
 	}
 	/* 100 characters between white space of any kind is within the limit. */
@@ -203,17 +205,18 @@ Test(users, names_are_trimmed_of_unicode_white_space)
 	const char *spaced[] = {"a\\u00a0b@c.co", "a@b\\u3000.co", "\\ufeffa@b.co", "a\\u0085b@c.co", "a\\u2028@b.co"};
 	for (size_t i = 0; i < sizeof(spaced) / sizeof(spaced[0]); i++) {
 		create_user("A", spaced[i], &r);
-		stack_assert_messages(&r, 400, 1, (const char *const[]) {"email must be a valid email address"});
+		stack_assert_messages(&r, 400, 1, (const char *const[]){"email must be a valid email address"});
 		http_response_free(&r);
 	}
 	/* Characters there but not seen (soft hyphen, zero-width, bidi marks)
 	 * made a second account of an address that looks the same. */
-	const char *invisible[] = {"m\\u00ad@example.com", "x@example.com\\u200b", "m\\u2060n@example.com",
-	    "m\\u200en@example.com"};
+	const char *invisible[] = {
+	    "m\\u00ad@example.com", "x@example.com\\u200b", "m\\u2060n@example.com", "m\\u200en@example.com"};
 	for (size_t i = 0; i < sizeof(invisible) / sizeof(invisible[0]); i++) {
 		create_user("A", invisible[i], &r);
 		stack_assert_messages(&r, 400, 1,
-		    (const char *const[]) {"email must not contain invisible characters (zero-width, format or soft hyphen)"});
+		    (const char *const[]){
+		        "email must not contain invisible characters (zero-width, format or soft hyphen)"});
 		http_response_free(&r);
 	}
 }
@@ -226,11 +229,24 @@ Test(users, emails_equal_under_unicode_case_folding_and_nfc_are_409)
 	const struct {
 		const char *first, *second; /* the local part, UTF-8; a unique suffix follows */
 	} pairs[] = {
-	    {"\xc3\x84" "BC.x", "\xc3\xa4" "bc.x"},                 /* ÄBC.x then äbc.x: the issue's example */
-	    {"stra\xc3\x9f" "e", "STRASSE"},                      /* ß folds to ss (full folding) */
-	    {"\xc3\xa9" "cole", "e\xcc\x81" "cole"},                /* é composed, then e + U+0301 */
-	    {"E\xcc\x81" "COLE", "\xc3\xa9" "cole"},                /* decomposed capital, then composed */
-	    {"\xe2\x84\xaa" "elvin", "kelvin"},                  /* KELVIN SIGN folds to k */
+	    {"\xc3\x84"
+	     "BC.x",
+	        "\xc3\xa4"
+	        "bc.x"}, /* ÄBC.x then äbc.x: the issue's example */
+	    {"stra\xc3\x9f"
+	     "e",
+	        "STRASSE"}, /* ß folds to ss (full folding) */
+	    {"\xc3\xa9"
+	     "cole",
+	        "e\xcc\x81"
+	        "cole"}, /* é composed, then e + U+0301 */
+	    {"E\xcc\x81"
+	     "COLE",
+	        "\xc3\xa9"
+	        "cole"}, /* decomposed capital, then composed */
+	    {"\xe2\x84\xaa"
+	     "elvin",
+	        "kelvin"},                                            /* KELVIN SIGN folds to k */
 	    {"\xce\xa3\xce\x99\xce\xa3", "\xcf\x83\xce\xb9\xcf\x82"}, /* ΣΙΣ then σις (final sigma) */
 	};
 	for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
@@ -249,7 +265,12 @@ Test(users, emails_equal_under_unicode_case_folding_and_nfc_are_409)
 		http_response_free(&r);
 	}
 	/* Different letters stay different: no accent stripping, no NFKC. */
-	const char *distinct[][2] = {{"\xc3\xa4" "bc", "abc"}, {"\xef\xbd\x81" "bc", "abc"} /* fullwidth a */};
+	const char *distinct[][2] = {{"\xc3\xa4"
+	                              "bc",
+	                                 "abc"},
+	    {"\xef\xbd\x81"
+	     "bc",
+	        "abc"} /* fullwidth a */};
 	for (size_t i = 0; i < sizeof(distinct) / sizeof(distinct[0]); i++) {
 		char suffix[64], first[160], second[160];
 		stack_unique(suffix, sizeof(suffix), "-distinct-");
@@ -274,10 +295,16 @@ Test(users, an_idempotency_key_with_the_email_in_another_case_is_another_request
 	snprintf(header, sizeof(header), "Idempotency-Key: %s", stack_unique(key, sizeof(key), "key-"));
 	const char *headers[] = {"Content-Type: application/json", header, NULL};
 	http_response a, b;
-	snprintf(body, sizeof(body), "{\"name\":\"Once\",\"email\":\"\xc3\x84" "bc%s@example.com\"}", suffix);
+	snprintf(body, sizeof(body),
+	    "{\"name\":\"Once\",\"email\":\"\xc3\x84"
+	    "bc%s@example.com\"}",
+	    suffix);
 	stack_http("POST", "/users", headers, body, &a);
 	cr_assert_eq(a.status, 201, "%s", a.body);
-	snprintf(body, sizeof(body), "{\"name\":\"Once\",\"email\":\"\xc3\xa4" "bc%s@example.com\"}", suffix);
+	snprintf(body, sizeof(body),
+	    "{\"name\":\"Once\",\"email\":\"\xc3\xa4"
+	    "bc%s@example.com\"}",
+	    suffix);
 	stack_http("POST", "/users", headers, body, &b);
 	cr_assert_eq(b.status, 409, "%s", b.body);
 	cr_assert_str_eq(json_string_value(json_object_get(b.json, "message")),
@@ -327,7 +354,7 @@ Test(users, unknown_and_invalid_ids)
 	const char *bad[] = {"/users/0", "/users/-4"};
 	for (size_t i = 0; i < 2; i++) {
 		stack_http("GET", bad[i], NULL, NULL, &r);
-		stack_assert_messages(&r, 400, 1, (const char *const[]) {"id must be a positive integer"});
+		stack_assert_messages(&r, 400, 1, (const char *const[]){"id must be a positive integer"});
 		http_response_free(&r);
 	}
 	stack_http("GET", "/users/99999999999999999999", NULL, NULL, &r);
@@ -419,7 +446,8 @@ Test(users, each_create_publishes_exactly_one_user_created_event, .timeout = 60)
 		char body[256];
 		snprintf(body, sizeof(body), "{\"name\":\"Event %d\",\"email\":\"%s\"}", i, email);
 		http_response r;
-		stack_http("POST", "/users", (const char *const[]) {"Content-Type: application/json", header, NULL}, body, &r);
+		stack_http(
+		    "POST", "/users", (const char *const[]){"Content-Type: application/json", header, NULL}, body, &r);
 		cr_assert_eq(r.status, 201);
 		ids[i] = json_integer_value(json_object_get(r.json, "id"));
 		http_response_free(&r);

@@ -133,7 +133,7 @@ Test(faults, reads_and_writes_keep_working_with_redis_stopped, .timeout = 120, .
 		http_response_free(&r);
 		filled = redis_exists(key) == 1;
 		if (!filled)
-			nanosleep(&(struct timespec) {.tv_nsec = 100 * 1000000L}, NULL);
+			nanosleep(&(struct timespec){.tv_nsec = 100 * 1000000L}, NULL);
 	}
 	cr_assert(filled, "the cache is filled again after Redis returned");
 	http_response_free(&before);
@@ -158,7 +158,7 @@ create_steadily(void *arg)
 			s->ids[s->n++] = id;
 		else
 			s->failed++;
-		nanosleep(&(struct timespec) {.tv_nsec = 50 * 1000000L}, NULL); /* about 20 a second */
+		nanosleep(&(struct timespec){.tv_nsec = 50 * 1000000L}, NULL); /* about 20 a second */
 	}
 	return NULL;
 }
@@ -176,11 +176,11 @@ Test(faults, a_rabbitmq_restart_mid_stream_delivers_every_event_once, .timeout =
 	steady_creates s = {0};
 	pthread_t creator;
 	pthread_create(&creator, NULL, create_steadily, &s);
-	nanosleep(&(struct timespec) {.tv_sec = 1}, NULL);
+	nanosleep(&(struct timespec){.tv_sec = 1}, NULL);
 	int stop_ok  = stack_servers("stop-one", "rabbitmq");
 	int start_ok = stack_servers("start-one", "rabbitmq");
 	int64_t back = rpc_clock_ms();
-	nanosleep(&(struct timespec) {.tv_sec = 1}, NULL);
+	nanosleep(&(struct timespec){.tv_sec = 1}, NULL);
 	s.stop = 1;
 	pthread_join(creator, NULL);
 	cr_assert_eq(stop_ok, 0, "RabbitMQ stopped");
@@ -194,11 +194,11 @@ Test(faults, a_rabbitmq_restart_mid_stream_delivers_every_event_once, .timeout =
 		for (int i = 0; i < s.n; i++)
 			received += times_logged(s.ids[i]) > 0;
 		if (received < s.n)
-			nanosleep(&(struct timespec) {.tv_nsec = 200 * 1000000L}, NULL);
+			nanosleep(&(struct timespec){.tv_nsec = 200 * 1000000L}, NULL);
 	}
 	int64_t recovered = rpc_clock_ms() - back;
 	/* Late duplicates (a redelivery, a republish) would show by now. */
-	nanosleep(&(struct timespec) {.tv_nsec = 500 * 1000000L}, NULL);
+	nanosleep(&(struct timespec){.tv_nsec = 500 * 1000000L}, NULL);
 	int twice = 0;
 	for (int i = 0; i < s.n; i++) {
 		int n = times_logged(s.ids[i]);

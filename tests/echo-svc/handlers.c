@@ -10,10 +10,10 @@
 #include "svc/workers.h"
 
 static void
-echo_create_echo(Echo__EchoService_Service *svc, const Echo__CreateEchoRequest *in,
-                 Echo__Echo_Closure done, void *closure_data)
+echo_create_echo(
+    Echo__EchoService_Service *svc, const Echo__CreateEchoRequest *in, Echo__Echo_Closure done, void *closure_data)
 {
-	(void)svc;
+	(void) svc;
 	rpc_call *call = closure_data;
 	svc_worker *w  = rpc_call_worker_state(call);
 	rpc_status *st = rpc_call_status(call);
@@ -28,20 +28,19 @@ echo_create_echo(Echo__EchoService_Service *svc, const Echo__CreateEchoRequest *
 	reply.id         = id;
 	reply.text       = text;
 	done(&reply, closure_data);
-	log_info(rpc_call_request_id(call), "echo_created id=%lld", (long long)id);
+	log_info(rpc_call_request_id(call), "echo_created id=%lld", (long long) id);
 }
 
 static void
-echo_get_echo(Echo__EchoService_Service *svc, const Echo__GetEchoRequest *in,
-              Echo__Echo_Closure done, void *closure_data)
+echo_get_echo(
+    Echo__EchoService_Service *svc, const Echo__GetEchoRequest *in, Echo__Echo_Closure done, void *closure_data)
 {
-	(void)svc;
+	(void) svc;
 	rpc_call *call = closure_data;
 	svc_worker *w  = rpc_call_worker_state(call);
 	rpc_status *st = rpc_call_status(call);
 	char text[ECHO_TEXT_MAX * 4 + 1];
-	if (!svc_validate_id(in->id, "id", st) ||
-	    echo_repo_get(w->db, in->id, text, sizeof(text), st) != RPC_OK) {
+	if (!svc_validate_id(in->id, "id", st) || echo_repo_get(w->db, in->id, text, sizeof(text), st) != RPC_OK) {
 		done(NULL, closure_data);
 		return;
 	}
@@ -52,14 +51,13 @@ echo_get_echo(Echo__EchoService_Service *svc, const Echo__GetEchoRequest *in,
 }
 
 static void
-echo_health(Echo__EchoService_Service *svc, const Health__HealthRequest *in,
-            Health__HealthReply_Closure done, void *closure_data)
+echo_health(Echo__EchoService_Service *svc, const Health__HealthRequest *in, Health__HealthReply_Closure done,
+    void *closure_data)
 {
-	(void)svc;
-	(void)in;
+	(void) svc;
+	(void) in;
 	svc_health h;
-	svc_health_begin(&h, rpc_call_worker_state(
-	                         closure_data)); /* postgres only: no Redis, no RabbitMQ declared */
+	svc_health_begin(&h, rpc_call_worker_state(closure_data)); /* postgres only: no Redis, no RabbitMQ declared */
 	done(svc_health_reply(&h), closure_data);
 }
 

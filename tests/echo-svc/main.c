@@ -13,11 +13,10 @@ main(int argc, char **argv)
 	svc_declaration decl = {
 	    .config =
 	        {
-	            .name            = "echo-svc",
-	            .uses            = 0, /* PostgreSQL only */
+	            .name = "echo-svc", .uses = 0, /* PostgreSQL only */
 	        },
-	    .summary = "echo-svc: echo.EchoService over nng (tests only); PostgreSQL echo_db.",
-	    .service = &echo_service.base,
+	    .summary        = "echo-svc: echo.EchoService over nng (tests only); PostgreSQL echo_db.",
+	    .service        = &echo_service.base,
 	    .migration_lock = 0x6563686f, /* "echo" */
 	    .migrations     = echo_svc_migrations,
 	    .n_migrations   = echo_svc_migrations_count,

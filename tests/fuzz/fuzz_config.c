@@ -15,11 +15,11 @@
 #include <libpq-fe.h>
 #include <nng/nng.h>
 
+#include "base/env.h"
+#include "base/net_check.h"
 #include "svc/broker.h"
 #include "svc/cache.h"
 #include "svc/db.h"
-#include "base/env.h"
-#include "base/net_check.h"
 
 static void
 check_ports(const char *text)
@@ -96,13 +96,16 @@ static void
 check_table(const char *text)
 {
 	static const char *const choices[] = {"text", "json", NULL};
-	long n      = 0;
-	int choice  = -1;
-	env_var int_var = {.name = "FUZZ_CONFIG_INT", .default_value = text, .kind = ENV_INT, .out = &n,
-	    .min = -5, .max = 100000};
-	env_var choice_var = {.name = "FUZZ_CONFIG_CHOICE", .default_value = text, .kind = ENV_CHOICE,
-	    .out = &choice, .choices = choices};
-	char err[512] = "";
+	long n                             = 0;
+	int choice                         = -1;
+	env_var int_var                    = {
+	                       .name = "FUZZ_CONFIG_INT", .default_value = text, .kind = ENV_INT, .out = &n, .min = -5, .max = 100000};
+	env_var choice_var = {.name = "FUZZ_CONFIG_CHOICE",
+	    .default_value          = text,
+	    .kind                   = ENV_CHOICE,
+	    .out                    = &choice,
+	    .choices                = choices};
+	char err[512]      = "";
 	if (env_load(&int_var, 1, err, sizeof(err)) == 0 ? n < -5 || n > 100000 : err[0] == '\0')
 		abort();
 	err[0] = '\0';
@@ -149,9 +152,8 @@ check_parsed(const char *url, net_url_role role)
 	if (strncmp(s, "tcp", 3) == 0) {
 		long port = strtol(u->u_port, NULL, 10);
 		if (u->u_userinfo != NULL || u->u_query != NULL || u->u_fragment != NULL ||
-		    strspn(u->u_port, "0123456789") != strlen(u->u_port) || u->u_port[0] == '\0' ||
-		    port > 65535 || port < (role == NET_URL_LISTEN ? 0 : 1) ||
-		    (role == NET_URL_DIAL && u->u_hostname[0] == '\0'))
+		    strspn(u->u_port, "0123456789") != strlen(u->u_port) || u->u_port[0] == '\0' || port > 65535 ||
+		    port < (role == NET_URL_LISTEN ? 0 : 1) || (role == NET_URL_DIAL && u->u_hostname[0] == '\0'))
 			abort();
 	} else if (strcmp(s, "ipc") != 0 && strcmp(s, "unix") != 0 && strcmp(s, "abstract") != 0) {
 		abort();
@@ -197,7 +199,7 @@ a_password(const char *text, char *out, size_t len)
 	const char *scheme = strstr(text, "://");
 	if (scheme != NULL) {
 		const char *auth = scheme + 3, *at = NULL;
-		size_t auth_len  = strcspn(auth, "/?#");
+		size_t auth_len = strcspn(auth, "/?#");
 		for (const char *p = auth; p < auth + auth_len; p++)
 			if (*p == '@')
 				at = p;
@@ -227,7 +229,7 @@ check_conninfo(const char *text)
 	/* What follows the reason's fixed words came from libpq or from the
 	 * value, and the password was taken out of it. */
 	static const char *const fixed[] = {"can work: it ", "connection string: "};
-	const char *said = err;
+	const char *said                 = err;
 	for (size_t i = 0; i < 2; i++)
 		if (strncmp(err, "is not a libpq URL or ", 22) == 0 && strstr(err, fixed[i]) != NULL) {
 			said = strstr(err, fixed[i]) + strlen(fixed[i]);
@@ -244,10 +246,10 @@ check_conninfo(const char *text)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static void (*const parsers[])(const char *) = {check_ports, check_redis_url, check_amqp_url, check_mask,
-	    check_table};
-	static void (*const network[])(const char *) = {check_ipv4, check_host, check_nng_listen, check_nng_dial_list,
-	    check_conninfo};
+	static void (*const parsers[])(const char *) = {
+	    check_ports, check_redis_url, check_amqp_url, check_mask, check_table};
+	static void (*const network[])(const char *) = {
+	    check_ipv4, check_host, check_nng_listen, check_nng_dial_list, check_conninfo};
 	if (size == 0)
 		return 0;
 	char *text = malloc(size);

@@ -7,14 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "json/number_text.h"
 #include "orders.pb-c.h"
+#include "json/number_text.h"
 #include "json/pbjson.h"
 
-#define CHECK(cond)             \
-	do {                        \
-		if (!(cond))            \
-			abort();            \
+#define CHECK(cond)                                                                                                    \
+	do {                                                                                                           \
+		if (!(cond))                                                                                           \
+			abort();                                                                                       \
 	} while (0)
 
 /* Decodes {"<field>":<text>} as a CreateOrderRequest. */
@@ -29,7 +29,8 @@ decode_field(const char *field, const uint8_t *data, size_t size)
 	json[head + size] = '}';
 	ProtobufCMessage *msg;
 	rpc_status st;
-	rpc_code code = pbjson_decode(&orders__create_order_request__descriptor, json, (size_t) head + size + 1, &msg, &st);
+	rpc_code code =
+	    pbjson_decode(&orders__create_order_request__descriptor, json, (size_t) head + size + 1, &msg, &st);
 	free(json);
 	CHECK(code == RPC_OK || st.n_violations > 0); /* a refusal says why */
 	return (Orders__CreateOrderRequest *) msg;
@@ -58,7 +59,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *copy = malloc(size + 1);
 	CHECK(copy != NULL);
 	memcpy(copy, data, size);
-	copy[size] = '\0';
+	copy[size]     = '\0';
 	double nearest = strtod(copy, NULL);
 
 	char plain[256] = "";

@@ -6,9 +6,9 @@
 #include <string.h>
 
 #include "orders.pb-c.h"
-#include "json/pbjson.h"
 #include "rpc.pb-c.h"
 #include "users.pb-c.h"
+#include "json/pbjson.h"
 
 static const ProtobufCMessageDescriptor *const targets[] = {
     &users__create_user_request__descriptor,

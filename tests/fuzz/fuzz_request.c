@@ -89,17 +89,23 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		char *colon = strchr(line, ':');
 		if (colon == NULL)
 			continue;
-		*colon          = '\0';
-		fields[n++] = (request_field) {line, colon + 1 + strspn(colon + 1, " ")};
+		*colon      = '\0';
+		fields[n++] = (request_field){line, colon + 1 + strspn(colon + 1, " ")};
 	}
 
-	request_head h = {.method = method, .version = version, .target = target, .query = query, .fields = fields,
-	    .n_fields = n, .layout = layout, .layout_field = n > 0 ? (int) (layout % (unsigned) n) : -1};
+	request_head h = {.method = method,
+	    .version              = version,
+	    .target               = target,
+	    .query                = query,
+	    .fields               = fields,
+	    .n_fields             = n,
+	    .layout               = layout,
+	    .layout_field         = n > 0 ? (int) (layout % (unsigned) n) : -1};
 	request_violation v;
 	memset(&v, 0xff, sizeof(v));
 	if (request_check(&h, &v)) {
 		static const int statuses[] = {400, 414, 431, 501, 505};
-		bool known = false;
+		bool known                  = false;
 		for (size_t i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++)
 			known = known || v.status == statuses[i];
 		if (!known || memchr(v.message, '\0', sizeof(v.message)) == NULL || v.message[0] == '\0')

@@ -134,8 +134,8 @@ open_cache_as(const char *userinfo, int db)
 {
 	char host[256], pw[256], err[160], url[400];
 	int port, url_db;
-	cr_assert_eq(cache_parse_url(getenv("REDIS_URL"), host, sizeof(host), &port, &url_db, pw, sizeof(pw), err,
-	                 sizeof(err)),
+	cr_assert_eq(
+	    cache_parse_url(getenv("REDIS_URL"), host, sizeof(host), &port, &url_db, pw, sizeof(pw), err, sizeof(err)),
 	    0, "%s", err);
 	snprintf(url, sizeof(url), "redis://%s%s:%d/%d", userinfo, host, port, db);
 	cache *c = cache_new(url, 2000, 60);
@@ -186,17 +186,20 @@ Test(cache, urls_parse_strictly)
 {
 	char host[64], pw[64], err[160];
 	int port, db;
-	cr_assert_eq(cache_parse_url("redis://127.0.0.1:6380/2", host, sizeof(host), &port, &db, pw, sizeof(pw), err,
-	                 sizeof(err)), 0);
+	cr_assert_eq(cache_parse_url(
+	                 "redis://127.0.0.1:6380/2", host, sizeof(host), &port, &db, pw, sizeof(pw), err, sizeof(err)),
+	    0);
 	cr_assert_str_eq(host, "127.0.0.1");
 	cr_assert_eq(port, 6380);
 	cr_assert_eq(db, 2);
-	cr_assert_eq(cache_parse_url("redis://:s3cret@cache", host, sizeof(host), &port, &db, pw, sizeof(pw), err,
-	                 sizeof(err)), 0);
+	cr_assert_eq(
+	    cache_parse_url("redis://:s3cret@cache", host, sizeof(host), &port, &db, pw, sizeof(pw), err, sizeof(err)),
+	    0);
 	cr_assert_str_eq(pw, "s3cret");
 	cr_assert_eq(port, 6379);
-	const char *bad[] = {"http://x", "redis://", "redis://h:0", "redis://h:99999", "redis://h/99", "redis://h:6379x"};
+	const char *bad[] = {
+	    "http://x", "redis://", "redis://h:0", "redis://h:99999", "redis://h/99", "redis://h:6379x"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		cr_assert_eq(cache_parse_url(bad[i], host, sizeof(host), &port, &db, pw, sizeof(pw), err, sizeof(err)), -1,
-		    "%s", bad[i]);
+		cr_assert_eq(cache_parse_url(bad[i], host, sizeof(host), &port, &db, pw, sizeof(pw), err, sizeof(err)),
+		    -1, "%s", bad[i]);
 }

@@ -129,8 +129,8 @@ Test(email_keys, rows_from_before_the_migration_get_their_key_and_duplicates_sta
 		user_record rec;
 		int replayed;
 		rpc_status_clear(&st);
-		cr_assert_eq(user_repo_create(d, "New", taken[i], "req", NULL, &rec, &replayed, &st), RPC_ALREADY_EXISTS,
-		    "%s", taken[i]);
+		cr_assert_eq(user_repo_create(d, "New", taken[i], "req", NULL, &rec, &replayed, &st),
+		    RPC_ALREADY_EXISTS, "%s", taken[i]);
 	}
 	user_record rec;
 	int replayed;

@@ -26,8 +26,8 @@ Test(servers, postgres_answers_a_query_in_each_service_database, .timeout = 30)
 		PGconn *db = PQconnectdb(urls[i]);
 		cr_assert_eq(PQstatus(db), CONNECTION_OK, "connect: %s", PQerrorMessage(db));
 		const char *params[] = {"41"};
-		PGresult *res = PQexecParams(db, "SELECT $1::int + 1, current_database()", 1, NULL, params,
-		    NULL, NULL, 0);
+		PGresult *res =
+		    PQexecParams(db, "SELECT $1::int + 1, current_database()", 1, NULL, params, NULL, NULL, 0);
 		cr_assert_eq(PQresultStatus(res), PGRES_TUPLES_OK, "%s", PQerrorMessage(db));
 		cr_assert_str_eq(PQgetvalue(res, 0, 0), "42");
 		cr_assert_str_eq(PQgetvalue(res, 0, 1), i == 0 ? "user_db" : "order_db");
@@ -72,12 +72,12 @@ Test(servers, rabbitmq_declare_publish_consume, .timeout = 30)
 	cr_assert_eq(amqp_parse_url(url, &info), AMQP_STATUS_OK, "bad AMQP_URL");
 	amqp_connection_state_t conn = amqp_new_connection();
 	amqp_socket_t *sock          = amqp_tcp_socket_new(conn);
-	cr_assert_eq(amqp_socket_open(sock, info.host, info.port), AMQP_STATUS_OK,
-	    "cannot reach RabbitMQ at %s:%d", info.host, info.port);
+	cr_assert_eq(amqp_socket_open(sock, info.host, info.port), AMQP_STATUS_OK, "cannot reach RabbitMQ at %s:%d",
+	    info.host, info.port);
 	/* "amqp://host:port/" parses to the empty vhost; RabbitMQ's default is "/". */
-	const char *vhost      = info.vhost[0] != '\0' ? info.vhost : "/";
-	amqp_rpc_reply_t login = amqp_login(conn, vhost, 0, 131072, 0, AMQP_SASL_METHOD_PLAIN,
-	    info.user, info.password);
+	const char *vhost = info.vhost[0] != '\0' ? info.vhost : "/";
+	amqp_rpc_reply_t login =
+	    amqp_login(conn, vhost, 0, 131072, 0, AMQP_SASL_METHOD_PLAIN, info.user, info.password);
 	cr_assert_eq(login.reply_type, AMQP_RESPONSE_NORMAL, "login failed");
 	amqp_channel_open(conn, 1);
 	assert_amqp_ok(conn, "channel.open");
@@ -86,10 +86,11 @@ Test(servers, rabbitmq_declare_publish_consume, .timeout = 30)
 	snprintf(queue, sizeof(queue), "test.servers.%d", (int) getpid());
 	amqp_queue_declare(conn, 1, amqp_cstring_bytes(queue), 0, 0, 0, 1, amqp_empty_table);
 	assert_amqp_ok(conn, "queue.declare");
-	amqp_basic_properties_t props = {._flags = AMQP_BASIC_CONTENT_TYPE_FLAG,
-	    .content_type = amqp_cstring_bytes("text/plain")};
+	amqp_basic_properties_t props = {
+	    ._flags = AMQP_BASIC_CONTENT_TYPE_FLAG, .content_type = amqp_cstring_bytes("text/plain")};
 	cr_assert_eq(amqp_basic_publish(conn, 1, amqp_empty_bytes, amqp_cstring_bytes(queue), 0, 0, &props,
-	                 amqp_cstring_bytes("hello broker")), AMQP_STATUS_OK);
+	                 amqp_cstring_bytes("hello broker")),
+	    AMQP_STATUS_OK);
 	amqp_basic_consume(conn, 1, amqp_cstring_bytes(queue), amqp_empty_bytes, 0, 1, 0, amqp_empty_table);
 	assert_amqp_ok(conn, "basic.consume");
 

@@ -13,7 +13,7 @@ amqp_connection_state_t
 event_consumer_open(const char *queue, bool durable)
 {
 	char err[256];
-	const char *url = getenv("AMQP_URL");
+	const char *url              = getenv("AMQP_URL");
 	amqp_connection_state_t conn = url != NULL ? broker_connect(url, 5000, 0, err, sizeof(err)) : NULL;
 	if (conn == NULL) {
 		fprintf(stderr, "event_consumer: %s\n", url != NULL ? err : "AMQP_URL is not set");

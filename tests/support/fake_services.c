@@ -20,10 +20,10 @@
 #include <time.h>
 
 #include "base/log.h"
+#include "base/signals.h"
 #include "contract/tables.h"
 #include "orders.pb-c.h"
 #include "rpc/server.h"
-#include "base/signals.h"
 #include "users.pb-c.h"
 
 static _Atomic int orders_healthy = 1;
@@ -38,8 +38,8 @@ fake_created_at(Google__Protobuf__Timestamp *ts)
 }
 
 static void
-users_create_user(Users__UserService_Service *svc, const Users__CreateUserRequest *in, Users__User_Closure done,
-    void *call)
+users_create_user(
+    Users__UserService_Service *svc, const Users__CreateUserRequest *in, Users__User_Closure done, void *call)
 {
 	(void) svc;
 	rpc_status *st = rpc_call_status(call);
@@ -88,9 +88,7 @@ users_get_user(Users__UserService_Service *svc, const Users__GetUserRequest *in,
 		rpc_status_set(st, RPC_UNAVAILABLE, "the user database is unavailable");
 		done(NULL, call);
 		return;
-	case 5000:
-		nanosleep(&(struct timespec) {.tv_sec = 3}, NULL);
-		break;
+	case 5000: nanosleep(&(struct timespec){.tv_sec = 3}, NULL); break;
 	case 77: {
 		const char *key = rpc_call_metadata(call, "idempotency-key");
 		user.id         = rpc_call_remaining_ms(call);
@@ -100,9 +98,7 @@ users_get_user(Users__UserService_Service *svc, const Users__GetUserRequest *in,
 		return;
 	}
 	case 900:
-	case 901:
-		atomic_store(&orders_healthy, in->id == 900);
-		break;
+	case 901: atomic_store(&orders_healthy, in->id == 900); break;
 	}
 	user.id    = in->id;
 	user.name  = "Ada Lovelace";
@@ -119,10 +115,10 @@ health_reply(Health__HealthReply_Closure done, void *call, bool ok)
 	pg.detail             = ok ? "connected" : "connection refused";
 	/* A healthy dependency beside the failing one, as the real services
 	 * report several: a reader must look at the reply's own ok. */
-	Health__Dependency redis = HEALTH__DEPENDENCY__INIT;
-	redis.name               = "redis";
-	redis.ok                 = true;
-	redis.detail             = "connected";
+	Health__Dependency redis   = HEALTH__DEPENDENCY__INIT;
+	redis.name                 = "redis";
+	redis.ok                   = true;
+	redis.detail               = "connected";
 	Health__Dependency *deps[] = {&pg, &redis};
 	Health__HealthReply reply  = HEALTH__HEALTH_REPLY__INIT;
 	reply.ok                   = ok;
@@ -132,8 +128,8 @@ health_reply(Health__HealthReply_Closure done, void *call, bool ok)
 }
 
 static void
-users_health(Users__UserService_Service *svc, const Health__HealthRequest *in, Health__HealthReply_Closure done,
-    void *call)
+users_health(
+    Users__UserService_Service *svc, const Health__HealthRequest *in, Health__HealthReply_Closure done, void *call)
 {
 	(void) svc;
 	(void) in;
@@ -141,8 +137,8 @@ users_health(Users__UserService_Service *svc, const Health__HealthRequest *in, H
 }
 
 static void
-fill_order(Orders__Order *o, Google__Protobuf__Timestamp *ts, Google__Type__Decimal *price, int64_t id,
-    int64_t user_id, const char *product, const char *amount, const char *status)
+fill_order(Orders__Order *o, Google__Protobuf__Timestamp *ts, Google__Type__Decimal *price, int64_t id, int64_t user_id,
+    const char *product, const char *amount, const char *status)
 {
 	orders__order__init(o);
 	google__type__decimal__init(price);
@@ -157,8 +153,8 @@ fill_order(Orders__Order *o, Google__Protobuf__Timestamp *ts, Google__Type__Deci
 }
 
 static void
-orders_create_order(Orders__OrderService_Service *svc, const Orders__CreateOrderRequest *in,
-    Orders__Order_Closure done, void *call)
+orders_create_order(
+    Orders__OrderService_Service *svc, const Orders__CreateOrderRequest *in, Orders__Order_Closure done, void *call)
 {
 	(void) svc;
 	if (in->user_id == 99) {
@@ -175,8 +171,8 @@ orders_create_order(Orders__OrderService_Service *svc, const Orders__CreateOrder
 }
 
 static void
-orders_get_order(Orders__OrderService_Service *svc, const Orders__GetOrderRequest *in, Orders__Order_Closure done,
-    void *call)
+orders_get_order(
+    Orders__OrderService_Service *svc, const Orders__GetOrderRequest *in, Orders__Order_Closure done, void *call)
 {
 	(void) svc;
 	if (in->id != 7) {
@@ -201,16 +197,16 @@ orders_list_orders_by_user(Orders__OrderService_Service *svc, const Orders__List
 	Google__Type__Decimal pa, pb;
 	fill_order(&a, &ta, &pa, 7, 1, "Laptop", "15000000", "pending");
 	fill_order(&b, &tb, &pb, 8, 1, "Mouse", "19.99", "paid");
-	Orders__Order *items[]  = {&a, &b};
-	Orders__OrderList list  = ORDERS__ORDER_LIST__INIT;
-	list.n_orders           = in->user_id == 1 ? 2 : 0;
-	list.orders             = items;
+	Orders__Order *items[] = {&a, &b};
+	Orders__OrderList list = ORDERS__ORDER_LIST__INIT;
+	list.n_orders          = in->user_id == 1 ? 2 : 0;
+	list.orders            = items;
 	done(&list, call);
 }
 
 static void
-orders_health(Orders__OrderService_Service *svc, const Health__HealthRequest *in, Health__HealthReply_Closure done,
-    void *call)
+orders_health(
+    Orders__OrderService_Service *svc, const Health__HealthRequest *in, Health__HealthReply_Closure done, void *call)
 {
 	(void) svc;
 	(void) in;
@@ -232,8 +228,7 @@ mark_health(void)
 }
 
 static void
-health_only_invoke(ProtobufCService *svc, unsigned index, const ProtobufCMessage *in, ProtobufCClosure done,
-    void *call)
+health_only_invoke(ProtobufCService *svc, unsigned index, const ProtobufCMessage *in, ProtobufCClosure done, void *call)
 {
 	(void) svc;
 	(void) index; /* only Health has a handler */
@@ -246,18 +241,17 @@ health_only_invoke(ProtobufCService *svc, unsigned index, const ProtobufCMessage
 static ProtobufCService *
 stand_in(const contract_service *c, health_only *h)
 {
-	static Users__UserService_Service users   = USERS__USER_SERVICE__INIT(users_);
+	static Users__UserService_Service users    = USERS__USER_SERVICE__INIT(users_);
 	static Orders__OrderService_Service orders = ORDERS__ORDER_SERVICE__INIT(orders_);
 	if (c->descriptor == &users__user_service__descriptor)
 		return &users.base;
 	if (c->descriptor == &orders__order_service__descriptor)
 		return &orders.base;
-	const ProtobufCMethodDescriptor *health = protobuf_c_service_descriptor_get_method_by_name(c->descriptor,
-	    "Health");
+	const ProtobufCMethodDescriptor *health =
+	    protobuf_c_service_descriptor_get_method_by_name(c->descriptor, "Health");
 	if (health == NULL || c->descriptor->n_methods > sizeof(h->handlers) / sizeof(h->handlers[0]))
 		return NULL;
-	h->base                                          = (ProtobufCService) {.descriptor = c->descriptor,
-	                                                    .invoke = health_only_invoke};
+	h->base = (ProtobufCService){.descriptor = c->descriptor, .invoke = health_only_invoke};
 	h->handlers[health - c->descriptor->methods] = mark_health;
 	return &h->base;
 }
@@ -271,8 +265,8 @@ main(void)
 
 	static health_only others[CONTRACT_SERVICES_MAX];
 	rpc_server *servers[CONTRACT_SERVICES_MAX] = {0};
-	size_t served = 0;
-	int failed    = 0;
+	size_t served                              = 0;
+	int failed                                 = 0;
 	for (size_t i = 0; i < contract_services_count && !failed; i++) {
 		const contract_service *c = &contract_services[i];
 		const char *url           = getenv(c->url_variable);

@@ -31,7 +31,7 @@ http_request(const char *method, const char *url, const char *const *headers, co
 {
 	memset(out, 0, sizeof(*out));
 	growing b = {calloc(1, 1), 0}, h = {calloc(1, 1), 0};
-	CURL *curl = curl_easy_init();
+	CURL *curl              = curl_easy_init();
 	struct curl_slist *list = NULL;
 	for (size_t i = 0; headers != NULL && headers[i] != NULL; i++)
 		list = curl_slist_append(list, headers[i]);

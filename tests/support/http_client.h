@@ -6,18 +6,18 @@
 #include <stddef.h>
 
 typedef struct http_response {
-	long status;     /* 0 when the request failed at the transport */
-	char *body;      /* NUL-terminated */
+	long status; /* 0 when the request failed at the transport */
+	char *body;  /* NUL-terminated */
 	size_t len;
-	char *headers;   /* raw header block */
-	json_t *json;    /* body parsed, or NULL */
-	double seconds;  /* total time */
+	char *headers;  /* raw header block */
+	json_t *json;   /* body parsed, or NULL */
+	double seconds; /* total time */
 } http_response;
 
 /* Sends one request. headers is NULL-terminated ("Name: value"); body may
  * be NULL. Returns the status. Free the response with http_response_free. */
-long http_request(const char *method, const char *url, const char *const *headers, const char *body,
-    http_response *out);
+long http_request(
+    const char *method, const char *url, const char *const *headers, const char *body, http_response *out);
 
 /* The value of a response header (case-insensitive name), copied into buf;
  * NULL when absent. */

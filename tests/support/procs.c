@@ -22,7 +22,7 @@ extern char **environ;
 static void
 sleep_ms(int ms)
 {
-	nanosleep(&(struct timespec) {.tv_sec = ms / 1000, .tv_nsec = (long) (ms % 1000) * 1000000L}, NULL);
+	nanosleep(&(struct timespec){.tv_sec = ms / 1000, .tv_nsec = (long) (ms % 1000) * 1000000L}, NULL);
 }
 
 int
@@ -218,7 +218,7 @@ exec_child(const char *path, const char *const *env, const char *log_path)
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	execve(path, (char *[]) {(char *) path, NULL}, environ);
+	execve(path, (char *[]){(char *) path, NULL}, environ);
 	_exit(127);
 }
 

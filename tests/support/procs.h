@@ -21,8 +21,7 @@ pid_t procs_start(const char *path, const char *const *env, const char *log_path
  * there once it has ended (read it with procs_read_status). With
  * PROCS_OWNER_PID set, the watcher stops the process (SIGTERM, then SIGKILL
  * after 10 s) once that owner is gone, so nothing outlives a killed suite. */
-pid_t procs_start_detached(const char *path, const char *const *env, const char *log_path,
-    const char *status_path);
+pid_t procs_start_detached(const char *path, const char *const *env, const char *log_path, const char *status_path);
 
 /* The wait status a detached process's watcher wrote to status_path, waiting
  * up to timeout_ms for it to appear; -1 when it did not. */

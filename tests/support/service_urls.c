@@ -12,8 +12,7 @@ service_urls_set_all(const char *tag)
 {
 	for (size_t i = 0; i < contract_services_count; i++) {
 		char url[160];
-		snprintf(url, sizeof(url), "ipc:///tmp/%s-%d-%s.ipc", tag, (int)getpid(),
-		         contract_services[i].name);
+		snprintf(url, sizeof(url), "ipc:///tmp/%s-%d-%s.ipc", tag, (int) getpid(), contract_services[i].name);
 		setenv(contract_services[i].url_variable, url, 1);
 	}
 }

@@ -3,12 +3,12 @@
 
 #include <criterion/criterion.h>
 #include <criterion/hooks.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <dirent.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -152,8 +152,8 @@ start_proc(stack_proc *p)
 	char path[256];
 	status_path(p->name, path, sizeof(path));
 	unlink(path); /* the previous run's */
-	pid_t pid = procs_start_detached(p->path, p->env, strcmp(p->name, "order-svc") == 0 ? stack_order_log() : NULL,
-	    path);
+	pid_t pid =
+	    procs_start_detached(p->path, p->env, strcmp(p->name, "order-svc") == 0 ? stack_order_log() : NULL, path);
 	pid_path(p->name, path, sizeof(path));
 	FILE *f = fopen(path, "w");
 	if (f != NULL) {
@@ -218,12 +218,12 @@ blocks_sigterm(pid_t pid)
 	if (strstr(wchan, "sigtimedwait") != NULL)
 		return true;
 	snprintf(path, sizeof(path), "/proc/%d/task", (int) pid);
-	DIR *tasks = opendir(path);
+	DIR *tasks   = opendir(path);
 	bool blocked = false;
 	for (struct dirent *t; tasks != NULL && !blocked && (t = readdir(tasks)) != NULL;) {
 		char status[352], line[128];
 		snprintf(status, sizeof(status), "%s/%s/status", path, t->d_name);
-		FILE *f = fopen(status, "r");
+		FILE *f                 = fopen(status, "r");
 		unsigned long long mask = 0;
 		while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
 			if (sscanf(line, "SigBlk: %llx", &mask) == 1)
@@ -248,7 +248,7 @@ wait_handles_sigterm(const char *name)
 	for (int tries = 0; tries < 400; tries++) {
 		if (blocks_sigterm(stack_pid(name)))
 			return;
-		nanosleep(&(struct timespec) {.tv_nsec = 25 * 1000000L}, NULL);
+		nanosleep(&(struct timespec){.tv_nsec = 25 * 1000000L}, NULL);
 	}
 	fprintf(stderr, "stack: %s does not block SIGTERM after 10 s\n", name);
 }
@@ -269,7 +269,7 @@ stack_wait_ready(int ms)
 		http_response_free(&r);
 		if (status == 200)
 			return 0;
-		nanosleep(&(struct timespec) {.tv_nsec = 100 * 1000 * 1000}, NULL);
+		nanosleep(&(struct timespec){.tv_nsec = 100 * 1000 * 1000}, NULL);
 	}
 	return -1;
 }

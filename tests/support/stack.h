@@ -13,8 +13,7 @@
 #include "http_client.h"
 
 /* GET/POST... to the gateway: path like "/users/1". */
-long stack_http(const char *method, const char *path, const char *const *headers, const char *body,
-    http_response *r);
+long stack_http(const char *method, const char *path, const char *const *headers, const char *body, http_response *r);
 
 /* Asserts an error response: the status, and `message` as exactly these n
  * texts, in order. */

@@ -13,26 +13,26 @@ sleep_ms(uint32_t ms)
 }
 
 static void
-test_echo(Rpctest__TestService_Service *svc, const Rpctest__EchoRequest *in,
-    Rpctest__EchoReply_Closure done, void *closure_data)
+test_echo(Rpctest__TestService_Service *svc, const Rpctest__EchoRequest *in, Rpctest__EchoReply_Closure done,
+    void *closure_data)
 {
 	rpc_call *call = closure_data;
 	if (in->sleep_ms > 0)
 		sleep_ms(in->sleep_ms);
 	Rpctest__EchoReply out = RPCTEST__ECHO_REPLY__INIT;
-	out.text         = in->text;
-	out.number       = in->number;
-	out.request_id   = (char *) rpc_call_request_id(call);
-	out.remaining_ms = rpc_call_remaining_ms(call);
-	out.worker       = (int32_t) (intptr_t) rpc_call_worker_state(call);
-	const char *md   = in->metadata_key[0] != '\0' ? rpc_call_metadata(call, in->metadata_key) : NULL;
-	out.metadata_value = (char *) (md != NULL ? md : "");
+	out.text               = in->text;
+	out.number             = in->number;
+	out.request_id         = (char *) rpc_call_request_id(call);
+	out.remaining_ms       = rpc_call_remaining_ms(call);
+	out.worker             = (int32_t) (intptr_t) rpc_call_worker_state(call);
+	const char *md         = in->metadata_key[0] != '\0' ? rpc_call_metadata(call, in->metadata_key) : NULL;
+	out.metadata_value     = (char *) (md != NULL ? md : "");
 	done(&out, closure_data);
 }
 
 static void
-test_invalid(Rpctest__TestService_Service *svc, const Rpctest__EchoRequest *in,
-    Rpctest__EchoReply_Closure done, void *closure_data)
+test_invalid(Rpctest__TestService_Service *svc, const Rpctest__EchoRequest *in, Rpctest__EchoReply_Closure done,
+    void *closure_data)
 {
 	rpc_status *st = rpc_call_status(closure_data);
 	rpc_status_add_violation(st, "text", "text must not be empty");
@@ -41,8 +41,8 @@ test_invalid(Rpctest__TestService_Service *svc, const Rpctest__EchoRequest *in,
 }
 
 static void
-test_no_reply(Rpctest__TestService_Service *svc, const Rpctest__EchoRequest *in,
-    Rpctest__EchoReply_Closure done, void *closure_data)
+test_no_reply(Rpctest__TestService_Service *svc, const Rpctest__EchoRequest *in, Rpctest__EchoReply_Closure done,
+    void *closure_data)
 {
 }
 

@@ -48,7 +48,7 @@ Test(backoff, a_peer_success_during_a_failing_attempt_still_counts)
 	backoff_init(&quick, 60000, 60000);
 	backoff_share(&slow, &successes);
 	backoff_share(&quick, &successes);
-	backoff_attempt(&slow);   /* slow starts connecting while the server is down */
+	backoff_attempt(&slow);    /* slow starts connecting while the server is down */
 	backoff_succeeded(&quick); /* meanwhile the server came back: quick got through */
 	backoff_failed(&slow);     /* slow's attempt, started earlier, fails */
 	cr_assert(backoff_ready(&slow), "the server is back: no minute's wait");

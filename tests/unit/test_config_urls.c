@@ -5,10 +5,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/env.h"
 #include "svc/broker.h"
 #include "svc/cache.h"
 #include "svc/db.h"
-#include "base/env.h"
 
 static int
 parse(const char *url, char *password, char *err)
@@ -131,8 +131,12 @@ Test(config_urls, libpq_messages_lose_their_passwords)
 	}
 	/* And through env_load, the value is masked as --help masks it. */
 	const char *url = NULL;
-	env_var v = {.name = "T_DB_URL", .default_value = "postgresql://u:s3cret@h:notaport/db", .kind = ENV_CUSTOM,
-	    .parse = db_env_parse_conninfo, .out = &url, .secret_url = 1};
+	env_var v       = {.name = "T_DB_URL",
+	          .default_value = "postgresql://u:s3cret@h:notaport/db",
+	          .kind          = ENV_CUSTOM,
+	          .parse         = db_env_parse_conninfo,
+	          .out           = &url,
+	          .secret_url    = 1};
 	char err[512];
 	cr_assert_eq(env_load(&v, 1, err, sizeof(err)), -1);
 	cr_assert_str_eq(err, "T_DB_URL: 'postgresql://u:***@h:notaport/db' is not a libpq URL or connection string "
@@ -175,8 +179,12 @@ Test(config_urls, passwords_are_hidden_wherever_a_library_could_read_one)
 	};
 	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
 		const char *url = NULL;
-		env_var v = {.name = "T_DB_URL", .default_value = refused[i].value, .kind = ENV_CUSTOM,
-		    .parse = db_env_parse_conninfo, .out = &url, .secret_url = 1};
+		env_var v       = {.name = "T_DB_URL",
+		          .default_value = refused[i].value,
+		          .kind          = ENV_CUSTOM,
+		          .parse         = db_env_parse_conninfo,
+		          .out           = &url,
+		          .secret_url    = 1};
 		char err[512];
 		cr_assert_eq(env_load(&v, 1, err, sizeof(err)), -1, "%s was accepted", refused[i].value);
 		cr_assert_null(strstr(err, refused[i].secret), "%s", err);
@@ -222,8 +230,12 @@ Test(config_urls, redis_hosts_and_ports_are_checked)
 	cr_assert_eq(parse("redis://redis:6379/0", password, err), 0, "%s", err);
 	const char *out = NULL;
 	char msg[512];
-	env_var v = {.name = "T_REDIS_URL", .default_value = "redis://:s3cret@h:0", .kind = ENV_CUSTOM,
-	    .parse = cache_env_parse_url, .out = &out, .secret_url = 1};
+	env_var v = {.name = "T_REDIS_URL",
+	    .default_value = "redis://:s3cret@h:0",
+	    .kind          = ENV_CUSTOM,
+	    .parse         = cache_env_parse_url,
+	    .out           = &out,
+	    .secret_url    = 1};
 	cr_assert_eq(env_load(&v, 1, msg, sizeof(msg)), -1);
 	cr_assert_str_eq(msg, "T_REDIS_URL: 'redis://:***@h:0' is not a Redis URL: it has a bad port (1-65535)");
 }

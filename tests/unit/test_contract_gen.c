@@ -35,109 +35,98 @@ typedef struct gen_case {
 
 static const gen_case refused[] = {
     {METHOD(GET("/things/{id=shelves/*}")), NULL,
-     "t.proto: t.S.M: path '/things/{id=shelves/*}': variable '{id=shelves/*}' has a sub-template"},
-    {METHOD(GET("/things/**")), NULL,
-     "t.proto: t.S.M: path '/things/**' has a '**' wildcard segment"},
+        "t.proto: t.S.M: path '/things/{id=shelves/*}': variable '{id=shelves/*}' has a sub-template"},
+    {METHOD(GET("/things/**")), NULL, "t.proto: t.S.M: path '/things/**' has a '**' wildcard segment"},
     {METHOD(GET("/things/*")), NULL, "t.proto: t.S.M: path '/things/*' has a '*' wildcard segment"},
-    {METHOD(GET("/things/{id}:cancel")), NULL,
-     "t.proto: t.S.M: path '/things/{id}:cancel' has a ':verb' suffix"},
+    {METHOD(GET("/things/{id}:cancel")), NULL, "t.proto: t.S.M: path '/things/{id}:cancel' has a ':verb' suffix"},
     {METHOD(GET("/things/{nope}")), NULL,
-     "t.proto: t.S.M: path '/things/{nope}': {nope} is not a field of the "
-     "request Req"},
+        "t.proto: t.S.M: path '/things/{nope}': {nope} is not a field of the "
+        "request Req"},
     {METHOD(GET("/things/{inner.id}")), NULL, "variable '{inner.id}' is a nested field path"},
-    {METHOD(GET("/things/{tags}")), NULL,
-     "{tags} is a repeated field of Req; a path variable binds a scalar"},
-    {METHOD(GET("/things/{inner}")), NULL,
-     "{inner} is a message field of Req; a path variable binds a scalar"},
+    {METHOD(GET("/things/{tags}")), NULL, "{tags} is a repeated field of Req; a path variable binds a scalar"},
+    {METHOD(GET("/things/{inner}")), NULL, "{inner} is a message field of Req; a path variable binds a scalar"},
     {METHOD(GET("/things/{id}/x/{id}")), NULL, "path '/things/{id}/x/{id}' binds {id} twice"},
     {METHOD(GET("/{a}/{b}/{c}/{d}/{e}")), NULL, "has more than 4 variables"},
     {METHOD(GET("things")), NULL, "path 'things' does not start with '/'"},
     {METHOD(GET("/")), NULL, "path '/' has no segment"},
     {METHOD(GET("/things//x")), NULL, "path '/things//x' has an empty segment"},
-    {METHOD(GET("/th%20ings")), NULL,
-     "segment 'th%20ings' has '%', outside the unreserved characters"},
-    {METHOD(GET("/things/x{id}")), NULL,
-     "segment 'x{id}' has '{', outside the unreserved characters"},
+    {METHOD(GET("/th%20ings")), NULL, "segment 'th%20ings' has '%', outside the unreserved characters"},
+    {METHOD(GET("/things/x{id}")), NULL, "segment 'x{id}' has '{', outside the unreserved characters"},
     {METHOD(GET("/things/{id}x")), NULL, "segment '{id}x' is neither a literal nor one {field}"},
     {METHOD("option (google.api.http) = { post: \"/things\" body: \"nope\" };"), NULL,
-     "t.proto: t.S.M: body 'nope' is not a field of the request Req"},
+        "t.proto: t.S.M: body 'nope' is not a field of the request Req"},
     {METHOD("option (google.api.http) = { post: \"/things\" body: \"inner\" };"), NULL,
-     "body 'inner': a field body is not served by the gateway; use body: \"*\""},
-    {METHOD("option (google.api.http) = { get: \"/things\" body: \"*\" };"), NULL,
-     "GET with body '*'"},
-    {METHOD("option (google.api.http) = { delete: \"/things/{id}\" body: \"*\" };"), NULL,
-     "DELETE with body '*'"},
+        "body 'inner': a field body is not served by the gateway; use body: \"*\""},
+    {METHOD("option (google.api.http) = { get: \"/things\" body: \"*\" };"), NULL, "GET with body '*'"},
+    {METHOD("option (google.api.http) = { delete: \"/things/{id}\" body: \"*\" };"), NULL, "DELETE with body '*'"},
     {METHOD("option (google.api.http) = { get: \"/things\" response_body: \"nope\" };"), NULL,
-     "response_body 'nope' is not a field of the reply Reply"},
+        "response_body 'nope' is not a field of the reply Reply"},
     {METHOD("option (google.api.http) = { post: \"/things\" body: \"*\" }; option (rest.route) = { "
             "status: 201 };"),
-     NULL, "rest.route status 201 without a location"},
+        NULL, "rest.route status 201 without a location"},
     {METHOD(GET("/things") " option (rest.route) = { location: \"/things/{id}\" };"), NULL,
-     "rest.route location '/things/{id}' without status 201"},
+        "rest.route location '/things/{id}' without status 201"},
     {METHOD("option (google.api.http) = { post: \"/things\" body: \"*\" };"
             " option (rest.route) = { status: 201 location: \"/things/{nope}\" };"),
-     NULL, "location '/things/{nope}': {nope} is not a field of the reply Reply"},
+        NULL, "location '/things/{nope}': {nope} is not a field of the reply Reply"},
     {METHOD(GET("/things") " option (rest.route) = { status: 204 };"), NULL,
-     "rest.route status 204: the gateway answers a success with 200 or 201"},
+        "rest.route status 204: the gateway answers a success with 200 or 201"},
     {METHOD(GET("/things") " option (rest.route) = { error_statuses: [200] };"), NULL,
-     "rest.route error status 200 is not a 4xx or 5xx status"},
+        "rest.route error status 200 is not a 4xx or 5xx status"},
     {METHOD(GET("/things") " option (rest.route) = { error_statuses: [404, 404] };"), NULL,
-     "rest.route error status 404 is listed twice"},
+        "rest.route error status 404 is listed twice"},
     {METHOD(GET("/things") " option (rest.route) = { error_statuses: [400, 401, 403, 404, 409, "
                            "410, 412, 422] };"),
-     NULL, "rest.route has 8 error_statuses, more than 7"},
-    {"service S { rpc A(Req) returns (Reply) { " GET(
-         "/things/{id}") " }\n"
-                         "  rpc B(Req) returns (Reply) { " GET("/things/{id}") " } }\n",
-     NULL, "t.proto: t.S.B: GET /things/{id} is also t.S.A's route (GET /things/{id}, t.proto)"},
-    {"service S { rpc A(Req) returns (Reply) { " GET(
-         "/things/{id}") " }\n"
-                         "  rpc B(Req) returns (Reply) { " GET("/things/{name}") " } }\n",
-     NULL, "t.proto: t.S.B: GET /things/{name} is also t.S.A's route (GET /things/{id}, t.proto)"},
+        NULL, "rest.route has 8 error_statuses, more than 7"},
+    {"service S { rpc A(Req) returns (Reply) { " GET("/things/{id}") " }\n"
+                                                                     "  rpc B(Req) returns (Reply) { " GET(
+                                                                         "/things/{id}") " } }\n",
+        NULL, "t.proto: t.S.B: GET /things/{id} is also t.S.A's route (GET /things/{id}, t.proto)"},
+    {"service S { rpc A(Req) returns (Reply) { " GET("/things/{id}") " }\n"
+                                                                     "  rpc B(Req) returns (Reply) { " GET(
+                                                                         "/things/{name}") " } }\n",
+        NULL, "t.proto: t.S.B: GET /things/{name} is also t.S.A's route (GET /things/{id}, t.proto)"},
     {METHOD("option (google.api.http) = { custom: { kind: \"HEAD\" path: \"/things\" } };"), NULL,
-     "google.api.http has a custom pattern (kind 'HEAD')"},
+        "google.api.http has a custom pattern (kind 'HEAD')"},
     {METHOD("option (google.api.http) = { get: \"/things\" additional_bindings: { get: \"/stuff\" "
             "} };"),
-     NULL, "google.api.http has additional_bindings"},
+        NULL, "google.api.http has additional_bindings"},
     {METHOD("option (google.api.http) = { selector: \"t.S.M\" get: \"/things\" };"), NULL,
-     "google.api.http has a selector ('t.S.M')"},
+        "google.api.http has a selector ('t.S.M')"},
     {METHOD("option (google.api.http) = { body: \"*\" };"), NULL,
-     "google.api.http has no get, put, post, delete or patch path"},
+        "google.api.http has no get, put, post, delete or patch path"},
     {METHOD("option (rest.route) = { summary: \"x\" };"), NULL,
-     "t.proto: t.S.M: option (rest.route) without (google.api.http)"},
-    {METHOD(GET("/things")) "service Other { rpc N(Req) returns (Reply) { " GET("/others") " } }\n",
-     NULL, "t.proto: t.Other.N: service t.Other has HTTP routes but no line in the registry"},
-    {METHOD(GET("/things")),
-     "thing-svc t.S TS_URL tcp://127.0.0.1:1 - -\nmissing-svc t.Missing MS_URL - - -\n",
-     "missing-svc: its contract t.Missing is not a service of any .proto given"},
+        "t.proto: t.S.M: option (rest.route) without (google.api.http)"},
+    {METHOD(GET("/things")) "service Other { rpc N(Req) returns (Reply) { " GET("/others") " } }\n", NULL,
+        "t.proto: t.Other.N: service t.Other has HTTP routes but no line in the registry"},
+    {METHOD(GET("/things")), "thing-svc t.S TS_URL tcp://127.0.0.1:1 - -\nmissing-svc t.Missing MS_URL - - -\n",
+        "missing-svc: its contract t.Missing is not a service of any .proto given"},
     {METHOD(GET("/things")), "thing-svc t.S TS_URL tcp://127.0.0.1:1 -\n",
-     "services.conf: line 2: 5 columns, expected 6"},
-    {METHOD(GET("/metrics")), NULL,
-     "t.proto: t.S.M: path '/metrics' takes /metrics, which the gateway serves itself"},
+        "services.conf: line 2: 5 columns, expected 6"},
+    {METHOD(GET("/metrics")), NULL, "t.proto: t.S.M: path '/metrics' takes /metrics, which the gateway serves itself"},
     {METHOD(GET("/{id}")), NULL, "path '/{id}' takes /healthz, which the gateway serves itself"},
     {METHOD(GET("/things")), "Thing_svc t.S TS_URL - - -\n",
-     "services.conf: line 2: name 'Thing_svc' is not lower-case letters, digits and '-'"},
+        "services.conf: line 2: name 'Thing_svc' is not lower-case letters, digits and '-'"},
     {METHOD(GET("/things")), "thing-svc S TS_URL - - -\n",
-     "services.conf: line 2: contract 'S' is not package.Service"},
+        "services.conf: line 2: contract 'S' is not package.Service"},
     {METHOD(GET("/things")), "thing-svc t.S ts-url - - -\n",
-     "services.conf: line 2: url_variable 'ts-url' is not an environment variable name"},
+        "services.conf: line 2: url_variable 'ts-url' is not an environment variable name"},
     {METHOD(GET("/things")), "thing-svc t.S TS_URL http://x:1 - -\n",
-     "services.conf: line 2: default_url 'http://x:1' has scheme 'http'"},
+        "services.conf: line 2: default_url 'http://x:1' has scheme 'http'"},
     {METHOD(GET("/things")), "thing-svc t.S TS_URL - db-url -\n",
-     "services.conf: line 2: db_url_variable 'db-url' is not an environment variable name"},
+        "services.conf: line 2: db_url_variable 'db-url' is not an environment variable name"},
     {METHOD(GET("/things")), "thing-svc t.S TS_URL - - Thing-DB\n",
-     "services.conf: line 2: database 'Thing-DB' is not a lower-case SQL identifier"},
+        "services.conf: line 2: database 'Thing-DB' is not a lower-case SQL identifier"},
     {METHOD(GET("/things")), "thing-svc t.S TS_URL - - -\nthing-svc t.S OTHER_URL - - -\n",
-     "services.conf: line 3: service name 'thing-svc' is declared twice"},
+        "services.conf: line 3: service name 'thing-svc' is declared twice"},
     {METHOD(GET("/things")), "thing-svc t.S TS_URL - - -\nother-svc t.S2 TS_URL - - -\n",
-     "services.conf: line 3: url_variable 'TS_URL' is declared twice"},
+        "services.conf: line 3: url_variable 'TS_URL' is declared twice"},
 };
 
 /* Runs protoc-c and contract-gen in a fresh directory; returns contract-gen's
  * exit status, its stderr in err and the generated file's text in out. */
 static int
-run_case(const char *service, const char *registry, char *err, size_t errlen, char *out,
-         size_t outlen)
+run_case(const char *service, const char *registry, char *err, size_t errlen, char *out, size_t outlen)
 {
 	char dir[] = "/tmp/contract-gen-XXXXXX";
 	cr_assert_not_null(mkdtemp(dir));
@@ -151,17 +140,15 @@ run_case(const char *service, const char *registry, char *err, size_t errlen, ch
 	f = fopen(path, "w");
 	cr_assert_not_null(f);
 	fprintf(f, "# name contract url_variable default_url db_url_variable database\n%s",
-	        registry != NULL ? registry : registry_line);
+	    registry != NULL ? registry : registry_line);
 	fclose(f);
 	snprintf(cmd, sizeof(cmd),
-	         "cd %s && '%s' -I. -I'%s' -I'%s' --include_imports --descriptor_set_out=set.desc "
-	         "t.proto 2>protoc.err",
-	         dir, PROTOC_C, PROTO_ROOT, DESCRIPTOR_PROTO_ROOT);
+	    "cd %s && '%s' -I. -I'%s' -I'%s' --include_imports --descriptor_set_out=set.desc "
+	    "t.proto 2>protoc.err",
+	    dir, PROTOC_C, PROTO_ROOT, DESCRIPTOR_PROTO_ROOT);
 	int status = system(cmd);
-	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "protoc-c refused the case:\n%s",
-	          service);
-	snprintf(cmd, sizeof(cmd), "cd %s && '%s' out.c set.desc services.conf 2>err.txt", dir,
-	         CONTRACT_GEN);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "protoc-c refused the case:\n%s", service);
+	snprintf(cmd, sizeof(cmd), "cd %s && '%s' out.c set.desc services.conf 2>err.txt", dir, CONTRACT_GEN);
 	status = system(cmd);
 	cr_assert(WIFEXITED(status), "contract-gen did not exit");
 	const char *names[] = {"err.txt", "out.c"};
@@ -187,16 +174,14 @@ run_case(const char *service, const char *registry, char *err, size_t errlen, ch
 	return WEXITSTATUS(status);
 }
 
-Test(contract_gen, each_contract_it_cannot_serve_is_a_build_error_naming_method_and_reason,
-     .timeout = 120)
+Test(contract_gen, each_contract_it_cannot_serve_is_a_build_error_naming_method_and_reason, .timeout = 120)
 {
 	static char err[8192], out[16384];
 	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
-		int rc = run_case(refused[i].service, refused[i].registry, err, sizeof(err), out,
-		                  sizeof(out));
+		int rc = run_case(refused[i].service, refused[i].registry, err, sizeof(err), out, sizeof(out));
 		cr_expect_eq(rc, 1, "case %zu exited %d, not 1:\n%s", i, rc, refused[i].service);
-		cr_expect_not_null(strstr(err, refused[i].expected),
-		                   "case %zu: expected\n  %s\nin\n%s", i, refused[i].expected, err);
+		cr_expect_not_null(
+		    strstr(err, refused[i].expected), "case %zu: expected\n  %s\nin\n%s", i, refused[i].expected, err);
 		cr_expect_not_null(strstr(err, "nothing written"), "case %zu: %s", i, err);
 		cr_expect_str_eq(out, "", "case %zu wrote tables", i);
 	}
@@ -219,9 +204,8 @@ Test(contract_gen, a_good_contract_gives_its_routes_and_registry, .timeout = 60)
 	                              "response_body: \"items\" }; }\n"
 	                              "  rpc Health(Req) returns (Reply);\n"
 	                              "}\n";
-	int rc =
-	    run_case(service, "thing-svc t.ThingService THING_SVC_URL tcp://127.0.0.1:5009 - -\n",
-	             err, sizeof(err), out, sizeof(out));
+	int rc = run_case(service, "thing-svc t.ThingService THING_SVC_URL tcp://127.0.0.1:5009 - -\n", err,
+	    sizeof(err), out, sizeof(out));
 	cr_assert_eq(rc, 0, "%s", err);
 	cr_assert_str_eq(err, "");
 	const char *expected[] = {
@@ -241,7 +225,6 @@ Test(contract_gen, a_good_contract_gives_its_routes_and_registry, .timeout = 60)
 	    "const size_t contract_routes_count = 3;",
 	};
 	for (size_t i = 0; i < sizeof(expected) / sizeof(expected[0]); i++)
-		cr_expect_not_null(strstr(out, expected[i]), "expected\n%s\nin\n%s", expected[i],
-		                   out);
+		cr_expect_not_null(strstr(out, expected[i]), "expected\n%s\nin\n%s", expected[i], out);
 	cr_expect_null(strstr(out, "Health"), "an unannotated method has no route:\n%s", out);
 }

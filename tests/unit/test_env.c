@@ -12,14 +12,31 @@ static env_port_list ports;
 static const char *const formats[] = {"text", "json", NULL};
 
 static const env_var vars[] = {
-    {.name = "T_URL", .default_value = "postgresql://svc:secret@127.0.0.1/db", .help = "database",
-        .kind = ENV_STRING, .out = &url, .secret_url = 1},
-    {.name = "T_WORKERS", .default_value = "4", .help = "threads", .kind = ENV_INT, .out = &workers,
-        .min = 1, .max = 64},
-    {.name = "T_FORMAT", .default_value = "text", .help = "log format", .kind = ENV_CHOICE,
-        .out = &format, .choices = formats},
-    {.name = "T_PORTS", .default_value = "3000,3001,3002", .help = "ports", .kind = ENV_CUSTOM,
-        .out = &ports, .parse = env_parse_port_list},
+    {.name             = "T_URL",
+        .default_value = "postgresql://svc:secret@127.0.0.1/db",
+        .help          = "database",
+        .kind          = ENV_STRING,
+        .out           = &url,
+        .secret_url    = 1},
+    {.name             = "T_WORKERS",
+        .default_value = "4",
+        .help          = "threads",
+        .kind          = ENV_INT,
+        .out           = &workers,
+        .min           = 1,
+        .max           = 64},
+    {.name             = "T_FORMAT",
+        .default_value = "text",
+        .help          = "log format",
+        .kind          = ENV_CHOICE,
+        .out           = &format,
+        .choices       = formats},
+    {.name             = "T_PORTS",
+        .default_value = "3000,3001,3002",
+        .help          = "ports",
+        .kind          = ENV_CUSTOM,
+        .out           = &ports,
+        .parse         = env_parse_port_list},
 };
 #define N (sizeof(vars) / sizeof(vars[0]))
 
@@ -71,10 +88,12 @@ Test(env, bad_values_are_refused_naming_the_variable)
 	assert_rejected("T_FORMAT", "xml", "T_FORMAT: 'xml' is not one of text, json");
 	setenv("T_FORMAT", "text", 1);
 	assert_rejected("T_PORTS", "3000,,3001", "T_PORTS: '3000,,3001' is not a comma-separated list of ports");
-	assert_rejected("T_PORTS", "3000,70000", "T_PORTS: '3000,70000' is not a list of ports: 70000 is out of range [1, 65535]");
+	assert_rejected(
+	    "T_PORTS", "3000,70000", "T_PORTS: '3000,70000' is not a list of ports: 70000 is out of range [1, 65535]");
 	assert_rejected("T_PORTS", "3000,3000", "T_PORTS: '3000,3000' is not a list of ports: 3000 is listed twice");
 	assert_rejected("T_PORTS", "3000,x", "T_PORTS: '3000,x' is not a list of ports: 'x' is not an integer");
-	assert_rejected("T_PORTS", "1,2,3,4,5,6,7,8,9", "T_PORTS: '1,2,3,4,5,6,7,8,9' is not a list of ports: it has more than 8");
+	assert_rejected(
+	    "T_PORTS", "1,2,3,4,5,6,7,8,9", "T_PORTS: '1,2,3,4,5,6,7,8,9' is not a list of ports: it has more than 8");
 	setenv("T_PORTS", "3000", 1);
 	assert_rejected("T_URL", "", "T_URL: must not be empty");
 }
@@ -102,20 +121,19 @@ Test(env, help_lists_every_variable_with_default_and_masked_current_value, .init
 	char *argv[] = {"prog", "--help", NULL};
 	cr_assert_eq(env_cli(2, argv, "Test program.", vars, N), ENV_EXIT_OK);
 	fflush(stdout);
-	cr_assert_stdout_eq_str(
-	    "Usage: prog [--help]\n\nTest program.\n\nConfiguration (environment variables):\n"
-	    "  T_URL            database\n"
-	    "                     default: postgresql://svc:***@127.0.0.1/db\n"
-	    "                     current: postgresql://svc:***@db/x\n"
-	    "  T_WORKERS        threads\n"
-	    "                     default: 4\n"
-	    "                     current: 4\n"
-	    "  T_FORMAT         log format\n"
-	    "                     default: text\n"
-	    "                     current: text\n"
-	    "  T_PORTS          ports\n"
-	    "                     default: 3000,3001,3002\n"
-	    "                     current: 3000,3001,3002\n");
+	cr_assert_stdout_eq_str("Usage: prog [--help]\n\nTest program.\n\nConfiguration (environment variables):\n"
+	                        "  T_URL            database\n"
+	                        "                     default: postgresql://svc:***@127.0.0.1/db\n"
+	                        "                     current: postgresql://svc:***@db/x\n"
+	                        "  T_WORKERS        threads\n"
+	                        "                     default: 4\n"
+	                        "                     current: 4\n"
+	                        "  T_FORMAT         log format\n"
+	                        "                     default: text\n"
+	                        "                     current: text\n"
+	                        "  T_PORTS          ports\n"
+	                        "                     default: 3000,3001,3002\n"
+	                        "                     current: 3000,3001,3002\n");
 }
 
 Test(env, unknown_arguments_and_bad_values_stop_startup, .init = cr_redirect_stderr)
@@ -142,8 +160,12 @@ refuse(const char *text, void *out, char *err, size_t errlen)
 Test(env, a_custom_parsers_reason_follows_the_value_masked_as_help_masks_it)
 {
 	const char *value = NULL;
-	env_var v = {.name = "T_SECRET", .default_value = "amqp://u:hunter2@h:1/", .kind = ENV_CUSTOM, .parse = refuse,
-	    .out = &value, .secret_url = 1};
+	env_var v         = {.name = "T_SECRET",
+	            .default_value = "amqp://u:hunter2@h:1/",
+	            .kind          = ENV_CUSTOM,
+	            .parse         = refuse,
+	            .out           = &value,
+	            .secret_url    = 1};
 	char err[256];
 	cr_assert_eq(env_load(&v, 1, err, sizeof(err)), -1);
 	cr_assert_str_eq(err, "T_SECRET: 'amqp://u:***@h:1/' is not what was wanted");

@@ -52,9 +52,8 @@ Test(log, json_lines_escape_their_text, .init = cr_redirect_stderr)
 	read_stderr(buf, sizeof(buf));
 	const char *rest = strstr(buf, "\"level\"");
 	cr_assert_not_null(rest, "%s", buf);
-	cr_assert_str_eq(rest,
-	    "\"level\":\"error\",\"service\":\"gw\",\"msg\":\"bad_input text=\\\"a\\\\b\\\" \","
-	    "\"request\":\"r\\\"2\"}\n");
+	cr_assert_str_eq(rest, "\"level\":\"error\",\"service\":\"gw\",\"msg\":\"bad_input text=\\\"a\\\\b\\\" \","
+	                       "\"request\":\"r\\\"2\"}\n");
 }
 
 Test(log, outside_text_cannot_forge_a_line, .init = cr_redirect_stderr)

@@ -29,9 +29,8 @@ Test(net_check, gateway_bind_takes_only_an_ipv4_address)
 	refused_ipv4("::1", "CivetWeb 1.15 as Debian builds it has no IPv6");
 	refused_ipv4("::", "no IPv6");
 	refused_ipv4("abc", "is not an IPv4 address");
-	const char *bad[] = {"1.2.3",    "1.2.3.4.5", "01.2.3.4",   " 1.2.3.4",
-	                     "1.2.3.4 ", "256.0.0.1", "1.2.3.4:80", "0x7f.0.0.1",
-	                     "",         "localhost", "1..2.3",     "-1.2.3.4"};
+	const char *bad[] = {"1.2.3", "1.2.3.4.5", "01.2.3.4", " 1.2.3.4", "1.2.3.4 ", "256.0.0.1", "1.2.3.4:80",
+	    "0x7f.0.0.1", "", "localhost", "1..2.3", "-1.2.3.4"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		refused_ipv4(bad[i], "is not an IPv4 address");
 }
@@ -39,17 +38,12 @@ Test(net_check, gateway_bind_takes_only_an_ipv4_address)
 Test(net_check, env_load_names_the_variable_and_the_value)
 {
 	const char *bind = NULL;
-	env_var v        = {.name          = "T_BIND",
-	                    .default_value = "999.1.1.1",
-	                    .kind          = ENV_CUSTOM,
-	                    .parse         = env_parse_ipv4,
-	                    .out           = &bind};
+	env_var v        = {
+	           .name = "T_BIND", .default_value = "999.1.1.1", .kind = ENV_CUSTOM, .parse = env_parse_ipv4, .out = &bind};
 	char err[512];
 	cr_assert_eq(env_load(&v, 1, err, sizeof(err)), -1);
-	cr_assert_str_eq(
-	    err,
-	    "T_BIND: '999.1.1.1' is not an IPv4 address (four numbers 0-255 without leading zeros, "
-	    "e.g. 0.0.0.0 or 127.0.0.1)");
+	cr_assert_str_eq(err, "T_BIND: '999.1.1.1' is not an IPv4 address (four numbers 0-255 without leading zeros, "
+	                      "e.g. 0.0.0.0 or 127.0.0.1)");
 	v.default_value = "127.0.0.1";
 	cr_assert_eq(env_load(&v, 1, err, sizeof(err)), 0, "%s", err);
 	cr_assert_str_eq(bind, "127.0.0.1");
@@ -59,20 +53,17 @@ static void
 host_refused(const char *host, const char *why)
 {
 	char err[256] = "";
-	cr_assert_eq(net_check_host(host, strlen(host), 1, err, sizeof(err)), -1,
-	             "host '%s' was accepted", host);
+	cr_assert_eq(net_check_host(host, strlen(host), 1, err, sizeof(err)), -1, "host '%s' was accepted", host);
 	cr_assert_not_null(strstr(err, why), "'%s': %s", host, err);
 }
 
 Test(net_check, host_names_follow_rfc_1123_and_numbers_must_be_addresses)
 {
-	const char *good[] = {"localhost",       "user-svc", "order_svc_1", "db.example.com",
-	                      "db.example.com.", "a",        "1.2.3.4",     "::1",
-	                      "fe80::1",         "x1.y2",    "3com.example"};
+	const char *good[] = {"localhost", "user-svc", "order_svc_1", "db.example.com", "db.example.com.", "a",
+	    "1.2.3.4", "::1", "fe80::1", "x1.y2", "3com.example"};
 	char err[256];
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
-		cr_assert_eq(net_check_host(good[i], strlen(good[i]), 1, err, sizeof(err)), 0,
-		             "%s: %s", good[i], err);
+		cr_assert_eq(net_check_host(good[i], strlen(good[i]), 1, err, sizeof(err)), 0, "%s: %s", good[i], err);
 	/* getaddrinfo would read these as 1.2.0.3, 1.2.3.4 in octal... */
 	host_refused("1.2.3", "not an IPv4 address");
 	host_refused("01.2.3.4", "not an IPv4 address");
@@ -91,16 +82,15 @@ Test(net_check, host_names_follow_rfc_1123_and_numbers_must_be_addresses)
 	host_refused("", "has no host");
 	host_refused(":::1", "not an IPv6 address");
 	char err2[256] = "";
-	cr_assert_eq(net_check_host("::1", 3, 0, err2, sizeof(err2)), -1,
-	             "IPv6 where it cannot be used");
+	cr_assert_eq(net_check_host("::1", 3, 0, err2, sizeof(err2)), -1, "IPv6 where it cannot be used");
 }
 
 static void
 url_refused(const char *url, net_url_role role, const char *why)
 {
 	char err[256] = "";
-	cr_assert_eq(net_check_nng_url(url, role, err, sizeof(err)), -1, "%s was accepted for %s",
-	             url, role == NET_URL_DIAL ? "dialing" : "listening");
+	cr_assert_eq(net_check_nng_url(url, role, err, sizeof(err)), -1, "%s was accepted for %s", url,
+	    role == NET_URL_DIAL ? "dialing" : "listening");
 	cr_assert_not_null(strstr(err, why), "%s: %s", url, err);
 }
 
@@ -131,8 +121,7 @@ Test(net_check, nng_urls_are_refused_with_the_reason)
 	/* Hosts. */
 	url_refused("tcp://:5001", NET_URL_DIAL, "has no host: a dialer needs one");
 	url_refused("tcp://*:5001", NET_URL_DIAL, "has no host");
-	url_refused("tcp://999.1.1.1:5001", NET_URL_DIAL,
-	            "host '999.1.1.1', which is not an IPv4 address");
+	url_refused("tcp://999.1.1.1:5001", NET_URL_DIAL, "host '999.1.1.1', which is not an IPv4 address");
 	url_refused("tcp://1.2.3:5001", NET_URL_LISTEN, "not an IPv4 address");
 	url_refused("tcp://ho st:5001", NET_URL_DIAL, "not a host name");
 	url_refused("tcp6://1.2.3.4:5001", NET_URL_DIAL, "other IP version");
@@ -167,16 +156,26 @@ Test(net_check, accepted_urls_are_accepted_by_nng)
 		const char *url;
 		net_url_role role;
 	} good[] = {
-	    {"tcp://127.0.0.1:5001", NET_URL_DIAL},  {"tcp://127.0.0.1:5001", NET_URL_LISTEN},
-	    {"tcp://127.0.0.1:0", NET_URL_LISTEN},   {"tcp://0.0.0.0:5001", NET_URL_LISTEN},
-	    {"tcp://*:5001", NET_URL_LISTEN},        {"tcp://:5001", NET_URL_LISTEN},
-	    {"tcp://[::1]:5001", NET_URL_DIAL},      {"tcp://[::]:5001", NET_URL_LISTEN},
-	    {"tcp4://127.0.0.1:5001", NET_URL_DIAL}, {"tcp6://[::1]:5001", NET_URL_DIAL},
-	    {"tcp://localhost:5001", NET_URL_DIAL},  {"tcp://user-svc:5001", NET_URL_DIAL},
-	    {"tcp://127.0.0.1:5001/", NET_URL_DIAL}, {"TCP://127.0.0.1:5001", NET_URL_DIAL},
-	    {"ipc:///tmp/svc.ipc", NET_URL_LISTEN},  {"ipc:///tmp/svc.ipc", NET_URL_DIAL},
-	    {"ipc://relative.ipc", NET_URL_DIAL},    {"unix:///tmp/svc.sock", NET_URL_DIAL},
-	    {"abstract://svc", NET_URL_LISTEN},      {"ipc:///tmp/a@b.ipc", NET_URL_DIAL},
+	    {"tcp://127.0.0.1:5001", NET_URL_DIAL},
+	    {"tcp://127.0.0.1:5001", NET_URL_LISTEN},
+	    {"tcp://127.0.0.1:0", NET_URL_LISTEN},
+	    {"tcp://0.0.0.0:5001", NET_URL_LISTEN},
+	    {"tcp://*:5001", NET_URL_LISTEN},
+	    {"tcp://:5001", NET_URL_LISTEN},
+	    {"tcp://[::1]:5001", NET_URL_DIAL},
+	    {"tcp://[::]:5001", NET_URL_LISTEN},
+	    {"tcp4://127.0.0.1:5001", NET_URL_DIAL},
+	    {"tcp6://[::1]:5001", NET_URL_DIAL},
+	    {"tcp://localhost:5001", NET_URL_DIAL},
+	    {"tcp://user-svc:5001", NET_URL_DIAL},
+	    {"tcp://127.0.0.1:5001/", NET_URL_DIAL},
+	    {"TCP://127.0.0.1:5001", NET_URL_DIAL},
+	    {"ipc:///tmp/svc.ipc", NET_URL_LISTEN},
+	    {"ipc:///tmp/svc.ipc", NET_URL_DIAL},
+	    {"ipc://relative.ipc", NET_URL_DIAL},
+	    {"unix:///tmp/svc.sock", NET_URL_DIAL},
+	    {"abstract://svc", NET_URL_LISTEN},
+	    {"ipc:///tmp/a@b.ipc", NET_URL_DIAL},
 	    {"abstract://a%41b", NET_URL_DIAL},
 	};
 	nng_socket req, rep;
@@ -184,10 +183,9 @@ Test(net_check, accepted_urls_are_accepted_by_nng)
 	cr_assert_eq(nng_rep0_open(&rep), 0);
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
 		char err[256] = "";
-		cr_assert_eq(net_check_nng_url(good[i].url, good[i].role, err, sizeof(err)), 0,
-		             "%s: %s", good[i].url, err);
-		if (strstr(good[i].url, "localhost") != NULL ||
-		    strstr(good[i].url, "user-svc") != NULL)
+		cr_assert_eq(
+		    net_check_nng_url(good[i].url, good[i].role, err, sizeof(err)), 0, "%s: %s", good[i].url, err);
+		if (strstr(good[i].url, "localhost") != NULL || strstr(good[i].url, "user-svc") != NULL)
 			continue; /* a name: nng resolves it only when dialing */
 		int rv;
 		if (good[i].role == NET_URL_DIAL) {
@@ -211,29 +209,25 @@ static void
 list_refused(const char *text, const char *error)
 {
 	char err[512] = "";
-	cr_assert_eq(net_check_nng_dial_list(text, err, sizeof(err)), -1, "'%s' was accepted",
-	             text);
+	cr_assert_eq(net_check_nng_dial_list(text, err, sizeof(err)), -1, "'%s' was accepted", text);
 	cr_assert_str_eq(err, error);
 }
 
 Test(net_check, dial_lists_name_the_bad_element)
 {
 	char err[512];
-	cr_assert_eq(net_check_nng_dial_list("tcp://a:1,tcp://b:2,ipc:///tmp/c", err, sizeof(err)),
-	             0, "%s", err);
+	cr_assert_eq(net_check_nng_dial_list("tcp://a:1,tcp://b:2,ipc:///tmp/c", err, sizeof(err)), 0, "%s", err);
 	list_refused("tcp://a:1,tcp://h:99999",
-	             "is not a list of nng URLs to dial: element 2 'tcp://h:99999' has port 99999, "
-	             "out of range [1, 65535]");
-	list_refused("tcp://a:1,,tcp://b:2",
-	             "is not a list of nng URLs to dial: element 2 is empty");
+	    "is not a list of nng URLs to dial: element 2 'tcp://h:99999' has port 99999, "
+	    "out of range [1, 65535]");
+	list_refused("tcp://a:1,,tcp://b:2", "is not a list of nng URLs to dial: element 2 is empty");
 	list_refused("tcp://a:1,", "is not a list of nng URLs to dial: element 2 is empty");
 	list_refused(",tcp://a:1", "is not a list of nng URLs to dial: element 1 is empty");
-	list_refused("tcp://a:1,tcp://a:1",
-	             "is not a list of nng URLs to dial: element 2 is listed twice");
+	list_refused("tcp://a:1,tcp://a:1", "is not a list of nng URLs to dial: element 2 is listed twice");
 	list_refused("tcp://a:1, tcp://b:2",
-	             "is not a list of nng URLs to dial: element 2 ' tcp://b:2' has scheme ' tcp', "
-	             "not one of tcp, tcp4, tcp6, "
-	             "ipc, unix, abstract");
+	    "is not a list of nng URLs to dial: element 2 ' tcp://b:2' has scheme ' tcp', "
+	    "not one of tcp, tcp4, tcp6, "
+	    "ipc, unix, abstract");
 	list_refused("tcp://h", "is not an nng URL to dial: it has no port (host:port)");
 	char huge[1100];
 	memset(huge, 'a', sizeof(huge) - 1);
@@ -245,12 +239,9 @@ Test(net_check, a_service_listens_on_one_url)
 {
 	const char *out = NULL;
 	char err[512];
-	cr_assert_eq(env_parse_nng_listen_url("tcp://*:5001", &out, err, sizeof(err)), 0, "%s",
-	             err);
-	cr_assert_eq(env_parse_nng_listen_url("tcp://*:5001,tcp://*:5002", &out, err, sizeof(err)),
-	             -1);
-	cr_assert_str_eq(
-	    err, "is not an nng URL to listen on: it is a list, and a service listens on one");
+	cr_assert_eq(env_parse_nng_listen_url("tcp://*:5001", &out, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(env_parse_nng_listen_url("tcp://*:5001,tcp://*:5002", &out, err, sizeof(err)), -1);
+	cr_assert_str_eq(err, "is not an nng URL to listen on: it is a list, and a service listens on one");
 	cr_assert_eq(env_parse_nng_listen_url("http://x", &out, err, sizeof(err)), -1);
 	cr_assert_str_eq(err, "is not an nng URL to listen on: it has scheme 'http', not one of "
 	                      "tcp, tcp4, tcp6, ipc, unix, abstract");

@@ -40,7 +40,7 @@ serve_connection(void *arg)
 {
 	int fd = (int) (intptr_t) arg;
 	char buf[8192];
-	size_t len = 0;
+	size_t len                 = 0;
 	static const char answer[] = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
 	                             "Content-Length: 2\r\n\r\n{}";
 	for (;;) {
@@ -104,7 +104,7 @@ acceptor(void *arg)
 static void
 start_server(int pause_after_ms, int pause_ms)
 {
-	srv = (server) {.pause_after_ms = pause_after_ms, .pause_ms = pause_ms};
+	srv = (server){.pause_after_ms = pause_after_ms, .pause_ms = pause_ms};
 	pthread_mutex_init(&srv.lock, NULL);
 	pthread_cond_init(&srv.resumed, NULL);
 	srv.listener            = socket(AF_INET, SOCK_STREAM, 0);

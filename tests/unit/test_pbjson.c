@@ -4,8 +4,8 @@
 #include <math.h>
 #include <string.h>
 
-#include "json/pbjson.h"
 #include "pbtest.pb-c.h"
+#include "json/pbjson.h"
 
 static const ProtobufCMessageDescriptor *const everything = &pbtest__everything__descriptor;
 
@@ -15,8 +15,8 @@ decode_ok(const char *json)
 	ProtobufCMessage *msg;
 	rpc_status st;
 	rpc_code code = pbjson_decode(everything, json, strlen(json), &msg, &st);
-	cr_assert_eq(code, RPC_OK, "%s: %s (%s)", json, st.message,
-	    st.n_violations ? st.violations[0].description : "");
+	cr_assert_eq(
+	    code, RPC_OK, "%s: %s (%s)", json, st.message, st.n_violations ? st.violations[0].description : "");
 	return (Pbtest__Everything *) msg;
 }
 
@@ -44,8 +44,7 @@ expect_problems(const char *json, size_t n, const char *const *fields, const cha
 	}
 }
 
-#define EXPECT1(json, field, text) \
-	expect_problems(json, 1, (const char *const[]) {field}, (const char *const[]) {text})
+#define EXPECT1(json, field, text) expect_problems(json, 1, (const char *const[]){field}, (const char *const[]){text})
 
 Test(pbjson, json_names_are_lower_camel_case)
 {
@@ -79,7 +78,7 @@ Test(pbjson, every_scalar_kind_decodes)
 	cr_assert(m->flag);
 	cr_assert_str_eq(m->text, "h\xc3\xa9llo");
 	cr_assert_eq(m->blob.len, 4);
-	cr_assert_arr_eq(m->blob.data, ((uint8_t[]) {0, 1, 2, 255}), 4);
+	cr_assert_arr_eq(m->blob.data, ((uint8_t[]){0, 1, 2, 255}), 4);
 	cr_assert_eq(m->color, PBTEST__COLOR__GREEN);
 	pbtest__everything__free_unpacked(m, NULL);
 }
@@ -97,9 +96,9 @@ Test(pbjson, both_spellings_of_a_name_are_read)
 
 Test(pbjson, nested_repeated_enum_by_number_and_oneof_decode)
 {
-	Pbtest__Everything *m = decode_ok(
-	    "{\"inner\":{\"label\":\"in\",\"weight\":3},\"items\":[{\"label\":\"a\"},{\"weight\":2}],"
-	    "\"numbers\":[1,\"2\",3.0],\"tags\":[\"x\",\"y\"],\"color\":1,\"right\":9}");
+	Pbtest__Everything *m =
+	    decode_ok("{\"inner\":{\"label\":\"in\",\"weight\":3},\"items\":[{\"label\":\"a\"},{\"weight\":2}],"
+	              "\"numbers\":[1,\"2\",3.0],\"tags\":[\"x\",\"y\"],\"color\":1,\"right\":9}");
 	cr_assert_str_eq(m->inner->label, "in");
 	cr_assert_eq(m->inner->weight, 3);
 	cr_assert_eq(m->n_items, 2);
@@ -130,7 +129,7 @@ Test(pbjson, timestamps_read_rfc3339_with_any_offset)
 	cr_assert_eq(m->when->seconds, -1);
 	pbtest__everything__free_unpacked(m, NULL);
 	/* Found by fuzzing: years before 1000 keep four digits on the way out. */
-	m          = decode_ok("{\"when\":\"0026-11-25T11:15:00+01:00\"}");
+	m        = decode_ok("{\"when\":\"0026-11-25T11:15:00+01:00\"}");
 	buffer b = {0};
 	pbjson_encode_field(&m->base, "when", &b);
 	cr_assert_str_eq(b.data, "\"0026-11-25T10:15:00.000Z\"");
@@ -140,9 +139,9 @@ Test(pbjson, timestamps_read_rfc3339_with_any_offset)
 
 Test(pbjson, decimals_keep_their_exact_text)
 {
-	const char *cases[][2] = {{"15000000", "15000000"}, {"19.99", "19.99"}, {"0.1", "0.1"},
-	    {"1e3", "1000"}, {"9999999999999.99", "9999999999999.99"}, {"0.001", "0.001"},
-	    {"\"12.50\"", "12.5"}, {"-3", "-3"}, {"\"007.00\"", "7"}, {"\"-0.0\"", "0"}, {"\"0.05\"", "0.05"}};
+	const char *cases[][2] = {{"15000000", "15000000"}, {"19.99", "19.99"}, {"0.1", "0.1"}, {"1e3", "1000"},
+	    {"9999999999999.99", "9999999999999.99"}, {"0.001", "0.001"}, {"\"12.50\"", "12.5"}, {"-3", "-3"},
+	    {"\"007.00\"", "7"}, {"\"-0.0\"", "0"}, {"\"0.05\"", "0.05"}};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char json[64];
 		snprintf(json, sizeof(json), "{\"price\":%s}", cases[i][0]);
@@ -159,9 +158,10 @@ Test(pbjson, integers_are_judged_by_their_exact_text)
 	const struct {
 		const char *json;
 		int64_t value;
-	} ok[] = {{"1.5e1", 15}, {"1e2", 100}, {"-0", 0}, {"1.000", 1}, {"100e-2", 1}, {"9007199254740993.0", 9007199254740993LL},
-	    {"9223372036854775807", INT64_MAX}, {"-9223372036854775808", INT64_MIN}, {"92233720368547758.07e2", INT64_MAX},
-	    {"\"007\"", 7}, {"0e999999999999999999", 0}};
+	} ok[] = {{"1.5e1", 15}, {"1e2", 100}, {"-0", 0}, {"1.000", 1}, {"100e-2", 1},
+	    {"9007199254740993.0", 9007199254740993LL}, {"9223372036854775807", INT64_MAX},
+	    {"-9223372036854775808", INT64_MIN}, {"92233720368547758.07e2", INT64_MAX}, {"\"007\"", 7},
+	    {"0e999999999999999999", 0}};
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
 		char json[96];
 		snprintf(json, sizeof(json), "{\"i64\":%s}", ok[i].json);
@@ -204,7 +204,9 @@ Test(pbjson, decimals_are_judged_by_their_exact_text)
 	const char *cases[][2] = {{"19.999999999999999", "19.999999999999999"},
 	    {"0.1000000000000000055511151231257827", "0.1000000000000000055511151231257827"},
 	    {"9007199254740993.0", "9007199254740993"}, {"-0", "0"}, {"1.5e1", "15"}, {"1e2", "100"},
-	    {"1999e-2", "19.99"}, {"0.00e5", "0"}, {"\"19.50\"", "19.5"}, {"1e59", "1" "00000000000000000000000000000000000000000000000000000000000"}};
+	    {"1999e-2", "19.99"}, {"0.00e5", "0"}, {"\"19.50\"", "19.5"},
+	    {"1e59", "1"
+	             "00000000000000000000000000000000000000000000000000000000000"}};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char json[128];
 		snprintf(json, sizeof(json), "{\"price\":%s}", cases[i][0]);
@@ -290,7 +292,7 @@ Test(pbjson, unset_fields_are_written_with_their_defaults)
 Test(pbjson, one_field_can_be_written_alone)
 {
 	Pbtest__Everything *m = decode_ok("{\"items\":[{\"label\":\"a\",\"weight\":1}]}");
-	buffer b          = {0};
+	buffer b              = {0};
 	cr_assert_eq(pbjson_encode_field(&m->base, "items", &b), 0);
 	cr_assert_str_eq(b.data, "[{\"label\":\"a\",\"weight\":1}]");
 	cr_assert_eq(pbjson_encode_field(&m->base, "nope", &b), -1);
@@ -303,10 +305,10 @@ Test(pbjson, decimals_are_written_in_canonical_form)
 	Pbtest__Everything m    = PBTEST__EVERYTHING__INIT;
 	Google__Type__Decimal d = GOOGLE__TYPE__DECIMAL__INIT;
 	m.price                 = &d;
-	const char *cases[][2]  = {{"15000000.00", "15000000"}, {"19.99", "19.99"}, {"0.50", "0.5"},
-	     {"-0.00", "0"}, {"12", "12"}, {"not a number", "\"not a number\""}};
+	const char *cases[][2]  = {{"15000000.00", "15000000"}, {"19.99", "19.99"}, {"0.50", "0.5"}, {"-0.00", "0"},
+	     {"12", "12"}, {"not a number", "\"not a number\""}};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		d.value      = (char *) cases[i][0];
+		d.value  = (char *) cases[i][0];
 		buffer b = {0};
 		pbjson_encode_field(&m.base, "price", &b);
 		cr_assert_str_eq(b.data, cases[i][1]);
@@ -320,10 +322,10 @@ Test(pbjson, doubles_are_written_as_the_shortest_exact_text)
 	const struct {
 		double x;
 		const char *text;
-	} cases[] = {{0.1, "0.1"}, {19.99, "19.99"}, {15000000, "15000000"}, {1e300, "1e+300"},
-	    {-2.5e-9, "-2.5e-09"}, {123456.789, "123456.789"}, {1.0 / 3, "0.3333333333333333"}};
+	} cases[] = {{0.1, "0.1"}, {19.99, "19.99"}, {15000000, "15000000"}, {1e300, "1e+300"}, {-2.5e-9, "-2.5e-09"},
+	    {123456.789, "123456.789"}, {1.0 / 3, "0.3333333333333333"}};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		m.db         = cases[i].x;
+		m.db     = cases[i].x;
 		buffer b = {0};
 		pbjson_encode_field(&m.base, "db", &b);
 		cr_assert_str_eq(b.data, cases[i].text);
@@ -357,7 +359,8 @@ Test(pbjson, wrong_types_name_the_field_path)
 	EXPECT1("{\"color\":\"BLUE\"}", "color", "color must be one of COLOR_UNSPECIFIED, RED, GREEN");
 	EXPECT1("{\"inner\":[]}", "inner", "inner must be a JSON object, not an array");
 	EXPECT1("{\"inner\":{\"weight\":\"x\"}}", "inner.weight", "inner.weight must be an integer");
-	EXPECT1("{\"items\":[{},{\"weight\":{}}]}", "items[1].weight", "items[1].weight must be an integer, not an object");
+	EXPECT1(
+	    "{\"items\":[{},{\"weight\":{}}]}", "items[1].weight", "items[1].weight must be an integer, not an object");
 	EXPECT1("{\"numbers\":5}", "numbers", "numbers must be an array, not a number");
 	EXPECT1("{\"when\":\"yesterday\"}", "when",
 	    "when must be an RFC 3339 timestamp such as \"2026-11-25T10:15:00.123Z\"");
@@ -388,8 +391,8 @@ Test(pbjson, unknown_fields_are_refused_by_name_at_any_depth)
 Test(pbjson, every_problem_is_listed_not_only_the_first)
 {
 	expect_problems("{\"i32\":\"x\",\"bogus\":1,\"text\":5,\"inner\":{\"weight\":true}}", 4,
-	    (const char *const[]) {"i32", "bogus", "text", "inner.weight"},
-	    (const char *const[]) {"i32 must be an integer", "bogus is not a known field",
+	    (const char *const[]){"i32", "bogus", "text", "inner.weight"},
+	    (const char *const[]){"i32 must be an integer", "bogus is not a known field",
 	        "text must be a string, not a number", "inner.weight must be an integer, not a boolean"});
 }
 

@@ -18,10 +18,14 @@ check(const char *method, const char *version, const char *target, const char *c
 	for (; lines != NULL && lines[n] != NULL; n++) {
 		const char *colon = strchr(lines[n], ':');
 		snprintf(names[n], sizeof(names[n]), "%.*s", (int) (colon - lines[n]), lines[n]);
-		fields[n] = (request_field) {names[n], colon + 1 + strspn(colon + 1, " ")};
+		fields[n] = (request_field){names[n], colon + 1 + strspn(colon + 1, " ")};
 	}
-	request_head h = {.method = method, .version = version, .target = target, .fields = fields, .n_fields = n,
-	    .layout_field = -1};
+	request_head h = {.method = method,
+	    .version              = version,
+	    .target               = target,
+	    .fields               = fields,
+	    .n_fields             = n,
+	    .layout_field         = -1};
 	memset(v, 0, sizeof(*v));
 	return request_check(&h, v) ? v->status : 0;
 }
@@ -31,8 +35,8 @@ check(const char *method, const char *version, const char *target, const char *c
 Test(request_checks, a_plain_request_passes)
 {
 	request_violation v;
-	const char *const get[]  = {HOST, "Accept: */*", NULL};
-	const char *const post[] = {HOST, "Content-Length: 2", NULL};
+	const char *const get[]     = {HOST, "Accept: */*", NULL};
+	const char *const post[]    = {HOST, "Content-Length: 2", NULL};
 	const char *const chunked[] = {HOST, "Transfer-Encoding: Chunked", NULL};
 	cr_assert_eq(check("GET", "1.1", "/users/1", get, &v), 0, "%s", v.message);
 	cr_assert_eq(check("POST", "1.1", "/users", post, &v), 0, "%s", v.message);
@@ -77,8 +81,8 @@ Test(request_checks, every_ambiguous_length_is_400)
 Test(request_checks, framing_names_with_underscores_are_400)
 {
 	request_violation v;
-	static const char *const names[] = {"Content_Length: 2", "transfer_encoding: chunked", "Transfer_Encoding: x",
-	    "HOST_: x"};
+	static const char *const names[] = {
+	    "Content_Length: 2", "transfer_encoding: chunked", "Transfer_Encoding: x", "HOST_: x"};
 	for (size_t i = 0; i < 3; i++) {
 		const char *const lines[] = {HOST, names[i], NULL};
 		cr_assert_eq(check("POST", "1.1", "/users", lines, &v), 400, "%s", names[i]);
@@ -91,9 +95,9 @@ Test(request_checks, framing_names_with_underscores_are_400)
 Test(request_checks, host_must_be_there_once)
 {
 	request_violation v;
-	const char *const none[] = {"Accept: */*", NULL};
-	const char *const two[]  = {HOST, "host: other", NULL};
-	const char *const bad[]  = {"Host: a b", NULL};
+	const char *const none[]     = {"Accept: */*", NULL};
+	const char *const two[]      = {HOST, "host: other", NULL};
+	const char *const bad[]      = {"Host: a b", NULL};
 	const char *const userinfo[] = {"Host: user@host", NULL};
 	cr_assert_eq(check("GET", "1.1", "/healthz", none, &v), 400);
 	cr_assert(strstr(v.message, "Host is missing") != NULL, "%s", v.message);
@@ -146,16 +150,26 @@ Test(request_checks, what_the_parser_normalised_is_refused)
 {
 	static const unsigned bits[] = {REQUEST_LAYOUT_LINE_WS, REQUEST_LAYOUT_WS_BEFORE_COLON, REQUEST_LAYOUT_OBS_FOLD,
 	    REQUEST_LAYOUT_BARE_LF, REQUEST_LAYOUT_UNPARSED};
-	request_field f[] = {{"Host", "x"}};
-	request_head lead = {.method = "GET", .version = "1.1", .target = "/healthz", .fields = f, .n_fields = 1,
-	    .layout = REQUEST_LAYOUT_LEADING_WS, .layout_field = -1};
+	request_field f[]            = {{"Host", "x"}};
+	request_head lead            = {.method = "GET",
+	               .version                 = "1.1",
+	               .target                  = "/healthz",
+	               .fields                  = f,
+	               .n_fields                = 1,
+	               .layout                  = REQUEST_LAYOUT_LEADING_WS,
+	               .layout_field            = -1};
 	request_violation lv;
 	cr_assert(request_check(&lead, &lv));
 	cr_assert_eq(lv.status, 400);
 	cr_assert(strstr(lv.message, "begins with white space") != NULL, "%s", lv.message);
 	for (size_t i = 0; i < sizeof(bits) / sizeof(bits[0]); i++) {
-		request_head h = {.method = "GET", .version = "1.1", .target = "/healthz", .fields = f, .n_fields = 1,
-		    .layout = bits[i], .layout_field = 0};
+		request_head h = {.method = "GET",
+		    .version              = "1.1",
+		    .target               = "/healthz",
+		    .fields               = f,
+		    .n_fields             = 1,
+		    .layout               = bits[i],
+		    .layout_field         = 0};
 		request_violation v;
 		cr_assert(request_check(&h, &v), "bit %u", bits[i]);
 		cr_assert_eq(v.status, 400);
@@ -214,8 +228,8 @@ Test(path_decode, bytes_a_segment_cannot_hold_are_400)
 
 Test(path_decode, dot_segments_are_400_raw_or_encoded)
 {
-	static const char *const bad[] = {"/users/.", "/users/..", "/users/../users/1", "/./users/1", "/users/%2e",
-	    "/users/%2E%2e", "/users/.%2e/1"};
+	static const char *const bad[] = {
+	    "/users/.", "/users/..", "/users/../users/1", "/./users/1", "/users/%2e", "/users/%2E%2e", "/users/.%2e/1"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char out[64];
 		cr_assert_eq(decode(bad[i], out), 400, "%s", bad[i]);

@@ -86,8 +86,8 @@ Test(routes, every_rpc_route_names_a_real_method)
 		const route *r = &routes[i];
 		if (r->kind != ROUTE_RPC)
 			continue;
-		const ProtobufCMethodDescriptor *m =
-		    protobuf_c_service_descriptor_get_method_by_name(routes_service_descriptor(r->service), r->rpc_method);
+		const ProtobufCMethodDescriptor *m = protobuf_c_service_descriptor_get_method_by_name(
+		    routes_service_descriptor(r->service), r->rpc_method);
 		cr_assert_not_null(m, "%s %s → %s", r->method, r->path, r->rpc_method);
 		for (const char *p = strchr(r->path, '{'); p != NULL; p = strchr(p + 1, '{')) {
 			char name[64];
@@ -173,10 +173,10 @@ Test(routes, a_third_service_needs_no_gateway_code)
 	cr_assert_eq(match("GET", "/echoes/5", &m, allow), ROUTE_FOUND);
 	metrics_observe_request(m.route, 200, 3);
 	Health__HealthReply *health[CONTRACT_SERVICES_MAX] = {0};
-	char *text = metrics_render(health, 0, 2);
+	char *text                                         = metrics_render(health, 0, 2);
 	cr_assert_not_null(text);
-	cr_assert_not_null(strstr(text, "gateway_http_requests_total{route=\"GET /echoes/{id}\",status=\"200\"} 1\n"),
-	    "%s", text);
+	cr_assert_not_null(
+	    strstr(text, "gateway_http_requests_total{route=\"GET /echoes/{id}\",status=\"200\"} 1\n"), "%s", text);
 	cr_assert_not_null(strstr(text, "service_up{service=\"echo-svc\"} 0\n"), "%s", text);
 	free(text);
 }

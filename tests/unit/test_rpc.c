@@ -43,12 +43,12 @@ connect_client(const char *url)
 
 /* Calls Echo and returns its status; *out gets the reply on OK. */
 static rpc_code
-echo(rpc_client *c, const Rpctest__EchoRequest *in, Rpctest__EchoReply **out,
-    const rpc_call_options *opt, rpc_status *st)
+echo(rpc_client *c, const Rpctest__EchoRequest *in, Rpctest__EchoReply **out, const rpc_call_options *opt,
+    rpc_status *st)
 {
 	ProtobufCMessage *reply = NULL;
-	rpc_code code = rpc_client_call(c, svc, "Echo", &in->base, &reply, opt, st);
-	*out = (Rpctest__EchoReply *) reply;
+	rpc_code code           = rpc_client_call(c, svc, "Echo", &in->base, &reply, opt, st);
+	*out                    = (Rpctest__EchoReply *) reply;
 	return code;
 }
 
@@ -136,8 +136,8 @@ Test(rpc, envelope_text_that_is_not_printable_ascii_gets_invalid_argument_naming
 		rpc_call_options opt    = {.request_id = cases[i].request_id, .metadata = md, .n_metadata = 1};
 		Rpctest__EchoReply *out = NULL;
 		rpc_status st;
-		cr_assert_eq(echo(c, &in, &out, &opt, &st), RPC_INVALID_ARGUMENT, "case %zu: %s", i,
-		    rpc_code_name(st.code));
+		cr_assert_eq(
+		    echo(c, &in, &out, &opt, &st), RPC_INVALID_ARGUMENT, "case %zu: %s", i, rpc_code_name(st.code));
 		cr_assert_geq(st.n_violations, 1);
 		cr_assert_str_eq(st.violations[0].field, cases[i].field, "case %zu", i);
 	}
@@ -173,7 +173,7 @@ typedef struct caller {
 static void *
 call_once(void *arg)
 {
-	caller *k               = arg;
+	caller *k = arg;
 	char text[32], rid[32];
 	snprintf(text, sizeof(text), "caller-%d", k->index);
 	snprintf(rid, sizeof(rid), "rid-%d", k->index);
@@ -202,7 +202,7 @@ Test(rpc, concurrent_calls_through_eight_workers_each_get_their_own_reply, .time
 	caller callers[CALLERS];
 	pthread_t threads[CALLERS];
 	for (int i = 0; i < CALLERS; i++) {
-		callers[i] = (caller) {.client = c, .index = i, .worker = -1};
+		callers[i] = (caller){.client = c, .index = i, .worker = -1};
 		cr_assert_eq(pthread_create(&threads[i], NULL, call_once, &callers[i]), 0);
 	}
 	int used[8] = {0};
@@ -252,7 +252,7 @@ Test(rpc, no_server_gives_unavailable_quickly_not_a_hang, .timeout = 20)
 {
 	char url[128];
 	unique_ipc_url(url, sizeof(url));
-	rpc_client *c = connect_client(url);
+	rpc_client *c           = connect_client(url);
 	Rpctest__EchoRequest in = RPCTEST__ECHO_REQUEST__INIT;
 	rpc_call_options opt    = {.timeout_ms = 5000};
 	Rpctest__EchoReply *out;
@@ -260,8 +260,7 @@ Test(rpc, no_server_gives_unavailable_quickly_not_a_hang, .timeout = 20)
 	int64_t start = rpc_clock_ms();
 	cr_assert_eq(echo(c, &in, &out, &opt, &st), RPC_UNAVAILABLE, "%s", rpc_code_name(st.code));
 	int64_t took = rpc_clock_ms() - start;
-	cr_assert(took < 1500, "took %lld ms; a missing server must not cost the whole deadline",
-	    (long long) took);
+	cr_assert(took < 1500, "took %lld ms; a missing server must not cost the whole deadline", (long long) took);
 	rpc_client_close(c);
 }
 
@@ -298,7 +297,7 @@ Test(rpc, no_server_and_a_deadline_within_the_connect_wait_gives_deadline_exceed
 
 Test(rpc, tcp_port_with_no_listener_gives_unavailable, .timeout = 20)
 {
-	rpc_client *c = connect_client("tcp://127.0.0.1:1");
+	rpc_client *c           = connect_client("tcp://127.0.0.1:1");
 	Rpctest__EchoRequest in = RPCTEST__ECHO_REQUEST__INIT;
 	Rpctest__EchoReply *out;
 	rpc_status st;
@@ -333,10 +332,9 @@ Test(rpc, garbage_bytes_get_invalid_argument_and_the_server_keeps_serving, .time
 {
 	char url[128], message[256];
 	unique_ipc_url(url, sizeof(url));
-	rpc_server *srv = start_server(url, 2);
+	rpc_server *srv               = start_server(url, 2);
 	const unsigned char garbage[] = {0xff, 0xff, 0xff, 0xff, 0x0f, 0x12, 0x99, 0x00, 0x07};
-	cr_assert_eq(send_raw_bytes(url, garbage, sizeof(garbage), message, sizeof(message)),
-	    RPC_INVALID_ARGUMENT);
+	cr_assert_eq(send_raw_bytes(url, garbage, sizeof(garbage), message, sizeof(message)), RPC_INVALID_ARGUMENT);
 	cr_assert_str_eq(message, "malformed request envelope");
 
 	rpc_client *c = connect_client(url);
@@ -349,13 +347,14 @@ Test(rpc, undecodable_payload_gets_invalid_argument_naming_the_type, .timeout = 
 {
 	char url[128];
 	unique_ipc_url(url, sizeof(url));
-	rpc_server *srv = start_server(url, 1);
-	rpc_client *c   = connect_client(url);
+	rpc_server *srv             = start_server(url, 1);
+	rpc_client *c               = connect_client(url);
 	const uint8_t bad_payload[] = {0x0a, 0x7f, 'x'}; /* field 1, length 127, 1 byte */
 	Rpc__Reply *env;
 	rpc_status st;
-	cr_assert_eq(rpc_client_call_raw(c, "rpctest.TestService/Echo", bad_payload, sizeof(bad_payload),
-	                 &env, NULL, &st), RPC_INVALID_ARGUMENT);
+	cr_assert_eq(
+	    rpc_client_call_raw(c, "rpctest.TestService/Echo", bad_payload, sizeof(bad_payload), &env, NULL, &st),
+	    RPC_INVALID_ARGUMENT);
 	cr_assert_str_eq(st.message, "malformed rpctest.EchoRequest payload");
 	assert_echo_works(c, "still serving");
 	rpc_client_close(c);
@@ -366,8 +365,8 @@ Test(rpc, unknown_methods_and_services_get_unimplemented, .timeout = 20)
 {
 	char url[128];
 	unique_ipc_url(url, sizeof(url));
-	rpc_server *srv = start_server(url, 1);
-	rpc_client *c   = connect_client(url);
+	rpc_server *srv     = start_server(url, 1);
+	rpc_client *c       = connect_client(url);
 	const char *names[] = {"rpctest.TestService/Nope", "other.Service/Echo", "Echo", "",
 	    "rpctest.TestService/NotThere", "rpctest.TestService/"};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -386,8 +385,8 @@ Test(rpc, handler_violations_reach_the_caller, .timeout = 20)
 {
 	char url[128];
 	unique_ipc_url(url, sizeof(url));
-	rpc_server *srv = start_server(url, 1);
-	rpc_client *c   = connect_client(url);
+	rpc_server *srv         = start_server(url, 1);
+	rpc_client *c           = connect_client(url);
 	Rpctest__EchoRequest in = RPCTEST__ECHO_REQUEST__INIT;
 	ProtobufCMessage *out;
 	rpc_status st;
@@ -405,8 +404,8 @@ Test(rpc, handler_that_never_replies_gives_internal, .timeout = 20)
 {
 	char url[128];
 	unique_ipc_url(url, sizeof(url));
-	rpc_server *srv = start_server(url, 1);
-	rpc_client *c   = connect_client(url);
+	rpc_server *srv         = start_server(url, 1);
+	rpc_client *c           = connect_client(url);
 	Rpctest__EchoRequest in = RPCTEST__ECHO_REQUEST__INIT;
 	ProtobufCMessage *out;
 	rpc_status st;
@@ -444,7 +443,7 @@ Test(rpc, close_lets_the_call_in_flight_finish_then_refuses_new_ones, .timeout =
 	caller k = {.client = c};
 	pthread_t t;
 	pthread_create(&t, NULL, slow_call, &k);
-	nanosleep(&(struct timespec) {.tv_nsec = 100 * 1000000L}, NULL); /* the handler is sleeping now */
+	nanosleep(&(struct timespec){.tv_nsec = 100 * 1000000L}, NULL); /* the handler is sleeping now */
 	rpc_server_close(srv);
 	pthread_join(t, NULL);
 	cr_assert_eq(k.code, RPC_OK, "in-flight call got %s", rpc_code_name(k.code));
@@ -480,7 +479,7 @@ Test(rpc, client_reconnects_when_the_server_comes_back, .timeout = 20)
 			cr_assert_str_eq(out->text, "second life");
 			rpctest__echo_reply__free_unpacked(out, NULL);
 		} else {
-			nanosleep(&(struct timespec) {.tv_nsec = 50 * 1000000L}, NULL);
+			nanosleep(&(struct timespec){.tv_nsec = 50 * 1000000L}, NULL);
 		}
 	}
 	cr_assert_eq(code, RPC_OK, "the client did not reconnect: %s", rpc_code_name(code));

@@ -9,15 +9,15 @@ Test(rpc_envelope, request_packs_to_the_documented_bytes)
 {
 	const uint8_t payload[] = {0x08, 0x07}; /* GetUserRequest{id: 7} */
 	rpc_metadata md[]       = {{"k", "v"}};
-	rpc_request_header hdr  = {.method = "u.S/M", .request_id = "r1", .timeout_ms = 300,
-	     .metadata = md, .n_metadata = 1};
+	rpc_request_header hdr  = {
+	     .method = "u.S/M", .request_id = "r1", .timeout_ms = 300, .metadata = md, .n_metadata = 1};
 	nng_msg *msg;
 	cr_assert_eq(rpc_envelope_pack_request(&msg, &hdr, payload, sizeof(payload)), 0);
 	const uint8_t golden[] = {
-	    0x0a, 0x05, 'u', '.', 'S', '/', 'M', /* 1: method */
-	    0x12, 0x02, 0x08, 0x07,              /* 2: payload */
-	    0x1a, 0x02, 'r', '1',                /* 3: request_id */
-	    0x20, 0xac, 0x02,                    /* 4: timeout_ms 300 */
+	    0x0a, 0x05, 'u', '.', 'S', '/', 'M',          /* 1: method */
+	    0x12, 0x02, 0x08, 0x07,                       /* 2: payload */
+	    0x1a, 0x02, 'r', '1',                         /* 3: request_id */
+	    0x20, 0xac, 0x02,                             /* 4: timeout_ms 300 */
 	    0x2a, 0x06, 0x0a, 0x01, 'k', 0x12, 0x01, 'v', /* 5: metadata */
 	};
 	cr_assert_eq(nng_msg_len(msg), sizeof(golden));

@@ -34,13 +34,20 @@ Test(validate, names_and_products_trim_the_same_white_space)
 	    "\xe1\x9a\x80\xe2\x80\xaf\xe2\x81\x9f"};
 	for (size_t i = 0; i < sizeof(blank) / sizeof(blank[0]); i++) {
 		char out[512];
-		cr_assert_str_eq(user_problem(blank[i], "a@b.co", out, sizeof(out)), "name must not be empty", "%zu", i);
+		cr_assert_str_eq(
+		    user_problem(blank[i], "a@b.co", out, sizeof(out)), "name must not be empty", "%zu", i);
 		cr_assert_str_eq(order_problem(blank[i], "1", out, sizeof(out)), "product must not be empty", "%zu", i);
 	}
 	char out[512];
-	cr_assert_null(user_problem("\xe3\x80\x80" "Ada\xc2\xa0" "B\xef\xbb\xbf", "a@b.co", out, sizeof(out)));
-	cr_assert_str_eq(out, "Ada\xc2\xa0" "B");
-	cr_assert_null(order_problem("\xe2\x80\xa9" "Pen\xe2\x80\x80", "1", out, sizeof(out)));
+	cr_assert_null(user_problem("\xe3\x80\x80"
+	                            "Ada\xc2\xa0"
+	                            "B\xef\xbb\xbf",
+	    "a@b.co", out, sizeof(out)));
+	cr_assert_str_eq(out, "Ada\xc2\xa0"
+	                      "B");
+	cr_assert_null(order_problem("\xe2\x80\xa9"
+	                             "Pen\xe2\x80\x80",
+	    "1", out, sizeof(out)));
 	cr_assert_str_eq(out, "Pen");
 }
 
@@ -57,14 +64,25 @@ Test(validate, lengths_count_code_points_after_trimming)
 
 Test(validate, emails_refuse_white_space_and_controls_of_any_kind)
 {
-	const char *bad[] = {"a\xc2\xa0" "b@c.co", "a@b\xe3\x80\x80.co", "\xef\xbb\xbf" "a@b.co", "a\xc2\x85" "b@c.co",
+	const char *bad[] = {"a\xc2\xa0"
+	                     "b@c.co",
+	    "a@b\xe3\x80\x80.co",
+	    "\xef\xbb\xbf"
+	    "a@b.co",
+	    "a\xc2\x85"
+	    "b@c.co",
 	    "a\xe2\x80\xa8@b.co", "a\x7f@b.co", "a\tb@c.co"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char out[64];
-		cr_assert_str_eq(user_problem("A", bad[i], out, sizeof(out)), "email must be a valid email address", "%zu", i);
+		cr_assert_str_eq(
+		    user_problem("A", bad[i], out, sizeof(out)), "email must be a valid email address", "%zu", i);
 	}
 	char out[64];
-	cr_assert_null(user_problem("A", "\xc3\x84" "bc@b\xc3\xbc" "cher.de", out, sizeof(out)));
+	cr_assert_null(user_problem("A",
+	    "\xc3\x84"
+	    "bc@b\xc3\xbc"
+	    "cher.de",
+	    out, sizeof(out)));
 	cr_assert_str_eq(user_problem("A", "a\xff@b.co", out, sizeof(out)), "email must be valid UTF-8");
 	cr_assert_str_eq(user_problem("\xc3", "a@b.co", out, sizeof(out)), "name must be valid UTF-8");
 	cr_assert_str_eq(order_problem("\xed\xa0\x80", "1", out, sizeof(out)), "product must be valid UTF-8");
@@ -85,10 +103,14 @@ Test(validate, invisible_characters_make_no_second_address_and_no_name)
 	const char *empty[] = {"\xe2\x80\x8b", "\xcc\x81", "\xe2\x80\x8b\xe2\x80\x8c \xe2\x81\xa0", "\xc2\xad"};
 	for (size_t i = 0; i < sizeof(empty) / sizeof(empty[0]); i++) {
 		char out[64];
-		cr_assert_str_eq(user_problem(empty[i], "a@b.co", out, sizeof(out)), "name must not be empty", "%zu", i);
+		cr_assert_str_eq(
+		    user_problem(empty[i], "a@b.co", out, sizeof(out)), "name must not be empty", "%zu", i);
 		cr_assert_str_eq(order_problem(empty[i], "1", out, sizeof(out)), "product must not be empty", "%zu", i);
 	}
-	const char *controls[] = {"\x1f", "\x1b[31mred", "John\nDoe", "a\xc2\x85" "b", "a\x7f"};
+	const char *controls[] = {"\x1f", "\x1b[31mred", "John\nDoe",
+	    "a\xc2\x85"
+	    "b",
+	    "a\x7f"};
 	for (size_t i = 0; i < sizeof(controls) / sizeof(controls[0]); i++) {
 		char out[64];
 		cr_assert_str_eq(user_problem(controls[i], "a@b.co", out, sizeof(out)),
