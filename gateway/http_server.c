@@ -412,6 +412,32 @@ send_rpc_error(exchange *x, const route *r, rpc_code code, int64_t timeout_ms)
 	return send_error(x, status, code, text, NULL);
 }
 
+/* A field bound from the path is named as its template spells it
+ * ("user_id" in /orders/user/{user_id}), not by its JSON name ("userId"),
+ * in the violations the gateway or the service found: one spelling of a
+ * path variable everywhere (AIP-127 templates name the request's fields). */
+static void
+name_path_fields(rpc_status *st, const route_match *m)
+{
+	for (size_t v = 0; v < st->n_violations; v++) {
+		rpc_violation *vi = &st->violations[v];
+		for (int i = 0; i < m->n_params; i++) {
+			char name[64], json_name[64];
+			snprintf(name, sizeof(name), "%.*s", (int) m->params[i].name_len, m->params[i].name);
+			pbjson_json_name(name, json_name, sizeof(json_name));
+			if (strcmp(vi->field, json_name) != 0)
+				continue;
+			size_t n = strlen(json_name);
+			char description[sizeof(vi->description)];
+			if (strncmp(vi->description, json_name, n) == 0 && vi->description[n] == ' ') {
+				snprintf(description, sizeof(description), "%s%s", name, vi->description + n);
+				snprintf(vi->description, sizeof(vi->description), "%s", description);
+			}
+			snprintf(vi->field, sizeof(vi->field), "%s", name);
+		}
+	}
+}
+
 static int
 handle_rpc(http_server *srv, exchange *x, const route_match *m, int64_t timeout_ms)
 {
@@ -445,11 +471,9 @@ handle_rpc(http_server *srv, exchange *x, const route_match *m, int64_t timeout_
 			char name[64];
 			snprintf(name, sizeof(name), "%.*s", (int) m->params[i].name_len, m->params[i].name);
 			json_t *value = json_string(m->params[i].value);
-			char json_name[64];
-			pbjson_json_name(name, json_name, sizeof(json_name));
 			if (value == NULL) { /* not UTF-8 once %-decoded */
 				rpc_status_clear(&x->st);
-				rpc_status_add_violation(&x->st, json_name, "%s must be valid UTF-8", json_name);
+				rpc_status_add_violation(&x->st, name, "%s must be valid UTF-8", name);
 				status = send_error(x, 400, RPC_INVALID_ARGUMENT, NULL, &x->st);
 				goto out;
 			}
@@ -459,7 +483,7 @@ handle_rpc(http_server *srv, exchange *x, const route_match *m, int64_t timeout_
 				json_decref(value);
 				rpc_status_clear(&x->st);
 				rpc_status_add_violation(
-				    &x->st, json_name, "%s must be written in digits without leading zeros", json_name);
+				    &x->st, name, "%s must be written in digits without leading zeros", name);
 				status = send_error(x, 400, RPC_INVALID_ARGUMENT, NULL, &x->st);
 				goto out;
 			}
@@ -468,6 +492,7 @@ handle_rpc(http_server *srv, exchange *x, const route_match *m, int64_t timeout_
 	}
 	/* 3. JSON → request message; every problem is listed. */
 	if (pbjson_decode_object(md->input, root, &request, &x->st) != RPC_OK) {
+		name_path_fields(&x->st, m);
 		status = x->st.code == RPC_INVALID_ARGUMENT ? send_error(x, 400, RPC_INVALID_ARGUMENT, NULL, &x->st)
 		                                            : send_error(x, 500, RPC_INTERNAL, "internal error", NULL);
 		goto out;
@@ -485,6 +510,7 @@ handle_rpc(http_server *srv, exchange *x, const route_match *m, int64_t timeout_
 	x->rpc_ms     = rpc_clock_ms() - t0;
 	if (code != RPC_OK) {
 		metrics_count_rpc_error(r->service, code);
+		name_path_fields(&x->st, m);
 		status = send_rpc_error(x, r, code, timeout_ms);
 		goto out;
 	}

@@ -220,7 +220,7 @@ Test(gateway, a_path_id_that_is_not_an_integer_is_400_naming_it)
 	http_response_free(&r);
 	req("GET", "/orders/user/x1", NULL, NULL, &r);
 	assert_messages(
-	    assert_error(&r, 400, "INVALID_ARGUMENT"), 1, (const char *const[]){"userId must be an integer"});
+	    assert_error(&r, 400, "INVALID_ARGUMENT"), 1, (const char *const[]){"user_id must be an integer"});
 	http_response_free(&r);
 }
 

@@ -1,4 +1,4 @@
-/* POST /orders, GET /orders/{id}, GET /orders/user/{id} end to end, and the
+/* POST /orders, GET /orders/{id}, GET /orders/user/{user_id} end to end, and the
  * user_created consumer: HTTP → gateway → nng → order-svc (→ nng →
  * user-svc) → real PostgreSQL, Redis and RabbitMQ. */
 #include <criterion/criterion.h>
@@ -225,7 +225,7 @@ Test(orders, unknown_and_invalid_order_ids)
 	stack_assert_messages(&r, 400, 1, (const char *const[]){"id must be a positive integer"});
 	http_response_free(&r);
 	stack_http("GET", "/orders/user/-1", NULL, NULL, &r);
-	stack_assert_messages(&r, 400, 1, (const char *const[]){"userId must be a positive integer"});
+	stack_assert_messages(&r, 400, 1, (const char *const[]){"user_id must be a positive integer"});
 	http_response_free(&r);
 }
 
