@@ -10,8 +10,7 @@ svc_idempotency_claim(db *d, const char *key, const char *fingerprint, bool *cla
 	if (res == NULL)
 		return st->code;
 	PQclear(res);
-	/* A key older than 24 h is forgotten; a concurrent claim of the same
-	 * key waits here until the other transaction ends. */
+	/* A key older than 24 h is forgotten. */
 	res = db_exec(d,
 	    "DELETE FROM idempotency_keys WHERE key = $1 AND created_at < now() - "
 	    "interval '24 hours'",
@@ -19,6 +18,8 @@ svc_idempotency_claim(db *d, const char *key, const char *fingerprint, bool *cla
 	if (res == NULL)
 		goto fail;
 	PQclear(res);
+	/* A concurrent claim of the same key waits here, on the conflicting
+	 * row, until the other transaction ends. */
 	res = db_exec(d,
 	    "INSERT INTO idempotency_keys (key, fingerprint) VALUES ($1, $2) ON CONFLICT "
 	    "(key) DO NOTHING RETURNING key",

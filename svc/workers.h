@@ -1,8 +1,11 @@
 /* Each RPC worker's state: its own PostgreSQL connection and, when the
  * service uses Redis, its own cache (libpq and hiredis connections are not
- * thread-safe, so workers share none and take no lock). All are made
- * before the server listens, so a failure is reported with its reason and
- * the service exits before it accepts a request. */
+ * thread-safe, so workers share none and take no lock). All are allocated
+ * before the server listens, so a failure (memory) is reported with its
+ * reason and the service exits before it accepts a request; the connections
+ * themselves are made on first use and re-made after a fault (db.h,
+ * cache.h), so a backing server that is down degrades the service instead
+ * of stopping it. */
 #ifndef SVC_WORKERS_H
 #define SVC_WORKERS_H
 
