@@ -65,9 +65,7 @@ static const svc_declaration order_svc = {
             .amqp_help         = "RabbitMQ, consumed for user_created events",
             .settings          = order_settings,
         },
-    .summary        = "order-svc: orders.OrderService over nng; PostgreSQL order_db, Redis cache, "
-                      "user-svc over nng, "
-                      "and the user_created consumer.",
+    .summary        = "Redis cache, user-svc over nng, and the user_created consumer.",
     .service        = &order_service.base,
     .migration_lock = 0x6f726465, /* "orde" */
     .start          = start,

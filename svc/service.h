@@ -27,7 +27,9 @@
 
 typedef struct svc_declaration {
 	svc_config_spec config;    /* registry line, uses, own settings */
-	const char *summary;       /* --help's first line */
+	const char *summary;       /* --help's first line, after what the registry
+	                              says ("user-svc: users.UserService over
+	                              nng; PostgreSQL user_db; "): its own words */
 	ProtobufCService *service; /* the generated service table, e.g. &user_service.base */
 	long long migration_lock;  /* pg_advisory_lock key, unique per database */
 	const db_migration *migrations;

@@ -121,7 +121,11 @@ svc_config_load(svc_config *cfg, const svc_config_spec *spec, const char *summar
 	    .out                    = &format,
 	    .help                   = "text or json"};
 
-	env_action action = env_cli(argc, argv, summary, vars, n);
+	/* --help's first line: what the registry says, then the service's words. */
+	char about[512];
+	snprintf(about, sizeof(about), "%s: %s over nng; PostgreSQL %s%s%s", spec->name, reg->contract, reg->database,
+	    summary != NULL && summary[0] != '\0' ? "; " : ".", summary != NULL ? summary : "");
+	env_action action = env_cli(argc, argv, about, vars, n);
 	cfg->log_level    = (log_level) level;
 	cfg->log_format   = (log_format) format;
 	return action;

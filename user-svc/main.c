@@ -53,9 +53,7 @@ static const svc_declaration user_svc = {
             .amqp_help         = "RabbitMQ for user_created events",
             .settings          = user_settings,
         },
-    .summary        = "user-svc: users.UserService over nng; PostgreSQL user_db, Redis cache, "
-                      "user_created events to "
-                      "RabbitMQ.",
+    .summary        = "Redis cache, user_created events to RabbitMQ.",
     .service        = &user_service.base,
     .migration_lock = 0x75736572, /* "user" */
     .start          = start,

@@ -15,7 +15,7 @@ main(int argc, char **argv)
 	        {
 	            .name = "echo-svc", .uses = 0, /* PostgreSQL only */
 	        },
-	    .summary        = "echo-svc: echo.EchoService over nng (tests only); PostgreSQL echo_db.",
+	    .summary        = "a service for the tests only.",
 	    .service        = &echo_service.base,
 	    .migration_lock = 0x6563686f, /* "echo" */
 	    .migrations     = echo_svc_migrations,
