@@ -261,7 +261,7 @@ registry_values_ok(const char *path, const char *where, char *const col[REGISTRY
 			taken = taken || strcmp(col[c], owned[i]) == 0;
 		if (taken)
 			refuse(path, where,
-			    "%s '%s' is a setting the gateway or the service skeleton owns "
+			    "%s '%s' is a setting the gateway, the service skeleton or a service owns "
 			    "(CONTRACT_OWNED_SETTINGS)",
 			    c == 2 ? "url_variable" : "db_url_variable", col[c]);
 	}

@@ -3,11 +3,14 @@
  * Every kind of template, option and registry line it must refuse is one
  * case here, with the words it must say; and a good contract's tables. */
 #include <criterion/criterion.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "contract/tables.h"
 
 /* Messages every case's service may use. */
 static const char *const header =
@@ -205,11 +208,13 @@ static const gen_case refused[] = {
     {METHOD(GET("/things")), "thing-svc t.S TS_URL - TS_URL t_db\n",
         "services.conf: line 2: url_variable and db_url_variable are both 'TS_URL'"},
     {METHOD(GET("/things")), "thing-svc t.S REDIS_URL - - -\n",
-        "services.conf: line 2: url_variable 'REDIS_URL' is a setting the gateway or the service skeleton owns"},
+        "services.conf: line 2: url_variable 'REDIS_URL' is a setting the gateway, the service skeleton or a service "
+        "owns"},
     {METHOD(GET("/things")), "thing-svc t.S TS_URL - WORKERS t_db\n",
-        "services.conf: line 2: db_url_variable 'WORKERS' is a setting the gateway or the service skeleton owns"},
+        "services.conf: line 2: db_url_variable 'WORKERS' is a setting the gateway, the service skeleton or a service "
+        "owns"},
     {METHOD(GET("/things")), "thing-svc t.S GATEWAY_THING - - -\n",
-        "url_variable 'GATEWAY_THING' is a setting the gateway or the service skeleton owns"},
+        "url_variable 'GATEWAY_THING' is a setting the gateway, the service skeleton or a service owns"},
     {METHOD(GET("/things")), "thing-svc t.S LOG_LEVEL - - -\n", "url_variable 'LOG_LEVEL' is a setting"},
     {METHOD(GET("/things")), "gateway t.S TS_URL - - -\n",
         "services.conf: line 2: name 'gateway' is the gateway's own"},
@@ -367,4 +372,41 @@ Test(contract_gen, what_the_refusals_leave_is_served, .timeout = 60)
 	cr_expect_null(strstr(out, "ghost"), "%s", out);
 	cr_expect_not_null(strstr(out, "const size_t contract_routes_count = 6;"), "%s", out);
 	cr_expect_not_null(strstr(out, ".path = \"/things/{name}/{u32}/{sf64}/{s32}\""), "%s", out);
+}
+
+/* CONTRACT_OWNED_SETTINGS must list every setting the programs read besides
+ * the registry's: each program's --help lists its variables, one per line
+ * ("  NAME  help"); a new setting missing from the list would let a
+ * registry line take it unrefused. */
+Test(contract_gen, every_setting_a_program_reads_is_owned_or_from_the_registry, .timeout = 60)
+{
+	static const char *const owned[] = {CONTRACT_OWNED_SETTINGS};
+	char programs[]                  = PROGRAMS;
+	int checked                      = 0;
+	for (char *save = NULL, *p = strtok_r(programs, " ", &save); p != NULL; p = strtok_r(NULL, " ", &save)) {
+		char cmd[1024], line[1024];
+		snprintf(cmd, sizeof(cmd), "'%s' --help", p);
+		FILE *f = popen(cmd, "r");
+		cr_assert_not_null(f);
+		while (fgets(line, sizeof(line), f) != NULL) {
+			char name[128];
+			if (strncmp(line, "  ", 2) != 0 || line[2] == ' ' || sscanf(line, " %127[A-Z0-9_]", name) != 1)
+				continue;
+			bool known =
+			    strncmp(name, CONTRACT_OWNED_SETTINGS_PREFIX, strlen(CONTRACT_OWNED_SETTINGS_PREFIX)) == 0;
+			for (size_t i = 0; i < sizeof(owned) / sizeof(owned[0]); i++)
+				known = known || strcmp(name, owned[i]) == 0;
+			for (size_t s = 0; s < contract_services_count; s++) {
+				const contract_service *c = &contract_services[s];
+				known                     = known || strcmp(name, c->url_variable) == 0 ||
+				        (c->db_url_variable != NULL && strcmp(name, c->db_url_variable) == 0);
+			}
+			cr_expect(known,
+			    "%s reads %s, which is neither in CONTRACT_OWNED_SETTINGS nor a registry variable", p,
+			    name);
+			checked++;
+		}
+		cr_expect_eq(pclose(f), 0, "%s --help failed", p);
+	}
+	cr_expect_gt(checked, 20, "only %d settings seen in the programs' --help", checked);
 }
