@@ -900,10 +900,9 @@ http_server_start(http_server **out, const gateway_config *cfg, rpc_client *cons
 	srv->cfg = cfg;
 	for (int s = 0; (size_t) s < contract_services_count; s++)
 		srv->clients[s] = clients[s];
-	srv->openapi = openapi_document();
+	srv->openapi = openapi_document(err, errlen);
 	if (srv->openapi == NULL) {
 		free(srv);
-		snprintf(err, errlen, "cannot build the OpenAPI document");
 		return -1;
 	}
 	srv->openapi_len = strlen(srv->openapi);
