@@ -348,12 +348,16 @@ integer_field(const ProtobufCMessageDescriptor *desc, const char *name)
 	}
 }
 
-/* Digits with no leading zero ("0" itself aside); anything else is left
- * to the decoder, which names what is wrong. */
+/* Digits with no leading zero ("0" itself aside), after an optional '-'
+ * ("-0" is 0 spelled another way); anything else is left to the decoder,
+ * which names what is wrong. */
 static bool
 canonical_integer(const char *s)
 {
-	return !(s[0] == '0' && s[1] != '\0' && strspn(s, "0123456789") == strlen(s));
+	const char *digits = s + (s[0] == '-');
+	if (digits[0] == '\0' || strspn(digits, "0123456789") != strlen(digits))
+		return true;
+	return !(digits[0] == '0' && (digits[1] != '\0' || digits != s));
 }
 
 /* "/users/{id}" with the reply's id → "/users/12". */
