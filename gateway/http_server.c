@@ -348,12 +348,16 @@ integer_field(const ProtobufCMessageDescriptor *desc, const char *name)
 	}
 }
 
-/* Digits with no leading zero ("0" itself aside); anything else is left
- * to the decoder, which names what is wrong. */
+/* Digits with no leading zero ("0" itself aside), after an optional '-'
+ * ("-0" is 0 spelled another way); anything else is left to the decoder,
+ * which names what is wrong. */
 static bool
 canonical_integer(const char *s)
 {
-	return !(s[0] == '0' && s[1] != '\0' && strspn(s, "0123456789") == strlen(s));
+	const char *digits = s + (s[0] == '-');
+	if (digits[0] == '\0' || strspn(digits, "0123456789") != strlen(digits))
+		return true;
+	return !(digits[0] == '0' && (digits[1] != '\0' || digits != s));
 }
 
 /* "/users/{id}" with the reply's id → "/users/12". */
@@ -926,10 +930,9 @@ http_server_start(http_server **out, const gateway_config *cfg, rpc_client *cons
 	srv->cfg = cfg;
 	for (int s = 0; (size_t) s < contract_services_count; s++)
 		srv->clients[s] = clients[s];
-	srv->openapi = openapi_document();
+	srv->openapi = openapi_document(err, errlen);
 	if (srv->openapi == NULL) {
 		free(srv);
-		snprintf(err, errlen, "cannot build the OpenAPI document");
 		return -1;
 	}
 	srv->openapi_len = strlen(srv->openapi);

@@ -11,6 +11,38 @@
 
 static json_t *message_ref(const ProtobufCMessageDescriptor *desc, json_t *schemas);
 
+/* The first piece the document lost, or NULL. jansson's json_pack answers
+ * NULL for text that is not UTF-8 (or no memory), and json_object_set_new
+ * and json_array_append_new then drop the key without a word: every
+ * insertion goes through put() or append(), and one lost piece fails the
+ * whole document, so the gateway refuses to start rather than serve an
+ * /openapi.json without the operation. Thread-local: servers may be created
+ * in several threads (the tests). */
+static _Thread_local const char *lost;
+
+static void
+put(json_t *object, const char *key, json_t *value)
+{
+	/* set_new takes value even when it fails (and accepts no NULL object). */
+	if (value == NULL || object == NULL || json_object_set_new(object, key, value) != 0) {
+		if (object == NULL)
+			json_decref(value);
+		if (lost == NULL)
+			lost = key;
+	}
+}
+
+static void
+append(json_t *array, json_t *value)
+{
+	if (value == NULL || array == NULL || json_array_append_new(array, value) != 0) {
+		if (array == NULL)
+			json_decref(value);
+		if (lost == NULL)
+			lost = "an array item";
+	}
+}
+
 static json_t *
 scalar_schema(const ProtobufCFieldDescriptor *f, json_t *schemas)
 {
@@ -36,7 +68,7 @@ scalar_schema(const ProtobufCFieldDescriptor *f, json_t *schemas)
 		const ProtobufCEnumDescriptor *e = f->descriptor;
 		json_t *names                    = json_array();
 		for (unsigned i = 0; i < e->n_values; i++)
-			json_array_append_new(names, json_string(e->values[i].name));
+			append(names, json_string(e->values[i].name));
 		return json_pack("{s:s,s:o}", "type", "string", "enum", names);
 	}
 	case PROTOBUF_C_TYPE_MESSAGE: return message_ref(f->descriptor, schemas);
@@ -66,11 +98,11 @@ message_ref(const ProtobufCMessageDescriptor *desc, json_t *schemas)
 		json_t *props = json_object();
 		json_t *schema =
 		    json_pack("{s:s,s:o,s:b}", "type", "object", "properties", props, "additionalProperties", 0);
-		json_object_set_new(schemas, desc->name, schema); /* before recursing: cycles end here */
+		put(schemas, desc->name, schema); /* before recursing: cycles end here */
 		for (unsigned i = 0; i < desc->n_fields; i++) {
 			char name[64];
 			pbjson_json_name(desc->fields[i].name, name, sizeof(name));
-			json_object_set_new(props, name, field_schema(&desc->fields[i], schemas));
+			put(props, name, field_schema(&desc->fields[i], schemas));
 		}
 	}
 	char ref[160];
@@ -100,7 +132,7 @@ add_error_response(json_t *responses, int status)
 	                   : status == 503 ? "A service could not be reached in time"
 	                   : status == 504 ? "A service did not answer within the deadline"
 	                                   : "Error";
-	json_object_set_new(responses, key,
+	put(responses, key,
 	    json_pack("{s:s,s:o}", "description", text, "content",
 	        json_content(json_pack("{s:s}", "$ref", "#/components/schemas/Error"))));
 }
@@ -124,9 +156,8 @@ openapi_path(const route *r, char *out, size_t len, json_t *params, json_t *sche
 		snprintf(name, sizeof(name), "%.*s", (int) (close - p - 1), p + 1);
 		const ProtobufCFieldDescriptor *f =
 		    input != NULL ? protobuf_c_message_descriptor_get_field_by_name(input, name) : NULL;
-		json_array_append_new(
-		    params, json_pack("{s:s,s:s,s:b,s:o}", "name", name, "in", "path", "required", 1, "schema",
-		                f != NULL ? field_schema(f, schemas) : json_pack("{s:s}", "type", "string")));
+		append(params, json_pack("{s:s,s:s,s:b,s:o}", "name", name, "in", "path", "required", 1, "schema",
+		                   f != NULL ? field_schema(f, schemas) : json_pack("{s:s}", "type", "string")));
 	}
 }
 
@@ -139,7 +170,7 @@ head_operation(const json_t *get)
 	if (json_is_string(id)) {
 		char text[192];
 		snprintf(text, sizeof(text), "%s.head", json_string_value(id));
-		json_object_set_new(op, "operationId", json_string(text));
+		put(op, "operationId", json_string(text));
 	}
 	const char *key;
 	json_t *response;
@@ -155,7 +186,7 @@ operation(const route *r, json_t *schemas, json_t *params)
 	char status[8];
 	snprintf(status, sizeof(status), "%d", r->success_status);
 	if (json_array_size(params) > 0)
-		json_object_set(op, "parameters", params);
+		put(op, "parameters", json_incref(params));
 
 	switch (r->kind) {
 	case ROUTE_RPC: {
@@ -164,9 +195,9 @@ operation(const route *r, json_t *schemas, json_t *params)
 		    protobuf_c_service_descriptor_get_method_by_name(svc, r->rpc_method);
 		char op_id[160];
 		snprintf(op_id, sizeof(op_id), "%s/%s", svc->name, m->name);
-		json_object_set_new(op, "operationId", json_string(op_id));
+		put(op, "operationId", json_string(op_id));
 		if (r->takes_body)
-			json_object_set_new(op, "requestBody",
+			put(op, "requestBody",
 			    json_pack(
 			        "{s:b,s:o}", "required", 1, "content", json_content(message_ref(m->input, schemas))));
 		json_t *body =
@@ -176,10 +207,10 @@ operation(const route *r, json_t *schemas, json_t *params)
 		        : message_ref(m->output, schemas);
 		json_t *ok = json_pack("{s:s,s:o}", "description", r->summary, "content", json_content(body));
 		if (r->location != NULL)
-			json_object_set_new(ok, "headers",
+			put(ok, "headers",
 			    json_pack("{s:{s:s,s:{s:s}}}", "Location", "description", "Path of the created resource",
 			        "schema", "type", "string"));
-		json_object_set_new(responses, status, ok);
+		put(responses, status, ok);
 		add_error_response(responses, 400);
 		for (int i = 0; i < ROUTE_MAX_STATUSES && r->statuses[i] != 0; i++)
 			add_error_response(responses, r->statuses[i]);
@@ -193,37 +224,38 @@ operation(const route *r, json_t *schemas, json_t *params)
 		break;
 	}
 	case ROUTE_READYZ:
-		json_object_set_new(responses, status,
+		put(responses, status,
 		    json_pack("{s:s,s:o}", "description", "Ready", "content",
 		        json_content(json_pack("{s:s}", "$ref", "#/components/schemas/Readiness"))));
-		json_object_set_new(responses, "503",
+		put(responses, "503",
 		    json_pack("{s:s,s:o}", "description", "A service or one of its dependencies is not reachable",
 		        "content", json_content(json_pack("{s:s}", "$ref", "#/components/schemas/Readiness"))));
 		break;
 	case ROUTE_METRICS:
-		json_object_set_new(responses, status,
+		put(responses, status,
 		    json_pack("{s:s,s:{s:{s:{s:s}}}}", "description", r->summary, "content",
 		        "text/plain; version=0.0.4", "schema", "type", "string"));
 		break;
 	default:
-		json_object_set_new(responses, status,
+		put(responses, status,
 		    json_pack("{s:s,s:o}", "description", r->summary, "content",
 		        json_content(json_pack("{s:s}", "type", "object"))));
 	}
-	json_object_set_new(op, "responses", responses);
+	put(op, "responses", responses);
 	return op;
 }
 
 char *
-openapi_document(void)
+openapi_document(char *why, size_t why_len)
 {
+	lost            = NULL;
 	json_t *schemas = json_object();
-	json_object_set_new(schemas, "Error",
+	put(schemas, "Error",
 	    json_pack("{s:s,s:[sssss],s:{s:{s:s},s:{s:s},s:{s:s},s:{s:[{s:s},{s:s,s:{s:s}}]},s:{s:s}}}", "type",
 	        "object", "required", "statusCode", "error", "code", "message", "requestId", "properties", "statusCode",
 	        "type", "integer", "error", "type", "string", "code", "type", "string", "message", "oneOf", "type",
 	        "string", "type", "array", "items", "type", "string", "requestId", "type", "string"));
-	json_object_set_new(schemas, "Readiness",
+	put(schemas, "Readiness",
 	    json_pack("{s:s,s:{s:{s:s},s:{s:s}}}", "type", "object", "properties", "status", "type", "string",
 	        "services", "type", "object"));
 
@@ -238,7 +270,7 @@ openapi_document(void)
 		json_t *item = json_object_get(paths, path);
 		if (item == NULL) {
 			item = json_object();
-			json_object_set_new(paths, path, item);
+			put(paths, path, item);
 		}
 		char method[8];
 		size_t k = 0;
@@ -248,9 +280,19 @@ openapi_document(void)
 		json_t *op = operation(r, schemas, params);
 		/* HEAD: the GET's statuses and headers without a body (RFC 9110 9.3.2). */
 		if (strcmp(r->method, "GET") == 0)
-			json_object_set_new(item, "head", head_operation(op));
-		json_object_set_new(item, method, op);
+			put(item, "head", head_operation(op));
+		put(item, method, op);
 		json_decref(params);
+		if (lost != NULL) {
+			snprintf(why, why_len,
+			    "the OpenAPI document cannot hold route %s %s: its '%s' could not be built (text that is "
+			    "not "
+			    "UTF-8, or no memory)",
+			    r->method, r->path, lost);
+			json_decref(paths);
+			json_decref(schemas);
+			return NULL;
+		}
 	}
 
 	json_t *doc = json_pack("{s:s,s:{s:s,s:s,s:s},s:o,s:{s:o}}", "openapi", "3.1.0", "info", "title",
@@ -258,7 +300,10 @@ openapi_document(void)
 	    "REST in front of protobuf services over nng. Every error has the Error shape; every response "
 	    "carries X-Request-Id.",
 	    "paths", paths, "components", "schemas", schemas);
-	char *text  = json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS);
+	char *text  = doc != NULL && lost == NULL ? json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
 	json_decref(doc);
+	if (text == NULL)
+		snprintf(why, why_len, "the OpenAPI document could not be built (%s; no memory?)",
+		    lost != NULL ? lost : "its text");
 	return text;
 }

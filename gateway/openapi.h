@@ -3,8 +3,12 @@
 #ifndef GATEWAY_OPENAPI_H
 #define GATEWAY_OPENAPI_H
 
-/* Returns the document as JSON text, the caller's to free(); NULL when out
- * of memory. */
-char *openapi_document(void);
+#include <stddef.h>
+
+/* Returns the document as JSON text, the caller's to free(). NULL when any
+ * piece of it cannot be built (a text that is not UTF-8, no memory): the
+ * reason, naming the route, is written to why. Never a document missing a
+ * piece. */
+char *openapi_document(char *why, size_t why_len);
 
 #endif

@@ -21,9 +21,17 @@ svc_config_load(svc_config *cfg, const svc_config_spec *spec, const char *summar
 	}
 	/* The registry line names the settings: a service is described there only. */
 	const contract_service *reg = contract_service_named(spec->name);
-	if (reg == NULL || reg->db_url_variable == NULL) {
-		fprintf(stderr, "%s: %s in the service registry (proto/services.conf)\n", spec->name,
-		    reg == NULL ? "no line" : "no database");
+	if (reg == NULL) {
+		fprintf(stderr, "%s: no line in the service registry (proto/services.conf)\n", spec->name);
+		return ENV_EXIT_USAGE;
+	}
+	/* The skeleton migrates and serves from a database; contract-gen has
+	 * checked db_url_variable and database are both set or both "-". */
+	if (reg->db_url_variable == NULL || reg->database == NULL) {
+		fprintf(stderr,
+		    "%s: its registry line has no database (db_url_variable and database are '-'), and the service "
+		    "skeleton needs one: name both in proto/services.conf\n",
+		    spec->name);
 		return ENV_EXIT_USAGE;
 	}
 	/* The texts --help shows, made from the registry line. */

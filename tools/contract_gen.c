@@ -16,25 +16,37 @@
  *   - a template outside the grammar the gateway matches: it must start with
  *     '/', and each segment is a literal of URL-safe characters or {field};
  *     {field=sub/template}, '*' and '**' wildcards, a ":verb" suffix, empty
- *     segments and nested field paths ({a.b}) are refused by name;
- *   - a path variable that is not a scalar, non-repeated field of the request,
- *     or one bound twice;
+ *     segments, dot-segments ("." and "..", which the gateway refuses in any
+ *     path) and nested field paths ({a.b}) are refused by name;
+ *   - a path variable that is not a string or integer field of the request
+ *     (the gateway binds it as a JSON string), a proto3 optional field, a
+ *     oneof member, or one bound twice;
+ *   - a streaming method of a registered service or with a route (nng
+ *     req/rep carries one request and one reply); a nested request or reply
+ *     message type;
  *   - a body that is not "*" (a field body is not served yet), a body on GET
  *     or DELETE (RFC 9110 9.3.1: no defined semantics);
  *   - a response_body that is not a field of the reply;
  *   - a status other than 200 or 201, 201 without location, a location
- *     without 201, a location variable not a scalar field of the reply;
+ *     without 201, a location variable not an integer field of the reply;
+ *   - a summary over CONTRACT_SUMMARY_MAX bytes or with a control character;
  *   - error statuses outside 400-599, repeated, or more than
  *     CONTRACT_ERROR_STATUSES_MAX;
  *   - a custom pattern, additional_bindings, a selector, a rule without a
  *     path, rest.route without google.api.http, an option given twice;
- *   - the same method and template twice (variables' names aside);
+ *   - two routes of one method that can match one path (the gateway takes
+ *     the first; HEAD is served by the GET routes);
  *   - a path the gateway serves itself (CONTRACT_GATEWAY_PATHS: /healthz...);
  *   - an annotated service not in the registry, a registry service whose
  *     contract is not in the descriptor set, a registry line without its six
  *     columns or with a value its users cannot take (a name that is not a
  *     binary's, a variable that is not an environment variable's, a default
- *     URL nng cannot dial), a name, contract or URL variable declared twice;
+ *     URL nng cannot dial), a name, contract, default URL or database
+ *     declared twice, a variable name used twice across the url_variable and
+ *     db_url_variable columns, a setting the gateway or the skeleton owns
+ *     (CONTRACT_OWNED_SETTINGS), the name "gateway", PostgreSQL's own
+ *     databases, a db_url_variable without a database or the reverse, a
+ *     line with a carriage return;
  *   - more services or routes than lib/contract/tables.h's bounds.
  *
  * Usage: contract-gen OUT.c DESCRIPTOR_SET REGISTRY...
@@ -66,6 +78,7 @@ typedef Google__Protobuf__MethodDescriptorProto method_proto;
 typedef struct registry_line {
 	char *col[REGISTRY_COLUMNS]; /* name contract url_variable default_url db_url_variable
 	                                database */
+	char *path, where[32];       /* its file and "line N", for reports */
 	const file_proto *file;      /* where its contract is declared */
 	const service_proto *service;
 } registry_line;
@@ -112,11 +125,13 @@ xstrdup(const char *s)
 
 /* ---- the descriptor set ---- */
 
-/* ".users.GetUserRequest" → its message, searched in every file (top-level
- * messages only: the contracts nest none). */
+/* ".users.GetUserRequest" → its message, searched in every file. Top-level
+ * messages only: *nested is set when the name is a message nested in one
+ * (".t.Outer.Inner"), which is not served. */
 static const message_proto *
-find_message(const char *type_name)
+find_message(const char *type_name, bool *nested)
 {
+	*nested = false;
 	for (size_t f = 0; f < set->n_file; f++) {
 		const file_proto *fp = set->file[f];
 		const char *pkg      = fp->package != NULL ? fp->package : "";
@@ -126,8 +141,12 @@ find_message(const char *type_name)
 			continue;
 		const char *short_name = pl > 0 ? n + pl + 1 : n;
 		for (size_t m = 0; m < fp->n_message_type; m++) {
-			if (strcmp(fp->message_type[m]->name, short_name) == 0)
+			const char *mn = fp->message_type[m]->name;
+			size_t ml      = strlen(mn);
+			if (strcmp(mn, short_name) == 0)
 				return fp->message_type[m];
+			if (strncmp(mn, short_name, ml) == 0 && short_name[ml] == '.')
+				*nested = true;
 		}
 	}
 	return NULL;
@@ -149,6 +168,36 @@ scalar(const field_proto *f)
 	return f->label != GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__LABEL__LABEL_REPEATED &&
 	       f->type != GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__TYPE__TYPE_MESSAGE &&
 	       f->type != GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__TYPE__TYPE_GROUP;
+}
+
+/* The integer types: the gateway writes a path's digits into them and
+ * refuses leading zeros (gateway/http_server.c, integer_field). */
+static bool
+integer(const field_proto *f)
+{
+	switch (f->type) {
+	case GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__TYPE__TYPE_INT32:
+	case GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__TYPE__TYPE_INT64:
+	case GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__TYPE__TYPE_UINT32:
+	case GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__TYPE__TYPE_UINT64:
+	case GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__TYPE__TYPE_SINT32:
+	case GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__TYPE__TYPE_SINT64:
+	case GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__TYPE__TYPE_FIXED32:
+	case GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__TYPE__TYPE_FIXED64:
+	case GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__TYPE__TYPE_SFIXED32:
+	case GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__TYPE__TYPE_SFIXED64: return true;
+	default: return false;
+	}
+}
+
+/* The .proto spelling of a field's type, for reports. */
+static const char *
+type_name(const field_proto *f)
+{
+	static const char *const names[] = {"?", "double", "float", "int64", "uint64", "int32", "fixed64", "fixed32",
+	    "bool", "string", "group", "message", "bytes", "uint32", "enum", "sfixed32", "sfixed64", "sint32",
+	    "sint64"};
+	return f->type > 0 && (size_t) f->type < sizeof(names) / sizeof(names[0]) ? names[f->type] : "?";
 }
 
 /* ---- the registry ---- */
@@ -189,9 +238,72 @@ registry_values_ok(const char *path, const char *where, char *const col[REGISTRY
 		refuse(path, where, "db_url_variable '%s' is not an environment variable name (A-Z, 0-9, _)", col[4]);
 	if (strcmp(col[5], "-") != 0 && !spelled(col[5], LOWER "_", LOWER DIGITS "_"))
 		refuse(path, where, "database '%s' is not a lower-case SQL identifier", col[5]);
+	/* The skeleton builds its database URL from both, and compose's init
+	 * script creates the database for the variable: one without the other
+	 * is half a database. */
+	if ((strcmp(col[4], "-") == 0) != (strcmp(col[5], "-") == 0))
+		refuse(path, where,
+		    "db_url_variable '%s' and database '%s': both are set or both are '-' (a service with a "
+		    "database names both)",
+		    col[4], col[5]);
+	if (strcmp(col[0], "gateway") == 0)
+		refuse(path, where, "name 'gateway' is the gateway's own (its binary, logs and compose service)");
+	static const char *const system_databases[] = {"postgres", "template0", "template1"};
+	for (size_t i = 0; i < sizeof(system_databases) / sizeof(system_databases[0]); i++) {
+		if (strcmp(col[5], system_databases[i]) == 0)
+			refuse(path, where, "database '%s' is one PostgreSQL creates for itself", col[5]);
+	}
+	static const char *const owned[] = {CONTRACT_OWNED_SETTINGS};
+	for (int c = 2; c <= 4; c += 2) {
+		bool taken =
+		    strncmp(col[c], CONTRACT_OWNED_SETTINGS_PREFIX, strlen(CONTRACT_OWNED_SETTINGS_PREFIX)) == 0;
+		for (size_t i = 0; i < sizeof(owned) / sizeof(owned[0]); i++)
+			taken = taken || strcmp(col[c], owned[i]) == 0;
+		if (taken)
+			refuse(path, where,
+			    "%s '%s' is a setting the gateway, the service skeleton or a service owns "
+			    "(CONTRACT_OWNED_SETTINGS)",
+			    c == 2 ? "url_variable" : "db_url_variable", col[c]);
+	}
+	if (strcmp(col[2], col[4]) == 0)
+		refuse(path, where, "url_variable and db_url_variable are both '%s'", col[2]);
 	return faults == before;
 }
 
+static const char *const column_names[REGISTRY_COLUMNS] = {
+    "service name", "contract", "url_variable", "default_url", "db_url_variable", "database"};
+
+/* Values no two services may share: names, contracts, default URLs (both
+ * would listen there), databases, and every variable name across the
+ * url_variable and db_url_variable columns (one setting, one meaning). */
+static bool
+registry_unique(const char *path, const char *where, char *const col[REGISTRY_COLUMNS])
+{
+	int before = faults;
+	for (size_t i = 0; i < n_registry; i++) {
+		const registry_line *r = &registry[i];
+		for (int c = 0; c < REGISTRY_COLUMNS; c++) {
+			if (c == 2 || c == 4 || strcmp(col[c], "-") == 0)
+				continue;
+			if (strcmp(r->col[c], col[c]) == 0)
+				refuse(path, where, "%s '%s' is declared twice (also %s: %s: %s)", column_names[c],
+				    col[c], r->path, r->where, r->col[0]);
+		}
+		for (int c = 2; c <= 4; c += 2) {
+			for (int d = 2; d <= 4; d += 2) {
+				if (strcmp(col[c], "-") != 0 && strcmp(r->col[d], col[c]) == 0)
+					refuse(path, where, "%s '%s' is declared twice (also %s of %s: %s: %s)",
+					    column_names[c], col[c], column_names[d], r->path, r->where, r->col[0]);
+			}
+		}
+	}
+	return faults == before;
+}
+
+/* One line a service; '#' starts a comment; columns are separated by
+ * spaces and tabs. A line may be as long as it likes (getline); a carriage
+ * return is refused, as scripts/lib/registry.sh refuses it, so both readers
+ * see the same lines. */
 static void
 read_registry(const char *path)
 {
@@ -200,17 +312,22 @@ read_registry(const char *path)
 		fprintf(stderr, "contract-gen: %s: %s\n", path, strerror(errno));
 		exit(2);
 	}
-	char line[1024];
-	for (int no = 1; fgets(line, sizeof(line), f) != NULL; no++) {
+	char *line = NULL;
+	size_t cap = 0;
+	for (int no = 1; getline(&line, &cap, f) != -1; no++) {
 		char where[32];
 		snprintf(where, sizeof(where), "line %d", no);
+		if (strchr(line, '\r') != NULL) {
+			refuse(path, where, "has a carriage return (CRLF line ends?): save the file with LF line ends");
+			continue;
+		}
 		char *hash = strchr(line, '#');
 		if (hash != NULL)
 			*hash = '\0';
 		char *col[REGISTRY_COLUMNS];
 		int n      = 0;
 		char *save = NULL;
-		for (char *t = strtok_r(line, " \t\r\n", &save); t != NULL; t = strtok_r(NULL, " \t\r\n", &save)) {
+		for (char *t = strtok_r(line, " \t\n", &save); t != NULL; t = strtok_r(NULL, " \t\n", &save)) {
 			if (n < REGISTRY_COLUMNS)
 				col[n] = t;
 			n++;
@@ -228,30 +345,25 @@ read_registry(const char *path)
 			refuse(path, where, "more than %d services (CONTRACT_SERVICES_MAX)", CONTRACT_SERVICES_MAX);
 			break;
 		}
-		if (!registry_values_ok(path, where, col))
-			continue;
-		bool dup = false;
-		for (size_t i = 0; i < n_registry; i++) {
-			for (int c = 0; c < 3; c++) {
-				if (strcmp(registry[i].col[c], col[c]) == 0) {
-					static const char *what[] = {"service name", "contract", "url_variable"};
-					refuse(path, where, "%s '%s' is declared twice", what[c], col[c]);
-					dup = true;
-				}
-			}
-		}
-		if (dup)
+		if (!registry_values_ok(path, where, col) || !registry_unique(path, where, col))
 			continue;
 		registry_line *r = &registry[n_registry++];
 		for (int c = 0; c < REGISTRY_COLUMNS; c++)
 			r->col[c] = xstrdup(col[c]);
+		r->path = xstrdup(path);
+		snprintf(r->where, sizeof(r->where), "%s", where);
 	}
+	if (ferror(f)) {
+		fprintf(stderr, "contract-gen: %s: %s\n", path, strerror(errno));
+		exit(2);
+	}
+	free(line);
 	fclose(f);
 }
 
 /* Binds each registry line to its contract service in the descriptor set. */
 static void
-resolve_registry(const char *registry_files)
+resolve_registry(void)
 {
 	for (size_t i = 0; i < n_registry; i++) {
 		registry_line *r = &registry[i];
@@ -268,7 +380,7 @@ resolve_registry(const char *registry_files)
 			}
 		}
 		if (r->service == NULL)
-			refuse(registry_files, r->col[0], "its contract %s is not a service of any .proto given",
+			refuse(r->path, r->where, "%s: its contract %s is not a service of any .proto given", r->col[0],
 			    r->col[1]);
 	}
 }
@@ -313,6 +425,15 @@ check_template(const char *file, const char *where, const char *what, const char
 			return;
 		}
 		if (seg[0] != '{') {
+			if ((len == 1 && seg[0] == '.') || (len == 2 && seg[0] == '.' && seg[1] == '.')) {
+				/* RFC 3986 3.3: the gateway refuses dot-segments in every path
+				 * (routes_decode_path), so the route could never be reached. */
+				refuse(file, where,
+				    "%s '%s': segment '%.*s' is a dot-segment (RFC 3986 3.3), which the gateway "
+				    "refuses in every path",
+				    what, t, (int) len, seg);
+				return;
+			}
 			for (size_t i = 0; i < len; i++) {
 				unsigned char c = (unsigned char) seg[i];
 				/* RFC 3986 2.3's unreserved characters: a literal is matched
@@ -365,6 +486,35 @@ check_template(const char *file, const char *where, const char *what, const char
 			    f->label == GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__LABEL__LABEL_REPEATED ? "repeated"
 			                                                                                : "message",
 			    msg->name);
+			continue;
+		}
+		/* The gateway binds a path value as a JSON string: the decoder takes
+		 * it for a string or an integer field (proto3 JSON), not for a bool,
+		 * bytes, float or enum; and a path value is always present, so
+		 * "optional" or a oneof would claim a choice the path cannot make. */
+		if (f->has_proto3_optional && f->proto3_optional) {
+			refuse(file, where, "%s '%s': {%.*s} is an optional field of %s; a path variable is always set",
+			    what, t, (int) nlen, name, msg->name);
+			continue;
+		}
+		if (f->has_oneof_index) {
+			refuse(file, where,
+			    "%s '%s': {%.*s} is a oneof member of %s; a path variable binds a plain field", what, t,
+			    (int) nlen, name, msg->name);
+			continue;
+		}
+		if (strcmp(what, "location") == 0 && !integer(f)) {
+			/* A string would be pasted unencoded into the Location header. */
+			refuse(file, where,
+			    "%s '%s': {%.*s} is a %s field of %s; not served yet: a location variable must be an "
+			    "integer field",
+			    what, t, (int) nlen, name, type_name(f), msg->name);
+			continue;
+		}
+		if (!integer(f) && f->type != GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__TYPE__TYPE_STRING) {
+			refuse(file, where,
+			    "%s '%s': {%.*s} is a %s field of %s; a path variable binds a string or an integer field",
+			    what, t, (int) nlen, name, type_name(f), msg->name);
 			continue;
 		}
 		for (size_t b = 0; b < n_bound; b++) {
@@ -441,24 +591,30 @@ template_matches(const char *t, const char *p)
 	return *t == '\0' && *p == '\0';
 }
 
-/* True when two templates match the same paths: equal but for their
- * variables' names ("/a/{id}" and "/a/{name}"). */
+/* True when one path can match both templates: the same number of
+ * segments, each pair equal literals or at least one a variable
+ * ("/a/{id}" and "/a/latest", "/a/{id}" and "/a/{name}"). The gateway
+ * takes the first route that matches, so the later one would never be
+ * reached for that path. example gets such a path. */
 static bool
-same_paths(const char *a, const char *b)
+overlap(const char *a, const char *b, char *example, size_t len)
 {
-	while (*a != '\0' && *b != '\0') {
-		if (*a == '{' && *b == '{') {
-			a += strcspn(a, "}");
-			b += strcspn(b, "}");
-			if (*a == '\0' || *b == '\0')
-				break;
-		} else if (*a != *b) {
+	size_t used = 0;
+	example[0]  = '\0';
+	while (*a == '/' && *b == '/') {
+		a++, b++;
+		size_t al = strcspn(a, "/"), bl = strcspn(b, "/");
+		bool av = a[0] == '{', bv = b[0] == '{';
+		if (!av && !bv && (al != bl || strncmp(a, b, al) != 0))
 			return false;
-		}
-		a++;
-		b++;
+		const char *seg = av ? b : a; /* a literal if either is one */
+		size_t sl       = av ? bl : al;
+		used += (size_t) snprintf(example + used, used < len ? len - used : 0, "/%.*s", (int) sl, seg);
+		if (used >= len)
+			used = len - 1;
+		a += al, b += bl;
 	}
-	return *a == *b;
+	return *a == '\0' && *b == '\0';
 }
 
 static void
@@ -494,9 +650,19 @@ add_route(const char *file, const char *where, size_t service, const method_prot
 		refuse(file, where, "google.api.http has no get, put, post, delete or patch path");
 		return;
 	}
-	const message_proto *in = find_message(m->input_type), *out = find_message(m->output_type);
+	bool in_nested, out_nested;
+	const message_proto *in  = find_message(m->input_type, &in_nested),
+	                    *out = find_message(m->output_type, &out_nested);
 	if (in == NULL || out == NULL) {
-		refuse(file, where, "its request or reply type is not in the descriptor set");
+		const char *type = in == NULL ? m->input_type : m->output_type;
+		if (in == NULL ? in_nested : out_nested)
+			refuse(file, where,
+			    "its %s type %s is a nested message type; nested message types are not supported "
+			    "(declare it at the top level)",
+			    in == NULL ? "request" : "reply", type);
+		else
+			refuse(file, where, "its %s type %s is not in the descriptor set",
+			    in == NULL ? "request" : "reply", type);
 		return;
 	}
 	check_template(file, where, "path", path, in, "request");
@@ -563,17 +729,32 @@ add_route(const char *file, const char *where, size_t service, const method_prot
 		}
 		r.errors[i] = e;
 	}
-	char summary[512];
-	if (extra != NULL && extra->summary != NULL && extra->summary[0] != '\0')
-		snprintf(summary, sizeof(summary), "%s", extra->summary);
-	else
-		snprintf(summary, sizeof(summary), "%s", where);
+	const char *summary =
+	    extra != NULL && extra->summary != NULL && extra->summary[0] != '\0' ? extra->summary : where;
+	/* One line of at most CONTRACT_SUMMARY_MAX bytes: it is an OpenAPI
+	 * summary and a response description. protoc has checked it is UTF-8. */
+	if (strlen(summary) > CONTRACT_SUMMARY_MAX)
+		refuse(file, where, "rest.route summary is %zu bytes, more than %d (CONTRACT_SUMMARY_MAX)",
+		    strlen(summary), CONTRACT_SUMMARY_MAX);
+	for (const char *c = summary; *c != '\0'; c++) {
+		if ((unsigned char) *c < 0x20 || *c == 0x7f) {
+			refuse(file, where, "rest.route summary has control character 0x%02x; a summary is one line",
+			    (unsigned char) *c);
+			break;
+		}
+	}
 	r.summary = xstrdup(summary);
 
+	/* HEAD is served by the GET routes, so comparing methods covers it. */
+	char example[256];
 	for (size_t i = 0; i < n_routes; i++) {
-		if (strcmp(routes[i].method, r.method) == 0 && same_paths(routes[i].path, r.path))
-			refuse(file, where, "%s %s is also %s's route (%s %s, %s)", r.method, r.path, routes[i].where,
-			    routes[i].method, routes[i].path, routes[i].file);
+		if (strcmp(routes[i].method, r.method) == 0 &&
+		    overlap(routes[i].path, r.path, example, sizeof(example)))
+			refuse(file, where,
+			    "%s %s overlaps %s's route (%s %s, %s): both match %s, and the gateway takes the first, so "
+			    "one is never reached",
+			    r.method, r.path, routes[i].where, routes[i].method, routes[i].path, routes[i].file,
+			    example);
 	}
 	if (n_routes == CONTRACT_ROUTES_MAX) {
 		refuse(file, where, "more than %d routes (CONTRACT_ROUTES_MAX)", CONTRACT_ROUTES_MAX);
@@ -598,6 +779,16 @@ read_methods(const file_proto *fp, const service_proto *sp, const char *full)
 		    option(m->options, HTTP_RULE_FIELD, fp->name, where, "google.api.http");
 		const ProtobufCMessageUnknownField *ru =
 		    option(m->options, REST_ROUTE_FIELD, fp->name, where, "rest.route");
+		/* A registered service's methods are served over nng req/rep, one
+		 * request and one reply (rpc/client.h), and so is every route. */
+		bool streaming = (m->has_client_streaming && m->client_streaming) ||
+		                 (m->has_server_streaming && m->server_streaming);
+		if (streaming && (service != CONTRACT_SERVICES_MAX || hu != NULL || ru != NULL)) {
+			refuse(fp->name, where,
+			    "%s-streaming method: the RPC runtime (nng req/rep) carries one request and one reply",
+			    m->has_client_streaming && m->client_streaming ? "client" : "server");
+			continue;
+		}
 		if (hu == NULL && ru == NULL)
 			continue; /* an internal method (Health): no route */
 		if (hu == NULL) {
@@ -779,13 +970,9 @@ main(int argc, char **argv)
 		fprintf(stderr, "contract-gen: %s: not a FileDescriptorSet (protoc --descriptor_set_out)\n", argv[2]);
 		return 2;
 	}
-	char registry_files[512] = "";
-	for (int i = 3; i < argc; i++) {
+	for (int i = 3; i < argc; i++)
 		read_registry(argv[i]);
-		snprintf(registry_files + strlen(registry_files), sizeof(registry_files) - strlen(registry_files),
-		    "%s%s", i > 3 ? "+" : "", argv[i]);
-	}
-	resolve_registry(registry_files);
+	resolve_registry();
 	/* Routes in registry order, then method order: the table's order is the
 	 * order of /openapi.json and /metrics. Then the services no line names. */
 	for (size_t i = 0; i < n_registry; i++) {

@@ -20,10 +20,23 @@
 #define CONTRACT_ROUTES_MAX 48
 #define CONTRACT_ERROR_STATUSES_MAX 7
 #define CONTRACT_PATH_VARIABLES_MAX 4 /* {field}s in one template */
+#define CONTRACT_SUMMARY_MAX 200      /* bytes of a route's summary, one line */
 
 /* The paths the gateway serves itself (gateway/routes.c): a contract route
  * that would take one is refused. */
 #define CONTRACT_GATEWAY_PATHS "/healthz", "/readyz", "/openapi.json", "/metrics"
+
+/* Every setting a program reads that the registry does not declare: the
+ * gateway's (gateway/config.c; its own are GATEWAY_*), the service
+ * skeleton's (svc/service_config.c) and the services' own (user-svc,
+ * order-svc config.c). A registry variable may take none of them: a
+ * program would read one variable for two meanings. unit_contract_gen runs
+ * each program's --help and fails on a setting missing here. */
+#define CONTRACT_OWNED_SETTINGS                                                                                        \
+	"REDIS_URL", "AMQP_URL", "REDIS_TIMEOUT_MS", "CACHE_TTL_S", "DB_WAIT_S", "WORKERS", "LOG_LEVEL", "LOG_FORMAT", \
+	    "RPC_TIMEOUT_MS", "MAX_BODY_BYTES", "REQUEST_TIMEOUT_MS", "CORS_ORIGINS", "OUTBOX_POLL_MS",                \
+	    "EVENTS_PREFETCH"
+#define CONTRACT_OWNED_SETTINGS_PREFIX "GATEWAY_"
 
 /* One line of the registry. */
 typedef struct contract_service {
@@ -52,7 +65,7 @@ typedef struct contract_route {
 	const char *location;
 	/* The method's own error statuses (rest.route), 0-terminated */
 	int error_statuses[CONTRACT_ERROR_STATUSES_MAX + 1];
-	const char *summary; /* one line, for OpenAPI */
+	const char *summary; /* one line of UTF-8, no control character, at most CONTRACT_SUMMARY_MAX bytes */
 } contract_route;
 
 extern const contract_service contract_services[];

@@ -14,13 +14,37 @@
 
 REGISTRY_DIR=${REGISTRY_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 
+# registry_line_fault NAME CONTRACT URL_VARIABLE DEFAULT_URL DB_URL_VARIABLE
+# DATABASE: the first value whose shape the rules in proto/services.conf's
+# header refuse, said on stdout; nothing when the line is well formed.
+# tools/contract_gen.c applies the same shapes (and more: the default URL,
+# collisions, reserved names), so a line this reader takes is one the build
+# took.
+registry_line_fault() {
+	# Letters spelled out: a range such as [a-z] follows the locale's collation.
+	local lower=abcdefghijklmnopqrstuvwxyz upper=ABCDEFGHIJKLMNOPQRSTUVWXYZ digits=0123456789
+	local env="^[$upper][${upper}${digits}_]*\$" name="^[$lower][${lower}${digits}-]*\$"
+	local database="^[${lower}_][${lower}${digits}_]*\$"
+	[[ $1 =~ $name ]] ||
+		{ echo "name '$1' is not lower-case letters, digits and '-' (a binary, a compose service)"; return; }
+	[[ $2 == *.* ]] || { echo "contract '$2' is not package.Service"; return; }
+	[[ $3 =~ $env ]] || { echo "url_variable '$3' is not an environment variable name (A-Z, 0-9, _)"; return; }
+	[[ $5 == - || $5 =~ $env ]] ||
+		{ echo "db_url_variable '$5' is not an environment variable name (A-Z, 0-9, _)"; return; }
+	[[ $6 == - || $6 =~ $database ]] || { echo "database '$6' is not a lower-case SQL identifier"; return; }
+	[[ ($5 == - && $6 != -) || ($5 != - && $6 == -) ]] &&
+		echo "db_url_variable '$5' and database '$6': both are set or both are '-' (a service with a database names both)"
+	return 0
+}
+
 # registry_services [--tests]: one line per service, its six columns
 # (name contract url_variable default_url db_url_variable database, "-" for
 # none) separated by one space, in file order; comments and blank lines
-# dropped. A line with another number of columns, a name seen twice or an
+# dropped. A line with a carriage return, another number of columns, a value
+# of the wrong shape (registry_line_fault), a name seen twice or an
 # unreadable file: an error naming file:line on stderr, status 1.
 registry_services() {
-	local files=("$REGISTRY_DIR/proto/services.conf") f line n fields seen=" "
+	local files=("$REGISTRY_DIR/proto/services.conf") f line n fields fault seen=" "
 	case "${1:-}" in
 	--tests) files+=("$REGISTRY_DIR/tests/services.conf") ;;
 	"") ;;
@@ -31,11 +55,20 @@ registry_services() {
 		n=0
 		while IFS= read -r line || [ -n "$line" ]; do
 			n=$((n + 1))
+			if [[ $line == *$'\r'* ]]; then
+				echo "registry: $f:$n: has a carriage return (CRLF line ends?): save the file with LF line ends" >&2
+				return 1
+			fi
 			read -ra fields <<<"${line%%#*}"
 			[ ${#fields[@]} -ne 0 ] || continue
 			if [ ${#fields[@]} -ne 6 ]; then
 				echo "registry: $f:$n: ${#fields[@]} columns, 6 expected" \
 					"(name contract url_variable default_url db_url_variable database)" >&2
+				return 1
+			fi
+			fault=$(registry_line_fault "${fields[@]}")
+			if [ -n "$fault" ]; then
+				echo "registry: $f:$n: $fault" >&2
 				return 1
 			fi
 			case $seen in *" ${fields[0]} "*)

@@ -962,7 +962,11 @@ Test(paths, an_integer_in_the_path_is_written_one_way)
 	static const struct {
 		const char *path, *says;
 	} refused[] = {{"/users/0002", "id must be written in digits without leading zeros"},
-	    {"/users/01", "without leading zeros"}, {"/orders/user/007", "user_id must be written"}};
+	    {"/users/01", "without leading zeros"}, {"/orders/user/007", "user_id must be written"},
+	    /* and signed: -05 and -0 are -5 and 0 spelled another way */
+	    {"/users/-05", "id must be written in digits without leading zeros"},
+	    {"/users/-0", "id must be written in digits without leading zeros"},
+	    {"/orders/user/-007", "user_id must be written"}};
 	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
 		char request[256];
 		snprintf(request, sizeof(request), "GET %s HTTP/1.1\r\n" HOST "\r\n", refused[i].path);

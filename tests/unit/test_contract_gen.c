@@ -3,11 +3,14 @@
  * Every kind of template, option and registry line it must refuse is one
  * case here, with the words it must say; and a good contract's tables. */
 #include <criterion/criterion.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "contract/tables.h"
 
 /* Messages every case's service may use. */
 static const char *const header =
@@ -16,12 +19,29 @@ static const char *const header =
     "import \"google/api/annotations.proto\";\n"
     "import \"rest/route.proto\";\n"
     "message Inner { int64 id = 1; }\n"
+    "enum Color { RED = 0; }\n"
     "message Req { int64 id = 1; string name = 2; repeated int64 tags = 3; Inner inner = 4; int64 "
     "a = 5;\n"
-    "  int64 b = 6; int64 c = 7; int64 d = 8; int64 e = 9; }\n"
-    "message Reply { int64 id = 1; repeated Inner items = 2; Inner inner = 3; }\n";
+    "  int64 b = 6; int64 c = 7; int64 d = 8; int64 e = 9;\n"
+    "  bool flag = 10; bytes raw = 11; double ratio = 12; float part = 13; Color color = 14;\n"
+    "  optional int64 opt = 15; oneof pick { int64 one = 16; string two = 17; }\n"
+    "  uint32 u32 = 18; sfixed64 sf64 = 19; sint32 s32 = 20; fixed64 f64 = 21; }\n"
+    "message Reply { int64 id = 1; repeated Inner items = 2; Inner inner = 3; string name = 4;\n"
+    "  bool flag = 5; optional int64 opt = 6; }\n"
+    "message Outer { message Nested { int64 id = 1; } }\n";
 
 static const char *const registry_line = "thing-svc t.S TS_URL tcp://127.0.0.1:1 - -\n";
+/* Two services, t.S and t.Pay. */
+static const char *const two_services = "thing-svc t.S TS_URL tcp://127.0.0.1:1 - -\n"
+                                        "pay-svc t.Pay PAY_URL tcp://127.0.0.1:2 - -\n";
+#define TWO_GETS(a, b)                                                                                                 \
+	"service S { rpc A(Req) returns (Reply) { " GET(a) " }\n  rpc B(Req) returns (Reply) { " GET(b) " } }\n"
+#define CREATE_AT(location)                                                                                            \
+	METHOD("option (google.api.http) = { post: \"/things\" body: \"*\" };"                                         \
+	       " option (rest.route) = { status: 201 location: \"" location "\" };")
+#define SUMMARY(text) METHOD(GET("/things") " option (rest.route) = { summary: \"" text "\" };")
+#define E10 "\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9" /* 10 x 'é', 20 bytes */
+#define E100 E10 E10 E10 E10 E10 E10 E10 E10 E10 E10
 
 /* One method M of service t.S with these options. */
 #define METHOD(options) "service S { rpc M(Req) returns (Reply) { " options " } }\n"
@@ -78,14 +98,67 @@ static const gen_case refused[] = {
     {METHOD(GET("/things") " option (rest.route) = { error_statuses: [400, 401, 403, 404, 409, "
                            "410, 412, 422] };"),
         NULL, "rest.route has 8 error_statuses, more than 7"},
-    {"service S { rpc A(Req) returns (Reply) { " GET("/things/{id}") " }\n"
-                                                                     "  rpc B(Req) returns (Reply) { " GET(
-                                                                         "/things/{id}") " } }\n",
-        NULL, "t.proto: t.S.B: GET /things/{id} is also t.S.A's route (GET /things/{id}, t.proto)"},
-    {"service S { rpc A(Req) returns (Reply) { " GET("/things/{id}") " }\n"
-                                                                     "  rpc B(Req) returns (Reply) { " GET(
-                                                                         "/things/{name}") " } }\n",
-        NULL, "t.proto: t.S.B: GET /things/{name} is also t.S.A's route (GET /things/{id}, t.proto)"},
+    /* H1: two routes of one method that can match one path: the first wins. */
+    {TWO_GETS("/things/{id}", "/things/{id}"), NULL,
+        "t.proto: t.S.B: GET /things/{id} overlaps t.S.A's route (GET /things/{id}, t.proto): both match "
+        "/things/{id}, and the gateway takes the first, so one is never reached"},
+    {TWO_GETS("/things/{id}", "/things/{name}"), NULL,
+        "t.proto: t.S.B: GET /things/{name} overlaps t.S.A's route (GET /things/{id}, t.proto): both match "
+        "/things/{name}"},
+    {TWO_GETS("/a/{id}", "/a/latest"), NULL,
+        "t.proto: t.S.B: GET /a/latest overlaps t.S.A's route (GET /a/{id}, t.proto): both match /a/latest"},
+    {TWO_GETS("/a/latest", "/a/{id}"), NULL,
+        "t.proto: t.S.B: GET /a/{id} overlaps t.S.A's route (GET /a/latest, t.proto): both match /a/latest"},
+    {TWO_GETS("/a/{id}/b", "/a/x/{name}"), NULL,
+        "GET /a/x/{name} overlaps t.S.A's route (GET /a/{id}/b, t.proto): both match /a/x/b"},
+    {METHOD(GET("/users/{id}")) "service Pay { rpc M(Req) returns (Reply) { " GET("/users/me") " } }\n", two_services,
+        "t.proto: t.Pay.M: GET /users/me overlaps t.S.M's route (GET /users/{id}, t.proto): both match "
+        "/users/me"},
+    /* H2: a path value is bound as a JSON string: strings and integers only. */
+    {METHOD(GET("/pays/flag/{flag}")), NULL,
+        "t.proto: t.S.M: path '/pays/flag/{flag}': {flag} is a bool field of Req; a path variable binds a "
+        "string or an integer field"},
+    {METHOD(GET("/things/{raw}")), NULL, "{raw} is a bytes field of Req; a path variable binds a string or"},
+    {METHOD(GET("/things/{ratio}")), NULL, "{ratio} is a double field of Req; a path variable binds a string"},
+    {METHOD(GET("/things/{part}")), NULL, "{part} is a float field of Req; a path variable binds a string"},
+    {METHOD(GET("/things/{color}")), NULL, "{color} is a enum field of Req; a path variable binds a string"},
+    {METHOD(GET("/things/{opt}")), NULL,
+        "path '/things/{opt}': {opt} is an optional field of Req; a path variable is always set"},
+    {METHOD(GET("/things/{one}")), NULL,
+        "path '/things/{one}': {one} is a oneof member of Req; a path variable binds a plain field"},
+    {METHOD(GET("/things/{two}")), NULL, "{two} is a oneof member of Req"},
+    /* M1: a location variable is pasted into Location: integers only. */
+    {CREATE_AT("/pays/{name}"), NULL,
+        "t.proto: t.S.M: location '/pays/{name}': {name} is a string field of Reply; not served yet: a "
+        "location variable must be an integer field"},
+    {CREATE_AT("/pays/{flag}"), NULL, "{flag} is a bool field of Reply; not served yet: a location variable"},
+    {CREATE_AT("/pays/{opt}"), NULL, "location '/pays/{opt}': {opt} is an optional field of Reply"},
+    /* M2: nng req/rep carries one request and one reply. */
+    {"service S { rpc M(stream Req) returns (Reply) { " GET("/things") " } }\n", NULL,
+        "t.proto: t.S.M: client-streaming method: the RPC runtime (nng req/rep) carries one request and one "
+        "reply"},
+    {"service S { rpc M(Req) returns (stream Reply) { " GET("/things") " } }\n", NULL,
+        "t.proto: t.S.M: server-streaming method"},
+    {"service S { rpc M(Req) returns (Reply) { " GET("/things") " }\n  rpc N(stream Req) returns (stream Reply); }\n",
+        NULL, "t.proto: t.S.N: client-streaming method"},
+    /* L1: a summary is one line of bounded length. */
+    {SUMMARY(E100 E100 E100), NULL,
+        "t.proto: t.S.M: rest.route summary is 600 bytes, more than 200 (CONTRACT_SUMMARY_MAX)"},
+    {SUMMARY("two\\nlines"), NULL,
+        "t.proto: t.S.M: rest.route summary has control character 0x0a; a summary is one line"},
+    {SUMMARY("tab\\there"), NULL, "rest.route summary has control character 0x09"},
+    /* L2: the gateway refuses dot-segments in every path. */
+    {METHOD(GET("/a/..")), NULL,
+        "t.proto: t.S.M: path '/a/..': segment '..' is a dot-segment (RFC 3986 3.3), which the gateway "
+        "refuses in every path"},
+    {METHOD(GET("/b/./c")), NULL, "path '/b/./c': segment '.' is a dot-segment"},
+    {CREATE_AT("/things/../{id}"), NULL, "location '/things/../{id}': segment '..' is a dot-segment"},
+    /* L3: nested request or reply types. */
+    {"service S { rpc M(Outer.Nested) returns (Reply) { " GET("/things") " } }\n", NULL,
+        "t.proto: t.S.M: its request type .t.Outer.Nested is a nested message type; nested message types are "
+        "not supported (declare it at the top level)"},
+    {"service S { rpc M(Req) returns (Outer.Nested) { " GET("/things") " } }\n", NULL,
+        "t.proto: t.S.M: its reply type .t.Outer.Nested is a nested message type"},
     {METHOD("option (google.api.http) = { custom: { kind: \"HEAD\" path: \"/things\" } };"), NULL,
         "google.api.http has a custom pattern (kind 'HEAD')"},
     {METHOD("option (google.api.http) = { get: \"/things\" additional_bindings: { get: \"/stuff\" "
@@ -100,7 +173,7 @@ static const gen_case refused[] = {
     {METHOD(GET("/things")) "service Other { rpc N(Req) returns (Reply) { " GET("/others") " } }\n", NULL,
         "t.proto: t.Other.N: service t.Other has HTTP routes but no line in the registry"},
     {METHOD(GET("/things")), "thing-svc t.S TS_URL tcp://127.0.0.1:1 - -\nmissing-svc t.Missing MS_URL - - -\n",
-        "missing-svc: its contract t.Missing is not a service of any .proto given"},
+        "services.conf: line 3: missing-svc: its contract t.Missing is not a service of any .proto given"},
     {METHOD(GET("/things")), "thing-svc t.S TS_URL tcp://127.0.0.1:1 -\n",
         "services.conf: line 2: 5 columns, expected 6"},
     {METHOD(GET("/metrics")), NULL, "t.proto: t.S.M: path '/metrics' takes /metrics, which the gateway serves itself"},
@@ -121,6 +194,43 @@ static const gen_case refused[] = {
         "services.conf: line 3: service name 'thing-svc' is declared twice"},
     {METHOD(GET("/things")), "thing-svc t.S TS_URL - - -\nother-svc t.S2 TS_URL - - -\n",
         "services.conf: line 3: url_variable 'TS_URL' is declared twice"},
+    /* M3: values two services cannot share, and names others own. */
+    {METHOD(GET("/things")), "thing-svc t.S TS_URL tcp://127.0.0.1:1 - -\nother-svc t.S2 O_URL tcp://127.0.0.1:1 - -\n",
+        "services.conf: line 3: default_url 'tcp://127.0.0.1:1' is declared twice (also "},
+    {METHOD(GET("/things")), "thing-svc t.S TS_URL - T_DB_URL t_db\nother-svc t.S2 O_URL - O_DB_URL t_db\n",
+        "services.conf: line 3: database 't_db' is declared twice (also "},
+    {METHOD(GET("/things")), "thing-svc t.S TS_URL - T_DB_URL t_db\nother-svc t.S2 O_URL - T_DB_URL o_db\n",
+        "services.conf: line 3: db_url_variable 'T_DB_URL' is declared twice (also db_url_variable of "},
+    {METHOD(GET("/things")), "thing-svc t.S TS_URL - T_DB_URL t_db\nother-svc t.S2 T_DB_URL - - -\n",
+        "services.conf: line 3: url_variable 'T_DB_URL' is declared twice (also db_url_variable of "},
+    {METHOD(GET("/things")), "thing-svc t.S TS_URL - - -\nother-svc t.S2 O_URL - TS_URL o_db\n",
+        "services.conf: line 3: db_url_variable 'TS_URL' is declared twice (also url_variable of "},
+    {METHOD(GET("/things")), "thing-svc t.S TS_URL - TS_URL t_db\n",
+        "services.conf: line 2: url_variable and db_url_variable are both 'TS_URL'"},
+    {METHOD(GET("/things")), "thing-svc t.S REDIS_URL - - -\n",
+        "services.conf: line 2: url_variable 'REDIS_URL' is a setting the gateway, the service skeleton or a service "
+        "owns"},
+    {METHOD(GET("/things")), "thing-svc t.S TS_URL - WORKERS t_db\n",
+        "services.conf: line 2: db_url_variable 'WORKERS' is a setting the gateway, the service skeleton or a service "
+        "owns"},
+    {METHOD(GET("/things")), "thing-svc t.S GATEWAY_THING - - -\n",
+        "url_variable 'GATEWAY_THING' is a setting the gateway, the service skeleton or a service owns"},
+    {METHOD(GET("/things")), "thing-svc t.S LOG_LEVEL - - -\n", "url_variable 'LOG_LEVEL' is a setting"},
+    {METHOD(GET("/things")), "gateway t.S TS_URL - - -\n",
+        "services.conf: line 2: name 'gateway' is the gateway's own"},
+    {METHOD(GET("/things")), "thing-svc t.S TS_URL - T_DB_URL postgres\n",
+        "services.conf: line 2: database 'postgres' is one PostgreSQL creates for itself"},
+    {METHOD(GET("/things")), "thing-svc t.S TS_URL - T_DB_URL template0\n", "database 'template0' is one"},
+    {METHOD(GET("/things")), "thing-svc t.S TS_URL - T_DB_URL template1\n", "database 'template1' is one"},
+    {METHOD(GET("/things")), "thing-svc t.S TS_URL - T_DB_URL -\n",
+        "services.conf: line 2: db_url_variable 'T_DB_URL' and database '-': both are set or both are '-'"},
+    {METHOD(GET("/things")), "thing-svc t.S TS_URL - - t_db\n",
+        "services.conf: line 2: db_url_variable '-' and database 't_db': both are set or both are '-'"},
+    /* M4: one way to read a line for both readers (scripts/lib/registry.sh). */
+    {METHOD(GET("/things")), "thing-svc t.S TS_URL - T_DB_URL t_db\r\n",
+        "services.conf: line 2: has a carriage return (CRLF line ends?)"},
+    {METHOD(GET("/things")), "# a comment\r\nthing-svc t.S TS_URL - - -\n",
+        "services.conf: line 2: has a carriage return"},
 };
 
 /* Runs protoc-c and contract-gen in a fresh directory; returns contract-gen's
@@ -227,4 +337,76 @@ Test(contract_gen, a_good_contract_gives_its_routes_and_registry, .timeout = 60)
 	for (size_t i = 0; i < sizeof(expected) / sizeof(expected[0]); i++)
 		cr_expect_not_null(strstr(out, expected[i]), "expected\n%s\nin\n%s", expected[i], out);
 	cr_expect_null(strstr(out, "Health"), "an unannotated method has no route:\n%s", out);
+}
+
+/* What the refusals leave served: string and integer path variables of
+ * every width, literals beside variables where no path matches both, the
+ * same template under two methods, a summary of exactly the bound, and a
+ * registry comment longer than any line buffer (a reader that cut it would
+ * see its tail as a service). */
+Test(contract_gen, what_the_refusals_leave_is_served, .timeout = 60)
+{
+	static char err[8192], out[32768];
+	static const char service[] =
+	    "service S {\n"
+	    "  rpc A(Req) returns (Reply) { option (google.api.http) = { get: "
+	    "\"/things/{name}/{u32}/{sf64}/{s32}\" }; }\n"
+	    "  rpc B(Req) returns (Reply) { option (google.api.http) = { get: \"/things/{f64}\" }; }\n"
+	    "  rpc C(Req) returns (Reply) { option (google.api.http) = { get: \"/things/{id}/x\" }; }\n"
+	    "  rpc D(Req) returns (Reply) { option (google.api.http) = { get: \"/other/latest/y\" }; }\n"
+	    "  rpc E(Req) returns (Reply) { option (google.api.http) = { delete: \"/things/{id}\" };\n"
+	    "    option (rest.route) = { summary: \"" E100 "\" }; }\n"
+	    "  rpc F(Req) returns (Reply) { option (google.api.http) = { post: \"/things\" body: \"*\" };\n"
+	    "    option (rest.route) = { status: 201 location: \"/things/{id}\" }; }\n"
+	    "}\n";
+	static char registry[4096];
+	char comment[3000];
+	memset(comment, 'x', sizeof(comment) - 1);
+	comment[sizeof(comment) - 1] = '\0';
+	memcpy(comment + 2000, " ghost-svc t.Ghost GHOST_URL - - -", 34);
+	snprintf(registry, sizeof(registry), "# %s\nthing-svc t.S TS_URL tcp://127.0.0.1:1 T_DB_URL t_db\n", comment);
+	int rc = run_case(service, registry, err, sizeof(err), out, sizeof(out));
+	cr_assert_eq(rc, 0, "%s", err);
+	cr_expect_str_eq(err, "");
+	cr_expect_not_null(strstr(out, "const size_t contract_services_count = 1;"), "%s", out);
+	cr_expect_null(strstr(out, "ghost"), "%s", out);
+	cr_expect_not_null(strstr(out, "const size_t contract_routes_count = 6;"), "%s", out);
+	cr_expect_not_null(strstr(out, ".path = \"/things/{name}/{u32}/{sf64}/{s32}\""), "%s", out);
+}
+
+/* CONTRACT_OWNED_SETTINGS must list every setting the programs read besides
+ * the registry's: each program's --help lists its variables, one per line
+ * ("  NAME  help"); a new setting missing from the list would let a
+ * registry line take it unrefused. */
+Test(contract_gen, every_setting_a_program_reads_is_owned_or_from_the_registry, .timeout = 60)
+{
+	static const char *const owned[] = {CONTRACT_OWNED_SETTINGS};
+	char programs[]                  = PROGRAMS;
+	int checked                      = 0;
+	for (char *save = NULL, *p = strtok_r(programs, " ", &save); p != NULL; p = strtok_r(NULL, " ", &save)) {
+		char cmd[1024], line[1024];
+		snprintf(cmd, sizeof(cmd), "'%s' --help", p);
+		FILE *f = popen(cmd, "r");
+		cr_assert_not_null(f);
+		while (fgets(line, sizeof(line), f) != NULL) {
+			char name[128];
+			if (strncmp(line, "  ", 2) != 0 || line[2] == ' ' || sscanf(line, " %127[A-Z0-9_]", name) != 1)
+				continue;
+			bool known =
+			    strncmp(name, CONTRACT_OWNED_SETTINGS_PREFIX, strlen(CONTRACT_OWNED_SETTINGS_PREFIX)) == 0;
+			for (size_t i = 0; i < sizeof(owned) / sizeof(owned[0]); i++)
+				known = known || strcmp(name, owned[i]) == 0;
+			for (size_t s = 0; s < contract_services_count; s++) {
+				const contract_service *c = &contract_services[s];
+				known                     = known || strcmp(name, c->url_variable) == 0 ||
+				        (c->db_url_variable != NULL && strcmp(name, c->db_url_variable) == 0);
+			}
+			cr_expect(known,
+			    "%s reads %s, which is neither in CONTRACT_OWNED_SETTINGS nor a registry variable", p,
+			    name);
+			checked++;
+		}
+		cr_expect_eq(pclose(f), 0, "%s --help failed", p);
+	}
+	cr_expect_gt(checked, 20, "only %d settings seen in the programs' --help", checked);
 }

@@ -37,6 +37,28 @@ expect_error 'a-svc a.A A_URL tcp://x:1 A_DB_URL\n' "services.conf:1: 5 columns,
 expect_error '# header\n\na-svc a.A A_URL tcp://x:1 A_DB_URL a_db extra\n' "services.conf:3: 7 columns, 6 expected"
 expect_error 'a-svc a.A A_URL tcp://x:1 A_DB_URL a_db\na-svc b.B B_URL tcp://x:2 - -\n' \
 	"services.conf:2: a-svc is declared twice"
+# The same rules as tools/contract_gen.c (proto/services.conf's header):
+# a carriage return anywhere, and each value's shape.
+expect_error 'a-svc a.A A_URL tcp://x:1 A_DB_URL pay_db\r\n' \
+	"services.conf:1: has a carriage return (CRLF line ends?)"
+expect_error '# header\r\na-svc a.A A_URL tcp://x:1 - -\n' "services.conf:1: has a carriage return"
+expect_error 'A_svc a.A A_URL tcp://x:1 - -\n' "services.conf:1: name 'A_svc' is not lower-case letters, digits and '-'"
+expect_error '1-svc a.A A_URL tcp://x:1 - -\n' "services.conf:1: name '1-svc' is not lower-case"
+expect_error 'a-svc A A_URL tcp://x:1 - -\n' "services.conf:1: contract 'A' is not package.Service"
+expect_error 'a-svc a.A a-url tcp://x:1 - -\n' "services.conf:1: url_variable 'a-url' is not an environment variable name"
+expect_error 'a-svc a.A - tcp://x:1 - -\n' "services.conf:1: url_variable '-' is not an environment variable name"
+expect_error 'a-svc a.A A_URL tcp://x:1 a_db_url a_db\n' \
+	"services.conf:1: db_url_variable 'a_db_url' is not an environment variable name"
+expect_error 'a-svc a.A A_URL tcp://x:1 A_DB_URL A-DB\n' "services.conf:1: database 'A-DB' is not a lower-case SQL identifier"
+expect_error 'a-svc a.A A_URL tcp://x:1 A_DB_URL -\n' \
+	"services.conf:1: db_url_variable 'A_DB_URL' and database '-': both are set or both are '-'"
+expect_error 'a-svc a.A A_URL tcp://x:1 - a_db\n' \
+	"services.conf:1: db_url_variable '-' and database 'a_db': both are set or both are '-'"
+# A comment longer than any line buffer stays a comment (no ghost service from its tail).
+{ printf '# %*s' 3000 '' | tr ' ' x; printf ' ghost-svc g.G G_URL tcp://x:9 - -\na-svc a.A A_URL tcp://x:1 - -\n'; } \
+	>"$dir/proto/services.conf"
+out=$(REGISTRY_DIR=$dir bash -c ". '$src/scripts/lib/registry.sh'; registry_services") || bad "long comment refused"
+[ "$out" = 'a-svc a.A A_URL tcp://x:1 - -' ] && ok "a 3000-byte comment is one comment" || bad "long comment read as: $out"
 err=$(REGISTRY_DIR=$dir/nowhere bash -c ". '$src/scripts/lib/registry.sh'; registry_services" 2>&1) &&
 	bad "a missing registry was accepted" ||
 	{ [[ $err == *"registry: cannot read $dir/nowhere/proto/services.conf"* ]] && ok "a missing file is named" ||
