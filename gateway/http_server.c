@@ -491,6 +491,18 @@ handle_rpc(http_server *srv, exchange *x, const route_match *m, int64_t timeout_
 				status = send_error(x, 400, RPC_INVALID_ARGUMENT, NULL, &x->st);
 				goto out;
 			}
+			/* The path binds it: the same field in the body would be
+			 * overwritten unseen, or blamed on the path. */
+			char json_name[64];
+			pbjson_json_name(name, json_name, sizeof(json_name));
+			if (json_object_get(root, name) != NULL || json_object_get(root, json_name) != NULL) {
+				json_decref(value);
+				rpc_status_clear(&x->st);
+				rpc_status_add_violation(
+				    &x->st, name, "%s is bound by the path; leave it out of the body", name);
+				status = send_error(x, 400, RPC_INVALID_ARGUMENT, NULL, &x->st);
+				goto out;
+			}
 			json_object_set_new(root, name, value);
 		}
 	}

@@ -22,7 +22,10 @@ svc_config_load(svc_config *cfg, const svc_config_spec *spec, const char *summar
 	/* The registry line names the settings: a service is described there only. */
 	const contract_service *reg = contract_service_named(spec->name);
 	if (reg == NULL) {
-		fprintf(stderr, "%s: no line in the service registry (proto/services.conf)\n", spec->name);
+		fprintf(stderr,
+		    "%s: no line in the service registry (proto/services.conf, or tests/services.conf in a test "
+		    "build)\n",
+		    spec->name);
 		return ENV_EXIT_USAGE;
 	}
 	/* The skeleton migrates and serves from a database; contract-gen has

@@ -60,6 +60,7 @@
 #include <string.h>
 
 #include "base/net_check.h"
+#include "base/utf8.h"
 #include "contract/tables.h"
 #include "google/api/http.pb-c.h"
 #include "google/protobuf/descriptor.pb-c.h"
@@ -248,12 +249,37 @@ registry_values_ok(const char *path, const char *where, char *const col[REGISTRY
 		    col[4], col[5]);
 	if (strcmp(col[0], "gateway") == 0)
 		refuse(path, where, "name 'gateway' is the gateway's own (its binary, logs and compose service)");
+	for (int c = 0; c <= 5; c += 5)
+		if (strlen(col[c]) > CONTRACT_IDENTIFIER_MAX)
+			refuse(path, where, "%s '%s' is %zu bytes, more than %d (PostgreSQL cuts longer names)",
+			    c == 0 ? "name" : "database", col[c], strlen(col[c]), CONTRACT_IDENTIFIER_MAX);
+	/* The service's PostgreSQL role is its name with '_' for '-'. */
+	char role[128];
+	snprintf(role, sizeof(role), "%s", col[0]);
+	for (char *p = role; *p != '\0'; p++)
+		if (*p == '-')
+			*p = '_';
+	static const char *const system_roles[] = {
+	    "postgres", "public", "none", "current_user", "session_user", "current_role"};
+	bool system_role = strncmp(role, "pg_", 3) == 0;
+	for (size_t i = 0; i < sizeof(system_roles) / sizeof(system_roles[0]); i++)
+		system_role = system_role || strcmp(role, system_roles[i]) == 0;
+	if (system_role)
+		refuse(path, where, "name '%s' gives the PostgreSQL role '%s', which PostgreSQL reserves or owns",
+		    col[0], role);
+	if (strcmp(col[4], "-") != 0 && (strlen(col[4]) < 5 || strcmp(col[4] + strlen(col[4]) - 4, "_URL") != 0))
+		refuse(path, where,
+		    "db_url_variable '%s' does not end in _URL (compose reads its password from <name>_PASSWORD, "
+		    "USER_DB_URL -> USER_DB_PASSWORD)",
+		    col[4]);
 	static const char *const system_databases[] = {"postgres", "template0", "template1"};
 	for (size_t i = 0; i < sizeof(system_databases) / sizeof(system_databases[0]); i++) {
 		if (strcmp(col[5], system_databases[i]) == 0)
 			refuse(path, where, "database '%s' is one PostgreSQL creates for itself", col[5]);
 	}
-	static const char *const owned[] = {CONTRACT_OWNED_SETTINGS};
+	static const char *const owned[]    = {CONTRACT_OWNED_SETTINGS};
+	static const char *const reserved[] = {CONTRACT_RESERVED_VARIABLES};
+	static const char *const prefixes[] = {CONTRACT_RESERVED_PREFIXES};
 	for (int c = 2; c <= 4; c += 2) {
 		bool taken =
 		    strncmp(col[c], CONTRACT_OWNED_SETTINGS_PREFIX, strlen(CONTRACT_OWNED_SETTINGS_PREFIX)) == 0;
@@ -263,6 +289,16 @@ registry_values_ok(const char *path, const char *where, char *const col[REGISTRY
 			refuse(path, where,
 			    "%s '%s' is a setting the gateway, the service skeleton or a service owns "
 			    "(CONTRACT_OWNED_SETTINGS)",
+			    c == 2 ? "url_variable" : "db_url_variable", col[c]);
+		bool other = false;
+		for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++)
+			other = other || strcmp(col[c], reserved[i]) == 0;
+		for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
+			other = other || strncmp(col[c], prefixes[i], strlen(prefixes[i])) == 0;
+		if (other)
+			refuse(path, where,
+			    "%s '%s' is a name the environment, libpq, scripts/servers or the database images read "
+			    "(CONTRACT_RESERVED_VARIABLES, CONTRACT_RESERVED_PREFIXES)",
 			    c == 2 ? "url_variable" : "db_url_variable", col[c]);
 	}
 	if (strcmp(col[2], col[4]) == 0)
@@ -314,9 +350,14 @@ read_registry(const char *path)
 	}
 	char *line = NULL;
 	size_t cap = 0;
-	for (int no = 1; getline(&line, &cap, f) != -1; no++) {
+	ssize_t got;
+	for (int no = 1; (got = getline(&line, &cap, f)) != -1; no++) {
 		char where[32];
 		snprintf(where, sizeof(where), "line %d", no);
+		if (strlen(line) != (size_t) got) { /* the shell's read drops a NUL: both readers must see one line */
+			refuse(path, where, "has a NUL byte: a registry is text");
+			continue;
+		}
 		if (strchr(line, '\r') != NULL) {
 			refuse(path, where, "has a carriage return (CRLF line ends?): save the file with LF line ends");
 			continue;
@@ -395,6 +436,11 @@ check_template(const char *file, const char *where, const char *what, const char
 {
 	if (t[0] != '/') {
 		refuse(file, where, "%s '%s' does not start with '/'", what, t);
+		return;
+	}
+	if (strlen(t) > CONTRACT_PATH_MAX) {
+		refuse(file, where, "%s is %zu bytes, more than %d (CONTRACT_PATH_MAX)", what, strlen(t),
+		    CONTRACT_PATH_MAX);
 		return;
 	}
 	if (strcmp(t, "/") == 0) {
@@ -731,18 +777,23 @@ add_route(const char *file, const char *where, size_t service, const method_prot
 	}
 	const char *summary =
 	    extra != NULL && extra->summary != NULL && extra->summary[0] != '\0' ? extra->summary : where;
-	/* One line of at most CONTRACT_SUMMARY_MAX bytes: it is an OpenAPI
-	 * summary and a response description. protoc has checked it is UTF-8. */
-	if (strlen(summary) > CONTRACT_SUMMARY_MAX)
-		refuse(file, where, "rest.route summary is %zu bytes, more than %d (CONTRACT_SUMMARY_MAX)",
-		    strlen(summary), CONTRACT_SUMMARY_MAX);
-	for (const char *c = summary; *c != '\0'; c++) {
-		if ((unsigned char) *c < 0x20 || *c == 0x7f) {
-			refuse(file, where, "rest.route summary has control character 0x%02x; a summary is one line",
-			    (unsigned char) *c);
-			break;
-		}
-	}
+	/* One line of at most CONTRACT_SUMMARY_MAX bytes of UTF-8 a reader sees:
+	 * it is an OpenAPI summary and a response description. protoc-c does
+	 * not check an option's strings, so the bytes are checked here. */
+	size_t summary_len = strlen(summary);
+	if (summary_len > CONTRACT_SUMMARY_MAX)
+		refuse(file, where, "rest.route summary is %zu bytes, more than %d (CONTRACT_SUMMARY_MAX)", summary_len,
+		    CONTRACT_SUMMARY_MAX);
+	else if (!utf8_valid(summary))
+		refuse(file, where, "rest.route summary is not valid UTF-8");
+	else if (utf8_has_control(summary, summary_len) || strstr(summary, "\xe2\x80\xa8") != NULL ||
+	         strstr(summary, "\xe2\x80\xa9") != NULL)
+		refuse(file, where, "rest.route summary has a control character or line break; a summary is one line");
+	else if (utf8_has_invisible(summary, summary_len))
+		refuse(
+		    file, where, "rest.route summary has an invisible character (a bidi control, a zero-width one...)");
+	else if (!utf8_has_visible(summary, summary_len))
+		refuse(file, where, "rest.route summary has nothing visible");
 	r.summary = xstrdup(summary);
 
 	/* HEAD is served by the GET routes, so comparing methods covers it. */

@@ -21,6 +21,8 @@
 #define CONTRACT_ERROR_STATUSES_MAX 7
 #define CONTRACT_PATH_VARIABLES_MAX 4 /* {field}s in one template */
 #define CONTRACT_SUMMARY_MAX 200      /* bytes of a route's summary, one line */
+#define CONTRACT_PATH_MAX 100         /* bytes of a path template: "PATCH " and it fit a metrics label */
+#define CONTRACT_IDENTIFIER_MAX 63    /* bytes of a service name and a database: PostgreSQL's NAMEDATALEN - 1 */
 
 /* The paths the gateway serves itself (gateway/routes.c): a contract route
  * that would take one is refused. */
@@ -37,6 +39,14 @@
 	    "RPC_TIMEOUT_MS", "MAX_BODY_BYTES", "REQUEST_TIMEOUT_MS", "CORS_ORIGINS", "OUTBOX_POLL_MS",                \
 	    "EVENTS_PREFETCH"
 #define CONTRACT_OWNED_SETTINGS_PREFIX "GATEWAY_"
+/* Names a registry variable may not take because something else reads
+ * them: the process's environment (HOME, PATH, TMPDIR, LD_*), libpq (PG*),
+ * scripts/servers env (PG_ADMIN_URL, *_PORT, RUN_DIR) and the official
+ * PostgreSQL and RabbitMQ images' settings (POSTGRES_*, RABBITMQ_*), from
+ * which compose's password variables (USER_DB_URL -> USER_DB_PASSWORD) must
+ * stay apart. */
+#define CONTRACT_RESERVED_VARIABLES "HOME", "PATH", "TMPDIR", "REDIS_PORT", "AMQP_PORT", "RUN_DIR"
+#define CONTRACT_RESERVED_PREFIXES "PG", "LD_", "POSTGRES_", "RABBITMQ_"
 
 /* One line of the registry. */
 typedef struct contract_service {

@@ -33,7 +33,15 @@ registry_line_fault() {
 		{ echo "db_url_variable '$5' is not an environment variable name (A-Z, 0-9, _)"; return; }
 	[[ $6 == - || $6 =~ $database ]] || { echo "database '$6' is not a lower-case SQL identifier"; return; }
 	[[ ($5 == - && $6 != -) || ($5 != - && $6 == -) ]] &&
-		echo "db_url_variable '$5' and database '$6': both are set or both are '-' (a service with a database names both)"
+		{ echo "db_url_variable '$5' and database '$6': both are set or both are '-' (a service with a database names both)"; return; }
+	[[ $5 == - || $5 == ?*_URL ]] ||
+		{ echo "db_url_variable '$5' does not end in _URL (compose reads its password from <name>_PASSWORD)"; return; }
+	[ ${#1} -le 63 ] || { echo "name '$1' is ${#1} bytes, more than 63 (PostgreSQL cuts longer names)"; return; }
+	[ ${#6} -le 63 ] || { echo "database '$6' is ${#6} bytes, more than 63 (PostgreSQL cuts longer names)"; return; }
+	local role=${1//-/_}
+	case $role in postgres | public | none | current_user | session_user | current_role | pg_*)
+		echo "name '$1' gives the PostgreSQL role '$role', which PostgreSQL reserves or owns" ;;
+	esac
 	return 0
 }
 

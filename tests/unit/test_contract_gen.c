@@ -145,8 +145,16 @@ static const gen_case refused[] = {
     {SUMMARY(E100 E100 E100), NULL,
         "t.proto: t.S.M: rest.route summary is 600 bytes, more than 200 (CONTRACT_SUMMARY_MAX)"},
     {SUMMARY("two\\nlines"), NULL,
-        "t.proto: t.S.M: rest.route summary has control character 0x0a; a summary is one line"},
-    {SUMMARY("tab\\there"), NULL, "rest.route summary has control character 0x09"},
+        "t.proto: t.S.M: rest.route summary has a control character or line break; a summary is one line"},
+    {SUMMARY("tab\\there"), NULL, "rest.route summary has a control character or line break"},
+    /* ...of UTF-8 a reader sees (protoc-c does not check an option's bytes). */
+    {SUMMARY("a\\377b"), NULL, "t.proto: t.S.M: rest.route summary is not valid UTF-8"},
+    {SUMMARY("next\\302\\205line"), NULL, "rest.route summary has a control character or line break"},
+    {SUMMARY("line\\342\\200\\250sep"), NULL, "rest.route summary has a control character or line break"},
+    {SUMMARY("bidi\\342\\200\\256x"), NULL, "rest.route summary has an invisible character"},
+    {SUMMARY(" "), NULL, "rest.route summary has nothing visible"},
+    /* A template fits a metrics label ("PATCH " and the path). */
+    {METHOD(GET("/" E100)), NULL, "t.proto: t.S.M: path is 201 bytes, more than 100 (CONTRACT_PATH_MAX)"},
     /* L2: the gateway refuses dot-segments in every path. */
     {METHOD(GET("/a/..")), NULL,
         "t.proto: t.S.M: path '/a/..': segment '..' is a dot-segment (RFC 3986 3.3), which the gateway "
@@ -226,6 +234,26 @@ static const gen_case refused[] = {
         "services.conf: line 2: db_url_variable 'T_DB_URL' and database '-': both are set or both are '-'"},
     {METHOD(GET("/things")), "thing-svc t.S TS_URL - - t_db\n",
         "services.conf: line 2: db_url_variable '-' and database 't_db': both are set or both are '-'"},
+    /* Names other programs read, roles PostgreSQL owns, lengths it cuts. */
+    {METHOD(GET("/things")), "thing-svc t.S PATH - - -\n",
+        "services.conf: line 2: url_variable 'PATH' is a name the environment, libpq, scripts/servers or the "
+        "database images read"},
+    {METHOD(GET("/things")), "thing-svc t.S TS_URL - PG_ADMIN_URL t_db\n",
+        "db_url_variable 'PG_ADMIN_URL' is a name the environment"},
+    {METHOD(GET("/things")), "thing-svc t.S PGHOST - - -\n", "url_variable 'PGHOST' is a name the environment"},
+    {METHOD(GET("/things")), "thing-svc t.S TS_URL - POSTGRES_URL t_db\n",
+        "db_url_variable 'POSTGRES_URL' is a name the environment"},
+    {METHOD(GET("/things")), "thing-svc t.S RUN_DIR - - -\n", "url_variable 'RUN_DIR' is a name the environment"},
+    {METHOD(GET("/things")), "thing-svc t.S TS_URL - PAY t_db\n",
+        "services.conf: line 2: db_url_variable 'PAY' does not end in _URL"},
+    {METHOD(GET("/things")), "postgres t.S TS_URL - T_DB_URL t_db\n",
+        "services.conf: line 2: name 'postgres' gives the PostgreSQL role 'postgres', which PostgreSQL reserves"},
+    {METHOD(GET("/things")), "pg-monitor t.S TS_URL - T_DB_URL t_db\n", "gives the PostgreSQL role 'pg_monitor'"},
+    {METHOD(GET("/things")), "public t.S TS_URL - T_DB_URL t_db\n", "gives the PostgreSQL role 'public'"},
+    {METHOD(GET("/things")),
+        "thing-svc t.S TS_URL - T_DB_URL a234567890123456789012345678901234567890123456789012345678901234\n",
+        "services.conf: line 2: database 'a234567890123456789012345678901234567890123456789012345678901234' is 64 "
+        "bytes, more than 63"},
     /* M4: one way to read a line for both readers (scripts/lib/registry.sh). */
     {METHOD(GET("/things")), "thing-svc t.S TS_URL - T_DB_URL t_db\r\n",
         "services.conf: line 2: has a carriage return (CRLF line ends?)"},

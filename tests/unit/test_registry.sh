@@ -54,6 +54,13 @@ expect_error 'a-svc a.A A_URL tcp://x:1 A_DB_URL -\n' \
 	"services.conf:1: db_url_variable 'A_DB_URL' and database '-': both are set or both are '-'"
 expect_error 'a-svc a.A A_URL tcp://x:1 - a_db\n' \
 	"services.conf:1: db_url_variable '-' and database 'a_db': both are set or both are '-'"
+# The same rules as contract-gen: the password variable, PostgreSQL's roles and lengths.
+expect_error 'a-svc a.A A_URL tcp://x:1 A_DB a_db\n' "services.conf:1: db_url_variable 'A_DB' does not end in _URL"
+expect_error 'postgres a.A A_URL tcp://x:1 A_DB_URL a_db\n' \
+	"services.conf:1: name 'postgres' gives the PostgreSQL role 'postgres', which PostgreSQL reserves or owns"
+expect_error 'pg-monitor a.A A_URL tcp://x:1 A_DB_URL a_db\n' "gives the PostgreSQL role 'pg_monitor'"
+expect_error 'a-svc a.A A_URL tcp://x:1 A_DB_URL a234567890123456789012345678901234567890123456789012345678901234\n' \
+	"is 64 bytes, more than 63"
 # A comment longer than any line buffer stays a comment (no ghost service from its tail).
 { printf '# %*s' 3000 '' | tr ' ' x; printf ' ghost-svc g.G G_URL tcp://x:9 - -\na-svc a.A A_URL tcp://x:1 - -\n'; } \
 	>"$dir/proto/services.conf"
