@@ -307,3 +307,74 @@ Test(config_refusals, a_bad_value_from_a_secret_file_is_refused_as_the_variable_
 		cr_assert_eq(strchr(r.err, '\n'), r.err + strlen(r.err) - 1, "more than one line: %s", r.err);
 	}
 }
+
+/* RPC_TLS_CERT, RPC_TLS_KEY, RPC_TLS_CA (lib/rpc/tls_files.h), with files
+ * openssl makes for the test: every binary refuses a bad set at start,
+ * naming the variable (rpc-call: the option) and the path. */
+static void
+make_tls_files(void)
+{
+	make_secret_dir();
+	char cmd[256];
+	snprintf(cmd, sizeof(cmd), "'%s' '%s'", MAKE_TLS_FILES, secret_dir);
+	cr_assert_eq(system(cmd), 0, "%s failed", cmd);
+}
+
+Test(
+    config_refusals, every_binary_refuses_tls_files_it_could_not_use, .init = make_tls_files, .fini = remove_secret_dir)
+{
+	char cert[160], key[160], ca[160], message[1024];
+	const char *d = secret_dir;
+	snprintf(cert, sizeof(cert), "RPC_TLS_CERT=%s/good.pem", d);
+	char *only_cert[] = {cert, NULL};
+	refused_exactly(USER_SVC_BIN, only_cert,
+	    "RPC_TLS_CERT, RPC_TLS_KEY and RPC_TLS_CA go together (TLS needs all three): RPC_TLS_KEY and RPC_TLS_CA "
+	    "are not set");
+
+	snprintf(cert, sizeof(cert), "RPC_TLS_CERT=%s/expired.pem", d);
+	snprintf(key, sizeof(key), "RPC_TLS_KEY=%s/good.key", d);
+	snprintf(ca, sizeof(ca), "RPC_TLS_CA=%s/ca.pem", d);
+	char *expired[] = {cert, key, ca, NULL};
+	snprintf(message, sizeof(message), "RPC_TLS_CERT: '%s/expired.pem' expired on 2020-01-02 00:00:00 UTC", d);
+	refused_exactly(GATEWAY_BIN, expired, message);
+
+	snprintf(cert, sizeof(cert), "RPC_TLS_CERT=%s/good.pem", d);
+	snprintf(key, sizeof(key), "RPC_TLS_KEY=%s/other.key", d);
+	char *mismatch[] = {cert, key, ca, NULL};
+	snprintf(message, sizeof(message),
+	    "RPC_TLS_KEY: '%s/other.key' is not the private key of RPC_TLS_CERT '%s/good.pem'", d, d);
+	refused_exactly(ORDER_SVC_BIN, mismatch, message);
+
+	snprintf(key, sizeof(key), "RPC_TLS_KEY=%s/good.key", d);
+	snprintf(ca, sizeof(ca), "RPC_TLS_CA=%s/notpem.txt", d);
+	char *not_pem[] = {cert, key, ca, NULL};
+	snprintf(message, sizeof(message),
+	    "RPC_TLS_CA: '%s/notpem.txt' holds no PEM certificate (-----BEGIN CERTIFICATE-----)", d);
+	refused_exactly(USER_SVC_BIN, not_pem, message);
+}
+
+Test(config_refusals, rpc_call_refuses_tls_files_it_could_not_use, .init = make_tls_files, .fini = remove_secret_dir)
+{
+	char cert[160], key[160], ca[160], expected[1024];
+	snprintf(cert, sizeof(cert), "%s/good.pem", secret_dir);
+	snprintf(key, sizeof(key), "%s/other.key", secret_dir);
+	snprintf(ca, sizeof(ca), "%s/ca.pem", secret_dir);
+	/* run_env passes at most 6 arguments: two files come from variables. */
+	char *call[] = {"--key", key, "tcp://127.0.0.1:1", "users.UserService/Health", "{}", NULL};
+	char setting_cert[200], setting_ca[200];
+	snprintf(setting_cert, sizeof(setting_cert), "RPC_TLS_CERT=%s", cert);
+	snprintf(setting_ca, sizeof(setting_ca), "RPC_TLS_CA=%s", ca);
+	char *settings[] = {setting_cert, setting_ca, NULL};
+	run_result r;
+	run_env(RPC_CALL_BIN, settings, call, &r);
+	cr_assert_eq(r.status, 1, "status %d: %s", r.status, r.err);
+	/* The option named where it gave the path, the variable elsewhere. */
+	snprintf(expected, sizeof(expected), "rpc-call: --key: '%s' is not the private key of RPC_TLS_CERT '%s'\n", key,
+	    cert);
+	cr_assert_str_eq(r.err, expected);
+	char *only_cert[] = {"--cert", cert, "tcp://127.0.0.1:1", "users.UserService/Health", "{}", NULL};
+	run_env(RPC_CALL_BIN, NULL, only_cert, &r);
+	cr_assert_eq(r.status, 1, "status %d: %s", r.status, r.err);
+	cr_assert_str_eq(r.err, "rpc-call: --cert, RPC_TLS_KEY and RPC_TLS_CA go together (TLS needs all three): "
+	                        "RPC_TLS_KEY and RPC_TLS_CA are not set\n");
+}
