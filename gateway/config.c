@@ -199,26 +199,33 @@ gateway_config_load(gateway_config *cfg, int argc, char **argv)
 	};
 	/* Then one variable per registry service (lib/contract). */
 	enum { N_FIXED = sizeof(vars) / sizeof(vars[0]) };
-	env_var all[N_FIXED + CONTRACT_SERVICES_MAX];
+	env_var all[N_FIXED + RPC_TLS_N_VARS + CONTRACT_SERVICES_MAX];
 	static char help[CONTRACT_SERVICES_MAX][160];
 	memcpy(all, vars, sizeof(vars));
+	rpc_tls_env_vars(&cfg->tls, &all[N_FIXED]);
+	size_t n = N_FIXED + RPC_TLS_N_VARS;
 	for (size_t s = 0; s < contract_services_count; s++) {
 		const contract_service *svc = &contract_services[s];
 		snprintf(help[s], sizeof(help[s]), "nng URL(s) of %s (%s); several, comma-separated, share the load",
 		    svc->name, svc->contract);
-		all[N_FIXED + s] = (env_var){.name = svc->url_variable,
-		    .default_value                 = svc->default_url,
-		    .kind                          = ENV_CUSTOM,
-		    .parse                         = parse_service_urls,
-		    .out                           = &cfg->service_urls[s],
-		    .help                          = help[s]};
+		all[n++] = (env_var){.name = svc->url_variable,
+		    .default_value         = svc->default_url,
+		    .kind                  = ENV_CUSTOM,
+		    .parse                 = parse_service_urls,
+		    .out                   = &cfg->service_urls[s],
+		    .help                  = help[s]};
 	}
 	env_action action = env_cli(argc, argv,
 	    "gateway: the REST API on HTTP, translated to protobuf RPC over nng to the services of the registry.", all,
-	    N_FIXED + contract_services_count);
+	    n);
 	cfg->log_level    = (log_level) level;
 	cfg->log_format   = (log_format) format;
 	if (action == ENV_RUN && unconfigured_service(cfg) != 0)
 		return ENV_EXIT_USAGE;
+	char err[1024];
+	if (action == ENV_RUN && rpc_tls_files_check(&cfg->tls, rpc_tls_variable_names, err, sizeof(err)) != 0) {
+		fprintf(stderr, "gateway: invalid configuration: %s\n", err);
+		return ENV_EXIT_USAGE;
+	}
 	return action;
 }

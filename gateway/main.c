@@ -20,6 +20,10 @@ main(int argc, char **argv)
 	if (action != ENV_RUN)
 		return action == ENV_EXIT_OK ? EXIT_SUCCESS : 2;
 	log_setup("gateway", cfg.log_level, cfg.log_format);
+	if (rpc_tls_configured(&cfg.tls))
+		log_warn(NULL,
+		    "gateway_rpc_tls_not_used reason=\"RPC_TLS_* are checked but not yet used: RPC is plain TCP "
+		    "(issue 18)\"");
 
 	sigset_t stop_signals;
 	signals_block_stop(&stop_signals); /* main waits for them below */

@@ -23,6 +23,11 @@ svc_main(const svc_declaration *decl, int argc, char **argv)
 	for (char *p = event; *p != '\0'; p++)
 		if (*p == '-')
 			*p = '_';
+	if (rpc_tls_configured(&cfg.tls))
+		log_warn(NULL,
+		    "%s_rpc_tls_not_used reason=\"RPC_TLS_* are checked but not yet used: RPC is plain TCP (issue "
+		    "18)\"",
+		    event);
 
 	sigset_t stop;
 	signals_block_stop(&stop);

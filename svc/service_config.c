@@ -49,7 +49,8 @@ svc_config_load(svc_config *cfg, const svc_config_spec *spec, const char *summar
 	snprintf(db_help, sizeof(db_help), "libpq URL of %s", reg->database);
 
 	int level = 0, format = 0;
-	env_var vars[8 + SVC_CONFIG_MAX_SETTINGS];
+	/* The common block has at most 16 variables (10 + RPC_TLS_*). */
+	env_var vars[16 + SVC_CONFIG_MAX_SETTINGS];
 	size_t n  = 0;
 	vars[n++] = (env_var){.name = reg->url_variable,
 	    .default_value          = reg->default_url, /* "": required, the parser says so */
@@ -117,6 +118,8 @@ svc_config_load(svc_config *cfg, const svc_config_spec *spec, const char *summar
 		    .out                    = &cfg->redis_timeout_ms,
 		    .help                   = "longest a slow Redis may delay a request"};
 	}
+	rpc_tls_env_vars(&cfg->tls, &vars[n]);
+	n += RPC_TLS_N_VARS;
 	for (size_t i = 0; i < spec->n_settings; i++)
 		vars[n++] = spec->settings[i];
 	vars[n++] = (env_var){.name = "LOG_LEVEL",
@@ -139,5 +142,10 @@ svc_config_load(svc_config *cfg, const svc_config_spec *spec, const char *summar
 	env_action action = env_cli(argc, argv, about, vars, n);
 	cfg->log_level    = (log_level) level;
 	cfg->log_format   = (log_format) format;
+	char err[1024];
+	if (action == ENV_RUN && rpc_tls_files_check(&cfg->tls, rpc_tls_variable_names, err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s: invalid configuration: %s\n", argc > 0 ? argv[0] : spec->name, err);
+		return ENV_EXIT_USAGE;
+	}
 	return action;
 }

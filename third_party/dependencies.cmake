@@ -29,6 +29,20 @@ if(NOT nng_FOUND)
 endif()
 add_library(dep::nng ALIAS nng::nng)
 
+# mbedTLS 2.28, the TLS library libnng1 itself uses (libnng-dev depends on
+# libmbedtls-dev): its X.509 and key parsers check the RPC_TLS_* files as nng
+# will read them (lib/rpc/tls_files.c). Debian ships no .pc or CMake config.
+find_path(MBEDTLS_INCLUDE_DIR mbedtls/x509_crt.h)
+find_library(MBEDX509_LIBRARY mbedx509)
+find_library(MBEDCRYPTO_LIBRARY mbedcrypto)
+if(NOT MBEDTLS_INCLUDE_DIR OR NOT MBEDX509_LIBRARY OR NOT MBEDCRYPTO_LIBRARY)
+	message(FATAL_ERROR "mbedTLS not found: apt-get install libmbedtls-dev (or run scripts/bootstrap)")
+endif()
+add_library(dep::mbedtls INTERFACE IMPORTED GLOBAL)
+set_target_properties(dep::mbedtls PROPERTIES
+	INTERFACE_LINK_LIBRARIES "${MBEDX509_LIBRARY};${MBEDCRYPTO_LIBRARY}"
+	INTERFACE_INCLUDE_DIRECTORIES "${MBEDTLS_INCLUDE_DIR}")
+
 require_pkg(hiredis hiredis libhiredis-dev)
 require_pkg(rabbitmq librabbitmq librabbitmq-dev)
 require_pkg(libpq libpq libpq-dev)

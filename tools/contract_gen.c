@@ -44,7 +44,8 @@
  *     URL nng cannot dial), a name, contract, default URL or database
  *     declared twice, a variable name used twice across the url_variable and
  *     db_url_variable columns, a setting the gateway or the skeleton owns
- *     (CONTRACT_OWNED_SETTINGS), the name "gateway", PostgreSQL's own
+ *     (CONTRACT_OWNED_SETTINGS), a url_variable ending in _FILE (a secret's
+ *     file variant, CONTRACT_FILE_SUFFIX), the name "gateway", PostgreSQL's own
  *     databases, a db_url_variable without a database or the reverse, a
  *     line with a carriage return;
  *   - more services or routes than lib/contract/tables.h's bounds.
@@ -303,6 +304,12 @@ registry_values_ok(const char *path, const char *where, char *const col[REGISTRY
 	}
 	if (strcmp(col[2], col[4]) == 0)
 		refuse(path, where, "url_variable and db_url_variable are both '%s'", col[2]);
+	size_t url_len = strlen(col[2]), suffix = strlen(CONTRACT_FILE_SUFFIX);
+	if (url_len > suffix && strcmp(col[2] + url_len - suffix, CONTRACT_FILE_SUFFIX) == 0)
+		refuse(path, where,
+		    "url_variable '%s' ends in %s, which names a secret setting's file variant (NAME%s, "
+		    "lib/base/env.h)",
+		    col[2], CONTRACT_FILE_SUFFIX, CONTRACT_FILE_SUFFIX);
 	return faults == before;
 }
 

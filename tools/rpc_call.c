@@ -15,6 +15,7 @@
 #include "contract/tables.h"
 #include "rpc/client.h"
 #include "rpc/envelope.h"
+#include "rpc/tls_files.h"
 #include "json/pbjson.h"
 
 #define EXIT_USAGE 1
@@ -41,7 +42,10 @@ usage(FILE *out)
 	             "  --timeout MS        deadline of the call, 1-3600000 (default 2000)\n"
 	             "  --request-id ID     the request id sent in the envelope\n"
 	             "  --header KEY=VALUE  envelope metadata (e.g. idempotency-key=k1); repeatable\n"
-	             "  --pretty            indent the reply\n\n"
+	             "  --pretty            indent the reply\n"
+	             "  --cert PEM, --key PEM, --ca PEM\n"
+	             "                      TLS files (or RPC_TLS_CERT, RPC_TLS_KEY, RPC_TLS_CA): all three or\n"
+	             "                      none; checked before anything is sent, not yet used to dial\n\n"
 	             "Exit status: 0 success; 1 usage; 2 request not sent (bad JSON, unknown method);\n"
 	             "10 + the gRPC code of an error status (INVALID_ARGUMENT 13, NOT_FOUND 15,\n"
 	             "ALREADY_EXISTS 16, DEADLINE_EXCEEDED 14, UNAVAILABLE 24, INTERNAL 23).\n");
@@ -215,13 +219,28 @@ main(int argc, char **argv)
 	bool pretty            = false;
 	rpc_metadata metadata[MAX_METADATA];
 	size_t n_metadata = 0;
-	int i             = 1;
+	/* The TLS files: an option replaces its variable; messages name
+	 * whichever gave the path. */
+	static const char *const options[3]    = {"--cert", "--key", "--ca"};
+	static const env_parser tls_parsers[3] = {rpc_tls_parse_cert, rpc_tls_parse_key, rpc_tls_parse_ca};
+	const char *tls_paths[3]               = {NULL, NULL, NULL};
+	const char *tls_names[3] = {rpc_tls_variable_names[0], rpc_tls_variable_names[1], rpc_tls_variable_names[2]};
+	int i                    = 1;
 	for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
 		if (strcmp(argv[i], "--help") == 0) {
 			usage(stdout);
 			return 0;
 		} else if (strcmp(argv[i], "--pretty") == 0) {
 			pretty = true;
+		} else if (strcmp(argv[i], "--cert") == 0 || strcmp(argv[i], "--key") == 0 ||
+		           strcmp(argv[i], "--ca") == 0) {
+			int k = strcmp(argv[i], "--cert") == 0 ? 0 : strcmp(argv[i], "--key") == 0 ? 1 : 2;
+			if (i + 1 >= argc) {
+				fprintf(stderr, "rpc-call: %s takes a value\n", argv[i]);
+				return EXIT_USAGE;
+			}
+			tls_paths[k] = argv[++i];
+			tls_names[k] = options[k];
 		} else if (strcmp(argv[i], "--timeout") == 0 || strcmp(argv[i], "--request-id") == 0 ||
 		           strcmp(argv[i], "--header") == 0) {
 			/* Checked as the binaries check their environment (env.h). */
@@ -267,9 +286,28 @@ main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	const char *url = argv[i], *full = argv[i + 1];
-	char why[512];
+	char why[1024];
 	if (net_check_nng_dial_list(url, why, sizeof(why)) != 0) {
 		fprintf(stderr, "rpc-call: URL: '%s' %s\n", url, why);
+		return EXIT_USAGE;
+	}
+	rpc_tls_files tls = {"", "", ""};
+	env_var tls_vars[RPC_TLS_N_VARS];
+	rpc_tls_env_vars(&tls, tls_vars);
+	for (int k = 0; k < 3; k++) {
+		const char **out = k == 0 ? &tls.cert : k == 1 ? &tls.key : &tls.ca;
+		if (tls_paths[k] == NULL) {
+			if (env_load(&tls_vars[k], 1, why, sizeof(why)) != 0) {
+				fprintf(stderr, "rpc-call: %s\n", why);
+				return EXIT_USAGE;
+			}
+		} else if (tls_parsers[k](tls_paths[k], out, why, sizeof(why)) != 0) {
+			fprintf(stderr, "rpc-call: %s: '%s' %s\n", options[k], tls_paths[k], why);
+			return EXIT_USAGE;
+		}
+	}
+	if (rpc_tls_files_check(&tls, tls_names, why, sizeof(why)) != 0) {
+		fprintf(stderr, "rpc-call: %s\n", why);
 		return EXIT_USAGE;
 	}
 

@@ -4,15 +4,136 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
-static const char *
-value_of(const env_var *v)
+/* Where a variable's value comes from, and how messages name it. */
+typedef struct env_source {
+	const char *text; /* the environment's value, a file's content or the default */
+	const char *path; /* NAME_FILE's path when text came from it, else NULL */
+	char label[400];  /* "NAME", or "NAME (from NAME_FILE='path...')" */
+} env_source;
+
+/* Values read from files, kept for the process's life: ENV_STRING and the
+ * parsers store pointers into them. Held from a static root, so they are
+ * reachable, not leaks. */
+typedef struct env_held {
+	struct env_held *next;
+	char text[];
+} env_held;
+static env_held *held_values;
+
+/* Reads the secret file path named by file_var into a held value (the
+ * rules: env.h). Returns 0 with *out set, or -1 with "FILE_VAR: reason" in
+ * err; never quotes the content. */
+static int
+read_secret_file(const char *file_var, const char *path, const char **out, char *err, size_t errlen)
+{
+	if (path[0] == '\0') {
+		snprintf(
+		    err, errlen, "%s: is empty: set it to the path of a file holding the value, or unset it", file_var);
+		return -1;
+	}
+	/* O_NONBLOCK: opening a FIFO for reading would wait for a writer. */
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		snprintf(err, errlen, "%s: cannot open '%s': %s", file_var, path, strerror(errno));
+		return -1;
+	}
+	struct stat st;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s: '%s' is not a regular file", file_var, path);
+		close(fd);
+		return -1;
+	}
+	env_held *h = malloc(sizeof(*h) + ENV_FILE_MAX + 2);
+	if (h == NULL) {
+		snprintf(err, errlen, "%s: out of memory reading '%s'", file_var, path);
+		close(fd);
+		return -1;
+	}
+	/* One byte more than allowed tells a file that is too long (even one
+	 * that grows while it is read). */
+	size_t n = 0;
+	while (n <= ENV_FILE_MAX) {
+		ssize_t got = read(fd, h->text + n, ENV_FILE_MAX + 1 - n);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			snprintf(err, errlen, "%s: cannot read '%s': %s", file_var, path, strerror(errno));
+			close(fd);
+			free(h);
+			return -1;
+		}
+		if (got == 0)
+			break;
+		n += (size_t) got;
+	}
+	close(fd);
+	const char *wrong = NULL;
+	char too_large[64];
+	snprintf(too_large, sizeof(too_large), "is larger than %d bytes", ENV_FILE_MAX);
+	if (n > ENV_FILE_MAX)
+		wrong = too_large;
+	else if (n == 0)
+		wrong = "is empty";
+	else if (n == 1 && h->text[0] == '\n')
+		wrong = "holds only a newline";
+	else if (memchr(h->text, '\0', n) != NULL)
+		wrong = "holds a NUL byte";
+	else if (memchr(h->text, '\n', n - 1) != NULL)
+		wrong = "holds more than one line (only one trailing newline is removed)";
+	else if (memchr(h->text, '\r', n) != NULL)
+		wrong = "holds a carriage return (CRLF line ends?)";
+	if (wrong != NULL) {
+		snprintf(err, errlen, "%s: '%s' %s", file_var, path, wrong);
+		free(h);
+		return -1;
+	}
+	if (h->text[n - 1] == '\n')
+		n--; /* the one trailing newline echo and editors add */
+	h->text[n]    = '\0';
+	env_held *fit = realloc(h, sizeof(*h) + n + 1);
+	if (fit != NULL)
+		h = fit;
+	h->next     = held_values;
+	held_values = h;
+	*out        = h->text;
+	return 0;
+}
+
+/* The value of v: NAME, NAME_FILE for a secret, or the default. Returns 0,
+ * or -1 with a whole message ("NAME_FILE: ...") in err. */
+static int
+source_of(const env_var *v, env_source *src, char *err, size_t errlen)
 {
 	const char *s = getenv(v->name);
-	return s != NULL ? s : v->default_value;
+	src->text     = s != NULL ? s : v->default_value;
+	src->path     = NULL;
+	snprintf(src->label, sizeof(src->label), "%s", v->name);
+	if (!v->secret_url)
+		return 0;
+	char file_var[128];
+	snprintf(file_var, sizeof(file_var), "%s%s", v->name, ENV_FILE_SUFFIX);
+	const char *path = getenv(file_var);
+	if (path == NULL)
+		return 0;
+	if (s != NULL) {
+		snprintf(err, errlen, "%s and %s are both set: set only one of them", v->name, file_var);
+		return -1;
+	}
+	if (read_secret_file(file_var, path, &src->text, err, errlen) != 0)
+		return -1;
+	src->path = path;
+	/* A long path is shortened so that the reason after it survives. */
+	int len = snprintf(src->label, sizeof(src->label), "%s (from %s='%.200s%s')", v->name, file_var, path,
+	    strlen(path) > 200 ? "..." : "");
+	(void) len; /* a longer name is cut: the label stays a label */
+	return 0;
 }
 
 static int
@@ -36,9 +157,8 @@ parse_long(const char *text, long min, long max, long *out, char *err, size_t er
 }
 
 static int
-load_one(const env_var *v, char *reason, size_t len)
+load_one(const env_var *v, const char *text, char *reason, size_t len)
 {
-	const char *text = value_of(v);
 	switch (v->kind) {
 	case ENV_STRING:
 		if (text[0] == '\0' && !v->may_be_empty) {
@@ -71,25 +191,28 @@ env_load(const env_var *vars, size_t n, char *err, size_t errlen)
 {
 	for (size_t i = 0; i < n; i++) {
 		const env_var *v = &vars[i];
+		env_source src;
+		if (source_of(v, &src, err, errlen) != 0)
+			return -1;
 		char reason[512];
-		if (load_one(v, reason, sizeof(reason)) != 0) {
+		if (load_one(v, src.text, reason, sizeof(reason)) != 0) {
 			if (v->kind != ENV_CUSTOM) {
-				snprintf(err, errlen, "%s: %s", v->name, reason);
+				snprintf(err, errlen, "%s: %s", src.label, reason);
 				return -1;
 			}
 			/* A custom parser says what is wrong after the value, which
 			 * is shown as --help shows it. */
 			char shown[512];
 			if (v->secret_url) {
-				env_mask_url(value_of(v), shown, sizeof(shown));
-				env_scrub(reason, sizeof(reason), value_of(v)); /* it may quote a part */
+				env_mask_url(src.text, shown, sizeof(shown));
+				env_scrub(reason, sizeof(reason), src.text); /* it may quote a part */
 			} else {
-				snprintf(shown, sizeof(shown), "%s", value_of(v));
+				snprintf(shown, sizeof(shown), "%s", src.text);
 			}
 			/* A long value is shortened, never the reason after it. */
 			if (strlen(shown) > 160)
 				memcpy(shown + 157, "...", 4);
-			snprintf(err, errlen, "%s: '%s' %s", v->name, shown, reason);
+			snprintf(err, errlen, "%s: '%s' %s", src.label, shown, reason);
 			return -1;
 		}
 	}
@@ -268,17 +391,32 @@ env_print_help(FILE *out, const char *program, const char *summary, const env_va
 	fprintf(out, "Usage: %s [--help]\n\n%s\n\nConfiguration (environment variables):\n", program, summary);
 	for (size_t i = 0; i < n; i++) {
 		const env_var *v = &vars[i];
-		char current[512], fallback[512];
-		const char *cur = value_of(v);
-		if (v->secret_url) {
-			env_mask_url(cur, current, sizeof(current));
-			env_mask_url(v->default_value, fallback, sizeof(fallback));
+		char current[700], fallback[512];
+		env_source src;
+		char why[600];
+		if (source_of(v, &src, why, sizeof(why)) != 0) {
+			snprintf(current, sizeof(current), "(unusable: %s)", why);
+		} else if (v->secret_url) {
+			env_mask_url(src.text, current, sizeof(current));
 		} else {
-			snprintf(current, sizeof(current), "%s", cur);
-			snprintf(fallback, sizeof(fallback), "%s", v->default_value);
+			snprintf(current, sizeof(current), "%s", src.text);
 		}
-		fprintf(out, "  %-16s %s\n  %-16s   default: %s\n  %-16s   current: %s\n", v->name, v->help, "",
-		    fallback, "", current);
+		if (v->secret_url)
+			env_mask_url(v->default_value, fallback, sizeof(fallback));
+		else
+			snprintf(fallback, sizeof(fallback), "%s", v->default_value);
+		fprintf(out, "  %-16s %s\n  %-16s   default: %s\n  %-16s   current: %s%s\n", v->name, v->help, "",
+		    fallback, "", current, src.path != NULL ? " (from the file)" : "");
+		if (v->secret_url) {
+			char file_var[128];
+			snprintf(file_var, sizeof(file_var), "%s%s", v->name, ENV_FILE_SUFFIX);
+			const char *path = getenv(file_var);
+			fprintf(out,
+			    "  %-16s file holding %s's value instead (Docker/Kubernetes secrets); one trailing newline "
+			    "is removed\n  %-16s   current: %s%s%s\n",
+			    file_var, v->name, "", path != NULL ? "'" : "(unset)", path != NULL ? path : "",
+			    path != NULL ? "'" : "");
+		}
 	}
 }
 

@@ -1,6 +1,20 @@
 /* Strict configuration from environment variables. Each binary's config.c
  * declares a table of env_var; env_load fills it or explains what is wrong,
- * env_print_help lists each variable with its default and current value. */
+ * env_print_help lists each variable with its default and current value.
+ *
+ * Secrets from files (the Docker/Kubernetes secrets convention): a variable
+ * marked secret_url may instead be given as NAME_FILE, the path of a file
+ * whose content is the value. Exactly one trailing "\n" (LF) is removed,
+ * the one `echo`, editors and POSIX text files end with; nothing else is
+ * trimmed (a password may end in a space). Refused, naming NAME_FILE and
+ * the path and never the content: NAME and NAME_FILE both set (naming
+ * both), an empty NAME_FILE, a path that cannot be opened or read, or that
+ * is not a regular file (a FIFO or a terminal could block start-up), a file
+ * over ENV_FILE_MAX bytes, an empty one (or a lone newline), and one holding
+ * a NUL byte, a further LF or any CR (a value cannot span lines; a CRLF
+ * file is refused rather than guessed at). The value read is then checked
+ * exactly as NAME's would be, by the same parser, with the same messages,
+ * masked the same way, and reported as "NAME (from NAME_FILE='path'): ...". */
 #ifndef BASE_ENV_H
 #define BASE_ENV_H
 
@@ -30,7 +44,8 @@ typedef struct env_var {
 	long min, max;              /* ENV_INT */
 	const char *const *choices; /* ENV_CHOICE, NULL-terminated */
 	env_parser parse;           /* ENV_CUSTOM */
-	int secret_url;             /* mask the password in --help */
+	int secret_url;             /* a secret: password masked in --help and in
+	                             * messages; NAME_FILE accepted (above) */
 	int may_be_empty;           /* ENV_STRING: "" is a valid value */
 } env_var;
 
@@ -41,12 +56,22 @@ typedef enum env_action {
 	ENV_EXIT_USAGE, /* bad argument or bad value; the reason was printed */
 } env_action;
 
-/* Loads every variable from the environment (or its default). Returns 0, or
- * -1 with "NAME: reason" in err for the first bad value. */
+/* The suffix of a secret's file variant, and the largest file read: far
+ * more than any URL or connection string, small enough that a wrong path
+ * (a log, a disk image) is refused at once instead of read into memory. */
+#define ENV_FILE_SUFFIX "_FILE"
+#define ENV_FILE_MAX 65536
+
+/* Loads every variable from the environment, a secret's file (NAME_FILE) or
+ * its default. Returns 0, or -1 with "NAME: reason" in err for the first bad
+ * value. A value read from a file is kept for the process's life (the
+ * variables' out may point into it). Not thread-safe: start-up only. */
 int env_load(const env_var *vars, size_t n, char *err, size_t errlen);
 
 /* Handles the command line (only --help/-h are accepted), then env_load.
- * Messages go to stdout (help) or stderr (errors). */
+ * Messages go to stdout (help) or stderr (errors). --help lists each
+ * secret's NAME_FILE after it, and shows a value read from a file masked
+ * like any other, or the reason it cannot be read. */
 env_action env_cli(int argc, char **argv, const char *summary, const env_var *vars, size_t n);
 
 void env_print_help(FILE *out, const char *program, const char *summary, const env_var *vars, size_t n);

@@ -37,8 +37,12 @@
 #define CONTRACT_OWNED_SETTINGS                                                                                        \
 	"REDIS_URL", "AMQP_URL", "REDIS_TIMEOUT_MS", "CACHE_TTL_S", "DB_WAIT_S", "WORKERS", "LOG_LEVEL", "LOG_FORMAT", \
 	    "RPC_TIMEOUT_MS", "MAX_BODY_BYTES", "REQUEST_TIMEOUT_MS", "CORS_ORIGINS", "OUTBOX_POLL_MS",                \
-	    "EVENTS_PREFETCH"
+	    "EVENTS_PREFETCH", "REDIS_URL_FILE", "AMQP_URL_FILE", "RPC_TLS_CERT", "RPC_TLS_KEY", "RPC_TLS_CA"
 #define CONTRACT_OWNED_SETTINGS_PREFIX "GATEWAY_"
+/* A secret setting's file variant is its name and this (lib/base/env.h's
+ * ENV_FILE_SUFFIX): a db_url_variable's is its service's too (USER_DB_URL ->
+ * USER_DB_URL_FILE), and no registry variable may end in it. */
+#define CONTRACT_FILE_SUFFIX "_FILE"
 /* Names a registry variable may not take because something else reads
  * them: the process's environment (HOME, PATH, TMPDIR, LD_*), libpq (PG*),
  * scripts/servers env (PG_ADMIN_URL, *_PORT, RUN_DIR) and the official

@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -192,4 +193,188 @@ Test(config_refusals, a_database_that_is_down_is_waited_for_visibly_and_within_d
 {
 	waits_visibly_then_gives_up(USER_SVC_BIN, "USER_DB_URL");
 	waits_visibly_then_gives_up(ORDER_SVC_BIN, "ORDER_DB_URL");
+}
+
+/* Secrets from files (NAME_FILE, lib/base/env.h): each bad case refused at
+ * once with exit 2 and one line naming the variable and the path, never the
+ * file's content; a bad value read from a file refused as NAME's would be,
+ * password masked. */
+static char secret_dir[64];
+
+static void
+make_secret_dir(void)
+{
+	snprintf(secret_dir, sizeof(secret_dir), "/tmp/config-refusals-XXXXXX");
+	cr_assert_not_null(mkdtemp(secret_dir));
+}
+
+static void
+remove_secret_dir(void)
+{
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", secret_dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+/* secret_dir/name holding content; its path in path. */
+static void
+secret_file(const char *name, const char *content, char *path, size_t len)
+{
+	snprintf(path, len, "%s/%s", secret_dir, name);
+	FILE *f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fputs(content, f);
+	cr_assert_eq(fclose(f), 0);
+}
+
+/* path run with settings exits 2 within the bound, its one line saying
+ * "invalid configuration: " + message exactly. */
+static void
+refused_exactly(const char *path, char *const *settings, const char *message)
+{
+	run_result r;
+	run_env(path, settings, NULL, &r);
+	cr_assert_eq(r.status, 2, "%s: status %d after %lld ms: %s", path, r.status, (long long) r.ms, r.err);
+	cr_assert_lt(r.ms, BOUND_MS);
+	char expected[1400];
+	snprintf(expected, sizeof(expected), "%s: invalid configuration: %s\n", path, message);
+	cr_assert_str_eq(r.err, expected);
+	cr_assert_null(strstr(r.err, "s3cret"), "a password was printed: %s", r.err);
+}
+
+Test(config_refusals, a_secret_file_that_cannot_be_used_is_refused_naming_the_variable_and_path,
+    .init = make_secret_dir, .fini = remove_secret_dir)
+{
+	char file[128], setting[256], message[512];
+	secret_file("db", "postgresql://u:s3cret@127.0.0.1:1/db\n", file, sizeof(file));
+	snprintf(setting, sizeof(setting), "USER_DB_URL_FILE=%s", file);
+	char *both[] = {setting, "USER_DB_URL=postgresql://u:s3cret@127.0.0.1:1/db", NULL};
+	refused_exactly(USER_SVC_BIN, both, "USER_DB_URL and USER_DB_URL_FILE are both set: set only one of them");
+
+	snprintf(setting, sizeof(setting), "REDIS_URL_FILE=%s/missing", secret_dir);
+	char *missing[] = {setting, NULL};
+	snprintf(message, sizeof(message), "REDIS_URL_FILE: cannot open '%s/missing': No such file or directory",
+	    secret_dir);
+	refused_exactly(USER_SVC_BIN, missing, message);
+
+	secret_file("empty", "", file, sizeof(file));
+	snprintf(setting, sizeof(setting), "AMQP_URL_FILE=%s", file);
+	char *empty[] = {setting, NULL};
+	snprintf(message, sizeof(message), "AMQP_URL_FILE: '%s' is empty", file);
+	refused_exactly(ORDER_SVC_BIN, empty, message);
+
+	secret_file("lines", "postgresql://u:s3cret@h/db\n\n", file, sizeof(file));
+	snprintf(setting, sizeof(setting), "ORDER_DB_URL_FILE=%s", file);
+	char *lines[] = {setting, NULL};
+	snprintf(message, sizeof(message),
+	    "ORDER_DB_URL_FILE: '%s' holds more than one line (only one trailing newline is removed)", file);
+	refused_exactly(ORDER_SVC_BIN, lines, message);
+
+	snprintf(setting, sizeof(setting), "USER_DB_URL_FILE=%s", secret_dir);
+	char *dir[] = {setting, NULL};
+	snprintf(message, sizeof(message), "USER_DB_URL_FILE: '%s' is not a regular file", secret_dir);
+	refused_exactly(USER_SVC_BIN, dir, message);
+}
+
+Test(config_refusals, a_bad_value_from_a_secret_file_is_refused_as_the_variable_would_be, .init = make_secret_dir,
+    .fini = remove_secret_dir)
+{
+	static const struct {
+		const char *bin, *name, *content, *shown, *why;
+	} cases[] = {
+	    {USER_SVC_BIN, "USER_DB_URL", "postgresql://x:s3cret@h:notaport/db\n", "postgresql://x:***@h:notaport/db",
+	        "has port 'notaport'"},
+	    {USER_SVC_BIN, "REDIS_URL", "redis://:s3cret@host:0", "redis://:***@host:0", "has a bad port"},
+	    {USER_SVC_BIN, "AMQP_URL", "amqp://g:s3cret@h:99999/\n", "amqp://g:***@h:99999/",
+	        "librabbitmq cannot parse it"},
+	    {ORDER_SVC_BIN, "ORDER_DB_URL", "notaurl\n", "notaurl", "missing \"=\" after \"notaurl\""},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char file[128], setting[256], head[512];
+		secret_file(cases[i].name, cases[i].content, file, sizeof(file));
+		snprintf(setting, sizeof(setting), "%s_FILE=%s", cases[i].name, file);
+		char *settings[] = {setting, NULL};
+		run_result r;
+		run_env(cases[i].bin, settings, NULL, &r);
+		cr_assert_eq(r.status, 2, "%s: status %d: %s", setting, r.status, r.err);
+		cr_assert_lt(r.ms, BOUND_MS);
+		/* Exactly NAME's words, after a label naming the file. */
+		snprintf(head, sizeof(head), "invalid configuration: %s (from %s_FILE='%s'): '%s' ", cases[i].name,
+		    cases[i].name, file, cases[i].shown);
+		cr_assert_not_null(strstr(r.err, head), "%s said: %s", setting, r.err);
+		cr_assert_not_null(strstr(r.err, cases[i].why), "%s said: %s", setting, r.err);
+		cr_assert_null(strstr(r.err, "s3cret"), "a password was printed: %s", r.err);
+		cr_assert_eq(strchr(r.err, '\n'), r.err + strlen(r.err) - 1, "more than one line: %s", r.err);
+	}
+}
+
+/* RPC_TLS_CERT, RPC_TLS_KEY, RPC_TLS_CA (lib/rpc/tls_files.h), with files
+ * openssl makes for the test: every binary refuses a bad set at start,
+ * naming the variable (rpc-call: the option) and the path. */
+static void
+make_tls_files(void)
+{
+	make_secret_dir();
+	char cmd[256];
+	snprintf(cmd, sizeof(cmd), "'%s' '%s'", MAKE_TLS_FILES, secret_dir);
+	cr_assert_eq(system(cmd), 0, "%s failed", cmd);
+}
+
+Test(
+    config_refusals, every_binary_refuses_tls_files_it_could_not_use, .init = make_tls_files, .fini = remove_secret_dir)
+{
+	char cert[160], key[160], ca[160], message[1024];
+	const char *d = secret_dir;
+	snprintf(cert, sizeof(cert), "RPC_TLS_CERT=%s/good.pem", d);
+	char *only_cert[] = {cert, NULL};
+	refused_exactly(USER_SVC_BIN, only_cert,
+	    "RPC_TLS_CERT, RPC_TLS_KEY and RPC_TLS_CA go together (TLS needs all three): RPC_TLS_KEY and RPC_TLS_CA "
+	    "are not set");
+
+	snprintf(cert, sizeof(cert), "RPC_TLS_CERT=%s/expired.pem", d);
+	snprintf(key, sizeof(key), "RPC_TLS_KEY=%s/good.key", d);
+	snprintf(ca, sizeof(ca), "RPC_TLS_CA=%s/ca.pem", d);
+	char *expired[] = {cert, key, ca, NULL};
+	snprintf(message, sizeof(message), "RPC_TLS_CERT: '%s/expired.pem' expired on 2020-01-02 00:00:00 UTC", d);
+	refused_exactly(GATEWAY_BIN, expired, message);
+
+	snprintf(cert, sizeof(cert), "RPC_TLS_CERT=%s/good.pem", d);
+	snprintf(key, sizeof(key), "RPC_TLS_KEY=%s/other.key", d);
+	char *mismatch[] = {cert, key, ca, NULL};
+	snprintf(message, sizeof(message),
+	    "RPC_TLS_KEY: '%s/other.key' is not the private key of RPC_TLS_CERT '%s/good.pem'", d, d);
+	refused_exactly(ORDER_SVC_BIN, mismatch, message);
+
+	snprintf(key, sizeof(key), "RPC_TLS_KEY=%s/good.key", d);
+	snprintf(ca, sizeof(ca), "RPC_TLS_CA=%s/notpem.txt", d);
+	char *not_pem[] = {cert, key, ca, NULL};
+	snprintf(message, sizeof(message),
+	    "RPC_TLS_CA: '%s/notpem.txt' holds no PEM certificate (-----BEGIN CERTIFICATE-----)", d);
+	refused_exactly(USER_SVC_BIN, not_pem, message);
+}
+
+Test(config_refusals, rpc_call_refuses_tls_files_it_could_not_use, .init = make_tls_files, .fini = remove_secret_dir)
+{
+	char cert[160], key[160], ca[160], expected[1024];
+	snprintf(cert, sizeof(cert), "%s/good.pem", secret_dir);
+	snprintf(key, sizeof(key), "%s/other.key", secret_dir);
+	snprintf(ca, sizeof(ca), "%s/ca.pem", secret_dir);
+	/* run_env passes at most 6 arguments: two files come from variables. */
+	char *call[] = {"--key", key, "tcp://127.0.0.1:1", "users.UserService/Health", "{}", NULL};
+	char setting_cert[200], setting_ca[200];
+	snprintf(setting_cert, sizeof(setting_cert), "RPC_TLS_CERT=%s", cert);
+	snprintf(setting_ca, sizeof(setting_ca), "RPC_TLS_CA=%s", ca);
+	char *settings[] = {setting_cert, setting_ca, NULL};
+	run_result r;
+	run_env(RPC_CALL_BIN, settings, call, &r);
+	cr_assert_eq(r.status, 1, "status %d: %s", r.status, r.err);
+	/* The option named where it gave the path, the variable elsewhere. */
+	snprintf(expected, sizeof(expected), "rpc-call: --key: '%s' is not the private key of RPC_TLS_CERT '%s'\n", key,
+	    cert);
+	cr_assert_str_eq(r.err, expected);
+	char *only_cert[] = {"--cert", cert, "tcp://127.0.0.1:1", "users.UserService/Health", "{}", NULL};
+	run_env(RPC_CALL_BIN, NULL, only_cert, &r);
+	cr_assert_eq(r.status, 1, "status %d: %s", r.status, r.err);
+	cr_assert_str_eq(r.err, "rpc-call: --cert, RPC_TLS_KEY and RPC_TLS_CA go together (TLS needs all three): "
+	                        "RPC_TLS_KEY and RPC_TLS_CA are not set\n");
 }

@@ -224,6 +224,12 @@ static const gen_case refused[] = {
     {METHOD(GET("/things")), "thing-svc t.S GATEWAY_THING - - -\n",
         "url_variable 'GATEWAY_THING' is a setting the gateway, the service skeleton or a service owns"},
     {METHOD(GET("/things")), "thing-svc t.S LOG_LEVEL - - -\n", "url_variable 'LOG_LEVEL' is a setting"},
+    {METHOD(GET("/things")), "thing-svc t.S RPC_TLS_KEY - - -\n", "url_variable 'RPC_TLS_KEY' is a setting"},
+    {METHOD(GET("/things")), "thing-svc t.S AMQP_URL_FILE - - -\n", "url_variable 'AMQP_URL_FILE' is a setting"},
+    /* A file variant's name: another line's USER_DB_URL_FILE, or any. */
+    {METHOD(GET("/things")), "thing-svc t.S USER_DB_URL_FILE - - -\n",
+        "services.conf: line 2: url_variable 'USER_DB_URL_FILE' ends in _FILE, which names a secret setting's file "
+        "variant (NAME_FILE, lib/base/env.h)"},
     {METHOD(GET("/things")), "gateway t.S TS_URL - - -\n",
         "services.conf: line 2: name 'gateway' is the gateway's own"},
     {METHOD(GET("/things")), "thing-svc t.S TS_URL - T_DB_URL postgres\n",
@@ -426,8 +432,13 @@ Test(contract_gen, every_setting_a_program_reads_is_owned_or_from_the_registry, 
 				known = known || strcmp(name, owned[i]) == 0;
 			for (size_t s = 0; s < contract_services_count; s++) {
 				const contract_service *c = &contract_services[s];
-				known                     = known || strcmp(name, c->url_variable) == 0 ||
-				        (c->db_url_variable != NULL && strcmp(name, c->db_url_variable) == 0);
+				char file_variant[128]    = "";
+				if (c->db_url_variable != NULL)
+					snprintf(file_variant, sizeof(file_variant), "%s%s", c->db_url_variable,
+					    CONTRACT_FILE_SUFFIX);
+				known = known || strcmp(name, c->url_variable) == 0 ||
+				        (c->db_url_variable != NULL && strcmp(name, c->db_url_variable) == 0) ||
+				        strcmp(name, file_variant) == 0;
 			}
 			cr_expect(known,
 			    "%s reads %s, which is neither in CONTRACT_OWNED_SETTINGS nor a registry variable", p,

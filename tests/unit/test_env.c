@@ -2,6 +2,8 @@
 #include <criterion/criterion.h>
 #include <criterion/redirect.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "base/env.h"
 
@@ -125,6 +127,9 @@ Test(env, help_lists_every_variable_with_default_and_masked_current_value, .init
 	                        "  T_URL            database\n"
 	                        "                     default: postgresql://svc:***@127.0.0.1/db\n"
 	                        "                     current: postgresql://svc:***@db/x\n"
+	                        "  T_URL_FILE       file holding T_URL's value instead (Docker/Kubernetes secrets); "
+	                        "one trailing newline is removed\n"
+	                        "                     current: (unset)\n"
 	                        "  T_WORKERS        threads\n"
 	                        "                     default: 4\n"
 	                        "                     current: 4\n"
@@ -196,4 +201,267 @@ Test(env, ints_outside_the_environment_are_checked_the_same_way)
 	cr_assert_str_eq(err, "'+5' is not an integer");
 	cr_assert_eq(env_parse_int("0", 1, 1000, &n, err, sizeof(err)), -1);
 	cr_assert_str_eq(err, "0 is out of range [1, 1000]");
+}
+
+/* Secrets from files (NAME_FILE, the Docker/Kubernetes convention). Each
+ * test runs in its own process (Criterion), so setenv stays in it. */
+
+static char secret_dir[64];
+
+static void
+make_secret_dir(void)
+{
+	snprintf(secret_dir, sizeof(secret_dir), "/tmp/test-env-XXXXXX");
+	cr_assert_not_null(mkdtemp(secret_dir));
+}
+
+static void
+remove_secret_dir(void)
+{
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", secret_dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+/* Writes len bytes to secret_dir/name; returns its path (static). */
+static const char *
+secret_file(const char *name, const char *content, size_t len)
+{
+	static char path[128];
+	snprintf(path, sizeof(path), "%s/%s", secret_dir, name);
+	FILE *f = fopen(path, "wb");
+	cr_assert_not_null(f);
+	cr_assert_eq(fwrite(content, 1, len, f), len);
+	cr_assert_eq(fclose(f), 0);
+	return path;
+}
+
+/* A URL parser as the services' are: keeps the text, or says what is wrong
+ * after it, quoting the part after "://" (a parser may quote a password). */
+static int
+needs_scheme(const char *text, void *out, char *err, size_t errlen)
+{
+	const char *rest = strstr(text, "://");
+	if (rest == NULL) {
+		snprintf(err, errlen, "has no scheme");
+		return -1;
+	}
+	if (strstr(text, "bad") != NULL) {
+		snprintf(err, errlen, "cannot be parsed after '%s'", rest + 3);
+		return -1;
+	}
+	*(const char **) out = text;
+	return 0;
+}
+
+static const char *secret_value;
+static const env_var secret_var = {.name = "T_SECRET",
+    .default_value                       = "amqp://guest:guest@127.0.0.1:5672/",
+    .help                                = "broker",
+    .kind                                = ENV_CUSTOM,
+    .parse                               = needs_scheme,
+    .out                                 = &secret_value,
+    .secret_url                          = 1};
+
+/* T_SECRET_FILE=path is refused with exactly message, which never holds
+ * the file's content (every test file holds "hunter2" where it has any). */
+static void
+file_refused(const char *path, const char *message)
+{
+	setenv("T_SECRET_FILE", path, 1);
+	char err[512];
+	cr_assert_eq(env_load(&secret_var, 1, err, sizeof(err)), -1, "T_SECRET_FILE=%s was accepted", path);
+	cr_assert_str_eq(err, message);
+	cr_assert_null(strstr(err, "hunter2"), "the content was printed: %s", err);
+}
+
+/* The message for path, made with its real name. */
+static const char *
+message_for(const char *format, const char *path)
+{
+	static char m[512];
+	snprintf(m, sizeof(m), format, path);
+	return m;
+}
+
+Test(env_file, the_value_is_the_files_content_less_one_trailing_newline, .init = make_secret_dir,
+    .fini = remove_secret_dir)
+{
+	char err[512];
+	static const struct {
+		const char *content, *value;
+	} cases[] = {
+	    {"amqp://u:hunter2@h:5672/\n", "amqp://u:hunter2@h:5672/"}, /* echo, editors */
+	    {"amqp://u:hunter2@h:5672/", "amqp://u:hunter2@h:5672/"},   /* printf %s, kubectl --from-literal */
+	    {"amqp://u:hunter2 @h/ \n", "amqp://u:hunter2 @h/ "},       /* nothing else trimmed */
+	    {"\tamqp://u:p@h/", "\tamqp://u:p@h/"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		setenv("T_SECRET_FILE", secret_file("s", cases[i].content, strlen(cases[i].content)), 1);
+		secret_value = NULL;
+		cr_assert_eq(env_load(&secret_var, 1, err, sizeof(err)), 0, "%s", err);
+		cr_assert_str_eq(secret_value, cases[i].value);
+	}
+	/* A plain string secret too (vars[0], ENV_STRING), kept after the
+	 * file is gone: the value lives as long as the process. */
+	setenv("T_URL_FILE", secret_file("url", "postgresql://svc:hunter2@db/x\n", 30), 1);
+	cr_assert_eq(env_load(vars, N, err, sizeof(err)), 0, "%s", err);
+	remove_secret_dir();
+	make_secret_dir();
+	cr_assert_str_eq(url, "postgresql://svc:hunter2@db/x");
+}
+
+Test(env_file, name_and_name_file_together_are_refused_naming_both, .init = make_secret_dir, .fini = remove_secret_dir)
+{
+	const char *path = secret_file("s", "amqp://u:hunter2@h/\n", 20);
+	setenv("T_SECRET", "amqp://u:other@h/", 1);
+	file_refused(path, "T_SECRET and T_SECRET_FILE are both set: set only one of them");
+	setenv("T_SECRET", "", 1); /* set, even empty */
+	file_refused(path, "T_SECRET and T_SECRET_FILE are both set: set only one of them");
+	file_refused("/nonexistent", "T_SECRET and T_SECRET_FILE are both set: set only one of them");
+}
+
+Test(env_file, a_file_that_cannot_be_read_is_refused_naming_the_variable_and_path, .init = make_secret_dir,
+    .fini = remove_secret_dir)
+{
+	file_refused("", "T_SECRET_FILE: is empty: set it to the path of a file holding the value, or unset it");
+	char path[128];
+	snprintf(path, sizeof(path), "%s/missing", secret_dir);
+	file_refused(path, message_for("T_SECRET_FILE: cannot open '%s': No such file or directory", path));
+	snprintf(path, sizeof(path), "%s/dangling", secret_dir);
+	cr_assert_eq(symlink("/nonexistent/secret", path), 0);
+	file_refused(path, message_for("T_SECRET_FILE: cannot open '%s': No such file or directory", path));
+	const char *file = secret_file("f", "hunter2", 7);
+	snprintf(path, sizeof(path), "%s/x", file);
+	file_refused(path, message_for("T_SECRET_FILE: cannot open '%s': Not a directory", path));
+	/* Not a regular file: a directory, a device, and a FIFO, which would
+	 * block start-up if it were opened for reading the ordinary way. */
+	file_refused(secret_dir, message_for("T_SECRET_FILE: '%s' is not a regular file", secret_dir));
+	file_refused("/dev/null", "T_SECRET_FILE: '/dev/null' is not a regular file");
+	snprintf(path, sizeof(path), "%s/fifo", secret_dir);
+	cr_assert_eq(mkfifo(path, 0600), 0);
+	file_refused(path, message_for("T_SECRET_FILE: '%s' is not a regular file", path));
+	/* Unreadable: root reads a mode 000 file anyway, so only checkable
+	 * as another user. */
+	if (geteuid() != 0) {
+		const char *locked = secret_file("locked", "hunter2", 7);
+		cr_assert_eq(chmod(locked, 0), 0);
+		file_refused(locked, message_for("T_SECRET_FILE: cannot open '%s': Permission denied", locked));
+	}
+}
+
+Test(env_file, an_empty_oversized_or_multi_line_file_is_refused, .init = make_secret_dir, .fini = remove_secret_dir)
+{
+	static const struct {
+		const char *content;
+		size_t len;
+		const char *why;
+	} cases[] = {
+	    {"", 0, "is empty"},
+	    {"\n", 1, "holds only a newline"},
+	    {"amqp://u:hunter2@h/\0x", 21, "holds a NUL byte"},
+	    {"\0", 1, "holds a NUL byte"},
+	    {"amqp://u:hunter2@h/\n\n", 21, "holds more than one line (only one trailing newline is removed)"},
+	    {"amqp://u:hunter2@h/\nx", 21, "holds more than one line (only one trailing newline is removed)"},
+	    {"\nhunter2", 8, "holds more than one line (only one trailing newline is removed)"},
+	    {"amqp://u:hunter2@h/\r\n", 21, "holds a carriage return (CRLF line ends?)"},
+	    {"amqp://u:hunter2\r@h/", 20, "holds a carriage return (CRLF line ends?)"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *path = secret_file("s", cases[i].content, cases[i].len);
+		char message[512];
+		snprintf(message, sizeof(message), "T_SECRET_FILE: '%s' %s", path, cases[i].why);
+		file_refused(path, message);
+	}
+	/* The bound: ENV_FILE_MAX bytes are read, one more is refused. */
+	static char big[ENV_FILE_MAX + 2];
+	memcpy(big, "amqp://u:hunter2@h/", 19);
+	memset(big + 19, 'a', sizeof(big) - 19);
+	const char *path = secret_file("big", big, ENV_FILE_MAX);
+	setenv("T_SECRET_FILE", path, 1);
+	char err[512];
+	cr_assert_eq(env_load(&secret_var, 1, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(strlen(secret_value), ENV_FILE_MAX);
+	path = secret_file("big", big, ENV_FILE_MAX + 1);
+	file_refused(path, message_for("T_SECRET_FILE: '%s' is larger than 65536 bytes", path));
+	big[ENV_FILE_MAX] = '\n'; /* the bound is the file's size, newline included */
+	path              = secret_file("big", big, ENV_FILE_MAX + 1);
+	file_refused(path, message_for("T_SECRET_FILE: '%s' is larger than 65536 bytes", path));
+}
+
+Test(
+    env_file, the_value_read_is_checked_as_name_would_be_and_masked, .init = make_secret_dir, .fini = remove_secret_dir)
+{
+	/* The same parser and reason as T_SECRET=..., after a label naming
+	 * both variables and the path; the password masked in the value and
+	 * scrubbed from the reason, which quoted it. */
+	const char *path = secret_file("s", "amqp://u:hunter2@h:bad/\n", 24);
+	file_refused(path, message_for("T_SECRET (from T_SECRET_FILE='%s'): 'amqp://u:***@h:bad/' cannot be parsed "
+	                               "after 'u:***@h:bad/'",
+	                       path));
+	path = secret_file("s", "notaurl\n", 8);
+	file_refused(path, message_for("T_SECRET (from T_SECRET_FILE='%s'): 'notaurl' has no scheme", path));
+	/* The same value from the environment: the same words after the label. */
+	unsetenv("T_SECRET_FILE");
+	setenv("T_SECRET", "amqp://u:hunter2@h:bad/", 1);
+	char err[512];
+	cr_assert_eq(env_load(&secret_var, 1, err, sizeof(err)), -1);
+	cr_assert_str_eq(err, "T_SECRET: 'amqp://u:***@h:bad/' cannot be parsed after 'u:***@h:bad/'");
+}
+
+Test(env_file, only_secrets_have_a_file_variant)
+{
+	/* T_WORKERS is not a secret: T_WORKERS_FILE is nobody's variable. */
+	setenv("T_WORKERS_FILE", "/nonexistent", 1);
+	char err[256];
+	cr_assert_eq(env_load(vars, N, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(workers, 4);
+}
+
+Test(env_file, help_lists_the_file_variant_and_masks_a_value_read_from_it, .init = make_secret_dir,
+    .fini = remove_secret_dir)
+{
+	cr_redirect_stdout(); /* env_cli's --help, below */
+	char *argv[]       = {"prog", "--help", NULL};
+	const env_var *one = &secret_var;
+	FILE *out          = tmpfile();
+	cr_assert_not_null(out);
+	env_print_help(out, "prog", "x", one, 1);
+	const char *path = secret_file("s", "amqp://u:hunter2@h:5672/\n", 25);
+	setenv("T_SECRET_FILE", path, 1);
+	env_print_help(out, "prog", "x", one, 1);
+	setenv("T_SECRET_FILE", "/nonexistent", 1);
+	env_print_help(out, "prog", "x", one, 1);
+	cr_assert_eq(env_cli(2, argv, "x", one, 1), ENV_EXIT_OK); /* --help even with a bad file */
+	rewind(out);
+	char text[4096];
+	size_t n = fread(text, 1, sizeof(text) - 1, out);
+	text[n]  = '\0';
+	fclose(out);
+	char expected[4096];
+	snprintf(expected, sizeof(expected),
+	    "Usage: prog [--help]\n\nx\n\nConfiguration (environment variables):\n"
+	    "  T_SECRET         broker\n"
+	    "                     default: amqp://guest:***@127.0.0.1:5672/\n"
+	    "                     current: amqp://guest:***@127.0.0.1:5672/\n"
+	    "  T_SECRET_FILE    file holding T_SECRET's value instead (Docker/Kubernetes secrets); one trailing "
+	    "newline is removed\n"
+	    "                     current: (unset)\n"
+	    "Usage: prog [--help]\n\nx\n\nConfiguration (environment variables):\n"
+	    "  T_SECRET         broker\n"
+	    "                     default: amqp://guest:***@127.0.0.1:5672/\n"
+	    "                     current: amqp://u:***@h:5672/ (from the file)\n"
+	    "  T_SECRET_FILE    file holding T_SECRET's value instead (Docker/Kubernetes secrets); one trailing "
+	    "newline is removed\n"
+	    "                     current: '%s'\n"
+	    "Usage: prog [--help]\n\nx\n\nConfiguration (environment variables):\n"
+	    "  T_SECRET         broker\n"
+	    "                     default: amqp://guest:***@127.0.0.1:5672/\n"
+	    "                     current: (unusable: T_SECRET_FILE: cannot open '/nonexistent': No such file or "
+	    "directory)\n"
+	    "  T_SECRET_FILE    file holding T_SECRET's value instead (Docker/Kubernetes secrets); one trailing "
+	    "newline is removed\n"
+	    "                     current: '/nonexistent'\n",
+	    path);
+	cr_assert_str_eq(text, expected);
 }

@@ -1,0 +1,296 @@
+/* tls_files.h: the RPC_TLS_* files, checked with mbedTLS and nng. */
+#include "rpc/tls_files.h"
+
+#include <errno.h>
+#include <mbedtls/error.h>
+#include <mbedtls/pk.h>
+#include <mbedtls/x509_crt.h>
+#include <nng/nng.h>
+#include <nng/supplemental/tls/tls.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* A PEM file larger than this is not a certificate chain or a key. */
+#define PEM_MAX (1024 * 1024)
+
+const char *const rpc_tls_variable_names[3] = {"RPC_TLS_CERT", "RPC_TLS_KEY", "RPC_TLS_CA"};
+
+/* The whole file at path, NUL-terminated (mbedTLS parses PEM only with its
+ * NUL counted), in *out (free it); its length without the NUL in *len.
+ * Returns 0, or -1 with a reason in err. */
+static int
+read_pem(const char *path, char **out, size_t *len, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "rb");
+	if (f == NULL) {
+		snprintf(err, errlen, "cannot be read: %s", strerror(errno));
+		return -1;
+	}
+	struct stat st;
+	if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "is not a regular file");
+		fclose(f);
+		return -1;
+	}
+	if (st.st_size > PEM_MAX) {
+		snprintf(err, errlen, "is larger than %d bytes", PEM_MAX);
+		fclose(f);
+		return -1;
+	}
+	char *buf = malloc((size_t) st.st_size + 1);
+	size_t n  = buf != NULL ? fread(buf, 1, (size_t) st.st_size, f) : 0;
+	int bad   = buf == NULL || ferror(f);
+	fclose(f);
+	if (bad) {
+		snprintf(err, errlen, "cannot be read: %s", buf == NULL ? "out of memory" : strerror(errno));
+		free(buf);
+		return -1;
+	}
+	buf[n] = '\0';
+	*out   = buf;
+	*len   = n;
+	return 0;
+}
+
+static void
+mbed_reason(int ret, char *buf, size_t len)
+{
+	mbedtls_strerror(ret, buf, len);
+}
+
+/* Every certificate of chain valid now; else the reason (which one, and
+ * since or until when). */
+static int
+check_dates(const mbedtls_x509_crt *chain, char *err, size_t errlen)
+{
+	int i = 1, n = 0;
+	for (const mbedtls_x509_crt *c = chain; c != NULL && c->version != 0; c = c->next)
+		n++;
+	for (const mbedtls_x509_crt *c = chain; c != NULL && c->version != 0; c = c->next, i++) {
+		const mbedtls_x509_time *t = NULL;
+		const char *what           = NULL;
+		if (mbedtls_x509_time_is_past(&c->valid_to))
+			t = &c->valid_to, what = "expired on";
+		else if (mbedtls_x509_time_is_future(&c->valid_from))
+			t = &c->valid_from, what = "is not valid before";
+		if (t == NULL)
+			continue;
+		char which[48] = "";
+		if (n > 1)
+			snprintf(which, sizeof(which), "certificate %d of %d ", i, n);
+		snprintf(err, errlen, "%s%s %04d-%02d-%02d %02d:%02d:%02d UTC", which, what, t->year, t->mon, t->day,
+		    t->hour, t->min, t->sec);
+		return -1;
+	}
+	return 0;
+}
+
+/* Parses the certificate(s) at path into chain (initialised; free it). */
+static int
+load_certs(const char *path, mbedtls_x509_crt *chain, char *err, size_t errlen)
+{
+	char *pem;
+	size_t len;
+	if (read_pem(path, &pem, &len, err, errlen) != 0)
+		return -1;
+	int ret = -1;
+	if (strstr(pem, "-----BEGIN CERTIFICATE-----") == NULL) {
+		snprintf(err, errlen, "holds no PEM certificate (-----BEGIN CERTIFICATE-----)");
+	} else {
+		int r = mbedtls_x509_crt_parse(chain, (const unsigned char *) pem, len + 1);
+		if (r < 0) {
+			char why[200];
+			mbed_reason(r, why, sizeof(why));
+			snprintf(err, errlen, "is not a certificate mbedTLS can read: %s", why);
+		} else if (r > 0) {
+			snprintf(err, errlen, "holds %d certificate(s) mbedTLS cannot read", r);
+		} else {
+			ret = check_dates(chain, err, errlen);
+		}
+	}
+	free(pem);
+	return ret;
+}
+
+static int
+load_key(const char *path, mbedtls_pk_context *key, char *err, size_t errlen)
+{
+	char *pem;
+	size_t len;
+	if (read_pem(path, &pem, &len, err, errlen) != 0)
+		return -1;
+	int ret = -1;
+	if (strstr(pem, "-----BEGIN ") == NULL || strstr(pem, "PRIVATE KEY-----") == NULL) {
+		snprintf(err, errlen, "holds no PEM private key (-----BEGIN ... PRIVATE KEY-----)");
+	} else {
+		int r = mbedtls_pk_parse_key(key, (const unsigned char *) pem, len + 1, NULL, 0);
+		if (r == MBEDTLS_ERR_PK_PASSWORD_REQUIRED) {
+			snprintf(err, errlen, "is encrypted: give the key unencrypted, readable by this user only");
+		} else if (r != 0) {
+			char why[200];
+			mbed_reason(r, why, sizeof(why));
+			snprintf(err, errlen, "is not a private key mbedTLS can read: %s", why);
+		} else {
+			ret = 0;
+		}
+	}
+	free(pem);
+	return ret;
+}
+
+static int
+parse_certs(const char *text, void *out, char *err, size_t errlen)
+{
+	if (text[0] != '\0') {
+		mbedtls_x509_crt chain;
+		mbedtls_x509_crt_init(&chain);
+		int r = load_certs(text, &chain, err, errlen);
+		mbedtls_x509_crt_free(&chain);
+		if (r != 0)
+			return -1;
+	}
+	*(const char **) out = text;
+	return 0;
+}
+
+int
+rpc_tls_parse_cert(const char *text, void *out, char *err, size_t errlen)
+{
+	return parse_certs(text, out, err, errlen);
+}
+
+int
+rpc_tls_parse_ca(const char *text, void *out, char *err, size_t errlen)
+{
+	return parse_certs(text, out, err, errlen);
+}
+
+int
+rpc_tls_parse_key(const char *text, void *out, char *err, size_t errlen)
+{
+	if (text[0] != '\0') {
+		mbedtls_pk_context key;
+		mbedtls_pk_init(&key);
+		int r = load_key(text, &key, err, errlen);
+		mbedtls_pk_free(&key);
+		if (r != 0)
+			return -1;
+	}
+	*(const char **) out = text;
+	return 0;
+}
+
+void
+rpc_tls_env_vars(rpc_tls_files *files, env_var vars[RPC_TLS_N_VARS])
+{
+	vars[0] = (env_var){.name = rpc_tls_variable_names[0],
+	    .default_value        = "",
+	    .kind                 = ENV_CUSTOM,
+	    .parse                = rpc_tls_parse_cert,
+	    .out                  = &files->cert,
+	    .help                 = "PEM certificate of this binary for RPC over TLS (checked, not yet used); with "
+	                            "RPC_TLS_KEY and RPC_TLS_CA, or none"};
+	vars[1] = (env_var){.name = rpc_tls_variable_names[1],
+	    .default_value        = "",
+	    .kind                 = ENV_CUSTOM,
+	    .parse                = rpc_tls_parse_key,
+	    .out                  = &files->key,
+	    .help                 = "path of RPC_TLS_CERT's private key (PEM, unencrypted): the path is the secret's "
+	                            "file already"};
+	vars[2] = (env_var){.name = rpc_tls_variable_names[2],
+	    .default_value        = "",
+	    .kind                 = ENV_CUSTOM,
+	    .parse                = rpc_tls_parse_ca,
+	    .out                  = &files->ca,
+	    .help                 = "PEM certificate(s) of the CA the peers' certificates must chain to"};
+}
+
+bool
+rpc_tls_configured(const rpc_tls_files *files)
+{
+	return files->cert[0] != '\0' && files->key[0] != '\0' && files->ca[0] != '\0';
+}
+
+/* nng's own reading of the three, as a dialer or listener will do it. */
+static int
+nng_accepts(const rpc_tls_files *f, const char *const names[3], char *err, size_t errlen)
+{
+	char *cert = NULL, *key = NULL;
+	size_t len;
+	char why[200];
+	if (read_pem(f->cert, &cert, &len, why, sizeof(why)) != 0 ||
+	    read_pem(f->key, &key, &len, why, sizeof(why)) != 0) {
+		snprintf(err, errlen, "%s, %s: %s", names[0], names[1], why); /* changed since parsed */
+		free(cert);
+		return -1;
+	}
+	nng_tls_config *cfg = NULL;
+	int rv              = nng_tls_config_alloc(&cfg, NNG_TLS_MODE_CLIENT);
+	const char *stage   = "nng_tls_config_alloc";
+	if (rv == 0) {
+		rv    = nng_tls_config_own_cert(cfg, cert, key, NULL);
+		stage = "nng_tls_config_own_cert";
+	}
+	if (rv == 0) {
+		rv    = nng_tls_config_ca_file(cfg, f->ca);
+		stage = "nng_tls_config_ca_file";
+	}
+	if (cfg != NULL)
+		nng_tls_config_free(cfg);
+	free(cert);
+	free(key);
+	if (rv != 0) {
+		snprintf(err, errlen, "%s='%s', %s='%s', %s='%s': nng refuses them (%s: %s)", names[0], f->cert,
+		    names[1], f->key, names[2], f->ca, stage, nng_strerror(rv));
+		return -1;
+	}
+	return 0;
+}
+
+int
+rpc_tls_files_check(const rpc_tls_files *f, const char *const names[3], char *err, size_t errlen)
+{
+	const char *paths[3] = {f->cert, f->key, f->ca};
+	int set              = 0;
+	for (int i = 0; i < 3; i++)
+		set += paths[i][0] != '\0';
+	if (set == 0)
+		return 0;
+	if (set < 3) {
+		char missing[128] = "";
+		for (int i = 0, k = 0; i < 3; i++) {
+			if (paths[i][0] != '\0')
+				continue;
+			size_t used = strlen(missing);
+			snprintf(missing + used, sizeof(missing) - used, "%s%s", k++ ? " and " : "", names[i]);
+		}
+		snprintf(err, errlen, "%s, %s and %s go together (TLS needs all three): %s %s not set", names[0],
+		    names[1], names[2], missing, 3 - set > 1 ? "are" : "is");
+		return -1;
+	}
+	mbedtls_x509_crt cert;
+	mbedtls_pk_context key;
+	mbedtls_x509_crt_init(&cert);
+	mbedtls_pk_init(&key);
+	char why[256];
+	int rv = 0;
+	if (load_certs(f->cert, &cert, why, sizeof(why)) != 0) {
+		snprintf(err, errlen, "%s: '%s' %s", names[0], f->cert, why);
+		rv = -1;
+	} else if (load_key(f->key, &key, why, sizeof(why)) != 0) {
+		snprintf(err, errlen, "%s: '%s' %s", names[1], f->key, why);
+		rv = -1;
+	} else if (mbedtls_pk_check_pair(&cert.pk, &key) != 0) {
+		/* The first certificate of the file is the one nng presents. */
+		snprintf(
+		    err, errlen, "%s: '%s' is not the private key of %s '%s'", names[1], f->key, names[0], f->cert);
+		rv = -1;
+	}
+	mbedtls_pk_free(&key);
+	mbedtls_x509_crt_free(&cert);
+	if (rv == 0)
+		rv = nng_accepts(f, names, err, errlen);
+	return rv;
+}
