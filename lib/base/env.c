@@ -268,6 +268,15 @@ env_secret_spans(const char *text, env_span *spans, size_t max)
 {
 	size_t n           = 0;
 	const char *scheme = strstr(text, "://");
+	/* Neither a URL nor key=value pairs: nothing tells where a password
+	 * would be, and a secret's value of that shape is most likely one on
+	 * its own (a file holding only the password, the Docker habit). The
+	 * whole text is the secret. */
+	if (scheme == NULL && strchr(text, '=') == NULL) {
+		if (text[0] != '\0' && max > 0)
+			spans[n++] = (env_span){0, strlen(text)};
+		return n;
+	}
 	if (scheme != NULL) {
 		/* The password ends at an '@' after the first ':': the first one
 		 * (libpq), the authority's last (librabbitmq, ours), or the text's

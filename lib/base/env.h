@@ -85,7 +85,10 @@ void env_print_help(FILE *out, const char *program, const char *summary, const e
  *   - the value of every key=value pair whose key, %-decoded, is
  *     "password": at the start, after white space, '?' or '&', white space
  *     allowed around '=' (libpq's keyword form), the value quoted ('...',
- *     with backslash escapes) or running to white space or '&'.
+ *     with backslash escapes) or running to white space or '&';
+ *   - the whole text when it is neither a URL nor holds a '=': nothing
+ *     locates a password in it, and it may be one on its own (a *_FILE
+ *     holding only the password).
  * Fills at most max spans; returns how many there are. */
 typedef struct env_span {
 	size_t at, len;

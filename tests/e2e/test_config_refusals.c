@@ -134,7 +134,7 @@ Test(config_refusals, user_svc_refuses_urls_before_waiting_for_anything)
 	 * notaurl waited forever on the default socket. */
 	refused(USER_SVC_BIN, "USER_SVC_URL", "http://x", "http://x", "is not an nng URL to listen on");
 	refused(USER_SVC_BIN, "USER_SVC_URL", "ipc://", "ipc://", "has an empty path");
-	refused(USER_SVC_BIN, "USER_DB_URL", "notaurl", "notaurl", "is not a libpq URL or connection string");
+	refused(USER_SVC_BIN, "USER_DB_URL", "notaurl", "***", "is not a libpq URL or connection string");
 	refused(USER_SVC_BIN, "USER_DB_URL", "postgresql://x:s3cret@h:notaport/db", "postgresql://x:***@h:notaport/db",
 	    "has port 'notaport'");
 	refused(USER_SVC_BIN, "USER_DB_URL", "host=x port=99999", "host=x port=99999", "has port '99999'");
@@ -147,7 +147,7 @@ Test(config_refusals, order_svc_refuses_urls_before_waiting_for_anything)
 {
 	refused(ORDER_SVC_BIN, "ORDER_SVC_URL", "tcp://h", "tcp://h", "has no port");
 	refused(ORDER_SVC_BIN, "USER_SVC_URL", "tcp://:5001", "tcp://:5001", "a dialer needs one");
-	refused(ORDER_SVC_BIN, "ORDER_DB_URL", "notaurl", "notaurl", "missing \"=\" after \"notaurl\"");
+	refused(ORDER_SVC_BIN, "ORDER_DB_URL", "notaurl", "***", "missing \"=\" after \"***\"");
 	refused(ORDER_SVC_BIN, "AMQP_URL", "amqps://g:s3cret@h/", "amqps://g:***@h/", "amqps (TLS) is not supported");
 }
 
@@ -287,7 +287,11 @@ Test(config_refusals, a_bad_value_from_a_secret_file_is_refused_as_the_variable_
 	    {USER_SVC_BIN, "REDIS_URL", "redis://:s3cret@host:0", "redis://:***@host:0", "has a bad port"},
 	    {USER_SVC_BIN, "AMQP_URL", "amqp://g:s3cret@h:99999/\n", "amqp://g:***@h:99999/",
 	        "librabbitmq cannot parse it"},
-	    {ORDER_SVC_BIN, "ORDER_DB_URL", "notaurl\n", "notaurl", "missing \"=\" after \"notaurl\""},
+	    /* Neither a URL nor key=value: maybe a password alone (the Docker habit), never shown. */
+	    {ORDER_SVC_BIN, "ORDER_DB_URL", "notaurl\n", "***", "missing \"=\" after \"***\""},
+	    {USER_SVC_BIN, "USER_DB_URL", "s3cret\n", "***", "missing \"=\" after \"***\""},
+	    {USER_SVC_BIN, "REDIS_URL", "s3cret\n", "***", "it does not start with redis://"},
+	    {USER_SVC_BIN, "USER_DB_URL", "u:s3cret@h/db\n", "***", "missing \"=\" after \"***\""},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char file[128], setting[256], head[512];

@@ -111,6 +111,10 @@ Test(env, passwords_are_masked)
 	cr_assert_str_eq(out, "postgresql://user@host/db");
 	env_mask_url("amqp://u:p@ss@h:5672/", out, sizeof(out));
 	cr_assert_str_eq(out, "amqp://u:***@h:5672/");
+	env_mask_url("hunter2", out, sizeof(out)); /* a password alone: no shape to find it by */
+	cr_assert_str_eq(out, "***");
+	env_mask_url("u:hunter2@h/db", out, sizeof(out)); /* no scheme: the same */
+	cr_assert_str_eq(out, "***");
 	env_mask_url("host=db user=u password=s3cret dbname=x", out, sizeof(out));
 	cr_assert_str_eq(out, "host=db user=u password=*** dbname=x");
 	env_mask_url("postgresql://u@h/d?sslmode=off&password=s3cret", out, sizeof(out));
@@ -399,8 +403,9 @@ Test(
 	file_refused(path, message_for("T_SECRET (from T_SECRET_FILE='%s'): 'amqp://u:***@h:bad/' cannot be parsed "
 	                               "after 'u:***@h:bad/'",
 	                       path));
+	/* Neither a URL nor key=value: it may be a password alone, shown as ***. */
 	path = secret_file("s", "notaurl\n", 8);
-	file_refused(path, message_for("T_SECRET (from T_SECRET_FILE='%s'): 'notaurl' has no scheme", path));
+	file_refused(path, message_for("T_SECRET (from T_SECRET_FILE='%s'): '***' has no scheme", path));
 	/* The same value from the environment: the same words after the label. */
 	unsetenv("T_SECRET_FILE");
 	setenv("T_SECRET", "amqp://u:hunter2@h:bad/", 1);
