@@ -2,6 +2,7 @@
 #include "rpc/tls_files.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <mbedtls/error.h>
 #include <mbedtls/pk.h>
 #include <mbedtls/x509_crt.h>
@@ -11,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* A PEM file larger than this is not a certificate chain or a key. */
 #define PEM_MAX (1024 * 1024)
@@ -23,9 +25,14 @@ const char *const rpc_tls_variable_names[3] = {"RPC_TLS_CERT", "RPC_TLS_KEY", "R
 static int
 read_pem(const char *path, char **out, size_t *len, char *err, size_t errlen)
 {
-	FILE *f = fopen(path, "rb");
+	/* O_NONBLOCK: opening a FIFO for reading would wait for a writer, and
+	 * start-up with it (the S_ISREG check below then refuses it). */
+	int fd  = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	FILE *f = fd >= 0 ? fdopen(fd, "rb") : NULL;
 	if (f == NULL) {
 		snprintf(err, errlen, "cannot be read: %s", strerror(errno));
+		if (fd >= 0)
+			close(fd);
 		return -1;
 	}
 	struct stat st;

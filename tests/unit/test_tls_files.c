@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "rpc/tls_files.h"
 
@@ -116,6 +118,13 @@ Test(tls_files, a_certificate_that_cannot_be_used_is_refused_naming_the_variable
 	refused(at("missing.pem"), key, ca,
 	    fmt("RPC_TLS_CERT: '%s' cannot be read: No such file or directory", at("missing.pem"), NULL));
 	refused(dir, key, ca, fmt("RPC_TLS_CERT: '%s' is not a regular file", dir, NULL));
+	/* A FIFO with no writer: refused at once, never waited on (each of the three). */
+	const char *fifo = at("fifo");
+	cr_assert_eq(mkfifo(fifo, 0600), 0);
+	refused(fifo, key, ca, fmt("RPC_TLS_CERT: '%s' is not a regular file", fifo, NULL));
+	refused(at("good.pem"), fifo, ca, fmt("RPC_TLS_KEY: '%s' is not a regular file", fifo, NULL));
+	refused(at("good.pem"), key, fifo, fmt("RPC_TLS_CA: '%s' is not a regular file", fifo, NULL));
+	unlink(fifo);
 	refused(at("notpem.txt"), key, ca,
 	    fmt("RPC_TLS_CERT: '%s' holds no PEM certificate (-----BEGIN CERTIFICATE-----)", at("notpem.txt"), NULL));
 	refused(at("good.der"), key, ca,
