@@ -2,14 +2,13 @@
 #define _GNU_SOURCE /* memmem */
 #include "base/env.h"
 
+#include "base/file_read.h"
+
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 /* Where a variable's value comes from, and how messages name it. */
 typedef struct env_source {
@@ -38,68 +37,50 @@ read_secret_file(const char *file_var, const char *path, const char **out, char 
 		    err, errlen, "%s: is empty: set it to the path of a file holding the value, or unset it", file_var);
 		return -1;
 	}
-	/* O_NONBLOCK: opening a FIFO for reading would wait for a writer. */
-	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		snprintf(err, errlen, "%s: cannot open '%s': %s", file_var, path, strerror(errno));
+	char *buf;
+	size_t n;
+	int err_no = 0;
+	switch (file_read_regular(path, ENV_FILE_MAX, &buf, &n, &err_no)) {
+	case FILE_READ_OK: break;
+	case FILE_READ_CANNOT_OPEN:
+		snprintf(err, errlen, "%s: cannot open '%s': %s", file_var, path, strerror(err_no));
 		return -1;
-	}
-	struct stat st;
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "%s: '%s' is not a regular file", file_var, path);
-		close(fd);
+	case FILE_READ_NOT_REGULAR: snprintf(err, errlen, "%s: '%s' is not a regular file", file_var, path); return -1;
+	case FILE_READ_TOO_LARGE:
+		snprintf(err, errlen, "%s: '%s' is larger than %d bytes", file_var, path, ENV_FILE_MAX);
 		return -1;
-	}
-	env_held *h = malloc(sizeof(*h) + ENV_FILE_MAX + 2);
-	if (h == NULL) {
-		snprintf(err, errlen, "%s: out of memory reading '%s'", file_var, path);
-		close(fd);
+	case FILE_READ_CANNOT_READ:
+		snprintf(err, errlen, "%s: cannot read '%s': %s", file_var, path, strerror(err_no));
 		return -1;
+	case FILE_READ_NO_MEMORY: snprintf(err, errlen, "%s: out of memory reading '%s'", file_var, path); return -1;
 	}
-	/* One byte more than allowed tells a file that is too long (even one
-	 * that grows while it is read). */
-	size_t n = 0;
-	while (n <= ENV_FILE_MAX) {
-		ssize_t got = read(fd, h->text + n, ENV_FILE_MAX + 1 - n);
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0) {
-			snprintf(err, errlen, "%s: cannot read '%s': %s", file_var, path, strerror(errno));
-			close(fd);
-			free(h);
-			return -1;
-		}
-		if (got == 0)
-			break;
-		n += (size_t) got;
-	}
-	close(fd);
 	const char *wrong = NULL;
-	char too_large[64];
-	snprintf(too_large, sizeof(too_large), "is larger than %d bytes", ENV_FILE_MAX);
-	if (n > ENV_FILE_MAX)
-		wrong = too_large;
-	else if (n == 0)
+	if (n == 0)
 		wrong = "is empty";
-	else if (n == 1 && h->text[0] == '\n')
+	else if (n == 1 && buf[0] == '\n')
 		wrong = "holds only a newline";
-	else if (memchr(h->text, '\0', n) != NULL)
+	else if (memchr(buf, '\0', n) != NULL)
 		wrong = "holds a NUL byte";
-	else if (memchr(h->text, '\n', n - 1) != NULL)
+	else if (memchr(buf, '\n', n - 1) != NULL)
 		wrong = "holds more than one line (only one trailing newline is removed)";
-	else if (memchr(h->text, '\r', n) != NULL)
+	else if (memchr(buf, '\r', n) != NULL)
 		wrong = "holds a carriage return (CRLF line ends?)";
 	if (wrong != NULL) {
 		snprintf(err, errlen, "%s: '%s' %s", file_var, path, wrong);
-		free(h);
+		free(buf);
 		return -1;
 	}
-	if (h->text[n - 1] == '\n')
+	if (buf[n - 1] == '\n')
 		n--; /* the one trailing newline echo and editors add */
-	h->text[n]    = '\0';
-	env_held *fit = realloc(h, sizeof(*h) + n + 1);
-	if (fit != NULL)
-		h = fit;
+	env_held *h = malloc(sizeof(*h) + n + 1);
+	if (h == NULL) {
+		snprintf(err, errlen, "%s: out of memory reading '%s'", file_var, path);
+		free(buf);
+		return -1;
+	}
+	memcpy(h->text, buf, n);
+	h->text[n] = '\0';
+	free(buf);
 	h->next     = held_values;
 	held_values = h;
 	*out        = h->text;

@@ -1,8 +1,9 @@
 /* tls_files.h: the RPC_TLS_* files, checked with mbedTLS and nng. */
 #include "rpc/tls_files.h"
 
+#include "base/file_read.h"
+
 #include <errno.h>
-#include <fcntl.h>
 #include <mbedtls/error.h>
 #include <mbedtls/pk.h>
 #include <mbedtls/x509_crt.h>
@@ -11,8 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 /* A PEM file larger than this is not a certificate chain or a key. */
 #define PEM_MAX (1024 * 1024)
@@ -25,40 +24,16 @@ const char *const rpc_tls_variable_names[3] = {"RPC_TLS_CERT", "RPC_TLS_KEY", "R
 static int
 read_pem(const char *path, char **out, size_t *len, char *err, size_t errlen)
 {
-	/* O_NONBLOCK: opening a FIFO for reading would wait for a writer, and
-	 * start-up with it (the S_ISREG check below then refuses it). */
-	int fd  = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-	FILE *f = fd >= 0 ? fdopen(fd, "rb") : NULL;
-	if (f == NULL) {
-		snprintf(err, errlen, "cannot be read: %s", strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return -1;
+	int err_no = 0;
+	switch (file_read_regular(path, PEM_MAX, out, len, &err_no)) {
+	case FILE_READ_OK: return 0;
+	case FILE_READ_CANNOT_OPEN:
+	case FILE_READ_CANNOT_READ: snprintf(err, errlen, "cannot be read: %s", strerror(err_no)); return -1;
+	case FILE_READ_NOT_REGULAR: snprintf(err, errlen, "is not a regular file"); return -1;
+	case FILE_READ_TOO_LARGE: snprintf(err, errlen, "is larger than %d bytes", PEM_MAX); return -1;
+	case FILE_READ_NO_MEMORY: snprintf(err, errlen, "cannot be read: out of memory"); return -1;
 	}
-	struct stat st;
-	if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "is not a regular file");
-		fclose(f);
-		return -1;
-	}
-	if (st.st_size > PEM_MAX) {
-		snprintf(err, errlen, "is larger than %d bytes", PEM_MAX);
-		fclose(f);
-		return -1;
-	}
-	char *buf = malloc((size_t) st.st_size + 1);
-	size_t n  = buf != NULL ? fread(buf, 1, (size_t) st.st_size, f) : 0;
-	int bad   = buf == NULL || ferror(f);
-	fclose(f);
-	if (bad) {
-		snprintf(err, errlen, "cannot be read: %s", buf == NULL ? "out of memory" : strerror(errno));
-		free(buf);
-		return -1;
-	}
-	buf[n] = '\0';
-	*out   = buf;
-	*len   = n;
-	return 0;
+	return -1;
 }
 
 static void
