@@ -351,6 +351,28 @@ env_scrub(char *msg, size_t msglen, const char *text)
 	env_span spans[16];
 	size_t n = env_secret_spans(text, spans, 16);
 	char out[1024];
+	/* A text that is all secret (no URL, no key=value: env_secret_spans)
+	 * may be a short word that the reason's own words contain ("on" in
+	 * "connection"): only its quoted occurrences, as parsers quote a value,
+	 * are taken out. */
+	bool whole = n == 1 && spans[0].at == 0 && spans[0].len == strlen(text) && strstr(text, "://") == NULL &&
+	             strchr(text, '=') == NULL;
+	if (whole) {
+		size_t len = spans[0].len, o = 0;
+		for (const char *p = msg; *p != '\0' && o + 6 < sizeof(out);) {
+			if ((*p == '"' || *p == '\'') && strncmp(p + 1, text, len) == 0 && p[1 + len] == *p) {
+				out[o++] = *p;
+				memcpy(out + o, "***", 3), o += 3;
+				out[o++] = *p;
+				p += len + 2;
+			} else {
+				out[o++] = *p++;
+			}
+		}
+		out[o] = '\0';
+		snprintf(msg, msglen, "%s", out);
+		return;
+	}
 	for (size_t k = 0; k < n; k++) {
 		const char *secret = text + spans[k].at;
 		size_t len = spans[k].len, o = 0;
@@ -361,7 +383,10 @@ env_scrub(char *msg, size_t msglen, const char *text)
 				memcpy(out + o, "***", 3), o += 3, p += len;
 			} else if (piece > 0) {
 				memcpy(out + o, "***", 3), o += 3, p += piece;
-			} else if (close != NULL && part_of_secret(p + 1, (size_t) (close - p - 1), secret, len)) {
+			} else if (close != NULL && strncmp(close, secret, len) != 0 &&
+			           part_of_secret(p + 1, (size_t) (close - p - 1), secret, len)) {
+				/* (A closing quote that starts the secret itself, as in
+				 * host 'password='p...', is left to the exact match.) */
 				out[o++] = *p;
 				memcpy(out + o, "***", 3), o += 3;
 				out[o++] = *close;
