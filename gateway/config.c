@@ -202,8 +202,7 @@ gateway_config_load(gateway_config *cfg, int argc, char **argv)
 	env_var all[N_FIXED + RPC_TLS_N_VARS + CONTRACT_SERVICES_MAX];
 	static char help[CONTRACT_SERVICES_MAX][160];
 	memcpy(all, vars, sizeof(vars));
-	rpc_tls_env_vars(&cfg->tls, &all[N_FIXED]);
-	size_t n = N_FIXED + RPC_TLS_N_VARS;
+	size_t n = N_FIXED + rpc_tls_env_vars(&cfg->tls, RPC_TLS_DIALS, &all[N_FIXED]);
 	for (size_t s = 0; s < contract_services_count; s++) {
 		const contract_service *svc = &contract_services[s];
 		snprintf(help[s], sizeof(help[s]), "nng URL(s) of %s (%s); several, comma-separated, share the load",
@@ -223,8 +222,13 @@ gateway_config_load(gateway_config *cfg, int argc, char **argv)
 	if (action == ENV_RUN && unconfigured_service(cfg) != 0)
 		return ENV_EXIT_USAGE;
 	char err[1024];
-	if (action == ENV_RUN && rpc_tls_files_check(&cfg->tls, rpc_tls_variable_names, err, sizeof(err)) != 0) {
-		fprintf(stderr, "gateway: invalid configuration: %s\n", err);
+	int bad = action == ENV_RUN &&
+	          rpc_tls_files_check(&cfg->tls, RPC_TLS_DIALS, rpc_tls_variable_names, err, sizeof(err)) != 0;
+	for (size_t s = 0; action == ENV_RUN && !bad && s < contract_services_count; s++)
+		bad = rpc_tls_check_urls(
+		          &cfg->tls, contract_services[s].url_variable, cfg->service_urls[s], err, sizeof(err)) != 0;
+	if (bad) {
+		fprintf(stderr, "%s: invalid configuration: %s\n", argc > 0 ? argv[0] : "gateway", err);
 		return ENV_EXIT_USAGE;
 	}
 	return action;

@@ -18,7 +18,7 @@ typedef struct gateway_config {
 	long workers;             /* WORKERS: HTTP threads, each held by an open connection */
 	long request_timeout_ms;  /* REQUEST_TIMEOUT_MS: a slow client's whole request */
 	const char *cors_origins; /* CORS_ORIGINS: comma-separated; "" allows none */
-	rpc_tls_files tls;        /* RPC_TLS_CERT, RPC_TLS_KEY, RPC_TLS_CA: checked, not yet used */
+	rpc_tls_files tls;        /* RPC_TLS_CERT, RPC_TLS_KEY, RPC_TLS_CA: the services are dialed with them */
 	log_level log_level;
 	log_format log_format;
 } gateway_config;

@@ -20,10 +20,9 @@ main(int argc, char **argv)
 	if (action != ENV_RUN)
 		return action == ENV_EXIT_OK ? EXIT_SUCCESS : 2;
 	log_setup("gateway", cfg.log_level, cfg.log_format);
-	if (rpc_tls_configured(&cfg.tls))
-		log_warn(NULL,
-		    "gateway_rpc_tls_not_used reason=\"RPC_TLS_* are checked but not yet used: RPC is plain TCP "
-		    "(issue 18)\"");
+	if (!rpc_tls_configured(&cfg.tls))
+		log_warn(NULL, "gateway_rpc_plain reason=\"RPC_TLS_* are not set: RPC to the services is plain TCP, "
+		               "neither encrypted nor authenticated\"");
 
 	sigset_t stop_signals;
 	signals_block_stop(&stop_signals); /* main waits for them below */
@@ -31,7 +30,8 @@ main(int argc, char **argv)
 	rpc_client *clients[CONTRACT_SERVICES_MAX] = {0};
 	rpc_status st;
 	for (size_t s = 0; s < contract_services_count; s++) {
-		if (rpc_client_open(&clients[s], cfg.service_urls[s], NULL, &st) != RPC_OK) {
+		rpc_client_options copt = {.tls = &cfg.tls, .server_name = contract_services[s].name};
+		if (rpc_client_open(&clients[s], cfg.service_urls[s], &copt, &st) != RPC_OK) {
 			log_error(NULL, "gateway_start_failed service=%s reason=\"%s\"", contract_services[s].name,
 			    st.message);
 			return EXIT_FAILURE;

@@ -17,7 +17,9 @@ start(const svc_config *cfg, void **domain, rpc_status *st)
 	order_domain *d = calloc(1, sizeof(*d));
 	if (d == NULL)
 		return rpc_status_set(st, RPC_RESOURCE_EXHAUSTED, "out of memory");
-	if (rpc_client_open(&d->users, order_cfg.user_svc_url, NULL, st) != RPC_OK) {
+	/* With TLS, user-svc must prove it is user-svc (its registry name). */
+	rpc_client_options users_opt = {.tls = &cfg->tls, .server_name = "user-svc"};
+	if (rpc_client_open(&d->users, order_cfg.user_svc_url, &users_opt, st) != RPC_OK) {
 		free(d);
 		return st->code;
 	}

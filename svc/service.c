@@ -23,10 +23,10 @@ svc_main(const svc_declaration *decl, int argc, char **argv)
 	for (char *p = event; *p != '\0'; p++)
 		if (*p == '-')
 			*p = '_';
-	if (rpc_tls_configured(&cfg.tls))
+	if (!rpc_tls_configured(&cfg.tls))
 		log_warn(NULL,
-		    "%s_rpc_tls_not_used reason=\"RPC_TLS_* are checked but not yet used: RPC is plain TCP (issue "
-		    "18)\"",
+		    "%s_rpc_plain reason=\"RPC_TLS_* are not set: RPC is plain TCP, neither encrypted nor "
+		    "authenticated, and any caller is served\"",
 		    event);
 
 	sigset_t stop;
@@ -52,6 +52,7 @@ svc_main(const svc_declaration *decl, int argc, char **argv)
 		    .workers     = (int) cfg.workers,
 		    .worker_open = svc_workers_state,
 		    .arg         = workers,
+		    .tls         = &cfg.tls,
 		};
 		if (rpc_server_open(&server, &opt, &st) != RPC_OK)
 			server = NULL;

@@ -118,8 +118,7 @@ svc_config_load(svc_config *cfg, const svc_config_spec *spec, const char *summar
 		    .out                    = &cfg->redis_timeout_ms,
 		    .help                   = "longest a slow Redis may delay a request"};
 	}
-	rpc_tls_env_vars(&cfg->tls, &vars[n]);
-	n += RPC_TLS_N_VARS;
+	n += rpc_tls_env_vars(&cfg->tls, RPC_TLS_LISTENS, &vars[n]);
 	for (size_t i = 0; i < spec->n_settings; i++)
 		vars[n++] = spec->settings[i];
 	vars[n++] = (env_var){.name = "LOG_LEVEL",
@@ -143,7 +142,17 @@ svc_config_load(svc_config *cfg, const svc_config_spec *spec, const char *summar
 	cfg->log_level    = (log_level) level;
 	cfg->log_format   = (log_format) format;
 	char err[1024];
-	if (action == ENV_RUN && rpc_tls_files_check(&cfg->tls, rpc_tls_variable_names, err, sizeof(err)) != 0) {
+	if (action != ENV_RUN)
+		return action;
+	/* TLS on means every RPC URL is tls+tcp://: where it listens and
+	 * every service URL it dials (its own settings that are nng URLs). */
+	int bad = rpc_tls_files_check(&cfg->tls, RPC_TLS_LISTENS, rpc_tls_variable_names, err, sizeof(err)) != 0 ||
+	          rpc_tls_check_urls(&cfg->tls, reg->url_variable, cfg->listen_url, err, sizeof(err)) != 0;
+	for (size_t i = 0; i < spec->n_settings && !bad; i++)
+		bad = spec->settings[i].parse == env_parse_nng_dial_urls &&
+		      rpc_tls_check_urls(&cfg->tls, spec->settings[i].name,
+		          *(const char *const *) spec->settings[i].out, err, sizeof(err)) != 0;
+	if (bad) {
 		fprintf(stderr, "%s: invalid configuration: %s\n", argc > 0 ? argv[0] : spec->name, err);
 		return ENV_EXIT_USAGE;
 	}

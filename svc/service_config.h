@@ -28,7 +28,7 @@ typedef struct svc_config {
 	long redis_timeout_ms;  /* REDIS_TIMEOUT_MS */
 	long cache_ttl_s;       /* CACHE_TTL_S */
 	const char *amqp_url;   /* AMQP_URL */
-	rpc_tls_files tls;      /* RPC_TLS_CERT, RPC_TLS_KEY, RPC_TLS_CA: checked, not yet used */
+	rpc_tls_files tls;      /* RPC_TLS_CERT, RPC_TLS_KEY, RPC_TLS_CA, RPC_TLS_CALLER_CA */
 	log_level log_level;    /* LOG_LEVEL */
 	log_format log_format;  /* LOG_FORMAT */
 } svc_config;
@@ -53,7 +53,9 @@ typedef struct svc_config_spec {
 /* Handles the command line and loads the common block into cfg and the
  * service's own settings into theirs (env_cli: --help, or the first bad
  * value named on stderr), then checks the RPC_TLS_* files together
- * (rpc_tls_files_check). Not thread-safe (start-up only). */
+ * (rpc_tls_files_check) and that the listen URL and every setting of the
+ * service's parsed by env_parse_nng_dial_urls are tls+tcp:// exactly when
+ * TLS is configured. Not thread-safe (start-up only). */
 env_action svc_config_load(svc_config *cfg, const svc_config_spec *spec, const char *summary, int argc, char **argv);
 
 #endif

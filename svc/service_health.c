@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "base/log.h"
+#include "rpc/server.h"
 #include "svc/service.h"
 
 void
@@ -27,6 +28,9 @@ svc_health_begin(svc_health *h, const svc_worker *w)
 		bool ok = w->decl->broker_status != NULL && w->decl->broker_status(w->domain, detail, sizeof(detail));
 		svc_health_add_dependency(h, "rabbitmq", ok, detail);
 	}
+	svc_health_add_stat(h, "rpc_callers_refused_total",
+	    "RPC connections refused: no certificate, or one not from a CA of an allowed caller", false,
+	    rpc_server_refused_callers());
 	if (uses & SVC_USES_REDIS) {
 		Health__Stat cache_stats[HEALTH_CACHE_STATS];
 		health_cache_stats(cache_stats);

@@ -1,7 +1,8 @@
 /* The Health reply of a service built on the skeleton: PostgreSQL (a round
  * trip on the worker's connection), Redis (with SVC_USES_REDIS: a PING and
  * the cache's counters) and RabbitMQ (with SVC_USES_RABBITMQ: the
- * declaration's broker_status), in that order; the service adds its own
+ * declaration's broker_status), in that order, then the RPC server's
+ * rpc_callers_refused_total and the cache's counters; the service adds its own
  * dependencies and stats, then sends the reply.
  *
  *     svc_health h;

@@ -34,7 +34,8 @@ usage(FILE *out)
 	fprintf(out, "Usage: rpc-call [options] URL METHOD [JSON|-]   call METHOD at the nng URL\n"
 	             "       rpc-call list                            the services and methods known\n"
 	             "       rpc-call describe METHOD                 a method's request and reply fields\n\n"
-	             "URL is an nng URL to dial (tcp://host:port, ipc:///path); several, comma-separated,\n"
+	             "URL is an nng URL to dial (tls+tcp://host:port with TLS, else tcp://host:port or\n"
+	             "ipc:///path); several, comma-separated,\n"
 	             "share the calls. It is checked before anything is sent.\n"
 	             "METHOD is a full name such as users.UserService/GetUser. JSON is the request;\n"
 	             "without it, or with -, it is read from standard input. The reply is printed as JSON.\n\n"
@@ -45,7 +46,9 @@ usage(FILE *out)
 	             "  --pretty            indent the reply\n"
 	             "  --cert PEM, --key PEM, --ca PEM\n"
 	             "                      TLS files (or RPC_TLS_CERT, RPC_TLS_KEY, RPC_TLS_CA): all three or\n"
-	             "                      none; checked before anything is sent, not yet used to dial\n\n"
+	             "                      none. With them the URL must be tls+tcp://, the certificate is the\n"
+	             "                      operator's (its CA among the service's callers) and the service\n"
+	             "                      must prove its registry name (user-svc) with a certificate from --ca\n\n"
 	             "Exit status: 0 success; 1 usage; 2 request not sent (bad JSON, unknown method);\n"
 	             "10 + the gRPC code of an error status (INVALID_ARGUMENT 13, NOT_FOUND 15,\n"
 	             "ALREADY_EXISTS 16, DEADLINE_EXCEEDED 14, UNAVAILABLE 24, INTERNAL 23).\n");
@@ -224,8 +227,9 @@ main(int argc, char **argv)
 	static const char *const options[3]    = {"--cert", "--key", "--ca"};
 	static const env_parser tls_parsers[3] = {rpc_tls_parse_cert, rpc_tls_parse_key, rpc_tls_parse_ca};
 	const char *tls_paths[3]               = {NULL, NULL, NULL};
-	const char *tls_names[3] = {rpc_tls_variable_names[0], rpc_tls_variable_names[1], rpc_tls_variable_names[2]};
-	int i                    = 1;
+	const char *tls_names[RPC_TLS_N_VARS]  = {
+	     rpc_tls_variable_names[0], rpc_tls_variable_names[1], rpc_tls_variable_names[2], rpc_tls_variable_names[3]};
+	int i = 1;
 	for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
 		if (strcmp(argv[i], "--help") == 0) {
 			usage(stdout);
@@ -291,9 +295,9 @@ main(int argc, char **argv)
 		fprintf(stderr, "rpc-call: URL: '%s' %s\n", url, why);
 		return EXIT_USAGE;
 	}
-	rpc_tls_files tls = {"", "", ""};
+	rpc_tls_files tls = {"", "", "", ""};
 	env_var tls_vars[RPC_TLS_N_VARS];
-	rpc_tls_env_vars(&tls, tls_vars);
+	rpc_tls_env_vars(&tls, RPC_TLS_DIALS, tls_vars);
 	for (int k = 0; k < 3; k++) {
 		const char **out = k == 0 ? &tls.cert : k == 1 ? &tls.key : &tls.ca;
 		if (tls_paths[k] == NULL) {
@@ -306,7 +310,8 @@ main(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (rpc_tls_files_check(&tls, tls_names, why, sizeof(why)) != 0) {
+	if (rpc_tls_files_check(&tls, RPC_TLS_DIALS, tls_names, why, sizeof(why)) != 0 ||
+	    rpc_tls_check_urls(&tls, "URL", url, why, sizeof(why)) != 0) {
 		fprintf(stderr, "rpc-call: %s\n", why);
 		return EXIT_USAGE;
 	}
@@ -342,7 +347,11 @@ main(int argc, char **argv)
 
 	/* 2. The call. */
 	rpc_client *client;
-	if (rpc_client_open(&client, url, NULL, &st) != RPC_OK) {
+	rpc_client_options copt = {.tls = &tls};
+	for (size_t k = 0; k < N_SERVICES; k++)
+		if (SERVICE(k) == svc)
+			copt.server_name = contract_services[k].name; /* what its certificate must say */
+	if (rpc_client_open(&client, url, &copt, &st) != RPC_OK) {
 		fprintf(stderr, "rpc-call: %s\n", st.message);
 		protobuf_c_message_free_unpacked(request, NULL);
 		return EXIT_NOT_SENT;

@@ -131,7 +131,7 @@ check_port(const char *port, int min, char *err, size_t errlen)
 }
 
 static int
-check_tcp(const nng_url *u, net_url_role role, char *err, size_t errlen)
+check_tcp(const nng_url *u, const char *scheme, net_url_role role, char *err, size_t errlen)
 {
 	/* nng's tcp transport refuses these when dialing or listening
 	 * (NNG_EADDRINVAL); a path of "/" alone it lets through. */
@@ -159,8 +159,8 @@ check_tcp(const nng_url *u, net_url_role role, char *err, size_t errlen)
 	if (net_check_host(name, strlen(name), bracketed, err, errlen) != 0)
 		return -1;
 	unsigned char addr[16];
-	if ((strcmp(u->u_scheme, "tcp4") == 0 && bracketed) ||
-	    (strcmp(u->u_scheme, "tcp6") == 0 && inet_pton(AF_INET, name, addr) == 1)) {
+	if ((strcmp(scheme, "tcp4") == 0 && bracketed) ||
+	    (strcmp(scheme, "tcp6") == 0 && inet_pton(AF_INET, name, addr) == 1)) {
 		snprintf(err, errlen, "has an address of the other IP version than %s", u->u_scheme);
 		return -1;
 	}
@@ -197,8 +197,11 @@ net_check_nng_url(const char *url, net_url_role role, char *err, size_t errlen)
 	}
 	int result    = -1;
 	const char *s = u->u_scheme;
-	if (strcmp(s, "tcp") == 0 || strcmp(s, "tcp4") == 0 || strcmp(s, "tcp6") == 0) {
-		result = check_tcp(u, role, err, errlen);
+	/* tls+tcp takes what tcp takes: nng 1.5.2's TLS transport parses
+	 * host:port with the same code. */
+	const char *tcp_scheme = strncmp(s, "tls+", 4) == 0 ? s + 4 : s;
+	if (strcmp(tcp_scheme, "tcp") == 0 || strcmp(tcp_scheme, "tcp4") == 0 || strcmp(tcp_scheme, "tcp6") == 0) {
+		result = check_tcp(u, tcp_scheme, role, err, errlen);
 	} else if (strcmp(s, "ipc") == 0 || strcmp(s, "unix") == 0) {
 		size_t n = strlen(u->u_path);
 		if (n == 0)
@@ -234,9 +237,11 @@ net_check_nng_url(const char *url, net_url_role role, char *err, size_t errlen)
 	} else if (strcmp(s, "inproc") == 0) {
 		snprintf(err, errlen, "has scheme inproc, which reaches only its own process: use tcp or ipc");
 	} else {
-		/* ws, wss and tls+tcp would work with nng's options for them,
-		 * which the binaries do not set (yet). */
-		snprintf(err, errlen, "has scheme '%.32s', not one of tcp, tcp4, tcp6, ipc, unix, abstract", s);
+		/* ws and wss would work with nng's options for them, which the
+		 * binaries do not set. */
+		snprintf(err, errlen,
+		    "has scheme '%.32s', not one of tcp, tcp4, tcp6, tls+tcp, tls+tcp4, tls+tcp6, ipc, unix, abstract",
+		    s);
 	}
 	nng_url_free(u);
 	return result;

@@ -34,10 +34,11 @@ typedef enum net_url_role {
 
 /* One nng URL (nng_url_parse, then the rules of nng 1.5.2's transports
  * that it checks only when dialing or listening, or never). Schemes: tcp,
- * tcp4, tcp6 (host:port, nothing else), ipc, unix (a path of at most 107
- * bytes) and abstract (a name). inproc reaches only its own process, and
- * ws, wss and tls+tcp would need options the binaries do not set: refused,
- * like any other scheme. */
+ * tcp4, tcp6 and tls+ each of them (host:port, nothing else), ipc, unix (a
+ * path of at most 107 bytes) and abstract (a name). Whether TLS is
+ * configured for a tls+ URL is rpc/tls_files.h's check. inproc reaches only
+ * its own process, and ws and wss would need options the binaries do not
+ * set: refused, like any other scheme. */
 int net_check_nng_url(const char *url, net_url_role role, char *err, size_t errlen);
 
 /* One or more nng URLs to dial, separated by commas (rpc_client_open's

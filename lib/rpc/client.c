@@ -13,6 +13,7 @@
 
 #include "base/log.h"
 #include "base/monotonic.h"
+#include "rpc/tls_config.h"
 
 #define DEFAULT_TIMEOUT_MS 2000
 #define DEFAULT_CONNECT_WAIT_MS 300
@@ -42,6 +43,7 @@ struct rpc_client {
 	nng_socket sock;
 	_Atomic int connections;
 	int connect_wait_ms;
+	char tls_name[64];        /* the server name checked; "" without TLS */
 	pthread_mutex_t mu;       /* guards idle, closed, abandoned; the waits */
 	pthread_cond_t connected; /* signalled when a connection comes up */
 	pthread_cond_t closed_cv; /* signalled when nng_close has returned */
@@ -128,16 +130,42 @@ rpc_client_open(rpc_client **out, const char *url, const rpc_client_options *opt
 		rpc_client_close(c);
 		return rpc_status_set(st, RPC_INVALID_ARGUMENT, "URL list longer than %zu bytes", sizeof(urls) - 1);
 	}
+	static const rpc_tls_files no_tls = {"", "", "", ""};
+	const rpc_tls_files *tls          = opt != NULL && opt->tls != NULL ? opt->tls : &no_tls;
+	char why[512];
+	if (rpc_tls_check_urls(tls, "rpc client url", url, why, sizeof(why)) != 0) {
+		rpc_client_close(c);
+		return rpc_status_set(st, RPC_INVALID_ARGUMENT, "%s", why);
+	}
+	nng_tls_config *cfg = NULL;
+	if (rpc_tls_configured(tls)) {
+		const char *name = opt->server_name != NULL ? opt->server_name : "";
+		rpc_code code    = name[0] == '\0' ? rpc_status_set(st, RPC_INVALID_ARGUMENT, "TLS needs a server name")
+		                                   : rpc_tls_dialer_config(&cfg, tls, name, st);
+		snprintf(c->tls_name, sizeof(c->tls_name), "%s", name);
+		if (code != RPC_OK) {
+			rpc_client_close(c);
+			return code;
+		}
+	}
 	char *save = NULL;
 	int dialed = 0;
 	for (char *u = strtok_r(urls, ",", &save); u != NULL; u = strtok_r(NULL, ",", &save)) {
-		if ((rv = nng_dial(c->sock, u, NULL, NNG_FLAG_NONBLOCK)) != 0) {
+		nng_dialer d;
+		if ((rv = nng_dialer_create(&d, c->sock, u)) == 0 &&
+		    (cfg == NULL || (rv = nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, cfg)) == 0))
+			rv = nng_dialer_start(d, NNG_FLAG_NONBLOCK);
+		if (rv != 0) {
 			rpc_status_set(st, RPC_INVALID_ARGUMENT, "cannot dial %s: %s", u, nng_strerror(rv));
+			if (cfg != NULL)
+				nng_tls_config_free(cfg);
 			rpc_client_close(c);
 			return RPC_INVALID_ARGUMENT;
 		}
 		dialed++;
 	}
+	if (cfg != NULL)
+		nng_tls_config_free(cfg); /* each dialer holds its own reference */
 	if (dialed == 0) {
 		rpc_client_close(c);
 		return rpc_status_set(st, RPC_INVALID_ARGUMENT, "no URL to dial");
@@ -284,6 +312,12 @@ slot_give_back(rpc_client *c, slot *s)
 static rpc_code
 not_connected(const rpc_client *c, int64_t since, int64_t deadline, int64_t timeout, rpc_status *st)
 {
+	/* nng 1.5.2 tells a dialer nothing of why a handshake failed. */
+	if (since + c->connect_wait_ms < deadline && c->tls_name[0] != '\0')
+		return rpc_status_set(st, RPC_UNAVAILABLE,
+		    "service unreachable: not connected (not listening, or its certificate is not %s's from a CA of "
+		    "RPC_TLS_CA)",
+		    c->tls_name);
 	if (since + c->connect_wait_ms < deadline)
 		return rpc_status_set(st, RPC_UNAVAILABLE, "service unreachable: not connected");
 	return rpc_status_set(

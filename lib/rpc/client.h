@@ -12,6 +12,7 @@
 
 #include "rpc/envelope.h"
 #include "rpc/status.h"
+#include "rpc/tls_files.h"
 
 typedef struct rpc_client rpc_client;
 
@@ -20,6 +21,14 @@ typedef struct rpc_client_options {
 	 * answers UNAVAILABLE; 0 → 300 ms. A call whose deadline ends no later
 	 * than this wait answers DEADLINE_EXCEEDED instead. */
 	int connect_wait_ms;
+	/* With TLS configured (rpc_tls_configured): every URL is tls+tcp://,
+	 * each connection presents tls->cert and accepts only a server whose
+	 * certificate chains to tls->ca and names server_name (the service's
+	 * registry name, whatever host the URL has). NULL: plain. Read at open
+	 * only. A server that fails the check is never connected to: its calls
+	 * answer UNAVAILABLE, and the dialer keeps trying. */
+	const rpc_tls_files *tls;
+	const char *server_name;
 } rpc_client_options;
 
 /* Per-call options; all may be zero/NULL. */

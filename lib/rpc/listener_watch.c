@@ -19,6 +19,8 @@
 struct listener_watch {
 	nng_socket sock;
 	nng_listener *listener;
+	nng_tls_config *listen_tls; /* NULL without TLS */
+	nng_tls_config *probe_tls;
 	char url[256];
 	pthread_t thread;
 	pthread_mutex_t mu; /* guards stop and accepted */
@@ -70,7 +72,13 @@ accepts(listener_watch *w)
 	pthread_mutex_unlock(&w->mu);
 	nng_pipe_notify(probe, NNG_PIPE_EV_ADD_POST, on_probe_up, w);
 	bool ok = true;
-	if (nng_dial(probe, w->url, NULL, NNG_FLAG_NONBLOCK) == 0) {
+	nng_dialer d;
+	int rv = nng_dialer_create(&d, probe, w->url);
+	if (rv == 0 && w->probe_tls != NULL)
+		rv = nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, w->probe_tls);
+	if (rv == 0)
+		rv = nng_dialer_start(d, NNG_FLAG_NONBLOCK);
+	if (rv == 0) {
 		struct timespec until = monotonic_deadline(PROBE_TIMEOUT_MS);
 		pthread_mutex_lock(&w->mu);
 		while ((w->accepted == before || !w->probe_up) && !w->stop &&
@@ -87,7 +95,11 @@ static void
 reopen(listener_watch *w)
 {
 	nng_listener_close(*w->listener);
-	int rv = nng_listen(w->sock, w->url, w->listener, 0);
+	int rv = nng_listener_create(w->listener, w->sock, w->url);
+	if (rv == 0 && w->listen_tls != NULL)
+		rv = nng_listener_set_ptr(*w->listener, NNG_OPT_TLS_CONFIG, w->listen_tls);
+	if (rv == 0 && (rv = nng_listener_start(*w->listener, 0)) != 0)
+		nng_listener_close(*w->listener);
 	if (rv != 0) {
 		log_error(NULL, "rpc_listener_reopen_failed url=%s error=\"%s\" (retried)", w->url, nng_strerror(rv));
 		return;
@@ -122,20 +134,25 @@ watch_main(void *arg)
 }
 
 listener_watch *
-listener_watch_start(nng_socket sock, nng_listener *listener, const char *url)
+listener_watch_start(
+    nng_socket sock, nng_listener *listener, const char *url, nng_tls_config *listen_tls, nng_tls_config *probe_tls)
 {
 	listener_watch *w = calloc(1, sizeof(*w));
 	if (w == NULL)
 		return NULL;
-	w->sock     = sock;
-	w->listener = listener;
+	w->sock       = sock;
+	w->listener   = listener;
+	w->listen_tls = listen_tls;
+	w->probe_tls  = probe_tls;
+	if (listen_tls != NULL)
+		nng_tls_config_hold(listen_tls);
+	if (probe_tls != NULL)
+		nng_tls_config_hold(probe_tls);
 	snprintf(w->url, sizeof(w->url), "%s", url);
 	pthread_mutex_init(&w->mu, NULL);
 	monotonic_cond_init(&w->cv);
 	if (pthread_create(&w->thread, NULL, watch_main, w) != 0) {
-		pthread_cond_destroy(&w->cv);
-		pthread_mutex_destroy(&w->mu);
-		free(w);
+		listener_watch_free(w);
 		return NULL;
 	}
 	nng_pipe_notify(sock, NNG_PIPE_EV_ADD_POST, on_accepted, w);
@@ -159,6 +176,10 @@ listener_watch_free(listener_watch *w)
 {
 	if (w == NULL)
 		return;
+	if (w->listen_tls != NULL)
+		nng_tls_config_free(w->listen_tls);
+	if (w->probe_tls != NULL)
+		nng_tls_config_free(w->probe_tls);
 	pthread_cond_destroy(&w->cv);
 	pthread_mutex_destroy(&w->mu);
 	free(w);

@@ -16,13 +16,19 @@
 #define RPC_LISTENER_WATCH_H
 
 #include <nng/nng.h>
+#include <nng/supplemental/tls/tls.h>
 
 typedef struct listener_watch listener_watch;
 
 /* Starts watching *listener, which listens on url for sock; on a re-open
  * *listener is replaced. Takes sock's NNG_PIPE_EV_ADD_POST notification.
- * NULL when out of memory (then nothing watches). */
-listener_watch *listener_watch_start(nng_socket sock, nng_listener *listener, const char *url);
+ * With TLS, listen_tls is the listener's configuration (a re-open uses it
+ * again) and probe_tls the probe dialer's, whose identity the listener
+ * must let in (tls_config.h's rpc_tls_self); the watch holds a reference
+ * to each until freed. Both NULL without TLS. NULL when out of memory
+ * (then nothing watches). */
+listener_watch *listener_watch_start(
+    nng_socket sock, nng_listener *listener, const char *url, nng_tls_config *listen_tls, nng_tls_config *probe_tls);
 
 /* Stops the watchdog thread; call before the socket closes. Accepts NULL. */
 void listener_watch_stop(listener_watch *w);

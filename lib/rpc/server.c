@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
+#include <nng/supplemental/tls/tls.h>
 #include <nng/supplemental/util/platform.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -15,6 +16,7 @@
 #include "base/log.h"
 #include "rpc/envelope.h"
 #include "rpc/listener_watch.h"
+#include "rpc/tls_config.h"
 
 #define DEFAULT_TIMEOUT_MS 30000
 #define SEND_TIMEOUT_MS 5000
@@ -52,6 +54,7 @@ struct rpc_server {
 	nng_socket sock;
 	nng_listener listener;
 	listener_watch *watch; /* re-opens the listener if it stops accepting */
+	nng_tls_config *tls;   /* the listener's, NULL without TLS */
 	char url[256];
 	worker *workers;
 	int n_workers;
@@ -98,6 +101,65 @@ const char *
 rpc_server_url(const rpc_server *srv)
 {
 	return srv->url;
+}
+
+static _Atomic uint64_t refused_callers;
+
+uint64_t
+rpc_server_refused_callers(void)
+{
+	return atomic_load(&refused_callers);
+}
+
+/* "192.0.2.1:40000", "[2001:db8::1]:40000", or "unknown". */
+static void
+peer_address(nng_pipe pipe, char *buf, size_t len)
+{
+	nng_sockaddr sa;
+	char ip[INET6_ADDRSTRLEN];
+	snprintf(buf, len, "unknown");
+	if (nng_pipe_get_addr(pipe, NNG_OPT_REMADDR, &sa) != 0)
+		return;
+	if (sa.s_family == NNG_AF_INET && inet_ntop(AF_INET, &sa.s_in.sa_addr, ip, sizeof(ip)) != NULL)
+		snprintf(buf, len, "%s:%u", ip, (unsigned) ntohs(sa.s_in.sa_port));
+	else if (sa.s_family == NNG_AF_INET6 && inet_ntop(AF_INET6, sa.s_in6.sa_addr, ip, sizeof(ip)) != NULL)
+		snprintf(buf, len, "[%s]:%u", ip, (unsigned) ntohs(sa.s_in6.sa_port));
+}
+
+/* Before the socket takes a TLS connection (NNG_PIPE_EV_ADD_PRE): one
+ * whose caller's certificate did not verify against RPC_TLS_CALLER_CA (the
+ * listener asks in OPTIONAL mode, see tls_config.h) is closed here, so the
+ * socket never sees it and no request of it is read. nng 1.5.2 shows a
+ * pipe nothing more of its peer's certificate than this one bit. */
+static void
+gate_caller(nng_pipe pipe, nng_pipe_ev ev, void *arg)
+{
+	(void) ev;
+	(void) arg;
+	bool verified = false;
+	if (nng_pipe_get_bool(pipe, NNG_OPT_TLS_VERIFIED, &verified) == 0 && verified)
+		return;
+	atomic_fetch_add(&refused_callers, 1);
+	char peer[INET6_ADDRSTRLEN + 16];
+	peer_address(pipe, peer, sizeof(peer));
+	log_warn(NULL,
+	    "rpc_caller_refused peer=%s reason=\"no certificate, or one that does not chain to RPC_TLS_CALLER_CA "
+	    "(a role not allowed to call this service, another CA, self-signed, expired or not yet valid)\"",
+	    peer);
+	nng_pipe_close(pipe);
+}
+
+/* Listens on url, with the TLS configuration when there is one. */
+static int
+listen_on(nng_socket sock, const char *url, nng_tls_config *tls, nng_listener *out)
+{
+	int rv = nng_listener_create(out, sock, url);
+	if (rv != 0)
+		return rv;
+	if ((tls != NULL && (rv = nng_listener_set_ptr(*out, NNG_OPT_TLS_CONFIG, tls)) != 0) ||
+	    (rv = nng_listener_start(*out, 0)) != 0)
+		nng_listener_close(*out);
+	return rv;
 }
 
 /* The closure handed to every handler: packs the reply right away, so the
@@ -271,19 +333,46 @@ rpc_server_open(rpc_server **out, const rpc_server_options *opt, rpc_status *st)
 		return rpc_status_set(st, RPC_INTERNAL, "nng_rep0_open: %s", nng_strerror(rv));
 	}
 	nng_socket_set_size(srv->sock, NNG_OPT_RECVMAXSZ, MAX_REQUEST_BYTES);
-	if ((rv = nng_listen(srv->sock, opt->url, &srv->listener, 0)) != 0) {
-		rpc_status_set(st, RPC_UNAVAILABLE, "cannot listen on %s: %s", opt->url, nng_strerror(rv));
+	static const rpc_tls_files no_tls = {"", "", "", ""};
+	const rpc_tls_files *tls          = opt->tls != NULL ? opt->tls : &no_tls;
+	char why[512];
+	rpc_tls_self self;
+	nng_tls_config *probe_tls = NULL;
+	rpc_code code             = RPC_OK;
+	if (rpc_tls_check_urls(tls, "rpc server url", opt->url, why, sizeof(why)) != 0)
+		code = rpc_status_set(st, RPC_INVALID_ARGUMENT, "%s", why);
+	/* The listener watch proves itself with an identity only this
+	 * process has, which the listener trusts besides the callers. */
+	if (code == RPC_OK && rpc_tls_configured(tls)) {
+		code = rpc_tls_self_make(&self, st);
+		if (code == RPC_OK)
+			code = rpc_tls_listener_config(&srv->tls, tls, self.cert_pem, st);
+		if (code == RPC_OK)
+			code = rpc_tls_self_dialer_config(&probe_tls, &self, st);
+	}
+	if (code == RPC_OK && srv->tls != NULL)
+		nng_pipe_notify(srv->sock, NNG_PIPE_EV_ADD_PRE, gate_caller, srv);
+	if (code == RPC_OK && (rv = listen_on(srv->sock, opt->url, srv->tls, &srv->listener)) != 0)
+		code = rpc_status_set(st, RPC_UNAVAILABLE, "cannot listen on %s: %s", opt->url, nng_strerror(rv));
+	if (code != RPC_OK) {
 		nng_close(srv->sock);
+		if (srv->tls != NULL)
+			nng_tls_config_free(srv->tls);
+		if (probe_tls != NULL)
+			nng_tls_config_free(probe_tls);
 		free(srv);
-		return RPC_UNAVAILABLE;
+		return code;
 	}
 	/* With tcp port 0 the system picks the port; report the real one. */
 	nng_sockaddr sa;
 	if (nng_listener_get_addr(srv->listener, NNG_OPT_LOCADDR, &sa) == 0 && sa.s_family == NNG_AF_INET) {
 		const uint8_t *ip = (const uint8_t *) &sa.s_in.sa_addr;
-		snprintf(srv->url, sizeof(srv->url), "tcp://%u.%u.%u.%u:%u", ip[0], ip[1], ip[2], ip[3],
-		    (unsigned) ntohs(sa.s_in.sa_port));
+		snprintf(srv->url, sizeof(srv->url), "%s://%u.%u.%u.%u:%u", srv->tls != NULL ? "tls+tcp" : "tcp", ip[0],
+		    ip[1], ip[2], ip[3], (unsigned) ntohs(sa.s_in.sa_port));
 	}
+	srv->watch = listener_watch_start(srv->sock, &srv->listener, srv->url, srv->tls, probe_tls);
+	if (probe_tls != NULL)
+		nng_tls_config_free(probe_tls); /* the watch holds its own reference */
 
 	srv->workers = calloc((size_t) opt->workers, sizeof(worker));
 	if (srv->workers == NULL) {
@@ -311,8 +400,7 @@ rpc_server_open(rpc_server **out, const rpc_server_options *opt, rpc_status *st)
 		}
 		w->thread_started = true;
 	}
-	srv->watch = listener_watch_start(srv->sock, &srv->listener, srv->url);
-	*out       = srv;
+	*out = srv;
 	return RPC_OK;
 }
 
@@ -348,5 +436,7 @@ rpc_server_close(rpc_server *srv)
 		nng_aio_free(srv->workers[i].send_aio);
 	}
 	free(srv->workers);
+	if (srv->tls != NULL)
+		nng_tls_config_free(srv->tls);
 	free(srv);
 }

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "rpc/status.h"
+#include "rpc/tls_files.h"
 
 typedef struct rpc_server rpc_server;
 typedef struct rpc_call rpc_call;
@@ -35,6 +36,12 @@ typedef struct rpc_server_options {
 	/* Optional: called on the worker's thread after its last request. */
 	void (*worker_close)(void *state);
 	void *arg;
+	/* Optional: with TLS configured (rpc_tls_configured), url is
+	 * tls+tcp:// and every caller must present a certificate that chains
+	 * to tls->caller_ca; any other connection is closed before a request
+	 * is read, logged once (rpc_caller_refused, with the peer's address)
+	 * and counted (rpc_server_refused_callers). Read at open only. */
+	const rpc_tls_files *tls;
 } rpc_server_options;
 
 /* Listens on opt->url and starts the workers. On success *out is the
@@ -50,6 +57,11 @@ void rpc_server_close(rpc_server *srv);
 
 /* The URL actually bound (useful with tcp port 0); borrowed. */
 const char *rpc_server_url(const rpc_server *srv);
+
+/* Connections the servers of this process refused since it started
+ * because the caller's certificate was missing or did not verify (always 0
+ * without TLS): a counter for /metrics. Thread-safe. */
+uint64_t rpc_server_refused_callers(void);
 
 /* Accessors for handlers; each takes the closure_data of the call. The
  * strings are borrowed for the duration of the handler. */

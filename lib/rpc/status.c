@@ -108,6 +108,8 @@ rpc_code_from_nng(int nng_err)
 	case NNG_ECLOSED:
 	case NNG_EADDRINVAL:
 	case NNG_EUNREACHABLE:
+	case NNG_EPEERAUTH: /* the server's certificate did not verify */
+	case NNG_ECRYPTO:
 	case NNG_ECANCELED: return RPC_UNAVAILABLE;
 	case NNG_ENOMEM: return RPC_RESOURCE_EXHAUSTED;
 	default: return RPC_INTERNAL;

@@ -12,11 +12,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* A PEM file larger than this is not a certificate chain or a key. */
 #define PEM_MAX (1024 * 1024)
 
-const char *const rpc_tls_variable_names[3] = {"RPC_TLS_CERT", "RPC_TLS_KEY", "RPC_TLS_CA"};
+const char *const rpc_tls_variable_names[RPC_TLS_N_VARS] = {
+    "RPC_TLS_CERT", "RPC_TLS_KEY", "RPC_TLS_CA", "RPC_TLS_CALLER_CA"};
 
 /* The whole file at path, NUL-terminated (mbedTLS parses PEM only with its
  * NUL counted), in *out (free it); its length without the NUL in *len.
@@ -164,40 +166,86 @@ rpc_tls_parse_key(const char *text, void *out, char *err, size_t errlen)
 	return 0;
 }
 
-void
-rpc_tls_env_vars(rpc_tls_files *files, env_var vars[RPC_TLS_N_VARS])
+size_t
+rpc_tls_env_vars(rpc_tls_files *files, rpc_tls_side side, env_var vars[RPC_TLS_N_VARS])
 {
-	vars[0] = (env_var){.name = rpc_tls_variable_names[0],
-	    .default_value        = "",
-	    .kind                 = ENV_CUSTOM,
-	    .parse                = rpc_tls_parse_cert,
-	    .out                  = &files->cert,
-	    .help                 = "PEM certificate of this binary for RPC over TLS (checked, not yet used); with "
-	                            "RPC_TLS_KEY and RPC_TLS_CA, or none"};
-	vars[1] = (env_var){.name = rpc_tls_variable_names[1],
-	    .default_value        = "",
-	    .kind                 = ENV_CUSTOM,
-	    .parse                = rpc_tls_parse_key,
-	    .out                  = &files->key,
-	    .help                 = "path of RPC_TLS_CERT's private key (PEM, unencrypted): the path is the secret's "
-	                            "file already"};
-	vars[2] = (env_var){.name = rpc_tls_variable_names[2],
+	files->caller_ca = "";
+	vars[0]          = (env_var){.name = rpc_tls_variable_names[0],
+	             .default_value        = "",
+	             .kind                 = ENV_CUSTOM,
+	             .parse                = rpc_tls_parse_cert,
+	             .out                  = &files->cert,
+	             .help = side == RPC_TLS_LISTENS ? "PEM certificate of this binary for RPC over tls+tcp:// (its role's CA "
+	                                               "signed it); with RPC_TLS_KEY, RPC_TLS_CA and RPC_TLS_CALLER_CA, or none"
+	                                             : "PEM certificate of this binary for RPC over tls+tcp:// (its role's CA "
+	                                               "signed it); with RPC_TLS_KEY and RPC_TLS_CA, or none"};
+	vars[1]          = (env_var){.name = rpc_tls_variable_names[1],
+	             .default_value        = "",
+	             .kind                 = ENV_CUSTOM,
+	             .parse                = rpc_tls_parse_key,
+	             .out                  = &files->key,
+	             .help                 = "path of RPC_TLS_CERT's private key (PEM, unencrypted): the path is the secret's "
+	                                              "file already"};
+	vars[2]          = (env_var){.name = rpc_tls_variable_names[2],
+	             .default_value        = "",
+	             .kind                 = ENV_CUSTOM,
+	             .parse                = rpc_tls_parse_ca,
+	             .out                  = &files->ca,
+	             .help = "PEM certificate(s) of the CAs of the services this binary calls (their certificates "
+	                              "must also name the service)"};
+	if (side == RPC_TLS_DIALS)
+		return 3;
+	vars[3] = (env_var){.name = rpc_tls_variable_names[3],
 	    .default_value        = "",
 	    .kind                 = ENV_CUSTOM,
 	    .parse                = rpc_tls_parse_ca,
-	    .out                  = &files->ca,
-	    .help                 = "PEM certificate(s) of the CA the peers' certificates must chain to"};
+	    .out                  = &files->caller_ca,
+	    .help                 = "PEM certificate(s) of the CAs of the roles allowed to call this service (its "
+	                            "registry line's callers); any other caller is refused"};
+	return 4;
 }
 
 bool
 rpc_tls_configured(const rpc_tls_files *files)
 {
-	return files->cert[0] != '\0' && files->key[0] != '\0' && files->ca[0] != '\0';
+	return files->cert[0] != '\0';
 }
 
-/* nng's own reading of the three, as a dialer or listener will do it. */
+bool
+rpc_tls_url(const char *url)
+{
+	return strncasecmp(url, "tls+tcp://", 10) == 0 || strncasecmp(url, "tls+tcp4://", 11) == 0 ||
+	       strncasecmp(url, "tls+tcp6://", 11) == 0;
+}
+
+int
+rpc_tls_check_urls(const rpc_tls_files *files, const char *variable, const char *urls, char *err, size_t errlen)
+{
+	bool tls = rpc_tls_configured(files);
+	for (const char *p = urls;;) {
+		size_t n = strcspn(p, ",");
+		if (rpc_tls_url(p) != tls) {
+			if (tls)
+				snprintf(err, errlen,
+				    "%s: '%.*s' is not tls+tcp://: with RPC_TLS_CERT set every RPC connection is "
+				    "mutual "
+				    "TLS (unset RPC_TLS_* to choose plain TCP)",
+				    variable, (int) n, p);
+			else
+				snprintf(err, errlen,
+				    "%s: '%.*s' is tls+tcp:// but RPC_TLS_CERT, RPC_TLS_KEY and RPC_TLS_CA are not set",
+				    variable, (int) n, p);
+			return -1;
+		}
+		if (p[n] == '\0')
+			return 0;
+		p += n + 1;
+	}
+}
+
+/* nng's own reading of the files, as a dialer or listener will do it. */
 static int
-nng_accepts(const rpc_tls_files *f, const char *const names[3], char *err, size_t errlen)
+nng_accepts(const rpc_tls_files *f, const char *const names[RPC_TLS_N_VARS], char *err, size_t errlen)
 {
 	char *cert = NULL, *key = NULL;
 	size_t len;
@@ -219,6 +267,10 @@ nng_accepts(const rpc_tls_files *f, const char *const names[3], char *err, size_
 		rv    = nng_tls_config_ca_file(cfg, f->ca);
 		stage = "nng_tls_config_ca_file";
 	}
+	if (rv == 0 && f->caller_ca[0] != '\0') {
+		rv    = nng_tls_config_ca_file(cfg, f->caller_ca);
+		stage = "nng_tls_config_ca_file (callers)";
+	}
 	if (cfg != NULL)
 		nng_tls_config_free(cfg);
 	free(cert);
@@ -232,24 +284,37 @@ nng_accepts(const rpc_tls_files *f, const char *const names[3], char *err, size_
 }
 
 int
-rpc_tls_files_check(const rpc_tls_files *f, const char *const names[3], char *err, size_t errlen)
+rpc_tls_files_check(
+    const rpc_tls_files *f, rpc_tls_side side, const char *const names[RPC_TLS_N_VARS], char *err, size_t errlen)
 {
-	const char *paths[3] = {f->cert, f->key, f->ca};
-	int set              = 0;
-	for (int i = 0; i < 3; i++)
+	const char *paths[RPC_TLS_N_VARS] = {f->cert, f->key, f->ca, f->caller_ca};
+	int needed                        = side == RPC_TLS_LISTENS ? 4 : 3;
+	int set                           = 0;
+	for (int i = 0; i < needed; i++)
 		set += paths[i][0] != '\0';
 	if (set == 0)
 		return 0;
-	if (set < 3) {
-		char missing[128] = "";
-		for (int i = 0, k = 0; i < 3; i++) {
+	if (set < needed) {
+		char all[160] = "", missing[160] = "";
+		for (int i = 0, k = 0; i < needed; i++) {
+			size_t used = strlen(all);
+			snprintf(all + used, sizeof(all) - used, "%s%s",
+			    i == 0            ? ""
+			    : i == needed - 1 ? " and "
+			                      : ", ",
+			    names[i]);
 			if (paths[i][0] != '\0')
 				continue;
-			size_t used = strlen(missing);
-			snprintf(missing + used, sizeof(missing) - used, "%s%s", k++ ? " and " : "", names[i]);
+			used = strlen(missing);
+			k++;
+			snprintf(missing + used, sizeof(missing) - used, "%s%s",
+			    k == 1              ? ""
+			    : k == needed - set ? " and "
+			                        : ", ",
+			    names[i]);
 		}
-		snprintf(err, errlen, "%s, %s and %s go together (TLS needs all three): %s %s not set", names[0],
-		    names[1], names[2], missing, 3 - set > 1 ? "are" : "is");
+		snprintf(err, errlen, "%s go together (TLS needs all %s): %s %s not set", all,
+		    needed == 4 ? "four" : "three", missing, needed - set > 1 ? "are" : "is");
 		return -1;
 	}
 	mbedtls_x509_crt cert;

@@ -1,8 +1,16 @@
-/* RPC_TLS_CERT, RPC_TLS_KEY, RPC_TLS_CA: the PEM files mutual TLS on the
- * nng connections will use (issue 18), checked at start so that a bad file
- * stops a binary with a message naming its variable instead of failing
- * every handshake later. They are checked, not yet used: no URL is switched
- * to tls+tcp:// and no dialer or listener is given a TLS configuration.
+/* RPC_TLS_CERT, RPC_TLS_KEY, RPC_TLS_CA and, for a binary that listens,
+ * RPC_TLS_CALLER_CA: the PEM files of mutual TLS on the nng connections
+ * (rpc/tls_config.h builds nng's configurations from them), checked at
+ * start so that a bad file stops a binary with a message naming its
+ * variable instead of failing every handshake later.
+ *
+ * Who is who: nng 1.5.2 cannot tell a service its caller's name (no
+ * NNG_OPT_TLS_PEER_CN before 1.6), only that the caller's certificate chains
+ * to a CA the listener trusts. So each role (gateway, operator, and every
+ * registry service) has a CA of its own, and a service trusts as callers
+ * the CAs of the roles its registry line lets call it (RPC_TLS_CALLER_CA).
+ * A dialer trusts the services' CAs (RPC_TLS_CA) and checks that the server
+ * certificate names the service (its registry name).
  *
  * The checks are mbedTLS 2.28's, the library Debian's libnng1 1.5.2 does
  * TLS with (nng only parses what it is given: it checks neither validity
@@ -16,22 +24,32 @@
 
 #include "base/env.h"
 
-/* The three paths; "" when not set. Point into the environment, argv or a
+/* The paths; "" when not set. Point into the environment, argv or a
  * default (never freed). */
 typedef struct rpc_tls_files {
-	const char *cert; /* RPC_TLS_CERT: this binary's certificate (PEM) */
-	const char *key;  /* RPC_TLS_KEY: its private key (PEM, unencrypted) */
-	const char *ca;   /* RPC_TLS_CA: the CA certificate(s) its peers' must chain to (PEM) */
+	const char *cert;      /* RPC_TLS_CERT: this binary's certificate (PEM) */
+	const char *key;       /* RPC_TLS_KEY: its private key (PEM, unencrypted) */
+	const char *ca;        /* RPC_TLS_CA: the CA certificate(s) of the services it dials (PEM) */
+	const char *caller_ca; /* RPC_TLS_CALLER_CA: the CAs of the callers a listener accepts (PEM) */
 } rpc_tls_files;
 
-/* The names messages use for the three, in the order cert, key, CA:
- * the variables, or rpc-call's options. */
-extern const char *const rpc_tls_variable_names[3];
+/* The names messages use, in the order cert, key, CA, caller CA: the
+ * variables, or rpc-call's options. */
+#define RPC_TLS_N_VARS 4
+extern const char *const rpc_tls_variable_names[RPC_TLS_N_VARS];
 
-/* The three env_var entries (ENV_CUSTOM, default "", each file checked by
- * the parsers below) writing into files, in vars[0..2]. */
-#define RPC_TLS_N_VARS 3
-void rpc_tls_env_vars(rpc_tls_files *files, env_var vars[RPC_TLS_N_VARS]);
+/* Whether the binary listens (a service: it reads RPC_TLS_CALLER_CA) or
+ * only dials (the gateway, rpc-call). */
+typedef enum rpc_tls_side {
+	RPC_TLS_DIALS,
+	RPC_TLS_LISTENS,
+} rpc_tls_side;
+
+/* The env_var entries (ENV_CUSTOM, default "", each file checked by the
+ * parsers below) writing into files: three for RPC_TLS_DIALS, four for
+ * RPC_TLS_LISTENS, in vars[0..]. Sets files->caller_ca to "" and returns
+ * how many it wrote. */
+size_t rpc_tls_env_vars(rpc_tls_files *files, rpc_tls_side side, env_var vars[RPC_TLS_N_VARS]);
 
 /* env_parser for each file alone: "" (unset) is accepted. Refused with a
  * reason that follows the quoted path (env.h): it cannot be read, is over
@@ -41,14 +59,26 @@ int rpc_tls_parse_cert(const char *text, void *out, char *err, size_t errlen);
 int rpc_tls_parse_key(const char *text, void *out, char *err, size_t errlen);
 int rpc_tls_parse_ca(const char *text, void *out, char *err, size_t errlen);
 
-/* True when all three are set: TLS is configured. */
+/* True when TLS is configured (RPC_TLS_CERT is set; after
+ * rpc_tls_files_check, so are the others the side needs). */
 bool rpc_tls_configured(const rpc_tls_files *files);
 
-/* After each file passed its parser: all three set or none (else the
- * missing ones are named), the key is the certificate's, and nng accepts
- * the three. names: what to call them (rpc_tls_variable_names, or
+/* After each file passed its parser: the side's files all set or none
+ * (else the missing ones are named), the key is the certificate's, and nng
+ * accepts them. names: what to call them (rpc_tls_variable_names, or
  * rpc-call's options). Returns 0, or -1 with a message naming the
  * variable(s) and path(s) in err. Not thread-safe (start-up only). */
-int rpc_tls_files_check(const rpc_tls_files *files, const char *const names[3], char *err, size_t errlen);
+int rpc_tls_files_check(
+    const rpc_tls_files *files, rpc_tls_side side, const char *const names[RPC_TLS_N_VARS], char *err, size_t errlen);
+
+/* Every URL of urls (one, or a comma-separated list to dial) is tls+tcp://
+ * (tls+tcp4, tls+tcp6) when TLS is configured, and none is when it is not:
+ * a plain URL must not bypass the callers' check, and a tls+tcp:// one
+ * without files would dial with no identity. Returns 0, or -1 with a
+ * reason in err naming variable and the URL. */
+int rpc_tls_check_urls(const rpc_tls_files *files, const char *variable, const char *urls, char *err, size_t errlen);
+
+/* True when url's scheme is tls+tcp, tls+tcp4 or tls+tcp6. */
+bool rpc_tls_url(const char *url);
 
 #endif

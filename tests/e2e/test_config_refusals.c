@@ -159,7 +159,7 @@ Test(config_refusals, rpc_call_refuses_a_url_it_could_never_dial)
 	cr_assert_eq(r.status, 1, "status %d: %s", r.status, r.err);
 	cr_assert_lt(r.ms, BOUND_MS);
 	cr_assert_str_eq(r.err, "rpc-call: URL: 'http://x' is not an nng URL to dial: it has scheme 'http', not one of "
-	                        "tcp, tcp4, tcp6, ipc, unix, abstract\n");
+	                        "tcp, tcp4, tcp6, tls+tcp, tls+tcp4, tls+tcp6, ipc, unix, abstract\n");
 	char *timeout_args[] = {"--timeout", "5s", "tcp://127.0.0.1:1", "users.UserService/GetUser", "{}", NULL};
 	run(RPC_CALL_BIN, NULL, NULL, timeout_args, &r);
 	cr_assert_eq(r.status, 1, "status %d: %s", r.status, r.err);
@@ -327,11 +327,15 @@ make_tls_files(void)
 Test(
     config_refusals, every_binary_refuses_tls_files_it_could_not_use, .init = make_tls_files, .fini = remove_secret_dir)
 {
-	char cert[160], key[160], ca[160], message[1024];
+	char cert[160], key[160], ca[160], callers[160], message[1024];
 	const char *d = secret_dir;
 	snprintf(cert, sizeof(cert), "RPC_TLS_CERT=%s/good.pem", d);
+	snprintf(callers, sizeof(callers), "RPC_TLS_CALLER_CA=%s/ca.pem", d);
 	char *only_cert[] = {cert, NULL};
 	refused_exactly(USER_SVC_BIN, only_cert,
+	    "RPC_TLS_CERT, RPC_TLS_KEY, RPC_TLS_CA and RPC_TLS_CALLER_CA go together (TLS needs all four): "
+	    "RPC_TLS_KEY, RPC_TLS_CA and RPC_TLS_CALLER_CA are not set");
+	refused_exactly(GATEWAY_BIN, only_cert,
 	    "RPC_TLS_CERT, RPC_TLS_KEY and RPC_TLS_CA go together (TLS needs all three): RPC_TLS_KEY and RPC_TLS_CA "
 	    "are not set");
 
@@ -344,17 +348,52 @@ Test(
 
 	snprintf(cert, sizeof(cert), "RPC_TLS_CERT=%s/good.pem", d);
 	snprintf(key, sizeof(key), "RPC_TLS_KEY=%s/other.key", d);
-	char *mismatch[] = {cert, key, ca, NULL};
+	char *mismatch[] = {cert, key, ca, callers, NULL};
 	snprintf(message, sizeof(message),
 	    "RPC_TLS_KEY: '%s/other.key' is not the private key of RPC_TLS_CERT '%s/good.pem'", d, d);
 	refused_exactly(ORDER_SVC_BIN, mismatch, message);
 
 	snprintf(key, sizeof(key), "RPC_TLS_KEY=%s/good.key", d);
 	snprintf(ca, sizeof(ca), "RPC_TLS_CA=%s/notpem.txt", d);
-	char *not_pem[] = {cert, key, ca, NULL};
+	char *not_pem[] = {cert, key, ca, callers, NULL};
 	snprintf(message, sizeof(message),
 	    "RPC_TLS_CA: '%s/notpem.txt' holds no PEM certificate (-----BEGIN CERTIFICATE-----)", d);
 	refused_exactly(USER_SVC_BIN, not_pem, message);
+}
+
+/* TLS configured <=> every RPC URL is tls+tcp://, where a binary listens
+ * and every service it dials, each refusal naming the variable. */
+Test(config_refusals, tls_and_plain_urls_do_not_mix, .init = make_tls_files, .fini = remove_secret_dir)
+{
+	char cert[160], key[160], ca[160], callers[160];
+	const char *d = secret_dir;
+	snprintf(cert, sizeof(cert), "RPC_TLS_CERT=%s/good.pem", d);
+	snprintf(key, sizeof(key), "RPC_TLS_KEY=%s/good.key", d);
+	snprintf(ca, sizeof(ca), "RPC_TLS_CA=%s/ca.pem", d);
+	snprintf(callers, sizeof(callers), "RPC_TLS_CALLER_CA=%s/ca.pem", d);
+	static const char plain[] = "is not tls+tcp://: with RPC_TLS_CERT set every RPC connection is mutual TLS "
+	                            "(unset RPC_TLS_* to choose plain TCP)";
+	char message[512];
+	/* The registry's default URLs are plain. */
+	char *service_defaults[] = {cert, key, ca, callers, NULL};
+	snprintf(message, sizeof(message), "USER_SVC_URL: 'tcp://127.0.0.1:5001' %s", plain);
+	refused_exactly(USER_SVC_BIN, service_defaults, message);
+	char *gateway_defaults[] = {cert, key, ca, NULL};
+	refused_exactly(GATEWAY_BIN, gateway_defaults, message);
+	/* order-svc listens with TLS but would dial user-svc in plain. */
+	char *order_dials_plain[] = {
+	    cert, key, ca, callers, "ORDER_SVC_URL=tls+tcp://127.0.0.1:1", "USER_SVC_URL=ipc:///tmp/u.ipc", NULL};
+	snprintf(message, sizeof(message), "USER_SVC_URL: 'ipc:///tmp/u.ipc' %s", plain);
+	refused_exactly(ORDER_SVC_BIN, order_dials_plain, message);
+	/* One plain element of a list is enough. */
+	char *list[] = {cert, key, ca, "USER_SVC_URL=tls+tcp://a:1,tcp://b:2", NULL};
+	snprintf(message, sizeof(message), "USER_SVC_URL: 'tcp://b:2' %s", plain);
+	refused_exactly(GATEWAY_BIN, list, message);
+	/* And tls+tcp:// without the files. */
+	char *no_files[] = {"USER_SVC_URL=tls+tcp://127.0.0.1:1", NULL};
+	refused_exactly(USER_SVC_BIN, no_files,
+	    "USER_SVC_URL: 'tls+tcp://127.0.0.1:1' is tls+tcp:// but RPC_TLS_CERT, RPC_TLS_KEY and RPC_TLS_CA are not "
+	    "set");
 }
 
 Test(config_refusals, rpc_call_refuses_tls_files_it_could_not_use, .init = make_tls_files, .fini = remove_secret_dir)

@@ -100,7 +100,12 @@ Test(net_check, nng_urls_are_refused_with_the_reason)
 	url_refused("http://x", NET_URL_LISTEN, "has scheme 'http', not one of tcp");
 	url_refused("http://x", NET_URL_DIAL, "has scheme 'http'");
 	url_refused("inproc://x", NET_URL_LISTEN, "reaches only its own process");
-	url_refused("tls+tcp://h:1", NET_URL_DIAL, "has scheme 'tls+tcp'");
+	url_refused("tls+tcp://h", NET_URL_DIAL, "has no port");
+	url_refused("tls+tcp://:5001", NET_URL_DIAL, "has no host");
+	url_refused("tls+tcp4://[::1]:5001", NET_URL_DIAL, "other IP version than tls+tcp4");
+	url_refused("tls+tcp6://127.0.0.1:5001", NET_URL_DIAL, "other IP version than tls+tcp6");
+	url_refused("tls+tcp://h:1/x", NET_URL_DIAL, "has a user, path, query or fragment");
+	url_refused("tls+ipc:///tmp/x", NET_URL_DIAL, "has scheme 'tls+ipc'");
 	url_refused("ws://h:1/p", NET_URL_DIAL, "has scheme 'ws'");
 	url_refused(" tcp://h:1", NET_URL_DIAL, "has scheme ' tcp'");
 	url_refused("tcp:/h:1", NET_URL_DIAL, "is not a URL nng can parse");
@@ -177,6 +182,10 @@ Test(net_check, accepted_urls_are_accepted_by_nng)
 	    {"abstract://svc", NET_URL_LISTEN},
 	    {"ipc:///tmp/a@b.ipc", NET_URL_DIAL},
 	    {"abstract://a%41b", NET_URL_DIAL},
+	    {"tls+tcp://127.0.0.1:5001", NET_URL_DIAL},
+	    {"tls+tcp://0.0.0.0:5001", NET_URL_LISTEN},
+	    {"tls+tcp4://127.0.0.1:5001", NET_URL_DIAL},
+	    {"tls+tcp6://[::1]:5001", NET_URL_DIAL},
 	};
 	nng_socket req, rep;
 	cr_assert_eq(nng_req0_open(&req), 0);
@@ -226,8 +235,7 @@ Test(net_check, dial_lists_name_the_bad_element)
 	list_refused("tcp://a:1,tcp://a:1", "is not a list of nng URLs to dial: element 2 is listed twice");
 	list_refused("tcp://a:1, tcp://b:2",
 	    "is not a list of nng URLs to dial: element 2 ' tcp://b:2' has scheme ' tcp', "
-	    "not one of tcp, tcp4, tcp6, "
-	    "ipc, unix, abstract");
+	    "not one of tcp, tcp4, tcp6, tls+tcp, tls+tcp4, tls+tcp6, ipc, unix, abstract");
 	list_refused("tcp://h", "is not an nng URL to dial: it has no port (host:port)");
 	char huge[1100];
 	memset(huge, 'a', sizeof(huge) - 1);
@@ -244,5 +252,5 @@ Test(net_check, a_service_listens_on_one_url)
 	cr_assert_str_eq(err, "is not an nng URL to listen on: it is a list, and a service listens on one");
 	cr_assert_eq(env_parse_nng_listen_url("http://x", &out, err, sizeof(err)), -1);
 	cr_assert_str_eq(err, "is not an nng URL to listen on: it has scheme 'http', not one of "
-	                      "tcp, tcp4, tcp6, ipc, unix, abstract");
+	                      "tcp, tcp4, tcp6, tls+tcp, tls+tcp4, tls+tcp6, ipc, unix, abstract");
 }

@@ -55,10 +55,10 @@ load(const char *cert, const char *key, const char *ca, char *err, size_t errlen
 			unsetenv(rpc_tls_variable_names[i]);
 	}
 	env_var vars[RPC_TLS_N_VARS];
-	rpc_tls_env_vars(&files, vars);
-	if (env_load(vars, RPC_TLS_N_VARS, err, errlen) != 0)
+	size_t n = rpc_tls_env_vars(&files, RPC_TLS_DIALS, vars);
+	if (env_load(vars, n, err, errlen) != 0)
 		return -1;
-	return rpc_tls_files_check(&files, rpc_tls_variable_names, err, errlen);
+	return rpc_tls_files_check(&files, RPC_TLS_DIALS, rpc_tls_variable_names, err, errlen);
 }
 
 /* The load is refused with exactly message (made with printf from the
@@ -176,12 +176,43 @@ Test(tls_files, a_key_that_cannot_be_used_is_refused_naming_the_variable, .init 
 Test(tls_files, messages_use_the_names_they_are_given, .init = make_files, .fini = remove_files)
 {
 	/* rpc-call's options. */
-	const char *const names[3] = {"--cert", "--key", "--ca"};
-	rpc_tls_files f            = {at("good.pem"), at("other.key"), at("ca.pem")};
+	const char *const names[RPC_TLS_N_VARS] = {"--cert", "--key", "--ca", "--caller-ca"};
+	rpc_tls_files f                         = {at("good.pem"), at("other.key"), at("ca.pem"), ""};
 	char err[512];
-	cr_assert_eq(rpc_tls_files_check(&f, names, err, sizeof(err)), -1);
+	cr_assert_eq(rpc_tls_files_check(&f, RPC_TLS_DIALS, names, err, sizeof(err)), -1);
 	cr_assert_str_eq(err, fmt("--key: '%s' is not the private key of --cert '%s'", f.key, f.cert));
-	f = (rpc_tls_files){at("good.pem"), "", ""};
-	cr_assert_eq(rpc_tls_files_check(&f, names, err, sizeof(err)), -1);
+	f = (rpc_tls_files){at("good.pem"), "", "", ""};
+	cr_assert_eq(rpc_tls_files_check(&f, RPC_TLS_DIALS, names, err, sizeof(err)), -1);
 	cr_assert_str_eq(err, "--cert, --key and --ca go together (TLS needs all three): --key and --ca are not set");
+}
+
+Test(tls_files, a_listener_needs_the_callers_ca_too, .init = make_files, .fini = remove_files)
+{
+	rpc_tls_files f = {at("good.pem"), at("good.key"), at("ca.pem"), ""};
+	char err[512];
+	cr_assert_eq(rpc_tls_files_check(&f, RPC_TLS_DIALS, rpc_tls_variable_names, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(rpc_tls_files_check(&f, RPC_TLS_LISTENS, rpc_tls_variable_names, err, sizeof(err)), -1);
+	cr_assert_str_eq(err, "RPC_TLS_CERT, RPC_TLS_KEY, RPC_TLS_CA and RPC_TLS_CALLER_CA go together (TLS needs "
+	                      "all four): RPC_TLS_CALLER_CA is not set");
+	f.caller_ca = at("ca.pem");
+	cr_assert_eq(rpc_tls_files_check(&f, RPC_TLS_LISTENS, rpc_tls_variable_names, err, sizeof(err)), 0, "%s", err);
+}
+
+/* TLS configured <=> every URL is tls+tcp: a plain URL would bypass the
+ * callers' check, a TLS one without files has no identity. */
+Test(tls_files, urls_are_tls_exactly_when_tls_is_configured)
+{
+	rpc_tls_files on = {"/c.pem", "/k.pem", "/ca.pem", ""}, off = {"", "", "", ""};
+	char err[512];
+	cr_assert_eq(
+	    rpc_tls_check_urls(&on, "X_URL", "tls+tcp://a:1,TLS+TCP4://b:2,tls+tcp6://[::1]:3", err, sizeof(err)), 0,
+	    "%s", err);
+	cr_assert_eq(rpc_tls_check_urls(&on, "X_URL", "tls+tcp://a:1,tcp://b:2", err, sizeof(err)), -1);
+	cr_assert_str_eq(err, "X_URL: 'tcp://b:2' is not tls+tcp://: with RPC_TLS_CERT set every RPC connection is "
+	                      "mutual TLS (unset RPC_TLS_* to choose plain TCP)");
+	cr_assert_eq(rpc_tls_check_urls(&on, "X_URL", "ipc:///tmp/x", err, sizeof(err)), -1);
+	cr_assert_eq(rpc_tls_check_urls(&off, "X_URL", "tcp://a:1,ipc:///tmp/x", err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(rpc_tls_check_urls(&off, "X_URL", "tcp://a:1,tls+tcp://b:2", err, sizeof(err)), -1);
+	cr_assert_str_eq(err, "X_URL: 'tls+tcp://b:2' is tls+tcp:// but RPC_TLS_CERT, RPC_TLS_KEY and RPC_TLS_CA are "
+	                      "not set");
 }
