@@ -1,0 +1,496 @@
+/* Mutual TLS on the RPC connections, with real certificates (the
+ * development PKI of scripts/lib/dev_pki.sh, and tests/support/
+ * make_tls_peers.sh's odd ones) and real sockets: user-svc, order-svc and
+ * a gateway started with their roles' files against the servers
+ * scripts/test started.
+ *
+ * The policy under test (the registry's callers column): user-svc accepts
+ * the gateway, order-svc and the operator; order-svc the gateway and the
+ * operator. A refused caller is closed before a request of it is read,
+ * logged once per connection with its address, and counted; good callers
+ * are served throughout. A dialer accepts only a server whose certificate
+ * names the service it dials. Files are read at start: a rotation is new
+ * files and a restart. */
+#include <criterion/criterion.h>
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+#include <nng/supplemental/tls/tls.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "health.pb-c.h"
+#include "http_client.h"
+#include "orders.pb-c.h"
+#include "procs.h"
+#include "rpc/client.h"
+#include "rpc/envelope.h"
+
+static char dir[64];
+static pid_t user_pid = -1, order_pid = -1, gateway_pid = -1;
+static char user_url[64], order_url[64], gateway_base[64];
+static char user_log[128], order_log[128];
+
+static const char *
+at(const char *rel)
+{
+	static char paths[16][160];
+	static int next;
+	char *p = paths[next++ % 16];
+	snprintf(p, sizeof(paths[0]), "%s/%s", dir, rel);
+	return p;
+}
+
+/* "NAME=dir/rel", kept until the next 32 calls. */
+static const char *
+setting(const char *name, const char *rel)
+{
+	static char settings[32][200];
+	static int next;
+	char *s = settings[next++ % 32];
+	snprintf(s, sizeof(settings[0]), "%s=%s/%s", name, dir, rel);
+	return s;
+}
+
+static void
+sleep_ms(long ms)
+{
+	nanosleep(&(struct timespec){.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L}, NULL);
+}
+
+/* An identity presenting cert/key (paths under dir), trusting the
+ * services' CAs; the files' paths live in *p. */
+typedef struct peer {
+	char cert[160], key[160], ca[160];
+	rpc_tls_files tls;
+} peer;
+
+static const rpc_tls_files *
+identity(peer *p, const char *cert, const char *key)
+{
+	snprintf(p->cert, sizeof(p->cert), "%s/%s", dir, cert);
+	snprintf(p->key, sizeof(p->key), "%s/%s", dir, key);
+	snprintf(p->ca, sizeof(p->ca), "%s/pki/services-ca.pem", dir);
+	p->tls = (rpc_tls_files){p->cert, p->key, p->ca, ""};
+	return &p->tls;
+}
+
+/* tls-call's exit status for one Health call with cert/key ("-": none) at
+ * the service: 0 answered, 3 not. */
+static int
+raw_call(const char *cert, const char *key, int order_svc)
+{
+	char cmd[1024];
+	snprintf(cmd, sizeof(cmd), "'%s' '%s' '%s' '%s' '%s' '%s' %s >/dev/null 2>&1", TLS_CALL_BIN,
+	    strcmp(cert, "-") == 0 ? "-" : at(cert), strcmp(key, "-") == 0 ? "-" : at(key), at("pki/services-ca.pem"),
+	    order_svc ? "order-svc" : "user-svc", order_svc ? order_url : user_url,
+	    order_svc ? "orders.OrderService" : "users.UserService");
+	int status = system(cmd);
+	cr_assert(WIFEXITED(status), "%s: status %d", cmd, status);
+	return WEXITSTATUS(status);
+}
+
+/* A refused caller's dialer redials at once; one that then goes away in
+ * the middle of the handshake stops nng 1.5.2's listener for new
+ * connections (nng#1518: its negotiation error ends the listener's accept),
+ * until the listener watch re-opens it (within about 3 s, rpc/
+ * listener_watch.h). So a good caller is served again within this bound. */
+#define RECOVERY_MS 8000
+
+static rpc_code user_health(const rpc_tls_files *tls, rpc_status *st);
+static rpc_code order_health(const rpc_tls_files *tls, rpc_status *st);
+
+/* Calls Health until it answers OK or RECOVERY_MS pass; the last code. */
+static rpc_code
+served_again(rpc_code (*health)(const rpc_tls_files *, rpc_status *), const rpc_tls_files *tls, rpc_status *st)
+{
+	rpc_code code = RPC_UNAVAILABLE;
+	int64_t start = rpc_clock_ms();
+	for (int64_t until = start + RECOVERY_MS; rpc_clock_ms() < until;) {
+		if ((code = health(tls, st)) == RPC_OK)
+			break;
+		cr_log_info("not served yet after %lld ms: %s", (long long) (rpc_clock_ms() - start), st->message);
+		sleep_ms(200);
+	}
+	return code;
+}
+
+/* Calls service_name's Health at url as tls (a fresh connection each
+ * time); returns the code. reply (may be NULL) gets the reply's bytes. */
+static rpc_code
+health_as(const char *url, const char *contract, const char *server_name, const rpc_tls_files *tls, rpc_status *st,
+    Rpc__Reply **reply)
+{
+	rpc_client *c;
+	rpc_client_options o = {.tls = tls, .server_name = server_name, .connect_wait_ms = 1500};
+	if (rpc_client_open(&c, url, &o, st) != RPC_OK)
+		return st->code;
+	char method[96];
+	snprintf(method, sizeof(method), "%s/Health", contract);
+	Rpc__Reply *r            = NULL;
+	rpc_call_options options = {.timeout_ms = 3000};
+	rpc_code code            = rpc_client_call_raw(c, method, NULL, 0, &r, &options, st);
+	rpc_client_close(c);
+	if (reply != NULL)
+		*reply = r;
+	else if (r != NULL)
+		rpc__reply__free_unpacked(r, NULL);
+	return code;
+}
+
+static rpc_code
+user_health(const rpc_tls_files *tls, rpc_status *st)
+{
+	return health_as(user_url, "users.UserService", "user-svc", tls, st, NULL);
+}
+
+static rpc_code
+order_health(const rpc_tls_files *tls, rpc_status *st)
+{
+	return health_as(order_url, "orders.OrderService", "order-svc", tls, st, NULL);
+}
+
+/* rpc_callers_refused_total of the service at url, asked as the operator. */
+static long long
+refused_count(const char *url, const char *contract, const char *name)
+{
+	peer p;
+	const rpc_tls_files *op = identity(&p, "pki/operator.pem", "pki/operator.key");
+	rpc_status st;
+	Rpc__Reply *r = NULL;
+	rpc_code code = RPC_UNAVAILABLE;
+	for (int64_t until = rpc_clock_ms() + RECOVERY_MS; code != RPC_OK && rpc_clock_ms() < until;)
+		if ((code = health_as(url, contract, name, op, &st, &r)) != RPC_OK)
+			sleep_ms(200);
+	cr_assert_eq(code, RPC_OK, "%s health: %s", name, st.message);
+	Health__HealthReply *h = health__health_reply__unpack(NULL, r->payload.len, r->payload.data);
+	cr_assert_not_null(h);
+	long long n = -1;
+	for (size_t i = 0; i < h->n_stats; i++)
+		if (strcmp(h->stats[i]->name, "rpc_callers_refused_total") == 0)
+			n = (long long) h->stats[i]->value;
+	health__health_reply__free_unpacked(h, NULL);
+	rpc__reply__free_unpacked(r, NULL);
+	cr_assert_geq(n, 0, "%s has no rpc_callers_refused_total", name);
+	return n;
+}
+
+static long
+count_in_file(const char *path, const char *needle)
+{
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return 0;
+	char line[2048];
+	long n = 0;
+	while (fgets(line, sizeof(line), f) != NULL)
+		n += strstr(line, needle) != NULL;
+	fclose(f);
+	return n;
+}
+
+static pid_t
+start_user_svc(void)
+{
+	char listen[96];
+	snprintf(listen, sizeof(listen), "USER_SVC_URL=%s", user_url);
+	const char *env[] = {setting("RPC_TLS_CERT", "run/user-svc.pem"), setting("RPC_TLS_KEY", "run/user-svc.key"),
+	    setting("RPC_TLS_CA", "pki/services-ca.pem"), setting("RPC_TLS_CALLER_CA", "pki/callers/user-svc.pem"),
+	    listen, NULL};
+	return procs_start(USER_SVC_BIN, env, user_log);
+}
+
+static pid_t
+start_order_svc(void)
+{
+	char listen[96], dial[96];
+	snprintf(listen, sizeof(listen), "ORDER_SVC_URL=%s", order_url);
+	snprintf(dial, sizeof(dial), "USER_SVC_URL=%s", user_url);
+	const char *env[] = {setting("RPC_TLS_CERT", "pki/order-svc.pem"), setting("RPC_TLS_KEY", "pki/order-svc.key"),
+	    setting("RPC_TLS_CA", "pki/services-ca.pem"), setting("RPC_TLS_CALLER_CA", "pki/callers/order-svc.pem"),
+	    listen, dial, NULL};
+	return procs_start(ORDER_SVC_BIN, env, order_log);
+}
+
+/* Waits until the operator gets an OK Health from both services. */
+static void
+wait_served(void)
+{
+	peer p;
+	const rpc_tls_files *op = identity(&p, "pki/operator.pem", "pki/operator.key");
+	rpc_status st;
+	for (int i = 0; i < 100; i++) {
+		if (user_health(op, &st) == RPC_OK && order_health(op, &st) == RPC_OK)
+			return;
+		sleep_ms(100);
+	}
+	cr_assert_fail("the services did not answer the operator: %s", st.message);
+}
+
+static void
+copy(const char *from, const char *to)
+{
+	char cmd[512];
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", at(from), at(to));
+	cr_assert_eq(system(cmd), 0, "%s", cmd);
+}
+
+static void
+setup(void)
+{
+	snprintf(dir, sizeof(dir), "/tmp/rpc-tls-XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+	char cmd[512];
+	snprintf(cmd, sizeof(cmd), "'%s' '%s' '%s'", MAKE_TLS_PEERS, SOURCE_DIR, dir);
+	cr_assert_eq(system(cmd), 0, "%s failed", cmd);
+	/* user-svc's files are copies, so a test can rotate them. */
+	snprintf(cmd, sizeof(cmd), "mkdir '%s/run'", dir);
+	cr_assert_eq(system(cmd), 0);
+	copy("pki/user-svc.pem", "run/user-svc.pem");
+	copy("pki/user-svc.key", "run/user-svc.key");
+	snprintf(user_url, sizeof(user_url), "tls+tcp://127.0.0.1:%d", procs_free_port());
+	snprintf(order_url, sizeof(order_url), "tls+tcp://127.0.0.1:%d", procs_free_port());
+	snprintf(user_log, sizeof(user_log), "%s/user-svc.log", dir);
+	snprintf(order_log, sizeof(order_log), "%s/order-svc.log", dir);
+	user_pid  = start_user_svc();
+	order_pid = start_order_svc();
+	cr_assert(user_pid > 0 && order_pid > 0);
+	wait_served();
+}
+
+static void
+teardown(void)
+{
+	pid_t *pids[] = {&gateway_pid, &order_pid, &user_pid};
+	for (size_t i = 0; i < 3; i++)
+		if (*pids[i] > 0) {
+			int status = procs_stop(*pids[i], 10000);
+			cr_expect(
+			    WIFEXITED(status) && WEXITSTATUS(status) == 0, "a process ended with status %d", status);
+			*pids[i] = -1;
+		}
+	if (getenv("KEEP_TEST_DIR") != NULL)
+		return; /* for a look at the logs */
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+TestSuite(rpc_tls, .init = setup, .fini = teardown, .timeout = 120);
+
+/* Each kind of caller a service must not serve: refused, logged with its
+ * address, counted; the good callers are served before, between and
+ * after. */
+Test(rpc_tls, callers_without_an_allowed_certificate_are_refused_logged_and_counted)
+{
+	static const struct {
+		const char *what, *cert, *key;
+		int order_svc; /* 1: call order-svc, 0: user-svc */
+	} bad[] = {
+	    {"self-signed", "odd/self.pem", "odd/self.key", 0},
+	    {"from a CA nobody trusts", "odd/stranger.pem", "odd/stranger.key", 0},
+	    {"expired, from the gateway's own CA", "odd/expired.pem", "odd/expired.key", 0},
+	    {"user-svc's identity calling order-svc", "pki/user-svc.pem", "pki/user-svc.key", 1},
+	    {"self-signed, at order-svc", "odd/self.pem", "odd/self.key", 1},
+	};
+	peer gp, op;
+	const rpc_tls_files *gateway = identity(&gp, "pki/gateway.pem", "pki/gateway.key");
+	const rpc_tls_files *order   = identity(&op, "pki/order-svc.pem", "pki/order-svc.key");
+	long long user_before        = refused_count(user_url, "users.UserService", "user-svc");
+	long long order_before       = refused_count(order_url, "orders.OrderService", "order-svc");
+	long user_lines              = count_in_file(user_log, "rpc_caller_refused peer=127.0.0.1:");
+	long order_lines             = count_in_file(order_log, "rpc_caller_refused peer=127.0.0.1:");
+	int to_user = 0, to_order = 0;
+	rpc_status st;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		/* nng's own client (tls-call): the expired certificate is
+		 * one rpc-call would not present. */
+		cr_assert_eq(raw_call(bad[i].cert, bad[i].key, bad[i].order_svc), 3, "%s: answered", bad[i].what);
+		*(bad[i].order_svc ? &to_order : &to_user) += 1;
+		/* The allowed callers are still served. */
+		cr_assert_eq(user_health(gateway, &st), RPC_OK, "gateway, after %s: %s", bad[i].what, st.message);
+		cr_assert_eq(user_health(order, &st), RPC_OK, "order-svc calling user-svc: %s", st.message);
+		cr_assert_eq(
+		    order_health(gateway, &st), RPC_OK, "gateway at order-svc, after %s: %s", bad[i].what, st.message);
+	}
+	/* At least one refusal per bad caller (its dialer may have redialed
+	 * before it closed), each counted and logged with the peer address. */
+	long long user_refused  = refused_count(user_url, "users.UserService", "user-svc") - user_before;
+	long long order_refused = refused_count(order_url, "orders.OrderService", "order-svc") - order_before;
+	cr_assert_geq(user_refused, to_user, "user-svc counted %lld refusals of %d callers", user_refused, to_user);
+	cr_assert_geq(order_refused, to_order, "order-svc counted %lld of %d", order_refused, to_order);
+	sleep_ms(200); /* the log lines are written as the count goes up; let them reach the file */
+	cr_assert_eq(count_in_file(user_log, "rpc_caller_refused peer=127.0.0.1:") - user_lines, user_refused);
+	cr_assert_eq(count_in_file(order_log, "rpc_caller_refused peer=127.0.0.1:") - order_lines, order_refused);
+	cr_log_info("refusals counted: user-svc %lld, order-svc %lld; listener re-opens (nng#1518): %ld, %ld",
+	    user_refused, order_refused, count_in_file(user_log, "rpc_listener_reopened"),
+	    count_in_file(order_log, "rpc_listener_reopened"));
+}
+
+/* A TLS client with no certificate at all (nng's own config: it never
+ * presents one), sending a request: never answered, refused and counted. */
+Test(rpc_tls, a_caller_with_no_certificate_is_refused)
+{
+	long long before = refused_count(user_url, "users.UserService", "user-svc");
+	cr_assert_eq(raw_call("-", "-", 0), 3, "a caller with no certificate was answered");
+	peer gp;
+	const rpc_tls_files *gateway = identity(&gp, "pki/gateway.pem", "pki/gateway.key");
+	rpc_status st;
+	cr_assert_eq(served_again(user_health, gateway, &st), RPC_OK, "%s", st.message);
+	cr_assert_gt(refused_count(user_url, "users.UserService", "user-svc"), before);
+	/* The same client with the gateway's certificate is answered: the
+	 * refusal was the certificate's. */
+	cr_assert_eq(raw_call("pki/gateway.pem", "pki/gateway.key", 0), 0);
+}
+
+/* Plain TCP and garbage at a TLS port: no TLS handshake, so nng drops the
+ * connection before a pipe exists (not counted: nng 1.5.2 shows nothing
+ * of it); the service serves on. */
+Test(rpc_tls, plain_tcp_and_garbage_are_not_served)
+{
+	rpc_client *c;
+	rpc_status st;
+	char plain[96];
+	snprintf(plain, sizeof(plain), "tcp://%s", user_url + strlen("tls+tcp://"));
+	cr_assert_eq(rpc_client_open(&c, plain, &(rpc_client_options){.connect_wait_ms = 500}, &st), RPC_OK);
+	Rpc__Reply *r = NULL;
+	rpc_code code = rpc_client_call_raw(
+	    c, "users.UserService/Health", NULL, 0, &r, &(rpc_call_options){.timeout_ms = 1500}, &st);
+	rpc_client_close(c);
+	cr_assert_neq(code, RPC_OK, "served in plain TCP");
+	char cmd[256];
+	snprintf(cmd, sizeof(cmd), "head -c 4096 /dev/urandom > /dev/tcp/127.0.0.1/%s", strrchr(user_url, ':') + 1);
+	char bash[300];
+	snprintf(bash, sizeof(bash), "bash -c '%s' 2>/dev/null", cmd);
+	(void) system(bash);
+	peer gp;
+	const rpc_tls_files *gateway = identity(&gp, "pki/gateway.pem", "pki/gateway.key");
+	cr_assert_eq(served_again(user_health, gateway, &st), RPC_OK, "%s", st.message);
+}
+
+/* The dialer checks the server's name: order-svc's genuine certificate
+ * does not make it user-svc. */
+Test(rpc_tls, a_server_without_the_expected_name_is_refused)
+{
+	peer gp;
+	const rpc_tls_files *gateway = identity(&gp, "pki/gateway.pem", "pki/gateway.key");
+	rpc_status st;
+	rpc_code code = health_as(order_url, "orders.OrderService", "user-svc", gateway, &st, NULL);
+	cr_assert_eq(code, RPC_UNAVAILABLE, "%s: %s", rpc_code_name(code), st.message);
+	cr_assert_not_null(strstr(st.message, "its certificate is not user-svc's"), "%s", st.message);
+	/* Nor does a CA the dialer does not trust: the same name from it. */
+	rpc_tls_files trusts_only_order = *gateway;
+	char ca[160];
+	snprintf(ca, sizeof(ca), "%s/pki/ca/order-svc.pem", dir);
+	trusts_only_order.ca = ca;
+	code                 = user_health(&trusts_only_order, &st);
+	cr_assert_eq(code, RPC_UNAVAILABLE, "%s: %s", rpc_code_name(code), st.message);
+	cr_assert_eq(user_health(gateway, &st), RPC_OK, "%s", st.message);
+}
+
+/* The whole path with TLS: HTTP → gateway → user-svc and order-svc →
+ * user-svc, and the refusals in the gateway's /metrics. */
+Test(rpc_tls, the_gateway_serves_over_tls_and_shows_refusals_in_metrics)
+{
+	int port = procs_free_port();
+	char ports[32], users[96], orders[96];
+	snprintf(ports, sizeof(ports), "GATEWAY_PORTS=%d", port);
+	snprintf(users, sizeof(users), "USER_SVC_URL=%s", user_url);
+	snprintf(orders, sizeof(orders), "ORDER_SVC_URL=%s", order_url);
+	const char *env[] = {setting("RPC_TLS_CERT", "pki/gateway.pem"), setting("RPC_TLS_KEY", "pki/gateway.key"),
+	    setting("RPC_TLS_CA", "pki/services-ca.pem"), ports, users, orders, "ECHO_SVC_URL=tls+tcp://127.0.0.1:1",
+	    NULL};
+	char log[128];
+	snprintf(log, sizeof(log), "%s/gateway.log", dir);
+	gateway_pid = procs_start(GATEWAY_BIN, env, log);
+	cr_assert(gateway_pid > 0);
+	snprintf(gateway_base, sizeof(gateway_base), "http://127.0.0.1:%d", port);
+	char url[160];
+	snprintf(url, sizeof(url), "%s/healthz", gateway_base);
+	cr_assert_eq(procs_wait_http(url, 10000), 0);
+
+	/* A user made through the gateway, then an order for it (order-svc
+	 * asks user-svc, as order-svc), and one for nobody (user-svc says no). */
+	char email[96], body[256];
+	snprintf(email, sizeof(email), "tls-%d-%ld@example.com", (int) getpid(), (long) time(NULL));
+	snprintf(body, sizeof(body), "{\"name\":\"Tls\",\"email\":\"%s\"}", email);
+	const char *json[] = {"Content-Type: application/json", NULL};
+	http_response r;
+	snprintf(url, sizeof(url), "%s/users", gateway_base);
+	cr_assert_eq(http_request("POST", url, json, body, &r), 201, "%s", r.body);
+	json_int_t id = json_integer_value(json_object_get(r.json, "id"));
+	http_response_free(&r);
+	snprintf(url, sizeof(url), "%s/orders", gateway_base);
+	snprintf(body, sizeof(body), "{\"userId\":%lld,\"product\":\"tls\",\"price\":1}", (long long) id);
+	cr_assert_eq(http_request("POST", url, json, body, &r), 201, "%s", r.body);
+	http_response_free(&r);
+	snprintf(body, sizeof(body), "{\"userId\":%lld,\"product\":\"tls\",\"price\":1}", (long long) id + 1000000);
+	cr_assert_eq(http_request("POST", url, json, body, &r), 404, "%s", r.body);
+	http_response_free(&r);
+
+	/* A refused caller shows in /metrics. */
+	cr_assert_eq(raw_call("odd/self.pem", "odd/self.key", 0), 3, "a self-signed caller was answered");
+	snprintf(url, sizeof(url), "%s/metrics", gateway_base);
+	cr_assert_eq(http_request("GET", url, NULL, NULL, &r), 200);
+	const char *line = strstr(r.body, "service_rpc_callers_refused_total{service=\"user-svc\"");
+	cr_assert_not_null(line, "%s", r.body);
+	long long n = atoll(strchr(line, '}') + 2);
+	cr_assert_geq(n, 1, "%.200s", line);
+	http_response_free(&r);
+}
+
+/* Rotation as documented: the files are read at start. New files change
+ * nothing until the service restarts, new connections included; after the
+ * restart its callers (order-svc, never restarted) reconnect by
+ * themselves. */
+Test(rpc_tls, a_certificate_is_rotated_by_new_files_and_a_restart)
+{
+	peer gp;
+	const rpc_tls_files *gateway = identity(&gp, "pki/gateway.pem", "pki/gateway.key");
+	rpc_status st;
+	/* 1. Files a caller would refuse (a certificate from nobody's CA):
+	 *    no effect on the running process. */
+	copy("odd/stranger.pem", "run/user-svc.pem");
+	copy("odd/stranger.key", "run/user-svc.key");
+	cr_assert_eq(user_health(gateway, &st), RPC_OK, "a new connection used the new files: %s", st.message);
+	/* 2. A restart reads them: now refused by its callers. */
+	cr_assert_eq(procs_stop(user_pid, 10000), 0);
+	user_pid = start_user_svc();
+	sleep_ms(1000);
+	cr_assert_eq(user_health(gateway, &st), RPC_UNAVAILABLE, "served with a certificate nobody trusts");
+	/* 3. The rotation proper: a re-issued certificate, a restart. */
+	copy("odd/user-svc-2.pem", "run/user-svc.pem");
+	copy("odd/user-svc-2.key", "run/user-svc.key");
+	cr_assert_eq(procs_stop(user_pid, 10000), 0);
+	user_pid = start_user_svc();
+	wait_served();
+	/* order-svc reaches user-svc again: an order for nobody is NOT_FOUND
+	 * (user-svc said so), not UNAVAILABLE. */
+	peer p;
+	const rpc_tls_files *op = identity(&p, "pki/operator.pem", "pki/operator.key");
+	rpc_client *c;
+	cr_assert_eq(
+	    rpc_client_open(&c, order_url, &(rpc_client_options){.tls = op, .server_name = "order-svc"}, &st), RPC_OK);
+	Orders__CreateOrderRequest req = ORDERS__CREATE_ORDER_REQUEST__INIT;
+	Google__Type__Decimal price    = GOOGLE__TYPE__DECIMAL__INIT;
+	price.value                    = "1";
+	req.user_id                    = 999999999;
+	req.product                    = "rotated";
+	req.price                      = &price;
+	ProtobufCMessage *out          = NULL;
+	rpc_code code                  = RPC_UNAVAILABLE;
+	for (int i = 0; i < 50 && code == RPC_UNAVAILABLE; i++) {
+		code = rpc_client_call(c, &orders__order_service__descriptor, "CreateOrder", &req.base, &out,
+		    &(rpc_call_options){.timeout_ms = 3000}, &st);
+		if (code == RPC_UNAVAILABLE)
+			sleep_ms(100);
+	}
+	if (out != NULL)
+		protobuf_c_message_free_unpacked(out, NULL);
+	rpc_client_close(c);
+	cr_assert_eq(code, RPC_NOT_FOUND, "%s: %s", rpc_code_name(code), st.message);
+}
