@@ -1,8 +1,11 @@
 /* RPC micro-benchmark: round trips per second and p50/p99 latency through
  * the RPC runtime (envelope, dispatch, protobuf) at 1, 8 and 32 concurrent
  * callers, next to a bare nng req/rep echo with the same threads measured
- * in the same run, so the runtime's own cost reads as a ratio.
- * Usage: rpc-bench [seconds-per-case] [json-output-file] */
+ * in the same run, so the runtime's own cost reads as a ratio. Given a
+ * development PKI (scripts/lib/dev_pki.sh's folder), the runtime is also
+ * measured over mutual TLS (tls+tcp://, user-svc's identity serving the
+ * gateway's), in the same run.
+ * Usage: rpc-bench [seconds-per-case] [json-output-file] [pki-dir] */
 #include <arpa/inet.h>
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
@@ -182,7 +185,8 @@ int
 main(int argc, char **argv)
 {
 	int seconds      = argc > 1 ? atoi(argv[1]) : 2;
-	const char *json = argc > 2 ? argv[2] : NULL;
+	const char *json = argc > 2 && argv[2][0] != '\0' ? argv[2] : NULL;
+	const char *pki  = argc > 3 ? argv[3] : NULL;
 	if (seconds < 1)
 		seconds = 1;
 	static const int concurrency[] = {1, 8, 32};
@@ -190,8 +194,9 @@ main(int argc, char **argv)
 	 * four, to show what the one-request-at-a-time pipe costs; the
 	 * runtime's ratio is to the former. */
 	static const int bare_connections[] = {1, 4};
-	bench_result results[9];
+	bench_result results[12];
 	int n_results = 0;
+	int group     = pki != NULL ? 4 : 3; /* results per concurrency */
 
 	/* Bare nng on its own port. */
 	bare_server bare;
@@ -216,6 +221,24 @@ main(int argc, char **argv)
 		return 1;
 	}
 
+	/* And over TLS: user-svc's identity serving, the gateway's calling. */
+	char paths[6][512];
+	rpc_tls_files server_tls = {"", "", "", ""}, client_tls = {"", "", "", ""};
+	rpc_server *tls_srv = NULL;
+	if (pki != NULL) {
+		static const char *const names[6] = {"user-svc.pem", "user-svc.key", "services-ca.pem",
+		    "callers/user-svc.pem", "gateway.pem", "gateway.key"};
+		for (int i = 0; i < 6; i++)
+			snprintf(paths[i], sizeof(paths[i]), "%s/%s", pki, names[i]);
+		server_tls = (rpc_tls_files){paths[0], paths[1], paths[2], paths[3]};
+		client_tls = (rpc_tls_files){paths[4], paths[5], paths[2], ""};
+		if (test_service_open_tls(&tls_srv, "tls+tcp://127.0.0.1:0", SERVER_WORKERS, &server_tls, &st) !=
+		    RPC_OK) {
+			fprintf(stderr, "rpc-bench: TLS: %s\n", st.message);
+			return 1;
+		}
+	}
+
 	load l       = {0};
 	l.samples_us = malloc(sizeof(uint32_t) * MAX_SAMPLES);
 	for (int k = 0; k < 3; k++) {
@@ -235,6 +258,17 @@ main(int argc, char **argv)
 			nng_msleep(10);
 		results[n_results++] = run_case("rpc runtime (Echo)", 1, &l, concurrency[k], seconds);
 		rpc_client_close(l.client);
+		if (tls_srv == NULL)
+			continue;
+		rpc_client_options o = {.tls = &client_tls, .server_name = "user-svc"};
+		if (rpc_client_open(&l.client, rpc_server_url(tls_srv), &o, &st) != RPC_OK) {
+			fprintf(stderr, "rpc-bench: TLS client: %s\n", st.message);
+			return 1;
+		}
+		for (int waited = 0; rpc_client_connections(l.client) < 1 && waited < 5000; waited += 10)
+			nng_msleep(10);
+		results[n_results++] = run_case("rpc runtime over mutual TLS (Echo)", 1, &l, concurrency[k], seconds);
+		rpc_client_close(l.client);
 	}
 
 	printf("| path | connections | callers | round trips/s | p50 µs | p99 µs | errors | vs bare, same connections "
@@ -242,10 +276,10 @@ main(int argc, char **argv)
 	printf("|---|---:|---:|---:|---:|---:|---:|---:|\n");
 	for (int i = 0; i < n_results; i++) {
 		bench_result *r = &results[i];
-		double bare_rps = results[i - i % 3].rps;
+		double bare_rps = results[i - i % group].rps;
 		printf("| %s | %d | %d | %.0f | %.0f | %.0f | %ld |", r->kind, r->connections, r->callers, r->rps,
 		    r->p50_us, r->p99_us, r->errors);
-		if (i % 3 == 2)
+		if (i % group >= 2)
 			printf(" %.0f%% |\n", 100.0 * r->rps / bare_rps);
 		else
 			printf(" |\n");
@@ -268,6 +302,7 @@ main(int argc, char **argv)
 		}
 	}
 	rpc_server_close(srv);
+	rpc_server_close(tls_srv);
 	nng_close(bare.sock);
 	for (int i = 0; i < SERVER_WORKERS; i++)
 		pthread_join(bare.threads[i], NULL);

@@ -9,4 +9,8 @@
 /* Starts the test service on url with the given number of workers. */
 rpc_code test_service_open(rpc_server **out, const char *url, int workers, rpc_status *st);
 
+/* The same with TLS (rpc_server_options.tls; NULL: plain). */
+rpc_code test_service_open_tls(
+    rpc_server **out, const char *url, int workers, const rpc_tls_files *tls, rpc_status *st);
+
 #endif
