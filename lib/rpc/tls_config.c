@@ -7,6 +7,7 @@
 #include <mbedtls/ecp.h>
 #include <mbedtls/entropy.h>
 #include <mbedtls/pk.h>
+#include <mbedtls/version.h>
 #include <mbedtls/x509_crt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,6 +103,20 @@ rpc_tls_listener_config(nng_tls_config **out, const rpc_tls_files *files, const 
 	return RPC_OK;
 }
 
+/* mbedTLS 3.4 deprecates the MPI form (Debian 13 has 3.6). */
+static int
+set_serial(mbedtls_x509write_cert *crt, const mbedtls_mpi *mpi, unsigned char *raw, size_t len)
+{
+#if MBEDTLS_VERSION_NUMBER >= 0x03040000
+	(void) mpi;
+	return mbedtls_x509write_crt_set_serial_raw(crt, raw, len);
+#else
+	(void) raw;
+	(void) len;
+	return mbedtls_x509write_crt_set_serial(crt, mpi);
+#endif
+}
+
 rpc_code
 rpc_tls_self_make(rpc_tls_self *self, rpc_status *st)
 {
@@ -110,6 +125,7 @@ rpc_tls_self_make(rpc_tls_self *self, rpc_status *st)
 	mbedtls_pk_context key;
 	mbedtls_x509write_cert crt;
 	mbedtls_mpi serial;
+	unsigned char serial_raw[16];
 	mbedtls_entropy_init(&entropy);
 	mbedtls_ctr_drbg_init(&drbg);
 	mbedtls_pk_init(&key);
@@ -128,8 +144,11 @@ rpc_tls_self_make(rpc_tls_self *self, rpc_status *st)
 		ret = mbedtls_ecp_gen_key(MBEDTLS_ECP_DP_SECP256R1, mbedtls_pk_ec(key), mbedtls_ctr_drbg_random, &drbg);
 	}
 	if (ret == 0) {
-		stage = "mbedtls_mpi_fill_random";
-		ret   = mbedtls_mpi_fill_random(&serial, 16, mbedtls_ctr_drbg_random, &drbg);
+		stage = "mbedtls_ctr_drbg_random";
+		ret   = mbedtls_ctr_drbg_random(&drbg, serial_raw, sizeof(serial_raw));
+		serial_raw[0] &= 0x7f; /* a positive INTEGER (RFC 5280 4.1.2.2) */
+		if (ret == 0)
+			ret = mbedtls_mpi_read_binary(&serial, serial_raw, sizeof(serial_raw));
 	}
 	if (ret == 0) {
 		mbedtls_x509write_crt_set_version(&crt, MBEDTLS_X509_CRT_VERSION_3);
@@ -141,7 +160,7 @@ rpc_tls_self_make(rpc_tls_self *self, rpc_status *st)
 		 * the trusted list (a "locally trusted" end entity). */
 		if ((ret = mbedtls_x509write_crt_set_subject_name(&crt, "CN=rpc-self")) == 0 &&
 		    (ret = mbedtls_x509write_crt_set_issuer_name(&crt, "CN=rpc-self")) == 0 &&
-		    (ret = mbedtls_x509write_crt_set_serial(&crt, &serial)) == 0 &&
+		    (ret = set_serial(&crt, &serial, serial_raw, sizeof(serial_raw))) == 0 &&
 		    (ret = mbedtls_x509write_crt_set_validity(&crt, "20000101000000", "20991231235959")) == 0 &&
 		    (ret = mbedtls_x509write_crt_set_basic_constraints(&crt, 0, -1)) == 0)
 			ret = mbedtls_x509write_crt_pem(&crt, (unsigned char *) self->cert_pem, sizeof(self->cert_pem),

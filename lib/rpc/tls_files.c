@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <mbedtls/error.h>
 #include <mbedtls/pk.h>
+#include <mbedtls/version.h>
 #include <mbedtls/x509_crt.h>
 #include <nng/nng.h>
 #include <nng/supplemental/tls/tls.h>
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
 
 /* A PEM file larger than this is not a certificate chain or a key. */
 #define PEM_MAX (1024 * 1024)
@@ -36,6 +38,42 @@ read_pem(const char *path, char **out, size_t *len, char *err, size_t errlen)
 	case FILE_READ_NO_MEMORY: snprintf(err, errlen, "cannot be read: out of memory"); return -1;
 	}
 	return -1;
+}
+
+/* mbedTLS 3 (Debian 13) takes a random source to parse and to pair keys
+ * (RSA blinding); 2.28 (Debian 12) takes none. */
+static int
+random_bytes(void *ctx, unsigned char *buf, size_t len)
+{
+	(void) ctx;
+	for (size_t done = 0; done < len;) {
+		ssize_t n = getrandom(buf + done, len - done, 0);
+		if (n <= 0 && errno != EINTR)
+			return -1;
+		done += n > 0 ? (size_t) n : 0;
+	}
+	return 0;
+}
+
+static int
+parse_key(mbedtls_pk_context *key, const unsigned char *pem, size_t len)
+{
+#if MBEDTLS_VERSION_MAJOR >= 3
+	return mbedtls_pk_parse_key(key, pem, len, NULL, 0, random_bytes, NULL);
+#else
+	(void) random_bytes;
+	return mbedtls_pk_parse_key(key, pem, len, NULL, 0);
+#endif
+}
+
+static int
+check_pair(const mbedtls_pk_context *pub, const mbedtls_pk_context *prv)
+{
+#if MBEDTLS_VERSION_MAJOR >= 3
+	return mbedtls_pk_check_pair(pub, prv, random_bytes, NULL);
+#else
+	return mbedtls_pk_check_pair(pub, prv);
+#endif
 }
 
 static void
@@ -109,7 +147,7 @@ load_key(const char *path, mbedtls_pk_context *key, char *err, size_t errlen)
 	if (strstr(pem, "-----BEGIN ") == NULL || strstr(pem, "PRIVATE KEY-----") == NULL) {
 		snprintf(err, errlen, "holds no PEM private key (-----BEGIN ... PRIVATE KEY-----)");
 	} else {
-		int r = mbedtls_pk_parse_key(key, (const unsigned char *) pem, len + 1, NULL, 0);
+		int r = parse_key(key, (const unsigned char *) pem, len + 1);
 		if (r == MBEDTLS_ERR_PK_PASSWORD_REQUIRED) {
 			snprintf(err, errlen, "is encrypted: give the key unencrypted, readable by this user only");
 		} else if (r != 0) {
@@ -329,7 +367,7 @@ rpc_tls_files_check(
 	} else if (load_key(f->key, &key, why, sizeof(why)) != 0) {
 		snprintf(err, errlen, "%s: '%s' %s", names[1], f->key, why);
 		rv = -1;
-	} else if (mbedtls_pk_check_pair(&cert.pk, &key) != 0) {
+	} else if (check_pair(&cert.pk, &key) != 0) {
 		/* The first certificate of the file is the one nng presents. */
 		snprintf(
 		    err, errlen, "%s: '%s' is not the private key of %s '%s'", names[1], f->key, names[0], f->cert);
