@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/fd_limit.h"
 #include "base/log.h"
 #include "base/signals.h"
 #include "config.h"
@@ -26,6 +27,7 @@ main(int argc, char **argv)
 
 	sigset_t stop_signals;
 	signals_block_stop(&stop_signals); /* main waits for them below */
+	long max_fds = fd_limit_raise();   /* each connection, HTTP or RPC, holds one */
 
 	rpc_client *clients[CONTRACT_SERVICES_MAX] = {0};
 	rpc_status st;
@@ -49,8 +51,8 @@ main(int argc, char **argv)
 	for (int i = 0; i < cfg.ports.n; i++)
 		snprintf(
 		    ports + strlen(ports), sizeof(ports) - strlen(ports), "%s%d", i ? "," : "", cfg.ports.ports[i]);
-	log_info(
-	    NULL, "gateway_started ports=%s bind=%s services=%zu", ports, cfg.bind_address, contract_services_count);
+	log_info(NULL, "gateway_started ports=%s bind=%s services=%zu max_fds=%ld", ports, cfg.bind_address,
+	    contract_services_count, max_fds);
 	for (size_t s = 0; s < contract_services_count; s++)
 		log_info(NULL, "gateway_service service=%s url=%s", contract_services[s].name, cfg.service_urls[s]);
 

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "base/fd_limit.h"
 #include "base/log.h"
 #include "base/signals.h"
 #include "rpc/server.h"
@@ -31,6 +32,7 @@ svc_main(const svc_declaration *decl, int argc, char **argv)
 
 	sigset_t stop;
 	signals_block_stop(&stop);
+	long max_fds = fd_limit_raise(); /* each connection holds one */
 
 	int migrated = db_migrate_at_start(
 	    cfg.db_url, decl->migration_lock, decl->migrations, decl->n_migrations, &stop, (int) cfg.db_wait_s);
@@ -67,7 +69,8 @@ svc_main(const svc_declaration *decl, int argc, char **argv)
 	char detail[256] = "";
 	if (decl->describe != NULL)
 		decl->describe(&cfg, detail, sizeof(detail));
-	log_info(NULL, "%s_started url=%s workers=%ld%s", event, rpc_server_url(server), cfg.workers, detail);
+	log_info(NULL, "%s_started url=%s workers=%ld max_fds=%ld%s", event, rpc_server_url(server), cfg.workers,
+	    max_fds, detail);
 
 	int sig;
 	sigwait(&stop, &sig);

@@ -404,6 +404,14 @@ rpc_client_call_raw(rpc_client *c, const char *full_method, const uint8_t *paylo
 		if (rv == NNG_ETIMEDOUT)
 			code =
 			    rpc_status_set(st, RPC_DEADLINE_EXCEEDED, "no reply within %lld ms", (long long) timeout);
+		else if (c->tls_name[0] != '\0')
+			/* A service that refuses the caller's certificate closes the
+			 * connection right after the handshake: nng 1.5.2 says no more. */
+			code = rpc_status_set(st, rpc_code_from_nng(rv),
+			    "connection lost: %s (if at once, the service may refuse this caller: is RPC_TLS_CERT from "
+			    "a "
+			    "CA in %s's RPC_TLS_CALLER_CA?)",
+			    nng_strerror(rv), c->tls_name);
 		else
 			code = rpc_status_set(st, rpc_code_from_nng(rv), "connection lost: %s", nng_strerror(rv));
 		goto out;

@@ -9,12 +9,17 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "base/fd_limit.h"
 #include "base/log.h"
 #include "base/monotonic.h"
 
 #define PERIOD_MS 1000
 #define PROBE_TIMEOUT_MS 2000 /* generous: a busy machine accepts slowly */
 #define FAILURES_TO_REOPEN 2
+/* Below this many free descriptors a probe that went unanswered says the
+ * process is starved, not that the listener is stuck: re-opening would
+ * close the listener and then fail to open it again. */
+#define FD_HEADROOM_MIN 64
 
 struct listener_watch {
 	nng_socket sock;
@@ -91,9 +96,19 @@ accepts(listener_watch *w)
 	return ok;
 }
 
-static void
+/* Returns true when a listener is open again; false leaves none open (the
+ * caller retries at the next period). */
+static bool
 reopen(listener_watch *w)
 {
+	long headroom = fd_limit_headroom();
+	if (headroom >= 0 && headroom < FD_HEADROOM_MIN) {
+		log_warn(NULL,
+		    "rpc_listener_reopen_skipped url=%s free_fds=%ld reason=\"out of file descriptors: new connections "
+		    "wait for some to close (a flood of half-open connections holds one each for up to 10 s)\"",
+		    w->url, headroom);
+		return true; /* the listener stays as it is */
+	}
 	nng_listener_close(*w->listener);
 	int rv = nng_listener_create(w->listener, w->sock, w->url);
 	if (rv == 0 && w->listen_tls != NULL)
@@ -101,10 +116,12 @@ reopen(listener_watch *w)
 	if (rv == 0 && (rv = nng_listener_start(*w->listener, 0)) != 0)
 		nng_listener_close(*w->listener);
 	if (rv != 0) {
-		log_error(NULL, "rpc_listener_reopen_failed url=%s error=\"%s\" (retried)", w->url, nng_strerror(rv));
-		return;
+		log_error(NULL, "rpc_listener_reopen_failed url=%s error=\"%s\" (retried each second)", w->url,
+		    nng_strerror(rv));
+		return false;
 	}
 	log_warn(NULL, "rpc_listener_reopened url=%s reason=\"new connections were not accepted (nng#1518)\"", w->url);
+	return true;
 }
 
 static void *
@@ -112,6 +129,7 @@ watch_main(void *arg)
 {
 	listener_watch *w = arg;
 	int failures      = 0;
+	bool closed       = false; /* a re-open failed: nothing listens */
 	for (;;) {
 		struct timespec until = monotonic_deadline(PERIOD_MS);
 		pthread_mutex_lock(&w->mu);
@@ -121,12 +139,16 @@ watch_main(void *arg)
 		pthread_mutex_unlock(&w->mu);
 		if (stop)
 			break;
+		if (closed) {
+			closed = !reopen(w);
+			continue;
+		}
 		failures = accepts(w) ? 0 : failures + 1;
 		pthread_mutex_lock(&w->mu);
 		stop = w->stop; /* a stop during the probe: the server is closing */
 		pthread_mutex_unlock(&w->mu);
 		if (failures >= FAILURES_TO_REOPEN && !stop) {
-			reopen(w);
+			closed   = !reopen(w);
 			failures = 0;
 		}
 	}

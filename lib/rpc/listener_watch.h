@@ -11,7 +11,9 @@
  * that the socket did not take, it re-opens the listener. Re-opening closes
  * the connections the old listener had, so their callers reconnect (and
  * calls in flight on them fail with UNAVAILABLE): the price of a listener
- * that takes new clients again. */
+ * that takes new clients again. A process out of file descriptors is not
+ * re-opened (its listener would close and not open again); a re-open that
+ * fails is tried again each second. */
 #ifndef RPC_LISTENER_WATCH_H
 #define RPC_LISTENER_WATCH_H
 

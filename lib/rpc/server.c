@@ -105,24 +105,74 @@ rpc_server_url(const rpc_server *srv)
 
 static _Atomic uint64_t refused_callers;
 
+/* A refused caller's dialer redials every 10-200 ms, so one misconfigured
+ * gateway would write some 30 lines a second: the first refusal of a peer
+ * address is logged, the next within REFUSAL_LOG_WINDOW_MS are counted and
+ * told in the line after the window (the counter stays exact). Peers are
+ * kept in a small table, the oldest replaced. */
+#define REFUSAL_LOG_WINDOW_MS 60000
+#define REFUSAL_PEERS 64
+static struct {
+	pthread_mutex_t mu;
+	struct {
+		char ip[INET6_ADDRSTRLEN];
+		int64_t logged_ms; /* 0: free */
+		uint64_t suppressed;
+	} peers[REFUSAL_PEERS];
+} refusal_log = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+/* Whether to log a refusal of ip now; *suppressed gets how many were not
+ * logged since this peer's last line. */
+static bool
+refusal_log_due(const char *ip, uint64_t *suppressed)
+{
+	int64_t now = rpc_clock_ms();
+	bool due    = true;
+	pthread_mutex_lock(&refusal_log.mu);
+	int slot = 0;
+	for (int i = 0; i < REFUSAL_PEERS; i++) {
+		if (refusal_log.peers[i].logged_ms != 0 && strcmp(refusal_log.peers[i].ip, ip) == 0) {
+			slot = i;
+			goto found;
+		}
+		if (refusal_log.peers[i].logged_ms < refusal_log.peers[slot].logged_ms)
+			slot = i; /* the free or the oldest */
+	}
+	snprintf(refusal_log.peers[slot].ip, sizeof(refusal_log.peers[slot].ip), "%s", ip);
+	refusal_log.peers[slot].logged_ms  = 0;
+	refusal_log.peers[slot].suppressed = 0;
+found:
+	if (refusal_log.peers[slot].logged_ms != 0 && now - refusal_log.peers[slot].logged_ms < REFUSAL_LOG_WINDOW_MS) {
+		refusal_log.peers[slot].suppressed++;
+		due = false;
+	} else {
+		*suppressed                        = refusal_log.peers[slot].suppressed;
+		refusal_log.peers[slot].suppressed = 0;
+		refusal_log.peers[slot].logged_ms  = now > 0 ? now : 1;
+	}
+	pthread_mutex_unlock(&refusal_log.mu);
+	return due;
+}
+
 uint64_t
 rpc_server_refused_callers(void)
 {
 	return atomic_load(&refused_callers);
 }
 
-/* "192.0.2.1:40000", "[2001:db8::1]:40000", or "unknown". */
+/* "192.0.2.1:40000", "[2001:db8::1]:40000", or "unknown"; ip gets the
+ * address alone. */
 static void
-peer_address(nng_pipe pipe, char *buf, size_t len)
+peer_address(nng_pipe pipe, char *buf, size_t len, char ip[INET6_ADDRSTRLEN])
 {
 	nng_sockaddr sa;
-	char ip[INET6_ADDRSTRLEN];
 	snprintf(buf, len, "unknown");
+	snprintf(ip, INET6_ADDRSTRLEN, "unknown");
 	if (nng_pipe_get_addr(pipe, NNG_OPT_REMADDR, &sa) != 0)
 		return;
-	if (sa.s_family == NNG_AF_INET && inet_ntop(AF_INET, &sa.s_in.sa_addr, ip, sizeof(ip)) != NULL)
+	if (sa.s_family == NNG_AF_INET && inet_ntop(AF_INET, &sa.s_in.sa_addr, ip, INET6_ADDRSTRLEN) != NULL)
 		snprintf(buf, len, "%s:%u", ip, (unsigned) ntohs(sa.s_in.sa_port));
-	else if (sa.s_family == NNG_AF_INET6 && inet_ntop(AF_INET6, sa.s_in6.sa_addr, ip, sizeof(ip)) != NULL)
+	else if (sa.s_family == NNG_AF_INET6 && inet_ntop(AF_INET6, sa.s_in6.sa_addr, ip, INET6_ADDRSTRLEN) != NULL)
 		snprintf(buf, len, "[%s]:%u", ip, (unsigned) ntohs(sa.s_in6.sa_port));
 }
 
@@ -140,13 +190,17 @@ gate_caller(nng_pipe pipe, nng_pipe_ev ev, void *arg)
 	if (nng_pipe_get_bool(pipe, NNG_OPT_TLS_VERIFIED, &verified) == 0 && verified)
 		return;
 	atomic_fetch_add(&refused_callers, 1);
-	char peer[INET6_ADDRSTRLEN + 16];
-	peer_address(pipe, peer, sizeof(peer));
-	log_warn(NULL,
-	    "rpc_caller_refused peer=%s reason=\"no certificate, or one that does not chain to RPC_TLS_CALLER_CA "
-	    "(a role not allowed to call this service, another CA, self-signed, expired or not yet valid)\"",
-	    peer);
+	char peer[INET6_ADDRSTRLEN + 16], ip[INET6_ADDRSTRLEN];
+	peer_address(pipe, peer, sizeof(peer), ip);
 	nng_pipe_close(pipe);
+	uint64_t suppressed = 0;
+	if (refusal_log_due(ip, &suppressed))
+		log_warn(NULL,
+		    "rpc_caller_refused peer=%s suppressed=%llu reason=\"no certificate, or one that does not chain to "
+		    "RPC_TLS_CALLER_CA (a role not allowed to call this service, another CA, self-signed, expired or "
+		    "not yet valid); refusals of this address are logged at most once a minute, all are counted in "
+		    "rpc_callers_refused_total\"",
+		    peer, (unsigned long long) suppressed);
 }
 
 /* Listens on url, with the TLS configuration when there is one. */

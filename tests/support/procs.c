@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -49,6 +50,19 @@ procs_start(const char *path, const char *const *env, const char *log_path)
 	pid_t pid = fork();
 	if (pid == 0)
 		exec_child(path, env, log_path);
+	return pid;
+}
+
+pid_t
+procs_start_limited(const char *path, const char *const *env, const char *log_path, long max_fds)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		struct rlimit r = {(rlim_t) max_fds, (rlim_t) max_fds};
+		if (setrlimit(RLIMIT_NOFILE, &r) != 0)
+			_exit(127);
+		exec_child(path, env, log_path);
+	}
 	return pid;
 }
 

@@ -14,6 +14,10 @@ int procs_free_port(void);
  * Returns the pid, or -1. */
 pid_t procs_start(const char *path, const char *const *env, const char *log_path);
 
+/* The same with at most max_fds file descriptors (RLIMIT_NOFILE, soft and
+ * hard: the process cannot raise it). */
+pid_t procs_start_limited(const char *path, const char *const *env, const char *log_path, long max_fds);
+
 /* The same, but the process is not our child (it is handed to init), so
  * neither Criterion's runner, which reaps every child it has, nor a test
  * that exits sees it; stop it with kill. A watcher process, detached too,
