@@ -34,7 +34,7 @@
 #include "rpc/envelope.h"
 
 static char dir[64];
-static pid_t user_pid = -1, order_pid = -1, gateway_pid = -1;
+static pid_t user_pid = -1, order_pid = -1, gateway_pid = -1, limited_pid = -1;
 static char user_url[64], order_url[64], gateway_base[64];
 static char user_log[128], order_log[128];
 
@@ -268,8 +268,8 @@ setup(void)
 static void
 teardown(void)
 {
-	pid_t *pids[] = {&gateway_pid, &order_pid, &user_pid};
-	for (size_t i = 0; i < 3; i++)
+	pid_t *pids[] = {&gateway_pid, &order_pid, &user_pid, &limited_pid};
+	for (size_t i = 0; i < 4; i++)
 		if (*pids[i] > 0) {
 			int status = procs_stop(*pids[i], 10000);
 			cr_expect(
@@ -396,8 +396,8 @@ Test(rpc_tls, a_flood_of_half_open_connections_does_not_close_the_listener)
 	const char *env[] = {setting("RPC_TLS_CERT", "pki/user-svc.pem"), setting("RPC_TLS_KEY", "pki/user-svc.key"),
 	    setting("RPC_TLS_CA", "pki/services-ca.pem"), setting("RPC_TLS_CALLER_CA", "pki/callers/user-svc.pem"),
 	    listen, NULL};
-	pid_t pid         = procs_start_limited(USER_SVC_BIN, env, log, 256);
-	cr_assert(pid > 0);
+	limited_pid       = procs_start_limited(USER_SVC_BIN, env, log, 256);
+	cr_assert(limited_pid > 0);
 	peer gp;
 	const rpc_tls_files *gateway = identity(&gp, "pki/gateway.pem", "pki/gateway.key");
 	rpc_status st;
@@ -439,7 +439,8 @@ Test(rpc_tls, a_flood_of_half_open_connections_does_not_close_the_listener)
 	cr_assert(failed == 0 || count_in_file(log, "rpc_listener_reopened") >= 1, "the listener was left closed");
 	cr_log_info("flood: %ld re-opens failed, %ld skipped, %ld done", failed,
 	    count_in_file(log, "rpc_listener_reopen_skipped"), count_in_file(log, "rpc_listener_reopened"));
-	int status = procs_stop(pid, 10000);
+	int status  = procs_stop(limited_pid, 10000);
+	limited_pid = -1;
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "user-svc ended with status %d", status);
 }
 
