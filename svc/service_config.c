@@ -152,6 +152,7 @@ svc_config_load(svc_config *cfg, const svc_config_spec *spec, const char *summar
 		bad = spec->settings[i].parse == env_parse_nng_dial_urls &&
 		      rpc_tls_check_urls(&cfg->tls, spec->settings[i].name,
 		          *(const char *const *) spec->settings[i].out, err, sizeof(err)) != 0;
+	bad = bad || rpc_tls_check_own_name(&cfg->tls, spec->name, err, sizeof(err)) != 0;
 	if (bad) {
 		fprintf(stderr, "%s: invalid configuration: %s\n", argc > 0 ? argv[0] : spec->name, err);
 		return ENV_EXIT_USAGE;

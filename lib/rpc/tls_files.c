@@ -4,7 +4,9 @@
 #include "base/file_read.h"
 
 #include <errno.h>
+#include <mbedtls/asn1.h>
 #include <mbedtls/error.h>
+#include <mbedtls/oid.h>
 #include <mbedtls/pk.h>
 #include <mbedtls/version.h>
 #include <mbedtls/x509_crt.h>
@@ -163,12 +165,45 @@ load_key(const char *path, mbedtls_pk_context *key, char *err, size_t errlen)
 }
 
 static int
-parse_certs(const char *text, void *out, char *err, size_t errlen)
+is_ca(const mbedtls_x509_crt *c)
+{
+#if MBEDTLS_VERSION_MAJOR >= 3
+	return mbedtls_x509_crt_get_ca_istrue(c);
+#else
+	return c->ca_istrue;
+#endif
+}
+
+/* A trust file holds CA certificates only: a leaf there verifies nothing
+ * (mbedTLS trusts a leaf as itself only when it is self-signed), so every
+ * caller would be refused without a word. */
+static int
+all_cas(const mbedtls_x509_crt *chain, char *err, size_t errlen)
+{
+	int i = 1, n = 0;
+	for (const mbedtls_x509_crt *c = chain; c != NULL && c->version != 0; c = c->next)
+		n++;
+	for (const mbedtls_x509_crt *c = chain; c != NULL && c->version != 0; c = c->next, i++) {
+		if (is_ca(c))
+			continue;
+		char which[48] = "";
+		if (n > 1)
+			snprintf(which, sizeof(which), "certificate %d of %d ", i, n);
+		snprintf(err, errlen, "%sis not a CA's (no basicConstraints CA:TRUE): give the CA certificates", which);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+parse_certs(const char *text, void *out, bool cas, char *err, size_t errlen)
 {
 	if (text[0] != '\0') {
 		mbedtls_x509_crt chain;
 		mbedtls_x509_crt_init(&chain);
 		int r = load_certs(text, &chain, err, errlen);
+		if (r == 0 && cas)
+			r = all_cas(&chain, err, errlen);
 		mbedtls_x509_crt_free(&chain);
 		if (r != 0)
 			return -1;
@@ -180,13 +215,60 @@ parse_certs(const char *text, void *out, char *err, size_t errlen)
 int
 rpc_tls_parse_cert(const char *text, void *out, char *err, size_t errlen)
 {
-	return parse_certs(text, out, err, errlen);
+	return parse_certs(text, out, false, err, errlen);
 }
 
 int
 rpc_tls_parse_ca(const char *text, void *out, char *err, size_t errlen)
 {
-	return parse_certs(text, out, err, errlen);
+	return parse_certs(text, out, true, err, errlen);
+}
+
+/* Whether the certificate names host as mbedTLS checks a server's name: a
+ * dNSName of its subjectAltName, or with none of those, its CN. Exact and
+ * case-insensitive (our names have no wildcard). */
+static bool
+names(const mbedtls_x509_crt *c, const char *host)
+{
+	size_t len    = strlen(host);
+	bool have_dns = false;
+	for (const mbedtls_x509_sequence *san = &c->subject_alt_names; san != NULL && san->buf.p != NULL;
+	     san                              = san->next) {
+		if (san->buf.tag != (MBEDTLS_ASN1_CONTEXT_SPECIFIC | MBEDTLS_X509_SAN_DNS_NAME))
+			continue;
+		have_dns = true;
+		if (san->buf.len == len && strncasecmp((const char *) san->buf.p, host, len) == 0)
+			return true;
+	}
+	if (have_dns)
+		return false;
+	for (const mbedtls_x509_name *n = &c->subject; n != NULL; n = n->next)
+		if (MBEDTLS_OID_CMP(MBEDTLS_OID_AT_CN, &n->oid) == 0 && n->val.len == len &&
+		    strncasecmp((const char *) n->val.p, host, len) == 0)
+			return true;
+	return false;
+}
+
+int
+rpc_tls_check_own_name(const rpc_tls_files *files, const char *name, char *err, size_t errlen)
+{
+	if (!rpc_tls_configured(files))
+		return 0;
+	mbedtls_x509_crt cert;
+	mbedtls_x509_crt_init(&cert);
+	char why[256];
+	int rv = load_certs(files->cert, &cert, why, sizeof(why));
+	if (rv != 0)
+		snprintf(err, errlen, "%s: '%s' %s", rpc_tls_variable_names[0], files->cert, why);
+	else if (!names(&cert, name)) {
+		snprintf(err, errlen,
+		    "%s: '%s' does not name %s (subjectAltName DNS:%s): every caller checks that name and would refuse "
+		    "it",
+		    rpc_tls_variable_names[0], files->cert, name, name);
+		rv = -1;
+	}
+	mbedtls_x509_crt_free(&cert);
+	return rv;
 }
 
 int
@@ -271,7 +353,8 @@ rpc_tls_check_urls(const rpc_tls_files *files, const char *variable, const char 
 				    variable, (int) n, p);
 			else
 				snprintf(err, errlen,
-				    "%s: '%.*s' is tls+tcp:// but RPC_TLS_CERT, RPC_TLS_KEY and RPC_TLS_CA are not set",
+				    "%s: '%.*s' is tls+tcp:// but RPC_TLS_CERT is not set (TLS needs the RPC_TLS_* "
+				    "files)",
 				    variable, (int) n, p);
 			return -1;
 		}

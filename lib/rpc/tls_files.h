@@ -78,6 +78,12 @@ int rpc_tls_files_check(
  * reason in err naming variable and the URL. */
 int rpc_tls_check_urls(const rpc_tls_files *files, const char *variable, const char *urls, char *err, size_t errlen);
 
+/* With TLS configured, a service's own certificate (RPC_TLS_CERT) must
+ * name it as its callers check (subjectAltName DNS:name, or the CN when it
+ * has no DNS name): else every caller would refuse it. Returns 0, or -1
+ * with a reason naming the variable and path. */
+int rpc_tls_check_own_name(const rpc_tls_files *files, const char *name, char *err, size_t errlen);
+
 /* True when url's scheme is tls+tcp, tls+tcp4 or tls+tcp6. */
 bool rpc_tls_url(const char *url);
 

@@ -361,6 +361,33 @@ Test(
 	refused_exactly(USER_SVC_BIN, not_pem, message);
 }
 
+/* Files that would pass a handshake's parsing but fail every handshake:
+ * a service certificate that does not name the service (its callers check
+ * the name), and a leaf where CA certificates belong. */
+Test(config_refusals, tls_files_that_would_fail_every_handshake_are_refused, .init = make_tls_files,
+    .fini = remove_secret_dir)
+{
+	char cert[160], key[160], ca[160], callers[160], message[512];
+	const char *d = secret_dir;
+	snprintf(cert, sizeof(cert), "RPC_TLS_CERT=%s/good.pem", d); /* CN=user-svc, no DNS name */
+	snprintf(key, sizeof(key), "RPC_TLS_KEY=%s/good.key", d);
+	snprintf(ca, sizeof(ca), "RPC_TLS_CA=%s/ca.pem", d);
+	snprintf(callers, sizeof(callers), "RPC_TLS_CALLER_CA=%s/ca.pem", d);
+	char *not_named[] = {
+	    cert, key, ca, callers, "ORDER_SVC_URL=tls+tcp://127.0.0.1:1", "USER_SVC_URL=tls+tcp://127.0.0.1:2", NULL};
+	snprintf(message, sizeof(message),
+	    "RPC_TLS_CERT: '%s/good.pem' does not name order-svc (subjectAltName DNS:order-svc): every caller checks "
+	    "that name and would refuse it",
+	    d);
+	refused_exactly(ORDER_SVC_BIN, not_named, message);
+	snprintf(callers, sizeof(callers), "RPC_TLS_CALLER_CA=%s/good.pem", d);
+	char *leaf_as_ca[] = {cert, key, ca, callers, "USER_SVC_URL=tls+tcp://127.0.0.1:1", NULL};
+	snprintf(message, sizeof(message),
+	    "RPC_TLS_CALLER_CA: '%s/good.pem' is not a CA's (no basicConstraints CA:TRUE): give the CA certificates",
+	    d);
+	refused_exactly(USER_SVC_BIN, leaf_as_ca, message);
+}
+
 /* TLS configured <=> every RPC URL is tls+tcp://, where a binary listens
  * and every service it dials, each refusal naming the variable. */
 Test(config_refusals, tls_and_plain_urls_do_not_mix, .init = make_tls_files, .fini = remove_secret_dir)
@@ -392,8 +419,8 @@ Test(config_refusals, tls_and_plain_urls_do_not_mix, .init = make_tls_files, .fi
 	/* And tls+tcp:// without the files. */
 	char *no_files[] = {"USER_SVC_URL=tls+tcp://127.0.0.1:1", NULL};
 	refused_exactly(USER_SVC_BIN, no_files,
-	    "USER_SVC_URL: 'tls+tcp://127.0.0.1:1' is tls+tcp:// but RPC_TLS_CERT, RPC_TLS_KEY and RPC_TLS_CA are not "
-	    "set");
+	    "USER_SVC_URL: 'tls+tcp://127.0.0.1:1' is tls+tcp:// but RPC_TLS_CERT is not set (TLS needs the RPC_TLS_* "
+	    "files)");
 }
 
 Test(config_refusals, rpc_call_refuses_tls_files_it_could_not_use, .init = make_tls_files, .fini = remove_secret_dir)
