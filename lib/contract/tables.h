@@ -63,6 +63,10 @@ typedef struct contract_service {
 	const char *db_url_variable;                  /* "USER_DB_URL"; NULL for a service without a database */
 	const char *database;                         /* "user_db", owned by the role named like the service
 	                                                 with '_' for '-'; NULL if none */
+	/* "gateway,order-svc,operator": the roles that may call it, comma-separated, each
+	   once (gateway, operator or a registry service; never itself). With TLS their CAs
+	   are its RPC_TLS_CALLER_CA (scripts/lib/dev_pki.sh writes callers/<name>.pem). */
+	const char *callers;
 } contract_service;
 
 /* One REST route: an HTTP method and path template bound to a service method. */

@@ -64,7 +64,7 @@ def registry(src):
     out = subprocess.run([os.path.join(src, "scripts", "registry")], capture_output=True, text=True, timeout=30)
     if out.returncode != 0:
         sys.exit(f"scripts/registry failed: {out.stderr}")
-    cols = ("name", "contract", "url_variable", "default_url", "db_url_variable", "database")
+    cols = ("name", "contract", "url_variable", "default_url", "db_url_variable", "database", "callers")
     return [dict(zip(cols, line.split())) for line in out.stdout.splitlines()]
 
 
