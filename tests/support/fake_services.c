@@ -294,6 +294,21 @@ main(void)
 		    .service                 = stand_in(c, &others[i]),
 		    .workers                 = 4,
 		    .tls                     = rpc_tls_configured(&tls) ? &tls : NULL};
+		/* Several stand-ins in one process, each over TLS as its own
+		 * service (a dialer checks the registry name): a tls+ URL with
+		 * RPC_TLS_DIR (test_tls.h) and no RPC_TLS_* takes that service's
+		 * files from the development PKI. */
+		static char files[CONTRACT_SERVICES_MAX][4][320];
+		static rpc_tls_files own[CONTRACT_SERVICES_MAX];
+		const char *dir = getenv("RPC_TLS_DIR");
+		if (o.tls == NULL && dir != NULL && dir[0] != '\0' && strncmp(url, "tls+", 4) == 0) {
+			snprintf(files[i][0], sizeof(files[i][0]), "%s/%s.pem", dir, c->name);
+			snprintf(files[i][1], sizeof(files[i][1]), "%s/%s.key", dir, c->name);
+			snprintf(files[i][2], sizeof(files[i][2]), "%s/services-ca.pem", dir);
+			snprintf(files[i][3], sizeof(files[i][3]), "%s/callers/%s.pem", dir, c->name);
+			own[i] = (rpc_tls_files){files[i][0], files[i][1], files[i][2], files[i][3]};
+			o.tls  = &own[i];
+		}
 		rpc_status st;
 		if (o.service == NULL) {
 			fprintf(stderr, "fake-services: %s has no Health method to stand in for\n", c->name);
