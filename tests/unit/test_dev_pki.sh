@@ -2,7 +2,8 @@
 # scripts/lib/dev_pki.sh, the development PKI of mutual TLS: what it writes
 # for the real registry, that a second run changes nothing, and that it
 # makes again what a change of the registry, an expiring certificate or a
-# mismatched key calls for.
+# mismatched key calls for; and scripts/lib/rpc_tls.sh, which hands the
+# files and tls+tcp:// URLs to the binaries scripts/server starts.
 # Usage: test_dev_pki.sh SOURCE-DIR
 set -uo pipefail
 src=$1
@@ -101,4 +102,24 @@ mkdir "$tmp/bin"
 for t in bash dirname mkdir cat; do ln -s "$(command -v $t)" "$tmp/bin/$t"; done
 err=$(PATH=$tmp/bin "$tmp/bin/bash" "$pki" "$tmp/y" 2>&1) && bad "no openssl accepted" ||
 	{ [[ $err == *"dev_pki: openssl not found"* ]] && ok "no openssl is said" || bad "no openssl: $err"; }
+
+# scripts/lib/rpc_tls.sh: what scripts/server gives each binary.
+tls() { bash -c ". '$src/scripts/lib/rpc_tls.sh'; $1" 2>&1; }
+[ "$(tls 'rpc_tls_url tcp://127.0.0.1:5001,tcp6://[::1]:2,tls+tcp4://h:3')" = \
+	"tls+tcp://127.0.0.1:5001,tls+tcp6://[::1]:2,tls+tcp4://h:3" ] && ok "rpc_tls_url: each element over TLS" ||
+	bad "rpc_tls_url: $(tls 'rpc_tls_url tcp://127.0.0.1:5001,tcp6://[::1]:2,tls+tcp4://h:3')"
+out=$(tls 'rpc_tls_url ipc:///tmp/x.ipc') && bad "ipc over TLS accepted" ||
+	{ [[ $out == *"'ipc:///tmp/x.ipc' cannot carry TLS"* ]] && ok "rpc_tls_url refuses ipc" || bad "ipc: $out"; }
+[ "$(tls "rpc_tls_role_env '$tmp/real' user-svc")" = "RPC_TLS_CERT=$tmp/real/user-svc.pem
+RPC_TLS_KEY=$tmp/real/user-svc.key
+RPC_TLS_CA=$tmp/real/services-ca.pem
+RPC_TLS_CALLER_CA=$tmp/real/callers/user-svc.pem" ] && [ "$(tls "rpc_tls_role_env '$tmp/real' gateway" | wc -l)" = 3 ] &&
+	ok "rpc_tls_role_env: a service's four files, the gateway's three" || bad "rpc_tls_role_env"
+for v in on off ''; do
+	RPC_TLS=$v tls rpc_tls_enabled >/dev/null
+	rc=$?
+	[ "$rc" = "$([ "$v" = off ] && echo 1 || echo 0)" ] || bad "RPC_TLS='$v': status $rc"
+done
+out=$(RPC_TLS=yes tls rpc_tls_enabled) && bad "RPC_TLS=yes accepted" ||
+	{ [[ $out == *"RPC_TLS='yes': expected on or off"* ]] && ok "RPC_TLS: on, off, or said" || bad "RPC_TLS=yes: $out"; }
 exit "$fail"
