@@ -65,18 +65,11 @@ worker_index(void *arg, int index)
 rpc_code
 test_service_open(rpc_server **out, const char *url, int workers, rpc_status *st)
 {
-	return test_service_open_tls(out, url, workers, NULL, st);
-}
-
-rpc_code
-test_service_open_tls(rpc_server **out, const char *url, int workers, const rpc_tls_files *tls, rpc_status *st)
-{
 	rpc_server_options opt = {
 	    .url         = url,
 	    .service     = &test_service.base,
 	    .workers     = workers,
 	    .worker_open = worker_index,
-	    .tls         = tls,
 	};
 	return rpc_server_open(out, &opt, st);
 }

@@ -9,11 +9,4 @@
 /* Starts the test service on url with the given number of workers. */
 rpc_code test_service_open(rpc_server **out, const char *url, int workers, rpc_status *st);
 
-/* The same over mutual TLS when tls is configured (rpc_tls_configured; url
- * then tls+tcp://, every caller's certificate chaining to tls->caller_ca:
- * rpc/server.h); tls NULL is test_service_open. For the TLS tests and
- * rpc-bench's TLS run. */
-rpc_code test_service_open_tls(
-    rpc_server **out, const char *url, int workers, const rpc_tls_files *tls, rpc_status *st);
-
 #endif
