@@ -38,16 +38,20 @@
  *     the first; HEAD is served by the GET routes);
  *   - a path the gateway serves itself (CONTRACT_GATEWAY_PATHS: /healthz...);
  *   - an annotated service not in the registry, a registry service whose
- *     contract is not in the descriptor set, a registry line without its six
+ *     contract is not in the descriptor set, a registry line without its seven
  *     columns or with a value its users cannot take (a name that is not a
  *     binary's, a variable that is not an environment variable's, a default
  *     URL nng cannot dial), a name, contract, default URL or database
  *     declared twice, a variable name used twice across the url_variable and
  *     db_url_variable columns, a setting the gateway or the skeleton owns
  *     (CONTRACT_OWNED_SETTINGS), a url_variable ending in _FILE (a secret's
- *     file variant, CONTRACT_FILE_SUFFIX), the name "gateway", PostgreSQL's own
- *     databases, a db_url_variable without a database or the reverse, a
- *     line with a carriage return;
+ *     file variant, CONTRACT_FILE_SUFFIX), the names "gateway" and "operator"
+ *     (roles of their own), PostgreSQL's own databases, a db_url_variable
+ *     without a database or the reverse, a line with a carriage return;
+ *   - a callers list (the roles whose certificates the service accepts,
+ *     docs: mutual TLS) with an empty element, a role that is neither
+ *     gateway, operator nor a registry service, a role listed twice, or the
+ *     service itself;
  *   - more services or routes than lib/contract/tables.h's bounds.
  *
  * Usage: contract-gen OUT.c DESCRIPTOR_SET REGISTRY...
@@ -69,7 +73,7 @@
 
 #define HTTP_RULE_FIELD 72295728u /* google/api/annotations.proto */
 #define REST_ROUTE_FIELD 51000u   /* proto/rest/route.proto */
-#define REGISTRY_COLUMNS 6
+#define REGISTRY_COLUMNS 7
 
 typedef Google__Protobuf__FileDescriptorProto file_proto;
 typedef Google__Protobuf__DescriptorProto message_proto;
@@ -79,7 +83,7 @@ typedef Google__Protobuf__MethodDescriptorProto method_proto;
 
 typedef struct registry_line {
 	char *col[REGISTRY_COLUMNS]; /* name contract url_variable default_url db_url_variable
-	                                database */
+	                                database callers */
 	char *path, where[32];       /* its file and "line N", for reports */
 	const file_proto *file;      /* where its contract is declared */
 	const service_proto *service;
@@ -250,6 +254,10 @@ registry_values_ok(const char *path, const char *where, char *const col[REGISTRY
 		    col[4], col[5]);
 	if (strcmp(col[0], "gateway") == 0)
 		refuse(path, where, "name 'gateway' is the gateway's own (its binary, logs and compose service)");
+	/* Every role has a CA and a certificate named after it (scripts/lib/dev_pki.sh):
+	 * a service called operator would be rpc-call's identity. */
+	if (strcmp(col[0], "operator") == 0)
+		refuse(path, where, "name 'operator' is rpc-call's TLS role (its CA and certificate)");
 	for (int c = 0; c <= 5; c += 5)
 		if (strlen(col[c]) > CONTRACT_IDENTIFIER_MAX)
 			refuse(path, where, "%s '%s' is %zu bytes, more than %d (PostgreSQL cuts longer names)",
@@ -314,7 +322,7 @@ registry_values_ok(const char *path, const char *where, char *const col[REGISTRY
 }
 
 static const char *const column_names[REGISTRY_COLUMNS] = {
-    "service name", "contract", "url_variable", "default_url", "db_url_variable", "database"};
+    "service name", "contract", "url_variable", "default_url", "db_url_variable", "database", "callers"};
 
 /* Values no two services may share: names, contracts, default URLs (both
  * would listen there), databases, and every variable name across the
@@ -326,8 +334,8 @@ registry_unique(const char *path, const char *where, char *const col[REGISTRY_CO
 	for (size_t i = 0; i < n_registry; i++) {
 		const registry_line *r = &registry[i];
 		for (int c = 0; c < REGISTRY_COLUMNS; c++) {
-			if (c == 2 || c == 4 || strcmp(col[c], "-") == 0)
-				continue;
+			if (c == 2 || c == 4 || c == 6 || strcmp(col[c], "-") == 0)
+				continue; /* variables below; services may share callers */
 			if (strcmp(r->col[c], col[c]) == 0)
 				refuse(path, where, "%s '%s' is declared twice (also %s: %s: %s)", column_names[c],
 				    col[c], r->path, r->where, r->col[0]);
@@ -385,7 +393,7 @@ read_registry(const char *path)
 		if (n != REGISTRY_COLUMNS) {
 			refuse(path, where,
 			    "%d columns, expected %d (name contract url_variable default_url "
-			    "db_url_variable database)",
+			    "db_url_variable database callers)",
 			    n, REGISTRY_COLUMNS);
 			continue;
 		}
@@ -430,6 +438,56 @@ resolve_registry(void)
 		if (r->service == NULL)
 			refuse(r->path, r->where, "%s: its contract %s is not a service of any .proto given", r->col[0],
 			    r->col[1]);
+	}
+}
+
+/* The callers column: comma-separated roles, each gateway, operator or a
+ * service of the registry (any file read, so tests/services.conf may name
+ * proto/services.conf's services), once, and not the service itself (a
+ * service does not dial itself). A service every role is refused is one
+ * no one can reach: "-" is refused too. Checked once every line is read,
+ * as a line may name a service declared after it. */
+static void
+check_callers(void)
+{
+	for (size_t i = 0; i < n_registry; i++) {
+		const registry_line *r = &registry[i];
+		const char *list       = r->col[6];
+		if (strcmp(list, "-") == 0) {
+			refuse(r->path, r->where,
+			    "callers '-': no role could call %s (name them: gateway, operator or registry services, "
+			    "comma-separated)",
+			    r->col[0]);
+			continue;
+		}
+		for (const char *p = list;;) {
+			size_t len = strcspn(p, ",");
+			if (len == 0) {
+				refuse(r->path, r->where, "callers '%s' has an empty element", list);
+			} else if (len == strlen(r->col[0]) && strncmp(p, r->col[0], len) == 0) {
+				refuse(r->path, r->where, "callers '%s': '%s' is the service itself", list, r->col[0]);
+			} else {
+				bool known = (len == 7 && strncmp(p, "gateway", 7) == 0) ||
+				             (len == 8 && strncmp(p, "operator", 8) == 0);
+				for (size_t k = 0; k < n_registry && !known; k++)
+					known = strlen(registry[k].col[0]) == len &&
+					        strncmp(p, registry[k].col[0], len) == 0;
+				if (!known)
+					refuse(r->path, r->where,
+					    "callers '%s': '%.*s' is not a role (gateway, operator or a registry "
+					    "service)",
+					    list, (int) len, p);
+				bool twice = false;
+				for (const char *q = list; q < p && !twice; q += strcspn(q, ",") + 1)
+					twice = strcspn(q, ",") == len && strncmp(q, p, len) == 0;
+				if (twice)
+					refuse(r->path, r->where, "callers '%s': '%.*s' is listed twice", list,
+					    (int) len, p);
+			}
+			if (p[len] == '\0')
+				break;
+			p += len + 1;
+		}
 	}
 }
 
@@ -950,6 +1008,8 @@ write_tables(const char *path)
 			else
 				c_string(out, r->col[c]);
 		}
+		fputs(", ", out);
+		c_string(out, r->col[6]);
 		fputs("},\n", out);
 	}
 	fprintf(out, "};\nconst size_t contract_services_count = %zu;\n\n", n_registry);
@@ -1031,6 +1091,7 @@ main(int argc, char **argv)
 	for (int i = 3; i < argc; i++)
 		read_registry(argv[i]);
 	resolve_registry();
+	check_callers();
 	/* Routes in registry order, then method order: the table's order is the
 	 * order of /openapi.json and /metrics. Then the services no line names. */
 	for (size_t i = 0; i < n_registry; i++) {

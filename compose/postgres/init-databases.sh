@@ -19,13 +19,13 @@ command -v registry_services >/dev/null || { echo "init-databases: no registry a
 services=$(registry_services)
 
 # Every password first, so a missing one creates nothing.
-while read -r name contract url_variable default_url db_url_variable database; do
+while read -r name contract url_variable default_url db_url_variable database callers; do
 	password_variable=$(registry_password_variable "$db_url_variable")
 	[ "$database" = - ] || [ -n "${!password_variable:-}" ] ||
 		{ echo "init-databases: $password_variable (the password of $name's role) is not set" >&2; exit 1; }
 done <<<"$services"
 
-while read -r name contract url_variable default_url db_url_variable database; do
+while read -r name contract url_variable default_url db_url_variable database callers; do
 	[ "$database" != - ] || continue
 	password_variable=$(registry_password_variable "$db_url_variable")
 	psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname postgres \

@@ -46,11 +46,12 @@
 #define CONTRACT_FILE_SUFFIX "_FILE"
 /* Names a registry variable may not take because something else reads
  * them: the process's environment (HOME, PATH, TMPDIR, LD_*), libpq (PG*),
- * scripts/servers env (PG_ADMIN_URL, *_PORT, RUN_DIR) and the official
+ * scripts/servers env (PG_ADMIN_URL, *_PORT, RUN_DIR, RPC_TLS_DIR; RPC_TLS) and the official
  * PostgreSQL and RabbitMQ images' settings (POSTGRES_*, RABBITMQ_*), from
  * which compose's password variables (USER_DB_URL -> USER_DB_PASSWORD) must
  * stay apart. */
-#define CONTRACT_RESERVED_VARIABLES "HOME", "PATH", "TMPDIR", "REDIS_PORT", "AMQP_PORT", "RUN_DIR"
+#define CONTRACT_RESERVED_VARIABLES                                                                                    \
+	"HOME", "PATH", "TMPDIR", "REDIS_PORT", "AMQP_PORT", "RUN_DIR", "RPC_TLS", "RPC_TLS_DIR"
 #define CONTRACT_RESERVED_PREFIXES "PG", "LD_", "POSTGRES_", "RABBITMQ_"
 
 /* One line of the registry. */
@@ -63,6 +64,10 @@ typedef struct contract_service {
 	const char *db_url_variable;                  /* "USER_DB_URL"; NULL for a service without a database */
 	const char *database;                         /* "user_db", owned by the role named like the service
 	                                                 with '_' for '-'; NULL if none */
+	/* "gateway,order-svc,operator": the roles that may call it, comma-separated, each
+	   once (gateway, operator or a registry service; never itself). With TLS their CAs
+	   are its RPC_TLS_CALLER_CA (scripts/lib/dev_pki.sh writes callers/<name>.pem). */
+	const char *callers;
 } contract_service;
 
 /* One REST route: an HTTP method and path template bound to a service method. */

@@ -2,7 +2,7 @@
 # test builds) read one way for every script: source this file, then
 #
 #   lines=$(registry_services [--tests]) || exit 1
-#   while read -r name contract url_variable default_url db_url_variable database; do
+#   while read -r name contract url_variable default_url db_url_variable database callers; do
 #       ...
 #   done <<<"$lines"
 #
@@ -15,7 +15,7 @@
 REGISTRY_DIR=${REGISTRY_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 
 # registry_line_fault NAME CONTRACT URL_VARIABLE DEFAULT_URL DB_URL_VARIABLE
-# DATABASE: the first value whose shape the rules in proto/services.conf's
+# DATABASE [CALLERS]: the first value whose shape the rules in proto/services.conf's
 # header refuse, said on stdout; nothing when the line is well formed.
 # tools/contract_gen.c applies the same shapes (and more: the default URL,
 # collisions, reserved names), so a line this reader takes is one the build
@@ -36,6 +36,7 @@ registry_line_fault() {
 		{ echo "db_url_variable '$5' and database '$6': both are set or both are '-' (a service with a database names both)"; return; }
 	[[ $5 == - || $5 == ?*_URL ]] ||
 		{ echo "db_url_variable '$5' does not end in _URL (compose reads its password from <name>_PASSWORD)"; return; }
+	[ "$1" != operator ] || { echo "name 'operator' is rpc-call's TLS role (its CA and certificate)"; return; }
 	[ ${#1} -le 63 ] || { echo "name '$1' is ${#1} bytes, more than 63 (PostgreSQL cuts longer names)"; return; }
 	[ ${#6} -le 63 ] || { echo "database '$6' is ${#6} bytes, more than 63 (PostgreSQL cuts longer names)"; return; }
 	local role=${1//-/_}
@@ -45,14 +46,47 @@ registry_line_fault() {
 	return 0
 }
 
-# registry_services [--tests]: one line per service, its six columns
-# (name contract url_variable default_url db_url_variable database, "-" for
-# none) separated by one space, in file order; comments and blank lines
-# dropped. A line with a carriage return, another number of columns, a value
-# of the wrong shape (registry_line_fault), a name seen twice or an
-# unreadable file: an error naming file:line on stderr, status 1.
+# registry_callers_fault NAME CALLERS KNOWN: what the rules refuse in the
+# callers column of NAME's line (KNOWN: every service name of the files
+# read, space-separated), said on stdout; nothing when it is well formed.
+# The same messages as tools/contract_gen.c.
+registry_callers_fault() {
+	local name=$1 list=$2 known=" $3 " role seen=" "
+	if [ "$list" = - ]; then
+		echo "callers '-': no role could call $name (name them: gateway, operator or registry services, comma-separated)"
+		return
+	fi
+	# Split by hand: read -a drops an empty last element ("gateway,").
+	local rest=$list,
+	while [ -n "$rest" ]; do
+		role=${rest%%,*}
+		rest=${rest#*,}
+		if [ -z "$role" ]; then
+			echo "callers '$list' has an empty element"
+			return
+		fi
+		[ "$role" != "$name" ] || { echo "callers '$list': '$name' is the service itself"; return; }
+		case "$role" in gateway | operator) ;; *)
+			[[ $known == *" $role "* ]] ||
+				{ echo "callers '$list': '$role' is not a role (gateway, operator or a registry service)"; return; } ;;
+		esac
+		[[ $seen != *" $role "* ]] || { echo "callers '$list': '$role' is listed twice"; return; }
+		seen+="$role "
+	done
+}
+
+# registry_services [--tests]: one line per service, its seven columns
+# (name contract url_variable default_url db_url_variable database callers,
+# "-" for none) separated by one space, in file order; comments and blank
+# lines dropped. A line with a carriage return, another number of columns, a
+# value of the wrong shape (registry_line_fault), a name seen twice, a
+# callers list the rules refuse (registry_callers_fault; checked once every
+# file is read, as a line may name a service declared after it) or an
+# unreadable file: an error naming file:line on stderr, status 1; nothing
+# on stdout then.
 registry_services() {
-	local files=("$REGISTRY_DIR/proto/services.conf") f line n fields fault seen=" "
+	local files=("$REGISTRY_DIR/proto/services.conf") f line n fields fault seen=" " i
+	local -a out=() where=()
 	case "${1:-}" in
 	--tests) files+=("$REGISTRY_DIR/tests/services.conf") ;;
 	"") ;;
@@ -69,9 +103,9 @@ registry_services() {
 			fi
 			read -ra fields <<<"${line%%#*}"
 			[ ${#fields[@]} -ne 0 ] || continue
-			if [ ${#fields[@]} -ne 6 ]; then
-				echo "registry: $f:$n: ${#fields[@]} columns, 6 expected" \
-					"(name contract url_variable default_url db_url_variable database)" >&2
+			if [ ${#fields[@]} -ne 7 ]; then
+				echo "registry: $f:$n: ${#fields[@]} columns, 7 expected" \
+					"(name contract url_variable default_url db_url_variable database callers)" >&2
 				return 1
 			fi
 			fault=$(registry_line_fault "${fields[@]}")
@@ -84,9 +118,31 @@ registry_services() {
 				return 1 ;;
 			esac
 			seen+="${fields[0]} "
-			echo "${fields[*]}"
+			out+=("${fields[*]}")
+			where+=("$f:$n")
 		done <"$f"
 	done
+	for i in "${!out[@]}"; do
+		read -ra fields <<<"${out[i]}"
+		fault=$(registry_callers_fault "${fields[0]}" "${fields[6]}" "$seen")
+		if [ -n "$fault" ]; then
+			echo "registry: ${where[i]}: $fault" >&2
+			return 1
+		fi
+	done
+	[ ${#out[@]} -eq 0 ] || printf '%s\n' "${out[@]}"
+}
+
+# registry_callers NAME [--tests]: the roles that may call service NAME,
+# one a line (its callers column); status 1 when NAME is not a service.
+registry_callers() {
+	local lines name callers
+	lines=$(registry_services ${2:+"$2"}) || return 1
+	while read -r name _ _ _ _ _ callers; do
+		[ "$name" = "$1" ] && { tr , '\n' <<<"$callers"; return 0; }
+	done <<<"$lines"
+	echo "registry: no service '$1'" >&2
+	return 1
 }
 
 # registry_role NAME: the PostgreSQL role of a service (user-svc → user_svc).

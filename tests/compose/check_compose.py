@@ -19,6 +19,9 @@ from urllib.parse import urlsplit
 import yaml
 
 SERVERS = ("postgres", "redis", "rabbitmq")
+# The one-shot maker of the TLS files (compose/tls-init, the Dockerfile's pki
+# stage); every application waits for it to have succeeded.
+TLS_INIT = "tls-init"
 # Published ports, exactly: the gateway's three and RabbitMQ's UI.
 PUBLISHED = {"gateway": {3000, 3001, 3002}, "rabbitmq": {15672}}
 # What each server container's health check must run (a word of its
@@ -64,7 +67,7 @@ def registry(src):
     out = subprocess.run([os.path.join(src, "scripts", "registry")], capture_output=True, text=True, timeout=30)
     if out.returncode != 0:
         sys.exit(f"scripts/registry failed: {out.stderr}")
-    cols = ("name", "contract", "url_variable", "default_url", "db_url_variable", "database")
+    cols = ("name", "contract", "url_variable", "default_url", "db_url_variable", "database", "callers")
     return [dict(zip(cols, line.split())) for line in out.stdout.splitlines()]
 
 
@@ -118,19 +121,20 @@ def main(src, bindir):
     # Each service waits for the servers its --help shows it uses and for the
     # services it dials; the gateway for every service. Each is given at least
     # those settings.
-    DEPENDS, REQUIRED_ENV = {"gateway": {r["name"] for r in reg}}, {}
-    REQUIRED_ENV["gateway"] = {"GATEWAY_PORTS"} | set(url_of)
+    DEPENDS, REQUIRED_ENV = {"gateway": {r["name"] for r in reg} | {TLS_INIT}}, {}
+    TLS_DIAL = {"RPC_TLS_CERT", "RPC_TLS_KEY", "RPC_TLS_CA"}
+    REQUIRED_ENV["gateway"] = {"GATEWAY_PORTS"} | set(url_of) | TLS_DIAL
     for r in reg:
         uses = {v for v in ("REDIS_URL", "AMQP_URL") if v in known[r["name"]]}
         dials = {url_of[v] for v in known[r["name"]] if v in url_of and v != r["url_variable"]}
         DEPENDS[r["name"]] = ({"postgres"} if r["database"] != "-" else set()) | dials | \
-            {{"REDIS_URL": "redis", "AMQP_URL": "rabbitmq"}[v] for v in uses}
+            {{"REDIS_URL": "redis", "AMQP_URL": "rabbitmq"}[v] for v in uses} | {TLS_INIT}
         REQUIRED_ENV[r["name"]] = {r["url_variable"]} | uses | {v for v in url_of if url_of[v] in dials} | \
-            ({r["db_url_variable"]} if r["db_url_variable"] != "-" else set())
+            ({r["db_url_variable"]} if r["db_url_variable"] != "-" else set()) | TLS_DIAL | {"RPC_TLS_CALLER_CA"}
     for name in APPS:
         HEALTH[name] = ["healthcheck", name]
-    check(set(services) == set(APPS + SERVERS),
-          f"services should be {sorted(APPS + SERVERS)}, are {sorted(services)}")
+    check(set(services) == set(APPS + SERVERS + (TLS_INIT,)),
+          f"services should be {sorted(APPS + SERVERS + (TLS_INIT,))}, are {sorted(services)}")
 
     # Images of the servers: the versions the issue names.
     images = {"postgres": r"postgres:15(\b|$)", "redis": r"redis:7(\b|$)", "rabbitmq": r"rabbitmq:3[-.\w]*management"}
@@ -151,8 +155,8 @@ def main(src, bindir):
             check(set(deps) == DEPENDS.get(name, set()),
                   f"{name}: depends_on {sorted(deps)}, expected {sorted(DEPENDS.get(name, set()))}")
             for dep, cond in deps.items():
-                check((cond or {}).get("condition") == "service_healthy",
-                      f"{name}: depends_on {dep} should have condition service_healthy")
+                want = "service_completed_successfully" if dep == TLS_INIT else "service_healthy"
+                check((cond or {}).get("condition") == want, f"{name}: depends_on {dep} should have condition {want}")
 
     # Published ports: exactly the gateway's three and the management UI.
     for name, svc in services.items():
@@ -242,6 +246,30 @@ def main(src, bindir):
     ports = {int(p) for p in envs["gateway"].get("GATEWAY_PORTS", "").split(",") if p.strip()}
     check(ports == {c for _, c in published(services.get("gateway", {}))},
           f"gateway: GATEWAY_PORTS {sorted(ports)} differ from its published ports")
+
+    # Mutual TLS (issue 18): every RPC URL is tls+tcp://; each application's
+    # files are in a volume of its own, mounted read-only at the directory its
+    # RPC_TLS_* name, which tls-init fills at /out/<name>; the PKI's volume
+    # (CA keys) is tls-init's alone. No key in an image: the Dockerfile
+    # copies no .key/.pem.
+    init = services.get(TLS_INIT, {})
+    init_mounts = {str(v).split(":")[1]: str(v).split(":")[0] for v in init.get("volumes") or []}
+    check(init_mounts.get("/pki") in named, f"{TLS_INIT}: /pki should be a named volume")
+    for name in APPS:
+        for var in url_of:
+            for url in envs[name].get(var, "").split(",") if var in envs[name] else []:
+                check(url.startswith("tls+tcp"), f"{name}: {var}={url} should be tls+tcp://")
+        mounts = [str(v).split(":") for v in services.get(name, {}).get("volumes") or []]
+        own = [m for m in mounts if len(m) >= 2 and m[1] == "/run/tls"]
+        if check(own, f"{name}: its TLS files should be a volume mounted at /run/tls"):
+            check(own[0][2:] == ["ro"], f"{name}: /run/tls should be mounted read-only")
+            check(own[0][0] in named and init_mounts.get(f"/out/{name}") == own[0][0],
+                  f"{name}: /run/tls should be the volume {TLS_INIT} fills at /out/{name}")
+        for var in ("RPC_TLS_CERT", "RPC_TLS_KEY", "RPC_TLS_CA", "RPC_TLS_CALLER_CA"):
+            if var in envs[name]:
+                check(envs[name][var].startswith("/run/tls/"), f"{name}: {var} should be under /run/tls")
+        check(not any(m[0] == init_mounts.get("/pki") for m in mounts), f"{name}: mounts the PKI (CA keys)")
+    check(not re.search(r"^COPY\s.*\.(key|pem)\b", open(dockerfile).read(), re.M), "Dockerfile copies a key or certificate")
 
     # The health RPCs the check script calls exist (rpc-call knows every method).
     for method in (r["contract"] + "/Health" for r in reg):

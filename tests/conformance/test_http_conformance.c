@@ -34,6 +34,7 @@
 #include "http_client.h"
 #include "procs.h"
 #include "service_urls.h"
+#include "test_tls.h"
 
 static pid_t services_pid, gateway_pid;
 /* Set in the runner, read in each test's worker (which gets the environment,
@@ -48,8 +49,10 @@ ReportHook(PRE_ALL)(struct criterion_test_set *tests)
 	static char log_path[128];
 	int pid  = (int) getpid();
 	int port = procs_free_port();
-	snprintf(user_url, sizeof(user_url), "USER_SVC_URL=ipc:///tmp/gw-conf-%d-users.ipc", pid);
-	snprintf(order_url, sizeof(order_url), "ORDER_SVC_URL=ipc:///tmp/gw-conf-%d-orders.ipc", pid);
+	/* Every service's stand-in, over TLS when the run has a PKI (test_tls.h). */
+	service_urls_set_all("gw-conf");
+	snprintf(user_url, sizeof(user_url), "USER_SVC_URL=%s", getenv("USER_SVC_URL"));
+	snprintf(order_url, sizeof(order_url), "ORDER_SVC_URL=%s", getenv("ORDER_SVC_URL"));
 	snprintf(port_env, sizeof(port_env), "GATEWAY_PORTS=%d", port);
 	snprintf(log_path, sizeof(log_path), "/tmp/gw-conf-%d.log", pid);
 	unlink(log_path);
@@ -57,10 +60,12 @@ ReportHook(PRE_ALL)(struct criterion_test_set *tests)
 	snprintf(port_text, sizeof(port_text), "%d", port);
 	setenv("CONFORMANCE_PORT", port_text, 1);
 	setenv("CONFORMANCE_LOG", log_path, 1);
-	service_urls_set_all("gw-conf"); /* the registry's other services: stand-ins too */
+	static char tls[4][320];
+	size_t n_tls               = test_tls_role_env("gateway", 0, tls);
 	const char *services_env[] = {user_url, order_url, NULL};
 	const char *gateway_env[]  = {port_env, user_url, order_url, "GATEWAY_BIND=127.0.0.1", "RPC_TIMEOUT_MS=1500",
-	     "MAX_BODY_BYTES=1024", "LOG_LEVEL=info", "REQUEST_TIMEOUT_MS=3000", NULL};
+	     "MAX_BODY_BYTES=1024", "LOG_LEVEL=info", "REQUEST_TIMEOUT_MS=3000", n_tls ? tls[0] : NULL, tls[1], tls[2],
+	     NULL};
 	services_pid               = procs_start(FAKE_SERVICES_BIN, services_env, NULL);
 	gateway_pid                = procs_start(GATEWAY_BIN, gateway_env, log_path);
 	char healthz[96];

@@ -22,6 +22,7 @@
 #include "http_client.h"
 #include "procs.h"
 #include "service_urls.h"
+#include "test_tls.h"
 
 static pid_t services_pid, gateway_pid, lonely_gateway_pid, crowded_gateway_pid;
 static char lonely_env[48];
@@ -35,10 +36,13 @@ ReportHook(PRE_ALL)(struct criterion_test_set *tests)
 	static char crowded_env[32];
 	int port = procs_free_port(), lonely = procs_free_port(), lonely2 = procs_free_port();
 	int crowded = procs_free_port();
-	snprintf(user_url, sizeof(user_url), "USER_SVC_URL=ipc:///tmp/gw-e2e-%d-users.ipc", pid);
-	snprintf(order_url, sizeof(order_url), "ORDER_SVC_URL=ipc:///tmp/gw-e2e-%d-orders.ipc", pid);
-	snprintf(nobody_users, sizeof(nobody_users), "ipc:///tmp/gw-e2e-%d-nobody-users.ipc", pid);
-	snprintf(nobody_orders, sizeof(nobody_orders), "ipc:///tmp/gw-e2e-%d-nobody-orders.ipc", pid);
+	/* Every service's stand-in, over TLS when the run has a PKI (test_tls.h). */
+	service_urls_set_all("gw-e2e");
+	snprintf(user_url, sizeof(user_url), "USER_SVC_URL=%s", getenv("USER_SVC_URL"));
+	snprintf(order_url, sizeof(order_url), "ORDER_SVC_URL=%s", getenv("ORDER_SVC_URL"));
+	service_urls_nobody(nobody_users, sizeof(nobody_users), "gw-e2e", "users");
+	service_urls_nobody(nobody_orders, sizeof(nobody_orders), "gw-e2e", "orders");
+	(void) pid;
 	snprintf(port_env, sizeof(port_env), "GATEWAY_PORTS=%d", port);
 	snprintf(lonely_env, sizeof(lonely_env), "GATEWAY_PORTS=%d,%d", lonely, lonely2);
 	snprintf(crowded_env, sizeof(crowded_env), "GATEWAY_PORTS=%d", crowded);
@@ -47,19 +51,21 @@ ReportHook(PRE_ALL)(struct criterion_test_set *tests)
 	snprintf(lonely_user, sizeof(lonely_user), "USER_SVC_URL=%s", nobody_users);
 	snprintf(lonely_order, sizeof(lonely_order), "ORDER_SVC_URL=%s", nobody_orders);
 
-	service_urls_set_all("gw-e2e"); /* the registry's other services: stand-ins too */
+	static char tls[4][320];
+	size_t n_tls                  = test_tls_role_env("gateway", 0, tls);
 	const char *services_env[]    = {user_url, order_url, NULL};
 	const char *gateway_env[]     = {port_env, gw_user, gw_order, "GATEWAY_BIND=127.0.0.1", "RPC_TIMEOUT_MS=1500",
-	        "MAX_BODY_BYTES=1024", "CORS_ORIGINS=http://allowed.example,http://also.example", "LOG_LEVEL=warn", NULL};
-	const char *lonely_env_list[] = {
-	    lonely_env, lonely_user, lonely_order, "GATEWAY_BIND=127.0.0.1", "LOG_LEVEL=error", NULL};
+	        "MAX_BODY_BYTES=1024", "CORS_ORIGINS=http://allowed.example,http://also.example", "LOG_LEVEL=warn",
+            n_tls ? tls[0] : NULL, tls[1], tls[2], NULL};
+	const char *lonely_env_list[] = {lonely_env, lonely_user, lonely_order, "GATEWAY_BIND=127.0.0.1",
+	    "LOG_LEVEL=error", n_tls ? tls[0] : NULL, tls[1], tls[2], NULL};
 	/* The fewest workers there may be, for the test of more clients than workers. */
-	const char *crowded_env_list[] = {
-	    crowded_env, gw_user, gw_order, "GATEWAY_BIND=127.0.0.1", "WORKERS=2", "LOG_LEVEL=warn", NULL};
-	services_pid        = procs_start(FAKE_SERVICES_BIN, services_env, NULL);
-	gateway_pid         = procs_start(GATEWAY_BIN, gateway_env, NULL);
-	lonely_gateway_pid  = procs_start(GATEWAY_BIN, lonely_env_list, NULL);
-	crowded_gateway_pid = procs_start(GATEWAY_BIN, crowded_env_list, NULL);
+	const char *crowded_env_list[] = {crowded_env, gw_user, gw_order, "GATEWAY_BIND=127.0.0.1", "WORKERS=2",
+	    "LOG_LEVEL=warn", n_tls ? tls[0] : NULL, tls[1], tls[2], NULL};
+	services_pid                   = procs_start(FAKE_SERVICES_BIN, services_env, NULL);
+	gateway_pid                    = procs_start(GATEWAY_BIN, gateway_env, NULL);
+	lonely_gateway_pid             = procs_start(GATEWAY_BIN, lonely_env_list, NULL);
+	crowded_gateway_pid            = procs_start(GATEWAY_BIN, crowded_env_list, NULL);
 
 	char url[64];
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);

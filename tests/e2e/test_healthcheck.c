@@ -12,6 +12,7 @@
 
 #include "procs.h"
 #include "stack.h"
+#include "test_tls.h"
 
 /* Runs `healthcheck WHAT` with rpc-call on PATH and the given variable set
  * as the container would have it; returns its exit status, and its output
@@ -19,9 +20,15 @@
 static int
 healthcheck(const char *what, const char *var, const char *value, char *out, size_t len)
 {
-	char cmd[1024];
-	snprintf(cmd, sizeof(cmd), "env PATH='%s':/usr/bin:/bin %s='%s' timeout 10 '%s' %s 2>&1", BIN_DIR, var, value,
-	    HEALTHCHECK, what);
+	char cmd[2048], tls[1024] = "";
+	/* A service of the stack with TLS: rpc-call as the operator (compose
+	 * gives the check that identity the same way: its environment). */
+	const rpc_tls_files *op = test_tls_operator();
+	if (op != NULL && strncmp(value, "tls+", 4) == 0)
+		snprintf(
+		    tls, sizeof(tls), "RPC_TLS_CERT='%s' RPC_TLS_KEY='%s' RPC_TLS_CA='%s'", op->cert, op->key, op->ca);
+	snprintf(cmd, sizeof(cmd), "env PATH='%s':/usr/bin:/bin %s %s='%s' timeout 10 '%s' %s 2>&1", BIN_DIR, tls, var,
+	    value, HEALTHCHECK, what);
 	FILE *p = popen(cmd, "r");
 	cr_assert_not_null(p);
 	size_t n = fread(out, 1, len - 1, p);

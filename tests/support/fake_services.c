@@ -263,6 +263,24 @@ main(void)
 	sigset_t stop;
 	signals_block_stop(&stop);
 
+	/* With RPC_TLS_* (the stack with TLS, test_tls.h): mutual TLS as the
+	 * role it stands in for, checked as a service checks them. */
+	rpc_tls_files tls = {
+	    getenv("RPC_TLS_CERT"), getenv("RPC_TLS_KEY"), getenv("RPC_TLS_CA"), getenv("RPC_TLS_CALLER_CA")};
+	if (tls.cert == NULL)
+		tls.cert = "";
+	if (tls.key == NULL)
+		tls.key = "";
+	if (tls.ca == NULL)
+		tls.ca = "";
+	if (tls.caller_ca == NULL)
+		tls.caller_ca = "";
+	char why[512];
+	if (rpc_tls_files_check(&tls, RPC_TLS_LISTENS, rpc_tls_variable_names, why, sizeof(why)) != 0) {
+		fprintf(stderr, "fake-services: %s\n", why);
+		return 1;
+	}
+
 	static health_only others[CONTRACT_SERVICES_MAX];
 	rpc_server *servers[CONTRACT_SERVICES_MAX] = {0};
 	size_t served                              = 0;
@@ -272,7 +290,25 @@ main(void)
 		const char *url           = getenv(c->url_variable);
 		if (url == NULL || url[0] == '\0')
 			continue;
-		rpc_server_options o = {.url = url, .service = stand_in(c, &others[i]), .workers = 4};
+		rpc_server_options o = {.url = url,
+		    .service                 = stand_in(c, &others[i]),
+		    .workers                 = 4,
+		    .tls                     = rpc_tls_configured(&tls) ? &tls : NULL};
+		/* Several stand-ins in one process, each over TLS as its own
+		 * service (a dialer checks the registry name): a tls+ URL with
+		 * RPC_TLS_DIR (test_tls.h) and no RPC_TLS_* takes that service's
+		 * files from the development PKI. */
+		static char files[CONTRACT_SERVICES_MAX][4][320];
+		static rpc_tls_files own[CONTRACT_SERVICES_MAX];
+		const char *dir = getenv("RPC_TLS_DIR");
+		if (o.tls == NULL && dir != NULL && dir[0] != '\0' && strncmp(url, "tls+", 4) == 0) {
+			snprintf(files[i][0], sizeof(files[i][0]), "%s/%s.pem", dir, c->name);
+			snprintf(files[i][1], sizeof(files[i][1]), "%s/%s.key", dir, c->name);
+			snprintf(files[i][2], sizeof(files[i][2]), "%s/services-ca.pem", dir);
+			snprintf(files[i][3], sizeof(files[i][3]), "%s/callers/%s.pem", dir, c->name);
+			own[i] = (rpc_tls_files){files[i][0], files[i][1], files[i][2], files[i][3]};
+			o.tls  = &own[i];
+		}
 		rpc_status st;
 		if (o.service == NULL) {
 			fprintf(stderr, "fake-services: %s has no Health method to stand in for\n", c->name);

@@ -17,6 +17,7 @@
 
 #include "contract/tables.h"
 #include "procs.h"
+#include "test_tls.h"
 
 /* The processes of the system under test: every registry service
  * (lib/contract), each the binary named like it in BIN_DIR, then the
@@ -28,7 +29,8 @@ typedef struct stack_proc {
 	char name[64];
 	char path[320];
 	bool stand_in; /* no binary of that name was built: fake-services answers for it */
-	const char *env[2 * CONTRACT_SERVICES_MAX + 8];
+	const char *env[2 * CONTRACT_SERVICES_MAX + 12];
+	char tls_env[4][320]; /* its role's RPC_TLS_* files, with TLS (test_tls.h) */
 } stack_proc;
 
 /* What a process gets besides every service's URL (each dials or listens
@@ -49,7 +51,8 @@ static const struct {
 
 static stack_proc procs[CONTRACT_SERVICES_MAX + 1];
 static size_t n_procs;
-/* url_env[s]: "USER_SVC_URL=ipc://STACK_DIR/user-svc.ipc"; unset_env[s]: "USER_SVC_URL=". */
+/* url_env[s]: "USER_SVC_URL=" and STACK_USER_SVC_URL (ipc://STACK_DIR/user-svc.ipc, or
+ * tls+tcp://127.0.0.1:<port> with TLS); unset_env[s]: "USER_SVC_URL=". */
 static char url_env[CONTRACT_SERVICES_MAX][320], unset_env[CONTRACT_SERVICES_MAX][96], port_env[32];
 
 static void
@@ -71,7 +74,10 @@ load_settings(void)
 		return;
 	for (size_t s = 0; s < contract_services_count; s++) {
 		const contract_service *c = &contract_services[s];
-		snprintf(url_env[s], sizeof(url_env[s]), "%s=ipc://%s/%s.ipc", c->url_variable, dir, c->name);
+		char stack_var[96];
+		snprintf(stack_var, sizeof(stack_var), "STACK_%s", c->url_variable);
+		const char *url = getenv(stack_var);
+		snprintf(url_env[s], sizeof(url_env[s]), "%s=%s", c->url_variable, url != NULL ? url : "");
 		snprintf(unset_env[s], sizeof(unset_env[s]), "%s=", c->url_variable);
 	}
 	snprintf(port_env, sizeof(port_env), "GATEWAY_PORTS=%s", port);
@@ -87,6 +93,10 @@ load_settings(void)
 			snprintf(p->path, sizeof(p->path), "%s/%s", BIN_DIR, contract_services[s].name);
 		}
 		p->stand_in = access(p->path, X_OK) != 0;
+		/* With TLS, its role's files: a service listens, the gateway dials. */
+		size_t n_tls = test_tls_role_env(p->name, s < contract_services_count, p->tls_env);
+		for (size_t t = 0; t < n_tls; t++)
+			p->env[n++] = p->tls_env[t];
 		if (p->stand_in) {
 			/* Only this one: the stand-ins serve every URL they are given. */
 			snprintf(p->path, sizeof(p->path), "%s", FAKE_SERVICES_BIN);
@@ -295,13 +305,17 @@ ReportHook(PRE_ALL)(struct criterion_test_set *tests)
 	snprintf(log, sizeof(log), "%s/order-svc.log", dir);
 	unlink(log);
 	setenv("ORDER_SVC_LOG", log, 1);
-	load_settings();
-	/* STACK_<url_variable>: where a test reaches a service directly. */
+	/* STACK_<url_variable>: where each service listens, and a test reaches
+	 * it directly (as the operator with TLS: test_tls_dial). */
 	for (size_t s = 0; s < contract_services_count; s++) {
-		char name[96];
+		char name[96], url[160];
 		snprintf(name, sizeof(name), "STACK_%s", contract_services[s].url_variable);
-		setenv(name, strchr(url_env[s], '=') + 1, 1);
+		test_tls_service_url(url, sizeof(url), dir, contract_services[s].name);
+		setenv(name, url, 1);
 	}
+	if (test_tls_dir() != NULL)
+		fprintf(stderr, "stack: mutual TLS between the processes (RPC_TLS_DIR=%s)\n", test_tls_dir());
+	load_settings();
 	if (getenv("USER_DB_URL") == NULL)
 		fprintf(stderr, "stack: USER_DB_URL is not set: run the tests with scripts/test\n");
 	for (size_t i = 0; i < n_procs; i++)

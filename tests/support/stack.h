@@ -4,7 +4,9 @@
  * servers scripts/test started (USER_DB_URL, REDIS_URL, AMQP_URL...). The
  * gateway's base URL is in the environment as GW, each service's as
  * STACK_<its url_variable> (STACK_USER_SVC_URL). A service whose binary
- * is not built has fake-services stand in for it, said on stderr. */
+ * is not built has fake-services stand in for it, said on stderr. With
+ * RPC_TLS_DIR (scripts/servers env), every process runs with its role's
+ * TLS files and tls+tcp:// URLs (test_tls.h). */
 #ifndef TESTS_SUPPORT_STACK_H
 #define TESTS_SUPPORT_STACK_H
 

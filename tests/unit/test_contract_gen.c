@@ -30,10 +30,10 @@ static const char *const header =
     "  bool flag = 5; optional int64 opt = 6; }\n"
     "message Outer { message Nested { int64 id = 1; } }\n";
 
-static const char *const registry_line = "thing-svc t.S TS_URL tcp://127.0.0.1:1 - -\n";
+static const char *const registry_line = "thing-svc t.S TS_URL tcp://127.0.0.1:1 - - gateway\n";
 /* Two services, t.S and t.Pay. */
-static const char *const two_services = "thing-svc t.S TS_URL tcp://127.0.0.1:1 - -\n"
-                                        "pay-svc t.Pay PAY_URL tcp://127.0.0.1:2 - -\n";
+static const char *const two_services = "thing-svc t.S TS_URL tcp://127.0.0.1:1 - - gateway\n"
+                                        "pay-svc t.Pay PAY_URL tcp://127.0.0.1:2 - - gateway\n";
 #define TWO_GETS(a, b)                                                                                                 \
 	"service S { rpc A(Req) returns (Reply) { " GET(a) " }\n  rpc B(Req) returns (Reply) { " GET(b) " } }\n"
 #define CREATE_AT(location)                                                                                            \
@@ -180,91 +180,126 @@ static const gen_case refused[] = {
         "t.proto: t.S.M: option (rest.route) without (google.api.http)"},
     {METHOD(GET("/things")) "service Other { rpc N(Req) returns (Reply) { " GET("/others") " } }\n", NULL,
         "t.proto: t.Other.N: service t.Other has HTTP routes but no line in the registry"},
-    {METHOD(GET("/things")), "thing-svc t.S TS_URL tcp://127.0.0.1:1 - -\nmissing-svc t.Missing MS_URL - - -\n",
+    {METHOD(GET("/things")),
+        "thing-svc t.S TS_URL tcp://127.0.0.1:1 - - gateway\nmissing-svc t.Missing MS_URL - - - gateway\n",
         "services.conf: line 3: missing-svc: its contract t.Missing is not a service of any .proto given"},
-    {METHOD(GET("/things")), "thing-svc t.S TS_URL tcp://127.0.0.1:1 -\n",
-        "services.conf: line 2: 5 columns, expected 6"},
+    {METHOD(GET("/things")), "thing-svc t.S TS_URL tcp://127.0.0.1:1 - -\n",
+        "services.conf: line 2: 6 columns, expected 7 (name contract url_variable default_url db_url_variable "
+        "database callers)"},
     {METHOD(GET("/metrics")), NULL, "t.proto: t.S.M: path '/metrics' takes /metrics, which the gateway serves itself"},
     {METHOD(GET("/{id}")), NULL, "path '/{id}' takes /healthz, which the gateway serves itself"},
-    {METHOD(GET("/things")), "Thing_svc t.S TS_URL - - -\n",
+    {METHOD(GET("/things")), "Thing_svc t.S TS_URL - - - gateway\n",
         "services.conf: line 2: name 'Thing_svc' is not lower-case letters, digits and '-'"},
-    {METHOD(GET("/things")), "thing-svc S TS_URL - - -\n",
+    {METHOD(GET("/things")), "thing-svc S TS_URL - - - gateway\n",
         "services.conf: line 2: contract 'S' is not package.Service"},
-    {METHOD(GET("/things")), "thing-svc t.S ts-url - - -\n",
+    {METHOD(GET("/things")), "thing-svc t.S ts-url - - - gateway\n",
         "services.conf: line 2: url_variable 'ts-url' is not an environment variable name"},
-    {METHOD(GET("/things")), "thing-svc t.S TS_URL http://x:1 - -\n",
+    {METHOD(GET("/things")), "thing-svc t.S TS_URL http://x:1 - - gateway\n",
         "services.conf: line 2: default_url 'http://x:1' has scheme 'http'"},
-    {METHOD(GET("/things")), "thing-svc t.S TS_URL - db-url -\n",
+    {METHOD(GET("/things")), "thing-svc t.S TS_URL - db-url - gateway\n",
         "services.conf: line 2: db_url_variable 'db-url' is not an environment variable name"},
-    {METHOD(GET("/things")), "thing-svc t.S TS_URL - - Thing-DB\n",
+    {METHOD(GET("/things")), "thing-svc t.S TS_URL - - Thing-DB gateway\n",
         "services.conf: line 2: database 'Thing-DB' is not a lower-case SQL identifier"},
-    {METHOD(GET("/things")), "thing-svc t.S TS_URL - - -\nthing-svc t.S OTHER_URL - - -\n",
+    {METHOD(GET("/things")), "thing-svc t.S TS_URL - - - gateway\nthing-svc t.S OTHER_URL - - - gateway\n",
         "services.conf: line 3: service name 'thing-svc' is declared twice"},
-    {METHOD(GET("/things")), "thing-svc t.S TS_URL - - -\nother-svc t.S2 TS_URL - - -\n",
+    {METHOD(GET("/things")), "thing-svc t.S TS_URL - - - gateway\nother-svc t.S2 TS_URL - - - gateway\n",
         "services.conf: line 3: url_variable 'TS_URL' is declared twice"},
     /* M3: values two services cannot share, and names others own. */
-    {METHOD(GET("/things")), "thing-svc t.S TS_URL tcp://127.0.0.1:1 - -\nother-svc t.S2 O_URL tcp://127.0.0.1:1 - -\n",
+    {METHOD(GET("/things")),
+        "thing-svc t.S TS_URL tcp://127.0.0.1:1 - - gateway\nother-svc t.S2 O_URL tcp://127.0.0.1:1 - - gateway\n",
         "services.conf: line 3: default_url 'tcp://127.0.0.1:1' is declared twice (also "},
-    {METHOD(GET("/things")), "thing-svc t.S TS_URL - T_DB_URL t_db\nother-svc t.S2 O_URL - O_DB_URL t_db\n",
+    {METHOD(GET("/things")),
+        "thing-svc t.S TS_URL - T_DB_URL t_db gateway\nother-svc t.S2 O_URL - O_DB_URL t_db gateway\n",
         "services.conf: line 3: database 't_db' is declared twice (also "},
-    {METHOD(GET("/things")), "thing-svc t.S TS_URL - T_DB_URL t_db\nother-svc t.S2 O_URL - T_DB_URL o_db\n",
+    {METHOD(GET("/things")),
+        "thing-svc t.S TS_URL - T_DB_URL t_db gateway\nother-svc t.S2 O_URL - T_DB_URL o_db gateway\n",
         "services.conf: line 3: db_url_variable 'T_DB_URL' is declared twice (also db_url_variable of "},
-    {METHOD(GET("/things")), "thing-svc t.S TS_URL - T_DB_URL t_db\nother-svc t.S2 T_DB_URL - - -\n",
+    {METHOD(GET("/things")), "thing-svc t.S TS_URL - T_DB_URL t_db gateway\nother-svc t.S2 T_DB_URL - - - gateway\n",
         "services.conf: line 3: url_variable 'T_DB_URL' is declared twice (also db_url_variable of "},
-    {METHOD(GET("/things")), "thing-svc t.S TS_URL - - -\nother-svc t.S2 O_URL - TS_URL o_db\n",
+    {METHOD(GET("/things")), "thing-svc t.S TS_URL - - - gateway\nother-svc t.S2 O_URL - TS_URL o_db gateway\n",
         "services.conf: line 3: db_url_variable 'TS_URL' is declared twice (also url_variable of "},
-    {METHOD(GET("/things")), "thing-svc t.S TS_URL - TS_URL t_db\n",
+    {METHOD(GET("/things")), "thing-svc t.S TS_URL - TS_URL t_db gateway\n",
         "services.conf: line 2: url_variable and db_url_variable are both 'TS_URL'"},
-    {METHOD(GET("/things")), "thing-svc t.S REDIS_URL - - -\n",
+    {METHOD(GET("/things")), "thing-svc t.S REDIS_URL - - - gateway\n",
         "services.conf: line 2: url_variable 'REDIS_URL' is a setting the gateway, the service skeleton or a service "
         "owns"},
-    {METHOD(GET("/things")), "thing-svc t.S TS_URL - WORKERS t_db\n",
+    {METHOD(GET("/things")), "thing-svc t.S TS_URL - WORKERS t_db gateway\n",
         "services.conf: line 2: db_url_variable 'WORKERS' is a setting the gateway, the service skeleton or a service "
         "owns"},
-    {METHOD(GET("/things")), "thing-svc t.S GATEWAY_THING - - -\n",
+    {METHOD(GET("/things")), "thing-svc t.S GATEWAY_THING - - - gateway\n",
         "url_variable 'GATEWAY_THING' is a setting the gateway, the service skeleton or a service owns"},
-    {METHOD(GET("/things")), "thing-svc t.S LOG_LEVEL - - -\n", "url_variable 'LOG_LEVEL' is a setting"},
-    {METHOD(GET("/things")), "thing-svc t.S RPC_TLS_KEY - - -\n", "url_variable 'RPC_TLS_KEY' is a setting"},
-    {METHOD(GET("/things")), "thing-svc t.S AMQP_URL_FILE - - -\n", "url_variable 'AMQP_URL_FILE' is a setting"},
+    {METHOD(GET("/things")), "thing-svc t.S LOG_LEVEL - - - gateway\n", "url_variable 'LOG_LEVEL' is a setting"},
+    {METHOD(GET("/things")), "thing-svc t.S RPC_TLS_KEY - - - gateway\n", "url_variable 'RPC_TLS_KEY' is a setting"},
+    {METHOD(GET("/things")), "thing-svc t.S AMQP_URL_FILE - - - gateway\n",
+        "url_variable 'AMQP_URL_FILE' is a setting"},
     /* A file variant's name: another line's USER_DB_URL_FILE, or any. */
-    {METHOD(GET("/things")), "thing-svc t.S USER_DB_URL_FILE - - -\n",
+    {METHOD(GET("/things")), "thing-svc t.S USER_DB_URL_FILE - - - gateway\n",
         "services.conf: line 2: url_variable 'USER_DB_URL_FILE' ends in _FILE, which names a secret setting's file "
         "variant (NAME_FILE, lib/base/env.h)"},
-    {METHOD(GET("/things")), "gateway t.S TS_URL - - -\n",
+    {METHOD(GET("/things")), "gateway t.S TS_URL - - - gateway\n",
         "services.conf: line 2: name 'gateway' is the gateway's own"},
-    {METHOD(GET("/things")), "thing-svc t.S TS_URL - T_DB_URL postgres\n",
+    {METHOD(GET("/things")), "thing-svc t.S TS_URL - T_DB_URL postgres gateway\n",
         "services.conf: line 2: database 'postgres' is one PostgreSQL creates for itself"},
-    {METHOD(GET("/things")), "thing-svc t.S TS_URL - T_DB_URL template0\n", "database 'template0' is one"},
-    {METHOD(GET("/things")), "thing-svc t.S TS_URL - T_DB_URL template1\n", "database 'template1' is one"},
-    {METHOD(GET("/things")), "thing-svc t.S TS_URL - T_DB_URL -\n",
+    {METHOD(GET("/things")), "thing-svc t.S TS_URL - T_DB_URL template0 gateway\n", "database 'template0' is one"},
+    {METHOD(GET("/things")), "thing-svc t.S TS_URL - T_DB_URL template1 gateway\n", "database 'template1' is one"},
+    {METHOD(GET("/things")), "thing-svc t.S TS_URL - T_DB_URL - gateway\n",
         "services.conf: line 2: db_url_variable 'T_DB_URL' and database '-': both are set or both are '-'"},
-    {METHOD(GET("/things")), "thing-svc t.S TS_URL - - t_db\n",
+    {METHOD(GET("/things")), "thing-svc t.S TS_URL - - t_db gateway\n",
         "services.conf: line 2: db_url_variable '-' and database 't_db': both are set or both are '-'"},
     /* Names other programs read, roles PostgreSQL owns, lengths it cuts. */
-    {METHOD(GET("/things")), "thing-svc t.S PATH - - -\n",
+    {METHOD(GET("/things")), "thing-svc t.S PATH - - - gateway\n",
         "services.conf: line 2: url_variable 'PATH' is a name the environment, libpq, scripts/servers or the "
         "database images read"},
-    {METHOD(GET("/things")), "thing-svc t.S TS_URL - PG_ADMIN_URL t_db\n",
+    {METHOD(GET("/things")), "thing-svc t.S TS_URL - PG_ADMIN_URL t_db gateway\n",
         "db_url_variable 'PG_ADMIN_URL' is a name the environment"},
-    {METHOD(GET("/things")), "thing-svc t.S PGHOST - - -\n", "url_variable 'PGHOST' is a name the environment"},
-    {METHOD(GET("/things")), "thing-svc t.S TS_URL - POSTGRES_URL t_db\n",
+    {METHOD(GET("/things")), "thing-svc t.S PGHOST - - - gateway\n", "url_variable 'PGHOST' is a name the environment"},
+    {METHOD(GET("/things")), "thing-svc t.S TS_URL - POSTGRES_URL t_db gateway\n",
         "db_url_variable 'POSTGRES_URL' is a name the environment"},
-    {METHOD(GET("/things")), "thing-svc t.S RUN_DIR - - -\n", "url_variable 'RUN_DIR' is a name the environment"},
-    {METHOD(GET("/things")), "thing-svc t.S TS_URL - PAY t_db\n",
+    {METHOD(GET("/things")), "thing-svc t.S RUN_DIR - - - gateway\n",
+        "url_variable 'RUN_DIR' is a name the environment"},
+    {METHOD(GET("/things")), "thing-svc t.S RPC_TLS_DIR - - - gateway\n",
+        "url_variable 'RPC_TLS_DIR' is a name the environment"},
+    {METHOD(GET("/things")), "thing-svc t.S RPC_TLS - - - gateway\n",
+        "url_variable 'RPC_TLS' is a name the environment"},
+    {METHOD(GET("/things")), "thing-svc t.S TS_URL - PAY t_db gateway\n",
         "services.conf: line 2: db_url_variable 'PAY' does not end in _URL"},
-    {METHOD(GET("/things")), "postgres t.S TS_URL - T_DB_URL t_db\n",
+    {METHOD(GET("/things")), "postgres t.S TS_URL - T_DB_URL t_db gateway\n",
         "services.conf: line 2: name 'postgres' gives the PostgreSQL role 'postgres', which PostgreSQL reserves"},
-    {METHOD(GET("/things")), "pg-monitor t.S TS_URL - T_DB_URL t_db\n", "gives the PostgreSQL role 'pg_monitor'"},
-    {METHOD(GET("/things")), "public t.S TS_URL - T_DB_URL t_db\n", "gives the PostgreSQL role 'public'"},
+    {METHOD(GET("/things")), "pg-monitor t.S TS_URL - T_DB_URL t_db gateway\n",
+        "gives the PostgreSQL role 'pg_monitor'"},
+    {METHOD(GET("/things")), "public t.S TS_URL - T_DB_URL t_db gateway\n", "gives the PostgreSQL role 'public'"},
     {METHOD(GET("/things")),
-        "thing-svc t.S TS_URL - T_DB_URL a234567890123456789012345678901234567890123456789012345678901234\n",
+        "thing-svc t.S TS_URL - T_DB_URL a234567890123456789012345678901234567890123456789012345678901234 gateway\n",
         "services.conf: line 2: database 'a234567890123456789012345678901234567890123456789012345678901234' is 64 "
         "bytes, more than 63"},
     /* M4: one way to read a line for both readers (scripts/lib/registry.sh). */
-    {METHOD(GET("/things")), "thing-svc t.S TS_URL - T_DB_URL t_db\r\n",
+    {METHOD(GET("/things")), "thing-svc t.S TS_URL - T_DB_URL t_db gateway\r\n",
         "services.conf: line 2: has a carriage return (CRLF line ends?)"},
-    {METHOD(GET("/things")), "# a comment\r\nthing-svc t.S TS_URL - - -\n",
+    {METHOD(GET("/things")), "# a comment\r\nthing-svc t.S TS_URL - - - gateway\n",
         "services.conf: line 2: has a carriage return"},
+    /* The callers column (mutual TLS: which roles' CAs the service trusts). */
+    {METHOD(GET("/things")), "thing-svc t.S TS_URL - - - gateway,billing-svc\n",
+        "services.conf: line 2: callers 'gateway,billing-svc': 'billing-svc' is not a role (gateway, operator or a "
+        "registry service)"},
+    {METHOD(GET("/things")), "thing-svc t.S TS_URL - - - Gateway\n",
+        "services.conf: line 2: callers 'Gateway': 'Gateway' is not a role (gateway, operator or a registry service)"},
+    {METHOD(GET("/things")), "thing-svc t.S TS_URL - - - gateway,,operator\n",
+        "services.conf: line 2: callers 'gateway,,operator' has an empty element"},
+    {METHOD(GET("/things")), "thing-svc t.S TS_URL - - - ,gateway\n",
+        "services.conf: line 2: callers ',gateway' has an empty element"},
+    {METHOD(GET("/things")), "thing-svc t.S TS_URL - - - gateway,\n",
+        "services.conf: line 2: callers 'gateway,' has an empty element"},
+    {METHOD(GET("/things")), "thing-svc t.S TS_URL - - - operator,gateway,operator\n",
+        "services.conf: line 2: callers 'operator,gateway,operator': 'operator' is listed twice"},
+    {METHOD(GET("/things")), "thing-svc t.S TS_URL - - - gateway\nother-svc t.S2 O_URL - - - other-svc,gateway\n",
+        "services.conf: line 3: callers 'other-svc,gateway': 'other-svc' is the service itself"},
+    {METHOD(GET("/things")), "thing-svc t.S TS_URL - - - -\n",
+        "services.conf: line 2: callers '-': no role could call thing-svc (name them: gateway, operator or registry "
+        "services, comma-separated)"},
+    {METHOD(GET("/things")), "operator t.S TS_URL - - - gateway\n",
+        "services.conf: line 2: name 'operator' is rpc-call's TLS role (its CA and certificate)"},
+    {METHOD(GET("/things")), "thing-svc t.S TS_URL - - - gateway extra\n",
+        "services.conf: line 2: 8 columns, expected 7"},
 };
 
 /* Runs protoc-c and contract-gen in a fresh directory; returns contract-gen's
@@ -283,7 +318,7 @@ run_case(const char *service, const char *registry, char *err, size_t errlen, ch
 	snprintf(path, sizeof(path), "%s/services.conf", dir);
 	f = fopen(path, "w");
 	cr_assert_not_null(f);
-	fprintf(f, "# name contract url_variable default_url db_url_variable database\n%s",
+	fprintf(f, "# name contract url_variable default_url db_url_variable database callers\n%s",
 	    registry != NULL ? registry : registry_line);
 	fclose(f);
 	snprintf(cmd, sizeof(cmd),
@@ -347,16 +382,22 @@ Test(contract_gen, a_good_contract_gives_its_routes_and_registry, .timeout = 60)
 	                              "= { get: \"/shelves/{id}/things\" "
 	                              "response_body: \"items\" }; }\n"
 	                              "  rpc Health(Req) returns (Reply);\n"
-	                              "}\n";
-	int rc = run_case(service, "thing-svc t.ThingService THING_SVC_URL tcp://127.0.0.1:5009 - -\n", err,
-	    sizeof(err), out, sizeof(out));
+	                              "}\n"
+	                              "service ThingService2 { rpc Health(Req) returns (Reply); }\n";
+	/* A caller declared after the line that names it. */
+	int rc = run_case(service,
+	    "thing-svc t.ThingService THING_SVC_URL tcp://127.0.0.1:5009 - - gateway,pay-svc,operator\n"
+	    "pay-svc t.ThingService2 PAY_URL - - - operator\n",
+	    err, sizeof(err), out, sizeof(out));
 	cr_assert_eq(rc, 0, "%s", err);
 	cr_assert_str_eq(err, "");
 	const char *expected[] = {
 	    "#include \"t.pb-c.h\"",
 	    "{\"thing-svc\", \"t.ThingService\", &t__thing_service__descriptor, \"THING_SVC_URL\", "
-	    "\"tcp://127.0.0.1:5009\", NULL, NULL},",
-	    "const size_t contract_services_count = 1;",
+	    "\"tcp://127.0.0.1:5009\", NULL, NULL, \"gateway,pay-svc,operator\"},",
+	    "{\"pay-svc\", \"t.ThingService2\", &t__thing_service2__descriptor, \"PAY_URL\", \"\", NULL, NULL, "
+	    "\"operator\"},",
+	    "const size_t contract_services_count = 2;",
 	    "{.method = \"POST\", .path = \"/things\", .service = 0, .rpc_method = \"Create\",\n"
 	    "        .body = \"*\", .response_body = NULL, .success_status = 201, .location = "
 	    "\"/things/{id}\", "
@@ -398,7 +439,8 @@ Test(contract_gen, what_the_refusals_leave_is_served, .timeout = 60)
 	memset(comment, 'x', sizeof(comment) - 1);
 	comment[sizeof(comment) - 1] = '\0';
 	memcpy(comment + 2000, " ghost-svc t.Ghost GHOST_URL - - -", 34);
-	snprintf(registry, sizeof(registry), "# %s\nthing-svc t.S TS_URL tcp://127.0.0.1:1 T_DB_URL t_db\n", comment);
+	snprintf(registry, sizeof(registry), "# %s\nthing-svc t.S TS_URL tcp://127.0.0.1:1 T_DB_URL t_db gateway\n",
+	    comment);
 	int rc = run_case(service, registry, err, sizeof(err), out, sizeof(out));
 	cr_assert_eq(rc, 0, "%s", err);
 	cr_expect_str_eq(err, "");
