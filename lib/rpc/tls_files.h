@@ -8,7 +8,8 @@
  * NNG_OPT_TLS_PEER_CN before 1.6), only that the caller's certificate chains
  * to a CA the listener trusts. So each role (gateway, operator, and every
  * registry service) has a CA of its own, and a service trusts as callers
- * the CAs of the roles its registry line lets call it (RPC_TLS_CALLER_CA).
+ * its own role's CA and those of the roles its registry line lets call it
+ * (RPC_TLS_CALLER_CA).
  * A dialer trusts the services' CAs (RPC_TLS_CA) and checks that the server
  * certificate names the service (its registry name).
  *

@@ -14,7 +14,11 @@
 #                                 DNS:<role>, serverAuth+clientAuth, 90 days)
 #   services-ca.pem               every service's CA: RPC_TLS_CA of all
 #   callers/<service>.pem         the CAs of that service's callers: its
-#                                 RPC_TLS_CALLER_CA
+#                                 RPC_TLS_CALLER_CA; the service's own CA
+#                                 first (a service may call itself: its health
+#                                 check and probes run as it, with no other
+#                                 role's key in its container), then the
+#                                 registry's callers
 # Idempotent and fast when nothing changed: a CA or certificate is made
 # again only when missing, unreadable, expiring within 7 days, not matching
 # its key, or (a certificate) no longer signed by its role's CA; the bundles
@@ -135,7 +139,7 @@ put() {
 for s in "${services[@]}"; do cat "$dir/ca/$s.pem" >>"$tmp/bundle"; done
 put "$dir/services-ca.pem"
 for s in "${services[@]}"; do
-	: >"$tmp/bundle"
+	cat "$dir/ca/$s.pem" >"$tmp/bundle"
 	IFS=, read -ra list <<<"${callers[$s]}"
 	for role in "${list[@]}"; do cat "$dir/ca/$role.pem" >>"$tmp/bundle"; done
 	put "$dir/callers/$s.pem"

@@ -4,6 +4,7 @@
 #                               one CA per role, each role's certificate
 #   DIR/odd/self.pem .key       a self-signed certificate named gateway
 #   DIR/odd/stranger.pem .key   gateway, signed by a CA nobody trusts
+#   DIR/odd/stranger-user-svc.pem  the same key as user-svc, from that CA
 #   DIR/odd/expired.pem .key    gateway, signed by the gateway CA, expired
 #   DIR/odd/user-svc-2.pem .key user-svc re-issued by its CA (a rotation)
 # Usage: make_tls_peers.sh REPO DIR   (DEV_PKI may name another PKI maker)
@@ -22,6 +23,8 @@ quiet openssl req -x509 "${ec[@]}" -keyout stranger-ca.key -out stranger-ca.pem 
 quiet openssl req "${ec[@]}" -keyout stranger.key -out stranger.csr -subj /CN=gateway
 quiet openssl x509 -req -in stranger.csr -CA stranger-ca.pem -CAkey stranger-ca.key -CAcreateserial -days 1 \
 	-extfile gateway.ext -out stranger.pem
+quiet openssl x509 -req -in stranger.csr -CA stranger-ca.pem -CAkey stranger-ca.key -CAcreateserial -days 1 \
+	-extfile user-svc.ext -out stranger-user-svc.pem
 # openssl 3.0's x509 -req cannot backdate: `openssl ca` with a throw-away
 # database gives any validity period.
 : >db/index

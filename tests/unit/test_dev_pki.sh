@@ -40,10 +40,10 @@ done
 ok "each role: its CA, a P-256 certificate named after it, keys 0600"
 [ "$(subjects "$d/services-ca.pem")" = "$(ca_subjects user-svc order-svc echo-svc)" ] &&
 	ok "services-ca.pem: the three services' CAs" || bad "services-ca.pem: $(subjects "$d/services-ca.pem")"
-[ "$(subjects "$d/callers/user-svc.pem")" = "$(ca_subjects gateway order-svc operator)" ] &&
-	[ "$(subjects "$d/callers/order-svc.pem")" = "$(ca_subjects gateway operator)" ] &&
-	[ "$(subjects "$d/callers/echo-svc.pem")" = "$(ca_subjects gateway operator)" ] &&
-	ok "callers/: each service's callers' CAs, from the registry" || bad "callers bundles"
+[ "$(subjects "$d/callers/user-svc.pem")" = "$(ca_subjects user-svc gateway order-svc operator)" ] &&
+	[ "$(subjects "$d/callers/order-svc.pem")" = "$(ca_subjects order-svc gateway operator)" ] &&
+	[ "$(subjects "$d/callers/echo-svc.pem")" = "$(ca_subjects echo-svc gateway operator)" ] &&
+	ok "callers/: each service's own CA, then its callers' from the registry" || bad "callers bundles"
 
 # Idempotent: nothing made, nothing touched.
 before=$(cd "$d" && stat -c '%n %Y %s' *.pem *.key ca/* callers/* | md5sum)
@@ -62,8 +62,8 @@ ca_a=$(md5sum <"$d/ca/a-svc.pem")
 printf 'a-svc a.A A_URL tcp://x:1 - - operator\nc-svc c.C C_URL tcp://x:3 - - a-svc,gateway\n' \
 	>"$reg/proto/services.conf"
 REGISTRY_DIR=$reg "$pki" "$d" 2>/dev/null || bad "changed registry refused"
-[ "$(subjects "$d/callers/a-svc.pem")" = "$(ca_subjects operator)" ] &&
-	[ "$(subjects "$d/callers/c-svc.pem")" = "$(ca_subjects a-svc gateway)" ] &&
+[ "$(subjects "$d/callers/a-svc.pem")" = "$(ca_subjects a-svc operator)" ] &&
+	[ "$(subjects "$d/callers/c-svc.pem")" = "$(ca_subjects c-svc a-svc gateway)" ] &&
 	[ "$(subjects "$d/services-ca.pem")" = "$(ca_subjects a-svc c-svc)" ] &&
 	ok "a change of callers rewrites the bundles" || bad "bundles after a change"
 [ ! -e "$d/b-svc.pem" ] && [ ! -e "$d/b-svc.key" ] && [ ! -e "$d/ca/b-svc.pem" ] && [ ! -e "$d/ca/b-svc.key" ] &&
