@@ -213,5 +213,6 @@ Test(tls_files, urls_are_tls_exactly_when_tls_is_configured)
 	cr_assert_eq(rpc_tls_check_urls(&on, "X_URL", "ipc:///tmp/x", err, sizeof(err)), -1);
 	cr_assert_eq(rpc_tls_check_urls(&off, "X_URL", "tcp://a:1,ipc:///tmp/x", err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(rpc_tls_check_urls(&off, "X_URL", "tcp://a:1,tls+tcp://b:2", err, sizeof(err)), -1);
-	cr_assert_str_eq(err, "X_URL: 'tls+tcp://b:2' is tls+tcp:// but RPC_TLS_CERT is not set (TLS needs the RPC_TLS_* files)");
+	cr_assert_str_eq(
+	    err, "X_URL: 'tls+tcp://b:2' is tls+tcp:// but RPC_TLS_CERT is not set (TLS needs the RPC_TLS_* files)");
 }
