@@ -366,6 +366,10 @@ main(int argc, char **argv)
 	/* 3. The answer. */
 	if (code != RPC_OK) {
 		fprintf(stderr, "%s: %s\n", rpc_code_name(code), st.message);
+		if (code == RPC_UNAVAILABLE && !rpc_tls_configured(&tls))
+			fprintf(stderr,
+			    "rpc-call: if the service speaks mutual TLS (scripts/server and compose run it so), "
+			    "call tls+tcp:// with --cert, --key and --ca (README: Calling the services directly)\n");
 		for (size_t v = 0; v < st.n_violations; v++)
 			fprintf(stderr, "  %s: %s\n", st.violations[v].field, st.violations[v].description);
 		return EXIT_STATUS_BASE + (int) code;

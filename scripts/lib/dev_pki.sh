@@ -43,8 +43,8 @@ lines=$(registry_services $tests) || die "the registry was refused (above)"
 
 mkdir -p "$dir" 2>/dev/null || die "cannot create $dir"
 [ -w "$dir" ] || die "$dir is not writable"
-mkdir -p "$dir/ca" "$dir/callers"
-chmod 0700 "$dir/ca"
+mkdir -p "$dir/ca" "$dir/callers" 2>/dev/null || die "cannot create $dir/ca and $dir/callers (is one a file?)"
+chmod 0700 "$dir/ca" || die "cannot make $dir/ca private"
 
 # One run at a time on DIR (scripts/test and scripts/servers may share it).
 if command -v flock >/dev/null; then
