@@ -96,13 +96,15 @@ accepts(listener_watch *w)
 	return ok;
 }
 
-/* Returns true when a listener is open again; false leaves none open (the
- * caller retries at the next period). */
+/* Returns true when a listener is open (again, or still: a starved process
+ * keeps the one it has); false leaves none open (the caller retries at the
+ * next period, when closed is true: then it listens whatever the headroom,
+ * since nothing listens to lose). */
 static bool
-reopen(listener_watch *w)
+reopen(listener_watch *w, bool closed)
 {
 	long headroom = fd_limit_headroom();
-	if (headroom >= 0 && headroom < FD_HEADROOM_MIN) {
+	if (!closed && headroom >= 0 && headroom < FD_HEADROOM_MIN) {
 		log_warn(NULL,
 		    "rpc_listener_reopen_skipped url=%s free_fds=%ld reason=\"out of file descriptors: new connections "
 		    "wait for some to close (a flood of half-open connections holds one each for up to 10 s)\"",
@@ -140,7 +142,7 @@ watch_main(void *arg)
 		if (stop)
 			break;
 		if (closed) {
-			closed = !reopen(w);
+			closed = !reopen(w, true);
 			continue;
 		}
 		failures = accepts(w) ? 0 : failures + 1;
@@ -148,7 +150,7 @@ watch_main(void *arg)
 		stop = w->stop; /* a stop during the probe: the server is closing */
 		pthread_mutex_unlock(&w->mu);
 		if (failures >= FAILURES_TO_REOPEN && !stop) {
-			closed   = !reopen(w);
+			closed   = !reopen(w, false);
 			failures = 0;
 		}
 	}

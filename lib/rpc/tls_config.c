@@ -2,7 +2,6 @@
  * process's own throw-away identity (mbedTLS, which nng uses too). */
 #include "rpc/tls_config.h"
 
-#include <errno.h>
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/ecp.h>
 #include <mbedtls/entropy.h>
@@ -11,20 +10,15 @@
 #include <mbedtls/x509_crt.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
-#include "base/file_read.h"
-
-#define PEM_MAX (1024 * 1024) /* as tls_files.c */
-
+/* Read again when a configuration is built: it passed its check at start. */
 static rpc_code
 read_file(const char *variable, const char *path, char **out, rpc_status *st)
 {
 	size_t len;
-	int err_no = 0;
-	if (file_read_regular(path, PEM_MAX, out, &len, &err_no) != FILE_READ_OK)
-		return rpc_status_set(st, RPC_FAILED_PRECONDITION, "%s: '%s' cannot be read any more: %s", variable,
-		    path, err_no != 0 ? strerror(err_no) : "changed since start");
+	char why[256];
+	if (rpc_tls_read_pem(path, out, &len, why, sizeof(why)) != 0)
+		return rpc_status_set(st, RPC_FAILED_PRECONDITION, "%s: '%s' %s", variable, path, why);
 	return RPC_OK;
 }
 
@@ -59,18 +53,25 @@ trust_file(nng_tls_config *cfg, const char *variable, const char *path, rpc_stat
 	return RPC_OK;
 }
 
-rpc_code
-rpc_tls_dialer_config(nng_tls_config **out, const rpc_tls_files *files, const char *server_name, rpc_status *st)
+/* Either side's: its own identity, the CAs it trusts (the file of
+ * variable trust, then extra_pem: nng appends each chain to the one before,
+ * mbedtls_x509_crt_parse into one list), the server name a dialer checks
+ * (NULL for a listener) and the auth mode. */
+static rpc_code
+build(nng_tls_config **out, nng_tls_mode mode, const rpc_tls_files *files, int trust, const char *extra_pem,
+    const char *server_name, nng_tls_auth_mode auth, rpc_status *st)
 {
 	nng_tls_config *cfg;
-	rpc_code code = own_identity(&cfg, NNG_TLS_MODE_CLIENT, files, st);
+	rpc_code code = own_identity(&cfg, mode, files, st);
 	if (code != RPC_OK)
 		return code;
-	code   = trust_file(cfg, rpc_tls_variable_names[2], files->ca, st);
-	int rv = 0;
-	if (code == RPC_OK && ((rv = nng_tls_config_server_name(cfg, server_name)) != 0 ||
-	                          (rv = nng_tls_config_auth_mode(cfg, NNG_TLS_AUTH_MODE_REQUIRED)) != 0))
-		code = rpc_status_set(st, RPC_INTERNAL, "nng TLS dialer configuration: %s", nng_strerror(rv));
+	const char *trust_path = trust == 2 ? files->ca : files->caller_ca;
+	code                   = trust_file(cfg, rpc_tls_variable_names[trust], trust_path, st);
+	int rv                 = 0;
+	if (code == RPC_OK && ((extra_pem != NULL && (rv = nng_tls_config_ca_chain(cfg, extra_pem, NULL)) != 0) ||
+	                          (server_name != NULL && (rv = nng_tls_config_server_name(cfg, server_name)) != 0) ||
+	                          (rv = nng_tls_config_auth_mode(cfg, auth)) != 0))
+		code = rpc_status_set(st, RPC_INTERNAL, "nng TLS configuration: %s", nng_strerror(rv));
 	if (code != RPC_OK) {
 		nng_tls_config_free(cfg);
 		return code;
@@ -80,27 +81,15 @@ rpc_tls_dialer_config(nng_tls_config **out, const rpc_tls_files *files, const ch
 }
 
 rpc_code
+rpc_tls_dialer_config(nng_tls_config **out, const rpc_tls_files *files, const char *server_name, rpc_status *st)
+{
+	return build(out, NNG_TLS_MODE_CLIENT, files, 2, NULL, server_name, NNG_TLS_AUTH_MODE_REQUIRED, st);
+}
+
+rpc_code
 rpc_tls_listener_config(nng_tls_config **out, const rpc_tls_files *files, const char *extra_trusted_pem, rpc_status *st)
 {
-	nng_tls_config *cfg;
-	rpc_code code = own_identity(&cfg, NNG_TLS_MODE_SERVER, files, st);
-	if (code != RPC_OK)
-		return code;
-	/* nng appends each chain to the one before (mbedtls_x509_crt_parse
-	 * into the same list). */
-	code   = trust_file(cfg, rpc_tls_variable_names[3], files->caller_ca, st);
-	int rv = 0;
-	if (code == RPC_OK && extra_trusted_pem != NULL &&
-	    (rv = nng_tls_config_ca_chain(cfg, extra_trusted_pem, NULL)) != 0)
-		code = rpc_status_set(st, RPC_INTERNAL, "nng_tls_config_ca_chain: %s", nng_strerror(rv));
-	if (code == RPC_OK && (rv = nng_tls_config_auth_mode(cfg, NNG_TLS_AUTH_MODE_OPTIONAL)) != 0)
-		code = rpc_status_set(st, RPC_INTERNAL, "nng_tls_config_auth_mode: %s", nng_strerror(rv));
-	if (code != RPC_OK) {
-		nng_tls_config_free(cfg);
-		return code;
-	}
-	*out = cfg;
-	return RPC_OK;
+	return build(out, NNG_TLS_MODE_SERVER, files, 3, extra_trusted_pem, NULL, NNG_TLS_AUTH_MODE_OPTIONAL, st);
 }
 
 /* mbedTLS 3.4 deprecates the MPI form (Debian 13 has 3.6). */

@@ -24,11 +24,8 @@
 const char *const rpc_tls_variable_names[RPC_TLS_N_VARS] = {
     "RPC_TLS_CERT", "RPC_TLS_KEY", "RPC_TLS_CA", "RPC_TLS_CALLER_CA"};
 
-/* The whole file at path, NUL-terminated (mbedTLS parses PEM only with its
- * NUL counted), in *out (free it); its length without the NUL in *len.
- * Returns 0, or -1 with a reason in err. */
-static int
-read_pem(const char *path, char **out, size_t *len, char *err, size_t errlen)
+int
+rpc_tls_read_pem(const char *path, char **out, size_t *len, char *err, size_t errlen)
 {
 	int err_no = 0;
 	switch (file_read_regular(path, PEM_MAX, out, len, &err_no)) {
@@ -117,7 +114,7 @@ load_certs(const char *path, mbedtls_x509_crt *chain, char *err, size_t errlen)
 {
 	char *pem;
 	size_t len;
-	if (read_pem(path, &pem, &len, err, errlen) != 0)
+	if (rpc_tls_read_pem(path, &pem, &len, err, errlen) != 0)
 		return -1;
 	int ret = -1;
 	if (strstr(pem, "-----BEGIN CERTIFICATE-----") == NULL) {
@@ -143,7 +140,7 @@ load_key(const char *path, mbedtls_pk_context *key, char *err, size_t errlen)
 {
 	char *pem;
 	size_t len;
-	if (read_pem(path, &pem, &len, err, errlen) != 0)
+	if (rpc_tls_read_pem(path, &pem, &len, err, errlen) != 0)
 		return -1;
 	int ret = -1;
 	if (strstr(pem, "-----BEGIN ") == NULL || strstr(pem, "PRIVATE KEY-----") == NULL) {
@@ -371,8 +368,8 @@ nng_accepts(const rpc_tls_files *f, const char *const names[RPC_TLS_N_VARS], cha
 	char *cert = NULL, *key = NULL;
 	size_t len;
 	char why[200];
-	if (read_pem(f->cert, &cert, &len, why, sizeof(why)) != 0 ||
-	    read_pem(f->key, &key, &len, why, sizeof(why)) != 0) {
+	if (rpc_tls_read_pem(f->cert, &cert, &len, why, sizeof(why)) != 0 ||
+	    rpc_tls_read_pem(f->key, &key, &len, why, sizeof(why)) != 0) {
 		snprintf(err, errlen, "%s, %s: %s", names[0], names[1], why); /* changed since parsed */
 		free(cert);
 		return -1;

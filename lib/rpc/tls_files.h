@@ -60,6 +60,12 @@ int rpc_tls_parse_cert(const char *text, void *out, char *err, size_t errlen);
 int rpc_tls_parse_key(const char *text, void *out, char *err, size_t errlen);
 int rpc_tls_parse_ca(const char *text, void *out, char *err, size_t errlen);
 
+/* The whole PEM file at path (at most 1 MiB, a regular file),
+ * NUL-terminated (mbedTLS parses PEM only with its NUL counted), in *out
+ * (free it); its length without the NUL in *len. Returns 0, or -1 with a
+ * reason in err that reads after the quoted path. */
+int rpc_tls_read_pem(const char *path, char **out, size_t *len, char *err, size_t errlen);
+
 /* True when TLS is configured (RPC_TLS_CERT is set; after
  * rpc_tls_files_check, so are the others the side needs). */
 bool rpc_tls_configured(const rpc_tls_files *files);
