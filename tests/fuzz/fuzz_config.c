@@ -139,7 +139,8 @@ check_host(const char *text)
 }
 
 /* What an accepted URL holds, as nng parses it: one of our schemes and,
- * for tcp, a port in range with nothing but a host around it. (Creating
+ * for tcp and tls+tcp, a port in range with nothing but a host around it;
+ * TLS only over TCP. (Creating
  * nng dialers here, as test_net_check does, would free asynchronously and
  * set off libFuzzer's leak check on every input.) */
 static void
@@ -149,13 +150,16 @@ check_parsed(const char *url, net_url_role role)
 	if (nng_url_parse(&u, url) != 0)
 		abort();
 	const char *s = u->u_scheme;
-	if (strncmp(s, "tcp", 3) == 0) {
+	int tls       = strncmp(s, "tls+", 4) == 0;
+	if (tls)
+		s += 4;
+	if (strcmp(s, "tcp") == 0 || strcmp(s, "tcp4") == 0 || strcmp(s, "tcp6") == 0) {
 		long port = strtol(u->u_port, NULL, 10);
 		if (u->u_userinfo != NULL || u->u_query != NULL || u->u_fragment != NULL ||
 		    strspn(u->u_port, "0123456789") != strlen(u->u_port) || u->u_port[0] == '\0' || port > 65535 ||
 		    port < (role == NET_URL_LISTEN ? 0 : 1) || (role == NET_URL_DIAL && u->u_hostname[0] == '\0'))
 			abort();
-	} else if (strcmp(s, "ipc") != 0 && strcmp(s, "unix") != 0 && strcmp(s, "abstract") != 0) {
+	} else if (tls || (strcmp(s, "ipc") != 0 && strcmp(s, "unix") != 0 && strcmp(s, "abstract") != 0)) {
 		abort();
 	} else if (u->u_path[0] == '\0') {
 		abort();
