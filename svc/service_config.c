@@ -1,7 +1,9 @@
 /* The common configuration block: one table of variables for every service. */
 #include "svc/service_config.h"
 
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/net_check.h"
@@ -9,6 +11,29 @@
 #include "svc/broker.h"
 #include "svc/cache.h"
 #include "svc/db.h"
+
+/* The registry's url_variable when RPC_LISTEN_URL is not set: it says
+ * where this replica listens, as it did before the two were apart, so one
+ * URL; a list is what callers dial (start-up only). */
+static int
+parse_own_url(const char *text, void *out, char *err, size_t errlen)
+{
+	if (strchr(text, ',') != NULL) {
+		snprintf(err, errlen,
+		    "lists several URLs, where callers find the replicas, and cannot say where this one listens: "
+		    "set RPC_LISTEN_URL");
+		return -1;
+	}
+	return env_parse_nng_listen_url(text, out, err, errlen);
+}
+
+/* RPC_LISTEN_URL: where this replica listens, or "" for the registry's
+ * url_variable to say it (parse_own_url). */
+static int
+parse_listen_url(const char *text, void *out, char *err, size_t errlen)
+{
+	return text[0] == '\0' ? 0 : env_parse_nng_listen_url(text, out, err, errlen);
+}
 
 env_action
 svc_config_load(svc_config *cfg, const svc_config_spec *spec, const char *summary, int argc, char **argv)
@@ -38,9 +63,14 @@ svc_config_load(svc_config *cfg, const svc_config_spec *spec, const char *summar
 		return ENV_EXIT_USAGE;
 	}
 	/* The texts --help shows, made from the registry line. */
-	char listen_help[160], db_help[160], role[64];
+	char listen_help[256], callers_help[256], db_help[160], role[64];
 	static char db_default[256]; /* cfg->db_url may point to it for the process's life */
-	snprintf(listen_help, sizeof(listen_help), "nng URL to serve %s on", reg->contract);
+	snprintf(listen_help, sizeof(listen_help), "nng URL this replica serves %s on; unset: %s says it",
+	    reg->contract, reg->url_variable);
+	snprintf(callers_help, sizeof(callers_help),
+	    "nng URL(s) callers dial for %s (a list, or a name of every replica); without RPC_LISTEN_URL, "
+	    "one URL this replica listens on",
+	    reg->contract);
 	snprintf(role, sizeof(role), "%s", spec->name);
 	for (char *p = role; *p != '\0'; p++)
 		if (*p == '-')
@@ -49,31 +79,43 @@ svc_config_load(svc_config *cfg, const svc_config_spec *spec, const char *summar
 	snprintf(db_help, sizeof(db_help), "libpq URL of %s", reg->database);
 
 	int level = 0, format = 0;
-	/* The common block has at most 16 variables (10 + RPC_TLS_*). */
-	env_var vars[16 + SVC_CONFIG_MAX_SETTINGS];
-	size_t n  = 0;
-	vars[n++] = (env_var){.name = reg->url_variable,
-	    .default_value          = reg->default_url, /* "": required, the parser says so */
-	    .kind                   = ENV_CUSTOM,
-	    .parse                  = env_parse_nng_listen_url,
-	    .out                    = &cfg->listen_url,
-	    .help                   = listen_help};
-	vars[n++] = (env_var){.name = reg->db_url_variable,
-	    .default_value          = db_default,
-	    .kind                   = ENV_CUSTOM,
-	    .parse                  = db_env_parse_conninfo,
-	    .out                    = &cfg->db_url,
-	    .secret_url             = 1,
-	    .help                   = db_help};
-	vars[n++] = (env_var){.name = "DB_WAIT_S",
-	    .default_value          = "0",
-	    .kind                   = ENV_INT,
-	    .min                    = 0,
-	    .max                    = 86400,
-	    .out                    = &cfg->db_wait_s,
-	    .help                   = "longest wait at start for PostgreSQL to answer, in seconds, "
-	                              "then exit 1; 0 waits until stopped "
-	                              "(the wait is logged)"};
+	/* The common block has at most 20 variables (11 + RPC_TLS_*, room to grow). */
+	env_var vars[20 + SVC_CONFIG_MAX_SETTINGS];
+	size_t n = 0;
+	/* Where this replica listens (RPC_LISTEN_URL) is apart from what its
+	 * callers dial (the registry's url_variable), which may list every
+	 * replica or be a name of them all (issue 19). Without RPC_LISTEN_URL,
+	 * url_variable is one URL and means both, as it did before. */
+	const char *listen_env = getenv("RPC_LISTEN_URL");
+	bool listen_apart      = listen_env != NULL && listen_env[0] != '\0';
+	vars[n++]              = (env_var){.name = reg->url_variable,
+	                 .default_value          = reg->default_url, /* "": required, the parser says so */
+	                 .kind                   = ENV_CUSTOM,
+	                 .parse                  = listen_apart ? env_parse_nng_dial_urls : parse_own_url,
+	                 .out                    = listen_apart ? &cfg->service_url : &cfg->listen_url,
+	                 .help                   = callers_help};
+	vars[n++]              = (env_var){.name = "RPC_LISTEN_URL",
+	                 .default_value          = "",
+	                 .kind                   = ENV_CUSTOM,
+	                 .parse                  = parse_listen_url,
+	                 .out                    = &cfg->listen_url,
+	                 .help                   = listen_help};
+	vars[n++]              = (env_var){.name = reg->db_url_variable,
+	                 .default_value          = db_default,
+	                 .kind                   = ENV_CUSTOM,
+	                 .parse                  = db_env_parse_conninfo,
+	                 .out                    = &cfg->db_url,
+	                 .secret_url             = 1,
+	                 .help                   = db_help};
+	vars[n++]              = (env_var){.name = "DB_WAIT_S",
+	                 .default_value          = "0",
+	                 .kind                   = ENV_INT,
+	                 .min                    = 0,
+	                 .max                    = 86400,
+	                 .out                    = &cfg->db_wait_s,
+	                 .help                   = "longest wait at start for PostgreSQL to answer, in seconds, "
+	                                                        "then exit 1; 0 waits until stopped "
+	                                                        "(the wait is logged)"};
 	if (spec->uses & SVC_USES_REDIS) {
 		vars[n++] = (env_var){.name = "REDIS_URL",
 		    .default_value          = "redis://127.0.0.1:6379/0",
@@ -146,8 +188,11 @@ svc_config_load(svc_config *cfg, const svc_config_spec *spec, const char *summar
 		return action;
 	/* TLS on means every RPC URL is tls+tcp://: where it listens and
 	 * every service URL it dials (its own settings that are nng URLs). */
-	int bad = rpc_tls_files_check(&cfg->tls, RPC_TLS_LISTENS, rpc_tls_variable_names, err, sizeof(err)) != 0 ||
-	          rpc_tls_check_urls(&cfg->tls, reg->url_variable, cfg->listen_url, err, sizeof(err)) != 0;
+	int bad =
+	    rpc_tls_files_check(&cfg->tls, RPC_TLS_LISTENS, rpc_tls_variable_names, err, sizeof(err)) != 0 ||
+	    rpc_tls_check_urls(&cfg->tls, listen_apart ? "RPC_LISTEN_URL" : reg->url_variable, cfg->listen_url, err,
+	        sizeof(err)) != 0 ||
+	    (listen_apart && rpc_tls_check_urls(&cfg->tls, reg->url_variable, cfg->service_url, err, sizeof(err)) != 0);
 	for (size_t i = 0; i < spec->n_settings && !bad; i++)
 		bad = spec->settings[i].parse == env_parse_nng_dial_urls &&
 		      rpc_tls_check_urls(&cfg->tls, spec->settings[i].name,

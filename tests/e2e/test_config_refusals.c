@@ -134,6 +134,13 @@ Test(config_refusals, user_svc_refuses_urls_before_waiting_for_anything)
 	 * notaurl waited forever on the default socket. */
 	refused(USER_SVC_BIN, "USER_SVC_URL", "http://x", "http://x", "is not an nng URL to listen on");
 	refused(USER_SVC_BIN, "USER_SVC_URL", "ipc://", "ipc://", "has an empty path");
+	/* Where callers find every replica cannot say where this one listens
+	 * (issue 19: it failed with "cannot listen on ...: Address invalid"). */
+	refused(USER_SVC_BIN, "USER_SVC_URL", "tcp://127.0.0.1:5001,tcp://127.0.0.1:5011",
+	    "tcp://127.0.0.1:5001,tcp://127.0.0.1:5011", "set RPC_LISTEN_URL");
+	refused(USER_SVC_BIN, "RPC_LISTEN_URL", "http://x", "http://x", "is not an nng URL to listen on");
+	refused(USER_SVC_BIN, "RPC_LISTEN_URL", "tcp://127.0.0.1:5001,tcp://127.0.0.1:5011",
+	    "tcp://127.0.0.1:5001,tcp://127.0.0.1:5011", "a service listens on one");
 	refused(USER_SVC_BIN, "USER_DB_URL", "notaurl", "***", "is not a libpq URL or connection string");
 	refused(USER_SVC_BIN, "USER_DB_URL", "postgresql://x:s3cret@h:notaport/db", "postgresql://x:***@h:notaport/db",
 	    "has port 'notaport'");
@@ -146,6 +153,7 @@ Test(config_refusals, user_svc_refuses_urls_before_waiting_for_anything)
 Test(config_refusals, order_svc_refuses_urls_before_waiting_for_anything)
 {
 	refused(ORDER_SVC_BIN, "ORDER_SVC_URL", "tcp://h", "tcp://h", "has no port");
+	refused(ORDER_SVC_BIN, "RPC_LISTEN_URL", "tcp://h", "tcp://h", "has no port");
 	refused(ORDER_SVC_BIN, "USER_SVC_URL", "tcp://:5001", "tcp://:5001", "a dialer needs one");
 	refused(ORDER_SVC_BIN, "ORDER_DB_URL", "notaurl", "***", "missing \"=\" after \"***\"");
 	refused(ORDER_SVC_BIN, "AMQP_URL", "amqps://g:s3cret@h/", "amqps://g:***@h/", "amqps (TLS) is not supported");
