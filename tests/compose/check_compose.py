@@ -225,7 +225,9 @@ def main(src, bindir):
         u = urlsplit(url.split(",")[0])
         return u.hostname, u.port
 
-    listen = {r["name"]: hostport(envs[r["name"]].get(r["url_variable"], "")) for r in reg}
+    # Where a service listens: RPC_LISTEN_URL, else its url_variable (issue 19).
+    listen = {r["name"]: hostport(envs[r["name"]].get("RPC_LISTEN_URL") or envs[r["name"]].get(r["url_variable"], ""))
+              for r in reg}
     for caller in APPS:
         for var, callee in url_of.items():
             if callee == caller or var not in envs[caller]:
@@ -256,7 +258,7 @@ def main(src, bindir):
     init_mounts = {str(v).split(":")[1]: str(v).split(":")[0] for v in init.get("volumes") or []}
     check(init_mounts.get("/pki") in named, f"{TLS_INIT}: /pki should be a named volume")
     for name in APPS:
-        for var in url_of:
+        for var in [*url_of, "RPC_LISTEN_URL"]:
             for url in envs[name].get(var, "").split(",") if var in envs[name] else []:
                 check(url.startswith("tls+tcp"), f"{name}: {var}={url} should be tls+tcp://")
         mounts = [str(v).split(":") for v in services.get(name, {}).get("volumes") or []]
