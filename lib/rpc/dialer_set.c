@@ -13,7 +13,7 @@
 #include "rpc/address_set.h"
 
 /* At most this many URLs in one dial list (a list is at most 1023 bytes). */
-#define TARGETS_MAX 64
+#define TARGETS_MAX 32
 
 /* One URL of the list and what it dials. */
 typedef struct target {
@@ -226,8 +226,9 @@ rpc_dialer_set_open(
 		tg->url[len] = '\0';
 		p += len + (p[len] == ',');
 		if (rpc_dial_target_parse(tg->url, &tg->t) != 0) {
+			rpc_status_set(st, RPC_INVALID_ARGUMENT, "cannot dial %s: not a dial URL", tg->url);
 			release(ds);
-			return rpc_status_set(st, RPC_INVALID_ARGUMENT, "cannot dial %s: not a dial URL", tg->url);
+			return RPC_INVALID_ARGUMENT;
 		}
 		if (tg->t.by_name) {
 			ds->by_name = true;
@@ -236,9 +237,9 @@ rpc_dialer_set_open(
 		}
 		int rv = start_dialer(ds, tg->url, &tg->dialers[0]);
 		if (rv != 0) {
+			rpc_status_set(st, RPC_INVALID_ARGUMENT, "cannot dial %s: %s", tg->url, nng_strerror(rv));
 			release(ds);
-			return rpc_status_set(
-			    st, RPC_INVALID_ARGUMENT, "cannot dial %s: %s", tg->url, nng_strerror(rv));
+			return RPC_INVALID_ARGUMENT;
 		}
 		tg->n_dialers = 1;
 		publish(ds, tg);
