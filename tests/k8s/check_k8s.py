@@ -27,6 +27,9 @@
      callers reach what they dial, and every pod reach DNS.
 
 Usage: check_k8s.py SOURCE-DIR BIN-DIR
+       check_k8s.py --self-test SOURCE-DIR BIN-DIR   the check finds each of
+           MUTATIONS (a misspelt field, a quoted port, a plain RPC URL, a
+           missing NetworkPolicy caller...) made on a copy of the rendered base
 Exit: 0 all good; 1 problems (each printed as FAIL:); 77 skipped (no kubectl
 with kustomize v4 or later, or no python3-kubernetes).
 """
@@ -430,6 +433,12 @@ def check_system(where, docs, reg, known, compose_images, secrets):
     if check(g, f"{where}: Service/gateway missing"):
         check(g["spec"].get("clusterIP") != "None", f"{where}: Service/gateway should have a cluster IP (HTTP clients)")
         check(selects({"matchLabels": g["spec"].get("selector")}, pods.get("gateway", {})), f"{where}: Service/gateway selects no gateway pod")
+        c = ((deps.get("gateway") or {}).get("spec", {}).get("template", {}).get("spec", {}).get("containers") or [{}])[0]
+        named = {p.get("name"): p.get("containerPort") for p in c.get("ports") or []}
+        gports = {int(p) for p in envs.get("gateway", {}).get("GATEWAY_PORTS", "").split(",") if p.strip()}
+        for p in g["spec"].get("ports") or []:
+            target = named.get(p.get("targetPort"), p.get("targetPort", p.get("port")))
+            check(target in gports, f"{where}: Service/gateway port {p.get('port')} targets {target}, not a port of GATEWAY_PORTS")
 
     # Disruption budgets and autoscalers.
     for name in apps:
@@ -512,17 +521,34 @@ def check_system(where, docs, reg, known, compose_images, secrets):
                 check(initdb.get("owner") == owner, f"{where}: Cluster/{found[0]}: {r['database']} should be owned by {owner}")
 
 
-def main(src, bindir):
-    exe, why = kubectl()
-    if not exe:
-        print(f"SKIP: {why}")
-        return 77
+def verify(where, docs, context):
+    """Typed load and system checks of one render."""
+    reg, known, compose_images, secrets = context
+    for d in docs:
+        load(d, where)
+    try:
+        check_system(where, docs, reg, known, compose_images, secrets)
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        # A value of the wrong shape, already named by the typed load.
+        errors.append(f"{where}: the system checks stopped at a malformed object: {e!r}")
+
+
+def setup(src, bindir):
     reg = check_compose.registry(src)
     apps = ["gateway"] + [r["name"] for r in reg]
     known = {name: check_compose.help_vars(os.path.join(bindir, name)) for name in apps}
     compose = yaml.safe_load(open(os.path.join(src, "compose", "docker-compose.yml")))["services"]
     compose_images = {name: compose[name]["image"] for name in apps if name in compose}
     check(set(compose_images) == set(apps), f"compose/docker-compose.yml lacks an image for {sorted(set(apps) - set(compose_images))}")
+    return reg, known, compose_images
+
+
+def main(src, bindir):
+    exe, why = kubectl()
+    if not exe:
+        print(f"SKIP: {why}")
+        return 77
+    reg, known, compose_images = setup(src, bindir)
     root = os.path.join(src, "deploy", "k8s")
     overlays = os.path.join(root, "overlays")
     targets = [os.path.join(root, "base")] + sorted(
@@ -531,20 +557,13 @@ def main(src, bindir):
     secrets = {}
     counted = 0
     for t in targets:
-        where = os.path.relpath(t, src)
         docs = render(exe, t)
         if not docs:
             continue
-        for d in docs:
-            load(d, where)
         operators = any(d.get("kind") == "Cluster" for d in docs)
         if operators not in secrets:
             secrets[operators] = made_secrets(src, exe, operators)
-        try:
-            check_system(where, docs, reg, known, compose_images, secrets[operators])
-        except (KeyError, TypeError, ValueError, AttributeError) as e:
-            # A value of the wrong shape, already named by the typed load.
-            errors.append(f"{where}: the system checks stopped at a malformed object: {e!r}")
+        verify(os.path.relpath(t, src), docs, (reg, known, compose_images, secrets[operators]))
         counted += len(docs)
     errors.extend(check_compose.errors)
     for e in errors:
@@ -553,7 +572,98 @@ def main(src, bindir):
     return 1 if errors else 0
 
 
+# ---------------------------------------------------------------- self-test
+
+def obj(docs, kind, name):
+    return next(d for d in docs if d.get("kind") == kind and d["metadata"]["name"].startswith(name))
+
+
+def container(docs, name):
+    return obj(docs, "Deployment", name)["spec"]["template"]["spec"]["containers"][0]
+
+
+def env_entry(docs, name, var):
+    return next(e for e in container(docs, name)["env"] if e["name"] == var)
+
+
+def _rename(d, old, new):
+    d[new] = d.pop(old)
+
+
+# Mistakes a person makes, each on a copy of the rendered base, and what the
+# check must say about it: (what, mutation, expected message regex).
+MUTATIONS = [
+    ("a misspelt field", lambda D: _rename(container(D, "user-svc")["securityContext"], "readOnlyRootFilesystem",
+                                            "readOnlyRootFileSystem"), r"has no field 'readOnlyRootFileSystem'"),
+    ("a quoted port", lambda D: container(D, "user-svc")["ports"][0].update(containerPort="5001"), r"containerPort: should be int"),
+    ("a misspelt enumeration value", lambda D: container(D, "gateway").update(imagePullPolicy="IfNotPresnt"), r"is not one of"),
+    ("a required field missing", lambda D: container(D, "gateway").pop("name"), r"`name`, must not be `None`"),
+    ("a bad quantity", lambda D: container(D, "order-svc")["resources"]["requests"].update(memory="32Mx"),
+     r"'32Mx' is not a Kubernetes quantity"),
+    ("an object the API lacks", lambda D: D.append({"apiVersion": "apps/v1", "kind": "Deployments", "metadata": {"name": "x"}}),
+     r"is no type the Kubernetes API has"),
+    ("a variable the binary does not read", lambda D: obj(D, "ConfigMap", "user-svc-config")["data"].update(LOG_LEVL="info"),
+     r"--help does not list: \['LOG_LEVL'\]"),
+    ("a plain RPC URL", lambda D: obj(D, "ConfigMap", "gateway-config")["data"].update(ORDER_SVC_URL="tcp://order-svc:5002"),
+     r"should be tls\+tcp://"),
+    ("a caller dialing the wrong name", lambda D: obj(D, "ConfigMap", "order-svc-config")["data"].update(
+        USER_SVC_URL="tls+tcp://users:5001"), r"USER_SVC_URL=tls\+tcp://users:5001 should be tls\+tcp://user-svc:5001"),
+    ("a secret file no Secret provides", lambda D: env_entry(D, "user-svc", "USER_DB_URL_FILE").update(
+        value="/run/secrets/credentials/USER_DB_UR"), r"provides USER_DB_UR"),
+    ("a TLS Secret misnamed", lambda D: next(v for v in obj(D, "Deployment", "user-svc")["spec"]["template"]["spec"]["volumes"]
+                                            if v["name"] == "tls")["secret"].update(secretName="user-svc-tl"),
+     r"RPC_TLS_CERT=/run/tls/cert.pem: no Secret mounted at /run/tls provides cert.pem"),
+    ("a service not headless", lambda D: obj(D, "Service", "order-svc")["spec"].pop("clusterIP"), r"should be headless"),
+    ("root", lambda D: obj(D, "Deployment", "gateway")["spec"]["template"]["spec"]["securityContext"].update(runAsUser=0),
+     r"non-root uid 10001"),
+    ("a writable root filesystem", lambda D: container(D, "order-svc")["securityContext"].update(readOnlyRootFilesystem=False),
+     r"readOnlyRootFilesystem should be true"),
+    ("another image", lambda D: container(D, "order-svc").update(image="microservices/ordersvc"), r"is not compose's"),
+    ("a TCP probe", lambda D: container(D, "user-svc").update(livenessProbe={"tcpSocket": {"port": 5001}}), r"nng#1518"),
+    ("another service's health check", lambda D: container(D, "user-svc")["readinessProbe"]["exec"].update(
+        command=["healthcheck", "order-svc"]), r"readinessProbe should exec \[healthcheck, user-svc\]"),
+    ("a pause shorter than the re-resolve", lambda D: container(D, "user-svc")["lifecycle"]["preStop"]["exec"].update(
+        command=["sleep", "3"]), r"preStop pause 3 s is shorter"),
+    ("a caller missing from a NetworkPolicy", lambda D: obj(D, "NetworkPolicy", "user-svc")["spec"]["ingress"][0]["from"].pop(1),
+     r"user-svc: port 5001 reachable from \['gateway', 'operator'\], the registry's callers are"),
+    ("replicas beside an HPA", lambda D: obj(D, "Deployment", "gateway")["spec"].update(replicas=3), r"HorizontalPodAutoscaler owns"),
+    ("a budget that blocks drains", lambda D: obj(D, "PodDisruptionBudget", "user-svc")["spec"].update(minAvailable=2),
+     r"minAvailable should be an integer below minReplicas"),
+    ("a gateway Service on another port", lambda D: obj(D, "Service", "gateway")["spec"]["ports"][0].update(targetPort=3001),
+     r"targets 3001, not a port of GATEWAY_PORTS"),
+]
+
+
+def self_test(src, bindir):
+    """The check catches each mistake of MUTATIONS (and none in the base)."""
+    import copy
+    exe, why = kubectl()
+    if not exe:
+        print(f"SKIP: {why}")
+        return 77
+    reg, known, compose_images = setup(src, bindir)
+    base = render(exe, os.path.join(src, "deploy", "k8s", "base"))
+    context = (reg, known, compose_images, made_secrets(src, exe, False))
+    if errors:
+        print("\n".join("FAIL: " + e for e in errors))
+        return 1
+    verify("base", copy.deepcopy(base), context)
+    passed, failed = 0, 0
+    for what, mutate, expect in [("nothing", lambda D: None, None)] + MUTATIONS:
+        errors.clear()
+        docs = copy.deepcopy(base)
+        mutate(docs)
+        verify("base", docs, context)
+        ok = not errors if expect is None else any(re.search(expect, e) for e in errors)
+        passed, failed = passed + ok, failed + (not ok)
+        print(f"{'ok' if ok else 'FAIL'}: {what}: " + ("; ".join(errors[:2]) or "no problem found"))
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
 if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "--self-test":
+        sys.exit(self_test(sys.argv[2], sys.argv[3]))
     if len(sys.argv) != 3:
         sys.exit(__doc__)
     sys.exit(main(sys.argv[1], sys.argv[2]))
