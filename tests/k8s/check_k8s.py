@@ -164,9 +164,9 @@ def load(doc, where):
 def kubectl():
     """kubectl, if its kustomize reads this tree (labels, components, patches:
     kustomize v4 and later, kubectl 1.21+); else why not."""
-    exe = os.environ.get("KUBECTL") or shutil.which("kubectl")
+    exe = shutil.which(os.environ.get("KUBECTL") or "kubectl")
     if not exe:
-        return None, "no kubectl on PATH"
+        return None, f"no {os.environ.get('KUBECTL') or 'kubectl'} to run (KUBECTL, else PATH)"
     out = subprocess.run([exe, "version", "--client", "-o", "json"], capture_output=True, text=True, timeout=60)
     try:
         info = json.loads(out.stdout)
