@@ -276,6 +276,8 @@ def check_system(where, docs, reg, known, compose_images, secrets):
         check(labels.get("app.kubernetes.io/name") == name and labels.get("app.kubernetes.io/part-of") == "microservices",
               f"{w}: pod labels should be app.kubernetes.io/name={name}, app.kubernetes.io/part-of=microservices")
         check(selects(spec.get("selector"), labels), f"{w}: its selector does not select its pods")
+        for t in pod.get("topologySpreadConstraints") or []:
+            check(selects(t.get("labelSelector"), labels), f"{w}: a topologySpreadConstraint does not select its own pods")
         check(pod.get("enableServiceLinks") is False, f"{w}: enableServiceLinks should be false (*_PORT variables)")
         check(pod.get("automountServiceAccountToken") is False, f"{w}: mounts a service account token it never uses")
         psc = pod.get("securityContext") or {}
@@ -629,6 +631,10 @@ MUTATIONS = [
     ("replicas beside an HPA", lambda D: obj(D, "Deployment", "gateway")["spec"].update(replicas=3), r"HorizontalPodAutoscaler owns"),
     ("a budget that blocks drains", lambda D: obj(D, "PodDisruptionBudget", "user-svc")["spec"].update(minAvailable=2),
      r"minAvailable should be an integer below minReplicas"),
+    ("a spread over another app's pods", lambda D: obj(D, "Deployment", "gateway")["spec"]["template"]["spec"].update(
+        topologySpreadConstraints=[{"maxSkew": 1, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "ScheduleAnyway",
+                                    "labelSelector": {"matchLabels": {"app.kubernetes.io/name": "user-svc"}}}]),
+     r"topologySpreadConstraint does not select its own pods"),
     ("a gateway Service on another port", lambda D: obj(D, "Service", "gateway")["spec"]["ports"][0].update(targetPort=3001),
      r"targets 3001, not a port of GATEWAY_PORTS"),
 ]
@@ -657,6 +663,24 @@ def self_test(src, bindir):
         ok = not errors if expect is None else any(re.search(expect, e) for e in errors)
         passed, failed = passed + ok, failed + (not ok)
         print(f"{'ok' if ok else 'FAIL'}: {what}: " + ("; ".join(errors[:2]) or "no problem found"))
+    # make-secrets.sh refuses, naming what is missing, before printing anything.
+    with tempfile.TemporaryDirectory() as tmp:
+        pki = os.path.join(tmp, "pki")
+        subprocess.run([os.path.join(src, "scripts", "lib", "dev_pki.sh"), pki], capture_output=True, timeout=60)
+        script = os.path.join(src, "deploy", "k8s", "make-secrets.sh")
+        full = dict(os.environ, USER_DB_URL="postgresql://u:x@db/user_db", ORDER_DB_URL="postgresql://o:x@db/order_db",
+                    AMQP_URL="amqp://a:x@mq:5672/")
+        cases = [("no AMQP_URL", {k: v for k, v in full.items() if k != "AMQP_URL"}, [pki], r"AMQP_URL is not set"),
+                 ("no ORDER_DB_URL", {k: v for k, v in full.items() if k != "ORDER_DB_URL"}, [pki], r"ORDER_DB_URL is not set"),
+                 ("no PKI directory", full, [os.path.join(tmp, "none")], r"usage: make-secrets.sh"),
+                 ("a PKI file missing", full, [pki], r"user-svc.key missing")]
+        for what, env, args, expect in cases:
+            if what == "a PKI file missing":
+                os.remove(os.path.join(pki, "user-svc.key"))
+            r = subprocess.run([script] + args, capture_output=True, text=True, timeout=60, env=env)
+            ok = r.returncode == 1 and not r.stdout and re.search(expect, r.stderr)
+            passed, failed = passed + bool(ok), failed + (not ok)
+            print(f"{'ok' if ok else 'FAIL'}: make-secrets.sh, {what}: exit {r.returncode}, {r.stderr.strip()}")
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
 
