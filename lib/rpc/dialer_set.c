@@ -39,6 +39,7 @@ struct rpc_dialer_set {
 	bool stop, kicked, done;
 	int refs; /* the owner's and the resolver thread's */
 	size_t n_running;
+	size_t lookups;
 };
 
 static void
@@ -109,7 +110,10 @@ static void
 refresh(rpc_dialer_set *ds, target *tg, bool changes_are_news)
 {
 	rpc_address_set now;
-	int rv            = rpc_address_set_resolve(&tg->t, &now);
+	int rv = rpc_address_set_resolve(&tg->t, &now);
+	pthread_mutex_lock(&ds->mu);
+	ds->lookups++;
+	pthread_mutex_unlock(&ds->mu);
 	char problem[160] = "";
 	if (rv != 0)
 		snprintf(problem, sizeof(problem), "%.64s: %s", tg->t.host, gai_strerror(rv));
@@ -160,7 +164,9 @@ refresh(rpc_dialer_set *ds, target *tg, bool changes_are_news)
 }
 
 /* Waits until ms have passed, or (with kicks) a kick came; false once
- * stopped. */
+ * stopped. Only a wait that heeds kicks consumes one: a connection that
+ * drops during the gap after a lookup still has the names looked up at the
+ * gap's end, not a whole interval later. */
 static bool
 wait_for(rpc_dialer_set *ds, int64_t ms, bool kicks)
 {
@@ -170,8 +176,9 @@ wait_for(rpc_dialer_set *ds, int64_t ms, bool kicks)
 		if (pthread_cond_timedwait(&ds->cv, &ds->mu, &until) == ETIMEDOUT)
 			break;
 	}
-	ds->kicked = false;
-	bool go    = !ds->stop;
+	if (kicks)
+		ds->kicked = false;
+	bool go = !ds->stop;
 	pthread_mutex_unlock(&ds->mu);
 	return go;
 }
@@ -282,6 +289,15 @@ rpc_dialer_set_count(rpc_dialer_set *ds)
 {
 	pthread_mutex_lock(&ds->mu);
 	size_t n = ds->n_running;
+	pthread_mutex_unlock(&ds->mu);
+	return n;
+}
+
+size_t
+rpc_dialer_set_lookups(rpc_dialer_set *ds)
+{
+	pthread_mutex_lock(&ds->mu);
+	size_t n = ds->lookups;
 	pthread_mutex_unlock(&ds->mu);
 	return n;
 }

@@ -57,6 +57,10 @@ void rpc_dialer_set_kick(rpc_dialer_set *ds);
 /* How many dialers are running now (addresses and URLs dialed). */
 size_t rpc_dialer_set_count(rpc_dialer_set *ds);
 
+/* How many lookups of a name the set has made, failed ones included (for
+ * tests and diagnostics). Thread-safe. */
+size_t rpc_dialer_set_lookups(rpc_dialer_set *ds);
+
 /* Why a name has no dialer ("user-svc: Name or service not known"), or ""
  * when every URL has one. Thread-safe. */
 void rpc_dialer_set_problem(rpc_dialer_set *ds, char *out, size_t len);

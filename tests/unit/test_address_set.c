@@ -189,6 +189,27 @@ Test(dialer_set, a_name_gets_a_dialer_per_address_and_connects)
 	nng_close(rep);
 }
 
+/* A connection that drops within the gap after a lookup (RPC_RESOLVE_GAP_MS)
+ * has the names looked up at the gap's end, not an interval later: the gap
+ * used to swallow the kick, so a replica that moved right after a lookup
+ * was found only at the next interval (here a minute). */
+Test(dialer_set, a_kick_during_the_gap_after_a_lookup_is_kept)
+{
+	nng_socket req;
+	cr_assert_eq(nng_req0_open(&req), 0);
+	rpc_dialer_set *ds;
+	rpc_status st;
+	cr_assert_eq(rpc_dialer_set_open(&ds, req, "tcp4://localhost:1", NULL, 60000, &st), RPC_OK, "%s", st.message);
+	cr_assert_eq(rpc_dialer_set_lookups(ds), 1, "the opener's lookup");
+	rpc_dialer_set_kick(ds); /* within the gap, unless this box stalled a second (then it passes anyway) */
+	for (int i = 0; i < 500 && rpc_dialer_set_lookups(ds) < 2; i++)
+		nng_msleep(10);
+	cr_assert_eq(rpc_dialer_set_lookups(ds), 2, "looked up again about RPC_RESOLVE_GAP_MS after the kick");
+	rpc_dialer_set_stop(ds, 1000);
+	nng_close(req);
+	rpc_dialer_set_free(ds);
+}
+
 Test(dialer_set, a_name_that_does_not_resolve_is_not_an_error_and_says_why)
 {
 	nng_socket req;
