@@ -36,7 +36,8 @@ struct rpc_dialer_set {
 
 	pthread_mutex_t mu; /* guards what follows, and targets[].problem */
 	pthread_cond_t cv;
-	bool stop, kicked, done;
+	bool stop, kicked;
+	bool changing; /* dialers are being started or closed: stop waits for it */
 	int refs; /* the owner's and the resolver thread's */
 	size_t n_running;
 	size_t lookups;
@@ -110,16 +111,19 @@ static void
 refresh(rpc_dialer_set *ds, target *tg, bool changes_are_news)
 {
 	rpc_address_set now;
-	int rv = rpc_address_set_resolve(&tg->t, &now);
-	pthread_mutex_lock(&ds->mu);
-	ds->lookups++;
-	pthread_mutex_unlock(&ds->mu);
+	int rv            = rpc_address_set_resolve(&tg->t, &now);
 	char problem[160] = "";
 	if (rv != 0)
 		snprintf(problem, sizeof(problem), "%.64s: %s", tg->t.host, gai_strerror(rv));
 	else if (now.n == 0)
 		snprintf(problem, sizeof(problem), "%.64s: no address of the URL's IP version", tg->t.host);
-	if (problem[0] != '\0' || stopping(ds)) {
+	/* Once stopped, the socket may be closing: the answer is dropped. */
+	pthread_mutex_lock(&ds->mu);
+	ds->lookups++;
+	bool change  = problem[0] == '\0' && !ds->stop;
+	ds->changing = change;
+	pthread_mutex_unlock(&ds->mu);
+	if (!change) {
 		/* Keep what is dialed: a lookup that fails says nothing of the
 		 * replicas already connected. */
 		set_problem(ds, tg, problem);
@@ -155,6 +159,10 @@ refresh(rpc_dialer_set *ds, target *tg, bool changes_are_news)
 		added++;
 	}
 	publish(ds, tg);
+	pthread_mutex_lock(&ds->mu);
+	ds->changing = false;
+	pthread_cond_broadcast(&ds->cv);
+	pthread_mutex_unlock(&ds->mu);
 	set_problem(ds, tg, "");
 	/* The first answer is what was configured; a change later is news. */
 	log_level level = changes_are_news ? LOG_INFO : LOG_DEBUG;
@@ -195,10 +203,6 @@ resolver_main(void *arg)
 			if (ds->targets[i].t.by_name)
 				refresh(ds, &ds->targets[i], true);
 	}
-	pthread_mutex_lock(&ds->mu);
-	ds->done = true;
-	pthread_cond_broadcast(&ds->cv);
-	pthread_mutex_unlock(&ds->mu);
 	release(ds);
 	return NULL;
 }
@@ -255,14 +259,11 @@ rpc_dialer_set_open(
 		release(ds);
 		return rpc_status_set(st, RPC_INVALID_ARGUMENT, "no URL to dial");
 	}
-	ds->done = true;
 	if (ds->by_name) {
 		pthread_t th;
 		ds->refs++;
-		ds->done = false;
 		if (pthread_create(&th, NULL, resolver_main, ds) != 0) {
 			ds->refs--;
-			ds->done = true;
 			log_warn(NULL,
 			    "rpc_resolver_not_started reason=\"pthread_create failed: names are looked up once\"");
 		} else {
@@ -325,7 +326,7 @@ rpc_dialer_set_stop(rpc_dialer_set *ds, int wait_ms)
 	pthread_mutex_lock(&ds->mu);
 	ds->stop = true;
 	pthread_cond_broadcast(&ds->cv);
-	while (!ds->done) {
+	while (ds->changing) {
 		if (pthread_cond_timedwait(&ds->cv, &ds->mu, &until) == ETIMEDOUT)
 			break;
 	}

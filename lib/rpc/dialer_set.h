@@ -65,9 +65,12 @@ size_t rpc_dialer_set_lookups(rpc_dialer_set *ds);
  * when every URL has one. Thread-safe. */
 void rpc_dialer_set_problem(rpc_dialer_set *ds, char *out, size_t len);
 
-/* Stops the resolver, waiting at most wait_ms for a lookup in progress
- * (one that outlasts it ends by itself and changes nothing). The dialers
- * stay until the socket closes. Call before nng_close. */
+/* Stops the resolver: from its return no dialer is started or closed. It
+ * waits at most wait_ms for dialers being started or closed, never for a
+ * lookup (a DNS server that does not answer holds getaddrinfo for 10 s and
+ * more: that lookup ends by itself later and changes nothing), so
+ * rpc_client_close keeps its bound. The dialers stay until the socket
+ * closes. Call before nng_close. */
 void rpc_dialer_set_stop(rpc_dialer_set *ds, int wait_ms);
 
 /* Frees the set once the socket is closed (no pipe callback can kick it).

@@ -1,6 +1,7 @@
 /* address_set.h, dialer_set.h and tcp_liveness.h (issue 19): a dial URL's
  * host name as a set of addresses, one dialer per address on real nng
  * sockets, and the dead-link bound on a real TCP connection. */
+#define _GNU_SOURCE /* unshare */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <dirent.h>
@@ -15,7 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "rpc/address_set.h"
@@ -206,6 +210,57 @@ Test(dialer_set, a_kick_during_the_gap_after_a_lookup_is_kept)
 		nng_msleep(10);
 	cr_assert_eq(rpc_dialer_set_lookups(ds), 2, "looked up again about RPC_RESOLVE_GAP_MS after the kick");
 	rpc_dialer_set_stop(ds, 1000);
+	nng_close(req);
+	rpc_dialer_set_free(ds);
+}
+
+/* A DNS server that never answers: a UDP socket nobody reads, named in a
+ * resolv.conf bind-mounted over /etc/resolv.conf in a mount namespace of
+ * this test's own process (root only). */
+static bool
+silent_dns(void)
+{
+	if (geteuid() != 0 || unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+		return false;
+	int udp                 = socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons(53)};
+	inet_pton(AF_INET, "127.0.0.153", &addr.sin_addr);
+	if (udp < 0 || bind(udp, (struct sockaddr *) &addr, sizeof(addr)) != 0)
+		return false;
+	char path[64];
+	snprintf(path, sizeof(path), "/tmp/silent-dns-%d.conf", (int) getpid());
+	FILE *f = fopen(path, "w");
+	if (f == NULL)
+		return false;
+	fputs("nameserver 127.0.0.153\noptions timeout:2 attempts:1\n", f);
+	fclose(f);
+	bool ok = mount(path, "/etc/resolv.conf", NULL, MS_BIND, NULL) == 0;
+	unlink(path);
+	return ok;
+}
+
+/* Stopping does not wait for a lookup in progress: a DNS server that does
+ * not answer held rpc_client_close for its whole stop wait (1 s) before
+ * nng_close's own bound. */
+Test(dialer_set, stop_does_not_wait_for_a_lookup_that_hangs, .timeout = 30)
+{
+	if (!silent_dns())
+		cr_skip_test("needs root and mount namespaces, for a DNS server that does not answer");
+	nng_socket req;
+	cr_assert_eq(nng_req0_open(&req), 0);
+	rpc_dialer_set *ds;
+	rpc_status st;
+	/* The opener's lookup waits out the 2 s timeout; the resolver's next
+	 * starts 100 ms later and hangs as long. */
+	cr_assert_eq(rpc_dialer_set_open(&ds, req, "tcp://silent.example:5001", NULL, 100, &st), RPC_OK, "%s",
+	    st.message);
+	nng_msleep(300);
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	rpc_dialer_set_stop(ds, 1500);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	cr_assert_lt(ms, 1000, "stop waited %ld ms for a lookup", ms);
 	nng_close(req);
 	rpc_dialer_set_free(ds);
 }
