@@ -106,7 +106,8 @@ publish(rpc_dialer_set *ds, target *tg)
 }
 
 /* Looks tg's name up and brings its dialers in line with the answer. Only
- * the opener (before the resolver starts) and the resolver call it. */
+ * the resolver calls it (or the opener, when the resolver could not
+ * start). */
 static void
 refresh(rpc_dialer_set *ds, target *tg, bool changes_are_news)
 {
@@ -191,18 +192,30 @@ wait_for(rpc_dialer_set *ds, int64_t ms, bool kicks)
 	return go;
 }
 
+/* Looks every name up, one after the other. */
+static void
+refresh_all(rpc_dialer_set *ds, bool changes_are_news)
+{
+	for (size_t i = 0; i < ds->n_targets && !stopping(ds); i++)
+		if (ds->targets[i].t.by_name)
+			refresh(ds, &ds->targets[i], changes_are_news);
+}
+
 static void *
 resolver_main(void *arg)
 {
 	rpc_dialer_set *ds = arg;
-	/* A gap first: a kick right after a lookup (a refused connection
-	 * redials every 10-200 ms) must not turn into a lookup storm. */
+	/* The first lookup here, not in rpc_dialer_set_open: a DNS server that
+	 * does not answer holds getaddrinfo for 10 s and more (timeout:5
+	 * attempts:2, per search domain), which would hold a binary's start
+	 * and rpc-call's --timeout. */
+	refresh_all(ds, false);
+	/* A gap after each lookup: a kick right after one (a refused
+	 * connection redials every 10-200 ms) must not turn into a lookup
+	 * storm. */
 	int64_t gap = ds->interval_ms < RPC_RESOLVE_GAP_MS ? ds->interval_ms : RPC_RESOLVE_GAP_MS;
-	while (wait_for(ds, gap, false) && wait_for(ds, ds->interval_ms - gap, true)) {
-		for (size_t i = 0; i < ds->n_targets && !stopping(ds); i++)
-			if (ds->targets[i].t.by_name)
-				refresh(ds, &ds->targets[i], true);
-	}
+	while (wait_for(ds, gap, false) && wait_for(ds, ds->interval_ms - gap, true))
+		refresh_all(ds, true);
 	release(ds);
 	return NULL;
 }
@@ -242,8 +255,10 @@ rpc_dialer_set_open(
 			return RPC_INVALID_ARGUMENT;
 		}
 		if (tg->t.by_name) {
-			ds->by_name = true;
-			refresh(ds, tg, false);
+			ds->by_name = true; /* looked up by the resolver */
+			char host[65]; /* a copy: GCC's -Wrestrict takes tg->t.host for part of tg->problem */
+			snprintf(host, sizeof(host), "%s", tg->t.host);
+			snprintf(tg->problem, sizeof(tg->problem), "%s: lookup not answered yet", host);
 			continue;
 		}
 		int rv = start_dialer(ds, tg->url, &tg->dialers[0]);
@@ -266,6 +281,7 @@ rpc_dialer_set_open(
 			ds->refs--;
 			log_warn(NULL,
 			    "rpc_resolver_not_started reason=\"pthread_create failed: names are looked up once\"");
+			refresh_all(ds, false);
 		} else {
 			pthread_detach(th);
 		}

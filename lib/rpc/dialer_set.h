@@ -43,8 +43,11 @@ typedef struct rpc_dialer_set rpc_dialer_set;
 
 /* Dials every element of urls (a list net_check_nng_dial_list accepted) on
  * sock, with cfg on each dialer when not NULL (the set keeps its own
- * reference). A name that does not resolve yet is not an error: it is
- * looked up again (rpc_dialer_set_problem says why nothing is dialed).
+ * reference). Returns without waiting for DNS: names are looked up on the
+ * resolver thread, the first time at once, so a name's dialers start a
+ * lookup's time later. A name that does not resolve yet is not an error:
+ * it is looked up again (rpc_dialer_set_problem says why nothing is
+ * dialed).
  * interval_ms <= 0 means the default. On RPC_OK *out is the caller's, to
  * stop and free; otherwise st says which URL could not be dialed. */
 rpc_code rpc_dialer_set_open(
