@@ -257,7 +257,7 @@ rpc_dialer_set_open(
 		if (tg->t.by_name) {
 			ds->by_name = true; /* looked up by the resolver */
 			char host[65]; /* a copy: GCC's -Wrestrict takes tg->t.host for part of tg->problem */
-			snprintf(host, sizeof(host), "%s", tg->t.host);
+			snprintf(host, sizeof(host), "%.64s", tg->t.host);
 			snprintf(tg->problem, sizeof(tg->problem), "%s: lookup not answered yet", host);
 			continue;
 		}
