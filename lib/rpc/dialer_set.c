@@ -38,7 +38,7 @@ struct rpc_dialer_set {
 	pthread_cond_t cv;
 	bool stop, kicked;
 	bool changing; /* dialers are being started or closed: stop waits for it */
-	int refs; /* the owner's and the resolver thread's */
+	int refs;      /* the owner's and the resolver thread's */
 	size_t n_running;
 	size_t lookups;
 };
@@ -256,7 +256,7 @@ rpc_dialer_set_open(
 		}
 		if (tg->t.by_name) {
 			ds->by_name = true; /* looked up by the resolver */
-			char host[65]; /* a copy: GCC's -Wrestrict takes tg->t.host for part of tg->problem */
+			char host[65];      /* a copy: GCC's -Wrestrict takes tg->t.host for part of tg->problem */
 			snprintf(host, sizeof(host), "%.64s", tg->t.host);
 			snprintf(tg->problem, sizeof(tg->problem), "%s: lookup not answered yet", host);
 			continue;

@@ -169,7 +169,8 @@ Test(rpc_call, unavailable_says_why_once_and_hints_at_tls_only_when_nothing_conn
 	cr_assert_eq(strncmp(r.err, why, sizeof(why) - 1), 0, "%s", r.err);
 	cr_assert_eq(strchr(r.err, '\n'), r.err + strlen(r.err) - 1, "one line: %s", r.err); /* getaddrinfo's words */
 	/* Another URL of the list has a dialer: not "nothing to dial". */
-	run("--timeout 500 tcp://127.0.0.1:1,tcp://no-such-host.invalid:5001 users.UserService/GetUser '{\"id\":1}'", &r);
+	run("--timeout 500 tcp://127.0.0.1:1,tcp://no-such-host.invalid:5001 users.UserService/GetUser '{\"id\":1}'",
+	    &r);
 	cr_assert_eq(r.exit, 24, "%s", r.err);
 	cr_assert_not_null(strstr(r.err, "service unreachable: not connected; no-such-host.invalid: "), "%s", r.err);
 	cr_assert_not_null(strstr(r.err, "call tls+tcp:// with --cert, --key and --ca"), "%s", r.err);

@@ -11,13 +11,13 @@
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/protocol/reqrep0/req.h>
 #include <nng/supplemental/util/platform.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sched.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -264,8 +264,8 @@ Test(dialer_set, neither_open_nor_stop_waits_for_a_lookup_that_hangs, .timeout =
 	/* The resolver's first lookup waits out the 2 s timeout. */
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	cr_assert_eq(rpc_dialer_set_open(&ds, req, "tcp://silent.example:5001", NULL, 100, &st), RPC_OK, "%s",
-	    st.message);
+	cr_assert_eq(
+	    rpc_dialer_set_open(&ds, req, "tcp://silent.example:5001", NULL, 100, &st), RPC_OK, "%s", st.message);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
 	cr_assert_lt(ms, 1000, "open waited %ld ms for a lookup", ms);
