@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "base/env.h"
+#include "base/log.h"
 #include "base/net_check.h"
 #include "contract/tables.h"
 #include "rpc/client.h"
@@ -217,6 +218,10 @@ envelope_text_valid(const char *method, const char *request_id, const rpc_metada
 int
 main(int argc, char **argv)
 {
+	/* Every failure is reported below, once, on stderr: the RPC library's
+	 * log lines (a name that does not resolve, replicas found by a lookup
+	 * during a long call) would repeat it or add noise to a tool's output. */
+	log_setup("rpc-call", LOG_ERROR, LOG_TEXT);
 	long timeout           = 2000;
 	const char *request_id = NULL;
 	bool pretty            = false;
@@ -366,7 +371,11 @@ main(int argc, char **argv)
 	/* 3. The answer. */
 	if (code != RPC_OK) {
 		fprintf(stderr, "%s: %s\n", rpc_code_name(code), st.message);
-		if (code == RPC_UNAVAILABLE && !rpc_tls_configured(&tls))
+		/* Only where no connection came up: a name that does not resolve,
+		 * or a service's own UNAVAILABLE, has nothing to do with TLS. */
+		static const char never_connected[] = "service unreachable: not connected"; /* rpc/client.c */
+		if (code == RPC_UNAVAILABLE && !rpc_tls_configured(&tls) &&
+		    strncmp(st.message, never_connected, sizeof(never_connected) - 1) == 0)
 			fprintf(stderr,
 			    "rpc-call: if the service speaks mutual TLS (scripts/server and compose run it so), "
 			    "call tls+tcp:// with --cert, --key and --ca (README: Calling the services directly)\n");

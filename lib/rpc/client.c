@@ -320,16 +320,22 @@ not_connected(const rpc_client *c, int64_t since, int64_t deadline, int64_t time
 {
 	char problem[160];
 	rpc_dialer_set_problem(c->dialers, problem, sizeof(problem));
-	if (since + c->connect_wait_ms < deadline && problem[0] != '\0')
+	bool dialing = rpc_dialer_set_count(c->dialers) > 0;
+	if (since + c->connect_wait_ms < deadline && problem[0] != '\0' && !dialing)
 		return rpc_status_set(st, RPC_UNAVAILABLE, "service unreachable: nothing to dial, %s", problem);
+	/* Other URLs of the list have dialers: they are what failed to connect;
+	 * the name without an address is said too. */
+	char also[176] = "";
+	if (problem[0] != '\0')
+		snprintf(also, sizeof(also), "; %s", problem);
 	/* nng 1.5.2 tells a dialer nothing of why a handshake failed. */
 	if (since + c->connect_wait_ms < deadline && c->tls_name[0] != '\0')
 		return rpc_status_set(st, RPC_UNAVAILABLE,
 		    "service unreachable: not connected (not listening, or its certificate is not %s's from a CA of "
-		    "RPC_TLS_CA)",
-		    c->tls_name);
+		    "RPC_TLS_CA)%s",
+		    c->tls_name, also);
 	if (since + c->connect_wait_ms < deadline)
-		return rpc_status_set(st, RPC_UNAVAILABLE, "service unreachable: not connected");
+		return rpc_status_set(st, RPC_UNAVAILABLE, "service unreachable: not connected%s", also);
 	return rpc_status_set(
 	    st, RPC_DEADLINE_EXCEEDED, "no connection within the %lld ms deadline", (long long) timeout);
 }

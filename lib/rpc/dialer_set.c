@@ -36,9 +36,11 @@ struct rpc_dialer_set {
 
 	pthread_mutex_t mu; /* guards what follows, and targets[].problem */
 	pthread_cond_t cv;
-	bool stop, kicked, done;
-	int refs; /* the owner's and the resolver thread's */
+	bool stop, kicked;
+	bool changing; /* dialers are being started or closed: stop waits for it */
+	int refs;      /* the owner's and the resolver thread's */
 	size_t n_running;
+	size_t lookups;
 };
 
 static void
@@ -104,7 +106,8 @@ publish(rpc_dialer_set *ds, target *tg)
 }
 
 /* Looks tg's name up and brings its dialers in line with the answer. Only
- * the opener (before the resolver starts) and the resolver call it. */
+ * the resolver calls it (or the opener, when the resolver could not
+ * start). */
 static void
 refresh(rpc_dialer_set *ds, target *tg, bool changes_are_news)
 {
@@ -115,7 +118,13 @@ refresh(rpc_dialer_set *ds, target *tg, bool changes_are_news)
 		snprintf(problem, sizeof(problem), "%.64s: %s", tg->t.host, gai_strerror(rv));
 	else if (now.n == 0)
 		snprintf(problem, sizeof(problem), "%.64s: no address of the URL's IP version", tg->t.host);
-	if (problem[0] != '\0' || stopping(ds)) {
+	/* Once stopped, the socket may be closing: the answer is dropped. */
+	pthread_mutex_lock(&ds->mu);
+	ds->lookups++;
+	bool change  = problem[0] == '\0' && !ds->stop;
+	ds->changing = change;
+	pthread_mutex_unlock(&ds->mu);
+	if (!change) {
 		/* Keep what is dialed: a lookup that fails says nothing of the
 		 * replicas already connected. */
 		set_problem(ds, tg, problem);
@@ -151,6 +160,10 @@ refresh(rpc_dialer_set *ds, target *tg, bool changes_are_news)
 		added++;
 	}
 	publish(ds, tg);
+	pthread_mutex_lock(&ds->mu);
+	ds->changing = false;
+	pthread_cond_broadcast(&ds->cv);
+	pthread_mutex_unlock(&ds->mu);
 	set_problem(ds, tg, "");
 	/* The first answer is what was configured; a change later is news. */
 	log_level level = changes_are_news ? LOG_INFO : LOG_DEBUG;
@@ -160,7 +173,9 @@ refresh(rpc_dialer_set *ds, target *tg, bool changes_are_news)
 }
 
 /* Waits until ms have passed, or (with kicks) a kick came; false once
- * stopped. */
+ * stopped. Only a wait that heeds kicks consumes one: a connection that
+ * drops during the gap after a lookup still has the names looked up at the
+ * gap's end, not a whole interval later. */
 static bool
 wait_for(rpc_dialer_set *ds, int64_t ms, bool kicks)
 {
@@ -170,28 +185,37 @@ wait_for(rpc_dialer_set *ds, int64_t ms, bool kicks)
 		if (pthread_cond_timedwait(&ds->cv, &ds->mu, &until) == ETIMEDOUT)
 			break;
 	}
-	ds->kicked = false;
-	bool go    = !ds->stop;
+	if (kicks)
+		ds->kicked = false;
+	bool go = !ds->stop;
 	pthread_mutex_unlock(&ds->mu);
 	return go;
+}
+
+/* Looks every name up, one after the other. */
+static void
+refresh_all(rpc_dialer_set *ds, bool changes_are_news)
+{
+	for (size_t i = 0; i < ds->n_targets && !stopping(ds); i++)
+		if (ds->targets[i].t.by_name)
+			refresh(ds, &ds->targets[i], changes_are_news);
 }
 
 static void *
 resolver_main(void *arg)
 {
 	rpc_dialer_set *ds = arg;
-	/* A gap first: a kick right after a lookup (a refused connection
-	 * redials every 10-200 ms) must not turn into a lookup storm. */
+	/* The first lookup here, not in rpc_dialer_set_open: a DNS server that
+	 * does not answer holds getaddrinfo for 10 s and more (timeout:5
+	 * attempts:2, per search domain), which would hold a binary's start
+	 * and rpc-call's --timeout. */
+	refresh_all(ds, false);
+	/* A gap after each lookup: a kick right after one (a refused
+	 * connection redials every 10-200 ms) must not turn into a lookup
+	 * storm. */
 	int64_t gap = ds->interval_ms < RPC_RESOLVE_GAP_MS ? ds->interval_ms : RPC_RESOLVE_GAP_MS;
-	while (wait_for(ds, gap, false) && wait_for(ds, ds->interval_ms - gap, true)) {
-		for (size_t i = 0; i < ds->n_targets && !stopping(ds); i++)
-			if (ds->targets[i].t.by_name)
-				refresh(ds, &ds->targets[i], true);
-	}
-	pthread_mutex_lock(&ds->mu);
-	ds->done = true;
-	pthread_cond_broadcast(&ds->cv);
-	pthread_mutex_unlock(&ds->mu);
+	while (wait_for(ds, gap, false) && wait_for(ds, ds->interval_ms - gap, true))
+		refresh_all(ds, true);
 	release(ds);
 	return NULL;
 }
@@ -231,8 +255,10 @@ rpc_dialer_set_open(
 			return RPC_INVALID_ARGUMENT;
 		}
 		if (tg->t.by_name) {
-			ds->by_name = true;
-			refresh(ds, tg, false);
+			ds->by_name = true; /* looked up by the resolver */
+			char host[65];      /* a copy: GCC's -Wrestrict takes tg->t.host for part of tg->problem */
+			snprintf(host, sizeof(host), "%.64s", tg->t.host);
+			snprintf(tg->problem, sizeof(tg->problem), "%s: lookup not answered yet", host);
 			continue;
 		}
 		int rv = start_dialer(ds, tg->url, &tg->dialers[0]);
@@ -248,16 +274,14 @@ rpc_dialer_set_open(
 		release(ds);
 		return rpc_status_set(st, RPC_INVALID_ARGUMENT, "no URL to dial");
 	}
-	ds->done = true;
 	if (ds->by_name) {
 		pthread_t th;
 		ds->refs++;
-		ds->done = false;
 		if (pthread_create(&th, NULL, resolver_main, ds) != 0) {
 			ds->refs--;
-			ds->done = true;
 			log_warn(NULL,
 			    "rpc_resolver_not_started reason=\"pthread_create failed: names are looked up once\"");
+			refresh_all(ds, false);
 		} else {
 			pthread_detach(th);
 		}
@@ -286,6 +310,15 @@ rpc_dialer_set_count(rpc_dialer_set *ds)
 	return n;
 }
 
+size_t
+rpc_dialer_set_lookups(rpc_dialer_set *ds)
+{
+	pthread_mutex_lock(&ds->mu);
+	size_t n = ds->lookups;
+	pthread_mutex_unlock(&ds->mu);
+	return n;
+}
+
 void
 rpc_dialer_set_problem(rpc_dialer_set *ds, char *out, size_t len)
 {
@@ -309,7 +342,7 @@ rpc_dialer_set_stop(rpc_dialer_set *ds, int wait_ms)
 	pthread_mutex_lock(&ds->mu);
 	ds->stop = true;
 	pthread_cond_broadcast(&ds->cv);
-	while (!ds->done) {
+	while (ds->changing) {
 		if (pthread_cond_timedwait(&ds->cv, &ds->mu, &until) == ETIMEDOUT)
 			break;
 	}

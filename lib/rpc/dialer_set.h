@@ -43,8 +43,11 @@ typedef struct rpc_dialer_set rpc_dialer_set;
 
 /* Dials every element of urls (a list net_check_nng_dial_list accepted) on
  * sock, with cfg on each dialer when not NULL (the set keeps its own
- * reference). A name that does not resolve yet is not an error: it is
- * looked up again (rpc_dialer_set_problem says why nothing is dialed).
+ * reference). Returns without waiting for DNS: names are looked up on the
+ * resolver thread, the first time at once, so a name's dialers start a
+ * lookup's time later. A name that does not resolve yet is not an error:
+ * it is looked up again (rpc_dialer_set_problem says why nothing is
+ * dialed).
  * interval_ms <= 0 means the default. On RPC_OK *out is the caller's, to
  * stop and free; otherwise st says which URL could not be dialed. */
 rpc_code rpc_dialer_set_open(
@@ -57,13 +60,20 @@ void rpc_dialer_set_kick(rpc_dialer_set *ds);
 /* How many dialers are running now (addresses and URLs dialed). */
 size_t rpc_dialer_set_count(rpc_dialer_set *ds);
 
+/* How many lookups of a name the set has made, failed ones included (for
+ * tests and diagnostics). Thread-safe. */
+size_t rpc_dialer_set_lookups(rpc_dialer_set *ds);
+
 /* Why a name has no dialer ("user-svc: Name or service not known"), or ""
  * when every URL has one. Thread-safe. */
 void rpc_dialer_set_problem(rpc_dialer_set *ds, char *out, size_t len);
 
-/* Stops the resolver, waiting at most wait_ms for a lookup in progress
- * (one that outlasts it ends by itself and changes nothing). The dialers
- * stay until the socket closes. Call before nng_close. */
+/* Stops the resolver: from its return no dialer is started or closed. It
+ * waits at most wait_ms for dialers being started or closed, never for a
+ * lookup (a DNS server that does not answer holds getaddrinfo for 10 s and
+ * more: that lookup ends by itself later and changes nothing), so
+ * rpc_client_close keeps its bound. The dialers stay until the socket
+ * closes. Call before nng_close. */
 void rpc_dialer_set_stop(rpc_dialer_set *ds, int wait_ms);
 
 /* Frees the set once the socket is closed (no pipe callback can kick it).

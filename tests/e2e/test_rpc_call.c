@@ -153,6 +153,32 @@ Test(rpc_call, an_unreachable_url_fails_within_the_timeout, .timeout = 20)
 	cr_assert(r.ms < 1500, "took %lld ms", (long long) r.ms);
 }
 
+/* Nothing listening may be a mutual-TLS service called plainly: the hint
+ * says how to call it. A name that does not resolve (RFC 6761: .invalid
+ * never does) or a service's own UNAVAILABLE is not: one line names the
+ * reason, without the hint and without the RPC library's log line. */
+Test(rpc_call, unavailable_says_why_once_and_hints_at_tls_only_when_nothing_connected, .timeout = 20)
+{
+	result r;
+	run("--timeout 500 ipc:///tmp/nobody-listens-here.ipc users.UserService/GetUser '{\"id\":1}'", &r);
+	cr_assert_eq(r.exit, 24, "%s", r.err);
+	cr_assert_not_null(strstr(r.err, "call tls+tcp:// with --cert, --key and --ca"), "%s", r.err);
+	run("--timeout 500 tcp://no-such-host.invalid:5001 users.UserService/GetUser '{\"id\":1}'", &r);
+	cr_assert_eq(r.exit, 24, "%s", r.err);
+	static const char why[] = "UNAVAILABLE: service unreachable: nothing to dial, no-such-host.invalid: ";
+	cr_assert_eq(strncmp(r.err, why, sizeof(why) - 1), 0, "%s", r.err);
+	cr_assert_eq(strchr(r.err, '\n'), r.err + strlen(r.err) - 1, "one line: %s", r.err); /* getaddrinfo's words */
+	/* Another URL of the list has a dialer: not "nothing to dial". */
+	run("--timeout 500 tcp://127.0.0.1:1,tcp://no-such-host.invalid:5001 users.UserService/GetUser '{\"id\":1}'",
+	    &r);
+	cr_assert_eq(r.exit, 24, "%s", r.err);
+	cr_assert_not_null(strstr(r.err, "service unreachable: not connected; no-such-host.invalid: "), "%s", r.err);
+	cr_assert_not_null(strstr(r.err, "call tls+tcp:// with --cert, --key and --ca"), "%s", r.err);
+	call("users.UserService/GetUser", "{\"id\":503}", "", &r);
+	cr_assert_eq(r.exit, 24, "%s", r.err);
+	cr_assert_null(strstr(r.err, "tls+tcp://"), "%s", r.err);
+}
+
 Test(rpc_call, request_id_and_headers_travel_in_the_envelope)
 {
 	result r;

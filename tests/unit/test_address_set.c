@@ -1,6 +1,7 @@
 /* address_set.h, dialer_set.h and tcp_liveness.h (issue 19): a dial URL's
  * host name as a set of addresses, one dialer per address on real nng
  * sockets, and the dead-link bound on a real TCP connection. */
+#define _GNU_SOURCE /* unshare */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <dirent.h>
@@ -10,12 +11,15 @@
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/protocol/reqrep0/req.h>
 #include <nng/supplemental/util/platform.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "rpc/address_set.h"
@@ -172,6 +176,15 @@ wait_pipes(int n)
 		nng_msleep(10);
 }
 
+/* Waits up to 5 s for the resolver's n-th lookup. */
+static void
+wait_lookups(rpc_dialer_set *ds, size_t n)
+{
+	for (int i = 0; i < 500 && rpc_dialer_set_lookups(ds) < n; i++)
+		nng_msleep(10);
+	cr_assert_geq(rpc_dialer_set_lookups(ds), n);
+}
+
 Test(dialer_set, a_name_gets_a_dialer_per_address_and_connects)
 {
 	int port;
@@ -182,6 +195,7 @@ Test(dialer_set, a_name_gets_a_dialer_per_address_and_connects)
 	rpc_dialer_set *ds;
 	rpc_status st;
 	cr_assert_eq(rpc_dialer_set_open(&ds, req, url, NULL, 200, &st), RPC_OK, "%s", st.message);
+	wait_lookups(ds, 1);
 	cr_assert_eq(rpc_dialer_set_count(ds), 1, "localhost's one IPv4 address");
 	wait_pipes(1);
 	cr_assert_eq(atomic_load(&pipes_up), 1);
@@ -198,6 +212,85 @@ Test(dialer_set, a_name_gets_a_dialer_per_address_and_connects)
 	nng_close(rep);
 }
 
+/* A connection that drops within the gap after a lookup (RPC_RESOLVE_GAP_MS)
+ * has the names looked up at the gap's end, not an interval later: the gap
+ * used to swallow the kick, so a replica that moved right after a lookup
+ * was found only at the next interval (here a minute). */
+Test(dialer_set, a_kick_during_the_gap_after_a_lookup_is_kept)
+{
+	nng_socket req;
+	cr_assert_eq(nng_req0_open(&req), 0);
+	rpc_dialer_set *ds;
+	rpc_status st;
+	cr_assert_eq(rpc_dialer_set_open(&ds, req, "tcp4://localhost:1", NULL, 60000, &st), RPC_OK, "%s", st.message);
+	wait_lookups(ds, 1);
+	rpc_dialer_set_kick(ds); /* within the gap, unless this box stalled a second (then it passes anyway) */
+	for (int i = 0; i < 500 && rpc_dialer_set_lookups(ds) < 2; i++)
+		nng_msleep(10);
+	cr_assert_eq(rpc_dialer_set_lookups(ds), 2, "looked up again about RPC_RESOLVE_GAP_MS after the kick");
+	rpc_dialer_set_stop(ds, 1000);
+	nng_close(req);
+	rpc_dialer_set_free(ds);
+}
+
+/* A DNS server that never answers: a UDP socket nobody reads, named in a
+ * resolv.conf bind-mounted over /etc/resolv.conf in a mount namespace of
+ * this test's own process (root only). */
+static bool
+silent_dns(void)
+{
+	if (geteuid() != 0 || unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+		return false;
+	int udp                 = socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons(53)};
+	inet_pton(AF_INET, "127.0.0.153", &addr.sin_addr);
+	if (udp < 0 || bind(udp, (struct sockaddr *) &addr, sizeof(addr)) != 0)
+		return false;
+	char path[64];
+	snprintf(path, sizeof(path), "/tmp/silent-dns-%d.conf", (int) getpid());
+	FILE *f = fopen(path, "w");
+	if (f == NULL)
+		return false;
+	fputs("nameserver 127.0.0.153\noptions timeout:2 attempts:1\n", f);
+	fclose(f);
+	bool ok = mount(path, "/etc/resolv.conf", NULL, MS_BIND, NULL) == 0;
+	unlink(path);
+	return ok;
+}
+
+/* Neither opening nor stopping waits for a lookup: a DNS server that does
+ * not answer held rpc_dialer_set_open for its timeout (10 s by default:
+ * a binary's start, rpc-call past its --timeout), and rpc_client_close for
+ * its whole stop wait (1 s) before nng_close's own bound. */
+Test(dialer_set, neither_open_nor_stop_waits_for_a_lookup_that_hangs, .timeout = 30)
+{
+	if (!silent_dns())
+		cr_skip_test("needs root and mount namespaces, for a DNS server that does not answer");
+	nng_socket req;
+	cr_assert_eq(nng_req0_open(&req), 0);
+	rpc_dialer_set *ds;
+	rpc_status st;
+	/* The resolver's first lookup waits out the 2 s timeout. */
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	cr_assert_eq(
+	    rpc_dialer_set_open(&ds, req, "tcp://silent.example:5001", NULL, 100, &st), RPC_OK, "%s", st.message);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	cr_assert_lt(ms, 1000, "open waited %ld ms for a lookup", ms);
+	char problem[160];
+	rpc_dialer_set_problem(ds, problem, sizeof(problem));
+	cr_assert_str_eq(problem, "silent.example: lookup not answered yet");
+	nng_msleep(300);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	rpc_dialer_set_stop(ds, 1500);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	cr_assert_lt(ms, 1000, "stop waited %ld ms for a lookup", ms);
+	nng_close(req);
+	rpc_dialer_set_free(ds);
+}
+
 Test(dialer_set, a_name_that_does_not_resolve_is_not_an_error_and_says_why)
 {
 	nng_socket req;
@@ -207,6 +300,7 @@ Test(dialer_set, a_name_that_does_not_resolve_is_not_an_error_and_says_why)
 	/* RFC 6761: .invalid never resolves. */
 	cr_assert_eq(
 	    rpc_dialer_set_open(&ds, req, "tcp://no-such-host.invalid:5001", NULL, 100, &st), RPC_OK, "%s", st.message);
+	wait_lookups(ds, 1);
 	cr_assert_eq(rpc_dialer_set_count(ds), 0);
 	char problem[160];
 	rpc_dialer_set_problem(ds, problem, sizeof(problem));
