@@ -83,13 +83,15 @@ on_pipe_event(nng_pipe pipe, nng_pipe_ev ev, void *arg)
 		pthread_mutex_lock(&c->mu);
 		atomic_fetch_add(&c->connections, 1);
 		pthread_cond_broadcast(&c->connected);
+		rpc_dialer_set *ds = c->dialers;
 		pthread_mutex_unlock(&c->mu);
+		rpc_dialer_set_pipe(ds, pipe, 1);
 	} else if (ev == NNG_PIPE_EV_REM_POST) {
 		atomic_fetch_sub(&c->connections, 1);
 		pthread_mutex_lock(&c->mu);
 		rpc_dialer_set *ds = c->dialers;
 		pthread_mutex_unlock(&c->mu);
-		rpc_dialer_set_kick(ds);
+		rpc_dialer_set_pipe(ds, pipe, -1);
 	}
 }
 
@@ -174,6 +176,7 @@ rpc_client_open(rpc_client **out, const char *url, const rpc_client_options *opt
 		rpc_client_close(c);
 		return code;
 	}
+	rpc_dialer_set_start(ds); /* now that on_pipe_event counts its connections */
 	*out = c;
 	return RPC_OK;
 }

@@ -11,17 +11,31 @@
 #include "base/log.h"
 #include "base/monotonic.h"
 #include "rpc/address_set.h"
+#include "rpc/envelope.h"
 
 /* At most this many URLs in one dial list (a list is at most 1023 bytes). */
 #define TARGETS_MAX 32
 
 /* One URL of the list and what it dials. */
+/* A dialer whose address left the name: not a replica any more, but its
+ * connection may still carry calls, so it stays until that connection ends
+ * (the replica drains and closes it on SIGTERM) or RPC_DRAIN_MS pass. */
+typedef struct leaving {
+	nng_dialer d;
+	int pipes;        /* its connections now (under mu) */
+	int64_t close_at; /* ms, monotonic */
+	char addr[RPC_ADDRESS_LEN];
+} leaving;
+
 typedef struct target {
 	char url[256];
 	rpc_dial_target t;
 	rpc_address_set dialed;                /* by_name: the addresses with a dialer */
 	nng_dialer dialers[RPC_ADDRESSES_MAX]; /* dialers[i] dials dialed.addr[i]; one for a plain URL */
+	int pipes[RPC_ADDRESSES_MAX];          /* dialers[i]'s connections now (under mu) */
 	size_t n_dialers;
+	leaving leaving[RPC_ADDRESSES_MAX]; /* (under mu) */
+	size_t n_leaving;
 	char problem[160]; /* the last lookup's failure; "" after a good one (under mu) */
 	size_t live;       /* n_dialers as others may read it (under mu) */
 } target;
@@ -118,30 +132,54 @@ refresh(rpc_dialer_set *ds, target *tg, bool changes_are_news)
 		snprintf(problem, sizeof(problem), "%.64s: %s", tg->t.host, gai_strerror(rv));
 	else if (now.n == 0)
 		snprintf(problem, sizeof(problem), "%.64s: no address of the URL's IP version", tg->t.host);
-	/* Once stopped, the socket may be closing: the answer is dropped. */
+	/* Once stopped, the socket may be closing: the answer is dropped. The
+	 * arrays change under mu (pipe events count into them); dialers start
+	 * under it too (nng_dialer_start does not wait for pipe events). */
 	pthread_mutex_lock(&ds->mu);
 	ds->lookups++;
-	bool change  = problem[0] == '\0' && !ds->stop;
-	ds->changing = change;
-	pthread_mutex_unlock(&ds->mu);
+	bool change = problem[0] == '\0' && !ds->stop;
 	if (!change) {
+		pthread_mutex_unlock(&ds->mu);
 		/* Keep what is dialed: a lookup that fails says nothing of the
 		 * replicas already connected. */
 		set_problem(ds, tg, problem);
 		return;
 	}
-	size_t added = 0, removed = 0;
+	ds->changing   = true;
+	int64_t now_ms = rpc_clock_ms();
+	size_t added = 0, gone = 0;
+	nng_dialer close_now[RPC_ADDRESSES_MAX];
+	size_t n_close = 0;
+	/* Gone from the answer: drained, not cut (see leaving). */
 	for (size_t i = 0; i < tg->dialed.n;) {
 		if (rpc_address_set_has(&now, tg->dialed.addr[i])) {
 			i++;
 			continue;
 		}
-		nng_dialer_close(tg->dialers[i]);
-		removed++;
+		if (tg->pipes[i] > 0 && tg->n_leaving < RPC_ADDRESSES_MAX) {
+			leaving *l = &tg->leaving[tg->n_leaving++];
+			*l = (leaving){.d = tg->dialers[i], .pipes = tg->pipes[i], .close_at = now_ms + RPC_DRAIN_MS};
+			memcpy(l->addr, tg->dialed.addr[i], RPC_ADDRESS_LEN);
+		} else {
+			close_now[n_close++] = tg->dialers[i];
+		}
+		gone++;
 		tg->dialed.n--;
 		tg->n_dialers--;
 		memcpy(tg->dialed.addr[i], tg->dialed.addr[tg->dialed.n], RPC_ADDRESS_LEN);
 		tg->dialers[i] = tg->dialers[tg->n_dialers];
+		tg->pipes[i]   = tg->pipes[tg->n_dialers];
+	}
+	/* Back in the answer while draining: a replica again. */
+	for (size_t i = 0; i < tg->n_leaving;) {
+		if (!rpc_address_set_has(&now, tg->leaving[i].addr) ||
+		    !rpc_address_set_add(&tg->dialed, tg->leaving[i].addr)) {
+			i++;
+			continue;
+		}
+		tg->dialers[tg->n_dialers] = tg->leaving[i].d;
+		tg->pipes[tg->n_dialers++] = tg->leaving[i].pipes;
+		tg->leaving[i]             = tg->leaving[--tg->n_leaving];
 	}
 	for (size_t i = 0; i < now.n; i++) {
 		if (rpc_address_set_has(&tg->dialed, now.addr[i]))
@@ -156,9 +194,13 @@ refresh(rpc_dialer_set *ds, target *tg, bool changes_are_news)
 			continue;
 		}
 		rpc_address_set_add(&tg->dialed, now.addr[i]);
+		tg->pipes[tg->n_dialers]     = 0;
 		tg->dialers[tg->n_dialers++] = d;
 		added++;
 	}
+	pthread_mutex_unlock(&ds->mu);
+	for (size_t i = 0; i < n_close; i++)
+		nng_dialer_close(close_now[i]);
 	publish(ds, tg);
 	pthread_mutex_lock(&ds->mu);
 	ds->changing = false;
@@ -167,29 +209,81 @@ refresh(rpc_dialer_set *ds, target *tg, bool changes_are_news)
 	set_problem(ds, tg, "");
 	/* The first answer is what was configured; a change later is news. */
 	log_level level = changes_are_news ? LOG_INFO : LOG_DEBUG;
-	if (added + removed > 0 && log_enabled(level))
-		log_write(level, NULL, "rpc_replicas host=%s port=%s addresses=%zu added=%zu removed=%zu%s", tg->t.host,
-		    tg->t.port, tg->dialed.n, added, removed, now.left_out > 0 ? " left_out=some" : "");
+	if (added + gone > 0 && log_enabled(level))
+		log_write(level, NULL,
+		    "rpc_replicas host=%s port=%s addresses=%zu added=%zu removed=%zu draining=%zu%s", tg->t.host,
+		    tg->t.port, tg->dialed.n, added, gone, tg->n_leaving, now.left_out > 0 ? " left_out=some" : "");
 }
 
-/* Waits until ms have passed, or (with kicks) a kick came; false once
- * stopped. Only a wait that heeds kicks consumes one: a connection that
- * drops during the gap after a lookup still has the names looked up at the
- * gap's end, not a whole interval later. */
-static bool
+/* Closes the dialers of addresses gone from their name whose connection
+ * ended or whose drain time is up; returns ms until the next drain time
+ * is up (or interval_ms). Only the resolver calls it. */
+static int64_t
+sweep(rpc_dialer_set *ds)
+{
+	int64_t now_ms = rpc_clock_ms(), next = ds->interval_ms;
+	for (size_t t = 0; t < ds->n_targets; t++) {
+		target *tg = &ds->targets[t];
+		nng_dialer close_now[RPC_ADDRESSES_MAX];
+		bool drained[RPC_ADDRESSES_MAX];
+		char addr[RPC_ADDRESSES_MAX][RPC_ADDRESS_LEN];
+		size_t n_close = 0;
+		pthread_mutex_lock(&ds->mu);
+		if (ds->stop) {
+			pthread_mutex_unlock(&ds->mu);
+			return next;
+		}
+		for (size_t i = 0; i < tg->n_leaving;) {
+			leaving *l = &tg->leaving[i];
+			if (l->pipes > 0 && l->close_at > now_ms) {
+				if (l->close_at - now_ms < next)
+					next = l->close_at - now_ms;
+				i++;
+				continue;
+			}
+			drained[n_close] = l->pipes <= 0;
+			memcpy(addr[n_close], l->addr, RPC_ADDRESS_LEN);
+			close_now[n_close++] = l->d;
+			*l                   = tg->leaving[--tg->n_leaving];
+		}
+		ds->changing = n_close > 0;
+		pthread_mutex_unlock(&ds->mu);
+		for (size_t i = 0; i < n_close; i++) {
+			nng_dialer_close(close_now[i]);
+			log_info(NULL, "rpc_replica_closed host=%s address=%s reason=\"%s\"", tg->t.host, addr[i],
+			    drained[i]
+			        ? "gone from the name, its connection ended"
+			        : "gone from the name, still connected after " RPC_RESOLVE_STR(RPC_DRAIN_MS) " ms");
+		}
+		if (n_close > 0) {
+			pthread_mutex_lock(&ds->mu);
+			ds->changing = false;
+			pthread_cond_broadcast(&ds->cv);
+			pthread_mutex_unlock(&ds->mu);
+		}
+	}
+	return next;
+}
+
+/* Waits until ms have passed, or (with kicks) a kick came: 1 when a kick
+ * was taken, 0 when the time passed, -1 once stopped. Only a wait that
+ * heeds kicks takes one: a connection that drops during the gap after a
+ * lookup still has the names looked up at the gap's end, not a whole
+ * interval later. */
+static int
 wait_for(rpc_dialer_set *ds, int64_t ms, bool kicks)
 {
-	struct timespec until = monotonic_deadline(ms);
+	struct timespec until = monotonic_deadline(ms > 0 ? ms : 0);
 	pthread_mutex_lock(&ds->mu);
 	while (!ds->stop && !(kicks && ds->kicked)) {
 		if (pthread_cond_timedwait(&ds->cv, &ds->mu, &until) == ETIMEDOUT)
 			break;
 	}
+	int result = ds->stop ? -1 : kicks && ds->kicked ? 1 : 0;
 	if (kicks)
 		ds->kicked = false;
-	bool go = !ds->stop;
 	pthread_mutex_unlock(&ds->mu);
-	return go;
+	return result;
 }
 
 /* Looks every name up, one after the other. */
@@ -213,9 +307,23 @@ resolver_main(void *arg)
 	/* A gap after each lookup: a kick right after one (a refused
 	 * connection redials every 10-200 ms) must not turn into a lookup
 	 * storm. */
-	int64_t gap = ds->interval_ms < RPC_RESOLVE_GAP_MS ? ds->interval_ms : RPC_RESOLVE_GAP_MS;
-	while (wait_for(ds, gap, false) && wait_for(ds, ds->interval_ms - gap, true))
-		refresh_all(ds, true);
+	int64_t gap  = ds->interval_ms < RPC_RESOLVE_GAP_MS ? ds->interval_ms : RPC_RESOLVE_GAP_MS;
+	int64_t last = rpc_clock_ms();
+	for (;;) {
+		/* Draining addresses are looked at on every wake: a dropped
+		 * connection kicks, and a drain time ends the wait early. */
+		int64_t next  = sweep(ds);
+		int64_t since = rpc_clock_ms() - last;
+		bool in_gap   = since < gap;
+		int64_t wait  = in_gap ? gap - since : ds->interval_ms - since;
+		int woke      = wait_for(ds, next < wait ? next : wait, !in_gap);
+		if (woke < 0)
+			break;
+		if (woke == 1 || rpc_clock_ms() - last >= ds->interval_ms) {
+			refresh_all(ds, true);
+			last = rpc_clock_ms();
+		}
+	}
 	release(ds);
 	return NULL;
 }
@@ -274,20 +382,26 @@ rpc_dialer_set_open(
 		release(ds);
 		return rpc_status_set(st, RPC_INVALID_ARGUMENT, "no URL to dial");
 	}
-	if (ds->by_name) {
-		pthread_t th;
-		ds->refs++;
-		if (pthread_create(&th, NULL, resolver_main, ds) != 0) {
-			ds->refs--;
-			log_warn(NULL,
-			    "rpc_resolver_not_started reason=\"pthread_create failed: names are looked up once\"");
-			refresh_all(ds, false);
-		} else {
-			pthread_detach(th);
-		}
-	}
 	*out = ds;
 	return RPC_OK;
+}
+
+void
+rpc_dialer_set_start(rpc_dialer_set *ds)
+{
+	if (!ds->by_name)
+		return;
+	pthread_t th;
+	pthread_mutex_lock(&ds->mu);
+	ds->refs++;
+	pthread_mutex_unlock(&ds->mu);
+	if (pthread_create(&th, NULL, resolver_main, ds) != 0) {
+		release(ds);
+		log_warn(NULL, "rpc_resolver_not_started reason=\"pthread_create failed: names are looked up once\"");
+		refresh_all(ds, false);
+	} else {
+		pthread_detach(th);
+	}
 }
 
 void
@@ -298,6 +412,31 @@ rpc_dialer_set_kick(rpc_dialer_set *ds)
 	pthread_mutex_lock(&ds->mu);
 	ds->kicked = true;
 	pthread_cond_broadcast(&ds->cv);
+	pthread_mutex_unlock(&ds->mu);
+}
+
+void
+rpc_dialer_set_pipe(rpc_dialer_set *ds, nng_pipe pipe, int delta)
+{
+	if (ds == NULL || !ds->by_name)
+		return;
+	int id = nng_dialer_id(nng_pipe_dialer(pipe));
+	pthread_mutex_lock(&ds->mu);
+	/* A pipe of a dialer not stored yet (it connected while being
+	 * started) is not counted; a count never goes below 0. */
+	for (size_t t = 0; t < ds->n_targets && id > 0; t++) {
+		target *tg = &ds->targets[t];
+		for (size_t i = 0; i < tg->n_dialers; i++)
+			if (nng_dialer_id(tg->dialers[i]) == id && (delta > 0 || tg->pipes[i] > 0))
+				tg->pipes[i] += delta;
+		for (size_t i = 0; i < tg->n_leaving; i++)
+			if (nng_dialer_id(tg->leaving[i].d) == id && (delta > 0 || tg->leaving[i].pipes > 0))
+				tg->leaving[i].pipes += delta;
+	}
+	if (delta < 0) {
+		ds->kicked = true;
+		pthread_cond_broadcast(&ds->cv);
+	}
 	pthread_mutex_unlock(&ds->mu);
 }
 

@@ -3,7 +3,10 @@
  * date by a resolver thread (issue 19). nng's REQ then spreads calls over
  * every connected replica. A name is looked up again every
  * resolve_interval_ms and soon after a connection drops (at most once a
- * second): dialers start for new addresses and close for addresses gone. A
+ * second): dialers start for new addresses; an address gone gets no new
+ * connection, but the one it has stays (and takes its share of calls) until
+ * it ends or RPC_DRAIN_MS pass, so a replica that drains before it stops
+ * finishes the calls it has (a dialer without a connection closes at once). A
  * failed lookup changes nothing (a DNS outage must not disconnect a working
  * replica); an address that stays but stops answering is left to nng's
  * redial and to tcp_liveness.h. With TLS every dialer checks the same
@@ -24,6 +27,10 @@
 #define RPC_RESOLVE_INTERVAL_MIN_MS 100
 #define RPC_RESOLVE_INTERVAL_MAX_MS 3600000
 #define RPC_RESOLVE_GAP_MS 1000
+/* An address gone from its name keeps its connection this long at most,
+ * for the calls in flight on it (a replica leaves DNS before it stops:
+ * Kubernetes' preStop pause, then SIGTERM and a drain that closes it). */
+#define RPC_DRAIN_MS 10000
 
 typedef struct rpc_dialer_set rpc_dialer_set;
 
@@ -44,8 +51,8 @@ typedef struct rpc_dialer_set rpc_dialer_set;
 /* Dials every element of urls (a list net_check_nng_dial_list accepted) on
  * sock, with cfg on each dialer when not NULL (the set keeps its own
  * reference). Returns without waiting for DNS: names are looked up on the
- * resolver thread, the first time at once, so a name's dialers start a
- * lookup's time later. A name that does not resolve yet is not an error:
+ * resolver thread rpc_dialer_set_start starts, the first time at once, so
+ * a name's dialers start a lookup's time later. A name that does not resolve yet is not an error:
  * it is looked up again (rpc_dialer_set_problem says why nothing is
  * dialed).
  * interval_ms <= 0 means the default. On RPC_OK *out is the caller's, to
@@ -53,8 +60,20 @@ typedef struct rpc_dialer_set rpc_dialer_set;
 rpc_code rpc_dialer_set_open(
     rpc_dialer_set **out, nng_socket sock, const char *urls, nng_tls_config *cfg, int interval_ms, rpc_status *st);
 
-/* A connection dropped: look the names up again soon. Thread-safe and
- * cheap, for nng's pipe callbacks. Accepts NULL. */
+/* Starts looking the names up (on a thread of the set's; the first lookup
+ * at once). Call it once, after the socket's pipe events reach
+ * rpc_dialer_set_pipe: a connection not counted would be closed at once,
+ * not drained, when its address leaves the name. */
+void rpc_dialer_set_start(rpc_dialer_set *ds);
+
+/* A connection of the socket came up (delta 1, NNG_PIPE_EV_ADD_PRE) or
+ * went (-1, NNG_PIPE_EV_REM_POST): counted for its dialer, and a drop has
+ * the names looked up again soon and the draining addresses looked at.
+ * Thread-safe, for nng's pipe callbacks. Accepts NULL. */
+void rpc_dialer_set_pipe(rpc_dialer_set *ds, nng_pipe pipe, int delta);
+
+/* Has the names looked up again soon, as a dropped connection does.
+ * Thread-safe. Accepts NULL. */
 void rpc_dialer_set_kick(rpc_dialer_set *ds);
 
 /* How many dialers are running now (addresses and URLs dialed). */

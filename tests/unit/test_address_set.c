@@ -195,6 +195,7 @@ Test(dialer_set, a_name_gets_a_dialer_per_address_and_connects)
 	rpc_dialer_set *ds;
 	rpc_status st;
 	cr_assert_eq(rpc_dialer_set_open(&ds, req, url, NULL, 200, &st), RPC_OK, "%s", st.message);
+	rpc_dialer_set_start(ds);
 	wait_lookups(ds, 1);
 	cr_assert_eq(rpc_dialer_set_count(ds), 1, "localhost's one IPv4 address");
 	wait_pipes(1);
@@ -223,6 +224,7 @@ Test(dialer_set, a_kick_during_the_gap_after_a_lookup_is_kept)
 	rpc_dialer_set *ds;
 	rpc_status st;
 	cr_assert_eq(rpc_dialer_set_open(&ds, req, "tcp4://localhost:1", NULL, 60000, &st), RPC_OK, "%s", st.message);
+	rpc_dialer_set_start(ds);
 	wait_lookups(ds, 1);
 	rpc_dialer_set_kick(ds); /* within the gap, unless this box stalled a second (then it passes anyway) */
 	for (int i = 0; i < 500 && rpc_dialer_set_lookups(ds) < 2; i++)
@@ -275,6 +277,7 @@ Test(dialer_set, neither_open_nor_stop_waits_for_a_lookup_that_hangs, .timeout =
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	cr_assert_eq(
 	    rpc_dialer_set_open(&ds, req, "tcp://silent.example:5001", NULL, 100, &st), RPC_OK, "%s", st.message);
+	rpc_dialer_set_start(ds);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
 	cr_assert_lt(ms, 1000, "open waited %ld ms for a lookup", ms);
@@ -291,6 +294,104 @@ Test(dialer_set, neither_open_nor_stop_waits_for_a_lookup_that_hangs, .timeout =
 	rpc_dialer_set_free(ds);
 }
 
+/* The hosts file of this test's own mount namespace (root only): path is
+ * bind-mounted over /etc/hosts, so writing path changes what names resolve
+ * to. */
+static bool
+own_hosts(const char *path, const char *content)
+{
+	if (geteuid() != 0 || unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+		return false;
+	char conf[96];
+	snprintf(conf, sizeof(conf), "%.64s.conf", path);
+	FILE *f = fopen(path, "w"), *c = fopen(conf, "w");
+	if (f == NULL || c == NULL)
+		return false;
+	fputs(content, f);
+	fputs("multi on\n", c); /* every line of a name, not the first */
+	fclose(f);
+	fclose(c);
+	return mount(path, "/etc/hosts", NULL, MS_BIND, NULL) == 0 &&
+	       mount(conf, "/etc/host.conf", NULL, MS_BIND, NULL) == 0;
+}
+
+static atomic_int pipes_down;
+
+/* As rpc_client's pipe events: each connection counted for its dialer. */
+static void
+on_counted(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	rpc_dialer_set_pipe(arg, p, ev == NNG_PIPE_EV_ADD_PRE ? 1 : -1);
+	if (ev == NNG_PIPE_EV_REM_POST)
+		atomic_fetch_add(&pipes_down, 1);
+}
+
+/* An address that leaves the name keeps its connection, with the calls in
+ * flight on it, until that connection ends (a replica leaves DNS before it
+ * stops, then drains): cutting it at once failed those calls with
+ * "connection lost" on every rolling update. Once it ended, the address is
+ * not dialed again. */
+Test(dialer_set, an_address_gone_from_the_name_drains_and_is_not_dialed_again, .timeout = 30)
+{
+	char hosts[64];
+	snprintf(hosts, sizeof(hosts), "/tmp/drain-hosts-%d", (int) getpid());
+	if (!own_hosts(hosts, "127.0.0.11 replicas.test\n127.0.0.12 replicas.test\n"))
+		cr_skip_test("needs root and mount namespaces, for a hosts file of its own");
+	nng_socket a, b, req;
+	nng_listener la;
+	cr_assert_eq(nng_rep0_open(&a), 0);
+	cr_assert_eq(nng_listen(a, "tcp://127.0.0.11:0", &la, 0), 0);
+	nng_sockaddr sa;
+	cr_assert_eq(nng_listener_get_addr(la, NNG_OPT_LOCADDR, &sa), 0);
+	int port = ntohs(sa.s_in.sa_port);
+	char url[64];
+	snprintf(url, sizeof(url), "tcp://127.0.0.12:%d", port);
+	cr_assert_eq(nng_rep0_open(&b), 0);
+	cr_assert_eq(nng_listen(b, url, NULL, 0), 0);
+
+	req = watched_req();
+	atomic_store(&pipes_down, 0);
+	snprintf(url, sizeof(url), "tcp4://replicas.test:%d", port);
+	rpc_dialer_set *ds;
+	rpc_status st;
+	cr_assert_eq(rpc_dialer_set_open(&ds, req, url, NULL, 200, &st), RPC_OK, "%s", st.message);
+	nng_pipe_notify(req, NNG_PIPE_EV_ADD_PRE, on_counted, ds);
+	nng_pipe_notify(req, NNG_PIPE_EV_REM_POST, on_counted, ds);
+	rpc_dialer_set_start(ds);
+	wait_pipes(2);
+	cr_assert_eq(atomic_load(&pipes_up), 2, "both addresses connected");
+
+	FILE *f = fopen(hosts, "w");
+	fputs("127.0.0.11 replicas.test\n", f);
+	fclose(f);
+	size_t seen = rpc_dialer_set_lookups(ds);
+	wait_lookups(ds, seen + 2);
+	cr_assert_eq(rpc_dialer_set_count(ds), 1, "127.0.0.12 is no longer a replica");
+	cr_assert_eq(atomic_load(&pipes_down), 0, "its connection was kept");
+
+	/* The replica stops: its connection ends, and its dialer with it. */
+	nng_close(b);
+	for (int i = 0; i < 300 && atomic_load(&pipes_down) < 1; i++)
+		nng_msleep(10);
+	cr_assert_eq(atomic_load(&pipes_down), 1);
+	nng_msleep(1500); /* a lookup gap and more: the dialer is closed */
+	snprintf(url, sizeof(url), "tcp://127.0.0.12:%d", port);
+	cr_assert_eq(nng_rep0_open(&b), 0);
+	cr_assert_eq(nng_listen(b, url, NULL, 0), 0);
+	nng_msleep(1000); /* nng redials every 10-200 ms: time enough to come back */
+	cr_assert_eq(atomic_load(&pipes_up), 2, "127.0.0.12 was dialed again after it left the name");
+
+	rpc_dialer_set_stop(ds, 1000);
+	nng_close(req);
+	rpc_dialer_set_free(ds);
+	nng_close(a);
+	nng_close(b);
+	unlink(hosts);
+	char conf[96];
+	snprintf(conf, sizeof(conf), "%.64s.conf", hosts);
+	unlink(conf);
+}
+
 Test(dialer_set, a_name_that_does_not_resolve_is_not_an_error_and_says_why)
 {
 	nng_socket req;
@@ -300,6 +401,7 @@ Test(dialer_set, a_name_that_does_not_resolve_is_not_an_error_and_says_why)
 	/* RFC 6761: .invalid never resolves. */
 	cr_assert_eq(
 	    rpc_dialer_set_open(&ds, req, "tcp://no-such-host.invalid:5001", NULL, 100, &st), RPC_OK, "%s", st.message);
+	rpc_dialer_set_start(ds);
 	wait_lookups(ds, 1);
 	cr_assert_eq(rpc_dialer_set_count(ds), 0);
 	char problem[160];
@@ -318,6 +420,7 @@ Test(dialer_set, addresses_and_paths_are_dialed_as_written_and_a_bad_one_is_refu
 	rpc_status st;
 	cr_assert_eq(rpc_dialer_set_open(&ds, req, "tcp://127.0.0.1:1,ipc:///tmp/no-such.ipc", NULL, 0, &st), RPC_OK,
 	    "%s", st.message);
+	rpc_dialer_set_start(ds);
 	cr_assert_eq(rpc_dialer_set_count(ds), 2);
 	rpc_dialer_set_stop(ds, 1000);
 	rpc_dialer_set_free(ds);
