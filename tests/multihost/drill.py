@@ -430,7 +430,10 @@ def drill(addr, procs):
     start_user("u3")
     wait_for("replica 3 listening", lambda: listening("u3", 5001) or not procs.alive("user-svc-u3"), 60)
     expect(procs.alive("user-svc-u3"), "replica 3 started")
-    expect(first_after("user-svc-u3", 0) is None, "replica 3 gets nothing before it is in the name")
+    # Listening is not enough: callers find it through the name only.
+    time.sleep(2 * RESOLVE_MS / 1000)
+    expect(first_after("user-svc-u3", 0) is None,
+           f"replica 3, listening for {2 * RESOLVE_MS} ms, gets nothing before it is in the name")
     for h in ("gw", "os"):
         with open(f"/etc/netns/{NS[h]}/hosts", "a") as f:  # in place: ip netns exec bind-mounted this file
             f.write(f"{addr['u3']} user-svc\n")
