@@ -318,6 +318,16 @@ def served(name):
     return calls
 
 
+def order_calls(records, hosts):
+    """How many of the load's order creates each replica answered order-svc's call for."""
+    where = {rid: h for h in hosts for _, rid in served(f"user-svc-{h}")}
+    counts = {h: 0 for h in hosts}
+    for r in records:
+        if r[2] == "order" and where.get(r[4]) in counts:
+            counts[where[r[4]]] += 1
+    return counts
+
+
 def first_after(name, t):
     times = [ts for ts, _ in served(name) if ts >= t]
     return min(times) if times else None
@@ -389,6 +399,9 @@ def drill(addr, procs):
     expect(total >= 40, f"the load reached user-svc ({total} calls in 6 s)")
     expect(min(len(u1), len(u2)) >= total // 4,
            f"the load spreads over both replicas: {len(u1)} / {len(u2)} calls")
+    # order-svc's own dialer too (its calls carry the request id of the POST /orders).
+    by_order = order_calls(load.snapshot(), ("u1", "u2"))
+    expect(min(by_order.values()) > 0, f"order-svc's calls to user-svc reach both replicas: {by_order}")
 
     # 2. Cut replica 1's link: its end of the bridge down (no FIN, no RST).
     ip("-n", NS["net"], "link", "set", veth("u1"), "down")
@@ -450,6 +463,8 @@ def drill(addr, procs):
     late = {h: len([1 for ts, _ in served(f"user-svc-{h}") if t_end - 3 <= ts <= t_end]) for h in ("u1", "u2", "u3")}
     say(f"the last 3 s: replica 1 {late['u1']}, replica 2 {late['u2']}, replica 3 {late['u3']} calls")
     expect(min(late.values()) > 0, "all three replicas serve at the end")
+    by_order = order_calls([r for r in load.snapshot() if r[0] > t_join], ("u1", "u2", "u3"))
+    expect(min(by_order.values()) > 0, f"order-svc's calls to user-svc reach all three replicas at the end: {by_order}")
 
     # 4. Nothing lost.
     recs = load.snapshot()
