@@ -14,6 +14,7 @@ typedef struct gateway_config {
 	 * from its url_variable (USER_SVC_URL, ...); never empty. */
 	const char *service_urls[CONTRACT_SERVICES_MAX];
 	long rpc_timeout_ms;      /* RPC_TIMEOUT_MS: default and ceiling of every call */
+	long resolve_interval_ms; /* RPC_RESOLVE_INTERVAL_MS */
 	long max_body_bytes;      /* MAX_BODY_BYTES */
 	long workers;             /* WORKERS: HTTP threads, each held by an open connection */
 	long request_timeout_ms;  /* REQUEST_TIMEOUT_MS: a slow client's whole request */

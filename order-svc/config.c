@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "base/net_check.h"
+#include "rpc/dialer_set.h"
 
 order_config order_cfg;
 
@@ -11,7 +12,9 @@ const env_var order_settings[] = {
         .kind          = ENV_CUSTOM,
         .parse         = env_parse_nng_dial_urls,
         .out           = &order_cfg.user_svc_url,
-        .help          = "nng URL(s) of user-svc, asked whether a user exists"},
+        .help          = "nng URL(s) of user-svc, asked whether a user exists: a list, or a name that "
+                         "resolves to every replica"},
+    RPC_RESOLVE_INTERVAL_VAR(&order_cfg.resolve_interval_ms),
     {.name             = "EVENTS_PREFETCH",
         .default_value = "16",
         .kind          = ENV_INT,

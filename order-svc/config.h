@@ -10,6 +10,7 @@
 typedef struct order_config {
 	const char *user_svc_url; /* USER_SVC_URL */
 	long prefetch;            /* EVENTS_PREFETCH */
+	long resolve_interval_ms; /* RPC_RESOLVE_INTERVAL_MS */
 } order_config;
 
 /* Filled by svc_main from order_settings. */

@@ -13,6 +13,8 @@
 
 #include "base/log.h"
 #include "base/monotonic.h"
+#include "rpc/dialer_set.h"
+#include "rpc/tcp_liveness.h"
 #include "rpc/tls_config.h"
 
 #define DEFAULT_TIMEOUT_MS 2000
@@ -48,14 +50,16 @@ struct rpc_client {
 	pthread_cond_t connected; /* signalled when a connection comes up */
 	pthread_cond_t closed_cv; /* signalled when nng_close has returned */
 	slot *idle;
-	bool closed;    /* nng_close has returned */
-	bool abandoned; /* rpc_client_close stopped waiting: the closer frees */
+	rpc_dialer_set *dialers; /* set once by rpc_client_open; kicked from pipe callbacks */
+	bool closed;             /* nng_close has returned */
+	bool abandoned;          /* rpc_client_close stopped waiting: the closer frees */
 };
 
 /* Frees what rpc_client_open allocated, once nothing uses the socket. */
 static void
 client_free(rpc_client *c)
 {
+	rpc_dialer_set_free(c->dialers);
 	pthread_cond_destroy(&c->closed_cv);
 	pthread_cond_destroy(&c->connected);
 	pthread_mutex_destroy(&c->mu);
@@ -63,19 +67,29 @@ client_free(rpc_client *c)
 }
 
 /* Counts pipes from ADD_PRE to REM_POST: nng reports REM_POST for every
- * pipe that saw ADD_PRE, so the count stays balanced. */
+ * pipe that saw ADD_PRE, so the count stays balanced. A new TCP connection
+ * gets its dead-link bound; a dropped one has the names looked up again
+ * (the replica may be gone, or moved). */
 static void
 on_pipe_event(nng_pipe pipe, nng_pipe_ev ev, void *arg)
 {
-	(void) pipe;
 	rpc_client *c = arg;
 	if (ev == NNG_PIPE_EV_ADD_PRE) {
+		static atomic_bool warned;
+		if (rpc_tcp_liveness_set(pipe) < 0 && !atomic_exchange(&warned, true))
+			log_warn(NULL,
+			    "rpc_tcp_liveness_unset reason=\"the connection's socket was not found or refused "
+			    "TCP_USER_TIMEOUT: a cut link is noticed only by TCP's own timeouts\"");
 		pthread_mutex_lock(&c->mu);
 		atomic_fetch_add(&c->connections, 1);
 		pthread_cond_broadcast(&c->connected);
 		pthread_mutex_unlock(&c->mu);
 	} else if (ev == NNG_PIPE_EV_REM_POST) {
 		atomic_fetch_sub(&c->connections, 1);
+		pthread_mutex_lock(&c->mu);
+		rpc_dialer_set *ds = c->dialers;
+		pthread_mutex_unlock(&c->mu);
+		rpc_dialer_set_kick(ds);
 	}
 }
 
@@ -148,27 +162,17 @@ rpc_client_open(rpc_client **out, const char *url, const rpc_client_options *opt
 			return code;
 		}
 	}
-	char *save = NULL;
-	int dialed = 0;
-	for (char *u = strtok_r(urls, ",", &save); u != NULL; u = strtok_r(NULL, ",", &save)) {
-		nng_dialer d;
-		if ((rv = nng_dialer_create(&d, c->sock, u)) == 0 &&
-		    (cfg == NULL || (rv = nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, cfg)) == 0))
-			rv = nng_dialer_start(d, NNG_FLAG_NONBLOCK);
-		if (rv != 0) {
-			rpc_status_set(st, RPC_INVALID_ARGUMENT, "cannot dial %s: %s", u, nng_strerror(rv));
-			if (cfg != NULL)
-				nng_tls_config_free(cfg);
-			rpc_client_close(c);
-			return RPC_INVALID_ARGUMENT;
-		}
-		dialed++;
-	}
+	/* Each URL, or each address of a URL's host name (issue 19). */
+	rpc_dialer_set *ds = NULL;
+	rpc_code code = rpc_dialer_set_open(&ds, c->sock, urls, cfg, opt != NULL ? opt->resolve_interval_ms : 0, st);
 	if (cfg != NULL)
-		nng_tls_config_free(cfg); /* each dialer holds its own reference */
-	if (dialed == 0) {
+		nng_tls_config_free(cfg); /* the set and each dialer hold their own reference */
+	pthread_mutex_lock(&c->mu);
+	c->dialers = ds;
+	pthread_mutex_unlock(&c->mu);
+	if (code != RPC_OK) {
 		rpc_client_close(c);
-		return rpc_status_set(st, RPC_INVALID_ARGUMENT, "no URL to dial");
+		return code;
 	}
 	*out = c;
 	return RPC_OK;
@@ -208,6 +212,8 @@ rpc_client_close(rpc_client *c)
 		free(s);
 	}
 	c->idle = NULL;
+	/* The resolver must not start dialers on a closing socket. */
+	rpc_dialer_set_stop(c->dialers, CLOSE_WAIT_MS);
 
 	/* 2. The socket, waiting at most CLOSE_WAIT_MS. nng 1.5.2's TCP
 	 *    transport loses a pipe's pending receive when the pipe is closed
@@ -312,6 +318,10 @@ slot_give_back(rpc_client *c, slot *s)
 static rpc_code
 not_connected(const rpc_client *c, int64_t since, int64_t deadline, int64_t timeout, rpc_status *st)
 {
+	char problem[160];
+	rpc_dialer_set_problem(c->dialers, problem, sizeof(problem));
+	if (since + c->connect_wait_ms < deadline && problem[0] != '\0')
+		return rpc_status_set(st, RPC_UNAVAILABLE, "service unreachable: nothing to dial, %s", problem);
 	/* nng 1.5.2 tells a dialer nothing of why a handshake failed. */
 	if (since + c->connect_wait_ms < deadline && c->tls_name[0] != '\0')
 		return rpc_status_set(st, RPC_UNAVAILABLE,

@@ -29,6 +29,9 @@ typedef struct rpc_client_options {
 	 * answer UNAVAILABLE, and the dialer keeps trying. */
 	const rpc_tls_files *tls;
 	const char *server_name;
+	/* How often a URL's host name is looked up again, in ms (each of its
+	 * addresses gets a dialer: rpc/dialer_set.h); <= 0 → 5000. */
+	int resolve_interval_ms;
 } rpc_client_options;
 
 /* Per-call options; all may be zero/NULL. */
@@ -39,10 +42,14 @@ typedef struct rpc_call_options {
 	size_t n_metadata;
 } rpc_call_options;
 
-/* Creates a client that dials url (several URLs separated by commas spread
- * calls across those servers) in the background: it succeeds even when no
- * server is up yet, and reconnects by itself. opt may be NULL. On success
- * *out is the caller's; close it with rpc_client_close. */
+/* Creates a client that dials url in the background: several URLs
+ * separated by commas, or a host name of several addresses, spread calls
+ * across those servers; names are looked up again every
+ * opt->resolve_interval_ms and after a connection drops. It succeeds even
+ * when no server is up yet (or a name does not resolve yet), and reconnects
+ * by itself; a dead link is noticed within RPC_TCP_USER_TIMEOUT_MS. opt may
+ * be NULL. On success *out is the caller's; close it with
+ * rpc_client_close. */
 rpc_code rpc_client_open(rpc_client **out, const char *url, const rpc_client_options *opt, rpc_status *st);
 
 /* Closes the socket and frees the client. Every call must have returned

@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 
 #include "contract/tables.h"
+#include "rpc/envelope.h"
 #include "rpc/status.h"
 #include "stack.h"
 #include "test_tls.h"
@@ -46,11 +47,11 @@ health_as(const char *role, const contract_service *service)
 	snprintf(var, sizeof(var), "STACK_%s", service->url_variable);
 	const char *url = getenv(var);
 	cr_assert_not_null(url, "%s", var);
-	/* The connect wait is rpc-call's own; 5 s leaves room for a TLS
+	/* The connect wait is rpc-call's own; 3 s leaves room for a TLS
 	 * handshake (about 19 ms of CPU) on a loaded 2-core box, and timeout(1)
 	 * bounds a process that nng keeps from exiting. */
 	snprintf(cmd, sizeof(cmd),
-	    "timeout -s KILL 30 %s --timeout 5000 --cert %s/%s.pem --key %s/%s.key --ca %s/services-ca.pem "
+	    "timeout -s KILL 30 %s --timeout 3000 --cert %s/%s.pem --key %s/%s.key --ca %s/services-ca.pem "
 	    "'%s' %s/Health '{}' >/dev/null 2>&1",
 	    RPC_CALL_BIN, dir, role, dir, role, dir, url, service->contract);
 	int rc = system(cmd);
@@ -62,6 +63,27 @@ health_as(const char *role, const contract_service *service)
 	cr_log_info("%s -> %s: exit %d (%s)", role, service->name, exit_code,
 	    exit_code == 0 || exit_code >= 10 ? rpc_code_name((rpc_code) code) : "not a call status");
 	return exit_code == 0 || exit_code >= 10 ? code : -2;
+}
+
+/* The code of role's call to service once it is settled: OK for an allowed
+ * role, UNAVAILABLE (refused on its connection) for another; any other
+ * answer is tried again for up to 30 s. On nng 1.5.2 a refused caller that
+ * hangs up during a handshake leaves the listener not accepting (nng#1518)
+ * until the listener watch re-opens it, within about 5 s, and that re-open
+ * drops the calls then in flight: what the next caller sees meanwhile is
+ * DEADLINE_EXCEEDED or UNAVAILABLE whatever its role. */
+static int
+settled(const char *role, const contract_service *service, bool may)
+{
+	int64_t until = rpc_clock_ms() + 30000;
+	int code, attempts = 0;
+	do {
+		code = health_as(role, service);
+		attempts++;
+	} while (code != (may ? RPC_OK : RPC_UNAVAILABLE) && code != RPC_OK && rpc_clock_ms() < until);
+	if (attempts > 1)
+		cr_log_warn("%s -> %s settled after %d calls", role, service->name, attempts);
+	return code;
 }
 
 Test(callers, each_role_reaches_exactly_the_services_that_list_it, .timeout = 120)
@@ -79,7 +101,7 @@ Test(callers, each_role_reaches_exactly_the_services_that_list_it, .timeout = 12
 		for (size_t r = 0; r < n_roles; r++) {
 			/* Its own role too: its health checks run as it. */
 			bool may = listed(svc->callers, roles[r]) || strcmp(roles[r], svc->name) == 0;
-			int code = health_as(roles[r], svc);
+			int code = settled(roles[r], svc, may);
 			if (may) {
 				cr_expect_eq(code, RPC_OK, "%s is among %s's callers (%s): %s", roles[r], svc->name,
 				    svc->callers, code < 0 ? "no status" : rpc_code_name((rpc_code) code));

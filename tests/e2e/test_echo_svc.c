@@ -233,7 +233,7 @@ Test(echo_svc_alone, its_settings_are_the_common_block_without_redis_or_rabbitmq
 	cr_assert_eq(pclose(f), 0);
 	const char *present[] = {"ECHO_SVC_URL", "ECHO_DB_URL", "DB_WAIT_S", "WORKERS", "LOG_LEVEL", "LOG_FORMAT",
 	    "postgresql://echo_svc:***@127.0.0.1:5432/echo_db", "tcp://127.0.0.1:5003",
-	    "nng URL to serve echo.EchoService on"};
+	    "nng URL this replica serves echo.EchoService on", "RPC_LISTEN_URL"};
 	for (size_t i = 0; i < sizeof(present) / sizeof(present[0]); i++)
 		cr_assert_not_null(strstr(out, present[i]), "%s missing: %s", present[i], out);
 	const char *absent[] = {"REDIS_URL", "AMQP_URL", "CACHE_TTL_S", "REDIS_TIMEOUT_MS"};

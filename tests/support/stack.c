@@ -52,8 +52,12 @@ static const struct {
 static stack_proc procs[CONTRACT_SERVICES_MAX + 1];
 static size_t n_procs;
 /* url_env[s]: "USER_SVC_URL=" and STACK_USER_SVC_URL (ipc://STACK_DIR/user-svc.ipc, or
- * tls+tcp://127.0.0.1:<port> with TLS); unset_env[s]: "USER_SVC_URL=". */
+ * tls+tcp://127.0.0.1:<port> with TLS); unset_env[s]: "USER_SVC_URL=". With TCP the
+ * programs of the stack dial by name, as in compose or a cluster (issue 19):
+ * name_env[s] is "USER_SVC_URL=tls+tcp://localhost:<port>" and listen_env[s]
+ * "RPC_LISTEN_URL=" and STACK_USER_SVC_URL, where the service listens. */
 static char url_env[CONTRACT_SERVICES_MAX][320], unset_env[CONTRACT_SERVICES_MAX][96], port_env[32];
+static char name_env[CONTRACT_SERVICES_MAX][320], listen_env[CONTRACT_SERVICES_MAX][320];
 
 static void
 add_settings(stack_proc *p, size_t *n)
@@ -79,6 +83,14 @@ load_settings(void)
 		const char *url = getenv(stack_var);
 		snprintf(url_env[s], sizeof(url_env[s]), "%s=%s", c->url_variable, url != NULL ? url : "");
 		snprintf(unset_env[s], sizeof(unset_env[s]), "%s=", c->url_variable);
+		const char *loopback = url != NULL ? strstr(url, "://127.0.0.1:") : NULL;
+		if (loopback != NULL) {
+			snprintf(name_env[s], sizeof(name_env[s]), "%s=%.*s://localhost:%s", c->url_variable,
+			    (int) (loopback - url), url, loopback + strlen("://127.0.0.1:"));
+			snprintf(listen_env[s], sizeof(listen_env[s]), "RPC_LISTEN_URL=%s", url);
+		} else {
+			snprintf(name_env[s], sizeof(name_env[s]), "%s", url_env[s]);
+		}
 	}
 	snprintf(port_env, sizeof(port_env), "GATEWAY_PORTS=%s", port);
 	for (size_t s = 0; s <= contract_services_count; s++) {
@@ -106,7 +118,9 @@ load_settings(void)
 			continue;
 		}
 		for (size_t o = 0; o < contract_services_count; o++)
-			p->env[n++] = url_env[o];
+			p->env[n++] = name_env[o];
+		if (s < contract_services_count && listen_env[s][0] != '\0')
+			p->env[n++] = listen_env[s];
 		add_settings(p, &n);
 		p->env[n] = NULL;
 	}

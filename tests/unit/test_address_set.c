@@ -1,0 +1,283 @@
+/* address_set.h, dialer_set.h and tcp_liveness.h (issue 19): a dial URL's
+ * host name as a set of addresses, one dialer per address on real nng
+ * sockets, and the dead-link bound on a real TCP connection. */
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/rep.h>
+#include <nng/protocol/reqrep0/req.h>
+#include <nng/supplemental/util/platform.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "rpc/address_set.h"
+#include "rpc/dialer_set.h"
+#include "rpc/tcp_liveness.h"
+
+Test(address_set, a_url_splits_into_scheme_host_port_and_whether_to_resolve)
+{
+	rpc_dial_target t;
+	cr_assert_eq(rpc_dial_target_parse("tls+tcp://user-svc:5001", &t), 0);
+	cr_assert_str_eq(t.scheme, "tls+tcp");
+	cr_assert_str_eq(t.host, "user-svc");
+	cr_assert_str_eq(t.port, "5001");
+	cr_assert_eq(t.family, AF_UNSPEC);
+	cr_assert(t.by_name);
+
+	cr_assert_eq(rpc_dial_target_parse("tcp4://user-svc.default.svc.cluster.local:1", &t), 0);
+	cr_assert_eq(t.family, AF_INET);
+	cr_assert(t.by_name);
+	cr_assert_eq(rpc_dial_target_parse("tls+tcp6://svc:2", &t), 0);
+	cr_assert_eq(t.family, AF_INET6);
+
+	/* Addresses and paths are dialed as they are. */
+	cr_assert_eq(rpc_dial_target_parse("tcp://127.0.0.1:5001", &t), 0);
+	cr_assert_not(t.by_name);
+	cr_assert_eq(rpc_dial_target_parse("tcp://[::1]:5001", &t), 0);
+	cr_assert_not(t.by_name);
+	cr_assert_str_eq(t.host, "::1");
+	cr_assert_eq(rpc_dial_target_parse("ipc:///tmp/user-svc.ipc", &t), 0);
+	cr_assert_not(t.by_name);
+	cr_assert_str_eq(t.host, "");
+}
+
+Test(address_set, each_address_becomes_a_url_of_the_same_scheme_and_port)
+{
+	rpc_dial_target t;
+	char url[128];
+	cr_assert_eq(rpc_dial_target_parse("tls+tcp://user-svc:5001", &t), 0);
+	cr_assert_eq(rpc_dial_target_url(&t, "10.0.0.5", url, sizeof(url)), 0);
+	cr_assert_str_eq(url, "tls+tcp://10.0.0.5:5001");
+	cr_assert_eq(rpc_dial_target_url(&t, "fd00::5", url, sizeof(url)), 0);
+	cr_assert_str_eq(url, "tls+tcp://[fd00::5]:5001");
+	cr_assert_eq(rpc_dial_target_url(&t, "10.0.0.5", url, 10), -1, "too small is refused, not cut");
+}
+
+/* A getaddrinfo-shaped list of IPv4 addresses, in the order given. */
+static struct addrinfo *
+list_of(const char *const *addrs, size_t n, struct sockaddr_in *storage, struct addrinfo *nodes)
+{
+	for (size_t i = 0; i < n; i++) {
+		memset(&storage[i], 0, sizeof(storage[i]));
+		storage[i].sin_family = AF_INET;
+		inet_pton(AF_INET, addrs[i], &storage[i].sin_addr);
+		nodes[i] = (struct addrinfo){.ai_family = AF_INET,
+		    .ai_addr                            = (struct sockaddr *) &storage[i],
+		    .ai_addrlen                         = sizeof(storage[i]),
+		    .ai_next                            = i + 1 < n ? &nodes[i + 1] : NULL};
+	}
+	return n > 0 ? &nodes[0] : NULL;
+}
+
+Test(address_set, the_set_not_the_order_counts_and_each_address_is_dialed_once)
+{
+	/* glibc may reorder a name's addresses between two lookups (RFC 6724
+	 * rule 9), and list one twice (one per socket type without hints). */
+	const char *first[]  = {"10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.2"};
+	const char *second[] = {"10.0.0.3", "10.0.0.1", "10.0.0.2"};
+	struct sockaddr_in sa[4];
+	struct addrinfo ai[4];
+	rpc_address_set a, b;
+	rpc_address_set_from_addrinfo(&a, list_of(first, 4, sa, ai));
+	rpc_address_set_from_addrinfo(&b, list_of(second, 3, sa, ai));
+	cr_assert_eq(a.n, 3);
+	cr_assert_eq(b.n, 3);
+	for (size_t i = 0; i < a.n; i++)
+		cr_assert(rpc_address_set_has(&b, a.addr[i]), "%s", a.addr[i]);
+	cr_assert_not(rpc_address_set_has(&a, "10.0.0.4"));
+	rpc_address_set_from_addrinfo(&a, NULL);
+	cr_assert_eq(a.n, 0);
+}
+
+Test(address_set, addresses_past_the_limit_or_with_a_zone_are_left_out_and_counted)
+{
+	rpc_address_set s = {0};
+	char addr[32];
+	for (int i = 0; i < RPC_ADDRESSES_MAX + 3; i++) {
+		snprintf(addr, sizeof(addr), "10.0.%d.%d", i / 256, i % 256);
+		rpc_address_set_add(&s, addr);
+	}
+	cr_assert_eq(s.n, RPC_ADDRESSES_MAX);
+	cr_assert_eq(s.left_out, 3);
+
+	struct sockaddr_in6 zoned = {.sin6_family = AF_INET6, .sin6_scope_id = 2};
+	inet_pton(AF_INET6, "fe80::1", &zoned.sin6_addr);
+	struct addrinfo ai = {
+	    .ai_family = AF_INET6, .ai_addr = (struct sockaddr *) &zoned, .ai_addrlen = sizeof(zoned)};
+	rpc_address_set_from_addrinfo(&s, &ai);
+	cr_assert_eq(s.n, 0);
+	cr_assert_eq(s.left_out, 1);
+}
+
+Test(address_set, a_name_resolves_to_its_addresses_of_the_schemes_family)
+{
+	rpc_dial_target t;
+	rpc_address_set s;
+	cr_assert_eq(rpc_dial_target_parse("tcp4://localhost:5001", &t), 0);
+	cr_assert_eq(rpc_address_set_resolve(&t, &s), 0);
+	cr_assert(rpc_address_set_has(&s, "127.0.0.1"));
+	for (size_t i = 0; i < s.n; i++)
+		cr_assert_null(strchr(s.addr[i], ':'), "tcp4 gave an IPv6 address %s", s.addr[i]);
+}
+
+/* A REP listener on 127.0.0.1 at a port the kernel picks. */
+static nng_socket
+listener(int *port)
+{
+	nng_socket rep;
+	nng_listener l;
+	cr_assert_eq(nng_rep0_open(&rep), 0);
+	cr_assert_eq(nng_listen(rep, "tcp://127.0.0.1:0", &l, 0), 0);
+	nng_sockaddr sa;
+	cr_assert_eq(nng_listener_get_addr(l, NNG_OPT_LOCADDR, &sa), 0);
+	*port = ntohs(sa.s_in.sa_port);
+	return rep;
+}
+
+static atomic_int pipes_up;
+static atomic_int liveness_result = 99;
+
+static void
+on_add(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	(void) ev;
+	(void) arg;
+	atomic_store(&liveness_result, rpc_tcp_liveness_set(p));
+	atomic_fetch_add(&pipes_up, 1);
+}
+
+static void
+wait_pipes(int n)
+{
+	for (int i = 0; i < 500 && atomic_load(&pipes_up) < n; i++)
+		nng_msleep(10);
+}
+
+Test(dialer_set, a_name_gets_a_dialer_per_address_and_connects)
+{
+	int port;
+	nng_socket rep = listener(&port), req;
+	cr_assert_eq(nng_req0_open(&req), 0);
+	atomic_store(&pipes_up, 0);
+	nng_pipe_notify(req, NNG_PIPE_EV_ADD_POST, on_add, NULL);
+	char url[64];
+	snprintf(url, sizeof(url), "tcp4://localhost:%d", port);
+	rpc_dialer_set *ds;
+	rpc_status st;
+	cr_assert_eq(rpc_dialer_set_open(&ds, req, url, NULL, 200, &st), RPC_OK, "%s", st.message);
+	cr_assert_eq(rpc_dialer_set_count(ds), 1, "localhost's one IPv4 address");
+	wait_pipes(1);
+	cr_assert_eq(atomic_load(&pipes_up), 1);
+	char problem[160];
+	rpc_dialer_set_problem(ds, problem, sizeof(problem));
+	cr_assert_str_eq(problem, "");
+	/* Lookups again, kicked and timed, change nothing for the same set. */
+	rpc_dialer_set_kick(ds);
+	nng_msleep(500);
+	cr_assert_eq(rpc_dialer_set_count(ds), 1);
+	rpc_dialer_set_stop(ds, 1000);
+	nng_close(req);
+	rpc_dialer_set_free(ds);
+	nng_close(rep);
+}
+
+Test(dialer_set, a_name_that_does_not_resolve_is_not_an_error_and_says_why)
+{
+	nng_socket req;
+	cr_assert_eq(nng_req0_open(&req), 0);
+	rpc_dialer_set *ds;
+	rpc_status st;
+	/* RFC 6761: .invalid never resolves. */
+	cr_assert_eq(
+	    rpc_dialer_set_open(&ds, req, "tcp://no-such-host.invalid:5001", NULL, 100, &st), RPC_OK, "%s", st.message);
+	cr_assert_eq(rpc_dialer_set_count(ds), 0);
+	char problem[160];
+	rpc_dialer_set_problem(ds, problem, sizeof(problem));
+	cr_assert_not_null(strstr(problem, "no-such-host.invalid: "), "%s", problem);
+	rpc_dialer_set_stop(ds, 1000);
+	nng_close(req);
+	rpc_dialer_set_free(ds);
+}
+
+Test(dialer_set, addresses_and_paths_are_dialed_as_written_and_a_bad_one_is_refused)
+{
+	nng_socket req;
+	cr_assert_eq(nng_req0_open(&req), 0);
+	rpc_dialer_set *ds;
+	rpc_status st;
+	cr_assert_eq(rpc_dialer_set_open(&ds, req, "tcp://127.0.0.1:1,ipc:///tmp/no-such.ipc", NULL, 0, &st), RPC_OK,
+	    "%s", st.message);
+	cr_assert_eq(rpc_dialer_set_count(ds), 2);
+	rpc_dialer_set_stop(ds, 1000);
+	rpc_dialer_set_free(ds);
+	cr_assert_eq(rpc_dialer_set_open(&ds, req, "tcp://", NULL, 0, &st), RPC_INVALID_ARGUMENT);
+	nng_close(req);
+}
+
+/* The TCP_USER_TIMEOUT of every TCP socket of this process connected to
+ * port; the count found. */
+static int
+user_timeouts(int port, unsigned int *timeout)
+{
+	int found = 0;
+	DIR *d    = opendir("/proc/self/fd");
+	for (struct dirent *e; (e = readdir(d)) != NULL;) {
+		int fd = atoi(e->d_name);
+		struct stat st;
+		struct sockaddr_in peer;
+		socklen_t len = sizeof(peer);
+		if (fd <= 2 || fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode) ||
+		    getpeername(fd, (struct sockaddr *) &peer, &len) != 0 || peer.sin_family != AF_INET ||
+		    ntohs(peer.sin_port) != port)
+			continue;
+		len = sizeof(*timeout);
+		if (getsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, timeout, &len) == 0)
+			found++;
+	}
+	closedir(d);
+	return found;
+}
+
+Test(tcp_liveness, a_dialed_connection_gets_the_dead_link_bound)
+{
+	int port;
+	nng_socket rep = listener(&port), req;
+	cr_assert_eq(nng_req0_open(&req), 0);
+	atomic_store(&pipes_up, 0);
+	nng_pipe_notify(req, NNG_PIPE_EV_ADD_POST, on_add, NULL);
+	char url[64];
+	snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", port);
+	cr_assert_eq(nng_dial(req, url, NULL, 0), 0);
+	wait_pipes(1);
+	cr_assert_eq(atomic_load(&liveness_result), 0, "the pipe's socket was found and took the options");
+	unsigned int timeout = 0;
+	cr_assert_eq(user_timeouts(port, &timeout), 1);
+	cr_assert_eq(timeout, RPC_TCP_USER_TIMEOUT_MS);
+	nng_close(req);
+	nng_close(rep);
+}
+
+Test(tcp_liveness, a_pipe_that_is_not_tcp_is_left_alone)
+{
+	nng_socket rep, req;
+	char url[64];
+	snprintf(url, sizeof(url), "ipc:///tmp/tcp-liveness-%d.ipc", (int) getpid());
+	cr_assert_eq(nng_rep0_open(&rep), 0);
+	cr_assert_eq(nng_listen(rep, url, NULL, 0), 0);
+	cr_assert_eq(nng_req0_open(&req), 0);
+	atomic_store(&pipes_up, 0);
+	nng_pipe_notify(req, NNG_PIPE_EV_ADD_POST, on_add, NULL);
+	cr_assert_eq(nng_dial(req, url, NULL, 0), 0);
+	wait_pipes(1);
+	cr_assert_eq(atomic_load(&liveness_result), 1);
+	nng_close(req);
+	nng_close(rep);
+}
