@@ -421,6 +421,8 @@ def drill(addr, procs):
            "each failure answered within the deadline")
     expect(all(t_cut - RPC_TIMEOUT_MS / 1000 <= r[0] <= t_cut + CUT_BOUND_S for r in failed),
            "only calls sent around the cut failed")
+    on_u2 = {rid for _, rid in served("user-svc-u2")}
+    expect(not [r for r in failed if r[4] in on_u2], "no failed call was one replica 2 answered")
     expect(len(failed) <= WORKERS * 2,
            f"{len(failed)} failures, at most {WORKERS * 2} (each client has one call in flight)")
     settled = max([r[1] for r in failed] + [t_cut])
