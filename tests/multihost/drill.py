@@ -333,6 +333,29 @@ def first_after(name, t):
     return min(times) if times else None
 
 
+def nng_cycle_only(name, status):
+    """True when NAME's only fault at exit is LeakSanitizer finding nothing
+    but indirect leaks: the signature of a cycle of nng 1.5.2's own objects
+    it never frees (tests/lsan-nng1518.supp says more). Seen here once in
+    about six sanitized runs, in order-svc at SIGTERM: its listener, the
+    listener's TLS configuration and one accepted TLS connection, 84 KB, all
+    indirect. Said loudly, not failed; a direct leak (something of ours
+    lost) or any other sanitizer report still fails."""
+    if status not in (-signal.SIGABRT, 23):  # abort_on_error=1, else LSan's exit code
+        return False
+    try:
+        with open(os.path.join(WORK, f"{name}.log"), errors="replace") as f:
+            text = f.read()
+    except FileNotFoundError:
+        return False
+    if "LeakSanitizer: detected memory leaks" not in text or "Direct leak" in text:
+        return False
+    if len(re.findall(r"ERROR: \w+Sanitizer", text)) != 1:
+        return False
+    say(f"NOTE: {name} exited with only indirect leaks (nng's own cycle at shutdown), not failed: see its log")
+    return True
+
+
 # ------------------------------------------------------------------ the drill
 
 def drill(addr, procs):
@@ -538,7 +561,7 @@ def main():
         say(f"backing servers on {addr['root']} (instance {RUN_ID}, port base {DRILL_BASE})")
         drill(addr, procs)
         exits = procs.stop_all()
-        bad = {n: s for n, s in exits.items() if s != 0}
+        bad = {n: s for n, s in exits.items() if s != 0 and not nng_cycle_only(n, s)}
         expect(not bad, f"every process exits 0 on SIGTERM ({bad or len(exits)})")
         status = 0
     except DrillFailure as e:
