@@ -27,6 +27,14 @@ parse_own_url(const char *text, void *out, char *err, size_t errlen)
 	return env_parse_nng_listen_url(text, out, err, errlen);
 }
 
+/* The registry's url_variable when RPC_LISTEN_URL is set: what callers
+ * dial, checked as they would; unset, nothing. */
+static int
+parse_callers_url(const char *text, void *out, char *err, size_t errlen)
+{
+	return text[0] == '\0' ? 0 : env_parse_nng_dial_urls(text, out, err, errlen);
+}
+
 /* RPC_LISTEN_URL: where this replica listens, or "" for the registry's
  * url_variable to say it (parse_own_url). */
 static int
@@ -88,34 +96,36 @@ svc_config_load(svc_config *cfg, const svc_config_spec *spec, const char *summar
 	 * url_variable is one URL and means both, as it did before. */
 	const char *listen_env = getenv("RPC_LISTEN_URL");
 	bool listen_apart      = listen_env != NULL && listen_env[0] != '\0';
-	vars[n++]              = (env_var){.name = reg->url_variable,
-	                 .default_value          = reg->default_url, /* "": required, the parser says so */
-	                 .kind                   = ENV_CUSTOM,
-	                 .parse                  = listen_apart ? env_parse_nng_dial_urls : parse_own_url,
-	                 .out                    = listen_apart ? &cfg->service_url : &cfg->listen_url,
-	                 .help                   = callers_help};
-	vars[n++]              = (env_var){.name = "RPC_LISTEN_URL",
-	                 .default_value          = "",
-	                 .kind                   = ENV_CUSTOM,
-	                 .parse                  = parse_listen_url,
-	                 .out                    = &cfg->listen_url,
-	                 .help                   = listen_help};
-	vars[n++]              = (env_var){.name = reg->db_url_variable,
-	                 .default_value          = db_default,
-	                 .kind                   = ENV_CUSTOM,
-	                 .parse                  = db_env_parse_conninfo,
-	                 .out                    = &cfg->db_url,
-	                 .secret_url             = 1,
-	                 .help                   = db_help};
-	vars[n++]              = (env_var){.name = "DB_WAIT_S",
-	                 .default_value          = "0",
-	                 .kind                   = ENV_INT,
-	                 .min                    = 0,
-	                 .max                    = 86400,
-	                 .out                    = &cfg->db_wait_s,
-	                 .help                   = "longest wait at start for PostgreSQL to answer, in seconds, "
-	                                                        "then exit 1; 0 waits until stopped "
-	                                                        "(the wait is logged)"};
+	/* Apart, an unset url_variable says nothing: its default is not this
+	 * replica's business (nor checked against TLS). */
+	vars[n++] = (env_var){.name = reg->url_variable,
+	    .default_value          = listen_apart ? "" : reg->default_url, /* "": required, the parser says so */
+	    .kind                   = ENV_CUSTOM,
+	    .parse                  = listen_apart ? parse_callers_url : parse_own_url,
+	    .out                    = listen_apart ? &cfg->service_url : &cfg->listen_url,
+	    .help                   = callers_help};
+	vars[n++] = (env_var){.name = "RPC_LISTEN_URL",
+	    .default_value          = "",
+	    .kind                   = ENV_CUSTOM,
+	    .parse                  = parse_listen_url,
+	    .out                    = &cfg->listen_url,
+	    .help                   = listen_help};
+	vars[n++] = (env_var){.name = reg->db_url_variable,
+	    .default_value          = db_default,
+	    .kind                   = ENV_CUSTOM,
+	    .parse                  = db_env_parse_conninfo,
+	    .out                    = &cfg->db_url,
+	    .secret_url             = 1,
+	    .help                   = db_help};
+	vars[n++] = (env_var){.name = "DB_WAIT_S",
+	    .default_value          = "0",
+	    .kind                   = ENV_INT,
+	    .min                    = 0,
+	    .max                    = 86400,
+	    .out                    = &cfg->db_wait_s,
+	    .help                   = "longest wait at start for PostgreSQL to answer, in seconds, "
+	                              "then exit 1; 0 waits until stopped "
+	                              "(the wait is logged)"};
 	if (spec->uses & SVC_USES_REDIS) {
 		vars[n++] = (env_var){.name = "REDIS_URL",
 		    .default_value          = "redis://127.0.0.1:6379/0",
@@ -188,11 +198,11 @@ svc_config_load(svc_config *cfg, const svc_config_spec *spec, const char *summar
 		return action;
 	/* TLS on means every RPC URL is tls+tcp://: where it listens and
 	 * every service URL it dials (its own settings that are nng URLs). */
-	int bad =
-	    rpc_tls_files_check(&cfg->tls, RPC_TLS_LISTENS, rpc_tls_variable_names, err, sizeof(err)) != 0 ||
-	    rpc_tls_check_urls(&cfg->tls, listen_apart ? "RPC_LISTEN_URL" : reg->url_variable, cfg->listen_url, err,
-	        sizeof(err)) != 0 ||
-	    (listen_apart && rpc_tls_check_urls(&cfg->tls, reg->url_variable, cfg->service_url, err, sizeof(err)) != 0);
+	int bad = rpc_tls_files_check(&cfg->tls, RPC_TLS_LISTENS, rpc_tls_variable_names, err, sizeof(err)) != 0 ||
+	          rpc_tls_check_urls(&cfg->tls, listen_apart ? "RPC_LISTEN_URL" : reg->url_variable, cfg->listen_url,
+	              err, sizeof(err)) != 0 ||
+	          (cfg->service_url != NULL &&
+	              rpc_tls_check_urls(&cfg->tls, reg->url_variable, cfg->service_url, err, sizeof(err)) != 0);
 	for (size_t i = 0; i < spec->n_settings && !bad; i++)
 		bad = spec->settings[i].parse == env_parse_nng_dial_urls &&
 		      rpc_tls_check_urls(&cfg->tls, spec->settings[i].name,

@@ -154,6 +154,17 @@ on_add(nng_pipe p, nng_pipe_ev ev, void *arg)
 	atomic_fetch_add(&pipes_up, 1);
 }
 
+/* A REQ socket whose new pipes go through on_add. */
+static nng_socket
+watched_req(void)
+{
+	nng_socket req;
+	cr_assert_eq(nng_req0_open(&req), 0);
+	atomic_store(&pipes_up, 0);
+	nng_pipe_notify(req, NNG_PIPE_EV_ADD_POST, on_add, NULL);
+	return req;
+}
+
 static void
 wait_pipes(int n)
 {
@@ -165,9 +176,7 @@ Test(dialer_set, a_name_gets_a_dialer_per_address_and_connects)
 {
 	int port;
 	nng_socket rep = listener(&port), req;
-	cr_assert_eq(nng_req0_open(&req), 0);
-	atomic_store(&pipes_up, 0);
-	nng_pipe_notify(req, NNG_PIPE_EV_ADD_POST, on_add, NULL);
+	req            = watched_req();
 	char url[64];
 	snprintf(url, sizeof(url), "tcp4://localhost:%d", port);
 	rpc_dialer_set *ds;
@@ -250,9 +259,7 @@ Test(tcp_liveness, a_dialed_connection_gets_the_dead_link_bound)
 {
 	int port;
 	nng_socket rep = listener(&port), req;
-	cr_assert_eq(nng_req0_open(&req), 0);
-	atomic_store(&pipes_up, 0);
-	nng_pipe_notify(req, NNG_PIPE_EV_ADD_POST, on_add, NULL);
+	req            = watched_req();
 	char url[64];
 	snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", port);
 	cr_assert_eq(nng_dial(req, url, NULL, 0), 0);
@@ -272,9 +279,7 @@ Test(tcp_liveness, a_pipe_that_is_not_tcp_is_left_alone)
 	snprintf(url, sizeof(url), "ipc:///tmp/tcp-liveness-%d.ipc", (int) getpid());
 	cr_assert_eq(nng_rep0_open(&rep), 0);
 	cr_assert_eq(nng_listen(rep, url, NULL, 0), 0);
-	cr_assert_eq(nng_req0_open(&req), 0);
-	atomic_store(&pipes_up, 0);
-	nng_pipe_notify(req, NNG_PIPE_EV_ADD_POST, on_add, NULL);
+	req = watched_req();
 	cr_assert_eq(nng_dial(req, url, NULL, 0), 0);
 	wait_pipes(1);
 	cr_assert_eq(atomic_load(&liveness_result), 1);
