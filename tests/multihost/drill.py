@@ -62,6 +62,7 @@ TAG = f"{zlib.crc32(INSTANCE.encode()) & 0xFFFF:04x}"  # for interface names (15
 NS = {h: f"mh-{INSTANCE}-{h}" for h in ("net", "gw", "u1", "u2", "u3", "os")}
 HOSTS = ("gw", "u1", "u2", "u3", "os")
 SERVERS_ADDRESS = None  # the machine's end of the bridge, once made
+KEEP_LOGS = []  # processes whose logs outlive a passing run (a NOTE said why)
 DRILL_BASE = None
 WORK = os.path.join(SRC, ".run", RUN_ID, "drill")
 T0 = time.time()
@@ -352,7 +353,9 @@ def nng_cycle_only(name, status):
         return False
     if len(re.findall(r"ERROR: \w+Sanitizer", text)) != 1:
         return False
-    say(f"NOTE: {name} exited with only indirect leaks (nng's own cycle at shutdown), not failed: see its log")
+    say(f"NOTE: {name} exited with only indirect leaks (nng's own cycle at shutdown), not failed: "
+        f"its log is kept, {WORK}/{name}.log")
+    KEEP_LOGS.append(name)
     return True
 
 
@@ -579,7 +582,7 @@ def main():
         cleanup_network()
         servers("stop")
         say(f"total {time.time() - T0:.1f} s")
-    if status == 0:
+    if status == 0 and not KEEP_LOGS:
         servers("destroy")
     return status
 
