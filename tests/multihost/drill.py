@@ -1,0 +1,592 @@
+#!/usr/bin/python3
+"""The multi-host drill (issue 19): the system on several hosts of one machine,
+callers finding user-svc's replicas through a name.
+
+Hosts are network namespaces on one bridge (itself in a namespace of its own,
+so the machine's firewall rules for bridged traffic do not apply): the
+gateway, user-svc replicas 1 and 2 (3 joins later) and order-svc, each with
+an address of its own; the backing servers (this drill's own instance of
+scripts/servers) listen on the machine's end of the bridge. The gateway and
+order-svc dial tls+tcp://user-svc:5001, and `ip netns exec` gives their hosts
+/etc/netns/NAME/hosts, where user-svc has one line per replica.
+
+Under a steady load of creates and reads of users (and creates of orders,
+through order-svc's own dialer), it asserts:
+  1. the load spreads over both replicas (each replica's own log of the calls
+     it served, by request id);
+  2. replica 1's link cut (its end of the bridge down: no FIN, no RST): only
+     calls in flight on it fail, as 503 within the RPC deadline, and within a
+     bound every call goes to replica 2; when the link returns, replica 1
+     serves again;
+  3. a third replica, started and added to the name (a line appended to the
+     hosts files), serves within the re-resolve interval (plus a margin), no
+     caller restarted;
+  4. nothing lost: every 201 has its row; every user has its user_created
+     event logged once by order-svc;
+  5. every process exits 0 on SIGTERM (leaks fail the sanitized build).
+
+Needs root and `ip netns`: otherwise it says so and exits 77 (ctest: skipped).
+Names include TEST_INSTANCE, so two checkouts' drills do not meet; whatever a
+run leaves (killed at its timeout) the next run of the same instance removes
+first.
+
+Usage: drill.py SOURCE-DIR BIN-DIR
+"""
+import calendar
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import http.client
+import zlib
+
+SKIP = 77
+RESOLVE_MS = 1000  # RPC_RESOLVE_INTERVAL_MS of the callers
+RPC_TIMEOUT_MS = 5000  # the gateway's deadline: longer than dead-link detection (~3-4 s)
+WORKERS = 4  # concurrent clients of the load
+PAUSE_S = 0.1  # each client's pause between requests
+# Bounds (generous: a noisy 2-core machine); the measured values are printed.
+CUT_BOUND_S = 8.0  # cut → the last failed call answered, every call after on the survivor
+BACK_BOUND_S = 25.0  # link back → the cut replica serves again (a pending SYN backs off)
+JOIN_BOUND_S = RESOLVE_MS / 1000 + 4.0  # third replica in the name → it serves
+
+SRC, BIN = sys.argv[1], sys.argv[2]
+INSTANCE = os.environ.get("SERVERS_INSTANCE") or os.environ.get("TEST_INSTANCE") or "test"
+RUN_ID = f"{INSTANCE}-mh"  # the drill's instance of scripts/servers
+TAG = f"{zlib.crc32(INSTANCE.encode()) & 0xFFFF:04x}"  # for interface names (15 bytes at most)
+NS = {h: f"mh-{INSTANCE}-{h}" for h in ("net", "gw", "u1", "u2", "u3", "os")}
+HOSTS = ("gw", "u1", "u2", "u3", "os")
+SERVERS_ADDRESS = None  # the machine's end of the bridge, once made
+KEEP_LOGS = []  # processes whose logs outlive a passing run (a NOTE said why)
+DRILL_BASE = None
+WORK = os.path.join(SRC, ".run", RUN_ID, "drill")
+T0 = time.time()
+
+
+def say(msg):
+    print(f"[{time.time() - T0:6.2f} s] {msg}", flush=True)
+
+
+def run(*cmd, check=True, **kw):
+    return subprocess.run(cmd, check=check, text=True, capture_output=True, **kw)
+
+
+def ip(*args, check=True):
+    return run("ip", *args, check=check)
+
+
+class DrillFailure(Exception):
+    pass
+
+
+def expect(cond, msg):
+    if not cond:
+        raise DrillFailure(msg)
+    say("ok: " + msg)
+
+
+# ------------------------------------------------------------------ network
+
+def pick_subnet():
+    """10.213.N.0/24, N from the instance, the next one free if the machine
+    already has an address or a route in it."""
+    used = run("ip", "-4", "route", "show", "table", "all").stdout + run("ip", "-4", "addr").stdout
+    start = zlib.crc32(INSTANCE.encode()) % 200 + 20
+    for k in range(200):
+        n = (start + k - 20) % 200 + 20
+        if f"10.213.{n}." not in used:
+            return f"10.213.{n}"
+    raise DrillFailure("no free 10.213.N.0/24 subnet")
+
+
+def addresses(net):
+    return {"root": f"{net}.1", "gw": f"{net}.10", "u1": f"{net}.21", "u2": f"{net}.22", "u3": f"{net}.23",
+            "os": f"{net}.30"}
+
+
+def veth(h):  # this host's end on the bridge; the root's is mh<tag>r
+    return f"mh{TAG}{h}"
+
+
+def cleanup_network():
+    """Everything of this instance's drill, whether or not it exists: the
+    processes left in its namespaces (ours: this drill started them), the
+    namespaces (their veths go with them), the hosts files."""
+    for h in ("net",) + HOSTS:
+        pids = ip("netns", "pids", NS[h], check=False).stdout.split()
+        for p in pids:
+            try:
+                os.kill(int(p), signal.SIGKILL)
+            except (ProcessLookupError, ValueError):
+                pass
+    for h in HOSTS + ("net",):
+        ip("netns", "del", NS[h], check=False)
+        shutil.rmtree(f"/etc/netns/{NS[h]}", ignore_errors=True)
+    ip("link", "del", f"mh{TAG}r", check=False)
+
+
+def setup_network(addr):
+    ip("netns", "add", NS["net"])
+    ip("-n", NS["net"], "link", "add", "br0", "type", "bridge")
+    ip("-n", NS["net"], "link", "set", "br0", "up")
+    # The machine's end: the backing servers listen on its address.
+    ip("link", "add", f"mh{TAG}r", "type", "veth", "peer", "name", "root", "netns", NS["net"])
+    ip("-n", NS["net"], "link", "set", "root", "master", "br0", "up")
+    ip("addr", "add", f"{addr['root']}/24", "dev", f"mh{TAG}r")
+    ip("link", "set", f"mh{TAG}r", "up")
+    for h in HOSTS:
+        add_host(h, addr)
+
+
+def add_host(h, addr):
+    ns = NS[h]
+    ip("netns", "add", ns)
+    ip("-n", NS["net"], "link", "add", veth(h), "type", "veth", "peer", "name", "eth0", "netns", ns)
+    ip("-n", NS["net"], "link", "set", veth(h), "master", "br0", "up")
+    ip("-n", ns, "addr", "add", f"{addr[h]}/24", "dev", "eth0")
+    ip("-n", ns, "link", "set", "eth0", "up")
+    ip("-n", ns, "link", "set", "lo", "up")
+    os.makedirs(f"/etc/netns/{ns}", exist_ok=True)
+    # Every line of a name, not the first only (glibc reads host.conf).
+    with open(f"/etc/netns/{ns}/host.conf", "w") as f:
+        f.write("multi on\n")
+    with open(f"/etc/netns/{ns}/hosts", "w") as f:
+        f.write(f"127.0.0.1 localhost\n{addr[h]} {h}\n{addr['u1']} user-svc\n{addr['u2']} user-svc\n"
+                f"{addr['os']} order-svc\n")
+
+
+def resolve(h, name):
+    out = run("ip", "netns", "exec", NS[h], "getent", "ahostsv4", name, check=False).stdout
+    return sorted({line.split()[0] for line in out.splitlines() if line.strip()})
+
+
+# ------------------------------------------------------------------ servers and binaries
+
+def servers(*args):
+    env = dict(os.environ, PORT_BASE=str(DRILL_BASE))
+    if SERVERS_ADDRESS:
+        env["SERVERS_ADDRESS"] = SERVERS_ADDRESS
+    return run(os.path.join(SRC, "scripts", "servers"), *args, RUN_ID, env=env, check=False)
+
+
+def main_base():
+    """The port base of the instance scripts/test started; the drill's is 340
+    above, between two instances' ranges (each uses base+369..base+701)."""
+    out = run(os.path.join(SRC, "scripts", "servers"), "env", INSTANCE).stdout
+    m = re.search(r"PG_PORT=(\d+)", out)
+    return int(m.group(1)) - 432
+
+
+def shell_env(text):
+    """The variables of `export NAME=VALUE` lines, as bash reads them."""
+    out = run("bash", "-c", 'eval "$1"; env -0', "-", text).stdout
+    return dict(kv.split("=", 1) for kv in out.split("\0") if "=" in kv)
+
+
+def registry():
+    out = run(os.path.join(SRC, "scripts", "registry"), "--tests").stdout
+    return [line.split() for line in out.splitlines() if line.strip()]
+
+
+class Procs:
+    def __init__(self):
+        self.procs = {}
+
+    def start(self, name, host, binary, env):
+        log = open(os.path.join(WORK, f"{name}.log"), "ab")
+        # Nothing of the test run's own instance (its *_URL): a clean
+        # environment, but for the sanitizers' options.
+        env = {**{k: v for k, v in os.environ.items() if k.endswith("SAN_OPTIONS")}, **env}
+        cmd = ["ip", "netns", "exec", NS[host], "env", "-i"] + [f"{k}={v}" for k, v in env.items()] + [
+            os.path.join(BIN, binary)]
+        # ip netns exec execs the binary: the pid is the binary's.
+        self.procs[name] = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+
+    def alive(self, name):
+        return self.procs[name].poll() is None
+
+    def stop_all(self, timeout=15):
+        status = {}
+        for name, p in self.procs.items():
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for name, p in self.procs.items():
+            try:
+                status[name] = p.wait(timeout)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                status[name] = f"still running {timeout} s after SIGTERM"
+        return status
+
+
+def wait_for(what, cond, timeout):
+    end = time.time() + timeout
+    while time.time() < end:
+        if cond():
+            return True
+        time.sleep(0.1)
+    raise DrillFailure(f"{what}: not within {timeout} s")
+
+
+def listening(host, port):
+    out = run("ip", "netns", "exec", NS[host], "ss", "-Hltn", f"sport = :{port}", check=False).stdout
+    return out.strip() != ""
+
+
+# ------------------------------------------------------------------ load
+
+class Load:
+    """WORKERS clients, each creating a user, reading one back, and every
+    fourth round creating an order (order-svc checks the user through its
+    own dialer): one record per request."""
+
+    def __init__(self, host, port):
+        self.host, self.port = host, port
+        self.records = []  # (start, end, kind, status, request id, created id)
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.threads = [threading.Thread(target=self.client, args=(i,), daemon=True) for i in range(WORKERS)]
+
+    def start(self):
+        for t in self.threads:
+            t.start()
+
+    def finish(self):
+        self.stop.set()
+        for t in self.threads:
+            t.join(RPC_TIMEOUT_MS / 1000 + 10)
+
+    def request(self, conn, kind, method, path, body):
+        t = time.time()
+        try:
+            conn.request(method, path, body=json.dumps(body) if body is not None else None,
+                         headers={"Content-Type": "application/json"})
+            r = conn.getresponse()
+            data = r.read()
+            status, rid = r.status, r.getheader("X-Request-Id", "")
+            created = json.loads(data).get("id") if status == 201 else None
+        except (OSError, http.client.HTTPException, ValueError) as e:
+            conn.close()
+            status, rid, created = f"error: {e}", "", None
+        with self.lock:
+            self.records.append((t, time.time(), kind, status, rid, created))
+        return status, created
+
+    def client(self, i):
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=RPC_TIMEOUT_MS / 1000 + 5)
+        n, mine = 0, []
+        while not self.stop.is_set():
+            n += 1
+            status, uid = self.request(conn, "create", "POST", "/users",
+                                       {"name": "Drill", "email": f"drill-{i}-{n}-{int(T0)}@example.com"})
+            if uid:
+                mine.append(uid)
+            if mine:
+                self.request(conn, "read", "GET", f"/users/{mine[(n * 7) % len(mine)]}", None)
+                if n % 4 == 0:
+                    self.request(conn, "order", "POST", "/orders",
+                                 {"userId": mine[-1], "product": "Drill", "price": 100})
+            time.sleep(PAUSE_S)
+        conn.close()
+
+    def snapshot(self):
+        with self.lock:
+            return list(self.records)
+
+
+def served(name):
+    """(time, request id) of each call replica NAME answered, from its log
+    (LOG_FORMAT=json, LOG_LEVEL=debug: one `rpc method=...` line a call)."""
+    calls = []
+    try:
+        with open(os.path.join(WORK, f"{name}.log"), errors="replace") as f:
+            for line in f:
+                if '"msg":"rpc method=users.' not in line or "/Health" in line:
+                    continue
+                try:
+                    j = json.loads(line)
+                except ValueError:
+                    continue
+                ts = calendar.timegm(time.strptime(j["ts"][:19], "%Y-%m-%dT%H:%M:%S"))
+                calls.append((ts + int(j["ts"][20:23]) / 1000, j["request"]))
+    except FileNotFoundError:
+        pass
+    return calls
+
+
+def order_calls(records, hosts):
+    """How many of the load's order creates each replica answered order-svc's call for."""
+    where = {rid: h for h in hosts for _, rid in served(f"user-svc-{h}")}
+    counts = {h: 0 for h in hosts}
+    for r in records:
+        if r[2] == "order" and where.get(r[4]) in counts:
+            counts[where[r[4]]] += 1
+    return counts
+
+
+def first_after(name, t):
+    times = [ts for ts, _ in served(name) if ts >= t]
+    return min(times) if times else None
+
+
+def nng_cycle_only(name, status):
+    """True when NAME's only fault at exit is LeakSanitizer finding nothing
+    but indirect leaks: the signature of a cycle of nng 1.5.2's own objects
+    it never frees (tests/lsan-nng1518.supp says more). Seen here once in
+    about six sanitized runs, in order-svc at SIGTERM: its listener, the
+    listener's TLS configuration and one accepted TLS connection, 84 KB, all
+    indirect. Said loudly, not failed; a direct leak (something of ours
+    lost) or any other sanitizer report still fails."""
+    if status not in (-signal.SIGABRT, 23):  # abort_on_error=1, else LSan's exit code
+        return False
+    try:
+        with open(os.path.join(WORK, f"{name}.log"), errors="replace") as f:
+            text = f.read()
+    except FileNotFoundError:
+        return False
+    if "LeakSanitizer: detected memory leaks" not in text or "Direct leak" in text:
+        return False
+    if len(re.findall(r"ERROR: \w+Sanitizer", text)) != 1:
+        return False
+    say(f"NOTE: {name} exited with only indirect leaks (nng's own cycle at shutdown), not failed: "
+        f"its log is kept, {WORK}/{name}.log")
+    KEEP_LOGS.append(name)
+    return True
+
+
+# ------------------------------------------------------------------ the drill
+
+def drill(addr, procs):
+    reg = registry()
+    tls = os.environ.get("RPC_TLS", "on") != "off"
+    senv = shell_env(servers("env").stdout)
+    scheme = "tls+tcp" if tls else "tcp"
+    base = {"PATH": "/usr/bin:/bin", "REDIS_URL": senv["REDIS_URL"], "AMQP_URL": senv["AMQP_URL"],
+            "REDIS_TIMEOUT_MS": "500", "OUTBOX_POLL_MS": "200", "LOG_FORMAT": "json", "WORKERS": "4"}
+    for name, _, url_var, default_url, db_var, _, _ in reg:
+        if db_var != "-":
+            base[db_var] = senv[db_var]
+        port = default_url.rsplit(":", 1)[1]
+        # Callers dial by name; services other than these two are not run.
+        host = name if name in ("user-svc", "order-svc") else "127.0.0.1"
+        base[url_var] = f"{scheme}://{host}:{port}"
+
+    def role_env(role):
+        if not tls:
+            return {}
+        out = run("bash", "-c", f'. "{SRC}/scripts/lib/rpc_tls.sh"; rpc_tls_role_env "$1" "$2"', "-",
+                  senv["RPC_TLS_DIR"], role).stdout
+        return dict(line.split("=", 1) for line in out.splitlines())
+
+    def start_user(h):
+        procs.start(f"user-svc-{h}", h, "user-svc",
+                    {**base, **role_env("user-svc"), "LOG_LEVEL": "debug",
+                     "RPC_LISTEN_URL": f"{scheme}://0.0.0.0:5001"})
+
+    callers = {"RPC_RESOLVE_INTERVAL_MS": str(RESOLVE_MS), "LOG_LEVEL": "info"}
+    start_user("u1")
+    start_user("u2")
+    procs.start("order-svc", "os", "order-svc",
+                {**base, **role_env("order-svc"), **callers, "RPC_LISTEN_URL": f"{scheme}://0.0.0.0:5002"})
+    procs.start("gateway", "gw", "gateway",
+                {**base, **role_env("gateway"), **callers, "GATEWAY_PORTS": "3000", "GATEWAY_BIND": "0.0.0.0",
+                 "RPC_TIMEOUT_MS": str(RPC_TIMEOUT_MS)})
+    for name, h, port in (("user-svc-u1", "u1", 5001), ("user-svc-u2", "u2", 5001), ("order-svc", "os", 5002)):
+        wait_for(f"{name} listening", lambda: listening(h, port) or not procs.alive(name), 60)
+        expect(procs.alive(name), f"{name} started (its log: {WORK}/{name}.log)")
+
+    def gateway_answers():
+        try:
+            c = http.client.HTTPConnection(addr["gw"], 3000, timeout=2)
+            c.request("GET", "/users/1")
+            st = c.getresponse().status
+            c.close()
+            return st == 404
+        except OSError:
+            return False
+
+    wait_for("the gateway answering GET /users/1 with 404", gateway_answers, 30)
+
+    load = Load(addr["gw"], 3000)
+    load.start()
+    time.sleep(6)
+
+    # 1. Spread.
+    t_cut = time.time()
+    u1 = [rid for ts, rid in served("user-svc-u1")]
+    u2 = [rid for ts, rid in served("user-svc-u2")]
+    total = len(u1) + len(u2)
+    say(f"before the cut: replica 1 served {len(u1)} calls, replica 2 {len(u2)}")
+    expect(total >= 40, f"the load reached user-svc ({total} calls in 6 s)")
+    expect(min(len(u1), len(u2)) >= total // 4,
+           f"the load spreads over both replicas: {len(u1)} / {len(u2)} calls")
+    # order-svc's own dialer too (its calls carry the request id of the POST /orders).
+    by_order = order_calls(load.snapshot(), ("u1", "u2"))
+    expect(min(by_order.values()) > 0, f"order-svc's calls to user-svc reach both replicas: {by_order}")
+
+    # 2. Cut replica 1's link: its end of the bridge down (no FIN, no RST).
+    ip("-n", NS["net"], "link", "set", veth("u1"), "down")
+    say("replica 1's link cut")
+    time.sleep(CUT_BOUND_S + 1)
+    t_up = time.time()
+    ip("-n", NS["net"], "link", "set", veth("u1"), "up")
+    say("replica 1's link back")
+    recs = load.snapshot()
+    failed = [r for r in recs if r[3] not in (200, 201)]
+    window = [r for r in recs if t_cut - 1 <= r[0] < t_up]
+    for r in failed:
+        say(f"  failed: {r[2]} started at cut{r[0] - t_cut:+.2f} s, answered after {r[1] - r[0]:.2f} s: {r[3]}"
+            f" request={r[4]}")
+    expect(all(r[3] == 503 for r in failed), f"every failure is 503 ({len(failed)} failures)")
+    expect(all(r[1] - r[0] <= RPC_TIMEOUT_MS / 1000 + 1 for r in failed),
+           "each failure answered within the deadline")
+    expect(all(t_cut - RPC_TIMEOUT_MS / 1000 <= r[0] <= t_cut + CUT_BOUND_S for r in failed),
+           "only calls sent around the cut failed")
+    on_u2 = {rid for _, rid in served("user-svc-u2")}
+    expect(not [r for r in failed if r[4] in on_u2], "no failed call was one replica 2 answered")
+    expect(len(failed) <= WORKERS * 2,
+           f"{len(failed)} failures, at most {WORKERS * 2} (each client has one call in flight)")
+    settled = max([r[1] for r in failed] + [t_cut])
+    after = [r for r in window if r[0] > settled]
+    u1_after = [ts for ts, _ in served("user-svc-u1") if ts > settled]
+    say(f"cut: {len(failed)} failed calls; the last answered {settled - t_cut:.2f} s after the cut; "
+        f"then {len(after)} calls until the link came back, all on replica 2")
+    expect(settled - t_cut <= CUT_BOUND_S, f"calls stop failing {settled - t_cut:.2f} s after the cut "
+                                           f"(bound {CUT_BOUND_S} s)")
+    expect(len(after) >= 10 and all(r[3] in (200, 201) for r in after), "every call after that succeeds")
+    expect(not [t for t in u1_after if t < t_up], "no call reached replica 1 after that, while cut")
+
+    # ... and it serves again once the link is back.
+    wait_for("replica 1 serving again after its link came back",
+             lambda: first_after("user-svc-u1", t_up) is not None, BACK_BOUND_S)
+    t_back = first_after("user-svc-u1", t_up)
+    say(f"replica 1 served again {t_back - t_up:.2f} s after its link came back")
+
+    # 3. A third replica: started, then added to the name in both callers' hosts.
+    start_user("u3")
+    wait_for("replica 3 listening", lambda: listening("u3", 5001) or not procs.alive("user-svc-u3"), 60)
+    expect(procs.alive("user-svc-u3"), "replica 3 started")
+    # Listening is not enough: callers find it through the name only.
+    time.sleep(2 * RESOLVE_MS / 1000)
+    expect(first_after("user-svc-u3", 0) is None,
+           f"replica 3, listening for {2 * RESOLVE_MS} ms, gets nothing before it is in the name")
+    for h in ("gw", "os"):
+        with open(f"/etc/netns/{NS[h]}/hosts", "a") as f:  # in place: ip netns exec bind-mounted this file
+            f.write(f"{addr['u3']} user-svc\n")
+    t_add = time.time()
+    expect(resolve("gw", "user-svc") == sorted([addr["u1"], addr["u2"], addr["u3"]]),
+           "user-svc resolves to three addresses in the gateway's host")
+    wait_for("replica 3 serving", lambda: first_after("user-svc-u3", t_add) is not None, JOIN_BOUND_S)
+    t_join = first_after("user-svc-u3", t_add)
+    say(f"replica 3 served its first call {t_join - t_add:.2f} s after it joined the name "
+        f"(re-resolve interval {RESOLVE_MS} ms)")
+    time.sleep(3)
+    t_end = time.time()
+    load.finish()
+    late = {h: len([1 for ts, _ in served(f"user-svc-{h}") if t_end - 3 <= ts <= t_end]) for h in ("u1", "u2", "u3")}
+    say(f"the last 3 s: replica 1 {late['u1']}, replica 2 {late['u2']}, replica 3 {late['u3']} calls")
+    expect(min(late.values()) > 0, "all three replicas serve at the end")
+    by_order = order_calls([r for r in load.snapshot() if r[0] > t_join], ("u1", "u2", "u3"))
+    expect(min(by_order.values()) > 0, f"order-svc's calls to user-svc reach all three replicas at the end: {by_order}")
+
+    # 4. Nothing lost.
+    recs = load.snapshot()
+    users = [r[5] for r in recs if r[2] == "create" and r[3] == 201]
+    orders = [r[5] for r in recs if r[2] == "order" and r[3] == 201]
+    fails = [r for r in recs if r[3] not in (200, 201)]
+    say(f"load: {len(recs)} requests, {len(users)} users and {len(orders)} orders created, {len(fails)} failed")
+    expect(len(fails) == len(failed), "no failure outside the cut")
+    psql = lambda url, q: run("psql", "-X", "-At", url, "-c", q).stdout.split()
+    rows = set(map(int, psql(senv["USER_DB_URL"], "select id from users")))
+    missing = [u for u in users if u not in rows]
+    expect(not missing, f"every 201 user has its row ({len(users)}; missing: {missing[:5]})")
+    orows = set(map(int, psql(senv["ORDER_DB_URL"], "select id from orders")))
+    missing = [o for o in orders if o not in orows]
+    expect(not missing, f"every 201 order has its row ({len(orders)}; missing: {missing[:5]})")
+
+    def logged():
+        counts = {}
+        with open(os.path.join(WORK, "order-svc.log"), errors="replace") as f:
+            for m in re.finditer(r"user_created id=(\d+) email=", f.read()):
+                counts[int(m.group(1))] = counts.get(int(m.group(1)), 0) + 1
+        return counts
+
+    # Every user in the database (those behind a 503 too), once the relays
+    # (replica 1's held rows until its link came back) have published.
+    try:
+        wait_for("every user's event logged", lambda: rows <= set(logged()), 30)
+    except DrillFailure:
+        pass
+    counts = logged()
+    unlogged = sorted(rows - set(counts))
+    twice = sorted(u for u, n in counts.items() if n > 1)
+    expect(not unlogged, f"every user's user_created event reached order-svc ({len(rows)} users; "
+                         f"not logged: {unlogged[:5]})")
+    expect(not twice, f"each event logged once (twice or more: {twice[:5]})")
+    return procs
+
+
+def main():
+    global DRILL_BASE, SERVERS_ADDRESS
+    if os.geteuid() != 0:
+        print("multihost drill: SKIPPED: needs root (network namespaces, veth pairs, /etc/netns)")
+        return SKIP
+    if shutil.which("ip") is None or run("ip", "netns", "list", check=False).returncode != 0:
+        print("multihost drill: SKIPPED: `ip netns` is not available (iproute2)")
+        return SKIP
+    DRILL_BASE = main_base() + 340
+    cleanup_network()
+    probe = ip("netns", "add", NS["net"], check=False)
+    if probe.returncode != 0:
+        print(f"multihost drill: SKIPPED: cannot add a network namespace: {probe.stderr.strip()}")
+        return SKIP
+    ip("netns", "del", NS["net"])
+    servers("destroy")
+    os.makedirs(WORK, exist_ok=True)
+    procs = Procs()
+    status = 1
+    try:
+        addr = addresses(pick_subnet())
+        setup_network(addr)
+        say(f"hosts: {addr}")
+        for h in ("gw", "os"):
+            got = resolve(h, "user-svc")
+            expect(got == sorted([addr["u1"], addr["u2"]]), f"user-svc resolves to both replicas in {NS[h]}: {got}")
+        SERVERS_ADDRESS = addr["root"]
+        r = servers("start")
+        if r.returncode != 0:
+            raise DrillFailure(f"scripts/servers start {RUN_ID} failed:\n{r.stderr}")
+        say(f"backing servers on {addr['root']} (instance {RUN_ID}, port base {DRILL_BASE})")
+        drill(addr, procs)
+        exits = procs.stop_all()
+        bad = {n: s for n, s in exits.items() if s != 0 and not nng_cycle_only(n, s)}
+        expect(not bad, f"every process exits 0 on SIGTERM ({bad or len(exits)})")
+        status = 0
+    except DrillFailure as e:
+        say(f"FAIL: {e}")
+    except Exception as e:  # a fault of the drill itself: still clean up
+        say(f"FAIL: {type(e).__name__}: {e}")
+        raise
+    finally:
+        procs.stop_all(5)
+        if status != 0:
+            for name in procs.procs:
+                say(f"---- last lines of {name}.log")
+                with open(os.path.join(WORK, f"{name}.log"), errors="replace") as f:
+                    print("".join(f.readlines()[-15:]), end="")
+        cleanup_network()
+        servers("stop")
+        say(f"total {time.time() - T0:.1f} s")
+    if status == 0 and not KEEP_LOGS:
+        servers("destroy")
+    return status
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # run the finally: clean up
+    sys.exit(main())
