@@ -3,7 +3,8 @@
 # the service's url_variable (USER_SVC_URL → USER_SVC_REPLICAS, default 1);
 # the first listens where that URL says, the others on its port + 10, + 20...
 # (5001, 5011, 5021: the registry's defaults are 5001, 5002, 5003..., so the
-# replicas of up to ten services never meet). Callers get every replica in
+# replicas of up to ten services never meet); a list in the url_variable is
+# a replica per URL. Callers get every replica in
 # the url_variable, as a comma-separated list (a caller's REQ socket dials
 # each and spreads its requests over them); each replica listens on its own
 # RPC_LISTEN_URL.
@@ -30,7 +31,9 @@ replica_urls() {
 	fi
 	count=$((10#$count))
 	if [ "$count" = 1 ]; then
-		echo "$url"
+		# A list is one replica per URL (USER_SVC_URL=tcp://127.0.0.1:5001,
+		# tcp://127.0.0.1:5011 scripts/server), each listening on its own.
+		tr ',' '\n' <<<"$url"
 		return 0
 	fi
 	local scheme=${url%%://*} rest=${url#*://}

@@ -22,7 +22,10 @@ expect 2 tls+tcp6://[::1]:5001 'tls+tcp6://[::1]:5001\ntls+tcp6://[::1]:5011'
 expect 10 tcp4://localhost:65445 "$(for p in 5 15 25 35 45 55 65 75 85 95; do printf 'tcp4://localhost:%d\\n' $((65440 + p)); done)"
 # One replica: the URL as given, whatever it is (the binary judges it).
 expect 1 ipc:///tmp/u.ipc 'ipc:///tmp/u.ipc'
-expect 1 tcp://a:1,tcp://b:2 'tcp://a:1,tcp://b:2'
+# A list: a replica per URL (issue 19: the list made user-svc fail with
+# "cannot listen on tcp://127.0.0.1:5001,tcp://127.0.0.1:5011").
+expect 1 tcp://a:1,tcp://b:2 'tcp://a:1\ntcp://b:2'
+expect 1 tls+tcp://127.0.0.1:5001,tls+tcp://127.0.0.1:5011 'tls+tcp://127.0.0.1:5001\ntls+tcp://127.0.0.1:5011'
 expect 02 tcp://h:5001 'tcp://h:5001\ntcp://h:5011'
 
 # expect_error COUNT URL MESSAGE
