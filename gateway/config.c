@@ -202,12 +202,14 @@ gateway_config_load(gateway_config *cfg, int argc, char **argv)
 	/* Then one variable per registry service (lib/contract). */
 	enum { N_FIXED = sizeof(vars) / sizeof(vars[0]) };
 	env_var all[N_FIXED + RPC_TLS_N_VARS + CONTRACT_SERVICES_MAX];
-	static char help[CONTRACT_SERVICES_MAX][160];
+	static char help[CONTRACT_SERVICES_MAX][200];
 	memcpy(all, vars, sizeof(vars));
 	size_t n = N_FIXED + rpc_tls_env_vars(&cfg->tls, RPC_TLS_DIALS, &all[N_FIXED]);
 	for (size_t s = 0; s < contract_services_count; s++) {
 		const contract_service *svc = &contract_services[s];
-		snprintf(help[s], sizeof(help[s]), "nng URL(s) of %s (%s); several, comma-separated, share the load",
+		snprintf(help[s], sizeof(help[s]),
+		    "nng URL(s) of %s (%s): a list, or a name that resolves to every replica; the "
+		    "replicas share the load",
 		    svc->name, svc->contract);
 		all[n++] = (env_var){.name = svc->url_variable,
 		    .default_value         = svc->default_url,

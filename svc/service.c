@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "base/fd_limit.h"
 #include "base/log.h"
@@ -56,8 +57,12 @@ svc_main(const svc_declaration *decl, int argc, char **argv)
 		    .arg         = workers,
 		    .tls         = &cfg.tls,
 		};
-		if (rpc_server_open(&server, &opt, &st) != RPC_OK)
+		if (rpc_server_open(&server, &opt, &st) != RPC_OK) {
 			server = NULL;
+			if (strncmp(st.message, "cannot listen", 13) == 0) /* say which setting to fix */
+				snprintf(st.message + strlen(st.message), sizeof(st.message) - strlen(st.message),
+				    " (%s)", cfg.listen_variable);
+		}
 	}
 	if (server == NULL) {
 		log_error(NULL, "%s_start_failed reason=\"%s\"", event, st.message);

@@ -20,19 +20,20 @@ enum {
  * default (never freed); the variables a service does not use (uses) are
  * NULL / 0. */
 typedef struct svc_config {
-	const char *listen_url;  /* RPC_LISTEN_URL, else <url_variable> (one URL) */
-	const char *service_url; /* <url_variable> (e.g. USER_SVC_URL) when RPC_LISTEN_URL is set:
-	                          * what callers dial, maybe a list; else NULL */
-	const char *db_url;      /* <db_url_variable>, e.g. USER_DB_URL */
-	long db_wait_s;          /* DB_WAIT_S: 0 waits for PostgreSQL until stopped */
-	long workers;            /* WORKERS */
-	const char *redis_url;   /* REDIS_URL */
-	long redis_timeout_ms;   /* REDIS_TIMEOUT_MS */
-	long cache_ttl_s;        /* CACHE_TTL_S */
-	const char *amqp_url;    /* AMQP_URL */
-	rpc_tls_files tls;       /* RPC_TLS_CERT, RPC_TLS_KEY, RPC_TLS_CA, RPC_TLS_CALLER_CA */
-	log_level log_level;     /* LOG_LEVEL */
-	log_format log_format;   /* LOG_FORMAT */
+	const char *listen_url;      /* RPC_LISTEN_URL, else <url_variable> (one URL) */
+	const char *listen_variable; /* which of the two it came from, for messages */
+	const char *service_url;     /* <url_variable> (e.g. USER_SVC_URL) when RPC_LISTEN_URL is set:
+	                              * what callers dial, maybe a list; else NULL */
+	const char *db_url;          /* <db_url_variable>, e.g. USER_DB_URL */
+	long db_wait_s;              /* DB_WAIT_S: 0 waits for PostgreSQL until stopped */
+	long workers;                /* WORKERS */
+	const char *redis_url;       /* REDIS_URL */
+	long redis_timeout_ms;       /* REDIS_TIMEOUT_MS */
+	long cache_ttl_s;            /* CACHE_TTL_S */
+	const char *amqp_url;        /* AMQP_URL */
+	rpc_tls_files tls;           /* RPC_TLS_CERT, RPC_TLS_KEY, RPC_TLS_CA, RPC_TLS_CALLER_CA */
+	log_level log_level;         /* LOG_LEVEL */
+	log_format log_format;       /* LOG_FORMAT */
 } svc_config;
 
 /* What the common block needs to know of a service: its name, by which the

@@ -36,6 +36,7 @@ typedef struct target {
 	size_t n_dialers;
 	leaving leaving[RPC_ADDRESSES_MAX]; /* (under mu) */
 	size_t n_leaving;
+	size_t left_out;   /* the last answer's addresses beyond RPC_ADDRESSES_MAX (resolver only) */
 	char problem[160]; /* the last lookup's failure; "" after a good one (under mu) */
 	size_t live;       /* n_dialers as others may read it (under mu) */
 } target;
@@ -207,6 +208,13 @@ refresh(rpc_dialer_set *ds, target *tg, bool changes_are_news)
 	pthread_cond_broadcast(&ds->cv);
 	pthread_mutex_unlock(&ds->mu);
 	set_problem(ds, tg, "");
+	/* Replicas that get no calls are worth a warning, once per change. */
+	if (now.left_out != tg->left_out && now.left_out > 0)
+		log_warn(NULL,
+		    "rpc_replicas_left_out host=%s dialed=%zu left_out=%zu reason=\"at most %d addresses of a name are "
+		    "dialed (and none with an IPv6 zone): the others get no calls\"",
+		    tg->t.host, tg->dialed.n, now.left_out, RPC_ADDRESSES_MAX);
+	tg->left_out = now.left_out;
 	/* The first answer is what was configured; a change later is news. */
 	log_level level = changes_are_news ? LOG_INFO : LOG_DEBUG;
 	if (added + gone > 0 && log_enabled(level))
