@@ -222,12 +222,14 @@ password_pair(const char *text, size_t i, env_span *value)
 	if (k != 8 || strncmp(key, "password", 8) != 0 || isalnum((unsigned char) text[p]) || text[p] == '_' ||
 	    text[p] == '%')
 		return false; /* a longer key ("password2") is another key */
-	while (text[p] == ' ' || text[p] == '\t')
+	/* White space as libpq's conninfo_parse reads it: isspace(), so
+	 * "password=\v\tsecret" is "secret" too (found by fuzz_config). */
+	while (isspace((unsigned char) text[p]))
 		p++;
 	if (text[p] != '=')
 		return false;
 	p++;
-	while (text[p] == ' ' || text[p] == '\t')
+	while (isspace((unsigned char) text[p]))
 		p++;
 	size_t v = p;
 	if (text[p] == '\'') {
