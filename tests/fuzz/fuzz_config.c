@@ -211,9 +211,15 @@ a_password(const char *text, char *out, size_t len)
 		if (colon != NULL)
 			snprintf(out, len, "%.*s", (int) (at - colon - 1), colon + 1);
 	}
+	/* libpq skips white space (isspace) after '=' and ends a value at
+	 * the next: "password=<tabs>" has no password. */
 	const char *kw = strstr(text, "password=");
-	if (out[0] == '\0' && kw != NULL)
-		snprintf(out, len, "%.*s", (int) strcspn(kw + 9, " &"), kw + 9);
+	if (out[0] == '\0' && kw != NULL) {
+		const char *v = kw + 9;
+		while (*v != '\0' && strchr(" \t\n\v\f\r", *v) != NULL)
+			v++;
+		snprintf(out, len, "%.*s", (int) strcspn(v, " \t\n\v\f\r&"), v);
+	}
 }
 
 static void
