@@ -6,6 +6,7 @@
  * later: below that the corpus keeps the meaning it had. What these accept
  * nng_url_parse and PQconninfoParse must accept too, and a libpq error
  * never shows a password. */
+#define _GNU_SOURCE /* memmem */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -210,15 +211,41 @@ a_password(const char *text, char *out, size_t len)
 		const char *colon = at != NULL ? memchr(auth, ':', (size_t) (at - auth)) : NULL;
 		if (colon != NULL)
 			snprintf(out, len, "%.*s", (int) (at - colon - 1), colon + 1);
+		/* A URI's keywords are in its query only, each value to '&'. */
+		const char *query = strchr(auth, '?');
+		for (const char *at = query; out[0] == '\0' && at != NULL && (at = strstr(at, "password=")) != NULL;
+		     at++)
+			if (at[-1] == '?' || at[-1] == '&')
+				snprintf(out, len, "%.*s", (int) strcspn(at + 9, "&"), at + 9);
+		return;
 	}
-	/* libpq skips white space (isspace) after '=' and ends a value at
-	 * the next: "password=<tabs>" has no password. */
-	const char *kw = strstr(text, "password=");
-	if (out[0] == '\0' && kw != NULL) {
-		const char *v = kw + 9;
+	/* Keyword form: the keyword where a key starts (the text's start or
+	 * after white space: "p=password='x'" is key p's value). libpq skips
+	 * white space (isspace) around '=' and ends a value at the next
+	 * ("password=<tabs>" has no password), or reads it between single
+	 * quotes, a backslash escaping the next byte. */
+	const char *kw = NULL, *v = NULL;
+	for (const char *at = text; kw == NULL && (at = strstr(at, "password")) != NULL; at++) {
+		if (at != text && strchr(" \t\n\v\f\r", at[-1]) == NULL)
+			continue;
+		v = at + 8;
 		while (*v != '\0' && strchr(" \t\n\v\f\r", *v) != NULL)
 			v++;
-		snprintf(out, len, "%.*s", (int) strcspn(v, " \t\n\v\f\r&"), v);
+		if (*v == '=')
+			kw = at;
+	}
+	if (kw != NULL) {
+		for (v++; *v != '\0' && strchr(" \t\n\v\f\r", *v) != NULL;)
+			v++;
+		size_t n = 0;
+		if (*v == '\'') {
+			for (v++; v[n] != '\0' && v[n] != '\''; n++)
+				if (v[n] == '\\' && v[n + 1] != '\0')
+					n++;
+		} else {
+			n = strcspn(v, " \t\n\v\f\r");
+		}
+		snprintf(out, len, "%.*s", (int) n, v);
 	}
 }
 
@@ -249,7 +276,20 @@ check_conninfo(const char *text)
 		abort(); /* every reason starts with one of those */
 	char password[256];
 	a_password(text, password, sizeof(password));
-	if (password[0] != '\0' && strchr(password, '*') == NULL && strstr(said, password) != NULL)
+	/* libpq echoes the text between double quotes (invalid connection
+	 * option "...", missing "=" after "..."): the password must not be
+	 * there. Its own words outside them ("connection info string") are
+	 * not the text's. A short password is found there by chance (libpq's
+	 * closing quote completed "\xffkp\"" once), and one the text holds
+	 * elsewhere too (password='password=...') may be that other place,
+	 * echoed rightly: passwords of 6 bytes or more, found once. (unit_env
+	 * holds the short cases.) */
+	size_t times = 0;
+	for (const char *at = text; password[0] != '\0' && (at = strstr(at, password)) != NULL; at++)
+		times++;
+	const char *open = strchr(said, '"'), *close = strrchr(said, '"');
+	if (strlen(password) >= 6 && times == 1 && strchr(password, '*') == NULL && open != NULL && close > open &&
+	    memmem(open, (size_t) (close - open), password, strlen(password)) != NULL)
 		abort();
 }
 
