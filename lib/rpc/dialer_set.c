@@ -54,7 +54,6 @@ struct rpc_dialer_set {
 	bool stop, kicked;
 	bool changing; /* dialers are being started or closed: stop waits for it */
 	int refs;      /* the owner's and the resolver thread's */
-	size_t n_running;
 	size_t lookups;
 };
 
@@ -115,7 +114,6 @@ static void
 publish(rpc_dialer_set *ds, target *tg)
 {
 	pthread_mutex_lock(&ds->mu);
-	ds->n_running += tg->n_dialers - tg->live;
 	tg->live = tg->n_dialers;
 	pthread_mutex_unlock(&ds->mu);
 }
@@ -451,8 +449,10 @@ rpc_dialer_set_pipe(rpc_dialer_set *ds, nng_pipe pipe, int delta)
 size_t
 rpc_dialer_set_count(rpc_dialer_set *ds)
 {
+	size_t n = 0;
 	pthread_mutex_lock(&ds->mu);
-	size_t n = ds->n_running;
+	for (size_t i = 0; i < ds->n_targets; i++)
+		n += ds->targets[i].live;
 	pthread_mutex_unlock(&ds->mu);
 	return n;
 }
