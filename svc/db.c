@@ -106,12 +106,22 @@ PGconn *
 db_conn(db *d, rpc_status *st)
 {
 	if (d->pg != NULL && PQstatus(d->pg) == CONNECTION_OK) {
+		/* Read before the goodbye is: a closed connection's is unknown. */
+		PGTransactionStatusType tx = PQtransactionStatus(d->pg);
 		if (!closed_while_idle(d->pg))
 			return d->pg;
-		log_info(NULL, "db_connection_closed_by_server reconnecting=now");
 		PQfinish(d->pg); /* no backoff: the server is likely back already */
 		d->pg = NULL;
 		forget_prepared(d);
+		/* The transaction died with its connection: the caller's next
+		 * statement must fail, not run on a new connection outside any
+		 * transaction (a COMMIT there is a no-op that reads as success). */
+		if (tx == PQTRANS_INTRANS || tx == PQTRANS_INERROR) {
+			log_warn(NULL, "db_connection_lost in_transaction=yes");
+			rpc_status_set(st, RPC_UNAVAILABLE, "database connection lost in a transaction");
+			return NULL;
+		}
+		log_info(NULL, "db_connection_closed_by_server reconnecting=now");
 	}
 	if (d->pg != NULL)
 		drop(d);
@@ -150,6 +160,19 @@ db_conn(db *d, rpc_status *st)
 	return d->pg;
 }
 
+/* SQLSTATEs that say this connection's server cannot serve us (PostgreSQL
+ * Appendix A): 25006 read_only_sql_transaction (a standby, or a primary
+ * demoted behind a name that moved: the writable server is elsewhere),
+ * class 08 connection_exception, and 57P01-57P03 (shutting down, crashed,
+ * not accepting connections yet). */
+static bool
+wrong_server(const char *state)
+{
+	return state != NULL &&
+	       (strcmp(state, "25006") == 0 || strncmp(state, "08", 2) == 0 || strcmp(state, "57P01") == 0 ||
+	           strcmp(state, "57P02") == 0 || strcmp(state, "57P03") == 0);
+}
+
 rpc_code
 db_failed(db *d, const PGresult *res, const char *what, rpc_status *st)
 {
@@ -157,6 +180,14 @@ db_failed(db *d, const PGresult *res, const char *what, rpc_status *st)
 	const char *msg   = d->pg != NULL ? PQerrorMessage(d->pg) : "";
 	if (d->pg == NULL || PQstatus(d->pg) != CONNECTION_OK) {
 		log_warn(NULL, "db_connection_lost during=%s", what);
+		drop(d);
+		return rpc_status_set(st, RPC_UNAVAILABLE, "database unavailable");
+	}
+	if (wrong_server(state)) {
+		/* Dropped, so the next connect (after the backoff) asks libpq
+		 * again, which with target_session_attrs=read-write finds the
+		 * server that takes writes now. */
+		log_warn(NULL, "db_wrong_server during=%s sqlstate=%s reconnecting=yes", what, state);
 		drop(d);
 		return rpc_status_set(st, RPC_UNAVAILABLE, "database unavailable");
 	}

@@ -42,12 +42,21 @@ void db_free(db *d);
 
 /* Returns a live connection, connecting (at most every backoff step) when
  * needed. On failure returns NULL with UNAVAILABLE in st. Borrowed until
- * the next call on d. */
+ * the next call on d. A connect takes at most 2 s per host of the URL
+ * (connect_timeout, which overrides the URL's); with several hosts libpq
+ * tries them in order and, with target_session_attrs=read-write, takes the
+ * first that accepts writes (a standby promoted meanwhile is found by the
+ * next connect). A connection the server closed while it was idle is
+ * replaced at once, unless it was inside a transaction: then NULL
+ * (UNAVAILABLE), since the rest of that transaction must not run on a new
+ * connection without it. */
 PGconn *db_conn(db *d, rpc_status *st);
 
-/* Tells d that a statement failed: if the connection is broken it is
- * dropped (and reconnected later) and UNAVAILABLE is returned; otherwise
- * the SQLSTATE maps to a code (23505 → ALREADY_EXISTS, else INTERNAL).
+/* Tells d that a statement failed: if the connection is broken, or its
+ * server cannot serve us (25006 read-only: a standby; class 08; 57P01-03
+ * shutting down), it is dropped (and reconnected later) and UNAVAILABLE is
+ * returned; otherwise the SQLSTATE maps to a code (23505 → ALREADY_EXISTS,
+ * 57014 statement timeout → UNAVAILABLE, else INTERNAL).
  * The server's text goes to the log, not to st. */
 rpc_code db_failed(db *d, const PGresult *res, const char *what, rpc_status *st);
 

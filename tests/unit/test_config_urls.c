@@ -92,7 +92,11 @@ Test(config_urls, libpq_strings_are_parsed_by_libpq_then_checked_for_what_it_rea
 	    "postgresql://", "host=db port=5432 dbname=x user=u password=p", "host=/var/run/postgresql dbname=x",
 	    "postgresql://u@[::1]:5432/d", "host=a,b port=5432,5433", "host=a,b port=5432", "host=a,b port=,5433",
 	    "postgresql://h/d?sslmode=require&connect_timeout=3", "hostaddr=10.0.0.1 port=5432",
-	    "postgresql://u:p@postgres:5432/order_db?target_session_attrs=read-write"};
+	    "postgresql://u:p@postgres:5432/order_db?target_session_attrs=read-write",
+	    /* A primary and its standby (issue 20), as scripts/servers prints them. */
+	    "postgresql://user_svc:user_svc@127.0.0.1:23432,127.0.0.1:23433/user_db?target_session_attrs=read-write",
+	    "postgresql://u:p@pg-a,pg-b:5433/d?target_session_attrs=primary&connect_timeout=2",
+	    "host=pg-a,pg-b port=5432,5433 dbname=d target_session_attrs=read-write"};
 	char err[512];
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
 		cr_assert_eq(db_check_conninfo(good[i], err, sizeof(err)), 0, "%s: %s", good[i], err);
@@ -106,6 +110,10 @@ Test(config_urls, libpq_strings_are_parsed_by_libpq_then_checked_for_what_it_rea
 	conninfo_refused("host=x port=-1", "has port '-1'");
 	conninfo_refused("postgres://h?port=x", "has port 'x'");
 	conninfo_refused("host=a,b port=1,2,3", "has 3 ports for 2 hosts");
+	conninfo_refused("postgresql://u:s3cret@a:5432,b:99999/d?target_session_attrs=read-write", "has port '99999'");
+	conninfo_refused("postgresql://u:s3cret@a:5432,999.1.1.1:5433/d", "not an IPv4 address");
+	conninfo_refused(
+	    "postgresql://u:s3cret@a,b/d?target_session_attrs=readwrite", "has target_session_attrs 'readwrite'");
 	conninfo_refused("host=a port=1,2", "has 2 ports for 1 hosts");
 	conninfo_refused("host=999.1.1.1", "host '999.1.1.1', which is not an IPv4 address");
 	conninfo_refused("postgresql://u:p@1.2.3/d", "not an IPv4 address");
