@@ -59,12 +59,30 @@ client_loop(void *arg)
 	return NULL;
 }
 
+/* The end of order-svc's log (the others log to this test's stderr), so a
+ * sanitizer's report at exit reaches the test's output. */
+static void
+print_order_log_tail(void)
+{
+	FILE *f = fopen(stack_order_log(), "r");
+	if (f == NULL)
+		return;
+	static char text[1 << 20];
+	size_t n = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	text[n]          = '\0';
+	const char *from = n > 8000 ? text + n - 8000 : text;
+	fprintf(stderr, "---- the end of order-svc's log (%s):\n%s\n----\n", stack_order_log(), from);
+}
+
 static void
 assert_exits_0(const char *name)
 {
 	int status = stack_stop(name);
 	char why[96];
 	procs_describe_status(status, why, sizeof(why));
+	if (status != 0 && strcmp(name, "order-svc") == 0)
+		print_order_log_tail();
 	cr_assert_eq(status, 0, "%s on SIGTERM after the load: %s", name, why);
 }
 
