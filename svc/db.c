@@ -11,6 +11,7 @@
 #include "base/env.h"
 #include "base/log.h"
 #include "svc/backoff.h"
+#include "svc/db_hosts.h"
 
 /* Statements db_exec prepared on the current connection, by their text:
  * each is parsed and planned once per connection, not once per call. */
@@ -21,6 +22,7 @@ struct db {
 	char last_error[256]; /* why the last connect failed, for the start-up wait */
 	bool failing;         /* connects have failed since the last success */
 	PGconn *pg;
+	db_hosts hosts; /* a multi-host URL's hosts, tried from the one that last worked */
 	backoff retry;
 	const char *prepared[PREPARED_MAX]; /* copies; index i is statement "s<i>" */
 	int n_prepared;
@@ -42,7 +44,9 @@ db *
 db_new(const char *url)
 {
 	db *d = calloc(1, sizeof(*d));
-	if (d == NULL || (d->url = strdup(url)) == NULL) {
+	if (d == NULL || (d->url = strdup(url)) == NULL || db_hosts_init(&d->hosts, url) != 0) {
+		if (d != NULL)
+			free(d->url);
 		free(d);
 		return NULL;
 	}
@@ -58,6 +62,7 @@ db_free(db *d)
 		return;
 	PQfinish(d->pg);
 	forget_prepared(d);
+	db_hosts_free(&d->hosts);
 	free(d->url);
 	free(d);
 }
@@ -129,10 +134,14 @@ db_conn(db *d, rpc_status *st)
 		rpc_status_set(st, RPC_UNAVAILABLE, "database unavailable");
 		return NULL;
 	}
-	/* A bounded connect, and statements that cannot outlive any caller's
-	 * deadline by much. */
-	const char *keys[]   = {"dbname", "connect_timeout", "options", "application_name", NULL};
-	const char *values[] = {d->url, "2", "-c statement_timeout=5000", "microservices", NULL};
+	/* A bounded connect (2 s per host: a dead one costs that much), and
+	 * statements that cannot outlive any caller's deadline by much. Values
+	 * after dbname override the URL's; NULL ones are ignored. */
+	const char *host, *hostaddr, *port;
+	db_hosts_order(&d->hosts, &host, &hostaddr, &port);
+	const char *keys[] = {
+	    "dbname", "host", "hostaddr", "port", "connect_timeout", "options", "application_name", NULL};
+	const char *values[] = {d->url, host, hostaddr, port, "2", "-c statement_timeout=5000", "microservices", NULL};
 	backoff_attempt(&d->retry);
 	d->pg = PQconnectdbParams(keys, values, 1);
 	if (d->pg == NULL || PQstatus(d->pg) != CONNECTION_OK) {
@@ -153,6 +162,7 @@ db_conn(db *d, rpc_status *st)
 	}
 	/* Server notices ("already exists, skipping") are not ours to print. */
 	PQsetNoticeProcessor(d->pg, ignore_notice, NULL);
+	db_hosts_connected(&d->hosts, d->pg);
 	if (d->retry.current_ms != 0)
 		log_info(NULL, "db_reconnected");
 	d->failing = false;

@@ -44,9 +44,10 @@ void db_free(db *d);
  * needed. On failure returns NULL with UNAVAILABLE in st. Borrowed until
  * the next call on d. A connect takes at most 2 s per host of the URL
  * (connect_timeout, which overrides the URL's); with several hosts libpq
- * tries them in order and, with target_session_attrs=read-write, takes the
- * first that accepts writes (a standby promoted meanwhile is found by the
- * next connect). A connection the server closed while it was idle is
+ * tries them in turn, starting at the one that last took a connection of
+ * this process (db_hosts.h) and, with target_session_attrs=read-write,
+ * takes the first that accepts writes (a standby promoted meanwhile is
+ * found by the next connect). A connection the server closed while it was idle is
  * replaced at once, unless it was inside a transaction: then NULL
  * (UNAVAILABLE), since the rest of that transaction must not run on a new
  * connection without it. */

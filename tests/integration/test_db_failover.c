@@ -4,12 +4,18 @@
  * SQLSTATE 25006) reads as UNAVAILABLE and the connection is made again;
  * a connection lost inside a transaction fails the rest of it instead of
  * running it on a new connection outside any transaction; a multi-host URL
- * skips a host that refuses. Each test has its own role and database. */
+ * skips a host that refuses, and once a host worked, later connects start
+ * there instead of waiting out a dead one again. Each test has its own
+ * role and database. */
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <libpq-fe.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -265,4 +271,62 @@ Test(db_failover, a_multi_host_url_skips_a_host_that_refuses, .init = setup, .fi
 	cr_assert_eq(run(d, "SELECT 1", PGRES_TUPLES_OK, &st), RPC_UNAVAILABLE, "%s", st.message);
 	db_free(d);
 	cr_assert_eq(rows_in_t(), 1);
+}
+
+/* A dead host: its port takes connections (the kernel's backlog) but
+ * nothing ever answers, as a machine that hangs. */
+static int
+dead_listener(int *port)
+{
+	int fd               = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	cr_assert(fd >= 0 && bind(fd, (struct sockaddr *) &a, sizeof(a)) == 0 && listen(fd, 16) == 0);
+	socklen_t len = sizeof(a);
+	cr_assert_eq(getsockname(fd, (struct sockaddr *) &a, &len), 0);
+	*port = ntohs(a.sin_port);
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	return fd;
+}
+
+/* How many connections reached the dead host since the last call. */
+static int
+reached(int fd)
+{
+	int n = 0, c;
+	while ((c = accept(fd, NULL, NULL)) >= 0) {
+		close(c);
+		n++;
+	}
+	return n;
+}
+
+Test(db_failover, connects_start_at_the_host_that_last_took_one, .init = setup, .fini = teardown)
+{
+	int port, fd = dead_listener(&port);
+	char url[600];
+	snprintf(url, sizeof(url), "postgresql://%s@127.0.0.1:%d,%s/%s?target_session_attrs=read-write", role, port,
+	    hosts, database);
+	rpc_status st;
+	/* The first connect of the process tries the hosts in written order:
+	 * the dead one costs its connect_timeout (2 s), then the next works. */
+	db *a = db_new(url);
+	cr_assert_eq(run(a, "INSERT INTO t VALUES (1)", PGRES_COMMAND_OK, &st), RPC_OK, "%s", st.message);
+	cr_assert_eq(reached(fd), 1, "the dead host was tried first");
+	/* Another handle of the process, and a reconnect after the server
+	 * closed the connection, start at the host that worked. */
+	db *b = db_new(url);
+	cr_assert_eq(run(b, "INSERT INTO t VALUES (2)", PGRES_COMMAND_OK, &st), RPC_OK, "%s", st.message);
+	terminate(backend_pid(a));
+	cr_assert_eq(run(a, "INSERT INTO t VALUES (3)", PGRES_COMMAND_OK, &st), RPC_OK, "%s", st.message);
+	cr_assert_eq(reached(fd), 0, "the dead host was tried again");
+	cr_assert_eq(rows_in_t(), 3);
+	/* The working host gone (every host refused now), the next connect
+	 * still goes through the whole list, the dead host included. */
+	set_read_only(true);
+	terminate(backend_pid(b));
+	cr_assert_eq(run_until_ok(b, "SELECT 1", PGRES_TUPLES_OK, 0, &st), RPC_UNAVAILABLE, "%s", st.message);
+	cr_assert_eq(reached(fd), 1, "the other hosts were not tried");
+	db_free(a);
+	db_free(b);
+	close(fd);
 }

@@ -1,0 +1,166 @@
+/* db_hosts.h: reorder a multi-host URL to start at the host that worked. */
+#include "svc/db_hosts.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The host that last took a connection, for one URL of this process:
+ * url_hash << 32 | (index + 1); 0 when none yet. A process has one
+ * database URL (its workers, relay and consumer share it); another URL's
+ * success only makes the next connect start elsewhere, which libpq then
+ * goes on from. */
+static _Atomic uint64_t preferred;
+
+static uint32_t
+fnv1a(const char *s)
+{
+	uint32_t h = 2166136261u;
+	for (; *s != '\0'; s++)
+		h = (h ^ (uint8_t) *s) * 16777619u;
+	return h;
+}
+
+static int
+count_elements(const char *list)
+{
+	if (list == NULL || list[0] == '\0')
+		return 0;
+	int n = 1;
+	for (const char *p = list; *p != '\0'; p++)
+		n += *p == ',';
+	return n;
+}
+
+/* list split at commas into n strings (n = count_elements(list)). */
+static char **
+split(const char *list, int n)
+{
+	char **out = calloc((size_t) n, sizeof(*out));
+	for (int i = 0; out != NULL && i < n; i++) {
+		size_t len = strcspn(list, ",");
+		if ((out[i] = strndup(list, len)) == NULL) {
+			for (int j = 0; j < i; j++)
+				free(out[j]);
+			free(out);
+			return NULL;
+		}
+		list += len + (list[len] == ',');
+	}
+	return out;
+}
+
+static void
+free_list(char **list, int n)
+{
+	for (int i = 0; list != NULL && i < n; i++)
+		free(list[i]);
+	free(list);
+}
+
+int
+db_hosts_init(db_hosts *h, const char *url)
+{
+	memset(h, 0, sizeof(*h));
+	PQconninfoOption *opts = PQconninfoParse(url, NULL);
+	if (opts == NULL)
+		return 0;
+	const char *host = NULL, *hostaddr = NULL, *port = NULL;
+	for (const PQconninfoOption *o = opts; o->keyword != NULL; o++) {
+		if (strcmp(o->keyword, "host") == 0)
+			host = o->val;
+		else if (strcmp(o->keyword, "hostaddr") == 0)
+			hostaddr = o->val;
+		else if (strcmp(o->keyword, "port") == 0)
+			port = o->val;
+	}
+	int n_host = count_elements(host), n_addr = count_elements(hostaddr);
+	int n  = n_addr > n_host ? n_addr : n_host;
+	int rc = 0;
+	if (n >= 2) {
+		h->n        = n;
+		h->url_hash = fnv1a(url);
+		/* db_check_conninfo made sure the counts agree (or one port). */
+		if ((n_host == n && (h->host = split(host, n)) == NULL) ||
+		    (n_addr == n && (h->hostaddr = split(hostaddr, n)) == NULL) ||
+		    (count_elements(port) == n && (h->port = split(port, n)) == NULL)) {
+			db_hosts_free(h);
+			rc = -1;
+		}
+	}
+	PQconninfoFree(opts);
+	return rc;
+}
+
+void
+db_hosts_free(db_hosts *h)
+{
+	free_list(h->host, h->n);
+	free_list(h->hostaddr, h->n);
+	free_list(h->port, h->n);
+	memset(h, 0, sizeof(*h));
+}
+
+static int
+first(const db_hosts *h)
+{
+	uint64_t p = atomic_load(&preferred);
+	int i      = (int) (p & 0xffffffffu) - 1;
+	return p >> 32 == h->url_hash && i >= 0 && i < h->n ? i : 0;
+}
+
+/* list's elements from start on, wrapping, joined with commas into out. */
+static const char *
+join_from(char **list, int n, int start, char *out, size_t len)
+{
+	if (list == NULL)
+		return NULL;
+	size_t used = 0;
+	out[0]      = '\0';
+	for (int k = 0; k < n && used < len; k++)
+		used += (size_t) snprintf(out + used, len - used, "%s%s", k > 0 ? "," : "", list[(start + k) % n]);
+	return used < len ? out : NULL; /* too long to reorder: the URL's order */
+}
+
+void
+db_hosts_order(db_hosts *h, const char **host, const char **hostaddr, const char **port)
+{
+	*host = *hostaddr = *port = NULL;
+	int start                 = h->n >= 2 ? first(h) : 0;
+	if (start == 0)
+		return;
+	const char *hs = join_from(h->host, h->n, start, h->lists[0], sizeof(h->lists[0]));
+	const char *as = join_from(h->hostaddr, h->n, start, h->lists[1], sizeof(h->lists[1]));
+	const char *ps = join_from(h->port, h->n, start, h->lists[2], sizeof(h->lists[2]));
+	/* All reordered, or none: the lists must stay in step. */
+	if ((h->host != NULL && hs == NULL) || (h->hostaddr != NULL && as == NULL) || (h->port != NULL && ps == NULL))
+		return;
+	*host     = hs;
+	*hostaddr = as;
+	*port     = ps;
+}
+
+void
+db_hosts_connected(db_hosts *h, PGconn *pg)
+{
+	if (h->n < 2)
+		return;
+	/* PQhost is the host name given, else the hostaddr; PQport the port
+	 * given, else the default. */
+	const char *host = PQhost(pg), *port = PQport(pg);
+	if (host == NULL || port == NULL)
+		return;
+	int start = first(h);
+	for (int k = 0; k < h->n; k++) {
+		int i            = (start + k) % h->n;
+		const char *name = h->host != NULL && h->host[i][0] != '\0' ? h->host[i]
+		                   : h->hostaddr != NULL                    ? h->hostaddr[i]
+		                                                            : "";
+		if (strcmp(name, host) != 0 ||
+		    (h->port != NULL && h->port[i][0] != '\0' && strcmp(h->port[i], port) != 0))
+			continue;
+		atomic_store(&preferred, (uint64_t) h->url_hash << 32 | (uint64_t) (i + 1));
+		return;
+	}
+}
