@@ -34,7 +34,33 @@ struct events_consumer {
 	_Atomic bool stop;
 	_Atomic bool connected;
 	_Atomic uint64_t consumed, duplicates, dead_lettered;
+	/* Event ids whose line was written in a transaction that then failed
+	 * (the database lost or failed over before the commit): their
+	 * redelivery records them without a second line. The consumer thread's
+	 * alone; a ring, since a redelivery comes within seconds. */
+	char uncommitted[256][37];
+	int uncommitted_next;
 };
+
+/* True, and forgotten, when id's line was written already. */
+static bool
+take_uncommitted(events_consumer *c, const char *id)
+{
+	for (size_t i = 0; i < sizeof(c->uncommitted) / sizeof(c->uncommitted[0]); i++) {
+		if (c->uncommitted[i][0] != '\0' && strcmp(c->uncommitted[i], id) == 0) {
+			c->uncommitted[i][0] = '\0';
+			return true;
+		}
+	}
+	return false;
+}
+
+static void
+keep_uncommitted(events_consumer *c, const char *id)
+{
+	snprintf(c->uncommitted[c->uncommitted_next], sizeof(c->uncommitted[0]), "%s", id);
+	c->uncommitted_next = (c->uncommitted_next + 1) % (int) (sizeof(c->uncommitted) / sizeof(c->uncommitted[0]));
+}
 
 void
 events_consumer_counts(const events_consumer *c, uint64_t *consumed, uint64_t *duplicates, uint64_t *dead_lettered)
@@ -128,17 +154,23 @@ is_uuid(const char *s)
 }
 
 typedef struct batch {
+	events_consumer *c;
 	Events__UserCreated *evs[BATCH_MAX];
-	int first_seen; /* how many were new */
+	bool new_here[BATCH_MAX]; /* first seen in this transaction */
+	int first_seen;           /* how many were new */
 } batch;
 
-/* The one line per new user that the contract asks for. */
+/* The one line per new user that the contract asks for, once: not again
+ * for an event whose line an uncommitted transaction wrote. */
 static void
 log_new_user(void *arg, int i)
 {
 	batch *b                      = arg;
 	const Events__UserCreated *ev = b->evs[i];
 	b->first_seen++;
+	b->new_here[i] = true;
+	if (take_uncommitted(b->c, ev->event_id))
+		return;
 	log_info(ev->request_id, "user_created id=%lld email=%s event=%s", (long long) ev->user->id, ev->user->email,
 	    ev->event_id);
 }
@@ -151,7 +183,7 @@ log_new_user(void *arg, int i)
 static bool
 handle_batch(events_consumer *c, const amqp_envelope_t *envs, int n)
 {
-	batch b                   = {.first_seen = 0};
+	batch b                   = {.c = c, .first_seen = 0};
 	Events__UserCreated **evs = b.evs;
 	const char *ids[BATCH_MAX];
 	uint64_t last_tag = 0;
@@ -183,6 +215,13 @@ handle_batch(events_consumer *c, const amqp_envelope_t *envs, int n)
 		/* Not recorded: give them back, and pause so a database outage is
 		 * not a redelivery storm. */
 		log_warn(NULL, "consumer_requeued events=%d reason=\"%s\"", m, st.message);
+		/* Their lines are written: the redelivery must not write them
+		 * again (if this commit took effect after all, the redelivery
+		 * finds the events recorded and writes nothing either). */
+		for (int i = 0; i < m; i++) {
+			if (b.new_here[i])
+				keep_uncommitted(c, evs[i]->event_id);
+		}
 		ok                    = ok && amqp_basic_nack(c->amqp, 1, last_tag, 1, 1) == AMQP_STATUS_OK;
 		struct timespec pause = {.tv_nsec = 500 * 1000000L};
 		nanosleep(&pause, NULL);

@@ -131,6 +131,61 @@ Test(faults, events_the_consumer_cannot_record_are_requeued_and_logged_once_late
 	}
 }
 
+static void
+order_db_exec(const char *sql)
+{
+	PGconn *c = PQconnectdb(getenv("ORDER_DB_URL"));
+	cr_assert_eq(PQstatus(c), CONNECTION_OK, "%s", PQerrorMessage(c));
+	PGresult *res = PQexec(c, sql);
+	cr_assert(PQresultStatus(res) == PGRES_COMMAND_OK, "%s: %s", sql, PQerrorMessage(c));
+	PQclear(res);
+	PQfinish(c);
+}
+
+static void
+drop_failing_commit(void)
+{
+	order_db_exec("DROP TRIGGER IF EXISTS fail_commit_once ON processed_events;"
+	              " DROP FUNCTION IF EXISTS fail_commit_once(); DROP SEQUENCE IF EXISTS fail_commit_once");
+	restart_everything();
+}
+
+/* The consumer's transaction fails at its commit, after the event's line
+ * was written (as when PostgreSQL stops or fails over between the two; a
+ * deferred trigger raises at the first commit, once: a sequence is not
+ * rolled back): the event is requeued, recorded on redelivery, and its line
+ * is not written a second time. */
+Test(faults, an_event_whose_commit_failed_after_its_line_is_logged_once, .timeout = 90, .fini = drop_failing_commit)
+{
+	order_db_exec("CREATE SEQUENCE fail_commit_once;"
+	              " CREATE FUNCTION fail_commit_once() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+	              " IF nextval('fail_commit_once') = 1 THEN RAISE EXCEPTION 'the commit fails once'; END IF;"
+	              " RETURN NULL; END $$;"
+	              " CREATE CONSTRAINT TRIGGER fail_commit_once AFTER INSERT ON processed_events"
+	              " DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION fail_commit_once()");
+	char email[96], needle[256];
+	int requeued = helpers_log_count("consumer_requeued");
+	long long id = helpers_create_user(email, sizeof(email));
+	cr_assert_gt(helpers_wait_log("consumer_requeued", requeued + 1, 20000), requeued,
+	    "the failed batch went back to the queue");
+	snprintf(needle, sizeof(needle), "user_created id=%lld email=%.150s event=", id, email);
+	cr_assert_eq(helpers_wait_log(needle, 1, 20000), 1, "user %lld logged", id);
+	/* Recorded on the redelivery: a user created now is logged after it. */
+	char email2[96], needle2[256];
+	long long id2 = helpers_create_user(email2, sizeof(email2));
+	snprintf(needle2, sizeof(needle2), "user_created id=%lld email=%.150s event=", id2, email2);
+	cr_assert_eq(helpers_wait_log(needle2, 1, 20000), 1, "user %lld logged", id2);
+	nanosleep(&(struct timespec){.tv_nsec = 500 * 1000000L}, NULL); /* a late duplicate would show now */
+	cr_assert_eq(helpers_log_count(needle), 1, "user %lld logged exactly once", id);
+	cr_assert_eq(helpers_log_count(needle2), 1, "user %lld logged exactly once", id2);
+	PGconn *c     = PQconnectdb(getenv("ORDER_DB_URL"));
+	PGresult *res = PQexec(c, "SELECT count(*) FROM processed_events");
+	cr_assert_eq(PQresultStatus(res), PGRES_TUPLES_OK, "%s", PQerrorMessage(c));
+	cr_assert_geq(atoi(PQgetvalue(res, 0, 0)), 2, "both events recorded");
+	PQclear(res);
+	PQfinish(c);
+}
+
 Test(faults, a_list_invalidated_while_redis_was_down_is_not_served_stale_after, .timeout = 90,
     .fini = restart_everything)
 {
