@@ -197,7 +197,11 @@ db_failed(db *d, const PGresult *res, const char *what, rpc_status *st)
 		/* Dropped, so the next connect (after the backoff) asks libpq
 		 * again, which with target_session_attrs=read-write finds the
 		 * server that takes writes now. */
-		log_warn(NULL, "db_wrong_server during=%s sqlstate=%s reconnecting=yes", what, state);
+		/* The reason the start-up wait reports (db_migrate_at_start). */
+		snprintf(d->last_error, sizeof(d->last_error), "%s", msg);
+		d->last_error[strcspn(d->last_error, "\n")] = '\0';
+		log_warn(NULL, "db_wrong_server during=%s sqlstate=%s reason=\"%s\" reconnecting=yes", what, state,
+		    d->last_error);
 		drop(d);
 		return rpc_status_set(st, RPC_UNAVAILABLE, "database unavailable");
 	}

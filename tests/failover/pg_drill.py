@@ -20,6 +20,7 @@ promotion → first 201, and how many requests failed.
 
 Usage: pg_drill.py BIN-DIR (ctest failover_pg, label failover)."""
 import os
+import re
 import sys
 import time
 
@@ -34,7 +35,30 @@ SETTLE_S = 3.0  # first 201 → every request succeeds
 AFTER_S = 5.0  # load after the recovery
 
 
+def check_servers(servers):
+    """What SERVERS_PG_STANDBY=1 gives scripts/servers, before the fault."""
+    v = servers.vars()
+    hosts = f"127.0.0.1:{servers.base + 432},127.0.0.1:{servers.base + 433}"
+    expect(all(hosts in v[k] and v[k].endswith("?target_session_attrs=read-write")
+               for k in ("USER_DB_URL", "ORDER_DB_URL", "PG_ADMIN_URL")),
+           f"env prints both hosts with target_session_attrs=read-write ({v['USER_DB_URL'].split('@')[1]})")
+    status = servers("status").stdout
+    expect(re.search(r"^postgres-standby +running", status, re.M), "status lists postgres-standby running")
+    standby = f"postgresql://postgres@127.0.0.1:{servers.base + 433}/postgres"
+    state = kit.run("psql", "-X", "-At", standby, "-c",
+                    "select pg_is_in_recovery(), (select status from pg_stat_wal_receiver)").stdout.strip()
+    expect(state == "t|streaming", f"the standby streams from the primary ({state})")
+    r = servers("promote-one", "redis", check=False)
+    expect(r.returncode == 2 and "only postgres-standby can be promoted" in r.stderr,
+           "promote-one refuses a server that cannot be promoted")
+    bad = kit.run(os.path.join(kit.SRC, "scripts", "servers"), "env", kit.RUN_ID, check=False,
+                  env=dict(servers.env, SERVERS_PG_STANDBY="yes"))
+    expect(bad.returncode != 0 and "SERVERS_PG_STANDBY='yes'" in bad.stderr,
+           "a bad SERVERS_PG_STANDBY is refused, naming it")
+
+
 def body(servers, procs, stack):
+    check_servers(servers)
     pids = {n: p.pid for n, p in procs.procs.items()}
     watch = kit.ReadyzWatch(stack).start()
     load = kit.Load(stack.gateway_port).start()

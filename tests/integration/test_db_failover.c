@@ -12,6 +12,8 @@
 #include <fcntl.h>
 #include <libpq-fe.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -329,4 +331,32 @@ Test(db_failover, connects_start_at_the_host_that_last_took_one, .init = setup, 
 	db_free(a);
 	db_free(b);
 	close(fd);
+}
+
+static void *
+writable_after_a_second(void *arg)
+{
+	(void) arg;
+	sleep_ms(1000);
+	set_read_only(false);
+	return NULL;
+}
+
+/* A service starting while its URL reaches only a server that cannot take
+ * writes (the standby, before its promotion) waits for one that can, as it
+ * waits for PostgreSQL to come up, instead of exiting on a failed
+ * migration. */
+Test(db_failover, start_up_waits_through_a_read_only_server, .init = setup, .fini = teardown)
+{
+	static const db_migration migrations[] = {{"001_test", "CREATE TABLE migrated (x int)"}};
+	set_read_only(true);
+	sigset_t none;
+	sigemptyset(&none);
+	pthread_t t;
+	cr_assert_eq(pthread_create(&t, NULL, writable_after_a_second, NULL), 0);
+	cr_assert_eq(db_migrate_at_start(role_url, 42, migrations, 1, &none, 20), 0, "the migration waited and ran");
+	pthread_join(t, NULL);
+	PGconn *c = admin(database);
+	cr_assert_eq(query_number(c, "SELECT count(*) FROM schema_migrations WHERE name = '001_test'"), 1);
+	PQfinish(c);
 }
