@@ -27,6 +27,7 @@
 
 struct outbox {
 	char *amqp_url;
+	broker_rotation brokers; /* a new connection goes to the node after the one that failed */
 	int poll_ms;
 	db *db;
 	amqp_connection_state_t amqp;
@@ -90,8 +91,8 @@ ensure_broker(outbox *o)
 		return true;
 	if (!backoff_ready(&o->amqp_retry))
 		return false;
-	char err[200];
-	o->amqp = broker_connect(o->amqp_url, BROKER_TIMEOUT_MS, 0, err, sizeof(err));
+	char err[600];
+	o->amqp = broker_rotation_connect(&o->brokers, BROKER_TIMEOUT_MS, 0, err, sizeof(err));
 	if (o->amqp == NULL) {
 		backoff_failed(&o->amqp_retry);
 		log_warn(NULL, "outbox_broker_down reason=\"%s\" retry_ms=%d", err, o->amqp_retry.current_ms);
@@ -109,7 +110,7 @@ ensure_broker(outbox *o)
 	}
 	o->next_tag = 1;
 	backoff_succeeded(&o->amqp_retry);
-	log_info(NULL, "outbox_broker_connected");
+	log_info(NULL, "outbox_broker_connected broker=%s", o->brokers.where);
 	set_detail(o, true, "connected");
 	return true;
 }
@@ -361,6 +362,7 @@ outbox_start(outbox **out, const char *db_url, const char *amqp_url, int poll_ms
 		return -1;
 	}
 	o->poll_ms              = poll_ms;
+	broker_rotation_init(&o->brokers, o->amqp_url);
 	o->unroutable_logged_ms = -60000;
 	backoff_init(&o->amqp_retry, 250, 5000);
 	pthread_mutex_init(&o->mu, NULL);
