@@ -285,9 +285,18 @@ relay_batch(outbox *o)
 		return 0;
 	bool acked[BATCH] = {false}, returned[BATCH] = {false};
 	if (!publish_batch(o, rows.events, n, acked, returned)) {
+		/* The claim is rolled back: every row of the batch, confirmed or
+		 * not, is published again after the reconnect (at least once; the
+		 * consumer records each event id once). */
+		int confirmed = 0;
+		for (int i = 0; i < n; i++)
+			confirmed += acked[i] && !returned[i];
+		char why[160];
+		snprintf(why, sizeof(why), "publish or confirm failed; %d of %d events unconfirmed, kept to be sent again",
+		    n - confirmed, n);
 		outbox_repo_batch_free(&rows);
 		outbox_repo_release(o->db);
-		drop_broker(o, "publish or confirm failed");
+		drop_broker(o, why);
 		return -1;
 	}
 	/* Delete exactly the rows the broker took and routed. */
