@@ -65,7 +65,8 @@ events_consumer_status(const events_consumer *c, char *detail, size_t len)
 		    "in the log); events wait in it",
 		    events_queue_type_names[c->queue_type]);
 	else
-		snprintf(detail, len, "%s", state == CONSUMING ? "consuming" : "disconnected; events wait in the queue");
+		snprintf(
+		    detail, len, "%s", state == CONSUMING ? "consuming" : "disconnected; events wait in the queue");
 	return state == CONSUMING;
 }
 

@@ -131,11 +131,13 @@ broker_reply_code(amqp_connection_state_t conn, const char *what, int *code, cha
 		if (r.reply.id == AMQP_CONNECTION_CLOSE_METHOD) {
 			const amqp_connection_close_t *m = r.reply.decoded;
 			*code                            = m->reply_code;
-			snprintf(err, errlen, "%s: %.*s", what, (int) m->reply_text.len, (const char *) m->reply_text.bytes);
+			snprintf(
+			    err, errlen, "%s: %.*s", what, (int) m->reply_text.len, (const char *) m->reply_text.bytes);
 		} else if (r.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
 			const amqp_channel_close_t *m = r.reply.decoded;
 			*code                         = m->reply_code;
-			snprintf(err, errlen, "%s: %.*s", what, (int) m->reply_text.len, (const char *) m->reply_text.bytes);
+			snprintf(
+			    err, errlen, "%s: %.*s", what, (int) m->reply_text.len, (const char *) m->reply_text.bytes);
 		} else {
 			snprintf(err, errlen, "%s: server exception %u", what, r.reply.id);
 		}
@@ -215,7 +217,8 @@ broker_rotation_connect(broker_rotation *r, int timeout_ms, int heartbeat_s, cha
 		int i     = (r->last + k) % r->count;
 		char *url = element_copy(r->urls, i), why[300], where[sizeof(r->where)];
 		amqp_connection_state_t conn =
-		    url != NULL ? connect_one(url, timeout_ms, heartbeat_s, where, sizeof(where), why, sizeof(why)) : NULL;
+		    url != NULL ? connect_one(url, timeout_ms, heartbeat_s, where, sizeof(where), why, sizeof(why))
+		                : NULL;
 		if (url == NULL)
 			snprintf(why, sizeof(why), "out of memory");
 		free(url);

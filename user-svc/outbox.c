@@ -292,8 +292,8 @@ relay_batch(outbox *o)
 		for (int i = 0; i < n; i++)
 			confirmed += acked[i] && !returned[i];
 		char why[160];
-		snprintf(why, sizeof(why), "publish or confirm failed; %d of %d events unconfirmed, kept to be sent again",
-		    n - confirmed, n);
+		snprintf(why, sizeof(why),
+		    "publish or confirm failed; %d of %d events unconfirmed, kept to be sent again", n - confirmed, n);
 		outbox_repo_batch_free(&rows);
 		outbox_repo_release(o->db);
 		drop_broker(o, why);
@@ -370,7 +370,7 @@ outbox_start(outbox **out, const char *db_url, const char *amqp_url, int poll_ms
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	o->poll_ms              = poll_ms;
+	o->poll_ms = poll_ms;
 	broker_rotation_init(&o->brokers, o->amqp_url);
 	o->unroutable_logged_ms = -60000;
 	backoff_init(&o->amqp_retry, 250, 5000);

@@ -60,9 +60,10 @@ declare_like_order_svc(const char *type)
 	amqp_connection_state_t conn = broker_connect(original_url, 5000, 0, err, sizeof(err));
 	cr_assert_not_null(conn, "%s", err);
 	amqp_table_entry_t args[2] = {
-	    {.key = amqp_cstring_bytes("x-dead-letter-exchange"),
-	        .value = {.kind = AMQP_FIELD_KIND_UTF8, .value.bytes = amqp_cstring_bytes(TOPOLOGY_DEAD_LETTER_EXCHANGE)}},
-	    {.key = amqp_cstring_bytes("x-queue-type"),
+	    {.key      = amqp_cstring_bytes("x-dead-letter-exchange"),
+	        .value = {.kind  = AMQP_FIELD_KIND_UTF8,
+	            .value.bytes = amqp_cstring_bytes(TOPOLOGY_DEAD_LETTER_EXCHANGE)}},
+	    {.key      = amqp_cstring_bytes("x-queue-type"),
 	        .value = {.kind = AMQP_FIELD_KIND_UTF8, .value.bytes = amqp_cstring_bytes(type != NULL ? type : "")}},
 	};
 	amqp_queue_declare(conn, 1, amqp_cstring_bytes(TOPOLOGY_USER_CREATED_QUEUE), 0, 1, 0, 0,
@@ -140,8 +141,8 @@ Test(brokers, a_list_whose_first_brokers_refuse_reaches_the_live_one_for_both_se
 	restart_services();
 	cr_assert_eq(stack_wait_ready(30000), 0, "both services ready with the list");
 	char needle[256];
-	snprintf(needle, sizeof(needle), "consumer_started queue=" TOPOLOGY_USER_CREATED_QUEUE " type=classic broker=%s",
-	    live);
+	snprintf(needle, sizeof(needle),
+	    "consumer_started queue=" TOPOLOGY_USER_CREATED_QUEUE " type=classic broker=%s", live);
 	cr_assert_geq(helpers_wait_log(needle, 1, 10000), 1, "order-svc consumes from the third element, %s", live);
 	cr_assert_eq(helpers_log_count("consumer_started"), started_before + 1, "one start, no failed attempt");
 	/* user-svc's relay got through too: its events arrive. */
@@ -149,8 +150,8 @@ Test(brokers, a_list_whose_first_brokers_refuse_reaches_the_live_one_for_both_se
 		assert_logged_once(helpers_create_user(NULL, 0), 20000);
 }
 
-Test(brokers, a_quorum_queue_carries_the_events_and_a_classic_setting_then_is_a_clear_error_said_once,
-    .timeout = 180, .fini = restore_classic_queues)
+Test(brokers, a_quorum_queue_carries_the_events_and_a_classic_setting_then_is_a_clear_error_said_once, .timeout = 180,
+    .fini = restore_classic_queues)
 {
 	remember_url();
 	stack_stop("order-svc");
@@ -241,7 +242,8 @@ Test(brokers, publishes_a_frozen_broker_never_confirmed_stay_in_the_outbox_and_a
 	int64_t back = rpc_clock_ms();
 	for (int i = 0; i < N; i++)
 		assert_logged_once(ids[i], 60000);
-	cr_log_info("frozen broker: %d events arrived %.1f s after it was resumed", N, (rpc_clock_ms() - back) / 1000.0);
+	cr_log_info(
+	    "frozen broker: %d events arrived %.1f s after it was resumed", N, (rpc_clock_ms() - back) / 1000.0);
 	/* Sent again after the reconnect (the first sends may arrive too when
 	 * the broker wakes): order-svc logs each once. Late duplicates show by now. */
 	int64_t until = rpc_clock_ms() + 20000;

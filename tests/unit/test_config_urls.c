@@ -294,13 +294,14 @@ Test(config_urls, amqp_lists_name_the_element_that_cannot_work)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char list[512], why[256];
 		for (int at = 1; at <= 3; at++) {
-			snprintf(list, sizeof(list), "%s,%s,%s", at == 1 ? bad[i].url : good, at == 2 ? bad[i].url : good,
-			    at == 3 ? bad[i].url : good);
+			snprintf(list, sizeof(list), "%s,%s,%s", at == 1 ? bad[i].url : good,
+			    at == 2 ? bad[i].url : good, at == 3 ? bad[i].url : good);
 			char err[512] = "";
 			cr_assert_eq(broker_check_urls(list, err, sizeof(err)), -1, "%s was accepted", list);
 			cr_assert_not_null(strstr(err, bad[i].why), "%s: %s", list, err);
 			snprintf(why, sizeof(why), "element %d of 3 ", at);
-			cr_assert_eq(strncmp(err, why, strlen(why)), 0, "%s: '%s' does not name element %d", list, err, at);
+			cr_assert_eq(
+			    strncmp(err, why, strlen(why)), 0, "%s: '%s' does not name element %d", list, err, at);
 			cr_assert_null(strstr(err, "s3cret"), "%s", err);
 		}
 	}
