@@ -136,6 +136,7 @@ connect_and_consume(events_consumer *c)
 	char err[600];
 	c->amqp = broker_rotation_connect(&c->brokers, 3000, 30, err, sizeof(err));
 	if (c->amqp == NULL) {
+		atomic_store(&c->state, DISCONNECTED); /* a mismatch seen before is said again when found again */
 		backoff_failed(&c->retry);
 		log_warn(NULL, "consumer_broker_down reason=\"%s\" retry_ms=%d", err, c->retry.current_ms);
 		return false;
