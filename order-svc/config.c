@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "base/net_check.h"
+#include "events_consumer.h"
 #include "rpc/dialer_set.h"
 
 order_config order_cfg;
@@ -22,5 +23,12 @@ const env_var order_settings[] = {
         .max           = 65535,
         .out           = &order_cfg.prefetch,
         .help          = "user_created events in flight to this consumer"},
+    {.name             = "EVENTS_QUEUE_TYPE",
+        .default_value = "classic",
+        .kind          = ENV_CHOICE,
+        .choices       = events_queue_type_names,
+        .out           = &order_cfg.queue_type,
+        .help          = "type of the user_created queue and its dead-letter queue: classic (one broker) or "
+                         "quorum (replicated over a cluster's nodes); an existing queue keeps its type"},
 };
 const size_t order_settings_count = sizeof(order_settings) / sizeof(order_settings[0]);

@@ -23,16 +23,27 @@
 #define DLQ TOPOLOGY_USER_CREATED_DLQ
 #define WAIT_MS 200  /* how often the stop flag is looked at */
 #define BATCH_MAX 64 /* deliveries recorded in one transaction */
+/* After a queue found with other arguments than ours: a fault only a
+ * person can fix, looked at again this often (quietly: logged once). */
+#define MISMATCH_RETRY_MS 30000
+
+const char *const events_queue_type_names[] = {"classic", "quorum", NULL};
+
+/* consumer state, for the status */
+enum { DISCONNECTED, CONSUMING, MISMATCH };
 
 struct events_consumer {
 	char *amqp_url;
+	broker_rotation brokers;
 	int prefetch;
+	events_queue_type queue_type;
 	db *db;
 	amqp_connection_state_t amqp;
 	backoff retry;
+	int64_t mismatch_retry_at_ms; /* with state MISMATCH: the next look */
 	pthread_t thread;
 	_Atomic bool stop;
-	_Atomic bool connected;
+	_Atomic int state;
 	_Atomic uint64_t consumed, duplicates, dead_lettered;
 	/* Event ids whose line was written in a transaction that then failed
 	 * (the database lost or failed over before the commit): their
@@ -73,9 +84,16 @@ events_consumer_counts(const events_consumer *c, uint64_t *consumed, uint64_t *d
 bool
 events_consumer_status(const events_consumer *c, char *detail, size_t len)
 {
-	bool up = atomic_load(&c->connected);
-	snprintf(detail, len, "%s", up ? "consuming" : "disconnected; events wait in the queue");
-	return up;
+	int state = atomic_load(&c->state);
+	if (state == MISMATCH)
+		snprintf(detail, len,
+		    "a queue exists with other arguments than EVENTS_QUEUE_TYPE=%s declares (consumer_queue_mismatch "
+		    "in the log); events wait in it",
+		    events_queue_type_names[c->queue_type]);
+	else
+		snprintf(
+		    detail, len, "%s", state == CONSUMING ? "consuming" : "disconnected; events wait in the queue");
+	return state == CONSUMING;
 }
 
 static void
@@ -83,41 +101,86 @@ drop(events_consumer *c, const char *why)
 {
 	broker_close(c->amqp);
 	c->amqp = NULL;
-	atomic_store(&c->connected, false);
+	atomic_store(&c->state, DISCONNECTED);
 	backoff_failed(&c->retry);
 	log_warn(NULL, "consumer_broker_down reason=\"%s\" retry_ms=%d", why, c->retry.current_ms);
+}
+
+/* Declares queue name with dead-lettering to dlx (NULL: none) and the
+ * queue type. A queue that exists with other arguments (another type,
+ * typically: one made before EVENTS_QUEUE_TYPE changed) is refused by the
+ * broker with 406 PRECONDITION_FAILED (AMQP 0-9-1 queue.declare: a
+ * redeclare must be equivalent); *mismatch tells that case apart. */
+static bool
+declare_queue(events_consumer *c, const char *name, const char *dlx, bool *mismatch, char *err, size_t errlen)
+{
+	amqp_table_entry_t args[2];
+	int n = 0;
+	if (dlx != NULL)
+		args[n++] = (amqp_table_entry_t){
+		    .key   = amqp_cstring_bytes("x-dead-letter-exchange"),
+		    .value = {.kind = AMQP_FIELD_KIND_UTF8, .value.bytes = amqp_cstring_bytes(dlx)},
+		};
+	/* classic declares no x-queue-type, as before the setting existed, so
+	 * the queues of an existing deployment stay equivalent. */
+	if (c->queue_type == EVENTS_QUEUE_QUORUM)
+		args[n++] = (amqp_table_entry_t){
+		    .key   = amqp_cstring_bytes("x-queue-type"),
+		    .value = {.kind = AMQP_FIELD_KIND_UTF8, .value.bytes = amqp_cstring_bytes("quorum")},
+		};
+	/* durable, not exclusive, not auto-delete: what quorum queues require */
+	amqp_queue_declare(c->amqp, 1, amqp_cstring_bytes(name), 0, 1, 0, 0, (amqp_table_t){n, args});
+	char what[96];
+	int code;
+	snprintf(what, sizeof(what), "queue.declare %s", name);
+	if (broker_reply_code(c->amqp, what, &code, err, errlen))
+		return true;
+	*mismatch = code == AMQP_PRECONDITION_FAILED;
+	return false;
+}
+
+/* A queue the broker has with other arguments: said once (until a
+ * successful start), looked at again every MISMATCH_RETRY_MS. */
+static void
+queue_mismatch(events_consumer *c, const char *why)
+{
+	broker_close(c->amqp);
+	c->amqp = NULL;
+	if (atomic_load(&c->state) != MISMATCH)
+		log_error(NULL,
+		    "consumer_queue_mismatch setting=EVENTS_QUEUE_TYPE value=%s reason=\"%s\" fix=\"set "
+		    "EVENTS_QUEUE_TYPE to the existing queue's type, or move its events and delete it\" retry_ms=%d",
+		    events_queue_type_names[c->queue_type], why, MISMATCH_RETRY_MS);
+	atomic_store(&c->state, MISMATCH);
+	c->mismatch_retry_at_ms = rpc_clock_ms() + MISMATCH_RETRY_MS;
 }
 
 /* Declares the topology (idempotently) and starts consuming. */
 static bool
 connect_and_consume(events_consumer *c)
 {
-	char err[200];
-	c->amqp = broker_connect(c->amqp_url, 3000, 30, err, sizeof(err));
+	char err[600];
+	c->amqp = broker_rotation_connect(&c->brokers, 3000, 30, err, sizeof(err));
 	if (c->amqp == NULL) {
+		atomic_store(&c->state, DISCONNECTED); /* a mismatch seen before is said again when found again */
 		backoff_failed(&c->retry);
 		log_warn(NULL, "consumer_broker_down reason=\"%s\" retry_ms=%d", err, c->retry.current_ms);
 		return false;
 	}
 	amqp_connection_state_t a = c->amqp;
+	bool mismatch             = false;
 	if (!topology_declare_events(a, err, sizeof(err)))
 		goto fail;
 	amqp_exchange_declare(
 	    a, 1, amqp_cstring_bytes(DLX), amqp_cstring_bytes("fanout"), 0, 1, 0, 0, amqp_empty_table);
 	if (!broker_reply_ok(a, "exchange.declare " DLX, err, sizeof(err)))
 		goto fail;
-	amqp_queue_declare(a, 1, amqp_cstring_bytes(DLQ), 0, 1, 0, 0, amqp_empty_table);
-	if (!broker_reply_ok(a, "queue.declare " DLQ, err, sizeof(err)))
+	if (!declare_queue(c, DLQ, NULL, &mismatch, err, sizeof(err)))
 		goto fail;
 	amqp_queue_bind(a, 1, amqp_cstring_bytes(DLQ), amqp_cstring_bytes(DLX), amqp_empty_bytes, amqp_empty_table);
 	if (!broker_reply_ok(a, "queue.bind " DLQ, err, sizeof(err)))
 		goto fail;
-	amqp_table_entry_t dead_letter = {
-	    .key   = amqp_cstring_bytes("x-dead-letter-exchange"),
-	    .value = {.kind = AMQP_FIELD_KIND_UTF8, .value.bytes = amqp_cstring_bytes(DLX)},
-	};
-	amqp_queue_declare(a, 1, amqp_cstring_bytes(QUEUE), 0, 1, 0, 0, (amqp_table_t){1, &dead_letter});
-	if (!broker_reply_ok(a, "queue.declare " QUEUE, err, sizeof(err)))
+	if (!declare_queue(c, QUEUE, DLX, &mismatch, err, sizeof(err)))
 		goto fail;
 	amqp_queue_bind(a, 1, amqp_cstring_bytes(QUEUE), amqp_cstring_bytes(TOPOLOGY_EVENTS_EXCHANGE),
 	    amqp_cstring_bytes(TOPOLOGY_USER_CREATED_KEY), amqp_empty_table);
@@ -130,11 +193,15 @@ connect_and_consume(events_consumer *c)
 	if (!broker_reply_ok(a, "basic.consume", err, sizeof(err)))
 		goto fail;
 	backoff_succeeded(&c->retry);
-	atomic_store(&c->connected, true);
-	log_info(NULL, "consumer_started queue=" QUEUE);
+	atomic_store(&c->state, CONSUMING);
+	log_info(NULL, "consumer_started queue=" QUEUE " type=%s broker=%s", events_queue_type_names[c->queue_type],
+	    c->brokers.where);
 	return true;
 fail:
-	drop(c, err);
+	if (mismatch)
+		queue_mismatch(c, err);
+	else
+		drop(c, err);
 	return false;
 }
 
@@ -256,7 +323,9 @@ consumer_main(void *arg)
 	amqp_envelope_t envs[BATCH_MAX];
 	while (!atomic_load(&c->stop)) {
 		if (c->amqp == NULL) {
-			if (!backoff_ready(&c->retry) || !connect_and_consume(c)) {
+			bool waiting = atomic_load(&c->state) == MISMATCH ? rpc_clock_ms() < c->mismatch_retry_at_ms
+			                                                  : !backoff_ready(&c->retry);
+			if (waiting || !connect_and_consume(c)) {
 				struct timespec pause = {.tv_nsec = WAIT_MS * 1000000L};
 				nanosleep(&pause, NULL);
 				continue;
@@ -277,8 +346,8 @@ consumer_main(void *arg)
 }
 
 int
-events_consumer_start(
-    events_consumer **out, const char *db_url, const char *amqp_url, int prefetch, char *err, size_t errlen)
+events_consumer_start(events_consumer **out, const char *db_url, const char *amqp_url, int prefetch,
+    events_queue_type queue_type, char *err, size_t errlen)
 {
 	events_consumer *c = calloc(1, sizeof(*c));
 	if (c == NULL || (c->amqp_url = strdup(amqp_url)) == NULL || (c->db = db_new(db_url)) == NULL) {
@@ -288,7 +357,9 @@ events_consumer_start(
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	c->prefetch = prefetch;
+	c->prefetch   = prefetch;
+	c->queue_type = queue_type;
+	broker_rotation_init(&c->brokers, c->amqp_url);
 	backoff_init(&c->retry, 250, 5000);
 	if (pthread_create(&c->thread, NULL, consumer_main, c) != 0) {
 		db_free(c->db);

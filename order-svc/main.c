@@ -25,8 +25,8 @@ start(const svc_config *cfg, void **domain, rpc_status *st)
 		return st->code;
 	}
 	char err[256];
-	if (events_consumer_start(
-	        &d->consumer, cfg->db_url, cfg->amqp_url, (int) order_cfg.prefetch, err, sizeof(err)) != 0) {
+	if (events_consumer_start(&d->consumer, cfg->db_url, cfg->amqp_url, (int) order_cfg.prefetch,
+	        (events_queue_type) order_cfg.queue_type, err, sizeof(err)) != 0) {
 		rpc_client_close(d->users);
 		free(d);
 		return rpc_status_set(st, RPC_UNAVAILABLE, "%s", err);

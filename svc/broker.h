@@ -8,28 +8,66 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* Checks AMQP_URL (amqp://user:password@host:port/vhost) with
- * amqp_parse_url, then what it lets through but cannot work here: amqps
- * (no TLS socket is opened), port 0, a host that is neither a name nor an
- * IP address (net_check_host). Returns 0 or -1 with a reason that reads
- * after the quoted value and never repeats the URL. */
+/* AMQP_URL is one amqp://user:password@host:port/vhost URL, or a
+ * comma-separated list of the URLs of one cluster's nodes, tried in turn
+ * (broker_rotation below). An element never holds a comma: one in a
+ * password is written %2C (librabbitmq decodes it). At most
+ * BROKER_URLS_MAX elements. */
+#define BROKER_URLS_MAX 16
+
+/* Checks one URL with amqp_parse_url, then what it lets through but cannot
+ * work here: amqps (no TLS socket is opened), port 0, a host that is
+ * neither a name nor an IP address (net_check_host). Returns 0 or -1 with
+ * a reason that reads after the quoted value and never repeats the URL. */
 int broker_check_url(const char *url, char *err, size_t errlen);
 
-/* An ENV_CUSTOM parser (env.h) for AMQP_URL: checks it, keeps the text. */
+/* Checks AMQP_URL: one URL or a list, each element with broker_check_url;
+ * the reason names the bad element by its position ("element 2 of 3 ..."),
+ * also an empty one (",," or a comma at an end). 0 or -1 as above. */
+int broker_check_urls(const char *urls, char *err, size_t errlen);
+
+/* An ENV_CUSTOM parser (env.h) for AMQP_URL: broker_check_urls, keeps the
+ * text. */
 int broker_env_parse_url(const char *text, void *out, char *err, size_t errlen);
 
-/* Connects to url, logs in and opens channel 1, all within timeout_ms for
- * the socket (which also bounds every later blocking call). heartbeat_s 0
- * disables heartbeats (for a connection that is idle between bursts and
- * finds a dead broker on its next use). Returns the connection or NULL
- * with a reason (never the password) in err. "amqp://host/" means vhost
- * "/" here, as users expect, although the AMQP URI spec would read it as
- * the empty vhost. */
-amqp_connection_state_t broker_connect(const char *url, int timeout_ms, int heartbeat_s, char *err, size_t errlen);
+/* Connects to urls (one URL or a list checked by broker_check_urls: the
+ * first element that answers, in order), logs in and opens channel 1, the
+ * socket bounded by timeout_ms for each element tried (which also bounds
+ * every later blocking call). heartbeat_s 0 disables heartbeats (for a
+ * connection that is idle between bursts and finds a dead broker on its
+ * next use). Returns the connection or NULL with every element's reason
+ * (never a password) in err. "amqp://host/" means vhost "/" here, as users
+ * expect, although the AMQP URI spec would read it as the empty vhost. */
+amqp_connection_state_t broker_connect(const char *urls, int timeout_ms, int heartbeat_s, char *err, size_t errlen);
+
+/* The nodes of one cluster, for a connection that must outlive a node: each
+ * new connection tries the elements in turn, beginning with the one after
+ * the element of the last connection (the node that failed, in a cluster
+ * where any node serves any queue), so a reconnect goes to another node
+ * first. Belongs to the thread that owns the connection. */
+typedef struct broker_rotation {
+	const char *urls; /* borrowed: a list checked by broker_check_urls */
+	int count;        /* elements */
+	int last;         /* element of the last connection; count - 1 before any */
+	char where[96];   /* "host:port" of the last connection, "" before any */
+} broker_rotation;
+
+void broker_rotation_init(broker_rotation *r, const char *urls);
+
+/* broker_connect over every element once, beginning after r->last: at most
+ * count * timeout_ms. On success r->last and r->where name the element. */
+amqp_connection_state_t broker_rotation_connect(
+    broker_rotation *r, int timeout_ms, int heartbeat_s, char *err, size_t errlen);
 
 /* After a synchronous method: true when the broker answered normally;
  * otherwise false with the reason in err. */
 bool broker_reply_ok(amqp_connection_state_t conn, const char *what, char *err, size_t errlen);
+
+/* broker_reply_ok, and in *code the reply code of the broker's
+ * channel.close or connection.close (AMQP 0-9-1 section 1.9: e.g. 406
+ * PRECONDITION_FAILED for a redeclare with other arguments), or 0 when the
+ * failure was not the broker's answer. */
+bool broker_reply_code(amqp_connection_state_t conn, const char *what, int *code, char *err, size_t errlen);
 
 /* Closes and destroys; accepts NULL. */
 void broker_close(amqp_connection_state_t conn);

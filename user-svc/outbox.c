@@ -27,6 +27,7 @@
 
 struct outbox {
 	char *amqp_url;
+	broker_rotation brokers; /* a new connection goes to the node after the one that failed */
 	int poll_ms;
 	db *db;
 	amqp_connection_state_t amqp;
@@ -90,8 +91,8 @@ ensure_broker(outbox *o)
 		return true;
 	if (!backoff_ready(&o->amqp_retry))
 		return false;
-	char err[200];
-	o->amqp = broker_connect(o->amqp_url, BROKER_TIMEOUT_MS, 0, err, sizeof(err));
+	char err[600];
+	o->amqp = broker_rotation_connect(&o->brokers, BROKER_TIMEOUT_MS, 0, err, sizeof(err));
 	if (o->amqp == NULL) {
 		backoff_failed(&o->amqp_retry);
 		log_warn(NULL, "outbox_broker_down reason=\"%s\" retry_ms=%d", err, o->amqp_retry.current_ms);
@@ -109,7 +110,7 @@ ensure_broker(outbox *o)
 	}
 	o->next_tag = 1;
 	backoff_succeeded(&o->amqp_retry);
-	log_info(NULL, "outbox_broker_connected");
+	log_info(NULL, "outbox_broker_connected broker=%s", o->brokers.where);
 	set_detail(o, true, "connected");
 	return true;
 }
@@ -284,9 +285,18 @@ relay_batch(outbox *o)
 		return 0;
 	bool acked[BATCH] = {false}, returned[BATCH] = {false};
 	if (!publish_batch(o, rows.events, n, acked, returned)) {
+		/* The claim is rolled back: every row of the batch, confirmed or
+		 * not, is published again after the reconnect (at least once; the
+		 * consumer records each event id once). */
+		int confirmed = 0;
+		for (int i = 0; i < n; i++)
+			confirmed += acked[i] && !returned[i];
+		char why[160];
+		snprintf(why, sizeof(why),
+		    "publish or confirm failed; %d of %d events unconfirmed, kept to be sent again", n - confirmed, n);
 		outbox_repo_batch_free(&rows);
 		outbox_repo_release(o->db);
-		drop_broker(o, "publish or confirm failed");
+		drop_broker(o, why);
 		return -1;
 	}
 	/* Delete exactly the rows the broker took and routed. */
@@ -360,7 +370,8 @@ outbox_start(outbox **out, const char *db_url, const char *amqp_url, int poll_ms
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	o->poll_ms              = poll_ms;
+	o->poll_ms = poll_ms;
+	broker_rotation_init(&o->brokers, o->amqp_url);
 	o->unroutable_logged_ms = -60000;
 	backoff_init(&o->amqp_retry, 250, 5000);
 	pthread_mutex_init(&o->mu, NULL);

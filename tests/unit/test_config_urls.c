@@ -273,3 +273,81 @@ Test(config_urls, amqp_urls_that_cannot_work_are_refused)
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
 		cr_assert_eq(broker_check_url(good[i], err, sizeof(err)), 0, "%s: %s", good[i], err);
 }
+
+/* Issue 20: AMQP_URL as a list of one cluster's brokers. Each kind of bad
+ * element, at each position, is named by its position. */
+static void
+amqp_list_refused(const char *list, const char *why)
+{
+	char err[512] = "";
+	cr_assert_eq(broker_check_urls(list, err, sizeof(err)), -1, "%s was accepted", list);
+	cr_assert_not_null(strstr(err, why), "%s: %s", list, err);
+	cr_assert_null(strstr(err, "s3cret"), "%s", err);
+}
+
+Test(config_urls, amqp_lists_name_the_element_that_cannot_work)
+{
+	const char *good = "amqp://g:s3cret@h1:5672/";
+	const struct {
+		const char *url, *why;
+	} bad[] = {
+	    {"amqp://g:s3cret@h:99999/", "librabbitmq cannot parse it"},
+	    {"amqp://g:s3cret@h:0/", "has port 0, out of range [1, 65535]"},
+	    {"amqps://g:s3cret@h/", "amqps (TLS) is not supported"},
+	    {"amqp://g:s3cret@999.1.1.1/", "which is not an IPv4 address"},
+	    {"amqp://g:s3cret@127.0.0.1:+5672/", "port must be digits"},
+	    {" amqp://g:s3cret@h2/", "librabbitmq cannot parse it"}, /* no spaces around commas */
+	    {"", "is empty (two commas together, or one at an end)"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char list[512], why[256];
+		for (int at = 1; at <= 3; at++) {
+			snprintf(list, sizeof(list), "%s,%s,%s", at == 1 ? bad[i].url : good,
+			    at == 2 ? bad[i].url : good, at == 3 ? bad[i].url : good);
+			char err[512] = "";
+			cr_assert_eq(broker_check_urls(list, err, sizeof(err)), -1, "%s was accepted", list);
+			cr_assert_not_null(strstr(err, bad[i].why), "%s: %s", list, err);
+			snprintf(why, sizeof(why), "element %d of 3 ", at);
+			cr_assert_eq(
+			    strncmp(err, why, strlen(why)), 0, "%s: '%s' does not name element %d", list, err, at);
+			cr_assert_null(strstr(err, "s3cret"), "%s", err);
+		}
+	}
+	amqp_list_refused("amqp://h1/,", "element 2 of 2 is empty");
+	amqp_list_refused(",amqp://h1/", "element 1 of 2 is empty");
+	amqp_list_refused(",", "element 1 of 2 is empty");
+	amqp_list_refused("amqp://a/,amqp://b/,amqp://c/,amqp://d/,amqp://e/,amqp://f/,amqp://g/,amqp://h/,amqp://i/,"
+	                  "amqp://j/,amqp://k/,amqp://l/,amqp://m/,amqp://n/,amqp://o/,amqp://p/,amqp://q/",
+	    "lists 17 URLs, more than 16");
+	/* One URL keeps its own words: no "element 1 of 1". */
+	char err[512];
+	cr_assert_eq(broker_check_urls("amqp://g:s3cret@h:0/", err, sizeof(err)), -1);
+	cr_assert_str_eq(err, "is not an AMQP URL to use: it has port 0, out of range [1, 65535]");
+	cr_assert_eq(broker_check_urls("", err, sizeof(err)), -1);
+	cr_assert_str_eq(err, "is empty (two commas together, or one at an end)");
+
+	const char *lists[] = {"amqp://guest:guest@127.0.0.1:5672/,amqp://guest:guest@127.0.0.1:5673/",
+	    "amqp://u:p@rabbit-0:5672/v,amqp://u:p@rabbit-1:5672/v,amqp://u:p@[::1]:5672/v",
+	    "amqp://u:p%2Cq@h1/,amqp://u:p%2Cq@h2/", /* a comma in a password is %2C */
+	    "amqp://a/,amqp://b/,amqp://c/,amqp://d/,amqp://e/,amqp://f/,amqp://g/,amqp://h/,amqp://i/,"
+	    "amqp://j/,amqp://k/,amqp://l/,amqp://m/,amqp://n/,amqp://o/,amqp://p/"};
+	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
+		cr_assert_eq(broker_check_urls(lists[i], err, sizeof(err)), 0, "%s: %s", lists[i], err);
+
+	/* Through env_load, as the services read AMQP_URL: neither password
+	 * shows, and the element is named. */
+	const char *out = NULL;
+	char msg[1024];
+	env_var v = {.name = "T_AMQP_URL",
+	    .default_value = "amqp://g:s3cret@h1/,amqp://g:s3cret@h2:0/",
+	    .kind          = ENV_CUSTOM,
+	    .parse         = broker_env_parse_url,
+	    .out           = &out,
+	    .secret_url    = 1};
+	cr_assert_eq(env_load(&v, 1, msg, sizeof(msg)), -1);
+	cr_assert_null(strstr(msg, "s3cret"), "%s", msg);
+	cr_assert_not_null(strstr(msg, "element 2 of 2 is not an AMQP URL to use: it has port 0"), "%s", msg);
+	v.default_value = "amqp://g:s3cret@h1/,amqp://g:s3cret@h2/";
+	cr_assert_eq(env_load(&v, 1, msg, sizeof(msg)), 0, "%s", msg);
+	cr_assert_str_eq(out, v.default_value);
+}
