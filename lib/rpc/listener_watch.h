@@ -32,7 +32,9 @@ typedef struct listener_watch listener_watch;
 listener_watch *listener_watch_start(
     nng_socket sock, nng_listener *listener, const char *url, nng_tls_config *listen_tls, nng_tls_config *probe_tls);
 
-/* Stops the watchdog thread; call before the socket closes. Accepts NULL. */
+/* Stops the watchdog thread; call before the socket closes. A probe in
+ * flight first finishes its handshake (at most 2 s): see accepts(). Accepts
+ * NULL. */
 void listener_watch_stop(listener_watch *w);
 
 /* Frees it; call after the socket closed (its pipe callback may run until
