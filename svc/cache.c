@@ -415,6 +415,17 @@ ensure_connected(cache *c, const char *op)
 	return true;
 }
 
+/* Must op wait for the pending invalidations to land? Not a health check:
+ * it asks whether Redis answers, not whether this process trusts it yet.
+ * With Sentinel, not an invalidation either: its DEL goes to the master at
+ * once, so other processes stop reading the value even while no replica
+ * confirms it (it joins the pending ones then). */
+static bool
+gated(const cache *c, const char *op)
+{
+	return strcmp(op, "ping") != 0 && (c->sentinels == NULL || strcmp(op, "invalidate") != 0);
+}
+
 /* Runs a command on a live connection; NULL (and the connection dropped)
  * when Redis is unreachable, slow or answered with an error. Failed
  * invalidations land first, so no value they cover is read meanwhile. */
@@ -423,7 +434,7 @@ command(cache *c, const char *op, const char *fmt, ...)
 {
 	if (!ensure_connected(c, op))
 		return NULL;
-	if (atomic_load(&pending_count) > 0 && !flush_pending(c))
+	if (gated(c, op) && atomic_load(&pending_count) > 0 && !flush_pending(c))
 		return NULL;
 	va_list ap;
 	va_start(ap, fmt);
@@ -587,6 +598,10 @@ cache_invalidate(cache *c, const char *key)
 		return CACHE_ERROR;
 	}
 	freeReplyObject(r);
+	if (c->sentinels != NULL && rpc_clock_ms() < atomic_load(&pending_retry_at_ms)) {
+		remember_pending(c, key); /* no replica a moment ago: no WAIT, confirmed later */
+		return CACHE_ERROR;
+	}
 	if (c->sentinels != NULL && !replicated(c, "invalidate")) {
 		remember_pending(c, key); /* sent again until a replica has it */
 		atomic_store(&pending_retry_at_ms, rpc_clock_ms() + UNCONFIRMED_RETRY_MS);
