@@ -3,6 +3,7 @@
  * error naming the sentinel at fault and never showing the password. */
 #include <criterion/criterion.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/env.h"
@@ -97,6 +98,9 @@ Test(sentinel_url, each_kind_of_bad_url_is_refused_with_its_reason)
 
 Test(sentinel_url, redis_url_errors_name_the_variable_and_mask_the_password)
 {
+	/* The values below, not scripts/test's (each test is a process of its own). */
+	unsetenv("REDIS_URL");
+	unsetenv("REDIS_URL_FILE");
 	const char *out = NULL;
 	char msg[512];
 	env_var v = {.name = "REDIS_URL",
