@@ -16,6 +16,7 @@
 #include "base/log.h"
 #include "base/net_check.h"
 #include "svc/backoff.h"
+#include "svc/sentinel.h"
 
 #define LEASE_MS 10000 /* longer than any fill takes; then the lease lapses by itself */
 
@@ -27,6 +28,7 @@ struct cache {
 	int timeout_ms;
 	redisContext *ctx;
 	backoff retry;
+	sentinel_url *sentinels; /* NULL: host and port are fixed; else asked of Sentinel at each connect */
 };
 
 static _Atomic uint64_t errors, hits, misses;
@@ -40,6 +42,18 @@ static char *pending[PENDING_MAX];
 static int n_pending;
 static _Atomic int pending_count;
 static _Atomic int64_t distrust_until_ms;
+
+/* With Sentinel, replication is asynchronous: a DEL the master acknowledged
+ * may be missing on the replica Sentinel promotes, which would then serve
+ * the value it deleted. So an invalidation counts as landed only once a
+ * replica acknowledged it (WAIT 1); until then its key stays pending, reads
+ * of this process bypass the cache, and the DEL is sent again (to the new
+ * master after a failover). A replica that holds a DEL holds all before it
+ * (one replication stream), and Sentinel promotes the replica with the
+ * largest offset. Flushes that fail wait UNCONFIRMED_RETRY_MS between
+ * tries, so a missing replica costs reads a database query, not a WAIT. */
+#define UNCONFIRMED_RETRY_MS 1000
+static _Atomic int64_t pending_retry_at_ms;
 
 uint64_t
 cache_error_count(void)
@@ -169,8 +183,17 @@ cache_new(const char *url, int timeout_ms, int max_ttl_s)
 {
 	cache *c = calloc(1, sizeof(*c));
 	char err[256];
-	if (c == NULL || cache_parse_url(url, c->host, sizeof(c->host), &c->port, &c->db, c->password,
-	                     sizeof(c->password), err, sizeof(err)) != 0) {
+	if (c != NULL && sentinel_is_url(url)) {
+		c->sentinels = malloc(sizeof(*c->sentinels));
+		if (c->sentinels == NULL || sentinel_parse_url(url, c->sentinels, err, sizeof(err)) != 0) {
+			free(c->sentinels);
+			free(c);
+			return NULL;
+		}
+		snprintf(c->password, sizeof(c->password), "%s", c->sentinels->password);
+		c->db = c->sentinels->db;
+	} else if (c == NULL || cache_parse_url(url, c->host, sizeof(c->host), &c->port, &c->db, c->password,
+	                            sizeof(c->password), err, sizeof(err)) != 0) {
 		free(c);
 		return NULL;
 	}
@@ -189,6 +212,7 @@ cache_free(cache *c)
 		return;
 	if (c->ctx != NULL)
 		redisFree(c->ctx);
+	free(c->sentinels);
 	free(c);
 }
 
@@ -212,6 +236,11 @@ static void
 remember_pending(const cache *c, const char *key)
 {
 	pthread_mutex_lock(&pending_mu);
+	for (int i = 0; i < n_pending; i++)
+		if (strcmp(pending[i], key) == 0) { /* already to be sent */
+			pthread_mutex_unlock(&pending_mu);
+			return;
+		}
 	char *copy = n_pending < PENDING_MAX ? strdup(key) : NULL;
 	if (copy != NULL) {
 		pending[n_pending++] = copy;
@@ -225,11 +254,61 @@ remember_pending(const cache *c, const char *key)
 	pthread_mutex_unlock(&pending_mu);
 }
 
+/* WAIT 1: true when a replica acknowledged every write of this connection
+ * so far. Bounded by half the command timeout, so the connection's own
+ * timeout does not fire first. */
+static bool
+replicated(cache *c, const char *op)
+{
+	redisReply *r = redisCommand(c->ctx, "WAIT 1 %d", c->timeout_ms > 1 ? c->timeout_ms / 2 : 1);
+	bool ok       = r != NULL && r->type == REDIS_REPLY_INTEGER && r->integer >= 1;
+	if (r == NULL)
+		failed(c, op, c->ctx->errstr);
+	else if (!ok)
+		log_warn(NULL, "cache_invalidation_unconfirmed op=%s reason=\"no replica acknowledged it\"", op);
+	freeReplyObject(r);
+	return ok;
+}
+
+/* With Sentinel: sends every pending DEL again and forgets them only once
+ * a replica acknowledged them all. */
+static bool
+flush_pending_replicated(cache *c)
+{
+	if (rpc_clock_ms() < atomic_load(&pending_retry_at_ms))
+		return false; /* a replica was missing a moment ago: the database serves */
+	pthread_mutex_lock(&pending_mu);
+	bool ok = true;
+	for (int i = 0; i < n_pending && ok; i++) {
+		redisReply *r = redisCommand(c->ctx, "DEL %s %s:lease", pending[i], pending[i]);
+		ok            = r != NULL && r->type != REDIS_REPLY_ERROR;
+		freeReplyObject(r);
+	}
+	if (!ok) {
+		pthread_mutex_unlock(&pending_mu);
+		failed(c, "flush_pending", c->ctx != NULL && c->ctx->err ? c->ctx->errstr : "refused");
+		return false;
+	}
+	ok = replicated(c, "flush_pending");
+	if (ok) {
+		log_info(NULL, "cache_invalidations_landed count=%d", n_pending);
+		while (n_pending > 0)
+			free(pending[--n_pending]);
+		atomic_store(&pending_count, 0);
+	} else {
+		atomic_store(&pending_retry_at_ms, rpc_clock_ms() + UNCONFIRMED_RETRY_MS);
+	}
+	pthread_mutex_unlock(&pending_mu);
+	return ok;
+}
+
 /* Lands the failed invalidations on c's live connection; false (and the
  * rest kept) when Redis fails again. */
 static bool
 flush_pending(cache *c)
 {
+	if (c->sentinels != NULL)
+		return flush_pending_replicated(c);
 	bool ok = true;
 	pthread_mutex_lock(&pending_mu);
 	while (n_pending > 0) {
@@ -284,6 +363,23 @@ setup_command(cache *c, const char *op, const char *refused, const char *fmt, ..
 	return ok;
 }
 
+/* With Sentinel: the master's address, asked again at every connect (the
+ * spec's step 3: after a disconnect the old address may be a replica). */
+static bool
+ask_sentinels(cache *c, const char *op)
+{
+	char why[1024];
+	if (sentinel_master_addr(c->sentinels, c->timeout_ms, c->host, sizeof(c->host), &c->port, why, sizeof(why)) ==
+	    0)
+		return true;
+	char reason[1200];
+	snprintf(reason, sizeof(reason), "no sentinel named master %s: %s", c->sentinels->master, why);
+	atomic_fetch_add(&errors, 1);
+	backoff_failed(&c->retry);
+	log_warn(NULL, "cache_error op=%s reason=\"%.150s\" retry_ms=%d", op, reason, c->retry.current_ms);
+	return false;
+}
+
 /* A live connection for c: as it is, or (at most every backoff step) a new
  * one, logged in (AUTH) and on its database (SELECT). */
 static bool
@@ -293,16 +389,41 @@ ensure_connected(cache *c, const char *op)
 		return true;
 	if (!backoff_ready(&c->retry))
 		return false; /* still down: no connect attempt on every request */
+	if (c->sentinels != NULL && !ask_sentinels(c, op))
+		return false;
 	if (!open_connection(c, op))
 		return false;
 	if (c->password[0] != '\0' && !setup_command(c, op, "AUTH refused", "AUTH %s", c->password))
 		return false;
+	if (c->sentinels != NULL) {
+		/* The spec's step 2: the address may be stale (a failover under
+		 * way, a demoted master not yet told). */
+		int role = sentinel_role_is_master(c->ctx);
+		if (role != 1) {
+			char why[400];
+			snprintf(why, sizeof(why), "%s:%d is not the master (ROLE%s)", c->host, c->port,
+			    role < 0 ? " not answered" : " says another role");
+			failed(c, op, why);
+			return false;
+		}
+	}
 	if (c->db != 0 && !setup_command(c, op, "SELECT refused", "SELECT %d", c->db))
 		return false;
 	if (c->retry.current_ms != 0)
 		log_info(NULL, "cache_reconnected");
 	backoff_succeeded(&c->retry);
 	return true;
+}
+
+/* Must op wait for the pending invalidations to land? Not a health check:
+ * it asks whether Redis answers, not whether this process trusts it yet.
+ * With Sentinel, not an invalidation either: its DEL goes to the master at
+ * once, so other processes stop reading the value even while no replica
+ * confirms it (it joins the pending ones then). */
+static bool
+gated(const cache *c, const char *op)
+{
+	return strcmp(op, "ping") != 0 && (c->sentinels == NULL || strcmp(op, "invalidate") != 0);
 }
 
 /* Runs a command on a live connection; NULL (and the connection dropped)
@@ -313,7 +434,7 @@ command(cache *c, const char *op, const char *fmt, ...)
 {
 	if (!ensure_connected(c, op))
 		return NULL;
-	if (atomic_load(&pending_count) > 0 && !flush_pending(c))
+	if (gated(c, op) && atomic_load(&pending_count) > 0 && !flush_pending(c))
 		return NULL;
 	va_list ap;
 	va_start(ap, fmt);
@@ -321,6 +442,16 @@ command(cache *c, const char *op, const char *fmt, ...)
 	va_end(ap);
 	if (r == NULL) { /* the context is dead (hiredis) */
 		failed(c, op, c->ctx->errstr);
+		return NULL;
+	}
+	if (r->type == REDIS_REPLY_ERROR && c->sentinels != NULL &&
+	    (strncmp(r->str, "READONLY", 8) == 0 || strncmp(r->str, "MASTERDOWN", 10) == 0)) {
+		/* A replica now (a failover demoted it): drop the connection,
+		 * and the next one asks Sentinel where the master is. */
+		char why[160];
+		snprintf(why, sizeof(why), "%s", r->str);
+		freeReplyObject(r);
+		failed(c, op, why);
 		return NULL;
 	}
 	if (r->type == REDIS_REPLY_ERROR) {
@@ -467,6 +598,15 @@ cache_invalidate(cache *c, const char *key)
 		return CACHE_ERROR;
 	}
 	freeReplyObject(r);
+	if (c->sentinels != NULL && rpc_clock_ms() < atomic_load(&pending_retry_at_ms)) {
+		remember_pending(c, key); /* no replica a moment ago: no WAIT, confirmed later */
+		return CACHE_ERROR;
+	}
+	if (c->sentinels != NULL && !replicated(c, "invalidate")) {
+		remember_pending(c, key); /* sent again until a replica has it */
+		atomic_store(&pending_retry_at_ms, rpc_clock_ms() + UNCONFIRMED_RETRY_MS);
+		return CACHE_ERROR;
+	}
 	return CACHE_HIT;
 }
 
@@ -519,7 +659,17 @@ cache_env_parse_url(const char *text, void *out, char *err, size_t errlen)
 {
 	char host[256], password[256], why[256];
 	int port, db;
-	if (cache_parse_url(text, host, sizeof(host), &port, &db, password, sizeof(password), why, sizeof(why)) != 0) {
+	if (sentinel_is_url(text)) {
+		sentinel_url s;
+		if (sentinel_parse_url(text, &s, why, sizeof(why)) != 0) {
+			snprintf(err, errlen,
+			    "is not a Redis Sentinel URL (redis-sentinel://[:password@]host:port,...[/db]#master): it "
+			    "%s",
+			    why);
+			return -1;
+		}
+	} else if (cache_parse_url(
+	               text, host, sizeof(host), &port, &db, password, sizeof(password), why, sizeof(why)) != 0) {
 		snprintf(err, errlen, "is not a Redis URL: it %s", why);
 		return -1;
 	}

@@ -5,7 +5,10 @@
  * and lease together, so a fill that read old data before the delete loses.
  * Redis being down or slow never fails the caller: every operation reports
  * CACHE_ERROR, which callers treat as a miss; errors are logged and counted,
- * and the connection is re-made with backoff. One cache per thread. */
+ * and the connection is re-made with backoff. One cache per thread.
+ * Through Redis Sentinel (a redis-sentinel:// URL, sentinel.h) the master
+ * is asked of the sentinels at each connect, and an invalidation must also
+ * reach a replica (see cache_invalidate). */
 #ifndef SVC_CACHE_H
 #define SVC_CACHE_H
 
@@ -32,7 +35,8 @@ typedef struct cache_lease {
 int cache_parse_url(const char *url, char *host, size_t host_len, int *port, int *db, char *password,
     size_t password_len, char *err, size_t errlen);
 
-/* A cache for url (already validated with cache_parse_url) whose commands
+/* A cache for url (already validated with cache_env_parse_url: redis:// or
+ * redis-sentinel://) whose commands
  * time out after timeout_ms; max_ttl_s is the longest TTL it stores. Connects
  * lazily. NULL when out of memory. */
 cache *cache_new(const char *url, int timeout_ms, int max_ttl_s);
@@ -65,13 +69,19 @@ cache_result cache_fill_message(
 /* Deletes key and its lease, so no fill begun before now can land. When
  * Redis cannot be reached, the key is remembered and deleted before any
  * later command of any cache in the process, so a stale value is never
- * served once Redis is back. */
+ * served once Redis is back. Through Sentinel the delete counts only once a
+ * replica acknowledged it (WAIT 1, within half the timeout), since the
+ * replica Sentinel promotes may lack what the old master acknowledged:
+ * until then CACHE_ERROR, the key is remembered likewise (no cached read
+ * in this process; sent again, at most every second, to whichever server
+ * is master). */
 cache_result cache_invalidate(cache *c, const char *key);
 
 /* PING; for health checks. */
 cache_result cache_ping(cache *c);
 
-/* An ENV_CUSTOM parser (env.h) for REDIS_URL: checks it, keeps the text. */
+/* An ENV_CUSTOM parser (env.h) for REDIS_URL, redis:// (cache_parse_url)
+ * or redis-sentinel:// (sentinel_parse_url): checks it, keeps the text. */
 int cache_env_parse_url(const char *text, void *out, char *err, size_t errlen);
 
 /* Errors seen by every cache of the process. */

@@ -1,7 +1,8 @@
 /* libFuzzer: configuration parsing, as each binary meets its environment.
  * The first byte picks the parser, the rest is the variable's text. Besides
  * not crashing, what a parser accepts must be what it promises, and a
- * password the Redis parser finds must be one --help masks. First bytes
+ * password the Redis parser finds must be one --help masks (in both
+ * REDIS_URL forms: redis:// and redis-sentinel://). First bytes
  * from 0xf0 pick the network checks (net_check.h, db_check_conninfo), added
  * later: below that the corpus keeps the meaning it had. What these accept
  * nng_url_parse and PQconninfoParse must accept too, and a libpq error
@@ -21,6 +22,7 @@
 #include "svc/broker.h"
 #include "svc/cache.h"
 #include "svc/db.h"
+#include "svc/sentinel.h"
 
 static void
 check_ports(const char *text)
@@ -43,11 +45,39 @@ check_ports(const char *text)
 	}
 }
 
+/* REDIS_URL in Sentinel form: every sentinel a host as redis:// takes
+ * one, ports and database in range, a master name of the promised
+ * characters, and the password one --help masks. */
+static void
+check_sentinel_url(const char *text)
+{
+	sentinel_url s;
+	char err[256] = "", masked[4096];
+	if (sentinel_parse_url(text, &s, err, sizeof(err)) != 0) {
+		if (err[0] == '\0')
+			abort();
+		return;
+	}
+	if (s.n < 1 || s.n > SENTINEL_MAX || s.db < 0 || s.db > 15 || s.master[0] == '\0' ||
+	    strspn(s.master, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") != strlen(s.master))
+		abort();
+	for (int i = 0; i < s.n; i++)
+		if (s.host[i][0] == '\0' || strpbrk(s.host[i], ":/@,#?") != NULL || s.port[i] < 1 || s.port[i] > 65535)
+			abort();
+	env_mask_url(text, masked, sizeof(masked));
+	if (s.password[0] != '\0' && strlen(text) < sizeof(masked) && strstr(masked, "***") == NULL)
+		abort();
+}
+
 static void
 check_redis_url(const char *text)
 {
 	char host[256], password[256], err[256] = "", masked[4096];
 	int port, db;
+	if (sentinel_is_url(text)) {
+		check_sentinel_url(text);
+		return;
+	}
 	if (cache_parse_url(text, host, sizeof(host), &port, &db, password, sizeof(password), err, sizeof(err)) != 0) {
 		if (err[0] == '\0')
 			abort();

@@ -1,0 +1,137 @@
+/* REDIS_URL in Sentinel form (issue 20): redis-sentinel://[:password@]
+ * host[:port],...[/db]#master, read as strictly as a redis:// URL, each
+ * error naming the sentinel at fault and never showing the password. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/env.h"
+#include "svc/cache.h"
+#include "svc/sentinel.h"
+
+Test(sentinel_url, the_issue_form_is_read)
+{
+	sentinel_url s;
+	char err[256] = "";
+	cr_assert_eq(
+	    sentinel_parse_url("redis-sentinel://127.0.0.1:26379,127.0.0.1:26380/0#cache", &s, err, sizeof(err)), 0,
+	    "%s", err);
+	cr_assert_eq(s.n, 2);
+	cr_assert_str_eq(s.host[0], "127.0.0.1");
+	cr_assert_eq(s.port[0], 26379);
+	cr_assert_eq(s.port[1], 26380);
+	cr_assert_str_eq(s.master, "cache");
+	cr_assert_eq(s.db, 0);
+	cr_assert_str_eq(s.password, "");
+}
+
+Test(sentinel_url, defaults_password_and_database)
+{
+	sentinel_url s;
+	char err[256] = "";
+	/* No port: Sentinel's own 26379. The password is %-decoded as in
+	 * redis:// and may hold '@' and ','; the database applies to the master. */
+	cr_assert_eq(
+	    sentinel_parse_url("redis-sentinel://:p%40w,x@s1,s2:5000,s3/7#my_master-1.a", &s, err, sizeof(err)), 0,
+	    "%s", err);
+	cr_assert_eq(s.n, 3);
+	cr_assert_str_eq(s.password, "p@w,x");
+	cr_assert_str_eq(s.host[0], "s1");
+	cr_assert_eq(s.port[0], SENTINEL_DEFAULT_PORT);
+	cr_assert_str_eq(s.host[1], "s2");
+	cr_assert_eq(s.port[1], 5000);
+	cr_assert_eq(s.port[2], SENTINEL_DEFAULT_PORT);
+	cr_assert_eq(s.db, 7);
+	cr_assert_str_eq(s.master, "my_master-1.a");
+	cr_assert_eq(sentinel_parse_url("redis-sentinel://s1/#m", &s, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(s.db, 0);
+	cr_assert_eq(sentinel_parse_url("redis-sentinel://s1#m", &s, err, sizeof(err)), 0, "%s", err);
+	cr_assert(sentinel_is_url("redis-sentinel://s1#m"));
+	cr_assert_not(sentinel_is_url("redis://s1"));
+}
+
+static void
+refused(const char *url, const char *why)
+{
+	sentinel_url s;
+	char err[256] = "";
+	cr_assert_eq(sentinel_parse_url(url, &s, err, sizeof(err)), -1, "%s was accepted", url);
+	cr_assert_not_null(strstr(err, why), "%s: '%s' does not say '%s'", url, err, why);
+	cr_assert_null(strstr(err, "s3cret"), "%s: %s", url, err);
+}
+
+Test(sentinel_url, each_kind_of_bad_url_is_refused_with_its_reason)
+{
+	refused("redis://h#m", "does not start with redis-sentinel://");
+	/* the master's name */
+	refused("redis-sentinel://h:26379", "has no master name");
+	refused("redis-sentinel://h:26379/0", "has no master name");
+	refused("redis-sentinel://h:26379#", "has no master name");
+	refused("redis-sentinel://h#ca che", "has no master name");
+	refused("redis-sentinel://h#ca#che", "has no master name");
+	refused("redis-sentinel://h#0123456789012345678901234567890123456789012345678901234567890123", "at most 63");
+	/* the list */
+	refused("redis-sentinel://#m", "has an empty sentinel address (sentinel 1)");
+	refused("redis-sentinel://,h#m", "has an empty sentinel address (sentinel 1)");
+	refused("redis-sentinel://h1,,h2#m", "has an empty sentinel address (sentinel 2)");
+	refused("redis-sentinel://h1,#m", "has an empty sentinel address (sentinel 2)");
+	refused("redis-sentinel://a,b,c,d,e,f,g,h,i#m", "lists more than 8 sentinels");
+	/* each element's host and port, strict as redis:// */
+	refused("redis-sentinel://h1:0#m", "sentinel (1) that has a bad port");
+	refused("redis-sentinel://h1,h2:99999#m", "sentinel (2) that has a bad port");
+	refused("redis-sentinel://h1,h2:+1#m", "sentinel (2) that has a bad port");
+	refused("redis-sentinel://h1,h2: 1#m", "sentinel (2) that has a bad port");
+	refused("redis-sentinel://h1,999.1.1.1#m", "sentinel (2) that has host '999.1.1.1'");
+	refused("redis-sentinel://h1,ho st#m", "sentinel (2)");
+	refused("redis-sentinel://h1:1:2#m", "sentinel (1) that has a bad port");
+	/* the database */
+	refused("redis-sentinel://h/16#m", "bad database number");
+	refused("redis-sentinel://h/+1#m", "bad database number");
+	refused("redis-sentinel://h/0/1#m", "bad database number");
+	refused("redis-sentinel://h?db=1#m", "has a query");
+	/* the password, as redis:// reads it */
+	refused("redis-sentinel://s3cret@h#m", "has a user name but no password");
+	refused("redis-sentinel://user:s3cret@h#m", "ACL users are not supported");
+	refused("redis-sentinel://:s3%zzcret@h#m", "not %XX");
+}
+
+Test(sentinel_url, redis_url_errors_name_the_variable_and_mask_the_password)
+{
+	/* The values below, not scripts/test's (each test is a process of its own). */
+	unsetenv("REDIS_URL");
+	unsetenv("REDIS_URL_FILE");
+	const char *out = NULL;
+	char msg[512];
+	env_var v = {.name = "REDIS_URL",
+	    .default_value = "redis-sentinel://:s3cret@h1:26379,h2:0/0#cache",
+	    .kind          = ENV_CUSTOM,
+	    .parse         = cache_env_parse_url,
+	    .out           = &out,
+	    .secret_url    = 1};
+	cr_assert_eq(env_load(&v, 1, msg, sizeof(msg)), -1);
+	cr_assert_str_eq(msg,
+	    "REDIS_URL: 'redis-sentinel://:***@h1:26379,h2:0/0#cache' is not a Redis Sentinel URL "
+	    "(redis-sentinel://[:password@]host:port,...[/db]#master): it has a sentinel (2) that has "
+	    "a bad port (1-65535)");
+	v.default_value = "redis-sentinel://:s3cret@h1:26379,h2:26380/0#cache";
+	cr_assert_eq(env_load(&v, 1, msg, sizeof(msg)), 0, "%s", msg);
+	cr_assert_str_eq(out, v.default_value);
+	char masked[256];
+	env_mask_url("redis-sentinel://:p@ss,w@h1,h2/1#m", masked, sizeof(masked));
+	cr_assert_str_eq(masked, "redis-sentinel://:***@h1,h2/1#m");
+}
+
+Test(sentinel_url, a_cache_takes_a_sentinel_url)
+{
+	/* Lazily connected: made without any server. */
+	cache *c = cache_new("redis-sentinel://127.0.0.1:1/0#cache", 100, 60);
+	cr_assert_not_null(c);
+	/* No sentinel answers: an error, never a hang, never a failed caller. */
+	char *value;
+	size_t len;
+	cache_lease lease;
+	cr_assert_eq(cache_get(c, "k", &value, &len, &lease), CACHE_ERROR);
+	cache_free(c);
+	cr_assert_null(cache_new("redis-sentinel://127.0.0.1:1/0", 100, 60));
+}
