@@ -12,6 +12,7 @@
 
 #include "base/env.h"
 #include "base/net_check.h"
+#include "svc/db_hosts.h"
 
 /* True when a pg_service.conf that libpq would read defines [name]: the
  * file PGSERVICEFILE names, else ~/.pg_service.conf, then
@@ -53,18 +54,6 @@ one_of(const char *value, const char *const *choices)
 		if (strcmp(value, choices[i]) == 0)
 			return true;
 	return false;
-}
-
-/* Elements of a comma-separated libpq list (host, hostaddr, port). */
-static int
-count_elements(const char *list)
-{
-	if (list == NULL || list[0] == '\0')
-		return 0;
-	int n = 1;
-	for (const char *p = list; *p != '\0'; p++)
-		n += *p == ',';
-	return n;
 }
 
 static int
@@ -189,14 +178,14 @@ check_options(const PQconninfoOption *opts, char *why, size_t len)
 	if (check_hosts(host, why, len) != 0 || check_hostaddrs(hostaddr, why, len) != 0 ||
 	    check_ports(port, why, len) != 0)
 		return -1;
-	int hosts = count_elements(hostaddr) > 0 ? count_elements(hostaddr) : count_elements(host);
-	if (count_elements(host) > 0 && count_elements(hostaddr) > 0 &&
-	    count_elements(host) != count_elements(hostaddr)) {
+	int hosts = db_hosts_count(hostaddr) > 0 ? db_hosts_count(hostaddr) : db_hosts_count(host);
+	if (db_hosts_count(host) > 0 && db_hosts_count(hostaddr) > 0 &&
+	    db_hosts_count(host) != db_hosts_count(hostaddr)) {
 		snprintf(
-		    why, len, "has %d hosts but %d hostaddr values", count_elements(host), count_elements(hostaddr));
+		    why, len, "has %d hosts but %d hostaddr values", db_hosts_count(host), db_hosts_count(hostaddr));
 		return -1;
 	}
-	int ports = count_elements(port);
+	int ports = db_hosts_count(port);
 	if (ports > 1 && ports != (hosts > 0 ? hosts : 1)) {
 		snprintf(why, len, "has %d ports for %d hosts", ports, hosts > 0 ? hosts : 1);
 		return -1;

@@ -22,8 +22,8 @@ fnv1a(const char *s)
 	return h;
 }
 
-static int
-count_elements(const char *list)
+int
+db_hosts_count(const char *list)
 {
 	if (list == NULL || list[0] == '\0')
 		return 0;
@@ -33,7 +33,7 @@ count_elements(const char *list)
 	return n;
 }
 
-/* list split at commas into n strings (n = count_elements(list)). */
+/* list split at commas into n strings (n = db_hosts_count(list)). */
 static char **
 split(const char *list, int n)
 {
@@ -75,7 +75,7 @@ db_hosts_init(db_hosts *h, const char *url)
 		else if (strcmp(o->keyword, "port") == 0)
 			port = o->val;
 	}
-	int n_host = count_elements(host), n_addr = count_elements(hostaddr);
+	int n_host = db_hosts_count(host), n_addr = db_hosts_count(hostaddr);
 	int n  = n_addr > n_host ? n_addr : n_host;
 	int rc = 0;
 	if (n >= 2) {
@@ -84,7 +84,7 @@ db_hosts_init(db_hosts *h, const char *url)
 		/* db_check_conninfo made sure the counts agree (or one port). */
 		if ((n_host == n && (h->host = split(host, n)) == NULL) ||
 		    (n_addr == n && (h->hostaddr = split(hostaddr, n)) == NULL) ||
-		    (count_elements(port) == n && (h->port = split(port, n)) == NULL)) {
+		    (db_hosts_count(port) == n && (h->port = split(port, n)) == NULL)) {
 			db_hosts_free(h);
 			rc = -1;
 		}

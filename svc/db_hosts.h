@@ -5,7 +5,7 @@
  * reaching the new primary. db_hosts starts the list at the host that last
  * took a connection from any handle of this process with the same URL, and
  * goes on in the written order from there (wrapping), so libpq still tries
- * them all. Private to svc/db.c. */
+ * them all. Private to svc/ (db.c, db_conninfo.c). */
 #ifndef SVC_DB_HOSTS_H
 #define SVC_DB_HOSTS_H
 
@@ -27,6 +27,10 @@ typedef struct db_hosts {
 int db_hosts_init(db_hosts *h, const char *url);
 
 void db_hosts_free(db_hosts *h);
+
+/* Elements of a comma-separated libpq list (host, hostaddr, port): 0 for
+ * NULL or "". Also db_conninfo.c's, which checks that the counts agree. */
+int db_hosts_count(const char *list);
 
 /* The host, hostaddr and port values to give libpq after the URL (NULL:
  * keep the URL's), starting at the preferred host. Borrowed from h until the
