@@ -8,8 +8,8 @@ A drill is `run(name, settings, body)`: the servers of instance
 <test instance>-fo are started with `settings` (e.g. SERVERS_PG_STANDBY=1),
 the binaries with them, then `body(kit)` faults one server under load and
 asserts; everything is stopped whatever happens, and a failing run prints the
-end of each log. Taken from tests/multihost/drill.py, without the network
-namespaces (one host: the failover is the backing servers')."""
+end of each log. The multi-host drill (tests/multihost/drill.py) uses the
+same parts, with a host (a network namespace) for each process."""
 
 import calendar
 import http.client
@@ -74,18 +74,19 @@ def main_base():
 
 
 class Servers:
-    """scripts/servers for the drill's instance, with the drill's settings
-    (SERVERS_PG_STANDBY=1, ...) in its environment."""
+    """scripts/servers for the drill's instance (run_id), with the drill's
+    settings (SERVERS_PG_STANDBY=1, SERVERS_ADDRESS=...) in its environment."""
 
-    def __init__(self, settings):
+    def __init__(self, settings, run_id=RUN_ID):
         self.base = main_base() + 340
+        self.run_id = run_id
         self.env = dict(os.environ, PORT_BASE=str(self.base), **settings)
 
     def __call__(self, *args, check=True):
         # The instance goes last: `start-one NAME INSTANCE`.
-        r = run(os.path.join(SRC, "scripts", "servers"), *args, RUN_ID, env=self.env, check=False)
+        r = run(os.path.join(SRC, "scripts", "servers"), *args, self.run_id, env=self.env, check=False)
         if check and r.returncode != 0:
-            raise DrillFailure(f"scripts/servers {' '.join(args)} {RUN_ID} failed:\n{r.stderr}")
+            raise DrillFailure(f"scripts/servers {' '.join(args)} {self.run_id} failed:\n{r.stderr}")
         return r
 
     def vars(self):
@@ -107,18 +108,22 @@ def role_env(tls_dir, role):
 
 class Procs:
     """The binaries, each with a clean environment (but the sanitizers'
-    options) and its log in work/NAME.log."""
+    options) and its log in work/NAME.log. on_host(host) gives the command
+    that runs a program on a host (e.g. `ip netns exec NS`, which execs it:
+    the pid stays the binary's); without it every process runs here."""
 
-    def __init__(self, bin_dir, work):
+    def __init__(self, bin_dir, work, on_host=None):
         self.bin_dir, self.work, self.procs = bin_dir, work, {}
+        self.on_host = on_host or (lambda host: [])
+        self.kept = []  # processes whose logs must outlive a passing run (a NOTE said why)
 
     def log_path(self, name):
         return os.path.join(self.work, f"{name}.log")
 
-    def start(self, name, binary, env):
+    def start(self, name, binary, env, host=None):
         log = open(self.log_path(name), "ab")
         env = {**{k: v for k, v in os.environ.items() if k.endswith("SAN_OPTIONS")}, **env}
-        self.procs[name] = subprocess.Popen([os.path.join(self.bin_dir, binary)], env=env,
+        self.procs[name] = subprocess.Popen(self.on_host(host) + [os.path.join(self.bin_dir, binary)], env=env,
                                             stdin=subprocess.DEVNULL, stdout=log, stderr=log)
 
     def alive(self, name):
@@ -158,6 +163,7 @@ class Procs:
         if len(re.findall(r"ERROR: \w+Sanitizer", text)) != 1:
             return False
         say(f"NOTE: {name} exited with only indirect leaks (nng's own cycle), not failed: {self.log_path(name)}")
+        self.kept.append(name)
         return True
 
 
@@ -222,8 +228,8 @@ class Load:
     of its users back, and every fourth round creating an order: one record
     per request, (start, end, kind, status, request id, created id)."""
 
-    def __init__(self, port):
-        self.port = port
+    def __init__(self, port, host="127.0.0.1", pause=PAUSE_S):
+        self.host, self.port, self.pause = host, port, pause
         self.records = []
         self.lock = threading.Lock()
         self.halt = threading.Event()
@@ -256,7 +262,7 @@ class Load:
         return status, created
 
     def client(self, i):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=RPC_TIMEOUT_MS / 1000 + 5)
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=RPC_TIMEOUT_MS / 1000 + 5)
         n, mine = 0, []
         while not self.halt.is_set():
             n += 1
@@ -268,7 +274,7 @@ class Load:
                 self.request(conn, "read", "GET", f"/users/{mine[(n * 7) % len(mine)]}", None)
                 if n % 4 == 0:
                     self.request(conn, "order", "POST", "/orders", {"userId": mine[-1], "product": "Drill", "price": 100})
-            time.sleep(PAUSE_S)
+            time.sleep(self.pause)
         conn.close()
 
     def snapshot(self):
@@ -394,7 +400,7 @@ def run_drill(name, settings, body, needs=()):
                 print("".join(procs.log(n).splitlines(keepends=True)[-20:]), end="")
         servers("stop", check=False)
         say(f"{name}: total {time.time() - T0:.1f} s")
-    if status == 0:
+    if status == 0 and not procs.kept:
         servers("destroy", check=False)
     return status
 

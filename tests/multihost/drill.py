@@ -30,25 +30,26 @@ Names include TEST_INSTANCE, so two checkouts' drills do not meet; whatever a
 run leaves (killed at its timeout) the next run of the same instance removes
 first.
 
+Its processes, load and ledger are the failover drills' (tests/failover/drill_kit.py).
+
 Usage: drill.py SOURCE-DIR BIN-DIR
 """
 import calendar
+import http.client
 import json
 import os
-import re
 import shutil
 import signal
-import subprocess
 import sys
-import threading
 import time
-import http.client
 import zlib
 
-SKIP = 77
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "failover"))
+from drill_kit import (SKIP, WORKERS, RPC_TIMEOUT_MS, DrillFailure, Load, Procs, Servers,  # noqa: E402
+                       check_ledger, expect, registry, role_env, run, say, wait_for)
+
 RESOLVE_MS = 1000  # RPC_RESOLVE_INTERVAL_MS of the callers
-RPC_TIMEOUT_MS = 5000  # the gateway's deadline: longer than dead-link detection (~3-4 s)
-WORKERS = 4  # concurrent clients of the load
+# The kit's RPC_TIMEOUT_MS (5 s), the gateway's deadline, is longer than dead-link detection (~3-4 s).
 PAUSE_S = 0.1  # each client's pause between requests
 # Bounds (generous: a noisy 2-core machine); the measured values are printed.
 CUT_BOUND_S = 8.0  # cut → the last failed call answered, every call after on the survivor
@@ -61,33 +62,12 @@ RUN_ID = f"{INSTANCE}-mh"  # the drill's instance of scripts/servers
 TAG = f"{zlib.crc32(INSTANCE.encode()) & 0xFFFF:04x}"  # for interface names (15 bytes at most)
 NS = {h: f"mh-{INSTANCE}-{h}" for h in ("net", "gw", "u1", "u2", "u3", "os")}
 HOSTS = ("gw", "u1", "u2", "u3", "os")
-SERVERS_ADDRESS = None  # the machine's end of the bridge, once made
-KEEP_LOGS = []  # processes whose logs outlive a passing run (a NOTE said why)
-DRILL_BASE = None
 WORK = os.path.join(SRC, ".run", RUN_ID, "drill")
-T0 = time.time()
-
-
-def say(msg):
-    print(f"[{time.time() - T0:6.2f} s] {msg}", flush=True)
-
-
-def run(*cmd, check=True, **kw):
-    return subprocess.run(cmd, check=check, text=True, capture_output=True, **kw)
+IP = shutil.which("ip") or "/usr/sbin/ip"
 
 
 def ip(*args, check=True):
-    return run("ip", *args, check=check)
-
-
-class DrillFailure(Exception):
-    pass
-
-
-def expect(cond, msg):
-    if not cond:
-        raise DrillFailure(msg)
-    say("ok: " + msg)
+    return run(IP, *args, check=check)
 
 
 # ------------------------------------------------------------------ network
@@ -165,138 +145,17 @@ def resolve(h, name):
     return sorted({line.split()[0] for line in out.splitlines() if line.strip()})
 
 
-# ------------------------------------------------------------------ servers and binaries
+# ------------------------------------------------------------------ binaries and load
 
-def servers(*args):
-    env = dict(os.environ, PORT_BASE=str(DRILL_BASE))
-    if SERVERS_ADDRESS:
-        env["SERVERS_ADDRESS"] = SERVERS_ADDRESS
-    return run(os.path.join(SRC, "scripts", "servers"), *args, RUN_ID, env=env, check=False)
-
-
-def main_base():
-    """The port base of the instance scripts/test started; the drill's is 340
-    above, between two instances' ranges (each uses base+369..base+701)."""
-    out = run(os.path.join(SRC, "scripts", "servers"), "env", INSTANCE).stdout
-    m = re.search(r"PG_PORT=(\d+)", out)
-    return int(m.group(1)) - 432
-
-
-def shell_env(text):
-    """The variables of `export NAME=VALUE` lines, as bash reads them."""
-    out = run("bash", "-c", 'eval "$1"; env -0', "-", text).stdout
-    return dict(kv.split("=", 1) for kv in out.split("\0") if "=" in kv)
-
-
-def registry():
-    out = run(os.path.join(SRC, "scripts", "registry"), "--tests").stdout
-    return [line.split() for line in out.splitlines() if line.strip()]
-
-
-class Procs:
-    def __init__(self):
-        self.procs = {}
-
-    def start(self, name, host, binary, env):
-        log = open(os.path.join(WORK, f"{name}.log"), "ab")
-        # Nothing of the test run's own instance (its *_URL): a clean
-        # environment, but for the sanitizers' options.
-        env = {**{k: v for k, v in os.environ.items() if k.endswith("SAN_OPTIONS")}, **env}
-        cmd = ["ip", "netns", "exec", NS[host], "env", "-i"] + [f"{k}={v}" for k, v in env.items()] + [
-            os.path.join(BIN, binary)]
-        # ip netns exec execs the binary: the pid is the binary's.
-        self.procs[name] = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
-
-    def alive(self, name):
-        return self.procs[name].poll() is None
-
-    def stop_all(self, timeout=15):
-        status = {}
-        for name, p in self.procs.items():
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for name, p in self.procs.items():
-            try:
-                status[name] = p.wait(timeout)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                status[name] = f"still running {timeout} s after SIGTERM"
-        return status
-
-
-def wait_for(what, cond, timeout):
-    end = time.time() + timeout
-    while time.time() < end:
-        if cond():
-            return True
-        time.sleep(0.1)
-    raise DrillFailure(f"{what}: not within {timeout} s")
+def on_host(h):
+    """How a process runs on host h: `ip netns exec` execs the binary, whose
+    pid stays the one Procs knows."""
+    return [IP, "netns", "exec", NS[h]]
 
 
 def listening(host, port):
-    out = run("ip", "netns", "exec", NS[host], "ss", "-Hltn", f"sport = :{port}", check=False).stdout
+    out = run(IP, "netns", "exec", NS[host], "ss", "-Hltn", f"sport = :{port}", check=False).stdout
     return out.strip() != ""
-
-
-# ------------------------------------------------------------------ load
-
-class Load:
-    """WORKERS clients, each creating a user, reading one back, and every
-    fourth round creating an order (order-svc checks the user through its
-    own dialer): one record per request."""
-
-    def __init__(self, host, port):
-        self.host, self.port = host, port
-        self.records = []  # (start, end, kind, status, request id, created id)
-        self.lock = threading.Lock()
-        self.stop = threading.Event()
-        self.threads = [threading.Thread(target=self.client, args=(i,), daemon=True) for i in range(WORKERS)]
-
-    def start(self):
-        for t in self.threads:
-            t.start()
-
-    def finish(self):
-        self.stop.set()
-        for t in self.threads:
-            t.join(RPC_TIMEOUT_MS / 1000 + 10)
-
-    def request(self, conn, kind, method, path, body):
-        t = time.time()
-        try:
-            conn.request(method, path, body=json.dumps(body) if body is not None else None,
-                         headers={"Content-Type": "application/json"})
-            r = conn.getresponse()
-            data = r.read()
-            status, rid = r.status, r.getheader("X-Request-Id", "")
-            created = json.loads(data).get("id") if status == 201 else None
-        except (OSError, http.client.HTTPException, ValueError) as e:
-            conn.close()
-            status, rid, created = f"error: {e}", "", None
-        with self.lock:
-            self.records.append((t, time.time(), kind, status, rid, created))
-        return status, created
-
-    def client(self, i):
-        conn = http.client.HTTPConnection(self.host, self.port, timeout=RPC_TIMEOUT_MS / 1000 + 5)
-        n, mine = 0, []
-        while not self.stop.is_set():
-            n += 1
-            status, uid = self.request(conn, "create", "POST", "/users",
-                                       {"name": "Drill", "email": f"drill-{i}-{n}-{int(T0)}@example.com"})
-            if uid:
-                mine.append(uid)
-            if mine:
-                self.request(conn, "read", "GET", f"/users/{mine[(n * 7) % len(mine)]}", None)
-                if n % 4 == 0:
-                    self.request(conn, "order", "POST", "/orders",
-                                 {"userId": mine[-1], "product": "Drill", "price": 100})
-            time.sleep(PAUSE_S)
-        conn.close()
-
-    def snapshot(self):
-        with self.lock:
-            return list(self.records)
 
 
 def served(name):
@@ -334,37 +193,12 @@ def first_after(name, t):
     return min(times) if times else None
 
 
-def nng_cycle_only(name, status):
-    """True when NAME's only fault at exit is LeakSanitizer finding nothing
-    but indirect leaks: the signature of a cycle of nng 1.5.2's own objects
-    it never frees (tests/lsan-nng1518.supp says more). Seen here once in
-    about six sanitized runs, in order-svc at SIGTERM: its listener, the
-    listener's TLS configuration and one accepted TLS connection, 84 KB, all
-    indirect. Said loudly, not failed; a direct leak (something of ours
-    lost) or any other sanitizer report still fails."""
-    if status not in (-signal.SIGABRT, 23):  # abort_on_error=1, else LSan's exit code
-        return False
-    try:
-        with open(os.path.join(WORK, f"{name}.log"), errors="replace") as f:
-            text = f.read()
-    except FileNotFoundError:
-        return False
-    if "LeakSanitizer: detected memory leaks" not in text or "Direct leak" in text:
-        return False
-    if len(re.findall(r"ERROR: \w+Sanitizer", text)) != 1:
-        return False
-    say(f"NOTE: {name} exited with only indirect leaks (nng's own cycle at shutdown), not failed: "
-        f"its log is kept, {WORK}/{name}.log")
-    KEEP_LOGS.append(name)
-    return True
-
-
 # ------------------------------------------------------------------ the drill
 
-def drill(addr, procs):
+def drill(addr, procs, servers):
     reg = registry()
     tls = os.environ.get("RPC_TLS", "on") != "off"
-    senv = shell_env(servers("env").stdout)
+    senv = servers.vars()
     scheme = "tls+tcp" if tls else "tcp"
     base = {"PATH": "/usr/bin:/bin", "REDIS_URL": senv["REDIS_URL"], "AMQP_URL": senv["AMQP_URL"],
             "REDIS_TIMEOUT_MS": "500", "OUTBOX_POLL_MS": "200", "LOG_FORMAT": "json", "WORKERS": "4"}
@@ -376,26 +210,22 @@ def drill(addr, procs):
         host = name if name in ("user-svc", "order-svc") else "127.0.0.1"
         base[url_var] = f"{scheme}://{host}:{port}"
 
-    def role_env(role):
-        if not tls:
-            return {}
-        out = run("bash", "-c", f'. "{SRC}/scripts/lib/rpc_tls.sh"; rpc_tls_role_env "$1" "$2"', "-",
-                  senv["RPC_TLS_DIR"], role).stdout
-        return dict(line.split("=", 1) for line in out.splitlines())
+    tls_dir = senv["RPC_TLS_DIR"] if tls else ""
 
     def start_user(h):
-        procs.start(f"user-svc-{h}", h, "user-svc",
-                    {**base, **role_env("user-svc"), "LOG_LEVEL": "debug",
-                     "RPC_LISTEN_URL": f"{scheme}://0.0.0.0:5001"})
+        procs.start(f"user-svc-{h}", "user-svc",
+                    {**base, **role_env(tls_dir, "user-svc"), "LOG_LEVEL": "debug",
+                     "RPC_LISTEN_URL": f"{scheme}://0.0.0.0:5001"}, host=h)
 
     callers = {"RPC_RESOLVE_INTERVAL_MS": str(RESOLVE_MS), "LOG_LEVEL": "info"}
     start_user("u1")
     start_user("u2")
-    procs.start("order-svc", "os", "order-svc",
-                {**base, **role_env("order-svc"), **callers, "RPC_LISTEN_URL": f"{scheme}://0.0.0.0:5002"})
-    procs.start("gateway", "gw", "gateway",
-                {**base, **role_env("gateway"), **callers, "GATEWAY_PORTS": "3000", "GATEWAY_BIND": "0.0.0.0",
-                 "RPC_TIMEOUT_MS": str(RPC_TIMEOUT_MS)})
+    procs.start("order-svc", "order-svc",
+                {**base, **role_env(tls_dir, "order-svc"), **callers, "RPC_LISTEN_URL": f"{scheme}://0.0.0.0:5002"},
+                host="os")
+    procs.start("gateway", "gateway",
+                {**base, **role_env(tls_dir, "gateway"), **callers, "GATEWAY_PORTS": "3000", "GATEWAY_BIND": "0.0.0.0",
+                 "RPC_TIMEOUT_MS": str(RPC_TIMEOUT_MS)}, host="gw")
     for name, h, port in (("user-svc-u1", "u1", 5001), ("user-svc-u2", "u2", 5001), ("order-svc", "os", 5002)):
         wait_for(f"{name} listening", lambda: listening(h, port) or not procs.alive(name), 60)
         expect(procs.alive(name), f"{name} started (its log: {WORK}/{name}.log)")
@@ -412,7 +242,7 @@ def drill(addr, procs):
 
     wait_for("the gateway answering GET /users/1 with 404", gateway_answers, 30)
 
-    load = Load(addr["gw"], 3000)
+    load = Load(3000, host=addr["gw"], pause=PAUSE_S)
     load.start()
     time.sleep(6)
 
@@ -494,61 +324,31 @@ def drill(addr, procs):
     by_order = order_calls([r for r in load.snapshot() if r[0] > t_join], ("u1", "u2", "u3"))
     expect(min(by_order.values()) > 0, f"order-svc's calls to user-svc reach all three replicas at the end: {by_order}")
 
-    # 4. Nothing lost.
-    recs = load.snapshot()
-    users = [r[5] for r in recs if r[2] == "create" and r[3] == 201]
-    orders = [r[5] for r in recs if r[2] == "order" and r[3] == 201]
-    fails = [r for r in recs if r[3] not in (200, 201)]
-    say(f"load: {len(recs)} requests, {len(users)} users and {len(orders)} orders created, {len(fails)} failed")
+    # 4. Nothing lost: every 201 has its row, every user (those behind a 503
+    # too) its event logged once, once the relays (replica 1's held rows
+    # until its link came back) have published.
+    fails = check_ledger(load, procs, {"users": senv["USER_DB_URL"], "orders": senv["ORDER_DB_URL"]})
     expect(len(fails) == len(failed), "no failure outside the cut")
-    psql = lambda url, q: run("psql", "-X", "-At", url, "-c", q).stdout.split()
-    rows = set(map(int, psql(senv["USER_DB_URL"], "select id from users")))
-    missing = [u for u in users if u not in rows]
-    expect(not missing, f"every 201 user has its row ({len(users)}; missing: {missing[:5]})")
-    orows = set(map(int, psql(senv["ORDER_DB_URL"], "select id from orders")))
-    missing = [o for o in orders if o not in orows]
-    expect(not missing, f"every 201 order has its row ({len(orders)}; missing: {missing[:5]})")
-
-    def logged():
-        counts = {}
-        with open(os.path.join(WORK, "order-svc.log"), errors="replace") as f:
-            for m in re.finditer(r"user_created id=(\d+) email=", f.read()):
-                counts[int(m.group(1))] = counts.get(int(m.group(1)), 0) + 1
-        return counts
-
-    # Every user in the database (those behind a 503 too), once the relays
-    # (replica 1's held rows until its link came back) have published.
-    try:
-        wait_for("every user's event logged", lambda: rows <= set(logged()), 30)
-    except DrillFailure:
-        pass
-    counts = logged()
-    unlogged = sorted(rows - set(counts))
-    twice = sorted(u for u, n in counts.items() if n > 1)
-    expect(not unlogged, f"every user's user_created event reached order-svc ({len(rows)} users; "
-                         f"not logged: {unlogged[:5]})")
-    expect(not twice, f"each event logged once (twice or more: {twice[:5]})")
     return procs
 
 
 def main():
-    global DRILL_BASE, SERVERS_ADDRESS
     if os.geteuid() != 0:
         print("multihost drill: SKIPPED: needs root (network namespaces, veth pairs, /etc/netns)")
         return SKIP
-    if shutil.which("ip") is None or run("ip", "netns", "list", check=False).returncode != 0:
+    if shutil.which("ip") is None or ip("netns", "list", check=False).returncode != 0:
         print("multihost drill: SKIPPED: `ip netns` is not available (iproute2)")
         return SKIP
-    DRILL_BASE = main_base() + 340
     cleanup_network()
     probe = ip("netns", "add", NS["net"], check=False)
     if probe.returncode != 0:
         print(f"multihost drill: SKIPPED: cannot add a network namespace: {probe.stderr.strip()}")
         return SKIP
     ip("netns", "del", NS["net"])
-    servers("destroy")
+    servers = Servers({}, run_id=RUN_ID)
+    servers("destroy", check=False)
     os.makedirs(WORK, exist_ok=True)
-    procs = Procs()
+    procs = Procs(BIN, WORK, on_host)
     status = 1
     try:
         addr = addresses(pick_subnet())
@@ -557,14 +357,12 @@ def main():
         for h in ("gw", "os"):
             got = resolve(h, "user-svc")
             expect(got == sorted([addr["u1"], addr["u2"]]), f"user-svc resolves to both replicas in {NS[h]}: {got}")
-        SERVERS_ADDRESS = addr["root"]
-        r = servers("start")
-        if r.returncode != 0:
-            raise DrillFailure(f"scripts/servers start {RUN_ID} failed:\n{r.stderr}")
-        say(f"backing servers on {addr['root']} (instance {RUN_ID}, port base {DRILL_BASE})")
-        drill(addr, procs)
+        servers.env["SERVERS_ADDRESS"] = addr["root"]  # the backing servers listen on the bridge
+        servers("start")
+        say(f"backing servers on {addr['root']} (instance {RUN_ID}, port base {servers.base})")
+        drill(addr, procs, servers)
         exits = procs.stop_all()
-        bad = {n: s for n, s in exits.items() if s != 0 and not nng_cycle_only(n, s)}
+        bad = {n: s for n, s in exits.items() if s != 0 and not procs.nng_cycle_only(n, s)}
         expect(not bad, f"every process exits 0 on SIGTERM ({bad or len(exits)})")
         status = 0
     except DrillFailure as e:
@@ -577,13 +375,12 @@ def main():
         if status != 0:
             for name in procs.procs:
                 say(f"---- last lines of {name}.log")
-                with open(os.path.join(WORK, f"{name}.log"), errors="replace") as f:
-                    print("".join(f.readlines()[-15:]), end="")
+                print("".join(procs.log(name).splitlines(keepends=True)[-15:]), end="")
         cleanup_network()
-        servers("stop")
-        say(f"total {time.time() - T0:.1f} s")
-    if status == 0 and not KEEP_LOGS:
-        servers("destroy")
+        servers("stop", check=False)
+        say("multihost drill: done")
+    if status == 0 and not procs.kept:
+        servers("destroy", check=False)
     return status
 
 
