@@ -17,16 +17,40 @@
  * each is parsed and planned once per connection, not once per call. */
 #define PREPARED_MAX 32
 
+/* The longest reason kept from libpq (every host's, joined): three hosts'
+ * refusals with their hints fit. */
+#define DB_ERROR_MAX 1024
+
 struct db {
 	char *url;
-	char last_error[256]; /* why the last connect failed, for the start-up wait */
-	bool failing;         /* connects have failed since the last success */
+	char last_error[DB_ERROR_MAX]; /* why the last connect failed, for the start-up wait */
+	bool failing;                  /* connects have failed since the last success */
 	PGconn *pg;
 	db_hosts hosts; /* a multi-host URL's hosts, tried from the one that last worked */
 	backoff retry;
 	const char *prepared[PREPARED_MAX]; /* copies; index i is statement "s<i>" */
 	int n_prepared;
 };
+
+/* msg's lines (libpq writes one or two per host it tried, and a statement
+ * error's detail on more) joined with "; " into out, each without its
+ * leading tab and without the final newline; cut with "..." when longer
+ * than out. */
+static void
+db_error_lines(const char *msg, char *out, size_t len)
+{
+	size_t used = 0;
+	out[0]      = '\0';
+	for (const char *p = msg; *p != '\0' && used < len;) {
+		p += strspn(p, " \t\n");
+		size_t n = strcspn(p, "\n");
+		if (n > 0)
+			used += (size_t) snprintf(out + used, len - used, "%s%.*s", used > 0 ? "; " : "", (int) n, p);
+		p += n;
+	}
+	if (used >= len && len > 4)
+		memcpy(out + len - 4, "...", 4);
+}
 
 static void
 forget_prepared(db *d)
@@ -139,15 +163,17 @@ db_conn(db *d, rpc_status *st)
 	 * after dbname override the URL's; NULL ones are ignored. */
 	const char *host, *hostaddr, *port;
 	db_hosts_order(&d->hosts, &host, &hostaddr, &port);
-	const char *keys[] = {
-	    "dbname", "host", "hostaddr", "port", "connect_timeout", "options", "application_name", NULL};
-	const char *values[] = {d->url, host, hostaddr, port, "2", "-c statement_timeout=5000", "microservices", NULL};
+	const char *keys[]   = {"dbname", "host", "hostaddr", "port", "target_session_attrs", "connect_timeout",
+	      "options", "application_name", NULL};
+	const char *values[] = {d->url, host, hostaddr, port, d->hosts.session_attrs, "2", "-c statement_timeout=5000",
+	    "microservices", NULL};
 	backoff_attempt(&d->retry);
 	d->pg = PQconnectdbParams(keys, values, 1);
 	if (d->pg == NULL || PQstatus(d->pg) != CONNECTION_OK) {
-		char reason[256];
-		snprintf(reason, sizeof(reason), "%s", d->pg != NULL ? PQerrorMessage(d->pg) : "out of memory");
-		reason[strcspn(reason, "\n")] = '\0';
+		/* libpq gives each host's failure on lines of its own: all of
+		 * them, not only the first host's. */
+		char reason[sizeof(d->last_error)];
+		db_error_lines(d->pg != NULL ? PQerrorMessage(d->pg) : "out of memory", reason, sizeof(reason));
 		env_scrub(reason, sizeof(reason), d->url); /* libpq may quote a part of the URL */
 		snprintf(d->last_error, sizeof(d->last_error), "%s", reason);
 		drop(d);
@@ -196,10 +222,13 @@ db_failed(db *d, const PGresult *res, const char *what, rpc_status *st)
 	if (wrong_server(state)) {
 		/* Dropped, so the next connect (after the backoff) asks libpq
 		 * again, which with target_session_attrs=read-write finds the
-		 * server that takes writes now. */
+		 * server that takes writes now. A read-only server is not the
+		 * one to start at either: the next connect goes through the
+		 * list from its start (db_hosts.h). */
+		if (strcmp(state, "25006") == 0)
+			db_hosts_forget(&d->hosts);
 		/* The reason the start-up wait reports (db_migrate_at_start). */
-		snprintf(d->last_error, sizeof(d->last_error), "%s", msg);
-		d->last_error[strcspn(d->last_error, "\n")] = '\0';
+		db_error_lines(msg, d->last_error, sizeof(d->last_error));
 		log_warn(NULL, "db_wrong_server during=%s sqlstate=%s reason=\"%s\" reconnecting=yes", what, state,
 		    d->last_error);
 		drop(d);

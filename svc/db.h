@@ -33,6 +33,13 @@ int db_check_conninfo(const char *text, char *err, size_t errlen);
  * and gets the text. */
 int db_env_parse_conninfo(const char *text, void *out, char *err, size_t errlen);
 
+/* Logs, once at start, what connects will do with a multi-host url that
+ * variable (e.g. "USER_DB_URL") gave: target_session_attrs=read-write added
+ * when it has none (info), or a warning when its value accepts a server
+ * that cannot take writes (any, read-only, standby, prefer-standby). Says
+ * nothing for one host. */
+void db_log_url(const char *variable, const char *url);
+
 /* Creates a handle for url (a libpq URI or conninfo); does not connect yet.
  * Returns NULL when out of memory. */
 db *db_new(const char *url);
@@ -41,24 +48,26 @@ db *db_new(const char *url);
 void db_free(db *d);
 
 /* Returns a live connection, connecting (at most every backoff step) when
- * needed. On failure returns NULL with UNAVAILABLE in st. Borrowed until
- * the next call on d. A connect takes at most 2 s per host of the URL
- * (connect_timeout, which overrides the URL's); with several hosts libpq
- * tries them in turn, starting at the one that last took a connection of
- * this process (db_hosts.h) and, with target_session_attrs=read-write,
- * takes the first that accepts writes (a standby promoted meanwhile is
- * found by the next connect). A connection the server closed while it was idle is
- * replaced at once, unless it was inside a transaction: then NULL
- * (UNAVAILABLE), since the rest of that transaction must not run on a new
- * connection without it. */
+ * needed. On failure returns NULL with UNAVAILABLE in st (every host's
+ * reason is logged). Borrowed until the next call on d. A connect takes at
+ * most 2 s per host of the URL (connect_timeout, which overrides the
+ * URL's); with several hosts libpq tries them in turn and takes the first
+ * that accepts writes (target_session_attrs=read-write, added when the URL
+ * has none: a standby promoted meanwhile is found by the next connect),
+ * starting, with read-write or primary, at the one that last took a
+ * connection of this process (db_hosts.h). A connection the server closed
+ * while it was idle is replaced at once, unless it was inside a
+ * transaction: then NULL (UNAVAILABLE), since the rest of that transaction
+ * must not run on a new connection without it. */
 PGconn *db_conn(db *d, rpc_status *st);
 
 /* Tells d that a statement failed: if the connection is broken, or its
- * server cannot serve us (25006 read-only: a standby; class 08; 57P01-03
- * shutting down), it is dropped (and reconnected later) and UNAVAILABLE is
- * returned; otherwise the SQLSTATE maps to a code (23505 → ALREADY_EXISTS,
- * 57014 statement timeout → UNAVAILABLE, else INTERNAL).
- * The server's text goes to the log, not to st. */
+ * server cannot serve us (25006 read-only: a standby, which is then no
+ * longer the host to start at; class 08; 57P01-03 shutting down), it is
+ * dropped (and reconnected later) and UNAVAILABLE is returned; otherwise
+ * the SQLSTATE maps to a code (23505 → ALREADY_EXISTS, 57014 statement
+ * timeout → UNAVAILABLE, else INTERNAL). The server's text goes to the
+ * log, not to st. */
 rpc_code db_failed(db *d, const PGresult *res, const char *what, rpc_status *st);
 
 /* Runs one parameterised statement (text parameters) on d's connection.

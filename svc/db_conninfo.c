@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "base/env.h"
+#include "base/log.h"
 #include "base/net_check.h"
 #include "svc/db_hosts.h"
 
@@ -229,4 +230,28 @@ db_env_parse_conninfo(const char *text, void *out, char *err, size_t errlen)
 		return -1;
 	*(const char **) out = text;
 	return 0;
+}
+
+void
+db_log_url(const char *variable, const char *url)
+{
+	db_hosts h;
+	if (db_hosts_init(&h, url) != 0 || h.n < 2) {
+		db_hosts_free(&h);
+		return;
+	}
+	/* One line at start, so that what connects do is not a surprise
+	 * (db_hosts.h says why). */
+	if (h.session_attrs != NULL)
+		log_info(NULL,
+		    "db_url_session_attrs_added variable=%s hosts=%d target_session_attrs=%s reason=\"several hosts "
+		    "and no target_session_attrs: only a server that takes writes is connected to\"",
+		    variable, h.n, h.session_attrs);
+	else if (!h.prefer)
+		log_warn(NULL,
+		    "db_url_accepts_read_only_servers variable=%s hosts=%d target_session_attrs=%s reason=\"a "
+		    "connect may take a standby, where every write fails (503) until the connection is made "
+		    "again: give target_session_attrs=read-write (or leave it out)\"",
+		    variable, h.n, h.given);
+	db_hosts_free(&h);
 }

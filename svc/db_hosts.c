@@ -1,4 +1,5 @@
-/* db_hosts.h: reorder a multi-host URL to start at the host that worked. */
+/* db_hosts.h: which hosts of a multi-host URL are taken, and the order in
+ * which they are tried. */
 #include "svc/db_hosts.h"
 
 #include <stdatomic.h>
@@ -66,7 +67,7 @@ db_hosts_init(db_hosts *h, const char *url)
 	PQconninfoOption *opts = PQconninfoParse(url, NULL);
 	if (opts == NULL)
 		return 0;
-	const char *host = NULL, *hostaddr = NULL, *port = NULL;
+	const char *host = NULL, *hostaddr = NULL, *port = NULL, *attrs = NULL;
 	for (const PQconninfoOption *o = opts; o->keyword != NULL; o++) {
 		if (strcmp(o->keyword, "host") == 0)
 			host = o->val;
@@ -74,12 +75,24 @@ db_hosts_init(db_hosts *h, const char *url)
 			hostaddr = o->val;
 		else if (strcmp(o->keyword, "port") == 0)
 			port = o->val;
+		else if (strcmp(o->keyword, "target_session_attrs") == 0)
+			attrs = o->val;
 	}
+	/* PGTARGETSESSIONATTRS fills in for the URL (PQconninfoParse reads
+	 * no environment): libpq's order is the URL's value, then it. */
+	if (attrs == NULL || attrs[0] == '\0')
+		attrs = getenv("PGTARGETSESSIONATTRS");
+	snprintf(h->given, sizeof(h->given), "%s", attrs != NULL ? attrs : "");
 	int n_host = db_hosts_count(host), n_addr = db_hosts_count(hostaddr);
 	int n  = n_addr > n_host ? n_addr : n_host;
 	int rc = 0;
 	if (n >= 2) {
-		h->n        = n;
+		h->n = n;
+		/* Only a server that takes writes may be taken (db_hosts.h). */
+		if (h->given[0] == '\0')
+			h->session_attrs = "read-write";
+		h->prefer =
+		    h->session_attrs != NULL || strcmp(h->given, "read-write") == 0 || strcmp(h->given, "primary") == 0;
 		h->url_hash = fnv1a(url);
 		/* db_check_conninfo made sure the counts agree (or one port). */
 		if ((n_host == n && (h->host = split(host, n)) == NULL) ||
@@ -127,7 +140,7 @@ void
 db_hosts_order(db_hosts *h, const char **host, const char **hostaddr, const char **port)
 {
 	*host = *hostaddr = *port = NULL;
-	int start                 = h->n >= 2 ? first(h) : 0;
+	int start                 = h->prefer ? first(h) : 0;
 	if (start == 0)
 		return;
 	const char *hs = join_from(h->host, h->n, start, h->lists[0], sizeof(h->lists[0]));
@@ -144,7 +157,7 @@ db_hosts_order(db_hosts *h, const char **host, const char **hostaddr, const char
 void
 db_hosts_connected(db_hosts *h, PGconn *pg)
 {
-	if (h->n < 2)
+	if (!h->prefer)
 		return;
 	/* PQhost is the host name given, else the hostaddr; PQport the port
 	 * given, else the default. */
@@ -163,4 +176,15 @@ db_hosts_connected(db_hosts *h, PGconn *pg)
 		atomic_store(&preferred, (uint64_t) h->url_hash << 32 | (uint64_t) (i + 1));
 		return;
 	}
+}
+
+void
+db_hosts_forget(const db_hosts *h)
+{
+	if (h->n < 2)
+		return;
+	/* Only this URL's preference: another URL's is another server's. */
+	uint64_t p = atomic_load(&preferred);
+	while (p >> 32 == h->url_hash && !atomic_compare_exchange_weak(&preferred, &p, 0))
+		;
 }

@@ -1,27 +1,48 @@
-/* The order in which a connection string's hosts are tried (issue 20).
- * libpq tries the hosts of a multi-host URL in their written order, each up
- * to connect_timeout; after a failover the first may be a dead machine that
+/* Which of a connection string's hosts are taken, and in which order they
+ * are tried (issue 20). Private to svc/ (db.c, db_conninfo.c).
+ *
+ * Taken: every service writes on each of its connections, and libpq's
+ * default target_session_attrs=any takes the first host that answers, which
+ * while the primary is down is a standby (every write then fails with
+ * SQLSTATE 25006). So a URL with several hosts and no target_session_attrs
+ * is connected with read-write added: only a server that takes writes is
+ * taken. A value the URL gives is kept (the start-up log warns about one
+ * that accepts a server without writes: db_log_url).
+ *
+ * Order: libpq tries the hosts in their written order, each up to
+ * connect_timeout; after a failover the first may be a dead machine that
  * answers nothing, so every reconnect would wait out its timeout before
- * reaching the new primary. db_hosts starts the list at the host that last
+ * reaching the new primary. When only a server that takes writes is taken
+ * (read-write or primary), db_hosts starts the list at the host that last
  * took a connection from any handle of this process with the same URL, and
  * goes on in the written order from there (wrapping), so libpq still tries
- * them all. Private to svc/ (db.c, db_conninfo.c). */
+ * them all. With any other value the host that last worked may be the one
+ * that cannot take writes (a standby taken while the primary was down), and
+ * starting there would keep the service on it after the primary is back:
+ * then the written order is kept. */
 #ifndef SVC_DB_HOSTS_H
 #define SVC_DB_HOSTS_H
 
 #include <libpq-fe.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 typedef struct db_hosts {
-	int n;               /* hosts in the URL; below 2, nothing is reordered */
-	char **host;         /* n elements each ("" when not given), or NULL */
-	char **hostaddr;     /* likewise */
-	char **port;         /* n elements, or NULL when one port (or none) serves all */
-	uint32_t url_hash;   /* which URL the process-wide preference is about */
-	char lists[3][1024]; /* the reordered host, hostaddr and port lists */
+	int n;                     /* hosts in the URL when 2 or more, else 0 */
+	const char *session_attrs; /* "read-write" to add when n >= 2 and the URL has no
+	                            * target_session_attrs; else NULL (static) */
+	bool prefer;               /* n >= 2 and only a server that takes writes is taken:
+	                            * start at the host that last worked */
+	char **host;               /* n elements each ("" when not given), or NULL */
+	char **hostaddr;           /* likewise */
+	char **port;               /* n elements, or NULL when one port (or none) serves all */
+	uint32_t url_hash;         /* which URL the process-wide preference is about */
+	char lists[3][1024];       /* the reordered host, hostaddr and port lists */
+	char given[32];            /* the URL's target_session_attrs, "" when none */
 } db_hosts;
 
-/* Reads url's host, hostaddr and port lists. Returns 0, or -1 when out of
+/* Reads url's host, hostaddr and port lists and its target_session_attrs
+ * (else PGTARGETSESSIONATTRS's). Returns 0, or -1 when out of
  * memory (h is then empty; a URL libpq cannot parse leaves it empty too:
  * db_check_conninfo refused it before). */
 int db_hosts_init(db_hosts *h, const char *url);
@@ -38,7 +59,11 @@ int db_hosts_count(const char *list);
 void db_hosts_order(db_hosts *h, const char **host, const char **hostaddr, const char **port);
 
 /* Records which host pg (connected with db_hosts_order's lists) reached, as
- * the one to start at next time. */
+ * the one to start at next time (only when h->prefer). */
 void db_hosts_connected(db_hosts *h, PGconn *pg);
+
+/* Forgets the host that last worked, for h's URL: its server refused a
+ * write (25006), so the next connect goes through the list from the start. */
+void db_hosts_forget(const db_hosts *h);
 
 #endif

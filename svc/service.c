@@ -35,6 +35,7 @@ svc_main(const svc_declaration *decl, int argc, char **argv)
 	signals_block_stop(&stop);
 	long max_fds = fd_limit_raise(); /* each connection holds one */
 
+	db_log_url(cfg.db_variable != NULL ? cfg.db_variable : "the database URL", cfg.db_url);
 	int migrated = db_migrate_at_start(
 	    cfg.db_url, decl->migration_lock, decl->migrations, decl->n_migrations, &stop, (int) cfg.db_wait_s);
 	if (migrated != 0)

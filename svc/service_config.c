@@ -197,6 +197,7 @@ svc_config_load(svc_config *cfg, const svc_config_spec *spec, const char *summar
 	if (action != ENV_RUN)
 		return action;
 	cfg->listen_variable = listen_apart ? "RPC_LISTEN_URL" : reg->url_variable;
+	cfg->db_variable     = reg->db_url_variable;
 	/* TLS on means every RPC URL is tls+tcp://: where it listens and
 	 * every service URL it dials (its own settings that are nng URLs). */
 	int bad = rpc_tls_files_check(&cfg->tls, RPC_TLS_LISTENS, rpc_tls_variable_names, err, sizeof(err)) != 0 ||

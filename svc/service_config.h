@@ -25,6 +25,7 @@ typedef struct svc_config {
 	const char *service_url;     /* <url_variable> (e.g. USER_SVC_URL) when RPC_LISTEN_URL is set:
 	                              * what callers dial, maybe a list; else NULL */
 	const char *db_url;          /* <db_url_variable>, e.g. USER_DB_URL */
+	const char *db_variable;     /* its name, for messages */
 	long db_wait_s;              /* DB_WAIT_S: 0 waits for PostgreSQL until stopped */
 	long workers;                /* WORKERS */
 	const char *redis_url;       /* REDIS_URL */

@@ -228,8 +228,9 @@ class Load:
     of its users back, and every fourth round creating an order: one record
     per request, (start, end, kind, status, request id, created id)."""
 
-    def __init__(self, port, host="127.0.0.1", pause=PAUSE_S):
+    def __init__(self, port, host="127.0.0.1", pause=PAUSE_S, tag=None):
         self.host, self.port, self.pause = host, port, pause
+        self.tag = tag or int(T0 * 1000)  # in each email: a second Load of the run makes new ones
         self.records = []
         self.lock = threading.Lock()
         self.halt = threading.Event()
@@ -267,7 +268,7 @@ class Load:
         while not self.halt.is_set():
             n += 1
             status, uid = self.request(conn, "create", "POST", "/users",
-                                       {"name": "Drill", "email": f"fo-{i}-{n}-{int(T0 * 1000)}@example.com"})
+                                       {"name": "Drill", "email": f"fo-{i}-{n}-{self.tag}@example.com"})
             if uid:
                 mine.append(uid)
             if mine:

@@ -9,6 +9,7 @@
  * role and database. */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <criterion/redirect.h>
 #include <fcntl.h>
 #include <libpq-fe.h>
 #include <netinet/in.h>
@@ -359,4 +360,145 @@ Test(db_failover, start_up_waits_through_a_read_only_server, .init = setup, .fin
 	PGconn *c = admin(database);
 	cr_assert_eq(query_number(c, "SELECT count(*) FROM schema_migrations WHERE name = '001_test'"), 1);
 	PQfinish(c);
+}
+
+/* Issue 20's fault found later: with several hosts and libpq's default
+ * target_session_attrs=any, a connect taken by a standby while the primary
+ * was down stayed there (the host that last worked was tried first) and
+ * every write failed with 25006 until a restart. Here the same server is
+ * written twice, as two hosts, with a role whose sessions are read-only:
+ * without target_session_attrs, db adds read-write, so no connect takes a
+ * server that cannot write (reads are not served from it either), and the
+ * first connect after it takes writes again succeeds. */
+Test(db_failover, several_hosts_without_session_attrs_take_only_a_server_that_takes_writes, .init = setup,
+    .fini = teardown)
+{
+	char url[1024];
+	snprintf(url, sizeof(url), "postgresql://%s@%s,%s/%s", role, hosts, hosts, database);
+	char err[256];
+	cr_assert_eq(db_check_conninfo(url, err, sizeof(err)), 0, "%s", err);
+	set_read_only(true);
+	db *d = db_new(url);
+	rpc_status st;
+	cr_assert_eq(run(d, "SELECT count(*) FROM t", PGRES_TUPLES_OK, &st), RPC_UNAVAILABLE,
+	    "a multi-host URL without target_session_attrs took a read-only server");
+	cr_assert_not(db_connected(d));
+	set_read_only(false);
+	cr_assert_eq(
+	    run_until_ok(d, "INSERT INTO t VALUES (1)", PGRES_COMMAND_OK, 3000, &st), RPC_OK, "%s", st.message);
+	db_free(d);
+	/* A value the URL gives is kept: with any, the read-only server is
+	 * taken (and writes there are UNAVAILABLE, as on one host). */
+	snprintf(url, sizeof(url), "postgresql://%s@%s,%s/%s?target_session_attrs=any", role, hosts, hosts, database);
+	set_read_only(true);
+	d = db_new(url);
+	cr_assert_eq(run(d, "SELECT count(*) FROM t", PGRES_TUPLES_OK, &st), RPC_OK, "%s", st.message);
+	cr_assert_eq(run(d, "INSERT INTO t VALUES (2)", PGRES_COMMAND_OK, &st), RPC_UNAVAILABLE, "%s", st.message);
+	db_free(d);
+	cr_assert_eq(rows_in_t(), 1);
+}
+
+/* With a target_session_attrs that takes a server without writes (any),
+ * the host that last worked may be a standby: connects do not start there,
+ * but at the URL's first host each time (here a dead one, tried again). */
+Test(
+    db_failover, without_read_write_connects_do_not_start_at_the_host_that_last_worked, .init = setup, .fini = teardown)
+{
+	int port, fd = dead_listener(&port);
+	char url[1024];
+	snprintf(url, sizeof(url), "postgresql://%s@127.0.0.1:%d,%s/%s?target_session_attrs=any", role, port, hosts,
+	    database);
+	rpc_status st;
+	db *a = db_new(url);
+	cr_assert_eq(run(a, "INSERT INTO t VALUES (1)", PGRES_COMMAND_OK, &st), RPC_OK, "%s", st.message);
+	cr_assert_eq(reached(fd), 1, "the dead host was tried first");
+	db *b = db_new(url);
+	cr_assert_eq(run(b, "INSERT INTO t VALUES (2)", PGRES_COMMAND_OK, &st), RPC_OK, "%s", st.message);
+	cr_assert_eq(reached(fd), 1, "the host that last worked was tried first, with target_session_attrs=any");
+	db_free(a);
+	db_free(b);
+	close(fd);
+	cr_assert_eq(rows_in_t(), 2);
+}
+
+/* A server that refused a write as read-only (25006: a primary demoted, a
+ * name that moved) is no longer the host to start at: the connection is
+ * dropped and the next connect goes through the list from its start. */
+Test(db_failover, a_read_only_refusal_forgets_the_host_that_last_worked, .init = setup, .fini = teardown)
+{
+	int port, fd = dead_listener(&port);
+	char url[1024];
+	snprintf(url, sizeof(url), "postgresql://%s@127.0.0.1:%d,%s/%s?target_session_attrs=read-write", role, port,
+	    hosts, database);
+	rpc_status st;
+	db *a = db_new(url);
+	cr_assert_eq(run(a, "INSERT INTO t VALUES (1)", PGRES_COMMAND_OK, &st), RPC_OK, "%s", st.message);
+	cr_assert_eq(reached(fd), 1, "the dead host was tried first");
+	db *b = db_new(url);
+	cr_assert_eq(run(b, "INSERT INTO t VALUES (2)", PGRES_COMMAND_OK, &st), RPC_OK, "%s", st.message);
+	cr_assert_eq(reached(fd), 0, "the host that last worked was not tried first");
+	/* b's session turns read-only, as a server that stopped taking writes. */
+	cr_assert_eq(run(b, "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY", PGRES_COMMAND_OK, &st), RPC_OK,
+	    "%s", st.message);
+	cr_assert_eq(run(b, "INSERT INTO t VALUES (3)", PGRES_COMMAND_OK, &st), RPC_UNAVAILABLE, "%s", st.message);
+	cr_assert_not(db_connected(b), "the connection to a read-only server is kept");
+	/* The next connect (after the 100 ms backoff) starts at the first host. */
+	cr_assert_eq(
+	    run_until_ok(b, "INSERT INTO t VALUES (4)", PGRES_COMMAND_OK, 3000, &st), RPC_OK, "%s", st.message);
+	cr_assert_eq(reached(fd), 1, "the list was not gone through from its start");
+	db_free(a);
+	db_free(b);
+	close(fd);
+	cr_assert_eq(rows_in_t(), 3);
+}
+
+static void
+setup_and_capture_stderr(void)
+{
+	setup();
+	cr_redirect_stderr();
+}
+
+/* With several hosts, a failed connect's reason is every host's (libpq
+ * writes one line or two per host), joined with "; " and bounded. */
+Test(db_failover, a_failed_connect_reports_every_hosts_reason, .init = setup_and_capture_stderr, .fini = teardown)
+{
+	static const db_migration none[] = {{"001_none", "SELECT 1"}};
+	sigset_t no_signal;
+	sigemptyset(&no_signal);
+	/* Ports 1 and 2 on loopback refuse at once; a third host that is read-only. */
+	set_read_only(true);
+	char url[1024];
+	snprintf(url, sizeof(url), "postgresql://%s@127.0.0.1:1,127.0.0.1:2,%s/%s", role, hosts, database);
+	cr_assert_eq(db_migrate_at_start(url, 42, none, 1, &no_signal, 1), -1);
+	/* Many hosts: the reason is cut, not the line lost. */
+	char many[2048] = "";
+	size_t used     = (size_t) snprintf(many, sizeof(many), "postgresql://%s@", role);
+	for (int i = 1; i <= 30; i++)
+		used += (size_t) snprintf(many + used, sizeof(many) - used, "%s127.0.0.1:%d", i > 1 ? "," : "", i);
+	snprintf(many + used, sizeof(many) - used, "/%s", database);
+	cr_assert_eq(db_migrate_at_start(many, 42, none, 1, &no_signal, 1), -1);
+	fflush(stderr);
+	FILE *f = cr_get_redirected_stderr();
+	char line[8192];
+	int gave_up = 0;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (strstr(line, "db_wait_gave_up") == NULL)
+			continue;
+		gave_up++;
+		const char *reason = strstr(line, "reason=\"");
+		cr_assert_not_null(reason, "%s", line);
+		if (gave_up == 1) {
+			cr_assert_not_null(strstr(reason, "port 1 failed: Connection refused"), "%s", line);
+			cr_assert_not_null(
+			    strstr(reason, "; connection to server at \"127.0.0.1\", port 2 failed"), "%s", line);
+			cr_assert_not_null(strstr(reason, "session is read-only"), "%s", line);
+			cr_assert_null(strchr(reason, '\t'), "%s", line);
+		} else {
+			cr_assert_not_null(strstr(reason, "port 1 failed"), "%s", line);
+			cr_assert_not_null(strstr(reason, "...\""), "a cut reason ends with ...: %s", line);
+			cr_assert_lt(strlen(reason), 1100, "%s", line);
+		}
+	}
+	cr_assert_eq(gave_up, 2);
 }

@@ -2,6 +2,9 @@
  * found (tests/fuzz/corpus/fuzz_config/regression-*): what the Redis parser
  * takes as a password is what --help masks, and numbers are strict. */
 #include <criterion/criterion.h>
+#include <criterion/redirect.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -224,6 +227,78 @@ Test(config_urls, libpq_options_read_only_when_connecting_are_checked_at_start)
 	cr_assert_eq(db_check_conninfo("service=mydb", err, sizeof(err)), 0, "%s", err);
 	unsetenv("PGSERVICEFILE");
 	unlink(path);
+}
+
+static void
+capture_stderr(void)
+{
+	cr_redirect_stderr();
+}
+
+/* Issue 20: a multi-host *_DB_URL without target_session_attrs is
+ * connected with read-write added, and one that accepts a server without
+ * writes is warned about; the start-up line names the variable. Each case
+ * is logged under a variable of its own (Vn). */
+Test(config_urls, a_multi_host_database_url_says_at_start_what_its_connects_take, .init = capture_stderr)
+{
+	static const struct {
+		const char *url;
+		const char *event; /* NULL: no line */
+		const char *detail;
+	} cases[] = {
+	    {"postgresql://u@a:5432,b:5432/d", "db_url_session_attrs_added", "hosts=2 target_session_attrs=read-write"},
+	    {"host=a,b,c dbname=d", "db_url_session_attrs_added", "hosts=3 target_session_attrs=read-write"},
+	    {"hostaddr=10.0.0.1,10.0.0.2 dbname=d", "db_url_session_attrs_added", "hosts=2"},
+	    {"postgresql://u@a,b/d?target_session_attrs=any", "db_url_accepts_read_only_servers",
+	        "target_session_attrs=any reason=\"a connect may take a standby"},
+	    {"postgresql://u@a,b/d?target_session_attrs=read-only", "db_url_accepts_read_only_servers",
+	        "target_session_attrs=read-only"},
+	    {"postgresql://u@a,b/d?target_session_attrs=standby", "db_url_accepts_read_only_servers", "standby"},
+	    {"postgresql://u@a,b/d?target_session_attrs=prefer-standby", "db_url_accepts_read_only_servers",
+	        "prefer-standby"},
+	    {"postgresql://u@a,b/d?target_session_attrs=read-write", NULL, NULL},
+	    {"postgresql://u@a,b/d?target_session_attrs=primary", NULL, NULL},
+	    {"postgresql://u@a:5432/d", NULL, NULL},
+	    {"postgresql://u@a/d?target_session_attrs=any", NULL, NULL},
+	    {"postgresql://u:s3cret@a,b/d", "db_url_session_attrs_added", "hosts=2"},
+	};
+	size_t n = sizeof(cases) / sizeof(cases[0]);
+	char name[16];
+	for (size_t i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "V%zu", i);
+		db_log_url(name, cases[i].url);
+	}
+	/* PGTARGETSESSIONATTRS fills in for the URL, as libpq reads it. */
+	setenv("PGTARGETSESSIONATTRS", "read-write", 1);
+	db_log_url("ENV_RW", "postgresql://u@a,b/d");
+	setenv("PGTARGETSESSIONATTRS", "any", 1);
+	db_log_url("ENV_ANY", "postgresql://u@a,b/d");
+	unsetenv("PGTARGETSESSIONATTRS");
+	fflush(stderr);
+	char out[8192];
+	size_t len = fread(out, 1, sizeof(out) - 1, cr_get_redirected_stderr());
+	out[len]   = '\0';
+	for (size_t i = 0; i < n; i++) {
+		char key[32];
+		snprintf(key, sizeof(key), "variable=V%zu ", i);
+		const char *line = strstr(out, key);
+		if (cases[i].event == NULL) {
+			cr_assert_null(line, "%s: logged %s", cases[i].url, out);
+			continue;
+		}
+		cr_assert_not_null(line, "%s: no line in %s", cases[i].url, out);
+		const char *start = line;
+		while (start > out && start[-1] != '\n')
+			start--;
+		const char *end = strchr(line, '\n');
+		char text[512];
+		snprintf(text, sizeof(text), "%.*s", (int) (end - start), start);
+		cr_assert_not_null(strstr(text, cases[i].event), "%s: %s", cases[i].url, text);
+		cr_assert_not_null(strstr(text, cases[i].detail), "%s: %s", cases[i].url, text);
+		cr_assert_null(strstr(text, "s3cret"), "%s", text);
+	}
+	cr_assert_null(strstr(out, "variable=ENV_RW "), "%s", out);
+	cr_assert_not_null(strstr(out, "db_url_accepts_read_only_servers variable=ENV_ANY "), "%s", out);
 }
 
 Test(config_urls, redis_hosts_and_ports_are_checked)
