@@ -1,7 +1,7 @@
 /* gateway: wires configuration, the service clients and the HTTP server,
  * then waits for SIGINT or SIGTERM and shuts down in reverse. */
 #include <civetweb.h>
-#include <signal.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,9 +25,11 @@ main(int argc, char **argv)
 		log_warn(NULL, "gateway_rpc_plain reason=\"RPC_TLS_* are not set: RPC to the services is plain TCP, "
 		               "neither encrypted nor authenticated\"");
 
-	sigset_t stop_signals;
-	signals_block_stop(&stop_signals); /* main waits for them below */
-	long max_fds = fd_limit_raise();   /* each connection, HTTP or RPC, holds one */
+	if (signals_catch_stop() != 0) { /* main waits for them below */
+		log_error(NULL, "gateway_start_failed reason=\"cannot catch the stop signals: %s\"", strerror(errno));
+		return EXIT_FAILURE;
+	}
+	long max_fds = fd_limit_raise(); /* each connection, HTTP or RPC, holds one */
 
 	rpc_client *clients[CONTRACT_SERVICES_MAX] = {0};
 	rpc_status st;
@@ -58,8 +60,7 @@ main(int argc, char **argv)
 	for (size_t s = 0; s < contract_services_count; s++)
 		log_info(NULL, "gateway_service service=%s url=%s", contract_services[s].name, cfg.service_urls[s]);
 
-	int sig;
-	sigwait(&stop_signals, &sig);
+	int sig = signals_wait_stop(-1);
 	log_info(NULL, "gateway_stopping signal=%d", sig);
 
 	http_server_stop(server);

@@ -1,7 +1,7 @@
 /* events_consumer.h over librabbitmq 0.11. */
 #include "events_consumer.h"
 
-#include <amqp.h>
+#include "svc/rabbitmq.h"
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>

@@ -1,7 +1,6 @@
 /* broker.h over librabbitmq 0.11. */
 #include "svc/broker.h"
 
-#include <amqp_tcp_socket.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -4,7 +4,7 @@
 #ifndef SVC_BROKER_H
 #define SVC_BROKER_H
 
-#include <amqp.h>
+#include "svc/rabbitmq.h"
 #include <stdbool.h>
 #include <stddef.h>
 

@@ -10,6 +10,7 @@
 
 #include "base/env.h"
 #include "base/log.h"
+#include "base/signals.h"
 #include "svc/backoff.h"
 #include "svc/db_hosts.h"
 
@@ -370,8 +371,7 @@ db_ping(db *d, rpc_status *st)
 }
 
 int
-db_migrate_at_start(
-    const char *url, long long lock_key, const db_migration *migrations, size_t n, const sigset_t *stop, int max_wait_s)
+db_migrate_at_start(const char *url, long long lock_key, const db_migration *migrations, size_t n, int max_wait_s)
 {
 	db *d = db_new(url);
 	rpc_status st;
@@ -409,8 +409,7 @@ db_migrate_at_start(
 			    (long long) waited_ms / 1000, bound, d->last_error);
 			next_report = rpc_clock_ms() + 30000;
 		}
-		struct timespec one_second = {.tv_sec = 1};
-		if (sigtimedwait(stop, NULL, &one_second) > 0) {
+		if (signals_wait_stop(1000) > 0) {
 			log_info(NULL, "db_wait_stopped url=%s", shown);
 			result = 1;
 			break;

@@ -6,7 +6,6 @@
 #define SVC_DB_H
 
 #include <libpq-fe.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -95,12 +94,12 @@ rpc_code db_migrate(db *d, long long lock_key, const db_migration *migrations, s
 
 /* db_migrate at start-up: waits, retrying every second, while PostgreSQL is
  * not reachable yet (containers start in any order), until one of the stop
- * signals arrives or, when max_wait_s > 0, that many seconds have passed.
+ * signals arrives (base/signals.h: call signals_catch_stop first) or, when
+ * max_wait_s > 0, that many seconds have passed.
  * The wait is logged when it begins and every 30 s (db_waiting_for_postgres
  * with the URL, password masked, and libpq's reason). Returns 0 when
  * migrated, 1 when a stop signal came first (a clean stop: exit 0), -1
  * after the bound or a failed migration (logged). */
-int db_migrate_at_start(const char *url, long long lock_key, const db_migration *migrations, size_t n,
-    const sigset_t *stop, int max_wait_s);
+int db_migrate_at_start(const char *url, long long lock_key, const db_migration *migrations, size_t n, int max_wait_s);
 
 #endif

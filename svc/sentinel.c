@@ -2,6 +2,7 @@
 #include "svc/sentinel.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
 

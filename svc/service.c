@@ -2,7 +2,7 @@
  * shutdown in reverse. */
 #include "svc/service.h"
 
-#include <signal.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,13 +31,15 @@ svc_main(const svc_declaration *decl, int argc, char **argv)
 		    "authenticated, and any caller is served\"",
 		    event);
 
-	sigset_t stop;
-	signals_block_stop(&stop);
+	if (signals_catch_stop() != 0) {
+		log_error(NULL, "%s_start_failed reason=\"cannot catch the stop signals: %s\"", event, strerror(errno));
+		return EXIT_FAILURE;
+	}
 	long max_fds = fd_limit_raise(); /* each connection holds one */
 
 	db_log_url(cfg.db_variable != NULL ? cfg.db_variable : "the database URL", cfg.db_url);
 	int migrated = db_migrate_at_start(
-	    cfg.db_url, decl->migration_lock, decl->migrations, decl->n_migrations, &stop, (int) cfg.db_wait_s);
+	    cfg.db_url, decl->migration_lock, decl->migrations, decl->n_migrations, (int) cfg.db_wait_s);
 	if (migrated != 0)
 		return migrated > 0 ? EXIT_SUCCESS : EXIT_FAILURE; /* stopped while waiting: a clean stop */
 
@@ -78,8 +80,7 @@ svc_main(const svc_declaration *decl, int argc, char **argv)
 	log_info(NULL, "%s_started url=%s workers=%ld max_fds=%ld%s", event, rpc_server_url(server), cfg.workers,
 	    max_fds, detail);
 
-	int sig;
-	sigwait(&stop, &sig);
+	int sig = signals_wait_stop(-1);
 	log_info(NULL, "%s_stopping signal=%d", event, sig);
 	rpc_server_close(server); /* in-flight requests finish first */
 	svc_workers_close(workers);

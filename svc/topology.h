@@ -14,7 +14,7 @@
 #ifndef SVC_TOPOLOGY_H
 #define SVC_TOPOLOGY_H
 
-#include <amqp.h>
+#include "svc/rabbitmq.h"
 #include <stdbool.h>
 #include <stddef.h>
 

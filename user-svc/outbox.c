@@ -1,7 +1,7 @@
 /* outbox.h: claim a batch, publish with confirms, delete what was routed. */
 #include "outbox.h"
 
-#include <amqp.h>
+#include "svc/rabbitmq.h"
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdarg.h>

@@ -96,10 +96,71 @@ rpc_address_set_resolve(const rpc_dial_target *t, rpc_address_set *set)
 	return 0;
 }
 
+/* scheme without its address family ("tls+tcp4" -> "tls+tcp"), which nng
+ * 1.10 refuses (rpc_url_for_nng); family is set to AF_INET or AF_INET6 for
+ * a family scheme, AF_UNSPEC otherwise. */
+static void
+scheme_without_family(const char *scheme, char *out, size_t len, int *family)
+{
+	size_t n = strlen(scheme);
+	*family  = AF_UNSPEC;
+	if (n >= 4 && strncmp(scheme + n - 4, "tcp", 3) == 0 && (scheme[n - 1] == '4' || scheme[n - 1] == '6')) {
+		*family = scheme[n - 1] == '4' ? AF_INET : AF_INET6;
+		n--;
+	}
+	snprintf(out, len, "%.*s", (int) n, scheme);
+}
+
 int
 rpc_dial_target_url(const rpc_dial_target *t, const char *addr, char *out, size_t len)
 {
+	char scheme[sizeof(t->scheme)];
+	int family;
+	scheme_without_family(t->scheme, scheme, sizeof(scheme), &family);
 	bool v6 = strchr(addr, ':') != NULL;
-	int n   = snprintf(out, len, v6 ? "%s://[%s]:%s" : "%s://%s:%s", t->scheme, addr, t->port);
+	int n   = snprintf(out, len, v6 ? "%s://[%s]:%s" : "%s://%s:%s", scheme, addr, t->port);
 	return n < 0 || (size_t) n >= len ? -1 : 0;
+}
+
+int
+rpc_url_for_nng(const char *url, char *out, size_t len, int *lookup_error)
+{
+	nng_url *u;
+	*lookup_error = 0;
+	if (nng_url_parse(&u, url) != 0)
+		return -1;
+	char scheme[16], host[RPC_ADDRESS_LEN];
+	int family, rv = -1;
+	scheme_without_family(u->u_scheme, scheme, sizeof(scheme), &family);
+	if (family == AF_UNSPEC) {
+		rv = (size_t) snprintf(out, len, "%s", url) < len ? 0 : -1;
+		goto out;
+	}
+	unsigned char addr[16];
+	if (u->u_hostname[0] == '\0') {
+		snprintf(host, sizeof(host), "%s", family == AF_INET ? "0.0.0.0" : "::");
+	} else if (inet_pton(family, u->u_hostname, addr) == 1) {
+		snprintf(host, sizeof(host), "%s", u->u_hostname);
+	} else {
+		struct addrinfo hints = {.ai_family = family, .ai_socktype = SOCK_STREAM, .ai_protocol = IPPROTO_TCP};
+		struct addrinfo *res  = NULL;
+		int gai               = getaddrinfo(u->u_hostname, NULL, &hints, &res);
+		if (gai != 0) {
+			*lookup_error = gai;
+			goto out;
+		}
+		rpc_address_set set;
+		rpc_address_set_from_addrinfo(&set, res);
+		freeaddrinfo(res);
+		if (set.n == 0) {
+			*lookup_error = EAI_NONAME;
+			goto out;
+		}
+		snprintf(host, sizeof(host), "%s", set.addr[0]);
+	}
+	int n = snprintf(out, len, family == AF_INET6 ? "%s://[%s]:%s" : "%s://%s:%s", scheme, host, u->u_port);
+	rv    = n < 0 || (size_t) n >= len ? -1 : 0;
+out:
+	nng_url_free(u);
+	return rv;
 }

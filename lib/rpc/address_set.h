@@ -59,8 +59,23 @@ void rpc_address_set_from_addrinfo(rpc_address_set *set, const struct addrinfo *
  * (gai_strerror tells it) with *set empty. */
 int rpc_address_set_resolve(const rpc_dial_target *t, rpc_address_set *set);
 
-/* The nng URL that dials one address of t: "tls+tcp://10.0.0.5:5001",
+/* The nng URL that dials one address of t, in t's scheme without its
+ * family (rpc_url_for_nng says why): "tls+tcp://10.0.0.5:5001",
  * "tcp://[fd00::5]:5001". Returns 0, or -1 when out is too small. */
 int rpc_dial_target_url(const rpc_dial_target *t, const char *addr, char *out, size_t len);
+
+/* url as every nng version takes it. nng 1.10 refuses the tcp4:// and
+ * tcp6:// schemes and their tls+ forms (NNG_EADDRINVAL from listeners and
+ * dialers alike, seen on Debian 13's 1.10.1), which 1.5.2 takes; a numeric
+ * host carries its family by itself. So a family scheme becomes tcp://
+ * (tls+tcp://) with the host as an address of that family: a numeric one
+ * as written, an empty one (a listener's "any") as 0.0.0.0 or [::], a name
+ * as the first address getaddrinfo gives for the family (which is what
+ * nng 1.5.2 dials or binds). Any other URL is copied. Returns 0; or -1
+ * with *lookup_error set to getaddrinfo's code (gai_strerror tells it) for
+ * a name that does not resolve in the family, and to 0 for a URL nng
+ * cannot parse or an out too small. Blocking (a name is looked up): call
+ * it off any hot path. */
+int rpc_url_for_nng(const char *url, char *out, size_t len, int *lookup_error);
 
 #endif

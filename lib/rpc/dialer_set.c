@@ -375,7 +375,13 @@ rpc_dialer_set_open(
 			snprintf(tg->problem, sizeof(tg->problem), "%s: lookup not answered yet", host);
 			continue;
 		}
-		int rv = start_dialer(ds, tg->url, &tg->dialers[0]);
+		/* A numeric host or a path: no lookup in rpc_url_for_nng. */
+		char nng_url[sizeof(tg->url)];
+		int lookup, rv = rpc_url_for_nng(tg->url, nng_url, sizeof(nng_url), &lookup);
+		if (rv == 0)
+			rv = start_dialer(ds, nng_url, &tg->dialers[0]);
+		else
+			rv = NNG_EADDRINVAL;
 		if (rv != 0) {
 			rpc_status_set(st, RPC_INVALID_ARGUMENT, "cannot dial %s: %s", tg->url, nng_strerror(rv));
 			release(ds);

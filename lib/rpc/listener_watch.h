@@ -13,7 +13,8 @@
  * calls in flight on them fail with UNAVAILABLE): the price of a listener
  * that takes new clients again. A process out of file descriptors is not
  * re-opened (its listener would close and not open again); a re-open that
- * fails is tried again each second. */
+ * fails is tried again each second. rpc/server.c starts one only where
+ * nng_fixes.h says the loaded libnng has the bug. */
 #ifndef RPC_LISTENER_WATCH_H
 #define RPC_LISTENER_WATCH_H
 

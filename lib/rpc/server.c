@@ -14,8 +14,10 @@
 #include <string.h>
 
 #include "base/log.h"
+#include "rpc/address_set.h"
 #include "rpc/envelope.h"
 #include "rpc/listener_watch.h"
+#include "rpc/nng_fixes.h"
 #include "rpc/tls_config.h"
 
 #define DEFAULT_TIMEOUT_MS 30000
@@ -395,18 +397,26 @@ rpc_server_open(rpc_server **out, const rpc_server_options *opt, rpc_status *st)
 	rpc_code code             = RPC_OK;
 	if (rpc_tls_check_urls(tls, "rpc server url", opt->url, why, sizeof(why)) != 0)
 		code = rpc_status_set(st, RPC_INVALID_ARGUMENT, "%s", why);
-	/* The listener watch proves itself with an identity only this
-	 * process has, which the listener trusts besides the callers. */
+	/* The listener watch, only where nng needs it (nng_fixes.h), proves
+	 * itself with an identity only this process has, which the listener
+	 * trusts besides the callers. */
+	bool watched = rpc_nng_listener_stops_after_failed_handshake();
 	if (code == RPC_OK && rpc_tls_configured(tls)) {
-		code = rpc_tls_self_make(&self, st);
+		if (watched)
+			code = rpc_tls_self_make(&self, st);
 		if (code == RPC_OK)
-			code = rpc_tls_listener_config(&srv->tls, tls, self.cert_pem, st);
-		if (code == RPC_OK)
+			code = rpc_tls_listener_config(&srv->tls, tls, watched ? self.cert_pem : NULL, st);
+		if (code == RPC_OK && watched)
 			code = rpc_tls_self_dialer_config(&probe_tls, &self, st);
 	}
 	if (code == RPC_OK && srv->tls != NULL)
 		nng_pipe_notify(srv->sock, NNG_PIPE_EV_ADD_PRE, gate_caller, srv);
-	if (code == RPC_OK && (rv = listen_on(srv->sock, opt->url, srv->tls, &srv->listener)) != 0)
+	/* srv->url becomes what nng is given (address_set.h says why). */
+	int lookup;
+	if (code == RPC_OK && rpc_url_for_nng(opt->url, srv->url, sizeof(srv->url), &lookup) != 0)
+		code = rpc_status_set(st, RPC_INVALID_ARGUMENT, "cannot listen on %s: %s", opt->url,
+		    lookup != 0 ? gai_strerror(lookup) : "not an nng URL, or over 255 bytes");
+	if (code == RPC_OK && (rv = listen_on(srv->sock, srv->url, srv->tls, &srv->listener)) != 0)
 		code = rpc_status_set(st, RPC_UNAVAILABLE, "cannot listen on %s: %s", opt->url, nng_strerror(rv));
 	if (code != RPC_OK) {
 		nng_close(srv->sock);
@@ -424,7 +434,8 @@ rpc_server_open(rpc_server **out, const rpc_server_options *opt, rpc_status *st)
 		snprintf(srv->url, sizeof(srv->url), "%s://%u.%u.%u.%u:%u", srv->tls != NULL ? "tls+tcp" : "tcp", ip[0],
 		    ip[1], ip[2], ip[3], (unsigned) ntohs(sa.s_in.sa_port));
 	}
-	srv->watch = listener_watch_start(srv->sock, &srv->listener, srv->url, srv->tls, probe_tls);
+	if (watched)
+		srv->watch = listener_watch_start(srv->sock, &srv->listener, srv->url, srv->tls, probe_tls);
 	if (probe_tls != NULL)
 		nng_tls_config_free(probe_tls); /* the watch holds its own reference */
 

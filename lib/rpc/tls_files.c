@@ -165,7 +165,9 @@ static int
 is_ca(const mbedtls_x509_crt *c)
 {
 #if MBEDTLS_VERSION_MAJOR >= 3
-	return mbedtls_x509_crt_get_ca_istrue(c);
+	/* 1, 0, or MBEDTLS_ERR_X509_INVALID_EXTENSIONS (negative) when there is
+	 * no basicConstraints at all: only 1 is a CA (Debian 13's 3.6). */
+	return mbedtls_x509_crt_get_ca_istrue(c) == 1;
 #else
 	return c->ca_istrue;
 #endif

@@ -1,8 +1,9 @@
 # shellcheck shell=bash
-# Sourced by tests/images/test_images.sh and tests/compose/test_compose_live.sh:
-# a Debian 12 minbase root, set up as the official debian:bookworm images are
-# (their apt sources, dpkg's force-unsafe-io), kept as one tarball in a cache
-# folder so that only the first run pays for debootstrap (about a minute).
+# Sourced by tests/images/test_images.sh, tests/compose/test_compose_live.sh
+# and tests/trixie/test_trixie.sh: a Debian minbase root (12, bookworm, unless
+# the caller sets minbase_suite first), set up as the official debian images
+# are (their apt sources, dpkg's force-unsafe-io), kept as one tarball in a
+# cache folder so that only the first run pays for debootstrap (about a minute).
 #
 # minbase_tar CACHE-DIR LOG-FILE: prints the tarball's path, making it first
 # when the cache has none. Needs root and Debian's mirror for the first run.
@@ -12,7 +13,7 @@
 
 minbase_mirror=${IMAGES_MIRROR:-http://deb.debian.org/debian}
 minbase_security=${IMAGES_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
-minbase_suite=bookworm
+minbase_suite=${minbase_suite:-bookworm} # a caller may set trixie before sourcing
 
 # The cache key: what the root is made from (v1: the layout below).
 minbase_key() {

@@ -1,8 +1,7 @@
 /* The real servers scripts/test started answer: a PostgreSQL query, a Redis
  * round trip, and a RabbitMQ declare + publish + consume. A missing server
  * fails the test with a message; it is never skipped. */
-#include <amqp.h>
-#include <amqp_tcp_socket.h>
+#include "svc/rabbitmq.h"
 #include <criterion/criterion.h>
 #include <hiredis/hiredis.h>
 #include <libpq-fe.h>

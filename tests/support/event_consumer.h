@@ -2,7 +2,7 @@
 #ifndef TESTS_SUPPORT_EVENT_CONSUMER_H
 #define TESTS_SUPPORT_EVENT_CONSUMER_H
 
-#include <amqp.h>
+#include "svc/rabbitmq.h"
 #include <stdbool.h>
 
 #include "events.pb-c.h"

@@ -260,8 +260,10 @@ int
 main(void)
 {
 	log_setup("fake-services", LOG_WARN, LOG_TEXT);
-	sigset_t stop;
-	signals_block_stop(&stop);
+	if (signals_catch_stop() != 0) {
+		perror("fake-services: cannot catch the stop signals");
+		return 1;
+	}
 
 	/* With RPC_TLS_* (the stack with TLS, test_tls.h): mutual TLS as the
 	 * role it stands in for, checked as a service checks them. */
@@ -322,8 +324,7 @@ main(void)
 	if (served == 0)
 		fprintf(stderr, "fake-services: no service URL set (USER_SVC_URL, ...)\n");
 	if (!failed && served > 0) {
-		int sig;
-		sigwait(&stop, &sig);
+		signals_wait_stop(-1);
 	}
 	for (size_t i = contract_services_count; i-- > 0;)
 		rpc_server_close(servers[i]);

@@ -2,7 +2,7 @@
 #ifndef TESTS_SUPPORT_ORDER_HELPERS_H
 #define TESTS_SUPPORT_ORDER_HELPERS_H
 
-#include <amqp.h>
+#include "svc/rabbitmq.h"
 
 #include "stack.h"
 

@@ -225,52 +225,33 @@ stack_stop(const char *name)
 	return stack_kill(name, SIGTERM);
 }
 
-/* True when a thread of pid blocks SIGTERM, or its main thread waits in
- * sigwait (which shows the waited signals unblocked meanwhile; the threads
- * it started keep the mask it had, but before any there is only main). */
+/* True when pid catches SIGTERM (base/signals.h's handler: SigCgt in its
+ * status), which every binary sets up first thing. */
 static bool
-blocks_sigterm(pid_t pid)
+catches_sigterm(pid_t pid)
 {
-	char path[64], wchan[64] = "";
-	snprintf(path, sizeof(path), "/proc/%d/wchan", (int) pid);
-	FILE *w = fopen(path, "r");
-	if (w != NULL) {
-		if (fgets(wchan, sizeof(wchan), w) == NULL)
-			wchan[0] = '\0';
-		fclose(w);
+	char path[64], line[128];
+	snprintf(path, sizeof(path), "/proc/%d/status", (int) pid);
+	FILE *f                 = fopen(path, "r");
+	unsigned long long mask = 0;
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+		if (sscanf(line, "SigCgt: %llx", &mask) == 1)
+			break;
 	}
-	if (strstr(wchan, "sigtimedwait") != NULL)
-		return true;
-	snprintf(path, sizeof(path), "/proc/%d/task", (int) pid);
-	DIR *tasks   = opendir(path);
-	bool blocked = false;
-	for (struct dirent *t; tasks != NULL && !blocked && (t = readdir(tasks)) != NULL;) {
-		char status[352], line[128];
-		snprintf(status, sizeof(status), "%s/%s/status", path, t->d_name);
-		FILE *f                 = fopen(status, "r");
-		unsigned long long mask = 0;
-		while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
-			if (sscanf(line, "SigBlk: %llx", &mask) == 1)
-				break;
-		}
-		if (f != NULL)
-			fclose(f);
-		blocked = (mask & (1ULL << (SIGTERM - 1))) != 0;
-	}
-	if (tasks != NULL)
-		closedir(tasks);
-	return blocked;
+	if (f != NULL)
+		fclose(f);
+	return (mask & (1ULL << (SIGTERM - 1))) != 0;
 }
 
 /* Waits (up to 10 s) until the process takes SIGTERM itself: every binary
- * blocks it at start to sigwait for it, and until then a SIGTERM kills it
- * outright (a suite that restarted a process and stopped it at once saw
- * "killed by signal 15"). */
+ * catches it at start, and until then a SIGTERM kills it outright (a suite
+ * that restarted a process and stopped it at once saw "killed by signal
+ * 15"). */
 static void
 wait_handles_sigterm(const char *name)
 {
 	for (int tries = 0; tries < 400; tries++) {
-		if (blocks_sigterm(stack_pid(name)))
+		if (catches_sigterm(stack_pid(name)))
 			return;
 		nanosleep(&(struct timespec){.tv_nsec = 25 * 1000000L}, NULL);
 	}

@@ -63,6 +63,59 @@ Test(address_set, each_address_becomes_a_url_of_the_same_scheme_and_port)
 	cr_assert_eq(rpc_dial_target_url(&t, "fd00::5", url, sizeof(url)), 0);
 	cr_assert_str_eq(url, "tls+tcp://[fd00::5]:5001");
 	cr_assert_eq(rpc_dial_target_url(&t, "10.0.0.5", url, 10), -1, "too small is refused, not cut");
+	/* A family scheme loses its family, which the address carries (nng 1.10). */
+	cr_assert_eq(rpc_dial_target_parse("tls+tcp6://user-svc:5001", &t), 0);
+	cr_assert_eq(rpc_dial_target_url(&t, "fd00::5", url, sizeof(url)), 0);
+	cr_assert_str_eq(url, "tls+tcp://[fd00::5]:5001");
+	cr_assert_eq(rpc_dial_target_parse("tcp4://user-svc:5001", &t), 0);
+	cr_assert_eq(rpc_dial_target_url(&t, "10.0.0.5", url, sizeof(url)), 0);
+	cr_assert_str_eq(url, "tcp://10.0.0.5:5001");
+}
+
+/* Every URL this project hands nng is one nng 1.5.2 and 1.10 both take:
+ * nng 1.10 refuses tcp4:// and tcp6:// (and tls+ each) with "Address
+ * invalid", for listeners and dialers alike. */
+Test(address_set, family_schemes_become_tcp_with_an_address_of_the_family)
+{
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+	    {"tcp4://127.0.0.1:5001", "tcp://127.0.0.1:5001"},
+	    {"tls+tcp4://10.1.2.3:5001", "tls+tcp://10.1.2.3:5001"},
+	    {"tcp6://[::1]:5001", "tcp://[::1]:5001"},
+	    {"tls+tcp6://[fd00::5]:5001", "tls+tcp://[fd00::5]:5001"},
+	    {"tcp4://:5001", "tcp://0.0.0.0:5001"},
+	    {"tcp6://:5001", "tcp://[::]:5001"},
+	    {"tcp4://localhost:5001", "tcp://127.0.0.1:5001"},
+	    {"tcp://localhost:5001", "tcp://localhost:5001"},
+	    {"tls+tcp://user-svc:5001", "tls+tcp://user-svc:5001"},
+	    {"ipc:///tmp/x.sock", "ipc:///tmp/x.sock"},
+	};
+	char out[128];
+	int lookup;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		cr_assert_eq(rpc_url_for_nng(cases[i].in, out, sizeof(out), &lookup), 0, "%s", cases[i].in);
+		cr_assert_str_eq(out, cases[i].out, "%s", cases[i].in);
+	}
+	cr_assert_eq(rpc_url_for_nng("tcp4://no-such-host.invalid:5001", out, sizeof(out), &lookup), -1);
+	cr_assert_neq(lookup, 0, "a lookup error");
+	cr_assert_eq(rpc_url_for_nng("tcp4://127.0.0.1:5001", out, 12, &lookup), -1, "too small is refused, not cut");
+	cr_assert_eq(lookup, 0);
+	/* What comes out, nng listens on and dials (a real socket pair). */
+	nng_socket rep, req;
+	nng_listener l;
+	cr_assert_eq(nng_rep0_open(&rep), 0);
+	cr_assert_eq(rpc_url_for_nng("tcp4://127.0.0.1:0", out, sizeof(out), &lookup), 0);
+	cr_assert_eq(nng_listen(rep, out, &l, 0), 0, "nng %s listens on %s", nng_version(), out);
+	nng_sockaddr sa;
+	cr_assert_eq(nng_listener_get_addr(l, NNG_OPT_LOCADDR, &sa), 0);
+	char url[64];
+	snprintf(url, sizeof(url), "tcp4://localhost:%d", ntohs(sa.s_in.sa_port));
+	cr_assert_eq(rpc_url_for_nng(url, out, sizeof(out), &lookup), 0);
+	cr_assert_eq(nng_req0_open(&req), 0);
+	cr_assert_eq(nng_dial(req, out, NULL, 0), 0, "nng %s dials %s", nng_version(), out);
+	nng_close(req);
+	nng_close(rep);
 }
 
 /* A getaddrinfo-shaped list of IPv4 addresses, in the order given. */
