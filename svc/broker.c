@@ -122,9 +122,10 @@ broker_check_urls(const char *urls, char *err, size_t errlen)
 			snprintf(err, errlen, "%s", why);
 		else
 			snprintf(err, errlen, "element %d of %d %s%s", i + 1, n, why,
-			    looks_split(urls, i, n) ? "; it looks like a password cut at a ',' (the list's separator): "
-			                              "write a ',' in a password as %2C"
-			                            : "");
+			    looks_split(urls, i, n)
+			        ? "; it looks like a password cut at a comma (the list's separator): write a "
+			          "comma in a password as %2C"
+			        : "");
 		return -1;
 	}
 	return 0;

@@ -16,6 +16,11 @@
  * BROKER_URLS_MAX elements. */
 #define BROKER_URLS_MAX 16
 
+/* AMQP_URL's forms, for --help. */
+#define BROKER_URL_FORMS                                                                                               \
+	"amqp://user:password@host:port/vhost, or one cluster's nodes as such URLs comma-separated (a comma in a "     \
+	"password is %2C), tried in turn"
+
 /* Checks one URL with amqp_parse_url, then what it lets through but cannot
  * work here: amqps (no TLS socket is opened), port 0, a host that is
  * neither a name nor an IP address (net_check_host). Returns 0 or -1 with
