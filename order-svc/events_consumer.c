@@ -41,6 +41,8 @@ struct events_consumer {
 	amqp_connection_state_t amqp;
 	backoff retry;
 	int64_t mismatch_retry_at_ms; /* with state MISMATCH: the next look */
+	bool mismatch;                /* in a connect: a node refused a queue.declare with 406 */
+	char mismatch_why[300];       /* its reason */
 	pthread_t thread;
 	_Atomic bool stop;
 	_Atomic int state;
@@ -110,9 +112,10 @@ drop(events_consumer *c, const char *why)
  * queue type. A queue that exists with other arguments (another type,
  * typically: one made before EVENTS_QUEUE_TYPE changed) is refused by the
  * broker with 406 PRECONDITION_FAILED (AMQP 0-9-1 queue.declare: a
- * redeclare must be equivalent); *mismatch tells that case apart. */
+ * redeclare must be equivalent); c->mismatch tells that case apart. */
 static bool
-declare_queue(events_consumer *c, const char *name, const char *dlx, bool *mismatch, char *err, size_t errlen)
+declare_queue(
+    events_consumer *c, amqp_connection_state_t a, const char *name, const char *dlx, char *err, size_t errlen)
 {
 	amqp_table_entry_t args[2];
 	int n = 0;
@@ -129,13 +132,16 @@ declare_queue(events_consumer *c, const char *name, const char *dlx, bool *misma
 		    .value = {.kind = AMQP_FIELD_KIND_UTF8, .value.bytes = amqp_cstring_bytes("quorum")},
 		};
 	/* durable, not exclusive, not auto-delete: what quorum queues require */
-	amqp_queue_declare(c->amqp, 1, amqp_cstring_bytes(name), 0, 1, 0, 0, (amqp_table_t){n, args});
+	amqp_queue_declare(a, 1, amqp_cstring_bytes(name), 0, 1, 0, 0, (amqp_table_t){n, args});
 	char what[96];
 	int code;
 	snprintf(what, sizeof(what), "queue.declare %s", name);
-	if (broker_reply_code(c->amqp, what, &code, err, errlen))
+	if (broker_reply_code(a, what, &code, err, errlen))
 		return true;
-	*mismatch = code == AMQP_PRECONDITION_FAILED;
+	if (code == AMQP_PRECONDITION_FAILED) {
+		c->mismatch = true;
+		snprintf(c->mismatch_why, sizeof(c->mismatch_why), "%s", err);
+	}
 	return false;
 }
 
@@ -144,8 +150,6 @@ declare_queue(events_consumer *c, const char *name, const char *dlx, bool *misma
 static void
 queue_mismatch(events_consumer *c, const char *why)
 {
-	broker_close(c->amqp);
-	c->amqp = NULL;
 	if (atomic_load(&c->state) != MISMATCH)
 		log_error(NULL,
 		    "consumer_queue_mismatch setting=EVENTS_QUEUE_TYPE value=%s reason=\"%s\" fix=\"set "
@@ -155,54 +159,64 @@ queue_mismatch(events_consumer *c, const char *why)
 	c->mismatch_retry_at_ms = rpc_clock_ms() + MISMATCH_RETRY_MS;
 }
 
-/* Declares the topology (idempotently) and starts consuming. */
+/* A new connection's setup, within its attempt's deadline (broker.h):
+ * the topology (idempotently), then consuming. */
+static bool
+setup_consuming(amqp_connection_state_t a, void *arg, char *err, size_t errlen)
+{
+	events_consumer *c = arg;
+	if (!topology_declare_events(a, err, errlen))
+		return false;
+	amqp_exchange_declare(
+	    a, 1, amqp_cstring_bytes(DLX), amqp_cstring_bytes("fanout"), 0, 1, 0, 0, amqp_empty_table);
+	if (!broker_reply_ok(a, "exchange.declare " DLX, err, errlen))
+		return false;
+	if (!declare_queue(c, a, DLQ, NULL, err, errlen))
+		return false;
+	amqp_queue_bind(a, 1, amqp_cstring_bytes(DLQ), amqp_cstring_bytes(DLX), amqp_empty_bytes, amqp_empty_table);
+	if (!broker_reply_ok(a, "queue.bind " DLQ, err, errlen))
+		return false;
+	if (!declare_queue(c, a, QUEUE, DLX, err, errlen))
+		return false;
+	amqp_queue_bind(a, 1, amqp_cstring_bytes(QUEUE), amqp_cstring_bytes(TOPOLOGY_EVENTS_EXCHANGE),
+	    amqp_cstring_bytes(TOPOLOGY_USER_CREATED_KEY), amqp_empty_table);
+	if (!broker_reply_ok(a, "queue.bind " QUEUE, err, errlen))
+		return false;
+	amqp_basic_qos(a, 1, 0, (uint16_t) c->prefetch, 0);
+	if (!broker_reply_ok(a, "basic.qos", err, errlen))
+		return false;
+	amqp_basic_consume(a, 1, amqp_cstring_bytes(QUEUE), amqp_empty_bytes, 0, 0, 0, amqp_empty_table);
+	return broker_reply_ok(a, "basic.consume", err, errlen);
+}
+
+/* Connects (each node of the list in turn) and starts consuming. */
 static bool
 connect_and_consume(events_consumer *c)
 {
 	char err[600];
-	c->amqp = broker_rotation_connect(&c->brokers, 3000, 30, err, sizeof(err));
+	c->mismatch                 = false;
+	broker_connect_options opts = {.timeout_ms = BROKER_CONNECT_TIMEOUT_MS,
+	    .heartbeat_s                           = 30,
+	    .setup                                 = setup_consuming,
+	    .setup_arg                             = c,
+	    .stop                                  = &c->stop};
+	c->amqp                     = broker_rotation_connect(&c->brokers, &opts, err, sizeof(err));
+	if (c->amqp == NULL && c->mismatch) {
+		/* A node's own word about the queue, whatever the others said. */
+		queue_mismatch(c, c->mismatch_why);
+		return false;
+	}
 	if (c->amqp == NULL) {
 		atomic_store(&c->state, DISCONNECTED); /* a mismatch seen before is said again when found again */
 		backoff_failed(&c->retry);
 		log_warn(NULL, "consumer_broker_down reason=\"%s\" retry_ms=%d", err, c->retry.current_ms);
 		return false;
 	}
-	amqp_connection_state_t a = c->amqp;
-	bool mismatch             = false;
-	if (!topology_declare_events(a, err, sizeof(err)))
-		goto fail;
-	amqp_exchange_declare(
-	    a, 1, amqp_cstring_bytes(DLX), amqp_cstring_bytes("fanout"), 0, 1, 0, 0, amqp_empty_table);
-	if (!broker_reply_ok(a, "exchange.declare " DLX, err, sizeof(err)))
-		goto fail;
-	if (!declare_queue(c, DLQ, NULL, &mismatch, err, sizeof(err)))
-		goto fail;
-	amqp_queue_bind(a, 1, amqp_cstring_bytes(DLQ), amqp_cstring_bytes(DLX), amqp_empty_bytes, amqp_empty_table);
-	if (!broker_reply_ok(a, "queue.bind " DLQ, err, sizeof(err)))
-		goto fail;
-	if (!declare_queue(c, QUEUE, DLX, &mismatch, err, sizeof(err)))
-		goto fail;
-	amqp_queue_bind(a, 1, amqp_cstring_bytes(QUEUE), amqp_cstring_bytes(TOPOLOGY_EVENTS_EXCHANGE),
-	    amqp_cstring_bytes(TOPOLOGY_USER_CREATED_KEY), amqp_empty_table);
-	if (!broker_reply_ok(a, "queue.bind " QUEUE, err, sizeof(err)))
-		goto fail;
-	amqp_basic_qos(a, 1, 0, (uint16_t) c->prefetch, 0);
-	if (!broker_reply_ok(a, "basic.qos", err, sizeof(err)))
-		goto fail;
-	amqp_basic_consume(a, 1, amqp_cstring_bytes(QUEUE), amqp_empty_bytes, 0, 0, 0, amqp_empty_table);
-	if (!broker_reply_ok(a, "basic.consume", err, sizeof(err)))
-		goto fail;
 	backoff_succeeded(&c->retry);
 	atomic_store(&c->state, CONSUMING);
 	log_info(NULL, "consumer_started queue=" QUEUE " type=%s broker=%s", events_queue_type_names[c->queue_type],
 	    c->brokers.where);
 	return true;
-fail:
-	if (mismatch)
-		queue_mismatch(c, err);
-	else
-		drop(c, err);
-	return false;
 }
 
 static bool
@@ -361,6 +375,13 @@ events_consumer_start(events_consumer **out, const char *db_url, const char *amq
 	c->queue_type = queue_type;
 	broker_rotation_init(&c->brokers, c->amqp_url);
 	backoff_init(&c->retry, 250, 5000);
+	/* Said once: with a list, the setting most likely forgotten. */
+	if (queue_type == EVENTS_QUEUE_CLASSIC && c->brokers.count > 1)
+		log_warn(NULL,
+		    "events_queue_classic_on_cluster setting=EVENTS_QUEUE_TYPE value=classic brokers=%d "
+		    "reason=\"AMQP_URL lists several brokers, but a classic queue lives on one node: no high "
+		    "availability\" fix=\"set EVENTS_QUEUE_TYPE=quorum\"",
+		    c->brokers.count);
 	if (pthread_create(&c->thread, NULL, consumer_main, c) != 0) {
 		db_free(c->db);
 		free(c->amqp_url);

@@ -6,6 +6,7 @@
 
 #include "config.h"
 #include "handlers.h"
+#include "svc/broker.h"
 #include "svc/service.h"
 
 extern const db_migration order_svc_migrations[];
@@ -65,7 +66,7 @@ static const svc_declaration order_svc = {
             .uses              = SVC_USES_REDIS | SVC_USES_RABBITMQ,
             .cache_ttl_default = "60",
             .cache_ttl_help    = "seconds a cached order list lives in Redis",
-            .amqp_help         = "RabbitMQ, consumed for user_created events",
+            .amqp_help         = "RabbitMQ, consumed for user_created events: " BROKER_URL_FORMS,
             .settings          = order_settings,
         },
     .summary        = "Redis cache, user-svc over nng, and the user_created consumer.",

@@ -1,6 +1,7 @@
 /* broker.h over librabbitmq 0.11. */
 #include "svc/broker.h"
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 #include <sys/time.h>
 
 #include "base/net_check.h"
+#include "rpc/envelope.h"
 
 /* The port's text, if any, is digits (RFC 3986 3.2.3): librabbitmq reads
  * it with strtol, which takes " 5672" and "+5672". */
@@ -78,6 +80,23 @@ element_copy(const char *urls, int i)
 	return strndup(at, strcspn(at, ","));
 }
 
+/* Whether element i of n looks like a piece of a URL whose password held
+ * a ',': a head (a scheme, then a ':' with no '@' after it:
+ * "amqp://user:pa") before another element, or a tail (an '@' but no
+ * scheme: "ss@host/") after one. */
+static bool
+looks_split(const char *urls, int i, int n)
+{
+	char *e = element_copy(urls, i);
+	if (e == NULL)
+		return false;
+	const char *scheme = strstr(e, "://"), *colon = scheme != NULL ? strchr(scheme + 3, ':') : NULL;
+	bool head = i < n - 1 && colon != NULL && strchr(colon, '@') == NULL;
+	bool tail = i > 0 && scheme == NULL && strchr(e, '@') != NULL;
+	free(e);
+	return head || tail;
+}
+
 int
 broker_check_urls(const char *urls, char *err, size_t errlen)
 {
@@ -101,7 +120,11 @@ broker_check_urls(const char *urls, char *err, size_t errlen)
 		if (n == 1)
 			snprintf(err, errlen, "%s", why);
 		else
-			snprintf(err, errlen, "element %d of %d %s", i + 1, n, why);
+			snprintf(err, errlen, "element %d of %d %s%s", i + 1, n, why,
+			    looks_split(urls, i, n)
+			        ? "; it looks like a password cut at a comma (the list's separator): write a "
+			          "comma in a password as %2C"
+			        : "");
 		return -1;
 	}
 	return 0;
@@ -116,11 +139,43 @@ broker_env_parse_url(const char *text, void *out, char *err, size_t errlen)
 	return 0;
 }
 
+/* The attempt in progress on this thread (a connection belongs to one
+ * thread): broker_reply_code gives the next synchronous method the time
+ * left before its deadline, since librabbitmq bounds each RPC on its own
+ * (amqp_set_rpc_timeout), never a sequence of them. */
+static _Thread_local struct {
+	amqp_connection_state_t conn;
+	int64_t deadline_ms; /* rpc_clock_ms */
+} attempt;
+
+/* The time left of the attempt as a timeval, at least 1 ms: a zero
+ * timeval would mean "poll once" to librabbitmq, a NULL one "forever". */
+static struct timeval
+time_left(void)
+{
+	int64_t ms = attempt.deadline_ms - rpc_clock_ms();
+	if (ms < 1)
+		ms = 1;
+	return (struct timeval){.tv_sec = (time_t) (ms / 1000), .tv_usec = (suseconds_t) (ms % 1000) * 1000};
+}
+
+/* Bounds conn's next synchronous method (and the handshake) by the time
+ * left of the attempt, when conn is the attempt's. */
+static void
+arm(amqp_connection_state_t conn)
+{
+	if (conn == NULL || conn != attempt.conn)
+		return;
+	struct timeval tv = time_left();
+	amqp_set_rpc_timeout(conn, &tv);
+}
+
 bool
 broker_reply_code(amqp_connection_state_t conn, const char *what, int *code, char *err, size_t errlen)
 {
 	amqp_rpc_reply_t r = amqp_get_rpc_reply(conn);
 	*code              = 0;
+	arm(conn); /* the next method of an attempt gets what is left */
 	switch (r.reply_type) {
 	case AMQP_RESPONSE_NORMAL: return true;
 	case AMQP_RESPONSE_LIBRARY_EXCEPTION:
@@ -152,9 +207,10 @@ broker_reply_ok(amqp_connection_state_t conn, const char *what, char *err, size_
 	return broker_reply_code(conn, what, &code, err, errlen);
 }
 
-/* One URL: connect, log in, open channel 1; where gets "host:port". */
+/* One URL: connect, log in, open channel 1 and set up, all before one
+ * deadline o->timeout_ms away; where gets "host:port". */
 static amqp_connection_state_t
-connect_one(const char *url, int timeout_ms, int heartbeat_s, char *where, size_t wherelen, char *err, size_t errlen)
+connect_one(const char *url, const broker_connect_options *o, char *where, size_t wherelen, char *err, size_t errlen)
 {
 	char *copy = strdup(url);
 	struct amqp_connection_info info;
@@ -167,31 +223,50 @@ connect_one(const char *url, int timeout_ms, int heartbeat_s, char *where, size_
 	const char *vhost            = info.vhost[0] != '\0' ? info.vhost : "/";
 	amqp_connection_state_t conn = amqp_new_connection();
 	amqp_socket_t *sock          = conn != NULL ? amqp_tcp_socket_new(conn) : NULL;
-	struct timeval tv            = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
+	attempt.conn                 = conn;
+	attempt.deadline_ms          = rpc_clock_ms() + o->timeout_ms;
+	struct timeval tv            = time_left();
 	int rc;
 	if (sock == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
+	/* Each step gets the time left: the TCP connect here, the whole
+	 * handshake (protocol header, start, tune, open: amqp_login's one
+	 * deadline, 12 s by default in librabbitmq 0.11 otherwise), then each
+	 * synchronous method (arm, broker_reply_code). */
 	if ((rc = amqp_socket_open_noblock(sock, info.host, info.port, &tv)) != AMQP_STATUS_OK) {
 		snprintf(err, errlen, "connect %s:%d: %s", info.host, info.port, amqp_error_string2(rc));
 		goto fail;
 	}
-	/* Bounds every later blocking read or write on this connection. */
-	amqp_set_rpc_timeout(conn, &tv);
+	tv = time_left();
+	amqp_set_handshake_timeout(conn, &tv);
 	amqp_rpc_reply_t login =
-	    amqp_login(conn, vhost, 0, 131072, heartbeat_s, AMQP_SASL_METHOD_PLAIN, info.user, info.password);
+	    amqp_login(conn, vhost, 0, 131072, o->heartbeat_s, AMQP_SASL_METHOD_PLAIN, info.user, info.password);
 	if (login.reply_type != AMQP_RESPONSE_NORMAL) {
-		snprintf(err, errlen, "login to %s:%d vhost %s as %s refused or timed out", info.host, info.port, vhost,
-		    info.user);
+		snprintf(err, errlen, "login to %s:%d vhost %s as %s: %s", info.host, info.port, vhost, info.user,
+		    login.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION ? amqp_error_string2(login.library_error)
+		                                                        : "refused");
 		goto fail;
 	}
+	arm(conn);
 	amqp_channel_open(conn, 1);
 	if (!broker_reply_ok(conn, "channel.open", err, errlen))
 		goto fail;
+	if (o->setup != NULL && !o->setup(conn, o->setup_arg, err, errlen)) {
+		attempt.conn = NULL;
+		free(copy);
+		broker_close(conn); /* bounded: by the time left, or its socket is closed already */
+		return NULL;
+	}
+	/* From here, each blocking call on its own. */
+	tv = (struct timeval){.tv_sec = o->timeout_ms / 1000, .tv_usec = (o->timeout_ms % 1000) * 1000};
+	amqp_set_rpc_timeout(conn, &tv);
+	attempt.conn = NULL;
 	free(copy);
 	return conn;
 fail:
+	attempt.conn = NULL;
 	free(copy);
 	if (conn != NULL)
 		amqp_destroy_connection(conn);
@@ -208,16 +283,22 @@ broker_rotation_init(broker_rotation *r, const char *urls)
 }
 
 amqp_connection_state_t
-broker_rotation_connect(broker_rotation *r, int timeout_ms, int heartbeat_s, char *err, size_t errlen)
+broker_rotation_connect(broker_rotation *r, const broker_connect_options *o, char *err, size_t errlen)
 {
 	size_t used = 0;
 	err[0]      = '\0';
 	for (int k = 1; k <= r->count; k++) {
+		/* Between elements: a stop waits for the element in progress
+		 * only, not for the rest of the pass. */
+		if (o->stop != NULL && atomic_load(o->stop)) {
+			if (used < errlen)
+				snprintf(err + used, errlen - used, "%sstopping", used > 0 ? "; " : "");
+			return NULL;
+		}
 		int i     = (r->last + k) % r->count;
 		char *url = element_copy(r->urls, i), why[300], where[sizeof(r->where)];
 		amqp_connection_state_t conn =
-		    url != NULL ? connect_one(url, timeout_ms, heartbeat_s, where, sizeof(where), why, sizeof(why))
-		                : NULL;
+		    url != NULL ? connect_one(url, o, where, sizeof(where), why, sizeof(why)) : NULL;
 		if (url == NULL)
 			snprintf(why, sizeof(why), "out of memory");
 		free(url);
@@ -240,7 +321,8 @@ broker_connect(const char *urls, int timeout_ms, int heartbeat_s, char *err, siz
 {
 	broker_rotation r;
 	broker_rotation_init(&r, urls);
-	return broker_rotation_connect(&r, timeout_ms, heartbeat_s, err, errlen);
+	broker_connect_options o = {.timeout_ms = timeout_ms, .heartbeat_s = heartbeat_s};
+	return broker_rotation_connect(&r, &o, err, errlen);
 }
 
 void

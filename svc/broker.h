@@ -4,9 +4,11 @@
 #ifndef SVC_BROKER_H
 #define SVC_BROKER_H
 
-#include "svc/rabbitmq.h"
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+
+#include "svc/rabbitmq.h"
 
 /* AMQP_URL is one amqp://user:password@host:port/vhost URL, or a
  * comma-separated list of the URLs of one cluster's nodes, tried in turn
@@ -14,6 +16,11 @@
  * password is written %2C (librabbitmq decodes it). At most
  * BROKER_URLS_MAX elements. */
 #define BROKER_URLS_MAX 16
+
+/* AMQP_URL's forms, for --help. */
+#define BROKER_URL_FORMS                                                                                               \
+	"amqp://user:password@host:port/vhost, or one cluster's nodes as such URLs comma-separated (a comma in a "     \
+	"password is %2C), tried in turn"
 
 /* Checks one URL with amqp_parse_url, then what it lets through but cannot
  * work here: amqps (no TLS socket is opened), port 0, a host that is
@@ -30,14 +37,41 @@ int broker_check_urls(const char *urls, char *err, size_t errlen);
  * text. */
 int broker_env_parse_url(const char *text, void *out, char *err, size_t errlen);
 
+/* The bound of one connection attempt to one broker: the TCP connect,
+ * the AMQP handshake and login, channel.open and the caller's setup
+ * (broker_setup_fn: declarations, confirm.select) all run before one
+ * deadline this far from the attempt's start. A broker that accepts TCP
+ * and never answers (a paused one) costs this much, no more. */
+#define BROKER_CONNECT_TIMEOUT_MS 3000
+
+/* A caller's setup of a new connection (declarations, confirm.select),
+ * run within the attempt's deadline: each synchronous method it makes is
+ * bounded by the time left of the attempt, provided each is checked with
+ * broker_reply_ok or broker_reply_code before the next (which sets the
+ * next one's bound). Returns true, or false with the reason in err; a
+ * false moves the attempt on to the next element. */
+typedef bool (*broker_setup_fn)(amqp_connection_state_t conn, void *arg, char *err, size_t errlen);
+
+/* How broker_rotation_connect connects. */
+typedef struct broker_connect_options {
+	int timeout_ms;           /* each element's deadline (BROKER_CONNECT_TIMEOUT_MS), and later each
+	                           * blocking call's bound on the connection made */
+	int heartbeat_s;          /* 0 disables heartbeats (for a connection idle between bursts that
+	                           * finds a dead broker on its next use) */
+	broker_setup_fn setup;    /* NULL: none */
+	void *setup_arg;          /* setup's arg */
+	const _Atomic bool *stop; /* NULL, or looked at before each element: once true, no further
+	                           * element is tried ("stopping" in err) */
+} broker_connect_options;
+
 /* Connects to urls (one URL or a list checked by broker_check_urls: the
- * first element that answers, in order), logs in and opens channel 1, the
- * socket bounded by timeout_ms for each element tried (which also bounds
- * every later blocking call). heartbeat_s 0 disables heartbeats (for a
- * connection that is idle between bursts and finds a dead broker on its
- * next use). Returns the connection or NULL with every element's reason
- * (never a password) in err. "amqp://host/" means vhost "/" here, as users
- * expect, although the AMQP URI spec would read it as the empty vhost. */
+ * first element that answers, in order), logs in and opens channel 1,
+ * each element tried within timeout_ms (BROKER_CONNECT_TIMEOUT_MS above),
+ * which then also bounds each later blocking call. heartbeat_s as in
+ * broker_connect_options. Returns the connection or NULL with every
+ * element's reason (never a password) in err. "amqp://host/" means vhost
+ * "/" here, as users expect, although the AMQP URI spec would read it as
+ * the empty vhost. */
 amqp_connection_state_t broker_connect(const char *urls, int timeout_ms, int heartbeat_s, char *err, size_t errlen);
 
 /* The nodes of one cluster, for a connection that must outlive a node: each
@@ -54,13 +88,19 @@ typedef struct broker_rotation {
 
 void broker_rotation_init(broker_rotation *r, const char *urls);
 
-/* broker_connect over every element once, beginning after r->last: at most
- * count * timeout_ms. On success r->last and r->where name the element. */
+/* One pass over the elements, beginning after r->last, each with connect,
+ * login, channel.open and o->setup under its own o->timeout_ms deadline:
+ * at most count * timeout_ms, and once o->stop is set at most the element
+ * in progress (timeout_ms). On success r->last and r->where name the
+ * element, the connection's later blocking calls bounded by timeout_ms
+ * each. NULL with every element's reason in err ("a; b; c"). */
 amqp_connection_state_t broker_rotation_connect(
-    broker_rotation *r, int timeout_ms, int heartbeat_s, char *err, size_t errlen);
+    broker_rotation *r, const broker_connect_options *o, char *err, size_t errlen);
 
 /* After a synchronous method: true when the broker answered normally;
- * otherwise false with the reason in err. */
+ * otherwise false with the reason in err. Within a broker_setup_fn, it
+ * also bounds the connection's next synchronous method by the time left
+ * of the attempt (librabbitmq bounds each method on its own). */
 bool broker_reply_ok(amqp_connection_state_t conn, const char *what, char *err, size_t errlen);
 
 /* broker_reply_ok, and in *code the reply code of the broker's

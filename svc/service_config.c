@@ -133,7 +133,8 @@ svc_config_load(svc_config *cfg, const svc_config_spec *spec, const char *summar
 		    .parse                  = cache_env_parse_url,
 		    .out                    = &cfg->redis_url,
 		    .secret_url             = 1,
-		    .help                   = "Redis for the cache"};
+		    .help                   = "Redis for the cache: redis://[:password@]host[:port][/db], or through "
+		                              "Sentinel redis-sentinel://[:password@]host[:port],host[:port]...[/db]#master"};
 	}
 	if (spec->uses & SVC_USES_RABBITMQ) {
 		vars[n++] = (env_var){.name = "AMQP_URL",

@@ -5,6 +5,7 @@
 #include "config.h"
 #include "handlers.h"
 #include "outbox.h"
+#include "svc/broker.h"
 #include "svc/service.h"
 #include "user_repo.h"
 
@@ -50,7 +51,7 @@ static const svc_declaration user_svc = {
             .uses              = SVC_USES_REDIS | SVC_USES_RABBITMQ,
             .cache_ttl_default = "300",
             .cache_ttl_help    = "seconds a cached user lives in Redis",
-            .amqp_help         = "RabbitMQ for user_created events",
+            .amqp_help         = "RabbitMQ for user_created events: " BROKER_URL_FORMS,
             .settings          = user_settings,
         },
     .summary        = "Redis cache, user_created events to RabbitMQ.",

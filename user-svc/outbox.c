@@ -23,7 +23,6 @@
 
 #define BATCH OUTBOX_REPO_BATCH_MAX
 #define CONFIRM_TIMEOUT_MS 5000
-#define BROKER_TIMEOUT_MS 3000
 
 struct outbox {
 	char *amqp_url;
@@ -83,6 +82,18 @@ drop_broker(outbox *o, const char *why)
 	set_detail(o, false, "disconnected; events wait in the outbox"); /* the why is for the log */
 }
 
+/* A new connection's setup, within its attempt's deadline (broker.h):
+ * the exchange, and publisher confirms. */
+static bool
+setup_publishing(amqp_connection_state_t conn, void *arg, char *err, size_t errlen)
+{
+	(void) arg;
+	if (!topology_declare_events(conn, err, errlen))
+		return false;
+	amqp_confirm_select(conn, 1);
+	return broker_reply_ok(conn, "confirm.select", err, errlen);
+}
+
 /* Connects, declares the exchange and turns on publisher confirms. */
 static bool
 ensure_broker(outbox *o)
@@ -92,20 +103,13 @@ ensure_broker(outbox *o)
 	if (!backoff_ready(&o->amqp_retry))
 		return false;
 	char err[600];
-	o->amqp = broker_rotation_connect(&o->brokers, BROKER_TIMEOUT_MS, 0, err, sizeof(err));
+	broker_connect_options opts = {
+	    .timeout_ms = BROKER_CONNECT_TIMEOUT_MS, .setup = setup_publishing, .stop = &o->stop};
+	o->amqp = broker_rotation_connect(&o->brokers, &opts, err, sizeof(err));
 	if (o->amqp == NULL) {
 		backoff_failed(&o->amqp_retry);
 		log_warn(NULL, "outbox_broker_down reason=\"%s\" retry_ms=%d", err, o->amqp_retry.current_ms);
 		set_detail(o, false, "disconnected; events wait in the outbox");
-		return false;
-	}
-	if (!topology_declare_events(o->amqp, err, sizeof(err))) {
-		drop_broker(o, err);
-		return false;
-	}
-	amqp_confirm_select(o->amqp, 1);
-	if (!broker_reply_ok(o->amqp, "confirm.select", err, sizeof(err))) {
-		drop_broker(o, err);
 		return false;
 	}
 	o->next_tag = 1;

@@ -246,6 +246,88 @@ password_pair(const char *text, size_t i, env_span *value)
 	return p > v;
 }
 
+/* Where the element of a list of URLs that starts at el ends: at a ','
+ * followed by a scheme (RFC 3986 3.1: ALPHA *( ALPHA / DIGIT / "+" / "-"
+ * / "." )) and "://", or at the end of the text. */
+static const char *
+url_element_end(const char *el)
+{
+	for (const char *p = strchr(el, ','); p != NULL; p = strchr(p + 1, ',')) {
+		const char *q = p + 1;
+		if (!isalpha((unsigned char) *q))
+			continue;
+		while (isalnum((unsigned char) *q) || *q == '+' || *q == '-' || *q == '.')
+			q++;
+		if (strncmp(q, "://", 3) == 0)
+			return p;
+	}
+	return el + strlen(el);
+}
+
+/* The first "://" in [el, end), or NULL. */
+static const char *
+scheme_in(const char *el, const char *end)
+{
+	const char *s = strstr(el, "://");
+	return s != NULL && s + 3 <= end ? s : NULL;
+}
+
+/* Whether the element [el, end) has a ':' after its "://" with no '@'
+ * after it: a password may run on past the ',' (one that holds
+ * ",amqp://"), so the element is read together with the next. */
+static bool
+url_element_open(const char *el, const char *end)
+{
+	const char *scheme = scheme_in(el, end);
+	const char *colon  = scheme != NULL ? memchr(scheme + 3, ':', (size_t) (end - scheme - 3)) : NULL;
+	return colon != NULL && memchr(colon, '@', (size_t) (end - colon)) == NULL;
+}
+
+/* Adds span to spans[0..*n) unless it is there already. With max spans
+ * taken, the last grows to the end of the text: more is masked, never
+ * less. */
+static void
+add_span(const char *text, env_span *spans, size_t *n, size_t max, env_span span)
+{
+	for (size_t i = 0; i < *n; i++)
+		if (spans[i].at == span.at && spans[i].len == span.len)
+			return;
+	if (*n < max) {
+		spans[(*n)++] = span;
+	} else if (max > 0) {
+		size_t at      = spans[max - 1].at < span.at ? spans[max - 1].at : span.at;
+		spans[max - 1] = (env_span){at, strlen(text) - at};
+	}
+}
+
+/* The password spans of the URL [el, end): the password ends at an '@'
+ * after the first ':': the first one (libpq), the authority's last
+ * (librabbitmq, ours), or the element's last; each gives a span, the
+ * last the widest. */
+static void
+url_element_spans(const char *text, const char *el, const char *end, env_span *spans, size_t *n, size_t max)
+{
+	const char *scheme = scheme_in(el, end);
+	if (scheme == NULL)
+		return;
+	const char *auth = scheme + 3, *last = NULL;
+	for (const char *q = auth; q < end; q++)
+		if (*q == '@')
+			last = q;
+	const char *colon   = last != NULL ? memchr(auth, ':', (size_t) (last - auth)) : NULL;
+	const char *ends[3] = {NULL, NULL, last};
+	if (colon != NULL) {
+		ends[0] = memchr(colon + 1, '@', (size_t) (end - colon - 1));
+		for (const char *q = colon + 1; q < end && strchr("/?#", *q) == NULL; q++)
+			if (*q == '@')
+				ends[1] = q;
+	}
+	for (int e = 0; e < 3 && colon != NULL; e++)
+		if (ends[e] != NULL && ends[e] > colon + 1)
+			add_span(text, spans, n, max,
+			    (env_span){(size_t) (colon + 1 - text), (size_t) (ends[e] - colon - 1)});
+}
+
 size_t
 env_secret_spans(const char *text, env_span *spans, size_t max)
 {
@@ -260,22 +342,16 @@ env_secret_spans(const char *text, env_span *spans, size_t max)
 			spans[n++] = (env_span){0, strlen(text)};
 		return n;
 	}
-	if (scheme != NULL) {
-		/* The password ends at an '@' after the first ':': the first one
-		 * (libpq), the authority's last (librabbitmq, ours), or the text's
-		 * last; each gives a span, the last the widest. */
-		const char *auth = scheme + 3, *last = strrchr(auth, '@');
-		const char *colon   = last != NULL ? memchr(auth, ':', (size_t) (last - auth)) : NULL;
-		const char *ends[3] = {NULL, NULL, last};
-		if (colon != NULL) {
-			ends[0] = strchr(colon + 1, '@');
-			for (const char *q = colon + 1; *q != '\0' && strchr("/?#", *q) == NULL; q++)
-				if (*q == '@')
-					ends[1] = q;
-		}
-		for (int e = 0; e < 3 && colon != NULL; e++)
-			if (ends[e] != NULL && ends[e] > colon + 1 && n < max)
-				spans[n++] = (env_span){(size_t) (colon + 1 - text), (size_t) (ends[e] - colon - 1)};
+	/* A list of URLs (AMQP_URL: "amqp://u:p1@h1/,amqp://u:p2@h2/"), each
+	 * element on its own, so a message about one shows which it is: every
+	 * parser ends an authority at the '/' of the next "scheme://", so no
+	 * password runs past it, save one an element leaves open. */
+	for (const char *el = text; scheme != NULL && *el != '\0';) {
+		const char *end = url_element_end(el);
+		while (*end != '\0' && url_element_open(el, end))
+			end = url_element_end(end + 1);
+		url_element_spans(text, el, end, spans, &n, max);
+		el = *end != '\0' ? end + 1 : end;
 	}
 	/* Wherever a key could start, not only after white space, '?' or '&':
 	 * what precedes it may be a byte libpq reads otherwise than we do. */
@@ -283,13 +359,12 @@ env_secret_spans(const char *text, env_span *spans, size_t max)
 		env_span value;
 		if ((text[i] != 'p' && text[i] != '%') || !password_pair(text, i, &value))
 			continue; /* a key "password" starts with 'p', or with its %-escape */
-		if (n < max)
-			spans[n++] = value;
+		add_span(text, spans, &n, max, value);
 		/* Read unquoted too, to white space or '&', as a simpler parser
 		 * (or a quote libpq takes otherwise) would. */
 		size_t plain = strcspn(text + value.at, " \t&");
-		if (plain != value.len && plain > 0 && n < max)
-			spans[n++] = (env_span){value.at, plain};
+		if (plain != value.len && plain > 0)
+			add_span(text, spans, &n, max, (env_span){value.at, plain});
 	}
 	return n;
 }
@@ -297,8 +372,8 @@ env_secret_spans(const char *text, env_span *spans, size_t max)
 void
 env_mask_url(const char *url, char *out, size_t outlen)
 {
-	env_span spans[16];
-	size_t n = env_secret_spans(url, spans, 16), o = 0;
+	env_span spans[ENV_SPANS_MAX];
+	size_t n = env_secret_spans(url, spans, ENV_SPANS_MAX), o = 0;
 	for (size_t i = 0; url[i] != '\0' && o + 1 < outlen;) {
 		size_t k = 0;
 		while (k < n && !(i >= spans[k].at && i < spans[k].at + spans[k].len))
@@ -350,8 +425,8 @@ piece_at(const char *p, const char *secret, size_t len)
 void
 env_scrub(char *msg, size_t msglen, const char *text)
 {
-	env_span spans[16];
-	size_t n = env_secret_spans(text, spans, 16);
+	env_span spans[ENV_SPANS_MAX];
+	size_t n = env_secret_spans(text, spans, ENV_SPANS_MAX);
 	char out[1024];
 	/* A text that is all secret (no URL, no key=value: env_secret_spans)
 	 * may be a short word that the reason's own words contain ("on" in

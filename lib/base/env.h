@@ -79,9 +79,15 @@ void env_print_help(FILE *out, const char *program, const char *summary, const e
 /* The byte ranges of text that libpq, librabbitmq or the Redis parser could
  * read as a password, read generously (a masked value may hide more than
  * the password, never less):
- *   - in a URL, from the first ':' after "scheme://" to the last '@' of the
- *     whole text (libpq ends the user information at the first '@' or '/',
- *     librabbitmq and ours at the last '@' of the authority);
+ *   - in a URL, from the first ':' after "scheme://" to the last '@' (libpq
+ *     ends the user information at the first '@' or '/', librabbitmq and
+ *     ours at the last '@' of the authority); in a list of URLs (each
+ *     element after a ',' that a "scheme://" follows: AMQP_URL), within
+ *     each element, so a message shows which element it is about (an
+ *     element with a ':' after its "://" and no '@' after that is read with
+ *     the next: a password with ",amqp://" in it stays hidden); a list of
+ *     hosts in one URL (redis-sentinel://:pw@h1,h2, libpq's h1,h2) is one
+ *     URL;
  *   - the value of every key=value pair whose key, %-decoded, is
  *     "password": at the start, after white space, '?' or '&', white space
  *     allowed around '=' (libpq's keyword form), the value quoted ('...',
@@ -89,10 +95,13 @@ void env_print_help(FILE *out, const char *program, const char *summary, const e
  *   - the whole text when it is neither a URL nor holds a '=': nothing
  *     locates a password in it, and it may be one on its own (a *_FILE
  *     holding only the password).
- * Fills at most max spans; returns how many there are. */
+ * Fills at most max spans, distinct ones (ENV_SPANS_MAX holds a list of 16
+ * URLs); when there are more, the last runs to the end of the text.
+ * Returns how many there are. */
 typedef struct env_span {
 	size_t at, len;
 } env_span;
+#define ENV_SPANS_MAX 64
 size_t env_secret_spans(const char *text, env_span *spans, size_t max);
 
 /* Copies url to out with every env_secret_spans range replaced by "***". */

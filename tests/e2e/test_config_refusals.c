@@ -148,6 +148,14 @@ Test(config_refusals, user_svc_refuses_urls_before_waiting_for_anything)
 	refused(USER_SVC_BIN, "REDIS_URL", "redis://:s3cret@host:0", "redis://:***@host:0", "has a bad port");
 	refused(USER_SVC_BIN, "AMQP_URL", "amqp://g:s3cret@h:99999/", "amqp://g:***@h:99999/",
 	    "librabbitmq cannot parse it");
+	/* A list: each element's password masked on its own (issue 20), and a
+	 * comma in a password named with its %-encoding. */
+	refused(USER_SVC_BIN, "AMQP_URL", "amqp://g:s3cret@h1/,amqp://g:s3cret@h2:0/",
+	    "amqp://g:***@h1/,amqp://g:***@h2:0/", "element 2 of 2 is not an AMQP URL to use: it has port 0");
+	refused(USER_SVC_BIN, "AMQP_URL", "amqp://g:s3cret,x@h1:5672/,amqp://g:s3cret@h2/",
+	    "amqp://g:***@h1:5672/,amqp://g:***@h2/",
+	    "element 1 of 3 is not an amqp://user:password@host:port/vhost URL (librabbitmq cannot parse it); it "
+	    "looks like a password cut at a comma (the list's separator): write a comma in a password as %2C");
 }
 
 Test(config_refusals, order_svc_refuses_urls_before_waiting_for_anything)

@@ -4,9 +4,11 @@
  * queue really is one; a queue of the other type is a clear error naming
  * the setting, said once, not a loop), and the relay's publishes the broker
  * never confirmed (a frozen broker): their outbox rows stay, and each event
- * arrives once after. The failover across a cluster's nodes is the drill's
- * (tests/failover/rmq_drill.py). Stops and restarts shared processes and
- * servers: one test at a time. */
+ * arrives once after; brokers that accept TCP and never answer (paused
+ * ones) cost each connect pass its bound per element, and a SIGTERM during
+ * such a pass is served within one attempt. The failover across a
+ * cluster's nodes is the drill's (tests/failover/rmq_drill.py). Stops and
+ * restarts shared processes and servers: one test at a time. */
 #include <criterion/criterion.h>
 #include <libpq-fe.h>
 #include <stdio.h>
@@ -148,6 +150,88 @@ Test(brokers, a_list_whose_first_brokers_refuse_reaches_the_live_one_for_both_se
 	/* user-svc's relay got through too: its events arrive. */
 	for (int i = 0; i < 3; i++)
 		assert_logged_once(helpers_create_user(NULL, 0), 20000);
+}
+
+/* AMQP_URL: three brokers that accept TCP and never answer (paused ones),
+ * then the live one. */
+static void
+silent_brokers_then_live(char *list, size_t len)
+{
+	int p[3];
+	for (int i = 0; i < 3; i++)
+		cr_assert_gt(p[i] = procs_silent_port(), 0);
+	snprintf(list, len,
+	    "amqp://guest:guest@127.0.0.1:%d/,amqp://guest:guest@127.0.0.1:%d/,amqp://guest:guest@127.0.0.1:%d/,%s",
+	    p[0], p[1], p[2], original_url);
+}
+
+/* The bound of one pass over three silent brokers: BROKER_CONNECT_TIMEOUT_MS
+ * each (librabbitmq's own handshake bound, 12 s each, made it 36 s). */
+#define SILENT_PASS_MS (3 * BROKER_CONNECT_TIMEOUT_MS)
+
+Test(brokers, silent_brokers_cost_the_attempt_bound_each_and_both_services_reach_the_live_one, .timeout = 180,
+    .fini = restore_url)
+{
+	remember_url();
+	char list[1024], live[128], needle[256];
+	live_broker(live, sizeof(live));
+	silent_brokers_then_live(list, sizeof(list));
+	setenv("AMQP_URL", list, 1);
+	int warned_before = helpers_log_count("events_queue_classic_on_cluster");
+	snprintf(needle, sizeof(needle),
+	    "consumer_started queue=" TOPOLOGY_USER_CREATED_QUEUE " type=classic broker=%s", live);
+	int started_before = helpers_log_count(needle);
+	stack_stop("order-svc");
+	stack_stop("user-svc");
+	int64_t t0 = rpc_clock_ms();
+	stack_start("user-svc");
+	stack_start("order-svc");
+	/* The consumer's pass, in order-svc's log. */
+	cr_assert_geq(helpers_wait_log(needle, started_before + 1, 4 * SILENT_PASS_MS), started_before + 1,
+	    "order-svc consumes from %s", live);
+	int64_t consumer_ms = rpc_clock_ms() - t0;
+	/* The relay's pass: an event of a user created at once arrives. */
+	long long id = helpers_create_user(NULL, 0);
+	assert_logged_once(id, 4 * SILENT_PASS_MS);
+	int64_t relay_ms = rpc_clock_ms() - t0;
+	cr_log_info("3 silent brokers then the live one: order-svc consuming after %.1f s, user-svc's event arrived "
+	            "after %.1f s (bound %.0f s)",
+	    consumer_ms / 1000.0, relay_ms / 1000.0, SILENT_PASS_MS / 1000.0);
+	cr_assert_lt(consumer_ms, 2 * SILENT_PASS_MS, "the consumer's pass within its bound (2x): %lld ms",
+	    (long long) consumer_ms);
+	cr_assert_lt(
+	    relay_ms, 2 * SILENT_PASS_MS, "the relay's pass within its bound (2x): %lld ms", (long long) relay_ms);
+	/* A list with classic queues: said once, at start. */
+	cr_assert_eq(helpers_log_count("events_queue_classic_on_cluster setting=EVENTS_QUEUE_TYPE value=classic"),
+	    warned_before + 1, "a classic queue on a list of brokers is warned of once");
+}
+
+Test(brokers, a_sigterm_during_a_pass_over_silent_brokers_exits_0_within_one_attempt, .timeout = 180,
+    .fini = restore_url)
+{
+	remember_url();
+	char list[1024];
+	silent_brokers_then_live(list, sizeof(list));
+	setenv("AMQP_URL", list, 1);
+	int started_before = helpers_log_count("consumer_started");
+	restart_services();
+	/* Both are in the pass's second element (of 3 s each). */
+	nanosleep(&(struct timespec){.tv_sec = 4}, NULL);
+	cr_assert_eq(helpers_log_count("consumer_started"), started_before, "the pass is still under way");
+	const char *names[] = {"order-svc", "user-svc"};
+	for (int i = 0; i < 2; i++) {
+		int64_t t0 = rpc_clock_ms();
+		int status = stack_stop(names[i]);
+		int64_t ms = rpc_clock_ms() - t0;
+		char why[96];
+		procs_describe_status(status, why, sizeof(why));
+		cr_log_info("%s: SIGTERM during the pass: %s after %.2f s", names[i], why, ms / 1000.0);
+		cr_assert_eq(status, 0, "%s exits 0 on SIGTERM during a pass: %s", names[i], why);
+		/* The element in progress (BROKER_CONNECT_TIMEOUT_MS) then the stop
+		 * itself; generously 2x. */
+		cr_assert_lt(ms, 2 * BROKER_CONNECT_TIMEOUT_MS, "%s stopped within one attempt: %lld ms", names[i],
+		    (long long) ms);
+	}
 }
 
 Test(brokers, a_quorum_queue_carries_the_events_and_a_classic_setting_then_is_a_clear_error_said_once, .timeout = 180,

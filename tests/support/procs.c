@@ -42,6 +42,21 @@ procs_free_port(void)
 	return ntohs(sin.sin_port);
 }
 
+int
+procs_silent_port(void)
+{
+	int fd                 = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len          = sizeof(sin);
+	if (fd < 0 || bind(fd, (struct sockaddr *) &sin, sizeof(sin)) != 0 || listen(fd, 128) != 0 ||
+	    getsockname(fd, (struct sockaddr *) &sin, &len) != 0) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return ntohs(sin.sin_port); /* fd stays open, never accepted from */
+}
+
 static void exec_child(const char *path, const char *const *env, const char *log_path) __attribute__((noreturn));
 
 pid_t

@@ -9,6 +9,12 @@
 /* A TCP port on 127.0.0.1 that was free a moment ago. */
 int procs_free_port(void);
 
+/* A TCP port on 127.0.0.1 that accepts connections and never answers, as
+ * a paused server does (SIGSTOP: its kernel completes each handshake into
+ * the listen backlog, the process reads nothing): a socket that listens and
+ * is never accepted from, open until this process ends. -1 on failure. */
+int procs_silent_port(void);
+
 /* Starts path with the current environment plus env ("NAME=value",
  * NULL-terminated); its stderr goes to log_path (appended) when not NULL.
  * Returns the pid, or -1. */

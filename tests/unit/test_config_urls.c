@@ -422,7 +422,48 @@ Test(config_urls, amqp_lists_name_the_element_that_cannot_work)
 	cr_assert_eq(env_load(&v, 1, msg, sizeof(msg)), -1);
 	cr_assert_null(strstr(msg, "s3cret"), "%s", msg);
 	cr_assert_not_null(strstr(msg, "element 2 of 2 is not an AMQP URL to use: it has port 0"), "%s", msg);
+	/* Each element's password masked on its own: the element complained
+	 * of is there to see. */
+	cr_assert_str_eq(msg, "T_AMQP_URL: 'amqp://g:***@h1/,amqp://g:***@h2:0/' element 2 of 2 is not an AMQP URL "
+	                      "to use: it has port 0, out of range [1, 65535]");
 	v.default_value = "amqp://g:s3cret@h1/,amqp://g:s3cret@h2/";
 	cr_assert_eq(env_load(&v, 1, msg, sizeof(msg)), 0, "%s", msg);
 	cr_assert_str_eq(out, v.default_value);
+}
+
+/* Issue 20: a ',' in a password splits the list; the message says that it
+ * looks so, hints %2C, and shows no part of the password. */
+Test(config_urls, a_comma_in_an_amqp_password_is_named_with_its_percent_encoding)
+{
+	static const struct {
+		const char *value, *shown;
+	} cases[] = {
+	    /* the head "amqp://g:s3" fails to parse (port "s3") */
+	    {"amqp://g:s3,cret@h1:5672/", "'amqp://g:***@h1:5672/' element 1 of 2 is not an amqp://"},
+	    /* the head parses (host g, port 123), the tail has no scheme */
+	    {"amqp://g:123,s3cret@h1/", "'amqp://g:***@h1/' element 2 of 2 is not an amqp://"},
+	    {"amqp://g:x9y@h0/,amqp://g:s3,cret@h1/,amqp://g:x9y@h2/", "element 2 of 4 is not an amqp://"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *out = NULL;
+		char msg[1024];
+		env_var v = {.name = "T_AMQP_URL",
+		    .default_value = cases[i].value,
+		    .kind          = ENV_CUSTOM,
+		    .parse         = broker_env_parse_url,
+		    .out           = &out,
+		    .secret_url    = 1};
+		cr_assert_eq(env_load(&v, 1, msg, sizeof(msg)), -1, "%s was accepted", cases[i].value);
+		cr_assert_not_null(strstr(msg, cases[i].shown), "%s", msg);
+		cr_assert_not_null(strstr(msg, "looks like a password cut at a comma"), "%s", msg);
+		cr_assert_not_null(strstr(msg, "%2C"), "%s", msg);
+		cr_assert_null(strstr(msg, "s3"), "%s", msg);
+		cr_assert_null(strstr(msg, "cret"), "%s", msg);
+	}
+	/* Not said of an element that is bad otherwise. */
+	char err[512];
+	cr_assert_eq(broker_check_urls("amqp://g:p@h1/,amqp://g:p@h2:0/", err, sizeof(err)), -1);
+	cr_assert_null(strstr(err, "%2C"), "%s", err);
+	cr_assert_eq(broker_check_urls("amqp://h1:5672,amqp://g:p@h2/,amqps://h3/", err, sizeof(err)), -1);
+	cr_assert_null(strstr(err, "%2C"), "%s", err);
 }

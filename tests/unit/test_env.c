@@ -127,6 +127,53 @@ Test(env, passwords_are_masked)
 	cr_assert_str_eq(out, "host=db password=\r\n***");
 }
 
+/* Issue 20: a list of URLs (AMQP_URL) is masked element by element, so a
+ * message about one element shows which it is; a list of hosts in one URL
+ * (a Sentinel or libpq list) keeps its one password masked; a password
+ * holding ',' or ",amqp://" stays hidden. */
+Test(env, a_list_of_urls_is_masked_element_by_element)
+{
+	static const struct {
+		const char *value, *masked;
+	} cases[] = {
+	    {"amqp://u:p1@h1:5672/,amqp://u:p2@h2:5672/", "amqp://u:***@h1:5672/,amqp://u:***@h2:5672/"},
+	    {"amqp://u:p1@h1/,amqp://u:p2@h2:0/,amqp://u:p3@h3/",
+	        "amqp://u:***@h1/,amqp://u:***@h2:0/,amqp://u:***@h3/"},
+	    {"amqp://guest@h1/,amqp://u:p@h2/", "amqp://guest@h1/,amqp://u:***@h2/"},
+	    {"amqp://u:p@ss@h1/,amqp://u:q@h2/", "amqp://u:***@h1/,amqp://u:***@h2/"},
+	    {"amqp://u:p%2Cq@h1/,amqp://u:p%2Cq@h2/", "amqp://u:***@h1/,amqp://u:***@h2/"},
+	    /* A password with a raw ',': one URL as far as the mask goes. */
+	    {"amqp://u:pa,ss@h1/,amqp://u:q@h2/", "amqp://u:***@h1/,amqp://u:***@h2/"},
+	    /* An element left open by a ':' with no '@' is read with the next:
+	     * more is masked, never less. */
+	    {"amqp://u:x,amqp://y@h/", "amqp://u:***@h/"},
+	    {"amqp://h1:5672/,amqp://u:p@h2/", "amqp://h1:***@h2/"},
+	    {"redis-sentinel://:pw@h1:26379,h2:26380/0#master", "redis-sentinel://:***@h1:26379,h2:26380/0#master"},
+	    {"redis-sentinel://:p@ss,w@h1,h2/1#m", "redis-sentinel://:***@h1,h2/1#m"},
+	    {"postgresql://u:pw@h1:5432,h2:5432/db?target_session_attrs=read-write",
+	        "postgresql://u:***@h1:5432,h2:5432/db?target_session_attrs=read-write"},
+	    {"tcp://127.0.0.1:5001,tcp://127.0.0.1:5002", "tcp://127.0.0.1:5001,tcp://127.0.0.1:5002"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char out[256];
+		env_mask_url(cases[i].value, out, sizeof(out));
+		cr_assert_str_eq(out, cases[i].masked, "%s", cases[i].value);
+	}
+	/* The longest list AMQP_URL takes (16), every element masked. */
+	char list[2048] = "", want[2048] = "", out[2048];
+	for (int i = 0; i < 16; i++) {
+		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%samqp://u:s3cret%d@h%d/", i > 0 ? "," : "",
+		    i, i);
+		snprintf(want + strlen(want), sizeof(want) - strlen(want), "%samqp://u:***@h%d/", i > 0 ? "," : "", i);
+	}
+	env_mask_url(list, out, sizeof(out));
+	cr_assert_str_eq(out, want);
+	/* More spans than a caller's room: the last runs to the end. */
+	env_span spans[4];
+	cr_assert_eq(env_secret_spans(list, spans, 4), 4);
+	cr_assert_eq(spans[3].at + spans[3].len, strlen(list));
+}
+
 Test(env, help_lists_every_variable_with_default_and_masked_current_value, .init = cr_redirect_stdout)
 {
 	setenv("T_URL", "postgresql://svc:hunter2@db/x", 1);
