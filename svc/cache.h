@@ -80,6 +80,12 @@ cache_result cache_invalidate(cache *c, const char *key);
 /* PING; for health checks. */
 cache_result cache_ping(cache *c);
 
+/* Why c's last connect or command failed ("connect H:P: Connection
+ * refused", "sentinel H:P names H2:P2 as master M, which is a replica
+ * (ROLE)", what each sentinel did...); "" while connected. Owned by c,
+ * valid until its next call; for health checks. */
+const char *cache_last_error(const cache *c);
+
 /* An ENV_CUSTOM parser (env.h) for REDIS_URL, redis:// (cache_parse_url)
  * or redis-sentinel:// (sentinel_parse_url): checks it, keeps the text. */
 int cache_env_parse_url(const char *text, void *out, char *err, size_t errlen);
