@@ -29,17 +29,21 @@ struct cache {
 	redisContext *ctx;
 	backoff retry;
 	sentinel_url *sentinels; /* NULL: host and port are fixed; else asked of Sentinel at each connect */
+	char last_error[1024];   /* why the connection is down (cache_status); "" while up */
 };
 
 static _Atomic uint64_t errors, hits, misses;
 
 /* Invalidations that failed (Redis down or slow) and must land before any
  * cached value is trusted again: every command of every cache flushes them
- * first. Past PENDING_MAX, the cache is distrusted for a whole TTL. */
+ * first. Past PENDING_MAX, the cache is distrusted for a whole TTL. The
+ * lock guards the list only, never a network call: a flush takes the keys
+ * out (n_sending), sends them unlocked and puts back those not landed;
+ * pending_count counts both, so no read trusts the cache meanwhile. */
 #define PENDING_MAX 1024
 static pthread_mutex_t pending_mu = PTHREAD_MUTEX_INITIALIZER;
 static char *pending[PENDING_MAX];
-static int n_pending;
+static int n_pending, n_sending;
 static _Atomic int pending_count;
 static _Atomic int64_t distrust_until_ms;
 
@@ -105,6 +109,14 @@ cache_parse_url(const char *url, char *host, size_t host_len, int *port, int *db
 	for (const char *q = p; *q != '\0' && strchr("/?#", *q) == NULL; q++)
 		if (*q == '@')
 			at = q;
+	/* '/', '?' and '#' end the authority (RFC 3986 3.2): a password
+	 * holding one is cut there and its '@' follows. */
+	if (strchr(p + strcspn(p, "/?#"), '@') != NULL) {
+		snprintf(err, errlen,
+		    "has an @ after a /, ? or #: a password holding /, ?, # or @ must write them %%2F, %%3F, "
+		    "%%23, %%40 (RFC 3986 2.1)");
+		return -1;
+	}
 	if (at != NULL) {
 		const char *colon = memchr(p, ':', (size_t) (at - p));
 		/* A user name alone would need Redis 6 ACLs (AUTH user pw),
@@ -216,41 +228,86 @@ cache_free(cache *c)
 	free(c);
 }
 
+/* Drops the connection (if any) and backs off. The whole reason is kept
+ * and logged: a Sentinel lookup's names what each sentinel did, and its
+ * end is often the useful part. */
 static cache_result
 failed(cache *c, const char *op, const char *reason)
 {
-	char why[160]; /* reason may live in the context freed below */
-	snprintf(why, sizeof(why), "%s", reason);
+	if (reason != c->last_error) /* reason may live in the context freed below */
+		snprintf(c->last_error, sizeof(c->last_error), "%s", reason);
 	atomic_fetch_add(&errors, 1);
 	if (c->ctx != NULL) {
 		redisFree(c->ctx);
 		c->ctx = NULL;
 		backoff_failed(&c->retry);
 	}
-	log_warn(NULL, "cache_error op=%s reason=\"%s\" retry_ms=%d", op, why, c->retry.current_ms);
+	log_warn(NULL, "cache_error op=%s reason=\"%s\" retry_ms=%d", op, c->last_error, c->retry.current_ms);
 	return CACHE_ERROR;
+}
+
+/* Queues key (owned: taken over, or freed when already queued); the
+ * caller holds pending_mu. Too many to track: trust nothing cached until
+ * every value that may be stale has expired. */
+static void
+queue_locked(const cache *c, char *key)
+{
+	for (int i = 0; i < n_pending; i++)
+		if (strcmp(pending[i], key) == 0) { /* already to be sent */
+			free(key);
+			return;
+		}
+	if (n_pending < PENDING_MAX) {
+		pending[n_pending++] = key;
+		return;
+	}
+	free(key);
+	atomic_store(&distrust_until_ms, rpc_clock_ms() + (int64_t) c->max_ttl_s * 1000);
+	log_warn(NULL, "cache_distrusted seconds=%d reason=\"too many failed invalidations\"", c->max_ttl_s);
 }
 
 /* Remembers a key whose invalidation failed. */
 static void
 remember_pending(const cache *c, const char *key)
 {
+	char *copy = strdup(key);
 	pthread_mutex_lock(&pending_mu);
-	for (int i = 0; i < n_pending; i++)
-		if (strcmp(pending[i], key) == 0) { /* already to be sent */
-			pthread_mutex_unlock(&pending_mu);
-			return;
-		}
-	char *copy = n_pending < PENDING_MAX ? strdup(key) : NULL;
-	if (copy != NULL) {
-		pending[n_pending++] = copy;
-		atomic_store(&pending_count, n_pending);
-	} else {
-		/* Too many to track: trust nothing cached until every value
-		 * that may be stale has expired. */
+	if (copy != NULL)
+		queue_locked(c, copy);
+	else /* out of memory: as when too many */
 		atomic_store(&distrust_until_ms, rpc_clock_ms() + (int64_t) c->max_ttl_s * 1000);
-		log_warn(NULL, "cache_distrusted seconds=%d reason=\"too many failed invalidations\"", c->max_ttl_s);
+	atomic_store(&pending_count, n_pending + n_sending);
+	pthread_mutex_unlock(&pending_mu);
+}
+
+/* Takes every queued key out for sending (keys has room for PENDING_MAX);
+ * returns how many. They still count in pending_count. */
+static int
+take_pending(char **keys)
+{
+	pthread_mutex_lock(&pending_mu);
+	int n = n_pending;
+	memcpy(keys, pending, sizeof(*keys) * (size_t) n);
+	n_pending = 0;
+	n_sending += n;
+	pthread_mutex_unlock(&pending_mu);
+	return n;
+}
+
+/* Ends a send of n taken keys: the first landed are forgotten, the rest
+ * queued again (unless queued again meanwhile). */
+static void
+settle_pending(const cache *c, char **keys, int n, int landed)
+{
+	pthread_mutex_lock(&pending_mu);
+	n_sending -= n;
+	for (int i = 0; i < n; i++) {
+		if (i < landed)
+			free(keys[i]);
+		else
+			queue_locked(c, keys[i]);
 	}
+	atomic_store(&pending_count, n_pending + n_sending);
 	pthread_mutex_unlock(&pending_mu);
 }
 
@@ -270,118 +327,167 @@ replicated(cache *c, const char *op)
 	return ok;
 }
 
-/* With Sentinel: sends every pending DEL again and forgets them only once
- * a replica acknowledged them all. */
-static bool
-flush_pending_replicated(cache *c)
-{
-	if (rpc_clock_ms() < atomic_load(&pending_retry_at_ms))
-		return false; /* a replica was missing a moment ago: the database serves */
-	pthread_mutex_lock(&pending_mu);
-	bool ok = true;
-	for (int i = 0; i < n_pending && ok; i++) {
-		redisReply *r = redisCommand(c->ctx, "DEL %s %s:lease", pending[i], pending[i]);
-		ok            = r != NULL && r->type != REDIS_REPLY_ERROR;
-		freeReplyObject(r);
-	}
-	if (!ok) {
-		pthread_mutex_unlock(&pending_mu);
-		failed(c, "flush_pending", c->ctx != NULL && c->ctx->err ? c->ctx->errstr : "refused");
-		return false;
-	}
-	ok = replicated(c, "flush_pending");
-	if (ok) {
-		log_info(NULL, "cache_invalidations_landed count=%d", n_pending);
-		while (n_pending > 0)
-			free(pending[--n_pending]);
-		atomic_store(&pending_count, 0);
-	} else {
-		atomic_store(&pending_retry_at_ms, rpc_clock_ms() + UNCONFIRMED_RETRY_MS);
-	}
-	pthread_mutex_unlock(&pending_mu);
-	return ok;
-}
-
-/* Lands the failed invalidations on c's live connection; false (and the
- * rest kept) when Redis fails again. */
+/* Lands the failed invalidations on c's live connection: takes them out
+ * of the list, sends each DEL, puts back those not landed. With Sentinel
+ * they land only once a replica acknowledged them all (WAIT 1), and after
+ * a WAIT that failed the next try waits UNCONFIRMED_RETRY_MS. True when
+ * none is left (queued or being sent by another thread): only then may a
+ * cached value be read. False when Redis failed again (the connection is
+ * dropped) or others are still pending; the caller serves from the
+ * database then. */
 static bool
 flush_pending(cache *c)
 {
-	if (c->sentinels != NULL)
-		return flush_pending_replicated(c);
-	bool ok = true;
-	pthread_mutex_lock(&pending_mu);
-	while (n_pending > 0) {
-		const char *key = pending[n_pending - 1];
-		redisReply *r   = redisCommand(c->ctx, "DEL %s %s:lease", key, key);
-		ok              = r != NULL && r->type != REDIS_REPLY_ERROR;
+	if (c->sentinels != NULL && rpc_clock_ms() < atomic_load(&pending_retry_at_ms))
+		return false; /* a replica was missing a moment ago: the database serves */
+	char *keys[PENDING_MAX];
+	int n      = take_pending(keys);
+	int landed = 0;
+	bool ok    = true;
+	for (int i = 0; i < n && ok; i++) {
+		redisReply *r = redisCommand(c->ctx, "DEL %s %s:lease", keys[i], keys[i]);
+		ok            = r != NULL && r->type != REDIS_REPLY_ERROR;
 		freeReplyObject(r);
-		if (!ok)
-			break;
-		log_info(NULL, "cache_invalidation_landed key=%s", key);
-		free(pending[--n_pending]);
+		if (ok && c->sentinels == NULL) {
+			log_info(NULL, "cache_invalidation_landed key=%s", keys[i]);
+			landed++;
+		}
 	}
-	atomic_store(&pending_count, n_pending);
-	pthread_mutex_unlock(&pending_mu);
-	if (!ok)
-		failed(c, "flush_pending", c->ctx != NULL && c->ctx->err ? c->ctx->errstr : "refused");
-	return ok;
+	if (!ok) {
+		char why[160];
+		snprintf(why, sizeof(why), "%s", c->ctx->err ? c->ctx->errstr : "DEL refused");
+		settle_pending(c, keys, n, landed);
+		failed(c, "flush_pending", why);
+		return false;
+	}
+	if (c->sentinels != NULL && n > 0) {
+		if (replicated(c, "flush_pending")) {
+			log_info(NULL, "cache_invalidations_landed count=%d", n);
+			landed = n;
+		} else {
+			atomic_store(&pending_retry_at_ms, rpc_clock_ms() + UNCONFIRMED_RETRY_MS);
+		}
+	}
+	settle_pending(c, keys, n, landed);
+	return c->ctx != NULL && landed == n && atomic_load(&pending_count) == 0;
 }
 
-/* Opens c's connection with its timeout for the connect and every command
- * after it; false (logged, counted, backoff) when Redis cannot be reached. */
+/* Gives c's next set-up step what is left of the connect's budget (the
+ * deadline); false (logged, counted, backoff) when nothing is. hiredis
+ * reads a zero timeout as none at all, so at least 1 ms is left. */
 static bool
-open_connection(cache *c, const char *op)
+within(cache *c, const char *op, int64_t deadline_ms, const char *step)
 {
-	struct timeval tv = {.tv_sec = c->timeout_ms / 1000, .tv_usec = (c->timeout_ms % 1000) * 1000};
-	c->ctx            = redisConnectWithTimeout(c->host, c->port, tv);
-	if (c->ctx == NULL || c->ctx->err) {
+	int64_t left = deadline_ms - rpc_clock_ms();
+	if (left < 1) {
 		char why[160];
-		snprintf(why, sizeof(why), "connect: %s", c->ctx != NULL ? c->ctx->errstr : "out of memory");
+		snprintf(why, sizeof(why), "REDIS_TIMEOUT_MS (%d ms) spent before %s", c->timeout_ms, step);
 		if (c->ctx == NULL)
 			backoff_failed(&c->retry);
 		failed(c, op, why);
 		return false;
 	}
-	redisSetTimeout(c->ctx, tv);
+	if (c->ctx != NULL) {
+		struct timeval tv = {.tv_sec = (time_t) (left / 1000), .tv_usec = (suseconds_t) (left % 1000) * 1000};
+		redisSetTimeout(c->ctx, tv);
+	}
+	return true;
+}
+
+/* Opens c's connection within the budget; false (logged, counted,
+ * backoff) when Redis cannot be reached. */
+static bool
+open_connection(cache *c, const char *op, int64_t deadline_ms)
+{
+	if (!within(c, op, deadline_ms, "the connect"))
+		return false;
+	int64_t left      = deadline_ms - rpc_clock_ms();
+	struct timeval tv = {.tv_sec = (time_t) (left / 1000), .tv_usec = (suseconds_t) (left % 1000) * 1000};
+	if (left < 1)
+		tv.tv_usec = 1000; /* the clock moved on since within() */
+	c->ctx = redisConnectWithTimeout(c->host, c->port, tv);
+	if (c->ctx == NULL || c->ctx->err) {
+		char why[400];
+		snprintf(why, sizeof(why), "connect %s:%d: %s", c->host, c->port,
+		    c->ctx != NULL ? c->ctx->errstr : "out of memory");
+		if (c->ctx == NULL)
+			backoff_failed(&c->retry);
+		failed(c, op, why);
+		return false;
+	}
 	return true;
 }
 
 /* A command of the connection's set-up (AUTH, SELECT) that must be
- * accepted; false (and the connection dropped) when it is not. */
+ * accepted within the budget; false (and the connection dropped) when it
+ * is not. */
 static bool
-setup_command(cache *c, const char *op, const char *refused, const char *fmt, ...)
+setup_command(cache *c, const char *op, int64_t deadline_ms, const char *name, const char *fmt, ...)
 {
+	if (!within(c, op, deadline_ms, name))
+		return false;
 	va_list ap;
 	va_start(ap, fmt);
 	redisReply *r = redisvCommand(c->ctx, fmt, ap);
 	va_end(ap);
 	bool ok = r != NULL && r->type != REDIS_REPLY_ERROR;
+	char why[400];
+	snprintf(why, sizeof(why), "%s %s: %s", name, r == NULL ? "not answered" : "refused",
+	    r == NULL                      ? c->ctx->errstr
+	    : r->type == REDIS_REPLY_ERROR ? r->str
+	                                   : "");
 	freeReplyObject(r);
 	if (!ok)
-		failed(c, op, refused);
+		failed(c, op, why);
 	return ok;
 }
 
 /* With Sentinel: the master's address, asked again at every connect (the
  * spec's step 3: after a disconnect the old address may be a replica). */
 static bool
-ask_sentinels(cache *c, const char *op)
+ask_sentinels(cache *c, const char *op, int64_t deadline_ms)
 {
-	char why[1024];
-	if (sentinel_master_addr(c->sentinels, c->timeout_ms, c->host, sizeof(c->host), &c->port, why, sizeof(why)) ==
-	    0)
+	char why[sizeof(c->last_error) - 256];
+	if (sentinel_master_addr(c->sentinels, deadline_ms, c->host, sizeof(c->host), &c->port, why, sizeof(why)) == 0)
 		return true;
-	char reason[1200];
-	snprintf(reason, sizeof(reason), "no sentinel named master %s: %s", c->sentinels->master, why);
-	atomic_fetch_add(&errors, 1);
+	snprintf(c->last_error, sizeof(c->last_error), "no sentinel named master %s within %d ms: %s",
+	    c->sentinels->master, c->timeout_ms, why);
 	backoff_failed(&c->retry);
-	log_warn(NULL, "cache_error op=%s reason=\"%.150s\" retry_ms=%d", op, reason, c->retry.current_ms);
+	failed(c, op, c->last_error);
+	return false;
+}
+
+/* The spec's step 2: the address may be stale (a failover under way, a
+ * demoted master not yet told). */
+static bool
+confirm_master(cache *c, const char *op, int64_t deadline_ms)
+{
+	if (!within(c, op, deadline_ms, "ROLE"))
+		return false;
+	char role[64] = "", why[1024];
+	int rc        = sentinel_role_is_master(c->ctx, role, sizeof(role));
+	if (rc == 1)
+		return true;
+	/* ROLE says "slave" for a replica. */
+	if (rc == 0)
+		snprintf(why, sizeof(why), "sentinel %s:%d names %s:%d as master %s, which is %s (ROLE)",
+		    c->sentinels->host[0], c->sentinels->port[0], c->host, c->port, c->sentinels->master,
+		    strcmp(role, "slave") == 0 ? "a replica" : role);
+	else
+		snprintf(why, sizeof(why), "sentinel %s:%d names %s:%d as master %s, which did not answer ROLE: %s",
+		    c->sentinels->host[0], c->sentinels->port[0], c->host, c->port, c->sentinels->master,
+		    c->ctx->errstr);
+	failed(c, op, why);
 	return false;
 }
 
 /* A live connection for c: as it is, or (at most every backoff step) a new
- * one, logged in (AUTH) and on its database (SELECT). */
+ * one, logged in (AUTH), confirmed as the master (ROLE, with Sentinel) and
+ * on its database (SELECT). All of that, the Sentinel lookup included, has
+ * one budget: REDIS_TIMEOUT_MS, each step getting what is left (it is the
+ * longest a slow Redis may delay a request; N silent sentinels each given
+ * the whole timeout cost N of them). The commands after it have the whole
+ * timeout each, as ever. */
 static bool
 ensure_connected(cache *c, const char *op)
 {
@@ -389,29 +495,23 @@ ensure_connected(cache *c, const char *op)
 		return true;
 	if (!backoff_ready(&c->retry))
 		return false; /* still down: no connect attempt on every request */
-	if (c->sentinels != NULL && !ask_sentinels(c, op))
+	int64_t deadline = rpc_clock_ms() + c->timeout_ms;
+	if (c->sentinels != NULL && !ask_sentinels(c, op, deadline))
 		return false;
-	if (!open_connection(c, op))
+	if (!open_connection(c, op, deadline))
 		return false;
-	if (c->password[0] != '\0' && !setup_command(c, op, "AUTH refused", "AUTH %s", c->password))
+	if (c->password[0] != '\0' && !setup_command(c, op, deadline, "AUTH", "AUTH %s", c->password))
 		return false;
-	if (c->sentinels != NULL) {
-		/* The spec's step 2: the address may be stale (a failover under
-		 * way, a demoted master not yet told). */
-		int role = sentinel_role_is_master(c->ctx);
-		if (role != 1) {
-			char why[400];
-			snprintf(why, sizeof(why), "%s:%d is not the master (ROLE%s)", c->host, c->port,
-			    role < 0 ? " not answered" : " says another role");
-			failed(c, op, why);
-			return false;
-		}
-	}
-	if (c->db != 0 && !setup_command(c, op, "SELECT refused", "SELECT %d", c->db))
+	if (c->sentinels != NULL && !confirm_master(c, op, deadline))
 		return false;
+	if (c->db != 0 && !setup_command(c, op, deadline, "SELECT", "SELECT %d", c->db))
+		return false;
+	struct timeval tv = {.tv_sec = c->timeout_ms / 1000, .tv_usec = (c->timeout_ms % 1000) * 1000};
+	redisSetTimeout(c->ctx, tv);
 	if (c->retry.current_ms != 0)
 		log_info(NULL, "cache_reconnected");
 	backoff_succeeded(&c->retry);
+	c->last_error[0] = '\0';
 	return true;
 }
 
@@ -618,6 +718,12 @@ cache_ping(cache *c)
 		return CACHE_ERROR;
 	freeReplyObject(r);
 	return CACHE_HIT;
+}
+
+const char *
+cache_last_error(const cache *c)
+{
+	return c->last_error;
 }
 
 cache_result

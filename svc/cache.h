@@ -36,9 +36,10 @@ int cache_parse_url(const char *url, char *host, size_t host_len, int *port, int
     size_t password_len, char *err, size_t errlen);
 
 /* A cache for url (already validated with cache_env_parse_url: redis:// or
- * redis-sentinel://) whose commands
- * time out after timeout_ms; max_ttl_s is the longest TTL it stores. Connects
- * lazily. NULL when out of memory. */
+ * redis-sentinel://) whose commands each time out after timeout_ms, and
+ * each reconnect as a whole too (the Sentinel lookup, connect, AUTH, ROLE,
+ * SELECT sharing one timeout_ms); max_ttl_s is the longest TTL it stores.
+ * Connects lazily. NULL when out of memory. */
 cache *cache_new(const char *url, int timeout_ms, int max_ttl_s);
 void cache_free(cache *c); /* accepts NULL */
 
@@ -79,6 +80,12 @@ cache_result cache_invalidate(cache *c, const char *key);
 
 /* PING; for health checks. */
 cache_result cache_ping(cache *c);
+
+/* Why c's last connect or command failed ("connect H:P: Connection
+ * refused", "sentinel H:P names H2:P2 as master M, which is a replica
+ * (ROLE)", what each sentinel did...); "" while connected. Owned by c,
+ * valid until its next call; for health checks. */
+const char *cache_last_error(const cache *c);
 
 /* An ENV_CUSTOM parser (env.h) for REDIS_URL, redis:// (cache_parse_url)
  * or redis-sentinel:// (sentinel_parse_url): checks it, keeps the text. */

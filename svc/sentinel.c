@@ -1,11 +1,14 @@
 /* sentinel.h over hiredis 0.14. */
 #include "svc/sentinel.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
 
+#include "rpc/envelope.h"
 #include "svc/cache.h"
 
 static const char scheme[] = "redis-sentinel://";
@@ -26,6 +29,36 @@ good_master_name(const char *s)
 	       strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == n;
 }
 
+/* The database part of the path ("", "/" or "/DB", DB 0..15, digits only);
+ * -1 when it is anything else. */
+static int
+parse_db(const char *path, size_t len)
+{
+	if (len <= 1)
+		return len == 0 || path[0] == '/' ? 0 : -1;
+	if (path[0] != '/' || len > 3 || strspn(path + 1, "0123456789") < len - 1)
+		return -1;
+	int v = 0;
+	for (size_t i = 1; i < len; i++)
+		v = v * 10 + (path[i] - '0');
+	return v <= 15 ? v : -1;
+}
+
+/* The refusal of user information (at, an '@') in sentinel k, whose text
+ * ends at end. Only what follows the '@' is shown: before it may be a
+ * password. No '@' is quoted: env_scrub would mask it as part of one. */
+static int
+at_in_later_sentinel(const char *at, const char *end, int k, char *err, size_t errlen)
+{
+	const char *comma = memchr(at, ',', (size_t) (end - at));
+	size_t n          = (size_t) ((comma != NULL ? comma : end) - at - 1);
+	snprintf(err, errlen,
+	    "has user information (...@) in sentinel %d (the one at '%.*s'): only the first sentinel may follow "
+	    ":password@ (one password, the master's), and an @ or a comma in a password is written %%40, %%2C",
+	    k, n > 64 ? 64 : (int) n, at + 1);
+	return -1;
+}
+
 int
 sentinel_parse_url(const char *url, sentinel_url *out, char *err, size_t errlen)
 {
@@ -35,17 +68,31 @@ sentinel_parse_url(const char *url, sentinel_url *out, char *err, size_t errlen)
 		return -1;
 	}
 	const char *p = url + sizeof(scheme) - 1;
-	/* The authority ends at '/', '?' or '#' (RFC 3986 3.2), and the user
-	 * information at its last '@': the rules of cache_parse_url and
-	 * env_mask_url, so --help masks exactly the password read here. */
-	size_t alen    = strcspn(p, "/?#");
-	const char *at = NULL;
-	for (const char *q = p; q < p + alen; q++)
-		if (*q == '@')
-			at = q;
+	/* The authority ends at '/', '?' or '#' (RFC 3986 3.2): a password
+	 * holding one of them is cut there, and its '@' lands in the path or
+	 * the master's name. No '@' belongs there: say what happened. */
+	size_t alen = strcspn(p, "/?#");
+	if (strchr(p + alen, '@') != NULL) {
+		snprintf(err, errlen,
+		    "has an @ after a /, ? or #: a password holding /, ?, # or @ must write them %%2F, %%3F, "
+		    "%%23, %%40 (RFC 3986 2.1)");
+		return -1;
+	}
+	/* One password, the master's, before the first sentinel: the user
+	 * information ends at the first '@', and an '@' in a later sentinel
+	 * is refused (else ":pw@h1,:pw@h2" would read as password "pw@h1,:pw"
+	 * and one sentinel). So a ',' in the password is %2C, as in AMQP_URL. */
+	const char *at    = memchr(p, '@', alen);
 	const char *hosts = at != NULL ? at + 1 : p;
-	const char *path  = p + alen;
-	const char *hash  = strchr(path, '#');
+	const char *comma = memchr(p, ',', alen);
+	if (at != NULL && comma != NULL && comma < at) {
+		int k = 1;
+		for (const char *q = p; q < at; q++)
+			k += *q == ',';
+		return at_in_later_sentinel(at, p + alen, k, err, errlen);
+	}
+	const char *path = p + alen;
+	const char *hash = strchr(path, '#');
 	if (strchr(path, '?') != NULL && (hash == NULL || strchr(path, '?') < hash)) {
 		snprintf(err, errlen, "has a query ('?'): none is read");
 		return -1;
@@ -58,9 +105,29 @@ sentinel_parse_url(const char *url, sentinel_url *out, char *err, size_t errlen)
 	}
 	snprintf(out->master, sizeof(out->master), "%s", hash + 1);
 	size_t plen = (size_t) (hash - path); /* "", "/" or "/DB" */
+	if ((out->db = parse_db(path, plen)) < 0) {
+		snprintf(err, errlen, "has a bad database number (0-15) after the sentinels: '%.*s'",
+		    plen > 16 ? 16 : (int) plen, path);
+		return -1;
+	}
 
-	/* Each sentinel is read as cache_parse_url reads redis://[:pw@]HOST:PORT/DB
-	 * (one checker of hosts, ports, passwords and database numbers). */
+	/* The password and each sentinel are read as cache_parse_url reads
+	 * redis://[:pw@]HOST:PORT (one checker of hosts, ports and
+	 * passwords). */
+	char one[1024], why[256], host[256];
+	int port, db;
+	if (at != NULL) {
+		int n = snprintf(one, sizeof(one), "redis://%.*s@h", (int) (at - p), p);
+		if (n < 0 || (size_t) n >= sizeof(one)) {
+			snprintf(err, errlen, "has a password longer than %zu bytes", sizeof(out->password) - 1);
+			return -1;
+		}
+		if (cache_parse_url(one, host, sizeof(host), &port, &db, out->password, sizeof(out->password), why,
+		        sizeof(why)) != 0) {
+			snprintf(err, errlen, "%s", why);
+			return -1;
+		}
+	}
 	for (const char *h = hosts;; out->n++) {
 		size_t hlen       = (size_t) (p + alen - h);
 		const char *comma = memchr(h, ',', hlen);
@@ -74,20 +141,23 @@ sentinel_parse_url(const char *url, sentinel_url *out, char *err, size_t errlen)
 			snprintf(err, errlen, "has an empty sentinel address (sentinel %d)", out->n + 1);
 			return -1;
 		}
-		char one[1024], why[256];
-		int n = snprintf(one, sizeof(one), "redis://%.*s%.*s%.*s", at != NULL ? (int) (at + 1 - p) : 0, p,
-		    (int) hlen, h, (int) plen, path);
+		const char *at2 = memchr(h, '@', hlen);
+		if (at2 != NULL && out->n == 0) {
+			/* A second '@' in the first: the password's own, not encoded. */
+			snprintf(err, errlen, "has a second @ before sentinel 1: an @ in the password is written %%40");
+			return -1;
+		}
+		if (at2 != NULL)
+			return at_in_later_sentinel(at2, h + hlen, out->n + 1, err, errlen);
+		char pw[2];
+		int n = snprintf(one, sizeof(one), "redis://%.*s", (int) hlen, h);
 		if (n < 0 || (size_t) n >= sizeof(one)) {
 			snprintf(err, errlen, "is too long (sentinel %d)", out->n + 1);
 			return -1;
 		}
-		if (cache_parse_url(one, out->host[out->n], sizeof(out->host[0]), &out->port[out->n], &out->db,
-		        out->password, sizeof(out->password), why, sizeof(why)) != 0) {
-			/* The password is the same in every element: say so once. */
-			if (strstr(why, "password") != NULL || strstr(why, "user") != NULL)
-				snprintf(err, errlen, "%s", why);
-			else
-				snprintf(err, errlen, "has a sentinel (%d) that %s", out->n + 1, why);
+		if (cache_parse_url(one, out->host[out->n], sizeof(out->host[0]), &out->port[out->n], &db, pw,
+		        sizeof(pw), why, sizeof(why)) != 0) {
+			snprintf(err, errlen, "has a sentinel (%d) that %s", out->n + 1, why);
 			return -1;
 		}
 		if (memchr(h, ':', hlen) == NULL)
@@ -100,82 +170,164 @@ sentinel_parse_url(const char *url, sentinel_url *out, char *err, size_t errlen)
 	}
 }
 
-/* One sentinel's answer: 0 and the address, or -1 and why in err. */
+/* A sentinel's reply: 0 and the address, or -1 and why in err. */
 static int
-ask_one(const char *shost, int sport, const char *master, struct timeval tv, char *host, size_t host_len, int *port,
-    char *err, size_t errlen)
+read_answer(const redisReply *r, const char *master, char *host, size_t host_len, int *port, char *err, size_t errlen)
 {
-	redisContext *ctx = redisConnectWithTimeout(shost, sport, tv);
-	if (ctx == NULL || ctx->err) {
-		snprintf(err, errlen, "%s", ctx != NULL ? ctx->errstr : "out of memory");
-		redisFree(ctx);
+	if (r->type == REDIS_REPLY_ERROR) {
+		snprintf(err, errlen, "%s", r->str);
 		return -1;
 	}
-	redisSetTimeout(ctx, tv);
-	redisReply *r = redisCommand(ctx, "SENTINEL get-master-addr-by-name %s", master);
-	int rc        = -1;
-	if (r == NULL) {
-		snprintf(err, errlen, "%s", ctx->errstr);
-	} else if (r->type == REDIS_REPLY_ERROR) {
-		snprintf(err, errlen, "%s", r->str);
-	} else if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+	if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
 		snprintf(err, errlen, "does not know master %s", master); /* a nil reply */
-	} else if (r->element[0]->type == REDIS_REPLY_STRING && r->element[1]->type == REDIS_REPLY_STRING &&
-	           r->element[0]->len > 0 && r->element[0]->len < host_len) {
-		char *end;
-		long v = strtol(r->element[1]->str, &end, 10);
-		if (*end == '\0' && v >= 1 && v <= 65535) {
-			memcpy(host, r->element[0]->str, r->element[0]->len + 1);
-			*port = (int) v;
-			rc    = 0;
-		} else {
-			snprintf(err, errlen, "answered a bad port");
-		}
-	} else {
+		return -1;
+	}
+	if (r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_STRING ||
+	    r->element[0]->len == 0 || r->element[0]->len >= host_len) {
 		snprintf(err, errlen, "answered a bad address");
+		return -1;
 	}
-	freeReplyObject(r);
-	redisFree(ctx);
-	return rc;
+	char *end;
+	long v = strtol(r->element[1]->str, &end, 10);
+	if (*end != '\0' || v < 1 || v > 65535) {
+		snprintf(err, errlen, "answered a bad port");
+		return -1;
+	}
+	memcpy(host, r->element[0]->str, r->element[0]->len + 1);
+	*port = (int) v;
+	return 0;
 }
 
-int
-sentinel_master_addr(sentinel_url *s, int timeout_ms, char *host, size_t host_len, int *port, char *err, size_t errlen)
+/* One sentinel being asked: a non-blocking hiredis context. */
+typedef struct asking {
+	redisContext *ctx; /* NULL once it answered or failed */
+	bool sent;         /* the whole command is written */
+	char why[160];     /* what it did, for the error */
+} asking;
+
+static void
+give_up(asking *a, const char *why)
 {
-	struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
-	size_t o          = 0;
-	err[0]            = '\0';
-	for (int i = 0; i < s->n; i++) {
-		char why[160];
-		if (ask_one(s->host[i], s->port[i], s->master, tv, host, host_len, port, why, sizeof(why)) == 0) {
-			if (i > 0) { /* the spec's step 1: this one is asked first next time */
-				char h[sizeof(s->host[0])];
-				int p = s->port[i];
-				memcpy(h, s->host[i], sizeof(h));
-				memmove(s->host[1], s->host[0], sizeof(s->host[0]) * (size_t) i);
-				memmove(&s->port[1], &s->port[0], sizeof(s->port[0]) * (size_t) i);
-				memcpy(s->host[0], h, sizeof(h));
-				s->port[0] = p;
-			}
-			return 0;
-		}
-		if (o < errlen) {
-			int n = snprintf(err + o, errlen - o, "%ssentinel %s:%d: %s", i > 0 ? "; " : "", s->host[i],
-			    s->port[i], why);
-			o += n > 0 ? (size_t) n : 0;
-		}
-	}
-	return -1;
+	if (a->why[0] == '\0')
+		snprintf(a->why, sizeof(a->why), "%s", why);
+	redisFree(a->ctx);
+	a->ctx = NULL;
+}
+
+/* Moves sentinel i to the front (the spec's step 1: asked first next time;
+ * with all asked at once, its answer is preferred on a tie). */
+static void
+to_front(sentinel_url *s, int i)
+{
+	if (i == 0)
+		return;
+	char h[sizeof(s->host[0])];
+	int p = s->port[i];
+	memcpy(h, s->host[i], sizeof(h));
+	memmove(s->host[1], s->host[0], sizeof(s->host[0]) * (size_t) i);
+	memmove(&s->port[1], &s->port[0], sizeof(s->port[0]) * (size_t) i);
+	memcpy(s->host[0], h, sizeof(h));
+	s->port[0] = p;
 }
 
 int
-sentinel_role_is_master(redisContext *ctx)
+sentinel_master_addr(
+    sentinel_url *s, int64_t deadline_ms, char *host, size_t host_len, int *port, char *err, size_t errlen)
+{
+	asking a[SENTINEL_MAX];
+	memset(a, 0, sizeof(a));
+	for (int i = 0; i < s->n; i++) {
+		a[i].ctx = redisConnectNonBlock(s->host[i], s->port[i]);
+		if (a[i].ctx == NULL || a[i].ctx->err)
+			give_up(&a[i], a[i].ctx != NULL ? a[i].ctx->errstr : "out of memory");
+		else if (redisAppendCommand(a[i].ctx, "SENTINEL get-master-addr-by-name %s", s->master) != REDIS_OK)
+			give_up(&a[i], "out of memory");
+	}
+	int found = -1;
+	while (found < 0) {
+		struct pollfd fds[SENTINEL_MAX];
+		int idx[SENTINEL_MAX], n = 0;
+		for (int i = 0; i < s->n; i++)
+			if (a[i].ctx != NULL) {
+				/* Writable: the connect is done (or failed, which the
+				 * write then reports). */
+				fds[n]   = (struct pollfd){.fd = a[i].ctx->fd, .events = a[i].sent ? POLLIN : POLLOUT};
+				idx[n++] = i;
+			}
+		int64_t left = deadline_ms - rpc_clock_ms();
+		if (n == 0 || left <= 0)
+			break;
+		int ready = poll(fds, (nfds_t) n, (int) left);
+		if (ready < 0 && errno != EINTR)
+			break;
+		for (int k = 0; k < n && ready > 0; k++) {
+			asking *x = &a[idx[k]];
+			if (fds[k].revents == 0)
+				continue;
+			if (!x->sent) {
+				int done = 0;
+				if (redisBufferWrite(x->ctx, &done) != REDIS_OK)
+					give_up(x, x->ctx->errstr);
+				else
+					x->sent = done != 0;
+				continue;
+			}
+			void *reply = NULL;
+			if (redisBufferRead(x->ctx) != REDIS_OK ||
+			    redisGetReplyFromReader(x->ctx, &reply) != REDIS_OK) {
+				give_up(x, x->ctx->errstr);
+				continue;
+			}
+			if (reply == NULL)
+				continue; /* part of the reply so far */
+			char named[256];
+			int named_port;
+			if (read_answer(reply, s->master, named, sizeof(named), &named_port, x->why, sizeof(x->why)) ==
+			        0 &&
+			    found < 0) {
+				if (strlen(named) >= host_len) {
+					snprintf(x->why, sizeof(x->why), "answered a bad address");
+				} else {
+					memcpy(host, named, strlen(named) + 1);
+					*port = named_port;
+					found = idx[k];
+				}
+			}
+			freeReplyObject(reply);
+			give_up(x, "answered");
+		}
+	}
+	/* The budget is spent or every sentinel has answered: say what each did. */
+	size_t o = 0;
+	err[0]   = '\0';
+	for (int i = 0; i < s->n; i++) {
+		if (a[i].ctx != NULL)
+			give_up(&a[i], a[i].sent ? "no answer in time" : "no connection in time");
+		if (found < 0 && o < errlen) {
+			int w = snprintf(
+			    err + o, errlen - o, "%s%s:%d %s", i > 0 ? "; " : "", s->host[i], s->port[i], a[i].why);
+			o += w > 0 ? (size_t) w : 0;
+		}
+	}
+	if (found < 0)
+		return -1;
+	to_front(s, found);
+	return 0;
+}
+
+int
+sentinel_role_is_master(redisContext *ctx, char *role, size_t role_len)
 {
 	redisReply *r = redisCommand(ctx, "ROLE");
 	if (r == NULL)
 		return -1;
-	int rc = r->type == REDIS_REPLY_ARRAY && r->elements > 0 && r->element[0]->type == REDIS_REPLY_STRING &&
-	         strcmp(r->element[0]->str, "master") == 0;
+	int rc = 0;
+	if (r->type == REDIS_REPLY_ARRAY && r->elements > 0 && r->element[0]->type == REDIS_REPLY_STRING) {
+		rc = strcmp(r->element[0]->str, "master") == 0;
+		snprintf(role, role_len, "%s", r->element[0]->str);
+	} else {
+		snprintf(role, role_len, "%s", r->type == REDIS_REPLY_ERROR ? r->str : "unknown");
+	}
 	freeReplyObject(r);
 	return rc;
 }

@@ -19,9 +19,16 @@ svc_health_begin(svc_health *h, const svc_worker *w)
 	unsigned uses = w->decl->config.uses;
 	if (uses & SVC_USES_REDIS) {
 		bool ok = cache_ping(w->cache) == CACHE_HIT;
-		/* Redis down only degrades the service: reads go to PostgreSQL. */
-		svc_health_add_dependency(
-		    h, "redis", ok, ok ? "connected" : "unreachable (requests are served from postgres)");
+		/* Redis down only degrades the service: reads go to PostgreSQL.
+		 * Say why (a sentinel naming a replica is not "unreachable"),
+		 * cut so the tail stays. */
+		static const char tail[]           = " (requests are served from postgres)";
+		char detail[SVC_HEALTH_DETAIL_MAX] = "connected";
+		const char *why                    = cache_last_error(w->cache);
+		if (!ok)
+			snprintf(detail, sizeof(detail), "%.*s%s", (int) (sizeof(detail) - sizeof(tail)),
+			    why[0] != '\0' ? why : "unreachable", tail);
+		svc_health_add_dependency(h, "redis", ok, detail);
 	}
 	if (uses & SVC_USES_RABBITMQ) {
 		char detail[SVC_HEALTH_DETAIL_MAX] = "not checked";

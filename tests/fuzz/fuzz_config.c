@@ -47,7 +47,8 @@ check_ports(const char *text)
 
 /* REDIS_URL in Sentinel form: every sentinel a host as redis:// takes
  * one, ports and database in range, a master name of the promised
- * characters, and the password one --help masks. */
+ * characters, the password one --help masks and only before the first
+ * sentinel. */
 static void
 check_sentinel_url(const char *text)
 {
@@ -64,6 +65,11 @@ check_sentinel_url(const char *text)
 	for (int i = 0; i < s.n; i++)
 		if (s.host[i][0] == '\0' || strpbrk(s.host[i], ":/@,#?") != NULL || s.port[i] < 1 || s.port[i] > 65535)
 			abort();
+	/* One password, before the first sentinel: an accepted URL has at
+	 * most one '@', with no ',' before it. */
+	const char *at = strchr(text, '@');
+	if (at != NULL && (strchr(at + 1, '@') != NULL || memchr(text, ',', (size_t) (at - text)) != NULL))
+		abort();
 	env_mask_url(text, masked, sizeof(masked));
 	if (s.password[0] != '\0' && strlen(text) < sizeof(masked) && strstr(masked, "***") == NULL)
 		abort();

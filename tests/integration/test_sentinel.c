@@ -3,15 +3,22 @@
  * instance of this test's own, beside the suite's (ports: the suite's Redis
  * port + 360 - 379 as base). A planned failover is followed without a new
  * cache; an invalidation the promoted replica never received (replication
- * is asynchronous) is not served as a stale value, and is sent again. */
+ * is asynchronous) is not served as a stale value, and is sent again.
+ * Sentinels that never answer (silent listeners, blackholed connects) cost
+ * one REDIS_TIMEOUT_MS for the whole lookup, not one each, and a sentinel
+ * naming a replica is said to (the outsider attack on issue 20). */
 #define _DEFAULT_SOURCE /* usleep */
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <hiredis/hiredis.h>
+#include <netinet/in.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -272,4 +279,174 @@ Test(sentinel, an_invalidation_the_promoted_replica_lost_is_never_served)
 	cr_assert_str_eq(v, "fresh");
 	free(v);
 	cache_free(c);
+}
+
+/* A listener on 127.0.0.1 that never accepts: the kernel completes each
+ * connect, then nothing is ever said (a hung sentinel). */
+static int
+listener(int backlog, int *port)
+{
+	int fd               = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len        = sizeof(a);
+	cr_assert(fd >= 0 && bind(fd, (struct sockaddr *) &a, sizeof(a)) == 0 && listen(fd, backlog) == 0);
+	cr_assert_eq(getsockname(fd, (struct sockaddr *) &a, &len), 0);
+	*port = ntohs(a.sin_port);
+	return fd;
+}
+
+/* A blackholed address: a listener whose one-place queue (backlog 0) is
+ * full, so Linux drops every further SYN and a connect hangs as it does
+ * towards a host that is gone. fds[0] the listener, fds[1] the filler. */
+static int
+blackholed(int fds[2])
+{
+	int port;
+	fds[0]               = listener(0, &port);
+	fds[1]               = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {
+	    .sin_family = AF_INET, .sin_port = htons((uint16_t) port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	cr_assert_eq(connect(fds[1], (struct sockaddr *) &a, sizeof(a)), 0);
+	return port;
+}
+
+/* A fake sentinel: answers every command with the address of `names`. */
+typedef struct fake_sentinel {
+	int fd, port, names;
+	pthread_t thread;
+} fake_sentinel;
+
+static void *
+fake_serve(void *arg)
+{
+	fake_sentinel *f = arg;
+	int c;
+	while ((c = accept(f->fd, NULL, NULL)) >= 0) {
+		char buf[512], port[8], reply[64];
+		if (read(c, buf, sizeof(buf)) > 0) {
+			snprintf(port, sizeof(port), "%d", f->names);
+			int n = snprintf(
+			    reply, sizeof(reply), "*2\r\n$9\r\n127.0.0.1\r\n$%zu\r\n%s\r\n", strlen(port), port);
+			cr_assert_eq(write(c, reply, (size_t) n), n);
+		}
+		close(c);
+	}
+	return NULL;
+}
+
+static void
+fake_start(fake_sentinel *f, int names)
+{
+	f->names = names;
+	f->fd    = listener(16, &f->port);
+	cr_assert_eq(pthread_create(&f->thread, NULL, fake_serve, f), 0);
+}
+
+static void
+fake_stop(fake_sentinel *f)
+{
+	shutdown(f->fd, SHUT_RDWR); /* accept() returns: the thread ends */
+	pthread_join(f->thread, NULL);
+	close(f->fd);
+}
+
+#define BUDGET_MS 200
+/* Generous (a noisy 2-core box), yet below what one timeout per silent
+ * sentinel cost before: 5 of them, 1 s. */
+#define BOUND_S (2.0 * BUDGET_MS / 1000 + 0.3)
+
+/* One cache_get on a new cache for url: its result, and how long it took. */
+static cache_result
+first_get(cache **c, const char *url, double *took)
+{
+	*c = cache_new(url, BUDGET_MS, 60);
+	cr_assert_not_null(*c);
+	char *v = NULL;
+	size_t len;
+	cache_lease lease;
+	double t0        = now_s();
+	cache_result res = cache_get(*c, "k:silent", &v, &len, &lease);
+	*took            = now_s() - t0;
+	free(v);
+	return res;
+}
+
+Test(sentinel, silent_and_blackholed_sentinels_cost_one_timeout_and_a_live_one_is_found_at_once)
+{
+	int silent[3], black[2][2], sp[3], bp[2];
+	for (int i = 0; i < 3; i++)
+		silent[i] = listener(16, &sp[i]);
+	for (int i = 0; i < 2; i++)
+		bp[i] = blackholed(black[i]);
+	char url[512];
+	/* None answers: the read is an error (callers read PostgreSQL) within
+	 * the budget, and the reason says what each did. */
+	snprintf(url, sizeof(url),
+	    "redis-sentinel://127.0.0.1:%d,127.0.0.1:%d,127.0.0.1:%d,127.0.0.1:%d,127.0.0.1:%d/0#cache", sp[0], sp[1],
+	    sp[2], bp[0], bp[1]);
+	cache *c;
+	double took;
+	cr_assert_eq(first_get(&c, url, &took), CACHE_ERROR);
+	cr_log_info("5 dead sentinels: the read failed after %.3f s (budget %d ms)", took, BUDGET_MS);
+	cr_assert_lt(took, BOUND_S, "5 dead sentinels delayed a read %.3f s (budget %d ms)", took, BUDGET_MS);
+	const char *why = cache_last_error(c);
+	cr_assert_not_null(strstr(why, "no sentinel named master cache within 200 ms: "), "%s", why);
+	cr_assert_not_null(strstr(why, "no answer in time"), "%s", why);
+	cr_assert_not_null(strstr(why, "no connection in time"), "%s", why);
+	cache_free(c);
+
+	/* The live sentinel last: found on the first attempt, within the
+	 * budget (all are asked at once), and the read served from Redis. */
+	snprintf(url, sizeof(url),
+	    "redis-sentinel://127.0.0.1:%d,127.0.0.1:%d,127.0.0.1:%d,127.0.0.1:%d,127.0.0.1:%d,127.0.0.1:%d/0#cache",
+	    sp[0], sp[1], sp[2], bp[0], bp[1], sentinel_port(3));
+	cr_assert_eq(first_get(&c, url, &took), CACHE_MISS, "%s", cache_last_error(c));
+	cr_log_info("5 dead sentinels and a live one last: master found in %.3f s", took);
+	cr_assert_lt(took, BOUND_S, "the live sentinel was found after %.3f s (budget %d ms)", took, BUDGET_MS);
+	cr_assert_str_eq(cache_last_error(c), "");
+	cache_free(c);
+	for (int i = 0; i < 3; i++)
+		close(silent[i]);
+	for (int i = 0; i < 2; i++)
+		close(black[i][0]), close(black[i][1]);
+}
+
+Test(sentinel, a_master_that_is_a_replica_or_silent_is_said_so_within_the_budget)
+{
+	/* A sentinel naming the replica (stale, or lying): not "unreachable"
+	 * but what is true, as /readyz then shows it. */
+	fake_sentinel f;
+	fake_start(&f, base + 380);
+	char url[512], want[256];
+	snprintf(url, sizeof(url), "redis-sentinel://127.0.0.1:%d/0#cache", f.port);
+	cache *c;
+	double took;
+	cr_assert_eq(first_get(&c, url, &took), CACHE_ERROR);
+	snprintf(want, sizeof(want),
+	    "sentinel 127.0.0.1:%d names 127.0.0.1:%d as master cache, which is a replica (ROLE)", f.port, base + 380);
+	cr_assert_str_eq(cache_last_error(c), want);
+	cr_assert_eq(cache_ping(c), CACHE_ERROR);
+	cr_assert_str_eq(cache_last_error(c), want, "a health check in the backoff says the same");
+	cache_free(c);
+	fake_stop(&f);
+
+	/* A named master that never answers ROLE, behind silent sentinels:
+	 * the ROLE confirmation shares the lookup's budget. */
+	int sp[4], silent[4], master;
+	for (int i = 0; i < 4; i++)
+		silent[i] = listener(16, &sp[i]);
+	int mfd = listener(16, &master);
+	fake_start(&f, master);
+	snprintf(url, sizeof(url),
+	    "redis-sentinel://127.0.0.1:%d,127.0.0.1:%d,127.0.0.1:%d,127.0.0.1:%d,127.0.0.1:%d/0#cache", sp[0], sp[1],
+	    sp[2], sp[3], f.port);
+	cr_assert_eq(first_get(&c, url, &took), CACHE_ERROR);
+	cr_log_info("4 silent sentinels and a silent master: the read failed after %.3f s", took);
+	cr_assert_lt(took, BOUND_S, "%.3f s (budget %d ms)", took, BUDGET_MS);
+	cr_assert_not_null(strstr(cache_last_error(c), "which did not answer ROLE"), "%s", cache_last_error(c));
+	cache_free(c);
+	fake_stop(&f);
+	close(mfd);
+	for (int i = 0; i < 4; i++)
+		close(silent[i]);
 }

@@ -31,9 +31,10 @@ Test(sentinel_url, defaults_password_and_database)
 	sentinel_url s;
 	char err[256] = "";
 	/* No port: Sentinel's own 26379. The password is %-decoded as in
-	 * redis:// and may hold '@' and ','; the database applies to the master. */
+	 * redis:// and may hold '@' and ',' (%40, %2C); the database applies to
+	 * the master. */
 	cr_assert_eq(
-	    sentinel_parse_url("redis-sentinel://:p%40w,x@s1,s2:5000,s3/7#my_master-1.a", &s, err, sizeof(err)), 0,
+	    sentinel_parse_url("redis-sentinel://:p%40w%2Cx@s1,s2:5000,s3/7#my_master-1.a", &s, err, sizeof(err)), 0,
 	    "%s", err);
 	cr_assert_eq(s.n, 3);
 	cr_assert_str_eq(s.password, "p@w,x");
@@ -86,14 +87,71 @@ Test(sentinel_url, each_kind_of_bad_url_is_refused_with_its_reason)
 	refused("redis-sentinel://h1,ho st#m", "sentinel (2)");
 	refused("redis-sentinel://h1:1:2#m", "sentinel (1) that has a bad port");
 	/* the database */
-	refused("redis-sentinel://h/16#m", "bad database number");
+	refused("redis-sentinel://h/16#m", "has a bad database number (0-15) after the sentinels: '/16'");
 	refused("redis-sentinel://h/+1#m", "bad database number");
 	refused("redis-sentinel://h/0/1#m", "bad database number");
+	refused("redis-sentinel://h1,h2/123#m", "has a bad database number (0-15) after the sentinels: '/123'");
 	refused("redis-sentinel://h?db=1#m", "has a query");
 	/* the password, as redis:// reads it */
 	refused("redis-sentinel://s3cret@h#m", "has a user name but no password");
 	refused("redis-sentinel://user:s3cret@h#m", "ACL users are not supported");
 	refused("redis-sentinel://:s3%zzcret@h#m", "not %XX");
+}
+
+/* The outsider attack's: a password before each sentinel read as one
+ * password running to the last '@' and one sentinel. The user information
+ * comes only before the first sentinel and ends at the first '@'. */
+Test(sentinel_url, an_at_sign_after_the_first_sentinel_is_refused_naming_it)
+{
+	static const char why[] = "only the first sentinel may follow :password@ (one password, the master's), and an "
+	                          "@ or a comma in a password is written %40, %2C";
+	char want[256];
+	snprintf(want, sizeof(want), "has user information (...@) in sentinel 2 (the one at 'h2:26380'): %s", why);
+	refused("redis-sentinel://:s3cret@h1:26379,:s3cret@h2:26380#m", want);
+	refused("redis-sentinel://h1:26379,:s3cret@h2:26380#m", want);
+	refused("redis-sentinel://:s3cret@h1:26379,s3cret@h2:26380/1#m", want);
+	refused("redis-sentinel://h1,h2,:s3cret@h3#m", "in sentinel 3 (the one at 'h3')");
+	refused("redis-sentinel://h1,h2,:s3cret@h3,h4#m", "in sentinel 3 (the one at 'h3')");
+	/* An '@' or ',' of the password itself, not encoded. */
+	refused("redis-sentinel://:s3@cret@h1,h2#m",
+	    "has a second @ before sentinel 1: an @ in the password is written %40");
+	refused("redis-sentinel://:s3,cret@h1,h2#m", "in sentinel 2 (the one at 'h1')");
+	/* Encoded, it is read (cache_parse_url decodes %XX in the password). */
+	sentinel_url s;
+	char err[256] = "";
+	cr_assert_eq(
+	    sentinel_parse_url("redis-sentinel://:s3%40cret@h1:26379,h2:26380#m", &s, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(s.n, 2);
+	cr_assert_str_eq(s.password, "s3@cret");
+	cr_assert_str_eq(s.host[0], "h1");
+	cr_assert_str_eq(s.host[1], "h2");
+}
+
+/* '/', '?' and '#' end the authority (RFC 3986 3.2): in a password they cut
+ * it, and the refusal says so rather than blaming a host or the master's
+ * name; %-encoded they are read. */
+Test(sentinel_url, a_password_holding_slash_query_or_hash_is_told_to_encode_them)
+{
+	static const char why[] = "has an @ after a /, ? or #: a password holding /, ?, # or @ must write them %2F, "
+	                          "%3F, %23, %40";
+	refused("redis-sentinel://:s3#cret@h1,h2#m", why);
+	refused("redis-sentinel://:s3/cret@h1,h2#m", why);
+	refused("redis-sentinel://:s3?cret@h1,h2#m", why);
+	refused("redis-sentinel://h1,h2#m@x", why);
+	sentinel_url s;
+	char err[256] = "";
+	cr_assert_eq(
+	    sentinel_parse_url("redis-sentinel://:s%23c%2Fr%3Fe%40t@h1,h2/3#m", &s, err, sizeof(err)), 0, "%s", err);
+	cr_assert_str_eq(s.password, "s#c/r?e@t");
+	cr_assert_eq(s.n, 2);
+	cr_assert_eq(s.db, 3);
+	/* The same for redis:// (one parser of passwords). */
+	char host[256], password[256];
+	int port, db;
+	cr_assert_eq(cache_parse_url("redis://:s3#cret@h", host, sizeof(host), &port, &db, password, sizeof(password),
+	                 err, sizeof(err)),
+	    -1);
+	cr_assert_not_null(strstr(err, "must write them %2F, %3F, %23, %40"), "%s", err);
 }
 
 Test(sentinel_url, redis_url_errors_name_the_variable_and_mask_the_password)
@@ -117,6 +175,12 @@ Test(sentinel_url, redis_url_errors_name_the_variable_and_mask_the_password)
 	v.default_value = "redis-sentinel://:s3cret@h1:26379,h2:26380/0#cache";
 	cr_assert_eq(env_load(&v, 1, msg, sizeof(msg)), 0, "%s", msg);
 	cr_assert_str_eq(out, v.default_value);
+	/* The attack's URL: refused naming REDIS_URL and the sentinel. */
+	v.default_value = "redis-sentinel://:s3cret@h1:26379,:s3cret@h2:26380#cache";
+	cr_assert_eq(env_load(&v, 1, msg, sizeof(msg)), -1);
+	cr_assert_eq(strncmp(msg, "REDIS_URL: ", 11), 0, "%s", msg);
+	cr_assert_not_null(strstr(msg, "user information (...@) in sentinel 2 (the one at 'h2:26380')"), "%s", msg);
+	cr_assert_null(strstr(msg, "s3cret"), "%s", msg);
 	char masked[256];
 	env_mask_url("redis-sentinel://:p@ss,w@h1,h2/1#m", masked, sizeof(masked));
 	cr_assert_str_eq(masked, "redis-sentinel://:***@h1,h2/1#m");
