@@ -190,6 +190,7 @@ db_conn(db *d, rpc_status *st)
 	/* Server notices ("already exists, skipping") are not ours to print. */
 	PQsetNoticeProcessor(d->pg, ignore_notice, NULL);
 	db_hosts_connected(&d->hosts, d->pg);
+	d->last_error[0] = '\0';
 	if (d->retry.current_ms != 0)
 		log_info(NULL, "db_reconnected");
 	d->failing = false;
@@ -216,6 +217,8 @@ db_failed(db *d, const PGresult *res, const char *what, rpc_status *st)
 	const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 	const char *msg   = d->pg != NULL ? PQerrorMessage(d->pg) : "";
 	if (d->pg == NULL || PQstatus(d->pg) != CONNECTION_OK) {
+		db_error_lines(msg[0] != '\0' ? msg : "connection lost", d->last_error, sizeof(d->last_error));
+		env_scrub(d->last_error, sizeof(d->last_error), d->url);
 		log_warn(NULL, "db_connection_lost during=%s", what);
 		drop(d);
 		return rpc_status_set(st, RPC_UNAVAILABLE, "database unavailable");
@@ -362,12 +365,39 @@ db_rollback(db *d)
 		PQclear(PQexec(d->pg, "ROLLBACK"));
 }
 
+/* Whether pg's server says it takes no writes: PostgreSQL 14+ reports
+ * in_hot_standby (a standby) and default_transaction_read_only (a role or
+ * database set so) as ParameterStatus, the values libpq 14+ reads for
+ * target_session_attrs too, and reports their changes (a promotion). */
+static const char *
+read_only_because(PGconn *pg)
+{
+	const char *standby = PQparameterStatus(pg, "in_hot_standby");
+	const char *ro      = PQparameterStatus(pg, "default_transaction_read_only");
+	if (standby != NULL && strcmp(standby, "on") == 0)
+		return "the server is a standby (in_hot_standby=on): writes fail";
+	if (ro != NULL && strcmp(ro, "on") == 0)
+		return "the server's sessions are read-only (default_transaction_read_only=on): writes fail";
+	return NULL;
+}
+
 rpc_code
 db_ping(db *d, rpc_status *st)
 {
 	rpc_status_clear(st);
 	PQclear(db_exec(d, "SELECT 1", 0, NULL, PGRES_TUPLES_OK, "ping", st));
+	const char *why = st->code == RPC_OK ? read_only_because(d->pg) : NULL;
+	if (why != NULL) {
+		snprintf(d->last_error, sizeof(d->last_error), "%s", why);
+		return rpc_status_set(st, RPC_UNAVAILABLE, "database takes no writes");
+	}
 	return st->code;
+}
+
+const char *
+db_last_error(const db *d)
+{
+	return d->last_error;
 }
 
 int

@@ -32,11 +32,22 @@ int db_check_conninfo(const char *text, char *err, size_t errlen);
  * and gets the text. */
 int db_env_parse_conninfo(const char *text, void *out, char *err, size_t errlen);
 
-/* Logs, once at start, what connects will do with a multi-host url that
- * variable (e.g. "USER_DB_URL") gave: target_session_attrs=read-write added
- * when it has none (info), or a warning when its value accepts a server
- * that cannot take writes (any, read-only, standby, prefer-standby). Says
- * nothing for one host. */
+/* Checks, at start, what libpq fills in for what url (already checked by
+ * db_check_conninfo) leaves out: the service file's section of its service
+ * (service=, else PGSERVICE) and the PG* environment variables (PGHOST,
+ * PGPORT, PGTARGETSESSIONATTRS, PGSSLMODE, PGCONNECT_TIMEOUT...), with the
+ * same rules, since a bad one there fails every connect just the same.
+ * Returns 0, or -1 with "PGNAME: 'value' cannot work: ..." (or "VARIABLE:
+ * its service 'name' cannot work: ...") in err. variable names the URL's
+ * variable (e.g. "USER_DB_URL"). Reads the environment: start-up only. */
+int db_check_environment(const char *variable, const char *url, char *err, size_t errlen);
+
+/* Logs, once at start, what connects will do with the url that variable
+ * (e.g. "USER_DB_URL") gave: target_session_attrs=read-write added when
+ * none was chosen (db_hosts.h: in the URL, its service or
+ * PGTARGETSESSIONATTRS; info), a warning when the value chosen accepts a
+ * server that cannot take writes (any, read-only, standby, prefer-standby),
+ * else the value and where it came from (info). */
 void db_log_url(const char *variable, const char *url);
 
 /* Creates a handle for url (a libpq URI or conninfo); does not connect yet.
@@ -50,9 +61,10 @@ void db_free(db *d);
  * needed. On failure returns NULL with UNAVAILABLE in st (every host's
  * reason is logged). Borrowed until the next call on d. A connect takes at
  * most 2 s per host of the URL (connect_timeout, which overrides the
- * URL's); with several hosts libpq tries them in turn and takes the first
- * that accepts writes (target_session_attrs=read-write, added when the URL
- * has none: a standby promoted meanwhile is found by the next connect),
+ * URL's); libpq tries the hosts in turn and takes the first that accepts
+ * writes (target_session_attrs=read-write, given unless a value was chosen:
+ * a standby promoted meanwhile is found by the next connect, and a
+ * read-only server is refused at connect, with libpq's reason),
  * starting, with read-write or primary, at the one that last took a
  * connection of this process (db_hosts.h). A connection the server closed
  * while it was idle is replaced at once, unless it was inside a
@@ -81,8 +93,17 @@ PGresult *db_exec(
  * transaction. */
 void db_rollback(db *d);
 
-/* A round trip, for health checks. */
+/* A round trip, for health checks: RPC_OK when a server answered and takes
+ * writes, as every service needs; UNAVAILABLE when none answers, or the one
+ * connected says it takes no writes (a standby taken with
+ * target_session_attrs=any; the connection is kept, the operator chose
+ * it). The reason is then db_last_error's. */
 rpc_code db_ping(db *d, rpc_status *st);
+
+/* Why the last connect, or the last db_ping, failed ("" when nothing has
+ * failed): libpq's reasons per host, or the server's read-only state; no
+ * password. Borrowed until the next call on d. */
+const char *db_last_error(const db *d);
 
 /* Whether a query would be sent to an open connection right now. */
 bool db_connected(const db *d);

@@ -14,39 +14,7 @@
 #include "base/log.h"
 #include "base/net_check.h"
 #include "svc/db_hosts.h"
-
-/* True when a pg_service.conf that libpq would read defines [name]: the
- * file PGSERVICEFILE names, else ~/.pg_service.conf, then
- * PGSYSCONFDIR/pg_service.conf (libpq's default directory when unset). */
-static bool
-service_defined(const char *name)
-{
-	char paths[3][512];
-	int n              = 0;
-	const char *file   = getenv("PGSERVICEFILE");
-	const char *home   = getenv("HOME");
-	const char *sysdir = getenv("PGSYSCONFDIR");
-	if (file != NULL)
-		snprintf(paths[n++], sizeof(paths[0]), "%s", file);
-	else if (home != NULL)
-		snprintf(paths[n++], sizeof(paths[0]), "%s/.pg_service.conf", home);
-	snprintf(paths[n++], sizeof(paths[0]), "%s/pg_service.conf", sysdir != NULL ? sysdir : PG_SYSCONFDIR);
-	for (int i = 0; i < n; i++) {
-		FILE *f = fopen(paths[i], "r");
-		char line[512];
-		while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
-			char *p  = line + strspn(line, " \t");
-			size_t k = strlen(name);
-			if (p[0] == '[' && strncmp(p + 1, name, k) == 0 && p[k + 1] == ']') {
-				fclose(f);
-				return true;
-			}
-		}
-		if (f != NULL)
-			fclose(f);
-	}
-	return false;
-}
+#include "svc/db_service.h"
 
 static bool
 one_of(const char *value, const char *const *choices)
@@ -106,9 +74,10 @@ check_ports(const char *ports, char *why, size_t len)
 	return 0;
 }
 
-/* The options libpq reads only when connecting. */
+/* The options libpq reads only when connecting; bad gets the keyword of
+ * the one that cannot work (NULL when none). */
 static int
-check_options(const PQconninfoOption *opts, char *why, size_t len)
+check_options(const PQconninfoOption *opts, const char **bad, char *why, size_t len)
 {
 	/* The keywords libpq 15 reads only when it connects (connectOptions2,
 	 * parse_int_param, pqConnectOptions): the choices it knows, and the
@@ -143,17 +112,25 @@ check_options(const PQconninfoOption *opts, char *why, size_t len)
 	    {"tcp_user_timeout", NULL, 86400000, "a number of milliseconds"},
 	};
 	const char *host = NULL, *hostaddr = NULL, *port = NULL;
+	*bad = NULL;
 	for (const PQconninfoOption *o = opts; o->keyword != NULL; o++) {
 		const char *v = o->val;
 		if (v == NULL)
 			continue;
+		*bad = o->keyword;
 		for (size_t r = 0; r < sizeof(rules) / sizeof(rules[0]); r++) {
 			long n;
 			char reason[128];
 			if (strcmp(o->keyword, rules[r].keyword) != 0)
 				continue;
 			if (rules[r].choices != NULL && !one_of(v, rules[r].choices)) {
-				snprintf(why, len, "has %s '%.64s', which libpq does not know", o->keyword, v);
+				char known[128] = "";
+				for (size_t c = 0; rules[r].choices[c] != NULL; c++)
+					snprintf(known + strlen(known), sizeof(known) - strlen(known), "%s%s",
+					    c > 0 ? ", " : "",
+					    rules[r].choices[c][0] != '\0' ? rules[r].choices[c] : "''");
+				snprintf(
+				    why, len, "has %s '%.64s', which libpq does not know (%s)", o->keyword, v, known);
 				return -1;
 			}
 			if (rules[r].choices == NULL &&
@@ -162,7 +139,7 @@ check_options(const PQconninfoOption *opts, char *why, size_t len)
 				return -1;
 			}
 		}
-		if (strcmp(o->keyword, "service") == 0 && !service_defined(v)) {
+		if (strcmp(o->keyword, "service") == 0 && !db_service_lookup(v, NULL, NULL, 0)) {
 			snprintf(why, len,
 			    "has service '%.64s', which no service file defines (PGSERVICEFILE, ~/.pg_service.conf, "
 			    "PGSYSCONFDIR/pg_service.conf)",
@@ -176,9 +153,11 @@ check_options(const PQconninfoOption *opts, char *why, size_t len)
 		else if (strcmp(o->keyword, "port") == 0)
 			port = v;
 	}
-	if (check_hosts(host, why, len) != 0 || check_hostaddrs(hostaddr, why, len) != 0 ||
-	    check_ports(port, why, len) != 0)
+	if ((*bad = "host", check_hosts(host, why, len) != 0) ||
+	    (*bad = "hostaddr", check_hostaddrs(hostaddr, why, len) != 0) ||
+	    (*bad = "port", check_ports(port, why, len) != 0))
 		return -1;
+	*bad      = "hostaddr";
 	int hosts = db_hosts_count(hostaddr) > 0 ? db_hosts_count(hostaddr) : db_hosts_count(host);
 	if (db_hosts_count(host) > 0 && db_hosts_count(hostaddr) > 0 &&
 	    db_hosts_count(host) != db_hosts_count(hostaddr)) {
@@ -186,11 +165,13 @@ check_options(const PQconninfoOption *opts, char *why, size_t len)
 		    why, len, "has %d hosts but %d hostaddr values", db_hosts_count(host), db_hosts_count(hostaddr));
 		return -1;
 	}
+	*bad      = "port";
 	int ports = db_hosts_count(port);
 	if (ports > 1 && ports != (hosts > 0 ? hosts : 1)) {
 		snprintf(why, len, "has %d ports for %d hosts", ports, hosts > 0 ? hosts : 1);
 		return -1;
 	}
+	*bad = NULL;
 	return 0;
 }
 
@@ -213,7 +194,8 @@ db_check_conninfo(const char *text, char *err, size_t errlen)
 		return -1;
 	}
 	char why[256];
-	int rc = check_options(opts, why, sizeof(why));
+	const char *bad;
+	int rc = check_options(opts, &bad, why, sizeof(why));
 	PQconninfoFree(opts);
 	if (rc != 0) {
 		env_scrub(why, sizeof(why), text); /* libpq may quote the URI or a token of it */
@@ -232,26 +214,110 @@ db_env_parse_conninfo(const char *text, void *out, char *err, size_t errlen)
 	return 0;
 }
 
+int
+db_check_environment(const char *variable, const char *url, char *err, size_t errlen)
+{
+	PQconninfoOption *opts = PQconninfoParse(url, NULL);
+	PQconninfoOption *defs = PQconndefaults(); /* each keyword's environment variable */
+	if (opts == NULL || defs == NULL) {
+		PQconninfoFree(opts);
+		PQconninfoFree(defs);
+		return 0; /* the URL was refused before; or out of memory, which connects will say */
+	}
+	/* What libpq 15 fills in for what the URL leaves out
+	 * (conninfo_add_defaults): the service's values, then the
+	 * environment's. Values only: kept in fill, pointed to from opts. */
+	const char *service = NULL;
+	for (PQconninfoOption *o = opts; o->keyword != NULL; o++)
+		if (strcmp(o->keyword, "service") == 0 && o->val != NULL && o->val[0] != '\0')
+			service = o->val;
+	if (service == NULL && getenv("PGSERVICE") != NULL && getenv("PGSERVICE")[0] != '\0')
+		service = getenv("PGSERVICE");
+	size_t n = 0;
+	while (opts[n].keyword != NULL)
+		n++;
+	char(*fill)[256]    = calloc(n, sizeof(*fill));
+	const char **origin = calloc(n, sizeof(*origin)); /* NULL: the URL's */
+	char **kept         = calloc(n, sizeof(*kept));
+	int rc              = 0;
+	if (fill == NULL || origin == NULL || kept == NULL)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		PQconninfoOption *o = &opts[i];
+		kept[i]             = o->val;
+		if (o->val != NULL && o->val[0] != '\0')
+			continue;
+		if (service != NULL && db_service_lookup(service, o->keyword, fill[i], sizeof(fill[i])) &&
+		    fill[i][0] != '\0') {
+			origin[i] = "service";
+		} else {
+			const char *envvar = NULL;
+			for (const PQconninfoOption *d = defs; d->keyword != NULL && envvar == NULL; d++)
+				if (strcmp(d->keyword, o->keyword) == 0)
+					envvar = d->envvar;
+			const char *v = envvar != NULL ? getenv(envvar) : NULL;
+			if (v == NULL || v[0] == '\0')
+				continue;
+			snprintf(fill[i], sizeof(fill[i]), "%s", v);
+			origin[i] = envvar;
+		}
+		o->val = fill[i];
+	}
+	char why[256];
+	const char *bad;
+	if (check_options(opts, &bad, why, sizeof(why)) != 0 && bad != NULL) {
+		size_t i = 0;
+		while (i < n && strcmp(opts[i].keyword, bad) != 0)
+			i++;
+		if (i < n && origin[i] != NULL && strcmp(origin[i], "service") == 0) {
+			snprintf(err, errlen,
+			    "%s: its service '%.64s' cannot work: libpq would connect with the service file's %s, and "
+			    "it %s",
+			    variable, service, bad, why);
+			rc = -1;
+		} else if (i < n && origin[i] != NULL) {
+			snprintf(err, errlen,
+			    "%s: '%.64s' cannot work: libpq would connect with it for %s, which then %s", origin[i],
+			    fill[i], variable, why);
+			rc = -1;
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		opts[i].val = kept[i]; /* libpq's own, to free */
+out:
+	free(fill);
+	free(origin);
+	free(kept);
+	PQconninfoFree(opts);
+	PQconninfoFree(defs);
+	return rc;
+}
+
 void
 db_log_url(const char *variable, const char *url)
 {
 	db_hosts h;
-	if (db_hosts_init(&h, url) != 0 || h.n < 2) {
+	if (db_hosts_init(&h, url) != 0) {
 		db_hosts_free(&h);
 		return;
 	}
 	/* One line at start, so that what connects do is not a surprise
-	 * (db_hosts.h says why). */
+	 * (db_hosts.h says why), naming where a value chosen came from. */
+	const char *source = strcmp(h.source, "url") == 0 ? variable : h.source;
 	if (h.session_attrs != NULL)
 		log_info(NULL,
-		    "db_url_session_attrs_added variable=%s hosts=%d target_session_attrs=%s reason=\"several hosts "
-		    "and no target_session_attrs: only a server that takes writes is connected to\"",
-		    variable, h.n, h.session_attrs);
-	else if (!h.prefer)
+		    "db_url_session_attrs_added variable=%s hosts=%d target_session_attrs=%s reason=\"no "
+		    "target_session_attrs in %s, its service or PGTARGETSESSIONATTRS: every connection writes, so "
+		    "only a server that takes writes is connected to (a read-only one is refused at connect)\"",
+		    variable, h.hosts, h.session_attrs, variable);
+	else if (strcmp(h.given, "read-write") != 0 && strcmp(h.given, "primary") != 0)
 		log_warn(NULL,
-		    "db_url_accepts_read_only_servers variable=%s hosts=%d target_session_attrs=%s reason=\"a "
+		    "db_url_accepts_read_only_servers variable=%s hosts=%d target_session_attrs=%s from=%s reason=\"a "
 		    "connect may take a standby, where every write fails (503) until the connection is made "
 		    "again: give target_session_attrs=read-write (or leave it out)\"",
-		    variable, h.n, h.given);
+		    variable, h.hosts, h.given, source);
+	else
+		log_info(NULL, "db_url_session_attrs variable=%s hosts=%d target_session_attrs=%s from=%s", variable,
+		    h.hosts, h.given, source);
 	db_hosts_free(&h);
 }

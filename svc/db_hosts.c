@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "svc/db_service.h"
+
 /* The host that last took a connection, for one URL of this process:
  * url_hash << 32 | (index + 1); 0 when none yet. A process has one
  * database URL (its workers, relay and consumer share it); another URL's
@@ -60,6 +62,25 @@ free_list(char **list, int n)
 	free(list);
 }
 
+/* The value libpq 15 takes for keyword when url does not set it: its
+ * service's (conninfo_add_defaults reads the service file first), else the
+ * environment variable's. source names where it came from. */
+static const char *
+default_of(const char *service, const char *keyword, const char *envvar, char *value, size_t len, char *source,
+    size_t source_len)
+{
+	if (service != NULL && db_service_lookup(service, keyword, value, len) && value[0] != '\0') {
+		snprintf(source, source_len, "service %.64s", service);
+		return value;
+	}
+	const char *env = getenv(envvar);
+	if (env != NULL && env[0] != '\0') {
+		snprintf(source, source_len, "%s", envvar);
+		return env;
+	}
+	return NULL;
+}
+
 int
 db_hosts_init(db_hosts *h, const char *url)
 {
@@ -67,30 +88,51 @@ db_hosts_init(db_hosts *h, const char *url)
 	PQconninfoOption *opts = PQconninfoParse(url, NULL);
 	if (opts == NULL)
 		return 0;
-	const char *host = NULL, *hostaddr = NULL, *port = NULL, *attrs = NULL;
+	const char *host = NULL, *hostaddr = NULL, *port = NULL, *attrs = NULL, *service = NULL;
 	for (const PQconninfoOption *o = opts; o->keyword != NULL; o++) {
+		const char *v = o->val != NULL && o->val[0] != '\0' ? o->val : NULL;
 		if (strcmp(o->keyword, "host") == 0)
-			host = o->val;
+			host = v;
 		else if (strcmp(o->keyword, "hostaddr") == 0)
-			hostaddr = o->val;
+			hostaddr = v;
 		else if (strcmp(o->keyword, "port") == 0)
-			port = o->val;
+			port = v;
 		else if (strcmp(o->keyword, "target_session_attrs") == 0)
-			attrs = o->val;
+			attrs = v;
+		else if (strcmp(o->keyword, "service") == 0)
+			service = v;
 	}
-	/* PGTARGETSESSIONATTRS fills in for the URL (PQconninfoParse reads
-	 * no environment): libpq's order is the URL's value, then it. */
-	if (attrs == NULL || attrs[0] == '\0')
-		attrs = getenv("PGTARGETSESSIONATTRS");
+	if (service == NULL && getenv("PGSERVICE") != NULL && getenv("PGSERVICE")[0] != '\0')
+		service = getenv("PGSERVICE");
+	/* What libpq will take (PQconninfoParse reads neither the service
+	 * file nor the environment): the URL's value, else the service's,
+	 * else PGTARGETSESSIONATTRS. */
+	char from_service[64], ignored[96];
+	if (attrs != NULL)
+		snprintf(h->source, sizeof(h->source), "url");
+	else
+		attrs = default_of(service, "target_session_attrs", "PGTARGETSESSIONATTRS", from_service,
+		    sizeof(from_service), h->source, sizeof(h->source));
 	snprintf(h->given, sizeof(h->given), "%s", attrs != NULL ? attrs : "");
+	/* Only a server that takes writes may be taken, unless a value was
+	 * chosen (db_hosts.h). */
+	if (h->given[0] == '\0')
+		h->session_attrs = "read-write";
+	/* How many hosts libpq will try, for the start-up line. */
+	char hosts_default[1024];
+	const char *hosts_seen = host != NULL ? host : hostaddr;
+	if (hosts_seen == NULL)
+		hosts_seen = default_of(
+		    service, "host", "PGHOST", hosts_default, sizeof(hosts_default), ignored, sizeof(ignored));
+	if (hosts_seen == NULL)
+		hosts_seen = default_of(
+		    service, "hostaddr", "PGHOSTADDR", hosts_default, sizeof(hosts_default), ignored, sizeof(ignored));
+	h->hosts   = db_hosts_count(hosts_seen) > 1 ? db_hosts_count(hosts_seen) : 1;
 	int n_host = db_hosts_count(host), n_addr = db_hosts_count(hostaddr);
 	int n  = n_addr > n_host ? n_addr : n_host;
 	int rc = 0;
 	if (n >= 2) {
 		h->n = n;
-		/* Only a server that takes writes may be taken (db_hosts.h). */
-		if (h->given[0] == '\0')
-			h->session_attrs = "read-write";
 		h->prefer =
 		    h->session_attrs != NULL || strcmp(h->given, "read-write") == 0 || strcmp(h->given, "primary") == 0;
 		h->url_hash = fnv1a(url);

@@ -2,12 +2,15 @@
  * are tried (issue 20). Private to svc/ (db.c, db_conninfo.c).
  *
  * Taken: every service writes on each of its connections, and libpq's
- * default target_session_attrs=any takes the first host that answers, which
- * while the primary is down is a standby (every write then fails with
- * SQLSTATE 25006). So a URL with several hosts and no target_session_attrs
- * is connected with read-write added: only a server that takes writes is
- * taken. A value the URL gives is kept (the start-up log warns about one
- * that accepts a server without writes: db_log_url).
+ * default target_session_attrs=any takes the first server that answers,
+ * which while the primary is down is a standby (every write then fails with
+ * SQLSTATE 25006), wherever the hosts come from (the URL, PGHOST, a service
+ * file). So unless the operator chose a value (in the URL, the service file
+ * its service names, or PGTARGETSESSIONATTRS: libpq's order), every connect
+ * asks for read-write, one host too: a server that cannot take writes is
+ * then refused at connect, with libpq's reason, instead of taken. A value
+ * given is kept (the start-up log warns about one that accepts a server
+ * without writes: db_log_url).
  *
  * Order: libpq tries the hosts in their written order, each up to
  * connect_timeout; after a failover the first may be a dead machine that
@@ -29,8 +32,10 @@
 
 typedef struct db_hosts {
 	int n;                     /* hosts in the URL when 2 or more, else 0 */
-	const char *session_attrs; /* "read-write" to add when n >= 2 and the URL has no
-	                            * target_session_attrs; else NULL (static) */
+	int hosts;                 /* hosts libpq will try: the URL's, else its service's,
+	                            * else PGHOST's (or PGHOSTADDR's); at least 1 */
+	const char *session_attrs; /* "read-write" to give libpq when no value was chosen,
+	                            * else NULL (static) */
 	bool prefer;               /* n >= 2 and only a server that takes writes is taken:
 	                            * start at the host that last worked */
 	char **host;               /* n elements each ("" when not given), or NULL */
@@ -38,11 +43,14 @@ typedef struct db_hosts {
 	char **port;               /* n elements, or NULL when one port (or none) serves all */
 	uint32_t url_hash;         /* which URL the process-wide preference is about */
 	char lists[3][1024];       /* the reordered host, hostaddr and port lists */
-	char given[32];            /* the URL's target_session_attrs, "" when none */
+	char given[32];            /* the value chosen, "" when none */
+	char source[96];           /* where given comes from: "url", "service NAME" or
+	                            * "PGTARGETSESSIONATTRS"; "" when none */
 } db_hosts;
 
-/* Reads url's host, hostaddr and port lists and its target_session_attrs
- * (else PGTARGETSESSIONATTRS's). Returns 0, or -1 when out of
+/* Reads url's host, hostaddr and port lists and the target_session_attrs
+ * libpq would use: the URL's, else its service's (the URL's service=, else
+ * PGSERVICE), else PGTARGETSESSIONATTRS's. Returns 0, or -1 when out of
  * memory (h is then empty; a URL libpq cannot parse leaves it empty too:
  * db_check_conninfo refused it before). */
 int db_hosts_init(db_hosts *h, const char *url);

@@ -211,6 +211,9 @@ svc_config_load(svc_config *cfg, const svc_config_spec *spec, const char *summar
 		      rpc_tls_check_urls(&cfg->tls, spec->settings[i].name,
 		          *(const char *const *) spec->settings[i].out, err, sizeof(err)) != 0;
 	bad = bad || rpc_tls_check_own_name(&cfg->tls, spec->name, err, sizeof(err)) != 0;
+	/* libpq fills in from PG* variables and a service file what the URL
+	 * leaves out: a bad one there fails every connect, as in the URL. */
+	bad = bad || db_check_environment(cfg->db_variable, cfg->db_url, err, sizeof(err)) != 0;
 	if (bad) {
 		fprintf(stderr, "%s: invalid configuration: %s\n", argc > 0 ? argv[0] : spec->name, err);
 		return ENV_EXIT_USAGE;

@@ -15,7 +15,12 @@ svc_health_begin(svc_health *h, const svc_worker *w)
 	h->reply.stats        = h->stat_list;
 	rpc_status ignored;
 	h->postgres_ok = db_ping(w->db, &ignored) == RPC_OK;
-	svc_health_add_dependency(h, "postgres", h->postgres_ok, h->postgres_ok ? "connected" : "unreachable");
+	/* Say why (a standby refused at connect is not "unreachable"). */
+	char pg_detail[SVC_HEALTH_DETAIL_MAX] = "connected";
+	if (!h->postgres_ok)
+		snprintf(pg_detail, sizeof(pg_detail), "%s",
+		    db_last_error(w->db)[0] != '\0' ? db_last_error(w->db) : "unreachable");
+	svc_health_add_dependency(h, "postgres", h->postgres_ok, pg_detail);
 	unsigned uses = w->decl->config.uses;
 	if (uses & SVC_USES_REDIS) {
 		bool ok = cache_ping(w->cache) == CACHE_HIT;

@@ -158,6 +158,46 @@ Test(config_refusals, user_svc_refuses_urls_before_waiting_for_anything)
 	    "looks like a password cut at a comma (the list's separator): write a comma in a password as %2C");
 }
 
+/* Issue 20: libpq fills in from PG* variables (and a service file) what
+ * the URL leaves out. PGTARGETSESSIONATTRS=readwrite was taken at start,
+ * then every connect failed with libpq's "invalid target_session_attrs
+ * value", the service waiting forever (DB_WAIT_S=0) without naming the
+ * variable; likewise any PG* value libpq cannot use. */
+Test(config_refusals, services_refuse_pg_variables_that_would_fail_every_connect)
+{
+	const char *bins[] = {USER_SVC_BIN, ORDER_SVC_BIN};
+	for (int b = 0; b < 2; b++) {
+		refused(bins[b], "PGTARGETSESSIONATTRS", "readwrite", "readwrite",
+		    "cannot work: libpq would connect with it for");
+		refused(bins[b], "PGTARGETSESSIONATTRS", "readwrite", "readwrite",
+		    "has target_session_attrs 'readwrite', which libpq does not know (any, read-write, read-only, "
+		    "primary, standby, prefer-standby)");
+		refused(bins[b], "PGSSLMODE", "on", "on", "has sslmode 'on', which libpq does not know");
+		refused(bins[b], "PGCONNECT_TIMEOUT", "2s", "2s", "has connect_timeout '2s', which is not a number");
+		refused(bins[b], "PGGSSENCMODE", "yes", "yes", "has gssencmode 'yes'");
+	}
+	/* The same value in the URL is refused as the URL's. */
+	refused(USER_SVC_BIN, "USER_DB_URL", "postgresql://u:s3cret@h/d?target_session_attrs=readwrite",
+	    "postgresql://u:***@h/d?target_session_attrs=readwrite", "has target_session_attrs 'readwrite'");
+	/* A service file's, naming the URL's variable and the service. */
+	char path[] = "/tmp/pg-service-XXXXXX";
+	int fd      = mkstemp(path);
+	cr_assert(fd >= 0);
+	static const char section[] = "[atkusers]\nhost=127.0.0.1,127.0.0.1\ntarget_session_attrs=readwrite\n";
+	cr_assert_eq(write(fd, section, sizeof(section) - 1), (ssize_t) sizeof(section) - 1);
+	close(fd);
+	char file_setting[64];
+	snprintf(file_setting, sizeof(file_setting), "PGSERVICEFILE=%s", path);
+	char *settings[] = {file_setting, "USER_DB_URL=service=atkusers", NULL};
+	run_result r;
+	run_env(USER_SVC_BIN, settings, NULL, &r);
+	unlink(path);
+	cr_assert_eq(r.status, 2, "status %d after %lld ms: %s", r.status, (long long) r.ms, r.err);
+	cr_assert_not_null(
+	    strstr(r.err, "invalid configuration: USER_DB_URL: its service 'atkusers' cannot work"), "%s", r.err);
+	cr_assert_not_null(strstr(r.err, "has target_session_attrs 'readwrite'"), "%s", r.err);
+}
+
 Test(config_refusals, order_svc_refuses_urls_before_waiting_for_anything)
 {
 	refused(ORDER_SVC_BIN, "ORDER_SVC_URL", "tcp://h", "tcp://h", "has no port");

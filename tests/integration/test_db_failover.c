@@ -161,7 +161,10 @@ set_read_only(bool on)
 Test(db_failover, a_server_that_cannot_take_writes_reads_as_unavailable_and_is_left, .init = setup, .fini = teardown)
 {
 	set_read_only(true);
-	db *d = db_new(role_url);
+	/* With any (chosen: kept), a read-only server is taken at connect. */
+	char url[600];
+	snprintf(url, sizeof(url), "%s?target_session_attrs=any", role_url);
+	db *d = db_new(url);
 	cr_assert_not_null(d);
 	rpc_status st;
 	/* Reads are served: the server answers, it just cannot write. */
@@ -191,6 +194,126 @@ Test(db_failover, a_server_that_cannot_take_writes_reads_as_unavailable_and_is_l
 	cr_assert(db_connected(d));
 	cr_assert_eq(rows_in_t(), 1);
 	db_free(d);
+}
+
+/* hosts ("h1:p1,h2:p2") as libpq's separate host and port lists. */
+static void
+host_and_port_lists(char *host_list, char *port_list, size_t len)
+{
+	host_list[0] = port_list[0] = '\0';
+	for (const char *p = hosts; *p != '\0';) {
+		size_t n = strcspn(p, ","), colon = strcspn(p, ":");
+		cr_assert_lt(colon, n, "%s: expected host:port pairs", hosts);
+		snprintf(host_list + strlen(host_list), len - strlen(host_list), "%s%.*s", host_list[0] ? "," : "",
+		    (int) colon, p);
+		snprintf(port_list + strlen(port_list), len - strlen(port_list), "%s%.*s", port_list[0] ? "," : "",
+		    (int) (n - colon - 1), p + colon + 1);
+		p += n + (p[n] == ',');
+	}
+}
+
+/* Issue 20, the outsider attack: read-write was added only when the URL
+ * itself listed several hosts. The hosts given another way (PGHOST and
+ * PGPORT, a service file's host= and port=, or one host in the URL) got
+ * libpq's default any: with the primary down a connect took the standby,
+ * every write failed, and Health said postgres connected. Now every connect
+ * asks for read-write unless a value was chosen, so a server that cannot
+ * take writes (here: twice the same one, with a read-only role) is refused
+ * at connect, with libpq's reason, db_ping (Health) says so, and the first
+ * connect after it takes writes again succeeds. */
+Test(
+    db_failover, a_read_only_server_is_refused_at_connect_wherever_the_hosts_come_from, .init = setup, .fini = teardown)
+{
+	char host_list[256], port_list[256], twice_host[600], twice_port[600];
+	host_and_port_lists(host_list, port_list, sizeof(host_list));
+	snprintf(twice_host, sizeof(twice_host), "%s,%s", host_list, host_list);
+	snprintf(twice_port, sizeof(twice_port), "%s,%s", port_list, port_list);
+	char service_path[] = "/tmp/pg-service-XXXXXX";
+	int fd              = mkstemp(service_path);
+	cr_assert(fd >= 0);
+	char section[1024];
+	int len = snprintf(section, sizeof(section), "[atkusers]\nhost=%s\nport=%s\ndbname=%s\nuser=%s\n", twice_host,
+	    twice_port, database, role);
+	cr_assert_eq(write(fd, section, (size_t) len), len);
+	close(fd);
+	char env_url[256];
+	snprintf(env_url, sizeof(env_url), "postgresql://%s@/%s", role, database);
+	static const char *const forms[] = {"PGHOST and PGPORT", "service file", "PGSERVICE", "one host"};
+	for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+		const char *url = i == 0 ? env_url : i == 1 ? "service=atkusers" : i == 2 ? "dbname=" : role_url;
+		char dbname_url[128];
+		if (i == 2) {
+			snprintf(dbname_url, sizeof(dbname_url), "dbname=%s", database);
+			url = dbname_url;
+		}
+		if (i == 0) {
+			setenv("PGHOST", twice_host, 1);
+			setenv("PGPORT", twice_port, 1);
+		}
+		if (i == 1 || i == 2)
+			setenv("PGSERVICEFILE", service_path, 1);
+		if (i == 2)
+			setenv("PGSERVICE", "atkusers", 1);
+		char err[256];
+		cr_assert_eq(db_check_conninfo(url, err, sizeof(err)), 0, "%s: %s", forms[i], err);
+		cr_assert_eq(db_check_environment("T_DB_URL", url, err, sizeof(err)), 0, "%s: %s", forms[i], err);
+		set_read_only(true);
+		db *d = db_new(url);
+		rpc_status st;
+		cr_assert_eq(run(d, "SELECT count(*) FROM t", PGRES_TUPLES_OK, &st), RPC_UNAVAILABLE,
+		    "%s: a read-only server was taken", forms[i]);
+		cr_assert_not(db_connected(d), "%s", forms[i]);
+		cr_assert_not_null(
+		    strstr(db_last_error(d), "session is read-only"), "%s: %s", forms[i], db_last_error(d));
+		cr_assert_eq(db_ping(d, &st), RPC_UNAVAILABLE, "%s: Health would say connected", forms[i]);
+		set_read_only(false);
+		cr_assert_eq(run_until_ok(d, "INSERT INTO t VALUES (1)", PGRES_COMMAND_OK, 3000, &st), RPC_OK, "%s: %s",
+		    forms[i], st.message);
+		cr_assert_eq(db_ping(d, &st), RPC_OK, "%s: %s", forms[i], st.message);
+		db_free(d);
+		unsetenv("PGHOST");
+		unsetenv("PGPORT");
+		unsetenv("PGSERVICEFILE");
+		unsetenv("PGSERVICE");
+		cr_assert_eq(rows_in_t(), (long) i + 1, "%s", forms[i]);
+	}
+	unlink(service_path);
+}
+
+/* A value chosen is kept: with any, a read-only server is taken, and
+ * db_ping (Health) says it takes no writes instead of "connected"; so does
+ * a service file's any (explicit values override the service file's, so
+ * nothing is added over it). */
+Test(db_failover, a_read_only_server_taken_with_any_is_not_reported_healthy, .init = setup, .fini = teardown)
+{
+	char service_path[] = "/tmp/pg-service-XXXXXX";
+	int fd              = mkstemp(service_path);
+	cr_assert(fd >= 0);
+	char section[1024];
+	int len = snprintf(section, sizeof(section), "[anyusers]\ntarget_session_attrs=any\n");
+	cr_assert_eq(write(fd, section, (size_t) len), len);
+	close(fd);
+	setenv("PGSERVICEFILE", service_path, 1);
+	char urls[2][700];
+	snprintf(urls[0], sizeof(urls[0]), "%s?target_session_attrs=any", role_url);
+	snprintf(urls[1], sizeof(urls[1]), "%s?service=anyusers", role_url);
+	set_read_only(true);
+	for (int i = 0; i < 2; i++) {
+		db *d = db_new(urls[i]);
+		rpc_status st;
+		cr_assert_eq(db_ping(d, &st), RPC_UNAVAILABLE, "%s: a read-only server reads as healthy", urls[i]);
+		cr_assert(db_connected(d), "%s: the read-only server was not taken", urls[i]);
+		cr_assert_not_null(
+		    strstr(db_last_error(d), "default_transaction_read_only=on"), "%s: %s", urls[i], db_last_error(d));
+		db_free(d);
+	}
+	set_read_only(false);
+	db *d = db_new(urls[0]);
+	rpc_status st;
+	cr_assert_eq(db_ping(d, &st), RPC_OK, "%s", st.message);
+	db_free(d);
+	unsetenv("PGSERVICEFILE");
+	unlink(service_path);
 }
 
 /* pg_terminate_backend, then wait until the backend is gone (its goodbye

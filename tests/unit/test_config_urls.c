@@ -235,32 +235,75 @@ capture_stderr(void)
 	cr_redirect_stderr();
 }
 
-/* Issue 20: a multi-host *_DB_URL without target_session_attrs is
- * connected with read-write added, and one that accepts a server without
- * writes is warned about; the start-up line names the variable. Each case
- * is logged under a variable of its own (Vn). */
-Test(config_urls, a_multi_host_database_url_says_at_start_what_its_connects_take, .init = capture_stderr)
+/* The start-up lines db_log_url wrote (stderr, captured), one per variable. */
+static const char *
+captured(char *out, size_t len)
+{
+	fflush(stderr);
+	size_t n = fread(out, 1, len - 1, cr_get_redirected_stderr());
+	out[n]   = '\0';
+	return out;
+}
+
+/* The line of out naming "variable=NAME ", copied to text; NULL when none. */
+static const char *
+line_of(const char *out, const char *name, char *text, size_t len)
+{
+	char key[64];
+	snprintf(key, sizeof(key), "variable=%s ", name);
+	const char *line = strstr(out, key);
+	if (line == NULL)
+		return NULL;
+	const char *start = line;
+	while (start > out && start[-1] != '\n')
+		start--;
+	const char *end = strchr(line, '\n');
+	snprintf(text, len, "%.*s", (int) (end != NULL ? end - start : (long) strlen(start)), start);
+	return text;
+}
+
+/* A service file holding section (with its "[name]" line); its path. */
+static void
+service_file(char path[32], const char *section)
+{
+	snprintf(path, 32, "/tmp/pg-service-XXXXXX");
+	int fd = mkstemp(path);
+	cr_assert(fd >= 0);
+	cr_assert_eq(write(fd, section, strlen(section)), (ssize_t) strlen(section));
+	close(fd);
+}
+
+/* Issue 20: every *_DB_URL is connected with target_session_attrs=read-write
+ * unless a value was chosen (in the URL, its service, or
+ * PGTARGETSESSIONATTRS), whatever the number of hosts and wherever they
+ * come from; one that accepts a server without writes is warned about; the
+ * start-up line names the variable and where the value came from. Each
+ * case is logged under a variable of its own (Vn). */
+Test(config_urls, a_database_url_says_at_start_what_its_connects_take, .init = capture_stderr)
 {
 	static const struct {
 		const char *url;
-		const char *event; /* NULL: no line */
+		const char *event;
 		const char *detail;
 	} cases[] = {
 	    {"postgresql://u@a:5432,b:5432/d", "db_url_session_attrs_added", "hosts=2 target_session_attrs=read-write"},
 	    {"host=a,b,c dbname=d", "db_url_session_attrs_added", "hosts=3 target_session_attrs=read-write"},
 	    {"hostaddr=10.0.0.1,10.0.0.2 dbname=d", "db_url_session_attrs_added", "hosts=2"},
 	    {"postgresql://u@a,b/d?target_session_attrs=any", "db_url_accepts_read_only_servers",
-	        "target_session_attrs=any reason=\"a connect may take a standby"},
+	        "target_session_attrs=any from=V3 reason=\"a connect may take a standby"},
 	    {"postgresql://u@a,b/d?target_session_attrs=read-only", "db_url_accepts_read_only_servers",
 	        "target_session_attrs=read-only"},
 	    {"postgresql://u@a,b/d?target_session_attrs=standby", "db_url_accepts_read_only_servers", "standby"},
 	    {"postgresql://u@a,b/d?target_session_attrs=prefer-standby", "db_url_accepts_read_only_servers",
 	        "prefer-standby"},
-	    {"postgresql://u@a,b/d?target_session_attrs=read-write", NULL, NULL},
-	    {"postgresql://u@a,b/d?target_session_attrs=primary", NULL, NULL},
-	    {"postgresql://u@a:5432/d", NULL, NULL},
-	    {"postgresql://u@a/d?target_session_attrs=any", NULL, NULL},
+	    {"postgresql://u@a,b/d?target_session_attrs=read-write", "db_url_session_attrs ",
+	        "hosts=2 target_session_attrs=read-write from=V7"},
+	    {"postgresql://u@a,b/d?target_session_attrs=primary", "db_url_session_attrs ", "primary from=V8"},
+	    /* One host too: a standby behind it is refused at connect. */
+	    {"postgresql://u@a:5432/d", "db_url_session_attrs_added", "hosts=1 target_session_attrs=read-write"},
+	    {"postgresql://u@a/d?target_session_attrs=any", "db_url_accepts_read_only_servers", "hosts=1"},
 	    {"postgresql://u:s3cret@a,b/d", "db_url_session_attrs_added", "hosts=2"},
+	    {"dbname=d", "db_url_session_attrs_added", "hosts=1 target_session_attrs=read-write"},
 	};
 	size_t n = sizeof(cases) / sizeof(cases[0]);
 	char name[16];
@@ -268,37 +311,143 @@ Test(config_urls, a_multi_host_database_url_says_at_start_what_its_connects_take
 		snprintf(name, sizeof(name), "V%zu", i);
 		db_log_url(name, cases[i].url);
 	}
-	/* PGTARGETSESSIONATTRS fills in for the URL, as libpq reads it. */
-	setenv("PGTARGETSESSIONATTRS", "read-write", 1);
-	db_log_url("ENV_RW", "postgresql://u@a,b/d");
-	setenv("PGTARGETSESSIONATTRS", "any", 1);
-	db_log_url("ENV_ANY", "postgresql://u@a,b/d");
-	unsetenv("PGTARGETSESSIONATTRS");
-	fflush(stderr);
-	char out[8192];
-	size_t len = fread(out, 1, sizeof(out) - 1, cr_get_redirected_stderr());
-	out[len]   = '\0';
+	static char out[16384];
+	captured(out, sizeof(out));
 	for (size_t i = 0; i < n; i++) {
-		char key[32];
-		snprintf(key, sizeof(key), "variable=V%zu ", i);
-		const char *line = strstr(out, key);
-		if (cases[i].event == NULL) {
-			cr_assert_null(line, "%s: logged %s", cases[i].url, out);
-			continue;
-		}
-		cr_assert_not_null(line, "%s: no line in %s", cases[i].url, out);
-		const char *start = line;
-		while (start > out && start[-1] != '\n')
-			start--;
-		const char *end = strchr(line, '\n');
-		char text[512];
-		snprintf(text, sizeof(text), "%.*s", (int) (end - start), start);
+		char text[1024];
+		snprintf(name, sizeof(name), "V%zu", i);
+		cr_assert_not_null(line_of(out, name, text, sizeof(text)), "%s: no line in %s", cases[i].url, out);
 		cr_assert_not_null(strstr(text, cases[i].event), "%s: %s", cases[i].url, text);
 		cr_assert_not_null(strstr(text, cases[i].detail), "%s: %s", cases[i].url, text);
 		cr_assert_null(strstr(text, "s3cret"), "%s", text);
 	}
-	cr_assert_null(strstr(out, "variable=ENV_RW "), "%s", out);
-	cr_assert_not_null(strstr(out, "db_url_accepts_read_only_servers variable=ENV_ANY "), "%s", out);
+}
+
+/* The attack's cases: the hosts given another way than the URL (PGHOST, a
+ * service file) got libpq's default any; and the value from
+ * PGTARGETSESSIONATTRS or a service file is the one libpq takes (a service
+ * file's before the environment's, the URL's before both). */
+Test(config_urls, hosts_and_session_attrs_from_the_environment_or_a_service_file_are_seen, .init = capture_stderr)
+{
+	setenv("PGHOST", "127.0.0.1,127.0.0.1", 1);
+	setenv("PGPORT", "5432,5433", 1);
+	db_log_url("PGHOST_LIST", "postgresql://user_svc:user_svc@/user_db");
+	unsetenv("PGHOST");
+	unsetenv("PGPORT");
+	char path[32];
+	service_file(path,
+	    "# users\n[atkusers]\nhost=a,b\nport=5432,5433\ndbname=user_db\n\n"
+	    "[anyusers]\nhost=a,b\ntarget_session_attrs=any\n[rwusers]\nhost=a,b\ntarget_session_attrs=read-write\n");
+	setenv("PGSERVICEFILE", path, 1);
+	db_log_url("SERVICE_HOSTS", "service=atkusers");
+	db_log_url("SERVICE_ANY", "service=anyusers");
+	setenv("PGTARGETSESSIONATTRS", "any", 1);
+	db_log_url("SERVICE_OVER_ENV", "service=rwusers");
+	db_log_url("URL_OVER_SERVICE", "service=anyusers target_session_attrs=primary");
+	db_log_url("ENV_ANY", "postgresql://u@a,b/d");
+	setenv("PGTARGETSESSIONATTRS", "read-write", 1);
+	db_log_url("ENV_RW", "postgresql://u@a/d");
+	unsetenv("PGTARGETSESSIONATTRS");
+	setenv("PGSERVICE", "atkusers", 1);
+	db_log_url("PGSERVICE_HOSTS", "dbname=user_db");
+	unsetenv("PGSERVICE");
+	unsetenv("PGSERVICEFILE");
+	unlink(path);
+	static const struct {
+		const char *name, *event, *detail;
+	} want[] = {
+	    {"PGHOST_LIST", "db_url_session_attrs_added", "hosts=2 target_session_attrs=read-write"},
+	    {"SERVICE_HOSTS", "db_url_session_attrs_added", "hosts=2 target_session_attrs=read-write"},
+	    {"SERVICE_ANY", "db_url_accepts_read_only_servers",
+	        "hosts=2 target_session_attrs=any from=service anyusers"},
+	    {"SERVICE_OVER_ENV", "db_url_session_attrs ", "target_session_attrs=read-write from=service rwusers"},
+	    {"URL_OVER_SERVICE", "db_url_session_attrs ", "target_session_attrs=primary from=URL_OVER_SERVICE"},
+	    {"ENV_ANY", "db_url_accepts_read_only_servers", "target_session_attrs=any from=PGTARGETSESSIONATTRS"},
+	    {"ENV_RW", "db_url_session_attrs ", "hosts=1 target_session_attrs=read-write from=PGTARGETSESSIONATTRS"},
+	    {"PGSERVICE_HOSTS", "db_url_session_attrs_added", "hosts=2"},
+	};
+	static char out[16384];
+	captured(out, sizeof(out));
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		char text[1024];
+		cr_assert_not_null(
+		    line_of(out, want[i].name, text, sizeof(text)), "%s: no line in %s", want[i].name, out);
+		cr_assert_not_null(strstr(text, want[i].event), "%s: %s", want[i].name, text);
+		cr_assert_not_null(strstr(text, want[i].detail), "%s: %s", want[i].name, text);
+	}
+}
+
+static void
+environment_refused(const char *url, const char *head, const char *why)
+{
+	char err[512] = "";
+	cr_assert_eq(db_check_environment("T_DB_URL", url, err, sizeof(err)), -1, "%s was accepted", head);
+	cr_assert_not_null(strstr(err, head), "%s", err);
+	cr_assert_not_null(strstr(err, why), "%s", err);
+}
+
+/* Issue 20's second fault: PGTARGETSESSIONATTRS=readwrite was taken, and
+ * every connect then failed with libpq's "invalid target_session_attrs
+ * value", the service waiting forever without naming the variable. Every
+ * PG* variable libpq fills in from, and a service file's values, are
+ * checked with the URL's rules, naming where the bad value is. */
+Test(config_urls, pg_environment_variables_that_would_fail_every_connect_are_refused_naming_them)
+{
+	static const struct {
+		const char *var, *value, *why;
+	} cases[] = {
+	    {"PGTARGETSESSIONATTRS", "readwrite",
+	        "has target_session_attrs 'readwrite', which libpq does not know (any, read-write, read-only, primary, "
+	        "standby, prefer-standby)"},
+	    {"PGTARGETSESSIONATTRS", "Read-Write", "has target_session_attrs 'Read-Write'"},
+	    {"PGSSLMODE", "on", "has sslmode 'on', which libpq does not know (disable, allow, prefer"},
+	    {"PGGSSENCMODE", "yes", "has gssencmode 'yes'"},
+	    {"PGCONNECT_TIMEOUT", "2s", "has connect_timeout '2s', which is not a number of seconds"},
+	    {"PGCHANNELBINDING", "bogus", "has channel_binding 'bogus'"},
+	    {"PGSSLMINPROTOCOLVERSION", "SSLv3", "has ssl_min_protocol_version 'SSLv3'"},
+	    {"PGPORT", "5432,5433,5434", "has 3 ports for 2 hosts"},
+	    {"PGPORT", "99999", "has port '99999'"},
+	    {"PGHOSTADDR", "not-an-ip", "has hostaddr 'not-an-ip', which is not an IP address"},
+	    {"PGSERVICE", "nosuch-service-here", "has service 'nosuch-service-here', which no service file defines"},
+	};
+	char err[512], head[128];
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		setenv(cases[i].var, cases[i].value, 1);
+		snprintf(head, sizeof(head), "%s: '%s' cannot work: libpq would connect with it for T_DB_URL",
+		    cases[i].var, cases[i].value);
+		/* Key=value: a multi-host URI gives each host its port (","),
+		 * and libpq then reads no PGPORT. */
+		environment_refused("host=a,b dbname=d", head, cases[i].why);
+		unsetenv(cases[i].var);
+	}
+	/* The URL's own value is what libpq uses: the variable is not read. */
+	setenv("PGTARGETSESSIONATTRS", "readwrite", 1);
+	cr_assert_eq(db_check_environment("T_DB_URL", "postgresql://u@a/d?target_session_attrs=any", err, sizeof(err)),
+	    0, "%s", err);
+	unsetenv("PGTARGETSESSIONATTRS");
+	/* Good values pass. */
+	setenv("PGTARGETSESSIONATTRS", "prefer-standby", 1);
+	setenv("PGSSLMODE", "verify-full", 1);
+	setenv("PGCONNECT_TIMEOUT", "10", 1);
+	setenv("PGHOST", "a,b", 1);
+	setenv("PGPORT", "5432,5433", 1);
+	cr_assert_eq(db_check_environment("T_DB_URL", "postgresql://u@/d", err, sizeof(err)), 0, "%s", err);
+	unsetenv("PGTARGETSESSIONATTRS");
+	unsetenv("PGSSLMODE");
+	unsetenv("PGCONNECT_TIMEOUT");
+	unsetenv("PGHOST");
+	unsetenv("PGPORT");
+	/* A service file's bad value: named with the service, before the
+	 * environment's (libpq reads the file first). */
+	char path[32];
+	service_file(path, "[badattrs]\nhost=a,b\ntarget_session_attrs=readwrite\n");
+	setenv("PGSERVICEFILE", path, 1);
+	setenv("PGTARGETSESSIONATTRS", "read-write", 1);
+	environment_refused("service=badattrs", "T_DB_URL: its service 'badattrs' cannot work",
+	    "has target_session_attrs 'readwrite', which libpq does not know");
+	unsetenv("PGTARGETSESSIONATTRS");
+	unsetenv("PGSERVICEFILE");
+	unlink(path);
 }
 
 Test(config_urls, redis_hosts_and_ports_are_checked)
