@@ -25,7 +25,7 @@ lookup_in(const char *path, const char *name, const char *keyword, char *value, 
 		return 0;
 	char line[1024];
 	bool in_section = false, found = false;
-	size_t k        = keyword != NULL ? strlen(keyword) : 0;
+	size_t k = keyword != NULL ? strlen(keyword) : 0;
 	while (fgets(line, sizeof(line), f) != NULL) {
 		char *p = line + strspn(line, " \t");
 		trim_end(p);
