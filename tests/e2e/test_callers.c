@@ -82,7 +82,7 @@ settled(const char *role, const contract_service *service, bool may)
 		attempts++;
 	} while (code != (may ? RPC_OK : RPC_UNAVAILABLE) && code != RPC_OK && rpc_clock_ms() < until);
 	if (attempts > 1)
-		cr_log_warn("%s -> %s settled after %d calls", role, service->name, attempts);
+		cr_log_info("%s -> %s settled after %d calls", role, service->name, attempts);
 	return code;
 }
 
