@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fake_sentinel.h"
 #include "rpc/envelope.h"
 #include "svc/cache.h"
 #include "svc/sentinel.h"
@@ -312,47 +313,16 @@ blackholed(int fds[2])
 	return port;
 }
 
-/* A fake sentinel: answers every command with the address of `names`,
- * delay_ms after it came. */
-typedef struct fake_sentinel {
-	int fd, port, names, delay_ms;
-	pthread_t thread;
-} fake_sentinel;
-
-static void *
-fake_serve(void *arg)
-{
-	fake_sentinel *f = arg;
-	int c;
-	while ((c = accept(f->fd, NULL, NULL)) >= 0) {
-		char buf[512], port[8], reply[64];
-		if (read(c, buf, sizeof(buf)) > 0) {
-			usleep((useconds_t) f->delay_ms * 1000);
-			snprintf(port, sizeof(port), "%d", f->names);
-			int n = snprintf(
-			    reply, sizeof(reply), "*2\r\n$9\r\n127.0.0.1\r\n$%zu\r\n%s\r\n", strlen(port), port);
-			cr_assert_eq(write(c, reply, (size_t) n), n);
-		}
-		close(c);
-	}
-	return NULL;
-}
-
 static void
 fake_start(fake_sentinel *f, int names)
 {
-	f->names    = names;
-	f->delay_ms = 0;
-	f->fd       = listener(16, &f->port);
-	cr_assert_eq(pthread_create(&f->thread, NULL, fake_serve, f), 0);
+	cr_assert_eq(fake_sentinel_start(f, names, 0), 0);
 }
 
 static void
 fake_stop(fake_sentinel *f)
 {
-	shutdown(f->fd, SHUT_RDWR); /* accept() returns: the thread ends */
-	pthread_join(f->thread, NULL);
-	close(f->fd);
+	fake_sentinel_stop(f);
 }
 
 #define BUDGET_MS 200
@@ -456,12 +426,11 @@ Test(sentinel, a_master_that_is_a_replica_or_silent_is_said_so_within_the_budget
 		close(silent[i]);
 }
 
-/* A port nothing listens on: connects to it are refused at once. */
 static int
 dead_port(void)
 {
-	int port, fd = listener(1, &port);
-	close(fd);
+	int port = fake_sentinel_dead_port();
+	cr_assert_gt(port, 0);
 	return port;
 }
 
