@@ -545,3 +545,25 @@ Test(sentinel, the_lookup_hands_out_each_named_address_and_demotes_a_refuted_sen
 	fake_stop(&liar);
 	close(silent);
 }
+
+/* IPv6 hosts (the outsider attack: refused as "has host '['"): a sentinel
+ * on [::1] is asked and names the real master, and redis://[::1]:PORT
+ * connects (hiredis 0.14 resolves "::1" with getaddrinfo), here to a
+ * listener on ::1 that answers each command with an array. */
+Test(sentinel, bracketed_ipv6_hosts_are_connected_to)
+{
+	fake_sentinel f;
+	cr_assert_eq(fake_sentinel_start_at(&f, true, base + 379, 0), 0, "no ::1 here");
+	char url[256];
+	snprintf(url, sizeof(url), "REDIS-SENTINEL://[::1]:%d/0#cache", f.port);
+	cache *c;
+	double took;
+	cr_assert_eq(first_get(&c, url, &took), CACHE_MISS, "%s", cache_last_error(c));
+	cache_free(c);
+	snprintf(url, sizeof(url), "redis://[::1]:%d/0", f.port);
+	c = cache_new(url, BUDGET_MS, 60);
+	cr_assert_not_null(c);
+	cr_assert_eq(cache_ping(c), CACHE_HIT, "%s", cache_last_error(c));
+	cache_free(c);
+	fake_sentinel_stop(&f);
+}

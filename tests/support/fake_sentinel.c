@@ -4,24 +4,26 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 static int
-listen_any(int backlog, int *port)
+listen_any(int backlog, bool ipv6, int *port)
 {
-	int fd               = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len        = sizeof(a);
-	if (fd < 0 || bind(fd, (struct sockaddr *) &a, sizeof(a)) != 0 || listen(fd, backlog) != 0 ||
-	    getsockname(fd, (struct sockaddr *) &a, &len) != 0) {
+	int fd                = socket(ipv6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a  = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct sockaddr_in6 b = {.sin6_family = AF_INET6, .sin6_addr = in6addr_loopback};
+	struct sockaddr *sa   = ipv6 ? (struct sockaddr *) &b : (struct sockaddr *) &a;
+	socklen_t len         = ipv6 ? sizeof(b) : sizeof(a);
+	if (fd < 0 || bind(fd, sa, len) != 0 || listen(fd, backlog) != 0 || getsockname(fd, sa, &len) != 0) {
 		if (fd >= 0)
 			close(fd);
 		return -1;
 	}
-	*port = ntohs(a.sin_port);
+	*port = ntohs(ipv6 ? b.sin6_port : a.sin_port);
 	return fd;
 }
 
@@ -48,8 +50,14 @@ serve(void *arg)
 int
 fake_sentinel_start(fake_sentinel *f, int names, int delay_ms)
 {
+	return fake_sentinel_start_at(f, false, names, delay_ms);
+}
+
+int
+fake_sentinel_start_at(fake_sentinel *f, bool ipv6, int names, int delay_ms)
+{
 	f->delay_ms = delay_ms;
-	if ((f->fd = listen_any(64, &f->port)) < 0)
+	if ((f->fd = listen_any(64, ipv6, &f->port)) < 0)
 		return -1;
 	f->names = names != 0 ? names : f->port;
 	if (pthread_create(&f->thread, NULL, serve, f) != 0) {
@@ -70,7 +78,7 @@ fake_sentinel_stop(fake_sentinel *f)
 int
 fake_sentinel_dead_port(void)
 {
-	int port, fd = listen_any(1, &port);
+	int port, fd = listen_any(1, false, &port);
 	if (fd < 0)
 		return -1;
 	close(fd);

@@ -8,6 +8,7 @@
 #define TESTS_FAKE_SENTINEL_H
 
 #include <pthread.h>
+#include <stdbool.h>
 
 typedef struct fake_sentinel {
 	int fd, port, names, delay_ms;
@@ -16,6 +17,9 @@ typedef struct fake_sentinel {
 
 /* Starts f; names 0 names its own port. Returns 0, or -1 (errno). */
 int fake_sentinel_start(fake_sentinel *f, int names, int delay_ms);
+
+/* The same on ::1 when ipv6 (it still names 127.0.0.1:names). */
+int fake_sentinel_start_at(fake_sentinel *f, bool ipv6, int names, int delay_ms);
 
 /* Stops the thread and closes the listener. */
 void fake_sentinel_stop(fake_sentinel *f);
