@@ -435,21 +435,22 @@ dead_port(void)
 }
 
 /* The outsider attack on issue 20: one fast sentinel naming the wrong
- * server (the replica, a dead port, a sentinel) kept the cache off for
- * good, the first answer winning. Each kind of liar, answering at once,
+ * server (the replica, a dead port, a sentinel, a host that never answers
+ * a connect) kept the cache off for good, the first answer winning. Each kind of liar, answering at once,
  * beside truthful sentinels that answer 20 ms later (fakes naming the real
  * master) or the real ones: the cache reaches the master on the first
  * attempt, within the one budget. */
 Test(sentinel, a_fast_sentinel_naming_the_wrong_server_is_passed_over_within_the_budget)
 {
-	const struct {
+	struct {
 		const char *kind;
 		int names;
 	} liars[] = {
-	    {"the replica", base + 380},
-	    {"a dead port", dead_port()},
-	    {"a sentinel", sentinel_port(3)},
+	    {"the replica", base + 380}, {"a dead port", dead_port()}, {"a sentinel", sentinel_port(3)},
+	    {"a blackholed host", 0}, /* below: a connect to it hangs */
 	};
+	int black[2];
+	liars[3].names = blackholed(black);
 	for (size_t i = 0; i < sizeof(liars) / sizeof(liars[0]); i++) {
 		fake_sentinel liar, truth[2];
 		fake_start(&liar, liars[i].names);
@@ -481,6 +482,7 @@ Test(sentinel, a_fast_sentinel_naming_the_wrong_server_is_passed_over_within_the
 		for (int k = 0; k < 2; k++)
 			fake_stop(&truth[k]);
 	}
+	close(black[0]), close(black[1]);
 }
 
 /* The same one step down: the lookup hands out the liar's address first
