@@ -1,6 +1,7 @@
 /* cache.h over hiredis 0.14. */
 #include "svc/cache.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <hiredis/hiredis.h>
 #include <pthread.h>
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <sys/time.h>
 
@@ -95,8 +97,8 @@ cache_parse_url(const char *url, char *host, size_t host_len, int *port, int *db
     char *err, size_t errlen)
 {
 	static const char scheme[] = "redis://";
-	if (strncmp(url, scheme, sizeof(scheme) - 1) != 0) {
-		snprintf(err, errlen, "does not start with redis://");
+	if (strncasecmp(url, scheme, sizeof(scheme) - 1) != 0) { /* any case: RFC 3986 3.1 */
+		snprintf(err, errlen, "does not start with redis:// or redis-sentinel://");
 		return -1;
 	}
 	const char *p = url + sizeof(scheme) - 1;
@@ -155,15 +157,53 @@ cache_parse_url(const char *url, char *host, size_t host_len, int *port, int *db
 		password[o] = '\0';
 		p           = at + 1;
 	}
-	size_t hlen = strcspn(p, ":/?#");
-	if (hlen == 0 || hlen >= host_len) {
+	/* An IPv6 address is written in brackets (RFC 3986 3.2.2: "[::1]:6379"),
+	 * as the database and AMQP settings take it; hiredis 0.14 connects to it
+	 * (getaddrinfo, IPv4 first, then IPv6). */
+	size_t alen = strcspn(p, "/?#");
+	char text[64];
+	if (*p != '[' && alen < sizeof(text)) {
+		unsigned char addr[16];
+		snprintf(text, sizeof(text), "%.*s", (int) alen, p);
+		if (inet_pton(AF_INET6, text, addr) == 1) {
+			snprintf(err, errlen, "has an IPv6 address without brackets: write it redis://[%s]:port", text);
+			return -1;
+		}
+	}
+	const char *h = p;
+	size_t hlen   = strcspn(p, ":/?#");
+	if (*p == '[') {
+		const char *close = memchr(p, ']', alen);
+		if (close == NULL) {
+			snprintf(err, errlen, "has a '[' without its ']' (an IPv6 address is written [::1])");
+			return -1;
+		}
+		h    = p + 1;
+		hlen = (size_t) (close - h);
+		if (hlen == 0 || memchr(h, ':', hlen) == NULL) {
+			snprintf(err, errlen,
+			    "has host '%.*s', which is not an IPv6 address (only those are written in "
+			    "brackets)",
+			    (int) (hlen + 2 > 64 ? 64 : hlen + 2), p);
+			return -1;
+		}
+		if (net_check_host(h, hlen, 1, err, errlen) != 0)
+			return -1;
+		p = close + 1;
+	} else {
+		if (hlen == 0 || hlen >= host_len) {
+			snprintf(err, errlen, "has no host");
+			return -1;
+		}
+		if (net_check_host(p, hlen, 0, err, errlen) != 0)
+			return -1;
+		p += hlen;
+	}
+	if (hlen >= host_len) {
 		snprintf(err, errlen, "has no host");
 		return -1;
 	}
-	if (net_check_host(p, hlen, 0, err, errlen) != 0)
-		return -1;
-	snprintf(host, host_len, "%.*s", (int) hlen, p);
-	p += hlen;
+	snprintf(host, host_len, "%.*s", (int) hlen, h);
 	*port = 6379;
 	*db   = 0;
 	const char *end;
@@ -372,19 +412,26 @@ flush_pending(cache *c)
 	return c->ctx != NULL && landed == n && atomic_load(&pending_count) == 0;
 }
 
-/* Gives c's next set-up step what is left of the connect's budget (the
- * deadline); false (logged, counted, backoff) when nothing is. hiredis
- * reads a zero timeout as none at all, so at least 1 ms is left. */
-static bool
-within(cache *c, const char *op, int64_t deadline_ms, const char *step)
+/* Drops c's connection, if any, without a word: a set-up step failed,
+ * and its caller says why (once, for the whole attempt). */
+static void
+drop(cache *c)
 {
-	int64_t left = deadline_ms - rpc_clock_ms();
+	if (c->ctx != NULL)
+		redisFree(c->ctx);
+	c->ctx = NULL;
+}
+
+/* Gives c's next set-up step what is left of its budget (until until_ms);
+ * false, with why, when nothing is. hiredis reads a zero timeout as none
+ * at all, so at least 1 ms is left. */
+static bool
+within(cache *c, int64_t until_ms, const char *step, char *why, size_t why_len)
+{
+	int64_t left = until_ms - rpc_clock_ms();
 	if (left < 1) {
-		char why[160];
-		snprintf(why, sizeof(why), "REDIS_TIMEOUT_MS (%d ms) spent before %s", c->timeout_ms, step);
-		if (c->ctx == NULL)
-			backoff_failed(&c->retry);
-		failed(c, op, why);
+		snprintf(why, why_len, "REDIS_TIMEOUT_MS (%d ms) spent before %s", c->timeout_ms, step);
+		drop(c);
 		return false;
 	}
 	if (c->ctx != NULL) {
@@ -394,90 +441,116 @@ within(cache *c, const char *op, int64_t deadline_ms, const char *step)
 	return true;
 }
 
-/* Opens c's connection within the budget; false (logged, counted,
- * backoff) when Redis cannot be reached. */
-static bool
-open_connection(cache *c, const char *op, int64_t deadline_ms)
-{
-	if (!within(c, op, deadline_ms, "the connect"))
-		return false;
-	int64_t left      = deadline_ms - rpc_clock_ms();
-	struct timeval tv = {.tv_sec = (time_t) (left / 1000), .tv_usec = (suseconds_t) (left % 1000) * 1000};
-	if (left < 1)
-		tv.tv_usec = 1000; /* the clock moved on since within() */
-	c->ctx = redisConnectWithTimeout(c->host, c->port, tv);
-	if (c->ctx == NULL || c->ctx->err) {
-		char why[400];
-		snprintf(why, sizeof(why), "connect %s:%d: %s", c->host, c->port,
-		    c->ctx != NULL ? c->ctx->errstr : "out of memory");
-		if (c->ctx == NULL)
-			backoff_failed(&c->retry);
-		failed(c, op, why);
-		return false;
-	}
-	return true;
-}
-
 /* A command of the connection's set-up (AUTH, SELECT) that must be
- * accepted within the budget; false (and the connection dropped) when it
- * is not. */
+ * accepted within the budget; false (why said, the connection dropped)
+ * when it is not. */
 static bool
-setup_command(cache *c, const char *op, int64_t deadline_ms, const char *name, const char *fmt, ...)
+setup_command(cache *c, int64_t until_ms, char *why, size_t why_len, const char *name, const char *fmt, ...)
 {
-	if (!within(c, op, deadline_ms, name))
+	if (!within(c, until_ms, name, why, why_len))
 		return false;
 	va_list ap;
 	va_start(ap, fmt);
 	redisReply *r = redisvCommand(c->ctx, fmt, ap);
 	va_end(ap);
 	bool ok = r != NULL && r->type != REDIS_REPLY_ERROR;
-	char why[400];
-	snprintf(why, sizeof(why), "%s %s: %s", name, r == NULL ? "not answered" : "refused",
-	    r == NULL                      ? c->ctx->errstr
-	    : r->type == REDIS_REPLY_ERROR ? r->str
-	                                   : "");
+	if (!ok)
+		snprintf(why, why_len, "%s %s: %s", name, r == NULL ? "not answered" : "refused",
+		    r == NULL ? c->ctx->errstr : r->str);
 	freeReplyObject(r);
 	if (!ok)
-		failed(c, op, why);
+		drop(c);
 	return ok;
 }
 
-/* With Sentinel: the master's address, asked again at every connect (the
- * spec's step 3: after a disconnect the old address may be a replica). */
+/* Connects to c->host:c->port and logs in (AUTH), all before until_ms;
+ * with Sentinel, also confirms it is the master (ROLE: the spec's step 2;
+ * the address may be stale, or the sentinel wrong). False with why (the
+ * connection dropped) when any step fails. */
 static bool
-ask_sentinels(cache *c, const char *op, int64_t deadline_ms)
+handshake(cache *c, int64_t until_ms, const char *named_by, char *why, size_t why_len)
 {
-	char why[sizeof(c->last_error) - 256];
-	if (sentinel_master_addr(c->sentinels, deadline_ms, c->host, sizeof(c->host), &c->port, why, sizeof(why)) == 0)
-		return true;
-	snprintf(c->last_error, sizeof(c->last_error), "no sentinel named master %s within %d ms: %s",
-	    c->sentinels->master, c->timeout_ms, why);
-	backoff_failed(&c->retry);
-	failed(c, op, c->last_error);
-	return false;
-}
-
-/* The spec's step 2: the address may be stale (a failover under way, a
- * demoted master not yet told). */
-static bool
-confirm_master(cache *c, const char *op, int64_t deadline_ms)
-{
-	if (!within(c, op, deadline_ms, "ROLE"))
+	char addr[300];
+	sentinel_addr_text(c->host, c->port, addr, sizeof(addr));
+	if (!within(c, until_ms, "the connect", why, why_len))
 		return false;
-	char role[64] = "", why[1024];
+	int64_t left      = until_ms - rpc_clock_ms();
+	struct timeval tv = {.tv_sec = (time_t) (left / 1000), .tv_usec = (suseconds_t) (left % 1000) * 1000};
+	if (left < 1)
+		tv = (struct timeval){.tv_usec = 1000}; /* the clock moved on since within() */
+	c->ctx = redisConnectWithTimeout(c->host, c->port, tv);
+	if (c->ctx == NULL || c->ctx->err) {
+		const char *e = c->ctx != NULL ? c->ctx->errstr : "out of memory";
+		if (named_by == NULL)
+			snprintf(why, why_len, "connect %s: %s", addr, e);
+		else
+			snprintf(why, why_len, "%s names %s as master %s, which cannot be connected to: %s", named_by,
+			    addr, c->sentinels->master, e);
+		drop(c);
+		return false;
+	}
+	if (c->password[0] != '\0' && !setup_command(c, until_ms, why, why_len, "AUTH", "AUTH %s", c->password))
+		return false;
+	if (c->sentinels == NULL)
+		return true;
+	if (!within(c, until_ms, "ROLE", why, why_len))
+		return false;
+	char role[64] = "";
 	int rc        = sentinel_role_is_master(c->ctx, role, sizeof(role));
 	if (rc == 1)
 		return true;
 	/* ROLE says "slave" for a replica. */
 	if (rc == 0)
-		snprintf(why, sizeof(why), "sentinel %s:%d names %s:%d as master %s, which is %s (ROLE)",
-		    c->sentinels->host[0], c->sentinels->port[0], c->host, c->port, c->sentinels->master,
-		    strcmp(role, "slave") == 0 ? "a replica" : role);
+		snprintf(why, why_len, "%s names %s as master %s, which is %s (ROLE)", named_by, addr,
+		    c->sentinels->master, strcmp(role, "slave") == 0 ? "a replica" : role);
 	else
-		snprintf(why, sizeof(why), "sentinel %s:%d names %s:%d as master %s, which did not answer ROLE: %s",
-		    c->sentinels->host[0], c->sentinels->port[0], c->host, c->port, c->sentinels->master,
-		    c->ctx->errstr);
-	failed(c, op, why);
+		snprintf(why, why_len, "%s names %s as master %s, which did not answer ROLE: %s", named_by, addr,
+		    c->sentinels->master, c->ctx->errstr);
+	drop(c);
+	return false;
+}
+
+/* With Sentinel: the master's address, asked again at every connect (the
+ * spec's step 3: after a disconnect the old address may be a replica),
+ * each address the sentinels name tried in turn until one is confirmed as
+ * the master (a sentinel naming a replica, a dead host or itself costs one
+ * try, not the connect). While others may still name another address, one
+ * try takes half of what is left, so a blackholed address leaves time for
+ * the next. False with why when none is confirmed by until_ms. */
+static bool
+connect_master(cache *c, const char *op, int64_t until_ms, char *why, size_t why_len)
+{
+	sentinel_lookup l;
+	sentinel_lookup_start(&l, c->sentinels, until_ms);
+	char by[600], tried[sizeof(c->last_error)] = "", one[sizeof(c->last_error)];
+	size_t o = 0;
+	bool ok  = false;
+	while (!ok && sentinel_lookup_next(&l, c->host, sizeof(c->host), &c->port, by, sizeof(by)) == 0) {
+		int64_t now       = rpc_clock_ms();
+		int64_t try_until = sentinel_lookup_may_name_more(&l) ? now + (until_ms - now) / 2 : until_ms;
+		ok                = handshake(c, try_until > now ? try_until : until_ms, by, one, sizeof(one));
+		if (ok) {
+			sentinel_lookup_confirmed(&l);
+			break;
+		}
+		sentinel_lookup_refuted(&l);
+		log_warn(NULL, "cache_master_refuted op=%s reason=\"%s\"", op, one);
+		if (o < sizeof(tried)) {
+			int w = snprintf(tried + o, sizeof(tried) - o, "%s%s", o > 0 ? "; " : "", one);
+			o += w > 0 ? (size_t) w : 0;
+		}
+	}
+	char others[sizeof(c->last_error) - 256];
+	sentinel_lookup_end(&l, others, sizeof(others));
+	if (ok)
+		return true;
+	if (tried[0] == '\0')
+		snprintf(why, why_len, "no sentinel named master %s within %d ms: %s", c->sentinels->master,
+		    c->timeout_ms, others);
+	else if (others[0] == '\0')
+		snprintf(why, why_len, "%s", tried);
+	else
+		snprintf(why, why_len, "%s; no other address named within %d ms: %s", tried, c->timeout_ms, others);
 	return false;
 }
 
@@ -496,16 +569,16 @@ ensure_connected(cache *c, const char *op)
 	if (!backoff_ready(&c->retry))
 		return false; /* still down: no connect attempt on every request */
 	int64_t deadline = rpc_clock_ms() + c->timeout_ms;
-	if (c->sentinels != NULL && !ask_sentinels(c, op, deadline))
+	char why[sizeof(c->last_error)];
+	bool ok = c->sentinels != NULL ? connect_master(c, op, deadline, why, sizeof(why))
+	                               : handshake(c, deadline, NULL, why, sizeof(why));
+	if (ok && c->db != 0)
+		ok = setup_command(c, deadline, why, sizeof(why), "SELECT", "SELECT %d", c->db);
+	if (!ok) {
+		backoff_failed(&c->retry);
+		failed(c, op, why);
 		return false;
-	if (!open_connection(c, op, deadline))
-		return false;
-	if (c->password[0] != '\0' && !setup_command(c, op, deadline, "AUTH", "AUTH %s", c->password))
-		return false;
-	if (c->sentinels != NULL && !confirm_master(c, op, deadline))
-		return false;
-	if (c->db != 0 && !setup_command(c, op, deadline, "SELECT", "SELECT %d", c->db))
-		return false;
+	}
 	struct timeval tv = {.tv_sec = c->timeout_ms / 1000, .tv_usec = (c->timeout_ms % 1000) * 1000};
 	redisSetTimeout(c->ctx, tv);
 	if (c->retry.current_ms != 0)

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/time.h>
 
 #include "rpc/envelope.h"
@@ -16,7 +17,7 @@ static const char scheme[] = "redis-sentinel://";
 bool
 sentinel_is_url(const char *url)
 {
-	return strncmp(url, scheme, sizeof(scheme) - 1) == 0;
+	return strncasecmp(url, scheme, sizeof(scheme) - 1) == 0; /* RFC 3986 3.1 */
 }
 
 /* A master name as Sentinel configurations write them, and nothing that
@@ -160,7 +161,9 @@ sentinel_parse_url(const char *url, sentinel_url *out, char *err, size_t errlen)
 			snprintf(err, errlen, "has a sentinel (%d) that %s", out->n + 1, why);
 			return -1;
 		}
-		if (memchr(h, ':', hlen) == NULL)
+		/* No port: after the host, or after an IPv6 address's ']'. */
+		const char *after = h[0] == '[' ? memchr(h, ']', hlen) : h;
+		if (memchr(after, ':', hlen - (size_t) (after - h)) == NULL)
 			out->port[out->n] = SENTINEL_DEFAULT_PORT;
 		if (comma == NULL) {
 			out->n++;
@@ -198,15 +201,8 @@ read_answer(const redisReply *r, const char *master, char *host, size_t host_len
 	return 0;
 }
 
-/* One sentinel being asked: a non-blocking hiredis context. */
-typedef struct asking {
-	redisContext *ctx; /* NULL once it answered or failed */
-	bool sent;         /* the whole command is written */
-	char why[160];     /* what it did, for the error */
-} asking;
-
 static void
-give_up(asking *a, const char *why)
+give_up(sentinel_asking *a, const char *why)
 {
 	if (a->why[0] == '\0')
 		snprintf(a->why, sizeof(a->why), "%s", why);
@@ -214,105 +210,211 @@ give_up(asking *a, const char *why)
 	a->ctx = NULL;
 }
 
-/* Moves sentinel i to the front (the spec's step 1: asked first next time;
- * with all asked at once, its answer is preferred on a tie). */
-static void
-to_front(sentinel_url *s, int i)
+void
+sentinel_addr_text(const char *host, int port, char *out, size_t len)
 {
-	if (i == 0)
-		return;
-	char h[sizeof(s->host[0])];
-	int p = s->port[i];
-	memcpy(h, s->host[i], sizeof(h));
-	memmove(s->host[1], s->host[0], sizeof(s->host[0]) * (size_t) i);
-	memmove(&s->port[1], &s->port[0], sizeof(s->port[0]) * (size_t) i);
-	memcpy(s->host[0], h, sizeof(h));
-	s->port[0] = p;
+	snprintf(out, len, strchr(host, ':') != NULL ? "[%s]:%d" : "%s:%d", host, port);
+}
+
+void
+sentinel_lookup_start(sentinel_lookup *l, sentinel_url *s, int64_t deadline_ms)
+{
+	memset(l, 0, sizeof(*l));
+	l->s           = s;
+	l->deadline_ms = deadline_ms;
+	l->current     = -1;
+	for (int i = 0; i < s->n; i++) {
+		sentinel_asking *a = &l->a[i];
+		a->ctx             = redisConnectNonBlock(s->host[i], s->port[i]);
+		if (a->ctx == NULL || a->ctx->err)
+			give_up(a, a->ctx != NULL ? a->ctx->errstr : "out of memory");
+		else if (redisAppendCommand(a->ctx, "SENTINEL get-master-addr-by-name %s", s->master) != REDIS_OK)
+			give_up(a, "out of memory");
+	}
+}
+
+/* Sentinel i named host:port: a new distinct address, or one more namer. */
+static void
+add_named(sentinel_lookup *l, int i, const char *host, int port)
+{
+	int k = 0;
+	while (k < l->n_named && !(l->named[k].port == port && strcmp(l->named[k].host, host) == 0))
+		k++;
+	if (k == l->n_named) { /* at most one per sentinel: room for all */
+		snprintf(l->named[k].host, sizeof(l->named[k].host), "%s", host);
+		l->named[k].port = port;
+		l->n_named++;
+	}
+	l->named[k].by |= 1u << i;
+	snprintf(l->a[i].why, sizeof(l->a[i].why), "named"); /* the caller says what came of it */
+}
+
+/* Reads what the sentinels said, waiting until until_ms at most for the
+ * first event (0 waits for none). */
+static void
+pump(sentinel_lookup *l, int64_t until_ms)
+{
+	struct pollfd fds[SENTINEL_MAX];
+	int idx[SENTINEL_MAX], n = 0;
+	for (int i = 0; i < l->s->n; i++)
+		if (l->a[i].ctx != NULL) {
+			/* Writable: the connect is done (or failed, which the write
+			 * then reports). */
+			fds[n]   = (struct pollfd){.fd = l->a[i].ctx->fd, .events = l->a[i].sent ? POLLIN : POLLOUT};
+			idx[n++] = i;
+		}
+	int64_t left = until_ms - rpc_clock_ms();
+	if (n == 0 || poll(fds, (nfds_t) n, left > 0 ? (int) left : 0) <= 0)
+		return; /* EINTR included: the caller looks at the clock again */
+	for (int k = 0; k < n; k++) {
+		sentinel_asking *x = &l->a[idx[k]];
+		if (fds[k].revents == 0)
+			continue;
+		if (!x->sent) {
+			int done = 0;
+			if (redisBufferWrite(x->ctx, &done) != REDIS_OK)
+				give_up(x, x->ctx->errstr);
+			else
+				x->sent = done != 0;
+			continue;
+		}
+		void *reply = NULL;
+		if (redisBufferRead(x->ctx) != REDIS_OK || redisGetReplyFromReader(x->ctx, &reply) != REDIS_OK) {
+			give_up(x, x->ctx->errstr);
+			continue;
+		}
+		if (reply == NULL)
+			continue; /* part of the reply so far */
+		char named[256];
+		int named_port;
+		if (read_answer(reply, l->s->master, named, sizeof(named), &named_port, x->why, sizeof(x->why)) == 0)
+			add_named(l, idx[k], named, named_port);
+		freeReplyObject(reply);
+		give_up(x, "answered");
+	}
+}
+
+static bool
+asking_any(const sentinel_lookup *l)
+{
+	for (int i = 0; i < l->s->n; i++)
+		if (l->a[i].ctx != NULL)
+			return true;
+	return false;
+}
+
+/* The untried address most sentinels named; on a tie, the one named by the
+ * sentinel earliest in the list (the lowest bit). -1 if none. */
+static int
+pick(const sentinel_lookup *l)
+{
+	int best = -1;
+	for (int k = 0; k < l->n_named; k++) {
+		if (l->named[k].tried)
+			continue;
+		if (best < 0)
+			best = k;
+		else {
+			int votes      = __builtin_popcount(l->named[k].by),
+			    best_votes = __builtin_popcount(l->named[best].by);
+			if (votes > best_votes ||
+			    (votes == best_votes && __builtin_ctz(l->named[k].by) < __builtin_ctz(l->named[best].by)))
+				best = k;
+		}
+	}
+	return best;
+}
+
+bool
+sentinel_lookup_may_name_more(const sentinel_lookup *l)
+{
+	return pick(l) >= 0 || asking_any(l);
 }
 
 int
-sentinel_master_addr(
-    sentinel_url *s, int64_t deadline_ms, char *host, size_t host_len, int *port, char *err, size_t errlen)
+sentinel_lookup_next(sentinel_lookup *l, char *host, size_t host_len, int *port, char *by, size_t by_len)
 {
-	asking a[SENTINEL_MAX];
-	memset(a, 0, sizeof(a));
-	for (int i = 0; i < s->n; i++) {
-		a[i].ctx = redisConnectNonBlock(s->host[i], s->port[i]);
-		if (a[i].ctx == NULL || a[i].ctx->err)
-			give_up(&a[i], a[i].ctx != NULL ? a[i].ctx->errstr : "out of memory");
-		else if (redisAppendCommand(a[i].ctx, "SENTINEL get-master-addr-by-name %s", s->master) != REDIS_OK)
-			give_up(&a[i], "out of memory");
+	pump(l, 0); /* what came in while the last address was tried */
+	int k;
+	while ((k = pick(l)) < 0) {
+		if (!asking_any(l) || rpc_clock_ms() >= l->deadline_ms)
+			return -1;
+		pump(l, l->deadline_ms);
 	}
-	int found = -1;
-	while (found < 0) {
-		struct pollfd fds[SENTINEL_MAX];
-		int idx[SENTINEL_MAX], n = 0;
-		for (int i = 0; i < s->n; i++)
-			if (a[i].ctx != NULL) {
-				/* Writable: the connect is done (or failed, which the
-				 * write then reports). */
-				fds[n]   = (struct pollfd){.fd = a[i].ctx->fd, .events = a[i].sent ? POLLIN : POLLOUT};
-				idx[n++] = i;
-			}
-		int64_t left = deadline_ms - rpc_clock_ms();
-		if (n == 0 || left <= 0)
-			break;
-		int ready = poll(fds, (nfds_t) n, (int) left);
-		if (ready < 0 && errno != EINTR)
-			break;
-		for (int k = 0; k < n && ready > 0; k++) {
-			asking *x = &a[idx[k]];
-			if (fds[k].revents == 0)
-				continue;
-			if (!x->sent) {
-				int done = 0;
-				if (redisBufferWrite(x->ctx, &done) != REDIS_OK)
-					give_up(x, x->ctx->errstr);
-				else
-					x->sent = done != 0;
-				continue;
-			}
-			void *reply = NULL;
-			if (redisBufferRead(x->ctx) != REDIS_OK ||
-			    redisGetReplyFromReader(x->ctx, &reply) != REDIS_OK) {
-				give_up(x, x->ctx->errstr);
-				continue;
-			}
-			if (reply == NULL)
-				continue; /* part of the reply so far */
-			char named[256];
-			int named_port;
-			if (read_answer(reply, s->master, named, sizeof(named), &named_port, x->why, sizeof(x->why)) ==
-			        0 &&
-			    found < 0) {
-				if (strlen(named) >= host_len) {
-					snprintf(x->why, sizeof(x->why), "answered a bad address");
-				} else {
-					memcpy(host, named, strlen(named) + 1);
-					*port = named_port;
-					found = idx[k];
-				}
-			}
-			freeReplyObject(reply);
-			give_up(x, "answered");
-		}
-	}
-	/* The budget is spent or every sentinel has answered: say what each did. */
+	/* Before the first confirmation, wait no longer: the spec takes the
+	 * first answer, and a majority that comes later is looked at only
+	 * if that one fails. */
+	l->named[k].tried = true;
+	l->current        = k;
+	if (strlen(l->named[k].host) >= host_len)
+		return sentinel_lookup_next(l, host, host_len, port, by, by_len); /* cannot be held: skipped */
+	memcpy(host, l->named[k].host, strlen(l->named[k].host) + 1);
+	*port    = l->named[k].port;
 	size_t o = 0;
-	err[0]   = '\0';
-	for (int i = 0; i < s->n; i++) {
-		if (a[i].ctx != NULL)
-			give_up(&a[i], a[i].sent ? "no answer in time" : "no connection in time");
-		if (found < 0 && o < errlen) {
-			int w = snprintf(
-			    err + o, errlen - o, "%s%s:%d %s", i > 0 ? "; " : "", s->host[i], s->port[i], a[i].why);
+	by[0]    = '\0';
+	for (int i = 0; i < l->s->n && o < by_len; i++)
+		if (l->named[k].by & (1u << i)) {
+			char text[300];
+			sentinel_addr_text(l->s->host[i], l->s->port[i], text, sizeof(text));
+			int w = snprintf(by + o, by_len - o, "%s%s",
+			    o == 0 ? (__builtin_popcount(l->named[k].by) > 1 ? "sentinels " : "sentinel ") : ", ",
+			    text);
 			o += w > 0 ? (size_t) w : 0;
 		}
-	}
-	if (found < 0)
-		return -1;
-	to_front(s, found);
 	return 0;
+}
+
+void
+sentinel_lookup_confirmed(sentinel_lookup *l)
+{
+	if (l->current >= 0)
+		l->confirmed_by |= l->named[l->current].by;
+}
+
+void
+sentinel_lookup_refuted(sentinel_lookup *l)
+{
+	if (l->current >= 0)
+		l->refuted_by |= l->named[l->current].by;
+}
+
+/* Reorders s stably: sentinels that were right first, those whose answer
+ * failed confirmation (and none right) last. */
+static void
+reorder(sentinel_lookup *l)
+{
+	sentinel_url *s = l->s;
+	char host[SENTINEL_MAX][sizeof(s->host[0])];
+	int port[SENTINEL_MAX], o = 0;
+	for (int rank = 0; rank < 3; rank++)
+		for (int i = 0; i < s->n; i++) {
+			bool right = (l->confirmed_by >> i) & 1u, wrong = !right && ((l->refuted_by >> i) & 1u);
+			if ((right ? 0 : wrong ? 2 : 1) != rank)
+				continue;
+			memcpy(host[o], s->host[i], sizeof(host[0]));
+			port[o++] = s->port[i];
+		}
+	memcpy(s->host, host, sizeof(host[0]) * (size_t) s->n);
+	memcpy(s->port, port, sizeof(port[0]) * (size_t) s->n);
+}
+
+void
+sentinel_lookup_end(sentinel_lookup *l, char *err, size_t errlen)
+{
+	size_t o = 0;
+	err[0]   = '\0';
+	for (int i = 0; i < l->s->n; i++) {
+		sentinel_asking *a = &l->a[i];
+		if (a->ctx != NULL)
+			give_up(a, a->sent ? "no answer in time" : "no connection in time");
+		if (strcmp(a->why, "named") == 0 || o >= errlen)
+			continue;
+		char text[300];
+		sentinel_addr_text(l->s->host[i], l->s->port[i], text, sizeof(text));
+		int w = snprintf(err + o, errlen - o, "%s%s %s", o > 0 ? "; " : "", text, a->why);
+		o += w > 0 ? (size_t) w : 0;
+	}
+	reorder(l);
 }
 
 int

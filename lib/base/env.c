@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* Where a variable's value comes from, and how messages name it. */
 typedef struct env_source {
@@ -300,15 +301,55 @@ add_span(const char *text, env_span *spans, size_t *n, size_t max, env_span span
 	}
 }
 
+/* The password spans of a redis-sentinel:// URL whose authority is
+ * [auth, aend), as svc/sentinel.c reads it: a list of sentinels split at
+ * ',', the password ending at a sentinel's '@' (the first's; an '@' in a
+ * later one is refused, and masked here too). A sentinel's user
+ * information runs from its ':' (or, with none, from the authority's first
+ * ':', a password holding a raw ',') to its last '@'; the sentinels around
+ * stay shown, so a refusal naming "sentinel 2" shows it. False when the
+ * URL is not that (then the general rule masks it). */
+static bool
+sentinel_spans(
+    const char *text, const char *el, const char *scheme, const char *end, env_span *spans, size_t *n, size_t max)
+{
+	static const char name[] = "redis-sentinel";
+	const char *auth = scheme + 3, *aend = auth;
+	if ((size_t) (scheme - el) != sizeof(name) - 1 || strncasecmp(el, name, sizeof(name) - 1) != 0)
+		return false;
+	while (aend < end && strchr("/?#", *aend) == NULL)
+		aend++;
+	if (memchr(aend, '@', (size_t) (end - aend)) != NULL)
+		return false; /* a password cut by '/', '?' or '#': refused, masked widely */
+	const char *first_colon = memchr(auth, ':', (size_t) (aend - auth));
+	for (const char *q = auth; q < aend;) {
+		const char *pe = memchr(q, ',', (size_t) (aend - q)), *at = NULL;
+		pe = pe != NULL ? pe : aend;
+		for (const char *r = q; r < pe; r++)
+			if (*r == '@')
+				at = r;
+		if (at != NULL) {
+			const char *colon = memchr(q, ':', (size_t) (at - q));
+			const char *from  = colon != NULL                            ? colon + 1
+			                    : first_colon != NULL && first_colon < q ? first_colon + 1
+			                                                             : q;
+			if (at > from)
+				add_span(text, spans, n, max, (env_span){(size_t) (from - text), (size_t) (at - from)});
+		}
+		q = pe + 1;
+	}
+	return true;
+}
+
 /* The password spans of the URL [el, end): the password ends at an '@'
  * after the first ':': the first one (libpq), the authority's last
  * (librabbitmq, ours), or the element's last; each gives a span, the
- * last the widest. */
+ * last the widest. A Sentinel URL has its own (sentinel_spans). */
 static void
 url_element_spans(const char *text, const char *el, const char *end, env_span *spans, size_t *n, size_t max)
 {
 	const char *scheme = scheme_in(el, end);
-	if (scheme == NULL)
+	if (scheme == NULL || sentinel_spans(text, el, scheme, end, spans, n, max))
 		return;
 	const char *auth = scheme + 3, *last = NULL;
 	for (const char *q = auth; q < end; q++)

@@ -3,8 +3,11 @@
  * connects to and that then say nothing. Each read is answered from
  * PostgreSQL (cache-aside), delayed by one REDIS_TIMEOUT_MS at most for
  * the whole lookup (it was one per sentinel), and /readyz's redis detail
- * says what the sentinels did. integration_sentinel holds the cache-level
- * cases (blackholed sentinels, a live one last, a replica named). */
+ * says what the sentinels did. And with one sentinel that lies fast (names
+ * itself) beside two truthful ones that answer 20 ms later, the service
+ * reaches the master and Health says redis is ok (the first answer no
+ * longer wins). integration_sentinel holds the cache-level cases
+ * (blackholed sentinels, a live one last, a replica named). */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <netinet/in.h>
@@ -16,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fake_sentinel.h"
 #include "procs.h"
 
 #define SILENT 7
@@ -162,4 +166,44 @@ Test(sentinel_silent, reads_come_from_postgres_within_one_timeout_however_many_s
 	int status = procs_stop(pid, 5000);
 	pid        = -1;
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "user-svc ended with status %d", status);
+}
+
+Test(sentinel_silent, a_fast_lying_sentinel_does_not_keep_redis_down, .init = setup, .fini = teardown, .timeout = 90)
+{
+	const char *redis_port = getenv("REDIS_PORT");
+	cr_assert_not_null(redis_port, "REDIS_PORT is not set: run the tests with scripts/test");
+	fake_sentinel liar, truth[2];
+	cr_assert_eq(fake_sentinel_start(&liar, 0, 0), 0); /* names itself, at once */
+	for (int k = 0; k < 2; k++)
+		cr_assert_eq(fake_sentinel_start(&truth[k], atoi(redis_port), 20), 0);
+	char redis[256], listen_url[160], log_path[128];
+	snprintf(redis, sizeof(redis), "REDIS_URL=redis-sentinel://127.0.0.1:%d,127.0.0.1:%d,127.0.0.1:%d/0#cache",
+	    truth[0].port, truth[1].port, liar.port);
+	snprintf(url, sizeof(url), "ipc://%s/users.ipc", dir);
+	snprintf(listen_url, sizeof(listen_url), "USER_SVC_URL=%s", url);
+	snprintf(log_path, sizeof(log_path), "%s/user-svc.log", dir);
+	unsetenv("REDIS_URL_FILE");
+	const char *env[] = {listen_url, redis, "REDIS_TIMEOUT_MS=200", "WORKERS=1", NULL};
+	pid               = procs_start(USER_SVC_BIN, env, log_path);
+	cr_assert(pid > 0);
+	char reply[8192] = "";
+	for (int i = 0; i < 150 && strstr(reply, "\"name\":\"postgres\",\"ok\":true") == NULL; i++) {
+		call("Health", "{}", reply, sizeof(reply));
+		nanosleep(&(struct timespec){.tv_nsec = 100 * 1000000L}, NULL);
+	}
+	/* Every Health pings Redis; each after the first finds the connection
+	 * made (the backoff would have kept a failed one down). */
+	for (int i = 0; i < 5; i++) {
+		call("Health", "{}", reply, sizeof(reply));
+		cr_assert_not_null(strstr(reply, "{\"name\":\"redis\",\"ok\":true"), "%s", reply);
+	}
+	cr_assert_eq(count_in_log(log_path, "cache_error"), 0, "a lookup failed (see %s)", log_path);
+	int refuted = count_in_log(log_path, "cache_master_refuted");
+	cr_log_info("redis ok through a lying sentinel; %d answer(s) refuted by ROLE", refuted);
+	int status = procs_stop(pid, 5000);
+	pid        = -1;
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "user-svc ended with status %d", status);
+	fake_sentinel_stop(&liar);
+	for (int k = 0; k < 2; k++)
+		fake_sentinel_stop(&truth[k]);
 }

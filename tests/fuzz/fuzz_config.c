@@ -45,6 +45,15 @@ check_ports(const char *text)
 	}
 }
 
+/* A host as the Redis parsers keep it: no ':' unless an IPv6 address
+ * (given in brackets, kept without). */
+static int
+host_or_ipv6(const char *host)
+{
+	unsigned char addr[16];
+	return strchr(host, ':') == NULL || inet_pton(AF_INET6, host, addr) == 1;
+}
+
 /* REDIS_URL in Sentinel form: every sentinel a host as redis:// takes
  * one, ports and database in range, a master name of the promised
  * characters, the password one --help masks and only before the first
@@ -63,7 +72,8 @@ check_sentinel_url(const char *text)
 	    strspn(s.master, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") != strlen(s.master))
 		abort();
 	for (int i = 0; i < s.n; i++)
-		if (s.host[i][0] == '\0' || strpbrk(s.host[i], ":/@,#?") != NULL || s.port[i] < 1 || s.port[i] > 65535)
+		if (s.host[i][0] == '\0' || strpbrk(s.host[i], "/@,#?") != NULL || !host_or_ipv6(s.host[i]) ||
+		    s.port[i] < 1 || s.port[i] > 65535)
 			abort();
 	/* One password, before the first sentinel: an accepted URL has at
 	 * most one '@', with no ',' before it. */
@@ -89,14 +99,20 @@ check_redis_url(const char *text)
 			abort();
 		return;
 	}
-	if (host[0] == '\0' || strpbrk(host, ":/@") != NULL || port < 1 || port > 65535 || db < 0 || db > 15)
+	if (host[0] == '\0' || strpbrk(host, "/@") != NULL || !host_or_ipv6(host) || port < 1 || port > 65535 ||
+	    db < 0 || db > 15)
 		abort();
-	/* Strict numbers: the text ends with the host, then only digits, ':'
-	 * and '/'. */
+	/* Strict numbers: the text ends with the host (an IPv6 one in
+	 * brackets), then only digits, ':' and '/'. */
 	int strict = 0;
 	for (const char *at = strstr(text, host); at != NULL && !strict; at = strstr(at + 1, host)) {
 		const char *rest = at + strlen(host);
-		strict           = rest[strspn(rest, "0123456789:/")] == '\0';
+		if (strchr(host, ':') != NULL) {
+			if (at == text || at[-1] != '[' || *rest != ']')
+				continue;
+			rest++;
+		}
+		strict = rest[strspn(rest, "0123456789:/")] == '\0';
 	}
 	if (!strict)
 		abort();

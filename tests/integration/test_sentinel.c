@@ -22,7 +22,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fake_sentinel.h"
+#include "rpc/envelope.h"
 #include "svc/cache.h"
+#include "svc/sentinel.h"
 
 static char inst[96];
 static int base;
@@ -310,44 +313,16 @@ blackholed(int fds[2])
 	return port;
 }
 
-/* A fake sentinel: answers every command with the address of `names`. */
-typedef struct fake_sentinel {
-	int fd, port, names;
-	pthread_t thread;
-} fake_sentinel;
-
-static void *
-fake_serve(void *arg)
-{
-	fake_sentinel *f = arg;
-	int c;
-	while ((c = accept(f->fd, NULL, NULL)) >= 0) {
-		char buf[512], port[8], reply[64];
-		if (read(c, buf, sizeof(buf)) > 0) {
-			snprintf(port, sizeof(port), "%d", f->names);
-			int n = snprintf(
-			    reply, sizeof(reply), "*2\r\n$9\r\n127.0.0.1\r\n$%zu\r\n%s\r\n", strlen(port), port);
-			cr_assert_eq(write(c, reply, (size_t) n), n);
-		}
-		close(c);
-	}
-	return NULL;
-}
-
 static void
 fake_start(fake_sentinel *f, int names)
 {
-	f->names = names;
-	f->fd    = listener(16, &f->port);
-	cr_assert_eq(pthread_create(&f->thread, NULL, fake_serve, f), 0);
+	cr_assert_eq(fake_sentinel_start(f, names, 0), 0);
 }
 
 static void
 fake_stop(fake_sentinel *f)
 {
-	shutdown(f->fd, SHUT_RDWR); /* accept() returns: the thread ends */
-	pthread_join(f->thread, NULL);
-	close(f->fd);
+	fake_sentinel_stop(f);
 }
 
 #define BUDGET_MS 200
@@ -449,4 +424,149 @@ Test(sentinel, a_master_that_is_a_replica_or_silent_is_said_so_within_the_budget
 	close(mfd);
 	for (int i = 0; i < 4; i++)
 		close(silent[i]);
+}
+
+static int
+dead_port(void)
+{
+	int port = fake_sentinel_dead_port();
+	cr_assert_gt(port, 0);
+	return port;
+}
+
+/* The outsider attack on issue 20: one fast sentinel naming the wrong
+ * server (the replica, a dead port, a sentinel, a host that never answers
+ * a connect) kept the cache off for good, the first answer winning. Each kind of liar, answering at once,
+ * beside truthful sentinels that answer 20 ms later (fakes naming the real
+ * master) or the real ones: the cache reaches the master on the first
+ * attempt, within the one budget. */
+Test(sentinel, a_fast_sentinel_naming_the_wrong_server_is_passed_over_within_the_budget)
+{
+	struct {
+		const char *kind;
+		int names;
+	} liars[] = {
+	    {"the replica", base + 380}, {"a dead port", dead_port()}, {"a sentinel", sentinel_port(3)},
+	    {"a blackholed host", 0}, /* below: a connect to it hangs */
+	};
+	int black[2];
+	liars[3].names = blackholed(black);
+	for (size_t i = 0; i < sizeof(liars) / sizeof(liars[0]); i++) {
+		fake_sentinel liar, truth[2];
+		fake_start(&liar, liars[i].names);
+		for (int k = 0; k < 2; k++) {
+			fake_start(&truth[k], base + 379);
+			truth[k].delay_ms = 20;
+		}
+		char url[512];
+		/* The issue's repro: truth1,truth2,liar. */
+		snprintf(url, sizeof(url), "redis-sentinel://127.0.0.1:%d,127.0.0.1:%d,127.0.0.1:%d/0#cache",
+		    truth[0].port, truth[1].port, liar.port);
+		cache *c;
+		double took;
+		cr_assert_eq(
+		    first_get(&c, url, &took), CACHE_MISS, "liar naming %s: %s", liars[i].kind, cache_last_error(c));
+		cr_log_info("a liar naming %s and two truthful sentinels 20 ms later: master reached in %.3f s",
+		    liars[i].kind, took);
+		cr_assert_lt(took, BOUND_S, "%.3f s (budget %d ms)", took, BUDGET_MS);
+		cr_assert_str_eq(cache_last_error(c), "");
+		cache_free(c);
+		/* The real sentinels and the liar, first in the list. */
+		snprintf(url, sizeof(url), "redis-sentinel://127.0.0.1:%d,127.0.0.1:%d,127.0.0.1:%d/0#cache", liar.port,
+		    sentinel_port(1), sentinel_port(2));
+		cr_assert_eq(first_get(&c, url, &took), CACHE_MISS, "liar naming %s, real sentinels: %s", liars[i].kind,
+		    cache_last_error(c));
+		cr_assert_lt(took, BOUND_S, "%.3f s (budget %d ms)", took, BUDGET_MS);
+		cache_free(c);
+		fake_stop(&liar);
+		for (int k = 0; k < 2; k++)
+			fake_stop(&truth[k]);
+	}
+	close(black[0]), close(black[1]);
+}
+
+/* The same one step down: the lookup hands out the liar's address first
+ * (it came first), then the one the truthful two named, and a liar whose
+ * answer failed confirmation goes to the back of the list, so on a tie the
+ * next lookup prefers the others. Only a liar, refuted: the error says
+ * what it named and that no other address came. */
+Test(sentinel, the_lookup_hands_out_each_named_address_and_demotes_a_refuted_sentinel)
+{
+	fake_sentinel liar, truth[2];
+	fake_start(&liar, base + 380);
+	for (int k = 0; k < 2; k++) {
+		fake_start(&truth[k], base + 379);
+		truth[k].delay_ms = 300; /* well after the liar's, on a noisy box */
+	}
+	char url[512], err[512], host[256], by[256], want[128];
+	snprintf(url, sizeof(url), "redis-sentinel://127.0.0.1:%d,127.0.0.1:%d,127.0.0.1:%d/0#cache", liar.port,
+	    truth[0].port, truth[1].port);
+	sentinel_url s;
+	cr_assert_eq(sentinel_parse_url(url, &s, err, sizeof(err)), 0, "%s", err);
+	sentinel_lookup l;
+	int port;
+	sentinel_lookup_start(&l, &s, rpc_clock_ms() + 2000);
+	cr_assert_eq(sentinel_lookup_next(&l, host, sizeof(host), &port, by, sizeof(by)), 0);
+	cr_assert_eq(port, base + 380, "the first answer (the liar's) comes first");
+	snprintf(want, sizeof(want), "sentinel 127.0.0.1:%d", liar.port);
+	cr_assert_str_eq(by, want);
+	cr_assert(sentinel_lookup_may_name_more(&l));
+	sentinel_lookup_refuted(&l);
+	usleep(600000); /* both truthful answers are in: the next comes from both */
+	cr_assert_eq(sentinel_lookup_next(&l, host, sizeof(host), &port, by, sizeof(by)), 0);
+	cr_assert_str_eq(host, "127.0.0.1");
+	cr_assert_eq(port, base + 379);
+	snprintf(want, sizeof(want), "sentinels 127.0.0.1:%d, 127.0.0.1:%d", truth[0].port, truth[1].port);
+	cr_assert_str_eq(by, want);
+	sentinel_lookup_confirmed(&l);
+	cr_assert_eq(sentinel_lookup_next(&l, host, sizeof(host), &port, by, sizeof(by)), -1, "no third address");
+	sentinel_lookup_end(&l, err, sizeof(err));
+	cr_assert_str_eq(err, "", "every sentinel named an address");
+	cr_assert_eq(s.port[0], truth[0].port);
+	cr_assert_eq(s.port[1], truth[1].port);
+	cr_assert_eq(s.port[2], liar.port, "the liar is asked last next time");
+	fake_stop(&liar);
+	for (int k = 0; k < 2; k++)
+		fake_stop(&truth[k]);
+
+	/* A liar and a silent sentinel: refused within the budget, saying both. */
+	int silent_port, silent = listener(16, &silent_port);
+	fake_start(&liar, dead_port());
+	snprintf(url, sizeof(url), "redis-sentinel://127.0.0.1:%d,127.0.0.1:%d/0#cache", liar.port, silent_port);
+	cache *c;
+	double took;
+	cr_assert_eq(first_get(&c, url, &took), CACHE_ERROR);
+	cr_assert_lt(took, BOUND_S, "%.3f s (budget %d ms)", took, BUDGET_MS);
+	snprintf(want, sizeof(want),
+	    "sentinel 127.0.0.1:%d names 127.0.0.1:%d as master cache, which cannot be connected to", liar.port,
+	    liar.names);
+	cr_assert_not_null(strstr(cache_last_error(c), want), "%s", cache_last_error(c));
+	snprintf(
+	    want, sizeof(want), "; no other address named within 200 ms: 127.0.0.1:%d no answer in time", silent_port);
+	cr_assert_not_null(strstr(cache_last_error(c), want), "%s", cache_last_error(c));
+	cache_free(c);
+	fake_stop(&liar);
+	close(silent);
+}
+
+/* IPv6 hosts (the outsider attack: refused as "has host '['"): a sentinel
+ * on [::1] is asked and names the real master, and redis://[::1]:PORT
+ * connects (hiredis 0.14 resolves "::1" with getaddrinfo), here to a
+ * listener on ::1 that answers each command with an array. */
+Test(sentinel, bracketed_ipv6_hosts_are_connected_to)
+{
+	fake_sentinel f;
+	cr_assert_eq(fake_sentinel_start_at(&f, true, base + 379, 0), 0, "no ::1 here");
+	char url[256];
+	snprintf(url, sizeof(url), "REDIS-SENTINEL://[::1]:%d/0#cache", f.port);
+	cache *c;
+	double took;
+	cr_assert_eq(first_get(&c, url, &took), CACHE_MISS, "%s", cache_last_error(c));
+	cache_free(c);
+	snprintf(url, sizeof(url), "redis://[::1]:%d/0", f.port);
+	c = cache_new(url, BUDGET_MS, 60);
+	cr_assert_not_null(c);
+	cr_assert_eq(cache_ping(c), CACHE_HIT, "%s", cache_last_error(c));
+	cache_free(c);
+	fake_sentinel_stop(&f);
 }

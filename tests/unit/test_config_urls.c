@@ -616,3 +616,47 @@ Test(config_urls, a_comma_in_an_amqp_password_is_named_with_its_percent_encoding
 	cr_assert_eq(broker_check_urls("amqp://h1:5672,amqp://g:p@h2/,amqps://h3/", err, sizeof(err)), -1);
 	cr_assert_null(strstr(err, "%2C"), "%s", err);
 }
+
+/* Issue 20's outsider attack through env_load: REDIS_URL with an IPv6
+ * host, a scheme in capitals, and a password before each sentinel. The
+ * value shown is masked as the parser reads it (each sentinel kept), and
+ * no password is shown. */
+Test(config_urls, redis_url_ipv6_case_and_sentinel_masks)
+{
+	unsetenv("REDIS_URL");
+	unsetenv("REDIS_URL_FILE");
+	static const struct {
+		const char *value, *msg;
+	} cases[] = {
+	    {"redis://[::1]:6379/0", NULL},
+	    {"REDIS://:s3cret@[::1]/0", NULL},
+	    {"redis-sentinel://[::1]:26379,h2#m", NULL},
+	    {"REDIS-SENTINEL://:s3cret@h1,h2#m", NULL},
+	    {"redis://:s3cret@[::1]:0/0", "REDIS_URL: 'redis://:***@[::1]:0/0' is not a Redis URL: it has a bad port "
+	                                  "(1-65535)"},
+	    {"redis://:s3cret@::1/0", "REDIS_URL: 'redis://:***@::1/0' is not a Redis URL: it has an IPv6 address "
+	                              "without brackets: write it redis://[::1]:port"},
+	    {"redis-sentinel://:s3cret@h1,:s3cret@h2#m",
+	        "REDIS_URL: 'redis-sentinel://:***@h1,:***@h2#m' is not a Redis Sentinel URL "
+	        "(redis-sentinel://[:password@]host:port,...[/db]#master): it has user information (...@) in sentinel "
+	        "2 (the one at 'h2'): only the first sentinel may follow :password@ (one password, the master's), and "
+	        "an @ or a comma in a password is written %40, %2C"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *out = NULL;
+		env_var v       = {.name = "REDIS_URL",
+		          .default_value = cases[i].value,
+		          .kind          = ENV_CUSTOM,
+		          .parse         = cache_env_parse_url,
+		          .out           = &out,
+		          .secret_url    = 1};
+		char msg[512];
+		int rc = env_load(&v, 1, msg, sizeof(msg));
+		if (cases[i].msg == NULL) {
+			cr_assert_eq(rc, 0, "%s: %s", cases[i].value, msg);
+			continue;
+		}
+		cr_assert_eq(rc, -1, "%s was accepted", cases[i].value);
+		cr_assert_str_eq(msg, cases[i].msg);
+	}
+}

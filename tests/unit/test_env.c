@@ -150,6 +150,18 @@ Test(env, a_list_of_urls_is_masked_element_by_element)
 	    {"amqp://h1:5672/,amqp://u:p@h2/", "amqp://h1:***@h2/"},
 	    {"redis-sentinel://:pw@h1:26379,h2:26380/0#master", "redis-sentinel://:***@h1:26379,h2:26380/0#master"},
 	    {"redis-sentinel://:p@ss,w@h1,h2/1#m", "redis-sentinel://:***@h1,h2/1#m"},
+	    /* The Sentinel parser's reading (issue 20's outsider attack: sentinel 1
+	     * vanished): a password ends at its sentinel's '@', the others stay
+	     * shown, an '@' in a later sentinel is masked as its own. */
+	    {"redis-sentinel://:pw@h1,:pw@h2#m", "redis-sentinel://:***@h1,:***@h2#m"},
+	    {"REDIS-SENTINEL://:pw@h1,h2#m", "REDIS-SENTINEL://:***@h1,h2#m"},
+	    {"redis-sentinel://h1:26379,:pw@h2:26380#m", "redis-sentinel://h1:26379,:***@h2:26380#m"},
+	    {"redis-sentinel://:pw@[::1]:26379,[::2]#m", "redis-sentinel://:***@[::1]:26379,[::2]#m"},
+	    {"redis-sentinel://[::1]:26379,:pw@h2#m", "redis-sentinel://[::1]:26379,:***@h2#m"},
+	    /* A raw ',' or '@' in the password: all of it masked. */
+	    {"redis-sentinel://:p,w@h1,h2#m", "redis-sentinel://:***@h1,h2#m"},
+	    {"redis-sentinel://:p@ss@h1,h2#m", "redis-sentinel://:***@h1,h2#m"},
+	    {"redis-sentinel://:s3#cret@h1,h2#m", "redis-sentinel://:***@h1,h2#m"},
 	    {"postgresql://u:pw@h1:5432,h2:5432/db?target_session_attrs=read-write",
 	        "postgresql://u:***@h1:5432,h2:5432/db?target_session_attrs=read-write"},
 	    {"tcp://127.0.0.1:5001,tcp://127.0.0.1:5002", "tcp://127.0.0.1:5001,tcp://127.0.0.1:5002"},

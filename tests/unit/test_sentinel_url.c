@@ -181,6 +181,16 @@ Test(sentinel_url, redis_url_errors_name_the_variable_and_mask_the_password)
 	cr_assert_eq(strncmp(msg, "REDIS_URL: ", 11), 0, "%s", msg);
 	cr_assert_not_null(strstr(msg, "user information (...@) in sentinel 2 (the one at 'h2:26380')"), "%s", msg);
 	cr_assert_null(strstr(msg, "s3cret"), "%s", msg);
+	/* The value shown keeps sentinel 1, as the parser reads it (it showed
+	 * 'redis-sentinel://:***@h2:26380#cache'). */
+	cr_assert_not_null(strstr(msg, "'redis-sentinel://:***@h1:26379,:***@h2:26380#cache'"), "%s", msg);
+	/* A scheme is read in any case (RFC 3986 3.1); refused, both forms. */
+	v.default_value = "REDIS-SENTINEL://:s3cret@h1:26379,h2:26380/0#cache";
+	cr_assert_eq(env_load(&v, 1, msg, sizeof(msg)), 0, "%s", msg);
+	v.default_value = "redis-sentinels://h1#cache";
+	cr_assert_eq(env_load(&v, 1, msg, sizeof(msg)), -1);
+	cr_assert_str_eq(msg, "REDIS_URL: 'redis-sentinels://h1#cache' is not a Redis URL: it does not start with "
+	                      "redis:// or redis-sentinel://");
 	char masked[256];
 	env_mask_url("redis-sentinel://:p@ss,w@h1,h2/1#m", masked, sizeof(masked));
 	cr_assert_str_eq(masked, "redis-sentinel://:***@h1,h2/1#m");
@@ -198,4 +208,64 @@ Test(sentinel_url, a_cache_takes_a_sentinel_url)
 	cr_assert_eq(cache_get(c, "k", &value, &len, &lease), CACHE_ERROR);
 	cache_free(c);
 	cr_assert_null(cache_new("redis-sentinel://127.0.0.1:1/0", 100, 60));
+}
+
+/* The outsider attack's IPv6 and scheme cases: [::1] is read (the database
+ * and AMQP settings take it), a bare IPv6 address or a '[' alone is refused
+ * saying so, and the scheme is read in any case. */
+Test(sentinel_url, ipv6_hosts_in_brackets_and_schemes_in_any_case)
+{
+	sentinel_url s;
+	char err[256] = "", host[256], password[256];
+	int port, db;
+	cr_assert_eq(sentinel_parse_url("redis-sentinel://[::1]:26380,h2,[fe80::1%25]#m", &s, err, sizeof(err)), -1);
+	cr_assert_eq(sentinel_parse_url("redis-sentinel://:pw@[::1]:26380,h2,[2001:db8::7]/2#m", &s, err, sizeof(err)),
+	    0, "%s", err);
+	cr_assert_eq(s.n, 3);
+	cr_assert_str_eq(s.host[0], "::1");
+	cr_assert_eq(s.port[0], 26380);
+	cr_assert_str_eq(s.host[2], "2001:db8::7");
+	cr_assert_eq(s.port[2], SENTINEL_DEFAULT_PORT, "no port after ']': the default");
+	cr_assert_str_eq(s.password, "pw");
+	cr_assert_eq(s.db, 2);
+	cr_assert_eq(sentinel_parse_url("Redis-Sentinel://h1#m", &s, err, sizeof(err)), 0, "%s", err);
+	cr_assert(sentinel_is_url("REDIS-SENTINEL://h1#m"));
+	char text[64];
+	sentinel_addr_text("::1", 6379, text, sizeof(text));
+	cr_assert_str_eq(text, "[::1]:6379");
+	sentinel_addr_text("h", 1, text, sizeof(text));
+	cr_assert_str_eq(text, "h:1");
+
+	cr_assert_eq(cache_parse_url("redis://[::1]:6379/0", host, sizeof(host), &port, &db, password, sizeof(password),
+	                 err, sizeof(err)),
+	    0, "%s", err);
+	cr_assert_str_eq(host, "::1");
+	cr_assert_eq(port, 6379);
+	cr_assert_eq(cache_parse_url("REDIS://:pw@[::1]/3", host, sizeof(host), &port, &db, password, sizeof(password),
+	                 err, sizeof(err)),
+	    0, "%s", err);
+	cr_assert_eq(port, 6379);
+	cr_assert_eq(db, 3);
+	cr_assert_str_eq(password, "pw");
+	static const struct {
+		const char *url, *why;
+	} bad[] = {
+	    {"redis://::1/0", "has an IPv6 address without brackets: write it redis://[::1]:port"},
+	    {"redis://:pw@::1:6379/0", "has an IPv6 address without brackets"},
+	    {"redis://[::1/0", "has a '[' without its ']' (an IPv6 address is written [::1])"},
+	    {"redis://[127.0.0.1]:6379", "has host '[127.0.0.1]', which is not an IPv6 address"},
+	    {"redis://[]:6379", "which is not an IPv6 address"},
+	    {"redis://[::g]:6379", "has host '::g', which is not an IPv6 address"},
+	    {"redis://[::1]x/0", "is not redis://[:password@]host[:port][/db]"},
+	    {"redis://[::1]:0/0", "has a bad port"},
+	    {"http://h", "does not start with redis:// or redis-sentinel://"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cr_assert_eq(cache_parse_url(bad[i].url, host, sizeof(host), &port, &db, password, sizeof(password),
+		                 err, sizeof(err)),
+		    -1, "%s was accepted", bad[i].url);
+		cr_assert_not_null(strstr(err, bad[i].why), "%s: '%s' does not say '%s'", bad[i].url, err, bad[i].why);
+	}
+	refused("redis-sentinel://[::1]:26379,[::2#m", "has a sentinel (2) that has a '[' without its ']'");
+	refused("redis-sentinel://h1,::1#m", "has a sentinel (2) that has an IPv6 address without brackets");
 }
