@@ -39,6 +39,7 @@ struct events_consumer {
 	events_queue_type queue_type;
 	db *db;
 	amqp_connection_state_t amqp;
+	broker_cut cut; /* a stop's way to end a read or an ack blocked on the broker */
 	backoff retry;
 	int64_t mismatch_retry_at_ms; /* with state MISMATCH: the next look */
 	bool mismatch;                /* in a connect: a node refused a queue.declare with 406 */
@@ -101,7 +102,7 @@ events_consumer_status(const events_consumer *c, char *detail, size_t len)
 static void
 drop(events_consumer *c, const char *why)
 {
-	broker_close(c->amqp);
+	broker_cut_close(&c->cut, c->amqp);
 	c->amqp = NULL;
 	atomic_store(&c->state, DISCONNECTED);
 	backoff_failed(&c->retry);
@@ -199,7 +200,8 @@ connect_and_consume(events_consumer *c)
 	    .heartbeat_s                           = 30,
 	    .setup                                 = setup_consuming,
 	    .setup_arg                             = c,
-	    .stop                                  = &c->stop};
+	    .stop                                  = &c->stop,
+	    .cut                                   = &c->cut};
 	c->amqp                     = broker_rotation_connect(&c->brokers, &opts, err, sizeof(err));
 	if (c->amqp == NULL && c->mismatch) {
 		/* A node's own word about the queue, whatever the others said. */
@@ -356,6 +358,10 @@ consumer_main(void *arg)
 		if (!ok && c->amqp != NULL)
 			drop(c, "ack failed");
 	}
+	/* Unacknowledged deliveries go back to the queue with the connection. */
+	broker_cut_close(&c->cut, c->amqp); /* BROKER_CLOSE_TIMEOUT_MS at most */
+	c->amqp = NULL;
+	broker_cut_exited(&c->cut);
 	return NULL;
 }
 
@@ -375,6 +381,7 @@ events_consumer_start(events_consumer **out, const char *db_url, const char *amq
 	c->queue_type = queue_type;
 	broker_rotation_init(&c->brokers, c->amqp_url);
 	backoff_init(&c->retry, 250, 5000);
+	broker_cut_init(&c->cut);
 	/* Said once: with a list, the setting most likely forgotten. */
 	if (queue_type == EVENTS_QUEUE_CLASSIC && c->brokers.count > 1)
 		log_warn(NULL,
@@ -383,6 +390,7 @@ events_consumer_start(events_consumer **out, const char *db_url, const char *amq
 		    "availability\" fix=\"set EVENTS_QUEUE_TYPE=quorum\"",
 		    c->brokers.count);
 	if (pthread_create(&c->thread, NULL, consumer_main, c) != 0) {
+		broker_cut_destroy(&c->cut);
 		db_free(c->db);
 		free(c->amqp_url);
 		free(c);
@@ -399,8 +407,15 @@ events_consumer_stop(events_consumer *c)
 	if (c == NULL)
 		return;
 	atomic_store(&c->stop, true);
+	/* Its receive looks at the flag every WAIT_MS; past the grace, a read
+	 * or an ack blocked on the broker is cut (broker.h). */
+	if (broker_cut_stop(&c->cut, BROKER_STOP_GRACE_MS))
+		log_warn(NULL,
+		    "consumer_stop_cut grace_ms=%d reason=\"the consumer was still on the broker; its "
+		    "connection was cut, unacknowledged events are delivered again\"",
+		    BROKER_STOP_GRACE_MS);
 	pthread_join(c->thread, NULL);
-	broker_close(c->amqp);
+	broker_cut_destroy(&c->cut);
 	db_free(c->db);
 	free(c->amqp_url);
 	free(c);

@@ -1,12 +1,17 @@
 /* broker.h over librabbitmq 0.11. */
 #include "svc/broker.h"
 
+#include <fcntl.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/time.h>
+#include <unistd.h>
+
+#include "base/monotonic.h"
 
 #include "base/net_check.h"
 #include "rpc/envelope.h"
@@ -97,6 +102,24 @@ looks_split(const char *urls, int i, int n)
 	return head || tail;
 }
 
+/* Element url's broker as "host:port" (the host as written, lowercased:
+ * names are case-insensitive, RFC 3986 3.2.2), for finding repeats; ""
+ * when it does not parse. */
+static void
+broker_of(const char *url, char *out, size_t len)
+{
+	char *copy = strdup(url);
+	struct amqp_connection_info info;
+	out[0] = '\0';
+	if (copy != NULL && amqp_parse_url(copy, &info) == AMQP_STATUS_OK) {
+		bool v6 = strchr(info.host, ':') != NULL;
+		snprintf(out, len, "%s%s%s:%d", v6 ? "[" : "", info.host, v6 ? "]" : "", info.port);
+		for (char *p = out; *p != '\0'; p++)
+			*p = (char) (*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
+	}
+	free(copy);
+}
+
 int
 broker_check_urls(const char *urls, char *err, size_t errlen)
 {
@@ -126,6 +149,26 @@ broker_check_urls(const char *urls, char *err, size_t errlen)
 			          "comma in a password as %2C"
 			        : "");
 		return -1;
+	}
+	/* Each broker once: a repeat is never meant (broker.h). */
+	char seen[BROKER_URLS_MAX][300];
+	for (int i = 0; i < n; i++) {
+		char *url = element_copy(urls, i);
+		if (url == NULL) {
+			snprintf(err, errlen, "cannot be read (out of memory)");
+			return -1;
+		}
+		broker_of(url, seen[i], sizeof(seen[i]));
+		free(url);
+		for (int j = 0; j < i; j++) {
+			if (seen[i][0] != '\0' && strcmp(seen[i], seen[j]) == 0) {
+				snprintf(err, errlen,
+				    "element %d of %d names the same broker (%s) as element %d: list each node once (a "
+				    "repeat is tried twice per pass, and a silent node then costs its %d s twice)",
+				    i + 1, n, seen[i], j + 1, BROKER_CONNECT_TIMEOUT_MS / 1000);
+				return -1;
+			}
+		}
 	}
 	return 0;
 }
@@ -207,6 +250,19 @@ broker_reply_ok(amqp_connection_state_t conn, const char *what, char *err, size_
 	return broker_reply_code(conn, what, &code, err, errlen);
 }
 
+/* Forgets c's connection (c may be NULL): closes our dup of its socket. */
+static void
+detach(broker_cut *c)
+{
+	if (c == NULL)
+		return;
+	pthread_mutex_lock(&c->mu);
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	pthread_mutex_unlock(&c->mu);
+}
+
 /* One URL: connect, log in, open channel 1 and set up, all before one
  * deadline o->timeout_ms away; where gets "host:port". */
 static amqp_connection_state_t
@@ -239,6 +295,8 @@ connect_one(const char *url, const broker_connect_options *o, char *where, size_
 		snprintf(err, errlen, "connect %s:%d: %s", info.host, info.port, amqp_error_string2(rc));
 		goto fail;
 	}
+	if (o->cut != NULL)
+		broker_cut_attach(o->cut, conn); /* a stop may cut the handshake from here on */
 	tv = time_left();
 	amqp_set_handshake_timeout(conn, &tv);
 	amqp_rpc_reply_t login =
@@ -256,7 +314,7 @@ connect_one(const char *url, const broker_connect_options *o, char *where, size_
 	if (o->setup != NULL && !o->setup(conn, o->setup_arg, err, errlen)) {
 		attempt.conn = NULL;
 		free(copy);
-		broker_close(conn); /* bounded: by the time left, or its socket is closed already */
+		broker_cut_close(o->cut, conn); /* bounded: BROKER_CLOSE_TIMEOUT_MS, or its socket is closed already */
 		return NULL;
 	}
 	/* From here, each blocking call on its own. */
@@ -268,6 +326,8 @@ connect_one(const char *url, const broker_connect_options *o, char *where, size_
 fail:
 	attempt.conn = NULL;
 	free(copy);
+	if (conn != NULL)
+		detach(o->cut);
 	if (conn != NULL)
 		amqp_destroy_connection(conn);
 	return NULL;
@@ -330,7 +390,78 @@ broker_close(amqp_connection_state_t conn)
 {
 	if (conn == NULL)
 		return;
-	amqp_channel_close(conn, 1, AMQP_REPLY_SUCCESS);
+	/* One round trip, bounded: a frozen broker cost 3 s here (channel.close
+	 * timing out at the connection's own bound; librabbitmq then closes the
+	 * socket, so connection.close failed at once). */
+	struct timeval tv = {
+	    .tv_sec = BROKER_CLOSE_TIMEOUT_MS / 1000, .tv_usec = (BROKER_CLOSE_TIMEOUT_MS % 1000) * 1000};
+	amqp_set_rpc_timeout(conn, &tv);
 	amqp_connection_close(conn, AMQP_REPLY_SUCCESS);
 	amqp_destroy_connection(conn);
+}
+
+void
+broker_cut_init(broker_cut *c)
+{
+	pthread_mutex_init(&c->mu, NULL);
+	monotonic_cond_init(&c->cv);
+	c->fd     = -1;
+	c->cut    = false;
+	c->exited = false;
+}
+
+void
+broker_cut_destroy(broker_cut *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	pthread_cond_destroy(&c->cv);
+	pthread_mutex_destroy(&c->mu);
+}
+
+void
+broker_cut_attach(broker_cut *c, amqp_connection_state_t conn)
+{
+	int sock = amqp_get_sockfd(conn);
+	int fd   = sock >= 0 ? fcntl(sock, F_DUPFD_CLOEXEC, 0) : -1;
+	pthread_mutex_lock(&c->mu);
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = fd;
+	if (c->cut && fd >= 0)
+		shutdown(fd, SHUT_RDWR);
+	pthread_mutex_unlock(&c->mu);
+}
+
+void
+broker_cut_close(broker_cut *c, amqp_connection_state_t conn)
+{
+	detach(c);
+	broker_close(conn);
+}
+
+void
+broker_cut_exited(broker_cut *c)
+{
+	pthread_mutex_lock(&c->mu);
+	c->exited = true;
+	pthread_cond_broadcast(&c->cv);
+	pthread_mutex_unlock(&c->mu);
+}
+
+bool
+broker_cut_stop(broker_cut *c, int grace_ms)
+{
+	struct timespec until = monotonic_deadline(grace_ms);
+	pthread_mutex_lock(&c->mu);
+	while (!c->exited && pthread_cond_timedwait(&c->cv, &c->mu, &until) == 0)
+		;
+	bool cut = !c->exited;
+	if (cut) {
+		c->cut = true;
+		if (c->fd >= 0)
+			shutdown(c->fd, SHUT_RDWR); /* the owner's blocked call returns an error */
+	}
+	pthread_mutex_unlock(&c->mu);
+	return cut;
 }

@@ -4,6 +4,7 @@
 #ifndef SVC_BROKER_H
 #define SVC_BROKER_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -30,7 +31,11 @@ int broker_check_url(const char *url, char *err, size_t errlen);
 
 /* Checks AMQP_URL: one URL or a list, each element with broker_check_url;
  * the reason names the bad element by its position ("element 2 of 3 ..."),
- * also an empty one (",," or a comma at an end). 0 or -1 as above. */
+ * also an empty one (",," or a comma at an end), and an element naming the
+ * same broker (host and port, as written) as an earlier one, both
+ * positions named: never meant (a node tried twice per pass, a silent one
+ * costing its BROKER_CONNECT_TIMEOUT_MS twice; often a copy whose port was
+ * not changed, so a node is missing). 0 or -1 as above. */
 int broker_check_urls(const char *urls, char *err, size_t errlen);
 
 /* An ENV_CUSTOM parser (env.h) for AMQP_URL: broker_check_urls, keeps the
@@ -43,6 +48,53 @@ int broker_env_parse_url(const char *text, void *out, char *err, size_t errlen);
  * deadline this far from the attempt's start. A broker that accepts TCP
  * and never answers (a paused one) costs this much, no more. */
 #define BROKER_CONNECT_TIMEOUT_MS 3000
+
+/* What a stop leaves the thread that owns a connection to finish by
+ * itself (confirms in flight, the polite close below) before broker_cut_stop
+ * cuts the connection. */
+#define BROKER_STOP_GRACE_MS 1000
+
+/* The bound of broker_close's polite close (connection.close and its
+ * close-ok): a frozen broker costs this, no more. */
+#define BROKER_CLOSE_TIMEOUT_MS 500
+
+/* A stop's hold on the connection of another thread. librabbitmq 0.11
+ * bounds reads (by the timeouts above) but not writes: amqp_basic_publish
+ * and each ack wait for room in the socket forever (amqp_time_infinite), so
+ * a broker that reads nothing (paused) once its buffers are full blocks
+ * its writer with no way out. The owner attaches each connection (done by
+ * broker_rotation_connect with broker_connect_options.cut) and closes it
+ * with broker_cut_close; the stopping thread calls broker_cut_stop, which
+ * waits for the owner's broker_cut_exited up to a grace, then shuts the
+ * socket down (shutdown(2) of a dup of its descriptor: a descriptor of our
+ * own, so never one librabbitmq closed and the system gave to someone
+ * else), which ends every blocked send, recv and poll on it with an error.
+ * Thread-safe; init before the owner starts, destroy after it is joined. */
+typedef struct broker_cut {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int fd;      /* a dup of the attached connection's socket, or -1 */
+	bool cut;    /* set by broker_cut_stop: a connection attached later is cut at once */
+	bool exited; /* set by broker_cut_exited */
+} broker_cut;
+
+void broker_cut_init(broker_cut *c);
+void broker_cut_destroy(broker_cut *c);
+
+/* Owner: conn's socket is the one to cut (after the TCP connect). A
+ * connection attached after a cut is cut at once. */
+void broker_cut_attach(broker_cut *c, amqp_connection_state_t conn);
+
+/* Owner: detaches conn (c may be NULL) and closes it (broker_close). */
+void broker_cut_close(broker_cut *c, amqp_connection_state_t conn);
+
+/* Owner: the last call of its thread. */
+void broker_cut_exited(broker_cut *c);
+
+/* Stopper, after setting the owner's stop flag: waits up to grace_ms for
+ * broker_cut_exited, then cuts the attached connection, if any, and any
+ * attached later. True when it had to cut. */
+bool broker_cut_stop(broker_cut *c, int grace_ms);
 
 /* A caller's setup of a new connection (declarations, confirm.select),
  * run within the attempt's deadline: each synchronous method it makes is
@@ -62,6 +114,9 @@ typedef struct broker_connect_options {
 	void *setup_arg;          /* setup's arg */
 	const _Atomic bool *stop; /* NULL, or looked at before each element: once true, no further
 	                           * element is tried ("stopping" in err) */
+	broker_cut *cut;          /* NULL, or each attempt's socket is attached to it once open, so a
+	                           * stop cuts a handshake short; the connection returned stays
+	                           * attached (close it with broker_cut_close) */
 } broker_connect_options;
 
 /* Connects to urls (one URL or a list checked by broker_check_urls: the
@@ -109,7 +164,9 @@ bool broker_reply_ok(amqp_connection_state_t conn, const char *what, char *err, 
  * failure was not the broker's answer. */
 bool broker_reply_code(amqp_connection_state_t conn, const char *what, int *code, char *err, size_t errlen);
 
-/* Closes and destroys; accepts NULL. */
+/* Closes politely (connection.close alone: in AMQP 0-9-1 a connection's
+ * channels close with it), waiting for the close-ok at most
+ * BROKER_CLOSE_TIMEOUT_MS, and destroys; accepts NULL. */
 void broker_close(amqp_connection_state_t conn);
 
 #endif

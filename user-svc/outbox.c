@@ -23,6 +23,13 @@
 
 #define BATCH OUTBOX_REPO_BATCH_MAX
 #define CONFIRM_TIMEOUT_MS 5000
+/* How often a wait for confirms looks at the stop flag. */
+#define STOP_LOOK_MS 100
+/* Once stopping, what the confirms in flight are still given (a live
+ * broker's come within milliseconds): with the polite close after it,
+ * well within the stop's grace (broker.h), so a frozen broker's connection
+ * is closed by the relay, not cut. */
+#define STOP_CONFIRM_MS (BROKER_STOP_GRACE_MS - BROKER_CLOSE_TIMEOUT_MS - 200)
 
 struct outbox {
 	char *amqp_url;
@@ -30,6 +37,7 @@ struct outbox {
 	int poll_ms;
 	db *db;
 	amqp_connection_state_t amqp;
+	broker_cut cut; /* a stop's way to end a publish blocked on a broker that reads nothing */
 	backoff amqp_retry;
 	uint64_t next_tag; /* delivery tag of the next publish on channel 1 */
 	int64_t unroutable_logged_ms;
@@ -75,7 +83,7 @@ outbox_published(const outbox *o)
 static void
 drop_broker(outbox *o, const char *why)
 {
-	broker_close(o->amqp);
+	broker_cut_close(&o->cut, o->amqp);
 	o->amqp = NULL;
 	backoff_failed(&o->amqp_retry);
 	log_warn(NULL, "outbox_broker_down reason=\"%s\" retry_ms=%d", why, o->amqp_retry.current_ms);
@@ -104,7 +112,7 @@ ensure_broker(outbox *o)
 		return false;
 	char err[600];
 	broker_connect_options opts = {
-	    .timeout_ms = BROKER_CONNECT_TIMEOUT_MS, .setup = setup_publishing, .stop = &o->stop};
+	    .timeout_ms = BROKER_CONNECT_TIMEOUT_MS, .setup = setup_publishing, .stop = &o->stop, .cut = &o->cut};
 	o->amqp = broker_rotation_connect(&o->brokers, &opts, err, sizeof(err));
 	if (o->amqp == NULL) {
 		backoff_failed(&o->amqp_retry);
@@ -191,20 +199,33 @@ settle(uint64_t t, bool ok, uint64_t first, int n, bool *settled, bool *acked, i
 
 /* Reads the broker's confirms for tags first .. first+n-1 (rows[0..n))
  * until each is settled. Returned messages (routed to no queue) are marked
- * in returned. False on a broken connection or a timeout. */
+ * in returned. False on a broken connection or a timeout, or STOP_CONFIRM_MS
+ * after a stop began (looked at every STOP_LOOK_MS): a stop must not wait
+ * CONFIRM_TIMEOUT_MS for a frozen broker, and what is unconfirmed stays in
+ * the outbox. */
 static bool
 await_confirms(outbox *o, uint64_t first, int n, const outbox_event *rows, bool *returned, bool *acked)
 {
-	bool settled[BATCH] = {false};
-	int count           = 0;
-	int64_t deadline    = rpc_clock_ms() + CONFIRM_TIMEOUT_MS;
+	bool settled[BATCH] = {false}, stopping = false;
+	int count        = 0;
+	int64_t deadline = rpc_clock_ms() + CONFIRM_TIMEOUT_MS;
 	while (count < n) {
+		if (!stopping && atomic_load(&o->stop)) {
+			stopping = true;
+			if (deadline > rpc_clock_ms() + STOP_CONFIRM_MS)
+				deadline = rpc_clock_ms() + STOP_CONFIRM_MS;
+		}
 		int64_t left = deadline - rpc_clock_ms();
 		if (left <= 0)
 			return false;
+		if (left > STOP_LOOK_MS && !stopping)
+			left = STOP_LOOK_MS;
 		struct timeval tv = {.tv_sec = left / 1000, .tv_usec = (left % 1000) * 1000};
 		amqp_frame_t frame;
-		if (amqp_simple_wait_frame_noblock(o->amqp, &frame, &tv) != AMQP_STATUS_OK)
+		int rc = amqp_simple_wait_frame_noblock(o->amqp, &frame, &tv);
+		if (rc == AMQP_STATUS_TIMEOUT)
+			continue; /* librabbitmq keeps a frame read in part for the next call */
+		if (rc != AMQP_STATUS_OK)
 			return false;
 		if (frame.frame_type != AMQP_FRAME_METHOD)
 			continue;
@@ -289,6 +310,21 @@ relay_batch(outbox *o)
 		return 0;
 	bool acked[BATCH] = {false}, returned[BATCH] = {false};
 	if (!publish_batch(o, rows.events, n, acked, returned)) {
+		if (atomic_load(&o->stop)) {
+			/* Stopping: no reconnect follows, so no broker_down. */
+			int confirmed = 0;
+			for (int i = 0; i < n; i++)
+				confirmed += acked[i] && !returned[i];
+			log_info(NULL,
+			    "outbox_stop_unconfirmed events=%d of=%d reason=\"stopping; kept in the outbox, sent "
+			    "again at the next start\"",
+			    n - confirmed, n);
+			outbox_repo_batch_free(&rows);
+			outbox_repo_release(o->db);
+			broker_cut_close(&o->cut, o->amqp);
+			o->amqp = NULL;
+			return -1;
+		}
 		/* The claim is rolled back: every row of the batch, confirmed or
 		 * not, is published again after the reconnect (at least once; the
 		 * consumer records each event id once). */
@@ -360,6 +396,9 @@ relay_main(void *arg)
 			continue; /* maybe more waiting */
 		wait_for_work(o);
 	}
+	broker_cut_close(&o->cut, o->amqp); /* BROKER_CLOSE_TIMEOUT_MS at most */
+	o->amqp = NULL;
+	broker_cut_exited(&o->cut);
 	return NULL;
 }
 
@@ -380,8 +419,10 @@ outbox_start(outbox **out, const char *db_url, const char *amqp_url, int poll_ms
 	backoff_init(&o->amqp_retry, 250, 5000);
 	pthread_mutex_init(&o->mu, NULL);
 	monotonic_cond_init(&o->wake);
+	broker_cut_init(&o->cut);
 	snprintf(o->detail, sizeof(o->detail), "connecting");
 	if (pthread_create(&o->thread, NULL, relay_main, o) != 0) {
+		broker_cut_destroy(&o->cut);
 		db_free(o->db);
 		free(o->amqp_url);
 		free(o);
@@ -399,8 +440,16 @@ outbox_stop(outbox *o)
 		return;
 	atomic_store(&o->stop, true);
 	outbox_wake(o);
+	/* Bounded whatever the broker does: the relay's waits look at the stop
+	 * flag, and past the grace a write blocked on a broker that reads
+	 * nothing is cut (broker.h). */
+	if (broker_cut_stop(&o->cut, BROKER_STOP_GRACE_MS))
+		log_warn(NULL,
+		    "outbox_stop_cut grace_ms=%d reason=\"the relay was still on the broker; its "
+		    "connection was cut, unconfirmed events stay in the outbox\"",
+		    BROKER_STOP_GRACE_MS);
 	pthread_join(o->thread, NULL);
-	broker_close(o->amqp);
+	broker_cut_destroy(&o->cut);
 	db_free(o->db);
 	pthread_cond_destroy(&o->wake);
 	pthread_mutex_destroy(&o->mu);

@@ -156,6 +156,10 @@ Test(config_refusals, user_svc_refuses_urls_before_waiting_for_anything)
 	    "amqp://g:***@h1:5672/,amqp://g:***@h2/",
 	    "element 1 of 3 is not an amqp://user:password@host:port/vhost URL (librabbitmq cannot parse it); it "
 	    "looks like a password cut at a comma (the list's separator): write a comma in a password as %2C");
+	/* A broker named twice: both positions. */
+	refused(ORDER_SVC_BIN, "AMQP_URL", "amqp://g:s3cret@h1:5672/,amqp://g:s3cret@h2/,amqp://g:s3cret@h1/",
+	    "amqp://g:***@h1:5672/,amqp://g:***@h2/,amqp://g:***@h1/",
+	    "element 3 of 3 names the same broker (h1:5672) as element 1: list each node once");
 }
 
 /* Issue 20: libpq fills in from PG* variables (and a service file) what

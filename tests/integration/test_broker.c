@@ -5,7 +5,9 @@
  * answers late, written with librabbitmq's own frame encoder), and the
  * real RabbitMQ of scripts/test last in the list. Each element costs at
  * most the attempt's bound, every step of the attempt included, and a stop
- * ends a pass after the element in progress. */
+ * ends a pass after the element in progress; a stop's cut (broker_cut)
+ * ends a handshake or a publish blocked on a broker that reads nothing,
+ * and a polite close waits BROKER_CLOSE_TIMEOUT_MS at most. */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <netinet/in.h>
@@ -142,6 +144,7 @@ typedef struct slow_broker {
 	int listen_fd, port;
 	int handshake_delay_ms; /* before connection.start, tune and open-ok each */
 	int channel_delay_ms;   /* before channel.open-ok and exchange.declare-ok each */
+	bool deaf;              /* after channel.open-ok, reads nothing more (a paused broker) */
 } slow_broker;
 
 static void
@@ -221,6 +224,10 @@ serve(slow_broker *b, int fd)
 			pause_ms(b->channel_delay_ms);
 			amqp_channel_open_ok_t ok = {.channel_id = amqp_empty_bytes};
 			send_method(fd, channel, AMQP_CHANNEL_OPEN_OK_METHOD, &ok);
+			if (b->deaf) {
+				pause_ms(60000); /* past the test's end */
+				return;
+			}
 		} else if (id == AMQP_EXCHANGE_DECLARE_METHOD) {
 			pause_ms(b->channel_delay_ms);
 			amqp_exchange_declare_ok_t ok = {0};
@@ -325,4 +332,129 @@ Test(broker, the_channel_open_and_the_setup_share_the_attempts_deadline, .timeou
 	cr_log_info("channel.open + 4 declares of 300 ms: refused at a 1 s bound, set up at a 3 s bound in %.2f s",
 	    took / 1000.0);
 	broker_close(conn);
+}
+
+/* A connection to a broker that reads nothing once the channel is open,
+ * attached to cut. */
+static amqp_connection_state_t
+deaf_connection(slow_broker *b, broker_cut *cut)
+{
+	*b = (slow_broker){.deaf = true};
+	slow_broker_start(b);
+	char url[128], err[600];
+	snprintf(url, sizeof(url), "amqp://guest:guest@127.0.0.1:%d/", b->port);
+	broker_rotation r;
+	broker_rotation_init(&r, url);
+	broker_connect_options o     = {.timeout_ms = 3000, .cut = cut};
+	amqp_connection_state_t conn = broker_rotation_connect(&r, &o, err, sizeof(err));
+	cr_assert_not_null(conn, "%s", err);
+	return conn;
+}
+
+typedef struct cut_later {
+	broker_cut *cut;
+	int grace_ms;
+	bool cut_done;
+} cut_later;
+
+static void *
+stop_with_cut(void *arg)
+{
+	cut_later *s = arg;
+	s->cut_done  = broker_cut_stop(s->cut, s->grace_ms);
+	return NULL;
+}
+
+/* librabbitmq waits for room in the socket forever on a publish: a broker
+ * that reads nothing blocks it once the buffers are full. A stop cuts it
+ * after its grace. */
+Test(broker, a_stop_cuts_a_publish_blocked_on_a_broker_that_reads_nothing, .timeout = 60)
+{
+	slow_broker b;
+	broker_cut cut;
+	broker_cut_init(&cut);
+	amqp_connection_state_t conn = deaf_connection(&b, &cut);
+	size_t len                   = 64u << 20; /* far more than any socket buffer */
+	void *body                   = calloc(1, len);
+	cut_later s                  = {.cut = &cut, .grace_ms = 500};
+	pthread_t t;
+	int64_t t0 = rpc_clock_ms();
+	pthread_create(&t, NULL, stop_with_cut, &s);
+	int rc       = amqp_basic_publish(conn, 1, amqp_cstring_bytes("x"), amqp_cstring_bytes("k"), 0, 0, NULL,
+	          (amqp_bytes_t){.len = len, .bytes = body});
+	int64_t took = rpc_clock_ms() - t0;
+	pthread_join(t, NULL);
+	free(body);
+	cr_log_info("a 64 MB publish to a broker that reads nothing, cut after 0.5 s: returned after %.2f s (%s)",
+	    took / 1000.0, amqp_error_string2(rc));
+	cr_assert(s.cut_done, "the owner never said it exited: cut");
+	cr_assert_neq(rc, AMQP_STATUS_OK, "the publish fails once cut");
+	cr_assert_geq(took, 400, "it was blocked until the cut: %lld ms", (long long) took);
+	cr_assert_lt(took, 2000, "and returned at the cut: %lld ms", (long long) took);
+	t0 = rpc_clock_ms();
+	broker_cut_close(&cut, conn);
+	took = rpc_clock_ms() - t0;
+	cr_assert_lt(took, 200, "closing a cut connection does not wait: %lld ms", (long long) took);
+	broker_cut_destroy(&cut);
+}
+
+Test(broker, a_polite_close_to_a_broker_that_answers_nothing_waits_its_bound_only, .timeout = 60)
+{
+	slow_broker b;
+	amqp_connection_state_t conn = deaf_connection(&b, NULL);
+	int64_t t0                   = rpc_clock_ms();
+	broker_close(conn);
+	int64_t took = rpc_clock_ms() - t0;
+	cr_log_info("broker_close to a broker that answers nothing: %.2f s (bound %.1f s; 3 s before)", took / 1000.0,
+	    BROKER_CLOSE_TIMEOUT_MS / 1000.0);
+	cr_assert_geq(took, BROKER_CLOSE_TIMEOUT_MS - 100, "it waited for the close-ok: %lld ms", (long long) took);
+	cr_assert_lt(took, BROKER_CLOSE_TIMEOUT_MS + 1000, "no longer than its bound: %lld ms", (long long) took);
+}
+
+/* A stop during a handshake with a broker that never answers: cut after the
+ * grace, not at the attempt's 3 s. */
+Test(broker, a_stop_cuts_a_handshake_short, .timeout = 60)
+{
+	char url[128], err[600];
+	snprintf(url, sizeof(url), "amqp://guest:guest@127.0.0.1:%d/", silent_listener());
+	broker_cut cut;
+	broker_cut_init(&cut);
+	broker_rotation r;
+	broker_rotation_init(&r, url);
+	broker_connect_options o = {.timeout_ms = 3000, .cut = &cut};
+	cut_later s              = {.cut = &cut, .grace_ms = 300};
+	pthread_t t;
+	int64_t t0 = rpc_clock_ms();
+	pthread_create(&t, NULL, stop_with_cut, &s);
+	amqp_connection_state_t conn = broker_rotation_connect(&r, &o, err, sizeof(err));
+	int64_t took                 = rpc_clock_ms() - t0;
+	pthread_join(t, NULL);
+	cr_assert_null(conn);
+	cr_log_info("a handshake with a silent broker, cut after 0.3 s: ended after %.2f s (%s)", took / 1000.0, err);
+	cr_assert(s.cut_done);
+	cr_assert_lt(took, 2000, "ended at the cut, not at the attempt's 3 s: %lld ms", (long long) took);
+	broker_cut_destroy(&cut);
+}
+
+static void *
+exit_soon(void *arg)
+{
+	pause_ms(100);
+	broker_cut_exited(arg);
+	return NULL;
+}
+
+Test(broker, a_stop_cuts_nothing_when_the_owner_exits_within_the_grace, .timeout = 60)
+{
+	broker_cut cut;
+	broker_cut_init(&cut);
+	pthread_t t;
+	int64_t t0 = rpc_clock_ms();
+	pthread_create(&t, NULL, exit_soon, &cut);
+	bool cut_done = broker_cut_stop(&cut, 5000);
+	int64_t took  = rpc_clock_ms() - t0;
+	pthread_join(t, NULL);
+	cr_assert_not(cut_done, "the owner exited in time: nothing cut");
+	cr_assert_lt(took, 2000, "returned when it exited, not at the grace: %lld ms", (long long) took);
+	broker_cut_destroy(&cut);
 }

@@ -580,6 +580,34 @@ Test(config_urls, amqp_lists_name_the_element_that_cannot_work)
 	cr_assert_str_eq(out, v.default_value);
 }
 
+/* A broker named twice in AMQP_URL is refused, both positions named: never
+ * meant (a node tried twice per pass, a silent one costing 3 s twice; often
+ * a copied element whose port was not changed). The same host and port,
+ * however written: other credentials or vhost, the default port spelled
+ * out or not, the host's case. */
+Test(config_urls, an_amqp_list_naming_a_broker_twice_is_refused_with_both_positions)
+{
+	const struct {
+		const char *list, *why;
+	} cases[] = {
+	    {"amqp://g:s3cret@h1:5672/,amqp://g:s3cret@h1:5672/",
+	        "element 2 of 2 names the same broker (h1:5672) as element 1"},
+	    {"amqp://g:s3cret@h1:5672/,amqp://g:s3cret@h2:5672/,amqp://g:s3cret@h1:5672/",
+	        "element 3 of 3 names the same broker (h1:5672) as element 1"},
+	    {"amqp://g:s3cret@h0/,amqp://g:s3cret@h1/,amqp://u:other@H1:5672/v",
+	        "element 3 of 3 names the same broker (h1:5672) as element 2"},
+	    {"amqp://g:s3cret@[::1]:5673/,amqp://g:s3cret@[::1]:5673/x", "([::1]:5673) as element 1"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		amqp_list_refused(cases[i].list, cases[i].why);
+	char err[512];
+	cr_assert_eq(broker_check_urls("amqp://g:s3cret@h1:5672/,amqp://g:s3cret@h1:5672/", err, sizeof(err)), -1);
+	cr_assert_not_null(strstr(err, "list each node once"), "%s", err);
+	/* Another port of the same host is another broker (scripts/servers' nodes). */
+	cr_assert_eq(
+	    broker_check_urls("amqp://g:p@127.0.0.1:5672/,amqp://g:p@127.0.0.1:5673/", err, sizeof(err)), 0, "%s", err);
+}
+
 /* Issue 20: a ',' in a password splits the list; the message says that it
  * looks so, hints %2C, and shows no part of the password. */
 Test(config_urls, a_comma_in_an_amqp_password_is_named_with_its_percent_encoding)
