@@ -799,6 +799,12 @@ cache_last_error(const cache *c)
 	return c->last_error;
 }
 
+int
+cache_pending_invalidations(void)
+{
+	return atomic_load(&pending_count);
+}
+
 cache_result
 cache_get_message(
     cache *c, const char *key, const ProtobufCMessageDescriptor *desc, ProtobufCMessage **out, cache_lease *lease)

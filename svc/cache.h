@@ -91,6 +91,11 @@ const char *cache_last_error(const cache *c);
  * or redis-sentinel:// (sentinel_parse_url): checks it, keeps the text. */
 int cache_env_parse_url(const char *text, void *out, char *err, size_t errlen);
 
+/* Keys whose delete has not landed yet (Redis unreachable, or through
+ * Sentinel no replica acknowledged it): while any is, no read of the
+ * process trusts the cache (cache_invalidate). For health checks. */
+int cache_pending_invalidations(void);
+
 /* Errors seen by every cache of the process. */
 uint64_t cache_error_count(void);
 

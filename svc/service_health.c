@@ -30,9 +30,16 @@ svc_health_begin(svc_health *h, const svc_worker *w)
 		static const char tail[]           = " (requests are served from postgres)";
 		char detail[SVC_HEALTH_DETAIL_MAX] = "connected";
 		const char *why                    = cache_last_error(w->cache);
+		int pending                        = cache_pending_invalidations();
 		if (!ok)
 			snprintf(detail, sizeof(detail), "%.*s%s", (int) (sizeof(detail) - sizeof(tail)),
 			    why[0] != '\0' ? why : "unreachable", tail);
+		else if (pending > 0) /* reachable, yet bypassed: say so */
+			snprintf(detail, sizeof(detail),
+			    "connected; %d invalidation(s) not landed yet (through Sentinel: no replica acknowledged "
+			    "them), so reads are "
+			    "served from postgres until they are",
+			    pending);
 		svc_health_add_dependency(h, "redis", ok, detail);
 	}
 	if (uses & SVC_USES_RABBITMQ) {
