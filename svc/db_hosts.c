@@ -113,7 +113,8 @@ db_hosts_init(db_hosts *h, const char *url)
 	else
 		attrs = default_of(service, "target_session_attrs", "PGTARGETSESSIONATTRS", from_service,
 		    sizeof(from_service), h->source, sizeof(h->source));
-	snprintf(h->given, sizeof(h->given), "%s", attrs != NULL ? attrs : "");
+	/* Longer than any value libpq knows: kept cut (start-up refuses it). */
+	snprintf(h->given, sizeof(h->given), "%.*s", (int) sizeof(h->given) - 1, attrs != NULL ? attrs : "");
 	/* Only a server that takes writes may be taken, unless a value was
 	 * chosen (db_hosts.h). */
 	if (h->given[0] == '\0')
