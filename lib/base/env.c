@@ -322,6 +322,7 @@ sentinel_spans(
 	if (memchr(aend, '@', (size_t) (end - aend)) != NULL)
 		return false; /* a password cut by '/', '?' or '#': refused, masked widely */
 	const char *first_colon = memchr(auth, ':', (size_t) (aend - auth));
+	size_t first            = *n; /* the spans of this URL start there */
 	for (const char *q = auth; q < aend;) {
 		const char *pe = memchr(q, ',', (size_t) (aend - q)), *at = NULL;
 		pe = pe != NULL ? pe : aend;
@@ -337,6 +338,23 @@ sentinel_spans(
 				add_span(text, spans, n, max, (env_span){(size_t) (from - text), (size_t) (at - from)});
 		}
 		q = pe + 1;
+	}
+	/* A refused URL may read otherwise: a reader of URIs takes the
+	 * password from the authority's first ':' to its last '@'. Should
+	 * the sentinels' spans leave that whole (":@x:,y:@h"), it is masked
+	 * as such. */
+	const char *last = NULL, *colon = NULL;
+	for (const char *r = auth; r < aend; r++)
+		if (*r == '@')
+			last = r;
+	colon = last != NULL ? memchr(auth, ':', (size_t) (last - auth)) : NULL;
+	if (colon != NULL && last > colon + 1) {
+		env_span uri = {(size_t) (colon + 1 - text), (size_t) (last - colon - 1)};
+		bool cut     = false;
+		for (size_t i = first; i < *n && !cut; i++)
+			cut = spans[i].at < uri.at + uri.len && spans[i].at + spans[i].len > uri.at;
+		if (!cut)
+			add_span(text, spans, n, max, uri);
 	}
 	return true;
 }

@@ -194,6 +194,15 @@ Test(sentinel_url, redis_url_errors_name_the_variable_and_mask_the_password)
 	char masked[256];
 	env_mask_url("redis-sentinel://:p@ss,w@h1,h2/1#m", masked, sizeof(masked));
 	cr_assert_str_eq(masked, "redis-sentinel://:***@h1,h2/1#m");
+	/* fuzz_config's finds: refused URLs whose sentinels mask nothing of
+	 * the password a reader of URIs takes (first ':' to last '@'), which
+	 * showed it whole; it is masked as such. */
+	env_mask_url("redis-sentinel://V:,,st'u:@[o", masked, sizeof(masked));
+	cr_assert_str_eq(masked, "redis-sentinel://V:***@[o");
+	env_mask_url("redis-sentinel://V[st:@ii:,ii'u:@[o", masked, sizeof(masked));
+	cr_assert_str_eq(masked, "redis-sentinel://V[st:***@[o");
+	env_mask_url("redis-sentinel://Vu2@@ii:,ii'u:@[o", masked, sizeof(masked));
+	cr_assert_str_eq(masked, "redis-sentinel://***@ii:***@[o");
 }
 
 Test(sentinel_url, a_cache_takes_a_sentinel_url)
