@@ -10,6 +10,7 @@
 #include "base/fd_limit.h"
 #include "base/log.h"
 #include "base/signals.h"
+#include "contract/tables.h"
 #include "rpc/server.h"
 
 int
@@ -51,6 +52,12 @@ svc_main(const svc_declaration *decl, int argc, char **argv)
 	}
 	svc_workers *workers;
 	rpc_server *server = NULL;
+	/* Who may call: itself (its probes run as it) and its registry
+	 * line's callers, as scripts/lib/dev_pki.sh gives their CAs. */
+	char callers[256];
+	const contract_service *reg = contract_service_named(decl->config.name);
+	snprintf(callers, sizeof(callers), "%s%s%s", decl->config.name,
+	    reg != NULL && reg->callers[0] != '\0' ? "," : "", reg != NULL ? reg->callers : "");
 	if (svc_workers_open(&workers, decl, &cfg, domain, &st) == RPC_OK) {
 		rpc_server_options opt = {
 		    .url         = cfg.listen_url,
@@ -59,6 +66,7 @@ svc_main(const svc_declaration *decl, int argc, char **argv)
 		    .worker_open = svc_workers_state,
 		    .arg         = workers,
 		    .tls         = &cfg.tls,
+		    .callers     = callers,
 		};
 		if (rpc_server_open(&server, &opt, &st) != RPC_OK) {
 			server = NULL;

@@ -27,3 +27,9 @@ rpc_nng_listener_stops_after_failed_handshake(void)
 {
 	return !rpc_nng_at_least(1, 6);
 }
+
+bool
+rpc_nng_tells_peer_name(void)
+{
+	return rpc_nng_at_least(1, 6);
+}

@@ -7,6 +7,7 @@
 #ifndef RPC_NNG_FIXES_H
 #define RPC_NNG_FIXES_H
 
+#include <nng/nng.h>
 #include <stdbool.h>
 
 /* True when the library is at least major.minor (nng_version()'s "1.10.1"
@@ -18,5 +19,16 @@ bool rpc_nng_at_least(int major, int minor);
  * the SP handshake stops the listener accepting for good. What
  * listener_watch.h works around. */
 bool rpc_nng_listener_stops_after_failed_handshake(void);
+
+/* Whether a TLS pipe tells its peer certificate's common name
+ * (NNG_OPT_TLS_PEER_CN, new in nng 1.6: nng_tls_options(5)); before that a
+ * pipe tells only whether the certificate verified. */
+bool rpc_nng_tells_peer_name(void);
+
+/* The option's name, for headers of nng < 1.6 that lack it (the library
+ * loaded decides, rpc_nng_tells_peer_name). */
+#ifndef NNG_OPT_TLS_PEER_CN
+#define NNG_OPT_TLS_PEER_CN "tls-peer-cn"
+#endif
 
 #endif

@@ -58,6 +58,7 @@ struct rpc_server {
 	listener_watch *watch; /* re-opens the listener if it stops accepting */
 	nng_tls_config *tls;   /* the listener's, NULL without TLS */
 	char url[256];
+	char callers[256]; /* opt.callers, copied; "" for any verified caller */
 	worker *workers;
 	int n_workers;
 	_Atomic int64_t last_reply_ms;
@@ -178,19 +179,54 @@ peer_address(nng_pipe pipe, char *buf, size_t len, char ip[INET6_ADDRSTRLEN])
 		snprintf(buf, len, "[%s]:%u", ip, (unsigned) ntohs(sa.s_in6.sa_port));
 }
 
+/* Whether name is one of the comma-separated names of list. */
+static bool
+named_in(const char *name, const char *list)
+{
+	size_t n = strlen(name);
+	for (const char *p = list; *p != '\0';) {
+		size_t len = strcspn(p, ",");
+		if (len == n && strncmp(p, name, n) == 0)
+			return true;
+		p += len + (p[len] == ',');
+	}
+	return false;
+}
+
 /* Before the socket takes a TLS connection (NNG_PIPE_EV_ADD_PRE): one
  * whose caller's certificate did not verify against RPC_TLS_CALLER_CA (the
- * listener asks in OPTIONAL mode, see tls_config.h) is closed here, so the
- * socket never sees it and no request of it is read. nng 1.5.2 shows a
- * pipe nothing more of its peer's certificate than this one bit. */
+ * listener asks in OPTIONAL mode, see tls_config.h), or, where nng tells
+ * the certificate's name (rpc_nng_tells_peer_name), names no allowed
+ * caller, is closed here, so the socket never sees it and no request of
+ * it is read. nng 1.5.2 shows a pipe nothing more of its peer's
+ * certificate than the one bit "verified". */
 static void
 gate_caller(nng_pipe pipe, nng_pipe_ev ev, void *arg)
 {
 	(void) ev;
-	(void) arg;
-	bool verified = false;
-	if (nng_pipe_get_bool(pipe, NNG_OPT_TLS_VERIFIED, &verified) == 0 && verified)
+	const rpc_server *srv = arg;
+	bool verified         = false;
+	char why[384];
+	if (nng_pipe_get_bool(pipe, NNG_OPT_TLS_VERIFIED, &verified) != 0 || !verified) {
+		snprintf(why, sizeof(why),
+		    "no certificate, or one that does not chain to RPC_TLS_CALLER_CA (a role not allowed to call this "
+		    "service, another CA, self-signed, expired or not yet valid)");
+	} else if (srv->callers[0] == '\0' || !rpc_nng_tells_peer_name()) {
 		return;
+	} else {
+		char *cn = NULL;
+		int rv   = nng_pipe_get_string(pipe, NNG_OPT_TLS_PEER_CN, &cn);
+		if (rv == 0 && named_in(cn, srv->callers)) {
+			nng_strfree(cn);
+			return;
+		}
+		if (rv != 0)
+			snprintf(why, sizeof(why), "the certificate's name cannot be read: %s", nng_strerror(rv));
+		else
+			snprintf(why, sizeof(why), "a certificate of '%.64s', not one of this service's callers (%s)",
+			    cn, srv->callers);
+		nng_strfree(cn);
+	}
 	atomic_fetch_add(&refused_callers, 1);
 	char peer[INET6_ADDRSTRLEN + 16], ip[INET6_ADDRSTRLEN];
 	peer_address(pipe, peer, sizeof(peer), ip);
@@ -198,11 +234,9 @@ gate_caller(nng_pipe pipe, nng_pipe_ev ev, void *arg)
 	uint64_t suppressed = 0;
 	if (refusal_log_due(ip, &suppressed))
 		log_warn(NULL,
-		    "rpc_caller_refused peer=%s suppressed=%llu reason=\"no certificate, or one that does not chain to "
-		    "RPC_TLS_CALLER_CA (a role not allowed to call this service, another CA, self-signed, expired or "
-		    "not yet valid); refusals of this address are logged at most once a minute, all are counted in "
-		    "rpc_callers_refused_total\"",
-		    peer, (unsigned long long) suppressed);
+		    "rpc_caller_refused peer=%s suppressed=%llu reason=\"%s; refusals of this address are logged at "
+		    "most once a minute, all are counted in rpc_callers_refused_total\"",
+		    peer, (unsigned long long) suppressed, why);
 }
 
 /* Listens on url, with the TLS configuration when there is one. */
@@ -383,6 +417,11 @@ rpc_server_open(rpc_server **out, const rpc_server_options *opt, rpc_status *st)
 	if (srv->opt.default_timeout_ms == 0)
 		srv->opt.default_timeout_ms = DEFAULT_TIMEOUT_MS;
 	snprintf(srv->url, sizeof(srv->url), "%s", opt->url);
+	if (opt->callers != NULL && strlen(opt->callers) >= sizeof(srv->callers)) {
+		free(srv);
+		return rpc_status_set(st, RPC_INVALID_ARGUMENT, "callers: over %zu bytes", sizeof(srv->callers) - 1);
+	}
+	snprintf(srv->callers, sizeof(srv->callers), "%s", opt->callers != NULL ? opt->callers : "");
 
 	if ((rv = nng_rep0_open(&srv->sock)) != 0) {
 		free(srv);
@@ -465,6 +504,9 @@ rpc_server_open(rpc_server **out, const rpc_server_options *opt, rpc_status *st)
 		}
 		w->thread_started = true;
 	}
+	if (srv->tls != NULL && srv->callers[0] != '\0')
+		log_info(NULL, "rpc_callers_checked url=%s by=%s callers=%s nng=%s", srv->url,
+		    rpc_nng_tells_peer_name() ? "ca_and_name" : "ca_only", srv->callers, nng_version());
 	*out = srv;
 	return RPC_OK;
 }

@@ -42,6 +42,15 @@ typedef struct rpc_server_options {
 	 * is read, logged once (rpc_caller_refused, with the peer's address)
 	 * and counted (rpc_server_refused_callers). Read at open only. */
 	const rpc_tls_files *tls;
+	/* Optional, with tls: the names whose certificates may call,
+	 * comma-separated ("user-svc,gateway,order-svc,operator": the service
+	 * itself and its registry line's callers), at most 255 bytes. Where
+	 * nng tells a pipe its peer certificate's common name (nng >= 1.6,
+	 * rpc_nng_tells_peer_name), a caller whose CN is not one of them is
+	 * refused like one whose certificate does not verify; with nng 1.5.2
+	 * the caller CAs are the only check (one CA per role: tls_files.h).
+	 * NULL or "": any certificate that verifies. Borrowed for the call. */
+	const char *callers;
 } rpc_server_options;
 
 /* Listens on opt->url and starts the workers. On success *out is the

@@ -34,6 +34,7 @@
 #include "procs.h"
 #include "rpc/client.h"
 #include "rpc/envelope.h"
+#include "rpc/nng_fixes.h"
 
 static char dir[64];
 static pid_t user_pid = -1, order_pid = -1, gateway_pid = -1, limited_pid = -1;
@@ -340,6 +341,34 @@ Test(rpc_tls, callers_without_an_allowed_certificate_are_refused_logged_and_coun
 	cr_log_info("refusals counted: user-svc %lld, order-svc %lld; listener re-opens (nng#1518): %ld, %ld",
 	    user_refused, order_refused, count_in_file(user_log, "rpc_listener_reopened"),
 	    count_in_file(order_log, "rpc_listener_reopened"));
+}
+
+/* A certificate from a CA the service trusts that names a role it does not
+ * accept (what one CA for every role gives): where nng tells the peer's
+ * name (1.6 and later) it is refused by name, logged naming it; with nng
+ * 1.5.2 the CAs are the whole check, so it is served (the README says so:
+ * one CA per role there). */
+Test(rpc_tls, a_certificate_naming_a_role_not_accepted_is_refused_where_nng_tells_names)
+{
+	bool names = rpc_nng_tells_peer_name();
+	cr_assert_eq(count_in_file(order_log, "by=ca_and_name callers=order-svc,gateway,operator"), names ? 1 : 0,
+	    "order-svc's start line names what it checks");
+	cr_assert_eq(count_in_file(order_log, "by=ca_only callers=order-svc,gateway,operator"), names ? 0 : 1);
+	long long before = refused_count(order_url, "orders.OrderService", "order-svc");
+	cr_assert_eq(raw_call("odd/misnamed.pem", "odd/misnamed.key", 1), names ? 3 : 0, "nng %s", nng_version());
+	peer gp;
+	const rpc_tls_files *gateway = identity(&gp, "pki/gateway.pem", "pki/gateway.key");
+	rpc_status st;
+	cr_assert_eq(served_again(order_health, gateway, &st), RPC_OK, "%s", st.message);
+	if (!names) {
+		cr_log_info("nng %s tells no certificate name: served, as documented", nng_version());
+		return;
+	}
+	cr_assert_gt(refused_count(order_url, "orders.OrderService", "order-svc"), before);
+	sleep_ms(200); /* let the line reach the file */
+	cr_assert_eq(count_in_file(order_log,
+	                 "a certificate of 'user-svc', not one of this service's callers (order-svc,gateway,operator)"),
+	    1);
 }
 
 /* A TLS client with no certificate at all (nng's own config: it never

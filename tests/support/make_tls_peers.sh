@@ -7,6 +7,8 @@
 #   DIR/odd/stranger-user-svc.pem  the same key as user-svc, from that CA
 #   DIR/odd/expired.pem .key    gateway, signed by the gateway CA, expired
 #   DIR/odd/user-svc-2.pem .key user-svc re-issued by its CA (a rotation)
+#   DIR/odd/misnamed.pem .key   user-svc, signed by the gateway's CA: a CA a
+#                               service trusts, naming a role it does not
 # Usage: make_tls_peers.sh REPO DIR   (DEV_PKI may name another PKI maker)
 set -euo pipefail
 repo=$1 dir=$2
@@ -49,3 +51,6 @@ quiet openssl ca -batch -config ca.cnf -cert ../pki/ca/gateway.pem -keyfile ../p
 quiet openssl req "${ec[@]}" -keyout user-svc-2.key -out user-svc-2.csr -subj /CN=user-svc
 quiet openssl x509 -req -in user-svc-2.csr -CA ../pki/ca/user-svc.pem -CAkey ../pki/ca/user-svc.key -CAcreateserial \
 	-days 1 -extfile user-svc.ext -out user-svc-2.pem
+quiet openssl req "${ec[@]}" -keyout misnamed.key -out misnamed.csr -subj /CN=user-svc
+quiet openssl x509 -req -in misnamed.csr -CA ../pki/ca/gateway.pem -CAkey ../pki/ca/gateway.key -CAcreateserial \
+	-days 1 -extfile user-svc.ext -out misnamed.pem
