@@ -185,20 +185,6 @@ refused_count(const char *url, const char *contract, const char *name)
 	return n;
 }
 
-static long
-count_in_file(const char *path, const char *needle)
-{
-	FILE *f = fopen(path, "r");
-	if (f == NULL)
-		return 0;
-	char line[2048];
-	long n = 0;
-	while (fgets(line, sizeof(line), f) != NULL)
-		n += strstr(line, needle) != NULL;
-	fclose(f);
-	return n;
-}
-
 static pid_t
 start_user_svc(void)
 {
@@ -308,8 +294,8 @@ Test(rpc_tls, callers_without_an_allowed_certificate_are_refused_logged_and_coun
 	const rpc_tls_files *order   = identity(&op, "pki/order-svc.pem", "pki/order-svc.key");
 	long long user_before        = refused_count(user_url, "users.UserService", "user-svc");
 	long long order_before       = refused_count(order_url, "orders.OrderService", "order-svc");
-	long user_lines              = count_in_file(user_log, "rpc_caller_refused peer=127.0.0.1:");
-	long order_lines             = count_in_file(order_log, "rpc_caller_refused peer=127.0.0.1:");
+	long user_lines              = procs_log_count(user_log, "rpc_caller_refused peer=127.0.0.1:");
+	long order_lines             = procs_log_count(order_log, "rpc_caller_refused peer=127.0.0.1:");
 	int to_user = 0, to_order = 0;
 	rpc_status st;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -335,12 +321,12 @@ Test(rpc_tls, callers_without_an_allowed_certificate_are_refused_logged_and_coun
 	sleep_ms(200); /* let the lines reach the file */
 	cr_assert_eq(user_lines, 0);
 	cr_assert_eq(order_lines, 0);
-	cr_assert_eq(count_in_file(user_log, "rpc_caller_refused peer=127.0.0.1:"), 1);
-	cr_assert_eq(count_in_file(order_log, "rpc_caller_refused peer=127.0.0.1:"), 1);
-	cr_assert_eq(count_in_file(user_log, "suppressed=0 reason="), 1);
+	cr_assert_eq(procs_log_count(user_log, "rpc_caller_refused peer=127.0.0.1:"), 1);
+	cr_assert_eq(procs_log_count(order_log, "rpc_caller_refused peer=127.0.0.1:"), 1);
+	cr_assert_eq(procs_log_count(user_log, "suppressed=0 reason="), 1);
 	cr_log_info("refusals counted: user-svc %lld, order-svc %lld; listener re-opens (nng#1518): %ld, %ld",
-	    user_refused, order_refused, count_in_file(user_log, "rpc_listener_reopened"),
-	    count_in_file(order_log, "rpc_listener_reopened"));
+	    user_refused, order_refused, procs_log_count(user_log, "rpc_listener_reopened"),
+	    procs_log_count(order_log, "rpc_listener_reopened"));
 }
 
 /* A certificate from a CA the service trusts that names a role it does not
@@ -351,9 +337,9 @@ Test(rpc_tls, callers_without_an_allowed_certificate_are_refused_logged_and_coun
 Test(rpc_tls, a_certificate_naming_a_role_not_accepted_is_refused_where_nng_tells_names)
 {
 	bool names = rpc_nng_tells_peer_name();
-	cr_assert_eq(count_in_file(order_log, "by=ca_and_name callers=order-svc,gateway,operator"), names ? 1 : 0,
+	cr_assert_eq(procs_log_count(order_log, "by=ca_and_name callers=order-svc,gateway,operator"), names ? 1 : 0,
 	    "order-svc's start line names what it checks");
-	cr_assert_eq(count_in_file(order_log, "by=ca_only callers=order-svc,gateway,operator"), names ? 0 : 1);
+	cr_assert_eq(procs_log_count(order_log, "by=ca_only callers=order-svc,gateway,operator"), names ? 0 : 1);
 	long long before = refused_count(order_url, "orders.OrderService", "order-svc");
 	cr_assert_eq(raw_call("odd/misnamed.pem", "odd/misnamed.key", 1), names ? 3 : 0, "nng %s", nng_version());
 	peer gp;
@@ -366,7 +352,7 @@ Test(rpc_tls, a_certificate_naming_a_role_not_accepted_is_refused_where_nng_tell
 	}
 	cr_assert_gt(refused_count(order_url, "orders.OrderService", "order-svc"), before);
 	sleep_ms(200); /* let the line reach the file */
-	cr_assert_eq(count_in_file(order_log,
+	cr_assert_eq(procs_log_count(order_log,
 	                 "a certificate of 'user-svc', not one of this service's callers (order-svc,gateway,operator)"),
 	    1);
 }
@@ -437,7 +423,7 @@ Test(rpc_tls, a_flood_of_half_open_connections_does_not_close_the_listener)
 		if ((code = health_as(url, "users.UserService", "user-svc", gateway, &st, NULL)) != RPC_OK)
 			sleep_ms(100);
 	cr_assert_eq(code, RPC_OK, "%s", st.message);
-	cr_assert_eq(count_in_file(log, "max_fds=256"), 1, "the limit was not in force");
+	cr_assert_eq(procs_log_count(log, "max_fds=256"), 1, "the limit was not in force");
 
 	/* 400 connections, each with the first bytes of a ClientHello. */
 	enum { FLOOD = 400 };
@@ -477,10 +463,10 @@ Test(rpc_tls, a_flood_of_half_open_connections_does_not_close_the_listener)
 	/* The watch may have re-opened the listener when the flood let it (the
 	 * accept loop takes each descriptor freed, so the count of free ones
 	 * is a race), but never left it closed. */
-	long failed = count_in_file(log, "rpc_listener_reopen_failed");
-	cr_assert(failed == 0 || count_in_file(log, "rpc_listener_reopened") >= 1, "the listener was left closed");
+	long failed = procs_log_count(log, "rpc_listener_reopen_failed");
+	cr_assert(failed == 0 || procs_log_count(log, "rpc_listener_reopened") >= 1, "the listener was left closed");
 	cr_log_info("flood: %ld re-opens failed, %ld skipped, %ld done", failed,
-	    count_in_file(log, "rpc_listener_reopen_skipped"), count_in_file(log, "rpc_listener_reopened"));
+	    procs_log_count(log, "rpc_listener_reopen_skipped"), procs_log_count(log, "rpc_listener_reopened"));
 	int status  = procs_stop(limited_pid, 10000);
 	limited_pid = -1;
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "user-svc ended with status %d", status);

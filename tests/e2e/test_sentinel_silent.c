@@ -89,19 +89,6 @@ call(const char *method, const char *body, char *out, size_t len)
 	return now_s() - t0;
 }
 
-static int
-count_in_log(const char *path, const char *needle)
-{
-	FILE *f = fopen(path, "r");
-	cr_assert_not_null(f);
-	char line[4096];
-	int n = 0;
-	while (fgets(line, sizeof(line), f) != NULL)
-		n += strstr(line, needle) != NULL;
-	fclose(f);
-	return n;
-}
-
 Test(sentinel_silent, reads_come_from_postgres_within_one_timeout_however_many_sentinels_are_silent, .init = setup,
     .fini = teardown, .timeout = 90)
 {
@@ -157,7 +144,7 @@ Test(sentinel_silent, reads_come_from_postgres_within_one_timeout_however_many_s
 		nanosleep(&(struct timespec){.tv_nsec = 50 * 1000000L}, NULL);
 	}
 	int lookups =
-	    count_in_log(log_path, "cache_error op=get reason=\"no sentinel named master cache within 200 ms");
+	    procs_log_count(log_path, "cache_error op=get reason=\"no sentinel named master cache within 200 ms");
 	cr_log_info(
 	    "%d reads from PostgreSQL, %d of them after a failed lookup; slowest %.3f s", reads, lookups, slowest);
 	cr_assert_geq(lookups, 1, "no read paid a lookup: the test proves nothing");
@@ -197,8 +184,8 @@ Test(sentinel_silent, a_fast_lying_sentinel_does_not_keep_redis_down, .init = se
 		call("Health", "{}", reply, sizeof(reply));
 		cr_assert_not_null(strstr(reply, "{\"name\":\"redis\",\"ok\":true"), "%s", reply);
 	}
-	cr_assert_eq(count_in_log(log_path, "cache_error"), 0, "a lookup failed (see %s)", log_path);
-	int refuted = count_in_log(log_path, "cache_master_refuted");
+	cr_assert_eq(procs_log_count(log_path, "cache_error"), 0, "a lookup failed (see %s)", log_path);
+	int refuted = procs_log_count(log_path, "cache_master_refuted");
 	cr_log_info("redis ok through a lying sentinel; %d answer(s) refuted by ROLE", refuted);
 	int status = procs_stop(pid, 5000);
 	pid        = -1;

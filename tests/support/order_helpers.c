@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "procs.h"
 #include "svc/broker.h"
 #include "svc/topology.h"
 
@@ -41,15 +42,7 @@ helpers_post_order(const char *body, const char *const *extra, http_response *r)
 int
 helpers_log_count(const char *needle)
 {
-	FILE *f = fopen(stack_order_log(), "r");
-	if (f == NULL)
-		return 0;
-	char line[4096];
-	int n = 0;
-	while (fgets(line, sizeof(line), f) != NULL)
-		n += strstr(line, needle) != NULL;
-	fclose(f);
-	return n;
+	return (int) procs_log_count(stack_order_log(), needle);
 }
 
 int

@@ -281,3 +281,17 @@ procs_stop(pid_t pid, int timeout_ms)
 	waitpid(pid, &status, 0);
 	return -1;
 }
+
+long
+procs_log_count(const char *path, const char *needle)
+{
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return -1;
+	char line[4096];
+	long n = 0;
+	while (fgets(line, sizeof(line), f) != NULL)
+		n += strstr(line, needle) != NULL;
+	fclose(f);
+	return n;
+}

@@ -47,4 +47,8 @@ int procs_wait_http(const char *url, int timeout_ms);
  * status as waitpid reports it, or -1. */
 int procs_stop(pid_t pid, int timeout_ms);
 
+/* How many lines of the log at path contain needle (a line over 4095
+ * bytes counts as its pieces); -1 when the file cannot be read. */
+long procs_log_count(const char *path, const char *needle);
+
 #endif
