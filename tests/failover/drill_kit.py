@@ -314,6 +314,26 @@ class ReadyzWatch:
         return [s for s in self.seen if t0 <= s[0] <= t1]
 
 
+def stop_primary(servers):
+    """Stops scripts/servers' PostgreSQL primary: (asked at, stopped at)."""
+    t_stop = time.time()
+    servers("stop-one", "postgres")
+    t_stopped = time.time()
+    say(f"primary stopped ({t_stopped - t_stop:.2f} s)")
+    return t_stop, t_stopped
+
+
+def served_again(load, watch, t, bound, where):
+    """Waits, at most bound s each, for a 201 create, a 201 order and a
+    /readyz 200 after t; returns (first create, first order) times."""
+    firsts = []
+    for kind in ("create", "order"):
+        wait_for(f"a 201 {kind} {where}", lambda: load.ok_after(t, kind, 1), bound)
+        firsts.append(load.ok_after(t, kind, 1))
+    wait_for("/readyz 200 again", lambda: any(s[1] == 200 for s in watch.between(t, time.time())), bound)
+    return tuple(firsts)
+
+
 def user_events_logged(procs):
     """How many times order-svc logged each user's user_created event."""
     counts = {}

@@ -66,23 +66,13 @@ def body(servers, procs, stack):
     time.sleep(WARMUP_S)
     expect(load.ok_after(t_load, "create", 5) is not None, "the load creates users before the fault")
 
-    t_stop = time.time()
-    servers("stop-one", "postgres")
-    t_stopped = time.time()
-    say(f"primary stopped ({t_stopped - t_stop:.2f} s)")
+    t_stop, t_stopped = kit.stop_primary(servers)
     time.sleep(PROMOTE_AFTER_S)
     t_promote = time.time()
     servers("promote-one", "postgres-standby")
     say(f"standby promoted ({time.time() - t_promote:.2f} s)")
 
-    kit.wait_for("a 201 create on the new primary", lambda: load.ok_after(t_promote, "create", 1),
-                 RECOVER_BOUND_S)
-    first_create = load.ok_after(t_promote, "create", 1)
-    kit.wait_for("a 201 order on the new primary", lambda: load.ok_after(t_promote, "order", 1),
-                 RECOVER_BOUND_S)
-    first_order = load.ok_after(t_promote, "order", 1)
-    kit.wait_for("/readyz 200 again", lambda: any(s[1] == 200 for s in watch.between(t_promote, time.time())),
-                 RECOVER_BOUND_S)
+    first_create, first_order = kit.served_again(load, watch, t_promote, RECOVER_BOUND_S, "on the new primary")
     time.sleep(AFTER_S)
     load.finish()
     watch.finish()

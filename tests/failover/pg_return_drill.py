@@ -92,24 +92,15 @@ def one_round(servers, procs, stack, logs, name, query):
     time.sleep(WARMUP_S)
     expect(load.ok_after(t_load, "create", 5) is not None, "the load creates users before the fault")
 
-    t_stop = time.time()
-    servers("stop-one", "postgres")
-    t_stopped = time.time()
-    say(f"primary stopped ({t_stopped - t_stop:.2f} s)")
+    t_stop, t_stopped = kit.stop_primary(servers)
     time.sleep(DOWN_S)
     t_start = time.time()
     servers("start-one", "postgres")
     say(f"primary started again ({time.time() - t_start:.2f} s)")
     seen_standby = len(wrong_server_lines(procs))
 
-    kit.wait_for("a 201 create after the primary's start", lambda: load.ok_after(t_start, "create", 1),
-                 RECOVER_BOUND_S)
-    first_create = load.ok_after(t_start, "create", 1)
-    kit.wait_for("a 201 order after the primary's start", lambda: load.ok_after(t_start, "order", 1),
-                 RECOVER_BOUND_S)
-    first_order = load.ok_after(t_start, "order", 1)
-    kit.wait_for("/readyz 200 again", lambda: any(s[1] == 200 for s in watch.between(t_start, time.time())),
-                 RECOVER_BOUND_S)
+    first_create, first_order = kit.served_again(load, watch, t_start, RECOVER_BOUND_S,
+                                                 "after the primary's start")
     time.sleep(AFTER_S)
     load.finish()
     watch.finish()
