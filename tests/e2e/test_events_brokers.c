@@ -217,6 +217,21 @@ Test(brokers, silent_brokers_cost_the_attempt_bound_each_and_both_services_reach
  * close), a handshake in progress up to its 3 s attempt. */
 #define STOP_BOUND_MS 3000
 
+/* SIGTERM to name (a service of the stack): it exits 0 within
+ * STOP_BOUND_MS; when says what the broker was doing, for the messages. */
+static void
+stop_within_bound(const char *name, const char *when)
+{
+	int64_t t0 = rpc_clock_ms();
+	int status = stack_stop(name);
+	int64_t ms = rpc_clock_ms() - t0;
+	char why[96];
+	procs_describe_status(status, why, sizeof(why));
+	cr_log_info("%s: SIGTERM %s: %s after %.2f s", name, when, why, ms / 1000.0);
+	cr_assert_eq(status, 0, "%s exits 0 on SIGTERM %s: %s", name, when, why);
+	cr_assert_lt(ms, STOP_BOUND_MS, "%s stopped within the bound: %lld ms", name, (long long) ms);
+}
+
 Test(brokers, a_sigterm_during_a_pass_over_silent_brokers_exits_0_within_the_stop_bound, .timeout = 180,
     .fini = restore_url)
 {
@@ -229,18 +244,9 @@ Test(brokers, a_sigterm_during_a_pass_over_silent_brokers_exits_0_within_the_sto
 	/* Both are in the pass's second element (of 3 s each). */
 	nanosleep(&(struct timespec){.tv_sec = 4}, NULL);
 	cr_assert_eq(helpers_log_count("consumer_started"), started_before, "the pass is still under way");
-	const char *names[] = {"order-svc", "user-svc"};
-	for (int i = 0; i < 2; i++) {
-		int64_t t0 = rpc_clock_ms();
-		int status = stack_stop(names[i]);
-		int64_t ms = rpc_clock_ms() - t0;
-		char why[96];
-		procs_describe_status(status, why, sizeof(why));
-		cr_log_info("%s: SIGTERM during the pass: %s after %.2f s", names[i], why, ms / 1000.0);
-		cr_assert_eq(status, 0, "%s exits 0 on SIGTERM during a pass: %s", names[i], why);
-		/* The handshake in progress is cut after the grace. */
-		cr_assert_lt(ms, STOP_BOUND_MS, "%s stopped within the bound: %lld ms", names[i], (long long) ms);
-	}
+	/* A handshake in progress is cut after the grace. */
+	stop_within_bound("order-svc", "during a pass");
+	stop_within_bound("user-svc", "during a pass");
 }
 
 Test(brokers, a_quorum_queue_carries_the_events_and_a_classic_setting_then_is_a_clear_error_said_once, .timeout = 180,
@@ -397,17 +403,8 @@ Test(brokers, a_sigterm_with_a_publish_in_flight_to_a_frozen_broker_is_served_wi
 	cr_assert_eq(outbox_rows_free(db, id, false), 1, "user %lld's event is in the outbox", id);
 	cr_assert_eq(outbox_rows_free(db, id, true), 0, "the relay holds it: its publish waits for a confirm");
 
-	const char *names[] = {"user-svc", "order-svc"};
-	for (int i = 0; i < 2; i++) {
-		int64_t t0 = rpc_clock_ms();
-		int status = stack_stop(names[i]);
-		int64_t ms = rpc_clock_ms() - t0;
-		char why[96];
-		procs_describe_status(status, why, sizeof(why));
-		cr_log_info("%s: SIGTERM with the broker frozen: %s after %.2f s", names[i], why, ms / 1000.0);
-		cr_assert_eq(status, 0, "%s exits 0 on SIGTERM with the broker frozen: %s", names[i], why);
-		cr_assert_lt(ms, STOP_BOUND_MS, "%s stopped within the bound: %lld ms", names[i], (long long) ms);
-	}
+	stop_within_bound("user-svc", "with the broker frozen");
+	stop_within_bound("order-svc", "with the broker frozen");
 	cr_assert_eq(outbox_rows_free(db, id, true), 1, "the unconfirmed event stays in the outbox, released");
 	cr_assert_eq(times_logged(id), 0, "nothing got through a frozen broker");
 

@@ -28,7 +28,7 @@
  * sentinel would be 7 x 200 ms. */
 #define BOUND_S (2.0 * BUDGET_MS / 1000 + 0.5)
 
-static char dir[64], url[128];
+static char dir[64], url[128], log_path[128];
 static pid_t pid = -1;
 static int silent[SILENT];
 
@@ -89,17 +89,12 @@ call(const char *method, const char *body, char *out, size_t len)
 	return now_s() - t0;
 }
 
-Test(sentinel_silent, reads_come_from_postgres_within_one_timeout_however_many_sentinels_are_silent, .init = setup,
-    .fini = teardown, .timeout = 90)
+/* Starts user-svc with redis ("REDIS_URL=...") on an ipc URL of dir, its
+ * log at log_path. */
+static void
+start_user_svc(const char *redis)
 {
-	char redis[512] = "REDIS_URL=redis-sentinel://", listen_url[160], log_path[128];
-	for (int i = 0; i < SILENT; i++) {
-		int port;
-		silent[i] = listener(&port);
-		size_t o  = strlen(redis);
-		snprintf(redis + o, sizeof(redis) - o, "%s127.0.0.1:%d", i > 0 ? "," : "", port);
-	}
-	strcat(redis, "/0#cache");
+	char listen_url[160];
 	snprintf(url, sizeof(url), "ipc://%s/users.ipc", dir);
 	snprintf(listen_url, sizeof(listen_url), "USER_SVC_URL=%s", url);
 	snprintf(log_path, sizeof(log_path), "%s/user-svc.log", dir);
@@ -107,13 +102,36 @@ Test(sentinel_silent, reads_come_from_postgres_within_one_timeout_however_many_s
 	const char *env[] = {listen_url, redis, "REDIS_TIMEOUT_MS=200", "WORKERS=1", NULL};
 	pid               = procs_start(USER_SVC_BIN, env, log_path);
 	cr_assert(pid > 0);
+}
+
+/* Calls Health until it says PostgreSQL is connected (15 s at most); reply
+ * gets the last answer. */
+static void
+wait_for_postgres(char *reply, size_t len)
+{
+	reply[0] = '\0';
+	for (int i = 0; i < 150 && strstr(reply, "\"name\":\"postgres\",\"ok\":true") == NULL; i++) {
+		call("Health", "{}", reply, len);
+		nanosleep(&(struct timespec){.tv_nsec = 100 * 1000000L}, NULL);
+	}
+}
+
+Test(sentinel_silent, reads_come_from_postgres_within_one_timeout_however_many_sentinels_are_silent, .init = setup,
+    .fini = teardown, .timeout = 90)
+{
+	char redis[512] = "REDIS_URL=redis-sentinel://";
+	for (int i = 0; i < SILENT; i++) {
+		int port;
+		silent[i] = listener(&port);
+		size_t o  = strlen(redis);
+		snprintf(redis + o, sizeof(redis) - o, "%s127.0.0.1:%d", i > 0 ? "," : "", port);
+	}
+	strcat(redis, "/0#cache");
+	start_user_svc(redis);
 
 	/* Up (its health answers), PostgreSQL connected, redis not, and why. */
 	char reply[8192] = "";
-	for (int i = 0; i < 150 && strstr(reply, "\"name\":\"postgres\",\"ok\":true") == NULL; i++) {
-		call("Health", "{}", reply, sizeof(reply));
-		nanosleep(&(struct timespec){.tv_nsec = 100 * 1000000L}, NULL);
-	}
+	wait_for_postgres(reply, sizeof(reply));
 	cr_assert_not_null(strstr(reply, "\"name\":\"postgres\",\"ok\":true"), "%s", reply);
 	cr_assert_not_null(strstr(reply, "{\"name\":\"redis\",\"ok\":false,\"detail\":\"no sentinel named master cache "
 	                                 "within 200 ms: 127.0.0.1:"),
@@ -163,21 +181,12 @@ Test(sentinel_silent, a_fast_lying_sentinel_does_not_keep_redis_down, .init = se
 	cr_assert_eq(fake_sentinel_start(&liar, 0, 0), 0); /* names itself, at once */
 	for (int k = 0; k < 2; k++)
 		cr_assert_eq(fake_sentinel_start(&truth[k], atoi(redis_port), 20), 0);
-	char redis[256], listen_url[160], log_path[128];
+	char redis[256];
 	snprintf(redis, sizeof(redis), "REDIS_URL=redis-sentinel://127.0.0.1:%d,127.0.0.1:%d,127.0.0.1:%d/0#cache",
 	    truth[0].port, truth[1].port, liar.port);
-	snprintf(url, sizeof(url), "ipc://%s/users.ipc", dir);
-	snprintf(listen_url, sizeof(listen_url), "USER_SVC_URL=%s", url);
-	snprintf(log_path, sizeof(log_path), "%s/user-svc.log", dir);
-	unsetenv("REDIS_URL_FILE");
-	const char *env[] = {listen_url, redis, "REDIS_TIMEOUT_MS=200", "WORKERS=1", NULL};
-	pid               = procs_start(USER_SVC_BIN, env, log_path);
-	cr_assert(pid > 0);
+	start_user_svc(redis);
 	char reply[8192] = "";
-	for (int i = 0; i < 150 && strstr(reply, "\"name\":\"postgres\",\"ok\":true") == NULL; i++) {
-		call("Health", "{}", reply, sizeof(reply));
-		nanosleep(&(struct timespec){.tv_nsec = 100 * 1000000L}, NULL);
-	}
+	wait_for_postgres(reply, sizeof(reply));
 	/* Every Health pings Redis; each after the first finds the connection
 	 * made (the backoff would have kept a failed one down). */
 	for (int i = 0; i < 5; i++) {
