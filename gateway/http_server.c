@@ -352,12 +352,16 @@ integer_field(const ProtobufCMessageDescriptor *desc, const char *name)
  * ("-0" is 0 spelled another way); anything else is left to the decoder,
  * which names what is wrong. */
 static bool
-canonical_integer(const char *s)
+canonical_integer(const char *s, size_t len)
 {
-	const char *digits = s + (s[0] == '-');
-	if (digits[0] == '\0' || strspn(digits, "0123456789") != strlen(digits))
+	size_t sign        = len > 0 && s[0] == '-';
+	const char *digits = s + sign;
+	size_t n = len - sign, i = 0;
+	while (i < n && digits[i] >= '0' && digits[i] <= '9')
+		i++;
+	if (n == 0 || i != n)
 		return true;
-	return !(digits[0] == '0' && (digits[1] != '\0' || digits != s));
+	return !(digits[0] == '0' && (n > 1 || sign));
 }
 
 /* "/users/{id}" with the reply's id → "/users/12". */
@@ -474,7 +478,7 @@ handle_rpc(http_server *srv, exchange *x, const route_match *m, int64_t timeout_
 		for (int i = 0; i < m->n_params; i++) {
 			char name[64];
 			snprintf(name, sizeof(name), "%.*s", (int) m->params[i].name_len, m->params[i].name);
-			json_t *value = json_string(m->params[i].value);
+			json_t *value = json_stringn(m->params[i].value, m->params[i].value_len);
 			if (value == NULL) { /* not UTF-8 once %-decoded */
 				rpc_status_clear(&x->st);
 				rpc_status_add_violation(&x->st, name, "%s must be valid UTF-8", name);
@@ -483,7 +487,8 @@ handle_rpc(http_server *srv, exchange *x, const route_match *m, int64_t timeout_
 			}
 			/* Data is served under its own URL only: an integer in the path
 			 * is written one way ("/users/2", never "/users/0002"). */
-			if (integer_field(md->input, name) && !canonical_integer(m->params[i].value)) {
+			if (integer_field(md->input, name) &&
+			    !canonical_integer(m->params[i].value, m->params[i].value_len)) {
 				json_decref(value);
 				rpc_status_clear(&x->st);
 				rpc_status_add_violation(

@@ -91,12 +91,12 @@ match_template(const char *tmpl, const char *path, size_t path_len, route_match 
 			while (p < end && *p != '/')
 				p++;
 			size_t len = (size_t) (p - seg);
-			if (len == 0 || len >= ROUTE_PARAM_MAX || m->n_params == ROUTE_MAX_PARAMS)
+			if (len == 0 || m->n_params == ROUTE_MAX_PARAMS)
 				return false; /* an empty segment never binds */
-			m->params[m->n_params].name     = t + 1;
-			m->params[m->n_params].name_len = (size_t) (close - t - 1);
-			memcpy(m->params[m->n_params].value, seg, len);
-			m->params[m->n_params].value[len] = '\0';
+			m->params[m->n_params].name      = t + 1;
+			m->params[m->n_params].name_len  = (size_t) (close - t - 1);
+			m->params[m->n_params].value     = seg;
+			m->params[m->n_params].value_len = len;
 			m->n_params++;
 			t = close + 1;
 		} else {

@@ -49,15 +49,18 @@ const ProtobufCServiceDescriptor *routes_service_descriptor(size_t service);
 const char *routes_service_name(size_t service);
 
 #define ROUTE_MAX_PARAMS CONTRACT_PATH_VARIABLES_MAX
-#define ROUTE_PARAM_MAX 256
 
+/* A path segment binds whatever its length: the field's own rules (the
+ * gateway's integer check, the service's validation) judge it, naming the
+ * field, rather than a buffer's size turning it into "no route". */
 typedef struct route_match {
 	const route *route;
 	int n_params;
 	struct {
 		const char *name; /* borrowed from the route table: "{id}" → "id" (without braces) */
 		size_t name_len;
-		char value[ROUTE_PARAM_MAX];
+		const char *value; /* borrowed from the path matched; not NUL-terminated */
+		size_t value_len;  /* >= 1: an empty segment never binds */
 	} params[ROUTE_MAX_PARAMS];
 } route_match;
 

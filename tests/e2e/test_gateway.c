@@ -230,6 +230,29 @@ Test(gateway, a_path_id_that_is_not_an_integer_is_400_naming_it)
 	http_response_free(&r);
 }
 
+/* A value's length is the field's business, not a buffer's: 256 bytes and
+ * more answered 404 "no route" before. Long digits are out of int64's range
+ * and long letters are not digits: 400, naming the field. */
+Test(gateway, a_long_path_value_is_judged_by_its_field_not_404)
+{
+	static const size_t lengths[] = {255, 256, 300, 2000};
+	for (size_t i = 0; i < sizeof(lengths) / sizeof(lengths[0]); i++) {
+		for (int digits = 0; digits < 2; digits++) {
+			char path[2100] = "/orders/user/";
+			size_t at       = strlen(path);
+			memset(path + at, digits ? '9' : 'x', lengths[i]);
+			path[at + lengths[i]] = '\0';
+			http_response r;
+			req("GET", path, NULL, NULL, &r);
+			json_t *msg     = assert_error(&r, 400, "INVALID_ARGUMENT");
+			const char *one = json_string_value(json_array_get(msg, 0));
+			cr_assert(json_array_size(msg) == 1 && one != NULL && strncmp(one, "user_id ", 8) == 0,
+			    "%zu %s: %s", lengths[i], digits ? "digits" : "letters", r.body);
+			http_response_free(&r);
+		}
+	}
+}
+
 Test(gateway, unknown_paths_are_404_in_the_error_envelope)
 {
 	http_response r;

@@ -21,7 +21,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	route_result r = routes_match(methods[data[0] % 6], path, &m, allow, sizeof(allow));
 	if (r == ROUTE_FOUND) {
 		for (int i = 0; i < m.n_params; i++) {
-			if (m.params[i].value[0] == '\0' || strchr(m.params[i].value, '/') != NULL)
+			if (m.params[i].value_len == 0 ||
+			    memchr(m.params[i].value, '/', m.params[i].value_len) != NULL || m.params[i].value < path ||
+			    m.params[i].value + m.params[i].value_len > path + n)
 				abort();
 		}
 	} else if (r == ROUTE_METHOD_NOT_ALLOWED && allow[0] == '\0') {
