@@ -42,7 +42,7 @@ struct db {
 	int64_t host_ends_ms;            /* when connecting's host has had HOST_TIMEOUT_MS */
 	char reasons[4 * DB_ERROR_MAX];  /* libpq's messages for the hosts that failed so far */
 	int64_t deadline_ms;             /* the caller's (db_set_deadline), 0 for none */
-	db_hosts hosts; /* a multi-host URL's hosts, tried from the one that last worked */
+	db_hosts hosts;                  /* a multi-host URL's hosts, tried from the one that last worked */
 	backoff retry;
 	const char *prepared[PREPARED_MAX]; /* copies; index i is statement "s<i>" */
 	int n_prepared;
@@ -161,7 +161,8 @@ static void
 add_reason(db *d, const char *msg)
 {
 	size_t used = strlen(d->reasons);
-	snprintf(d->reasons + used, sizeof(d->reasons) - used, "%s%s", msg, msg[0] != '\0' && msg[strlen(msg) - 1] != '\n' ? "\n" : "");
+	snprintf(d->reasons + used, sizeof(d->reasons) - used, "%s%s", msg,
+	    msg[0] != '\0' && msg[strlen(msg) - 1] != '\n' ? "\n" : "");
 }
 
 /* Ends the host being connected to, with why. */
@@ -192,11 +193,11 @@ begin_host(db *d)
 	const char *host, *hostaddr, *port;
 	db_hosts_entry(&d->hosts, d->start, d->tried, &host, &hostaddr, &port);
 	d->tried++;
-	const char *keys[]   = {"dbname", "host", "hostaddr", "port", "target_session_attrs", "options",
-	      "application_name", NULL};
-	const char *values[] = {d->url, host, hostaddr, port, d->hosts.session_attrs, "-c statement_timeout=5000",
-	    "microservices", NULL};
-	d->connecting        = PQconnectStartParams(keys, values, 1);
+	const char *keys[] = {
+	    "dbname", "host", "hostaddr", "port", "target_session_attrs", "options", "application_name", NULL};
+	const char *values[] = {
+	    d->url, host, hostaddr, port, d->hosts.session_attrs, "-c statement_timeout=5000", "microservices", NULL};
+	d->connecting = PQconnectStartParams(keys, values, 1);
 	/* The whole list given (not one_by_one): its hosts share the bound. */
 	int hosts       = db_hosts_entries(&d->hosts) == 1 ? d->hosts.hosts : 1;
 	d->host_ends_ms = rpc_clock_ms() + (int64_t) HOST_TIMEOUT_MS * hosts;
@@ -244,9 +245,9 @@ connect_go_on(db *d)
 			until = d->deadline_ms;
 		/* Past the bound, still one look (timeout 0): the answer may
 		 * have come while no call was here to read it. */
-		struct pollfd p = {.fd = PQsocket(d->connecting),
-		    .events         = d->wants == PGRES_POLLING_READING ? POLLIN : POLLOUT};
-		int ready       = poll(&p, 1, until > now ? (int) (until - now) : 0);
+		struct pollfd p = {
+		    .fd = PQsocket(d->connecting), .events = d->wants == PGRES_POLLING_READING ? POLLIN : POLLOUT};
+		int ready = poll(&p, 1, until > now ? (int) (until - now) : 0);
 		if (ready > 0 || (ready < 0 && errno != EINTR)) {
 			/* An error on the socket is libpq's to report. */
 			PostgresPollingStatusType ps = PQconnectPoll(d->connecting);

@@ -147,14 +147,14 @@ db_hosts_init(db_hosts *h, const char *url)
 	 * too. */
 	char host_default[1024], addr_default[1024], port_default[1024];
 	if (host == NULL)
-		host = default_of(
-		    service, "host", "PGHOST", host_default, sizeof(host_default), ignored, sizeof(ignored));
+		host =
+		    default_of(service, "host", "PGHOST", host_default, sizeof(host_default), ignored, sizeof(ignored));
 	if (hostaddr == NULL)
 		hostaddr = default_of(
 		    service, "hostaddr", "PGHOSTADDR", addr_default, sizeof(addr_default), ignored, sizeof(ignored));
 	if (port == NULL)
-		port = default_of(
-		    service, "port", "PGPORT", port_default, sizeof(port_default), ignored, sizeof(ignored));
+		port =
+		    default_of(service, "port", "PGPORT", port_default, sizeof(port_default), ignored, sizeof(ignored));
 	int n_host = db_hosts_count(host), n_addr = db_hosts_count(hostaddr);
 	int n  = n_addr > n_host ? n_addr : n_host;
 	int rc = 0;
@@ -170,8 +170,8 @@ db_hosts_init(db_hosts *h, const char *url)
 			db_hosts_free(h);
 			rc = -1;
 		} else {
-			h->one_by_one = every_given(h->host, n) && every_given(h->hostaddr, n) &&
-			                every_given(h->port, n);
+			h->one_by_one =
+			    every_given(h->host, n) && every_given(h->hostaddr, n) && every_given(h->port, n);
 		}
 	}
 	PQconninfoFree(opts);

@@ -714,8 +714,10 @@ Test(db_failover, a_connect_ends_by_the_callers_deadline_and_the_next_call_goes_
 		cr_assert_eq(run_within(d, "SELECT 1", PGRES_TUPLES_OK, 1000, &took, &st), RPC_UNAVAILABLE,
 		    "form %d: %s", form, st.message);
 		cr_assert_str_eq(st.message, "database unavailable");
-		cr_assert_lt(took, 2000, "form %d: the call took %lld ms with a 1000 ms deadline", form, (long long) took);
-		cr_assert_geq(took, 900, "form %d: the call ended before its deadline (%lld ms)", form, (long long) took);
+		cr_assert_lt(
+		    took, 2000, "form %d: the call took %lld ms with a 1000 ms deadline", form, (long long) took);
+		cr_assert_geq(
+		    took, 900, "form %d: the call ended before its deadline (%lld ms)", form, (long long) took);
 		cr_assert_not(db_connected(d), "form %d: a connect under way reads as connected", form);
 		cr_assert_not_null(strstr(db_last_error(d), "no answer yet"), "form %d: %s", form, db_last_error(d));
 		db_rollback(d); /* nothing to roll back: the connect under way is not queried */
@@ -761,15 +763,16 @@ Test(db_failover, with_every_host_silent_each_call_ends_by_its_deadline, .init =
 	db *d = db_new(url);
 	rpc_status st;
 	int64_t took, total = 0;
-	bool failed = false;
+	bool failed           = false;
 	const int deadlines[] = {300, 1000, 700, 50};
 	for (int i = 0; i < 12 && !failed; i++) {
 		int deadline = i < 4 ? deadlines[i] : 1000;
 		cr_assert_eq(run_within(d, "SELECT 1", PGRES_TUPLES_OK, deadline, &took, &st), RPC_UNAVAILABLE, "%s",
 		    st.message);
-		cr_assert_lt(took, deadline + 500, "call %d took %lld ms with a %d ms deadline", i, (long long) took,
-		    deadline);
-		cr_log_info("call %d: deadline %d ms, took %lld ms: %s", i, deadline, (long long) took, db_last_error(d));
+		cr_assert_lt(
+		    took, deadline + 500, "call %d took %lld ms with a %d ms deadline", i, (long long) took, deadline);
+		cr_log_info(
+		    "call %d: deadline %d ms, took %lld ms: %s", i, deadline, (long long) took, db_last_error(d));
 		total += took;
 		failed = strstr(db_last_error(d), "no answer yet") == NULL;
 	}
