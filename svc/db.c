@@ -248,7 +248,15 @@ connect_go_on(db *d)
 		struct pollfd p = {
 		    .fd = PQsocket(d->connecting), .events = d->wants == PGRES_POLLING_READING ? POLLIN : POLLOUT};
 		int ready = poll(&p, 1, until > now ? (int) (until - now) : 0);
-		if (ready > 0 || (ready < 0 && errno != EINTR)) {
+		if (ready < 0 && errno == EINTR)
+			continue;
+		if (ready < 0) {
+			char why[256];
+			snprintf(why, sizeof(why), "waiting for the server: %s", strerror(errno));
+			host_failed(d, why);
+			continue;
+		}
+		if (ready > 0) {
 			/* An error on the socket is libpq's to report. */
 			PostgresPollingStatusType ps = PQconnectPoll(d->connecting);
 			if (ps == PGRES_POLLING_OK) {
@@ -256,14 +264,14 @@ connect_go_on(db *d)
 				d->connecting = NULL;
 				return true;
 			}
-			if (ps == PGRES_POLLING_FAILED)
+			if (ps == PGRES_POLLING_FAILED) {
 				host_failed(d, PQerrorMessage(d->connecting));
-			else
-				d->wants = ps;
-			continue;
+				continue;
+			}
+			d->wants = ps;
 		}
-		if (ready < 0)
-			continue; /* EINTR */
+		/* After any answer too, a look at the clock: the bounds do not
+		 * rest on poll's timeout alone. */
 		now = rpc_clock_ms();
 		if (now >= d->host_ends_ms) {
 			/* libpq's words for its own connect_timeout. */

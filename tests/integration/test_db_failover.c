@@ -798,3 +798,60 @@ Test(db_failover, with_every_host_silent_each_call_ends_by_its_deadline, .init =
 	close(a);
 	close_full_listener(b, fill);
 }
+
+/* A server that answers a byte at a time: after the startup packet, the
+ * head of an authentication request 1000 bytes long, then one byte of it
+ * every 100 ms for 4 s. Each byte wakes the connect; none completes it. */
+static void *
+trickle(void *arg)
+{
+	int fd = *(int *) arg, c = accept(fd, NULL, NULL);
+	if (c < 0)
+		return NULL;
+	char buf[512];
+	if (read(c, buf, sizeof(buf)) <= 0) { /* the startup packet */
+		close(c);
+		return NULL;
+	}
+	const unsigned char head[] = {'R', 0, 0, 0x03, 0xe8};
+	for (size_t i = 0; i < 40 + sizeof(head); i++) {
+		/* MSG_NOSIGNAL: the client may have hung up. */
+		if (send(c, i < sizeof(head) ? &head[i] : (const unsigned char *) "x", 1, MSG_NOSIGNAL) != 1)
+			break;
+		sleep_ms(100);
+	}
+	close(c);
+	return NULL;
+}
+
+/* The bounds hold for a server that keeps the connect busy: the deadline,
+ * and a host's 2 s without one. */
+Test(db_failover, a_server_answering_a_byte_at_a_time_does_not_hold_a_call_past_its_bounds, .init = setup,
+    .fini = teardown)
+{
+	int port, fd = dead_listener(&port);
+	fcntl(fd, F_SETFL, 0); /* the thread waits in accept */
+	pthread_t t;
+	cr_assert_eq(pthread_create(&t, NULL, trickle, &fd), 0);
+	char url[600];
+	snprintf(url, sizeof(url), "postgresql://%s@127.0.0.1:%d/%s?sslmode=disable&gssencmode=disable", role, port,
+	    database);
+	db *d = db_new(url);
+	rpc_status st;
+	int64_t took;
+	cr_assert_eq(run_within(d, "SELECT 1", PGRES_TUPLES_OK, 1000, &took, &st), RPC_UNAVAILABLE, "%s", st.message);
+	cr_assert_lt(took, 1500, "the call took %lld ms with a 1000 ms deadline", (long long) took);
+	cr_log_info("first call %lld ms: %s", (long long) took, db_last_error(d));
+	cr_assert_not_null(strstr(db_last_error(d), "no answer yet"), "%s", db_last_error(d));
+	/* No deadline: the host's 2 s end it (the server goes on for 4 s). */
+	db_set_deadline(d, 0);
+	int64_t t0 = now_ms();
+	cr_assert_eq(run(d, "SELECT 1", PGRES_TUPLES_OK, &st), RPC_UNAVAILABLE, "%s", st.message);
+	took = now_ms() - t0;
+	cr_assert_lt(took, 1500, "the host's 2 s ended %lld ms after the first call", (long long) took);
+	cr_assert_not_null(strstr(db_last_error(d), "timeout expired"), "%s", db_last_error(d));
+	cr_log_info("byte at a time: ended by the deadline, then by the host's 2 s %lld ms later", (long long) took);
+	db_free(d);
+	pthread_join(t, NULL);
+	close(fd);
+}
