@@ -88,7 +88,7 @@ int db_hosts_start(const db_hosts *h);
  * lists. NULL: keep the URL's. Borrowed from h until the next call. */
 void db_hosts_entry(db_hosts *h, int start, int i, const char **host, const char **hostaddr, const char **port);
 
-/* Records which host pg (connected with db_hosts_order's lists) reached, as
+/* Records which host pg (connected with db_hosts_entry's values) reached, as
  * the one to start at next time (only when h->prefer). */
 void db_hosts_connected(db_hosts *h, PGconn *pg);
 
