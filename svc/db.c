@@ -1,6 +1,7 @@
 /* db.h: libpq with reconnect and migrations. */
 #include "svc/db.h"
 
+#include <errno.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -22,12 +23,26 @@
  * refusals with their hints fit. */
 #define DB_ERROR_MAX 1024
 
+/* How long one host may take to connect (libpq's connect_timeout, which
+ * its asynchronous connect does not apply: db_conn does). */
+#define HOST_TIMEOUT_MS 2000
+
 struct db {
 	char *url;
 	char last_error[DB_ERROR_MAX]; /* why the last connect failed, for the start-up wait */
 	bool failing;                  /* connects have failed since the last success */
-	PGconn *pg;
-	db_hosts hosts; /* a multi-host URL's hosts, tried from the one that last worked */
+	PGconn *pg;                    /* a connection libpq finished (PGRES_POLLING_OK), or NULL */
+	/* A connect under way (PQconnectStartParams), one host at a time; kept
+	 * past a caller's deadline so the next call goes on with it. Never
+	 * queried: it becomes pg only when PQconnectPoll says PGRES_POLLING_OK.
+	 * NULL when none. */
+	PGconn *connecting;
+	PostgresPollingStatusType wants; /* what connecting waits for: READING or WRITING */
+	int start, tried;                /* the connect's first entry (db_hosts.h), entries begun */
+	int64_t host_ends_ms;            /* when connecting's host has had HOST_TIMEOUT_MS */
+	char reasons[4 * DB_ERROR_MAX];  /* libpq's messages for the hosts that failed so far */
+	int64_t deadline_ms;             /* the caller's (db_set_deadline), 0 for none */
+	db_hosts hosts;                  /* a multi-host URL's hosts, tried from the one that last worked */
 	backoff retry;
 	const char *prepared[PREPARED_MAX]; /* copies; index i is statement "s<i>" */
 	int n_prepared;
@@ -86,6 +101,7 @@ db_free(db *d)
 	if (d == NULL)
 		return;
 	PQfinish(d->pg);
+	PQfinish(d->connecting); /* a connect under way ends here too */
 	forget_prepared(d);
 	db_hosts_free(&d->hosts);
 	free(d->url);
@@ -98,11 +114,19 @@ db_connected(const db *d)
 	return d->pg != NULL && PQstatus(d->pg) == CONNECTION_OK;
 }
 
+void
+db_set_deadline(db *d, int64_t deadline_ms)
+{
+	d->deadline_ms = deadline_ms;
+}
+
 static void
 drop(db *d)
 {
 	PQfinish(d->pg);
 	d->pg = NULL;
+	PQfinish(d->connecting);
+	d->connecting = NULL;
 	forget_prepared(d);
 	backoff_failed(&d->retry);
 }
@@ -132,6 +156,149 @@ closed_while_idle(PGconn *pg)
 	return false;
 }
 
+/* Adds msg (libpq's lines for one host) to the connect's reasons. */
+static void
+add_reason(db *d, const char *msg)
+{
+	size_t used = strlen(d->reasons);
+	snprintf(d->reasons + used, sizeof(d->reasons) - used, "%s%s", msg,
+	    msg[0] != '\0' && msg[strlen(msg) - 1] != '\n' ? "\n" : "");
+}
+
+/* Ends the host being connected to, with why. */
+static void
+host_failed(db *d, const char *why)
+{
+	add_reason(d, why);
+	PQfinish(d->connecting);
+	d->connecting = NULL;
+}
+
+/* d->reasons joined on one line, without the password, into out. */
+static void
+reasons_line(db *d, char *out, size_t len)
+{
+	db_error_lines(d->reasons[0] != '\0' ? d->reasons : "no host to connect to", out, len);
+	env_scrub(out, len, d->url); /* libpq may quote a part of the URL */
+}
+
+/* Begins entry d->tried of the connect: PQconnectStartParams with that
+ * host alone (db_hosts.h), so each host gets its own bound. The URL's
+ * settings (sslmode, gssencmode...) stay: values after dbname override
+ * the URL's, NULL ones are ignored. Statements cannot outlive any caller's
+ * deadline by much (statement_timeout). */
+static void
+begin_host(db *d)
+{
+	const char *host, *hostaddr, *port;
+	db_hosts_entry(&d->hosts, d->start, d->tried, &host, &hostaddr, &port);
+	d->tried++;
+	const char *keys[] = {
+	    "dbname", "host", "hostaddr", "port", "target_session_attrs", "options", "application_name", NULL};
+	const char *values[] = {
+	    d->url, host, hostaddr, port, d->hosts.session_attrs, "-c statement_timeout=5000", "microservices", NULL};
+	d->connecting = PQconnectStartParams(keys, values, 1);
+	/* The whole list given (not one_by_one): its hosts share the bound. */
+	int hosts       = db_hosts_entries(&d->hosts) == 1 ? d->hosts.hosts : 1;
+	d->host_ends_ms = rpc_clock_ms() + (int64_t) HOST_TIMEOUT_MS * hosts;
+	d->wants        = PGRES_POLLING_WRITING; /* libpq's docs: as if PQconnectPoll had said so */
+	if (d->connecting == NULL)
+		host_failed(d, "out of memory");
+	else if (PQstatus(d->connecting) == CONNECTION_BAD)
+		host_failed(d, PQerrorMessage(d->connecting));
+}
+
+/* A connect that failed on every host: logged, and the backoff begins. */
+static void
+connect_failed(db *d)
+{
+	char reason[sizeof(d->last_error)];
+	reasons_line(d, reason, sizeof(reason));
+	snprintf(d->last_error, sizeof(d->last_error), "%s", reason);
+	drop(d);
+	/* Once per outage at warn; each retry after it at debug. */
+	if (!d->failing)
+		log_warn(NULL, "db_connect_failed retry_ms=%d reason=\"%s\"", d->retry.current_ms, reason);
+	else
+		log_debug(NULL, "db_connect_failed retry_ms=%d reason=\"%s\"", d->retry.current_ms, reason);
+	d->failing = true;
+}
+
+/* Drives the connect under way (libpq's PQconnectPoll loop on PQsocket)
+ * until it is done, every host failed, or the caller's deadline came.
+ * True with d->pg connected; false otherwise: the connect failed (and the
+ * backoff began), or it is kept in d->connecting for the next call. */
+static bool
+connect_go_on(db *d)
+{
+	for (;;) {
+		if (d->connecting == NULL) {
+			if (d->tried >= db_hosts_entries(&d->hosts)) {
+				connect_failed(d);
+				return false;
+			}
+			begin_host(d);
+			continue;
+		}
+		int64_t now = rpc_clock_ms(), until = d->host_ends_ms;
+		if (d->deadline_ms > 0 && d->deadline_ms < until)
+			until = d->deadline_ms;
+		/* Past the bound, still one look (timeout 0): the answer may
+		 * have come while no call was here to read it. */
+		struct pollfd p = {
+		    .fd = PQsocket(d->connecting), .events = d->wants == PGRES_POLLING_READING ? POLLIN : POLLOUT};
+		int ready = poll(&p, 1, until > now ? (int) (until - now) : 0);
+		if (ready < 0 && errno == EINTR)
+			continue;
+		if (ready < 0) {
+			char why[256];
+			snprintf(why, sizeof(why), "waiting for the server: %s", strerror(errno));
+			host_failed(d, why);
+			continue;
+		}
+		if (ready > 0) {
+			/* An error on the socket is libpq's to report. */
+			PostgresPollingStatusType ps = PQconnectPoll(d->connecting);
+			if (ps == PGRES_POLLING_OK) {
+				d->pg         = d->connecting;
+				d->connecting = NULL;
+				return true;
+			}
+			if (ps == PGRES_POLLING_FAILED) {
+				host_failed(d, PQerrorMessage(d->connecting));
+				continue;
+			}
+			d->wants = ps;
+		}
+		/* After any answer too, a look at the clock: the bounds do not
+		 * rest on poll's timeout alone. */
+		now = rpc_clock_ms();
+		if (now >= d->host_ends_ms) {
+			/* libpq's words for its own connect_timeout. */
+			char why[512];
+			const char *host = PQhost(d->connecting), *port = PQport(d->connecting);
+			snprintf(why, sizeof(why), "connection to server at \"%s\", port %s failed: timeout expired\n",
+			    host != NULL ? host : "?", port != NULL ? port : "?");
+			host_failed(d, why);
+			continue;
+		}
+		if (d->deadline_ms > 0 && now >= d->deadline_ms) {
+			/* Kept: the next call goes on from here instead of
+			 * beginning again at a host that takes HOST_TIMEOUT_MS. */
+			char all[sizeof(d->reasons)];
+			size_t used = strlen(d->reasons);
+			memcpy(all, d->reasons, used);
+			const char *host = PQhost(d->connecting), *port = PQport(d->connecting);
+			snprintf(all + used, sizeof(all) - used, "connecting to \"%s\", port %s: no answer yet",
+			    host != NULL ? host : "?", port != NULL ? port : "?");
+			db_error_lines(all, d->last_error, sizeof(d->last_error));
+			env_scrub(d->last_error, sizeof(d->last_error), d->url);
+			log_debug(NULL, "db_connect_pending reason=\"%s\"", d->last_error);
+			return false;
+		}
+	}
+}
+
 PGconn *
 db_conn(db *d, rpc_status *st)
 {
@@ -155,35 +322,17 @@ db_conn(db *d, rpc_status *st)
 	}
 	if (d->pg != NULL)
 		drop(d);
-	if (!backoff_ready(&d->retry)) {
-		rpc_status_set(st, RPC_UNAVAILABLE, "database unavailable");
-		return NULL;
+	if (d->connecting == NULL) {
+		if (!backoff_ready(&d->retry)) {
+			rpc_status_set(st, RPC_UNAVAILABLE, "database unavailable");
+			return NULL;
+		}
+		backoff_attempt(&d->retry);
+		d->start      = db_hosts_start(&d->hosts);
+		d->tried      = 0;
+		d->reasons[0] = '\0';
 	}
-	/* A bounded connect (2 s per host: a dead one costs that much), and
-	 * statements that cannot outlive any caller's deadline by much. Values
-	 * after dbname override the URL's; NULL ones are ignored. */
-	const char *host, *hostaddr, *port;
-	db_hosts_order(&d->hosts, &host, &hostaddr, &port);
-	const char *keys[]   = {"dbname", "host", "hostaddr", "port", "target_session_attrs", "connect_timeout",
-	      "options", "application_name", NULL};
-	const char *values[] = {d->url, host, hostaddr, port, d->hosts.session_attrs, "2", "-c statement_timeout=5000",
-	    "microservices", NULL};
-	backoff_attempt(&d->retry);
-	d->pg = PQconnectdbParams(keys, values, 1);
-	if (d->pg == NULL || PQstatus(d->pg) != CONNECTION_OK) {
-		/* libpq gives each host's failure on lines of its own: all of
-		 * them, not only the first host's. */
-		char reason[sizeof(d->last_error)];
-		db_error_lines(d->pg != NULL ? PQerrorMessage(d->pg) : "out of memory", reason, sizeof(reason));
-		env_scrub(reason, sizeof(reason), d->url); /* libpq may quote a part of the URL */
-		snprintf(d->last_error, sizeof(d->last_error), "%s", reason);
-		drop(d);
-		/* Once per outage at warn; each retry after it at debug. */
-		if (!d->failing)
-			log_warn(NULL, "db_connect_failed retry_ms=%d reason=\"%s\"", d->retry.current_ms, reason);
-		else
-			log_debug(NULL, "db_connect_failed retry_ms=%d reason=\"%s\"", d->retry.current_ms, reason);
-		d->failing = true;
+	if (!connect_go_on(d)) {
 		rpc_status_set(st, RPC_UNAVAILABLE, "database unavailable");
 		return NULL;
 	}

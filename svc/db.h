@@ -8,6 +8,7 @@
 #include <libpq-fe.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "rpc/status.h"
 
@@ -54,22 +55,34 @@ void db_log_url(const char *variable, const char *url);
  * Returns NULL when out of memory. */
 db *db_new(const char *url);
 
-/* Closes the connection; accepts NULL. */
+/* Closes the connection, and ends a connect under way; accepts NULL. */
 void db_free(db *d);
+
+/* Tells d the deadline of the request it now serves, in ms on
+ * rpc_clock_ms's clock (rpc_call_deadline_ms); 0 for none (start-up, the
+ * outbox relay, the event consumer). Kept until the next call of it: a
+ * worker sets it as each request begins. */
+void db_set_deadline(db *d, int64_t deadline_ms);
 
 /* Returns a live connection, connecting (at most every backoff step) when
  * needed. On failure returns NULL with UNAVAILABLE in st (every host's
- * reason is logged). Borrowed until the next call on d. A connect takes at
- * most 2 s per host of the URL (connect_timeout, which overrides the
- * URL's); libpq tries the hosts in turn and takes the first that accepts
- * writes (target_session_attrs=read-write, given unless a value was chosen:
+ * reason is logged). Borrowed until the next call on d.
+ * A connect is asynchronous (PQconnectStartParams), one host at a time
+ * (db_hosts.h), and never outlives d's deadline (db_set_deadline): each
+ * host has 2 s at most (the URL's connect_timeout is not used), then the
+ * next is tried; a connect not done when the deadline comes is kept, the
+ * call answers UNAVAILABLE at once, and the next call on d goes on with it
+ * (it is never queried before libpq finished it). Without a deadline a
+ * connect takes at most 2 s per host. Only a server that accepts writes is
+ * taken (target_session_attrs=read-write, given unless a value was chosen:
  * a standby promoted meanwhile is found by the next connect, and a
  * read-only server is refused at connect, with libpq's reason),
  * starting, with read-write or primary, at the one that last took a
- * connection of this process (db_hosts.h). A connection the server closed
- * while it was idle is replaced at once, unless it was inside a
- * transaction: then NULL (UNAVAILABLE), since the rest of that transaction
- * must not run on a new connection without it. */
+ * connection of this process (db_hosts.h). Not bounded: a host name's
+ * lookup (libpq resolves it blocking; hostaddr= avoids it). A connection
+ * the server closed while it was idle is replaced at once, unless it was
+ * inside a transaction: then NULL (UNAVAILABLE), since the rest of that
+ * transaction must not run on a new connection without it. */
 PGconn *db_conn(db *d, rpc_status *st);
 
 /* Tells d that a statement failed: if the connection is broken, or its

@@ -54,6 +54,18 @@ split(const char *list, int n)
 	return out;
 }
 
+/* Whether every element of list (n of them, or NULL) is given: libpq
+ * ignores an empty value passed on its own, and would take the whole list
+ * of the URL instead. */
+static bool
+every_given(char **list, int n)
+{
+	for (int i = 0; list != NULL && i < n; i++)
+		if (list[i][0] == '\0')
+			return false;
+	return true;
+}
+
 static void
 free_list(char **list, int n)
 {
@@ -128,7 +140,21 @@ db_hosts_init(db_hosts *h, const char *url)
 	if (hosts_seen == NULL)
 		hosts_seen = default_of(
 		    service, "hostaddr", "PGHOSTADDR", hosts_default, sizeof(hosts_default), ignored, sizeof(ignored));
-	h->hosts   = db_hosts_count(hosts_seen) > 1 ? db_hosts_count(hosts_seen) : 1;
+	h->hosts = db_hosts_count(hosts_seen) > 1 ? db_hosts_count(hosts_seen) : 1;
+	/* The lists libpq will take, each on its own (libpq's
+	 * conninfo_add_defaults): the URL's, else its service's, else the
+	 * environment's, so hosts given another way are tried one at a time
+	 * too. */
+	char host_default[1024], addr_default[1024], port_default[1024];
+	if (host == NULL)
+		host =
+		    default_of(service, "host", "PGHOST", host_default, sizeof(host_default), ignored, sizeof(ignored));
+	if (hostaddr == NULL)
+		hostaddr = default_of(
+		    service, "hostaddr", "PGHOSTADDR", addr_default, sizeof(addr_default), ignored, sizeof(ignored));
+	if (port == NULL)
+		port =
+		    default_of(service, "port", "PGPORT", port_default, sizeof(port_default), ignored, sizeof(ignored));
 	int n_host = db_hosts_count(host), n_addr = db_hosts_count(hostaddr);
 	int n  = n_addr > n_host ? n_addr : n_host;
 	int rc = 0;
@@ -143,6 +169,9 @@ db_hosts_init(db_hosts *h, const char *url)
 		    (db_hosts_count(port) == n && (h->port = split(port, n)) == NULL)) {
 			db_hosts_free(h);
 			rc = -1;
+		} else {
+			h->one_by_one =
+			    every_given(h->host, n) && every_given(h->hostaddr, n) && every_given(h->port, n);
 		}
 	}
 	PQconninfoFree(opts);
@@ -195,6 +224,31 @@ db_hosts_order(db_hosts *h, const char **host, const char **hostaddr, const char
 	*host     = hs;
 	*hostaddr = as;
 	*port     = ps;
+}
+
+int
+db_hosts_entries(const db_hosts *h)
+{
+	return h->one_by_one ? h->n : 1;
+}
+
+int
+db_hosts_start(const db_hosts *h)
+{
+	return h->prefer ? first(h) : 0;
+}
+
+void
+db_hosts_entry(db_hosts *h, int start, int i, const char **host, const char **hostaddr, const char **port)
+{
+	if (!h->one_by_one) {
+		db_hosts_order(h, host, hostaddr, port);
+		return;
+	}
+	int j     = (start + i) % h->n;
+	*host     = h->host != NULL ? h->host[j] : NULL;
+	*hostaddr = h->hostaddr != NULL ? h->hostaddr[j] : NULL;
+	*port     = h->port != NULL ? h->port[j] : NULL;
 }
 
 void

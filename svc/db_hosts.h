@@ -22,7 +22,11 @@
  * them all. With any other value the host that last worked may be the one
  * that cannot take writes (a standby taken while the primary was down), and
  * starting there would keep the service on it after the primary is back:
- * then the written order is kept. */
+ * then the written order is kept.
+ *
+ * One at a time: db.c connects asynchronously (PQconnectStartParams), where
+ * libpq applies no connect_timeout, so it gives libpq one host per connect
+ * and bounds each itself (db_hosts_entry). */
 #ifndef SVC_DB_HOSTS_H
 #define SVC_DB_HOSTS_H
 
@@ -31,13 +35,16 @@
 #include <stdint.h>
 
 typedef struct db_hosts {
-	int n;                     /* hosts in the URL when 2 or more, else 0 */
+	int n;                     /* hosts libpq takes (the URL's, else its service's, else
+	                            * PGHOST's or PGHOSTADDR's) when 2 or more, else 0 */
 	int hosts;                 /* hosts libpq will try: the URL's, else its service's,
 	                            * else PGHOST's (or PGHOSTADDR's); at least 1 */
 	const char *session_attrs; /* "read-write" to give libpq when no value was chosen,
 	                            * else NULL (static) */
 	bool prefer;               /* n >= 2 and only a server that takes writes is taken:
 	                            * start at the host that last worked */
+	bool one_by_one;           /* n >= 2 and each host can be given to libpq on its own
+	                            * (no empty element in host, hostaddr or a port list) */
 	char **host;               /* n elements each ("" when not given), or NULL */
 	char **hostaddr;           /* likewise */
 	char **port;               /* n elements, or NULL when one port (or none) serves all */
@@ -66,7 +73,22 @@ int db_hosts_count(const char *list);
  * next call. One thread per h; the preference is shared atomically. */
 void db_hosts_order(db_hosts *h, const char **host, const char **hostaddr, const char **port);
 
-/* Records which host pg (connected with db_hosts_order's lists) reached, as
+/* The entries a connect goes through, each a connect of its own: n when
+ * one_by_one, else 1 (the whole list, libpq trying its hosts in turn). */
+int db_hosts_entries(const db_hosts *h);
+
+/* The entry a connect starts at: the host that last took a connection
+ * (when prefer), else 0. Read once per connect, so its entries stay in
+ * step while another thread records a success. */
+int db_hosts_start(const db_hosts *h);
+
+/* The host, hostaddr and port values to give libpq after the URL for entry
+ * i (0 .. db_hosts_entries - 1) of a connect that started at start: the
+ * (start + i) % n-th host alone, or, when not one_by_one, db_hosts_order's
+ * lists. NULL: keep the URL's. Borrowed from h until the next call. */
+void db_hosts_entry(db_hosts *h, int start, int i, const char **host, const char **hostaddr, const char **port);
+
+/* Records which host pg (connected with db_hosts_entry's values) reached, as
  * the one to start at next time (only when h->prefer). */
 void db_hosts_connected(db_hosts *h, PGconn *pg);
 

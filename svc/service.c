@@ -64,6 +64,7 @@ svc_main(const svc_declaration *decl, int argc, char **argv)
 		    .service     = decl->service,
 		    .workers     = (int) cfg.workers,
 		    .worker_open = svc_workers_state,
+		    .call_begin  = svc_workers_call_begin,
 		    .arg         = workers,
 		    .tls         = &cfg.tls,
 		    .callers     = callers,

@@ -51,6 +51,17 @@ svc_workers_state(void *workers, int index)
 	return &ws->items[index];
 }
 
+/* Kept back from a call's deadline for the reply: the caller's deadline
+ * began when it sent, ours when the request arrived. */
+#define REPLY_MS 50
+
+void
+svc_workers_call_begin(void *state, const rpc_call *call)
+{
+	svc_worker *w = state;
+	db_set_deadline(w->db, rpc_call_deadline_ms(call) - REPLY_MS);
+}
+
 void
 svc_workers_close(svc_workers *ws)
 {

@@ -9,6 +9,7 @@
 #ifndef SVC_WORKERS_H
 #define SVC_WORKERS_H
 
+#include "rpc/server.h"
 #include "rpc/status.h"
 #include "svc/cache.h"
 #include "svc/db.h"
@@ -40,6 +41,11 @@ rpc_code svc_workers_open(
 /* rpc_server_options.worker_open with arg = the svc_workers: returns the
  * index-th state (made already, so this cannot fail). */
 void *svc_workers_state(void *workers, int index);
+
+/* rpc_server_options.call_begin: the worker's PostgreSQL connects end
+ * before the call's deadline (db_set_deadline), less the time its reply
+ * needs to reach the caller, whose clock started first. */
+void svc_workers_call_begin(void *state, const rpc_call *call);
 
 /* Closes every connection and frees; after rpc_server_close. Accepts NULL. */
 void svc_workers_close(svc_workers *ws);

@@ -349,6 +349,8 @@ serve(worker *w, const nng_msg *request_msg)
 		rpc_status_set(&call->status, RPC_INVALID_ARGUMENT, "malformed %s payload", call->method->input->name);
 		goto reply;
 	}
+	if (srv->opt.call_begin != NULL)
+		srv->opt.call_begin(call->worker_state, call);
 	service->invoke(service, (unsigned) index, input, reply_closure, call);
 	if (!call->replied) {
 		log_error(req->request_id, "rpc_handler_returned_without_reply method=%s", req->method);

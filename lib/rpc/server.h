@@ -33,6 +33,10 @@ typedef struct rpc_server_options {
 	/* Optional: called on each worker's thread before it serves; its result
 	 * is that worker's state, returned by rpc_call_worker_state. */
 	void *(*worker_open)(void *arg, int index);
+	/* Optional: called on the worker's thread as each request begins,
+	 * before its handler, with that worker's state and the call (its
+	 * deadline known): to bound what the state's connections do for it. */
+	void (*call_begin)(void *state, const rpc_call *call);
 	/* Optional: called on the worker's thread after its last request. */
 	void (*worker_close)(void *state);
 	void *arg;

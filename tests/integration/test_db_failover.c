@@ -13,8 +13,10 @@
 #include <fcntl.h>
 #include <libpq-fe.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "rpc/envelope.h" /* rpc_clock_ms */
 #include "svc/db.h"
 
 static char role[64], database[64], hosts[256], role_url[512];
@@ -620,4 +623,235 @@ Test(db_failover, a_failed_connect_reports_every_hosts_reason, .init = setup_and
 		}
 	}
 	cr_assert_eq(gave_up, 2);
+}
+
+/* A host that drops every connection attempt unanswered (a machine gone,
+ * a firewall that drops SYNs): a listener whose backlog is full, so the
+ * kernel ignores further SYNs. *fill holds the connections that filled it. */
+static int
+full_listener(int *port, int fill[8])
+{
+	int fd               = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	cr_assert(fd >= 0 && bind(fd, (struct sockaddr *) &a, sizeof(a)) == 0 && listen(fd, 0) == 0);
+	socklen_t len = sizeof(a);
+	cr_assert_eq(getsockname(fd, (struct sockaddr *) &a, &len), 0);
+	*port = ntohs(a.sin_port);
+	for (int i = 0; i < 8; i++) {
+		fill[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		cr_assert(fill[i] >= 0);
+		connect(fill[i], (struct sockaddr *) &a, sizeof(a));
+		struct pollfd p = {.fd = fill[i], .events = POLLOUT};
+		if (poll(&p, 1, 300) == 0) {
+			/* This one hangs: the backlog is full. */
+			for (int j = i + 1; j < 8; j++)
+				fill[j] = -1;
+			return fd;
+		}
+	}
+	cr_assert_fail("the listen backlog of port %d never filled", *port);
+	return -1;
+}
+
+static void
+close_full_listener(int fd, int fill[8])
+{
+	for (int i = 0; i < 8; i++)
+		if (fill[i] >= 0)
+			close(fill[i]);
+	close(fd);
+}
+
+static int64_t
+now_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t) t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* run on d with a deadline deadline_ms away; *took_ms is how long it took. */
+static rpc_code
+run_within(db *d, const char *sql, ExecStatusType expect, int deadline_ms, int64_t *took_ms, rpc_status *st)
+{
+	db_set_deadline(d, rpc_clock_ms() + deadline_ms);
+	int64_t t0    = now_ms();
+	rpc_code code = run(d, sql, expect, st);
+	*took_ms      = now_ms() - t0;
+	return code;
+}
+
+/* Issue 20, the last finding: a reconnect waited 2 s per silent host
+ * whatever the request's deadline, so the gateway answered 504 instead of
+ * the service's fast 503. Now a connect ends by the caller's deadline
+ * (UNAVAILABLE "database unavailable"), is kept, and the next call goes on
+ * with it, so the silent host is not tried again from its start and the
+ * real server is reached once the silent one had its 2 s. Each silent kind:
+ * one that accepts and never answers, one that never accepts (SYNs
+ * dropped); the hosts in the URL, and in PGHOST/PGPORT. */
+Test(db_failover, a_connect_ends_by_the_callers_deadline_and_the_next_call_goes_on_with_it, .init = setup,
+    .fini = teardown)
+{
+	char host_list[256], port_list[256];
+	host_and_port_lists(host_list, port_list, sizeof(host_list));
+	for (int form = 0; form < 3; form++) {
+		int port, fill[8] = {-1, -1, -1, -1, -1, -1, -1, -1};
+		int fd = form == 1 ? full_listener(&port, fill) : dead_listener(&port);
+		char url[1024];
+		if (form < 2) {
+			snprintf(url, sizeof(url), "postgresql://%s@127.0.0.1:%d,%s/%s", role, port, hosts, database);
+		} else {
+			char env_host[512], env_port[512];
+			snprintf(env_host, sizeof(env_host), "127.0.0.1,%s", host_list);
+			snprintf(env_port, sizeof(env_port), "%d,%s", port, port_list);
+			setenv("PGHOST", env_host, 1);
+			setenv("PGPORT", env_port, 1);
+			snprintf(url, sizeof(url), "postgresql://%s@/%s", role, database);
+		}
+		db *d = db_new(url);
+		rpc_status st;
+		int64_t took;
+		cr_assert_eq(run_within(d, "SELECT 1", PGRES_TUPLES_OK, 1000, &took, &st), RPC_UNAVAILABLE,
+		    "form %d: %s", form, st.message);
+		cr_assert_str_eq(st.message, "database unavailable");
+		cr_assert_lt(
+		    took, 2000, "form %d: the call took %lld ms with a 1000 ms deadline", form, (long long) took);
+		cr_assert_geq(
+		    took, 900, "form %d: the call ended before its deadline (%lld ms)", form, (long long) took);
+		cr_assert_not(db_connected(d), "form %d: a connect under way reads as connected", form);
+		cr_assert_not_null(strstr(db_last_error(d), "no answer yet"), "form %d: %s", form, db_last_error(d));
+		db_rollback(d); /* nothing to roll back: the connect under way is not queried */
+		cr_log_info("form %d: the first call took %lld ms", form, (long long) took);
+		/* Once the silent host had its 2 s, the next call goes on to the
+		 * real server, within its deadline. */
+		sleep_ms(1200);
+		cr_assert_eq(run_within(d, "INSERT INTO t VALUES (1)", PGRES_COMMAND_OK, 1000, &took, &st), RPC_OK,
+		    "form %d: %s (%s)", form, st.message, db_last_error(d));
+		cr_assert_lt(took, 1000, "form %d: %lld ms", form, (long long) took);
+		cr_log_info("form %d: the second call took %lld ms", form, (long long) took);
+		if (form != 1)
+			cr_assert_eq(reached(fd), 1, "form %d: the silent host was tried again from its start", form);
+		/* The host that worked is where the next connect starts. */
+		db *b = db_new(url);
+		cr_assert_eq(run_within(b, "SELECT 1", PGRES_TUPLES_OK, 1000, &took, &st), RPC_OK, "form %d: %s", form,
+		    st.message);
+		cr_assert_lt(took, 1000, "form %d: %lld ms", form, (long long) took);
+		if (form != 1)
+			cr_assert_eq(reached(fd), 0, "form %d", form);
+		db_free(b);
+		db_free(d);
+		unsetenv("PGHOST");
+		unsetenv("PGPORT");
+		if (form == 1)
+			close_full_listener(fd, fill);
+		else
+			close(fd);
+		cr_assert_eq(rows_in_t(), form + 1);
+	}
+}
+
+/* Every host silent: each call ends by its deadline, whatever the hosts'
+ * 2 s each; once each host had its 2 s the connect fails with every host's
+ * reason (timeout expired), and the backoff answers at once meanwhile. A
+ * handle freed with a connect under way frees it (LSan in the ASan build). */
+Test(db_failover, with_every_host_silent_each_call_ends_by_its_deadline, .init = setup, .fini = teardown)
+{
+	int port_a, port_b, fill[8] = {-1, -1, -1, -1, -1, -1, -1, -1};
+	int a = dead_listener(&port_a), b = full_listener(&port_b, fill);
+	char url[1024];
+	snprintf(url, sizeof(url), "postgresql://%s@127.0.0.1:%d,127.0.0.1:%d/%s", role, port_a, port_b, database);
+	db *d = db_new(url);
+	rpc_status st;
+	int64_t took, total = 0;
+	bool failed           = false;
+	const int deadlines[] = {300, 1000, 700, 50};
+	for (int i = 0; i < 12 && !failed; i++) {
+		int deadline = i < 4 ? deadlines[i] : 1000;
+		cr_assert_eq(run_within(d, "SELECT 1", PGRES_TUPLES_OK, deadline, &took, &st), RPC_UNAVAILABLE, "%s",
+		    st.message);
+		cr_assert_lt(
+		    took, deadline + 500, "call %d took %lld ms with a %d ms deadline", i, (long long) took, deadline);
+		cr_log_info(
+		    "call %d: deadline %d ms, took %lld ms: %s", i, deadline, (long long) took, db_last_error(d));
+		total += took;
+		failed = strstr(db_last_error(d), "no answer yet") == NULL;
+	}
+	/* Both hosts had their 2 s (no less), then the connect failed with
+	 * both reasons. */
+	cr_assert(failed, "%s", db_last_error(d));
+	cr_assert_geq(total, 3500);
+	char port_a_text[32], port_b_text[32];
+	snprintf(port_a_text, sizeof(port_a_text), "port %d failed: timeout expired", port_a);
+	snprintf(port_b_text, sizeof(port_b_text), "port %d failed: timeout expired", port_b);
+	cr_assert_not_null(strstr(db_last_error(d), port_a_text), "%s", db_last_error(d));
+	cr_assert_not_null(strstr(db_last_error(d), port_b_text), "%s", db_last_error(d));
+	/* The backoff answers at once. */
+	cr_assert_eq(run_within(d, "SELECT 1", PGRES_TUPLES_OK, 1000, &took, &st), RPC_UNAVAILABLE, "%s", st.message);
+	cr_assert_lt(took, 500, "%lld ms", (long long) took);
+	cr_assert_eq(reached(a), 1, "the accepting host was connected to again before its 2 s");
+	db_free(d);
+	/* Freed with a connect under way. */
+	d = db_new(url);
+	cr_assert_eq(run_within(d, "SELECT 1", PGRES_TUPLES_OK, 100, &took, &st), RPC_UNAVAILABLE, "%s", st.message);
+	cr_assert_not_null(strstr(db_last_error(d), "no answer yet"), "%s", db_last_error(d));
+	db_free(d);
+	close(a);
+	close_full_listener(b, fill);
+}
+
+/* A server that answers a byte at a time: after the startup packet, the
+ * head of an authentication request 1000 bytes long, then one byte of it
+ * every 100 ms for 4 s. Each byte wakes the connect; none completes it. */
+static void *
+trickle(void *arg)
+{
+	int fd = *(int *) arg, c = accept(fd, NULL, NULL);
+	if (c < 0)
+		return NULL;
+	char buf[512];
+	if (read(c, buf, sizeof(buf)) <= 0) { /* the startup packet */
+		close(c);
+		return NULL;
+	}
+	const unsigned char head[] = {'R', 0, 0, 0x03, 0xe8};
+	for (size_t i = 0; i < 40 + sizeof(head); i++) {
+		/* MSG_NOSIGNAL: the client may have hung up. */
+		if (send(c, i < sizeof(head) ? &head[i] : (const unsigned char *) "x", 1, MSG_NOSIGNAL) != 1)
+			break;
+		sleep_ms(100);
+	}
+	close(c);
+	return NULL;
+}
+
+/* The bounds hold for a server that keeps the connect busy: the deadline,
+ * and a host's 2 s without one. */
+Test(db_failover, a_server_answering_a_byte_at_a_time_does_not_hold_a_call_past_its_bounds, .init = setup,
+    .fini = teardown)
+{
+	int port, fd = dead_listener(&port);
+	fcntl(fd, F_SETFL, 0); /* the thread waits in accept */
+	pthread_t t;
+	cr_assert_eq(pthread_create(&t, NULL, trickle, &fd), 0);
+	char url[600];
+	snprintf(url, sizeof(url), "postgresql://%s@127.0.0.1:%d/%s?sslmode=disable&gssencmode=disable", role, port,
+	    database);
+	db *d = db_new(url);
+	rpc_status st;
+	int64_t took;
+	cr_assert_eq(run_within(d, "SELECT 1", PGRES_TUPLES_OK, 1000, &took, &st), RPC_UNAVAILABLE, "%s", st.message);
+	cr_assert_lt(took, 1500, "the call took %lld ms with a 1000 ms deadline", (long long) took);
+	cr_log_info("first call %lld ms: %s", (long long) took, db_last_error(d));
+	cr_assert_not_null(strstr(db_last_error(d), "no answer yet"), "%s", db_last_error(d));
+	/* No deadline: the host's 2 s end it (the server goes on for 4 s). */
+	db_set_deadline(d, 0);
+	int64_t t0 = now_ms();
+	cr_assert_eq(run(d, "SELECT 1", PGRES_TUPLES_OK, &st), RPC_UNAVAILABLE, "%s", st.message);
+	took = now_ms() - t0;
+	cr_assert_lt(took, 1500, "the host's 2 s ended %lld ms after the first call", (long long) took);
+	cr_assert_not_null(strstr(db_last_error(d), "timeout expired"), "%s", db_last_error(d));
+	cr_log_info("byte at a time: ended by the deadline, then by the host's 2 s %lld ms later", (long long) took);
+	db_free(d);
+	pthread_join(t, NULL);
+	close(fd);
 }

@@ -12,6 +12,17 @@ sleep_ms(uint32_t ms)
 	nanosleep(&ts, NULL);
 }
 
+/* The deadline call_begin saw on this worker's thread for the call being
+ * served; 0 once a handler read it. */
+static _Thread_local int64_t begun_deadline_ms;
+
+static void
+call_begin(void *state, const rpc_call *call)
+{
+	(void) state;
+	begun_deadline_ms = rpc_call_deadline_ms(call);
+}
+
 static void
 test_echo(Rpctest__TestService_Service *svc, const Rpctest__EchoRequest *in, Rpctest__EchoReply_Closure done,
     void *closure_data)
@@ -19,14 +30,16 @@ test_echo(Rpctest__TestService_Service *svc, const Rpctest__EchoRequest *in, Rpc
 	rpc_call *call = closure_data;
 	if (in->sleep_ms > 0)
 		sleep_ms(in->sleep_ms);
-	Rpctest__EchoReply out = RPCTEST__ECHO_REPLY__INIT;
-	out.text               = in->text;
-	out.number             = in->number;
-	out.request_id         = (char *) rpc_call_request_id(call);
-	out.remaining_ms       = rpc_call_remaining_ms(call);
-	out.worker             = (int32_t) (intptr_t) rpc_call_worker_state(call);
-	const char *md         = in->metadata_key[0] != '\0' ? rpc_call_metadata(call, in->metadata_key) : NULL;
-	out.metadata_value     = (char *) (md != NULL ? md : "");
+	Rpctest__EchoReply out      = RPCTEST__ECHO_REPLY__INIT;
+	out.text                    = in->text;
+	out.number                  = in->number;
+	out.request_id              = (char *) rpc_call_request_id(call);
+	out.remaining_ms            = rpc_call_remaining_ms(call);
+	out.worker                  = (int32_t) (intptr_t) rpc_call_worker_state(call);
+	out.begun_with_its_deadline = begun_deadline_ms != 0 && begun_deadline_ms == rpc_call_deadline_ms(call);
+	begun_deadline_ms           = 0;
+	const char *md              = in->metadata_key[0] != '\0' ? rpc_call_metadata(call, in->metadata_key) : NULL;
+	out.metadata_value          = (char *) (md != NULL ? md : "");
 	done(&out, closure_data);
 }
 
@@ -76,6 +89,7 @@ test_service_open_tls(rpc_server **out, const char *url, int workers, const rpc_
 	    .service     = &test_service.base,
 	    .workers     = workers,
 	    .worker_open = worker_index,
+	    .call_begin  = call_begin,
 	    .tls         = tls,
 	};
 	return rpc_server_open(out, &opt, st);

@@ -105,6 +105,9 @@ Test(rpc, request_id_deadline_and_metadata_arrive_at_the_handler, .timeout = 20)
 	cr_assert_str_eq(out->metadata_value, "k-123");
 	cr_assert(out->remaining_ms > 0 && out->remaining_ms <= 1500,
 	    "remaining %lld ms should be within the 1500 ms deadline", (long long) out->remaining_ms);
+	/* call_begin ran first, on the worker's thread, with the deadline
+	 * (what bounds a service's database connects: svc/workers.h). */
+	cr_assert(out->begun_with_its_deadline, "call_begin did not see this call's deadline");
 	rpctest__echo_reply__free_unpacked(out, NULL);
 	rpc_client_close(c);
 	rpc_server_close(srv);

@@ -1,0 +1,142 @@
+/* gateway -> user-svc whose USER_DB_URL names a silent host first (it
+ * accepts connections and never answers, as a hung machine) and the real
+ * PostgreSQL second (issue 20, last finding): a reconnect waited 2 s on the
+ * silent host whatever the request's deadline, so the gateway answered 504.
+ * Now each request ends by its deadline with the service's 503 "database
+ * unavailable" while the connect goes on, and once the silent host had its
+ * 2 s the next request reaches the real server. target_session_attrs=any
+ * keeps the written order (with read-write, connects would start at the
+ * host start-up reached: db_hosts.h), so the worker's first connect meets
+ * the silent host as after a failover. */
+#include <criterion/criterion.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "http_client.h"
+#include "procs.h"
+#include "service_urls.h"
+#include "test_tls.h"
+
+#define DEADLINE_MS 1000
+
+static pid_t user_pid = -1, gateway_pid = -1;
+static char log_path[128];
+static bool passed; /* user-svc's log is kept when not */
+
+static void
+teardown(void)
+{
+	if (gateway_pid > 0)
+		procs_stop(gateway_pid, 5000);
+	if (user_pid > 0)
+		procs_stop(user_pid, 5000);
+	if (passed)
+		unlink(log_path);
+}
+
+static void
+sleep_ms(long ms)
+{
+	nanosleep(&(struct timespec){.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L}, NULL);
+}
+
+/* USER_DB_URL with 127.0.0.1:port inserted as its first host. */
+static void
+silent_first(char *out, size_t len, int port)
+{
+	const char *url = getenv("USER_DB_URL");
+	cr_assert_not_null(url, "USER_DB_URL is not set: run the tests with scripts/test");
+	const char *at = strchr(url, '@');
+	cr_assert_not_null(at, "USER_DB_URL=%s: expected postgresql://USER@HOSTS/DB", url);
+	cr_assert_null(strstr(url, "target_session_attrs"), "USER_DB_URL=%s chooses target_session_attrs", url);
+	snprintf(out, len, "USER_DB_URL=%.*s127.0.0.1:%d,%s%ctarget_session_attrs=any", (int) (at + 1 - url), url, port,
+	    at + 1, strchr(url, '?') != NULL ? '&' : '?');
+}
+
+Test(db_silent, requests_end_503_by_their_deadline_while_a_connect_waits_on_a_silent_host, .fini = teardown,
+    .timeout = 120)
+{
+	int silent = procs_silent_port();
+	cr_assert_gt(silent, 0);
+	static char db_url[700], user_url[200], gw_user[200], port_env[48], timeout_env[48];
+	silent_first(db_url, sizeof(db_url), silent);
+	service_urls_set_all("db-silent");
+	snprintf(user_url, sizeof(user_url), "USER_SVC_URL=%s", getenv("USER_SVC_URL"));
+	snprintf(gw_user, sizeof(gw_user), "%s", user_url);
+	int port = procs_free_port();
+	snprintf(port_env, sizeof(port_env), "GATEWAY_PORTS=%d", port);
+	snprintf(timeout_env, sizeof(timeout_env), "RPC_TIMEOUT_MS=%d", DEADLINE_MS);
+	snprintf(log_path, sizeof(log_path), "/tmp/db-silent-%d-user-svc.log", (int) getpid());
+	static char user_tls[4][320], gw_tls[4][320];
+	size_t n_user          = test_tls_role_env("user-svc", 1, user_tls);
+	size_t n_gw            = test_tls_role_env("gateway", 0, gw_tls);
+	const char *user_env[] = {
+	    user_url, db_url, "WORKERS=1", n_user ? user_tls[0] : NULL, user_tls[1], user_tls[2], user_tls[3], NULL};
+	const char *gw_env[] = {port_env, gw_user, timeout_env, "GATEWAY_BIND=127.0.0.1", "LOG_LEVEL=warn",
+	    n_gw ? gw_tls[0] : NULL, gw_tls[1], gw_tls[2], NULL};
+	user_pid             = procs_start(USER_SVC_BIN, user_env, log_path);
+	gateway_pid          = procs_start(GATEWAY_BIN, gw_env, NULL);
+	cr_assert(user_pid > 0 && gateway_pid > 0);
+	char base[64], healthz[96];
+	snprintf(base, sizeof(base), "http://127.0.0.1:%d", port);
+	snprintf(healthz, sizeof(healthz), "%s/healthz", base);
+	cr_assert_eq(procs_wait_http(healthz, 10000), 0, "the gateway did not answer %s", healthz);
+
+	/* GET /users/ID (an id no one has, nor the cache: each read asks
+	 * PostgreSQL) until the database answers (404): before
+	 * user-svc listens the gateway answers 503 itself; then each request
+	 * the worker's connect is not done for, 503 from the service, by the
+	 * deadline. Never 504. */
+	char path[128];
+	snprintf(path, sizeof(path), "%s/users/%d", base, 2000000000 - (int) getpid());
+	int unavailable = 0, requests = 0;
+	double slowest = 0;
+	long status    = 0;
+	for (int i = 0; i < 300 && status != 404; i++) {
+		http_response r;
+		status = http_request("GET", path, NULL, NULL, &r);
+		cr_assert(
+		    status == 503 || status == 404, "request %d: %ld %s", i, status, r.body != NULL ? r.body : "");
+		if (status == 503 && strstr(r.body, "database unavailable") != NULL) {
+			unavailable++;
+			slowest = r.seconds > slowest ? r.seconds : slowest;
+		}
+		cr_assert_lt(r.seconds, DEADLINE_MS / 1000.0 + 0.5, "request %d took %.3f s", i, r.seconds);
+		requests++;
+		cr_log_info("request %d: %ld after %.3f s: %s", i, status, r.seconds, r.body != NULL ? r.body : "");
+		http_response_free(&r);
+		sleep_ms(100);
+	}
+	cr_assert_eq(status, 404, "the database was never reached (%ld)", status);
+	cr_assert_geq(unavailable, 1, "no request met the connect under way: the test proves nothing");
+	cr_log_info("%d requests, %d answered 503 by user-svc (slowest %.3f s), then %ld", requests, unavailable,
+	    slowest, status);
+
+	/* Connected: a user created is read back. */
+	char body[256], email[96];
+	snprintf(email, sizeof(email), "db-silent-%ld-%d@example.com", (long) time(NULL), (int) getpid());
+	snprintf(body, sizeof(body), "{\"name\":\"Silent host\",\"email\":\"%s\"}", email);
+	static const char *const json_headers[] = {"Content-Type: application/json", NULL};
+	char users[96];
+	snprintf(users, sizeof(users), "%s/users", base);
+	http_response r;
+	cr_assert_eq(http_request("POST", users, json_headers, body, &r), 201, "%s", r.body);
+	long long id = json_integer_value(json_object_get(r.json, "id"));
+	http_response_free(&r);
+	snprintf(path, sizeof(path), "%s/users/%lld", base, id);
+	cr_assert_eq(http_request("GET", path, NULL, NULL, &r), 200, "%s", r.body);
+	http_response_free(&r);
+
+	int st      = procs_stop(gateway_pid, 5000);
+	gateway_pid = -1;
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the gateway ended with status %d", st);
+	st       = procs_stop(user_pid, 5000);
+	user_pid = -1;
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "user-svc ended with status %d (see %s)", st, log_path);
+	passed = true;
+}
