@@ -11,14 +11,24 @@
 
 static json_t *message_ref(const ProtobufCMessageDescriptor *desc, json_t *schemas);
 
-/* The first piece the document lost, or NULL. jansson's json_pack answers
+/* The name of the first piece the document lost. jansson's json_pack answers
  * NULL for text that is not UTF-8 (or no memory), and json_object_set_new
  * and json_array_append_new then drop the key without a word: every
  * insertion goes through put() or append(), and one lost piece fails the
  * whole document, so the gateway refuses to start rather than serve an
  * /openapi.json without the operation. Thread-local: servers may be created
- * in several threads (the tests). */
-static _Thread_local const char *lost;
+ * in several threads (the tests). A copy, "" when nothing was lost: keys
+ * are often the caller's stack buffers (a status, a path), gone by the time
+ * the message is written (gcc 14's -Wdangling-pointer, in the Release build
+ * of the Debian 13 images, saw that). */
+static _Thread_local char lost[64];
+
+static void
+note_lost(const char *what)
+{
+	if (lost[0] == '\0')
+		snprintf(lost, sizeof(lost), "%s", what);
+}
 
 static void
 put(json_t *object, const char *key, json_t *value)
@@ -27,8 +37,7 @@ put(json_t *object, const char *key, json_t *value)
 	if (value == NULL || object == NULL || json_object_set_new(object, key, value) != 0) {
 		if (object == NULL)
 			json_decref(value);
-		if (lost == NULL)
-			lost = key;
+		note_lost(key);
 	}
 }
 
@@ -38,8 +47,7 @@ append(json_t *array, json_t *value)
 	if (value == NULL || array == NULL || json_array_append_new(array, value) != 0) {
 		if (array == NULL)
 			json_decref(value);
-		if (lost == NULL)
-			lost = "an array item";
+		note_lost("an array item");
 	}
 }
 
@@ -248,7 +256,7 @@ operation(const route *r, json_t *schemas, json_t *params)
 char *
 openapi_document(char *why, size_t why_len)
 {
-	lost            = NULL;
+	lost[0]         = '\0';
 	json_t *schemas = json_object();
 	put(schemas, "Error",
 	    json_pack("{s:s,s:[sssss],s:{s:{s:s},s:{s:s},s:{s:s},s:{s:[{s:s},{s:s,s:{s:s}}]},s:{s:s}}}", "type",
@@ -283,7 +291,7 @@ openapi_document(char *why, size_t why_len)
 			put(item, "head", head_operation(op));
 		put(item, method, op);
 		json_decref(params);
-		if (lost != NULL) {
+		if (lost[0] != '\0') {
 			snprintf(why, why_len,
 			    "the OpenAPI document cannot hold route %s %s: its '%s' could not be built (text that is "
 			    "not "
@@ -300,10 +308,10 @@ openapi_document(char *why, size_t why_len)
 	    "REST in front of protobuf services over nng. Every error has the Error shape; every response "
 	    "carries X-Request-Id.",
 	    "paths", paths, "components", "schemas", schemas);
-	char *text  = doc != NULL && lost == NULL ? json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
+	char *text  = doc != NULL && lost[0] == '\0' ? json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
 	json_decref(doc);
 	if (text == NULL)
 		snprintf(why, why_len, "the OpenAPI document could not be built (%s; no memory?)",
-		    lost != NULL ? lost : "its text");
+		    lost[0] != '\0' ? lost : "its text");
 	return text;
 }

@@ -3,8 +3,10 @@
 # system built and started by Debian's docker-compose 1.29 in Podman 4.3,
 # through Podman's Docker-compatible API socket, from compose/Dockerfile and
 # compose/docker-compose.yml as they are. What cannot exist here is made:
-#   - debian:bookworm and debian:bookworm-slim: a debootstrap minbase root
-#     (tests/images/minbase.sh, cached with the images test's), imported;
+#   - the debian images the Dockerfiles start FROM (ours: trixie and
+#     trixie-slim; the stand-ins': bookworm-slim): a debootstrap minbase root
+#     of each suite (tests/images/minbase.sh, cached with the images test's),
+#     imported and tagged with each name the FROM lines use;
 #   - postgres:15, redis:7, rabbitmq:3-management: no registry is reachable,
 #     so stand-ins are built from Debian's packages under those names
 #     (tests/compose/standins/, README.md there says what they reproduce);
@@ -13,8 +15,9 @@
 #     each container's own interval; `depends_on: service_healthy` then
 #     works as written.
 # Then: the README's requests to the published ports, order-svc's
-# user_created lines, every container healthy, the project's containers
-# running as app (uid and gid 10001); `docker-compose restart` of user-svc,
+# user_created lines, every container healthy and on the Debian release its
+# Dockerfile's FROM names, the project's containers running as app (uid and
+# gid 10001); `docker-compose restart` of user-svc,
 # then of rabbitmq, with users created around each: every event logged once;
 # `down` and `up` keep the data and the broker's queue; every container
 # stops on its stop signal (exit 0).
@@ -73,7 +76,33 @@ for t in podman runc docker-compose debootstrap curl flock; do
 	command -v "$t" >/dev/null || fail "$t is missing (scripts/bootstrap engine test)"
 done
 mirror=${IMAGES_MIRROR:-http://deb.debian.org/debian}
-mirror_reachable() { curl -sf --max-time 15 -o /dev/null "$mirror/dists/bookworm/Release"; }
+# shellcheck source=tests/images/minbase.sh
+. "$src/tests/images/minbase.sh"
+
+# The debian images each Dockerfile built here starts FROM, by suite:
+# compose/Dockerfile's, and the stand-ins' (tests/compose/standins/*/:
+# bookworm, whose packages are the major versions the compose file's images
+# name, PostgreSQL 15, Redis 7, RabbitMQ 3; trixie has 17, 8 and 4). A FROM naming neither
+# a stage nor a debian image is an image nothing here can provide.
+declare -A tags_of     # suite -> the debian:TAG names the FROM lines use
+declare -A suite_of_df # Dockerfile -> the suite of its runtime image
+for df in "$src/compose/Dockerfile" "$src"/tests/compose/standins/*/Dockerfile; do
+	while read -r image as stage; do
+		if suite=$(minbase_suite_of "$image"); then
+			[[ " ${tags_of[$suite]:-} " == *" $image "* ]] || tags_of[$suite]+=" $image"
+			# compose/Dockerfile's images are FROM its runtime stage.
+			{ [ "${as,,}" = as ] && [ "$stage" != runtime ]; } || suite_of_df[$df]=$suite
+		elif [[ $image == *:* || $image == */* ]]; then
+			fail "$df: FROM $image, which no minbase root provides (tests/images/minbase.sh: debian:bookworm, debian:trixie)"
+		fi
+	done < <(sed -n 's/^FROM[[:space:]]\{1,\}//p' "$df")
+	[ -n "${suite_of_df[$df]:-}" ] || fail "$df: no FROM of a debian image for its runtime image"
+done
+suites=("${!tags_of[@]}")
+mirror_reachable() {
+	local s
+	for s in "${suites[@]}"; do curl -sf --max-time 15 -o /dev/null "$mirror/dists/$s/Release" || return 1; done
+}
 
 # The published ports and the project name are the compose file's, fixed:
 # one run at a time on this machine, whichever checkout it comes from.
@@ -211,23 +240,28 @@ remove_project # a run killed with SIGKILL leaves them behind
 
 # ---------------------------------------------------------------- base images
 
-# debian:bookworm and debian:bookworm-slim: the minbase root, imported with
-# the official images' configuration (CMD bash, Docker's default PATH).
-# shellcheck source=tests/images/minbase.sh
-. "$src/tests/images/minbase.sh"
-base=localhost/compose-live/minbase:$(minbase_key)
+# Each suite's minbase root, imported with the official images'
+# configuration (CMD bash, Docker's default PATH), then tagged with the
+# names the FROM lines use (debian:trixie and debian:trixie-slim are one
+# root, as debian:bookworm and bookworm-slim are).
 t0=$SECONDS
-if ! podman image exists "$base"; then
-	if [ ! -f "$minbase_cache/minbase-$(minbase_key).tar" ]; then
-		log "debootstrap --variant=minbase bookworm from $mirror (cold cache)"
-		mirror_reachable || skip "no cached Debian root and $mirror cannot be reached: the first run needs Debian's mirror"
+for suite in "${suites[@]}"; do
+	base=localhost/compose-live/minbase:$(minbase_key "$suite")
+	if ! podman image exists "$base"; then
+		if [ ! -f "$minbase_cache/minbase-$(minbase_key "$suite").tar" ]; then
+			log "debootstrap --variant=minbase $suite from $mirror (cold cache)"
+			mirror_reachable || skip "no cached Debian $suite root and $mirror cannot be reached: the first run needs Debian's mirror"
+		fi
+		tarball=$(minbase_tar "$minbase_cache" "$work/debootstrap-$suite.log" "$suite") ||
+			fail "debootstrap $suite failed (log: $work/debootstrap-$suite.log)"
+		podman import --change 'CMD ["bash"]' \
+			--change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+			"$tarball" "$base" >"$work/import-$suite.log" 2>&1 || fail "podman import failed (log: $work/import-$suite.log)"
 	fi
-	tarball=$(minbase_tar "$minbase_cache" "$work/debootstrap.log") || fail "debootstrap failed (log: $work/debootstrap.log)"
-	podman import --change 'CMD ["bash"]' \
-		--change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
-		"$tarball" "$base" >"$work/import.log" 2>&1 || fail "podman import failed (log: $work/import.log)"
-fi
-podman tag "$base" docker.io/library/debian:bookworm docker.io/library/debian:bookworm-slim
+	read -r -a tags <<<"${tags_of[$suite]}"
+	podman tag "$base" "${tags[@]/#/docker.io/library/}"
+	log "base image $base ($suite):${tags_of[$suite]}"
+done
 t_base=$((SECONDS - t0))
 
 # ---------------------------------------------------------------- stand-ins
@@ -254,7 +288,7 @@ for s in postgres redis rabbitmq; do
 		-t "docker.io/library/$image" "$src/tests/compose/standins/$s"
 done
 t_standins=$((SECONDS - t0))
-log "base image ${t_base} s, stand-ins built in ${t_standins} s"
+log "base images ${t_base} s, stand-ins built in ${t_standins} s"
 
 # ---------------------------------------------------------------- health checks
 
@@ -450,6 +484,20 @@ grep -q ' info  order-svc user_created id=1 email=john@example.com event=' <<<"$
 # container's first process.
 for s in "${services[@]}"; do [ "$(health "$s")" = healthy ] || fail "$s is $(health "$s")"; done
 pass "all ${#services[@]} containers healthy"
+# Each container on the Debian release of its Dockerfile's FROM: a tag
+# given the wrong root would show here.
+releases=""
+for s in "${services[@]}"; do
+	case " ${ours[*]} " in
+	*" $s "*) df=$src/compose/Dockerfile ;;
+	*) df=$src/tests/compose/standins/$s/Dockerfile ;;
+	esac
+	got=$(podman exec "$(container "$s")" sh -c '. /etc/os-release && echo "$VERSION_CODENAME"') ||
+		fail "$s: cannot read /etc/os-release"
+	[ "$got" = "${suite_of_df[$df]}" ] || fail "$s runs on Debian $got, but ${df#"$src"/} starts FROM ${suite_of_df[$df]}"
+	releases+=" $s=$got"
+done
+pass "each container on its Dockerfile's Debian:$releases"
 for s in "${ours[@]}"; do
 	c=$(container "$s")
 	pid=$(podman inspect --format '{{.State.Pid}}' "$c")

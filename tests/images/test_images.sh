@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # The container images without a Docker engine (ctest -L images).
-# Plays compose/Dockerfile's "build" and "runtime" stages in Debian 12 roots
-# made with debootstrap: COPY, WORKDIR, ENV and USER are emulated, and every
-# RUN line runs verbatim in a chroot, as `docker build` would run it. Then:
+# Plays compose/Dockerfile's "build" and "runtime" stages in Debian roots
+# made with debootstrap, of the suite each stage's FROM names (debian:trixie
+# and trixie-slim: Debian 13; bookworm: 12): COPY, WORKDIR, ENV and USER are
+# emulated, and every RUN line runs verbatim in a chroot, as `docker build`
+# would run it. Then:
 #   - the binaries built in the build root answer --help there;
 #   - in the runtime root, which has only what the runtime stage installed,
 #     ldd finds every library of every binary, and each image's entrypoint
 #     answers --help as the image's user with the image's ENV.
-# Both debian:bookworm and debian:bookworm-slim are modelled by a minbase
-# root (the official images are built as minbase too).
+# An official debian image and its -slim variant are both modelled by a
+# minbase root of their suite (the official images are built as minbase
+# too); a FROM of any other image is refused.
 #
 # Usage: test_images.sh SOURCE-DIR WORK-DIR      (as root)
 # WORK-DIR/cache keeps the minbase root and each stage's package layer as
@@ -32,7 +35,6 @@ if [ -z "${IMAGES_UNDER_TIMEOUT:-}" ]; then
 fi
 
 mirror=${IMAGES_MIRROR:-http://deb.debian.org/debian}
-suite=bookworm
 dockerfile=$src/compose/Dockerfile
 cache=$work/cache
 roots=$work/roots
@@ -134,17 +136,20 @@ in_root() {
 
 # ---------------------------------------------------------------- base root
 
-# The minbase root (tests/images/minbase.sh, shared with the compose-live test).
+# The minbase roots (tests/images/minbase.sh, shared with the compose-live
+# test), one per suite the Dockerfile's FROM lines name.
 # shellcheck source=tests/images/minbase.sh
 . "$src/tests/images/minbase.sh"
-base_key=$(minbase_key)
-base_tar=$cache/minbase-$base_key.tar
+
+# base_tar SUITE: where SUITE's minbase root is cached.
+base_tar() { echo "$cache/minbase-$(minbase_key "$1").tar"; }
 
 make_base() {
-	local t0=$SECONDS
+	local suite=$1 t0=$SECONDS
 	log "debootstrap --variant=minbase $suite from $mirror (cold cache)"
-	minbase_tar "$cache" "$work/debootstrap.log" >/dev/null || fail "debootstrap failed (log: $work/debootstrap.log)"
-	log "minbase root made in $((SECONDS - t0)) s"
+	minbase_tar "$cache" "$work/debootstrap-$suite.log" "$suite" >/dev/null ||
+		fail "debootstrap $suite failed (log: $work/debootstrap-$suite.log)"
+	log "minbase root of $suite made in $((SECONDS - t0)) s"
 }
 
 # ---------------------------------------------------------------- Dockerfile
@@ -242,27 +247,29 @@ is_package_layer() { [[ $1 == RUN* && $1 == *scripts/bootstrap* ]]; }
 # play_stage NAME: make roots/NAME by playing stage NAME. A stage FROM
 # another stage is played into that stage's root (the images only add a
 # file each). What lives in the image config rather than in files is kept
-# per stage: WORKDIR, ENV, USER and ENTRYPOINT.
-declare -A stage_wd stage_env stage_user stage_entry
+# per stage: WORKDIR, ENV, USER and ENTRYPOINT; and the suite of its root.
+declare -A stage_wd stage_env stage_user stage_entry stage_suite
 play_stage() {
-	local name=$1 base root key i l start=0 wd=/ user="" t0
+	local name=$1 base root key i l start=0 wd=/ user="" t0 suite
 	local -a ins keys env=()
-	base=$(stage_base "$name")
+	base=$(stage_base "$name") || exit 1
 	mapfile -t ins < <(stage_lines "$name")
-	case "$base" in
-	debian:bookworm | debian:bookworm-slim | debian:12 | debian:12-slim)
+	if suite=$(minbase_suite_of "$base"); then
+		# The suite is in the key (minbase_key), so a layer cached for
+		# another FROM is never reused.
 		root=$roots/$name
-		key=$base_key
-		;;
-	*)
+		key=$(minbase_key "$suite")
+	else
+		[[ $base != *:* ]] || fail "stage $name: FROM $base, an image no minbase root models (debian:bookworm, debian:trixie, -slim)"
 		root=$roots/$base
 		[ -d "$root" ] || fail "stage $name: base stage $base not played"
 		key=""
 		wd=${stage_wd[$base]}
 		user=${stage_user[$base]}
 		read -r -a env <<<"${stage_env[$base]}"
-		;;
-	esac
+		suite=${stage_suite[$base]}
+	fi
+	stage_suite[$name]=$suite
 	# 1. Each instruction's layer key: the previous key, the instruction and
 	#    what it copies, as Docker's cache decides.
 	for i in "${!ins[@]}"; do
@@ -282,8 +289,8 @@ play_stage() {
 			fi
 		done
 		if [ "$start" -eq 0 ]; then
-			[ -f "$base_tar" ] || make_base
-			tar --numeric-owner -C "$root" -xf "$base_tar"
+			[ -f "$(base_tar "$suite")" ] || make_base "$suite"
+			tar --numeric-owner -C "$root" -xf "$(base_tar "$suite")"
 		fi
 	fi
 	# 3. Play the rest. WORKDIR, ENV and USER are replayed from the start
@@ -329,6 +336,7 @@ play_stage() {
 
 # 1. The build stage: packages of the "build" role, then scripts/build-release.
 play_stage build
+log "build stage: FROM $(stage_base build), Debian $(cat "$roots/build/etc/debian_version"), $(in_root "$roots/build" -- gcc --version | sed -n 1p)"
 mapfile -t built < <(cd "$roots/build/out/bin" && ls)
 [ ${#built[@]} -gt 0 ] || fail "the build stage made no binaries in /out/bin"
 log "built: ${built[*]}"
@@ -337,8 +345,8 @@ for b in "${built[@]}"; do
 done
 
 # 2. The runtime stage: packages of the "runtime" role only.
-du_before=$(tar -tvf "$base_tar" | awk '{s += $3} END {print int(s / 1048576)}')
 play_stage runtime
+du_before=$(tar -tvf "$(base_tar "${stage_suite[runtime]}")" | awk '{s += $3} END {print int(s / 1048576)}')
 du_after=$(du -sxm "$roots/runtime" | cut -f1)
 
 # 3. Each image (stages FROM runtime): ldd, then its entrypoint's --help as
@@ -377,6 +385,6 @@ for t in "${targets[@]}"; do
 	in_root "$roots/runtime" --user "$user" "${env[@]}" -- healthcheck "$t" >/dev/null 2>&1 || rc=$?
 	[ "$rc" -eq 1 ] || fail "$t: healthcheck with nothing running should exit 1, got $rc"
 done
-log "runtime root: $du_after MB, of which the minbase root $du_before MB (debian:bookworm-slim is smaller still)"
+log "runtime root (FROM $(stage_base runtime), Debian $(cat "$roots/runtime/etc/debian_version")): $du_after MB, of which the minbase root $du_before MB (the official -slim image is smaller still)"
 left=$(procs_in_roots | wc -l)
 [ "$left" -eq 0 ] || fail "$left processes left in the roots"
