@@ -507,6 +507,66 @@ Test(dialer_set, every_connection_of_an_address_gone_drains_and_none_is_dialed_a
 	drain_with(3);
 }
 
+/* An address back in the name while it drains is a replica again with the
+ * connections it kept: none is cut, none is added beyond its count. */
+Test(dialer_set, an_address_back_while_draining_keeps_its_connections, .timeout = 30)
+{
+	char hosts[64];
+	snprintf(hosts, sizeof(hosts), "/tmp/back-hosts-%d", (int) getpid());
+	if (!own_hosts(hosts, "127.0.0.11 replicas.test\n127.0.0.12 replicas.test\n"))
+		cr_skip_test("needs root and mount namespaces, for a hosts file of its own");
+	int per = expected_per_replica(3);
+	nng_socket a, b, req;
+	nng_listener la;
+	cr_assert_eq(nng_rep0_open(&a), 0);
+	cr_assert_eq(nng_listen(a, "tcp://127.0.0.11:0", &la, 0), 0);
+	nng_sockaddr sa;
+	cr_assert_eq(nng_listener_get_addr(la, NNG_OPT_LOCADDR, &sa), 0);
+	int port = ntohs(sa.s_in.sa_port);
+	char url[64];
+	snprintf(url, sizeof(url), "tcp://127.0.0.12:%d", port);
+	cr_assert_eq(nng_rep0_open(&b), 0);
+	cr_assert_eq(nng_listen(b, url, NULL, 0), 0);
+
+	req = watched_req();
+	atomic_store(&pipes_down, 0);
+	snprintf(url, sizeof(url), "tcp4://replicas.test:%d", port);
+	rpc_dialer_set *ds;
+	rpc_status st;
+	cr_assert_eq(rpc_dialer_set_open(&ds, req, url, NULL, 200, 3, &st), RPC_OK, "%s", st.message);
+	nng_pipe_notify(req, NNG_PIPE_EV_ADD_PRE, on_counted, ds);
+	nng_pipe_notify(req, NNG_PIPE_EV_REM_POST, on_counted, ds);
+	rpc_dialer_set_start(ds);
+	wait_pipes(2 * per);
+	cr_assert_eq(atomic_load(&pipes_up), 2 * per);
+
+	FILE *f = fopen(hosts, "w");
+	fputs("127.0.0.11 replicas.test\n", f);
+	fclose(f);
+	size_t seen = rpc_dialer_set_lookups(ds);
+	wait_lookups(ds, seen + 2);
+	cr_assert_eq(rpc_dialer_set_count(ds), 1, "127.0.0.12 drains");
+	f = fopen(hosts, "w");
+	fputs("127.0.0.11 replicas.test\n127.0.0.12 replicas.test\n", f);
+	fclose(f);
+	seen = rpc_dialer_set_lookups(ds);
+	wait_lookups(ds, seen + 2);
+	cr_assert_eq(rpc_dialer_set_count(ds), 2, "127.0.0.12 is a replica again");
+	nng_msleep(300);
+	cr_assert_eq(atomic_load(&pipes_down), 0, "no connection was cut");
+	cr_assert_eq(atomic_load(&pipes_up), 2 * per, "none was added");
+
+	rpc_dialer_set_stop(ds, 1000);
+	nng_close(req);
+	rpc_dialer_set_free(ds);
+	nng_close(a);
+	nng_close(b);
+	unlink(hosts);
+	char conf[96];
+	snprintf(conf, sizeof(conf), "%.64s.conf", hosts);
+	unlink(conf);
+}
+
 Test(dialer_set, a_name_that_does_not_resolve_is_not_an_error_and_says_why)
 {
 	nng_socket req;
