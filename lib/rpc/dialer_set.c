@@ -143,8 +143,8 @@ fill(rpc_dialer_set *ds, target *tg, replica *r)
 		r->d[r->n++]   = d;
 	}
 	if (err != 0)
-		log_warn(NULL, "rpc_dial_failed host=%s address=%s dialers=%zu reason=\"%s\"", tg->t.host, r->addr, r->n,
-		    err > 0 ? nng_strerror(err) : "URL too long");
+		log_warn(NULL, "rpc_dial_failed host=%s address=%s dialers=%zu reason=\"%s\"", tg->t.host, r->addr,
+		    r->n, err > 0 ? nng_strerror(err) : "URL too long");
 }
 
 /* Makes tg's replica count visible to other threads. */

@@ -65,7 +65,7 @@ typedef struct rpc_dialer_set rpc_dialer_set;
  * out is a long *, within [1, RPC_CONNECTIONS_PER_REPLICA_MAX]. */
 #define RPC_CONNECTIONS_PER_REPLICA_VAR(out_ptr)                                                                       \
 	{                                                                                                              \
-		.name = "RPC_CONNECTIONS_PER_REPLICA",                                                                 \
+		.name          = "RPC_CONNECTIONS_PER_REPLICA",                                                        \
 		.default_value = RPC_RESOLVE_STR(RPC_CONNECTIONS_PER_REPLICA_DEFAULT), .kind = ENV_INT, .min = 1,      \
 		.max = RPC_CONNECTIONS_PER_REPLICA_MAX, .out = (out_ptr),                                              \
 		.help = "connections kept to each replica of a service (a connection writes one request at a time); "  \
@@ -82,13 +82,14 @@ size_t rpc_connections_per_replica(int requested);
 
 /* Dials every element of urls (a list net_check_nng_dial_list accepted) on
  * sock, rpc_connections_per_replica(per_replica) dialers per replica, with
- * cfg on each dialer when not NULL (the set keeps its own reference). Returns without waiting for DNS: names are looked up on the
- * resolver thread rpc_dialer_set_start starts, the first time at once, so
- * a name's dialers start a lookup's time later. A name that does not resolve yet is not an error:
- * it is looked up again (rpc_dialer_set_problem says why nothing is
- * dialed).
- * interval_ms <= 0 means the default. On RPC_OK *out is the caller's, to
- * stop and free; otherwise st says which URL could not be dialed. */
+ * cfg on each dialer when not NULL (the set keeps its own reference).
+ * Returns without waiting for DNS: names are looked up on the resolver
+ * thread rpc_dialer_set_start starts, the first time at once, so a name's
+ * dialers start a lookup's time later. A name that does not resolve yet is
+ * not an error: it is looked up again (rpc_dialer_set_problem says why
+ * nothing is dialed). interval_ms <= 0 means the default. On RPC_OK *out is
+ * the caller's, to stop and free; otherwise st says which URL could not be
+ * dialed. */
 rpc_code rpc_dialer_set_open(rpc_dialer_set **out, nng_socket sock, const char *urls, nng_tls_config *cfg,
     int interval_ms, int per_replica, rpc_status *st);
 

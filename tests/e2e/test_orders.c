@@ -421,9 +421,10 @@ Test(orders, each_caller_keeps_its_connections_per_replica_to_each_service, .tim
 {
 	int major = 0, minor = 0;
 	cr_assert_eq(sscanf(nng_version(), "%d.%d", &major, &minor), 2);
-	bool several = major > 1 || (major == 1 && minor >= 6);
-	int per      = several ? 4 : 1;
-	static const char *const pairs[][2] = {{"gateway", "user-svc"}, {"gateway", "order-svc"}, {"order-svc", "user-svc"}};
+	bool several                        = major > 1 || (major == 1 && minor >= 6);
+	int per                             = several ? 4 : 1;
+	static const char *const pairs[][2] = {
+	    {"gateway", "user-svc"}, {"gateway", "order-svc"}, {"order-svc", "user-svc"}};
 	for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
 		int n = stack_rpc_connections(pairs[i][0], pairs[i][1]);
 		if (n < 0)

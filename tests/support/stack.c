@@ -201,9 +201,9 @@ stack_rpc_connections(const char *from, const char *to)
 			url = getenv(var);
 		}
 	}
-	const char *tcp = url != NULL ? strstr(url, "tcp://") : NULL;
+	const char *tcp   = url != NULL ? strstr(url, "tcp://") : NULL;
 	const char *colon = tcp != NULL ? strrchr(tcp, ':') : NULL;
-	pid_t pid = stack_pid(from);
+	pid_t pid         = stack_pid(from);
 	if (colon == NULL || pid <= 0)
 		return -1;
 	int port = atoi(colon + 1);

@@ -276,7 +276,8 @@ Test(dialer_set, a_kick_during_the_gap_after_a_lookup_is_kept)
 	cr_assert_eq(nng_req0_open(&req), 0);
 	rpc_dialer_set *ds;
 	rpc_status st;
-	cr_assert_eq(rpc_dialer_set_open(&ds, req, "tcp4://localhost:1", NULL, 60000, 1, &st), RPC_OK, "%s", st.message);
+	cr_assert_eq(
+	    rpc_dialer_set_open(&ds, req, "tcp4://localhost:1", NULL, 60000, 1, &st), RPC_OK, "%s", st.message);
 	rpc_dialer_set_start(ds);
 	wait_lookups(ds, 1);
 	rpc_dialer_set_kick(ds); /* within the gap, unless this box stalled a second (then it passes anyway) */
@@ -574,8 +575,8 @@ Test(dialer_set, a_name_that_does_not_resolve_is_not_an_error_and_says_why)
 	rpc_dialer_set *ds;
 	rpc_status st;
 	/* RFC 6761: .invalid never resolves. */
-	cr_assert_eq(
-	    rpc_dialer_set_open(&ds, req, "tcp://no-such-host.invalid:5001", NULL, 100, 1, &st), RPC_OK, "%s", st.message);
+	cr_assert_eq(rpc_dialer_set_open(&ds, req, "tcp://no-such-host.invalid:5001", NULL, 100, 1, &st), RPC_OK, "%s",
+	    st.message);
 	rpc_dialer_set_start(ds);
 	wait_lookups(ds, 1);
 	cr_assert_eq(rpc_dialer_set_count(ds), 0);

@@ -207,8 +207,8 @@ Test(rpc, several_connections_per_replica_where_the_library_allows_them_one_said
 {
 	int major = 0, minor = 0;
 	cr_assert_eq(sscanf(nng_version(), "%d.%d", &major, &minor), 2);
-	bool several = major > 1 || (major == 1 && minor >= 6);
-	int per      = several ? 3 : 1;
+	bool several  = major > 1 || (major == 1 && minor >= 6);
+	int per       = several ? 3 : 1;
 	rpc_server *a = start_server("tcp://127.0.0.1:0", 4), *b = start_server("tcp://127.0.0.1:0", 4);
 	char urls[256];
 	snprintf(urls, sizeof(urls), "%s,%s", rpc_server_url(a), rpc_server_url(b));
@@ -242,8 +242,8 @@ Test(rpc, several_connections_per_replica_where_the_library_allows_them_one_said
 
 	fflush(stderr);
 	static char err[65536];
-	size_t n = fread(err, 1, sizeof(err) - 1, cr_get_redirected_stderr());
-	err[n]   = '\0';
+	size_t n  = fread(err, 1, sizeof(err) - 1, cr_get_redirected_stderr());
+	err[n]    = '\0';
 	int lines = 0;
 	for (const char *p = err; (p = strstr(p, "rpc_connections_per_replica_not_applied")) != NULL; p++)
 		lines++;
