@@ -164,9 +164,11 @@ rpc_client_open(rpc_client **out, const char *url, const rpc_client_options *opt
 			return code;
 		}
 	}
-	/* Each URL, or each address of a URL's host name (issue 19). */
+	/* Each URL, or each address of a URL's host name (issue 19), with its
+	 * connections (issue 21). */
 	rpc_dialer_set *ds = NULL;
-	rpc_code code = rpc_dialer_set_open(&ds, c->sock, urls, cfg, opt != NULL ? opt->resolve_interval_ms : 0, st);
+	rpc_code code      = rpc_dialer_set_open(&ds, c->sock, urls, cfg, opt != NULL ? opt->resolve_interval_ms : 0,
+            opt != NULL ? opt->connections_per_replica : 1, st);
 	if (cfg != NULL)
 		nng_tls_config_free(cfg); /* the set and each dialer hold their own reference */
 	pthread_mutex_lock(&c->mu);

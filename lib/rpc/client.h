@@ -32,6 +32,11 @@ typedef struct rpc_client_options {
 	/* How often a URL's host name is looked up again, in ms (each of its
 	 * addresses gets a dialer: rpc/dialer_set.h); <= 0 → 5000. */
 	int resolve_interval_ms;
+	/* Connections to each replica (each URL, each address of a name),
+	 * calls spread over them all: a connection writes one request at a
+	 * time. <= 1 → 1; 1 on nng < 1.6 whatever is asked, logged once per
+	 * process (rpc/dialer_set.h: rpc_connections_per_replica). */
+	int connections_per_replica;
 } rpc_client_options;
 
 /* Per-call options; all may be zero/NULL. */

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,39 +13,43 @@
 #include "base/monotonic.h"
 #include "rpc/address_set.h"
 #include "rpc/envelope.h"
+#include "rpc/nng_fixes.h"
 
 /* At most this many URLs in one dial list (a list is at most 1023 bytes). */
 #define TARGETS_MAX 32
 
-/* One URL of the list and what it dials. */
-/* A dialer whose address left the name: not a replica any more, but its
- * connection may still carry calls, so it stays until that connection ends
- * (the replica drains and closes it on SIGTERM) or RPC_DRAIN_MS pass. */
-typedef struct leaving {
-	nng_dialer d;
-	int pipes;        /* its connections now (under mu) */
-	int64_t close_at; /* ms, monotonic */
-	char addr[RPC_ADDRESS_LEN];
-} leaving;
+/* The dialers of one replica (an address of a name, or a plain URL):
+ * per_replica of them, each keeping one connection (nng's REQ writes one
+ * request at a time per connection). Also a replica whose address left the
+ * name: not a replica any more, but its connections may still carry calls,
+ * so its dialers that have one stay until it ends (the replica drains and
+ * closes it on SIGTERM) or RPC_DRAIN_MS pass; the others close at once. */
+typedef struct replica {
+	nng_dialer d[RPC_CONNECTIONS_PER_REPLICA_MAX];
+	int pipes[RPC_CONNECTIONS_PER_REPLICA_MAX]; /* d[k]'s connections now (under mu) */
+	size_t n;                                   /* dialers in d */
+	int64_t close_at;                           /* leaving: ms, monotonic */
+	char addr[RPC_ADDRESS_LEN];                 /* by_name: its address */
+} replica;
 
+/* One URL of the list and what it dials. */
 typedef struct target {
 	char url[256];
 	rpc_dial_target t;
-	rpc_address_set dialed;                /* by_name: the addresses with a dialer */
-	nng_dialer dialers[RPC_ADDRESSES_MAX]; /* dialers[i] dials dialed.addr[i]; one for a plain URL */
-	int pipes[RPC_ADDRESSES_MAX];          /* dialers[i]'s connections now (under mu) */
-	size_t n_dialers;
-	leaving leaving[RPC_ADDRESSES_MAX]; /* (under mu) */
+	replica replicas[RPC_ADDRESSES_MAX]; /* by_name: one per address dialed; one for a plain URL */
+	size_t n_replicas;                   /* (changes under mu) */
+	replica leaving[RPC_ADDRESSES_MAX];  /* by_name: addresses gone, draining (under mu) */
 	size_t n_leaving;
 	size_t left_out;   /* the last answer's addresses beyond RPC_ADDRESSES_MAX (resolver only) */
 	char problem[160]; /* the last lookup's failure; "" after a good one (under mu) */
-	size_t live;       /* n_dialers as others may read it (under mu) */
+	size_t live;       /* n_replicas as others may read it (under mu) */
 } target;
 
 struct rpc_dialer_set {
 	nng_socket sock;
 	nng_tls_config *cfg; /* NULL: plain */
 	int interval_ms;
+	size_t per_replica; /* dialers per replica: rpc_dialer_set_open's, or 1 (nng < 1.6) */
 	target targets[TARGETS_MAX];
 	size_t n_targets;
 	bool by_name; /* some target is a name: the resolver runs */
@@ -106,15 +111,48 @@ set_problem(rpc_dialer_set *ds, target *tg, const char *problem)
 	pthread_mutex_unlock(&ds->mu);
 	if (changed && problem[0] != '\0')
 		log_warn(
-		    NULL, "rpc_resolve_failed host=%s dialed=%zu reason=\"%s\"", tg->t.host, tg->n_dialers, problem);
+		    NULL, "rpc_resolve_failed host=%s dialed=%zu reason=\"%s\"", tg->t.host, tg->n_replicas, problem);
 }
 
-/* Makes tg's dialer count visible to other threads. */
+/* tg's replica of address addr, or NULL. */
+static replica *
+find_replica(target *tg, const char *addr)
+{
+	for (size_t i = 0; i < tg->n_replicas; i++)
+		if (strcmp(tg->replicas[i].addr, addr) == 0)
+			return &tg->replicas[i];
+	return NULL;
+}
+
+/* Starts r's missing dialers (a new replica's, or those that closed while
+ * it drained, or failed to start last time), up to per_replica; a failure
+ * is logged and tried again at the next lookup. Under mu: pipe events
+ * count into r. */
+static void
+fill(rpc_dialer_set *ds, target *tg, replica *r)
+{
+	char url[320];
+	if (r->n >= ds->per_replica)
+		return;
+	int err = rpc_dial_target_url(&tg->t, r->addr, url, sizeof(url)) != 0 ? -1 : 0;
+	while (err == 0 && r->n < ds->per_replica) {
+		nng_dialer d;
+		if ((err = start_dialer(ds, url, &d)) != 0)
+			break;
+		r->pipes[r->n] = 0;
+		r->d[r->n++]   = d;
+	}
+	if (err != 0)
+		log_warn(NULL, "rpc_dial_failed host=%s address=%s dialers=%zu reason=\"%s\"", tg->t.host, r->addr,
+		    r->n, err > 0 ? nng_strerror(err) : "URL too long");
+}
+
+/* Makes tg's replica count visible to other threads. */
 static void
 publish(rpc_dialer_set *ds, target *tg)
 {
 	pthread_mutex_lock(&ds->mu);
-	tg->live = tg->n_dialers;
+	tg->live = tg->n_replicas;
 	pthread_mutex_unlock(&ds->mu);
 }
 
@@ -147,55 +185,60 @@ refresh(rpc_dialer_set *ds, target *tg, bool changes_are_news)
 	ds->changing   = true;
 	int64_t now_ms = rpc_clock_ms();
 	size_t added = 0, gone = 0;
-	nng_dialer close_now[RPC_ADDRESSES_MAX];
+	nng_dialer close_now[RPC_ADDRESSES_MAX * RPC_CONNECTIONS_PER_REPLICA_MAX];
 	size_t n_close = 0;
-	/* Gone from the answer: drained, not cut (see leaving). */
-	for (size_t i = 0; i < tg->dialed.n;) {
-		if (rpc_address_set_has(&now, tg->dialed.addr[i])) {
+	/* Gone from the answer: drained, not cut (see replica). Its dialers
+	 * without a connection would only redial an address gone. */
+	for (size_t i = 0; i < tg->n_replicas;) {
+		replica *r = &tg->replicas[i];
+		if (rpc_address_set_has(&now, r->addr)) {
 			i++;
 			continue;
 		}
-		if (tg->pipes[i] > 0 && tg->n_leaving < RPC_ADDRESSES_MAX) {
-			leaving *l = &tg->leaving[tg->n_leaving++];
-			*l = (leaving){.d = tg->dialers[i], .pipes = tg->pipes[i], .close_at = now_ms + RPC_DRAIN_MS};
-			memcpy(l->addr, tg->dialed.addr[i], RPC_ADDRESS_LEN);
-		} else {
-			close_now[n_close++] = tg->dialers[i];
+		replica *l = tg->n_leaving < RPC_ADDRESSES_MAX ? &tg->leaving[tg->n_leaving] : NULL;
+		if (l != NULL) {
+			memcpy(l->addr, r->addr, RPC_ADDRESS_LEN);
+			l->close_at = now_ms + RPC_DRAIN_MS;
+			l->n        = 0;
 		}
+		for (size_t k = 0; k < r->n; k++) {
+			if (l != NULL && r->pipes[k] > 0) {
+				l->pipes[l->n] = r->pipes[k];
+				l->d[l->n++]   = r->d[k];
+			} else {
+				close_now[n_close++] = r->d[k];
+			}
+		}
+		if (l != NULL && l->n > 0)
+			tg->n_leaving++;
 		gone++;
-		tg->dialed.n--;
-		tg->n_dialers--;
-		memcpy(tg->dialed.addr[i], tg->dialed.addr[tg->dialed.n], RPC_ADDRESS_LEN);
-		tg->dialers[i] = tg->dialers[tg->n_dialers];
-		tg->pipes[i]   = tg->pipes[tg->n_dialers];
+		if (i != --tg->n_replicas) /* not onto itself: a struct copy is a memcpy */
+			*r = tg->replicas[tg->n_replicas];
 	}
 	/* Back in the answer while draining: a replica again. */
 	for (size_t i = 0; i < tg->n_leaving;) {
-		if (!rpc_address_set_has(&now, tg->leaving[i].addr) ||
-		    !rpc_address_set_add(&tg->dialed, tg->leaving[i].addr)) {
+		if (!rpc_address_set_has(&now, tg->leaving[i].addr) || find_replica(tg, tg->leaving[i].addr) != NULL) {
 			i++;
 			continue;
 		}
-		tg->dialers[tg->n_dialers] = tg->leaving[i].d;
-		tg->pipes[tg->n_dialers++] = tg->leaving[i].pipes;
-		tg->leaving[i]             = tg->leaving[--tg->n_leaving];
+		tg->replicas[tg->n_replicas++] = tg->leaving[i];
+		if (i != --tg->n_leaving)
+			tg->leaving[i] = tg->leaving[tg->n_leaving];
 	}
-	for (size_t i = 0; i < now.n; i++) {
-		if (rpc_address_set_has(&tg->dialed, now.addr[i]))
+	/* Every replica has its per_replica dialers, a new one too. */
+	for (size_t i = 0; i < tg->n_replicas; i++)
+		fill(ds, tg, &tg->replicas[i]);
+	for (size_t i = 0; i < now.n && tg->n_replicas < RPC_ADDRESSES_MAX; i++) {
+		if (find_replica(tg, now.addr[i]) != NULL)
 			continue;
-		char url[320];
-		nng_dialer d;
-		int err = 0;
-		if (rpc_dial_target_url(&tg->t, now.addr[i], url, sizeof(url)) != 0 ||
-		    (err = start_dialer(ds, url, &d)) != 0) {
-			log_warn(NULL, "rpc_dial_failed host=%s address=%s reason=\"%s\"", tg->t.host, now.addr[i],
-			    err != 0 ? nng_strerror(err) : "URL too long");
-			continue;
+		replica *r = &tg->replicas[tg->n_replicas];
+		r->n       = 0;
+		memcpy(r->addr, now.addr[i], RPC_ADDRESS_LEN);
+		fill(ds, tg, r);
+		if (r->n > 0) { /* else not dialed: tried again at the next lookup */
+			tg->n_replicas++;
+			added++;
 		}
-		rpc_address_set_add(&tg->dialed, now.addr[i]);
-		tg->pipes[tg->n_dialers]     = 0;
-		tg->dialers[tg->n_dialers++] = d;
-		added++;
 	}
 	pthread_mutex_unlock(&ds->mu);
 	for (size_t i = 0; i < n_close; i++)
@@ -211,14 +254,14 @@ refresh(rpc_dialer_set *ds, target *tg, bool changes_are_news)
 		log_warn(NULL,
 		    "rpc_replicas_left_out host=%s dialed=%zu left_out=%zu reason=\"at most %d addresses of a name are "
 		    "dialed (and none with an IPv6 zone): the others get no calls\"",
-		    tg->t.host, tg->dialed.n, now.left_out, RPC_ADDRESSES_MAX);
+		    tg->t.host, tg->n_replicas, now.left_out, RPC_ADDRESSES_MAX);
 	tg->left_out = now.left_out;
 	/* The first answer is what was configured; a change later is news. */
 	log_level level = changes_are_news ? LOG_INFO : LOG_DEBUG;
 	if (added + gone > 0 && log_enabled(level))
 		log_write(level, NULL,
 		    "rpc_replicas host=%s port=%s addresses=%zu added=%zu removed=%zu draining=%zu%s", tg->t.host,
-		    tg->t.port, tg->dialed.n, added, gone, tg->n_leaving, now.left_out > 0 ? " left_out=some" : "");
+		    tg->t.port, tg->n_replicas, added, gone, tg->n_leaving, now.left_out > 0 ? " left_out=some" : "");
 }
 
 /* Closes the dialers of addresses gone from their name whose connection
@@ -230,37 +273,52 @@ sweep(rpc_dialer_set *ds)
 	int64_t now_ms = rpc_clock_ms(), next = ds->interval_ms;
 	for (size_t t = 0; t < ds->n_targets; t++) {
 		target *tg = &ds->targets[t];
-		nng_dialer close_now[RPC_ADDRESSES_MAX];
+		nng_dialer close_now[RPC_ADDRESSES_MAX * RPC_CONNECTIONS_PER_REPLICA_MAX];
 		bool drained[RPC_ADDRESSES_MAX];
 		char addr[RPC_ADDRESSES_MAX][RPC_ADDRESS_LEN];
-		size_t n_close = 0;
+		size_t n_close = 0, n_ended = 0;
 		pthread_mutex_lock(&ds->mu);
 		if (ds->stop) {
 			pthread_mutex_unlock(&ds->mu);
 			return next;
 		}
 		for (size_t i = 0; i < tg->n_leaving;) {
-			leaving *l = &tg->leaving[i];
-			if (l->pipes > 0 && l->close_at > now_ms) {
+			replica *l     = &tg->leaving[i];
+			bool time_up   = l->close_at <= now_ms;
+			bool connected = false;
+			/* A dialer whose connection ended closes now (it would
+			 * redial an address gone), every one once the time is up. */
+			for (size_t k = 0; k < l->n;) {
+				if (!time_up && l->pipes[k] > 0) {
+					k++;
+					continue;
+				}
+				connected |= l->pipes[k] > 0;
+				close_now[n_close++] = l->d[k];
+				l->n--;
+				l->d[k]     = l->d[l->n];
+				l->pipes[k] = l->pipes[l->n];
+			}
+			if (l->n > 0) {
 				if (l->close_at - now_ms < next)
 					next = l->close_at - now_ms;
 				i++;
 				continue;
 			}
-			drained[n_close] = l->pipes <= 0;
-			memcpy(addr[n_close], l->addr, RPC_ADDRESS_LEN);
-			close_now[n_close++] = l->d;
-			*l                   = tg->leaving[--tg->n_leaving];
+			drained[n_ended] = !connected;
+			memcpy(addr[n_ended++], l->addr, RPC_ADDRESS_LEN);
+			if (i != --tg->n_leaving)
+				*l = tg->leaving[tg->n_leaving];
 		}
 		ds->changing = n_close > 0;
 		pthread_mutex_unlock(&ds->mu);
-		for (size_t i = 0; i < n_close; i++) {
+		for (size_t i = 0; i < n_close; i++)
 			nng_dialer_close(close_now[i]);
+		for (size_t i = 0; i < n_ended; i++)
 			log_info(NULL, "rpc_replica_closed host=%s address=%s reason=\"%s\"", tg->t.host, addr[i],
 			    drained[i]
-			        ? "gone from the name, its connection ended"
+			        ? "gone from the name, its connections ended"
 			        : "gone from the name, still connected after " RPC_RESOLVE_STR(RPC_DRAIN_MS) " ms");
-		}
 		if (n_close > 0) {
 			pthread_mutex_lock(&ds->mu);
 			ds->changing = false;
@@ -334,14 +392,34 @@ resolver_main(void *arg)
 	return NULL;
 }
 
+size_t
+rpc_connections_per_replica(int requested)
+{
+	if (requested <= 1)
+		return 1;
+	if (requested > RPC_CONNECTIONS_PER_REPLICA_MAX)
+		requested = RPC_CONNECTIONS_PER_REPLICA_MAX;
+	if (!rpc_nng_loses_calls_over_several_connections())
+		return (size_t) requested;
+	static atomic_bool said;
+	if (!atomic_exchange(&said, true))
+		log_info(NULL,
+		    "rpc_connections_per_replica_not_applied requested=%d applied=1 nng=%s reason=\"nng before 1.6 "
+		    "lost a call now and then over several connections to one replica after a service restart "
+		    "(nng 1.5.2 in the fault drills): one connection per replica\"",
+		    requested, nng_version());
+	return 1;
+}
+
 rpc_code
-rpc_dialer_set_open(
-    rpc_dialer_set **out, nng_socket sock, const char *urls, nng_tls_config *cfg, int interval_ms, rpc_status *st)
+rpc_dialer_set_open(rpc_dialer_set **out, nng_socket sock, const char *urls, nng_tls_config *cfg, int interval_ms,
+    int per_replica, rpc_status *st)
 {
 	rpc_dialer_set *ds = calloc(1, sizeof(*ds));
 	if (ds == NULL)
 		return rpc_status_set(st, RPC_RESOURCE_EXHAUSTED, "out of memory");
 	ds->sock        = sock;
+	ds->per_replica = rpc_connections_per_replica(per_replica);
 	ds->interval_ms = interval_ms > 0 ? interval_ms : RPC_RESOLVE_INTERVAL_DEFAULT_MS;
 	ds->refs        = 1;
 	pthread_mutex_init(&ds->mu, NULL);
@@ -378,16 +456,18 @@ rpc_dialer_set_open(
 		/* A numeric host or a path: no lookup in rpc_url_for_nng. */
 		char nng_url[sizeof(tg->url)];
 		int lookup, rv = rpc_url_for_nng(tg->url, nng_url, sizeof(nng_url), &lookup);
-		if (rv == 0)
-			rv = start_dialer(ds, nng_url, &tg->dialers[0]);
-		else
+		if (rv != 0)
 			rv = NNG_EADDRINVAL;
+		replica *r = &tg->replicas[0];
+		while (rv == 0 && r->n < ds->per_replica)
+			if ((rv = start_dialer(ds, nng_url, &r->d[r->n])) == 0)
+				r->n++;
 		if (rv != 0) {
 			rpc_status_set(st, RPC_INVALID_ARGUMENT, "cannot dial %s: %s", tg->url, nng_strerror(rv));
 			release(ds);
 			return RPC_INVALID_ARGUMENT;
 		}
-		tg->n_dialers = 1;
+		tg->n_replicas = 1;
 		publish(ds, tg);
 	}
 	if (ds->n_targets == 0) {
@@ -427,6 +507,15 @@ rpc_dialer_set_kick(rpc_dialer_set *ds)
 	pthread_mutex_unlock(&ds->mu);
 }
 
+/* Counts a connection of dialer id, if it is one of r's. */
+static void
+count_pipe(replica *r, int id, int delta)
+{
+	for (size_t k = 0; k < r->n; k++)
+		if (nng_dialer_id(r->d[k]) == id && (delta > 0 || r->pipes[k] > 0))
+			r->pipes[k] += delta;
+}
+
 void
 rpc_dialer_set_pipe(rpc_dialer_set *ds, nng_pipe pipe, int delta)
 {
@@ -438,12 +527,10 @@ rpc_dialer_set_pipe(rpc_dialer_set *ds, nng_pipe pipe, int delta)
 	 * started) is not counted; a count never goes below 0. */
 	for (size_t t = 0; t < ds->n_targets && id > 0; t++) {
 		target *tg = &ds->targets[t];
-		for (size_t i = 0; i < tg->n_dialers; i++)
-			if (nng_dialer_id(tg->dialers[i]) == id && (delta > 0 || tg->pipes[i] > 0))
-				tg->pipes[i] += delta;
+		for (size_t i = 0; i < tg->n_replicas; i++)
+			count_pipe(&tg->replicas[i], id, delta);
 		for (size_t i = 0; i < tg->n_leaving; i++)
-			if (nng_dialer_id(tg->leaving[i].d) == id && (delta > 0 || tg->leaving[i].pipes > 0))
-				tg->leaving[i].pipes += delta;
+			count_pipe(&tg->leaving[i], id, delta);
 	}
 	if (delta < 0) {
 		ds->kicked = true;
@@ -461,6 +548,12 @@ rpc_dialer_set_count(rpc_dialer_set *ds)
 		n += ds->targets[i].live;
 	pthread_mutex_unlock(&ds->mu);
 	return n;
+}
+
+size_t
+rpc_dialer_set_per_replica(rpc_dialer_set *ds)
+{
+	return ds->per_replica; /* set at open */
 }
 
 size_t

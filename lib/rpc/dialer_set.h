@@ -1,12 +1,18 @@
-/* The dialers of one REQ socket: one per URL of a dial list, and for a URL
- * whose host is a name, one per address the name resolves to, kept up to
- * date by a resolver thread (issue 19). nng's REQ then spreads calls over
- * every connected replica. A name is looked up again every
+/* The dialers of one REQ socket: per replica (each URL of a dial list, and
+ * for a URL whose host is a name, each address the name resolves to, kept
+ * up to date by a resolver thread: issue 19) per_replica dialers, each
+ * keeping one connection. nng's REQ then spreads calls over every connected
+ * replica, and over the connections of each: a connection writes one
+ * request at a time, so concurrent calls queue behind each other's writes
+ * on a replica's only one (issue 21; 1 on nng < 1.6, see
+ * rpc_connections_per_replica). A name is looked up again every
  * resolve_interval_ms and soon after a connection drops (at most once a
  * second): dialers start for new addresses; an address gone gets no new
- * connection, but the one it has stays (and takes its share of calls) until
- * it ends or RPC_DRAIN_MS pass, so a replica that drains before it stops
- * finishes the calls it has (a dialer without a connection closes at once). A
+ * connection, but each dialer of it that has one stays (and takes its share
+ * of calls) until its connection ends or RPC_DRAIN_MS pass, so a replica
+ * that drains before it stops finishes the calls it has (a dialer without a
+ * connection closes at once; an address back in the answer while draining
+ * gets its missing dialers again). A
  * failed lookup changes nothing (a DNS outage must not disconnect a working
  * replica); an address that stays but stops answering is left to nng's
  * redial and to tcp_liveness.h. With TLS every dialer checks the same
@@ -48,17 +54,44 @@ typedef struct rpc_dialer_set rpc_dialer_set;
 		        "replica to call (looked up also soon after a connection drops)"                               \
 	}
 
+/* RPC_CONNECTIONS_PER_REPLICA's default, where the library allows more
+ * than one (bare nng req/rep at 32 callers on a 2-core machine: 14-18k round
+ * trips/s over one connection, 28-32k over four at half the CPU each; GET
+ * through the gateway 14-28% more), and its bound. */
+#define RPC_CONNECTIONS_PER_REPLICA_DEFAULT 4
+#define RPC_CONNECTIONS_PER_REPLICA_MAX 16
+
+/* RPC_CONNECTIONS_PER_REPLICA as an env_var initializer (the same tables):
+ * out is a long *, within [1, RPC_CONNECTIONS_PER_REPLICA_MAX]. */
+#define RPC_CONNECTIONS_PER_REPLICA_VAR(out_ptr)                                                                       \
+	{                                                                                                              \
+		.name          = "RPC_CONNECTIONS_PER_REPLICA",                                                        \
+		.default_value = RPC_RESOLVE_STR(RPC_CONNECTIONS_PER_REPLICA_DEFAULT), .kind = ENV_INT, .min = 1,      \
+		.max = RPC_CONNECTIONS_PER_REPLICA_MAX, .out = (out_ptr),                                              \
+		.help = "connections kept to each replica of a service (a connection writes one request at a time); "  \
+		        "1 on nng < 1.6 whatever is set (it lost calls over several after a restart), said once at "   \
+		        "start"                                                                                        \
+	}
+
+/* The dialers per replica for `requested` (<= 1 → 1; above the bound, the
+ * bound): `requested` where the library has no trouble with several
+ * (rpc_nng_loses_calls_over_several_connections), 1 otherwise, which a
+ * request above 1 has logged once per process (rpc_connections_per_replica
+ * _not_applied, info: naming the version and why). Thread-safe. */
+size_t rpc_connections_per_replica(int requested);
+
 /* Dials every element of urls (a list net_check_nng_dial_list accepted) on
- * sock, with cfg on each dialer when not NULL (the set keeps its own
- * reference). Returns without waiting for DNS: names are looked up on the
- * resolver thread rpc_dialer_set_start starts, the first time at once, so
- * a name's dialers start a lookup's time later. A name that does not resolve yet is not an error:
- * it is looked up again (rpc_dialer_set_problem says why nothing is
- * dialed).
- * interval_ms <= 0 means the default. On RPC_OK *out is the caller's, to
- * stop and free; otherwise st says which URL could not be dialed. */
-rpc_code rpc_dialer_set_open(
-    rpc_dialer_set **out, nng_socket sock, const char *urls, nng_tls_config *cfg, int interval_ms, rpc_status *st);
+ * sock, rpc_connections_per_replica(per_replica) dialers per replica, with
+ * cfg on each dialer when not NULL (the set keeps its own reference).
+ * Returns without waiting for DNS: names are looked up on the resolver
+ * thread rpc_dialer_set_start starts, the first time at once, so a name's
+ * dialers start a lookup's time later. A name that does not resolve yet is
+ * not an error: it is looked up again (rpc_dialer_set_problem says why
+ * nothing is dialed). interval_ms <= 0 means the default. On RPC_OK *out is
+ * the caller's, to stop and free; otherwise st says which URL could not be
+ * dialed. */
+rpc_code rpc_dialer_set_open(rpc_dialer_set **out, nng_socket sock, const char *urls, nng_tls_config *cfg,
+    int interval_ms, int per_replica, rpc_status *st);
 
 /* Starts looking the names up (on a thread of the set's; the first lookup
  * at once). Call it once, after the socket's pipe events reach
@@ -76,8 +109,14 @@ void rpc_dialer_set_pipe(rpc_dialer_set *ds, nng_pipe pipe, int delta);
  * Thread-safe. Accepts NULL. */
 void rpc_dialer_set_kick(rpc_dialer_set *ds);
 
-/* How many dialers are running now (addresses and URLs dialed). */
+/* How many replicas are dialed now (addresses and URLs, not draining
+ * ones), whatever their connections: each has 1 to
+ * rpc_dialer_set_per_replica dialers (fewer only while one fails to start).
+ * Thread-safe. */
 size_t rpc_dialer_set_count(rpc_dialer_set *ds);
+
+/* The dialers each replica gets (1 on nng < 1.6). Thread-safe. */
+size_t rpc_dialer_set_per_replica(rpc_dialer_set *ds);
 
 /* How many lookups of a name the set has made, failed ones included (for
  * tests and diagnostics). Thread-safe. */

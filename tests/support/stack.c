@@ -165,6 +165,75 @@ stack_pid(const char *name)
 	return (pid_t) pid;
 }
 
+/* Adds to inodes (at most max) the sockets of /proc/<pid>/net/<file>
+ * established to port; returns the new count. */
+static size_t
+established_to(pid_t pid, const char *file, int port, unsigned long *inodes, size_t n, size_t max)
+{
+	char path[64], line[512];
+	snprintf(path, sizeof(path), "/proc/%d/net/%s", (int) pid, file);
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return n;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char remote[64];
+		unsigned state;
+		unsigned long inode;
+		/* sl local rem st tx:rx tr:when retrnsmt uid timeout inode */
+		if (sscanf(line, " %*s %*s %63s %x %*s %*s %*s %*s %*s %lu", remote, &state, &inode) != 3)
+			continue;
+		const char *colon = strrchr(remote, ':');
+		if (state == 1 /* TCP_ESTABLISHED */ && colon != NULL && strtol(colon + 1, NULL, 16) == port && n < max)
+			inodes[n++] = inode;
+	}
+	fclose(f);
+	return n;
+}
+
+int
+stack_rpc_connections(const char *from, const char *to)
+{
+	const char *url = NULL;
+	for (size_t s = 0; s < contract_services_count; s++) {
+		if (strcmp(contract_services[s].name, to) == 0) {
+			char var[96];
+			snprintf(var, sizeof(var), "STACK_%s", contract_services[s].url_variable);
+			url = getenv(var);
+		}
+	}
+	const char *tcp   = url != NULL ? strstr(url, "tcp://") : NULL;
+	const char *colon = tcp != NULL ? strrchr(tcp, ':') : NULL;
+	pid_t pid         = stack_pid(from);
+	if (colon == NULL || pid <= 0)
+		return -1;
+	int port = atoi(colon + 1);
+	unsigned long inodes[1024];
+	size_t n = established_to(pid, "tcp", port, inodes, 0, 1024);
+	n        = established_to(pid, "tcp6", port, inodes, n, 1024);
+	/* Of those (the network namespace's), the ones that are from's. */
+	char dir[64];
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int) pid);
+	DIR *d = opendir(dir);
+	if (d == NULL)
+		return -1;
+	int count = 0;
+	for (struct dirent *e; (e = readdir(d)) != NULL;) {
+		char link[320], target[64];
+		snprintf(link, sizeof(link), "%s/%s", dir, e->d_name);
+		ssize_t len = readlink(link, target, sizeof(target) - 1);
+		unsigned long inode;
+		if (len <= 0)
+			continue;
+		target[len] = '\0';
+		if (sscanf(target, "socket:[%lu]", &inode) != 1)
+			continue;
+		for (size_t i = 0; i < n; i++)
+			count += inodes[i] == inode;
+	}
+	closedir(d);
+	return count;
+}
+
 /* order-svc's log goes to a file the consumer tests read. Detached, so the
  * processes belong to no test and can be stopped and started by any. */
 static void

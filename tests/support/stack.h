@@ -45,6 +45,12 @@ int stack_wait_ready(int ms);
 /* Its pid (0 when unknown), for /proc. */
 pid_t stack_pid(const char *name);
 
+/* How many TCP connections process `from` ("gateway", a service's name)
+ * has established to the port service `to` listens on (its STACK_ URL), read
+ * from /proc: the caller's RPC connections to it. -1 when `to` is not
+ * reached over TCP (plain RPC is ipc://) or /proc cannot be read. */
+int stack_rpc_connections(const char *from, const char *to);
+
 /* The file order-svc logs to. */
 const char *stack_order_log(void);
 

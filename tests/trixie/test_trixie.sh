@@ -100,7 +100,11 @@ trap 'exit 130' INT
 release_work # a run killed with SIGKILL may have left processes and mounts
 
 # mount_root: what the tests need of the kernel, below $root, until cleanup.
+# The root is a mount point of its own, so that a test making a mount
+# namespace of its own can mark "/" private (unit_address_set's hosts file:
+# the drain of an address gone from a name), which it otherwise skips.
 mount_root() {
+	mount --bind "$root" "$root"
 	mount -t proc proc "$root/proc"
 	mount -t sysfs sysfs "$root/sys"
 	mount --rbind /dev "$root/dev"

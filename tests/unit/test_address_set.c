@@ -1,6 +1,6 @@
 /* address_set.h, dialer_set.h and tcp_liveness.h (issue 19): a dial URL's
- * host name as a set of addresses, one dialer per address on real nng
- * sockets, and the dead-link bound on a real TCP connection. */
+ * host name as a set of addresses, its dialers per address on real nng
+ * sockets (several where the library allows: issue 21), and the dead-link bound on a real TCP connection. */
 #define _GNU_SOURCE /* unshare */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
@@ -247,7 +247,7 @@ Test(dialer_set, a_name_gets_a_dialer_per_address_and_connects)
 	snprintf(url, sizeof(url), "tcp4://localhost:%d", port);
 	rpc_dialer_set *ds;
 	rpc_status st;
-	cr_assert_eq(rpc_dialer_set_open(&ds, req, url, NULL, 200, &st), RPC_OK, "%s", st.message);
+	cr_assert_eq(rpc_dialer_set_open(&ds, req, url, NULL, 200, 1, &st), RPC_OK, "%s", st.message);
 	rpc_dialer_set_start(ds);
 	wait_lookups(ds, 1);
 	cr_assert_eq(rpc_dialer_set_count(ds), 1, "localhost's one IPv4 address");
@@ -276,7 +276,8 @@ Test(dialer_set, a_kick_during_the_gap_after_a_lookup_is_kept)
 	cr_assert_eq(nng_req0_open(&req), 0);
 	rpc_dialer_set *ds;
 	rpc_status st;
-	cr_assert_eq(rpc_dialer_set_open(&ds, req, "tcp4://localhost:1", NULL, 60000, &st), RPC_OK, "%s", st.message);
+	cr_assert_eq(
+	    rpc_dialer_set_open(&ds, req, "tcp4://localhost:1", NULL, 60000, 1, &st), RPC_OK, "%s", st.message);
 	rpc_dialer_set_start(ds);
 	wait_lookups(ds, 1);
 	rpc_dialer_set_kick(ds); /* within the gap, unless this box stalled a second (then it passes anyway) */
@@ -329,7 +330,7 @@ Test(dialer_set, neither_open_nor_stop_waits_for_a_lookup_that_hangs, .timeout =
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	cr_assert_eq(
-	    rpc_dialer_set_open(&ds, req, "tcp://silent.example:5001", NULL, 100, &st), RPC_OK, "%s", st.message);
+	    rpc_dialer_set_open(&ds, req, "tcp://silent.example:5001", NULL, 100, 1, &st), RPC_OK, "%s", st.message);
 	rpc_dialer_set_start(ds);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
@@ -379,17 +380,67 @@ on_counted(nng_pipe p, nng_pipe_ev ev, void *arg)
 		atomic_fetch_add(&pipes_down, 1);
 }
 
-/* An address that leaves the name keeps its connection, with the calls in
- * flight on it, until that connection ends (a replica leaves DNS before it
- * stops, then drains): cutting it at once failed those calls with
- * "connection lost" on every rolling update. Once it ended, the address is
- * not dialed again. */
-Test(dialer_set, an_address_gone_from_the_name_drains_and_is_not_dialed_again, .timeout = 30)
+/* The connections each replica gets on the library this test runs with,
+ * for `requested`: decided here from nng_version() on its own, not by the
+ * code under test (issue 21: several from nng 1.6, one before). */
+static int
+expected_per_replica(int requested)
+{
+	int major = 0, minor = 0;
+	cr_assert_eq(sscanf(nng_version(), "%d.%d", &major, &minor), 2);
+	return major > 1 || (major == 1 && minor >= 6) ? requested : 1;
+}
+
+Test(dialer_set, a_replica_gets_its_connections_where_the_library_allows_several)
+{
+	int port;
+	nng_socket rep = listener(&port), req;
+	req            = watched_req();
+	char url[96];
+	/* A name (one IPv4 address) and a plain address of the same server:
+	 * two replicas as far as the set knows. */
+	snprintf(url, sizeof(url), "tcp4://localhost:%d,tcp://127.0.0.1:%d", port, port);
+	rpc_dialer_set *ds;
+	rpc_status st;
+	cr_assert_eq(rpc_dialer_set_open(&ds, req, url, NULL, 200, 3, &st), RPC_OK, "%s", st.message);
+	int per = expected_per_replica(3);
+	cr_assert_eq(rpc_dialer_set_per_replica(ds), (size_t) per, "nng %s", nng_version());
+	rpc_dialer_set_start(ds);
+	wait_lookups(ds, 1);
+	cr_assert_eq(rpc_dialer_set_count(ds), 2, "replicas, not dialers");
+	wait_pipes(2 * per);
+	nng_msleep(300); /* no more than that come up */
+	cr_assert_eq(atomic_load(&pipes_up), 2 * per, "nng %s: %d connections per replica", nng_version(), per);
+	cr_log_info("nng %s: %d connections per replica", nng_version(), per);
+	/* Lookups again change nothing for the same answer. */
+	rpc_dialer_set_kick(ds);
+	nng_msleep(500);
+	cr_assert_eq(rpc_dialer_set_count(ds), 2);
+	cr_assert_eq(atomic_load(&pipes_up), 2 * per);
+	rpc_dialer_set_stop(ds, 1000);
+	nng_close(req);
+	rpc_dialer_set_free(ds);
+	nng_close(rep);
+	/* Out of bounds: below 1 is 1, above the bound is the bound. */
+	cr_assert_eq(rpc_connections_per_replica(0), 1);
+	cr_assert_eq(rpc_connections_per_replica(-5), 1);
+	cr_assert_eq(rpc_connections_per_replica(1000), (size_t) expected_per_replica(RPC_CONNECTIONS_PER_REPLICA_MAX));
+}
+
+/* An address that leaves the name keeps its connections, with the calls in
+ * flight on them, until they end (a replica leaves DNS before it stops,
+ * then drains): cutting them at once failed those calls with "connection
+ * lost" on every rolling update. Once they ended, the address is not
+ * dialed again. With several connections per replica, every one of them
+ * drains and then closes. */
+static void
+drain_with(int requested)
 {
 	char hosts[64];
 	snprintf(hosts, sizeof(hosts), "/tmp/drain-hosts-%d", (int) getpid());
 	if (!own_hosts(hosts, "127.0.0.11 replicas.test\n127.0.0.12 replicas.test\n"))
 		cr_skip_test("needs root and mount namespaces, for a hosts file of its own");
+	int per = expected_per_replica(requested);
 	nng_socket a, b, req;
 	nng_listener la;
 	cr_assert_eq(nng_rep0_open(&a), 0);
@@ -407,12 +458,12 @@ Test(dialer_set, an_address_gone_from_the_name_drains_and_is_not_dialed_again, .
 	snprintf(url, sizeof(url), "tcp4://replicas.test:%d", port);
 	rpc_dialer_set *ds;
 	rpc_status st;
-	cr_assert_eq(rpc_dialer_set_open(&ds, req, url, NULL, 200, &st), RPC_OK, "%s", st.message);
+	cr_assert_eq(rpc_dialer_set_open(&ds, req, url, NULL, 200, requested, &st), RPC_OK, "%s", st.message);
 	nng_pipe_notify(req, NNG_PIPE_EV_ADD_PRE, on_counted, ds);
 	nng_pipe_notify(req, NNG_PIPE_EV_REM_POST, on_counted, ds);
 	rpc_dialer_set_start(ds);
-	wait_pipes(2);
-	cr_assert_eq(atomic_load(&pipes_up), 2, "both addresses connected");
+	wait_pipes(2 * per);
+	cr_assert_eq(atomic_load(&pipes_up), 2 * per, "both addresses connected, %d connections each", per);
 
 	FILE *f = fopen(hosts, "w");
 	fputs("127.0.0.11 replicas.test\n", f);
@@ -420,19 +471,91 @@ Test(dialer_set, an_address_gone_from_the_name_drains_and_is_not_dialed_again, .
 	size_t seen = rpc_dialer_set_lookups(ds);
 	wait_lookups(ds, seen + 2);
 	cr_assert_eq(rpc_dialer_set_count(ds), 1, "127.0.0.12 is no longer a replica");
-	cr_assert_eq(atomic_load(&pipes_down), 0, "its connection was kept");
+	cr_assert_eq(atomic_load(&pipes_down), 0, "its connections were kept");
 
-	/* The replica stops: its connection ends, and its dialer with it. */
+	/* The replica stops: its connections end, and its dialers with them. */
 	nng_close(b);
-	for (int i = 0; i < 300 && atomic_load(&pipes_down) < 1; i++)
+	for (int i = 0; i < 300 && atomic_load(&pipes_down) < per; i++)
 		nng_msleep(10);
-	cr_assert_eq(atomic_load(&pipes_down), 1);
-	nng_msleep(1500); /* a lookup gap and more: the dialer is closed */
+	cr_assert_eq(atomic_load(&pipes_down), per);
+	nng_msleep(1500); /* a lookup gap and more: the dialers are closed */
 	snprintf(url, sizeof(url), "tcp://127.0.0.12:%d", port);
 	cr_assert_eq(nng_rep0_open(&b), 0);
 	cr_assert_eq(nng_listen(b, url, NULL, 0), 0);
 	nng_msleep(1000); /* nng redials every 10-200 ms: time enough to come back */
-	cr_assert_eq(atomic_load(&pipes_up), 2, "127.0.0.12 was dialed again after it left the name");
+	cr_assert_eq(atomic_load(&pipes_up), 2 * per, "127.0.0.12 was dialed again after it left the name");
+	cr_assert_eq(atomic_load(&pipes_down), per, "127.0.0.11's connections are untouched");
+	cr_log_info("nng %s: %d connections per address drained and closed", nng_version(), per);
+
+	rpc_dialer_set_stop(ds, 1000);
+	nng_close(req);
+	rpc_dialer_set_free(ds);
+	nng_close(a);
+	nng_close(b);
+	unlink(hosts);
+	char conf[96];
+	snprintf(conf, sizeof(conf), "%.64s.conf", hosts);
+	unlink(conf);
+}
+
+Test(dialer_set, an_address_gone_from_the_name_drains_and_is_not_dialed_again, .timeout = 30)
+{
+	drain_with(1);
+}
+
+Test(dialer_set, every_connection_of_an_address_gone_drains_and_none_is_dialed_again, .timeout = 30)
+{
+	drain_with(3);
+}
+
+/* An address back in the name while it drains is a replica again with the
+ * connections it kept: none is cut, none is added beyond its count. */
+Test(dialer_set, an_address_back_while_draining_keeps_its_connections, .timeout = 30)
+{
+	char hosts[64];
+	snprintf(hosts, sizeof(hosts), "/tmp/back-hosts-%d", (int) getpid());
+	if (!own_hosts(hosts, "127.0.0.11 replicas.test\n127.0.0.12 replicas.test\n"))
+		cr_skip_test("needs root and mount namespaces, for a hosts file of its own");
+	int per = expected_per_replica(3);
+	nng_socket a, b, req;
+	nng_listener la;
+	cr_assert_eq(nng_rep0_open(&a), 0);
+	cr_assert_eq(nng_listen(a, "tcp://127.0.0.11:0", &la, 0), 0);
+	nng_sockaddr sa;
+	cr_assert_eq(nng_listener_get_addr(la, NNG_OPT_LOCADDR, &sa), 0);
+	int port = ntohs(sa.s_in.sa_port);
+	char url[64];
+	snprintf(url, sizeof(url), "tcp://127.0.0.12:%d", port);
+	cr_assert_eq(nng_rep0_open(&b), 0);
+	cr_assert_eq(nng_listen(b, url, NULL, 0), 0);
+
+	req = watched_req();
+	atomic_store(&pipes_down, 0);
+	snprintf(url, sizeof(url), "tcp4://replicas.test:%d", port);
+	rpc_dialer_set *ds;
+	rpc_status st;
+	cr_assert_eq(rpc_dialer_set_open(&ds, req, url, NULL, 200, 3, &st), RPC_OK, "%s", st.message);
+	nng_pipe_notify(req, NNG_PIPE_EV_ADD_PRE, on_counted, ds);
+	nng_pipe_notify(req, NNG_PIPE_EV_REM_POST, on_counted, ds);
+	rpc_dialer_set_start(ds);
+	wait_pipes(2 * per);
+	cr_assert_eq(atomic_load(&pipes_up), 2 * per);
+
+	FILE *f = fopen(hosts, "w");
+	fputs("127.0.0.11 replicas.test\n", f);
+	fclose(f);
+	size_t seen = rpc_dialer_set_lookups(ds);
+	wait_lookups(ds, seen + 2);
+	cr_assert_eq(rpc_dialer_set_count(ds), 1, "127.0.0.12 drains");
+	f = fopen(hosts, "w");
+	fputs("127.0.0.11 replicas.test\n127.0.0.12 replicas.test\n", f);
+	fclose(f);
+	seen = rpc_dialer_set_lookups(ds);
+	wait_lookups(ds, seen + 2);
+	cr_assert_eq(rpc_dialer_set_count(ds), 2, "127.0.0.12 is a replica again");
+	nng_msleep(300);
+	cr_assert_eq(atomic_load(&pipes_down), 0, "no connection was cut");
+	cr_assert_eq(atomic_load(&pipes_up), 2 * per, "none was added");
 
 	rpc_dialer_set_stop(ds, 1000);
 	nng_close(req);
@@ -452,8 +575,8 @@ Test(dialer_set, a_name_that_does_not_resolve_is_not_an_error_and_says_why)
 	rpc_dialer_set *ds;
 	rpc_status st;
 	/* RFC 6761: .invalid never resolves. */
-	cr_assert_eq(
-	    rpc_dialer_set_open(&ds, req, "tcp://no-such-host.invalid:5001", NULL, 100, &st), RPC_OK, "%s", st.message);
+	cr_assert_eq(rpc_dialer_set_open(&ds, req, "tcp://no-such-host.invalid:5001", NULL, 100, 1, &st), RPC_OK, "%s",
+	    st.message);
 	rpc_dialer_set_start(ds);
 	wait_lookups(ds, 1);
 	cr_assert_eq(rpc_dialer_set_count(ds), 0);
@@ -471,13 +594,13 @@ Test(dialer_set, addresses_and_paths_are_dialed_as_written_and_a_bad_one_is_refu
 	cr_assert_eq(nng_req0_open(&req), 0);
 	rpc_dialer_set *ds;
 	rpc_status st;
-	cr_assert_eq(rpc_dialer_set_open(&ds, req, "tcp://127.0.0.1:1,ipc:///tmp/no-such.ipc", NULL, 0, &st), RPC_OK,
+	cr_assert_eq(rpc_dialer_set_open(&ds, req, "tcp://127.0.0.1:1,ipc:///tmp/no-such.ipc", NULL, 0, 1, &st), RPC_OK,
 	    "%s", st.message);
 	rpc_dialer_set_start(ds);
 	cr_assert_eq(rpc_dialer_set_count(ds), 2);
 	rpc_dialer_set_stop(ds, 1000);
 	rpc_dialer_set_free(ds);
-	cr_assert_eq(rpc_dialer_set_open(&ds, req, "tcp://", NULL, 0, &st), RPC_INVALID_ARGUMENT);
+	cr_assert_eq(rpc_dialer_set_open(&ds, req, "tcp://", NULL, 0, 1, &st), RPC_INVALID_ARGUMENT);
 	nng_close(req);
 }
 
