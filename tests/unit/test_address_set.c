@@ -427,6 +427,74 @@ Test(dialer_set, a_replica_gets_its_connections_where_the_library_allows_several
 	cr_assert_eq(rpc_connections_per_replica(1000), (size_t) expected_per_replica(RPC_CONNECTIONS_PER_REPLICA_MAX));
 }
 
+/* Two replicas behind one name in a hosts file of the test's own: REP
+ * sockets on 127.0.0.11 and 127.0.0.12 (one port), and a watched REQ
+ * socket whose dialer set dials the name with `requested` connections per
+ * replica, every one of them up. */
+struct two_replicas {
+	char hosts[64];
+	int per; /* connections per replica the library allows */
+	int port;
+	nng_socket a, b, req;
+	rpc_dialer_set *ds;
+};
+
+static void
+two_replicas_up(struct two_replicas *t, const char *name, int requested)
+{
+	snprintf(t->hosts, sizeof(t->hosts), "/tmp/%s-hosts-%d", name, (int) getpid());
+	if (!own_hosts(t->hosts, "127.0.0.11 replicas.test\n127.0.0.12 replicas.test\n"))
+		cr_skip_test("needs root and mount namespaces, for a hosts file of its own");
+	t->per = expected_per_replica(requested);
+	nng_listener la;
+	cr_assert_eq(nng_rep0_open(&t->a), 0);
+	cr_assert_eq(nng_listen(t->a, "tcp://127.0.0.11:0", &la, 0), 0);
+	nng_sockaddr sa;
+	cr_assert_eq(nng_listener_get_addr(la, NNG_OPT_LOCADDR, &sa), 0);
+	t->port = ntohs(sa.s_in.sa_port);
+	char url[64];
+	snprintf(url, sizeof(url), "tcp://127.0.0.12:%d", t->port);
+	cr_assert_eq(nng_rep0_open(&t->b), 0);
+	cr_assert_eq(nng_listen(t->b, url, NULL, 0), 0);
+
+	t->req = watched_req();
+	atomic_store(&pipes_down, 0);
+	snprintf(url, sizeof(url), "tcp4://replicas.test:%d", t->port);
+	rpc_status st;
+	cr_assert_eq(rpc_dialer_set_open(&t->ds, t->req, url, NULL, 200, requested, &st), RPC_OK, "%s", st.message);
+	nng_pipe_notify(t->req, NNG_PIPE_EV_ADD_PRE, on_counted, t->ds);
+	nng_pipe_notify(t->req, NNG_PIPE_EV_REM_POST, on_counted, t->ds);
+	rpc_dialer_set_start(t->ds);
+	wait_pipes(2 * t->per);
+	cr_assert_eq(atomic_load(&pipes_up), 2 * t->per, "both addresses connected, %d connections each", t->per);
+}
+
+/* Writes the hosts file and waits until the dialer set has looked it up. */
+static void
+two_replicas_rename(struct two_replicas *t, const char *hosts_text)
+{
+	FILE *f = fopen(t->hosts, "w");
+	cr_assert_not_null(f);
+	fputs(hosts_text, f);
+	fclose(f);
+	size_t seen = rpc_dialer_set_lookups(t->ds);
+	wait_lookups(t->ds, seen + 2);
+}
+
+static void
+two_replicas_down(struct two_replicas *t)
+{
+	rpc_dialer_set_stop(t->ds, 1000);
+	nng_close(t->req);
+	rpc_dialer_set_free(t->ds);
+	nng_close(t->a);
+	nng_close(t->b);
+	unlink(t->hosts);
+	char conf[96];
+	snprintf(conf, sizeof(conf), "%.64s.conf", t->hosts);
+	unlink(conf);
+}
+
 /* An address that leaves the name keeps its connections, with the calls in
  * flight on them, until they end (a replica leaves DNS before it stops,
  * then drains): cutting them at once failed those calls with "connection
@@ -436,66 +504,29 @@ Test(dialer_set, a_replica_gets_its_connections_where_the_library_allows_several
 static void
 drain_with(int requested)
 {
-	char hosts[64];
-	snprintf(hosts, sizeof(hosts), "/tmp/drain-hosts-%d", (int) getpid());
-	if (!own_hosts(hosts, "127.0.0.11 replicas.test\n127.0.0.12 replicas.test\n"))
-		cr_skip_test("needs root and mount namespaces, for a hosts file of its own");
-	int per = expected_per_replica(requested);
-	nng_socket a, b, req;
-	nng_listener la;
-	cr_assert_eq(nng_rep0_open(&a), 0);
-	cr_assert_eq(nng_listen(a, "tcp://127.0.0.11:0", &la, 0), 0);
-	nng_sockaddr sa;
-	cr_assert_eq(nng_listener_get_addr(la, NNG_OPT_LOCADDR, &sa), 0);
-	int port = ntohs(sa.s_in.sa_port);
-	char url[64];
-	snprintf(url, sizeof(url), "tcp://127.0.0.12:%d", port);
-	cr_assert_eq(nng_rep0_open(&b), 0);
-	cr_assert_eq(nng_listen(b, url, NULL, 0), 0);
+	struct two_replicas t;
+	two_replicas_up(&t, "drain", requested);
+	int per = t.per;
 
-	req = watched_req();
-	atomic_store(&pipes_down, 0);
-	snprintf(url, sizeof(url), "tcp4://replicas.test:%d", port);
-	rpc_dialer_set *ds;
-	rpc_status st;
-	cr_assert_eq(rpc_dialer_set_open(&ds, req, url, NULL, 200, requested, &st), RPC_OK, "%s", st.message);
-	nng_pipe_notify(req, NNG_PIPE_EV_ADD_PRE, on_counted, ds);
-	nng_pipe_notify(req, NNG_PIPE_EV_REM_POST, on_counted, ds);
-	rpc_dialer_set_start(ds);
-	wait_pipes(2 * per);
-	cr_assert_eq(atomic_load(&pipes_up), 2 * per, "both addresses connected, %d connections each", per);
-
-	FILE *f = fopen(hosts, "w");
-	fputs("127.0.0.11 replicas.test\n", f);
-	fclose(f);
-	size_t seen = rpc_dialer_set_lookups(ds);
-	wait_lookups(ds, seen + 2);
-	cr_assert_eq(rpc_dialer_set_count(ds), 1, "127.0.0.12 is no longer a replica");
+	two_replicas_rename(&t, "127.0.0.11 replicas.test\n");
+	cr_assert_eq(rpc_dialer_set_count(t.ds), 1, "127.0.0.12 is no longer a replica");
 	cr_assert_eq(atomic_load(&pipes_down), 0, "its connections were kept");
 
 	/* The replica stops: its connections end, and its dialers with them. */
-	nng_close(b);
+	nng_close(t.b);
 	for (int i = 0; i < 300 && atomic_load(&pipes_down) < per; i++)
 		nng_msleep(10);
 	cr_assert_eq(atomic_load(&pipes_down), per);
 	nng_msleep(1500); /* a lookup gap and more: the dialers are closed */
-	snprintf(url, sizeof(url), "tcp://127.0.0.12:%d", port);
-	cr_assert_eq(nng_rep0_open(&b), 0);
-	cr_assert_eq(nng_listen(b, url, NULL, 0), 0);
+	char url[64];
+	snprintf(url, sizeof(url), "tcp://127.0.0.12:%d", t.port);
+	cr_assert_eq(nng_rep0_open(&t.b), 0);
+	cr_assert_eq(nng_listen(t.b, url, NULL, 0), 0);
 	nng_msleep(1000); /* nng redials every 10-200 ms: time enough to come back */
 	cr_assert_eq(atomic_load(&pipes_up), 2 * per, "127.0.0.12 was dialed again after it left the name");
 	cr_assert_eq(atomic_load(&pipes_down), per, "127.0.0.11's connections are untouched");
 	cr_log_info("nng %s: %d connections per address drained and closed", nng_version(), per);
-
-	rpc_dialer_set_stop(ds, 1000);
-	nng_close(req);
-	rpc_dialer_set_free(ds);
-	nng_close(a);
-	nng_close(b);
-	unlink(hosts);
-	char conf[96];
-	snprintf(conf, sizeof(conf), "%.64s.conf", hosts);
-	unlink(conf);
+	two_replicas_down(&t);
 }
 
 Test(dialer_set, an_address_gone_from_the_name_drains_and_is_not_dialed_again, .timeout = 30)
@@ -512,60 +543,16 @@ Test(dialer_set, every_connection_of_an_address_gone_drains_and_none_is_dialed_a
  * connections it kept: none is cut, none is added beyond its count. */
 Test(dialer_set, an_address_back_while_draining_keeps_its_connections, .timeout = 30)
 {
-	char hosts[64];
-	snprintf(hosts, sizeof(hosts), "/tmp/back-hosts-%d", (int) getpid());
-	if (!own_hosts(hosts, "127.0.0.11 replicas.test\n127.0.0.12 replicas.test\n"))
-		cr_skip_test("needs root and mount namespaces, for a hosts file of its own");
-	int per = expected_per_replica(3);
-	nng_socket a, b, req;
-	nng_listener la;
-	cr_assert_eq(nng_rep0_open(&a), 0);
-	cr_assert_eq(nng_listen(a, "tcp://127.0.0.11:0", &la, 0), 0);
-	nng_sockaddr sa;
-	cr_assert_eq(nng_listener_get_addr(la, NNG_OPT_LOCADDR, &sa), 0);
-	int port = ntohs(sa.s_in.sa_port);
-	char url[64];
-	snprintf(url, sizeof(url), "tcp://127.0.0.12:%d", port);
-	cr_assert_eq(nng_rep0_open(&b), 0);
-	cr_assert_eq(nng_listen(b, url, NULL, 0), 0);
-
-	req = watched_req();
-	atomic_store(&pipes_down, 0);
-	snprintf(url, sizeof(url), "tcp4://replicas.test:%d", port);
-	rpc_dialer_set *ds;
-	rpc_status st;
-	cr_assert_eq(rpc_dialer_set_open(&ds, req, url, NULL, 200, 3, &st), RPC_OK, "%s", st.message);
-	nng_pipe_notify(req, NNG_PIPE_EV_ADD_PRE, on_counted, ds);
-	nng_pipe_notify(req, NNG_PIPE_EV_REM_POST, on_counted, ds);
-	rpc_dialer_set_start(ds);
-	wait_pipes(2 * per);
-	cr_assert_eq(atomic_load(&pipes_up), 2 * per);
-
-	FILE *f = fopen(hosts, "w");
-	fputs("127.0.0.11 replicas.test\n", f);
-	fclose(f);
-	size_t seen = rpc_dialer_set_lookups(ds);
-	wait_lookups(ds, seen + 2);
-	cr_assert_eq(rpc_dialer_set_count(ds), 1, "127.0.0.12 drains");
-	f = fopen(hosts, "w");
-	fputs("127.0.0.11 replicas.test\n127.0.0.12 replicas.test\n", f);
-	fclose(f);
-	seen = rpc_dialer_set_lookups(ds);
-	wait_lookups(ds, seen + 2);
-	cr_assert_eq(rpc_dialer_set_count(ds), 2, "127.0.0.12 is a replica again");
+	struct two_replicas t;
+	two_replicas_up(&t, "back", 3);
+	two_replicas_rename(&t, "127.0.0.11 replicas.test\n");
+	cr_assert_eq(rpc_dialer_set_count(t.ds), 1, "127.0.0.12 drains");
+	two_replicas_rename(&t, "127.0.0.11 replicas.test\n127.0.0.12 replicas.test\n");
+	cr_assert_eq(rpc_dialer_set_count(t.ds), 2, "127.0.0.12 is a replica again");
 	nng_msleep(300);
 	cr_assert_eq(atomic_load(&pipes_down), 0, "no connection was cut");
-	cr_assert_eq(atomic_load(&pipes_up), 2 * per, "none was added");
-
-	rpc_dialer_set_stop(ds, 1000);
-	nng_close(req);
-	rpc_dialer_set_free(ds);
-	nng_close(a);
-	nng_close(b);
-	unlink(hosts);
-	char conf[96];
-	snprintf(conf, sizeof(conf), "%.64s.conf", hosts);
-	unlink(conf);
+	cr_assert_eq(atomic_load(&pipes_up), 2 * t.per, "none was added");
+	two_replicas_down(&t);
 }
 
 Test(dialer_set, a_name_that_does_not_resolve_is_not_an_error_and_says_why)
