@@ -293,34 +293,46 @@ log "base images ${t_base} s, stand-ins built in ${t_standins} s"
 # ---------------------------------------------------------------- health checks
 
 # The scheduler Podman would run from systemd timers: each running
-# container's check every Interval from its start (as Docker: the first
-# check one interval after the start), each bounded by its Timeout.
+# container's check every Interval, each bounded by its Timeout. Within
+# its StartPeriod and until its first passing check, every second instead
+# (Docker Engine 25's start_interval, which docker-compose 1.29 cannot
+# set; failures there do not count towards Retries): one Interval before
+# the first check put the intervals of the chain postgres, rabbitmq,
+# user-svc, order-svc, gateway end to end, about 45 s of waiting per up.
+# Healthy still means a check passed, so depends_on's order holds.
 health_loop() {
 	local -A due
-	local id started name interval timeout now key
+	local id started name interval timeout period now key at passed
 	exec >>"$work/health.log" 2>&1
 	while :; do
 		now=$(date +%s)
 		while read -r id started name; do
 			key=$id@$started
 			if [ -z "${due[$key]:-}" ]; then
-				read -r interval timeout < <(podman inspect --format \
-					'{{.Config.Healthcheck.Interval.Seconds}} {{.Config.Healthcheck.Timeout.Seconds}}' "$id" </dev/null 2>/dev/null) ||
-					continue
+				read -r interval timeout period < <(podman inspect --format \
+					'{{.Config.Healthcheck.Interval.Seconds}} {{.Config.Healthcheck.Timeout.Seconds}} {{.Config.Healthcheck.StartPeriod.Seconds}}' \
+					"$id" </dev/null 2>/dev/null) || continue
 				if ! [ "${interval%.*}" -gt 0 ] 2>/dev/null; then
 					due[$key]=never # no health check
 					continue
 				fi
-				due[$key]="$((started + ${interval%.*})) ${interval%.*} ${timeout%.*}"
+				period=$((started + ${period%.*})) # when the start period ends
+				at=$((started + ${interval%.*}))
+				[ "$period" -le "$started" ] || at=$((started + 1))
+				due[$key]="$at ${interval%.*} ${timeout%.*} $period 0"
 			fi
 			[ "${due[$key]}" != never ] || continue
-			read -r at interval timeout <<<"${due[$key]}"
+			read -r at interval timeout period passed <<<"${due[$key]}"
 			[ "$now" -ge "$at" ] || continue
-			due[$key]="$((now + interval)) $interval $timeout"
 			# </dev/null: podman would read the rest of the list below.
 			if timeout "$((timeout + 5))" podman healthcheck run "$id" </dev/null >/dev/null 2>&1; then
+				due[$key]="$(($(date +%s) + interval)) $interval $timeout $period 1"
 				echo "$(date +%T) $name ok"
 			else
+				now=$(date +%s)
+				at=$((now + interval))
+				[ "$passed" = 1 ] || [ "$now" -ge "$period" ] || at=$((now + 1))
+				due[$key]="$at $interval $timeout $period $passed"
 				echo "$(date +%T) $name failed ($(podman inspect --format '{{.State.Health.Status}}' "$id" </dev/null 2>/dev/null))"
 			fi
 		done < <(podman ps --filter "label=com.docker.compose.project=$project" \
