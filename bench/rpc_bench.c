@@ -5,6 +5,10 @@
  * development PKI (scripts/lib/dev_pki.sh's folder), the runtime is also
  * measured over mutual TLS (tls+tcp://, user-svc's identity serving the
  * gateway's), in the same run.
+ * The runtime's client keeps RPC_CONNECTIONS_PER_REPLICA connections to the
+ * server (the gateway's variable, default and bounds, through the same
+ * rpc/dialer_set.h: so 1 on nng < 1.6 whatever is set, and the table says
+ * what was applied); its ratio is to bare nng over as many connections.
  * Usage: rpc-bench [seconds-per-case] [json-output-file] [pki-dir] */
 #include <arpa/inet.h>
 #include <nng/nng.h>
@@ -18,7 +22,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/env.h"
 #include "rpc/client.h"
+#include "rpc/dialer_set.h"
 #include "test_service.h"
 
 #define SERVER_WORKERS 4
@@ -189,11 +195,21 @@ main(int argc, char **argv)
 	const char *pki  = argc > 3 ? argv[3] : NULL;
 	if (seconds < 1)
 		seconds = 1;
+	long requested       = 0;
+	const env_var vars[] = {RPC_CONNECTIONS_PER_REPLICA_VAR(&requested)};
+	char err[256];
+	if (env_load(vars, 1, err, sizeof(err)) != 0) {
+		fprintf(stderr, "rpc-bench: %s\n", err);
+		return 2;
+	}
+	/* What the gateway's clients get for the same setting (1 on nng < 1.6,
+	 * said once on stderr). */
+	int per_replica                = (int) rpc_connections_per_replica((int) requested);
 	static const int concurrency[] = {1, 8, 32};
-	/* Bare nng over one connection (as the services' clients use) and over
-	 * four, to show what the one-request-at-a-time pipe costs; the
-	 * runtime's ratio is to the former. */
-	static const int bare_connections[] = {1, 4};
+	/* Bare nng over one connection and over the runtime's (4 when that is
+	 * 1), to show what the one-request-at-a-time pipe costs; the runtime's
+	 * ratio is to bare nng over as many connections as it has. */
+	const int bare_connections[] = {1, per_replica > 1 ? per_replica : 4};
 	bench_result results[12];
 	int n_results = 0;
 	int group     = pki != NULL ? 4 : 3; /* results per concurrency */
@@ -252,31 +268,42 @@ main(int argc, char **argv)
 			    run_case("bare nng req/rep", bare_connections[b], &l, concurrency[k], seconds);
 			nng_close(l.req);
 		}
-		l.bare = 0;
-		rpc_client_open(&l.client, rpc_server_url(srv), NULL, &st);
-		while (rpc_client_connections(l.client) < 1)
+		l.bare                   = 0;
+		rpc_client_options plain = {.connections_per_replica = per_replica};
+		rpc_client_open(&l.client, rpc_server_url(srv), &plain, &st);
+		for (int waited = 0; rpc_client_connections(l.client) < per_replica && waited < 5000; waited += 10)
 			nng_msleep(10);
-		results[n_results++] = run_case("rpc runtime (Echo)", 1, &l, concurrency[k], seconds);
+		results[n_results++] = run_case("rpc runtime (Echo)", per_replica, &l, concurrency[k], seconds);
 		rpc_client_close(l.client);
 		if (tls_srv == NULL)
 			continue;
-		rpc_client_options o = {.tls = &client_tls, .server_name = "user-svc"};
+		rpc_client_options o = {
+		    .tls = &client_tls, .server_name = "user-svc", .connections_per_replica = per_replica};
 		if (rpc_client_open(&l.client, rpc_server_url(tls_srv), &o, &st) != RPC_OK) {
 			fprintf(stderr, "rpc-bench: TLS client: %s\n", st.message);
 			return 1;
 		}
-		for (int waited = 0; rpc_client_connections(l.client) < 1 && waited < 5000; waited += 10)
+		for (int waited = 0; rpc_client_connections(l.client) < per_replica && waited < 5000; waited += 10)
 			nng_msleep(10);
-		results[n_results++] = run_case("rpc runtime over mutual TLS (Echo)", 1, &l, concurrency[k], seconds);
+		results[n_results++] =
+		    run_case("rpc runtime over mutual TLS (Echo)", per_replica, &l, concurrency[k], seconds);
 		rpc_client_close(l.client);
 	}
 
+	printf("RPC_CONNECTIONS_PER_REPLICA=%ld: the runtime's client keeps %d connection%s (nng %s%s)\n\n", requested,
+	    per_replica, per_replica == 1 ? "" : "s", nng_version(),
+	    per_replica < requested ? ", held at 1: nng < 1.6" : "");
 	printf("| path | connections | callers | round trips/s | p50 µs | p99 µs | errors | vs bare, same connections "
 	       "|\n");
 	printf("|---|---:|---:|---:|---:|---:|---:|---:|\n");
 	for (int i = 0; i < n_results; i++) {
 		bench_result *r = &results[i];
+		/* The bare row of this concurrency over as many connections, else
+		 * over one. */
 		double bare_rps = results[i - i % group].rps;
+		for (int j = i - i % group; j < i - i % group + 2; j++)
+			if (results[j].connections == r->connections)
+				bare_rps = results[j].rps;
 		printf("| %s | %d | %d | %.0f | %.0f | %.0f | %ld |", r->kind, r->connections, r->callers, r->rps,
 		    r->p50_us, r->p99_us, r->errors);
 		if (i % group >= 2)
@@ -287,8 +314,10 @@ main(int argc, char **argv)
 	if (json != NULL) {
 		FILE *f = fopen(json, "w");
 		if (f != NULL) {
-			fprintf(f, "{\"seconds_per_case\": %d, \"server_workers\": %d, \"results\": [", seconds,
-			    SERVER_WORKERS);
+			fprintf(f,
+			    "{\"seconds_per_case\": %d, \"server_workers\": %d, \"nng\": \"%s\", "
+			    "\"connections_per_replica\": {\"requested\": %ld, \"applied\": %d}, \"results\": [",
+			    seconds, SERVER_WORKERS, nng_version(), requested, per_replica);
 			for (int i = 0; i < n_results; i++) {
 				bench_result *r = &results[i];
 				fprintf(f,

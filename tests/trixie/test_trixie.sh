@@ -46,50 +46,14 @@ fail() {
 	log "FAIL: $*"
 	exit 1
 }
-for t in debootstrap chroot unshare findmnt sha256sum tar; do
-	command -v "$t" >/dev/null || fail "$t is missing (scripts/bootstrap test)"
-done
-
-chroot_path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-minbase_suite=trixie
-# shellcheck source=tests/images/minbase.sh
-. "$src/tests/images/minbase.sh"
-key=$(cat <(minbase_key) "$src/third_party/debian-packages.txt" "$src/scripts/bootstrap" | sha256sum | cut -c1-16)
-root=$work/root-$key
-
-# ---------------------------------------------------------------- cleanup
-
-# Processes whose root directory is in $work: only ones this test started.
-procs_in_work() {
-	local p r
-	for p in /proc/[0-9]*; do
-		r=$(readlink "$p/root" 2>/dev/null) || continue
-		case "$r" in "$work"/*) echo "${p#/proc/}" ;; esac
-	done
-}
-
-# Stops what runs in the roots (SIGTERM first: the servers flush), then
-# unmounts everything below $work, deepest first.
-release_work() {
-	local pids m
-	pids=$(procs_in_work | tr '\n' ' ')
-	if [ -n "$pids" ]; then
-		# shellcheck disable=SC2086
-		kill -TERM $pids 2>/dev/null || true
-		sleep 2
-		pids=$(procs_in_work | tr '\n' ' ')
-		# shellcheck disable=SC2086
-		[ -z "$pids" ] || kill -KILL $pids 2>/dev/null || true
-	fi
-	findmnt -rn -o TARGET | awk -v r="$work/" 'index($0, r) == 1' | sort -r | while read -r m; do
-		umount "$m" 2>/dev/null || umount -l "$m" || log "could not unmount $m"
-	done
-}
+# shellcheck source=scripts/lib/trixie_root.sh
+. "$src/scripts/lib/trixie_root.sh"
+trixie_init "$src" "$work"
 
 cleanup() {
 	local rc=$?
 	trap - EXIT INT TERM
-	release_work
+	trixie_release_work
 	[ "$rc" -eq 0 ] && log "PASS" || log "exit $rc"
 	exit "$rc"
 }
@@ -97,73 +61,18 @@ trap cleanup EXIT
 trap 'exit 143' TERM
 trap 'exit 130' INT
 
-release_work # a run killed with SIGKILL may have left processes and mounts
-
-# mount_root: what the tests need of the kernel, below $root, until cleanup.
-# The root is a mount point of its own, so that a test making a mount
-# namespace of its own can mark "/" private (unit_address_set's hosts file:
-# the drain of an address gone from a name), which it otherwise skips.
-mount_root() {
-	mount --bind "$root" "$root"
-	mount -t proc proc "$root/proc"
-	mount -t sysfs sysfs "$root/sys"
-	mount --rbind /dev "$root/dev"
-	mount --make-rslave "$root/dev"
-}
-
-# ---------------------------------------------------------------- the root
-
-if [ ! -f "$root/.ready" ]; then
-	t0=$SECONDS
-	# Roots of other keys are stale: one root is kept.
-	for old in "$work"/root-*; do
-		[ -e "$old" ] && rm -rf --one-file-system "$old"
-	done
-	[ -f "$work/cache/minbase-$(minbase_key).tar" ] || log "debootstrap --variant=minbase trixie (cold cache)"
-	tarball=$(minbase_tar "$work/cache" "$work/debootstrap.log") || fail "debootstrap failed (log: $work/debootstrap.log)"
-	mkdir -p "$root"
-	tar --numeric-owner -C "$root" -xf "$tarball"
-	mkdir -p "$root/opt/bootstrap/scripts" "$root/opt/bootstrap/third_party"
-	cp "$src/scripts/bootstrap" "$root/opt/bootstrap/scripts/"
-	cp "$src/third_party/debian-packages.txt" "$root/opt/bootstrap/third_party/"
-	cp -L /etc/resolv.conf "$root/etc/resolv.conf"
-	mount_root
-	log "installing trixie's packages (scripts/bootstrap in the root)"
-	chroot "$root" /usr/bin/env -i PATH="$chroot_path" HOME=/root /opt/bootstrap/scripts/bootstrap \
-		>"$work/bootstrap.log" 2>&1 || { tail -n 30 "$work/bootstrap.log" >&2; fail "apt in the root failed (log: $work/bootstrap.log)"; }
-	release_work
-	rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
-	# Names the tests dial (localhost for the TLS certificates, the host
-	# name RabbitMQ's node is named after); no DNS in the root's network.
-	printf '127.0.0.1\tlocalhost %s\n::1\tlocalhost ip6-localhost ip6-loopback\n' "$(hostname)" >"$root/etc/hosts"
-	touch "$root/.ready"
-	log "root with its packages made in $((SECONDS - t0)) s ($root)"
-fi
-
-# ---------------------------------------------------------------- the source
-
-# The checkout's files as they are (tracked and untracked, not the ignored:
-# no build folder, no .run), over the previous copy: unchanged files keep
-# their times, so the build in the root is incremental.
-t0=$SECONDS
-mkdir -p "$root/src"
-find "$root/src" -mindepth 1 -maxdepth 1 ! -name build ! -name .run -exec rm -rf --one-file-system {} +
-if git -C "$src" rev-parse --git-dir >/dev/null 2>&1; then
-	git -C "$src" ls-files -z -co --exclude-standard | tar -C "$src" --null -T - -cf - | tar -C "$root/src" -xf -
-else
-	tar -C "$src" --exclude=./build --exclude=./.run --exclude=./.git -cf - . | tar -C "$root/src" -xf -
-fi
-log "source copied in $((SECONDS - t0)) s"
+trixie_release_work # a run killed with SIGKILL may have left processes and mounts
+trixie_make_root
+trixie_copy_source
 
 # ---------------------------------------------------------------- the suite
 
-mount_root
+trixie_enter
 args=${TRIXIE_CTEST_ARGS:--LE images|compose-live|multihost|k8s|trixie}
 log "scripts/test $args, in the root (loopback only)"
 rc=0
 # shellcheck disable=SC2086 # the arguments are ctest's, split as a shell would
-unshare --net chroot "$root" /usr/bin/env -i PATH="$chroot_path" HOME=/root LANG=C.UTF-8 \
-	SANITIZE="${TRIXIE_SANITIZE:-0}" FUZZ=0 TEST_INSTANCE=trixie RPC_TLS="${RPC_TLS:-on}" \
-	/bin/bash -c 'ip link set lo up && cd /src && exec scripts/test "$@"' trixie $args || rc=$?
-log "versions: $(chroot "$root" dpkg-query -W -f='${Package} ${Version}, ' libnng1 libhiredis1.1.0 librabbitmq4 libcivetweb1 postgresql-17 rabbitmq-server redis-server 2>/dev/null)"
+trixie_run SANITIZE="${TRIXIE_SANITIZE:-0}" FUZZ=0 TEST_INSTANCE=trixie RPC_TLS="${RPC_TLS:-on}" \
+	/bin/bash -c 'cd /src && exec scripts/test "$@"' trixie $args || rc=$?
+log "versions: $(chroot "$trixie_root" dpkg-query -W -f='${Package} ${Version}, ' libnng1 libhiredis1.1.0 librabbitmq4 libcivetweb1 postgresql-17 rabbitmq-server redis-server 2>/dev/null)"
 [ "$rc" -eq 0 ] || fail "scripts/test in the trixie root exited $rc"
