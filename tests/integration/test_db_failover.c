@@ -613,7 +613,7 @@ Test(db_failover, a_failed_connect_reports_every_hosts_reason, .init = setup_and
 		if (gave_up == 1) {
 			cr_assert_not_null(strstr(reason, "port 1 failed: Connection refused"), "%s", line);
 			cr_assert_not_null(
-			    strstr(reason, "; connection to server at \"127.0.0.1\", port 2 failed"), "%s", line);
+			    strstr(reason, "; connection to server at \\\"127.0.0.1\\\", port 2 failed"), "%s", line);
 			cr_assert_not_null(strstr(reason, "session is read-only"), "%s", line);
 			cr_assert_null(strchr(reason, '\t'), "%s", line);
 		} else {
