@@ -860,11 +860,11 @@ Test(db_failover, a_server_answering_a_byte_at_a_time_does_not_hold_a_call_past_
 	close(fd);
 }
 
-/* hosts' first port (PG_ADMIN_URL's server). */
+/* hosts' first port (PG_ADMIN_URL's first server: the primary). */
 static int
 real_port(void)
 {
-	const char *colon = strrchr(hosts, ':');
+	const char *colon = strchr(hosts, ':');
 	cr_assert_not_null(colon, "%s: expected host:port", hosts);
 	return atoi(colon + 1);
 }
@@ -1070,4 +1070,36 @@ Test(db_failover, prefer_standby_takes_a_primary_only_when_no_host_is_a_standby,
 	cr_log_info("prefer-standby without a standby: connected after %lld ms", (long long) took);
 	db_free(d);
 	close(fd);
+}
+
+/* What each target_session_attrs takes, libpq's documented meaning, with a
+ * real streaming standby after the primary (SERVERS_PG_STANDBY=1 gives
+ * PG_STANDBY_PORT; skipped without one): prefer-standby, standby and
+ * read-only the standby, any and primary the primary, read-write the
+ * primary. prefer-standby one host at a time took the primary, the first
+ * server that answered. */
+Test(db_failover, each_target_session_attrs_takes_the_server_libpq_documents, .init = setup, .fini = teardown)
+{
+	const char *standby = getenv("PG_STANDBY_PORT");
+	if (standby == NULL || standby[0] == '\0')
+		cr_skip_test("no standby: run with SERVERS_PG_STANDBY=1 (PG_STANDBY_PORT)");
+	static const struct {
+		const char *attrs;
+		const char *in_recovery; /* "t": the standby taken */
+	} cases[] = {{"prefer-standby", "t"}, {"standby", "t"}, {"read-only", "t"}, {"any", "f"}, {"primary", "f"},
+	    {"read-write", "f"}};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char url[600];
+		snprintf(url, sizeof(url), "postgresql://postgres@127.0.0.1:%d,127.0.0.1:%s/postgres?target_session_attrs=%s",
+		    real_port(), standby, cases[i].attrs);
+		db *d = db_new(url);
+		rpc_status st;
+		rpc_status_clear(&st);
+		PGresult *r = db_exec(d, "SELECT pg_is_in_recovery()", 0, NULL, PGRES_TUPLES_OK, "test", &st);
+		cr_assert_not_null(r, "%s: %s (%s)", cases[i].attrs, st.message, db_last_error(d));
+		cr_assert_str_eq(PQgetvalue(r, 0, 0), cases[i].in_recovery, "%s took the %s", cases[i].attrs,
+		    PQgetvalue(r, 0, 0)[0] == 't' ? "standby" : "primary");
+		PQclear(r);
+		db_free(d);
+	}
 }
