@@ -15,6 +15,7 @@
 #include "base/signals.h"
 #include "svc/backoff.h"
 #include "svc/db_hosts.h"
+#include "svc/db_lookup.h"
 
 /* Statements db_exec prepared on the current connection, by their text:
  * each is parsed and planned once per connection, not once per call. */
@@ -42,6 +43,7 @@ struct db {
 	PostgresPollingStatusType wants; /* what connecting waits for: READING or WRITING */
 	int start, tried;                /* the connect's first entry (db_hosts.h), entries begun */
 	int entry;                       /* the entry being connected to (index in hosts.entry) */
+	db_lookup *lookup;               /* its host name's lookup under way, or NULL */
 	char **addrs;                    /* its addresses (a host name's, looked up), or its hostaddr */
 	int n_addrs, next_addr;          /* how many, and the next one to try */
 	/* A host's 2 s count the time it was waited for: while a call drives
@@ -116,6 +118,7 @@ db_free(db *d)
 	PQfinish(d->pg);
 	PQfinish(d->connecting); /* a connect under way ends here too */
 	PQfinish(d->fallback);
+	db_lookup_free(d->lookup);
 	free_addrs(d);
 	forget_prepared(d);
 	db_hosts_free(&d->hosts);
@@ -144,6 +147,8 @@ drop(db *d)
 	d->connecting = NULL;
 	PQfinish(d->fallback);
 	d->fallback = NULL;
+	db_lookup_free(d->lookup);
+	d->lookup = NULL;
 	forget_prepared(d);
 	backoff_failed(&d->retry);
 }
@@ -217,54 +222,64 @@ is_socket_path(const char *host)
 	return host[0] == '/' || host[0] == '@';
 }
 
-/* The addresses of entry e, each to be connected to on its own (libpq
- * tries a name's addresses in getaddrinfo's order, connect_timeout each):
- * a host name looked up (AF_UNSPEC, SOCK_STREAM, as libpq does), else its
- * hostaddr as given ("" for a Unix socket or libpq's default). False, with
- * the reason added, when the name has no address. */
+/* Whether entry e's host is a name to look up: no hostaddr, and neither
+ * empty (libpq's default socket) nor a Unix socket directory. */
 static bool
-entry_addresses(db *d, const db_host *e)
+needs_lookup(const db_host *e)
 {
+	return e->hostaddr[0] == '\0' && e->host[0] != '\0' && !is_socket_path(e->host);
+}
+
+/* The reason a lookup of e's host failed, in libpq's words. */
+static void
+lookup_failed(db *d, const char *why)
+{
+	char line[512];
+	snprintf(line, sizeof(line), "could not translate host name \"%s\" to address: %s\n",
+	    d->hosts.entry[d->entry].host, why);
+	add_reason(d, line);
+}
+
+/* Begins entry d->entry: its host name's lookup (db_lookup.h: libpq tries
+ * a name's addresses in getaddrinfo's order, connect_timeout each, and
+ * so does db), else its hostaddr as given ("" for a Unix socket or
+ * libpq's default) as its one address. False, with the reason added, when
+ * neither could begin. */
+static bool
+begin_entry(db *d)
+{
+	const db_host *e = &d->hosts.entry[d->entry];
 	free_addrs(d);
-	if (e->hostaddr[0] != '\0' || e->host[0] == '\0' || is_socket_path(e->host)) {
-		d->addrs = malloc(sizeof(*d->addrs));
-		if (d->addrs == NULL || (d->addrs[0] = strdup(e->hostaddr)) == NULL) {
-			free(d->addrs);
-			d->addrs = NULL;
-			add_reason(d, "out of memory");
-			return false;
-		}
-		d->n_addrs = 1;
-		return true;
+	d->spent_ms      = 0;
+	d->idle_since_ms = 0;
+	if (needs_lookup(e)) {
+		int err   = 0;
+		d->lookup = db_lookup_start(e->host, &err);
+		if (d->lookup == NULL)
+			lookup_failed(d, gai_strerror(err));
+		return d->lookup != NULL;
 	}
-	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *list = NULL;
-	int rc = getaddrinfo(e->host, NULL, &hints, &list);
-	if (rc != 0) {
-		char why[512];
-		/* libpq's words. */
-		snprintf(why, sizeof(why), "could not translate host name \"%s\" to address: %s\n", e->host,
-		    rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
-		add_reason(d, why);
-		return false;
-	}
-	int n = 0;
-	for (struct addrinfo *ai = list; ai != NULL; ai = ai->ai_next)
-		n++;
-	d->addrs = calloc((size_t) n, sizeof(*d->addrs));
-	for (struct addrinfo *ai = list; d->addrs != NULL && ai != NULL; ai = ai->ai_next) {
-		char text[128]; /* an IPv6 address with a scope fits */
-		if (getnameinfo(ai->ai_addr, ai->ai_addrlen, text, sizeof(text), NULL, 0, NI_NUMERICHOST) != 0)
-			continue;
-		if ((d->addrs[d->n_addrs] = strdup(text)) != NULL)
-			d->n_addrs++;
-	}
-	freeaddrinfo(list);
-	if (d->n_addrs == 0) {
+	d->addrs = malloc(sizeof(*d->addrs));
+	if (d->addrs == NULL || (d->addrs[0] = strdup(e->hostaddr)) == NULL) {
+		free(d->addrs);
+		d->addrs = NULL;
 		add_reason(d, "out of memory");
-		free_addrs(d);
 		return false;
 	}
+	d->n_addrs = 1;
 	return true;
+}
+
+/* The lookup under way done: its addresses become the entry's. */
+static void
+lookup_done(db *d)
+{
+	int rc = db_lookup_result(d->lookup, &d->addrs, &d->n_addrs);
+	if (rc != 0)
+		lookup_failed(d, gai_strerror(rc));
+	db_lookup_free(d->lookup);
+	d->lookup    = NULL;
+	d->next_addr = 0;
 }
 
 /* The target_session_attrs each connect gives libpq: the value chosen (the
@@ -281,7 +296,8 @@ session_attrs_for_libpq(const db *d)
 }
 
 /* Begins the next address of the connect: the current entry's next one,
- * else the next entry's first. PQconnectStartParams with that host alone
+ * else the next entry (begin_entry; with a lookup to wait for, true
+ * without a connect begun). PQconnectStartParams with that host alone
  * (db_hosts_conninfo: the URL's other settings, sslmode, gssencmode...
  * stay; the host name kept for TLS and the password file, its address as
  * hostaddr), so each address gets its own bound. Statements cannot
@@ -297,7 +313,8 @@ begin_address(db *d)
 		}
 		d->entry = (d->start + d->tried) % d->hosts.n;
 		d->tried++;
-		entry_addresses(d, &d->hosts.entry[d->entry]);
+		if (begin_entry(d) && d->lookup != NULL)
+			return true;
 	}
 	char *conninfo = db_hosts_conninfo(&d->hosts, d->entry, d->addrs[d->next_addr++]);
 	const char *keys[]   = {"dbname", "target_session_attrs", "options", "application_name", NULL};
@@ -383,6 +400,54 @@ connected(db *d)
 	return false;
 }
 
+/* The message for a connect kept past the caller's deadline: the reasons
+ * so far and what is waited for, into d->last_error (and the log). */
+static void
+kept(db *d, const char *waiting_for)
+{
+	char all[sizeof(d->reasons)];
+	size_t used = strlen(d->reasons);
+	memcpy(all, d->reasons, used);
+	snprintf(all + used, sizeof(all) - used, "%s: no answer yet", waiting_for);
+	db_error_lines(all, d->last_error, sizeof(d->last_error));
+	env_scrub(d->last_error, sizeof(d->last_error), d->url);
+	d->idle_since_ms = rpc_clock_ms();
+	char quoted[2 * sizeof(d->last_error)];
+	log_quote(d->last_error, quoted, sizeof(quoted));
+	log_debug(NULL, "db_connect_pending reason=\"%s\"", quoted);
+}
+
+/* Waits for the lookup under way, within the host's 2 s and the caller's
+ * deadline. True when the connect goes on (the lookup done, or failed:
+ * the next entry then); false when it is kept for the next call. */
+static bool
+lookup_go_on(db *d)
+{
+	int64_t now = rpc_clock_ms(), until = now + (HOST_TIMEOUT_MS - d->spent_ms);
+	if (d->deadline_ms > 0 && d->deadline_ms < until)
+		until = d->deadline_ms;
+	bool done = db_lookup_wait(d->lookup, until > now ? (int) (until - now) : 0);
+	int64_t after = rpc_clock_ms();
+	d->spent_ms += after - now;
+	if (done) {
+		lookup_done(d);
+		return true;
+	}
+	if (d->spent_ms >= HOST_TIMEOUT_MS) {
+		lookup_failed(d, "timeout expired");
+		db_lookup_free(d->lookup);
+		d->lookup = NULL;
+		return true;
+	}
+	if (d->deadline_ms > 0 && after >= d->deadline_ms) {
+		char what[512];
+		snprintf(what, sizeof(what), "looking up \"%s\"", d->hosts.entry[d->entry].host);
+		kept(d, what);
+		return false;
+	}
+	return true; /* woken early (a signal): wait again */
+}
+
 /* Drives the connect under way (libpq's PQconnectPoll loop on PQsocket)
  * until it is done, every host failed, or the caller's deadline came.
  * True with d->pg connected; false otherwise: the connect failed (and the
@@ -390,16 +455,27 @@ connected(db *d)
 static bool
 connect_go_on(db *d)
 {
-	if (d->connecting != NULL && d->idle_since_ms != 0) {
+	if (d->idle_since_ms != 0) {
 		/* Kept since the last call: that time counts against the host
 		 * only if what it was waited for has not come meanwhile. */
-		struct pollfd p = {
-		    .fd = PQsocket(d->connecting), .events = d->wants == PGRES_POLLING_READING ? POLLIN : POLLOUT};
-		if (poll(&p, 1, 0) == 0)
+		bool came = false;
+		if (d->lookup != NULL) {
+			came = db_lookup_wait(d->lookup, 0);
+		} else if (d->connecting != NULL) {
+			struct pollfd p = {.fd = PQsocket(d->connecting),
+			    .events        = d->wants == PGRES_POLLING_READING ? POLLIN : POLLOUT};
+			came            = poll(&p, 1, 0) != 0;
+		}
+		if (!came)
 			d->spent_ms += rpc_clock_ms() - d->idle_since_ms;
 		d->idle_since_ms = 0;
 	}
 	for (;;) {
+		if (d->lookup != NULL) {
+			if (lookup_go_on(d))
+				continue;
+			return false;
+		}
 		if (d->connecting == NULL) {
 			if (begin_address(d))
 				continue;
@@ -460,17 +536,10 @@ connect_go_on(db *d)
 		if (d->deadline_ms > 0 && now >= d->deadline_ms) {
 			/* Kept: the next call goes on from here instead of
 			 * beginning again at a host that takes HOST_TIMEOUT_MS. */
-			char all[sizeof(d->reasons)], name[512];
-			size_t used = strlen(d->reasons);
-			memcpy(all, d->reasons, used);
+			char name[512], what[560];
 			server_named(d->connecting, name, sizeof(name));
-			snprintf(all + used, sizeof(all) - used, "connecting to %s: no answer yet", name);
-			db_error_lines(all, d->last_error, sizeof(d->last_error));
-			env_scrub(d->last_error, sizeof(d->last_error), d->url);
-			d->idle_since_ms = now;
-			char quoted[2 * sizeof(d->last_error)];
-			log_quote(d->last_error, quoted, sizeof(quoted));
-			log_debug(NULL, "db_connect_pending reason=\"%s\"", quoted);
+			snprintf(what, sizeof(what), "connecting to %s", name);
+			kept(d, what);
 			return false;
 		}
 	}
@@ -499,7 +568,7 @@ db_conn(db *d, rpc_status *st)
 	}
 	if (d->pg != NULL)
 		drop(d);
-	if (d->connecting == NULL) {
+	if (d->connecting == NULL && d->lookup == NULL) { /* none under way */
 		if (!backoff_ready(&d->retry)) {
 			rpc_status_set(st, RPC_UNAVAILABLE, "database unavailable");
 			return NULL;

@@ -932,6 +932,24 @@ Test(db_failover, a_host_list_with_an_empty_element_reaches_the_hosts_after_a_si
 	cr_assert_eq(rows_in_t(), 6);
 }
 
+/* A private view of a file (a mount namespace of the calling process's
+ * own, with text bound over path). False when this machine cannot. */
+static bool
+private_file(const char *path, const char *text)
+{
+	if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+		return false;
+	char tmp[] = "/tmp/db-file-XXXXXX";
+	int f      = mkstemp(tmp);
+	if (f < 0)
+		return false;
+	bool ok = write(f, text, strlen(text)) == (ssize_t) strlen(text);
+	close(f);
+	ok = ok && mount(tmp, path, NULL, MS_BIND, NULL) == 0;
+	unlink(tmp);
+	return ok;
+}
+
 /* The child of the test below: in a mount namespace of its own, name
  * resolves (its /etc/hosts) to ::1 first, where a listener answers
  * nothing, then to 127.0.0.1, the real server, on the same port. Exits 0
@@ -940,19 +958,7 @@ Test(db_failover, a_host_list_with_an_empty_element_reaches_the_hosts_after_a_si
 static int
 resolve_in_own_namespace(const char *url, int silent6)
 {
-	if (unshare(CLONE_NEWNS) != 0)
-		return 77;
-	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
-		return 77;
-	char path[] = "/tmp/db-hosts-XXXXXX";
-	int f       = mkstemp(path);
-	const char text[] = "::1 localhost pgmulti.test\n127.0.0.1 localhost pgmulti.test\n";
-	if (f < 0 || write(f, text, sizeof(text) - 1) != (ssize_t) sizeof(text) - 1)
-		return 2;
-	close(f);
-	int rc = mount(path, "/etc/hosts", NULL, MS_BIND, NULL);
-	unlink(path);
-	if (rc != 0)
+	if (!private_file("/etc/hosts", "::1 localhost pgmulti.test\n127.0.0.1 localhost pgmulti.test\n"))
 		return 77;
 	db *d = db_new(url);
 	rpc_status st;
@@ -1102,4 +1108,94 @@ Test(db_failover, each_target_session_attrs_takes_the_server_libpq_documents, .i
 		PQclear(r);
 		db_free(d);
 	}
+}
+
+/* The child of the test below: its DNS server (its own resolv.conf) takes
+ * queries and never answers. Exit 0 when every step held, 77 when the
+ * namespace cannot be made, else 1 (the step on stderr). */
+static int
+silent_dns_child(const char *first_url, const char *second_url)
+{
+	if (!private_file("/etc/resolv.conf", "nameserver 127.0.0.99\noptions timeout:30 attempts:1\n"))
+		return 77;
+#define STEP(cond, ...)                                                                                                \
+	do {                                                                                                           \
+		if (!(cond)) {                                                                                         \
+			fprintf(stderr, __VA_ARGS__);                                                                  \
+			fputc('\n', stderr);                                                                           \
+			return 1;                                                                                      \
+		}                                                                                                      \
+	} while (0)
+	rpc_status st;
+	int64_t took;
+	/* Only a name the silent server is asked about. */
+	db *d = db_new(first_url);
+	db_set_deadline(d, rpc_clock_ms() + 500);
+	int64_t t0 = now_ms();
+	rpc_status_clear(&st);
+	PGresult *r = db_exec(d, "SELECT 1", 0, NULL, PGRES_TUPLES_OK, "test", &st);
+	took        = now_ms() - t0;
+	fprintf(stderr, "silent DNS, 500 ms deadline: %lld ms: %s\n", (long long) took, db_last_error(d));
+	STEP(r == NULL && took < 1000, "the first call took %lld ms with a 500 ms deadline", (long long) took);
+	STEP(strstr(db_last_error(d), "looking up \"pg.silent.test\": no answer yet") != NULL, "%s", db_last_error(d));
+	/* The lookup's 2 s (the 1 s between the calls included: no answer
+	 * came) end within the next call, which reports it. */
+	sleep_ms(1000);
+	db_set_deadline(d, rpc_clock_ms() + 1000);
+	t0   = now_ms();
+	r    = db_exec(d, "SELECT 1", 0, NULL, PGRES_TUPLES_OK, "test", &st);
+	took = now_ms() - t0;
+	fprintf(stderr, "silent DNS, the next call: %lld ms: %s\n", (long long) took, db_last_error(d));
+	STEP(r == NULL && took < 1000, "the second call took %lld ms", (long long) took);
+	STEP(strstr(db_last_error(d), "could not translate host name \"pg.silent.test\" to address: timeout expired") !=
+	         NULL,
+	    "%s", db_last_error(d));
+	db_free(d);
+	/* The name first, the real server second: reached after the
+	 * lookup's 2 s, without a deadline. */
+	d  = db_new(second_url);
+	t0 = now_ms();
+	r  = db_exec(d, "INSERT INTO t VALUES (1)", 0, NULL, PGRES_COMMAND_OK, "test", &st);
+	took = now_ms() - t0;
+	fprintf(stderr, "silent DNS first, then the real server: %lld ms: %s\n", (long long) took, db_last_error(d));
+	STEP(r != NULL && took >= 1900 && took < 4000, "%s after %lld ms", st.message, (long long) took);
+	PQclear(r);
+	db_free(d);
+	/* Freed with its lookup under way (glibc's thread still on it). */
+	d = db_new(first_url);
+	db_set_deadline(d, rpc_clock_ms() + 100);
+	r = db_exec(d, "SELECT 1", 0, NULL, PGRES_TUPLES_OK, "test", &st);
+	STEP(r == NULL && strstr(db_last_error(d), "no answer yet") != NULL, "%s", db_last_error(d));
+	db_free(d);
+#undef STEP
+	return 0;
+}
+
+/* A host name's lookup is bounded too: a DNS server that never answers
+ * costs a connect 2 s (the host's), spread over calls that each end by
+ * their deadline, as a silent PostgreSQL host does; libpq's own lookup
+ * blocked as long as the resolver's timeouts (here 30 s). */
+Test(db_failover, a_silent_dns_server_costs_a_connect_2_s_and_no_call_its_deadline, .init = setup, .fini = teardown)
+{
+	int dns = socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(53)};
+	inet_pton(AF_INET, "127.0.0.99", &a.sin_addr);
+	if (dns < 0 || bind(dns, (struct sockaddr *) &a, sizeof(a)) != 0)
+		cr_skip_test("cannot listen on 127.0.0.99:53 (UDP) here");
+	char first_url[600], second_url[700];
+	snprintf(first_url, sizeof(first_url), "postgresql://%s@pg.silent.test:%d/%s", role, real_port(), database);
+	snprintf(second_url, sizeof(second_url), "postgresql://%s@pg.silent.test:%d,%s/%s", role, real_port(), hosts,
+	    database);
+	pid_t pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0)
+		_exit(silent_dns_child(first_url, second_url));
+	int status;
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	close(dns);
+	cr_assert(WIFEXITED(status), "the child died");
+	if (WEXITSTATUS(status) == 77)
+		cr_skip_test("no mount namespace here (unshare, mount --bind /etc/resolv.conf)");
+	cr_assert_eq(WEXITSTATUS(status), 0, "see the child's lines above");
+	cr_assert_eq(rows_in_t(), 1);
 }
