@@ -25,8 +25,9 @@
  * refusals with their hints fit. */
 #define DB_ERROR_MAX 1024
 
-/* How long one host may take to connect (libpq's connect_timeout, which
- * its asynchronous connect does not apply: db_conn does). */
+/* How long one address may take to connect (libpq's connect_timeout,
+ * which its asynchronous connect does not apply: db_conn does), and one
+ * host name's lookup. */
 #define HOST_TIMEOUT_MS 2000
 
 struct db {

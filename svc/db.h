@@ -71,8 +71,9 @@ void db_set_deadline(db *d, int64_t deadline_ms);
  * the URL's host, hostaddr and port lists (else its service's, else
  * PGHOST/PGHOSTADDR/PGPORT) are expanded as libpq does, an empty element
  * being libpq's default (db_hosts.h), and a host name is looked up here
- * (getaddrinfo) and each of its addresses given to libpq as hostaddr (the
- * name kept for TLS and the password file). Each address has 2 s at most
+ * (db_lookup.h: getaddrinfo_a, 2 s at most, bounded and kept between
+ * calls as a connect is) and each of its addresses given to libpq as
+ * hostaddr (the name kept for TLS and the password file). Each address has 2 s at most
  * (the URL's connect_timeout is not used), then the next is tried; they
  * are the time it was waited for: while a call drives the connect, and the
  * time between two calls only when what it waited for had not come by the
@@ -89,8 +90,7 @@ void db_set_deadline(db *d, int64_t deadline_ms);
  * this process (db_hosts.h). A value chosen means what libpq documents,
  * checked on each server reached; prefer-standby takes a standby if any
  * host is one (PostgreSQL 14+: in_hot_standby), else the first server that
- * answered, kept open meanwhile (not dialled twice). Not bounded: a host
- * name's lookup (getaddrinfo blocks; hostaddr= avoids it). A connection
+ * answered, kept open meanwhile (not dialled twice). A connection
  * the server closed while it was idle is replaced at once, unless it was
  * inside a transaction: then NULL (UNAVAILABLE), since the rest of that
  * transaction must not run on a new connection without it. */
