@@ -241,6 +241,26 @@ lookup_failed(db *d, const char *why)
 	add_reason(d, line);
 }
 
+/* When host is an IP address (getaddrinfo with AI_NUMERICHOST: no query,
+ * no thread), it as the entry's one address, and true. */
+static bool
+numeric_address(db *d, const char *host)
+{
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICHOST};
+	struct addrinfo *list = NULL;
+	if (getaddrinfo(host, NULL, &hints, &list) != 0)
+		return false;
+	freeaddrinfo(list);
+	d->addrs = malloc(sizeof(*d->addrs));
+	if (d->addrs == NULL || (d->addrs[0] = strdup(host)) == NULL) {
+		free(d->addrs);
+		d->addrs = NULL;
+		return false; /* looked up then, as a name */
+	}
+	d->n_addrs = 1;
+	return true;
+}
+
 /* Begins entry d->entry: its host name's lookup (db_lookup.h: libpq tries
  * a name's addresses in getaddrinfo's order, connect_timeout each, and
  * so does db), else its hostaddr as given ("" for a Unix socket or
@@ -253,6 +273,8 @@ begin_entry(db *d)
 	free_addrs(d);
 	d->spent_ms      = 0;
 	d->idle_since_ms = 0;
+	if (needs_lookup(e) && numeric_address(d, e->host))
+		return true;
 	if (needs_lookup(e)) {
 		int err   = 0;
 		d->lookup = db_lookup_start(e->host, &err);
