@@ -339,7 +339,7 @@ begin_address(db *d)
 		if (begin_entry(d) && d->lookup != NULL)
 			return true;
 	}
-	char *conninfo = db_hosts_conninfo(&d->hosts, d->entry, d->addrs[d->next_addr++]);
+	char *conninfo       = db_hosts_conninfo(&d->hosts, d->entry, d->addrs[d->next_addr++]);
 	const char *keys[]   = {"dbname", "target_session_attrs", "options", "application_name", NULL};
 	const char *values[] = {
 	    conninfo, session_attrs_for_libpq(d), "-c statement_timeout=5000", "microservices", NULL};
@@ -404,9 +404,9 @@ connected(db *d)
 	d->connecting = NULL;
 	if (strcmp(d->hosts.given, "prefer-standby") != 0 || is_standby(c)) {
 		PQfinish(d->fallback);
-		d->fallback   = NULL;
-		d->pg         = c;
-		d->pg_entry   = d->entry;
+		d->fallback = NULL;
+		d->pg       = c;
+		d->pg_entry = d->entry;
 		return true;
 	}
 	char name[512], why[640];
@@ -449,7 +449,7 @@ lookup_go_on(db *d)
 	int64_t now = rpc_clock_ms(), until = now + (HOST_TIMEOUT_MS - d->spent_ms);
 	if (d->deadline_ms > 0 && d->deadline_ms < until)
 		until = d->deadline_ms;
-	bool done = db_lookup_wait(d->lookup, until > now ? (int) (until - now) : 0);
+	bool done     = db_lookup_wait(d->lookup, until > now ? (int) (until - now) : 0);
 	int64_t after = rpc_clock_ms();
 	d->spent_ms += after - now;
 	if (done) {
@@ -486,7 +486,7 @@ connect_go_on(db *d)
 			came = db_lookup_wait(d->lookup, 0);
 		} else if (d->connecting != NULL) {
 			struct pollfd p = {.fd = PQsocket(d->connecting),
-			    .events        = d->wants == PGRES_POLLING_READING ? POLLIN : POLLOUT};
+			    .events            = d->wants == PGRES_POLLING_READING ? POLLIN : POLLOUT};
 			came            = poll(&p, 1, 0) != 0;
 		}
 		if (!came)
@@ -519,7 +519,7 @@ connect_go_on(db *d)
 		 * have come while no call was here to read it. */
 		struct pollfd p = {
 		    .fd = PQsocket(d->connecting), .events = d->wants == PGRES_POLLING_READING ? POLLIN : POLLOUT};
-		int ready = poll(&p, 1, until > now ? (int) (until - now) : 0);
+		int ready     = poll(&p, 1, until > now ? (int) (until - now) : 0);
 		int64_t after = rpc_clock_ms();
 		d->spent_ms += after - now;
 		if (ready < 0 && errno == EINTR)
@@ -654,8 +654,8 @@ db_failed(db *d, const PGresult *res, const char *what, rpc_status *st)
 		db_error_lines(msg, d->last_error, sizeof(d->last_error));
 		char quoted[2 * sizeof(d->last_error)];
 		log_quote(d->last_error, quoted, sizeof(quoted));
-		log_warn(NULL, "db_wrong_server during=%s sqlstate=%s reason=\"%s\" reconnecting=yes", what, state,
-		    quoted);
+		log_warn(
+		    NULL, "db_wrong_server during=%s sqlstate=%s reason=\"%s\" reconnecting=yes", what, state, quoted);
 		drop(d);
 		return rpc_status_set(st, RPC_UNAVAILABLE, "database unavailable");
 	}
@@ -851,8 +851,7 @@ db_migrate_at_start(const char *url, long long lock_key, const db_migration *mig
 		char reason[2 * sizeof(d->last_error)];
 		log_quote(d->last_error, reason, sizeof(reason));
 		if (max_wait_s > 0 && waited_ms >= (int64_t) max_wait_s * 1000) {
-			log_error(
-			    NULL, "db_wait_gave_up url=%s waited_s=%d reason=\"%s\"", shown, max_wait_s, reason);
+			log_error(NULL, "db_wait_gave_up url=%s waited_s=%d reason=\"%s\"", shown, max_wait_s, reason);
 			break;
 		}
 		if (rpc_clock_ms() >= next_report) {

@@ -61,7 +61,7 @@ append_setting(char **out, size_t *used, const char *key, const char *value)
 	char *grown = realloc(*out, need);
 	if (grown == NULL)
 		return false;
-	*out   = grown;
+	*out    = grown;
 	char *p = grown + *used;
 	p += sprintf(p, "%s%s='", *used > 0 ? " " : "", key);
 	for (const char *v = value; *v != '\0'; v++) {
@@ -159,8 +159,8 @@ db_hosts_init(db_hosts *h, const char *url)
 	 * host's, else one (its default); db_check_conninfo made sure the
 	 * counts agree, and that the ports are one or as many. */
 	int n_host = db_hosts_count(host), n_addr = db_hosts_count(hostaddr), n_port = db_hosts_count(port);
-	int n      = n_addr > 0 ? n_addr : n_host > 0 ? n_host : 1;
-	h->entry   = calloc((size_t) n, sizeof(*h->entry));
+	int n    = n_addr > 0 ? n_addr : n_host > 0 ? n_host : 1;
+	h->entry = calloc((size_t) n, sizeof(*h->entry));
 	if (h->entry == NULL)
 		rc = -1;
 	for (int i = 0; rc == 0 && i < n; i++) {
@@ -174,7 +174,7 @@ db_hosts_init(db_hosts *h, const char *url)
 	}
 	h->hosts    = n;
 	h->prefer   = n >= 2 && (h->session_attrs != NULL || strcmp(h->given, "read-write") == 0 ||
-	                          strcmp(h->given, "primary") == 0);
+                                  strcmp(h->given, "primary") == 0);
 	h->url_hash = fnv1a(url);
 	if (h->conninfo == NULL && rc == 0)
 		h->conninfo = strdup("");

@@ -16,12 +16,12 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sched.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -883,8 +883,8 @@ Test(db_failover, a_host_list_with_an_empty_element_reaches_the_hosts_after_a_si
 	int port, fd = dead_listener(&port), real = real_port();
 	char urls[3][1024];
 	/* The attack's URL: the second hostaddr empty. */
-	snprintf(urls[0], sizeof(urls[0]), "postgresql://%s@/%s?host=localhost,localhost&hostaddr=127.0.0.1,&port=%d,%d",
-	    role, database, port, real);
+	snprintf(urls[0], sizeof(urls[0]),
+	    "postgresql://%s@/%s?host=localhost,localhost&hostaddr=127.0.0.1,&port=%d,%d", role, database, port, real);
 	/* An empty port element (libpq's default, 5432: refused here). */
 	snprintf(urls[1], sizeof(urls[1]), "postgresql://%s@/%s?host=127.0.0.1,127.0.0.1,127.0.0.1&port=%d,,%d", role,
 	    database, port, real);
@@ -898,8 +898,8 @@ Test(db_failover, a_host_list_with_an_empty_element_reaches_the_hosts_after_a_si
 			/* A URL of its own each time: a connect starts at the host
 			 * that last took one with the same URL (db_hosts.h). */
 			char url[1100];
-			snprintf(url, sizeof(url), "%s%sfallback_application_name=run%d", urls[i],
-			    i == 2 ? " " : "&", with_deadline);
+			snprintf(url, sizeof(url), "%s%sfallback_application_name=run%d", urls[i], i == 2 ? " " : "&",
+			    with_deadline);
 			db *d = db_new(url);
 			cr_assert_not_null(d);
 			rpc_status st;
@@ -907,9 +907,11 @@ Test(db_failover, a_host_list_with_an_empty_element_reaches_the_hosts_after_a_si
 			if (with_deadline) {
 				cr_assert_eq(run_within(d, "SELECT 1", PGRES_TUPLES_OK, 1000, &took, &st),
 				    RPC_UNAVAILABLE, "%s: %s", urls[i], st.message);
-				cr_assert_lt(took, 1500, "%s: %lld ms with a 1000 ms deadline", urls[i], (long long) took);
+				cr_assert_lt(
+				    took, 1500, "%s: %lld ms with a 1000 ms deadline", urls[i], (long long) took);
 				sleep_ms(1200);
-				cr_assert_eq(run_within(d, "INSERT INTO t VALUES (1)", PGRES_COMMAND_OK, 1000, &took, &st),
+				cr_assert_eq(
+				    run_within(d, "INSERT INTO t VALUES (1)", PGRES_COMMAND_OK, 1000, &took, &st),
 				    RPC_OK, "%s: %s (%s)", urls[i], st.message, db_last_error(d));
 			} else {
 				db_set_deadline(d, 0);
@@ -921,8 +923,8 @@ Test(db_failover, a_host_list_with_an_empty_element_reaches_the_hosts_after_a_si
 			cr_assert_geq(took, 1900, "%s: the silent host was not given its 2 s (%lld ms)", urls[i],
 			    (long long) took);
 			cr_assert_lt(took, 6000, "%s: %lld ms", urls[i], (long long) took);
-			cr_log_info("%s, deadline %s: connected after %lld ms", urls[i], with_deadline ? "1000 ms" : "none",
-			    (long long) took);
+			cr_log_info("%s, deadline %s: connected after %lld ms", urls[i],
+			    with_deadline ? "1000 ms" : "none", (long long) took);
 			int dialled = reached(fd);
 			cr_assert_eq(dialled, 1, "%s: the silent host was dialled %d times", urls[i], dialled);
 			db_free(d);
@@ -963,8 +965,8 @@ resolve_in_own_namespace(const char *url, int silent6)
 	db *d = db_new(url);
 	rpc_status st;
 	rpc_status_clear(&st);
-	int64_t t0  = now_ms();
-	PGresult *r = db_exec(d, "INSERT INTO t VALUES (1)", 0, NULL, PGRES_COMMAND_OK, "test", &st);
+	int64_t t0   = now_ms();
+	PGresult *r  = db_exec(d, "INSERT INTO t VALUES (1)", 0, NULL, PGRES_COMMAND_OK, "test", &st);
 	int64_t took = now_ms() - t0;
 	int accepted = 0, c;
 	while ((c = accept(silent6, NULL, NULL)) >= 0) {
@@ -986,8 +988,8 @@ resolve_in_own_namespace(const char *url, int silent6)
  * child's own (this machine's localhost is 127.0.0.1 alone). */
 Test(db_failover, a_host_name_whose_first_address_is_silent_reaches_the_next, .init = setup, .fini = teardown)
 {
-	int real = real_port();
-	int fd6  = socket(AF_INET6, SOCK_STREAM, 0);
+	int real              = real_port();
+	int fd6               = socket(AF_INET6, SOCK_STREAM, 0);
 	struct sockaddr_in6 a = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT, .sin6_port = htons(real)};
 	int one               = 1;
 	setsockopt(fd6, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
@@ -1040,11 +1042,11 @@ Test(db_failover, sparse_calls_with_tiny_budgets_reach_a_healthy_server, .init =
 			code = run_within(d, "SELECT 1", PGRES_TUPLES_OK, 1, &took, &st);
 			cr_log_info("%s: call %d (1 ms budget): %lld ms, %s: %s", urls[u], calls, (long long) took,
 			    rpc_code_name(code), db_last_error(d));
-			cr_assert_lt(took, 500, "%s: call %d took %lld ms with a 1 ms budget", urls[u], calls,
-			    (long long) took);
+			cr_assert_lt(
+			    took, 500, "%s: call %d took %lld ms with a 1 ms budget", urls[u], calls, (long long) took);
 		} while (code != RPC_OK && calls < 10);
-		cr_assert_eq(code, RPC_OK, "%s: not connected after %d calls 2.1 s apart: %s", urls[u], calls,
-		    db_last_error(d));
+		cr_assert_eq(
+		    code, RPC_OK, "%s: not connected after %d calls 2.1 s apart: %s", urls[u], calls, db_last_error(d));
 		if (u == 1)
 			cr_assert_eq(reached(fd), 1, "%s: the silent host was dialled again", urls[u]);
 		db_free(d);
@@ -1066,12 +1068,12 @@ Test(db_failover, prefer_standby_takes_a_primary_only_when_no_host_is_a_standby,
 	db *d = db_new(url);
 	rpc_status st;
 	int64_t t0 = now_ms();
-	cr_assert_eq(run(d, "SELECT count(*) FROM t", PGRES_TUPLES_OK, &st), RPC_OK, "%s (%s)", st.message,
-	    db_last_error(d));
+	cr_assert_eq(
+	    run(d, "SELECT count(*) FROM t", PGRES_TUPLES_OK, &st), RPC_OK, "%s (%s)", st.message, db_last_error(d));
 	int64_t took = now_ms() - t0;
 	/* Every host tried for a standby: the dead one's 2 s included. */
-	cr_assert_geq(took, 1900, "the hosts after the first primary were not tried for a standby (%lld ms)",
-	    (long long) took);
+	cr_assert_geq(
+	    took, 1900, "the hosts after the first primary were not tried for a standby (%lld ms)", (long long) took);
 	cr_assert_eq(reached(fd), 1);
 	cr_log_info("prefer-standby without a standby: connected after %lld ms", (long long) took);
 	db_free(d);
@@ -1096,8 +1098,9 @@ Test(db_failover, each_target_session_attrs_takes_the_server_libpq_documents, .i
 	    {"read-write", "f"}};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char url[600];
-		snprintf(url, sizeof(url), "postgresql://postgres@127.0.0.1:%d,127.0.0.1:%s/postgres?target_session_attrs=%s",
-		    real_port(), standby, cases[i].attrs);
+		snprintf(url, sizeof(url),
+		    "postgresql://postgres@127.0.0.1:%d,127.0.0.1:%s/postgres?target_session_attrs=%s", real_port(),
+		    standby, cases[i].attrs);
 		db *d = db_new(url);
 		rpc_status st;
 		rpc_status_clear(&st);
@@ -1153,9 +1156,9 @@ silent_dns_child(const char *first_url, const char *second_url)
 	db_free(d);
 	/* The name first, the real server second: reached after the
 	 * lookup's 2 s, without a deadline. */
-	d  = db_new(second_url);
-	t0 = now_ms();
-	r  = db_exec(d, "INSERT INTO t VALUES (1)", 0, NULL, PGRES_COMMAND_OK, "test", &st);
+	d    = db_new(second_url);
+	t0   = now_ms();
+	r    = db_exec(d, "INSERT INTO t VALUES (1)", 0, NULL, PGRES_COMMAND_OK, "test", &st);
 	took = now_ms() - t0;
 	fprintf(stderr, "silent DNS first, then the real server: %lld ms: %s\n", (long long) took, db_last_error(d));
 	STEP(r != NULL && took >= 1900 && took < 4000, "%s after %lld ms", st.message, (long long) took);
@@ -1177,7 +1180,7 @@ silent_dns_child(const char *first_url, const char *second_url)
  * blocked as long as the resolver's timeouts (here 30 s). */
 Test(db_failover, a_silent_dns_server_costs_a_connect_2_s_and_no_call_its_deadline, .init = setup, .fini = teardown)
 {
-	int dns = socket(AF_INET, SOCK_DGRAM, 0);
+	int dns              = socket(AF_INET, SOCK_DGRAM, 0);
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(53)};
 	inet_pton(AF_INET, "127.0.0.99", &a.sin_addr);
 	if (dns < 0 || bind(dns, (struct sockaddr *) &a, sizeof(a)) != 0)
