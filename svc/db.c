@@ -2,6 +2,7 @@
 #include "svc/db.h"
 
 #include <errno.h>
+#include <netdb.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include "base/signals.h"
 #include "svc/backoff.h"
 #include "svc/db_hosts.h"
+#include "svc/db_lookup.h"
 
 /* Statements db_exec prepared on the current connection, by their text:
  * each is parsed and planned once per connection, not once per call. */
@@ -23,8 +25,9 @@
  * refusals with their hints fit. */
 #define DB_ERROR_MAX 1024
 
-/* How long one host may take to connect (libpq's connect_timeout, which
- * its asynchronous connect does not apply: db_conn does). */
+/* How long one address may take to connect (libpq's connect_timeout,
+ * which its asynchronous connect does not apply: db_conn does), and one
+ * host name's lookup. */
 #define HOST_TIMEOUT_MS 2000
 
 struct db {
@@ -32,6 +35,7 @@ struct db {
 	char last_error[DB_ERROR_MAX]; /* why the last connect failed, for the start-up wait */
 	bool failing;                  /* connects have failed since the last success */
 	PGconn *pg;                    /* a connection libpq finished (PGRES_POLLING_OK), or NULL */
+	int pg_entry;                  /* the entry (db_hosts.h) pg reached */
 	/* A connect under way (PQconnectStartParams), one host at a time; kept
 	 * past a caller's deadline so the next call goes on with it. Never
 	 * queried: it becomes pg only when PQconnectPoll says PGRES_POLLING_OK.
@@ -39,10 +43,20 @@ struct db {
 	PGconn *connecting;
 	PostgresPollingStatusType wants; /* what connecting waits for: READING or WRITING */
 	int start, tried;                /* the connect's first entry (db_hosts.h), entries begun */
-	int64_t host_ends_ms;            /* when connecting's host has had HOST_TIMEOUT_MS */
-	char reasons[4 * DB_ERROR_MAX];  /* libpq's messages for the hosts that failed so far */
-	int64_t deadline_ms;             /* the caller's (db_set_deadline), 0 for none */
-	db_hosts hosts;                  /* a multi-host URL's hosts, tried from the one that last worked */
+	int entry;                       /* the entry being connected to (index in hosts.entry) */
+	db_lookup *lookup;               /* its host name's lookup under way, or NULL */
+	char **addrs;                    /* its addresses (a host name's, looked up), or its hostaddr */
+	int n_addrs, next_addr;          /* how many, and the next one to try */
+	/* A host's 2 s count the time it was waited for: while a call drives
+	 * the connect, and the time between calls when its answer had not
+	 * come by the next one (an answer that came meanwhile costs nothing). */
+	int64_t spent_ms;               /* of HOST_TIMEOUT_MS, by connecting's address */
+	int64_t idle_since_ms;          /* when the last call left connecting; 0: none */
+	PGconn *fallback;               /* prefer-standby: the first server that is no standby */
+	int fallback_entry;             /* its entry */
+	char reasons[4 * DB_ERROR_MAX]; /* libpq's messages for the hosts that failed so far */
+	int64_t deadline_ms;            /* the caller's (db_set_deadline), 0 for none */
+	db_hosts hosts;                 /* the URL's hosts, tried from the one that last worked */
 	backoff retry;
 	const char *prepared[PREPARED_MAX]; /* copies; index i is statement "s<i>" */
 	int n_prepared;
@@ -76,6 +90,8 @@ forget_prepared(db *d)
 	d->n_prepared = 0;
 }
 
+static void free_addrs(db *d);
+
 /* Every connection of this process reaches the same PostgreSQL: one that
  * got through tells the others, waiting out their backoff, to try now. */
 static _Atomic uint64_t connects_succeeded;
@@ -102,6 +118,9 @@ db_free(db *d)
 		return;
 	PQfinish(d->pg);
 	PQfinish(d->connecting); /* a connect under way ends here too */
+	PQfinish(d->fallback);
+	db_lookup_free(d->lookup);
+	free_addrs(d);
 	forget_prepared(d);
 	db_hosts_free(&d->hosts);
 	free(d->url);
@@ -127,6 +146,10 @@ drop(db *d)
 	d->pg = NULL;
 	PQfinish(d->connecting);
 	d->connecting = NULL;
+	PQfinish(d->fallback);
+	d->fallback = NULL;
+	db_lookup_free(d->lookup);
+	d->lookup = NULL;
 	forget_prepared(d);
 	backoff_failed(&d->retry);
 }
@@ -182,30 +205,154 @@ reasons_line(db *d, char *out, size_t len)
 	env_scrub(out, len, d->url); /* libpq may quote a part of the URL */
 }
 
-/* Begins entry d->tried of the connect: PQconnectStartParams with that
- * host alone (db_hosts.h), so each host gets its own bound. The URL's
- * settings (sslmode, gssencmode...) stay: values after dbname override
- * the URL's, NULL ones are ignored. Statements cannot outlive any caller's
- * deadline by much (statement_timeout). */
 static void
-begin_host(db *d)
+free_addrs(db *d)
 {
-	const char *host, *hostaddr, *port;
-	db_hosts_entry(&d->hosts, d->start, d->tried, &host, &hostaddr, &port);
-	d->tried++;
-	const char *keys[] = {
-	    "dbname", "host", "hostaddr", "port", "target_session_attrs", "options", "application_name", NULL};
+	for (int i = 0; i < d->n_addrs; i++)
+		free(d->addrs[i]);
+	free(d->addrs);
+	d->addrs   = NULL;
+	d->n_addrs = d->next_addr = 0;
+}
+
+/* Whether host names a Unix socket directory (libpq: an absolute path, or
+ * '@' for an abstract socket): nothing to look up. */
+static bool
+is_socket_path(const char *host)
+{
+	return host[0] == '/' || host[0] == '@';
+}
+
+/* Whether entry e's host is a name to look up: no hostaddr, and neither
+ * empty (libpq's default socket) nor a Unix socket directory. */
+static bool
+needs_lookup(const db_host *e)
+{
+	return e->hostaddr[0] == '\0' && e->host[0] != '\0' && !is_socket_path(e->host);
+}
+
+/* The reason a lookup of e's host failed, in libpq's words. */
+static void
+lookup_failed(db *d, const char *why)
+{
+	char line[512];
+	snprintf(line, sizeof(line), "could not translate host name \"%s\" to address: %s\n",
+	    d->hosts.entry[d->entry].host, why);
+	add_reason(d, line);
+}
+
+/* When host is an IP address (getaddrinfo with AI_NUMERICHOST: no query,
+ * no thread), it as the entry's one address, and true. */
+static bool
+numeric_address(db *d, const char *host)
+{
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICHOST};
+	struct addrinfo *list = NULL;
+	if (getaddrinfo(host, NULL, &hints, &list) != 0)
+		return false;
+	freeaddrinfo(list);
+	d->addrs = malloc(sizeof(*d->addrs));
+	if (d->addrs == NULL || (d->addrs[0] = strdup(host)) == NULL) {
+		free(d->addrs);
+		d->addrs = NULL;
+		return false; /* looked up then, as a name */
+	}
+	d->n_addrs = 1;
+	return true;
+}
+
+/* Begins entry d->entry: its host name's lookup (db_lookup.h: libpq tries
+ * a name's addresses in getaddrinfo's order, connect_timeout each, and
+ * so does db), else its hostaddr as given ("" for a Unix socket or
+ * libpq's default) as its one address. False, with the reason added, when
+ * neither could begin. */
+static bool
+begin_entry(db *d)
+{
+	const db_host *e = &d->hosts.entry[d->entry];
+	free_addrs(d);
+	d->spent_ms      = 0;
+	d->idle_since_ms = 0;
+	if (needs_lookup(e) && numeric_address(d, e->host))
+		return true;
+	if (needs_lookup(e)) {
+		int err   = 0;
+		d->lookup = db_lookup_start(e->host, &err);
+		if (d->lookup == NULL)
+			lookup_failed(d, gai_strerror(err));
+		return d->lookup != NULL;
+	}
+	d->addrs = malloc(sizeof(*d->addrs));
+	if (d->addrs == NULL || (d->addrs[0] = strdup(e->hostaddr)) == NULL) {
+		free(d->addrs);
+		d->addrs = NULL;
+		add_reason(d, "out of memory");
+		return false;
+	}
+	d->n_addrs = 1;
+	return true;
+}
+
+/* The lookup under way done: its addresses become the entry's. */
+static void
+lookup_done(db *d)
+{
+	int rc = db_lookup_result(d->lookup, &d->addrs, &d->n_addrs);
+	if (rc != 0)
+		lookup_failed(d, gai_strerror(rc));
+	db_lookup_free(d->lookup);
+	d->lookup    = NULL;
+	d->next_addr = 0;
+}
+
+/* The target_session_attrs each connect gives libpq: the value chosen (the
+ * URL's, its service's or PGTARGETSESSIONATTRS), read-write when none was;
+ * any for prefer-standby, whose two passes db does (connect_go_on). Each
+ * other value means for one host what it means for a list (libpq checks it
+ * on each server it reaches). */
+static const char *
+session_attrs_for_libpq(const db *d)
+{
+	if (d->hosts.session_attrs != NULL)
+		return d->hosts.session_attrs;
+	return strcmp(d->hosts.given, "prefer-standby") == 0 ? "any" : d->hosts.given;
+}
+
+/* Begins the next address of the connect: the current entry's next one,
+ * else the next entry (begin_entry; with a lookup to wait for, true
+ * without a connect begun). PQconnectStartParams with that host alone
+ * (db_hosts_conninfo: the URL's other settings, sslmode, gssencmode...
+ * stay; the host name kept for TLS and the password file, its address as
+ * hostaddr), so each address gets its own bound. Statements cannot
+ * outlive any caller's deadline by much (statement_timeout). False when
+ * no address is left. */
+static bool
+begin_address(db *d)
+{
+	while (d->next_addr >= d->n_addrs) {
+		if (d->tried >= d->hosts.n) {
+			free_addrs(d);
+			return false;
+		}
+		d->entry = (d->start + d->tried) % d->hosts.n;
+		d->tried++;
+		if (begin_entry(d) && d->lookup != NULL)
+			return true;
+	}
+	char *conninfo       = db_hosts_conninfo(&d->hosts, d->entry, d->addrs[d->next_addr++]);
+	const char *keys[]   = {"dbname", "target_session_attrs", "options", "application_name", NULL};
 	const char *values[] = {
-	    d->url, host, hostaddr, port, d->hosts.session_attrs, "-c statement_timeout=5000", "microservices", NULL};
-	d->connecting = PQconnectStartParams(keys, values, 1);
-	/* The whole list given (not one_by_one): its hosts share the bound. */
-	int hosts       = db_hosts_entries(&d->hosts) == 1 ? d->hosts.hosts : 1;
-	d->host_ends_ms = rpc_clock_ms() + (int64_t) HOST_TIMEOUT_MS * hosts;
-	d->wants        = PGRES_POLLING_WRITING; /* libpq's docs: as if PQconnectPoll had said so */
+	    conninfo, session_attrs_for_libpq(d), "-c statement_timeout=5000", "microservices", NULL};
+	d->connecting    = conninfo != NULL ? PQconnectStartParams(keys, values, 1) : NULL;
+	d->spent_ms      = 0;
+	d->idle_since_ms = 0;
+	d->wants         = PGRES_POLLING_WRITING; /* libpq's docs: as if PQconnectPoll had said so */
+	free(conninfo);
 	if (d->connecting == NULL)
-		host_failed(d, "out of memory");
+		add_reason(d, "out of memory");
 	else if (PQstatus(d->connecting) == CONNECTION_BAD)
 		host_failed(d, PQerrorMessage(d->connecting));
+	return true;
 }
 
 /* A connect that failed on every host: logged, and the backoff begins. */
@@ -216,12 +363,112 @@ connect_failed(db *d)
 	reasons_line(d, reason, sizeof(reason));
 	snprintf(d->last_error, sizeof(d->last_error), "%s", reason);
 	drop(d);
-	/* Once per outage at warn; each retry after it at debug. */
+	/* Once per outage at warn; each retry after it at debug. A reason
+	 * quotes host names: escaped, so the field ends where it should. */
+	char quoted[2 * sizeof(reason)];
+	log_quote(reason, quoted, sizeof(quoted));
 	if (!d->failing)
-		log_warn(NULL, "db_connect_failed retry_ms=%d reason=\"%s\"", d->retry.current_ms, reason);
+		log_warn(NULL, "db_connect_failed retry_ms=%d reason=\"%s\"", d->retry.current_ms, quoted);
 	else
-		log_debug(NULL, "db_connect_failed retry_ms=%d reason=\"%s\"", d->retry.current_ms, reason);
+		log_debug(NULL, "db_connect_failed retry_ms=%d reason=\"%s\"", d->retry.current_ms, quoted);
 	d->failing = true;
+}
+
+/* The server connecting reached, for a reason line: libpq's words. */
+static void
+server_named(PGconn *c, char *out, size_t len)
+{
+	const char *host = PQhost(c), *addr = PQhostaddr(c), *port = PQport(c);
+	if (addr != NULL && addr[0] != '\0' && host != NULL && strcmp(host, addr) != 0)
+		snprintf(out, len, "server at \"%s\" (%s), port %s", host, addr, port != NULL ? port : "?");
+	else
+		snprintf(out, len, "server at \"%s\", port %s", host != NULL ? host : "?", port != NULL ? port : "?");
+}
+
+/* PostgreSQL 14+ reports in_hot_standby (libpq's test for standby). */
+static bool
+is_standby(PGconn *c)
+{
+	const char *v = PQparameterStatus(c, "in_hot_standby");
+	return v != NULL && strcmp(v, "on") == 0;
+}
+
+/* A connect libpq finished: taken, or with prefer-standby a server that
+ * is no standby kept as the fallback (the first one only) while the
+ * others are tried for a standby: libpq's two passes (first only
+ * standbys, then any) without dialling a host twice. True when taken. */
+static bool
+connected(db *d)
+{
+	PGconn *c     = d->connecting;
+	d->connecting = NULL;
+	if (strcmp(d->hosts.given, "prefer-standby") != 0 || is_standby(c)) {
+		PQfinish(d->fallback);
+		d->fallback = NULL;
+		d->pg       = c;
+		d->pg_entry = d->entry;
+		return true;
+	}
+	char name[512], why[640];
+	server_named(c, name, sizeof(name));
+	snprintf(why, sizeof(why), "connection to %s: not a standby (prefer-standby: %s)\n", name,
+	    d->fallback == NULL ? "taken if no host is one" : "another was first");
+	add_reason(d, why);
+	if (d->fallback == NULL) {
+		d->fallback       = c;
+		d->fallback_entry = d->entry;
+	} else {
+		PQfinish(c);
+	}
+	return false;
+}
+
+/* The message for a connect kept past the caller's deadline: the reasons
+ * so far and what is waited for, into d->last_error (and the log). */
+static void
+kept(db *d, const char *waiting_for)
+{
+	char all[sizeof(d->reasons)];
+	size_t used = strlen(d->reasons);
+	memcpy(all, d->reasons, used);
+	snprintf(all + used, sizeof(all) - used, "%s: no answer yet", waiting_for);
+	db_error_lines(all, d->last_error, sizeof(d->last_error));
+	env_scrub(d->last_error, sizeof(d->last_error), d->url);
+	d->idle_since_ms = rpc_clock_ms();
+	char quoted[2 * sizeof(d->last_error)];
+	log_quote(d->last_error, quoted, sizeof(quoted));
+	log_debug(NULL, "db_connect_pending reason=\"%s\"", quoted);
+}
+
+/* Waits for the lookup under way, within the host's 2 s and the caller's
+ * deadline. True when the connect goes on (the lookup done, or failed:
+ * the next entry then); false when it is kept for the next call. */
+static bool
+lookup_go_on(db *d)
+{
+	int64_t now = rpc_clock_ms(), until = now + (HOST_TIMEOUT_MS - d->spent_ms);
+	if (d->deadline_ms > 0 && d->deadline_ms < until)
+		until = d->deadline_ms;
+	bool done     = db_lookup_wait(d->lookup, until > now ? (int) (until - now) : 0);
+	int64_t after = rpc_clock_ms();
+	d->spent_ms += after - now;
+	if (done) {
+		lookup_done(d);
+		return true;
+	}
+	if (d->spent_ms >= HOST_TIMEOUT_MS) {
+		lookup_failed(d, "timeout expired");
+		db_lookup_free(d->lookup);
+		d->lookup = NULL;
+		return true;
+	}
+	if (d->deadline_ms > 0 && after >= d->deadline_ms) {
+		char what[512];
+		snprintf(what, sizeof(what), "looking up \"%s\"", d->hosts.entry[d->entry].host);
+		kept(d, what);
+		return false;
+	}
+	return true; /* woken early (a signal): wait again */
 }
 
 /* Drives the connect under way (libpq's PQconnectPoll loop on PQsocket)
@@ -231,23 +478,50 @@ connect_failed(db *d)
 static bool
 connect_go_on(db *d)
 {
-	for (;;) {
-		if (d->connecting == NULL) {
-			if (d->tried >= db_hosts_entries(&d->hosts)) {
-				connect_failed(d);
-				return false;
-			}
-			begin_host(d);
-			continue;
+	if (d->idle_since_ms != 0) {
+		/* Kept since the last call: that time counts against the host
+		 * only if what it was waited for has not come meanwhile. */
+		bool came = false;
+		if (d->lookup != NULL) {
+			came = db_lookup_wait(d->lookup, 0);
+		} else if (d->connecting != NULL) {
+			struct pollfd p = {.fd = PQsocket(d->connecting),
+			    .events            = d->wants == PGRES_POLLING_READING ? POLLIN : POLLOUT};
+			came            = poll(&p, 1, 0) != 0;
 		}
-		int64_t now = rpc_clock_ms(), until = d->host_ends_ms;
+		if (!came)
+			d->spent_ms += rpc_clock_ms() - d->idle_since_ms;
+		d->idle_since_ms = 0;
+	}
+	for (;;) {
+		if (d->lookup != NULL) {
+			if (lookup_go_on(d))
+				continue;
+			return false;
+		}
+		if (d->connecting == NULL) {
+			if (begin_address(d))
+				continue;
+			if (d->fallback != NULL) {
+				/* prefer-standby's second pass: no standby answered. */
+				d->pg       = d->fallback;
+				d->pg_entry = d->fallback_entry;
+				d->fallback = NULL;
+				return true;
+			}
+			connect_failed(d);
+			return false;
+		}
+		int64_t now = rpc_clock_ms(), until = now + (HOST_TIMEOUT_MS - d->spent_ms);
 		if (d->deadline_ms > 0 && d->deadline_ms < until)
 			until = d->deadline_ms;
 		/* Past the bound, still one look (timeout 0): the answer may
 		 * have come while no call was here to read it. */
 		struct pollfd p = {
 		    .fd = PQsocket(d->connecting), .events = d->wants == PGRES_POLLING_READING ? POLLIN : POLLOUT};
-		int ready = poll(&p, 1, until > now ? (int) (until - now) : 0);
+		int ready     = poll(&p, 1, until > now ? (int) (until - now) : 0);
+		int64_t after = rpc_clock_ms();
+		d->spent_ms += after - now;
 		if (ready < 0 && errno == EINTR)
 			continue;
 		if (ready < 0) {
@@ -260,40 +534,35 @@ connect_go_on(db *d)
 			/* An error on the socket is libpq's to report. */
 			PostgresPollingStatusType ps = PQconnectPoll(d->connecting);
 			if (ps == PGRES_POLLING_OK) {
-				d->pg         = d->connecting;
-				d->connecting = NULL;
-				return true;
+				if (connected(d))
+					return true;
+				continue;
 			}
 			if (ps == PGRES_POLLING_FAILED) {
 				host_failed(d, PQerrorMessage(d->connecting));
 				continue;
 			}
 			d->wants = ps;
+			d->spent_ms += rpc_clock_ms() - after; /* libpq's own work (TLS, SCRAM) counts too */
 		}
-		/* After any answer too, a look at the clock: the bounds do not
-		 * rest on poll's timeout alone. */
+		/* After any answer too, a look at the bounds: they do not rest
+		 * on poll's timeout alone. */
 		now = rpc_clock_ms();
-		if (now >= d->host_ends_ms) {
+		if (d->spent_ms >= HOST_TIMEOUT_MS) {
 			/* libpq's words for its own connect_timeout. */
-			char why[512];
-			const char *host = PQhost(d->connecting), *port = PQport(d->connecting);
-			snprintf(why, sizeof(why), "connection to server at \"%s\", port %s failed: timeout expired\n",
-			    host != NULL ? host : "?", port != NULL ? port : "?");
+			char name[512], why[640];
+			server_named(d->connecting, name, sizeof(name));
+			snprintf(why, sizeof(why), "connection to %s failed: timeout expired\n", name);
 			host_failed(d, why);
 			continue;
 		}
 		if (d->deadline_ms > 0 && now >= d->deadline_ms) {
 			/* Kept: the next call goes on from here instead of
 			 * beginning again at a host that takes HOST_TIMEOUT_MS. */
-			char all[sizeof(d->reasons)];
-			size_t used = strlen(d->reasons);
-			memcpy(all, d->reasons, used);
-			const char *host = PQhost(d->connecting), *port = PQport(d->connecting);
-			snprintf(all + used, sizeof(all) - used, "connecting to \"%s\", port %s: no answer yet",
-			    host != NULL ? host : "?", port != NULL ? port : "?");
-			db_error_lines(all, d->last_error, sizeof(d->last_error));
-			env_scrub(d->last_error, sizeof(d->last_error), d->url);
-			log_debug(NULL, "db_connect_pending reason=\"%s\"", d->last_error);
+			char name[512], what[560];
+			server_named(d->connecting, name, sizeof(name));
+			snprintf(what, sizeof(what), "connecting to %s", name);
+			kept(d, what);
 			return false;
 		}
 	}
@@ -322,7 +591,7 @@ db_conn(db *d, rpc_status *st)
 	}
 	if (d->pg != NULL)
 		drop(d);
-	if (d->connecting == NULL) {
+	if (d->connecting == NULL && d->lookup == NULL) { /* none under way */
 		if (!backoff_ready(&d->retry)) {
 			rpc_status_set(st, RPC_UNAVAILABLE, "database unavailable");
 			return NULL;
@@ -331,6 +600,7 @@ db_conn(db *d, rpc_status *st)
 		d->start      = db_hosts_start(&d->hosts);
 		d->tried      = 0;
 		d->reasons[0] = '\0';
+		free_addrs(d);
 	}
 	if (!connect_go_on(d)) {
 		rpc_status_set(st, RPC_UNAVAILABLE, "database unavailable");
@@ -338,7 +608,7 @@ db_conn(db *d, rpc_status *st)
 	}
 	/* Server notices ("already exists, skipping") are not ours to print. */
 	PQsetNoticeProcessor(d->pg, ignore_notice, NULL);
-	db_hosts_connected(&d->hosts, d->pg);
+	db_hosts_connected(&d->hosts, d->pg_entry);
 	d->last_error[0] = '\0';
 	if (d->retry.current_ms != 0)
 		log_info(NULL, "db_reconnected");
@@ -382,8 +652,10 @@ db_failed(db *d, const PGresult *res, const char *what, rpc_status *st)
 			db_hosts_forget(&d->hosts);
 		/* The reason the start-up wait reports (db_migrate_at_start). */
 		db_error_lines(msg, d->last_error, sizeof(d->last_error));
-		log_warn(NULL, "db_wrong_server during=%s sqlstate=%s reason=\"%s\" reconnecting=yes", what, state,
-		    d->last_error);
+		char quoted[2 * sizeof(d->last_error)];
+		log_quote(d->last_error, quoted, sizeof(quoted));
+		log_warn(
+		    NULL, "db_wrong_server during=%s sqlstate=%s reason=\"%s\" reconnecting=yes", what, state, quoted);
 		drop(d);
 		return rpc_status_set(st, RPC_UNAVAILABLE, "database unavailable");
 	}
@@ -396,7 +668,9 @@ db_failed(db *d, const PGresult *res, const char *what, rpc_status *st)
 	char first_line[256];
 	snprintf(first_line, sizeof(first_line), "%s", msg);
 	first_line[strcspn(first_line, "\n")] = '\0';
-	log_error(NULL, "db_error during=%s sqlstate=%s reason=\"%s\"", what, state != NULL ? state : "-", first_line);
+	char quoted[2 * sizeof(first_line)];
+	log_quote(first_line, quoted, sizeof(quoted));
+	log_error(NULL, "db_error during=%s sqlstate=%s reason=\"%s\"", what, state != NULL ? state : "-", quoted);
 	return rpc_status_set(st, RPC_INTERNAL, "internal error");
 }
 
@@ -574,9 +848,10 @@ db_migrate_at_start(const char *url, long long lock_key, const db_migration *mig
 		/* One line when the wait begins, then one every 30 s: what is
 		 * awaited, why, and for how long at most. */
 		int64_t waited_ms = rpc_clock_ms() - started;
+		char reason[2 * sizeof(d->last_error)];
+		log_quote(d->last_error, reason, sizeof(reason));
 		if (max_wait_s > 0 && waited_ms >= (int64_t) max_wait_s * 1000) {
-			log_error(
-			    NULL, "db_wait_gave_up url=%s waited_s=%d reason=\"%s\"", shown, max_wait_s, d->last_error);
+			log_error(NULL, "db_wait_gave_up url=%s waited_s=%d reason=\"%s\"", shown, max_wait_s, reason);
 			break;
 		}
 		if (rpc_clock_ms() >= next_report) {
@@ -585,7 +860,7 @@ db_migrate_at_start(const char *url, long long lock_key, const db_migration *mig
 				snprintf(bound, sizeof(bound), "%d", max_wait_s);
 			log_warn(NULL, "%s url=%s waited_s=%lld max_wait_s=%s reason=\"%s\"",
 			    next_report == 0 ? "db_waiting_for_postgres" : "db_still_waiting_for_postgres", shown,
-			    (long long) waited_ms / 1000, bound, d->last_error);
+			    (long long) waited_ms / 1000, bound, reason);
 			next_report = rpc_clock_ms() + 30000;
 		}
 		if (signals_wait_stop(1000) > 0) {

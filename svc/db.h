@@ -67,19 +67,30 @@ void db_set_deadline(db *d, int64_t deadline_ms);
 /* Returns a live connection, connecting (at most every backoff step) when
  * needed. On failure returns NULL with UNAVAILABLE in st (every host's
  * reason is logged). Borrowed until the next call on d.
- * A connect is asynchronous (PQconnectStartParams), one host at a time
- * (db_hosts.h), and never outlives d's deadline (db_set_deadline): each
- * host has 2 s at most (the URL's connect_timeout is not used), then the
- * next is tried; a connect not done when the deadline comes is kept, the
- * call answers UNAVAILABLE at once, and the next call on d goes on with it
- * (it is never queried before libpq finished it). Without a deadline a
- * connect takes at most 2 s per host. Only a server that accepts writes is
- * taken (target_session_attrs=read-write, given unless a value was chosen:
- * a standby promoted meanwhile is found by the next connect, and a
- * read-only server is refused at connect, with libpq's reason),
- * starting, with read-write or primary, at the one that last took a
- * connection of this process (db_hosts.h). Not bounded: a host name's
- * lookup (libpq resolves it blocking; hostaddr= avoids it). A connection
+ * A connect is asynchronous (PQconnectStartParams), one address at a time:
+ * the URL's host, hostaddr and port lists (else its service's, else
+ * PGHOST/PGHOSTADDR/PGPORT) are expanded as libpq does, an empty element
+ * being libpq's default (db_hosts.h), and a host name is looked up here
+ * (db_lookup.h: getaddrinfo_a, 2 s at most, bounded and kept between
+ * calls as a connect is) and each of its addresses given to libpq as
+ * hostaddr (the name kept for TLS and the password file). Each address has 2 s at most
+ * (the URL's connect_timeout is not used), then the next is tried; they
+ * are the time it was waited for: while a call drives the connect, and the
+ * time between two calls only when what it waited for had not come by the
+ * second (a server that answered meanwhile loses nothing). The connect
+ * never outlives d's deadline (db_set_deadline): one not done when the
+ * deadline comes is kept, the call answers UNAVAILABLE at once, and the
+ * next call on d goes on with it (it is never queried before libpq
+ * finished it). Without a deadline a connect takes at most 2 s per
+ * address. Only a server that accepts writes is taken
+ * (target_session_attrs=read-write, given unless a value was chosen: a
+ * standby promoted meanwhile is found by the next connect, and a
+ * read-only server is refused at connect, with libpq's reason), starting,
+ * with read-write or primary, at the one that last took a connection of
+ * this process (db_hosts.h). A value chosen means what libpq documents,
+ * checked on each server reached; prefer-standby takes a standby if any
+ * host is one (PostgreSQL 14+: in_hot_standby), else the first server that
+ * answered, kept open meanwhile (not dialled twice). A connection
  * the server closed while it was idle is replaced at once, unless it was
  * inside a transaction: then NULL (UNAVAILABLE), since the rest of that
  * transaction must not run on a new connection without it. */

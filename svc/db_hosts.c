@@ -3,6 +3,7 @@
 #include "svc/db_hosts.h"
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,42 +37,42 @@ db_hosts_count(const char *list)
 	return n;
 }
 
-/* list split at commas into n strings (n = db_hosts_count(list)). */
-static char **
-split(const char *list, int n)
+/* Element i of list (n = db_hosts_count(list) elements, or none: ""). */
+static char *
+element(const char *list, int i)
 {
-	char **out = calloc((size_t) n, sizeof(*out));
-	for (int i = 0; out != NULL && i < n; i++) {
-		size_t len = strcspn(list, ",");
-		if ((out[i] = strndup(list, len)) == NULL) {
-			for (int j = 0; j < i; j++)
-				free(out[j]);
-			free(out);
-			return NULL;
-		}
-		list += len + (list[len] == ',');
+	if (list == NULL)
+		return strdup("");
+	for (; i > 0; i--) {
+		const char *comma = strchr(list, ',');
+		if (comma == NULL)
+			return strdup("");
+		list = comma + 1;
 	}
-	return out;
+	return strndup(list, strcspn(list, ","));
 }
 
-/* Whether every element of list (n of them, or NULL) is given: libpq
- * ignores an empty value passed on its own, and would take the whole list
- * of the URL instead. */
+/* Appends key='value' (libpq's quoting: backslash before ' and \) to
+ * *out, a malloc'd string, growing it; false when out of memory. */
 static bool
-every_given(char **list, int n)
+append_setting(char **out, size_t *used, const char *key, const char *value)
 {
-	for (int i = 0; list != NULL && i < n; i++)
-		if (list[i][0] == '\0')
-			return false;
+	size_t need = *used + strlen(key) + 2 * strlen(value) + 5;
+	char *grown = realloc(*out, need);
+	if (grown == NULL)
+		return false;
+	*out    = grown;
+	char *p = grown + *used;
+	p += sprintf(p, "%s%s='", *used > 0 ? " " : "", key);
+	for (const char *v = value; *v != '\0'; v++) {
+		if (*v == '\'' || *v == '\\')
+			*p++ = '\\';
+		*p++ = *v;
+	}
+	*p++  = '\'';
+	*p    = '\0';
+	*used = (size_t) (p - grown);
 	return true;
-}
-
-static void
-free_list(char **list, int n)
-{
-	for (int i = 0; list != NULL && i < n; i++)
-		free(list[i]);
-	free(list);
 }
 
 /* The value libpq 15 takes for keyword when url does not set it: its
@@ -97,12 +98,16 @@ int
 db_hosts_init(db_hosts *h, const char *url)
 {
 	memset(h, 0, sizeof(*h));
+	h->hosts               = 1;
 	PQconninfoOption *opts = PQconninfoParse(url, NULL);
 	if (opts == NULL)
-		return 0;
+		return 0; /* no entry: every connect fails (db_check_conninfo refused it before) */
 	const char *host = NULL, *hostaddr = NULL, *port = NULL, *attrs = NULL, *service = NULL;
+	size_t used = 0;
+	int rc      = 0;
 	for (const PQconninfoOption *o = opts; o->keyword != NULL; o++) {
 		const char *v = o->val != NULL && o->val[0] != '\0' ? o->val : NULL;
+		bool listed   = true;
 		if (strcmp(o->keyword, "host") == 0)
 			host = v;
 		else if (strcmp(o->keyword, "hostaddr") == 0)
@@ -111,8 +116,14 @@ db_hosts_init(db_hosts *h, const char *url)
 			port = v;
 		else if (strcmp(o->keyword, "target_session_attrs") == 0)
 			attrs = v;
-		else if (strcmp(o->keyword, "service") == 0)
+		else
+			listed = false;
+		if (strcmp(o->keyword, "service") == 0)
 			service = v;
+		/* The rest as the URL gives it; the lists and the session
+		 * attributes are given per entry (db.c). */
+		if (!listed && o->val != NULL && !append_setting(&h->conninfo, &used, o->keyword, o->val))
+			rc = -1;
 	}
 	if (service == NULL && getenv("PGSERVICE") != NULL && getenv("PGSERVICE")[0] != '\0')
 		service = getenv("PGSERVICE");
@@ -131,20 +142,9 @@ db_hosts_init(db_hosts *h, const char *url)
 	 * chosen (db_hosts.h). */
 	if (h->given[0] == '\0')
 		h->session_attrs = "read-write";
-	/* How many hosts libpq will try, for the start-up line. */
-	char hosts_default[1024];
-	const char *hosts_seen = host != NULL ? host : hostaddr;
-	if (hosts_seen == NULL)
-		hosts_seen = default_of(
-		    service, "host", "PGHOST", hosts_default, sizeof(hosts_default), ignored, sizeof(ignored));
-	if (hosts_seen == NULL)
-		hosts_seen = default_of(
-		    service, "hostaddr", "PGHOSTADDR", hosts_default, sizeof(hosts_default), ignored, sizeof(ignored));
-	h->hosts = db_hosts_count(hosts_seen) > 1 ? db_hosts_count(hosts_seen) : 1;
 	/* The lists libpq will take, each on its own (libpq's
 	 * conninfo_add_defaults): the URL's, else its service's, else the
-	 * environment's, so hosts given another way are tried one at a time
-	 * too. */
+	 * environment's. */
 	char host_default[1024], addr_default[1024], port_default[1024];
 	if (host == NULL)
 		host =
@@ -155,35 +155,64 @@ db_hosts_init(db_hosts *h, const char *url)
 	if (port == NULL)
 		port =
 		    default_of(service, "port", "PGPORT", port_default, sizeof(port_default), ignored, sizeof(ignored));
-	int n_host = db_hosts_count(host), n_addr = db_hosts_count(hostaddr);
-	int n  = n_addr > n_host ? n_addr : n_host;
-	int rc = 0;
-	if (n >= 2) {
-		h->n = n;
-		h->prefer =
-		    h->session_attrs != NULL || strcmp(h->given, "read-write") == 0 || strcmp(h->given, "primary") == 0;
-		h->url_hash = fnv1a(url);
-		/* db_check_conninfo made sure the counts agree (or one port). */
-		if ((n_host == n && (h->host = split(host, n)) == NULL) ||
-		    (n_addr == n && (h->hostaddr = split(hostaddr, n)) == NULL) ||
-		    (db_hosts_count(port) == n && (h->port = split(port, n)) == NULL)) {
-			db_hosts_free(h);
+	/* libpq 15 connectOptions2: hostaddr's elements count the hosts, else
+	 * host's, else one (its default); db_check_conninfo made sure the
+	 * counts agree, and that the ports are one or as many. */
+	int n_host = db_hosts_count(host), n_addr = db_hosts_count(hostaddr), n_port = db_hosts_count(port);
+	int n    = n_addr > 0 ? n_addr : n_host > 0 ? n_host : 1;
+	h->entry = calloc((size_t) n, sizeof(*h->entry));
+	if (h->entry == NULL)
+		rc = -1;
+	for (int i = 0; rc == 0 && i < n; i++) {
+		db_host *e  = &h->entry[i];
+		h->n        = i + 1;
+		e->host     = element(n_host == n ? host : NULL, i);
+		e->hostaddr = element(n_addr == n ? hostaddr : NULL, i);
+		e->port     = element(port, n_port == 1 ? 0 : i);
+		if (e->host == NULL || e->hostaddr == NULL || e->port == NULL)
 			rc = -1;
-		} else {
-			h->one_by_one =
-			    every_given(h->host, n) && every_given(h->hostaddr, n) && every_given(h->port, n);
-		}
 	}
+	h->hosts    = n;
+	h->prefer   = n >= 2 && (h->session_attrs != NULL || strcmp(h->given, "read-write") == 0 ||
+                                  strcmp(h->given, "primary") == 0);
+	h->url_hash = fnv1a(url);
+	if (h->conninfo == NULL && rc == 0)
+		h->conninfo = strdup("");
+	if (h->conninfo == NULL)
+		rc = -1;
 	PQconninfoFree(opts);
+	if (rc != 0)
+		db_hosts_free(h);
 	return rc;
+}
+
+char *
+db_hosts_conninfo(const db_hosts *h, int i, const char *hostaddr)
+{
+	const db_host *e = &h->entry[i];
+	char *out        = strdup(h->conninfo);
+	size_t used      = out != NULL ? strlen(out) : 0;
+	/* Each given even when empty: libpq then takes its default for it,
+	 * not the environment's (conninfo_add_defaults fills only what is
+	 * missing), as for an empty element of a list. */
+	if (out == NULL || !append_setting(&out, &used, "host", e->host) ||
+	    !append_setting(&out, &used, "hostaddr", hostaddr) || !append_setting(&out, &used, "port", e->port)) {
+		free(out);
+		return NULL;
+	}
+	return out;
 }
 
 void
 db_hosts_free(db_hosts *h)
 {
-	free_list(h->host, h->n);
-	free_list(h->hostaddr, h->n);
-	free_list(h->port, h->n);
+	for (int i = 0; h->entry != NULL && i < h->n; i++) {
+		free(h->entry[i].host);
+		free(h->entry[i].hostaddr);
+		free(h->entry[i].port);
+	}
+	free(h->entry);
+	free(h->conninfo);
 	memset(h, 0, sizeof(*h));
 }
 
@@ -195,43 +224,6 @@ first(const db_hosts *h)
 	return p >> 32 == h->url_hash && i >= 0 && i < h->n ? i : 0;
 }
 
-/* list's elements from start on, wrapping, joined with commas into out. */
-static const char *
-join_from(char **list, int n, int start, char *out, size_t len)
-{
-	if (list == NULL)
-		return NULL;
-	size_t used = 0;
-	out[0]      = '\0';
-	for (int k = 0; k < n && used < len; k++)
-		used += (size_t) snprintf(out + used, len - used, "%s%s", k > 0 ? "," : "", list[(start + k) % n]);
-	return used < len ? out : NULL; /* too long to reorder: the URL's order */
-}
-
-void
-db_hosts_order(db_hosts *h, const char **host, const char **hostaddr, const char **port)
-{
-	*host = *hostaddr = *port = NULL;
-	int start                 = h->prefer ? first(h) : 0;
-	if (start == 0)
-		return;
-	const char *hs = join_from(h->host, h->n, start, h->lists[0], sizeof(h->lists[0]));
-	const char *as = join_from(h->hostaddr, h->n, start, h->lists[1], sizeof(h->lists[1]));
-	const char *ps = join_from(h->port, h->n, start, h->lists[2], sizeof(h->lists[2]));
-	/* All reordered, or none: the lists must stay in step. */
-	if ((h->host != NULL && hs == NULL) || (h->hostaddr != NULL && as == NULL) || (h->port != NULL && ps == NULL))
-		return;
-	*host     = hs;
-	*hostaddr = as;
-	*port     = ps;
-}
-
-int
-db_hosts_entries(const db_hosts *h)
-{
-	return h->one_by_one ? h->n : 1;
-}
-
 int
 db_hosts_start(const db_hosts *h)
 {
@@ -239,40 +231,10 @@ db_hosts_start(const db_hosts *h)
 }
 
 void
-db_hosts_entry(db_hosts *h, int start, int i, const char **host, const char **hostaddr, const char **port)
+db_hosts_connected(db_hosts *h, int i)
 {
-	if (!h->one_by_one) {
-		db_hosts_order(h, host, hostaddr, port);
-		return;
-	}
-	int j     = (start + i) % h->n;
-	*host     = h->host != NULL ? h->host[j] : NULL;
-	*hostaddr = h->hostaddr != NULL ? h->hostaddr[j] : NULL;
-	*port     = h->port != NULL ? h->port[j] : NULL;
-}
-
-void
-db_hosts_connected(db_hosts *h, PGconn *pg)
-{
-	if (!h->prefer)
-		return;
-	/* PQhost is the host name given, else the hostaddr; PQport the port
-	 * given, else the default. */
-	const char *host = PQhost(pg), *port = PQport(pg);
-	if (host == NULL || port == NULL)
-		return;
-	int start = first(h);
-	for (int k = 0; k < h->n; k++) {
-		int i            = (start + k) % h->n;
-		const char *name = h->host != NULL && h->host[i][0] != '\0' ? h->host[i]
-		                   : h->hostaddr != NULL                    ? h->hostaddr[i]
-		                                                            : "";
-		if (strcmp(name, host) != 0 ||
-		    (h->port != NULL && h->port[i][0] != '\0' && strcmp(h->port[i], port) != 0))
-			continue;
+	if (h->prefer && i >= 0 && i < h->n)
 		atomic_store(&preferred, (uint64_t) h->url_hash << 32 | (uint64_t) (i + 1));
-		return;
-	}
 }
 
 void

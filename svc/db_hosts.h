@@ -25,8 +25,15 @@
  * then the written order is kept.
  *
  * One at a time: db.c connects asynchronously (PQconnectStartParams), where
- * libpq applies no connect_timeout, so it gives libpq one host per connect
- * and bounds each itself (db_hosts_entry). */
+ * libpq applies no connect_timeout, so db_hosts expands the lists into
+ * concrete entries, as libpq 15's connectOptions2 does (docs "Connection
+ * Strings", 34.1.1.3 "Specifying Multiple Hosts"): entry i takes element i
+ * of host and of hostaddr; one port serves every host, else port i; an
+ * empty element is libpq's default for it (an empty port 5432; an empty
+ * host with an empty hostaddr the default Unix socket directory; an empty
+ * hostaddr with a host name: the name is looked up). db.c gives libpq one
+ * entry, and for a host name one address of it (hostaddr), at a time, and
+ * bounds each itself. */
 #ifndef SVC_DB_HOSTS_H
 #define SVC_DB_HOSTS_H
 
@@ -34,32 +41,35 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* One host to connect to: strings, "" for libpq's default (never NULL). */
+typedef struct db_host {
+	char *host;     /* a name, a Unix socket directory (/...) or an IP address; "" */
+	char *hostaddr; /* an IP address, "" */
+	char *port;     /* "" */
+} db_host;
+
 typedef struct db_hosts {
-	int n;                     /* hosts libpq takes (the URL's, else its service's, else
-	                            * PGHOST's or PGHOSTADDR's) when 2 or more, else 0 */
-	int hosts;                 /* hosts libpq will try: the URL's, else its service's,
-	                            * else PGHOST's (or PGHOSTADDR's); at least 1 */
+	int n;                     /* entries (n >= 1 once db_hosts_init succeeded) */
+	int hosts;                 /* n, at least 1 (for the start-up line) */
+	db_host *entry;            /* n entries, in the written order */
+	char *conninfo;            /* the URL's other settings as a key='value' string
+	                            * (service= included: libpq reads it at connect) */
 	const char *session_attrs; /* "read-write" to give libpq when no value was chosen,
 	                            * else NULL (static) */
 	bool prefer;               /* n >= 2 and only a server that takes writes is taken:
 	                            * start at the host that last worked */
-	bool one_by_one;           /* n >= 2 and each host can be given to libpq on its own
-	                            * (no empty element in host, hostaddr or a port list) */
-	char **host;               /* n elements each ("" when not given), or NULL */
-	char **hostaddr;           /* likewise */
-	char **port;               /* n elements, or NULL when one port (or none) serves all */
 	uint32_t url_hash;         /* which URL the process-wide preference is about */
-	char lists[3][1024];       /* the reordered host, hostaddr and port lists */
 	char given[32];            /* the value chosen, "" when none */
 	char source[96];           /* where given comes from: "url", "service NAME" or
 	                            * "PGTARGETSESSIONATTRS"; "" when none */
 } db_hosts;
 
-/* Reads url's host, hostaddr and port lists and the target_session_attrs
- * libpq would use: the URL's, else its service's (the URL's service=, else
- * PGSERVICE), else PGTARGETSESSIONATTRS's. Returns 0, or -1 when out of
- * memory (h is then empty; a URL libpq cannot parse leaves it empty too:
- * db_check_conninfo refused it before). */
+/* Reads url's host, hostaddr and port lists (the URL's, else its service's,
+ * else PGHOST, PGHOSTADDR, PGPORT: libpq's conninfo_add_defaults) into
+ * entries, and the target_session_attrs libpq would use: the URL's, else its
+ * service's (the URL's service=, else PGSERVICE), else PGTARGETSESSIONATTRS's.
+ * Returns 0, or -1 when out of memory or when url cannot be parsed
+ * (db_check_conninfo refuses it before; h is then empty). */
 int db_hosts_init(db_hosts *h, const char *url);
 
 void db_hosts_free(db_hosts *h);
@@ -68,29 +78,21 @@ void db_hosts_free(db_hosts *h);
  * NULL or "". Also db_conninfo.c's, which checks that the counts agree. */
 int db_hosts_count(const char *list);
 
-/* The host, hostaddr and port values to give libpq after the URL (NULL:
- * keep the URL's), starting at the preferred host. Borrowed from h until the
- * next call. One thread per h; the preference is shared atomically. */
-void db_hosts_order(db_hosts *h, const char **host, const char **hostaddr, const char **port);
-
-/* The entries a connect goes through, each a connect of its own: n when
- * one_by_one, else 1 (the whole list, libpq trying its hosts in turn). */
-int db_hosts_entries(const db_hosts *h);
-
 /* The entry a connect starts at: the host that last took a connection
  * (when prefer), else 0. Read once per connect, so its entries stay in
- * step while another thread records a success. */
+ * step while another thread records a success. Entry i of that connect is
+ * h->entry[(start + i) % h->n]. */
 int db_hosts_start(const db_hosts *h);
 
-/* The host, hostaddr and port values to give libpq after the URL for entry
- * i (0 .. db_hosts_entries - 1) of a connect that started at start: the
- * (start + i) % n-th host alone, or, when not one_by_one, db_hosts_order's
- * lists. NULL: keep the URL's. Borrowed from h until the next call. */
-void db_hosts_entry(db_hosts *h, int start, int i, const char **host, const char **hostaddr, const char **port);
+/* Entry i as a libpq connection string: the URL's other settings, then
+ * host, hostaddr (the one given, e.g. an address of the entry's host name)
+ * and port, each given even when empty (libpq's default then, never the
+ * environment's). The caller's to free; NULL when out of memory. */
+char *db_hosts_conninfo(const db_hosts *h, int i, const char *hostaddr);
 
-/* Records which host pg (connected with db_hosts_entry's values) reached, as
- * the one to start at next time (only when h->prefer). */
-void db_hosts_connected(db_hosts *h, PGconn *pg);
+/* Records entry i as the one that took a connection, to start at next time
+ * (only when h->prefer). */
+void db_hosts_connected(db_hosts *h, int i);
 
 /* Forgets the host that last worked, for h's URL: its server refused a
  * write (25006), so the next connect goes through the list from the start. */

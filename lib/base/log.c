@@ -75,6 +75,19 @@ append_json_escaped(char *buf, size_t *len, size_t cap, const char *s)
 	}
 }
 
+void
+log_quote(const char *in, char *out, size_t len)
+{
+	size_t used = 0;
+	for (; *in != '\0' && used + 2 < len; in++) {
+		if (*in == '"' || *in == '\\')
+			out[used++] = '\\';
+		out[used++] = *in;
+	}
+	if (len > 0)
+		out[used < len ? used : len - 1] = '\0';
+}
+
 static void append(char *buf, size_t *len, size_t cap, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 static void

@@ -4,6 +4,7 @@
 #define BASE_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 typedef enum log_level {
 	LOG_DEBUG = 0,
@@ -31,6 +32,12 @@ int log_level_parse(const char *text, log_level *out);
 int log_format_parse(const char *text, log_format *out);
 
 bool log_enabled(log_level level);
+
+/* Copies in to out (len bytes, cut when longer) as the inside of a quoted
+ * field, key="...": a backslash before each '"' and '\\', so text from
+ * elsewhere (libpq's messages quote host names) cannot end the field early.
+ * Thread-safe. */
+void log_quote(const char *in, char *out, size_t len);
 
 /* Writes one line. request_id may be NULL ("-" is written). The message is
  * an event name followed by key=value pairs. Thread-safe. */

@@ -7,6 +7,7 @@
  * skips a host that refuses, and once a host worked, later connects start
  * there instead of waiting out a dead one again. Each test has its own
  * role and database. */
+#define _GNU_SOURCE /* unshare, CLONE_NEWNS */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <criterion/redirect.h>
@@ -15,12 +16,15 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -613,7 +617,7 @@ Test(db_failover, a_failed_connect_reports_every_hosts_reason, .init = setup_and
 		if (gave_up == 1) {
 			cr_assert_not_null(strstr(reason, "port 1 failed: Connection refused"), "%s", line);
 			cr_assert_not_null(
-			    strstr(reason, "; connection to server at \"127.0.0.1\", port 2 failed"), "%s", line);
+			    strstr(reason, "; connection to server at \\\"127.0.0.1\\\", port 2 failed"), "%s", line);
 			cr_assert_not_null(strstr(reason, "session is read-only"), "%s", line);
 			cr_assert_null(strchr(reason, '\t'), "%s", line);
 		} else {
@@ -854,4 +858,347 @@ Test(db_failover, a_server_answering_a_byte_at_a_time_does_not_hold_a_call_past_
 	db_free(d);
 	pthread_join(t, NULL);
 	close(fd);
+}
+
+/* hosts' first port (PG_ADMIN_URL's first server: the primary). */
+static int
+real_port(void)
+{
+	const char *colon = strchr(hosts, ':');
+	cr_assert_not_null(colon, "%s: expected host:port", hosts);
+	return atoi(colon + 1);
+}
+
+/* Issue 20, the outsider attack: a host list with an empty element (which
+ * cannot be given to libpq one host at a time) was handed to libpq whole,
+ * where its asynchronous connect applies no per-host timeout: a silent first
+ * host took the whole bound and the hosts after it were never tried. Now
+ * the lists are expanded as libpq does (an empty hostaddr: the host name is
+ * looked up; an empty port: 5432, where nothing listens here, so refused)
+ * and each host has its 2 s. Each form of the kind, with a deadline (the
+ * connect kept between calls) and without. */
+Test(db_failover, a_host_list_with_an_empty_element_reaches_the_hosts_after_a_silent_one, .init = setup,
+    .fini = teardown)
+{
+	int port, fd = dead_listener(&port), real = real_port();
+	char urls[3][1024];
+	/* The attack's URL: the second hostaddr empty. */
+	snprintf(urls[0], sizeof(urls[0]),
+	    "postgresql://%s@/%s?host=localhost,localhost&hostaddr=127.0.0.1,&port=%d,%d", role, database, port, real);
+	/* An empty port element (libpq's default, 5432: refused here). */
+	snprintf(urls[1], sizeof(urls[1]), "postgresql://%s@/%s?host=127.0.0.1,127.0.0.1,127.0.0.1&port=%d,,%d", role,
+	    database, port, real);
+	/* An empty host element beside a hostaddr. */
+	snprintf(urls[2], sizeof(urls[2]), "host=127.0.0.1,localhost hostaddr=,127.0.0.1 port=%d,%d user=%s dbname=%s",
+	    port, real, role, database);
+	for (int i = 0; i < 3; i++) {
+		char err[256];
+		cr_assert_eq(db_check_conninfo(urls[i], err, sizeof(err)), 0, "%s: %s", urls[i], err);
+		for (int with_deadline = 0; with_deadline < 2; with_deadline++) {
+			/* A URL of its own each time: a connect starts at the host
+			 * that last took one with the same URL (db_hosts.h). */
+			char url[1100];
+			snprintf(url, sizeof(url), "%s%sfallback_application_name=run%d", urls[i], i == 2 ? " " : "&",
+			    with_deadline);
+			db *d = db_new(url);
+			cr_assert_not_null(d);
+			rpc_status st;
+			int64_t took, t0 = now_ms();
+			if (with_deadline) {
+				cr_assert_eq(run_within(d, "SELECT 1", PGRES_TUPLES_OK, 1000, &took, &st),
+				    RPC_UNAVAILABLE, "%s: %s", urls[i], st.message);
+				cr_assert_lt(
+				    took, 1500, "%s: %lld ms with a 1000 ms deadline", urls[i], (long long) took);
+				sleep_ms(1200);
+				cr_assert_eq(
+				    run_within(d, "INSERT INTO t VALUES (1)", PGRES_COMMAND_OK, 1000, &took, &st),
+				    RPC_OK, "%s: %s (%s)", urls[i], st.message, db_last_error(d));
+			} else {
+				db_set_deadline(d, 0);
+				cr_assert_eq(run(d, "INSERT INTO t VALUES (1)", PGRES_COMMAND_OK, &st), RPC_OK,
+				    "%s: %s (%s)", urls[i], st.message, db_last_error(d));
+			}
+			took = now_ms() - t0;
+			/* The silent host's 2 s, then the real server. */
+			cr_assert_geq(took, 1900, "%s: the silent host was not given its 2 s (%lld ms)", urls[i],
+			    (long long) took);
+			cr_assert_lt(took, 6000, "%s: %lld ms", urls[i], (long long) took);
+			cr_log_info("%s, deadline %s: connected after %lld ms", urls[i],
+			    with_deadline ? "1000 ms" : "none", (long long) took);
+			int dialled = reached(fd);
+			cr_assert_eq(dialled, 1, "%s: the silent host was dialled %d times", urls[i], dialled);
+			db_free(d);
+		}
+	}
+	close(fd);
+	cr_assert_eq(rows_in_t(), 6);
+}
+
+/* A private view of a file (a mount namespace of the calling process's
+ * own, with text bound over path). False when this machine cannot. */
+static bool
+private_file(const char *path, const char *text)
+{
+	if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+		return false;
+	char tmp[] = "/tmp/db-file-XXXXXX";
+	int f      = mkstemp(tmp);
+	if (f < 0)
+		return false;
+	bool ok = write(f, text, strlen(text)) == (ssize_t) strlen(text);
+	close(f);
+	ok = ok && mount(tmp, path, NULL, MS_BIND, NULL) == 0;
+	unlink(tmp);
+	return ok;
+}
+
+/* The child of the test below: in a mount namespace of its own, name
+ * resolves (its /etc/hosts) to ::1 first, where a listener answers
+ * nothing, then to 127.0.0.1, the real server, on the same port. Exits 0
+ * when a connect reached the real server after the silent address's 2 s;
+ * 77 when the namespace cannot be made here. */
+static int
+resolve_in_own_namespace(const char *url, int silent6)
+{
+	if (!private_file("/etc/hosts", "::1 localhost pgmulti.test\n127.0.0.1 localhost pgmulti.test\n"))
+		return 77;
+	db *d = db_new(url);
+	rpc_status st;
+	rpc_status_clear(&st);
+	int64_t t0   = now_ms();
+	PGresult *r  = db_exec(d, "INSERT INTO t VALUES (1)", 0, NULL, PGRES_COMMAND_OK, "test", &st);
+	int64_t took = now_ms() - t0;
+	int accepted = 0, c;
+	while ((c = accept(silent6, NULL, NULL)) >= 0) {
+		close(c);
+		accepted++;
+	}
+	fprintf(stderr, "%s: %s after %lld ms, silent address dialled %d times (%s)\n", url,
+	    r != NULL ? "connected" : "failed", (long long) took, accepted, db_last_error(d));
+	bool ok = r != NULL && took >= 1900 && took < 6000 && accepted == 1;
+	PQclear(r);
+	db_free(d);
+	return ok ? 0 : 1;
+}
+
+/* Issue 20: a host name with several addresses was one host to libpq,
+ * 2 s in all: a silent first address used them and the second was never
+ * tried. Now each address has its own 2 s (libpq's connect_timeout applies
+ * per address too). The name resolves so only in a mount namespace of the
+ * child's own (this machine's localhost is 127.0.0.1 alone). */
+Test(db_failover, a_host_name_whose_first_address_is_silent_reaches_the_next, .init = setup, .fini = teardown)
+{
+	int real              = real_port();
+	int fd6               = socket(AF_INET6, SOCK_STREAM, 0);
+	struct sockaddr_in6 a = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT, .sin6_port = htons(real)};
+	int one               = 1;
+	setsockopt(fd6, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (fd6 < 0 || bind(fd6, (struct sockaddr *) &a, sizeof(a)) != 0 || listen(fd6, 16) != 0)
+		cr_skip_test("no IPv6 loopback to listen on at [::1]:%d", real);
+	fcntl(fd6, F_SETFL, O_NONBLOCK);
+	const char *names[] = {"localhost", "pgmulti.test"};
+	for (int i = 0; i < 2; i++) {
+		char url[600];
+		snprintf(url, sizeof(url), "postgresql://%s@%s:%d/%s", role, names[i], real, database);
+		pid_t pid = fork();
+		cr_assert(pid >= 0);
+		if (pid == 0)
+			_exit(resolve_in_own_namespace(url, fd6));
+		int status;
+		cr_assert_eq(waitpid(pid, &status, 0), pid);
+		cr_assert(WIFEXITED(status), "%s: the child died", url);
+		if (WEXITSTATUS(status) == 77)
+			cr_skip_test("no mount namespace here (unshare, mount --bind /etc/hosts)");
+		cr_assert_eq(WEXITSTATUS(status), 0, "%s: see the child's line above", url);
+	}
+	close(fd6);
+	cr_assert_eq(rows_in_t(), 2);
+}
+
+/* Issue 20: a host's 2 s were wall time, but a kept connect moves only
+ * while a call drives it: calls with budgets of a few ms, seconds apart,
+ * never connected even to a healthy server. Now the time between calls
+ * counts only when what the host was waited for had not come by the next
+ * call: a healthy server is reached, and a silent host still loses its
+ * turn at the first call after its 2 s. */
+Test(db_failover, sparse_calls_with_tiny_budgets_reach_a_healthy_server, .init = setup, .fini = teardown)
+{
+	int port, fd = dead_listener(&port);
+	char urls[2][600];
+	snprintf(urls[0], sizeof(urls[0]), "%s", role_url);
+	snprintf(urls[1], sizeof(urls[1]), "postgresql://%s@127.0.0.1:%d,%s/%s", role, port, hosts, database);
+	for (int u = 0; u < 2; u++) {
+		db *d = db_new(urls[u]);
+		rpc_status st;
+		int64_t took;
+		int calls = 0;
+		rpc_code code;
+		do {
+			if (calls > 0)
+				sleep_ms(2100);
+			calls++;
+			/* 1 ms: less than the connect needs (TCP, fork of a
+			 * backend, authentication), so it is kept each time. */
+			code = run_within(d, "SELECT 1", PGRES_TUPLES_OK, 1, &took, &st);
+			cr_log_info("%s: call %d (1 ms budget): %lld ms, %s: %s", urls[u], calls, (long long) took,
+			    rpc_code_name(code), db_last_error(d));
+			cr_assert_lt(
+			    took, 500, "%s: call %d took %lld ms with a 1 ms budget", urls[u], calls, (long long) took);
+		} while (code != RPC_OK && calls < 10);
+		cr_assert_eq(
+		    code, RPC_OK, "%s: not connected after %d calls 2.1 s apart: %s", urls[u], calls, db_last_error(d));
+		if (u == 1)
+			cr_assert_eq(reached(fd), 1, "%s: the silent host was dialled again", urls[u]);
+		db_free(d);
+	}
+	close(fd);
+}
+
+/* libpq's prefer-standby: a standby if any host is one, else any server.
+ * One host at a time it took the first server that answered. Here no
+ * host is a standby (the dead one first, then the real primary twice): the
+ * first server that answered is taken after every host was tried, the
+ * dead one dialled once. (A standby later in the list: failover_pg_prefer.) */
+Test(db_failover, prefer_standby_takes_a_primary_only_when_no_host_is_a_standby, .init = setup, .fini = teardown)
+{
+	int port, fd = dead_listener(&port);
+	char url[1024];
+	snprintf(url, sizeof(url), "postgresql://%s@%s,127.0.0.1:%d,%s/%s?target_session_attrs=prefer-standby", role,
+	    hosts, port, hosts, database);
+	db *d = db_new(url);
+	rpc_status st;
+	int64_t t0 = now_ms();
+	cr_assert_eq(
+	    run(d, "SELECT count(*) FROM t", PGRES_TUPLES_OK, &st), RPC_OK, "%s (%s)", st.message, db_last_error(d));
+	int64_t took = now_ms() - t0;
+	/* Every host tried for a standby: the dead one's 2 s included. */
+	cr_assert_geq(
+	    took, 1900, "the hosts after the first primary were not tried for a standby (%lld ms)", (long long) took);
+	cr_assert_eq(reached(fd), 1);
+	cr_log_info("prefer-standby without a standby: connected after %lld ms", (long long) took);
+	db_free(d);
+	close(fd);
+}
+
+/* What each target_session_attrs takes, libpq's documented meaning, with a
+ * real streaming standby after the primary (SERVERS_PG_STANDBY=1 gives
+ * PG_STANDBY_PORT; skipped without one): prefer-standby, standby and
+ * read-only the standby, any and primary the primary, read-write the
+ * primary. prefer-standby one host at a time took the primary, the first
+ * server that answered. */
+Test(db_failover, each_target_session_attrs_takes_the_server_libpq_documents, .init = setup, .fini = teardown)
+{
+	const char *standby = getenv("PG_STANDBY_PORT");
+	if (standby == NULL || standby[0] == '\0')
+		cr_skip_test("no standby: run with SERVERS_PG_STANDBY=1 (PG_STANDBY_PORT)");
+	static const struct {
+		const char *attrs;
+		const char *in_recovery; /* "t": the standby taken */
+	} cases[] = {{"prefer-standby", "t"}, {"standby", "t"}, {"read-only", "t"}, {"any", "f"}, {"primary", "f"},
+	    {"read-write", "f"}};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char url[600];
+		snprintf(url, sizeof(url),
+		    "postgresql://postgres@127.0.0.1:%d,127.0.0.1:%s/postgres?target_session_attrs=%s", real_port(),
+		    standby, cases[i].attrs);
+		db *d = db_new(url);
+		rpc_status st;
+		rpc_status_clear(&st);
+		PGresult *r = db_exec(d, "SELECT pg_is_in_recovery()", 0, NULL, PGRES_TUPLES_OK, "test", &st);
+		cr_assert_not_null(r, "%s: %s (%s)", cases[i].attrs, st.message, db_last_error(d));
+		cr_assert_str_eq(PQgetvalue(r, 0, 0), cases[i].in_recovery, "%s took the %s", cases[i].attrs,
+		    PQgetvalue(r, 0, 0)[0] == 't' ? "standby" : "primary");
+		PQclear(r);
+		db_free(d);
+	}
+}
+
+/* The child of the test below: its DNS server (its own resolv.conf) takes
+ * queries and never answers. Exit 0 when every step held, 77 when the
+ * namespace cannot be made, else 1 (the step on stderr). */
+static int
+silent_dns_child(const char *first_url, const char *second_url)
+{
+	if (!private_file("/etc/resolv.conf", "nameserver 127.0.0.99\noptions timeout:30 attempts:1\n"))
+		return 77;
+#define STEP(cond, ...)                                                                                                \
+	do {                                                                                                           \
+		if (!(cond)) {                                                                                         \
+			fprintf(stderr, __VA_ARGS__);                                                                  \
+			fputc('\n', stderr);                                                                           \
+			return 1;                                                                                      \
+		}                                                                                                      \
+	} while (0)
+	rpc_status st;
+	int64_t took;
+	/* Only a name the silent server is asked about. */
+	db *d = db_new(first_url);
+	db_set_deadline(d, rpc_clock_ms() + 500);
+	int64_t t0 = now_ms();
+	rpc_status_clear(&st);
+	PGresult *r = db_exec(d, "SELECT 1", 0, NULL, PGRES_TUPLES_OK, "test", &st);
+	took        = now_ms() - t0;
+	fprintf(stderr, "silent DNS, 500 ms deadline: %lld ms: %s\n", (long long) took, db_last_error(d));
+	STEP(r == NULL && took < 1000, "the first call took %lld ms with a 500 ms deadline", (long long) took);
+	STEP(strstr(db_last_error(d), "looking up \"pg.silent.test\": no answer yet") != NULL, "%s", db_last_error(d));
+	/* The lookup's 2 s (the 1 s between the calls included: no answer
+	 * came) end within the next call, which reports it. */
+	sleep_ms(1000);
+	db_set_deadline(d, rpc_clock_ms() + 1000);
+	t0   = now_ms();
+	r    = db_exec(d, "SELECT 1", 0, NULL, PGRES_TUPLES_OK, "test", &st);
+	took = now_ms() - t0;
+	fprintf(stderr, "silent DNS, the next call: %lld ms: %s\n", (long long) took, db_last_error(d));
+	STEP(r == NULL && took < 1000, "the second call took %lld ms", (long long) took);
+	STEP(strstr(db_last_error(d), "could not translate host name \"pg.silent.test\" to address: timeout expired") !=
+	         NULL,
+	    "%s", db_last_error(d));
+	db_free(d);
+	/* The name first, the real server second: reached after the
+	 * lookup's 2 s, without a deadline. */
+	d    = db_new(second_url);
+	t0   = now_ms();
+	r    = db_exec(d, "INSERT INTO t VALUES (1)", 0, NULL, PGRES_COMMAND_OK, "test", &st);
+	took = now_ms() - t0;
+	fprintf(stderr, "silent DNS first, then the real server: %lld ms: %s\n", (long long) took, db_last_error(d));
+	STEP(r != NULL && took >= 1900 && took < 4000, "%s after %lld ms", st.message, (long long) took);
+	PQclear(r);
+	db_free(d);
+	/* Freed with its lookup under way (glibc's thread still on it). */
+	d = db_new(first_url);
+	db_set_deadline(d, rpc_clock_ms() + 100);
+	r = db_exec(d, "SELECT 1", 0, NULL, PGRES_TUPLES_OK, "test", &st);
+	STEP(r == NULL && strstr(db_last_error(d), "no answer yet") != NULL, "%s", db_last_error(d));
+	db_free(d);
+#undef STEP
+	return 0;
+}
+
+/* A host name's lookup is bounded too: a DNS server that never answers
+ * costs a connect 2 s (the host's), spread over calls that each end by
+ * their deadline, as a silent PostgreSQL host does; libpq's own lookup
+ * blocked as long as the resolver's timeouts (here 30 s). */
+Test(db_failover, a_silent_dns_server_costs_a_connect_2_s_and_no_call_its_deadline, .init = setup, .fini = teardown)
+{
+	int dns              = socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(53)};
+	inet_pton(AF_INET, "127.0.0.99", &a.sin_addr);
+	if (dns < 0 || bind(dns, (struct sockaddr *) &a, sizeof(a)) != 0)
+		cr_skip_test("cannot listen on 127.0.0.99:53 (UDP) here");
+	char first_url[600], second_url[700];
+	snprintf(first_url, sizeof(first_url), "postgresql://%s@pg.silent.test:%d/%s", role, real_port(), database);
+	snprintf(second_url, sizeof(second_url), "postgresql://%s@pg.silent.test:%d,%s/%s", role, real_port(), hosts,
+	    database);
+	pid_t pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0)
+		_exit(silent_dns_child(first_url, second_url));
+	int status;
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	close(dns);
+	cr_assert(WIFEXITED(status), "the child died");
+	if (WEXITSTATUS(status) == 77)
+		cr_skip_test("no mount namespace here (unshare, mount --bind /etc/resolv.conf)");
+	cr_assert_eq(WEXITSTATUS(status), 0, "see the child's lines above");
+	cr_assert_eq(rows_in_t(), 1);
 }
