@@ -731,12 +731,66 @@ db_migrate(db *d, long long lock_key, const db_migration *migrations, size_t n, 
 	return code;
 }
 
+/* The result of the statement just sent on d->pg (PQsendQuery*), waited
+ * for until d's deadline; with none, as long as the server takes (its
+ * statement_timeout bounds a server that answers). NULL with *late when
+ * the deadline came first: the connection is then closed, the one bounded
+ * way to stop waiting (libpq 15's PQcancel dials the server again, with no
+ * timeout), and the server rolls back what was not committed; a COMMIT so
+ * cut has an outcome the caller cannot know (what Idempotency-Key is for).
+ * The next call connects again at once: a late answer says the server is
+ * slow, not gone, so no backoff. */
+static PGresult *
+result_by_deadline(db *d, bool *late)
+{
+	*late          = false;
+	PGresult *last = NULL; /* one statement, one result; an error's is the last */
+	for (;;) {
+		if (!PQisBusy(d->pg)) {
+			PGresult *r = PQgetResult(d->pg);
+			if (r == NULL)
+				return last;
+			PQclear(last);
+			last = r;
+			continue;
+		}
+		int wait_ms = -1;
+		if (d->deadline_ms > 0) {
+			int64_t left = d->deadline_ms - rpc_clock_ms();
+			if (left <= 0) {
+				PQclear(last);
+				PQfinish(d->pg);
+				d->pg = NULL;
+				forget_prepared(d);
+				*late = true;
+				return NULL;
+			}
+			wait_ms = left > 60000 ? 60000 : (int) left;
+		}
+		struct pollfd p = {.fd = PQsocket(d->pg), .events = POLLIN};
+		int ready       = poll(&p, 1, wait_ms);
+		if (ready < 0 && errno != EINTR)
+			ready = 1; /* let libpq read, and say what is wrong */
+		if (ready > 0 && !PQconsumeInput(d->pg)) {
+			/* The connection broke: libpq's error result says so. */
+			PGresult *r;
+			while ((r = PQgetResult(d->pg)) != NULL) {
+				PQclear(last);
+				last = r;
+			}
+			return last;
+		}
+	}
+}
+
 /* The name of sql prepared on d's connection, preparing it on first use;
- * false (with res holding the failure, or NULL) when it could not be. */
+ * false (with res holding the failure, or NULL) when it could not be, and
+ * *late when d's deadline came first (result_by_deadline). */
 static bool
-prepared_name(db *d, const char *sql, int n, char name[16], PGresult **res)
+prepared_name(db *d, const char *sql, int n, char name[16], PGresult **res, bool *late)
 {
 	*res  = NULL;
+	*late = false;
 	int i = 0;
 	while (i < d->n_prepared && strcmp(d->prepared[i], sql) != 0)
 		i++;
@@ -748,7 +802,8 @@ prepared_name(db *d, const char *sql, int n, char name[16], PGresult **res)
 	char *copy = strdup(sql);
 	if (copy == NULL)
 		return false;
-	*res = PQprepare(d->pg, name, sql, n, NULL);
+	if (PQsendPrepare(d->pg, name, sql, n, NULL))
+		*res = result_by_deadline(d, late);
 	if (PQresultStatus(*res) != PGRES_COMMAND_OK) {
 		free(copy);
 		return false;
@@ -767,13 +822,29 @@ db_exec(
 	if (pg == NULL)
 		return NULL;
 	/* Statements with parameters are the repeated ones; BEGIN and COMMIT
-	 * have nothing to plan. */
+	 * have nothing to plan. Each is sent, then its result awaited until
+	 * the caller's deadline. */
 	char name[16];
 	PGresult *res = NULL;
-	if (n > 0 && prepared_name(d, sql, n, name, &res))
-		res = PQexecPrepared(pg, name, n, params, NULL, NULL, 0);
-	else if (res == NULL)
-		res = PQexecParams(pg, sql, n, NULL, params, NULL, NULL, 0);
+	bool late     = false;
+	if (d->deadline_ms > 0 && rpc_clock_ms() >= d->deadline_ms) {
+		/* Too late to begin: nobody waits for the answer, and the
+		 * connection is kept for the next request. */
+		rpc_status_set(st, RPC_UNAVAILABLE, "deadline passed before the statement");
+		return NULL;
+	}
+	if (n > 0 && prepared_name(d, sql, n, name, &res, &late)) {
+		if (PQsendQueryPrepared(pg, name, n, params, NULL, NULL, 0))
+			res = result_by_deadline(d, &late);
+	} else if (res == NULL && !late) {
+		if (PQsendQueryParams(pg, sql, n, NULL, params, NULL, NULL, 0))
+			res = result_by_deadline(d, &late);
+	}
+	if (late) {
+		log_warn(NULL, "db_deadline_passed during=%s connection=closed", what);
+		rpc_status_set(st, RPC_UNAVAILABLE, "database too slow");
+		return NULL;
+	}
 	if (PQresultStatus(res) == expect)
 		return res;
 	db_failed(d, res, what, st);
@@ -784,8 +855,9 @@ db_exec(
 void
 db_rollback(db *d)
 {
-	if (db_connected(d))
-		PQclear(PQexec(d->pg, "ROLLBACK"));
+	bool late;
+	if (db_connected(d) && PQsendQuery(d->pg, "ROLLBACK"))
+		PQclear(result_by_deadline(d, &late)); /* late: closed, which rolls back too */
 }
 
 /* Whether pg's server says it takes no writes: PostgreSQL 14+ reports

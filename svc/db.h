@@ -109,7 +109,15 @@ rpc_code db_failed(db *d, const PGresult *res, const char *what, rpc_status *st)
  * Returns the result, the caller's to PQclear, when its status is `expect`;
  * otherwise NULL, and st (not NULL) says why: db_failed's code and message,
  * UNAVAILABLE when there is no connection. The one report is st: read
- * st->code, there is no second copy of it. */
+ * st->code, there is no second copy of it.
+ * The statement never outlives d's deadline (db_set_deadline): when the
+ * deadline comes first, UNAVAILABLE "database too slow", and the
+ * connection is closed (the server rolls back its open transaction; a
+ * COMMIT so cut has an outcome the caller cannot know) and the next call
+ * connects again at once; a call already late sends nothing and keeps the
+ * connection. Without a deadline it waits as long as the server takes
+ * (statement_timeout, 5 s, bounds a server that answers). db_rollback is
+ * bounded the same way. */
 PGresult *db_exec(
     db *d, const char *sql, int n, const char *const *params, ExecStatusType expect, const char *what, rpc_status *st);
 

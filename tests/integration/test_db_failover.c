@@ -1202,3 +1202,68 @@ Test(db_failover, a_silent_dns_server_costs_a_connect_2_s_and_no_call_its_deadli
 	cr_assert_eq(WEXITSTATUS(status), 0, "see the child's lines above");
 	cr_assert_eq(rows_in_t(), 1);
 }
+
+/* Runs sql with one text parameter on d; the code, with st filled. */
+static rpc_code
+run1(db *d, const char *sql, const char *param, ExecStatusType expect, rpc_status *st)
+{
+	rpc_status_clear(st);
+	const char *params[] = {param};
+	PGresult *r          = db_exec(d, sql, 1, params, expect, "test", st);
+	PQclear(r);
+	return r != NULL ? RPC_OK : st->code;
+}
+
+/* A statement is bounded by the caller's deadline too, not only the
+ * connect: a connect that finished just before the deadline, or a server
+ * that is slow (a lock, a stall), held the worker until statement_timeout
+ * (5 s), past the gateway's deadline (504 instead of a fast 503). Now the
+ * call answers UNAVAILABLE by its deadline, the connection is closed (the
+ * server rolls back the transaction it was in), and the next call connects
+ * again at once. Each kind: a statement blocked on a lock inside a
+ * transaction, a slow prepared statement, a slow plain one; and a call
+ * already late keeps its connection. */
+Test(db_failover, a_statement_ends_by_the_callers_deadline_and_its_transaction_is_rolled_back, .init = setup,
+    .fini = teardown)
+{
+	db *d = db_new(role_url);
+	rpc_status st;
+	cr_assert_eq(run(d, "SELECT 1", PGRES_TUPLES_OK, &st), RPC_OK, "%s", db_last_error(d));
+
+	/* Blocked on a lock: the insert waits for admin's transaction. */
+	PGconn *locker = admin(database);
+	exec_ok(locker, "BEGIN");
+	exec_ok(locker, "LOCK TABLE t IN ACCESS EXCLUSIVE MODE");
+	int64_t took;
+	cr_assert_eq(run_within(d, "BEGIN", PGRES_COMMAND_OK, 5000, &took, &st), RPC_OK);
+	cr_assert_eq(run_within(d, "INSERT INTO t VALUES (1)", PGRES_COMMAND_OK, 300, &took, &st), RPC_UNAVAILABLE);
+	cr_assert_str_eq(st.message, "database too slow");
+	cr_assert(took >= 250 && took < 1500, "ended after %lld ms, deadline 300", (long long) took);
+	cr_assert_not(db_connected(d), "the connection of the cut statement is closed");
+	exec_ok(locker, "COMMIT");
+	PQfinish(locker);
+	/* The next call connects at once (no backoff) and sees no row: the
+	 * cut transaction never committed. */
+	cr_assert_eq(run_within(d, "SELECT 1", PGRES_TUPLES_OK, 2000, &took, &st), RPC_OK, "%s", st.message);
+	sleep_ms(200); /* the server notices the closed connection when the lock is free */
+	cr_assert_eq(rows_in_t(), 0, "the insert cut by the deadline was rolled back");
+
+	/* A slow prepared statement (parameters), then a slow plain one. */
+	cr_assert_eq(run1(d, "SELECT pg_sleep($1::float8)", "0", PGRES_TUPLES_OK, &st), RPC_OK, "prepared once");
+	db_set_deadline(d, rpc_clock_ms() + 300);
+	int64_t t0 = now_ms();
+	cr_assert_eq(run1(d, "SELECT pg_sleep($1::float8)", "5", PGRES_TUPLES_OK, &st), RPC_UNAVAILABLE);
+	took = now_ms() - t0;
+	cr_assert(took >= 250 && took < 1500, "prepared: ended after %lld ms, deadline 300", (long long) took);
+	cr_assert_eq(run_within(d, "SELECT pg_sleep(5)", PGRES_TUPLES_OK, 300, &took, &st), RPC_UNAVAILABLE);
+	cr_assert(took < 1500, "plain: ended after %lld ms, deadline 300", (long long) took);
+
+	/* Already late before the statement: nothing is sent, nothing closed. */
+	cr_assert_eq(run_within(d, "SELECT 1", PGRES_TUPLES_OK, 2000, &took, &st), RPC_OK, "%s", st.message);
+	db_set_deadline(d, rpc_clock_ms() - 1);
+	cr_assert_eq(run(d, "SELECT 1", PGRES_TUPLES_OK, &st), RPC_UNAVAILABLE);
+	cr_assert(db_connected(d), "a call already late keeps the connection");
+	db_set_deadline(d, 0);
+	cr_assert_eq(run(d, "SELECT 1", PGRES_TUPLES_OK, &st), RPC_OK, "%s", st.message);
+	db_free(d);
+}
