@@ -41,6 +41,7 @@ struct outbox {
 	backoff amqp_retry;
 	uint64_t next_tag; /* delivery tag of the next publish on channel 1 */
 	int64_t unroutable_logged_ms;
+	bool refused; /* the last batch was nacked: the backoff goes on growing until one is taken */
 	pthread_t thread;
 	_Atomic bool stop;
 	_Atomic bool connected;
@@ -121,7 +122,8 @@ ensure_broker(outbox *o)
 		return false;
 	}
 	o->next_tag = 1;
-	backoff_succeeded(&o->amqp_retry);
+	if (!o->refused)
+		backoff_succeeded(&o->amqp_retry);
 	log_info(NULL, "outbox_broker_connected broker=%s", o->brokers.where);
 	set_detail(o, true, "connected");
 	return true;
@@ -341,9 +343,10 @@ relay_batch(outbox *o)
 	}
 	/* Delete exactly the rows the broker took and routed. */
 	int64_t delivered[BATCH];
-	int n_delivered = 0, n_returned = 0;
+	int n_delivered = 0, n_returned = 0, n_nacked = 0;
 	for (int i = 0; i < n; i++) {
 		n_returned += returned[i];
+		n_nacked += !acked[i];
 		if (!acked[i] || returned[i])
 			continue;
 		delivered[n_delivered++] = rows.events[i].row_id;
@@ -353,9 +356,32 @@ relay_batch(outbox *o)
 	outbox_repo_batch_free(&rows);
 	if (n_returned > 0)
 		note_unroutable(o, n_returned);
-	if (outbox_repo_delete(o->db, delivered, n_delivered, &st) != RPC_OK)
+	rpc_code deleted = outbox_repo_delete(o->db, delivered, n_delivered, &st);
+	if (deleted == RPC_OK)
+		atomic_fetch_add(&o->published, (uint64_t) n_delivered);
+	if (n_nacked > 0) {
+		/* A nack is the queue refusing the event, and the channel that got
+		 * it may go on refusing: RabbitMQ 3.10's quorum queue client (Debian
+		 * 12's 3.10.8, rabbit_fifo_client:enqueue) asks the node the queue's
+		 * record names as leader at a channel's first publish, and when that
+		 * node is down refuses the publish and keeps its state, so every
+		 * later publish on the channel is refused too (the failover drill
+		 * saw 30 s of nacks on a channel opened while the queue elected a
+		 * new leader). A new connection, after the backoff, gets a new
+		 * client, which finds the leader. */
+		char why[160];
+		snprintf(why, sizeof(why), "the broker refused (nacked) %d of %d events; kept to be sent again",
+		    n_nacked, n);
+		o->refused = true; /* a queue that goes on refusing: at most a reconnect per 5 s */
+		drop_broker(o, why);
+		return -1;
+	}
+	if (o->refused) {
+		o->refused = false;
+		backoff_succeeded(&o->amqp_retry);
+	}
+	if (deleted != RPC_OK)
 		return -1; /* the rows stay and are published again: at least once */
-	atomic_fetch_add(&o->published, (uint64_t) n_delivered);
 	/* Unroutable rows stay: pace the retry by the timer, not a busy loop. */
 	return n_returned > 0 ? 0 : n;
 }

@@ -13,8 +13,11 @@
 
 #include "event_consumer.h"
 #include "order_helpers.h"
+#include "procs.h"
 #include "rpc/envelope.h"
 #include "stack.h"
+#include "svc/broker.h"
+#include "svc/topology.h"
 
 static const char *const json_headers[] = {"Content-Type: application/json", NULL};
 
@@ -210,4 +213,62 @@ Test(faults, a_rabbitmq_restart_mid_stream_delivers_every_event_once, .timeout =
 	    s.n, s.failed, received, twice, recovered / 1000.0);
 	cr_assert_eq(s.failed, 0, "every create succeeded through the restart");
 	cr_assert_eq(twice, 0, "%d events were logged more than once", twice);
+}
+
+/* A queue that refuses user_created events: RabbitMQ nacks each publish.
+ * The relay keeps every refused event in the outbox and takes a new
+ * connection, since the channel that got a nack may go on refusing every
+ * publish (RabbitMQ 3.10's quorum queue client after the leader's node went
+ * down: user-svc/outbox.c; the RabbitMQ failover drill); once the queue is
+ * gone, each event reaches order-svc, once. The refusing queue is a classic
+ * one with x-max-length 0 and x-overflow reject-publish (RabbitMQ's queue
+ * length guide: a publish it refuses is nacked). */
+Test(faults, events_a_queue_refuses_stay_in_the_outbox_and_the_relay_reconnects, .timeout = 120)
+{
+	char err[256], queue[96];
+	stack_unique(queue, sizeof(queue), "test.refusing.");
+	amqp_connection_state_t admin = broker_connect(getenv("AMQP_URL"), 5000, 0, err, sizeof(err));
+	cr_assert_not_null(admin, "%s", err);
+	amqp_table_entry_t args[] = {
+	    {.key = amqp_cstring_bytes("x-max-length"), .value = {.kind = AMQP_FIELD_KIND_I32, .value.i32 = 0}},
+	    {.key      = amqp_cstring_bytes("x-overflow"),
+	        .value = {.kind = AMQP_FIELD_KIND_UTF8, .value.bytes = amqp_cstring_bytes("reject-publish")}},
+	};
+	/* Exclusive: it goes with this connection. */
+	amqp_queue_declare(admin, 1, amqp_cstring_bytes(queue), 0, 0, 1, 1, (amqp_table_t){2, args});
+	cr_assert(broker_reply_ok(admin, "queue.declare", err, sizeof(err)), "%s", err);
+	amqp_queue_bind(admin, 1, amqp_cstring_bytes(queue), amqp_cstring_bytes(TOPOLOGY_EVENTS_EXCHANGE),
+	    amqp_cstring_bytes(TOPOLOGY_USER_CREATED_KEY), amqp_empty_table);
+	cr_assert(broker_reply_ok(admin, "queue.bind", err, sizeof(err)), "%s", err);
+
+	const char *log = stack_user_log();
+	enum { N = 3 };
+	long long ids[N];
+	for (int i = 0; i < N; i++) {
+		long status;
+		ids[i] = create_user("refused-", &status);
+		cr_assert_eq(status, 201, "create %d with a refusing queue got %ld", i, status);
+	}
+	/* Refused, kept, the connection dropped: a second refusal came on a
+	 * new connection (the relay's backoff doubles from 250 ms while the
+	 * queue refuses). */
+	const char *said = "outbox_broker_down reason=\"the broker refused (nacked)";
+	long refused     = 0;
+	for (int64_t until = rpc_clock_ms() + 15000; refused < 2 && rpc_clock_ms() < until;) {
+		nanosleep(&(struct timespec){.tv_nsec = 100 * 1000000L}, NULL);
+		refused = procs_log_count(log, said);
+	}
+	cr_assert_geq(refused, 2, "%ld refusals, each ending its connection (log: %s)", refused, log);
+
+	broker_close(admin); /* the refusing queue goes */
+	for (int i = 0; i < N; i++) {
+		char needle[96];
+		snprintf(needle, sizeof(needle), "user_created id=%lld email=", ids[i]);
+		cr_assert_geq(
+		    helpers_wait_log(needle, 1, 30000), 1, "user %lld: its event never reached order-svc", ids[i]);
+	}
+	nanosleep(&(struct timespec){.tv_nsec = 500 * 1000000L}, NULL); /* a late duplicate would show */
+	for (int i = 0; i < N; i++)
+		cr_assert_eq(times_logged(ids[i]), 1, "user %lld: logged %d times", ids[i], times_logged(ids[i]));
+	cr_log_info("refusing queue: %ld refusals, each on a connection of its own", procs_log_count(log, said));
 }

@@ -39,6 +39,7 @@ MOVE_BOUND_S = 15.0  # node stopped → both services consume/publish on another
 SERVE_BOUND_S = 20.0  # node stopped → an event created after it is logged by order-svc
 WINDOW_SLACK_S = 1.0  # /readyz may lag the reconnect by a watcher period and a Health call
 QUORUM = {"EVENTS_QUEUE_TYPE": "quorum"}
+QUEUE = "order-svc.user_created"  # order-svc's queue (EVENTS_QUEUE_TYPE=quorum)
 
 # run_drill starts the stack with the kit's settings: add the queue type.
 _Stack = kit.Stack
@@ -68,7 +69,7 @@ def connected_at(text, pattern):
     return [(t, m.group(1)) for t, msg in lines(text) for m in [re.search(pattern + r".*? broker=(\S+)", msg)] if m]
 
 
-CONSUMER = r"consumer_started queue=order-svc\.user_created type=quorum"
+CONSUMER = r"consumer_started queue=" + re.escape(QUEUE) + r" type=quorum"
 RELAY = r"outbox_broker_connected"
 
 
@@ -88,7 +89,22 @@ def body(servers, procs, stack):
            f"the consumer (quorum queue) and the relay are on the same node, {node_of.get(consumer_at)} "
            f"({consumer_at}; relay {relay_at})")
     victim = node_of[consumer_at]
+    # The fault is one node of three: the queue keeps a majority only if it
+    # has a running, voting member on each node and a leader, so the drill
+    # makes sure of that first (a member that did not start would make the
+    # stop a loss of quorum, not a failover). On a failure, the queue's and
+    # the nodes' state is printed: the failure explains itself.
+    try:
+        r = servers("quorum-ready", QUEUE, check=False)
+        say(r.stderr.strip())
+        expect(r.returncode == 0, f"the quorum queue {QUEUE} has a running, voting member on each node and a leader")
+        fault(servers, procs, stack, victim, consumer_at, node_of)
+    except kit.DrillFailure:
+        say(f"the queue and the nodes at the failure:\n{servers('quorum-report', QUEUE, check=False).stdout}")
+        raise
 
+
+def fault(servers, procs, stack, victim, consumer_at, node_of):
     watch = kit.ReadyzWatch(stack).start()
     load = kit.Load(stack.gateway_port).start()
     time.sleep(3)

@@ -234,7 +234,8 @@ stack_rpc_connections(const char *from, const char *to)
 	return count;
 }
 
-/* order-svc's log goes to a file the consumer tests read. Detached, so the
+/* order-svc's and user-svc's logs go to files the tests read (the events
+ * consumed; the outbox relay's connections). Detached, so the
  * processes belong to no test and can be stopped and started by any. */
 static void
 start_proc(stack_proc *p)
@@ -245,8 +246,10 @@ start_proc(stack_proc *p)
 	char path[256];
 	status_path(p->name, path, sizeof(path));
 	unlink(path); /* the previous run's */
-	pid_t pid =
-	    procs_start_detached(p->path, p->env, strcmp(p->name, "order-svc") == 0 ? stack_order_log() : NULL, path);
+	const char *log = strcmp(p->name, "order-svc") == 0  ? stack_order_log()
+	                  : strcmp(p->name, "user-svc") == 0 ? stack_user_log()
+	                                                     : NULL;
+	pid_t pid       = procs_start_detached(p->path, p->env, log, path);
 	pid_path(p->name, path, sizeof(path));
 	FILE *f = fopen(path, "w");
 	if (f != NULL) {
@@ -354,6 +357,12 @@ stack_order_log(void)
 	return getenv("ORDER_SVC_LOG");
 }
 
+const char *
+stack_user_log(void)
+{
+	return getenv("USER_SVC_LOG");
+}
+
 ReportHook(PRE_ALL)(struct criterion_test_set *tests)
 {
 	(void) tests;
@@ -369,6 +378,9 @@ ReportHook(PRE_ALL)(struct criterion_test_set *tests)
 	snprintf(log, sizeof(log), "%s/order-svc.log", dir);
 	unlink(log);
 	setenv("ORDER_SVC_LOG", log, 1);
+	snprintf(log, sizeof(log), "%s/user-svc.log", dir);
+	unlink(log);
+	setenv("USER_SVC_LOG", log, 1);
 	/* STACK_<url_variable>: where each service listens, and a test reaches
 	 * it directly (as the operator with TLS: test_tls_dial). */
 	for (size_t s = 0; s < contract_services_count; s++) {

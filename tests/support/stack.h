@@ -54,6 +54,9 @@ int stack_rpc_connections(const char *from, const char *to);
 /* The file order-svc logs to. */
 const char *stack_order_log(void);
 
+/* The file user-svc logs to. */
+const char *stack_user_log(void);
+
 /* A string unique to this test process and call, for emails and keys. */
 const char *stack_unique(char *buf, size_t len, const char *prefix);
 
