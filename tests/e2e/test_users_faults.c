@@ -44,6 +44,17 @@ create_user(const char *prefix, long *status)
 	return id;
 }
 
+/* n creates, each of which must answer 201 (`while` says in what state). */
+static void
+create_users(const char *prefix, long long *ids, int n, const char *while_)
+{
+	for (int i = 0; i < n; i++) {
+		long status;
+		ids[i] = create_user(prefix, &status);
+		cr_assert_eq(status, 201, "create %d %s got %ld", i, while_, status);
+	}
+}
+
 Test(faults, creates_succeed_with_rabbitmq_stopped_and_every_event_arrives_after, .timeout = 180,
     .fini = restart_servers)
 {
@@ -58,11 +69,7 @@ Test(faults, creates_succeed_with_rabbitmq_stopped_and_every_event_arrives_after
 	cr_assert_eq(stack_servers("stop-one", "rabbitmq"), 0);
 	enum { N = 100 };
 	long long ids[N];
-	for (int i = 0; i < N; i++) {
-		long status;
-		ids[i] = create_user("outage-", &status);
-		cr_assert_eq(status, 201, "create %d with the broker down got %ld", i, status);
-	}
+	create_users("outage-", ids, N, "with the broker down");
 	cr_assert_eq(stack_servers("start-one", "rabbitmq"), 0);
 
 	conn = event_consumer_open(queue, true);
@@ -244,11 +251,7 @@ Test(faults, events_a_queue_refuses_stay_in_the_outbox_and_the_relay_reconnects,
 	const char *log = stack_user_log();
 	enum { N = 3 };
 	long long ids[N];
-	for (int i = 0; i < N; i++) {
-		long status;
-		ids[i] = create_user("refused-", &status);
-		cr_assert_eq(status, 201, "create %d with a refusing queue got %ld", i, status);
-	}
+	create_users("refused-", ids, N, "with a refusing queue");
 	/* Refused, kept, the connection dropped: a second refusal came on a
 	 * new connection (the relay's backoff doubles from 250 ms while the
 	 * queue refuses). */
