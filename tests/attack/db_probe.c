@@ -2,7 +2,11 @@
  * call, reports how long each call took against its deadline.
  * usage: db_probe URL DEADLINE_MS REPEAT SQL [PARAM]
  *   DEADLINE_MS 0 = none. SQL run through db_exec (with a parameter when
- *   PARAM is given, so prepared). Prints one line per call. */
+ *   PARAM is given, so prepared). Prints one line per call.
+ * build (after build/test): gcc -std=c11 -D_GNU_SOURCE -g -Ilib -I. -I/usr/include/postgresql
+ *   tests/attack/db_probe.c build/test/svc/libsvc.a build/test/lib/librpc.a build/test/lib/libbase.a
+ *   build/test/proto/libcontracts.a build/test/lib/librpc.a -lprotobuf-c -lnng -lpq -lutf8proc -lpthread -lanl
+ *   -o /tmp/db_probe */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
