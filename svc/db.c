@@ -339,14 +339,18 @@ begin_address(db *d)
 		if (begin_entry(d) && d->lookup != NULL)
 			return true;
 	}
-	char *conninfo       = db_hosts_conninfo(&d->hosts, d->entry, d->addrs[d->next_addr++]);
-	const char *keys[]   = {"dbname", "target_session_attrs", "options", "application_name", NULL};
-	const char *values[] = {
-	    conninfo, session_attrs_for_libpq(d), "-c statement_timeout=5000", "microservices", NULL};
-	d->connecting    = conninfo != NULL ? PQconnectStartParams(keys, values, 1) : NULL;
-	d->spent_ms      = 0;
-	d->idle_since_ms = 0;
-	d->wants         = PGRES_POLLING_WRITING; /* libpq's docs: as if PQconnectPoll had said so */
+	char *conninfo     = db_hosts_conninfo(&d->hosts, d->entry, d->addrs[d->next_addr++]);
+	const char *keys[] = {"dbname", "target_session_attrs", "options", "application_name", NULL};
+	/* client_connection_check_interval (PostgreSQL 14+): a backend whose
+	 * client closed the connection (a statement cut by its deadline,
+	 * db_exec) ends its statement, rolled back, within 100 ms instead of
+	 * running on, blocked, until statement_timeout. */
+	const char *values[] = {conninfo, session_attrs_for_libpq(d),
+	    "-c statement_timeout=5000 -c client_connection_check_interval=100", "microservices", NULL};
+	d->connecting        = conninfo != NULL ? PQconnectStartParams(keys, values, 1) : NULL;
+	d->spent_ms          = 0;
+	d->idle_since_ms     = 0;
+	d->wants             = PGRES_POLLING_WRITING; /* libpq's docs: as if PQconnectPoll had said so */
 	free(conninfo);
 	if (d->connecting == NULL)
 		add_reason(d, "out of memory");
@@ -734,12 +738,14 @@ db_migrate(db *d, long long lock_key, const db_migration *migrations, size_t n, 
 /* The result of the statement just sent on d->pg (PQsendQuery*), waited
  * for until d's deadline; with none, as long as the server takes (its
  * statement_timeout bounds a server that answers). NULL with *late when
- * the deadline came first: the connection is then closed, the one bounded
- * way to stop waiting (libpq 15's PQcancel dials the server again, with no
- * timeout), and the server rolls back what was not committed; a COMMIT so
- * cut has an outcome the caller cannot know (what Idempotency-Key is for).
- * The next call connects again at once: a late answer says the server is
- * slow, not gone, so no backoff. */
+ * the deadline came first: the connection is then closed (drop: with the
+ * reconnect backoff, since a server too slow for the deadline is not
+ * helped by more connections), the one bounded way to stop waiting
+ * (libpq 15's PQcancel dials the server again, with no timeout). The
+ * server notices within client_connection_check_interval (100 ms) and ends
+ * the statement, rolled back, unless it had already finished: what a cut
+ * statement did is known only inside a transaction that was not being
+ * committed (db_exec). */
 static PGresult *
 result_by_deadline(db *d, bool *late)
 {
@@ -759,9 +765,7 @@ result_by_deadline(db *d, bool *late)
 			int64_t left = d->deadline_ms - rpc_clock_ms();
 			if (left <= 0) {
 				PQclear(last);
-				PQfinish(d->pg);
-				d->pg = NULL;
-				forget_prepared(d);
+				drop(d);
 				*late = true;
 				return NULL;
 			}
@@ -833,16 +837,29 @@ db_exec(
 		rpc_status_set(st, RPC_UNAVAILABLE, "deadline passed before the statement");
 		return NULL;
 	}
+	/* Inside a transaction, a statement other than COMMIT that is cut
+	 * commits nothing (the transaction ends with the connection); any
+	 * other may have committed before the server saw the close. */
+	bool may_commit =
+	    (PQtransactionStatus(pg) != PQTRANS_INTRANS && strcmp(sql, "BEGIN") != 0) || strcmp(sql, "COMMIT") == 0;
+	bool sent = false; /* the statement itself, not only its Parse */
 	if (n > 0 && prepared_name(d, sql, n, name, &res, &late)) {
-		if (PQsendQueryPrepared(pg, name, n, params, NULL, NULL, 0))
+		if ((sent = PQsendQueryPrepared(pg, name, n, params, NULL, NULL, 0)))
 			res = result_by_deadline(d, &late);
 	} else if (res == NULL && !late) {
-		if (PQsendQueryParams(pg, sql, n, NULL, params, NULL, NULL, 0))
+		if ((sent = PQsendQueryParams(pg, sql, n, NULL, params, NULL, NULL, 0)))
 			res = result_by_deadline(d, &late);
 	}
+	may_commit = may_commit && sent;
 	if (late) {
-		log_warn(NULL, "db_deadline_passed during=%s connection=closed", what);
-		rpc_status_set(st, RPC_UNAVAILABLE, "database too slow");
+		/* UNAVAILABLE (503) says it was not done; DEADLINE_EXCEEDED (504,
+		 * gRPC: "the operation might have completed") that nobody knows. */
+		log_warn(NULL, "db_deadline_passed during=%s connection=closed outcome=%s", what,
+		    may_commit ? "unknown" : "rolled_back");
+		if (may_commit)
+			rpc_status_set(st, RPC_DEADLINE_EXCEEDED, "database too slow: the outcome is unknown");
+		else
+			rpc_status_set(st, RPC_UNAVAILABLE, "database too slow");
 		return NULL;
 	}
 	if (PQresultStatus(res) == expect)
@@ -901,14 +918,15 @@ db_migrate_at_start(const char *url, long long lock_key, const db_migration *mig
 	db *d = db_new(url);
 	rpc_status st;
 	int result = -1;
-	char shown[512];
-	env_mask_url(url, shown, sizeof(shown));
+	char masked[512], shown[1024]; /* quoted: a key=value URL has spaces */
+	env_mask_url(url, masked, sizeof(masked));
+	log_quote(masked, shown, sizeof(shown));
 	int64_t started = rpc_clock_ms(), next_report = 0;
 	for (;;) {
 		rpc_code code = db_migrate(d, lock_key, migrations, n, &st);
 		if (code == RPC_OK) {
 			if (next_report != 0)
-				log_info(NULL, "db_ready url=%s waited_s=%lld", shown,
+				log_info(NULL, "db_ready url=\"%s\" waited_s=%lld", shown,
 				    (long long) (rpc_clock_ms() - started) / 1000);
 			result = 0;
 			break;
@@ -923,20 +941,21 @@ db_migrate_at_start(const char *url, long long lock_key, const db_migration *mig
 		char reason[2 * sizeof(d->last_error)];
 		log_quote(d->last_error, reason, sizeof(reason));
 		if (max_wait_s > 0 && waited_ms >= (int64_t) max_wait_s * 1000) {
-			log_error(NULL, "db_wait_gave_up url=%s waited_s=%d reason=\"%s\"", shown, max_wait_s, reason);
+			log_error(
+			    NULL, "db_wait_gave_up url=\"%s\" waited_s=%d reason=\"%s\"", shown, max_wait_s, reason);
 			break;
 		}
 		if (rpc_clock_ms() >= next_report) {
 			char bound[32] = "until_stopped";
 			if (max_wait_s > 0)
 				snprintf(bound, sizeof(bound), "%d", max_wait_s);
-			log_warn(NULL, "%s url=%s waited_s=%lld max_wait_s=%s reason=\"%s\"",
+			log_warn(NULL, "%s url=\"%s\" waited_s=%lld max_wait_s=%s reason=\"%s\"",
 			    next_report == 0 ? "db_waiting_for_postgres" : "db_still_waiting_for_postgres", shown,
 			    (long long) waited_ms / 1000, bound, reason);
 			next_report = rpc_clock_ms() + 30000;
 		}
 		if (signals_wait_stop(1000) > 0) {
-			log_info(NULL, "db_wait_stopped url=%s", shown);
+			log_info(NULL, "db_wait_stopped url=\"%s\"", shown);
 			result = 1;
 			break;
 		}

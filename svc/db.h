@@ -111,11 +111,15 @@ rpc_code db_failed(db *d, const PGresult *res, const char *what, rpc_status *st)
  * UNAVAILABLE when there is no connection. The one report is st: read
  * st->code, there is no second copy of it.
  * The statement never outlives d's deadline (db_set_deadline): when the
- * deadline comes first, UNAVAILABLE "database too slow", and the
- * connection is closed (the server rolls back its open transaction; a
- * COMMIT so cut has an outcome the caller cannot know) and the next call
- * connects again at once; a call already late sends nothing and keeps the
- * connection. Without a deadline it waits as long as the server takes
+ * deadline comes first the connection is closed (with the reconnect
+ * backoff) and the server ends the statement within 100 ms
+ * (client_connection_check_interval, PostgreSQL 14+), unless it had
+ * finished. Inside a transaction, for any statement but COMMIT, that
+ * rolls it back: UNAVAILABLE "database too slow". Otherwise (autocommit,
+ * or COMMIT) it may have committed: DEADLINE_EXCEEDED "database too slow:
+ * the outcome is unknown" (gRPC: "might have completed"; the gateway's
+ * 504). A call already late sends nothing and keeps the connection.
+ * Without a deadline it waits as long as the server takes
  * (statement_timeout, 5 s, bounds a server that answers). db_rollback is
  * bounded the same way. */
 PGresult *db_exec(

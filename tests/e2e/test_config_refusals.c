@@ -240,10 +240,10 @@ waits_visibly_then_gives_up(const char *path, const char *db_var)
 	cr_assert_eq(r.status, 1, "%s: status %d after %lld ms: %s", path, r.status, (long long) r.ms, r.err);
 	cr_assert_geq(r.ms, 1900, "%s gave up after %lld ms, before DB_WAIT_S", path, (long long) r.ms);
 	cr_assert_not_null(
-	    strstr(r.err, "db_waiting_for_postgres url=postgresql://svc:***@127.0.0.1:1/db"), "%s", r.err);
+	    strstr(r.err, "db_waiting_for_postgres url=\"postgresql://svc:***@127.0.0.1:1/db\""), "%s", r.err);
 	cr_assert_not_null(strstr(r.err, "max_wait_s=2 reason=\"connection to server at"), "%s", r.err);
 	cr_assert_not_null(
-	    strstr(r.err, "db_wait_gave_up url=postgresql://svc:***@127.0.0.1:1/db waited_s=2"), "%s", r.err);
+	    strstr(r.err, "db_wait_gave_up url=\"postgresql://svc:***@127.0.0.1:1/db\" waited_s=2"), "%s", r.err);
 	cr_assert_null(strstr(r.err, "s3cret"), "a password was printed: %s", r.err);
 	const char *first = strstr(r.err, "db_waiting_for_postgres");
 	cr_assert_null(strstr(first + 1, "db_waiting_for_postgres"), "the wait was announced twice: %s", r.err);

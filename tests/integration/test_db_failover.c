@@ -1217,12 +1217,12 @@ run1(db *d, const char *sql, const char *param, ExecStatusType expect, rpc_statu
 /* A statement is bounded by the caller's deadline too, not only the
  * connect: a connect that finished just before the deadline, or a server
  * that is slow (a lock, a stall), held the worker until statement_timeout
- * (5 s), past the gateway's deadline (504 instead of a fast 503). Now the
- * call answers UNAVAILABLE by its deadline, the connection is closed (the
- * server rolls back the transaction it was in), and the next call connects
- * again at once. Each kind: a statement blocked on a lock inside a
- * transaction, a slow prepared statement, a slow plain one; and a call
- * already late keeps its connection. */
+ * (5 s), past the gateway's deadline. Now the call ends by its deadline and
+ * the connection is closed: UNAVAILABLE inside a transaction (the server
+ * rolls it back), DEADLINE_EXCEEDED outside one (it may have committed).
+ * Each kind: a statement blocked on a lock inside a transaction, a slow
+ * prepared statement, a slow plain one; and a call already late keeps its
+ * connection. */
 Test(db_failover, a_statement_ends_by_the_callers_deadline_and_its_transaction_is_rolled_back, .init = setup,
     .fini = teardown)
 {
@@ -1242,28 +1242,107 @@ Test(db_failover, a_statement_ends_by_the_callers_deadline_and_its_transaction_i
 	cr_assert_not(db_connected(d), "the connection of the cut statement is closed");
 	exec_ok(locker, "COMMIT");
 	PQfinish(locker);
-	/* The next call connects at once (no backoff) and sees no row: the
-	 * cut transaction never committed. */
-	cr_assert_eq(run_within(d, "SELECT 1", PGRES_TUPLES_OK, 2000, &took, &st), RPC_OK, "%s", st.message);
-	sleep_ms(200); /* the server notices the closed connection when the lock is free */
+	/* The next call connects again (after the backoff's first step) and
+	 * sees no row: the cut transaction never committed. */
+	db_set_deadline(d, 0);
+	cr_assert_eq(run_until_ok(d, "SELECT 1", PGRES_TUPLES_OK, 2000, &st), RPC_OK, "%s", st.message);
+	sleep_ms(200);
 	cr_assert_eq(rows_in_t(), 0, "the insert cut by the deadline was rolled back");
 
-	/* A slow prepared statement (parameters), then a slow plain one. */
+	/* A slow prepared statement (parameters), then a slow plain one:
+	 * outside a transaction, so what they did is unknown (504). */
 	cr_assert_eq(run1(d, "SELECT pg_sleep($1::float8)", "0", PGRES_TUPLES_OK, &st), RPC_OK, "prepared once");
 	db_set_deadline(d, rpc_clock_ms() + 300);
 	int64_t t0 = now_ms();
-	cr_assert_eq(run1(d, "SELECT pg_sleep($1::float8)", "5", PGRES_TUPLES_OK, &st), RPC_UNAVAILABLE);
+	cr_assert_eq(run1(d, "SELECT pg_sleep($1::float8)", "5", PGRES_TUPLES_OK, &st), RPC_DEADLINE_EXCEEDED);
 	took = now_ms() - t0;
 	cr_assert(took >= 250 && took < 1500, "prepared: ended after %lld ms, deadline 300", (long long) took);
-	cr_assert_eq(run_within(d, "SELECT pg_sleep(5)", PGRES_TUPLES_OK, 300, &took, &st), RPC_UNAVAILABLE);
+	db_set_deadline(d, 0);
+	cr_assert_eq(run_until_ok(d, "SELECT 1", PGRES_TUPLES_OK, 2000, &st), RPC_OK, "%s", st.message);
+	cr_assert_eq(run_within(d, "SELECT pg_sleep(5)", PGRES_TUPLES_OK, 300, &took, &st), RPC_DEADLINE_EXCEEDED);
 	cr_assert(took < 1500, "plain: ended after %lld ms, deadline 300", (long long) took);
 
 	/* Already late before the statement: nothing is sent, nothing closed. */
-	cr_assert_eq(run_within(d, "SELECT 1", PGRES_TUPLES_OK, 2000, &took, &st), RPC_OK, "%s", st.message);
+	db_set_deadline(d, 0);
+	cr_assert_eq(run_until_ok(d, "SELECT 1", PGRES_TUPLES_OK, 2000, &st), RPC_OK, "%s", st.message);
 	db_set_deadline(d, rpc_clock_ms() - 1);
 	cr_assert_eq(run(d, "SELECT 1", PGRES_TUPLES_OK, &st), RPC_UNAVAILABLE);
 	cr_assert(db_connected(d), "a call already late keeps the connection");
 	db_set_deadline(d, 0);
 	cr_assert_eq(run(d, "SELECT 1", PGRES_TUPLES_OK, &st), RPC_OK, "%s", st.message);
 	db_free(d);
+}
+
+/* Runs INSERT INTO t VALUES (1) on d (autocommit) with a deadline
+ * deadline_ms away (0: none). */
+static rpc_code
+insert_by(db *d, int deadline_ms, rpc_status *st)
+{
+	db_set_deadline(d, deadline_ms > 0 ? rpc_clock_ms() + deadline_ms : 0);
+	return run1(d, "INSERT INTO t VALUES ($1::int)", "1", PGRES_COMMAND_OK, st);
+}
+
+static long
+backends_of_role(PGconn *c)
+{
+	char sql[256];
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM pg_stat_activity WHERE usename = '%s'", role);
+	return query_number(c, sql);
+}
+
+/* The outsider attack on the bounded statement (issue 20): an autocommit
+ * statement cut by the deadline was answered 503 "database too slow", yet
+ * the server, blocked on a lock, ran it once the lock was free and
+ * committed it (Bind/Execute/Sync were sent together): a create answered
+ * 503 existed, and a retry without a key doubled it. Now a cut outside a
+ * transaction says the outcome is unknown (DEADLINE_EXCEEDED: 504), and
+ * the server ends the statement within client_connection_check_interval
+ * of the close, so it does not commit once the lock is free. */
+Test(db_failover, an_autocommit_statement_cut_by_the_deadline_says_its_outcome_is_unknown_and_does_not_commit_later,
+    .init = setup, .fini = teardown)
+{
+	db *d = db_new(role_url);
+	rpc_status st;
+	cr_assert_eq(insert_by(d, 0, &st), RPC_OK, "%s", db_last_error(d)); /* prepared on this connection */
+	PGconn *locker = admin(database);
+	exec_ok(locker, "BEGIN");
+	exec_ok(locker, "LOCK TABLE t IN ACCESS EXCLUSIVE MODE");
+	cr_assert_eq(insert_by(d, 300, &st), RPC_DEADLINE_EXCEEDED, "%s", st.message);
+	cr_assert_str_eq(st.message, "database too slow: the outcome is unknown");
+	sleep_ms(500); /* the lock outlives the cut by more than the check interval */
+	exec_ok(locker, "COMMIT");
+	sleep_ms(300);
+	cr_assert_eq(query_number(locker, "SELECT count(*) FROM t"), 1, "only the first insert committed");
+	PQfinish(locker);
+	db_free(d);
+}
+
+/* The same attack: each cut closed its connection and the server's
+ * backend ran on, blocked, until statement_timeout (5 s), so short
+ * deadlines against a blocked table piled up backends until
+ * max_connections (103 of 100 in the attack's storm). Now each ends within
+ * client_connection_check_interval (100 ms) of its close, and a cut backs
+ * the handle off before it connects again. */
+Test(db_failover, cut_statements_do_not_pile_up_backends_on_the_server, .init = setup, .fini = teardown)
+{
+	db *d = db_new(role_url);
+	rpc_status st;
+	cr_assert_eq(insert_by(d, 0, &st), RPC_OK, "%s", db_last_error(d));
+	PGconn *locker = admin(database);
+	exec_ok(locker, "BEGIN");
+	exec_ok(locker, "LOCK TABLE t IN ACCESS EXCLUSIVE MODE");
+	int cut = 0;
+	for (int i = 0; i < 20; i++) {
+		rpc_code code = insert_by(d, 50, &st);
+		cr_assert(code == RPC_DEADLINE_EXCEEDED || code == RPC_UNAVAILABLE, "call %d: %s", i, st.message);
+		cut += code == RPC_DEADLINE_EXCEEDED;
+		sleep_ms(50);
+	}
+	long backends = backends_of_role(locker);
+	exec_ok(locker, "COMMIT");
+	PQfinish(locker);
+	db_free(d);
+	cr_assert_geq(cut, 1, "at least one statement was sent and cut");
+	cr_assert_leq(backends, 2,
+	    "one db handle holds %ld server backends after 20 calls (%d cut after they were sent)", backends, cut);
 }
