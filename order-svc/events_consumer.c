@@ -379,6 +379,7 @@ events_consumer_start(events_consumer **out, const char *db_url, const char *amq
 	}
 	c->prefetch   = prefetch;
 	c->queue_type = queue_type;
+	db_set_stop(c->db, db_stop_flag_set, &c->stop);
 	broker_rotation_init(&c->brokers, c->amqp_url);
 	backoff_init(&c->retry, 250, 5000);
 	broker_cut_init(&c->cut);

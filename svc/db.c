@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,7 +57,9 @@ struct db {
 	int fallback_entry;             /* its entry */
 	char reasons[4 * DB_ERROR_MAX]; /* libpq's messages for the hosts that failed so far */
 	int64_t deadline_ms;            /* the caller's (db_set_deadline), 0 for none */
-	db_hosts hosts;                 /* the URL's hosts, tried from the one that last worked */
+	bool (*stopping)(void *arg);    /* db_set_stop's, or NULL */
+	void *stopping_arg;
+	db_hosts hosts; /* the URL's hosts, tried from the one that last worked */
 	backoff retry;
 	const char *prepared[PREPARED_MAX]; /* copies; index i is statement "s<i>" */
 	int n_prepared;
@@ -137,6 +140,53 @@ void
 db_set_deadline(db *d, int64_t deadline_ms)
 {
 	d->deadline_ms = deadline_ms;
+}
+
+void
+db_set_stop(db *d, bool (*stopping)(void *arg), void *arg)
+{
+	d->stopping     = stopping;
+	d->stopping_arg = arg;
+}
+
+bool
+db_stop_flag_set(void *flag)
+{
+	return atomic_load((_Atomic bool *) flag);
+}
+
+/* The start-up wait's check: a SIGTERM or SIGINT not yet taken. */
+static bool
+stop_signal_pending(void *unused)
+{
+	(void) unused;
+	return signals_stop_pending();
+}
+
+/* How often a connect without a deadline looks at db_set_stop's check. */
+#define STOP_LOOK_MS 100
+
+/* Until when a wait of the connect begun at now may last: the address's
+ * 2 s, the caller's deadline, and without one, the next look at the stop. */
+static int64_t
+wait_until(const db *d, int64_t now)
+{
+	int64_t until = now + (HOST_TIMEOUT_MS - d->spent_ms);
+	if (d->deadline_ms > 0 && d->deadline_ms < until)
+		until = d->deadline_ms;
+	if (d->deadline_ms == 0 && d->stopping != NULL && now + STOP_LOOK_MS < until)
+		until = now + STOP_LOOK_MS;
+	return until;
+}
+
+/* Whether the connect must end now, kept: the deadline came, or, without
+ * one, the stop (db_set_stop). */
+static bool
+must_end(const db *d, int64_t now)
+{
+	if (d->deadline_ms > 0)
+		return now >= d->deadline_ms;
+	return d->stopping != NULL && d->stopping(d->stopping_arg);
 }
 
 static void
@@ -450,9 +500,7 @@ kept(db *d, const char *waiting_for)
 static bool
 lookup_go_on(db *d)
 {
-	int64_t now = rpc_clock_ms(), until = now + (HOST_TIMEOUT_MS - d->spent_ms);
-	if (d->deadline_ms > 0 && d->deadline_ms < until)
-		until = d->deadline_ms;
+	int64_t now = rpc_clock_ms(), until = wait_until(d, now);
 	bool done     = db_lookup_wait(d->lookup, until > now ? (int) (until - now) : 0);
 	int64_t after = rpc_clock_ms();
 	d->spent_ms += after - now;
@@ -466,7 +514,7 @@ lookup_go_on(db *d)
 		d->lookup = NULL;
 		return true;
 	}
-	if (d->deadline_ms > 0 && after >= d->deadline_ms) {
+	if (must_end(d, after)) {
 		char what[512];
 		snprintf(what, sizeof(what), "looking up \"%s\"", d->hosts.entry[d->entry].host);
 		kept(d, what);
@@ -516,9 +564,7 @@ connect_go_on(db *d)
 			connect_failed(d);
 			return false;
 		}
-		int64_t now = rpc_clock_ms(), until = now + (HOST_TIMEOUT_MS - d->spent_ms);
-		if (d->deadline_ms > 0 && d->deadline_ms < until)
-			until = d->deadline_ms;
+		int64_t now = rpc_clock_ms(), until = wait_until(d, now);
 		/* Past the bound, still one look (timeout 0): the answer may
 		 * have come while no call was here to read it. */
 		struct pollfd p = {
@@ -560,7 +606,7 @@ connect_go_on(db *d)
 			host_failed(d, why);
 			continue;
 		}
-		if (d->deadline_ms > 0 && now >= d->deadline_ms) {
+		if (must_end(d, now)) {
 			/* Kept: the next call goes on from here instead of
 			 * beginning again at a host that takes HOST_TIMEOUT_MS. */
 			char name[512], what[560];
@@ -916,6 +962,8 @@ int
 db_migrate_at_start(const char *url, long long lock_key, const db_migration *migrations, size_t n, int max_wait_s)
 {
 	db *d = db_new(url);
+	if (d != NULL) /* a stop during a connect through silent hosts ends it */
+		db_set_stop(d, stop_signal_pending, NULL);
 	rpc_status st;
 	int result = -1;
 	char masked[512], shown[1024]; /* quoted: a key=value URL has spaces */

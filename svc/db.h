@@ -64,6 +64,18 @@ void db_free(db *d);
  * worker sets it as each request begins. */
 void db_set_deadline(db *d, int64_t deadline_ms);
 
+/* Lets a connect without a deadline (db_set_deadline 0: start-up, the
+ * outbox relay, the event consumer) end as soon as stopping(arg) says
+ * true, asked every 100 ms while it waits: the connect is kept, as at a
+ * deadline, and db_conn answers UNAVAILABLE. Without it such a connect
+ * waits up to 2 s per silent address, and a stop (SIGTERM) with it.
+ * stopping is called on d's thread; NULL for none. */
+void db_set_stop(db *d, bool (*stopping)(void *arg), void *arg);
+
+/* A db_set_stop check: whether the _Atomic bool at flag is set (a relay's
+ * or a consumer's stop flag). */
+bool db_stop_flag_set(void *flag);
+
 /* Returns a live connection, connecting (at most every backoff step) when
  * needed. On failure returns NULL with UNAVAILABLE in st (every host's
  * reason is logged). Borrowed until the next call on d.

@@ -440,6 +440,7 @@ outbox_start(outbox **out, const char *db_url, const char *amqp_url, int poll_ms
 		return -1;
 	}
 	o->poll_ms = poll_ms;
+	db_set_stop(o->db, db_stop_flag_set, &o->stop);
 	broker_rotation_init(&o->brokers, o->amqp_url);
 	o->unroutable_logged_ms = -60000;
 	backoff_init(&o->amqp_retry, 250, 5000);

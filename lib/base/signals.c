@@ -80,3 +80,15 @@ signals_wait_stop(int timeout_ms)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	return sig;
 }
+
+bool
+signals_stop_pending(void)
+{
+	if (stop_pipe[0] < 0)
+		return false;
+	struct pollfd p = {.fd = stop_pipe[0], .events = POLLIN};
+	if (poll(&p, 1, 0) > 0)
+		return true;
+	sigset_t pending;
+	return sigpending(&pending) == 0 && (sigismember(&pending, SIGINT) == 1 || sigismember(&pending, SIGTERM) == 1);
+}

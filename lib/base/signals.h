@@ -17,6 +17,8 @@
 #ifndef BASE_SIGNALS_H
 #define BASE_SIGNALS_H
 
+#include <stdbool.h>
+
 /* Call in main before any thread starts. Returns 0, or -1 with errno when
  * the pipe or the handler cannot be set up (the caller reports and exits). */
 int signals_catch_stop(void);
@@ -25,5 +27,11 @@ int signals_catch_stop(void);
  * earlier included (the pipe keeps it). Returns its number, or 0 when the
  * time ran out (always, without signals_catch_stop: it only waits). */
 int signals_wait_stop(int timeout_ms);
+
+/* Whether a stop signal has come that signals_wait_stop has not taken yet:
+ * in the pipe (a thread that lets it in took it), or pending while the
+ * stop signals are blocked (ours, main's outside its wait). Takes nothing.
+ * Safe from any thread; false without signals_catch_stop. */
+bool signals_stop_pending(void);
 
 #endif

@@ -171,3 +171,81 @@ Test(db_silent, requests_end_503_by_their_deadline_while_a_connect_waits_on_a_si
 	/* Issue 20's attack: a host list with an empty element. */
 	requests_end_503_by_their_deadline(silent_first_with_an_empty_element);
 }
+
+static int64_t
+now_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t) t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* Issue 20's second attack: a stop (SIGTERM) while start-up connects
+ * through silent hosts waited for each of them (2 s an address: 7 s with
+ * four), and user-svc even logged user_svc_started after the signal. The
+ * connect without a deadline now looks at the stop every 100 ms: the
+ * process exits 0 promptly, having started nothing. The same check serves
+ * the outbox relay's and the event consumer's connects. */
+static void
+stop_is_prompt_in_a_connect(bool after_start)
+{
+	int silent[4];
+	for (int i = 0; i < 4; i++)
+		cr_assert_gt(silent[i] = procs_silent_port(), 0);
+	const char *url = getenv("USER_DB_URL");
+	cr_assert_not_null(url, "USER_DB_URL is not set: run the tests with scripts/test");
+	const char *at = strchr(url, '@');
+	cr_assert_not_null(at);
+	static char db_url[700], user_url[200];
+	/* After start: two silent hosts, the real one, and any (the written
+	 * order for every connect), so start-up gets through in 4 s and the
+	 * outbox relay's own connect is then on the silent hosts. */
+	if (after_start)
+		snprintf(db_url, sizeof(db_url),
+		    "USER_DB_URL=%.*s127.0.0.1:%d,127.0.0.1:%d,%s%ctarget_session_attrs=any", (int) (at + 1 - url), url,
+		    silent[0], silent[1], at + 1, strchr(url, '?') != NULL ? '&' : '?');
+	else
+		snprintf(db_url, sizeof(db_url),
+		    "USER_DB_URL=%.*s127.0.0.1:%d,127.0.0.1:%d,127.0.0.1:%d,127.0.0.1:%d,%s", (int) (at + 1 - url), url,
+		    silent[0], silent[1], silent[2], silent[3], at + 1);
+	service_urls_set_all("db-stop");
+	snprintf(user_url, sizeof(user_url), "USER_SVC_URL=%s", getenv("USER_SVC_URL"));
+	snprintf(log_path, sizeof(log_path), "/tmp/db-stop-%d-user-svc.log", (int) getpid());
+	static char user_tls[4][320];
+	size_t n_user          = test_tls_role_env("user-svc", 1, user_tls);
+	const char *user_env[] = {
+	    user_url, db_url, "WORKERS=1", n_user ? user_tls[0] : NULL, user_tls[1], user_tls[2], user_tls[3], NULL};
+	passed   = false;
+	user_pid = procs_start(USER_SVC_BIN, user_env, log_path);
+	cr_assert_gt(user_pid, 0);
+	if (after_start) {
+		for (int i = 0; i < 200 && procs_log_count(log_path, "user_svc_started") <= 0; i++)
+			sleep_ms(50);
+		cr_assert_eq(
+		    procs_log_count(log_path, "user_svc_started"), 1, "user-svc did not start (see %s)", log_path);
+	}
+	sleep_ms(1000); /* inside a silent host's 2 s */
+	int64_t t0   = now_ms();
+	int st       = procs_stop(user_pid, 10000);
+	int64_t took = now_ms() - t0;
+	user_pid     = -1;
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "user-svc ended with status %d (see %s)", st, log_path);
+	cr_assert_lt(took, 1500, "user-svc took %lld ms to stop (see %s)", (long long) took, log_path);
+	cr_assert_eq(procs_log_count(log_path, "user_svc_started"), after_start ? 1 : 0,
+	    "it started serving after the stop (see %s)", log_path);
+	cr_assert_eq(procs_log_count(log_path, "outbox_stop_cut"), 0, "the relay's stop was cut (see %s)", log_path);
+	cr_log_info("stopped %lld ms after SIGTERM, %s", (long long) took,
+	    after_start ? "the relay in a connect through silent hosts" : "in a connect through 4 silent hosts");
+	passed = true;
+	unlink(log_path);
+}
+
+Test(db_silent, a_stop_during_the_start_up_connect_through_silent_hosts_is_prompt, .fini = teardown, .timeout = 60)
+{
+	stop_is_prompt_in_a_connect(false);
+}
+
+Test(db_silent, a_stop_while_the_outbox_relay_connects_through_silent_hosts_is_prompt, .fini = teardown, .timeout = 60)
+{
+	stop_is_prompt_in_a_connect(true);
+}
