@@ -886,8 +886,9 @@ db_exec(
 	/* Inside a transaction, a statement other than COMMIT that is cut
 	 * commits nothing (the transaction ends with the connection); any
 	 * other may have committed before the server saw the close. */
-	bool may_commit =
-	    (PQtransactionStatus(pg) != PQTRANS_INTRANS && strcmp(sql, "BEGIN") != 0) || strcmp(sql, "COMMIT") == 0;
+	bool may_commit = (PQtransactionStatus(pg) != PQTRANS_INTRANS && strcmp(sql, "BEGIN") != 0 &&
+	                      strncmp(sql, "SELECT ", 7) != 0) || /* our SELECTs write nothing */
+	                  strcmp(sql, "COMMIT") == 0;
 	bool sent = false; /* the statement itself, not only its Parse */
 	if (n > 0 && prepared_name(d, sql, n, name, &res, &late)) {
 		if ((sent = PQsendQueryPrepared(pg, name, n, params, NULL, NULL, 0)))

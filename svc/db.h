@@ -127,8 +127,8 @@ rpc_code db_failed(db *d, const PGresult *res, const char *what, rpc_status *st)
  * backoff) and the server ends the statement within 100 ms
  * (client_connection_check_interval, PostgreSQL 14+), unless it had
  * finished. Inside a transaction, for any statement but COMMIT, that
- * rolls it back: UNAVAILABLE "database too slow". Otherwise (autocommit,
- * or COMMIT) it may have committed: DEADLINE_EXCEEDED "database too slow:
+ * rolls it back: UNAVAILABLE "database too slow", as for a SELECT.
+ * Otherwise (an autocommit write, or COMMIT) it may have committed: DEADLINE_EXCEEDED "database too slow:
  * the outcome is unknown" (gRPC: "might have completed"; the gateway's
  * 504). A call already late sends nothing and keeps the connection.
  * Without a deadline it waits as long as the server takes
