@@ -394,13 +394,20 @@ begin_address(db *d)
 	/* client_connection_check_interval (PostgreSQL 14+): a backend whose
 	 * client closed the connection (a statement cut by its deadline,
 	 * db_exec) ends its statement, rolled back, within 100 ms instead of
-	 * running on, blocked, until statement_timeout. */
-	const char *values[] = {conninfo, session_attrs_for_libpq(d),
-	    "-c statement_timeout=5000 -c client_connection_check_interval=100", "microservices", NULL};
-	d->connecting        = conninfo != NULL ? PQconnectStartParams(keys, values, 1) : NULL;
-	d->spent_ms          = 0;
-	d->idle_since_ms     = 0;
-	d->wants             = PGRES_POLLING_WRITING; /* libpq's docs: as if PQconnectPoll had said so */
+	 * running on, blocked, until statement_timeout. The user's options
+	 * (the URL's, its service's or PGOPTIONS) go after ours: the server
+	 * takes the last -c of a name, so theirs win. */
+	static const char ours[] = "-c statement_timeout=5000 -c client_connection_check_interval=100 ";
+	size_t len               = sizeof(ours) + strlen(d->hosts.options);
+	char *options            = malloc(len);
+	if (options != NULL)
+		snprintf(options, len, "%s%s", ours, d->hosts.options);
+	const char *values[] = {conninfo, session_attrs_for_libpq(d), options, "microservices", NULL};
+	d->connecting        = conninfo != NULL && options != NULL ? PQconnectStartParams(keys, values, 1) : NULL;
+	free(options);
+	d->spent_ms      = 0;
+	d->idle_since_ms = 0;
+	d->wants         = PGRES_POLLING_WRITING; /* libpq's docs: as if PQconnectPoll had said so */
 	free(conninfo);
 	if (d->connecting == NULL)
 		add_reason(d, "out of memory");
@@ -680,16 +687,33 @@ wrong_server(const char *state)
 	           strcmp(state, "57P02") == 0 || strcmp(state, "57P03") == 0);
 }
 
-rpc_code
-db_failed(db *d, const PGresult *res, const char *what, rpc_status *st)
+/* db_failed, for a statement that may have committed (db_exec's
+ * may_commit): when its answer was lost with the connection, nobody knows
+ * whether it did: DEADLINE_EXCEEDED (gRPC: "might have completed"; the
+ * gateway's 504), not UNAVAILABLE, which says it was not done. Lost means
+ * the server said nothing of it. An error of the server's has a SQLSTATE
+ * and means the statement failed, rolled back (57P01 from a fast shutdown
+ * too); PostgreSQL closes without one where it cannot say (an immediate
+ * shutdown; a backend stopped while it waits for a synchronous standby
+ * after committing locally), and so does a network that drops the
+ * connection. */
+static rpc_code
+failed(db *d, const PGresult *res, const char *what, bool may_commit, rpc_status *st)
 {
 	const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 	const char *msg   = d->pg != NULL ? PQerrorMessage(d->pg) : "";
 	if (d->pg == NULL || PQstatus(d->pg) != CONNECTION_OK) {
+		bool unknown = may_commit && state == NULL;
 		db_error_lines(msg[0] != '\0' ? msg : "connection lost", d->last_error, sizeof(d->last_error));
 		env_scrub(d->last_error, sizeof(d->last_error), d->url);
-		log_warn(NULL, "db_connection_lost during=%s", what);
+		log_warn(NULL, "db_connection_lost during=%s outcome=%s", what,
+		    unknown         ? "unknown"
+		    : state != NULL ? "failed"
+		                    : "not_committed");
 		drop(d);
+		if (unknown)
+			return rpc_status_set(
+			    st, RPC_DEADLINE_EXCEEDED, "database connection lost: the outcome is unknown");
 		return rpc_status_set(st, RPC_UNAVAILABLE, "database unavailable");
 	}
 	if (wrong_server(state)) {
@@ -724,67 +748,18 @@ db_failed(db *d, const PGresult *res, const char *what, rpc_status *st)
 	return rpc_status_set(st, RPC_INTERNAL, "internal error");
 }
 
-/* Runs one statement without parameters; RPC_OK when it returned what was
- * expected. */
-static rpc_code
-exec_simple(db *d, const char *sql, ExecStatusType expect, const char *what, rpc_status *st)
-{
-	PGresult *res = PQexec(d->pg, sql);
-	rpc_code code = PQresultStatus(res) == expect ? RPC_OK : db_failed(d, res, what, st);
-	PQclear(res);
-	return code;
-}
-
 rpc_code
-db_migrate(db *d, long long lock_key, const db_migration *migrations, size_t n, rpc_status *st)
+db_failed(db *d, const PGresult *res, const char *what, rpc_status *st)
 {
-	if (db_conn(d, st) == NULL)
-		return RPC_UNAVAILABLE;
-	rpc_code code;
-	if ((code = exec_simple(d, "BEGIN", PGRES_COMMAND_OK, "migrate", st)) != RPC_OK)
-		return code;
-	char key[32];
-	snprintf(key, sizeof(key), "%lld", lock_key);
-	const char *lock_params[] = {key};
-	PGresult *res =
-	    PQexecParams(d->pg, "SELECT pg_advisory_xact_lock($1::bigint)", 1, NULL, lock_params, NULL, NULL, 0);
-	code = PQresultStatus(res) == PGRES_TUPLES_OK ? RPC_OK : db_failed(d, res, "migrate_lock", st);
-	PQclear(res);
-	if (code == RPC_OK)
-		code = exec_simple(d,
-		    "CREATE TABLE IF NOT EXISTS schema_migrations ("
-		    " name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())",
-		    PGRES_COMMAND_OK, "migrate_table", st);
-	for (size_t i = 0; code == RPC_OK && i < n; i++) {
-		const char *params[] = {migrations[i].name};
-		res                  = PQexecParams(
-		                     d->pg, "SELECT 1 FROM schema_migrations WHERE name = $1", 1, NULL, params, NULL, NULL, 0);
-		if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-			code = db_failed(d, res, "migrate_check", st);
-		} else if (PQntuples(res) == 0) {
-			log_info(NULL, "db_migration_applying name=%s", migrations[i].name);
-			code = exec_simple(d, migrations[i].sql, PGRES_COMMAND_OK, migrations[i].name, st);
-			if (code == RPC_OK) {
-				PGresult *ins = PQexecParams(d->pg, "INSERT INTO schema_migrations (name) VALUES ($1)",
-				    1, NULL, params, NULL, NULL, 0);
-				if (PQresultStatus(ins) != PGRES_COMMAND_OK)
-					code = db_failed(d, ins, "migrate_record", st);
-				PQclear(ins);
-			}
-		}
-		PQclear(res);
-	}
-	if (code == RPC_OK)
-		return exec_simple(d, "COMMIT", PGRES_COMMAND_OK, "migrate_commit", st);
-	if (d->pg != NULL)
-		PQclear(PQexec(d->pg, "ROLLBACK"));
-	return code;
+	return failed(d, res, what, false, st);
 }
 
 /* The result of the statement just sent on d->pg (PQsendQuery*), waited
  * for until d's deadline; with none, as long as the server takes (its
- * statement_timeout bounds a server that answers). NULL with *late when
- * the deadline came first: the connection is then closed (drop: with the
+ * statement_timeout bounds a server that answers), looking at the stop
+ * (db_set_stop) every 100 ms: a frozen or cut-off server never answers.
+ * NULL with *late when the deadline or the stop came first: the
+ * connection is then closed (drop: with the
  * reconnect backoff, since a server too slow for the deadline is not
  * helped by more connections), the one bounded way to stop waiting
  * (libpq 15's PQcancel dials the server again, with no timeout). The
@@ -806,17 +781,20 @@ result_by_deadline(db *d, bool *late)
 			last = r;
 			continue;
 		}
-		int wait_ms = -1;
-		if (d->deadline_ms > 0) {
-			int64_t left = d->deadline_ms - rpc_clock_ms();
-			if (left <= 0) {
-				PQclear(last);
-				drop(d);
-				*late = true;
-				return NULL;
-			}
-			wait_ms = left > 60000 ? 60000 : (int) left;
+		int wait_ms  = -1;
+		int64_t left = d->deadline_ms > 0 ? d->deadline_ms - rpc_clock_ms() : STOP_LOOK_MS;
+		if (left <= 0 || (d->deadline_ms == 0 && d->stopping != NULL && d->stopping(d->stopping_arg))) {
+			/* One last look: the answer may have come meanwhile. */
+			struct pollfd p = {.fd = PQsocket(d->pg), .events = POLLIN};
+			if (poll(&p, 1, 0) > 0 && PQconsumeInput(d->pg) && !PQisBusy(d->pg))
+				continue;
+			PQclear(last);
+			drop(d);
+			*late = true;
+			return NULL;
 		}
+		if (d->deadline_ms > 0 || d->stopping != NULL)
+			wait_ms = left > 60000 ? 60000 : (int) left;
 		struct pollfd p = {.fd = PQsocket(d->pg), .events = POLLIN};
 		int ready       = poll(&p, 1, wait_ms);
 		if (ready < 0 && errno != EINTR)
@@ -880,7 +858,7 @@ db_exec(
 	if (d->deadline_ms > 0 && rpc_clock_ms() >= d->deadline_ms) {
 		/* Too late to begin: nobody waits for the answer, and the
 		 * connection is kept for the next request. */
-		rpc_status_set(st, RPC_UNAVAILABLE, "deadline passed before the statement");
+		rpc_status_set(st, RPC_UNAVAILABLE, "not asked: the request's deadline left no time for the database");
 		return NULL;
 	}
 	/* Inside a transaction, a statement other than COMMIT that is cut
@@ -893,6 +871,10 @@ db_exec(
 	if (n > 0 && prepared_name(d, sql, n, name, &res, &late)) {
 		if ((sent = PQsendQueryPrepared(pg, name, n, params, NULL, NULL, 0)))
 			res = result_by_deadline(d, &late);
+	} else if (n == 0) {
+		/* The simple protocol: a migration may hold several statements. */
+		if ((sent = PQsendQuery(pg, sql)))
+			res = result_by_deadline(d, &late);
 	} else if (res == NULL && !late) {
 		if ((sent = PQsendQueryParams(pg, sql, n, NULL, params, NULL, NULL, 0)))
 			res = result_by_deadline(d, &late);
@@ -901,17 +883,19 @@ db_exec(
 	if (late) {
 		/* UNAVAILABLE (503) says it was not done; DEADLINE_EXCEEDED (504,
 		 * gRPC: "the operation might have completed") that nobody knows. */
-		log_warn(NULL, "db_deadline_passed during=%s connection=closed outcome=%s", what,
-		    may_commit ? "unknown" : "rolled_back");
+		bool stopped = d->deadline_ms == 0;
+		log_warn(NULL, "db_%s during=%s connection=closed outcome=%s", stopped ? "stopped" : "deadline_passed",
+		    what, may_commit ? "unknown" : "rolled_back");
 		if (may_commit)
-			rpc_status_set(st, RPC_DEADLINE_EXCEEDED, "database too slow: the outcome is unknown");
+			rpc_status_set(st, RPC_DEADLINE_EXCEEDED,
+			    stopped ? "stopped: the outcome is unknown" : "database too slow: the outcome is unknown");
 		else
-			rpc_status_set(st, RPC_UNAVAILABLE, "database too slow");
+			rpc_status_set(st, RPC_UNAVAILABLE, stopped ? "stopped" : "database too slow");
 		return NULL;
 	}
 	if (PQresultStatus(res) == expect)
 		return res;
-	db_failed(d, res, what, st);
+	failed(d, res, what, may_commit, st);
 	PQclear(res);
 	return NULL;
 }
@@ -922,6 +906,54 @@ db_rollback(db *d)
 	bool late;
 	if (db_connected(d) && PQsendQuery(d->pg, "ROLLBACK"))
 		PQclear(result_by_deadline(d, &late)); /* late: closed, which rolls back too */
+}
+
+/* Runs one statement through db_exec (bounded, stoppable: db_set_stop);
+ * RPC_OK when it returned what was expected. */
+static rpc_code
+exec_ok(
+    db *d, const char *sql, int n, const char *const *params, ExecStatusType expect, const char *what, rpc_status *st)
+{
+	PGresult *res = db_exec(d, sql, n, params, expect, what, st);
+	PQclear(res);
+	return res != NULL ? RPC_OK : st->code;
+}
+
+rpc_code
+db_migrate(db *d, long long lock_key, const db_migration *migrations, size_t n, rpc_status *st)
+{
+	rpc_code code;
+	if ((code = exec_ok(d, "BEGIN", 0, NULL, PGRES_COMMAND_OK, "migrate", st)) != RPC_OK)
+		return code;
+	char key[32];
+	snprintf(key, sizeof(key), "%lld", lock_key);
+	const char *lock_params[] = {key};
+	code =
+	    exec_ok(d, "SELECT pg_advisory_xact_lock($1::bigint)", 1, lock_params, PGRES_TUPLES_OK, "migrate_lock", st);
+	if (code == RPC_OK)
+		code = exec_ok(d,
+		    "CREATE TABLE IF NOT EXISTS schema_migrations ("
+		    " name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())",
+		    0, NULL, PGRES_COMMAND_OK, "migrate_table", st);
+	for (size_t i = 0; code == RPC_OK && i < n; i++) {
+		const char *params[] = {migrations[i].name};
+		PGresult *res        = db_exec(d, "SELECT 1 FROM schema_migrations WHERE name = $1", 1, params,
+		           PGRES_TUPLES_OK, "migrate_check", st);
+		if (res == NULL) {
+			code = st->code;
+		} else if (PQntuples(res) == 0) {
+			log_info(NULL, "db_migration_applying name=%s", migrations[i].name);
+			code = exec_ok(d, migrations[i].sql, 0, NULL, PGRES_COMMAND_OK, migrations[i].name, st);
+			if (code == RPC_OK)
+				code = exec_ok(d, "INSERT INTO schema_migrations (name) VALUES ($1)", 1, params,
+				    PGRES_COMMAND_OK, "migrate_record", st);
+		}
+		PQclear(res);
+	}
+	if (code == RPC_OK)
+		return exec_ok(d, "COMMIT", 0, NULL, PGRES_COMMAND_OK, "migrate_commit", st);
+	db_rollback(d);
+	return code;
 }
 
 /* Whether pg's server says it takes no writes: PostgreSQL 14+ reports

@@ -102,7 +102,7 @@ db_hosts_init(db_hosts *h, const char *url)
 	PQconninfoOption *opts = PQconninfoParse(url, NULL);
 	if (opts == NULL)
 		return 0; /* no entry: every connect fails (db_check_conninfo refused it before) */
-	const char *host = NULL, *hostaddr = NULL, *port = NULL, *attrs = NULL, *service = NULL;
+	const char *host = NULL, *hostaddr = NULL, *port = NULL, *attrs = NULL, *service = NULL, *options = NULL;
 	size_t used = 0;
 	int rc      = 0;
 	for (const PQconninfoOption *o = opts; o->keyword != NULL; o++) {
@@ -116,12 +116,14 @@ db_hosts_init(db_hosts *h, const char *url)
 			port = v;
 		else if (strcmp(o->keyword, "target_session_attrs") == 0)
 			attrs = v;
+		else if (strcmp(o->keyword, "options") == 0)
+			options = v;
 		else
 			listed = false;
 		if (strcmp(o->keyword, "service") == 0)
 			service = v;
-		/* The rest as the URL gives it; the lists and the session
-		 * attributes are given per entry (db.c). */
+		/* The rest as the URL gives it; the lists, the session
+		 * attributes and the options are given per entry (db.c). */
 		if (!listed && o->val != NULL && !append_setting(&h->conninfo, &used, o->keyword, o->val))
 			rc = -1;
 	}
@@ -155,6 +157,16 @@ db_hosts_init(db_hosts *h, const char *url)
 	if (port == NULL)
 		port =
 		    default_of(service, "port", "PGPORT", port_default, sizeof(port_default), ignored, sizeof(ignored));
+	/* db.c gives options of its own, which would replace the user's
+	 * (libpq fills in the service's and PGOPTIONS only when none is
+	 * given): theirs are kept, to go after db.c's. */
+	char options_default[1024];
+	if (options == NULL)
+		options = default_of(service, "options", "PGOPTIONS", options_default, sizeof(options_default), ignored,
+		    sizeof(ignored));
+	h->options = strdup(options != NULL ? options : "");
+	if (h->options == NULL)
+		rc = -1;
 	/* libpq 15 connectOptions2: hostaddr's elements count the hosts, else
 	 * host's, else one (its default); db_check_conninfo made sure the
 	 * counts agree, and that the ports are one or as many. */
@@ -213,6 +225,7 @@ db_hosts_free(db_hosts *h)
 	}
 	free(h->entry);
 	free(h->conninfo);
+	free(h->options);
 	memset(h, 0, sizeof(*h));
 }
 

@@ -59,6 +59,9 @@ typedef struct db_hosts {
 	bool prefer;               /* n >= 2 and only a server that takes writes is taken:
 	                            * start at the host that last worked */
 	uint32_t url_hash;         /* which URL the process-wide preference is about */
+	char *options;             /* the user's options (-c settings): the URL's, else its
+	                            * service's, else PGOPTIONS; "" when none. db.c gives
+	                            * them after its own, so theirs win */
 	char given[32];            /* the value chosen, "" when none */
 	char source[96];           /* where given comes from: "url", "service NAME" or
 	                            * "PGTARGETSESSIONATTRS"; "" when none */
@@ -67,7 +70,8 @@ typedef struct db_hosts {
 /* Reads url's host, hostaddr and port lists (the URL's, else its service's,
  * else PGHOST, PGHOSTADDR, PGPORT: libpq's conninfo_add_defaults) into
  * entries, and the target_session_attrs libpq would use: the URL's, else its
- * service's (the URL's service=, else PGSERVICE), else PGTARGETSESSIONATTRS's.
+ * service's (the URL's service=, else PGSERVICE), else PGTARGETSESSIONATTRS's;
+ * and options the same way (else PGOPTIONS).
  * Returns 0, or -1 when out of memory or when url cannot be parsed
  * (db_check_conninfo refuses it before; h is then empty). */
 int db_hosts_init(db_hosts *h, const char *url);

@@ -13,13 +13,14 @@ svc_health_begin(svc_health *h, const svc_worker *w)
 	health__health_reply__init(&h->reply);
 	h->reply.dependencies = h->dep_list;
 	h->reply.stats        = h->stat_list;
-	rpc_status ignored;
-	h->postgres_ok = db_ping(w->db, &ignored) == RPC_OK;
-	/* Say why (a standby refused at connect is not "unreachable"). */
+	rpc_status pinged;
+	h->postgres_ok = db_ping(w->db, &pinged) == RPC_OK;
+	/* Say why (a standby refused at connect is not "unreachable"): libpq's
+	 * reason, else the ping's own (a budget too short to ask at all). */
 	char pg_detail[SVC_HEALTH_DETAIL_MAX] = "connected";
 	if (!h->postgres_ok)
-		snprintf(pg_detail, sizeof(pg_detail), "%s",
-		    db_last_error(w->db)[0] != '\0' ? db_last_error(w->db) : "unreachable");
+		snprintf(pg_detail, sizeof(pg_detail), "%.*s", (int) sizeof(pg_detail) - 1,
+		    db_last_error(w->db)[0] != '\0' ? db_last_error(w->db) : pinged.message);
 	svc_health_add_dependency(h, "postgres", h->postgres_ok, pg_detail);
 	unsigned uses = w->decl->config.uses;
 	if (uses & SVC_USES_REDIS) {
