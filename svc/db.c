@@ -754,6 +754,45 @@ db_failed(db *d, const PGresult *res, const char *what, rpc_status *st)
 	return failed(d, res, what, false, st);
 }
 
+/* Whether r is the server's word: a result, or an error with its SQLSTATE
+ * (libpq's own errors, a connection lost, have none). */
+static bool
+from_server(const PGresult *r)
+{
+	return PQresultStatus(r) != PGRES_FATAL_ERROR || PQresultErrorField(r, PG_DIAG_SQLSTATE) != NULL;
+}
+
+/* Whether r ends the session rather than says anything of a statement:
+ * libpq's news of a lost connection, or a FATAL (a backend terminated). */
+static bool
+ends_session(const PGresult *r)
+{
+	const char *severity = PQresultErrorField(r, PG_DIAG_SEVERITY_NONLOCALIZED);
+	return !from_server(r) ||
+	       (severity != NULL && (strcmp(severity, "FATAL") == 0 || strcmp(severity, "PANIC") == 0));
+}
+
+/* r becomes *last, the result a statement is judged by (one statement, one
+ * result; a later statement's error, in a migration's several, is the
+ * last), unless r only ends the session after what the server already
+ * said: libpq's news of the connection lost after the server's error (a
+ * FATAL 57P01, then the close), or, for a statement that commits
+ * (may_commit: db_exec), a FATAL after its own result (a COMMIT done, then
+ * the backend terminated). Inside a transaction the error stands: the
+ * transaction died with the session. What the server said is what
+ * happened. */
+static void
+keep_result(PGresult **last, PGresult *r, bool may_commit)
+{
+	if (*last != NULL && ((from_server(*last) && !from_server(r)) ||
+	                         (may_commit && PQresultStatus(*last) != PGRES_FATAL_ERROR && ends_session(r)))) {
+		PQclear(r);
+		return;
+	}
+	PQclear(*last);
+	*last = r;
+}
+
 /* The result of the statement just sent on d->pg (PQsendQuery*), waited
  * for until d's deadline; with none, as long as the server takes (its
  * statement_timeout bounds a server that answers), looking at the stop
@@ -768,7 +807,7 @@ db_failed(db *d, const PGresult *res, const char *what, rpc_status *st)
  * statement did is known only inside a transaction that was not being
  * committed (db_exec). */
 static PGresult *
-result_by_deadline(db *d, bool *late)
+result_by_deadline(db *d, bool may_commit, bool *late)
 {
 	*late          = false;
 	PGresult *last = NULL; /* one statement, one result; an error's is the last */
@@ -777,8 +816,7 @@ result_by_deadline(db *d, bool *late)
 			PGresult *r = PQgetResult(d->pg);
 			if (r == NULL)
 				return last;
-			PQclear(last);
-			last = r;
+			keep_result(&last, r, may_commit);
 			continue;
 		}
 		int wait_ms  = -1;
@@ -802,10 +840,8 @@ result_by_deadline(db *d, bool *late)
 		if (ready > 0 && !PQconsumeInput(d->pg)) {
 			/* The connection broke: libpq's error result says so. */
 			PGresult *r;
-			while ((r = PQgetResult(d->pg)) != NULL) {
-				PQclear(last);
-				last = r;
-			}
+			while ((r = PQgetResult(d->pg)) != NULL)
+				keep_result(&last, r, may_commit);
 			return last;
 		}
 	}
@@ -831,7 +867,7 @@ prepared_name(db *d, const char *sql, int n, char name[16], PGresult **res, bool
 	if (copy == NULL)
 		return false;
 	if (PQsendPrepare(d->pg, name, sql, n, NULL))
-		*res = result_by_deadline(d, late);
+		*res = result_by_deadline(d, false, late);
 	if (PQresultStatus(*res) != PGRES_COMMAND_OK) {
 		free(copy);
 		return false;
@@ -870,14 +906,14 @@ db_exec(
 	bool sent = false; /* the statement itself, not only its Parse */
 	if (n > 0 && prepared_name(d, sql, n, name, &res, &late)) {
 		if ((sent = PQsendQueryPrepared(pg, name, n, params, NULL, NULL, 0)))
-			res = result_by_deadline(d, &late);
+			res = result_by_deadline(d, may_commit, &late);
 	} else if (n == 0) {
 		/* The simple protocol: a migration may hold several statements. */
 		if ((sent = PQsendQuery(pg, sql)))
-			res = result_by_deadline(d, &late);
+			res = result_by_deadline(d, may_commit, &late);
 	} else if (res == NULL && !late) {
 		if ((sent = PQsendQueryParams(pg, sql, n, NULL, params, NULL, NULL, 0)))
-			res = result_by_deadline(d, &late);
+			res = result_by_deadline(d, may_commit, &late);
 	}
 	may_commit = may_commit && sent;
 	if (late) {
@@ -905,7 +941,7 @@ db_rollback(db *d)
 {
 	bool late;
 	if (db_connected(d) && PQsendQuery(d->pg, "ROLLBACK"))
-		PQclear(result_by_deadline(d, &late)); /* late: closed, which rolls back too */
+		PQclear(result_by_deadline(d, false, &late)); /* late: closed, which rolls back too */
 }
 
 /* Runs one statement through db_exec (bounded, stoppable: db_set_stop);

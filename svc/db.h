@@ -108,7 +108,8 @@ bool db_stop_flag_set(void *flag);
  * transaction must not run on a new connection without it. */
 PGconn *db_conn(db *d, rpc_status *st);
 
-/* Tells d that a statement failed: if the connection is broken, or its
+/* Tells d that a statement failed (db_exec's rules for a statement that
+ * may have committed are its own): if the connection is broken, or its
  * server cannot serve us (25006 read-only: a standby, which is then no
  * longer the host to start at; class 08; 57P01-03 shutting down), it is
  * dropped (and reconnected later) and UNAVAILABLE is returned; otherwise
@@ -128,12 +129,22 @@ rpc_code db_failed(db *d, const PGresult *res, const char *what, rpc_status *st)
  * (client_connection_check_interval, PostgreSQL 14+), unless it had
  * finished. Inside a transaction, for any statement but COMMIT, that
  * rolls it back: UNAVAILABLE "database too slow", as for a SELECT.
- * Otherwise (an autocommit write, or COMMIT) it may have committed: DEADLINE_EXCEEDED "database too slow:
- * the outcome is unknown" (gRPC: "might have completed"; the gateway's
- * 504). A call already late sends nothing and keeps the connection.
- * Without a deadline it waits as long as the server takes
- * (statement_timeout, 5 s, bounds a server that answers). db_rollback is
- * bounded the same way. */
+ * Otherwise (an autocommit write, or COMMIT) it may have committed:
+ * DEADLINE_EXCEEDED "database too slow: the outcome is unknown" (gRPC:
+ * "might have completed"; the gateway's 504). A call already late sends
+ * nothing and keeps the connection ("not asked: ..."). Without a deadline
+ * it waits as long as the server takes (statement_timeout, 5 s, bounds a
+ * server that answers), looking at the stop (db_set_stop) every 100 ms: a
+ * frozen or cut-off server never answers, and a stop then closes the
+ * connection with the same outcomes ("stopped", "stopped: the outcome is
+ * unknown"). An answer lost with its connection is judged the same way:
+ * the server's error (a SQLSTATE, 57P01 too) says the statement failed,
+ * UNAVAILABLE; the connection lost with no word of the server's, for a
+ * statement that may have committed, DEADLINE_EXCEEDED "database
+ * connection lost: the outcome is unknown"; and a statement's own result
+ * followed by the session's end (a FATAL) stands when it committed.
+ * Statements without parameters go as simple queries (a migration may
+ * hold several). db_rollback is bounded the same way. */
 PGresult *db_exec(
     db *d, const char *sql, int n, const char *const *params, ExecStatusType expect, const char *what, rpc_status *st);
 
@@ -158,7 +169,9 @@ bool db_connected(const db *d);
 
 /* Applies, in order, the migrations not yet recorded in schema_migrations,
  * all in one transaction under an advisory lock (lock_key), so replicas
- * starting together apply each once. Returns RPC_OK or the failure. */
+ * starting together apply each once; each statement through db_exec, so a
+ * stop (db_set_stop) ends a wait on a frozen server. Returns RPC_OK or the
+ * failure. */
 rpc_code db_migrate(db *d, long long lock_key, const db_migration *migrations, size_t n, rpc_status *st);
 
 /* db_migrate at start-up: waits, retrying every second, while PostgreSQL is

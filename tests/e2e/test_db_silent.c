@@ -20,6 +20,7 @@
 #include "http_client.h"
 #include "procs.h"
 #include "service_urls.h"
+#include "tcp_proxy.h"
 #include "test_tls.h"
 
 #define DEADLINE_MS 1000
@@ -248,4 +249,139 @@ Test(db_silent, a_stop_during_the_start_up_connect_through_silent_hosts_is_promp
 Test(db_silent, a_stop_while_the_outbox_relay_connects_through_silent_hosts_is_prompt, .fini = teardown, .timeout = 60)
 {
 	stop_is_prompt_in_a_connect(true);
+}
+
+/* ---- Issue 20's second attack: a frozen server, a lost answer ---- */
+
+static tcp_proxy *proxy;
+
+static void
+teardown_proxy(void)
+{
+	teardown();
+	tcp_proxy_stop(proxy);
+	proxy = NULL;
+}
+
+/* user-svc (WORKERS=1) whose USER_DB_URL reaches PostgreSQL through
+ * proxy, and, when gateway_port is not NULL, a gateway in front of it. */
+static void
+start_through_proxy(int *gateway_port)
+{
+	const char *url = getenv("USER_DB_URL");
+	cr_assert_not_null(url, "USER_DB_URL is not set: run the tests with scripts/test");
+	const char *at = strchr(url, '@'), *slash = at != NULL ? strchr(at, '/') : NULL;
+	const char *colon = at != NULL ? strchr(at, ':') : NULL;
+	cr_assert(at != NULL && slash != NULL && colon != NULL && colon < slash,
+	    "USER_DB_URL=%s: expected postgresql://USER@HOST:PORT/DB", url);
+	proxy = tcp_proxy_start(atoi(colon + 1));
+	cr_assert_not_null(proxy);
+	static char db_url[700], user_url[200], port_env[48];
+	snprintf(db_url, sizeof(db_url), "USER_DB_URL=%.*s127.0.0.1:%d%s", (int) (at + 1 - url), url,
+	    tcp_proxy_port(proxy), slash);
+	service_urls_set_all("db-frozen");
+	snprintf(user_url, sizeof(user_url), "USER_SVC_URL=%s", getenv("USER_SVC_URL"));
+	snprintf(log_path, sizeof(log_path), "/tmp/db-frozen-%d-user-svc.log", (int) getpid());
+	static char user_tls[4][320], gw_tls[4][320];
+	size_t n_user          = test_tls_role_env("user-svc", 1, user_tls);
+	const char *user_env[] = {
+	    user_url, db_url, "WORKERS=1", n_user ? user_tls[0] : NULL, user_tls[1], user_tls[2], user_tls[3], NULL};
+	passed   = false;
+	user_pid = procs_start(USER_SVC_BIN, user_env, log_path);
+	cr_assert_gt(user_pid, 0);
+	if (gateway_port == NULL)
+		return;
+	*gateway_port = procs_free_port();
+	snprintf(port_env, sizeof(port_env), "GATEWAY_PORTS=%d", *gateway_port);
+	size_t n_gw          = test_tls_role_env("gateway", 0, gw_tls);
+	const char *gw_env[] = {port_env, user_url, "GATEWAY_BIND=127.0.0.1", "LOG_LEVEL=warn", n_gw ? gw_tls[0] : NULL,
+	    gw_tls[1], gw_tls[2], NULL};
+	gateway_pid          = procs_start(GATEWAY_BIN, gw_env, NULL);
+	cr_assert_gt(gateway_pid, 0);
+}
+
+/* SIGTERM to user-svc once the proxy froze the statement holding text:
+ * it exits 0 promptly. */
+static void
+stop_is_prompt_with_a_frozen_statement(const char *text, const char *where)
+{
+	for (int i = 0; i < 100 && !tcp_proxy_met(proxy); i++)
+		sleep_ms(50);
+	cr_assert(tcp_proxy_met(proxy), "no statement holding %s was sent (see %s)", text, log_path);
+	sleep_ms(300);
+	int64_t t0   = now_ms();
+	int st       = procs_stop(user_pid, 10000);
+	int64_t took = now_ms() - t0;
+	user_pid     = -1;
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "user-svc ended with status %d (see %s)", st, log_path);
+	cr_assert_lt(took, 1500, "user-svc took %lld ms to stop (see %s)", (long long) took, log_path);
+	cr_log_info("stopped %lld ms after SIGTERM, %s", (long long) took, where);
+	passed = true;
+}
+
+/* Issue 20's second attack, (2): a statement without a deadline waited
+ * for a frozen or cut-off server (not a down one) forever, and SIGTERM
+ * with it: start-up's migrations (blocking PQexec) and the outbox relay.
+ * Now such a statement looks at the stop every 100 ms. Before: killed
+ * after 10 s. */
+Test(db_silent, a_stop_while_start_up_migrates_on_a_frozen_server_is_prompt, .fini = teardown_proxy, .timeout = 60)
+{
+	start_through_proxy(NULL);
+	tcp_proxy_arm(proxy, TCP_PROXY_FREEZE, "pg_advisory_xact_lock");
+	stop_is_prompt_with_a_frozen_statement("pg_advisory_xact_lock", "start-up's migration frozen");
+	cr_assert_eq(procs_log_count(log_path, "user_svc_started"), 0, "it started serving (see %s)", log_path);
+}
+
+Test(db_silent, a_stop_while_the_outbox_relay_waits_on_a_frozen_server_is_prompt, .fini = teardown_proxy, .timeout = 60)
+{
+	start_through_proxy(NULL);
+	for (int i = 0; i < 200 && procs_log_count(log_path, "user_svc_started") <= 0; i++)
+		sleep_ms(50);
+	cr_assert_eq(procs_log_count(log_path, "user_svc_started"), 1, "user-svc did not start (see %s)", log_path);
+	/* The relay's claim begins with BEGIN, every OUTBOX_POLL_MS (1 s);
+	 * nothing else here opens a transaction. */
+	tcp_proxy_arm(proxy, TCP_PROXY_FREEZE, "BEGIN");
+	stop_is_prompt_with_a_frozen_statement("BEGIN", "the outbox relay's statement frozen");
+}
+
+/* Issue 20's second attack, (1): a create whose connection broke after
+ * its INSERT reached PostgreSQL answered 503 "database unavailable", yet
+ * the user was created. Now the answer lost with its connection is 504
+ * "the outcome is unknown", and the user is there. */
+Test(db_silent, a_create_whose_answer_was_lost_is_504_and_was_done, .fini = teardown_proxy, .timeout = 60)
+{
+	int port;
+	start_through_proxy(&port);
+	char base[64], healthz[96], users[96];
+	snprintf(base, sizeof(base), "http://127.0.0.1:%d", port);
+	snprintf(healthz, sizeof(healthz), "%s/healthz", base);
+	snprintf(users, sizeof(users), "%s/users", base);
+	cr_assert_eq(procs_wait_http(healthz, 10000), 0, "the gateway did not answer %s", healthz);
+	char email[96], body[256];
+	snprintf(email, sizeof(email), "lost-%ld-%d@example.com", (long) time(NULL), (int) getpid());
+	snprintf(body, sizeof(body), "{\"name\":\"Lost answer\",\"email\":\"%s\"}", email);
+	static const char *const json_headers[] = {"Content-Type: application/json", NULL};
+	/* The email is among the INSERT's parameters (Bind): what reaches
+	 * the server is the statement itself, not only its Parse. */
+	tcp_proxy_arm(proxy, TCP_PROXY_LOSE_REPLY, email);
+	http_response r;
+	long status = 0;
+	for (int i = 0;
+	     i < 100 && (status = http_request("POST", users, json_headers, body, &r)) == 503 && !tcp_proxy_met(proxy);
+	     i++) {
+		http_response_free(&r); /* user-svc not connected yet */
+		sleep_ms(100);
+	}
+	cr_assert(tcp_proxy_met(proxy), "the INSERT never reached the proxy (%ld)", status);
+	cr_assert_eq(status, 504, "%s", r.body);
+	cr_assert_not_null(strstr(r.body, "the outcome is unknown"), "%s", r.body);
+	http_response_free(&r);
+	/* It was done: the same email is taken now. */
+	for (int i = 0; i < 50 && (status = http_request("POST", users, json_headers, body, &r)) == 503; i++) {
+		http_response_free(&r); /* reconnecting */
+		sleep_ms(100);
+	}
+	cr_assert_eq(status, 409, "the create answered 504 was done: %s", r.body);
+	http_response_free(&r);
+	passed = true;
 }

@@ -18,6 +18,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +31,7 @@
 
 #include "rpc/envelope.h" /* rpc_clock_ms */
 #include "svc/db.h"
+#include "tcp_proxy.h"
 
 static char role[64], database[64], hosts[256], role_url[512];
 
@@ -1356,4 +1358,243 @@ Test(db_failover, cut_statements_do_not_pile_up_backends_on_the_server, .init = 
 	cr_assert_geq(cut, 1, "at least one statement was sent and cut");
 	cr_assert_leq(backends, 2,
 	    "one db handle holds %ld server backends after 20 calls (%d cut after they were sent)", backends, cut);
+}
+
+/* ---- Issue 20's second attack: lost answers, frozen servers, options ---- */
+
+/* A db handle that reaches the server through a proxy (tcp_proxy.h) which
+ * can lose an answer or freeze; connected, without a deadline. */
+static db *
+through_proxy(tcp_proxy **p)
+{
+	*p = tcp_proxy_start(real_port());
+	cr_assert_not_null(*p, "no proxy");
+	char url[600];
+	snprintf(url, sizeof(url), "postgresql://%s@127.0.0.1:%d/%s?sslmode=disable&gssencmode=disable", role,
+	    tcp_proxy_port(*p), database);
+	db *d = db_new(url);
+	cr_assert_not_null(d);
+	rpc_status st;
+	cr_assert_eq(run(d, "SELECT 1", PGRES_TUPLES_OK, &st), RPC_OK, "%s", db_last_error(d));
+	return d;
+}
+
+static long
+rows_with(int x)
+{
+	PGconn *c = admin(database);
+	char sql[64];
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM t WHERE x = %d", x);
+	long n = query_number(c, sql);
+	PQfinish(c);
+	return n;
+}
+
+/* sql run on d with fault met at the message holding sql; the code. */
+static rpc_code
+run_meeting(db *d, tcp_proxy *p, tcp_proxy_fault fault, const char *sql, ExecStatusType expect, rpc_status *st)
+{
+	tcp_proxy_arm(p, fault, sql);
+	rpc_code code = run(d, sql, expect, st);
+	cr_assert(tcp_proxy_met(p), "the proxy never saw %s", sql);
+	return code;
+}
+
+/* Issue 20's second attack, (1): a write whose connection broke after it
+ * reached the server answered 503 "database unavailable", though it had
+ * committed: a create claimed not done was there, and a retry without a
+ * key made it twice. Now an answer lost with its connection says what is
+ * known: a statement that may have committed (an autocommit write, a
+ * COMMIT) answers DEADLINE_EXCEEDED "the outcome is unknown" (504); one
+ * inside a transaction before COMMIT, or a SELECT, UNAVAILABLE (rolled
+ * back, nothing done). Each checked against the rows. */
+Test(db_failover, an_answer_lost_with_its_connection_says_what_is_known, .init = setup, .fini = teardown)
+{
+	tcp_proxy *p;
+	db *d = through_proxy(&p);
+	rpc_status st;
+	cr_assert_eq(run_meeting(d, p, TCP_PROXY_LOSE_REPLY, "INSERT INTO t VALUES (1)", PGRES_COMMAND_OK, &st),
+	    RPC_DEADLINE_EXCEEDED, "an autocommit write: %s", st.message);
+	cr_assert_str_eq(st.message, "database connection lost: the outcome is unknown");
+	cr_assert_eq(rows_with(1), 1, "it had committed");
+
+	cr_assert_eq(run_until_ok(d, "BEGIN", PGRES_COMMAND_OK, 2000, &st), RPC_OK, "%s", st.message);
+	cr_assert_eq(run(d, "INSERT INTO t VALUES (2)", PGRES_COMMAND_OK, &st), RPC_OK, "%s", st.message);
+	cr_assert_eq(run_meeting(d, p, TCP_PROXY_LOSE_REPLY, "COMMIT", PGRES_COMMAND_OK, &st), RPC_DEADLINE_EXCEEDED,
+	    "a COMMIT: %s", st.message);
+	cr_assert_eq(rows_with(2), 1, "it had committed");
+
+	cr_assert_eq(run_until_ok(d, "BEGIN", PGRES_COMMAND_OK, 2000, &st), RPC_OK, "%s", st.message);
+	cr_assert_eq(run_meeting(d, p, TCP_PROXY_LOSE_REPLY, "INSERT INTO t VALUES (3)", PGRES_COMMAND_OK, &st),
+	    RPC_UNAVAILABLE, "a write inside a transaction: %s", st.message);
+	cr_assert_str_eq(st.message, "database unavailable");
+	cr_assert_eq(rows_with(3), 0, "its transaction ended with the connection");
+
+	cr_assert_eq(run_until_ok(d, "SELECT 1", PGRES_TUPLES_OK, 2000, &st), RPC_OK, "%s", st.message);
+	cr_assert_eq(run_meeting(d, p, TCP_PROXY_LOSE_REPLY, "SELECT count(*) FROM t", PGRES_TUPLES_OK, &st),
+	    RPC_UNAVAILABLE, "a SELECT: %s", st.message);
+	db_free(d);
+	tcp_proxy_stop(p);
+}
+
+/* Ends, from another connection, the backend of ours that waits for a
+ * lock: a server's FATAL (57P01) in the middle of a statement. */
+static void *
+terminate_the_waiting_backend(void *arg)
+{
+	(void) arg;
+	PGconn *c = admin("postgres");
+	char sql[256];
+	snprintf(sql, sizeof(sql),
+	    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '%s' AND "
+	    "wait_event_type = 'Lock'",
+	    database);
+	for (int i = 0; i < 100 && query_number(c, sql) == 0; i++)
+		sleep_ms(50);
+	PQfinish(c);
+	return NULL;
+}
+
+/* The other side of the same rule: the server that ends a statement with
+ * an error of its own (a SQLSTATE) says it failed, rolled back, even when
+ * the connection ends with it (57P01, as a fast shutdown sends each
+ * backend): 503, and the row is not there. */
+Test(db_failover, a_write_the_server_ended_with_an_error_is_unavailable_not_unknown, .init = setup, .fini = teardown)
+{
+	db *d = db_new(role_url);
+	rpc_status st;
+	cr_assert_eq(run(d, "SELECT 1", PGRES_TUPLES_OK, &st), RPC_OK, "%s", db_last_error(d));
+	PGconn *locker = admin(database);
+	exec_ok(locker, "BEGIN");
+	exec_ok(locker, "LOCK TABLE t IN ACCESS EXCLUSIVE MODE");
+	pthread_t t;
+	cr_assert_eq(pthread_create(&t, NULL, terminate_the_waiting_backend, NULL), 0);
+	rpc_code code = run(d, "INSERT INTO t VALUES (4)", PGRES_COMMAND_OK, &st);
+	pthread_join(t, NULL);
+	exec_ok(locker, "COMMIT");
+	PQfinish(locker);
+	cr_assert_eq(code, RPC_UNAVAILABLE, "%s (%s)", st.message, db_last_error(d));
+	cr_assert_eq(rows_with(4), 0);
+	db_free(d);
+}
+
+static _Atomic bool stop_flag;
+
+static void *
+stop_in_300_ms(void *arg)
+{
+	(void) arg;
+	sleep_ms(300);
+	atomic_store(&stop_flag, true);
+	return NULL;
+}
+
+/* sql through a proxy that froze at it, no deadline, the stop set 300 ms
+ * in: the code, and *took_ms. */
+static rpc_code
+frozen_until_stopped(db *d, tcp_proxy *p, const char *sql, ExecStatusType expect, int64_t *took_ms, rpc_status *st)
+{
+	atomic_store(&stop_flag, false);
+	db_set_stop(d, db_stop_flag_set, &stop_flag);
+	pthread_t t;
+	cr_assert_eq(pthread_create(&t, NULL, stop_in_300_ms, NULL), 0);
+	int64_t t0    = now_ms();
+	rpc_code code = run_meeting(d, p, TCP_PROXY_FREEZE, sql, expect, st);
+	*took_ms      = now_ms() - t0;
+	pthread_join(t, NULL);
+	return code;
+}
+
+/* Issue 20's second attack, (2): a statement without a deadline (the
+ * outbox relay, the consumer, start-up's migrations) on a server frozen or
+ * cut off by the network (not down: nothing refuses, nothing closes)
+ * waited forever, and a stop (SIGTERM) with it; statement_timeout is the
+ * server's, which never runs. Now it looks at the stop every 100 ms. */
+Test(db_failover, a_stop_ends_a_statement_a_frozen_server_holds, .init = setup, .fini = teardown)
+{
+	tcp_proxy *p;
+	db *d = through_proxy(&p);
+	rpc_status st;
+	int64_t took;
+	cr_assert_eq(
+	    frozen_until_stopped(d, p, "SELECT 2", PGRES_TUPLES_OK, &took, &st), RPC_UNAVAILABLE, "%s", st.message);
+	cr_assert_str_eq(st.message, "stopped");
+	cr_assert_lt(took, 2000, "a stop 300 ms in ended the SELECT after %lld ms", (long long) took);
+	/* A write's outcome is unknown to the client, whatever the proxy did. */
+	atomic_store(&stop_flag, false);
+	cr_assert_eq(run_until_ok(d, "SELECT 1", PGRES_TUPLES_OK, 2000, &st), RPC_OK, "%s", st.message);
+	cr_assert_eq(frozen_until_stopped(d, p, "INSERT INTO t VALUES (5)", PGRES_COMMAND_OK, &took, &st),
+	    RPC_DEADLINE_EXCEEDED, "%s", st.message);
+	cr_assert_str_eq(st.message, "stopped: the outcome is unknown");
+	cr_assert_lt(took, 2000, "a stop 300 ms in ended the INSERT after %lld ms", (long long) took);
+	db_free(d);
+	tcp_proxy_stop(p);
+
+	/* Migrations (start-up's) go through the same wait. */
+	d = through_proxy(&p);
+	atomic_store(&stop_flag, false);
+	db_set_stop(d, db_stop_flag_set, &stop_flag);
+	tcp_proxy_arm(p, TCP_PROXY_FREEZE, "pg_advisory_xact_lock");
+	pthread_t t;
+	cr_assert_eq(pthread_create(&t, NULL, stop_in_300_ms, NULL), 0);
+	const db_migration m[] = {{"0001_test", "CREATE TABLE never (x int)"}};
+	int64_t t0             = now_ms();
+	rpc_code code          = db_migrate(d, 42, m, 1, &st);
+	took                   = now_ms() - t0;
+	pthread_join(t, NULL);
+	cr_assert(tcp_proxy_met(p), "the migration's lock was never asked for");
+	cr_assert_eq(code, RPC_UNAVAILABLE, "%s", st.message);
+	cr_assert_lt(took, 2000, "a stop 300 ms in ended the migration after %lld ms", (long long) took);
+	db_free(d);
+	tcp_proxy_stop(p);
+}
+
+/* The value of setting name on d's connection. */
+static void
+setting_is(db *d, const char *name, const char *want)
+{
+	char sql[96];
+	snprintf(sql, sizeof(sql), "SHOW %s", name);
+	rpc_status st;
+	PGresult *r = db_exec(d, sql, 0, NULL, PGRES_TUPLES_OK, "test", &st);
+	cr_assert_not_null(r, "%s: %s (%s)", sql, st.message, db_last_error(d));
+	cr_assert_str_eq(PQgetvalue(r, 0, 0), want, "%s", name);
+	PQclear(r);
+}
+
+/* Issue 20's second attack, (3): the URL's options (and PGOPTIONS) were
+ * replaced by the services' own -c settings. Now theirs go after ours:
+ * the user's statement_timeout wins, and ours without a rival stay. */
+Test(db_failover, the_users_options_win_over_the_services_own, .init = setup, .fini = teardown)
+{
+	char url[700];
+	snprintf(url, sizeof(url), "%s?options=-c%%20statement_timeout%%3D1234", role_url);
+	db *d = db_new(url);
+	setting_is(d, "statement_timeout", "1234ms");
+	setting_is(d, "client_connection_check_interval", "100ms");
+	db_free(d);
+	setenv("PGOPTIONS", "-c statement_timeout=4321", 1);
+	d = db_new(role_url);
+	setting_is(d, "statement_timeout", "4321ms");
+	db_free(d);
+	unsetenv("PGOPTIONS");
+	d = db_new(role_url);
+	setting_is(d, "statement_timeout", "5s");
+	db_free(d);
+}
+
+/* Issue 20's second attack, (5): a health check whose budget left no time
+ * for a round trip said PostgreSQL was "unreachable". Its reason now says
+ * it was not asked. */
+Test(db_failover, a_ping_with_no_time_left_says_it_did_not_ask, .init = setup, .fini = teardown)
+{
+	db *d = db_new(role_url);
+	rpc_status st;
+	cr_assert_eq(db_ping(d, &st), RPC_OK, "%s", db_last_error(d));
+	db_set_deadline(d, rpc_clock_ms() - 1);
+	cr_assert_eq(db_ping(d, &st), RPC_UNAVAILABLE);
+	cr_assert_str_eq(db_last_error(d), "");
+	cr_assert_not_null(strstr(st.message, "not asked"), "%s", st.message);
+	cr_assert(db_connected(d), "the connection is kept");
+	db_free(d);
 }

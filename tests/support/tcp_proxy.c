@@ -1,0 +1,216 @@
+/* tcp_proxy.h */
+#define _GNU_SOURCE /* memmem */
+#include "tcp_proxy.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define MAX_CONNECTIONS 64
+#define LOOK_MS 50 /* how often each thread looks at the stop */
+
+typedef struct proxied {
+	tcp_proxy *proxy;
+	int client, server;
+	pthread_t thread;
+} proxied;
+
+struct tcp_proxy {
+	int listener, port, upstream;
+	_Atomic bool stopping;
+	pthread_t acceptor;
+	pthread_mutex_t lock; /* guards the fault and the links */
+	bool armed, met;
+	tcp_proxy_fault fault;
+	char *text;
+	proxied links[MAX_CONNECTIONS];
+	int n_links;
+};
+
+static bool
+send_all(int fd, const char *buf, ssize_t n)
+{
+	while (n > 0) {
+		ssize_t w = send(fd, buf, (size_t) n, MSG_NOSIGNAL);
+		if (w <= 0)
+			return false;
+		buf += w;
+		n -= w;
+	}
+	return true;
+}
+
+/* Whether buf holds the armed text: the fault is then met (once), and
+ * *fault says which. */
+static bool
+meets_fault(tcp_proxy *p, const char *buf, ssize_t n, tcp_proxy_fault *fault)
+{
+	pthread_mutex_lock(&p->lock);
+	bool hit = p->armed && memmem(buf, (size_t) n, p->text, strlen(p->text)) != NULL;
+	if (hit) {
+		p->armed = false;
+		p->met   = true;
+		*fault   = p->fault;
+	}
+	pthread_mutex_unlock(&p->lock);
+	return hit;
+}
+
+static void *
+forward(void *arg)
+{
+	proxied *l   = arg;
+	tcp_proxy *p = l->proxy;
+	bool frozen = false, lose_reply = false;
+	char buf[16384];
+	while (!atomic_load(&p->stopping)) {
+		if (frozen) { /* nothing read, nothing delivered: only the stop */
+			usleep(LOOK_MS * 1000);
+			continue;
+		}
+		struct pollfd fds[2] = {{.fd = l->client, .events = POLLIN}, {.fd = l->server, .events = POLLIN}};
+		if (poll(fds, 2, LOOK_MS) <= 0)
+			continue;
+		if (fds[0].revents != 0) {
+			ssize_t n = read(l->client, buf, sizeof(buf));
+			if (n <= 0)
+				break;
+			tcp_proxy_fault fault;
+			if (meets_fault(p, buf, n, &fault)) {
+				if (fault == TCP_PROXY_FREEZE) {
+					frozen = true; /* held: never delivered */
+					continue;
+				}
+				lose_reply = true;
+			}
+			if (!send_all(l->server, buf, n))
+				break;
+		}
+		if (fds[1].revents != 0) {
+			ssize_t n = read(l->server, buf, sizeof(buf));
+			if (n <= 0 || lose_reply)
+				break; /* the answer thrown away: both ends closed */
+			if (!send_all(l->client, buf, n))
+				break;
+		}
+	}
+	close(l->client);
+	close(l->server);
+	l->client = l->server = -1;
+	return NULL;
+}
+
+static void *
+accept_loop(void *arg)
+{
+	tcp_proxy *p = arg;
+	while (!atomic_load(&p->stopping)) {
+		struct pollfd pf = {.fd = p->listener, .events = POLLIN};
+		if (poll(&pf, 1, LOOK_MS) <= 0)
+			continue;
+		int c = accept(p->listener, NULL, NULL);
+		if (c < 0)
+			continue;
+		int s                = socket(AF_INET, SOCK_STREAM, 0);
+		struct sockaddr_in a = {
+		    .sin_family = AF_INET, .sin_port = htons(p->upstream), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+		pthread_mutex_lock(&p->lock);
+		bool room = p->n_links < MAX_CONNECTIONS;
+		pthread_mutex_unlock(&p->lock);
+		if (s < 0 || !room || connect(s, (struct sockaddr *) &a, sizeof(a)) != 0) {
+			close(c);
+			if (s >= 0)
+				close(s);
+			continue;
+		}
+		pthread_mutex_lock(&p->lock);
+		proxied *l = &p->links[p->n_links];
+		l->proxy   = p;
+		l->client  = c;
+		l->server  = s;
+		if (pthread_create(&l->thread, NULL, forward, l) == 0) {
+			p->n_links++;
+		} else {
+			close(c);
+			close(s);
+		}
+		pthread_mutex_unlock(&p->lock);
+	}
+	return NULL;
+}
+
+tcp_proxy *
+tcp_proxy_start(int upstream_port)
+{
+	tcp_proxy *p = calloc(1, sizeof(*p));
+	if (p == NULL)
+		return NULL;
+	p->upstream          = upstream_port;
+	p->listener          = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len        = sizeof(a);
+	if (p->listener < 0 || bind(p->listener, (struct sockaddr *) &a, sizeof(a)) != 0 ||
+	    listen(p->listener, 16) != 0 || getsockname(p->listener, (struct sockaddr *) &a, &len) != 0) {
+		if (p->listener >= 0)
+			close(p->listener);
+		free(p);
+		return NULL;
+	}
+	p->port = ntohs(a.sin_port);
+	pthread_mutex_init(&p->lock, NULL);
+	if (pthread_create(&p->acceptor, NULL, accept_loop, p) != 0) {
+		close(p->listener);
+		pthread_mutex_destroy(&p->lock);
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
+int
+tcp_proxy_port(const tcp_proxy *p)
+{
+	return p->port;
+}
+
+void
+tcp_proxy_arm(tcp_proxy *p, tcp_proxy_fault fault, const char *text)
+{
+	pthread_mutex_lock(&p->lock);
+	free(p->text);
+	p->text  = strdup(text);
+	p->fault = fault;
+	p->armed = p->text != NULL;
+	p->met   = false;
+	pthread_mutex_unlock(&p->lock);
+}
+
+bool
+tcp_proxy_met(tcp_proxy *p)
+{
+	pthread_mutex_lock(&p->lock);
+	bool met = p->met;
+	pthread_mutex_unlock(&p->lock);
+	return met;
+}
+
+void
+tcp_proxy_stop(tcp_proxy *p)
+{
+	if (p == NULL)
+		return;
+	atomic_store(&p->stopping, true);
+	pthread_join(p->acceptor, NULL);
+	for (int i = 0; i < p->n_links; i++)
+		pthread_join(p->links[i].thread, NULL);
+	close(p->listener);
+	pthread_mutex_destroy(&p->lock);
+	free(p->text);
+	free(p);
+}

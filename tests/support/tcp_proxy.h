@@ -1,0 +1,44 @@
+/* A TCP proxy in front of a real server, for tests of what a client does
+ * when the network fails at a chosen message: it forwards every connection
+ * (each on a thread of its own) until one of the client's messages holds a
+ * chosen text, then, once:
+ *   - TCP_PROXY_LOSE_REPLY: that message reaches the server, and the
+ *     server's next bytes (its answer) are thrown away with both
+ *     connections closed: the statement ran, its answer never came;
+ *   - TCP_PROXY_FREEZE: that message and everything after it, both ways,
+ *     are held and never delivered, connections left open: a server frozen
+ *     or cut off by the network, not a down one.
+ * The text is looked for in each read of the client's bytes (a message of
+ * a few hundred bytes arrives in one read on loopback).
+ * Thread safety: tcp_proxy_arm may be called while connections run; the
+ * rest from the test's thread. Errors: tcp_proxy_start returns NULL when it
+ * cannot listen. */
+#ifndef TESTS_TCP_PROXY_H
+#define TESTS_TCP_PROXY_H
+
+#include <stdbool.h>
+
+typedef struct tcp_proxy tcp_proxy;
+
+typedef enum tcp_proxy_fault {
+	TCP_PROXY_LOSE_REPLY,
+	TCP_PROXY_FREEZE,
+} tcp_proxy_fault;
+
+/* Listens on 127.0.0.1 (an ephemeral port: tcp_proxy_port) and forwards
+ * to 127.0.0.1:upstream_port. */
+tcp_proxy *tcp_proxy_start(int upstream_port);
+
+int tcp_proxy_port(const tcp_proxy *p);
+
+/* The next client message holding text (copied) meets fault; replaces an
+ * armed one not yet met. */
+void tcp_proxy_arm(tcp_proxy *p, tcp_proxy_fault fault, const char *text);
+
+/* Whether the armed fault was met. */
+bool tcp_proxy_met(tcp_proxy *p);
+
+/* Closes every connection and the listener, and frees p; accepts NULL. */
+void tcp_proxy_stop(tcp_proxy *p);
+
+#endif
