@@ -57,6 +57,7 @@ struct db {
 	int fallback_entry;             /* its entry */
 	char reasons[4 * DB_ERROR_MAX]; /* libpq's messages for the hosts that failed so far */
 	int64_t deadline_ms;            /* the caller's (db_set_deadline), 0 for none */
+	char request_id[64];            /* the request served (db_set_request_id), "" for none */
 	bool (*stopping)(void *arg);    /* db_set_stop's, or NULL */
 	void *stopping_arg;
 	db_hosts hosts; /* the URL's hosts, tried from the one that last worked */
@@ -140,6 +141,19 @@ void
 db_set_deadline(db *d, int64_t deadline_ms)
 {
 	d->deadline_ms = deadline_ms;
+}
+
+void
+db_set_request_id(db *d, const char *request_id)
+{
+	snprintf(d->request_id, sizeof(d->request_id), "%s", request_id != NULL ? request_id : "");
+}
+
+/* The request id d's log lines carry: NULL ("-") for none. */
+static const char *
+request_of(const db *d)
+{
+	return d->request_id[0] != '\0' ? d->request_id : NULL;
 }
 
 void
@@ -429,9 +443,9 @@ connect_failed(db *d)
 	char quoted[2 * sizeof(reason)];
 	log_quote(reason, quoted, sizeof(quoted));
 	if (!d->failing)
-		log_warn(NULL, "db_connect_failed retry_ms=%d reason=\"%s\"", d->retry.current_ms, quoted);
+		log_warn(request_of(d), "db_connect_failed retry_ms=%d reason=\"%s\"", d->retry.current_ms, quoted);
 	else
-		log_debug(NULL, "db_connect_failed retry_ms=%d reason=\"%s\"", d->retry.current_ms, quoted);
+		log_debug(request_of(d), "db_connect_failed retry_ms=%d reason=\"%s\"", d->retry.current_ms, quoted);
 	d->failing = true;
 }
 
@@ -498,7 +512,7 @@ kept(db *d, const char *waiting_for)
 	d->idle_since_ms = rpc_clock_ms();
 	char quoted[2 * sizeof(d->last_error)];
 	log_quote(d->last_error, quoted, sizeof(quoted));
-	log_debug(NULL, "db_connect_pending reason=\"%s\"", quoted);
+	log_debug(request_of(d), "db_connect_pending reason=\"%s\"", quoted);
 }
 
 /* Waits for the lookup under way, within the host's 2 s and the caller's
@@ -640,11 +654,11 @@ db_conn(db *d, rpc_status *st)
 		 * statement must fail, not run on a new connection outside any
 		 * transaction (a COMMIT there is a no-op that reads as success). */
 		if (tx == PQTRANS_INTRANS || tx == PQTRANS_INERROR) {
-			log_warn(NULL, "db_connection_lost in_transaction=yes");
+			log_warn(request_of(d), "db_connection_lost in_transaction=yes");
 			rpc_status_set(st, RPC_UNAVAILABLE, "database connection lost in a transaction");
 			return NULL;
 		}
-		log_info(NULL, "db_connection_closed_by_server reconnecting=now");
+		log_info(request_of(d), "db_connection_closed_by_server reconnecting=now");
 	}
 	if (d->pg != NULL)
 		drop(d);
@@ -668,7 +682,7 @@ db_conn(db *d, rpc_status *st)
 	db_hosts_connected(&d->hosts, d->pg_entry);
 	d->last_error[0] = '\0';
 	if (d->retry.current_ms != 0)
-		log_info(NULL, "db_reconnected");
+		log_info(request_of(d), "db_reconnected");
 	d->failing = false;
 	backoff_succeeded(&d->retry);
 	return d->pg;
@@ -706,7 +720,7 @@ failed(db *d, const PGresult *res, const char *what, bool may_commit, rpc_status
 		bool unknown = may_commit && state == NULL;
 		db_error_lines(msg[0] != '\0' ? msg : "connection lost", d->last_error, sizeof(d->last_error));
 		env_scrub(d->last_error, sizeof(d->last_error), d->url);
-		log_warn(NULL, "db_connection_lost during=%s outcome=%s", what,
+		log_warn(request_of(d), "db_connection_lost during=%s outcome=%s", what,
 		    unknown         ? "unknown"
 		    : state != NULL ? "failed"
 		                    : "not_committed");
@@ -728,15 +742,15 @@ failed(db *d, const PGresult *res, const char *what, bool may_commit, rpc_status
 		db_error_lines(msg, d->last_error, sizeof(d->last_error));
 		char quoted[2 * sizeof(d->last_error)];
 		log_quote(d->last_error, quoted, sizeof(quoted));
-		log_warn(
-		    NULL, "db_wrong_server during=%s sqlstate=%s reason=\"%s\" reconnecting=yes", what, state, quoted);
+		log_warn(request_of(d), "db_wrong_server during=%s sqlstate=%s reason=\"%s\" reconnecting=yes", what,
+		    state, quoted);
 		drop(d);
 		return rpc_status_set(st, RPC_UNAVAILABLE, "database unavailable");
 	}
 	if (state != NULL && strcmp(state, "23505") == 0)
 		return rpc_status_set(st, RPC_ALREADY_EXISTS, "already exists");
 	if (state != NULL && strcmp(state, "57014") == 0) { /* statement timeout */
-		log_warn(NULL, "db_statement_timeout during=%s", what);
+		log_warn(request_of(d), "db_statement_timeout during=%s", what);
 		return rpc_status_set(st, RPC_UNAVAILABLE, "database too slow");
 	}
 	char first_line[256];
@@ -744,7 +758,8 @@ failed(db *d, const PGresult *res, const char *what, bool may_commit, rpc_status
 	first_line[strcspn(first_line, "\n")] = '\0';
 	char quoted[2 * sizeof(first_line)];
 	log_quote(first_line, quoted, sizeof(quoted));
-	log_error(NULL, "db_error during=%s sqlstate=%s reason=\"%s\"", what, state != NULL ? state : "-", quoted);
+	log_error(
+	    request_of(d), "db_error during=%s sqlstate=%s reason=\"%s\"", what, state != NULL ? state : "-", quoted);
 	return rpc_status_set(st, RPC_INTERNAL, "internal error");
 }
 
@@ -920,8 +935,8 @@ db_exec(
 		/* UNAVAILABLE (503) says it was not done; DEADLINE_EXCEEDED (504,
 		 * gRPC: "the operation might have completed") that nobody knows. */
 		bool stopped = d->deadline_ms == 0;
-		log_warn(NULL, "db_%s during=%s connection=closed outcome=%s", stopped ? "stopped" : "deadline_passed",
-		    what, may_commit ? "unknown" : "rolled_back");
+		log_warn(request_of(d), "db_%s during=%s connection=closed outcome=%s",
+		    stopped ? "stopped" : "deadline_passed", what, may_commit ? "unknown" : "rolled_back");
 		if (may_commit)
 			rpc_status_set(st, RPC_DEADLINE_EXCEEDED,
 			    stopped ? "stopped: the outcome is unknown" : "database too slow: the outcome is unknown");

@@ -64,6 +64,11 @@ void db_free(db *d);
  * worker sets it as each request begins. */
 void db_set_deadline(db *d, int64_t deadline_ms);
 
+/* Tells d the id of the request it now serves (rpc_call_request_id; ""
+ * or NULL for none), copied (63 bytes at most), for its log lines: kept
+ * until the next call of it, as the deadline is. */
+void db_set_request_id(db *d, const char *request_id);
+
 /* Lets a connect without a deadline (db_set_deadline 0: start-up, the
  * outbox relay, the event consumer) end as soon as stopping(arg) says
  * true, asked every 100 ms while it waits: the connect is kept, as at a

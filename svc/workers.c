@@ -60,6 +60,7 @@ svc_workers_call_begin(void *state, const rpc_call *call)
 {
 	svc_worker *w = state;
 	db_set_deadline(w->db, rpc_call_deadline_ms(call) - REPLY_MS);
+	db_set_request_id(w->db, rpc_call_request_id(call));
 }
 
 void

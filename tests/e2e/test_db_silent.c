@@ -361,13 +361,17 @@ Test(db_silent, a_create_whose_answer_was_lost_is_504_and_was_done, .fini = tear
 	snprintf(email, sizeof(email), "lost-%ld-%d@example.com", (long) time(NULL), (int) getpid());
 	snprintf(body, sizeof(body), "{\"name\":\"Lost answer\",\"email\":\"%s\"}", email);
 	static const char *const json_headers[] = {"Content-Type: application/json", NULL};
+	char rid_header[80], rid[48];
+	snprintf(rid, sizeof(rid), "lost-answer-%d", (int) getpid());
+	snprintf(rid_header, sizeof(rid_header), "X-Request-Id: %s", rid);
+	const char *const lost_headers[] = {"Content-Type: application/json", rid_header, NULL};
 	/* The email is among the INSERT's parameters (Bind): what reaches
 	 * the server is the statement itself, not only its Parse. */
 	tcp_proxy_arm(proxy, TCP_PROXY_LOSE_REPLY, email);
 	http_response r;
 	long status = 0;
 	for (int i = 0;
-	     i < 100 && (status = http_request("POST", users, json_headers, body, &r)) == 503 && !tcp_proxy_met(proxy);
+	     i < 100 && (status = http_request("POST", users, lost_headers, body, &r)) == 503 && !tcp_proxy_met(proxy);
 	     i++) {
 		http_response_free(&r); /* user-svc not connected yet */
 		sleep_ms(100);
@@ -376,6 +380,11 @@ Test(db_silent, a_create_whose_answer_was_lost_is_504_and_was_done, .fini = tear
 	cr_assert_eq(status, 504, "%s", r.body);
 	cr_assert_not_null(strstr(r.body, "the outcome is unknown"), "%s", r.body);
 	http_response_free(&r);
+	/* The service's line about it names the request (the second attack's
+	 * F6: db lines carried request=-). */
+	char line[160];
+	snprintf(line, sizeof(line), "db_connection_lost during=create_user outcome=unknown request=%s", rid);
+	cr_assert_eq(procs_log_count(log_path, line), 1, "no '%s' in %s", line, log_path);
 	/* It was done: the same email is taken now. */
 	for (int i = 0; i < 50 && (status = http_request("POST", users, json_headers, body, &r)) == 503; i++) {
 		http_response_free(&r); /* reconnecting */
