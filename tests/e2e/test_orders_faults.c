@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -214,11 +215,14 @@ Test(faults, a_list_invalidated_while_redis_was_down_is_not_served_stale_after, 
 }
 
 /* Load during the drill: threads that keep reading and writing, recording
- * every status and the slowest answer. */
+ * every status and the slowest answer; a create answered 504 (its answer
+ * lost with its database connection: the outcome is unknown, svc/db.c) is
+ * counted apart, as unknown_creates, not in count. */
 typedef struct load {
 	long long user;
 	atomic_int stop;
 	int count[600];
+	int unknown_creates;
 	double slowest;
 	pthread_mutex_t mu;
 } load;
@@ -237,7 +241,10 @@ load_loop(void *arg)
 		else
 			stack_http("GET", path, NULL, NULL, &r);
 		pthread_mutex_lock(&l->mu);
-		l->count[r.status >= 0 && r.status < 600 ? r.status : 0]++;
+		if (i % 2 == 0 && r.status == 504)
+			l->unknown_creates++;
+		else
+			l->count[r.status >= 0 && r.status < 600 ? r.status : 0]++;
 		if (r.seconds > l->slowest)
 			l->slowest = r.seconds;
 		pthread_mutex_unlock(&l->mu);
@@ -297,16 +304,20 @@ stop_load_after_creates(load *l, int creates)
 }
 
 /* What a drill under load may show: answers 200, 201 or 503 only, and none
- * later than the deadline. */
+ * later than the deadline; with creates_may_be_504 (the database goes away
+ * under the load), a create may also answer 504: its answer was lost with
+ * its connection, and whether it was done is unknown. */
 static void
-assert_load_outcome(const load *l)
+assert_load_outcome(const load *l, bool creates_may_be_504)
 {
-	int unexpected = 0;
+	int unexpected = creates_may_be_504 ? 0 : l->unknown_creates;
 	for (int s = 0; s < 600; s++)
 		if (s != 200 && s != 201 && s != 503)
 			unexpected += l->count[s];
-	cr_assert_eq(unexpected, 0, "only 200, 201 and 503 (500: %d, 504: %d, none: %d)", l->count[500], l->count[504],
-	    l->count[0]);
+	cr_assert_eq(unexpected, 0, "only 200, 201 and 503 (500: %d, 504: %d reads, %d creates, none: %d)",
+	    l->count[500], l->count[504], l->unknown_creates, l->count[0]);
+	cr_log_info("load: %d x 201, %d x 200, %d x 503, %d creates 504", l->count[201], l->count[200], l->count[503],
+	    l->unknown_creates);
 	cr_assert(l->slowest < 2.5, "no request waited past the deadline: slowest %.2f s", l->slowest);
 }
 
@@ -341,7 +352,7 @@ Test(faults, a_database_restart_under_load_fails_fast_and_recovers_without_a_res
 	stop_load_after_creates(l, before + 5);
 	cr_assert(l->count[201] >= before + 5, "orders are created again after PostgreSQL returned");
 	cr_assert(l->count[503] > 0, "the outage was seen, as 503");
-	assert_load_outcome(l);
+	assert_load_outcome(l, true);
 }
 
 Test(faults, once_postgresql_is_back_every_worker_serves_not_only_the_first, .timeout = 120, .fini = restart_postgres)
@@ -398,7 +409,7 @@ Test(faults, sigterm_under_load_drains_and_nothing_is_lost, .timeout = 120, .fin
 	int before = load_count(l, 201);
 	stop_load_after_creates(l, before + 5);
 	cr_assert(l->count[201] >= before + 5, "orders are created again after the restart");
-	assert_load_outcome(l);
+	assert_load_outcome(l, false);
 	for (int i = 0; i < N; i++) {
 		char needle[256];
 		snprintf(needle, sizeof(needle), "user_created id=%lld email=%.150s event=", ids[i], emails[i]);
