@@ -468,6 +468,7 @@ def run_drill(name, settings, body, needs=()):
     os.makedirs(work, exist_ok=True)
     procs = Procs(bin_dir, work)
     status = 1
+    failure = ""
     try:
         t = time.time()
         servers("start")
@@ -480,6 +481,7 @@ def run_drill(name, settings, body, needs=()):
         expect(not bad, f"every process exits 0 on SIGTERM ({bad or len(exits)})")
         status = 0
     except DrillFailure as e:
+        failure = str(e)
         say(f"FAIL: {e}")
     finally:
         procs.stop_all(5)
@@ -488,7 +490,9 @@ def run_drill(name, settings, body, needs=()):
                 say(f"---- last lines of {n}.log")
                 print("".join(procs.log(n).splitlines(keepends=True)[-20:]), end="")
         servers("stop", check=False)
-        say(f"{name}: total {time.time() - T0:.1f} s")
+        # Said again last: a CI excerpt keeps the head and the tail of the
+        # output, and the logs above pushed the FAIL line out of both once.
+        say(f"{name}: total {time.time() - T0:.1f} s" + (f"; FAIL: {failure}" if failure else ""))
     if status == 0 and not procs.kept:
         servers("destroy", check=False)
     return status
