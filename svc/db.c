@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -769,6 +770,55 @@ db_failed(db *d, const PGresult *res, const char *what, rpc_status *st)
 	return failed(d, res, what, false, st);
 }
 
+/* Cancel requests of cut statements, sent from detached threads: libpq
+ * 15's PQcancel dials the server with no timeout, so never on a caller's
+ * thread. At most CANCELS_MAX at once per process: a server that does not
+ * answer them must not gather threads. */
+#define CANCELS_MAX 4
+static _Atomic int cancels_running;
+
+static void *
+cancel_thread(void *arg)
+{
+	PGcancel *c = arg;
+	char err[256];
+	PQcancel(c, err, sizeof(err)); /* a backend already gone ignores it */
+	PQfreeCancel(c);
+	atomic_fetch_sub(&cancels_running, 1);
+	return NULL;
+}
+
+/* Asks pg's server to cancel the statement running on it, before the
+ * connection is closed. Closing alone ends a statement within
+ * client_connection_check_interval, but not a COMMIT waiting for a
+ * synchronous standby (PostgreSQL checks the client only between
+ * statements, and the wait holds its interrupts): each cut one kept its
+ * backend until the standby answered, and every reconnect added one. A
+ * cancel ends that wait (the transaction stays committed locally, as
+ * PostgreSQL warns), and the backend then finds its client gone. */
+static void
+cancel_in_background(PGconn *pg)
+{
+	if (atomic_fetch_add(&cancels_running, 1) >= CANCELS_MAX) {
+		atomic_fetch_sub(&cancels_running, 1);
+		log_debug(NULL, "db_cancel_skipped running=%d", CANCELS_MAX);
+		return;
+	}
+	PGcancel *c = PQgetCancel(pg);
+	pthread_attr_t attr;
+	pthread_t t;
+	bool started = false;
+	if (c != NULL && pthread_attr_init(&attr) == 0) {
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		started = pthread_create(&t, &attr, cancel_thread, c) == 0;
+		pthread_attr_destroy(&attr);
+	}
+	if (!started) {
+		PQfreeCancel(c);
+		atomic_fetch_sub(&cancels_running, 1);
+	}
+}
+
 /* Whether r is the server's word: a result, or an error with its SQLSTATE
  * (libpq's own errors, a connection lost, have none). */
 static bool
@@ -842,6 +892,7 @@ result_by_deadline(db *d, bool may_commit, bool *late)
 			if (poll(&p, 1, 0) > 0 && PQconsumeInput(d->pg) && !PQisBusy(d->pg))
 				continue;
 			PQclear(last);
+			cancel_in_background(d->pg);
 			drop(d);
 			*late = true;
 			return NULL;

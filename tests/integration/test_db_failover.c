@@ -1598,3 +1598,53 @@ Test(db_failover, a_ping_with_no_time_left_says_it_did_not_ask, .init = setup, .
 	cr_assert(db_connected(d), "the connection is kept");
 	db_free(d);
 }
+
+/* Backends of the test's role waiting for a synchronous standby. */
+static long
+waiting_for_sync_rep(PGconn *c)
+{
+	char sql[200];
+	snprintf(sql, sizeof(sql),
+	    "SELECT count(*) FROM pg_stat_activity WHERE usename = '%s' AND wait_event = 'SyncRep'", role);
+	return query_number(c, sql);
+}
+
+/* Issue 20's second attack, (4): a COMMIT cut by its deadline while it
+ * waited for a synchronous standby kept its backend (PostgreSQL does not
+ * look at the client during that wait), and each reconnect added one: with
+ * the standby away, cut COMMITs filled max_connections. Now a cut sends the
+ * server a cancel (from a thread of its own) before closing: the wait ends
+ * and the backend with it. synchronous_standby_names is the server's
+ * setting, so this runs on an instance of its own (failover_pg_standby:
+ * PG_STANDBY_PORT set), naming a standby that never comes. */
+Test(db_failover, a_cut_commit_waiting_for_a_synchronous_standby_leaves_no_backend, .init = setup, .fini = teardown)
+{
+	if (getenv("PG_STANDBY_PORT") == NULL)
+		cr_skip_test("needs an instance of its own (ctest failover_pg_standby)");
+	PGconn *c = admin("postgres");
+	exec_ok(c, "ALTER SYSTEM SET synchronous_standby_names = 'no_such_standby'");
+	exec_ok(c, "SELECT pg_reload_conf()");
+	sleep_ms(500); /* the reload reaches the postmaster, then new sessions */
+	db *d = db_new(role_url);
+	rpc_status st;
+	int64_t took;
+	rpc_code codes[3];
+	for (int i = 0; i < 3; i++) {
+		db_set_deadline(d, 0);
+		cr_assert_eq(run_until_ok(d, "BEGIN", PGRES_COMMAND_OK, 6000, &st), RPC_OK, "%s", st.message);
+		cr_assert_eq(run(d, "INSERT INTO t VALUES (9)", PGRES_COMMAND_OK, &st), RPC_OK, "%s", st.message);
+		codes[i] = run_within(d, "COMMIT", PGRES_COMMAND_OK, 300, &took, &st);
+	}
+	long waiting = 0;
+	for (int i = 0; i < 40 && (waiting = waiting_for_sync_rep(c)) > 0; i++)
+		sleep_ms(50);
+	exec_ok(c, "ALTER SYSTEM RESET synchronous_standby_names");
+	exec_ok(c, "SELECT pg_reload_conf()");
+	PQfinish(c);
+	db_free(d);
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(codes[i], RPC_DEADLINE_EXCEEDED, "COMMIT %d: %s", i, rpc_code_name(codes[i]));
+	cr_assert_eq(
+	    waiting, 0, "%ld backends still wait for the synchronous standby 2 s after 3 cut COMMITs", waiting);
+	cr_assert_eq(rows_with(9), 3, "each COMMIT was done locally (PostgreSQL's warning says so)");
+}
