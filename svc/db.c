@@ -59,7 +59,15 @@ struct db {
 	char reasons[4 * DB_ERROR_MAX]; /* libpq's messages for the hosts that failed so far */
 	int64_t deadline_ms;            /* the caller's (db_set_deadline), 0 for none */
 	char request_id[64];            /* the request served (db_set_request_id), "" for none */
-	bool (*stopping)(void *arg);    /* db_set_stop's, or NULL */
+	/* The server ended pg's session (a FATAL, as a notice while idle, or
+	 * after a statement's own result): pg is not to be used again. */
+	bool session_ended;
+	/* The statement's own result came, then the session ended before the
+	 * server said it was ready again: for a statement sent with the
+	 * extended protocol, which commits at its Sync, after the result,
+	 * nobody knows whether it committed (db_exec). */
+	bool ended_after_result;
+	bool (*stopping)(void *arg); /* db_set_stop's, or NULL */
 	void *stopping_arg;
 	db_hosts hosts; /* the URL's hosts, tried from the one that last worked */
 	backoff retry;
@@ -170,9 +178,8 @@ db_stop_flag_set(void *flag)
 	return atomic_load((_Atomic bool *) flag);
 }
 
-/* The start-up wait's check: a SIGTERM or SIGINT not yet taken. */
-static bool
-stop_signal_pending(void *unused)
+bool
+db_stop_signal_pending(void *unused)
 {
 	(void) unused;
 	return signals_stop_pending();
@@ -216,32 +223,56 @@ drop(db *d)
 	db_lookup_free(d->lookup);
 	d->lookup = NULL;
 	forget_prepared(d);
+	d->session_ended = false;
 	backoff_failed(&d->retry);
 }
 
+/* Closes d's connection without the backoff: a connection the server
+ * closed, or a statement cut by its deadline or a stop (cancelled and
+ * closed: the server is not known to be down, and a caller with a tiny
+ * budget must not make the next callers wait). */
 static void
-ignore_notice(void *arg, const char *message)
+close_now(db *d)
 {
-	(void) arg;
-	log_debug(NULL, "db_notice text=\"%.200s\"", message);
+	PQfinish(d->pg);
+	d->pg            = NULL;
+	d->session_ended = false;
+	forget_prepared(d);
+}
+
+/* Server notices ("already exists, skipping") are not ours to print. An
+ * error that arrives while no statement runs comes as one too: a FATAL
+ * (57P01: the backend terminated, a fast shutdown) ends the session before
+ * the server closes the socket, and a statement sent in between would meet
+ * a reset, with no word of the server's to say it never ran. */
+static void
+on_notice(void *arg, const PGresult *notice)
+{
+	db *d                = arg;
+	const char *severity = PQresultErrorField(notice, PG_DIAG_SEVERITY_NONLOCALIZED);
+	if (severity != NULL && (strcmp(severity, "FATAL") == 0 || strcmp(severity, "PANIC") == 0))
+		d->session_ended = true;
+	log_debug(request_of(d), "db_notice text=\"%.200s\"", PQresultErrorMessage(notice));
 }
 
 /* An idle connection the server closed (a restart, say) has something to
  * read: its goodbye. Noticed here, it is replaced before a request is sent
  * on it, instead of failing that request. */
 static bool
-closed_while_idle(PGconn *pg)
+closed_while_idle(db *d)
 {
 	/* The server's last message comes before its end of stream: read
-	 * until nothing is left, and see whether the stream ended. */
-	for (int reads = 0; reads < 4; reads++) {
-		struct pollfd p = {.fd = PQsocket(pg), .events = POLLIN};
+	 * until nothing is left, and see whether the stream ended, or the
+	 * server said it ends it (a FATAL, on_notice). */
+	for (int reads = 0; reads < 4 && !d->session_ended; reads++) {
+		struct pollfd p = {.fd = PQsocket(d->pg), .events = POLLIN};
 		if (poll(&p, 1, 0) <= 0)
 			return false;
-		if (!PQconsumeInput(pg) || PQstatus(pg) != CONNECTION_OK)
+		if (!PQconsumeInput(d->pg) || PQstatus(d->pg) != CONNECTION_OK)
 			return true;
+		(void) PQisBusy(d->pg); /* parses what was read: a FATAL reaches on_notice */
 	}
-	return false;
+	return d->session_ended;
 }
 
 /* Adds msg (libpq's lines for one host) to the connect's reasons. */
@@ -646,11 +677,9 @@ db_conn(db *d, rpc_status *st)
 	if (d->pg != NULL && PQstatus(d->pg) == CONNECTION_OK) {
 		/* Read before the goodbye is: a closed connection's is unknown. */
 		PGTransactionStatusType tx = PQtransactionStatus(d->pg);
-		if (!closed_while_idle(d->pg))
+		if (!closed_while_idle(d))
 			return d->pg;
-		PQfinish(d->pg); /* no backoff: the server is likely back already */
-		d->pg = NULL;
-		forget_prepared(d);
+		close_now(d); /* no backoff: the server is likely back already */
 		/* The transaction died with its connection: the caller's next
 		 * statement must fail, not run on a new connection outside any
 		 * transaction (a COMMIT there is a no-op that reads as success). */
@@ -661,8 +690,12 @@ db_conn(db *d, rpc_status *st)
 		}
 		log_info(request_of(d), "db_connection_closed_by_server reconnecting=now");
 	}
-	if (d->pg != NULL)
-		drop(d);
+	if (d->pg != NULL) {
+		/* Ended by the server after a statement's own result (one that
+		 * committed: db_exec): replaced at once, as an idle one is. */
+		close_now(d);
+		log_info(request_of(d), "db_connection_closed_by_server reconnecting=now");
+	}
 	if (d->connecting == NULL && d->lookup == NULL) { /* none under way */
 		if (!backoff_ready(&d->retry)) {
 			rpc_status_set(st, RPC_UNAVAILABLE, "database unavailable");
@@ -679,7 +712,7 @@ db_conn(db *d, rpc_status *st)
 		return NULL;
 	}
 	/* Server notices ("already exists, skipping") are not ours to print. */
-	PQsetNoticeProcessor(d->pg, ignore_notice, NULL);
+	PQsetNoticeReceiver(d->pg, on_notice, d);
 	db_hosts_connected(&d->hosts, d->pg_entry);
 	d->last_error[0] = '\0';
 	if (d->retry.current_ms != 0)
@@ -717,14 +750,19 @@ failed(db *d, const PGresult *res, const char *what, bool may_commit, rpc_status
 {
 	const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 	const char *msg   = d->pg != NULL ? PQerrorMessage(d->pg) : "";
-	if (d->pg == NULL || PQstatus(d->pg) != CONNECTION_OK) {
-		bool unknown = may_commit && state == NULL;
+	if (d->pg == NULL || PQstatus(d->pg) != CONNECTION_OK || d->ended_after_result) {
+		/* No word of the server's, or its result then the session's end
+		 * before the Sync that commits it (keep_result). */
+		bool unknown = may_commit && (state == NULL || d->ended_after_result);
 		db_error_lines(msg[0] != '\0' ? msg : "connection lost", d->last_error, sizeof(d->last_error));
 		env_scrub(d->last_error, sizeof(d->last_error), d->url);
-		log_warn(request_of(d), "db_connection_lost during=%s outcome=%s", what,
+		char quoted[2 * sizeof(d->last_error)];
+		log_quote(d->last_error, quoted, sizeof(quoted));
+		log_warn(request_of(d), "db_connection_lost during=%s outcome=%s reason=\"%s\"", what,
 		    unknown         ? "unknown"
 		    : state != NULL ? "failed"
-		                    : "not_committed");
+		                    : "not_committed",
+		    quoted);
 		drop(d);
 		if (unknown)
 			return rpc_status_set(
@@ -837,20 +875,39 @@ ends_session(const PGresult *r)
 	       (severity != NULL && (strcmp(severity, "FATAL") == 0 || strcmp(severity, "PANIC") == 0));
 }
 
+/* When a statement's work is committed (PostgreSQL's protocol, 55.2): a
+ * statement inside a transaction, or that is no write, commits nothing; an
+ * autocommit statement sent with the extended protocol (parameters)
+ * commits at its Sync, after its result was sent; one sent as a simple
+ * query (a COMMIT, here) is committed before its result is sent. */
+typedef enum commit_point {
+	COMMITS_NOTHING,
+	COMMITS_AFTER_RESULT,
+	COMMITTED_BEFORE_RESULT,
+} commit_point;
+
 /* r becomes *last, the result a statement is judged by (one statement, one
  * result; a later statement's error, in a migration's several, is the
  * last), unless r only ends the session after what the server already
  * said: libpq's news of the connection lost after the server's error (a
- * FATAL 57P01, then the close), or, for a statement that commits
- * (may_commit: db_exec), a FATAL after its own result (a COMMIT done, then
- * the backend terminated). Inside a transaction the error stands: the
- * transaction died with the session. What the server said is what
- * happened. */
+ * FATAL 57P01, then the close) is dropped. A FATAL after the statement's
+ * own result ends the session (d->session_ended) and then: the result
+ * stands for a statement committed before it (COMMITTED_BEFORE_RESULT);
+ * for one that commits at its Sync, nobody knows whether the Sync was
+ * reached (d->ended_after_result: outcome unknown); inside a transaction
+ * the error stands, the transaction died with the session. */
 static void
-keep_result(PGresult **last, PGresult *r, bool may_commit)
+keep_result(db *d, PGresult **last, PGresult *r, commit_point commit)
 {
-	if (*last != NULL && ((from_server(*last) && !from_server(r)) ||
-	                         (may_commit && PQresultStatus(*last) != PGRES_FATAL_ERROR && ends_session(r)))) {
+	bool answered = *last != NULL && PQresultStatus(*last) != PGRES_FATAL_ERROR;
+	if (answered && ends_session(r)) {
+		d->session_ended      = true;
+		d->ended_after_result = commit == COMMITS_AFTER_RESULT;
+		if (commit == COMMITTED_BEFORE_RESULT) {
+			PQclear(r);
+			return;
+		}
+	} else if (*last != NULL && from_server(*last) && !from_server(r)) {
 		PQclear(r);
 		return;
 	}
@@ -861,39 +918,41 @@ keep_result(PGresult **last, PGresult *r, bool may_commit)
 /* The result of the statement just sent on d->pg (PQsendQuery*), waited
  * for until d's deadline; with none, as long as the server takes (its
  * statement_timeout bounds a server that answers), looking at the stop
- * (db_set_stop) every 100 ms: a frozen or cut-off server never answers.
- * NULL with *late when the deadline or the stop came first: the
- * connection is then closed (drop: with the
- * reconnect backoff, since a server too slow for the deadline is not
- * helped by more connections), the one bounded way to stop waiting
- * (libpq 15's PQcancel dials the server again, with no timeout). The
- * server notices within client_connection_check_interval (100 ms) and ends
- * the statement, rolled back, unless it had already finished: what a cut
- * statement did is known only inside a transaction that was not being
- * committed (db_exec). */
+ * (db_set_stop) after each 100 ms: a frozen or cut-off server never
+ * answers. NULL with *late when the deadline or the stop came first: the
+ * server is sent a cancel (cancel_in_background) and the connection is
+ * closed (close_now: no backoff, the next call connects again at once;
+ * the one bounded way to stop waiting here, since libpq 15's PQcancel
+ * dials with no timeout). The server ends the statement, rolled back,
+ * unless it had already finished (the close alone within
+ * client_connection_check_interval, 100 ms): what a cut statement did is
+ * known only inside a transaction that was not being committed
+ * (db_exec). */
 static PGresult *
-result_by_deadline(db *d, bool may_commit, bool *late)
+result_by_deadline(db *d, commit_point commit, bool *late)
 {
 	*late          = false;
-	PGresult *last = NULL; /* one statement, one result; an error's is the last */
+	PGresult *last = NULL;  /* one statement, one result; an error's is the last */
+	bool waited    = false; /* a stop cuts only a statement given one look of 100 ms */
 	for (;;) {
 		if (!PQisBusy(d->pg)) {
 			PGresult *r = PQgetResult(d->pg);
 			if (r == NULL)
 				return last;
-			keep_result(&last, r, may_commit);
+			keep_result(d, &last, r, commit);
 			continue;
 		}
 		int wait_ms  = -1;
 		int64_t left = d->deadline_ms > 0 ? d->deadline_ms - rpc_clock_ms() : STOP_LOOK_MS;
-		if (left <= 0 || (d->deadline_ms == 0 && d->stopping != NULL && d->stopping(d->stopping_arg))) {
+		if (left <= 0 ||
+		    (d->deadline_ms == 0 && waited && d->stopping != NULL && d->stopping(d->stopping_arg))) {
 			/* One last look: the answer may have come meanwhile. */
 			struct pollfd p = {.fd = PQsocket(d->pg), .events = POLLIN};
 			if (poll(&p, 1, 0) > 0 && PQconsumeInput(d->pg) && !PQisBusy(d->pg))
 				continue;
 			PQclear(last);
 			cancel_in_background(d->pg);
-			drop(d);
+			close_now(d);
 			*late = true;
 			return NULL;
 		}
@@ -901,13 +960,14 @@ result_by_deadline(db *d, bool may_commit, bool *late)
 			wait_ms = left > 60000 ? 60000 : (int) left;
 		struct pollfd p = {.fd = PQsocket(d->pg), .events = POLLIN};
 		int ready       = poll(&p, 1, wait_ms);
+		waited          = true;
 		if (ready < 0 && errno != EINTR)
 			ready = 1; /* let libpq read, and say what is wrong */
 		if (ready > 0 && !PQconsumeInput(d->pg)) {
 			/* The connection broke: libpq's error result says so. */
 			PGresult *r;
 			while ((r = PQgetResult(d->pg)) != NULL)
-				keep_result(&last, r, may_commit);
+				keep_result(d, &last, r, commit);
 			return last;
 		}
 	}
@@ -933,7 +993,7 @@ prepared_name(db *d, const char *sql, int n, char name[16], PGresult **res, bool
 	if (copy == NULL)
 		return false;
 	if (PQsendPrepare(d->pg, name, sql, n, NULL))
-		*res = result_by_deadline(d, false, late);
+		*res = result_by_deadline(d, COMMITS_NOTHING, late);
 	if (PQresultStatus(*res) != PGRES_COMMAND_OK) {
 		free(copy);
 		return false;
@@ -969,17 +1029,19 @@ db_exec(
 	bool may_commit = (PQtransactionStatus(pg) != PQTRANS_INTRANS && strcmp(sql, "BEGIN") != 0 &&
 	                      strncmp(sql, "SELECT ", 7) != 0) || /* our SELECTs write nothing */
 	                  strcmp(sql, "COMMIT") == 0;
-	bool sent = false; /* the statement itself, not only its Parse */
+	commit_point commit   = !may_commit ? COMMITS_NOTHING : n > 0 ? COMMITS_AFTER_RESULT : COMMITTED_BEFORE_RESULT;
+	d->ended_after_result = false;
+	bool sent             = false; /* the statement itself, not only its Parse */
 	if (n > 0 && prepared_name(d, sql, n, name, &res, &late)) {
 		if ((sent = PQsendQueryPrepared(pg, name, n, params, NULL, NULL, 0)))
-			res = result_by_deadline(d, may_commit, &late);
+			res = result_by_deadline(d, commit, &late);
 	} else if (n == 0) {
 		/* The simple protocol: a migration may hold several statements. */
 		if ((sent = PQsendQuery(pg, sql)))
-			res = result_by_deadline(d, may_commit, &late);
+			res = result_by_deadline(d, commit, &late);
 	} else if (res == NULL && !late) {
 		if ((sent = PQsendQueryParams(pg, sql, n, NULL, params, NULL, NULL, 0)))
-			res = result_by_deadline(d, may_commit, &late);
+			res = result_by_deadline(d, commit, &late);
 	}
 	may_commit = may_commit && sent;
 	if (late) {
@@ -1007,7 +1069,7 @@ db_rollback(db *d)
 {
 	bool late;
 	if (db_connected(d) && PQsendQuery(d->pg, "ROLLBACK"))
-		PQclear(result_by_deadline(d, false, &late)); /* late: closed, which rolls back too */
+		PQclear(result_by_deadline(d, COMMITS_NOTHING, &late)); /* late: closed, which rolls back too */
 }
 
 /* Runs one statement through db_exec (bounded, stoppable: db_set_stop);
@@ -1098,7 +1160,7 @@ db_migrate_at_start(const char *url, long long lock_key, const db_migration *mig
 {
 	db *d = db_new(url);
 	if (d != NULL) /* a stop during a connect through silent hosts ends it */
-		db_set_stop(d, stop_signal_pending, NULL);
+		db_set_stop(d, db_stop_signal_pending, NULL);
 	rpc_status st;
 	int result = -1;
 	char masked[512], shown[1024]; /* quoted: a key=value URL has spaces */
@@ -1122,7 +1184,9 @@ db_migrate_at_start(const char *url, long long lock_key, const db_migration *mig
 		 * awaited, why, and for how long at most. */
 		int64_t waited_ms = rpc_clock_ms() - started;
 		char reason[2 * sizeof(d->last_error)];
-		log_quote(d->last_error, reason, sizeof(reason));
+		/* libpq's reason, else the statement's (a statement_timeout
+		 * while another replica holds the migrations' lock). */
+		log_quote(d->last_error[0] != '\0' ? d->last_error : st.message, reason, sizeof(reason));
 		if (max_wait_s > 0 && waited_ms >= (int64_t) max_wait_s * 1000) {
 			log_error(
 			    NULL, "db_wait_gave_up url=\"%s\" waited_s=%d reason=\"%s\"", shown, max_wait_s, reason);

@@ -81,6 +81,11 @@ void db_set_stop(db *d, bool (*stopping)(void *arg), void *arg);
  * or a consumer's stop flag). */
 bool db_stop_flag_set(void *flag);
 
+/* A db_set_stop check for start-up work (migrations, a service's start
+ * hook): whether a stop signal (SIGTERM, SIGINT) is pending, not yet taken
+ * (base/signals.h: signals_stop_pending). arg is unused. */
+bool db_stop_signal_pending(void *arg);
+
 /* Returns a live connection, connecting (at most every backoff step) when
  * needed. On failure returns NULL with UNAVAILABLE in st (every host's
  * reason is logged). Borrowed until the next call on d.
@@ -129,8 +134,10 @@ rpc_code db_failed(db *d, const PGresult *res, const char *what, rpc_status *st)
  * UNAVAILABLE when there is no connection. The one report is st: read
  * st->code, there is no second copy of it.
  * The statement never outlives d's deadline (db_set_deadline): when the
- * deadline comes first the connection is closed (with the reconnect
- * backoff) and the server ends the statement within 100 ms
+ * deadline comes first the server is sent a cancel (from a thread of its
+ * own) and the connection is closed (the next call connects again at
+ * once, no backoff: one caller's tiny budget must not cost the next), and
+ * the server ends the statement, within 100 ms even without the cancel
  * (client_connection_check_interval, PostgreSQL 14+), unless it had
  * finished. Inside a transaction, for any statement but COMMIT, that
  * rolls it back: UNAVAILABLE "database too slow", as for a SELECT.
@@ -147,7 +154,12 @@ rpc_code db_failed(db *d, const PGresult *res, const char *what, rpc_status *st)
  * UNAVAILABLE; the connection lost with no word of the server's, for a
  * statement that may have committed, DEADLINE_EXCEEDED "database
  * connection lost: the outcome is unknown"; and a statement's own result
- * followed by the session's end (a FATAL) stands when it committed.
+ * followed by the session's end (a FATAL) stands when it was committed
+ * before its result (a simple query: COMMIT), and is unknown for an
+ * autocommit statement with parameters (the extended protocol commits at
+ * the Sync, after the result). A FATAL the server sends while no statement
+ * runs (read as a notice) ends the connection before the next statement
+ * is sent on it.
  * Statements without parameters go as simple queries (a migration may
  * hold several). db_rollback is bounded the same way. */
 PGresult *db_exec(

@@ -117,7 +117,7 @@ db_hosts_init(db_hosts *h, const char *url)
 		else if (strcmp(o->keyword, "target_session_attrs") == 0)
 			attrs = v;
 		else if (strcmp(o->keyword, "options") == 0)
-			options = v;
+			options = o->val; /* given even when empty: then no PGOPTIONS */
 		else
 			listed = false;
 		if (strcmp(o->keyword, "service") == 0)

@@ -24,7 +24,7 @@ lookup_in(const char *path, const char *name, const char *keyword, char *value, 
 	if (f == NULL)
 		return 0;
 	char line[1024];
-	bool in_section = false, found = false;
+	bool in_section = false, found = false, taken = false;
 	size_t k = keyword != NULL ? strlen(keyword) : 0;
 	while (fgets(line, sizeof(line), f) != NULL) {
 		char *p = line + strspn(line, " \t");
@@ -39,9 +39,13 @@ lookup_in(const char *path, const char *name, const char *keyword, char *value, 
 			found      = found || in_section;
 			continue;
 		}
-		/* key=value, no white space around '=' (libpq keeps it). */
-		if (in_section && keyword != NULL && strncmp(p, keyword, k) == 0 && p[k] == '=')
+		/* key=value, no white space around '=' (libpq keeps it); the
+		 * first of a key counts, as in libpq's parseServiceFile, which
+		 * overrides no value already set. */
+		if (in_section && keyword != NULL && !taken && strncmp(p, keyword, k) == 0 && p[k] == '=') {
 			snprintf(value, len, "%s", p + k + 1);
+			taken = true;
+		}
 	}
 	fclose(f);
 	return found;

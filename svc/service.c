@@ -47,6 +47,10 @@ svc_main(const svc_declaration *decl, int argc, char **argv)
 	rpc_status st;
 	void *domain = NULL;
 	if (decl->start != NULL && decl->start(&cfg, &domain, &st) != RPC_OK) {
+		if (signals_stop_pending()) { /* its work cut by the stop (db_stop_signal_pending) */
+			log_info(NULL, "%s_stopped_while_starting reason=\"%s\"", event, st.message);
+			return EXIT_SUCCESS;
+		}
 		log_error(NULL, "%s_start_failed reason=\"%s\"", event, st.message);
 		return EXIT_FAILURE;
 	}

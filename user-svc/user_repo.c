@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/log.h"
+#include "base/signals.h"
 #include "base/utf8.h"
 #include "svc/idempotency.h"
 
@@ -170,13 +171,17 @@ user_repo_fill_email_keys_at_start(const char *db_url)
 {
 	db *d          = db_new(db_url);
 	int64_t filled = 0, left = 0;
+	if (d != NULL) /* a stop ends a wait on a frozen server (a clean stop) */
+		db_set_stop(d, db_stop_signal_pending, NULL);
 	rpc_status st;
 	rpc_status_clear(&st);
 	rpc_code code = d != NULL ? user_repo_fill_email_keys(d, &filled, &left, &st)
 	                          : rpc_status_set(&st, RPC_RESOURCE_EXHAUSTED, "out of memory");
 	db_free(d);
 	if (code != RPC_OK) {
-		log_error(NULL, "user_email_keys_failed code=%s detail=\"%s\"", rpc_code_name(code), st.message);
+		if (!signals_stop_pending()) /* else a stop cut it: said by the service */
+			log_error(
+			    NULL, "user_email_keys_failed code=%s detail=\"%s\"", rpc_code_name(code), st.message);
 		return -1;
 	}
 	if (filled > 0 || left > 0)

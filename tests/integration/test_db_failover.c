@@ -1648,3 +1648,152 @@ Test(db_failover, a_cut_commit_waiting_for_a_synchronous_standby_leaves_no_backe
 	    waiting, 0, "%ld backends still wait for the synchronous standby 2 s after 3 cut COMMITs", waiting);
 	cr_assert_eq(rows_with(9), 3, "each COMMIT was done locally (PostgreSQL's warning says so)");
 }
+
+/* ---- Issue 20's third attack ---- */
+
+static void
+terminate_role_backends(void)
+{
+	PGconn *c = admin("postgres");
+	char sql[200];
+	snprintf(sql, sizeof(sql), "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = '%s'",
+	    role);
+	query_number(c, sql);
+	PQfinish(c);
+}
+
+typedef struct insert_call {
+	db *d;
+	rpc_status st;
+	rpc_code code;
+} insert_call;
+
+static void *
+insert_with_a_parameter(void *arg)
+{
+	insert_call *c           = arg;
+	const char *const args[] = {"7777"};
+	rpc_status_clear(&c->st);
+	PGresult *r = db_exec(c->d, "INSERT INTO t VALUES ($1::int)", 1, args, PGRES_COMMAND_OK, "test", &c->st);
+	c->code     = r != NULL ? RPC_OK : c->st.code;
+	PQclear(r);
+	return NULL;
+}
+
+/* The third attack, F1: an autocommit statement with parameters (the
+ * extended protocol) commits at its Sync, after its result was sent; a
+ * backend terminated between the two flushes the result, then its FATAL,
+ * and the statement was rolled back: it answered 201 with no row. Now a
+ * result followed by the session's end is "outcome unknown" (504) for such
+ * a statement. Here the proxy holds back the Sync while the backend is
+ * terminated. */
+Test(db_failover, a_result_then_the_sessions_end_before_the_sync_is_unknown, .init = setup, .fini = teardown)
+{
+	tcp_proxy *p;
+	insert_call call = {.d = through_proxy(&p)};
+	/* Prepared first: the statement's Bind then holds only "7777". */
+	const char *const args[] = {"1"};
+	rpc_status st;
+	PQclear(db_exec(call.d, "INSERT INTO t VALUES ($1::int)", 1, args, PGRES_COMMAND_OK, "test", &st));
+	tcp_proxy_arm(p, TCP_PROXY_HOLD_TAIL, "7777");
+	pthread_t t;
+	cr_assert_eq(pthread_create(&t, NULL, insert_with_a_parameter, &call), 0);
+	for (int i = 0; i < 100 && !tcp_proxy_met(p); i++)
+		sleep_ms(20);
+	cr_assert(tcp_proxy_met(p), "the INSERT never reached the proxy");
+	sleep_ms(200); /* the server ran it, and waits for the Sync */
+	terminate_role_backends();
+	sleep_ms(200);
+	tcp_proxy_release(p);
+	pthread_join(t, NULL);
+	cr_assert_eq(call.code, RPC_DEADLINE_EXCEEDED, "%s", call.st.message);
+	cr_assert_str_eq(call.st.message, "database connection lost: the outcome is unknown");
+	cr_assert_eq(rows_with(7777), 0, "(it was rolled back: answering 201 was wrong)");
+	db_free(call.d);
+	tcp_proxy_stop(p);
+}
+
+/* The third attack, F3: a backend terminated while its connection was
+ * idle sends a FATAL (57P01), which the next call read as a notice before
+ * the close itself arrived; the statement then went out on the dead
+ * connection and met a reset: 504 "outcome unknown" for a statement that
+ * never ran. Now the FATAL ends the connection before the statement is
+ * sent, and the call connects again and succeeds. */
+Test(
+    db_failover, a_fatal_read_while_idle_ends_the_connection_before_the_next_statement, .init = setup, .fini = teardown)
+{
+	tcp_proxy *p;
+	db *d = through_proxy(&p);
+	tcp_proxy_hold_close(p, true);
+	terminate_role_backends();
+	sleep_ms(300); /* the FATAL waits in the client's socket; its close is held */
+	rpc_status st;
+	cr_assert_eq(
+	    run(d, "INSERT INTO t VALUES (8)", PGRES_COMMAND_OK, &st), RPC_OK, "%s (%s)", st.message, db_last_error(d));
+	cr_assert_eq(rows_with(8), 1);
+	db_free(d);
+	tcp_proxy_stop(p);
+}
+
+/* The third attack, F5: each statement cut by its deadline took the
+ * reconnect backoff, so one client with a tiny budget made a healthy
+ * database answer 503 to the next callers of that worker. Now a cut closes
+ * the connection without it: the next call connects again at once. */
+Test(db_failover, a_cut_statement_does_not_make_the_next_call_wait, .init = setup, .fini = teardown)
+{
+	db *d = db_new(role_url);
+	rpc_status st;
+	cr_assert_eq(insert_by(d, 0, &st), RPC_OK, "%s", db_last_error(d));
+	PGconn *locker = admin(database);
+	exec_ok(locker, "BEGIN");
+	exec_ok(locker, "LOCK TABLE t IN ACCESS EXCLUSIVE MODE");
+	cr_assert_eq(insert_by(d, 100, &st), RPC_DEADLINE_EXCEEDED, "%s", st.message);
+	exec_ok(locker, "COMMIT");
+	PQfinish(locker);
+	int64_t took;
+	cr_assert_eq(
+	    run_within(d, "SELECT 1", PGRES_TUPLES_OK, 2000, &took, &st), RPC_OK, "the next call: %s", st.message);
+	db_free(d);
+}
+
+/* The third attack, F6: a statement sent after the stop was cut before it
+ * was given any time, even on a healthy server (the relay's COMMIT of a
+ * batch the broker had confirmed: rolled back, published again). Now a stop
+ * cuts only a statement that had its first 100 ms. */
+Test(db_failover, a_statement_sent_after_the_stop_still_has_its_first_look, .init = setup, .fini = teardown)
+{
+	db *d = db_new(role_url);
+	rpc_status st;
+	cr_assert_eq(run(d, "SELECT 1", PGRES_TUPLES_OK, &st), RPC_OK, "%s", db_last_error(d));
+	atomic_store(&stop_flag, true);
+	db_set_stop(d, db_stop_flag_set, &stop_flag);
+	cr_assert_eq(run(d, "INSERT INTO t VALUES (6)", PGRES_COMMAND_OK, &st), RPC_OK, "%s", st.message);
+	cr_assert_eq(rows_with(6), 1);
+	db_free(d);
+}
+
+/* The third attack, F7: an empty options= in the URL is a value (libpq
+ * then takes no PGOPTIONS), and a service file's first line of a key is
+ * the one libpq takes. */
+Test(db_failover, options_are_read_as_libpq_reads_them, .init = setup, .fini = teardown)
+{
+	setenv("PGOPTIONS", "-c statement_timeout=4321", 1);
+	char url[700];
+	snprintf(url, sizeof(url), "%s?options=", role_url);
+	db *d = db_new(url);
+	setting_is(d, "statement_timeout", "5s");
+	db_free(d);
+	unsetenv("PGOPTIONS");
+	char path[] = "/tmp/db-service-XXXXXX";
+	int f       = mkstemp(path);
+	cr_assert_geq(f, 0);
+	const char text[] = "[opts]\noptions=-c statement_timeout=1111\noptions=-c statement_timeout=2222\n";
+	cr_assert_eq(write(f, text, sizeof(text) - 1), (ssize_t) sizeof(text) - 1);
+	close(f);
+	setenv("PGSERVICEFILE", path, 1);
+	snprintf(url, sizeof(url), "%s?service=opts", role_url);
+	d = db_new(url);
+	setting_is(d, "statement_timeout", "1111ms");
+	db_free(d);
+	unlink(path);
+}

@@ -28,6 +28,9 @@ struct tcp_proxy {
 	pthread_mutex_t lock; /* guards the fault and the links */
 	bool armed, met;
 	tcp_proxy_fault fault;
+	int tail_bytes;          /* TCP_PROXY_HOLD_TAIL's */
+	_Atomic bool release;    /* tcp_proxy_release was called */
+	_Atomic bool hold_close; /* tcp_proxy_hold_close */
 	char *text;
 	proxied links[MAX_CONNECTIONS];
 	int n_links;
@@ -67,33 +70,48 @@ forward(void *arg)
 {
 	proxied *l   = arg;
 	tcp_proxy *p = l->proxy;
-	bool frozen = false, lose_reply = false;
-	char buf[16384];
+	bool frozen = false, lose_reply = false, server_closed = false;
+	char buf[16384], tail[64];
+	int held = 0; /* bytes in tail, held for tcp_proxy_release */
 	while (!atomic_load(&p->stopping)) {
+		if (held > 0 && atomic_load(&p->release)) {
+			send_all(l->server, tail, held);
+			held = 0;
+		}
 		if (frozen) { /* nothing read, nothing delivered: only the stop */
 			usleep(LOOK_MS * 1000);
 			continue;
 		}
-		struct pollfd fds[2] = {{.fd = l->client, .events = POLLIN}, {.fd = l->server, .events = POLLIN}};
+		struct pollfd fds[2] = {
+		    {.fd = l->client, .events = POLLIN}, {.fd = l->server, .events = server_closed ? 0 : POLLIN}};
 		if (poll(fds, 2, LOOK_MS) <= 0)
 			continue;
 		if (fds[0].revents != 0) {
 			ssize_t n = read(l->client, buf, sizeof(buf));
-			if (n <= 0)
-				break;
+			if (n <= 0 || server_closed)
+				break; /* a server gone: the client's bytes end it */
 			tcp_proxy_fault fault;
 			if (meets_fault(p, buf, n, &fault)) {
 				if (fault == TCP_PROXY_FREEZE) {
 					frozen = true; /* held: never delivered */
 					continue;
 				}
-				lose_reply = true;
+				if (fault == TCP_PROXY_HOLD_TAIL) {
+					held = p->tail_bytes < n ? p->tail_bytes : (int) n;
+					memcpy(tail, buf + n - held, (size_t) held);
+					n -= held;
+				}
+				lose_reply = fault == TCP_PROXY_LOSE_REPLY;
 			}
 			if (!send_all(l->server, buf, n))
 				break;
 		}
 		if (fds[1].revents != 0) {
 			ssize_t n = read(l->server, buf, sizeof(buf));
+			if (n <= 0 && atomic_load(&p->hold_close)) {
+				server_closed = true;
+				continue;
+			}
 			if (n <= 0 || lose_reply)
 				break; /* the answer thrown away: both ends closed */
 			if (!send_all(l->client, buf, n))
@@ -162,7 +180,8 @@ tcp_proxy_start(int upstream_port)
 		free(p);
 		return NULL;
 	}
-	p->port = ntohs(a.sin_port);
+	p->port       = ntohs(a.sin_port);
+	p->tail_bytes = 5;
 	pthread_mutex_init(&p->lock, NULL);
 	if (pthread_create(&p->acceptor, NULL, accept_loop, p) != 0) {
 		close(p->listener);
@@ -188,7 +207,28 @@ tcp_proxy_arm(tcp_proxy *p, tcp_proxy_fault fault, const char *text)
 	p->fault = fault;
 	p->armed = p->text != NULL;
 	p->met   = false;
+	atomic_store(&p->release, false);
 	pthread_mutex_unlock(&p->lock);
+}
+
+void
+tcp_proxy_hold_tail(tcp_proxy *p, int tail_bytes)
+{
+	pthread_mutex_lock(&p->lock);
+	p->tail_bytes = tail_bytes > 0 && tail_bytes <= 64 ? tail_bytes : 5;
+	pthread_mutex_unlock(&p->lock);
+}
+
+void
+tcp_proxy_release(tcp_proxy *p)
+{
+	atomic_store(&p->release, true);
+}
+
+void
+tcp_proxy_hold_close(tcp_proxy *p, bool on)
+{
+	atomic_store(&p->hold_close, on);
 }
 
 bool

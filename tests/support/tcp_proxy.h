@@ -23,6 +23,9 @@ typedef struct tcp_proxy tcp_proxy;
 typedef enum tcp_proxy_fault {
 	TCP_PROXY_LOSE_REPLY,
 	TCP_PROXY_FREEZE,
+	/* That message reaches the server but its last tail_bytes (a
+	 * PostgreSQL Sync: 5) are held until tcp_proxy_release. */
+	TCP_PROXY_HOLD_TAIL,
 } tcp_proxy_fault;
 
 /* Listens on 127.0.0.1 (an ephemeral port: tcp_proxy_port) and forwards
@@ -34,6 +37,18 @@ int tcp_proxy_port(const tcp_proxy *p);
 /* The next client message holding text (copied) meets fault; replaces an
  * armed one not yet met. */
 void tcp_proxy_arm(tcp_proxy *p, tcp_proxy_fault fault, const char *text);
+
+/* With TCP_PROXY_HOLD_TAIL, how many bytes are held (default 5). */
+void tcp_proxy_hold_tail(tcp_proxy *p, int tail_bytes);
+
+/* Delivers what TCP_PROXY_HOLD_TAIL held. */
+void tcp_proxy_release(tcp_proxy *p);
+
+/* While on, a connection the server closed stays open to its client,
+ * which reads what the server sent last and no end: the client's next
+ * bytes then close it, undelivered (a server gone between two
+ * statements, its goodbye read, its close not yet). */
+void tcp_proxy_hold_close(tcp_proxy *p, bool on);
 
 /* Whether the armed fault was met. */
 bool tcp_proxy_met(tcp_proxy *p);
