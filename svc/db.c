@@ -224,6 +224,8 @@ drop(db *d)
 	d->lookup = NULL;
 	forget_prepared(d);
 	d->session_ended = false;
+	/* failed() reads ended_after_result before it drops. */
+	d->ended_after_result = false;
 	backoff_failed(&d->retry);
 }
 
@@ -235,8 +237,9 @@ static void
 close_now(db *d)
 {
 	PQfinish(d->pg);
-	d->pg            = NULL;
-	d->session_ended = false;
+	d->pg                 = NULL;
+	d->session_ended      = false;
+	d->ended_after_result = false;
 	forget_prepared(d);
 }
 
@@ -250,7 +253,11 @@ on_notice(void *arg, const PGresult *notice)
 {
 	db *d                = arg;
 	const char *severity = PQresultErrorField(notice, PG_DIAG_SEVERITY_NONLOCALIZED);
-	if (severity != NULL && (strcmp(severity, "FATAL") == 0 || strcmp(severity, "PANIC") == 0))
+	const char *state    = PQresultErrorField(notice, PG_DIAG_SQLSTATE);
+	/* An immediate shutdown or a crash says goodbye as a WARNING with
+	 * 57P01/57P02 (quickdie) before the backend exits. */
+	if ((severity != NULL && (strcmp(severity, "FATAL") == 0 || strcmp(severity, "PANIC") == 0)) ||
+	    (state != NULL && strncmp(state, "57P", 3) == 0))
 		d->session_ended = true;
 	log_debug(request_of(d), "db_notice text=\"%.200s\"", PQresultErrorMessage(notice));
 }
@@ -753,7 +760,11 @@ failed(db *d, const PGresult *res, const char *what, bool may_commit, rpc_status
 	if (d->pg == NULL || PQstatus(d->pg) != CONNECTION_OK || d->ended_after_result) {
 		/* No word of the server's, or its result then the session's end
 		 * before the Sync that commits it (keep_result). */
-		bool unknown = may_commit && (state == NULL || d->ended_after_result);
+		const char *severity = res != NULL ? PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED) : NULL;
+		/* A PANIC (a failed fsync in the commit, say) crashes the server,
+		 * whose recovery may replay the commit: no word either. */
+		bool panic   = severity != NULL && strcmp(severity, "PANIC") == 0;
+		bool unknown = may_commit && (state == NULL || panic || d->ended_after_result);
 		db_error_lines(msg[0] != '\0' ? msg : "connection lost", d->last_error, sizeof(d->last_error));
 		env_scrub(d->last_error, sizeof(d->last_error), d->url);
 		char quoted[2 * sizeof(d->last_error)];
@@ -826,8 +837,9 @@ cancel_thread(void *arg)
 	return NULL;
 }
 
-/* Asks pg's server to cancel the statement running on it, before the
- * connection is closed. Closing alone ends a statement within
+/* Asks pg's server, from a thread of its own (which usually dials after
+ * the caller closed pg), to cancel the statement running on it; skipped,
+ * at debug, when CANCELS_MAX are under way. Closing alone ends a statement within
  * client_connection_check_interval, but not a COMMIT waiting for a
  * synchronous standby (PostgreSQL checks the client only between
  * statements, and the wait holds its interrupts): each cut one kept its
@@ -1026,10 +1038,14 @@ db_exec(
 	/* Inside a transaction, a statement other than COMMIT that is cut
 	 * commits nothing (the transaction ends with the connection); any
 	 * other may have committed before the server saw the close. */
-	bool may_commit = (PQtransactionStatus(pg) != PQTRANS_INTRANS && strcmp(sql, "BEGIN") != 0 &&
+	bool may_commit = (PQtransactionStatus(pg) == PQTRANS_IDLE && strcmp(sql, "BEGIN") != 0 &&
 	                      strncmp(sql, "SELECT ", 7) != 0) || /* our SELECTs write nothing */
 	                  strcmp(sql, "COMMIT") == 0;
-	commit_point commit   = !may_commit ? COMMITS_NOTHING : n > 0 ? COMMITS_AFTER_RESULT : COMMITTED_BEFORE_RESULT;
+	/* A simple query of several statements commits before its last
+	 * result only: only a COMMIT's result says it was committed. */
+	commit_point commit   = !may_commit                  ? COMMITS_NOTHING
+	                        : strcmp(sql, "COMMIT") == 0 ? COMMITTED_BEFORE_RESULT
+	                                                     : COMMITS_AFTER_RESULT;
 	d->ended_after_result = false;
 	bool sent             = false; /* the statement itself, not only its Parse */
 	if (n > 0 && prepared_name(d, sql, n, name, &res, &late)) {
@@ -1079,8 +1095,9 @@ exec_ok(
     db *d, const char *sql, int n, const char *const *params, ExecStatusType expect, const char *what, rpc_status *st)
 {
 	PGresult *res = db_exec(d, sql, n, params, expect, what, st);
+	rpc_code code = res != NULL ? RPC_OK : st->code;
 	PQclear(res);
-	return res != NULL ? RPC_OK : st->code;
+	return code;
 }
 
 rpc_code
@@ -1174,6 +1191,11 @@ db_migrate_at_start(const char *url, long long lock_key, const db_migration *mig
 				log_info(NULL, "db_ready url=\"%s\" waited_s=%lld", shown,
 				    (long long) (rpc_clock_ms() - started) / 1000);
 			result = 0;
+			break;
+		}
+		if (signals_stop_pending()) { /* a stop cut it: a clean stop, whatever it answered */
+			log_info(NULL, "db_wait_stopped url=\"%s\"", shown);
+			result = 1;
 			break;
 		}
 		if (code != RPC_UNAVAILABLE) {

@@ -52,14 +52,15 @@ send_all(int fd, const char *buf, ssize_t n)
 /* Whether buf holds the armed text: the fault is then met (once), and
  * *fault says which. */
 static bool
-meets_fault(tcp_proxy *p, const char *buf, ssize_t n, tcp_proxy_fault *fault)
+meets_fault(tcp_proxy *p, const char *buf, ssize_t n, tcp_proxy_fault *fault, int *tail_bytes)
 {
 	pthread_mutex_lock(&p->lock);
 	bool hit = p->armed && memmem(buf, (size_t) n, p->text, strlen(p->text)) != NULL;
 	if (hit) {
-		p->armed = false;
-		p->met   = true;
-		*fault   = p->fault;
+		p->armed    = false;
+		p->met      = true;
+		*fault      = p->fault;
+		*tail_bytes = p->tail_bytes;
 	}
 	pthread_mutex_unlock(&p->lock);
 	return hit;
@@ -82,8 +83,10 @@ forward(void *arg)
 			usleep(LOOK_MS * 1000);
 			continue;
 		}
+		/* A closed server's fd out of the poll (-1): its hangup would
+		 * wake it at once, again and again. */
 		struct pollfd fds[2] = {
-		    {.fd = l->client, .events = POLLIN}, {.fd = l->server, .events = server_closed ? 0 : POLLIN}};
+		    {.fd = l->client, .events = POLLIN}, {.fd = server_closed ? -1 : l->server, .events = POLLIN}};
 		if (poll(fds, 2, LOOK_MS) <= 0)
 			continue;
 		if (fds[0].revents != 0) {
@@ -91,13 +94,14 @@ forward(void *arg)
 			if (n <= 0 || server_closed)
 				break; /* a server gone: the client's bytes end it */
 			tcp_proxy_fault fault;
-			if (meets_fault(p, buf, n, &fault)) {
+			int tail_bytes;
+			if (meets_fault(p, buf, n, &fault, &tail_bytes)) {
 				if (fault == TCP_PROXY_FREEZE) {
 					frozen = true; /* held: never delivered */
 					continue;
 				}
 				if (fault == TCP_PROXY_HOLD_TAIL) {
-					held = p->tail_bytes < n ? p->tail_bytes : (int) n;
+					held = tail_bytes < n ? tail_bytes : (int) n;
 					memcpy(tail, buf + n - held, (size_t) held);
 					n -= held;
 				}

@@ -9,7 +9,8 @@
  *     are held and never delivered, connections left open: a server frozen
  *     or cut off by the network, not a down one.
  * The text is looked for in each read of the client's bytes (a message of
- * a few hundred bytes arrives in one read on loopback).
+ * a few hundred bytes arrives in one read on loopback). At most 64
+ * connections in a proxy's life; later ones are closed at once.
  * Thread safety: tcp_proxy_arm may be called while connections run; the
  * rest from the test's thread. Errors: tcp_proxy_start returns NULL when it
  * cannot listen. */
@@ -24,7 +25,8 @@ typedef enum tcp_proxy_fault {
 	TCP_PROXY_LOSE_REPLY,
 	TCP_PROXY_FREEZE,
 	/* That message reaches the server but its last tail_bytes (a
-	 * PostgreSQL Sync: 5) are held until tcp_proxy_release. */
+	 * PostgreSQL Sync: 5) are held until tcp_proxy_release (bytes the
+	 * client sends meanwhile would overtake them). */
 	TCP_PROXY_HOLD_TAIL,
 } tcp_proxy_fault;
 
