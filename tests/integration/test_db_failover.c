@@ -970,10 +970,18 @@ resolve_in_own_namespace(const char *url, int silent6)
 	int64_t t0   = now_ms();
 	PGresult *r  = db_exec(d, "INSERT INTO t VALUES (1)", 0, NULL, PGRES_COMMAND_OK, "test", &st);
 	int64_t took = now_ms() - t0;
+	/* Only this connect's dials count: tests beside this one may reach
+	 * [::1] on this port too while it listens there (a "localhost" URL,
+	 * a cut's cancel request). Without TLS and GSS the startup message,
+	 * which names the role, comes first. */
 	int accepted = 0, c;
 	while ((c = accept(silent6, NULL, NULL)) >= 0) {
+		char buf[512];
+		struct pollfd p = {.fd = c, .events = POLLIN};
+		ssize_t n       = poll(&p, 1, 200) > 0 ? read(c, buf, sizeof(buf)) : 0;
+		if (n > 0 && memmem(buf, (size_t) n, role, strlen(role)) != NULL)
+			accepted++;
 		close(c);
-		accepted++;
 	}
 	fprintf(stderr, "%s: %s after %lld ms, silent address dialled %d times (%s)\n", url,
 	    r != NULL ? "connected" : "failed", (long long) took, accepted, db_last_error(d));
@@ -1001,7 +1009,8 @@ Test(db_failover, a_host_name_whose_first_address_is_silent_reaches_the_next, .i
 	const char *names[] = {"localhost", "pgmulti.test"};
 	for (int i = 0; i < 2; i++) {
 		char url[600];
-		snprintf(url, sizeof(url), "postgresql://%s@%s:%d/%s", role, names[i], real, database);
+		snprintf(url, sizeof(url), "postgresql://%s@%s:%d/%s?sslmode=disable&gssencmode=disable", role,
+		    names[i], real, database);
 		pid_t pid = fork();
 		cr_assert(pid >= 0);
 		if (pid == 0)
