@@ -1343,8 +1343,9 @@ Test(db_failover, an_autocommit_statement_cut_by_the_deadline_says_its_outcome_i
  * backend ran on, blocked, until statement_timeout (5 s), so short
  * deadlines against a blocked table piled up backends until
  * max_connections (103 of 100 in the attack's storm). Now each ends within
- * client_connection_check_interval (100 ms) of its close, and a cut backs
- * the handle off before it connects again. */
+ * client_connection_check_interval (100 ms) of its close, sooner with the
+ * cancel a cut sends (the handle then connects again at once, without the
+ * backoff: a_cut_statement_does_not_make_the_next_call_wait). */
 Test(db_failover, cut_statements_do_not_pile_up_backends_on_the_server, .init = setup, .fini = teardown)
 {
 	db *d = db_new(role_url);
