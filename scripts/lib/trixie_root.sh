@@ -121,6 +121,12 @@ trixie_make_root() {
 trixie_copy_source() {
 	local t0=$SECONDS
 	mkdir -p "$trixie_root/src"
+	# A build made from another checkout may hold objects newer than this
+	# one's older files (a worktree of an earlier commit): make would keep
+	# them, so a build follows one checkout only.
+	if [ "$(cat "$trixie_root/src/.run-source" 2>/dev/null)" != "$trixie_src" ]; then
+		rm -rf --one-file-system "$trixie_root/src/build"
+	fi
 	find "$trixie_root/src" -mindepth 1 -maxdepth 1 ! -name build ! -name .run -exec rm -rf --one-file-system {} +
 	if git -C "$trixie_src" rev-parse --git-dir >/dev/null 2>&1; then
 		git -C "$trixie_src" ls-files -z -co --exclude-standard |
@@ -129,6 +135,7 @@ trixie_copy_source() {
 		tar -C "$trixie_src" --exclude=./build --exclude=./.run --exclude=./.git -cf - . |
 			tar -C "$trixie_root/src" -xf -
 	fi
+	printf '%s\n' "$trixie_src" >"$trixie_root/src/.run-source"
 	log "source copied in $((SECONDS - t0)) s"
 }
 
