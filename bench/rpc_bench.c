@@ -9,6 +9,12 @@
  * server (the gateway's variable, default and bounds, through the same
  * rpc/dialer_set.h: so 1 on nng < 1.6 whatever is set, and the table says
  * what was applied); its ratio is to bare nng over as many connections.
+ * Below them, what one hop costs here without nng's SP protocol: the same
+ * echo over nng's byte streams (bench/stream_echo.h) and over plain
+ * blocking sockets, the floor (bench/tcp_floor.h), each with a connection
+ * per caller.
+ * Every row also says the CPU both ends spent per round trip (client and
+ * server are this one process).
  * Usage: rpc-bench [seconds-per-case] [json-output-file] [pki-dir] */
 #include <arpa/inet.h>
 #include <nng/nng.h>
@@ -21,10 +27,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "base/env.h"
 #include "rpc/client.h"
 #include "rpc/dialer_set.h"
+#include "stream_echo.h"
+#include "tcp_floor.h"
 #include "test_service.h"
 
 #define SERVER_WORKERS 4
@@ -36,6 +45,7 @@ typedef struct bench_result {
 	int callers;
 	double rps;
 	double p50_us, p99_us;
+	double cpu_us; /* the process's CPU per round trip: both ends */
 	long errors;
 } bench_result;
 
@@ -73,8 +83,10 @@ bare_worker(void *arg)
 
 typedef struct load {
 	const char *url;
-	int bare; /* 1: bare nng REQ, 0: rpc_client */
+	enum { LOAD_RUNTIME, LOAD_BARE_NNG, LOAD_STREAM, LOAD_FLOOR } kind;
 	rpc_client *client;
+	int floor_port;
+	char stream_url[64];
 	nng_socket req;
 	int64_t stop_at_ms;
 	_Atomic long next_sample;
@@ -103,8 +115,15 @@ caller_main(void *arg)
 {
 	load *l = arg;
 	nng_ctx ctx;
-	nng_aio *aio = NULL;
-	if (l->bare) {
+	nng_aio *aio           = NULL;
+	int fd                 = -1;
+	stream_echo_conn *conn = NULL;
+	if ((l->kind == LOAD_FLOOR && (fd = tcp_floor_connect(l->floor_port)) < 0) ||
+	    (l->kind == LOAD_STREAM && (conn = stream_echo_connect(l->stream_url)) == NULL)) {
+		atomic_fetch_add(&l->errors, 1);
+		return NULL;
+	}
+	if (l->kind == LOAD_BARE_NNG) {
 		nng_ctx_open(&ctx, l->req);
 		nng_aio_alloc(&aio, NULL, NULL);
 		nng_aio_set_timeout(aio, 2000);
@@ -118,7 +137,12 @@ caller_main(void *arg)
 	while (rpc_clock_ms() < l->stop_at_ms) {
 		int64_t t0 = now_ns();
 		int ok;
-		if (l->bare) {
+		uint8_t echo[sizeof(bytes)];
+		if (l->kind == LOAD_FLOOR) {
+			ok = tcp_floor_call(fd, bytes, len, echo) == 0;
+		} else if (l->kind == LOAD_STREAM) {
+			ok = stream_echo_call(conn, bytes, len, echo) == 0;
+		} else if (l->kind == LOAD_BARE_NNG) {
 			nng_msg *m;
 			nng_msg_alloc(&m, 0);
 			nng_msg_append(m, bytes, len);
@@ -148,10 +172,13 @@ caller_main(void *arg)
 		else
 			atomic_fetch_add(&l->errors, 1);
 	}
-	if (l->bare) {
+	if (l->kind == LOAD_BARE_NNG) {
 		nng_aio_free(aio);
 		nng_ctx_close(ctx);
 	}
+	if (fd >= 0)
+		close(fd);
+	stream_echo_close(conn);
 	return NULL;
 }
 
@@ -162,19 +189,29 @@ cmp_u32(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+static double
+process_cpu_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
 static bench_result
 run_case(const char *kind, int connections, load *l, int callers, int seconds)
 {
 	pthread_t threads[64];
 	atomic_store(&l->next_sample, 0);
 	atomic_store(&l->errors, 0);
-	int64_t start = rpc_clock_ms();
-	l->stop_at_ms = start + seconds * 1000;
+	double cpu_start = process_cpu_s();
+	int64_t start    = rpc_clock_ms();
+	l->stop_at_ms    = start + seconds * 1000;
 	for (int i = 0; i < callers; i++)
 		pthread_create(&threads[i], NULL, caller_main, l);
 	for (int i = 0; i < callers; i++)
 		pthread_join(threads[i], NULL);
 	double elapsed = (double) (rpc_clock_ms() - start) / 1000.0;
+	double cpu_s   = process_cpu_s() - cpu_start;
 	long n         = atomic_load(&l->next_sample);
 	if (n > MAX_SAMPLES)
 		n = MAX_SAMPLES;
@@ -184,6 +221,7 @@ run_case(const char *kind, int connections, load *l, int callers, int seconds)
 	r.rps    = (double) atomic_load(&l->next_sample) / elapsed;
 	r.p50_us = n > 0 ? l->samples_us[n / 2] : 0;
 	r.p99_us = n > 0 ? l->samples_us[(long) ((double) n * 0.99)] : 0;
+	r.cpu_us = n > 0 ? 1e6 * cpu_s / (double) atomic_load(&l->next_sample) : 0;
 	return r;
 }
 
@@ -210,7 +248,7 @@ main(int argc, char **argv)
 	 * 1), to show what the one-request-at-a-time pipe costs; the runtime's
 	 * ratio is to bare nng over as many connections as it has. */
 	const int bare_connections[] = {1, per_replica > 1 ? per_replica : 4};
-	bench_result results[12];
+	bench_result results[12], below[2][3]; /* [0]: nng_stream, [1]: the floor */
 	int n_results = 0;
 	int group     = pki != NULL ? 4 : 3; /* results per concurrency */
 
@@ -255,10 +293,19 @@ main(int argc, char **argv)
 		}
 	}
 
+	int floor_port;
+	tcp_floor_server *floor_srv = tcp_floor_start(&floor_port);
+	char stream_url[64];
+	stream_echo_server *stream_srv = stream_echo_start(stream_url, sizeof(stream_url));
+	if (floor_srv == NULL || stream_srv == NULL) {
+		fprintf(stderr, "rpc-bench: cannot listen for the echo below nng's protocols\n");
+		return 1;
+	}
+
 	load l       = {0};
 	l.samples_us = malloc(sizeof(uint32_t) * MAX_SAMPLES);
 	for (int k = 0; k < 3; k++) {
-		l.bare = 1;
+		l.kind = LOAD_BARE_NNG;
 		for (int b = 0; b < 2; b++) {
 			nng_req0_open(&l.req);
 			nng_socket_set_ms(l.req, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
@@ -268,7 +315,7 @@ main(int argc, char **argv)
 			    run_case("bare nng req/rep", bare_connections[b], &l, concurrency[k], seconds);
 			nng_close(l.req);
 		}
-		l.bare                   = 0;
+		l.kind                   = LOAD_RUNTIME;
 		rpc_client_options plain = {.connections_per_replica = per_replica};
 		rpc_client_open(&l.client, rpc_server_url(srv), &plain, &st);
 		for (int waited = 0; rpc_client_connections(l.client) < per_replica && waited < 5000; waited += 10)
@@ -289,13 +336,23 @@ main(int argc, char **argv)
 		    run_case("rpc runtime over mutual TLS (Echo)", per_replica, &l, concurrency[k], seconds);
 		rpc_client_close(l.client);
 	}
+	l.floor_port = floor_port;
+	snprintf(l.stream_url, sizeof(l.stream_url), "%s", stream_url);
+	for (int k = 0; k < 3; k++) {
+		l.kind      = LOAD_STREAM;
+		below[0][k] = run_case("nng_stream echo", concurrency[k], &l, concurrency[k], seconds);
+		l.kind      = LOAD_FLOOR;
+		below[1][k] = run_case("blocking TCP floor", concurrency[k], &l, concurrency[k], seconds);
+	}
+	stream_echo_stop(stream_srv);
+	tcp_floor_stop(floor_srv);
 
 	printf("RPC_CONNECTIONS_PER_REPLICA=%ld: the runtime's client keeps %d connection%s (nng %s%s)\n\n", requested,
 	    per_replica, per_replica == 1 ? "" : "s", nng_version(),
 	    per_replica < requested ? ", held at 1: nng < 1.6" : "");
-	printf("| path | connections | callers | round trips/s | p50 µs | p99 µs | errors | vs bare, same connections "
-	       "|\n");
-	printf("|---|---:|---:|---:|---:|---:|---:|---:|\n");
+	printf("| path | connections | callers | round trips/s | p50 µs | p99 µs | CPU µs per round trip | errors | "
+	       "vs bare, same connections |\n");
+	printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
 	for (int i = 0; i < n_results; i++) {
 		bench_result *r = &results[i];
 		/* The bare row of this concurrency over as many connections, else
@@ -304,13 +361,27 @@ main(int argc, char **argv)
 		for (int j = i - i % group; j < i - i % group + 2; j++)
 			if (results[j].connections == r->connections)
 				bare_rps = results[j].rps;
-		printf("| %s | %d | %d | %.0f | %.0f | %.0f | %ld |", r->kind, r->connections, r->callers, r->rps,
-		    r->p50_us, r->p99_us, r->errors);
+		printf("| %s | %d | %d | %.0f | %.0f | %.0f | %.0f | %ld |", r->kind, r->connections, r->callers,
+		    r->rps, r->p50_us, r->p99_us, r->cpu_us, r->errors);
 		if (i % group >= 2)
 			printf(" %.0f%% |\n", 100.0 * r->rps / bare_rps);
 		else
 			printf(" |\n");
 	}
+	/* Below nng's protocols: how far bare nng req/rep (its best connection
+	 * count) is from each, at the same callers. */
+	printf("\nOne hop without nng's SP protocol: a connection per caller, the caller's thread waiting on it "
+	       "(nng_stream: on its aio; the floor: in read(2)):\n\n");
+	printf("| path | callers | round trips/s | p50 µs | p99 µs | CPU µs per round trip | errors | bare nng's best "
+	       "/ this |\n|---|---:|---:|---:|---:|---:|---:|---:|\n");
+	for (int k = 0; k < 3; k++)
+		for (int b = 0; b < 2; b++) {
+			const bench_result *r = &below[b][k];
+			double best = results[k * group].rps > results[k * group + 1].rps ? results[k * group].rps
+			                                                                  : results[k * group + 1].rps;
+			printf("| %s | %d | %.0f | %.0f | %.0f | %.0f | %ld | %.0f%% |\n", r->kind, r->callers, r->rps,
+			    r->p50_us, r->p99_us, r->cpu_us, r->errors, r->rps > 0 ? 100.0 * best / r->rps : 0.0);
+		}
 	if (json != NULL) {
 		FILE *f = fopen(json, "w");
 		if (f != NULL) {
@@ -318,13 +389,14 @@ main(int argc, char **argv)
 			    "{\"seconds_per_case\": %d, \"server_workers\": %d, \"nng\": \"%s\", "
 			    "\"connections_per_replica\": {\"requested\": %ld, \"applied\": %d}, \"results\": [",
 			    seconds, SERVER_WORKERS, nng_version(), requested, per_replica);
-			for (int i = 0; i < n_results; i++) {
-				bench_result *r = &results[i];
+			for (int i = 0; i < n_results + 6; i++) {
+				const bench_result *r =
+				    i < n_results ? &results[i] : &below[(i - n_results) % 2][(i - n_results) / 2];
 				fprintf(f,
 				    "%s\n  {\"path\": \"%s\", \"connections\": %d, \"callers\": %d, \"rps\": %.1f, "
-				    "\"p50_us\": %.0f, \"p99_us\": %.0f, \"errors\": %ld}",
+				    "\"p50_us\": %.0f, \"p99_us\": %.0f, \"cpu_us\": %.1f, \"errors\": %ld}",
 				    i ? "," : "", r->kind, r->connections, r->callers, r->rps, r->p50_us, r->p99_us,
-				    r->errors);
+				    r->cpu_us, r->errors);
 			}
 			fprintf(f, "\n]}\n");
 			fclose(f);
