@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +12,6 @@
 #include "base/monotonic.h"
 #include "rpc/address_set.h"
 #include "rpc/envelope.h"
-#include "rpc/nng_fixes.h"
 
 /* At most this many URLs in one dial list (a list is at most 1023 bytes). */
 #define TARGETS_MAX 32
@@ -49,7 +47,7 @@ struct rpc_dialer_set {
 	nng_socket sock;
 	nng_tls_config *cfg; /* NULL: plain */
 	int interval_ms;
-	size_t per_replica; /* dialers per replica: rpc_dialer_set_open's, or 1 (nng < 1.6) */
+	size_t per_replica; /* dialers per replica: rpc_connections_per_replica's */
 	target targets[TARGETS_MAX];
 	size_t n_targets;
 	bool by_name; /* some target is a name: the resolver runs */
@@ -173,9 +171,9 @@ refresh(rpc_dialer_set *ds, target *tg, bool changes_are_news)
 	 * arrays change under mu (pipe events count into them); dialers start
 	 * under it too (nng_dialer_start does not wait for pipe events). */
 	pthread_mutex_lock(&ds->mu);
-	ds->lookups++;
 	bool change = problem[0] == '\0' && !ds->stop;
 	if (!change) {
+		ds->lookups++;
 		pthread_mutex_unlock(&ds->mu);
 		/* Keep what is dialed: a lookup that fails says nothing of the
 		 * replicas already connected. */
@@ -246,6 +244,7 @@ refresh(rpc_dialer_set *ds, target *tg, bool changes_are_news)
 	publish(ds, tg);
 	pthread_mutex_lock(&ds->mu);
 	ds->changing = false;
+	ds->lookups++; /* counted once its answer shows (rpc_dialer_set_count) */
 	pthread_cond_broadcast(&ds->cv);
 	pthread_mutex_unlock(&ds->mu);
 	set_problem(ds, tg, "");
@@ -399,16 +398,7 @@ rpc_connections_per_replica(int requested)
 		return 1;
 	if (requested > RPC_CONNECTIONS_PER_REPLICA_MAX)
 		requested = RPC_CONNECTIONS_PER_REPLICA_MAX;
-	if (!rpc_nng_loses_calls_over_several_connections())
-		return (size_t) requested;
-	static atomic_bool said;
-	if (!atomic_exchange(&said, true))
-		log_info(NULL,
-		    "rpc_connections_per_replica_not_applied requested=%d applied=1 nng=%s reason=\"nng before 1.6 "
-		    "lost a call now and then over several connections to one replica after a service restart "
-		    "(nng 1.5.2 in the fault drills): one connection per replica\"",
-		    requested, nng_version());
-	return 1;
+	return (size_t) requested;
 }
 
 rpc_code

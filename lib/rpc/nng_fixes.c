@@ -29,12 +29,6 @@ rpc_nng_listener_stops_after_failed_handshake(void)
 }
 
 bool
-rpc_nng_loses_calls_over_several_connections(void)
-{
-	return !rpc_nng_at_least(1, 6);
-}
-
-bool
 rpc_nng_tells_peer_name(void)
 {
 	return rpc_nng_at_least(1, 6);

@@ -20,17 +20,6 @@ bool rpc_nng_at_least(int major, int minor);
  * listener_watch.h works around. */
 bool rpc_nng_listener_stops_after_failed_handshake(void);
 
-/* Several connections to one replica on one REQ socket: with four dialers
- * per URL (and again as four REQ sockets) nng 1.5.2 left a call without an
- * answer until its deadline after a service restart, about one ASan fault
- * drill run in three, and leaked its message (commits c02d8ce, cf93a09);
- * one connection per replica passed every run beside them. The cause was
- * not pinned down; 1.6.0 fixed the pipe teardown races of that path
- * (nng#1636, a pipe closed while a message arrives loses its receive;
- * nng#1518), and the drills pass with several on 1.10.1 (tests/trixie). So
- * before 1.6 each replica gets one connection (rpc/dialer_set.h). */
-bool rpc_nng_loses_calls_over_several_connections(void);
-
 /* Whether a TLS pipe tells its peer certificate's common name
  * (NNG_OPT_TLS_PEER_CN, new in nng 1.6: nng_tls_options(5)); before that a
  * pipe tells only whether the certificate verified. */

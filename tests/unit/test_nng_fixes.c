@@ -27,12 +27,3 @@ Test(nng_fixes, the_listener_watch_is_needed_before_1_6_only)
 	    old ? "not fixed yet" : "fixed (1.6.0)");
 	cr_log_info("nng %s: the listener watch is %s", nng_version(), old ? "on" : "off");
 }
-
-Test(nng_fixes, several_connections_per_replica_only_from_1_6)
-{
-	int major = 0, minor = 0;
-	cr_assert_eq(sscanf(nng_version(), "%d.%d", &major, &minor), 2);
-	bool old = major < 1 || (major == 1 && minor < 6);
-	cr_assert_eq(rpc_nng_loses_calls_over_several_connections(), old, "nng %s", nng_version());
-	cr_log_info("nng %s: %s connection per replica", nng_version(), old ? "one" : "several");
-}

@@ -1,0 +1,147 @@
+/* Restarts under load, over several connections per replica: 32 callers
+ * call the test service (tests/support) through the RPC runtime with
+ * PER_REPLICA connections while the server, a child process, is stopped
+ * (SIGTERM, or SIGKILL with KILL=1) and started again CYCLES times, every
+ * 300-600 ms. A call that meets a restart must succeed or fail at once
+ * (UNAVAILABLE); one that waits out its 1.5 s deadline is the fault nng
+ * 1.5.2 once showed over several connections (README: "Several
+ * connections per replica"). Prints the counts; exit 1 when any call waited
+ * out its deadline. Under the ASan build LeakSanitizer also shows what nng
+ * leaks meanwhile (rpc/dialer_set.h says what).
+ * Usage: restart-stress [PER_REPLICA [CYCLES [KILL]]]   (defaults 4 50 0) */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <nng/nng.h>
+#include <nng/supplemental/util/platform.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "rpc/client.h"
+#include "test_service.h"
+
+static char url[64];
+static atomic_long ok, unavailable, deadline, other;
+static atomic_bool stop;
+static rpc_client *client;
+
+static void *
+caller(void *arg)
+{
+	(void) arg;
+	Rpctest__EchoRequest in = RPCTEST__ECHO_REQUEST__INIT;
+	in.text                 = "x";
+	while (!atomic_load(&stop)) {
+		ProtobufCMessage *out;
+		rpc_status st;
+		rpc_call_options opt = {.request_id = "stress", .timeout_ms = 1500};
+		int64_t t0           = rpc_clock_ms();
+		rpc_code c =
+		    rpc_client_call(client, &rpctest__test_service__descriptor, "Echo", &in.base, &out, &opt, &st);
+		if (c == RPC_OK) {
+			protobuf_c_message_free_unpacked(out, NULL);
+			atomic_fetch_add(&ok, 1);
+		} else if (c == RPC_UNAVAILABLE) {
+			atomic_fetch_add(&unavailable, 1);
+			nng_msleep(5);
+		} else if (c == RPC_DEADLINE_EXCEEDED) {
+			atomic_fetch_add(&deadline, 1);
+			fprintf(stderr, "DEADLINE after %lld ms: %s\n", (long long) (rpc_clock_ms() - t0), st.message);
+		} else {
+			atomic_fetch_add(&other, 1);
+			fprintf(stderr, "other %d: %s\n", c, st.message);
+		}
+	}
+	return NULL;
+}
+
+static int
+serve(const char *at)
+{
+	rpc_server *srv;
+	rpc_status st;
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	int i = 0;
+	while (test_service_open(&srv, at, 4, &st) != RPC_OK && i++ < 200)
+		nng_msleep(10);
+	int sig;
+	sigwait(&set, &sig);
+	rpc_server_close(srv);
+	return 0;
+}
+
+/* A port nothing listens on now (the system's pick, let go). */
+static int
+free_port(void)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len         = sizeof(sa);
+	int fd                = socket(AF_INET, SOCK_STREAM, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *) &sa, sizeof(sa)) != 0 ||
+	    getsockname(fd, (struct sockaddr *) &sa, &len) != 0) {
+		perror("restart-stress: a free port");
+		exit(1);
+	}
+	close(fd);
+	return ntohs(sa.sin_port);
+}
+
+static pid_t
+start_server(void)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		execl("/proc/self/exe", "restart-stress", "serve", url, (char *) NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc > 2 && strcmp(argv[1], "serve") == 0)
+		return serve(argv[2]);
+	int per    = argc > 1 ? atoi(argv[1]) : 4;
+	int cycles = argc > 2 ? atoi(argv[2]) : 50;
+	int kill9  = argc > 3 ? atoi(argv[3]) : 0;
+	snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", free_port());
+	pid_t srv            = start_server();
+	rpc_client_options o = {.connections_per_replica = per};
+	rpc_status st;
+	if (rpc_client_open(&client, url, &o, &st) != RPC_OK) {
+		fprintf(stderr, "open: %s\n", st.message);
+		return 1;
+	}
+	pthread_t th[32];
+	for (int i = 0; i < 32; i++)
+		pthread_create(&th[i], NULL, caller, NULL);
+	for (int c = 0; c < cycles; c++) {
+		nng_msleep(300 + (unsigned) (rand() % 300));
+		kill(srv, kill9 ? SIGKILL : SIGTERM);
+		waitpid(srv, NULL, 0);
+		nng_msleep((unsigned) (rand() % 50));
+		srv = start_server();
+	}
+	nng_msleep(500);
+	atomic_store(&stop, true);
+	for (int i = 0; i < 32; i++)
+		pthread_join(th[i], NULL);
+	kill(srv, SIGTERM);
+	waitpid(srv, NULL, 0);
+	printf("per_replica=%d cycles=%d: ok %ld, unavailable %ld, deadline %ld, other %ld (connections now %d)\n", per,
+	    cycles, atomic_load(&ok), atomic_load(&unavailable), atomic_load(&deadline), atomic_load(&other),
+	    rpc_client_connections(client));
+	fflush(stdout);
+	rpc_client_close(client);
+	return atomic_load(&deadline) > 0;
+}
