@@ -3,10 +3,11 @@
  * PER_REPLICA connections while the server, a child process, is stopped
  * (SIGTERM, or SIGKILL with KILL=1) and started again CYCLES times, every
  * 300-600 ms. A call that meets a restart must succeed or fail at once
- * (UNAVAILABLE); one that waits out its 1.5 s deadline is the fault nng
- * 1.5.2 once showed over several connections (README: "Several
- * connections per replica"). Prints the counts; exit 1 when any call waited
- * out its deadline. Under the ASan build LeakSanitizer also shows what nng
+ * (UNAVAILABLE); one that takes SLOW_MS or more, whatever it answers, waited
+ * for something that never came: the fault nng 1.5.2 once showed over
+ * several connections (README: "Several connections per replica"). Prints
+ * the counts and the slowest call; exit 1 on any slow call, or any answer
+ * but OK and UNAVAILABLE. Under the ASan build LeakSanitizer also shows what nng
  * leaks meanwhile (rpc/dialer_set.h says what).
  * Usage: restart-stress [PER_REPLICA [CYCLES [KILL]]]   (defaults 4 50 0) */
 #include <arpa/inet.h>
@@ -24,10 +25,14 @@
 #include <unistd.h>
 
 #include "rpc/client.h"
+#include "rpc/nng_fixes.h"
 #include "test_service.h"
 
 static char url[64];
-static atomic_long ok, unavailable, deadline, other;
+/* A call this slow waited for something that never came (a restart takes
+ * well under it, and a call without a connection gives up after 300 ms). */
+#define SLOW_MS 1000
+static atomic_long ok, unavailable, deadline, other, slow, slowest_ms;
 static atomic_bool stop;
 static rpc_client *client;
 
@@ -44,6 +49,15 @@ caller(void *arg)
 		int64_t t0           = rpc_clock_ms();
 		rpc_code c =
 		    rpc_client_call(client, &rpctest__test_service__descriptor, "Echo", &in.base, &out, &opt, &st);
+		long took = (long) (rpc_clock_ms() - t0);
+		for (long was = atomic_load(&slowest_ms); took > was;)
+			if (atomic_compare_exchange_weak(&slowest_ms, &was, took))
+				break;
+		if (took >= SLOW_MS) {
+			atomic_fetch_add(&slow, 1);
+			fprintf(stderr, "a call took %ld ms: %s: %s\n", took, rpc_code_name(c),
+			    c == RPC_OK ? "" : st.message);
+		}
 		if (c == RPC_OK) {
 			protobuf_c_message_free_unpacked(out, NULL);
 			atomic_fetch_add(&ok, 1);
@@ -52,7 +66,6 @@ caller(void *arg)
 			nng_msleep(5);
 		} else if (c == RPC_DEADLINE_EXCEEDED) {
 			atomic_fetch_add(&deadline, 1);
-			fprintf(stderr, "DEADLINE after %lld ms: %s\n", (long long) (rpc_clock_ms() - t0), st.message);
 		} else {
 			atomic_fetch_add(&other, 1);
 			fprintf(stderr, "other %d: %s\n", c, st.message);
@@ -64,15 +77,20 @@ caller(void *arg)
 static int
 serve(const char *at)
 {
-	rpc_server *srv;
+	rpc_server *srv = NULL;
 	rpc_status st;
 	sigset_t set;
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	int i = 0;
-	while (test_service_open(&srv, at, 4, &st) != RPC_OK && i++ < 200)
+	while (test_service_open(&srv, at, 4, &st) != RPC_OK) {
+		if (i++ == 200) {
+			fprintf(stderr, "restart-stress: cannot serve on %s: %s\n", at, st.message);
+			return 1;
+		}
 		nng_msleep(10);
+	}
 	int sig;
 	sigwait(&set, &sig);
 	rpc_server_close(srv);
@@ -115,7 +133,11 @@ main(int argc, char **argv)
 	int cycles = argc > 2 ? atoi(argv[2]) : 50;
 	int kill9  = argc > 3 ? atoi(argv[3]) : 0;
 	snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", free_port());
-	pid_t srv            = start_server();
+	pid_t srv = start_server();
+	/* PER_REPLICA as asked, on nng 1.5.2 too (which the runtime holds at
+	 * one): what the tool is for is to show why. */
+	if (rpc_nng_loses_calls_over_several_connections())
+		rpc_nng_assume_version(1, 6);
 	rpc_client_options o = {.connections_per_replica = per};
 	rpc_status st;
 	if (rpc_client_open(&client, url, &o, &st) != RPC_OK) {
@@ -136,12 +158,14 @@ main(int argc, char **argv)
 	atomic_store(&stop, true);
 	for (int i = 0; i < 32; i++)
 		pthread_join(th[i], NULL);
+	int connections = rpc_client_connections(client);
 	kill(srv, SIGTERM);
 	waitpid(srv, NULL, 0);
-	printf("per_replica=%d cycles=%d: ok %ld, unavailable %ld, deadline %ld, other %ld (connections now %d)\n", per,
-	    cycles, atomic_load(&ok), atomic_load(&unavailable), atomic_load(&deadline), atomic_load(&other),
-	    rpc_client_connections(client));
-	fflush(stdout);
+	printf("per_replica=%d cycles=%d: ok %ld, unavailable %ld, deadline %ld, other %ld; %ld took %d ms or more "
+	       "(slowest %ld ms); %d connections at the end\n",
+	    per, cycles, atomic_load(&ok), atomic_load(&unavailable), atomic_load(&deadline), atomic_load(&other),
+	    atomic_load(&slow), SLOW_MS, atomic_load(&slowest_ms), connections);
+	fflush(stdout); /* LeakSanitizer's exit would drop it */
 	rpc_client_close(client);
-	return atomic_load(&deadline) > 0;
+	return atomic_load(&deadline) + atomic_load(&other) + atomic_load(&slow) > 0;
 }

@@ -2,7 +2,9 @@
 #include "stream_echo.h"
 
 #include <nng/nng.h>
+#include <nng/supplemental/util/platform.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +22,7 @@ struct stream_echo_conn {
 
 struct stream_echo_server {
 	nng_stream_listener *listener;
+	atomic_bool stopping;
 	nng_aio *accept_aio;
 	pthread_t acceptor;
 	pthread_mutex_t mu; /* guards conns, threads, n */
@@ -96,8 +99,12 @@ accept_loop(void *arg)
 	for (;;) {
 		nng_stream_listener_accept(s->listener, s->accept_aio);
 		nng_aio_wait(s->accept_aio);
-		if (nng_aio_result(s->accept_aio) != 0)
+		if (nng_aio_result(s->accept_aio) != 0 && atomic_load(&s->stopping))
 			return NULL; /* stream_echo_stop closed the listener */
+		if (nng_aio_result(s->accept_aio) != 0) {
+			nng_msleep(10); /* a passing failure (out of files...) */
+			continue;
+		}
 		stream_echo_conn *c = conn_new(nng_aio_get_output(s->accept_aio, 0));
 		if (c == NULL)
 			continue;
@@ -141,6 +148,7 @@ stream_echo_stop(stream_echo_server *s)
 {
 	if (s == NULL)
 		return;
+	atomic_store(&s->stopping, true);
 	nng_stream_listener_close(s->listener); /* ends the accept */
 	pthread_join(s->acceptor, NULL);
 	for (int i = 0; i < s->n; i++) {
@@ -169,10 +177,14 @@ stream_echo_connect(const char *url)
 	nng_aio_wait(aio);
 	stream_echo_conn *c = nng_aio_result(aio) == 0 ? conn_new(nng_aio_get_output(aio, 0)) : NULL;
 	nng_aio_free(aio);
-	if (c == NULL)
+	if (c == NULL) {
 		nng_stream_dialer_free(d);
-	else
-		c->dialer = d;
+		return NULL;
+	}
+	c->dialer = d;
+	/* A server that stopped answering fails the call, not the benchmark
+	 * (the server's side waits as long as its connection is open). */
+	nng_aio_set_timeout(c->aio, 5000);
 	return c;
 }
 

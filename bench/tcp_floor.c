@@ -6,15 +6,20 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_CONNECTIONS 256
 
 struct tcp_floor_server {
 	int listen_fd;
+	atomic_bool stopping;
 	pthread_t acceptor;
 	pthread_mutex_t mu; /* guards fds, threads, n */
 	int fds[MAX_CONNECTIONS];
@@ -41,7 +46,8 @@ static int
 write_full(int fd, const void *buf, size_t len)
 {
 	for (size_t put = 0; put < len;) {
-		ssize_t w = write(fd, (const char *) buf + put, len - put);
+		/* MSG_NOSIGNAL: a peer gone is an error here, not SIGPIPE */
+		ssize_t w = send(fd, (const char *) buf + put, len - put, MSG_NOSIGNAL);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0)
@@ -80,10 +86,13 @@ accept_loop(void *arg)
 	tcp_floor_server *s = arg;
 	for (;;) {
 		int fd = accept(s->listen_fd, NULL, NULL);
-		if (fd < 0 && errno == EINTR)
-			continue;
-		if (fd < 0)
+		if (fd < 0 && atomic_load(&s->stopping))
 			return NULL; /* tcp_floor_stop shut the listener down */
+		if (fd < 0) {
+			/* EMFILE and the like pass: try again shortly */
+			nanosleep(&(struct timespec){.tv_nsec = 10 * 1000 * 1000}, NULL);
+			continue;
+		}
 		no_delay(fd);
 		pthread_mutex_lock(&s->mu);
 		if (s->n == MAX_CONNECTIONS ||
@@ -126,6 +135,7 @@ tcp_floor_stop(tcp_floor_server *s)
 {
 	if (s == NULL)
 		return;
+	atomic_store(&s->stopping, true);
 	shutdown(s->listen_fd, SHUT_RDWR); /* wakes accept */
 	pthread_join(s->acceptor, NULL);
 	close(s->listen_fd);
@@ -151,6 +161,9 @@ tcp_floor_connect(int port)
 		return -1;
 	}
 	no_delay(fd);
+	/* A server that stopped answering fails the call, not the benchmark. */
+	struct timeval limit = {.tv_sec = 5};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof(limit));
 	return fd;
 }
 

@@ -34,8 +34,8 @@ typedef struct rpc_client_options {
 	int resolve_interval_ms;
 	/* Connections to each replica (each URL, each address of a name),
 	 * calls spread over them all: a connection writes one request at a
-	 * time. <= 1 → 1, above RPC_CONNECTIONS_PER_REPLICA_MAX that bound
-	 * (rpc/dialer_set.h: rpc_connections_per_replica). */
+	 * time. <= 1 → 1; 1 on nng < 1.6 whatever is asked, logged once per
+	 * process (rpc/dialer_set.h: rpc_connections_per_replica). */
 	int connections_per_replica;
 } rpc_client_options;
 

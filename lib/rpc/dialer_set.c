@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include "base/monotonic.h"
 #include "rpc/address_set.h"
 #include "rpc/envelope.h"
+#include "rpc/nng_fixes.h"
 
 /* At most this many URLs in one dial list (a list is at most 1023 bytes). */
 #define TARGETS_MAX 32
@@ -47,7 +49,7 @@ struct rpc_dialer_set {
 	nng_socket sock;
 	nng_tls_config *cfg; /* NULL: plain */
 	int interval_ms;
-	size_t per_replica; /* dialers per replica: rpc_connections_per_replica's */
+	size_t per_replica; /* dialers per replica: rpc_dialer_set_open's, or 1 (nng < 1.6) */
 	target targets[TARGETS_MAX];
 	size_t n_targets;
 	bool by_name; /* some target is a name: the resolver runs */
@@ -100,12 +102,15 @@ stopping(rpc_dialer_set *ds)
 	return stop;
 }
 
+/* Ends a lookup of tg: what it found wrong ("" when nothing) and the count
+ * of lookups change together, so whoever waits for the count sees both. */
 static void
-set_problem(rpc_dialer_set *ds, target *tg, const char *problem)
+lookup_done(rpc_dialer_set *ds, target *tg, const char *problem)
 {
 	pthread_mutex_lock(&ds->mu);
 	bool changed = strcmp(tg->problem, problem) != 0;
 	snprintf(tg->problem, sizeof(tg->problem), "%s", problem);
+	ds->lookups++;
 	pthread_mutex_unlock(&ds->mu);
 	if (changed && problem[0] != '\0')
 		log_warn(
@@ -173,11 +178,10 @@ refresh(rpc_dialer_set *ds, target *tg, bool changes_are_news)
 	pthread_mutex_lock(&ds->mu);
 	bool change = problem[0] == '\0' && !ds->stop;
 	if (!change) {
-		ds->lookups++;
 		pthread_mutex_unlock(&ds->mu);
 		/* Keep what is dialed: a lookup that fails says nothing of the
 		 * replicas already connected. */
-		set_problem(ds, tg, problem);
+		lookup_done(ds, tg, problem);
 		return;
 	}
 	ds->changing   = true;
@@ -244,10 +248,9 @@ refresh(rpc_dialer_set *ds, target *tg, bool changes_are_news)
 	publish(ds, tg);
 	pthread_mutex_lock(&ds->mu);
 	ds->changing = false;
-	ds->lookups++; /* counted once its answer shows (rpc_dialer_set_count) */
 	pthread_cond_broadcast(&ds->cv);
 	pthread_mutex_unlock(&ds->mu);
-	set_problem(ds, tg, "");
+	lookup_done(ds, tg, "");
 	/* Replicas that get no calls are worth a warning, once per change. */
 	if (now.left_out != tg->left_out && now.left_out > 0)
 		log_warn(NULL,
@@ -398,7 +401,16 @@ rpc_connections_per_replica(int requested)
 		return 1;
 	if (requested > RPC_CONNECTIONS_PER_REPLICA_MAX)
 		requested = RPC_CONNECTIONS_PER_REPLICA_MAX;
-	return (size_t) requested;
+	if (!rpc_nng_loses_calls_over_several_connections())
+		return (size_t) requested;
+	static atomic_bool said;
+	if (!atomic_exchange(&said, true))
+		log_info(NULL,
+		    "rpc_connections_per_replica_not_applied requested=%d applied=1 nng=%s reason=\"nng before 1.6 "
+		    "lost a call now and then over several connections to one replica after a service restart "
+		    "(nng 1.5.2 in the fault drills): one connection per replica\"",
+		    requested, nng_version());
+	return 1;
 }
 
 rpc_code

@@ -4,8 +4,8 @@
  * keeping one connection. nng's REQ then spreads calls over every connected
  * replica, and over the connections of each: a connection writes one
  * request at a time, so concurrent calls queue behind each other's writes
- * on a replica's only one (issues 21 and 22, see
- * RPC_CONNECTIONS_PER_REPLICA_DEFAULT). A name is looked up again every
+ * on a replica's only one (issue 21; 1 on nng < 1.6, see
+ * rpc_connections_per_replica). A name is looked up again every
  * resolve_interval_ms and soon after a connection drops (at most once a
  * second): dialers start for new addresses; an address gone gets no new
  * connection, but each dialer of it that has one stays (and takes its share
@@ -54,18 +54,10 @@ typedef struct rpc_dialer_set rpc_dialer_set;
 		        "replica to call (looked up also soon after a connection drops)"                               \
 	}
 
-/* RPC_CONNECTIONS_PER_REPLICA's default (bare nng req/rep at 32 callers on
- * a 2-core machine: 10-18k round trips/s over one connection, 16-32k over
- * four at half the CPU each; GET through the gateway 14-28% more), and its
- * bound. On every nng this project runs on: nng 1.5.2 once lost calls over
- * several (the README's "Several connections per replica" says what was
- * found since); what nng still gets wrong there, on 1.5.2 and 1.10.1 alike,
- * is to leak the request of a call whose connection closes just as the
- * call is sent (req0_pipe_close closes the pipe's send aio before taking
- * the socket's lock; a send started in between is dropped by
- * nni_aio_begin without its callback, which would free the message). The
- * call itself fails with UNAVAILABLE as it should: a few hundred bytes per
- * such race, about one per 80 restarts of a service under load. */
+/* RPC_CONNECTIONS_PER_REPLICA's default, where the library allows more
+ * than one (bare nng req/rep at 32 callers on a 2-core machine: 14-18k round
+ * trips/s over one connection, 28-32k over four at half the CPU each; GET
+ * through the gateway 14-28% more), and its bound. */
 #define RPC_CONNECTIONS_PER_REPLICA_DEFAULT 4
 #define RPC_CONNECTIONS_PER_REPLICA_MAX 16
 
@@ -77,11 +69,15 @@ typedef struct rpc_dialer_set rpc_dialer_set;
 		.default_value = RPC_RESOLVE_STR(RPC_CONNECTIONS_PER_REPLICA_DEFAULT), .kind = ENV_INT, .min = 1,      \
 		.max = RPC_CONNECTIONS_PER_REPLICA_MAX, .out = (out_ptr),                                              \
 		.help = "connections kept to each replica of a service (a connection writes one request at a time); "  \
-		        "calls are spread over them all"                                                               \
+		        "1 on nng < 1.6 whatever is set (it lost calls over several after a restart), said once at "   \
+		        "start"                                                                                        \
 	}
 
-/* The dialers per replica for `requested`: <= 1 → 1; above the bound, the
- * bound. Thread-safe. */
+/* The dialers per replica for `requested` (<= 1 → 1; above the bound, the
+ * bound): `requested` where the library has no trouble with several
+ * (rpc_nng_loses_calls_over_several_connections), 1 otherwise, which a
+ * request above 1 has logged once per process (rpc_connections_per_replica
+ * _not_applied, info: naming the version and why). Thread-safe. */
 size_t rpc_connections_per_replica(int requested);
 
 /* Dials every element of urls (a list net_check_nng_dial_list accepted) on
@@ -119,13 +115,13 @@ void rpc_dialer_set_kick(rpc_dialer_set *ds);
  * Thread-safe. */
 size_t rpc_dialer_set_count(rpc_dialer_set *ds);
 
-/* The dialers each replica gets. Thread-safe. */
+/* The dialers each replica gets (1 on nng < 1.6). Thread-safe. */
 size_t rpc_dialer_set_per_replica(rpc_dialer_set *ds);
 
 /* How many lookups of a name the set has made, failed ones included, each
  * counted once what it found is in place (its replicas counted by
- * rpc_dialer_set_count, their dialers started). For tests and diagnostics.
- * Thread-safe. */
+ * rpc_dialer_set_count, their dialers started, rpc_dialer_set_problem
+ * saying what it found wrong). For tests and diagnostics. Thread-safe. */
 size_t rpc_dialer_set_lookups(rpc_dialer_set *ds);
 
 /* Why a name has no dialer ("user-svc: Name or service not known"), or ""

@@ -355,14 +355,19 @@ Test(rpc_tls, callers_without_an_allowed_certificate_are_refused_logged_and_coun
 	cr_assert_eq(order_lines, 0);
 	cr_assert_eq(lines_within(user_log, "rpc_caller_refused peer=127.0.0.1:", 1), 1);
 	cr_assert_eq(lines_within(order_log, "rpc_caller_refused peer=127.0.0.1:", 1), 1);
-	/* That one line is the address's first: nothing suppressed before it.
-	 * A refusal whose caller had already hung up may be logged as
-	 * peer=unknown (nng reads the address from the socket, gone by then),
-	 * a line of its own: so the line is picked by its address. */
-	char line[1024], lines[2048];
-	lines_of(user_log, "rpc_caller_refused peer=127.0.0.1:", line, sizeof(line));
-	cr_assert(strstr(line, " suppressed=0 reason=") != NULL, "user-svc's refusal lines:\n%s",
-	    lines_of(user_log, "rpc_caller_refused", lines, sizeof(lines)));
+	/* No other line but one for a caller gone before its address was read:
+	 * nng reads it from the socket (getpeername), which fails once the
+	 * refused caller has reset the connection, and the line says
+	 * peer=unknown, rate-limited as one address of its own. CI saw such a
+	 * line on Debian 13 once. */
+	const char *const logs[] = {user_log, order_log};
+	char lines[2048];
+	for (int i = 0; i < 2; i++) {
+		long all     = procs_log_count(logs[i], "rpc_caller_refused ");
+		long unknown = procs_log_count(logs[i], "rpc_caller_refused peer=unknown ");
+		cr_assert(all == 1 + unknown && unknown <= 1, "%s's refusal lines:\n%s",
+		    i == 0 ? "user-svc" : "order-svc", lines_of(logs[i], "rpc_caller_refused", lines, sizeof(lines)));
+	}
 	cr_log_info("refusals counted: user-svc %lld, order-svc %lld; listener re-opens (nng#1518): %ld, %ld",
 	    user_refused, order_refused, procs_log_count(user_log, "rpc_listener_reopened"),
 	    procs_log_count(order_log, "rpc_listener_reopened"));

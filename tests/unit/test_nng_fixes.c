@@ -27,3 +27,28 @@ Test(nng_fixes, the_listener_watch_is_needed_before_1_6_only)
 	    old ? "not fixed yet" : "fixed (1.6.0)");
 	cr_log_info("nng %s: the listener watch is %s", nng_version(), old ? "on" : "off");
 }
+
+Test(nng_fixes, several_connections_per_replica_only_from_1_6)
+{
+	int major = 0, minor = 0;
+	cr_assert_eq(sscanf(nng_version(), "%d.%d", &major, &minor), 2);
+	bool old = major < 1 || (major == 1 && minor < 6);
+	cr_assert_eq(rpc_nng_loses_calls_over_several_connections(), old, "nng %s", nng_version());
+	cr_log_info("nng %s: %s connection per replica", nng_version(), old ? "one" : "several");
+}
+
+/* A tool may take the library for another version (rpc_nng_assume_version,
+ * bench/restart_stress.c): every answer follows it. */
+Test(nng_fixes, an_assumed_version_decides_every_work_around)
+{
+	rpc_nng_assume_version(1, 5);
+	cr_assert(rpc_nng_loses_calls_over_several_connections());
+	cr_assert(rpc_nng_listener_stops_after_failed_handshake());
+	cr_assert_not(rpc_nng_tells_peer_name());
+	cr_assert(!rpc_nng_at_least(1, 6) && rpc_nng_at_least(1, 5));
+	rpc_nng_assume_version(1, 10);
+	cr_assert_not(rpc_nng_loses_calls_over_several_connections());
+	cr_assert_not(rpc_nng_listener_stops_after_failed_handshake());
+	cr_assert(rpc_nng_tells_peer_name());
+	cr_assert(rpc_nng_at_least(1, 6) && !rpc_nng_at_least(1, 11));
+}

@@ -201,11 +201,17 @@ call_once(void *arg)
 	return NULL;
 }
 
-/* Several connections per replica (issues 21 and 22): each URL gets as
- * many as asked, on every nng, and concurrent calls go over them all. */
-Test(rpc, several_connections_per_replica_carry_the_calls, .timeout = 60)
+/* Several connections per replica (issue 21): where the library allows
+ * them (nng >= 1.6, decided here from nng_version() on its own) each URL
+ * gets as many as asked and concurrent calls go over them all; on nng < 1.6
+ * one, and a line at the first client's open says so, once per process. */
+Test(rpc, several_connections_per_replica_where_the_library_allows_them_one_said_otherwise, .timeout = 60,
+    .init = cr_redirect_stderr)
 {
-	int per       = 3;
+	int major = 0, minor = 0;
+	cr_assert_eq(sscanf(nng_version(), "%d.%d", &major, &minor), 2);
+	bool several  = major > 1 || (major == 1 && minor >= 6);
+	int per       = several ? 3 : 1;
 	rpc_server *a = start_server("tcp://127.0.0.1:0", 4), *b = start_server("tcp://127.0.0.1:0", 4);
 	char urls[256];
 	snprintf(urls, sizeof(urls), "%s,%s", rpc_server_url(a), rpc_server_url(b));
@@ -228,9 +234,31 @@ Test(rpc, several_connections_per_replica_carry_the_calls, .timeout = 60)
 		cr_assert_eq(callers[i].code, RPC_OK, "caller %d: %s", i, rpc_code_name(callers[i].code));
 		cr_assert_eq(callers[i].number, 1000 + i);
 	}
+	/* A second client asking for more: said once per process, not again. */
+	const rpc_client_options more = {.connections_per_replica = 4};
+	rpc_client *d                 = NULL;
+	cr_assert_eq(rpc_client_open(&d, rpc_server_url(a), &more, &st), RPC_OK, "client: %s", st.message);
+	rpc_client_close(d);
 	rpc_client_close(c);
 	rpc_server_close(a);
 	rpc_server_close(b);
+
+	fflush(stderr);
+	static char err[65536];
+	size_t n  = fread(err, 1, sizeof(err) - 1, cr_get_redirected_stderr());
+	err[n]    = '\0';
+	int lines = 0;
+	for (const char *p = err; (p = strstr(p, "rpc_connections_per_replica_not_applied")) != NULL; p++)
+		lines++;
+	if (several) {
+		cr_assert_eq(lines, 0, "nng %s applies it: %s", nng_version(), err);
+		return;
+	}
+	cr_assert_eq(lines, 1, "said once per process: %s", err);
+	char expected[96];
+	snprintf(expected, sizeof(expected), "requested=3 applied=1 nng=%s reason=\"", nng_version());
+	cr_assert_not_null(strstr(err, expected), "%s in: %s", expected, err);
+	cr_assert_not_null(strstr(err, "after a service restart"), "says why: %s", err);
 }
 
 Test(rpc, concurrent_calls_through_eight_workers_each_get_their_own_reply, .timeout = 60)
