@@ -10,8 +10,6 @@
  * but OK and UNAVAILABLE. Under the ASan build LeakSanitizer also shows what nng
  * leaks meanwhile (rpc/dialer_set.h says what).
  * Usage: restart-stress [PER_REPLICA [CYCLES [KILL]]]   (defaults 4 50 0) */
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <nng/nng.h>
 #include <nng/supplemental/util/platform.h>
 #include <pthread.h>
@@ -20,10 +18,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "procs.h"
 #include "rpc/client.h"
 #include "rpc/nng_fixes.h"
 #include "test_service.h"
@@ -97,22 +95,6 @@ serve(const char *at)
 	return 0;
 }
 
-/* A port nothing listens on now (the system's pick, let go). */
-static int
-free_port(void)
-{
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len         = sizeof(sa);
-	int fd                = socket(AF_INET, SOCK_STREAM, 0);
-	if (fd < 0 || bind(fd, (struct sockaddr *) &sa, sizeof(sa)) != 0 ||
-	    getsockname(fd, (struct sockaddr *) &sa, &len) != 0) {
-		perror("restart-stress: a free port");
-		exit(1);
-	}
-	close(fd);
-	return ntohs(sa.sin_port);
-}
-
 static pid_t
 start_server(void)
 {
@@ -132,7 +114,12 @@ main(int argc, char **argv)
 	int per    = argc > 1 ? atoi(argv[1]) : 4;
 	int cycles = argc > 2 ? atoi(argv[2]) : 50;
 	int kill9  = argc > 3 ? atoi(argv[3]) : 0;
-	snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", free_port());
+	int port   = procs_free_port();
+	if (port < 0) {
+		perror("restart-stress: a free port");
+		return 1;
+	}
+	snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", port);
 	pid_t srv = start_server();
 	/* PER_REPLICA as asked, on nng 1.5.2 too (which the runtime holds at
 	 * one): what the tool is for is to show why. */
