@@ -1,9 +1,10 @@
-/* rpc_server.h: REP socket, worker threads and dispatch by method name. */
+/* rpc_server.h: a thread per connection over rpc/transport.h, a pool of
+ * worker states, dispatch by method name. */
 #include "rpc/server.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <nng/nng.h>
-#include <nng/protocol/reqrep0/rep.h>
 #include <nng/supplemental/tls/tls.h>
 #include <nng/supplemental/util/platform.h>
 #include <pthread.h>
@@ -14,54 +15,67 @@
 #include <string.h>
 
 #include "base/log.h"
+#include "base/monotonic.h"
 #include "rpc/address_set.h"
 #include "rpc/envelope.h"
-#include "rpc/listener_watch.h"
 #include "rpc/nng_fixes.h"
 #include "rpc/tls_config.h"
+#include "rpc/transport.h"
 
 #define DEFAULT_TIMEOUT_MS 30000
 #define SEND_TIMEOUT_MS 5000
-/* Larger requests are refused by nng before any allocation (nng's default
- * is no limit at all). */
+/* A request whose first byte has arrived must be whole within this: a
+ * caller that stalls mid-frame does not hold its connection's thread. */
+#define FRAME_REST_MS 10000
+/* Larger requests end their connection before any allocation. */
 #define MAX_REQUEST_BYTES (4 * 1024 * 1024)
-/* nng 1.5.2 has no linger: a reply handed to a connection is still being
- * written when the socket closes. Closing waits this long after the last
- * reply so it gets out. */
-#define CLOSE_GRACE_MS 200
+/* Connections served at once (each has its thread); more are closed as
+ * they arrive, logged at most once a minute. Callers keep one per calling
+ * thread per replica: a gateway's 32-64, another service's workers. */
+#define MAX_SESSIONS 512
+/* A connection's thread needs little stack: a handler's frames, libpq's and
+ * hiredis's calls. */
+#define SESSION_STACK_BYTES (512 * 1024)
 
 struct rpc_call {
 	const Rpc__Request *request;
 	const ProtobufCMethodDescriptor *method;
 	int64_t deadline_ms;
 	void *worker_state;
+	int state_index; /* the pool's slot, -1 while none is held */
 	rpc_status status;
 	nng_msg *reply; /* packed by the closure */
 	bool replied;
 };
 
-typedef struct worker {
+/* One connection and its thread. */
+typedef struct session {
 	rpc_server *server;
-	int index;
-	pthread_t thread;
-	bool thread_started;
-	nng_ctx ctx;
-	nng_aio *recv_aio; /* stopped on close, which ends the worker's loop */
-	nng_aio *send_aio; /* left alone on close, so in-flight replies go out */
+	rpc_conn *conn;
+	bool busy;     /* serving a request (under the server's mu) */
+	bool shut;     /* rpc_server_close woke it: no request of it is served */
+	struct session *prev, *next;
 	rpc_call call;
-} worker;
+} session;
 
 struct rpc_server {
 	rpc_server_options opt;
-	nng_socket sock;
-	nng_listener listener;
-	listener_watch *watch; /* re-opens the listener if it stops accepting */
-	nng_tls_config *tls;   /* the listener's, NULL without TLS */
+	rpc_acceptor *acceptor;
+	nng_tls_config *tls; /* the listener's, NULL without TLS */
 	char url[256];
 	char callers[256]; /* opt.callers, copied; "" for any verified caller */
-	worker *workers;
-	int n_workers;
-	_Atomic int64_t last_reply_ms;
+	pthread_t accept_thread;
+	bool accept_started;
+
+	pthread_mutex_t mu; /* guards what follows */
+	pthread_cond_t cv;  /* a state came free; a session ended */
+	void **states;      /* worker_open's results, one per worker */
+	int *free_states;   /* a stack of indexes into states */
+	int n_states, n_free;
+	session *sessions; /* every live connection */
+	int n_sessions;
+	bool closing;
+	int64_t refused_full_logged_ms;
 };
 
 const char *
@@ -163,22 +177,6 @@ rpc_server_refused_callers(void)
 	return atomic_load(&refused_callers);
 }
 
-/* "192.0.2.1:40000", "[2001:db8::1]:40000", or "unknown"; ip gets the
- * address alone. */
-static void
-peer_address(nng_pipe pipe, char *buf, size_t len, char ip[INET6_ADDRSTRLEN])
-{
-	nng_sockaddr sa;
-	snprintf(buf, len, "unknown");
-	snprintf(ip, INET6_ADDRSTRLEN, "unknown");
-	if (nng_pipe_get_addr(pipe, NNG_OPT_REMADDR, &sa) != 0)
-		return;
-	if (sa.s_family == NNG_AF_INET && inet_ntop(AF_INET, &sa.s_in.sa_addr, ip, INET6_ADDRSTRLEN) != NULL)
-		snprintf(buf, len, "%s:%u", ip, (unsigned) ntohs(sa.s_in.sa_port));
-	else if (sa.s_family == NNG_AF_INET6 && inet_ntop(AF_INET6, sa.s_in6.sa_addr, ip, INET6_ADDRSTRLEN) != NULL)
-		snprintf(buf, len, "[%s]:%u", ip, (unsigned) ntohs(sa.s_in6.sa_port));
-}
-
 /* Whether name is one of the comma-separated names of list. */
 static bool
 named_in(const char *name, const char *list)
@@ -193,32 +191,30 @@ named_in(const char *name, const char *list)
 	return false;
 }
 
-/* Before the socket takes a TLS connection (NNG_PIPE_EV_ADD_PRE): one
- * whose caller's certificate did not verify against RPC_TLS_CALLER_CA (the
- * listener asks in OPTIONAL mode, see tls_config.h), or, where nng tells
- * the certificate's name (rpc_nng_tells_peer_name), names no allowed
- * caller, is closed here, so the socket never sees it and no request of
- * it is read. nng 1.5.2 shows a pipe nothing more of its peer's
- * certificate than the one bit "verified". */
-static void
-gate_caller(nng_pipe pipe, nng_pipe_ev ev, void *arg)
+/* Whether a TLS connection's caller may call: its certificate verified
+ * against RPC_TLS_CALLER_CA (the listener asks in OPTIONAL mode, see
+ * tls_config.h) and, where nng tells the certificate's name
+ * (rpc_nng_tells_peer_name), names an allowed caller. Asked once the
+ * handshake is done (nng runs it on the first read), before any request
+ * is served; a refusal is logged once (per peer and minute) and counted.
+ * nng 1.5.2 tells nothing more of the caller's certificate than the one
+ * bit "verified". */
+static bool
+caller_allowed(const rpc_server *srv, rpc_conn *conn)
 {
-	(void) ev;
-	const rpc_server *srv = arg;
-	bool verified         = false;
 	char why[384];
-	if (nng_pipe_get_bool(pipe, NNG_OPT_TLS_VERIFIED, &verified) != 0 || !verified) {
+	if (!rpc_conn_verified(conn)) {
 		snprintf(why, sizeof(why),
 		    "no certificate, or one that does not chain to RPC_TLS_CALLER_CA (a role not allowed to call this "
 		    "service, another CA, self-signed, expired or not yet valid)");
 	} else if (srv->callers[0] == '\0' || !rpc_nng_tells_peer_name()) {
-		return;
+		return true;
 	} else {
 		char *cn = NULL;
-		int rv   = nng_pipe_get_string(pipe, NNG_OPT_TLS_PEER_CN, &cn);
+		int rv   = rpc_conn_peer_name(conn, &cn);
 		if (rv == 0 && named_in(cn, srv->callers)) {
 			nng_strfree(cn);
-			return;
+			return true;
 		}
 		if (rv != 0)
 			snprintf(why, sizeof(why), "the certificate's name cannot be read: %s", nng_strerror(rv));
@@ -228,8 +224,7 @@ gate_caller(nng_pipe pipe, nng_pipe_ev ev, void *arg)
 		nng_strfree(cn);
 	}
 	char peer[INET6_ADDRSTRLEN + 16], ip[INET6_ADDRSTRLEN];
-	peer_address(pipe, peer, sizeof(peer), ip);
-	nng_pipe_close(pipe);
+	rpc_conn_peer(conn, peer, sizeof(peer), ip, sizeof(ip));
 	uint64_t suppressed = 0;
 	if (refusal_log_due(ip, &suppressed))
 		log_warn(NULL,
@@ -240,19 +235,7 @@ gate_caller(nng_pipe pipe, nng_pipe_ev ev, void *arg)
 	 * the line being written (e2e_rpc_tls once read the count and, 200 ms
 	 * later, found no line on a loaded machine). */
 	atomic_fetch_add(&refused_callers, 1);
-}
-
-/* Listens on url, with the TLS configuration when there is one. */
-static int
-listen_on(nng_socket sock, const char *url, nng_tls_config *tls, nng_listener *out)
-{
-	int rv = nng_listener_create(out, sock, url);
-	if (rv != 0)
-		return rv;
-	if ((tls != NULL && (rv = nng_listener_set_ptr(*out, NNG_OPT_TLS_CONFIG, tls)) != 0) ||
-	    (rv = nng_listener_start(*out, 0)) != 0)
-		nng_listener_close(*out);
-	return rv;
+	return false;
 }
 
 /* The closure handed to every handler: packs the reply right away, so the
@@ -306,16 +289,45 @@ has_handler(const ProtobufCService *service, int index)
 	return handlers[index] != NULL;
 }
 
+/* Takes a worker state for call, waiting at most until its deadline while
+ * every one is in use: false when none came free in time. */
+static bool
+state_take(rpc_server *srv, rpc_call *call)
+{
+	struct timespec until = monotonic_deadline(call->deadline_ms - rpc_clock_ms());
+	pthread_mutex_lock(&srv->mu);
+	while (srv->n_free == 0) {
+		if (pthread_cond_timedwait(&srv->cv, &srv->mu, &until) == ETIMEDOUT && srv->n_free == 0) {
+			pthread_mutex_unlock(&srv->mu);
+			return false;
+		}
+	}
+	call->state_index  = srv->free_states[--srv->n_free];
+	call->worker_state = srv->states[call->state_index];
+	pthread_mutex_unlock(&srv->mu);
+	return true;
+}
+
+static void
+state_give_back(rpc_server *srv, rpc_call *call)
+{
+	pthread_mutex_lock(&srv->mu);
+	srv->free_states[srv->n_free++] = call->state_index;
+	pthread_cond_broadcast(&srv->cv);
+	pthread_mutex_unlock(&srv->mu);
+	call->state_index  = -1;
+	call->worker_state = NULL;
+}
+
 /* Decodes one request, runs its handler and returns the packed reply (NULL
  * only when even an error reply could not be allocated). */
 static nng_msg *
-serve(worker *w, const nng_msg *request_msg)
+serve(session *se, const nng_msg *request_msg, int64_t started)
 {
-	rpc_server *srv           = w->server;
+	rpc_server *srv           = se->server;
 	ProtobufCService *service = srv->opt.service;
-	rpc_call *call            = &w->call;
+	rpc_call *call            = &se->call;
 	ProtobufCMessage *input   = NULL;
-	int64_t started           = rpc_clock_ms();
 
 	call->request = NULL;
 	call->method  = NULL;
@@ -352,9 +364,14 @@ serve(worker *w, const nng_msg *request_msg)
 		rpc_status_set(&call->status, RPC_INVALID_ARGUMENT, "malformed %s payload", call->method->input->name);
 		goto reply;
 	}
+	if (!state_take(srv, call)) {
+		rpc_status_set(&call->status, RPC_DEADLINE_EXCEEDED, "no worker free within the call's deadline");
+		goto reply;
+	}
 	if (srv->opt.call_begin != NULL)
 		srv->opt.call_begin(call->worker_state, call);
 	service->invoke(service, (unsigned) index, input, reply_closure, call);
+	state_give_back(srv, call);
 	if (!call->replied) {
 		log_error(req->request_id, "rpc_handler_returned_without_reply method=%s", req->method);
 		rpc_status_set(&call->status, RPC_INTERNAL, "internal error");
@@ -371,41 +388,141 @@ reply:
 	return call->reply;
 }
 
-static void *
-worker_main(void *arg)
+/* Ends a session: its connection closed, itself out of the list. */
+static void
+session_end(session *se)
 {
-	worker *w       = arg;
-	rpc_server *srv = w->server;
-	if (srv->opt.worker_open != NULL)
-		w->call.worker_state = srv->opt.worker_open(srv->opt.arg, w->index);
+	rpc_server *srv = se->server;
+	pthread_mutex_lock(&srv->mu); /* out of the list first: close no longer wakes it */
+	if (se->prev != NULL)
+		se->prev->next = se->next;
+	else
+		srv->sessions = se->next;
+	if (se->next != NULL)
+		se->next->prev = se->prev;
+	pthread_mutex_unlock(&srv->mu);
+	rpc_conn_close(se->conn);
+	free(se);
+	pthread_mutex_lock(&srv->mu);
+	srv->n_sessions--;
+	pthread_cond_broadcast(&srv->cv);
+	pthread_mutex_unlock(&srv->mu);
+}
 
+/* A connection's thread: reads a request, serves it, writes the reply, on
+ * this one thread, until the caller goes or the server closes. */
+static void *
+session_main(void *arg)
+{
+	session *se     = arg;
+	rpc_server *srv = se->server;
+	bool checked    = srv->tls == NULL;
+	if (rpc_conn_set_liveness(se->conn) < 0) {
+		static atomic_bool warned;
+		if (!atomic_exchange(&warned, true))
+			log_warn(NULL, "rpc_tcp_liveness_unset reason=\"the connection's socket was not found or refused "
+			               "TCP_USER_TIMEOUT: a cut link is noticed only by TCP's own timeouts\"");
+	}
 	for (;;) {
-		nng_ctx_recv(w->ctx, w->recv_aio);
-		nng_aio_wait(w->recv_aio);
-		int rv = nng_aio_result(w->recv_aio);
-		if (rv == NNG_ECANCELED || rv == NNG_ECLOSED)
+		nng_msg *request;
+		int rv = rpc_conn_read_frame(se->conn, MAX_REQUEST_BYTES, RPC_NO_DEADLINE, FRAME_REST_MS, &request, NULL);
+		if (rv == NNG_EMSGSIZE)
+			log_warn(NULL, "rpc_request_too_large max_bytes=%d", MAX_REQUEST_BYTES);
+		if (rv != 0)
+			break; /* the caller went, or close woke us */
+		int64_t started = rpc_clock_ms();
+		if (!checked && !(checked = caller_allowed(srv, se->conn))) {
+			nng_msg_free(request);
+			break;
+		}
+		pthread_mutex_lock(&srv->mu);
+		bool shut = se->shut;
+		se->busy  = !shut;
+		pthread_mutex_unlock(&srv->mu);
+		if (shut) { /* read as the server closed: never served */
+			nng_msg_free(request);
+			break;
+		}
+		nng_msg *reply = serve(se, request, started);
+		nng_msg_free(request);
+		rv = reply == NULL ? NNG_ENOMEM
+		                   : rpc_conn_write_frame(se->conn, nng_msg_body(reply), nng_msg_len(reply),
+		                         rpc_clock_ms() + SEND_TIMEOUT_MS);
+		nng_msg_free(reply);
+		pthread_mutex_lock(&srv->mu);
+		se->busy = false;
+		bool closing = srv->closing;
+		pthread_mutex_unlock(&srv->mu);
+		if (rv != 0 && reply != NULL)
+			log_debug(NULL, "rpc_send_failed error=\"%s\"", nng_strerror(rv));
+		if (rv != 0 || closing)
+			break; /* an unanswered caller learns it from the close */
+	}
+	session_end(se);
+	return NULL;
+}
+
+/* Starts a session for conn, or closes it when the server is full or
+ * closing. */
+static void
+session_start(rpc_server *srv, rpc_conn *conn)
+{
+	session *se = calloc(1, sizeof(*se));
+	pthread_mutex_lock(&srv->mu);
+	bool full = srv->n_sessions >= MAX_SESSIONS;
+	if (se == NULL || full || srv->closing) {
+		int64_t now = rpc_clock_ms();
+		bool say    = full && now - srv->refused_full_logged_ms >= 60000;
+		if (say)
+			srv->refused_full_logged_ms = now;
+		pthread_mutex_unlock(&srv->mu);
+		if (say)
+			log_warn(NULL, "rpc_connection_refused reason=\"%d connections already: each has a thread; "
+			               "logged at most once a minute\"", MAX_SESSIONS);
+		rpc_conn_close(conn);
+		free(se);
+		return;
+	}
+	se->server            = srv;
+	se->conn              = conn;
+	se->call.state_index  = -1;
+	se->next              = srv->sessions;
+	if (se->next != NULL)
+		se->next->prev = se;
+	srv->sessions = se;
+	srv->n_sessions++;
+	pthread_mutex_unlock(&srv->mu);
+	pthread_attr_t attr;
+	pthread_t th;
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, SESSION_STACK_BYTES);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	int rv = pthread_create(&th, &attr, session_main, se);
+	pthread_attr_destroy(&attr);
+	if (rv != 0) {
+		log_warn(NULL, "rpc_connection_refused reason=\"cannot start its thread\"");
+		session_end(se);
+	}
+}
+
+static void *
+accept_main(void *arg)
+{
+	rpc_server *srv = arg;
+	for (;;) {
+		rpc_conn *conn;
+		int rv = rpc_acceptor_accept(srv->acceptor, &conn);
+		if (rv == NNG_ECLOSED)
 			break; /* rpc_server_close */
 		if (rv != 0) {
-			log_warn(NULL, "rpc_recv_failed error=\"%s\"", nng_strerror(rv));
-			nng_msleep(10); /* never a busy loop on a persistent error */
+			/* A connection that failed on its way in; out of descriptors,
+			 * never a busy loop. */
+			if (rv != NNG_ECONNABORTED && rv != NNG_ECONNRESET && rv != NNG_ECONNSHUT)
+				nng_msleep(10);
 			continue;
 		}
-		nng_msg *request = nng_aio_get_msg(w->recv_aio);
-		nng_msg *reply   = serve(w, request);
-		nng_msg_free(request);
-		if (reply == NULL)
-			continue; /* the caller's deadline will tell it */
-		nng_aio_set_msg(w->send_aio, reply);
-		nng_ctx_send(w->ctx, w->send_aio);
-		nng_aio_wait(w->send_aio);
-		if ((rv = nng_aio_result(w->send_aio)) != 0) {
-			nng_msg_free(reply); /* a failed send leaves the message ours */
-			log_warn(NULL, "rpc_send_failed error=\"%s\"", nng_strerror(rv));
-		}
-		atomic_store(&srv->last_reply_ms, rpc_clock_ms());
+		session_start(srv, conn);
 	}
-	if (srv->opt.worker_close != NULL)
-		srv->opt.worker_close(w->call.worker_state);
 	return NULL;
 }
 
@@ -421,94 +538,51 @@ rpc_server_open(rpc_server **out, const rpc_server_options *opt, rpc_status *st)
 	srv->opt = *opt;
 	if (srv->opt.default_timeout_ms == 0)
 		srv->opt.default_timeout_ms = DEFAULT_TIMEOUT_MS;
-	snprintf(srv->url, sizeof(srv->url), "%s", opt->url);
+	pthread_mutex_init(&srv->mu, NULL);
+	monotonic_cond_init(&srv->cv);
 	if (opt->callers != NULL && strlen(opt->callers) >= sizeof(srv->callers)) {
-		free(srv);
+		rpc_server_close(srv);
 		return rpc_status_set(st, RPC_INVALID_ARGUMENT, "callers: over %zu bytes", sizeof(srv->callers) - 1);
 	}
 	snprintf(srv->callers, sizeof(srv->callers), "%s", opt->callers != NULL ? opt->callers : "");
 
-	if ((rv = nng_rep0_open(&srv->sock)) != 0) {
-		free(srv);
-		return rpc_status_set(st, RPC_INTERNAL, "nng_rep0_open: %s", nng_strerror(rv));
-	}
-	nng_socket_set_size(srv->sock, NNG_OPT_RECVMAXSZ, MAX_REQUEST_BYTES);
 	static const rpc_tls_files no_tls = {"", "", "", ""};
 	const rpc_tls_files *tls          = opt->tls != NULL ? opt->tls : &no_tls;
-	char why[512];
-	rpc_tls_self self;
-	nng_tls_config *probe_tls = NULL;
-	rpc_code code             = RPC_OK;
+	char why[512], nng_url[256];
+	rpc_code code = RPC_OK;
 	if (rpc_tls_check_urls(tls, "rpc server url", opt->url, why, sizeof(why)) != 0)
 		code = rpc_status_set(st, RPC_INVALID_ARGUMENT, "%s", why);
-	/* The listener watch, only where nng needs it (nng_fixes.h), proves
-	 * itself with an identity only this process has, which the listener
-	 * trusts besides the callers. */
-	bool watched = rpc_nng_listener_stops_after_failed_handshake();
-	if (code == RPC_OK && rpc_tls_configured(tls)) {
-		if (watched)
-			code = rpc_tls_self_make(&self, st);
-		if (code == RPC_OK)
-			code = rpc_tls_listener_config(&srv->tls, tls, watched ? self.cert_pem : NULL, st);
-		if (code == RPC_OK && watched)
-			code = rpc_tls_self_dialer_config(&probe_tls, &self, st);
-	}
-	if (code == RPC_OK && srv->tls != NULL)
-		nng_pipe_notify(srv->sock, NNG_PIPE_EV_ADD_PRE, gate_caller, srv);
-	/* srv->url becomes what nng is given (address_set.h says why). */
+	if (code == RPC_OK && rpc_tls_configured(tls))
+		code = rpc_tls_listener_config(&srv->tls, tls, NULL, st);
+	/* What nng is given (address_set.h says why). */
 	int lookup;
-	if (code == RPC_OK && rpc_url_for_nng(opt->url, srv->url, sizeof(srv->url), &lookup) != 0)
+	if (code == RPC_OK && rpc_url_for_nng(opt->url, nng_url, sizeof(nng_url), &lookup) != 0)
 		code = rpc_status_set(st, RPC_INVALID_ARGUMENT, "cannot listen on %s: %s", opt->url,
 		    lookup != 0 ? gai_strerror(lookup) : "not an nng URL, or over 255 bytes");
-	if (code == RPC_OK && (rv = listen_on(srv->sock, srv->url, srv->tls, &srv->listener)) != 0)
+	if (code == RPC_OK &&
+	    (rv = rpc_acceptor_open(&srv->acceptor, nng_url, srv->tls, srv->url, sizeof(srv->url))) != 0)
 		code = rpc_status_set(st, RPC_UNAVAILABLE, "cannot listen on %s: %s", opt->url, nng_strerror(rv));
 	if (code != RPC_OK) {
-		nng_close(srv->sock);
-		if (srv->tls != NULL)
-			nng_tls_config_free(srv->tls);
-		if (probe_tls != NULL)
-			nng_tls_config_free(probe_tls);
-		free(srv);
+		rpc_server_close(srv);
 		return code;
 	}
-	/* With tcp port 0 the system picks the port; report the real one. */
-	nng_sockaddr sa;
-	if (nng_listener_get_addr(srv->listener, NNG_OPT_LOCADDR, &sa) == 0 && sa.s_family == NNG_AF_INET) {
-		const uint8_t *ip = (const uint8_t *) &sa.s_in.sa_addr;
-		snprintf(srv->url, sizeof(srv->url), "%s://%u.%u.%u.%u:%u", srv->tls != NULL ? "tls+tcp" : "tcp", ip[0],
-		    ip[1], ip[2], ip[3], (unsigned) ntohs(sa.s_in.sa_port));
-	}
-	if (watched)
-		srv->watch = listener_watch_start(srv->sock, &srv->listener, srv->url, srv->tls, probe_tls);
-	if (probe_tls != NULL)
-		nng_tls_config_free(probe_tls); /* the watch holds its own reference */
 
-	srv->workers = calloc((size_t) opt->workers, sizeof(worker));
-	if (srv->workers == NULL) {
+	srv->states      = calloc((size_t) opt->workers, sizeof(void *));
+	srv->free_states = calloc((size_t) opt->workers, sizeof(int));
+	if (srv->states == NULL || srv->free_states == NULL) {
 		rpc_server_close(srv);
 		return rpc_status_set(st, RPC_RESOURCE_EXHAUSTED, "out of memory");
 	}
 	for (int i = 0; i < opt->workers; i++) {
-		worker *w      = &srv->workers[i];
-		w->server      = srv;
-		w->index       = i;
-		srv->n_workers = i + 1; /* so a failure below is cleaned up by close */
-		if ((rv = nng_aio_alloc(&w->recv_aio, NULL, NULL)) != 0 ||
-		    (rv = nng_aio_alloc(&w->send_aio, NULL, NULL)) != 0 ||
-		    (rv = nng_ctx_open(&w->ctx, srv->sock)) != 0) {
-			rpc_server_close(srv);
-			return rpc_status_set(st, RPC_INTERNAL, "nng worker setup: %s", nng_strerror(rv));
-		}
-		nng_aio_set_timeout(w->send_aio, SEND_TIMEOUT_MS);
+		srv->states[i]        = opt->worker_open != NULL ? opt->worker_open(opt->arg, i) : NULL;
+		srv->free_states[i]   = opt->workers - 1 - i; /* worker 0 first */
+		srv->n_states = srv->n_free = i + 1;
 	}
-	for (int i = 0; i < srv->n_workers; i++) {
-		worker *w = &srv->workers[i];
-		if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
-			rpc_server_close(srv);
-			return rpc_status_set(st, RPC_RESOURCE_EXHAUSTED, "cannot start worker thread");
-		}
-		w->thread_started = true;
+	if (pthread_create(&srv->accept_thread, NULL, accept_main, srv) != 0) {
+		rpc_server_close(srv);
+		return rpc_status_set(st, RPC_RESOURCE_EXHAUSTED, "cannot start the accepting thread");
 	}
+	srv->accept_started = true;
 	if (srv->tls != NULL && srv->callers[0] != '\0')
 		log_info(NULL, "rpc_callers_checked url=%s by=%s callers=%s nng=%s", srv->url,
 		    rpc_nng_tells_peer_name() ? "ca_and_name" : "ca_only", srv->callers, nng_version());
@@ -521,34 +595,34 @@ rpc_server_close(rpc_server *srv)
 {
 	if (srv == NULL)
 		return;
-	listener_watch_stop(srv->watch); /* it must not re-open what closes below */
-	/* 1. Stop each worker's receive: idle workers wake with ECANCELED, busy
-	 *    ones finish their handler, send the reply, then find their receive
-	 *    stopped. The listener stays open until then, because closing it
-	 *    would close the connections those replies go out on (and the
-	 *    last replies get CLOSE_GRACE_MS to be written); requests
-	 *    arriving meanwhile are never received, and their callers see the
-	 *    connection close (UNAVAILABLE) in step 3. */
-	for (int i = 0; i < srv->n_workers; i++)
-		nng_aio_stop(srv->workers[i].recv_aio);
-	/* 2. Wait for the workers; 3. close and free in reverse order of creation. */
-	for (int i = 0; i < srv->n_workers; i++) {
-		if (srv->workers[i].thread_started)
-			pthread_join(srv->workers[i].thread, NULL);
+	/* 1. No new connection: the listener closes, its thread ends. */
+	rpc_acceptor_shutdown(srv->acceptor);
+	if (srv->accept_started)
+		pthread_join(srv->accept_thread, NULL);
+	/* 2. Idle connections close now (their callers see UNAVAILABLE at
+	 *    once, and never a request half-served); one serving a request
+	 *    finishes it, writes the reply, then closes. */
+	pthread_mutex_lock(&srv->mu);
+	srv->closing = true;
+	for (session *se = srv->sessions; se != NULL; se = se->next) {
+		if (!se->busy) {
+			se->shut = true;
+			rpc_conn_shutdown(se->conn);
+		}
 	}
-	int64_t since_reply = rpc_clock_ms() - atomic_load(&srv->last_reply_ms);
-	if (since_reply < CLOSE_GRACE_MS)
-		nng_msleep((nng_duration) (CLOSE_GRACE_MS - since_reply));
-	for (int i = 0; i < srv->n_workers; i++)
-		nng_ctx_close(srv->workers[i].ctx);
-	nng_close(srv->sock);
-	listener_watch_free(srv->watch); /* its pipe callback is done with now */
-	for (int i = 0; i < srv->n_workers; i++) {
-		nng_aio_free(srv->workers[i].recv_aio);
-		nng_aio_free(srv->workers[i].send_aio);
-	}
-	free(srv->workers);
+	while (srv->n_sessions > 0)
+		pthread_cond_wait(&srv->cv, &srv->mu);
+	pthread_mutex_unlock(&srv->mu);
+	/* 3. The worker states, now that no handler runs. */
+	for (int i = 0; i < srv->n_states; i++)
+		if (srv->opt.worker_close != NULL)
+			srv->opt.worker_close(srv->states[i]);
+	rpc_acceptor_free(srv->acceptor);
+	free(srv->states);
+	free(srv->free_states);
 	if (srv->tls != NULL)
 		nng_tls_config_free(srv->tls);
+	pthread_cond_destroy(&srv->cv);
+	pthread_mutex_destroy(&srv->mu);
 	free(srv);
 }

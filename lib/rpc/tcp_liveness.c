@@ -60,10 +60,17 @@ rpc_tcp_liveness_set(nng_pipe pipe)
 {
 	nng_sockaddr local, peer;
 	if (nng_pipe_get_addr(pipe, NNG_OPT_LOCADDR, &local) != 0 ||
-	    nng_pipe_get_addr(pipe, NNG_OPT_REMADDR, &peer) != 0 ||
-	    (peer.s_family != NNG_AF_INET && peer.s_family != NNG_AF_INET6))
+	    nng_pipe_get_addr(pipe, NNG_OPT_REMADDR, &peer) != 0)
 		return 1;
-	int fd = find_socket(&local, &peer);
+	return rpc_tcp_liveness_set_addresses(&local, &peer);
+}
+
+int
+rpc_tcp_liveness_set_addresses(const nng_sockaddr *local, const nng_sockaddr *peer)
+{
+	if (peer->s_family != NNG_AF_INET && peer->s_family != NNG_AF_INET6)
+		return 1;
+	int fd = find_socket(local, peer);
 	if (fd < 0)
 		return -1;
 	int on = 1, idle_s = 1, interval_s = 1, probes = 3;

@@ -30,4 +30,8 @@
  * the pipe exists. Thread-safe; costs a scan of /proc/self/fd. */
 int rpc_tcp_liveness_set(nng_pipe pipe);
 
+/* The same for the socket whose local and peer addresses these are (a
+ * connection of nng's byte streams, rpc/transport.h). */
+int rpc_tcp_liveness_set_addresses(const nng_sockaddr *local, const nng_sockaddr *peer);
+
 #endif
