@@ -1,0 +1,154 @@
+/* endpoint.h: a replica's connections, lent one call at a time. */
+#include "rpc/endpoint.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "rpc/envelope.h"
+
+/* Idle connections kept; more are closed when given back. */
+#define IDLE_MAX 256
+
+struct rpc_endpoint {
+	rpc_connector *connector;
+	pthread_mutex_t mu; /* guards what follows */
+	int refs;
+	rpc_conn *idle[IDLE_MAX];
+	int n_idle;
+	int open;             /* idle and lent */
+	int64_t down_until;   /* no dial before this (ms, rpc_clock_ms) */
+	int64_t retry_ms;     /* the next back-off */
+	bool draining;
+};
+
+int
+rpc_endpoint_open(rpc_endpoint **out, const char *url, nng_tls_config *tls)
+{
+	rpc_endpoint *ep = calloc(1, sizeof(*ep));
+	if (ep == NULL)
+		return NNG_ENOMEM;
+	int rv = rpc_connector_open(&ep->connector, url, tls);
+	if (rv != 0) {
+		free(ep);
+		return rv;
+	}
+	pthread_mutex_init(&ep->mu, NULL);
+	ep->refs     = 1;
+	ep->retry_ms = RPC_ENDPOINT_RETRY_MIN_MS;
+	*out         = ep;
+	return 0;
+}
+
+void
+rpc_endpoint_hold(rpc_endpoint *ep)
+{
+	pthread_mutex_lock(&ep->mu);
+	ep->refs++;
+	pthread_mutex_unlock(&ep->mu);
+}
+
+void
+rpc_endpoint_release(rpc_endpoint *ep)
+{
+	if (ep == NULL)
+		return;
+	pthread_mutex_lock(&ep->mu);
+	bool last = --ep->refs == 0;
+	pthread_mutex_unlock(&ep->mu);
+	if (!last)
+		return;
+	for (int i = 0; i < ep->n_idle; i++)
+		rpc_conn_close(ep->idle[i]);
+	rpc_connector_free(ep->connector);
+	pthread_mutex_destroy(&ep->mu);
+	free(ep);
+}
+
+int
+rpc_endpoint_take(rpc_endpoint *ep, int64_t dial_deadline_ms, rpc_conn **out)
+{
+	/* The most recently used first: it is the likeliest still open. */
+	for (;;) {
+		pthread_mutex_lock(&ep->mu);
+		rpc_conn *c = ep->n_idle > 0 ? ep->idle[--ep->n_idle] : NULL;
+		pthread_mutex_unlock(&ep->mu);
+		if (c == NULL)
+			break;
+		if (rpc_conn_fit(c)) {
+			*out = c;
+			return 0;
+		}
+		rpc_endpoint_give_back(ep, c, false); /* the replica closed it: maybe it restarted */
+	}
+	int64_t now = rpc_clock_ms();
+	pthread_mutex_lock(&ep->mu);
+	bool refused = ep->draining || now < ep->down_until;
+	if (!refused)
+		ep->open++; /* counted while dialing, so a drain waits for it */
+	pthread_mutex_unlock(&ep->mu);
+	if (refused)
+		return NNG_ECONNREFUSED;
+	int rv = rpc_connector_dial(ep->connector, dial_deadline_ms, out);
+	pthread_mutex_lock(&ep->mu);
+	if (rv != 0) {
+		ep->open--;
+		ep->down_until = rpc_clock_ms() + ep->retry_ms;
+		ep->retry_ms   = ep->retry_ms * 2 < RPC_ENDPOINT_RETRY_MAX_MS ? ep->retry_ms * 2 : RPC_ENDPOINT_RETRY_MAX_MS;
+	} else {
+		ep->down_until = 0;
+		ep->retry_ms   = RPC_ENDPOINT_RETRY_MIN_MS;
+	}
+	pthread_mutex_unlock(&ep->mu);
+	return rv;
+}
+
+void
+rpc_endpoint_give_back(rpc_endpoint *ep, rpc_conn *c, bool reusable)
+{
+	pthread_mutex_lock(&ep->mu);
+	bool keep = reusable && !ep->draining && ep->n_idle < IDLE_MAX;
+	if (keep) {
+		rpc_conn_park(c);
+		ep->idle[ep->n_idle++] = c;
+	} else {
+		ep->open--;
+	}
+	pthread_mutex_unlock(&ep->mu);
+	if (!keep)
+		rpc_conn_close(c);
+}
+
+bool
+rpc_endpoint_up(rpc_endpoint *ep)
+{
+	int64_t now = rpc_clock_ms();
+	pthread_mutex_lock(&ep->mu);
+	bool up = !ep->draining && (ep->n_idle > 0 || now >= ep->down_until);
+	pthread_mutex_unlock(&ep->mu);
+	return up;
+}
+
+int
+rpc_endpoint_connections(rpc_endpoint *ep)
+{
+	pthread_mutex_lock(&ep->mu);
+	int n = ep->open;
+	pthread_mutex_unlock(&ep->mu);
+	return n;
+}
+
+void
+rpc_endpoint_drain(rpc_endpoint *ep)
+{
+	rpc_conn *close_now[IDLE_MAX];
+	pthread_mutex_lock(&ep->mu);
+	ep->draining = true;
+	int n        = ep->n_idle;
+	for (int i = 0; i < n; i++)
+		close_now[i] = ep->idle[i];
+	ep->open -= n;
+	ep->n_idle = 0;
+	pthread_mutex_unlock(&ep->mu);
+	for (int i = 0; i < n; i++)
+		rpc_conn_close(close_now[i]);
+}

@@ -1,0 +1,64 @@
+/* One replica of a service as a client sees it (an address of a name, or
+ * a URL): the connections kept to it, each lent to one calling thread at a
+ * time (rpc/transport.h), so a call is written and its reply read by the
+ * thread that makes it. A connection is dialed when a call finds none idle
+ * and kept after the call, so a client ends up with as many as it has had
+ * calls in flight at once; an idle one is watched (rpc_conn_park) and
+ * dropped when the replica closes it.
+ *
+ * A replica that refused or did not answer its last dial is down for a
+ * back-off (RPC_ENDPOINT_RETRY_MIN_MS, doubling to _MAX_MS): calls take no
+ * new dial to it then but fail at once, so a client with several replicas
+ * picks another (rpc_endpoint_up), and one with a single replica answers
+ * UNAVAILABLE without a connect wait each time. Any call's dial after the
+ * back-off finds a replica that came back.
+ *
+ * Thread-safe. An endpoint is counted: the opener's reference, and each
+ * rpc_endpoint_hold; it is freed when the last is released, its connections
+ * with it. */
+#ifndef RPC_ENDPOINT_H
+#define RPC_ENDPOINT_H
+
+#include <nng/nng.h>
+#include <nng/supplemental/tls/tls.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rpc/transport.h"
+
+#define RPC_ENDPOINT_RETRY_MIN_MS 10
+#define RPC_ENDPOINT_RETRY_MAX_MS 200
+
+typedef struct rpc_endpoint rpc_endpoint;
+
+/* An endpoint dialing url (a numeric host: rpc_url_for_nng's) with tls
+ * (NULL: plain; held). 0 and *out the caller's reference, or an nng
+ * error (a URL nng does not take). */
+int rpc_endpoint_open(rpc_endpoint **out, const char *url, nng_tls_config *tls);
+
+void rpc_endpoint_hold(rpc_endpoint *ep);
+void rpc_endpoint_release(rpc_endpoint *ep);
+
+/* A connection for one call: an idle one still fit, else a new one dialed
+ * before dial_deadline_ms. 0 and *out lent to the caller until
+ * rpc_endpoint_give_back; NNG_ECONNREFUSED at once while the endpoint is
+ * down or draining; or the dial's error. */
+int rpc_endpoint_take(rpc_endpoint *ep, int64_t dial_deadline_ms, rpc_conn **out);
+
+/* Returns a connection from rpc_endpoint_take: kept for the next call when
+ * reusable (its call ended with a whole reply), else closed. */
+void rpc_endpoint_give_back(rpc_endpoint *ep, rpc_conn *c, bool reusable);
+
+/* Whether a call may go to this endpoint now: not draining, and not down
+ * (its last dial worked, or its back-off has passed). */
+bool rpc_endpoint_up(rpc_endpoint *ep);
+
+/* Connections open to it now, idle and lent. */
+int rpc_endpoint_connections(rpc_endpoint *ep);
+
+/* The address has left its name: idle connections close now, lent ones
+ * when given back, and no new one is dialed. */
+void rpc_endpoint_drain(rpc_endpoint *ep);
+
+#endif
