@@ -1,156 +1,71 @@
-/* rpc_client.h: REQ socket, pooled contexts, deadlines and status mapping. */
+/* rpc_client.h over rpc/endpoint.h: each call borrows a connection of a
+ * replica and writes and reads it on the calling thread.
+ * WIP (branch h-hop): names are looked up once, at open; rpc/dialer_set's
+ * re-resolution and draining come next. */
 #include "rpc/client.h"
 
 #include <nng/nng.h>
-#include <nng/protocol/reqrep0/req.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "base/log.h"
-#include "base/monotonic.h"
-#include "rpc/dialer_set.h"
-#include "rpc/tcp_liveness.h"
+#include "rpc/address_set.h"
+#include "rpc/endpoint.h"
 #include "rpc/tls_config.h"
+#include "rpc/transport.h"
 
 #define DEFAULT_TIMEOUT_MS 2000
 #define DEFAULT_CONNECT_WAIT_MS 300
-/* Redial quickly at first, and at least every 200 ms while a server is
- * down, so a restarted server is found within one connect wait. */
-#define RECONNECT_MIN_MS 10
-#define RECONNECT_MAX_MS 200
-#define MAX_REPLY_BYTES (16 * 1024 * 1024) /* nng's default is no limit */
-#define MAX_TIMEOUT_MS (24 * 3600 * 1000)  /* nng durations are 32-bit */
-/* How long rpc_client_close waits for nng_close (a few ms when all is well)
- * before leaving the socket to the process's exit: see rpc_client_close. */
-#define CLOSE_WAIT_MS 1000
-/* An operation that ended this close to its timeout may be in nng's expiry
- * thread still (see slot_give_back); nng's clock and ours are both in
- * whole ms of CLOCK_MONOTONIC. */
-#define EXPIRY_MARGIN_MS 2
-
-/* One context and its aio; reused across calls. */
-typedef struct slot {
-	nng_ctx ctx;
-	nng_aio *aio;
-	bool near_expiry; /* an operation ended within EXPIRY_MARGIN_MS of its timeout */
-	struct slot *next;
-} slot;
+#define MAX_REPLY_BYTES (16 * 1024 * 1024)
+#define MAX_TIMEOUT_MS (24 * 3600 * 1000)
+#define MAX_ENDPOINTS 64
 
 struct rpc_client {
-	nng_socket sock;
-	_Atomic int connections;
 	int connect_wait_ms;
-	char tls_name[64];        /* the server name checked; "" without TLS */
-	pthread_mutex_t mu;       /* guards idle, closed, abandoned; the waits */
-	pthread_cond_t connected; /* signalled when a connection comes up */
-	pthread_cond_t closed_cv; /* signalled when nng_close has returned */
-	slot *idle;
-	rpc_dialer_set *dialers; /* set once by rpc_client_open; kicked from pipe callbacks */
-	bool closed;             /* nng_close has returned */
-	bool abandoned;          /* rpc_client_close stopped waiting: the closer frees */
+	char tls_name[64]; /* the server name checked; "" without TLS */
+	rpc_endpoint *eps[MAX_ENDPOINTS];
+	size_t n_eps;
+	_Atomic size_t next; /* round robin */
+	char problem[160];   /* why a URL has no endpoint */
 };
-
-/* Frees what rpc_client_open allocated, once nothing uses the socket. */
-static void
-client_free(rpc_client *c)
-{
-	rpc_dialer_set_free(c->dialers);
-	pthread_cond_destroy(&c->closed_cv);
-	pthread_cond_destroy(&c->connected);
-	pthread_mutex_destroy(&c->mu);
-	free(c);
-}
-
-/* Counts pipes from ADD_PRE to REM_POST: nng reports REM_POST for every
- * pipe that saw ADD_PRE, so the count stays balanced. A new TCP connection
- * gets its dead-link bound; a dropped one has the names looked up again
- * (the replica may be gone, or moved). */
-static void
-on_pipe_event(nng_pipe pipe, nng_pipe_ev ev, void *arg)
-{
-	rpc_client *c = arg;
-	if (ev == NNG_PIPE_EV_ADD_PRE) {
-		static atomic_bool warned;
-		if (rpc_tcp_liveness_set(pipe) < 0 && !atomic_exchange(&warned, true))
-			log_warn(NULL,
-			    "rpc_tcp_liveness_unset reason=\"the connection's socket was not found or refused "
-			    "TCP_USER_TIMEOUT: a cut link is noticed only by TCP's own timeouts\"");
-		pthread_mutex_lock(&c->mu);
-		atomic_fetch_add(&c->connections, 1);
-		pthread_cond_broadcast(&c->connected);
-		rpc_dialer_set *ds = c->dialers;
-		pthread_mutex_unlock(&c->mu);
-		rpc_dialer_set_pipe(ds, pipe, 1);
-	} else if (ev == NNG_PIPE_EV_REM_POST) {
-		atomic_fetch_sub(&c->connections, 1);
-		pthread_mutex_lock(&c->mu);
-		rpc_dialer_set *ds = c->dialers;
-		pthread_mutex_unlock(&c->mu);
-		rpc_dialer_set_pipe(ds, pipe, -1);
-	}
-}
-
-/* Waits up to ms for a connection; true when one is up. */
-static bool
-wait_connected(rpc_client *c, int64_t ms)
-{
-	if (rpc_client_connections(c) > 0)
-		return true;
-	struct timespec until = monotonic_deadline(ms);
-	pthread_mutex_lock(&c->mu);
-	while (rpc_client_connections(c) == 0) {
-		if (pthread_cond_timedwait(&c->connected, &c->mu, &until) != 0)
-			break;
-	}
-	pthread_mutex_unlock(&c->mu);
-	return rpc_client_connections(c) > 0;
-}
 
 int
 rpc_client_connections(const rpc_client *c)
 {
-	return atomic_load(&c->connections);
+	int n = 0;
+	for (size_t i = 0; i < c->n_eps; i++)
+		n += rpc_endpoint_connections(c->eps[i]);
+	return n;
+}
+
+static rpc_code
+add_endpoint(rpc_client *c, const char *url, nng_tls_config *cfg, rpc_status *st)
+{
+	if (c->n_eps == MAX_ENDPOINTS)
+		return rpc_status_set(st, RPC_INVALID_ARGUMENT, "more than %d replicas", MAX_ENDPOINTS);
+	int rv = rpc_endpoint_open(&c->eps[c->n_eps], url, cfg);
+	if (rv != 0)
+		return rpc_status_set(st, RPC_INVALID_ARGUMENT, "cannot dial %s: %s", url, nng_strerror(rv));
+	c->n_eps++;
+	return RPC_OK;
 }
 
 rpc_code
 rpc_client_open(rpc_client **out, const char *url, const rpc_client_options *opt, rpc_status *st)
 {
-	int rv;
 	rpc_client *c = calloc(1, sizeof(*c));
 	if (c == NULL)
 		return rpc_status_set(st, RPC_RESOURCE_EXHAUSTED, "out of memory");
 	c->connect_wait_ms = opt != NULL && opt->connect_wait_ms > 0 ? opt->connect_wait_ms : DEFAULT_CONNECT_WAIT_MS;
-	pthread_mutex_init(&c->mu, NULL);
-	monotonic_cond_init(&c->connected);
-	monotonic_cond_init(&c->closed_cv);
-	if ((rv = nng_req0_open(&c->sock)) != 0) {
-		client_free(c);
-		return rpc_status_set(st, RPC_INTERNAL, "nng_req0_open: %s", nng_strerror(rv));
-	}
-	/* Before any context exists (each copies it): never resend a request. */
-	nng_socket_set_ms(c->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
-	nng_socket_set_ms(c->sock, NNG_OPT_RECONNMINT, RECONNECT_MIN_MS);
-	nng_socket_set_ms(c->sock, NNG_OPT_RECONNMAXT, RECONNECT_MAX_MS);
-	nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, MAX_REPLY_BYTES);
-	nng_pipe_notify(c->sock, NNG_PIPE_EV_ADD_PRE, on_pipe_event, c);
-	nng_pipe_notify(c->sock, NNG_PIPE_EV_REM_POST, on_pipe_event, c);
-
-	/* Dial each URL of a comma-separated list, in the background. */
-	char urls[1024];
-	if ((size_t) snprintf(urls, sizeof(urls), "%s", url) >= sizeof(urls)) {
-		rpc_client_close(c);
-		return rpc_status_set(st, RPC_INVALID_ARGUMENT, "URL list longer than %zu bytes", sizeof(urls) - 1);
-	}
 	static const rpc_tls_files no_tls = {"", "", "", ""};
 	const rpc_tls_files *tls          = opt != NULL && opt->tls != NULL ? opt->tls : &no_tls;
 	char why[512];
 	if (rpc_tls_check_urls(tls, "rpc client url", url, why, sizeof(why)) != 0) {
-		rpc_client_close(c);
+		free(c);
 		return rpc_status_set(st, RPC_INVALID_ARGUMENT, "%s", why);
 	}
 	nng_tls_config *cfg = NULL;
@@ -160,44 +75,56 @@ rpc_client_open(rpc_client **out, const char *url, const rpc_client_options *opt
 		                                   : rpc_tls_dialer_config(&cfg, tls, name, st);
 		snprintf(c->tls_name, sizeof(c->tls_name), "%s", name);
 		if (code != RPC_OK) {
-			rpc_client_close(c);
+			free(c);
 			return code;
 		}
 	}
-	/* Each URL, or each address of a URL's host name (issue 19), with its
-	 * connections (issue 21). */
-	rpc_dialer_set *ds = NULL;
-	rpc_code code      = rpc_dialer_set_open(&ds, c->sock, urls, cfg, opt != NULL ? opt->resolve_interval_ms : 0,
-            opt != NULL ? opt->connections_per_replica : 1, st);
+	rpc_code code = RPC_OK;
+	for (const char *p = url; code == RPC_OK && *p != '\0';) {
+		char one[256];
+		size_t len = strcspn(p, ",");
+		if (len >= sizeof(one)) {
+			code = rpc_status_set(st, RPC_INVALID_ARGUMENT, "a URL over 255 bytes");
+			break;
+		}
+		memcpy(one, p, len);
+		one[len] = '\0';
+		p += len + (p[len] == ',');
+		rpc_dial_target t;
+		if (rpc_dial_target_parse(one, &t) != 0) {
+			code = rpc_status_set(st, RPC_INVALID_ARGUMENT, "cannot dial %s: not a dial URL", one);
+			break;
+		}
+		if (!t.by_name) {
+			char nng_url[256];
+			int lookup;
+			if (rpc_url_for_nng(one, nng_url, sizeof(nng_url), &lookup) != 0)
+				code = rpc_status_set(st, RPC_INVALID_ARGUMENT, "cannot dial %s", one);
+			else
+				code = add_endpoint(c, nng_url, cfg, st);
+			continue;
+		}
+		rpc_address_set set;
+		int rv = rpc_address_set_resolve(&t, &set);
+		if (rv != 0 || set.n == 0) {
+			snprintf(c->problem, sizeof(c->problem), "%.64s: %s", t.host,
+			    rv != 0 ? gai_strerror(rv) : "no address of the URL's IP version");
+			continue;
+		}
+		for (size_t i = 0; code == RPC_OK && i < set.n; i++) {
+			char nng_url[320];
+			if (rpc_dial_target_url(&t, set.addr[i], nng_url, sizeof(nng_url)) == 0)
+				code = add_endpoint(c, nng_url, cfg, st);
+		}
+	}
 	if (cfg != NULL)
-		nng_tls_config_free(cfg); /* the set and each dialer hold their own reference */
-	pthread_mutex_lock(&c->mu);
-	c->dialers = ds;
-	pthread_mutex_unlock(&c->mu);
+		nng_tls_config_free(cfg); /* each endpoint holds its own reference */
 	if (code != RPC_OK) {
 		rpc_client_close(c);
 		return code;
 	}
-	rpc_dialer_set_start(ds); /* now that on_pipe_event counts its connections */
 	*out = c;
 	return RPC_OK;
-}
-
-/* Closes the socket on its own thread, so rpc_client_close can stop
- * waiting; frees the client if rpc_client_close has already given up. */
-static void *
-close_socket(void *arg)
-{
-	rpc_client *c = arg;
-	nng_close(c->sock);
-	pthread_mutex_lock(&c->mu);
-	c->closed      = true;
-	bool abandoned = c->abandoned;
-	pthread_cond_signal(&c->closed_cv);
-	pthread_mutex_unlock(&c->mu);
-	if (abandoned)
-		client_free(c);
-	return NULL;
 }
 
 void
@@ -205,159 +132,48 @@ rpc_client_close(rpc_client *c)
 {
 	if (c == NULL)
 		return;
-	/* 1. The contexts' aios first, while their contexts still exist:
-	 *    nng_aio_free waits out a late cancel from nng's expiry thread
-	 *    (see slot_give_back), which after nng_close locked the freed
-	 *    socket: "panic: pthread_mutex_lock: Invalid argument" in
-	 *    req0_ctx_cancel_recv, 2 of 2000 `rpc-call --timeout 1` runs. */
-	for (slot *s = c->idle, *next; s != NULL; s = next) {
-		next = s->next;
-		nng_aio_free(s->aio);
-		nng_ctx_close(s->ctx);
-		free(s);
-	}
-	c->idle = NULL;
-	/* The resolver must not start dialers on a closing socket. */
-	rpc_dialer_set_stop(c->dialers, CLOSE_WAIT_MS);
+	for (size_t i = 0; i < c->n_eps; i++)
+		rpc_endpoint_release(c->eps[i]);
+	free(c);
+}
 
-	/* 2. The socket, waiting at most CLOSE_WAIT_MS. nng 1.5.2's TCP
-	 *    transport loses a pipe's pending receive when the pipe is closed
-	 *    while a message is arriving: tcptran_pipe_recv_cb re-arms the
-	 *    read of the body without checking `closed`, the already-closed
-	 *    aio refuses it silently, and nng_close then waits forever for that
-	 *    receive (gdb on a stuck rpc-call: main in nni_sock_shutdown,
-	 *    nng:reap2 in pipe_destroy → req0_pipe_stop → nni_aio_wait). Fixed
-	 *    upstream in nng 1.6.0 (commit a1bc737b, nng PR #1636; 1.5.2's IPC
-	 *    transport has the same code). No order of ours avoids it: the
-	 *    reply to a call that timed out can arrive at any moment. It hung
-	 *    11 of 2000 `rpc-call --timeout 1` runs on 1.5.2 built from source,
-	 *    none of 2000 with that commit applied. So after CLOSE_WAIT_MS the
-	 *    socket is left to the process's exit, which is where every binary
-	 *    closes its clients; nng's one reaper thread is stuck from then on,
-	 *    so any later close in that process waits its bound too. */
-	pthread_t closer;
-	if (pthread_create(&closer, NULL, close_socket, c) != 0) {
-		nng_close(c->sock);
-		client_free(c);
-		return;
-	}
-	pthread_detach(closer);
-	struct timespec until = monotonic_deadline(CLOSE_WAIT_MS);
-	pthread_mutex_lock(&c->mu);
-	while (!c->closed) {
-		if (pthread_cond_timedwait(&c->closed_cv, &c->mu, &until) != 0)
+/* The endpoint for the next call: round robin over those up, any when none
+ * is (its dial then says why). NULL when there is none. Held. */
+static rpc_endpoint *
+pick(rpc_client *c)
+{
+	if (c->n_eps == 0)
+		return NULL;
+	size_t start = atomic_fetch_add(&c->next, 1);
+	rpc_endpoint *ep = c->eps[start % c->n_eps];
+	for (size_t i = 0; i < c->n_eps; i++) {
+		rpc_endpoint *e = c->eps[(start + i) % c->n_eps];
+		if (rpc_endpoint_up(e)) {
+			ep = e;
 			break;
-	}
-	bool closed  = c->closed;
-	c->abandoned = !closed;
-	pthread_mutex_unlock(&c->mu);
-	if (closed) {
-		client_free(c);
-		return;
-	}
-	log_warn(NULL,
-	    "rpc_client_close_unfinished waited_ms=%d reason=\"nng_close is stuck (nng 1.5.2 teardown race, "
-	    "nng#1636); its socket is left to the process's exit\"",
-	    CLOSE_WAIT_MS);
-}
-
-static slot *
-slot_take(rpc_client *c, rpc_status *st)
-{
-	pthread_mutex_lock(&c->mu);
-	slot *s = c->idle;
-	if (s != NULL)
-		c->idle = s->next;
-	pthread_mutex_unlock(&c->mu);
-	if (s != NULL)
-		return s;
-
-	int rv;
-	if ((s = calloc(1, sizeof(*s))) == NULL) {
-		rpc_status_set(st, RPC_RESOURCE_EXHAUSTED, "out of memory");
-		return NULL;
-	}
-	if ((rv = nng_aio_alloc(&s->aio, NULL, NULL)) != 0) {
-		free(s);
-		rpc_status_set(st, RPC_RESOURCE_EXHAUSTED, "nng_aio_alloc: %s", nng_strerror(rv));
-		return NULL;
-	}
-	if ((rv = nng_ctx_open(&s->ctx, c->sock)) != 0) {
-		nng_aio_free(s->aio);
-		free(s);
-		rpc_status_set(st, rpc_code_from_nng(rv), "nng_ctx_open: %s", nng_strerror(rv));
-		return NULL;
-	}
-	return s;
-}
-
-static void
-slot_give_back(rpc_client *c, slot *s)
-{
-	/* nng 1.5.2's expiry thread takes a timed-out operation's cancel
-	 * function, drops its lock and only then calls it (nni_aio_expire_loop),
-	 * so a reply that completes the operation in between leaves that call
-	 * still to come: on this aio's next operation it would cancel a call
-	 * with time left, after a close it locks a freed socket. nng_aio_free
-	 * waits for it (nni_aio_fini waits while the aio is expiring;
-	 * nng_aio_stop does not), so an aio that may be there is replaced. */
-	if (s->near_expiry) {
-		nng_aio_free(s->aio);
-		s->near_expiry = false;
-		if (nng_aio_alloc(&s->aio, NULL, NULL) != 0) {
-			nng_ctx_close(s->ctx);
-			free(s);
-			return;
 		}
 	}
-	pthread_mutex_lock(&c->mu);
-	s->next = c->idle;
-	c->idle = s;
-	pthread_mutex_unlock(&c->mu);
+	rpc_endpoint_hold(ep);
+	return ep;
 }
 
-/* The answer when no connection took the call, which waited for one from
- * `since`: UNAVAILABLE when the connect wait ended before the caller's
- * deadline (the service is not there); otherwise the deadline ended first,
- * and a call out of time is DEADLINE_EXCEEDED whatever it was waiting for. */
+/* The answer when no connection could be had: UNAVAILABLE when the connect
+ * wait ended before the caller's deadline (the service is not there);
+ * otherwise DEADLINE_EXCEEDED. */
 static rpc_code
-not_connected(const rpc_client *c, int64_t since, int64_t deadline, int64_t timeout, rpc_status *st)
+not_connected(const rpc_client *c, int rv, int64_t deadline, int64_t timeout, rpc_status *st)
 {
-	char problem[160];
-	rpc_dialer_set_problem(c->dialers, problem, sizeof(problem));
-	bool dialing = rpc_dialer_set_count(c->dialers) > 0;
-	if (since + c->connect_wait_ms < deadline && problem[0] != '\0' && !dialing)
-		return rpc_status_set(st, RPC_UNAVAILABLE, "service unreachable: nothing to dial, %s", problem);
-	/* Other URLs of the list have dialers: they are what failed to connect;
-	 * the name without an address is said too. */
-	char also[176] = "";
-	if (problem[0] != '\0')
-		snprintf(also, sizeof(also), "; %s", problem);
-	/* nng 1.5.2 tells a dialer nothing of why a handshake failed. */
-	if (since + c->connect_wait_ms < deadline && c->tls_name[0] != '\0')
+	if (rv == NNG_ETIMEDOUT && rpc_clock_ms() >= deadline)
+		return rpc_status_set(
+		    st, RPC_DEADLINE_EXCEEDED, "no connection within the %lld ms deadline", (long long) timeout);
+	if (c->n_eps == 0)
+		return rpc_status_set(st, RPC_UNAVAILABLE, "service unreachable: nothing to dial, %s", c->problem);
+	if (c->tls_name[0] != '\0')
 		return rpc_status_set(st, RPC_UNAVAILABLE,
 		    "service unreachable: not connected (not listening, or its certificate is not %s's from a CA of "
-		    "RPC_TLS_CA)%s",
-		    c->tls_name, also);
-	if (since + c->connect_wait_ms < deadline)
-		return rpc_status_set(st, RPC_UNAVAILABLE, "service unreachable: not connected%s", also);
-	return rpc_status_set(
-	    st, RPC_DEADLINE_EXCEEDED, "no connection within the %lld ms deadline", (long long) timeout);
-}
-
-/* Runs one aio operation (send or receive) on the slot and waits for it. */
-static int
-run(slot *s, void (*op)(nng_ctx, nng_aio *), int64_t timeout_ms)
-{
-	if (timeout_ms <= 0)
-		timeout_ms = 1;
-	int64_t expires = rpc_clock_ms() + timeout_ms;
-	nng_aio_set_timeout(s->aio, (nng_duration) timeout_ms);
-	op(s->ctx, s->aio);
-	nng_aio_wait(s->aio);
-	if (rpc_clock_ms() + EXPIRY_MARGIN_MS >= expires)
-		s->near_expiry = true;
-	return nng_aio_result(s->aio);
+		    "RPC_TLS_CA)",
+		    c->tls_name);
+	return rpc_status_set(st, RPC_UNAVAILABLE, "service unreachable: not connected");
 }
 
 rpc_code
@@ -375,16 +191,18 @@ rpc_client_call_raw(rpc_client *c, const char *full_method, const uint8_t *paylo
 	int64_t deadline = start + timeout;
 	rpc_status_clear(st);
 
-	/* 1. A connection: with none up, wait at most connect_wait_ms (within
-	 *    the deadline), rather than spending the whole deadline on a
-	 *    service that is not there. */
-	int64_t wait = c->connect_wait_ms < timeout ? c->connect_wait_ms : timeout;
-	if (!wait_connected(c, wait))
-		return not_connected(c, start, deadline, timeout, st);
-
-	slot *s = slot_take(c, st);
-	if (s == NULL)
-		return st != NULL ? st->code : RPC_RESOURCE_EXHAUSTED;
+	/* 1. A connection: with none idle, a dial of at most connect_wait_ms
+	 *    (within the deadline). */
+	rpc_endpoint *ep = pick(c);
+	if (ep == NULL)
+		return not_connected(c, NNG_ECONNREFUSED, deadline, timeout, st);
+	int64_t dial_by = start + c->connect_wait_ms < deadline ? start + c->connect_wait_ms : deadline;
+	rpc_conn *conn;
+	int rv = rpc_endpoint_take(ep, dial_by, &conn);
+	if (rv != 0) {
+		rpc_endpoint_release(ep);
+		return not_connected(c, rv, deadline, timeout, st);
+	}
 
 	/* 2. The envelope carries what is left of the budget now. */
 	int64_t left = deadline - rpc_clock_ms();
@@ -396,54 +214,44 @@ rpc_client_call_raw(rpc_client *c, const char *full_method, const uint8_t *paylo
 	    .metadata   = opt->metadata,
 	    .n_metadata = opt->n_metadata,
 	};
-	int rv = rpc_envelope_pack_request(&msg, &hdr, payload, len);
-	if (rv != 0) {
-		slot_give_back(c, s);
-		return rpc_status_set(st, RPC_RESOURCE_EXHAUSTED, "out of memory");
-	}
-
-	/* 3. Send. The aio completes once a connection took the request, so a
-	 *    send that times out was never delivered. */
-	nng_aio_set_msg(s->aio, msg);
-	int64_t sending = rpc_clock_ms();
-	rv              = run(s, nng_ctx_send, deadline - sending);
-	rpc_code code   = RPC_OK;
-	if (rv != 0) {
-		nng_msg_free(nng_aio_get_msg(s->aio)); /* a failed send leaves it ours */
-		nng_aio_set_msg(s->aio, NULL);
-		if (rv == NNG_ETIMEDOUT && rpc_client_connections(c) == 0)
-			code = not_connected(c, sending, deadline, timeout, st);
-		else
-			code = rpc_status_set(
-			    st, rpc_code_from_nng(rv), "sending the request failed: %s", nng_strerror(rv));
+	rpc_code code = RPC_OK;
+	bool reusable = false;
+	if (rpc_envelope_pack_request(&msg, &hdr, payload, len) != 0) {
+		code     = rpc_status_set(st, RPC_RESOURCE_EXHAUSTED, "out of memory");
+		reusable = true;
 		goto out;
 	}
-
-	/* 4. Receive with what is left of the deadline. */
-	rv = run(s, nng_ctx_recv, deadline - rpc_clock_ms());
+	/* 3. Write, then read the reply with what is left of the deadline. */
+	rv = rpc_conn_write_frame(conn, nng_msg_body(msg), nng_msg_len(msg), deadline);
+	nng_msg_free(msg);
+	if (rv != 0) {
+		code = rv == NNG_ETIMEDOUT ? rpc_status_set(st, RPC_DEADLINE_EXCEEDED, "no reply within %lld ms",
+		                                 (long long) timeout)
+		                           : rpc_status_set(st, RPC_UNAVAILABLE, "sending the request failed: %s",
+		                                 nng_strerror(rv));
+		goto out;
+	}
+	nng_msg *reply;
+	rv = rpc_conn_read_frame(conn, MAX_REPLY_BYTES, deadline, deadline - rpc_clock_ms(), &reply, NULL);
 	if (rv != 0) {
 		if (rv == NNG_ETIMEDOUT)
 			code =
 			    rpc_status_set(st, RPC_DEADLINE_EXCEEDED, "no reply within %lld ms", (long long) timeout);
 		else if (c->tls_name[0] != '\0')
-			/* A service that refuses the caller's certificate closes the
-			 * connection right after the handshake: nng 1.5.2 says no more. */
-			code = rpc_status_set(st, rpc_code_from_nng(rv),
+			code = rpc_status_set(st, RPC_UNAVAILABLE,
 			    "connection lost: %s (if at once, the service may refuse this caller: is RPC_TLS_CERT from "
-			    "a "
-			    "CA in %s's RPC_TLS_CALLER_CA?)",
+			    "a CA in %s's RPC_TLS_CALLER_CA?)",
 			    nng_strerror(rv), c->tls_name);
 		else
-			code = rpc_status_set(st, rpc_code_from_nng(rv), "connection lost: %s", nng_strerror(rv));
+			code = rpc_status_set(st, RPC_UNAVAILABLE, "connection lost: %s", nng_strerror(rv));
 		goto out;
 	}
-	nng_msg *reply = nng_aio_get_msg(s->aio);
-	nng_aio_set_msg(s->aio, NULL);
-	code = rpc_envelope_unpack_reply(reply, reply_envelope, st);
+	reusable = true;
+	code     = rpc_envelope_unpack_reply(reply, reply_envelope, st);
 	nng_msg_free(reply);
-
 out:
-	slot_give_back(c, s);
+	rpc_endpoint_give_back(ep, conn, reusable);
+	rpc_endpoint_release(ep);
 	return code;
 }
 
