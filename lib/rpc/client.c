@@ -1,7 +1,5 @@
-/* rpc_client.h over rpc/endpoint.h: each call borrows a connection of a
- * replica and writes and reads it on the calling thread.
- * WIP (branch h-hop): names are looked up once, at open; rpc/dialer_set's
- * re-resolution and draining come next. */
+/* rpc_client.h: each call borrows a connection of a replica (rpc/replica_set.h,
+ * rpc/endpoint.h) and writes and reads it on the calling thread. */
 #include "rpc/client.h"
 
 #include <nng/nng.h>
@@ -15,6 +13,7 @@
 #include "base/log.h"
 #include "rpc/address_set.h"
 #include "rpc/endpoint.h"
+#include "rpc/replica_set.h"
 #include "rpc/tls_config.h"
 #include "rpc/transport.h"
 
@@ -22,36 +21,17 @@
 #define DEFAULT_CONNECT_WAIT_MS 300
 #define MAX_REPLY_BYTES (16 * 1024 * 1024)
 #define MAX_TIMEOUT_MS (24 * 3600 * 1000)
-#define MAX_ENDPOINTS 64
 
 struct rpc_client {
 	int connect_wait_ms;
 	char tls_name[64]; /* the server name checked; "" without TLS */
-	rpc_endpoint *eps[MAX_ENDPOINTS];
-	size_t n_eps;
-	_Atomic size_t next; /* round robin */
-	char problem[160];   /* why a URL has no endpoint */
+	rpc_replica_set *replicas;
 };
 
 int
 rpc_client_connections(const rpc_client *c)
 {
-	int n = 0;
-	for (size_t i = 0; i < c->n_eps; i++)
-		n += rpc_endpoint_connections(c->eps[i]);
-	return n;
-}
-
-static rpc_code
-add_endpoint(rpc_client *c, const char *url, nng_tls_config *cfg, rpc_status *st)
-{
-	if (c->n_eps == MAX_ENDPOINTS)
-		return rpc_status_set(st, RPC_INVALID_ARGUMENT, "more than %d replicas", MAX_ENDPOINTS);
-	int rv = rpc_endpoint_open(&c->eps[c->n_eps], url, cfg);
-	if (rv != 0)
-		return rpc_status_set(st, RPC_INVALID_ARGUMENT, "cannot dial %s: %s", url, nng_strerror(rv));
-	c->n_eps++;
-	return RPC_OK;
+	return rpc_replica_set_connections(c->replicas);
 }
 
 rpc_code
@@ -68,7 +48,7 @@ rpc_client_open(rpc_client **out, const char *url, const rpc_client_options *opt
 		free(c);
 		return rpc_status_set(st, RPC_INVALID_ARGUMENT, "%s", why);
 	}
-	nng_tls_config *cfg = NULL;
+	rpc_tls *cfg = NULL;
 	if (rpc_tls_configured(tls)) {
 		const char *name = opt->server_name != NULL ? opt->server_name : "";
 		rpc_code code    = name[0] == '\0' ? rpc_status_set(st, RPC_INVALID_ARGUMENT, "TLS needs a server name")
@@ -79,50 +59,19 @@ rpc_client_open(rpc_client **out, const char *url, const rpc_client_options *opt
 			return code;
 		}
 	}
-	rpc_code code = RPC_OK;
-	for (const char *p = url; code == RPC_OK && *p != '\0';) {
-		char one[256];
-		size_t len = strcspn(p, ",");
-		if (len >= sizeof(one)) {
-			code = rpc_status_set(st, RPC_INVALID_ARGUMENT, "a URL over 255 bytes");
-			break;
-		}
-		memcpy(one, p, len);
-		one[len] = '\0';
-		p += len + (p[len] == ',');
-		rpc_dial_target t;
-		if (rpc_dial_target_parse(one, &t) != 0) {
-			code = rpc_status_set(st, RPC_INVALID_ARGUMENT, "cannot dial %s: not a dial URL", one);
-			break;
-		}
-		if (!t.by_name) {
-			char nng_url[256];
-			int lookup;
-			if (rpc_url_for_nng(one, nng_url, sizeof(nng_url), &lookup) != 0)
-				code = rpc_status_set(st, RPC_INVALID_ARGUMENT, "cannot dial %s", one);
-			else
-				code = add_endpoint(c, nng_url, cfg, st);
-			continue;
-		}
-		rpc_address_set set;
-		int rv = rpc_address_set_resolve(&t, &set);
-		if (rv != 0 || set.n == 0) {
-			snprintf(c->problem, sizeof(c->problem), "%.64s: %s", t.host,
-			    rv != 0 ? gai_strerror(rv) : "no address of the URL's IP version");
-			continue;
-		}
-		for (size_t i = 0; code == RPC_OK && i < set.n; i++) {
-			char nng_url[320];
-			if (rpc_dial_target_url(&t, set.addr[i], nng_url, sizeof(nng_url)) == 0)
-				code = add_endpoint(c, nng_url, cfg, st);
-		}
+	if (strlen(url) >= 1024) {
+		rpc_tls_free(cfg);
+		free(c);
+		return rpc_status_set(st, RPC_INVALID_ARGUMENT, "URL list longer than 1023 bytes");
 	}
-	if (cfg != NULL)
-		nng_tls_config_free(cfg); /* each endpoint holds its own reference */
+	/* Each URL, or each address of a URL's host name (issue 19). */
+	rpc_code code = rpc_replica_set_open(&c->replicas, url, cfg, opt != NULL ? opt->resolve_interval_ms : 0, st);
+	rpc_tls_free(cfg); /* the set and each replica hold their own reference */
 	if (code != RPC_OK) {
-		rpc_client_close(c);
+		free(c);
 		return code;
 	}
+	rpc_replica_set_start(c->replicas);
 	*out = c;
 	return RPC_OK;
 }
@@ -132,48 +81,37 @@ rpc_client_close(rpc_client *c)
 {
 	if (c == NULL)
 		return;
-	for (size_t i = 0; i < c->n_eps; i++)
-		rpc_endpoint_release(c->eps[i]);
+	rpc_replica_set_free(c->replicas);
 	free(c);
-}
-
-/* The endpoint for the next call: round robin over those up, any when none
- * is (its dial then says why). NULL when there is none. Held. */
-static rpc_endpoint *
-pick(rpc_client *c)
-{
-	if (c->n_eps == 0)
-		return NULL;
-	size_t start = atomic_fetch_add(&c->next, 1);
-	rpc_endpoint *ep = c->eps[start % c->n_eps];
-	for (size_t i = 0; i < c->n_eps; i++) {
-		rpc_endpoint *e = c->eps[(start + i) % c->n_eps];
-		if (rpc_endpoint_up(e)) {
-			ep = e;
-			break;
-		}
-	}
-	rpc_endpoint_hold(ep);
-	return ep;
 }
 
 /* The answer when no connection could be had: UNAVAILABLE when the connect
  * wait ended before the caller's deadline (the service is not there);
  * otherwise DEADLINE_EXCEEDED. */
 static rpc_code
-not_connected(const rpc_client *c, int rv, int64_t deadline, int64_t timeout, rpc_status *st)
+not_connected(const rpc_client *c, int rv, const char *why, int64_t deadline, int64_t timeout, rpc_status *st)
 {
 	if (rv == NNG_ETIMEDOUT && rpc_clock_ms() >= deadline)
 		return rpc_status_set(
 		    st, RPC_DEADLINE_EXCEEDED, "no connection within the %lld ms deadline", (long long) timeout);
-	if (c->n_eps == 0)
-		return rpc_status_set(st, RPC_UNAVAILABLE, "service unreachable: nothing to dial, %s", c->problem);
-	if (c->tls_name[0] != '\0')
+	if (rv == NNG_ENOENT) {
+		char problem[160];
+		rpc_replica_set_problem(c->replicas, problem, sizeof(problem));
+		return rpc_status_set(st, RPC_UNAVAILABLE, "service unreachable: nothing to dial, %s", problem);
+	}
+	if (rv == NNG_EPEERAUTH) {
+		/* mbedTLS's verify info ends each reason with a new line. */
+		char reason[256];
+		snprintf(reason, sizeof(reason), "%s", why != NULL ? why : "");
+		for (char *p = reason; *p != '\0'; p++)
+			if (*p == '\n')
+				*p = p[1] != '\0' ? ';' : '\0';
 		return rpc_status_set(st, RPC_UNAVAILABLE,
-		    "service unreachable: not connected (not listening, or its certificate is not %s's from a CA of "
-		    "RPC_TLS_CA)",
-		    c->tls_name);
-	return rpc_status_set(st, RPC_UNAVAILABLE, "service unreachable: not connected");
+		    "service unreachable: the TLS handshake failed (%s; the server must present %s's certificate from a "
+		    "CA of RPC_TLS_CA, and accept this caller's)",
+		    reason[0] != '\0' ? reason : "refused", c->tls_name);
+	}
+	return rpc_status_set(st, RPC_UNAVAILABLE, "service unreachable: not connected (%s)", nng_strerror(rv));
 }
 
 rpc_code
@@ -193,15 +131,17 @@ rpc_client_call_raw(rpc_client *c, const char *full_method, const uint8_t *paylo
 
 	/* 1. A connection: with none idle, a dial of at most connect_wait_ms
 	 *    (within the deadline). */
-	rpc_endpoint *ep = pick(c);
+	rpc_endpoint *ep = rpc_replica_set_pick(c->replicas);
 	if (ep == NULL)
-		return not_connected(c, NNG_ECONNREFUSED, deadline, timeout, st);
+		return not_connected(c, NNG_ENOENT, NULL, deadline, timeout, st);
 	int64_t dial_by = start + c->connect_wait_ms < deadline ? start + c->connect_wait_ms : deadline;
 	rpc_conn *conn;
-	int rv = rpc_endpoint_take(ep, dial_by, &conn);
+	char why[256];
+	int rv = rpc_endpoint_take(ep, dial_by, &conn, why, sizeof(why));
 	if (rv != 0) {
 		rpc_endpoint_release(ep);
-		return not_connected(c, rv, deadline, timeout, st);
+		rpc_replica_set_kick(c->replicas); /* the replica may be gone, or moved */
+		return not_connected(c, rv, why, deadline, timeout, st);
 	}
 
 	/* 2. The envelope carries what is left of the budget now. */
@@ -232,7 +172,7 @@ rpc_client_call_raw(rpc_client *c, const char *full_method, const uint8_t *paylo
 		goto out;
 	}
 	nng_msg *reply;
-	rv = rpc_conn_read_frame(conn, MAX_REPLY_BYTES, deadline, deadline - rpc_clock_ms(), &reply, NULL);
+	rv = rpc_conn_read_frame(conn, MAX_REPLY_BYTES, deadline, deadline - rpc_clock_ms(), &reply);
 	if (rv != 0) {
 		if (rv == NNG_ETIMEDOUT)
 			code =

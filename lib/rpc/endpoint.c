@@ -22,7 +22,7 @@ struct rpc_endpoint {
 };
 
 int
-rpc_endpoint_open(rpc_endpoint **out, const char *url, nng_tls_config *tls)
+rpc_endpoint_open(rpc_endpoint **out, const char *url, rpc_tls *tls)
 {
 	rpc_endpoint *ep = calloc(1, sizeof(*ep));
 	if (ep == NULL)
@@ -65,7 +65,7 @@ rpc_endpoint_release(rpc_endpoint *ep)
 }
 
 int
-rpc_endpoint_take(rpc_endpoint *ep, int64_t dial_deadline_ms, rpc_conn **out)
+rpc_endpoint_take(rpc_endpoint *ep, int64_t dial_deadline_ms, rpc_conn **out, char *why, size_t why_len)
 {
 	/* The most recently used first: it is the likeliest still open. */
 	for (;;) {
@@ -88,7 +88,7 @@ rpc_endpoint_take(rpc_endpoint *ep, int64_t dial_deadline_ms, rpc_conn **out)
 	pthread_mutex_unlock(&ep->mu);
 	if (refused)
 		return NNG_ECONNREFUSED;
-	int rv = rpc_connector_dial(ep->connector, dial_deadline_ms, out);
+	int rv = rpc_connector_dial(ep->connector, dial_deadline_ms, out, why, why_len);
 	pthread_mutex_lock(&ep->mu);
 	if (rv != 0) {
 		ep->open--;
@@ -108,7 +108,6 @@ rpc_endpoint_give_back(rpc_endpoint *ep, rpc_conn *c, bool reusable)
 	pthread_mutex_lock(&ep->mu);
 	bool keep = reusable && !ep->draining && ep->n_idle < IDLE_MAX;
 	if (keep) {
-		rpc_conn_park(c);
 		ep->idle[ep->n_idle++] = c;
 	} else {
 		ep->open--;

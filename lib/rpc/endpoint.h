@@ -3,8 +3,8 @@
  * time (rpc/transport.h), so a call is written and its reply read by the
  * thread that makes it. A connection is dialed when a call finds none idle
  * and kept after the call, so a client ends up with as many as it has had
- * calls in flight at once; an idle one is watched (rpc_conn_park) and
- * dropped when the replica closes it.
+ * calls in flight at once; an idle one the replica has closed is dropped
+ * when a call finds it (rpc_conn_fit).
  *
  * A replica that refused or did not answer its last dial is down for a
  * back-off (RPC_ENDPOINT_RETRY_MIN_MS, doubling to _MAX_MS): calls take no
@@ -20,7 +20,6 @@
 #define RPC_ENDPOINT_H
 
 #include <nng/nng.h>
-#include <nng/supplemental/tls/tls.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -35,7 +34,7 @@ typedef struct rpc_endpoint rpc_endpoint;
 /* An endpoint dialing url (a numeric host: rpc_url_for_nng's) with tls
  * (NULL: plain; held). 0 and *out the caller's reference, or an nng
  * error (a URL nng does not take). */
-int rpc_endpoint_open(rpc_endpoint **out, const char *url, nng_tls_config *tls);
+int rpc_endpoint_open(rpc_endpoint **out, const char *url, rpc_tls *tls);
 
 void rpc_endpoint_hold(rpc_endpoint *ep);
 void rpc_endpoint_release(rpc_endpoint *ep);
@@ -43,8 +42,9 @@ void rpc_endpoint_release(rpc_endpoint *ep);
 /* A connection for one call: an idle one still fit, else a new one dialed
  * before dial_deadline_ms. 0 and *out lent to the caller until
  * rpc_endpoint_give_back; NNG_ECONNREFUSED at once while the endpoint is
- * down or draining; or the dial's error. */
-int rpc_endpoint_take(rpc_endpoint *ep, int64_t dial_deadline_ms, rpc_conn **out);
+ * down or draining; or the dial's error, with why (why_len bytes, may be
+ * NULL) saying what TLS found wrong with the server's certificate. */
+int rpc_endpoint_take(rpc_endpoint *ep, int64_t dial_deadline_ms, rpc_conn **out, char *why, size_t why_len);
 
 /* Returns a connection from rpc_endpoint_take: kept for the next call when
  * reusable (its call ended with a whole reply), else closed. */

@@ -18,7 +18,6 @@
 #include "base/monotonic.h"
 #include "rpc/address_set.h"
 #include "rpc/envelope.h"
-#include "rpc/nng_fixes.h"
 #include "rpc/tls_config.h"
 #include "rpc/transport.h"
 
@@ -27,6 +26,8 @@
 /* A request whose first byte has arrived must be whole within this: a
  * caller that stalls mid-frame does not hold its connection's thread. */
 #define FRAME_REST_MS 10000
+/* A TLS handshake must be done within this of the connection's arrival. */
+#define HANDSHAKE_MS 10000
 /* Larger requests end their connection before any allocation. */
 #define MAX_REQUEST_BYTES (4 * 1024 * 1024)
 /* Connections served at once (each has its thread); more are closed as
@@ -61,7 +62,7 @@ typedef struct session {
 struct rpc_server {
 	rpc_server_options opt;
 	rpc_acceptor *acceptor;
-	nng_tls_config *tls; /* the listener's, NULL without TLS */
+	rpc_tls *tls; /* the listener's, NULL without TLS */
 	char url[256];
 	char callers[256]; /* opt.callers, copied; "" for any verified caller */
 	pthread_t accept_thread;
@@ -193,12 +194,9 @@ named_in(const char *name, const char *list)
 
 /* Whether a TLS connection's caller may call: its certificate verified
  * against RPC_TLS_CALLER_CA (the listener asks in OPTIONAL mode, see
- * tls_config.h) and, where nng tells the certificate's name
- * (rpc_nng_tells_peer_name), names an allowed caller. Asked once the
- * handshake is done (nng runs it on the first read), before any request
- * is served; a refusal is logged once (per peer and minute) and counted.
- * nng 1.5.2 tells nothing more of the caller's certificate than the one
- * bit "verified". */
+ * tls_config.h) and names an allowed caller. Asked once the handshake is
+ * done, before any request is read; a refusal is logged once (per peer and
+ * minute) and counted. */
 static bool
 caller_allowed(const rpc_server *srv, rpc_conn *conn)
 {
@@ -207,26 +205,22 @@ caller_allowed(const rpc_server *srv, rpc_conn *conn)
 		snprintf(why, sizeof(why),
 		    "no certificate, or one that does not chain to RPC_TLS_CALLER_CA (a role not allowed to call this "
 		    "service, another CA, self-signed, expired or not yet valid)");
-	} else if (srv->callers[0] == '\0' || !rpc_nng_tells_peer_name()) {
+	} else if (srv->callers[0] == '\0') {
 		return true;
 	} else {
-		char *cn = NULL;
-		int rv   = rpc_conn_peer_name(conn, &cn);
-		if (rv == 0 && named_in(cn, srv->callers)) {
-			nng_strfree(cn);
+		char cn[256];
+		int rv = rpc_conn_peer_name(conn, cn, sizeof(cn));
+		if (rv == 0 && named_in(cn, srv->callers))
 			return true;
-		}
 		if (rv != 0)
-			snprintf(why, sizeof(why), "the certificate's name cannot be read: %s", nng_strerror(rv));
+			snprintf(why, sizeof(why), "the certificate has no common name");
 		else
 			snprintf(why, sizeof(why), "a certificate of '%.64s', not one of this service's callers (%s)",
 			    cn, srv->callers);
-		nng_strfree(cn);
 	}
-	char peer[INET6_ADDRSTRLEN + 16], ip[INET6_ADDRSTRLEN];
-	rpc_conn_peer(conn, peer, sizeof(peer), ip, sizeof(ip));
+	const char *peer    = rpc_conn_peer(conn);
 	uint64_t suppressed = 0;
-	if (refusal_log_due(ip, &suppressed))
+	if (refusal_log_due(rpc_conn_peer_ip(conn), &suppressed))
 		log_warn(NULL,
 		    "rpc_caller_refused peer=%s suppressed=%llu reason=\"%s; refusals of this address are logged at "
 		    "most once a minute, all are counted in rpc_callers_refused_total\"",
@@ -416,25 +410,18 @@ session_main(void *arg)
 {
 	session *se     = arg;
 	rpc_server *srv = se->server;
-	bool checked    = srv->tls == NULL;
-	if (rpc_conn_set_liveness(se->conn) < 0) {
-		static atomic_bool warned;
-		if (!atomic_exchange(&warned, true))
-			log_warn(NULL, "rpc_tcp_liveness_unset reason=\"the connection's socket was not found or refused "
-			               "TCP_USER_TIMEOUT: a cut link is noticed only by TCP's own timeouts\"");
-	}
-	for (;;) {
+	/* With TLS, the caller is checked before any request is read. */
+	bool allowed = rpc_conn_handshake(se->conn, rpc_clock_ms() + HANDSHAKE_MS) == 0 &&
+	               (srv->tls == NULL || caller_allowed(srv, se->conn));
+	for (; allowed;) {
 		nng_msg *request;
-		int rv = rpc_conn_read_frame(se->conn, MAX_REQUEST_BYTES, RPC_NO_DEADLINE, FRAME_REST_MS, &request, NULL);
+		int rv = rpc_conn_read_frame(se->conn, MAX_REQUEST_BYTES, RPC_NO_DEADLINE, FRAME_REST_MS, &request);
 		if (rv == NNG_EMSGSIZE)
-			log_warn(NULL, "rpc_request_too_large max_bytes=%d", MAX_REQUEST_BYTES);
+			log_warn(NULL, "rpc_request_too_large peer=%s max_bytes=%d", rpc_conn_peer(se->conn),
+			    MAX_REQUEST_BYTES);
 		if (rv != 0)
 			break; /* the caller went, or close woke us */
 		int64_t started = rpc_clock_ms();
-		if (!checked && !(checked = caller_allowed(srv, se->conn))) {
-			nng_msg_free(request);
-			break;
-		}
 		pthread_mutex_lock(&srv->mu);
 		bool shut = se->shut;
 		se->busy  = !shut;
@@ -553,7 +540,7 @@ rpc_server_open(rpc_server **out, const rpc_server_options *opt, rpc_status *st)
 	if (rpc_tls_check_urls(tls, "rpc server url", opt->url, why, sizeof(why)) != 0)
 		code = rpc_status_set(st, RPC_INVALID_ARGUMENT, "%s", why);
 	if (code == RPC_OK && rpc_tls_configured(tls))
-		code = rpc_tls_listener_config(&srv->tls, tls, NULL, st);
+		code = rpc_tls_listener_config(&srv->tls, tls, st);
 	/* What nng is given (address_set.h says why). */
 	int lookup;
 	if (code == RPC_OK && rpc_url_for_nng(opt->url, nng_url, sizeof(nng_url), &lookup) != 0)
@@ -584,8 +571,7 @@ rpc_server_open(rpc_server **out, const rpc_server_options *opt, rpc_status *st)
 	}
 	srv->accept_started = true;
 	if (srv->tls != NULL && srv->callers[0] != '\0')
-		log_info(NULL, "rpc_callers_checked url=%s by=%s callers=%s nng=%s", srv->url,
-		    rpc_nng_tells_peer_name() ? "ca_and_name" : "ca_only", srv->callers, nng_version());
+		log_info(NULL, "rpc_callers_checked url=%s by=ca_and_name callers=%s", srv->url, srv->callers);
 	*out = srv;
 	return RPC_OK;
 }
@@ -620,8 +606,7 @@ rpc_server_close(rpc_server *srv)
 	rpc_acceptor_free(srv->acceptor);
 	free(srv->states);
 	free(srv->free_states);
-	if (srv->tls != NULL)
-		nng_tls_config_free(srv->tls);
+	rpc_tls_free(srv->tls);
 	pthread_cond_destroy(&srv->cv);
 	pthread_mutex_destroy(&srv->mu);
 	free(srv);

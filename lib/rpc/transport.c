@@ -1,85 +1,303 @@
-/* transport.h over nng_stream: each connection waits on its own aio. */
+/* transport.h over non-blocking sockets, poll(2) for deadlines and mbedTLS
+ * on the socket for TLS. */
+#define _GNU_SOURCE
 #include "rpc/transport.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <mbedtls/error.h>
+#include <mbedtls/net_sockets.h>
+#include <mbedtls/oid.h>
+#include <mbedtls/ssl.h>
+#include <mbedtls/x509_crt.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include "rpc/envelope.h"
-#include "rpc/nng_fixes.h" /* NNG_OPT_TLS_PEER_CN on nng < 1.6 */
 #include "rpc/tcp_liveness.h"
 
 /* Read-ahead: a whole small frame (most requests and replies) arrives in
- * one read. */
-#define READ_BUF 4096
+ * one read; frames that fit are written with one write. */
+#define IO_BUF 4096
 
 struct rpc_conn {
-	nng_stream *s;
-	nng_aio *aio;
-	bool parked; /* a read is armed on the idle connection (rpc_conn_park) */
-	bool broken; /* an operation failed: not fit for another call */
+	int fd;
+	bool tcp;
+	atomic_bool shut; /* rpc_conn_shutdown ran */
+	bool broken;      /* an operation failed: not fit for another call */
+	mbedtls_ssl_context *ssl;
+	char peer[INET6_ADDRSTRLEN + 16], ip[INET6_ADDRSTRLEN];
 	size_t off, have;
-	uint8_t buf[READ_BUF];
+	uint8_t in[IO_BUF];
+	uint8_t out[IO_BUF];
 };
 
+/* A URL taken apart. */
+typedef struct address {
+	struct sockaddr_storage sa;
+	socklen_t len;
+	bool tls, ipc;
+	char scheme[16];
+} address;
+
 struct rpc_acceptor {
-	nng_stream_listener *l;
-	nng_aio *aio;
+	int fd, wake; /* the listening socket; an eventfd that ends accept */
+	address addr;
+	rpc_tls *tls;
 };
 
 struct rpc_connector {
-	nng_stream_dialer *d;
+	address addr;
+	rpc_tls *tls;
 };
 
-/* nng's relative timeout for an operation that must end by deadline_ms. */
-static nng_duration
-until(int64_t deadline_ms)
-{
-	if (deadline_ms == RPC_NO_DEADLINE)
-		return NNG_DURATION_INFINITE;
-	int64_t left = deadline_ms - rpc_clock_ms();
-	if (left < 1)
-		return 1; /* nng's 0 would mean "the default", not "now" */
-	return left > INT32_MAX ? INT32_MAX : (nng_duration) left;
-}
+/* ---- waiting ---- */
 
-/* One receive or send on the connection's aio, waited for: the bytes
- * moved, or -error. */
-static long
-io(rpc_conn *c, nng_iov *iov, unsigned n_iov, int64_t deadline_ms, bool send)
+/* Waits until fd is ready for events or deadline_ms: 0, NNG_ETIMEDOUT. */
+static int
+wait_fd(int fd, short events, int64_t deadline_ms)
 {
-	nng_aio_set_iov(c->aio, n_iov, iov);
-	nng_aio_set_timeout(c->aio, until(deadline_ms));
-	if (send)
-		nng_stream_send(c->s, c->aio);
-	else
-		nng_stream_recv(c->s, c->aio);
-	nng_aio_wait(c->aio);
-	int rv = nng_aio_result(c->aio);
-	if (rv == 0 && nng_aio_count(c->aio) == 0)
-		rv = NNG_ECONNSHUT;
-	if (rv != 0) {
-		c->broken = true;
-		return -rv;
+	for (;;) {
+		int ms = -1;
+		if (deadline_ms != RPC_NO_DEADLINE) {
+			int64_t left = deadline_ms - rpc_clock_ms();
+			if (left <= 0)
+				return NNG_ETIMEDOUT;
+			ms = left > INT32_MAX ? INT32_MAX : (int) left;
+		}
+		struct pollfd p = {.fd = fd, .events = events};
+		int n           = poll(&p, 1, ms);
+		if (n > 0)
+			return 0;
+		if (n == 0)
+			return NNG_ETIMEDOUT;
+		if (errno != EINTR)
+			return NNG_EINTERNAL;
 	}
-	return (long) nng_aio_count(c->aio);
 }
 
+static int
+error_of_errno(int e)
+{
+	switch (e) {
+	case ECONNREFUSED:
+		return NNG_ECONNREFUSED;
+	case ETIMEDOUT:
+		return NNG_ETIMEDOUT;
+	case EMFILE:
+	case ENFILE:
+		return NNG_ENOFILES;
+	case ENOMEM:
+	case ENOBUFS:
+		return NNG_ENOMEM;
+	case ECONNABORTED:
+		return NNG_ECONNABORTED;
+	case EHOSTUNREACH:
+	case ENETUNREACH:
+		return NNG_EUNREACHABLE;
+	case EADDRINUSE:
+		return NNG_EADDRINUSE;
+	case EACCES:
+	case EPERM:
+		return NNG_EPERM;
+	default:
+		return NNG_ECONNRESET;
+	}
+}
+
+/* ---- mbedTLS's I/O on the socket ---- */
+
+static int
+bio_send(void *ctx, const unsigned char *buf, size_t len)
+{
+	ssize_t n = send(*(int *) ctx, buf, len, MSG_NOSIGNAL);
+	if (n >= 0)
+		return (int) n;
+	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+		return MBEDTLS_ERR_SSL_WANT_WRITE;
+	return errno == EPIPE || errno == ECONNRESET ? MBEDTLS_ERR_NET_CONN_RESET : MBEDTLS_ERR_NET_SEND_FAILED;
+}
+
+static int
+bio_recv(void *ctx, unsigned char *buf, size_t len)
+{
+	ssize_t n = recv(*(int *) ctx, buf, len, 0);
+	if (n >= 0)
+		return (int) n;
+	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+		return MBEDTLS_ERR_SSL_WANT_READ;
+	return errno == ECONNRESET ? MBEDTLS_ERR_NET_CONN_RESET : MBEDTLS_ERR_NET_RECV_FAILED;
+}
+
+/* The error of a failed operation: NNG_ECLOSED once shut down. */
+static int
+failed(rpc_conn *c, int rv)
+{
+	c->broken = true;
+	return atomic_load(&c->shut) ? NNG_ECLOSED : rv;
+}
+
+/* mbedTLS's answer rv of an operation: 0 to go on (after waiting for
+ * the socket as it asks), or the error. */
+static int
+tls_wait(rpc_conn *c, int rv, int64_t deadline_ms)
+{
+	if (rv == MBEDTLS_ERR_SSL_WANT_READ)
+		return wait_fd(c->fd, POLLIN, deadline_ms);
+	if (rv == MBEDTLS_ERR_SSL_WANT_WRITE)
+		return wait_fd(c->fd, POLLOUT, deadline_ms);
+	if (rv == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY || rv == 0)
+		return NNG_ECONNSHUT;
+	if (rv == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED || rv == MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE ||
+	    rv == MBEDTLS_ERR_SSL_BAD_HS_CERTIFICATE)
+		return NNG_EPEERAUTH;
+	return NNG_ECONNRESET;
+}
+
+/* Reads what is there (at least one byte) into buf: the count, or -error. */
+static long
+read_some(rpc_conn *c, void *buf, size_t len, int64_t deadline_ms)
+{
+	for (;;) {
+		int rv;
+		if (c->ssl != NULL) {
+			int n = mbedtls_ssl_read(c->ssl, buf, len);
+			if (n > 0)
+				return n;
+			rv = tls_wait(c, n, deadline_ms);
+		} else {
+			ssize_t n = recv(c->fd, buf, len, 0);
+			if (n > 0)
+				return (long) n;
+			if (n == 0)
+				rv = NNG_ECONNSHUT;
+			else if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+				rv = wait_fd(c->fd, POLLIN, deadline_ms);
+			else
+				rv = error_of_errno(errno);
+		}
+		if (rv != 0)
+			return -failed(c, rv);
+	}
+}
+
+/* Writes all of buf. */
+static int
+write_all(rpc_conn *c, const uint8_t *buf, size_t len, int64_t deadline_ms)
+{
+	while (len > 0) {
+		int rv;
+		long n;
+		if (c->ssl != NULL) {
+			n  = mbedtls_ssl_write(c->ssl, buf, len);
+			rv = n > 0 ? 0 : tls_wait(c, (int) n, deadline_ms);
+		} else {
+			n  = send(c->fd, buf, len, MSG_NOSIGNAL);
+			rv = n >= 0                                                     ? 0
+			     : errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? wait_fd(c->fd, POLLOUT, deadline_ms)
+			                                                                 : error_of_errno(errno);
+		}
+		if (rv != 0)
+			return failed(c, rv);
+		if (n > 0) {
+			buf += n;
+			len -= (size_t) n;
+		}
+	}
+	return 0;
+}
+
+/* ---- connections ---- */
+
+static void
+describe_peer(rpc_conn *c, const struct sockaddr_storage *sa)
+{
+	snprintf(c->peer, sizeof(c->peer), "unknown");
+	snprintf(c->ip, sizeof(c->ip), "unknown");
+	if (sa->ss_family == AF_UNIX) {
+		snprintf(c->peer, sizeof(c->peer), "local");
+		snprintf(c->ip, sizeof(c->ip), "local");
+	} else if (sa->ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const void *) sa;
+		if (inet_ntop(AF_INET, &in->sin_addr, c->ip, sizeof(c->ip)) != NULL)
+			snprintf(c->peer, sizeof(c->peer), "%s:%u", c->ip, (unsigned) ntohs(in->sin_port));
+	} else if (sa->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const void *) sa;
+		if (inet_ntop(AF_INET6, &in6->sin6_addr, c->ip, sizeof(c->ip)) != NULL)
+			snprintf(c->peer, sizeof(c->peer), "[%s]:%u", c->ip, (unsigned) ntohs(in6->sin6_port));
+	}
+}
+
+/* A connection on the connected, non-blocking fd (closed on failure). */
 static rpc_conn *
-conn_new(nng_stream *s)
+conn_new(int fd, const struct sockaddr_storage *peer, rpc_tls *tls, int *err)
 {
 	rpc_conn *c = malloc(sizeof(*c));
-	if (c == NULL || nng_aio_alloc(&c->aio, NULL, NULL) != 0) {
-		free(c);
-		nng_stream_close(s);
-		nng_stream_free(s);
+	if (c == NULL) {
+		close(fd);
+		*err = NNG_ENOMEM;
 		return NULL;
 	}
-	c->s      = s;
-	c->parked = c->broken = false;
+	c->fd  = fd;
+	c->tcp = peer->ss_family == AF_INET || peer->ss_family == AF_INET6;
+	atomic_init(&c->shut, false);
+	c->broken = false;
+	c->ssl    = NULL;
 	c->off = c->have = 0;
+	describe_peer(c, peer);
+	if (c->tcp) {
+		int on = 1;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+		rpc_tcp_liveness_set(fd); /* best effort: TCP's own timeouts otherwise */
+	}
+	if (tls != NULL) {
+		int rv = 0;
+		if ((c->ssl = malloc(sizeof(*c->ssl))) == NULL) {
+			rpc_conn_close(c);
+			*err = NNG_ENOMEM;
+			return NULL;
+		}
+		mbedtls_ssl_init(c->ssl);
+		if ((rv = mbedtls_ssl_setup(c->ssl, rpc_tls_ssl_config(tls))) != 0 ||
+		    (!rpc_tls_is_server(tls) && (rv = mbedtls_ssl_set_hostname(c->ssl, rpc_tls_server_name(tls))) != 0)) {
+			rpc_conn_close(c);
+			*err = NNG_ENOMEM;
+			return NULL;
+		}
+		mbedtls_ssl_set_bio(c->ssl, &c->fd, bio_send, bio_recv, NULL);
+	}
 	return c;
+}
+
+int
+rpc_conn_handshake(rpc_conn *c, int64_t deadline_ms)
+{
+	if (c->ssl == NULL)
+		return 0;
+	for (;;) {
+		int n = mbedtls_ssl_handshake(c->ssl);
+		if (n == 0)
+			return 0;
+		int rv = tls_wait(c, n, deadline_ms);
+		if (rv == NNG_ECONNSHUT || rv == NNG_ECONNRESET)
+			rv = n == MBEDTLS_ERR_NET_CONN_RESET || n == MBEDTLS_ERR_NET_RECV_FAILED ||
+			             n == MBEDTLS_ERR_NET_SEND_FAILED || n == 0 || n == MBEDTLS_ERR_SSL_CONN_EOF
+			         ? rv
+			         : NNG_EPEERAUTH;
+		if (rv != 0)
+			return failed(c, rv);
+	}
 }
 
 int
@@ -89,86 +307,53 @@ rpc_conn_write_frame(rpc_conn *c, const void *body, size_t len, int64_t deadline
 		return NNG_EMSGSIZE;
 	uint8_t hdr[RPC_FRAME_HEADER] = {
 	    (uint8_t) (len >> 24), (uint8_t) (len >> 16), (uint8_t) (len >> 8), (uint8_t) len};
-	nng_iov iov[2] = {{.iov_buf = hdr, .iov_len = sizeof(hdr)}, {.iov_buf = (void *) body, .iov_len = len}};
-	unsigned n     = len > 0 ? 2 : 1;
-	nng_iov *at    = iov;
-	while (n > 0) { /* a send may take part of the bytes */
-		long sent = io(c, at, n, deadline_ms, true);
-		if (sent < 0)
-			return (int) -sent;
-		while (n > 0 && (size_t) sent >= at->iov_len) {
-			sent -= (long) at->iov_len;
-			at++;
-			n--;
-		}
-		if (n > 0) {
-			at->iov_buf = (uint8_t *) at->iov_buf + sent;
-			at->iov_len -= (size_t) sent;
-		}
+	if (len + RPC_FRAME_HEADER <= sizeof(c->out)) { /* one write, one TLS record */
+		memcpy(c->out, hdr, RPC_FRAME_HEADER);
+		memcpy(c->out + RPC_FRAME_HEADER, body, len);
+		return write_all(c, c->out, len + RPC_FRAME_HEADER, deadline_ms);
 	}
-	return 0;
-}
-
-/* Reads more into the buffer (compacted first): 0 or an nng error. */
-static int
-fill(rpc_conn *c, int64_t deadline_ms)
-{
-	if (c->off > 0) {
-		memmove(c->buf, c->buf + c->off, c->have - c->off);
-		c->have -= c->off;
-		c->off = 0;
-	}
-	nng_iov iov = {.iov_buf = c->buf + c->have, .iov_len = sizeof(c->buf) - c->have};
-	long got    = io(c, &iov, 1, deadline_ms, false);
-	if (got < 0)
-		return (int) -got;
-	c->have += (size_t) got;
-	return 0;
+	int rv = write_all(c, hdr, sizeof(hdr), deadline_ms);
+	return rv != 0 ? rv : write_all(c, body, len, deadline_ms);
 }
 
 int
-rpc_conn_read_frame(
-    rpc_conn *c, size_t max, int64_t first_deadline_ms, int64_t rest_ms, nng_msg **body, bool *started)
+rpc_conn_read_frame(rpc_conn *c, size_t max, int64_t first_deadline_ms, int64_t rest_ms, nng_msg **body)
 {
-	*body = NULL;
-	if (started != NULL)
-		*started = c->have > c->off;
+	*body            = NULL;
 	int64_t deadline = c->have > c->off ? rpc_clock_ms() + rest_ms : first_deadline_ms;
-	int rv;
 	while (c->have - c->off < RPC_FRAME_HEADER) {
 		bool empty = c->have == c->off;
-		if ((rv = fill(c, deadline)) != 0) {
-			if (rv == NNG_ETIMEDOUT && empty)
+		if (c->off > 0) {
+			memmove(c->in, c->in + c->off, c->have - c->off);
+			c->have -= c->off;
+			c->off = 0;
+		}
+		long n = read_some(c, c->in + c->have, sizeof(c->in) - c->have, deadline);
+		if (n < 0) {
+			if (n == -NNG_ETIMEDOUT && empty)
 				c->broken = false; /* nothing of a frame was read: still usable */
-			return rv;
+			return (int) -n;
 		}
-		if (empty) {
+		c->have += (size_t) n;
+		if (empty)
 			deadline = rpc_clock_ms() + rest_ms;
-			if (started != NULL)
-				*started = true;
-		}
 	}
-	const uint8_t *h = c->buf + c->off;
+	const uint8_t *h = c->in + c->off;
 	size_t len       = (size_t) h[0] << 24 | (size_t) h[1] << 16 | (size_t) h[2] << 8 | h[3];
-	if (len > max) {
-		c->broken = true;
-		return NNG_EMSGSIZE;
-	}
+	if (len > max)
+		return failed(c, NNG_EMSGSIZE);
 	c->off += RPC_FRAME_HEADER;
 	nng_msg *m;
-	if ((rv = nng_msg_alloc(&m, len)) != 0) {
-		c->broken = true;
-		return rv;
-	}
-	size_t in_buf = c->have - c->off < len ? c->have - c->off : len;
-	memcpy(nng_msg_body(m), c->buf + c->off, in_buf);
-	c->off += in_buf;
+	if (nng_msg_alloc(&m, len) != 0)
+		return failed(c, NNG_ENOMEM);
+	size_t got = c->have - c->off < len ? c->have - c->off : len;
+	memcpy(nng_msg_body(m), c->in + c->off, got);
+	c->off += got;
 	if (c->off == c->have)
 		c->off = c->have = 0;
 	/* The rest of a large frame goes straight into the message. */
-	for (size_t got = in_buf; got < len;) {
-		nng_iov iov = {.iov_buf = (uint8_t *) nng_msg_body(m) + got, .iov_len = len - got};
-		long n      = io(c, &iov, 1, deadline, false);
+	while (got < len) {
+		long n = read_some(c, (uint8_t *) nng_msg_body(m) + got, len - got, deadline);
 		if (n < 0) {
 			nng_msg_free(m);
 			return (int) -n;
@@ -179,78 +364,56 @@ rpc_conn_read_frame(
 	return 0;
 }
 
-void
-rpc_conn_park(rpc_conn *c)
-{
-	if (c->broken || c->parked || c->have > c->off)
-		return;
-	c->off = c->have = 0;
-	nng_iov iov      = {.iov_buf = c->buf, .iov_len = sizeof(c->buf)};
-	nng_aio_set_iov(c->aio, 1, &iov);
-	nng_aio_set_timeout(c->aio, NNG_DURATION_INFINITE);
-	nng_stream_recv(c->s, c->aio);
-	c->parked = true;
-}
-
 bool
 rpc_conn_fit(rpc_conn *c)
 {
-	if (c->parked) {
-		/* Whatever ended the armed read other than this cancel (bytes
-		 * nobody asked for, the peer's close, an error) makes it unfit. */
-		nng_aio_cancel(c->aio);
-		nng_aio_wait(c->aio);
-		c->parked = false;
-		if (nng_aio_result(c->aio) != NNG_ECANCELED)
-			c->broken = true;
-	}
-	return !c->broken && c->have == c->off;
+	if (c->broken || c->have != c->off || (c->ssl != NULL && mbedtls_ssl_get_bytes_avail(c->ssl) > 0))
+		return false;
+	/* Readable while idle: the peer closed it, or sent what nobody asked. */
+	struct pollfd p = {.fd = c->fd, .events = POLLIN};
+	return poll(&p, 1, 0) == 0;
 }
 
-void
-rpc_conn_peer(rpc_conn *c, char *buf, size_t len, char *ip, size_t ip_len)
+const char *
+rpc_conn_peer(const rpc_conn *c)
 {
-	nng_sockaddr sa;
-	snprintf(buf, len, "unknown");
-	snprintf(ip, ip_len, "unknown");
-	if (nng_stream_get_addr(c->s, NNG_OPT_REMADDR, &sa) != 0)
-		return;
-	if (sa.s_family == NNG_AF_IPC) {
-		snprintf(buf, len, "local");
-		snprintf(ip, ip_len, "local");
-	} else if (sa.s_family == NNG_AF_INET && inet_ntop(AF_INET, &sa.s_in.sa_addr, ip, (socklen_t) ip_len) != NULL)
-		snprintf(buf, len, "%s:%u", ip, (unsigned) ntohs(sa.s_in.sa_port));
-	else if (sa.s_family == NNG_AF_INET6 && inet_ntop(AF_INET6, sa.s_in6.sa_addr, ip, (socklen_t) ip_len) != NULL)
-		snprintf(buf, len, "[%s]:%u", ip, (unsigned) ntohs(sa.s_in6.sa_port));
+	return c->peer;
+}
+
+const char *
+rpc_conn_peer_ip(const rpc_conn *c)
+{
+	return c->ip;
 }
 
 bool
 rpc_conn_verified(rpc_conn *c)
 {
-	bool verified = false;
-	return nng_stream_get_bool(c->s, NNG_OPT_TLS_VERIFIED, &verified) == 0 && verified;
+	return c->ssl != NULL && mbedtls_ssl_get_peer_cert(c->ssl) != NULL && mbedtls_ssl_get_verify_result(c->ssl) == 0;
 }
 
 int
-rpc_conn_peer_name(rpc_conn *c, char **cn)
+rpc_conn_peer_name(rpc_conn *c, char *cn, size_t len)
 {
-	return nng_stream_get_string(c->s, NNG_OPT_TLS_PEER_CN, cn);
-}
-
-int
-rpc_conn_set_liveness(rpc_conn *c)
-{
-	nng_sockaddr local, peer;
-	if (nng_stream_get_addr(c->s, NNG_OPT_LOCADDR, &local) != 0 ||
-	    nng_stream_get_addr(c->s, NNG_OPT_REMADDR, &peer) != 0)
-		return 1;
-	return rpc_tcp_liveness_set_addresses(&local, &peer);
+	const mbedtls_x509_crt *crt = c->ssl != NULL ? mbedtls_ssl_get_peer_cert(c->ssl) : NULL;
+	if (crt == NULL || len == 0)
+		return -1;
+	for (const mbedtls_x509_name *name = &crt->subject; name != NULL; name = name->next) {
+		if (MBEDTLS_OID_CMP(MBEDTLS_OID_AT_CN, &name->oid) == 0) {
+			size_t n = name->val.len < len - 1 ? name->val.len : len - 1;
+			memcpy(cn, name->val.p, n);
+			cn[n] = '\0';
+			return 0;
+		}
+	}
+	return -1;
 }
 
 void
 rpc_conn_shutdown(rpc_conn *c)
 {
-	nng_stream_close(c->s);
+	atomic_store(&c->shut, true);
+	shutdown(c->fd, SHUT_RDWR); /* wakes its poll; the descriptor stays the owner's */
 }
 
 void
@@ -258,37 +421,120 @@ rpc_conn_close(rpc_conn *c)
 {
 	if (c == NULL)
 		return;
-	nng_stream_close(c->s);
-	nng_aio_free(c->aio); /* waits out a parked read */
-	nng_stream_free(c->s);
+	if (c->ssl != NULL) {
+		mbedtls_ssl_free(c->ssl);
+		free(c->ssl);
+	}
+	close(c->fd);
 	free(c);
 }
 
+/* ---- addresses ---- */
+
+/* Parses scheme://host:port (a numeric host, [] around IPv6; "" or * for
+ * any address when listening) or ipc:///path. */
+static int
+parse_url(const char *url, bool passive, address *a)
+{
+	memset(a, 0, sizeof(*a));
+	const char *sep = strstr(url, "://");
+	if (sep == NULL || (size_t) (sep - url) >= sizeof(a->scheme))
+		return NNG_EADDRINVAL;
+	memcpy(a->scheme, url, (size_t) (sep - url));
+	const char *rest = sep + 3;
+	if (strcmp(a->scheme, "ipc") == 0) {
+		struct sockaddr_un *un = (void *) &a->sa;
+		if (rest[0] == '\0' || strlen(rest) >= sizeof(un->sun_path))
+			return NNG_EADDRINVAL;
+		un->sun_family = AF_UNIX;
+		snprintf(un->sun_path, sizeof(un->sun_path), "%s", rest);
+		a->len = (socklen_t) sizeof(*un);
+		a->ipc = true;
+		return 0;
+	}
+	a->tls = strcmp(a->scheme, "tls+tcp") == 0;
+	if (!a->tls && strcmp(a->scheme, "tcp") != 0)
+		return NNG_EADDRINVAL;
+	char host[INET6_ADDRSTRLEN + 2];
+	const char *port;
+	if (rest[0] == '[') {
+		const char *end = strchr(rest, ']');
+		if (end == NULL || end[1] != ':' || (size_t) (end - rest - 1) >= sizeof(host))
+			return NNG_EADDRINVAL;
+		memcpy(host, rest + 1, (size_t) (end - rest - 1));
+		host[end - rest - 1] = '\0';
+		port                 = end + 2;
+	} else {
+		const char *colon = strrchr(rest, ':');
+		if (colon == NULL || (size_t) (colon - rest) >= sizeof(host))
+			return NNG_EADDRINVAL;
+		memcpy(host, rest, (size_t) (colon - rest));
+		host[colon - rest] = '\0';
+		port               = colon + 1;
+	}
+	bool any                = host[0] == '\0' || strcmp(host, "*") == 0;
+	struct addrinfo hints   = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+	      .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | (passive ? AI_PASSIVE : 0)};
+	struct addrinfo *res    = NULL;
+	if ((any && !passive) || getaddrinfo(any ? NULL : host, port, &hints, &res) != 0 || res == NULL)
+		return NNG_EADDRINVAL;
+	memcpy(&a->sa, res->ai_addr, res->ai_addrlen);
+	a->len = res->ai_addrlen;
+	freeaddrinfo(res);
+	return 0;
+}
+
+/* ---- listening ---- */
+
 int
-rpc_acceptor_open(rpc_acceptor **out, const char *url, nng_tls_config *tls, char *url_out, size_t url_len)
+rpc_acceptor_open(rpc_acceptor **out, const char *url, rpc_tls *tls, char *url_out, size_t url_len)
 {
 	rpc_acceptor *a = calloc(1, sizeof(*a));
 	if (a == NULL)
 		return NNG_ENOMEM;
-	int rv = nng_stream_listener_alloc(&a->l, url);
-	if (rv == 0 && tls != NULL)
-		rv = nng_stream_listener_set_ptr(a->l, NNG_OPT_TLS_CONFIG, tls);
-	if (rv == 0)
-		rv = nng_stream_listener_listen(a->l);
-	if (rv == 0)
-		rv = nng_aio_alloc(&a->aio, NULL, NULL);
+	a->fd = a->wake = -1;
+	int rv          = parse_url(url, true, &a->addr);
+	if (rv == 0 && a->addr.tls != (tls != NULL))
+		rv = NNG_EADDRINVAL;
+	if (rv == 0 && ((a->fd = socket(a->addr.sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0 ||
+	                   (a->wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0))
+		rv = error_of_errno(errno);
+	if (rv == 0 && !a->addr.ipc) {
+		int on = 1;
+		setsockopt(a->fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+	}
+	if (rv == 0 && bind(a->fd, (struct sockaddr *) &a->addr.sa, a->addr.len) != 0) {
+		rv = error_of_errno(errno);
+		/* A socket file left by a process gone: nothing answers on it. */
+		const struct sockaddr_un *un = (const void *) &a->addr.sa;
+		int probe = a->addr.ipc && errno == EADDRINUSE ? socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0) : -1;
+		if (probe >= 0 && connect(probe, (struct sockaddr *) &a->addr.sa, a->addr.len) != 0 &&
+		    errno == ECONNREFUSED && unlink(un->sun_path) == 0 &&
+		    bind(a->fd, (struct sockaddr *) &a->addr.sa, a->addr.len) == 0)
+			rv = 0;
+		if (probe >= 0)
+			close(probe);
+	}
+	if (rv == 0 && listen(a->fd, SOMAXCONN) != 0)
+		rv = error_of_errno(errno);
 	if (rv != 0) {
-		nng_stream_listener_free(a->l);
-		free(a);
+		rpc_acceptor_free(a);
 		return rv;
 	}
+	if (tls != NULL) {
+		rpc_tls_hold(tls);
+		a->tls = tls;
+	}
 	snprintf(url_out, url_len, "%s", url);
-	/* With tcp port 0 the system picks the port: report the real one. */
-	int port;
-	const char *colon = strrchr(url, ':');
-	if (strncmp(url, "ipc://", 6) != 0 && colon != NULL && strcmp(colon, ":0") == 0 &&
-	    nng_stream_listener_get_int(a->l, NNG_OPT_TCP_BOUND_PORT, &port) == 0)
-		snprintf(url_out, url_len, "%.*s:%d", (int) (colon - url), url, port);
+	if (!a->addr.ipc) { /* the port bound, for tcp port 0 */
+		struct sockaddr_storage sa;
+		socklen_t len = sizeof(sa);
+		rpc_conn probe;
+		if (getsockname(a->fd, (struct sockaddr *) &sa, &len) == 0) {
+			describe_peer(&probe, &sa);
+			snprintf(url_out, url_len, "%s://%s", a->addr.scheme, probe.peer);
+		}
+	}
 	*out = a;
 	return 0;
 }
@@ -296,21 +542,36 @@ rpc_acceptor_open(rpc_acceptor **out, const char *url, nng_tls_config *tls, char
 int
 rpc_acceptor_accept(rpc_acceptor *a, rpc_conn **out)
 {
-	nng_stream_listener_accept(a->l, a->aio);
-	nng_aio_wait(a->aio);
-	int rv = nng_aio_result(a->aio);
-	if (rv != 0)
-		return rv;
-	if ((*out = conn_new(nng_aio_get_output(a->aio, 0))) == NULL)
-		return NNG_ENOMEM;
-	return 0;
+	for (;;) {
+		struct pollfd p[2] = {{.fd = a->fd, .events = POLLIN}, {.fd = a->wake, .events = POLLIN}};
+		if (poll(p, 2, -1) < 0 && errno != EINTR)
+			return NNG_EINTERNAL;
+		if (p[1].revents != 0)
+			return NNG_ECLOSED;
+		if (p[0].revents == 0)
+			continue;
+		struct sockaddr_storage peer;
+		socklen_t len = sizeof(peer);
+		int fd        = accept4(a->fd, (struct sockaddr *) &peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+				continue;
+			return error_of_errno(errno);
+		}
+		if (a->addr.ipc)
+			peer.ss_family = AF_UNIX;
+		int rv;
+		return (*out = conn_new(fd, &peer, a->tls, &rv)) != NULL ? 0 : rv;
+	}
 }
 
 void
 rpc_acceptor_shutdown(rpc_acceptor *a)
 {
-	if (a != NULL)
-		nng_stream_listener_close(a->l);
+	uint64_t one = 1;
+	if (a != NULL && a->wake >= 0 && write(a->wake, &one, sizeof(one)) < 0) {
+		/* the counter is full: a wake is pending anyway */
+	}
 }
 
 void
@@ -318,44 +579,77 @@ rpc_acceptor_free(rpc_acceptor *a)
 {
 	if (a == NULL)
 		return;
-	nng_stream_listener_close(a->l);
-	nng_aio_free(a->aio);
-	nng_stream_listener_free(a->l);
+	if (a->fd >= 0)
+		close(a->fd);
+	if (a->wake >= 0)
+		close(a->wake);
+	if (a->addr.ipc && a->fd >= 0)
+		unlink(((const struct sockaddr_un *) (const void *) &a->addr.sa)->sun_path);
+	rpc_tls_free(a->tls);
 	free(a);
 }
 
+/* ---- dialing ---- */
+
 int
-rpc_connector_open(rpc_connector **out, const char *url, nng_tls_config *tls)
+rpc_connector_open(rpc_connector **out, const char *url, rpc_tls *tls)
 {
 	rpc_connector *d = calloc(1, sizeof(*d));
 	if (d == NULL)
 		return NNG_ENOMEM;
-	int rv = nng_stream_dialer_alloc(&d->d, url);
-	if (rv == 0 && tls != NULL)
-		rv = nng_stream_dialer_set_ptr(d->d, NNG_OPT_TLS_CONFIG, tls);
+	int rv = parse_url(url, false, &d->addr);
+	if (rv == 0 && d->addr.tls != (tls != NULL))
+		rv = NNG_EADDRINVAL;
 	if (rv != 0) {
-		nng_stream_dialer_free(d->d);
 		free(d);
 		return rv;
+	}
+	if (tls != NULL) {
+		rpc_tls_hold(tls);
+		d->tls = tls;
 	}
 	*out = d;
 	return 0;
 }
 
 int
-rpc_connector_dial(rpc_connector *d, int64_t deadline_ms, rpc_conn **out)
+rpc_connector_dial(rpc_connector *d, int64_t deadline_ms, rpc_conn **out, char *why, size_t len)
 {
-	nng_aio *aio;
-	int rv = nng_aio_alloc(&aio, NULL, NULL);
-	if (rv != 0)
+	if (why != NULL && len > 0)
+		why[0] = '\0';
+	int fd = socket(d->addr.sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return error_of_errno(errno);
+	int rv = 0;
+	if (connect(fd, (struct sockaddr *) &d->addr.sa, d->addr.len) != 0) {
+		if (errno != EINPROGRESS && errno != EAGAIN)
+			rv = error_of_errno(errno);
+		else if ((rv = wait_fd(fd, POLLOUT, deadline_ms)) == 0) {
+			int err       = 0;
+			socklen_t len_err = sizeof(err);
+			if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len_err) != 0)
+				err = errno;
+			rv = err != 0 ? error_of_errno(err) : 0;
+		}
+	}
+	if (rv != 0) {
+		close(fd);
 		return rv;
-	nng_aio_set_timeout(aio, until(deadline_ms));
-	nng_stream_dialer_dial(d->d, aio);
-	nng_aio_wait(aio);
-	if ((rv = nng_aio_result(aio)) == 0 && (*out = conn_new(nng_aio_get_output(aio, 0))) == NULL)
-		rv = NNG_ENOMEM;
-	nng_aio_free(aio);
-	return rv;
+	}
+	rpc_conn *c = conn_new(fd, &d->addr.sa, d->tls, &rv);
+	if (c == NULL)
+		return rv;
+	if ((rv = rpc_conn_handshake(c, deadline_ms)) != 0) {
+		if (why != NULL && c->ssl != NULL && rv == NNG_EPEERAUTH) {
+			uint32_t flags = mbedtls_ssl_get_verify_result(c->ssl);
+			if (flags != 0 && flags != (uint32_t) -1)
+				mbedtls_x509_crt_verify_info(why, len, "", flags);
+		}
+		rpc_conn_close(c);
+		return rv;
+	}
+	*out = c;
+	return 0;
 }
 
 void
@@ -363,7 +657,6 @@ rpc_connector_free(rpc_connector *d)
 {
 	if (d == NULL)
 		return;
-	nng_stream_dialer_close(d->d);
-	nng_stream_dialer_free(d->d);
+	rpc_tls_free(d->tls);
 	free(d);
 }
