@@ -12,7 +12,10 @@
  * Below them, what one hop costs here without nng's SP protocol: the same
  * echo over nng's byte streams (bench/stream_echo.h) and over plain
  * blocking sockets, the floor (bench/tcp_floor.h), each with a connection
- * per caller.
+ * per caller; given the PKI, both also over mutual TLS with the same
+ * identities: nng's TLS on its streams, and mbedTLS used directly on the
+ * blocking sockets (bench/tls_floor.h). Their connections and handshakes
+ * are made before a case's clock starts.
  * Every row also says the CPU both ends spent per round trip (client and
  * server are this one process).
  * Usage: rpc-bench [seconds-per-case] [json-output-file] [pki-dir] */
@@ -32,9 +35,11 @@
 #include "base/env.h"
 #include "rpc/client.h"
 #include "rpc/dialer_set.h"
+#include "rpc/tls_config.h"
 #include "stream_echo.h"
 #include "tcp_floor.h"
 #include "test_service.h"
+#include "tls_floor.h"
 
 #define SERVER_WORKERS 4
 #define MAX_SAMPLES (1 << 20)
@@ -83,11 +88,14 @@ bare_worker(void *arg)
 
 typedef struct load {
 	const char *url;
-	enum { LOAD_RUNTIME, LOAD_BARE_NNG, LOAD_STREAM, LOAD_FLOOR } kind;
+	enum { LOAD_RUNTIME, LOAD_BARE_NNG, LOAD_STREAM, LOAD_FLOOR, LOAD_TLS_FLOOR } kind;
 	rpc_client *client;
-	int floor_port;
+	int floor_port;              /* LOAD_FLOOR's or LOAD_TLS_FLOOR's */
+	tls_floor_client *tls_floor; /* LOAD_TLS_FLOOR's callers' configuration */
 	char stream_url[64];
+	nng_tls_config *stream_tls; /* LOAD_STREAM's over tls+tcp://, else NULL */
 	nng_socket req;
+	pthread_barrier_t ready; /* the callers connected, then: go */
 	int64_t stop_at_ms;
 	_Atomic long next_sample;
 	_Atomic long errors;
@@ -118,8 +126,14 @@ caller_main(void *arg)
 	nng_aio *aio           = NULL;
 	int fd                 = -1;
 	stream_echo_conn *conn = NULL;
-	if ((l->kind == LOAD_FLOOR && (fd = tcp_floor_connect(l->floor_port)) < 0) ||
-	    (l->kind == LOAD_STREAM && (conn = stream_echo_connect(l->stream_url)) == NULL)) {
+	tls_floor_conn *tls    = NULL;
+	int failed             = (l->kind == LOAD_FLOOR && (fd = tcp_floor_connect(l->floor_port)) < 0) ||
+	             (l->kind == LOAD_STREAM && (conn = stream_echo_connect(l->stream_url, l->stream_tls)) == NULL) ||
+	             (l->kind == LOAD_TLS_FLOOR && (tls = tls_floor_connect(l->tls_floor, l->floor_port)) == NULL);
+	/* run_case starts the clock between the two */
+	pthread_barrier_wait(&l->ready);
+	pthread_barrier_wait(&l->ready);
+	if (failed) {
 		atomic_fetch_add(&l->errors, 1);
 		return NULL;
 	}
@@ -140,6 +154,8 @@ caller_main(void *arg)
 		uint8_t echo[sizeof(bytes)];
 		if (l->kind == LOAD_FLOOR) {
 			ok = tcp_floor_call(fd, bytes, len, echo) == 0;
+		} else if (l->kind == LOAD_TLS_FLOOR) {
+			ok = tls_floor_call(tls, bytes, len, echo) == 0;
 		} else if (l->kind == LOAD_STREAM) {
 			ok = stream_echo_call(conn, bytes, len, echo) == 0;
 		} else if (l->kind == LOAD_BARE_NNG) {
@@ -179,6 +195,7 @@ caller_main(void *arg)
 	if (fd >= 0)
 		close(fd);
 	stream_echo_close(conn);
+	tls_floor_close(tls);
 	return NULL;
 }
 
@@ -203,16 +220,20 @@ run_case(const char *kind, int connections, load *l, int callers, int seconds)
 	pthread_t threads[64];
 	atomic_store(&l->next_sample, 0);
 	atomic_store(&l->errors, 0);
+	pthread_barrier_init(&l->ready, NULL, (unsigned) callers + 1);
+	for (int i = 0; i < callers; i++)
+		pthread_create(&threads[i], NULL, caller_main, l);
+	pthread_barrier_wait(&l->ready); /* every caller connected (or failed to) */
 	double cpu_start = process_cpu_s();
 	int64_t start    = rpc_clock_ms();
 	l->stop_at_ms    = start + seconds * 1000;
-	for (int i = 0; i < callers; i++)
-		pthread_create(&threads[i], NULL, caller_main, l);
+	pthread_barrier_wait(&l->ready);
 	for (int i = 0; i < callers; i++)
 		pthread_join(threads[i], NULL);
 	double elapsed = (double) (rpc_clock_ms() - start) / 1000.0;
 	double cpu_s   = process_cpu_s() - cpu_start;
-	long n         = atomic_load(&l->next_sample);
+	pthread_barrier_destroy(&l->ready);
+	long n = atomic_load(&l->next_sample);
 	if (n > MAX_SAMPLES)
 		n = MAX_SAMPLES;
 	qsort(l->samples_us, (size_t) n, sizeof(uint32_t), cmp_u32);
@@ -248,9 +269,12 @@ main(int argc, char **argv)
 	 * 1), to show what the one-request-at-a-time pipe costs; the runtime's
 	 * ratio is to bare nng over as many connections as it has. */
 	const int bare_connections[] = {1, per_replica > 1 ? per_replica : 4};
-	bench_result results[12], below[2][3]; /* [0]: nng_stream, [1]: the floor */
+	/* below: [0] nng_stream, [1] the floor, and with the PKI [2] nng_stream
+	 * over TLS, [3] the floor over mbedTLS */
+	bench_result results[12], below[4][3];
 	int n_results = 0;
 	int group     = pki != NULL ? 4 : 3; /* results per concurrency */
+	int n_below   = pki != NULL ? 4 : 2;
 
 	/* Bare nng on its own port. */
 	bare_server bare;
@@ -296,10 +320,45 @@ main(int argc, char **argv)
 	int floor_port;
 	tcp_floor_server *floor_srv = tcp_floor_start(&floor_port);
 	char stream_url[64];
-	stream_echo_server *stream_srv = stream_echo_start(stream_url, sizeof(stream_url));
+	stream_echo_server *stream_srv = stream_echo_start(stream_url, sizeof(stream_url), NULL);
 	if (floor_srv == NULL || stream_srv == NULL) {
 		fprintf(stderr, "rpc-bench: cannot listen for the echo below nng's protocols\n");
 		return 1;
+	}
+	/* And those over mutual TLS, with the same identities as the runtime's:
+	 * each side requires the other's certificate, the caller checks the
+	 * name user-svc. */
+	nng_tls_config *stream_tls_server = NULL, *stream_tls_client = NULL;
+	stream_echo_server *stream_tls_srv = NULL;
+	char stream_tls_url[64];
+	int tls_floor_port;
+	tls_floor_server *tls_floor_srv = NULL;
+	tls_floor_client *tls_floor_cl  = NULL;
+	char suite[128]                 = "";
+	if (pki != NULL) {
+		if (rpc_tls_listener_config(&stream_tls_server, &server_tls, NULL, &st) != RPC_OK ||
+		    rpc_tls_dialer_config(&stream_tls_client, &client_tls, "user-svc", &st) != RPC_OK) {
+			fprintf(stderr, "rpc-bench: nng_stream TLS: %s\n", st.message);
+			return 1;
+		}
+		/* the runtime's listener asks in OPTIONAL mode to refuse callers
+		 * itself; this echo has nothing above it to do that */
+		nng_tls_config_auth_mode(stream_tls_server, NNG_TLS_AUTH_MODE_REQUIRED);
+		stream_tls_srv = stream_echo_start(stream_tls_url, sizeof(stream_tls_url), stream_tls_server);
+		tls_floor_srv  = tls_floor_start(&(tls_floor_files){paths[0], paths[1], paths[3]}, &tls_floor_port);
+		tls_floor_cl   = tls_floor_client_new(&(tls_floor_files){paths[4], paths[5], paths[2]}, "user-svc");
+		tls_floor_conn *probe =
+		    tls_floor_srv && tls_floor_cl ? tls_floor_connect(tls_floor_cl, tls_floor_port) : NULL;
+		stream_echo_conn *stream_probe =
+		    stream_tls_srv != NULL ? stream_echo_connect(stream_tls_url, stream_tls_client) : NULL;
+		if (probe == NULL || stream_probe == NULL) {
+			fprintf(stderr, "rpc-bench: cannot serve or reach the echo over TLS (%s)\n",
+			    probe == NULL ? "mbedTLS" : "nng_stream");
+			return 1;
+		}
+		snprintf(suite, sizeof(suite), "%s", tls_floor_ciphersuite(probe));
+		tls_floor_close(probe);
+		stream_echo_close(stream_probe);
 	}
 
 	load l       = {0};
@@ -336,16 +395,36 @@ main(int argc, char **argv)
 		    run_case("rpc runtime over mutual TLS (Echo)", per_replica, &l, concurrency[k], seconds);
 		rpc_client_close(l.client);
 	}
-	l.floor_port = floor_port;
 	snprintf(l.stream_url, sizeof(l.stream_url), "%s", stream_url);
 	for (int k = 0; k < 3; k++) {
-		l.kind      = LOAD_STREAM;
-		below[0][k] = run_case("nng_stream echo", concurrency[k], &l, concurrency[k], seconds);
-		l.kind      = LOAD_FLOOR;
-		below[1][k] = run_case("blocking TCP floor", concurrency[k], &l, concurrency[k], seconds);
+		l.kind       = LOAD_STREAM;
+		below[0][k]  = run_case("nng_stream echo", concurrency[k], &l, concurrency[k], seconds);
+		l.kind       = LOAD_FLOOR;
+		l.floor_port = floor_port;
+		below[1][k]  = run_case("blocking TCP floor", concurrency[k], &l, concurrency[k], seconds);
+		if (pki == NULL)
+			continue;
+		l.kind       = LOAD_STREAM;
+		l.stream_tls = stream_tls_client;
+		snprintf(l.stream_url, sizeof(l.stream_url), "%s", stream_tls_url);
+		below[2][k]  = run_case("nng_stream echo over mutual TLS", concurrency[k], &l, concurrency[k], seconds);
+		l.kind       = LOAD_TLS_FLOOR;
+		l.floor_port = tls_floor_port;
+		l.tls_floor  = tls_floor_cl;
+		below[3][k] =
+		    run_case("blocking mbedTLS floor (mutual TLS)", concurrency[k], &l, concurrency[k], seconds);
+		l.stream_tls = NULL;
+		snprintf(l.stream_url, sizeof(l.stream_url), "%s", stream_url);
 	}
 	stream_echo_stop(stream_srv);
 	tcp_floor_stop(floor_srv);
+	stream_echo_stop(stream_tls_srv);
+	tls_floor_stop(tls_floor_srv);
+	tls_floor_client_free(tls_floor_cl);
+	if (pki != NULL) { /* nng_tls_config_free takes no NULL */
+		nng_tls_config_free(stream_tls_server);
+		nng_tls_config_free(stream_tls_client);
+	}
 
 	printf("RPC_CONNECTIONS_PER_REPLICA=%ld: the runtime's client keeps %d connection%s (nng %s%s)\n\n", requested,
 	    per_replica, per_replica == 1 ? "" : "s", nng_version(),
@@ -371,11 +450,13 @@ main(int argc, char **argv)
 	/* Below nng's protocols: how far bare nng req/rep (its best connection
 	 * count) is from each, at the same callers. */
 	printf("\nOne hop without nng's SP protocol: a connection per caller, the caller's thread waiting on it "
-	       "(nng_stream: on its aio; the floor: in read(2)):\n\n");
+	       "(nng_stream: on its aio; the floor: in read(2))%s%s%s:\n\n",
+	    pki != NULL ? "; over mutual TLS 1.2, mbedTLS negotiated " : "", suite,
+	    pki != NULL ? " with its defaults" : "");
 	printf("| path | callers | round trips/s | p50 µs | p99 µs | CPU µs per round trip | errors | bare nng's best "
 	       "/ this |\n|---|---:|---:|---:|---:|---:|---:|---:|\n");
 	for (int k = 0; k < 3; k++)
-		for (int b = 0; b < 2; b++) {
+		for (int b = 0; b < n_below; b++) {
 			const bench_result *r = &below[b][k];
 			double best = results[k * group].rps > results[k * group + 1].rps ? results[k * group].rps
 			                                                                  : results[k * group + 1].rps;
@@ -389,9 +470,10 @@ main(int argc, char **argv)
 			    "{\"seconds_per_case\": %d, \"server_workers\": %d, \"nng\": \"%s\", "
 			    "\"connections_per_replica\": {\"requested\": %ld, \"applied\": %d}, \"results\": [",
 			    seconds, SERVER_WORKERS, nng_version(), requested, per_replica);
-			for (int i = 0; i < n_results + 6; i++) {
+			for (int i = 0; i < n_results + 3 * n_below; i++) {
 				const bench_result *r =
-				    i < n_results ? &results[i] : &below[(i - n_results) % 2][(i - n_results) / 2];
+				    i < n_results ? &results[i]
+				                  : &below[(i - n_results) % n_below][(i - n_results) / n_below];
 				fprintf(f,
 				    "%s\n  {\"path\": \"%s\", \"connections\": %d, \"callers\": %d, \"rps\": %.1f, "
 				    "\"p50_us\": %.0f, \"p99_us\": %.0f, \"cpu_us\": %.1f, \"errors\": %ld}",

@@ -120,18 +120,22 @@ accept_loop(void *arg)
 }
 
 stream_echo_server *
-stream_echo_start(char *url, size_t len)
+stream_echo_start(char *url, size_t len, nng_tls_config *tls)
 {
 	stream_echo_server *s = calloc(1, sizeof(*s));
 	if (s == NULL)
 		return NULL;
 	pthread_mutex_init(&s->mu, NULL);
-	int port = 0;
-	if (nng_stream_listener_alloc(&s->listener, "tcp://127.0.0.1:0") != 0) {
+	int port           = 0;
+	const char *scheme = tls != NULL ? "tls+tcp" : "tcp";
+	char where[64];
+	snprintf(where, sizeof(where), "%s://127.0.0.1:0", scheme);
+	if (nng_stream_listener_alloc(&s->listener, where) != 0) {
 		free(s);
 		return NULL;
 	}
-	if (nng_stream_listener_listen(s->listener) != 0 ||
+	if ((tls != NULL && nng_stream_listener_set_ptr(s->listener, NNG_OPT_TLS_CONFIG, tls) != 0) ||
+	    nng_stream_listener_listen(s->listener) != 0 ||
 	    nng_stream_listener_get_int(s->listener, NNG_OPT_TCP_BOUND_PORT, &port) != 0 ||
 	    nng_aio_alloc(&s->accept_aio, NULL, NULL) != 0 || pthread_create(&s->acceptor, NULL, accept_loop, s) != 0) {
 		nng_stream_listener_free(s->listener);
@@ -139,7 +143,7 @@ stream_echo_start(char *url, size_t len)
 		free(s);
 		return NULL;
 	}
-	snprintf(url, len, "tcp://127.0.0.1:%d", port);
+	snprintf(url, len, "%s://127.0.0.1:%d", scheme, port);
 	return s;
 }
 
@@ -163,12 +167,16 @@ stream_echo_stop(stream_echo_server *s)
 }
 
 stream_echo_conn *
-stream_echo_connect(const char *url)
+stream_echo_connect(const char *url, nng_tls_config *tls)
 {
 	nng_stream_dialer *d;
 	nng_aio *aio;
 	if (nng_stream_dialer_alloc(&d, url) != 0)
 		return NULL;
+	if (tls != NULL && nng_stream_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, tls) != 0) {
+		nng_stream_dialer_free(d);
+		return NULL;
+	}
 	if (nng_aio_alloc(&aio, NULL, NULL) != 0) {
 		nng_stream_dialer_free(d);
 		return NULL;
@@ -185,6 +193,11 @@ stream_echo_connect(const char *url)
 	/* A server that stopped answering fails the call, not the benchmark
 	 * (the server's side waits as long as its connection is open). */
 	nng_aio_set_timeout(c->aio, 5000);
+	uint8_t hello[1] = {0}, back[1];
+	if (tls != NULL && stream_echo_call(c, hello, 1, back) != 0) {
+		stream_echo_close(c); /* the handshake failed */
+		return NULL;
+	}
 	return c;
 }
 

@@ -19,6 +19,8 @@
 
 struct tcp_floor_server {
 	int listen_fd;
+	tcp_floor_serve_fn *serve;
+	void *serve_ctx;
 	atomic_bool stopping;
 	pthread_t acceptor;
 	pthread_mutex_t mu; /* guards fds, threads, n */
@@ -64,19 +66,52 @@ no_delay(int fd)
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
-static void *
-serve_connection(void *arg)
+static int
+fd_read(void *ctx, void *buf, size_t len)
 {
-	int fd = (int) (intptr_t) arg;
+	return read_full(*(int *) ctx, buf, len);
+}
+
+static int
+fd_write(void *ctx, const void *buf, size_t len)
+{
+	return write_full(*(int *) ctx, buf, len);
+}
+
+void
+tcp_floor_io_echo(const tcp_floor_io *io)
+{
 	uint8_t frame[4 + TCP_FLOOR_MAX_BYTES];
 	for (;;) {
 		uint32_t len;
-		if (read_full(fd, &len, 4) != 0 || len > TCP_FLOOR_MAX_BYTES || read_full(fd, frame + 4, len) != 0)
+		if (io->read(io->ctx, &len, 4) != 0 || len > TCP_FLOOR_MAX_BYTES ||
+		    io->read(io->ctx, frame + 4, len) != 0)
 			break;
 		memcpy(frame, &len, 4);
-		if (write_full(fd, frame, 4 + len) != 0) /* one write: one segment, as a reply would be */
+		if (io->write(io->ctx, frame, 4 + len) != 0) /* one write: one segment, as a reply would be */
 			break;
 	}
+}
+
+static void
+serve_plain(int fd, void *ctx)
+{
+	(void) ctx;
+	tcp_floor_io io = {fd_read, fd_write, &fd};
+	tcp_floor_io_echo(&io);
+}
+
+typedef struct connection {
+	tcp_floor_server *s;
+	int fd;
+} connection;
+
+static void *
+serve_connection(void *arg)
+{
+	connection c = *(connection *) arg;
+	free(arg);
+	c.s->serve(c.fd, c.s->serve_ctx);
 	return NULL;
 }
 
@@ -94,10 +129,18 @@ accept_loop(void *arg)
 			continue;
 		}
 		no_delay(fd);
+		connection *c = malloc(sizeof(*c));
 		pthread_mutex_lock(&s->mu);
-		if (s->n == MAX_CONNECTIONS ||
-		    pthread_create(&s->threads[s->n], NULL, serve_connection, (void *) (intptr_t) fd) != 0) {
+		if (c == NULL || s->n == MAX_CONNECTIONS) {
 			pthread_mutex_unlock(&s->mu);
+			free(c);
+			close(fd);
+			continue;
+		}
+		*c = (connection){s, fd};
+		if (pthread_create(&s->threads[s->n], NULL, serve_connection, c) != 0) {
+			pthread_mutex_unlock(&s->mu);
+			free(c);
 			close(fd);
 			continue;
 		}
@@ -109,9 +152,17 @@ accept_loop(void *arg)
 tcp_floor_server *
 tcp_floor_start(int *port)
 {
+	return tcp_floor_start_serving(port, serve_plain, NULL);
+}
+
+tcp_floor_server *
+tcp_floor_start_serving(int *port, tcp_floor_serve_fn *serve, void *ctx)
+{
 	tcp_floor_server *s = calloc(1, sizeof(*s));
 	if (s == NULL)
 		return NULL;
+	s->serve     = serve;
+	s->serve_ctx = ctx;
 	pthread_mutex_init(&s->mu, NULL);
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	socklen_t sa_len      = sizeof(sa);
@@ -168,7 +219,7 @@ tcp_floor_connect(int port)
 }
 
 int
-tcp_floor_call(int fd, const uint8_t *request, size_t len, uint8_t *reply)
+tcp_floor_io_call(const tcp_floor_io *io, const uint8_t *request, size_t len, uint8_t *reply)
 {
 	uint8_t frame[4 + TCP_FLOOR_MAX_BYTES];
 	uint32_t n = (uint32_t) len;
@@ -177,7 +228,14 @@ tcp_floor_call(int fd, const uint8_t *request, size_t len, uint8_t *reply)
 	memcpy(frame, &n, 4);
 	memcpy(frame + 4, request, len);
 	uint32_t back;
-	if (write_full(fd, frame, 4 + len) != 0 || read_full(fd, &back, 4) != 0 || back != n)
+	if (io->write(io->ctx, frame, 4 + len) != 0 || io->read(io->ctx, &back, 4) != 0 || back != n)
 		return -1;
-	return read_full(fd, reply, len);
+	return io->read(io->ctx, reply, len);
+}
+
+int
+tcp_floor_call(int fd, const uint8_t *request, size_t len, uint8_t *reply)
+{
+	tcp_floor_io io = {fd_read, fd_write, &fd};
+	return tcp_floor_io_call(&io, request, len, reply);
 }

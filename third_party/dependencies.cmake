@@ -42,6 +42,15 @@ add_library(dep::mbedtls INTERFACE IMPORTED GLOBAL)
 set_target_properties(dep::mbedtls PROPERTIES
 	INTERFACE_LINK_LIBRARIES "${MBEDX509_LIBRARY};${MBEDCRYPTO_LIBRARY}"
 	INTERFACE_INCLUDE_DIRECTORIES "${MBEDTLS_INCLUDE_DIR}")
+# And its TLS itself (libmbedtls, also libnng1's), for what runs TLS on its
+# own sockets: bench/tls_floor.c.
+find_library(MBEDTLS_SSL_LIBRARY mbedtls)
+if(NOT MBEDTLS_SSL_LIBRARY)
+	message(FATAL_ERROR "mbedTLS's libmbedtls not found: apt-get install libmbedtls-dev (or run scripts/bootstrap)")
+endif()
+add_library(dep::mbedtls_ssl INTERFACE IMPORTED GLOBAL)
+set_target_properties(dep::mbedtls_ssl PROPERTIES INTERFACE_LINK_LIBRARIES "${MBEDTLS_SSL_LIBRARY}")
+target_link_libraries(dep::mbedtls_ssl INTERFACE dep::mbedtls)
 
 require_pkg(hiredis hiredis libhiredis-dev)
 require_pkg(rabbitmq librabbitmq librabbitmq-dev)
