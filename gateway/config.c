@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "base/net_check.h"
-#include "rpc/dialer_set.h"
+#include "rpc/replica_set.h"
 
 /* One origin as a browser sends it (RFC 6454 6.2): http or https, "://",
  * a lower-case host, an optional port, nothing after. The match is exact,
@@ -157,7 +157,6 @@ gateway_config_load(gateway_config *cfg, int argc, char **argv)
 	        .out           = &cfg->rpc_timeout_ms,
 	        .help          = "deadline of each request to a service; X-Request-Timeout may only shorten it"},
 	    RPC_RESOLVE_INTERVAL_VAR(&cfg->resolve_interval_ms),
-	    RPC_CONNECTIONS_PER_REPLICA_VAR(&cfg->per_replica),
 	    {.name             = "MAX_BODY_BYTES",
 	        .default_value = "65536",
 	        .kind          = ENV_INT,

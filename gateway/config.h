@@ -15,7 +15,6 @@ typedef struct gateway_config {
 	const char *service_urls[CONTRACT_SERVICES_MAX];
 	long rpc_timeout_ms;      /* RPC_TIMEOUT_MS: default and ceiling of every call */
 	long resolve_interval_ms; /* RPC_RESOLVE_INTERVAL_MS */
-	long per_replica;         /* RPC_CONNECTIONS_PER_REPLICA */
 	long max_body_bytes;      /* MAX_BODY_BYTES */
 	long workers;             /* WORKERS: HTTP threads, each held by an open connection */
 	long request_timeout_ms;  /* REQUEST_TIMEOUT_MS: a slow client's whole request */

@@ -36,8 +36,7 @@ main(int argc, char **argv)
 	for (size_t s = 0; s < contract_services_count; s++) {
 		rpc_client_options copt = {.tls = &cfg.tls,
 		    .server_name                = contract_services[s].name,
-		    .resolve_interval_ms        = (int) cfg.resolve_interval_ms,
-		    .connections_per_replica    = (int) cfg.per_replica};
+		    .resolve_interval_ms        = (int) cfg.resolve_interval_ms};
 		if (rpc_client_open(&clients[s], cfg.service_urls[s], &copt, &st) != RPC_OK) {
 			log_error(NULL, "gateway_start_failed service=%s reason=\"%s\"", contract_services[s].name,
 			    st.message);

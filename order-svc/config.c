@@ -3,7 +3,7 @@
 
 #include "base/net_check.h"
 #include "events_consumer.h"
-#include "rpc/dialer_set.h"
+#include "rpc/replica_set.h"
 
 order_config order_cfg;
 
@@ -16,7 +16,6 @@ const env_var order_settings[] = {
         .help          = "nng URL(s) of user-svc, asked whether a user exists: a list, or a name that "
                          "resolves to every replica"},
     RPC_RESOLVE_INTERVAL_VAR(&order_cfg.resolve_interval_ms),
-    RPC_CONNECTIONS_PER_REPLICA_VAR(&order_cfg.per_replica),
     {.name             = "EVENTS_PREFETCH",
         .default_value = "16",
         .kind          = ENV_INT,

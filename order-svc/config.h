@@ -11,7 +11,6 @@ typedef struct order_config {
 	const char *user_svc_url; /* USER_SVC_URL */
 	long prefetch;            /* EVENTS_PREFETCH */
 	long resolve_interval_ms; /* RPC_RESOLVE_INTERVAL_MS */
-	long per_replica;         /* RPC_CONNECTIONS_PER_REPLICA: to user-svc */
 	int queue_type;           /* EVENTS_QUEUE_TYPE: an events_queue_type */
 } order_config;
 

@@ -19,10 +19,8 @@ start(const svc_config *cfg, void **domain, rpc_status *st)
 	if (d == NULL)
 		return rpc_status_set(st, RPC_RESOURCE_EXHAUSTED, "out of memory");
 	/* With TLS, user-svc must prove it is user-svc (its registry name). */
-	rpc_client_options users_opt = {.tls = &cfg->tls,
-	    .server_name                     = "user-svc",
-	    .resolve_interval_ms             = (int) order_cfg.resolve_interval_ms,
-	    .connections_per_replica         = (int) order_cfg.per_replica};
+	rpc_client_options users_opt = {
+	    .tls = &cfg->tls, .server_name = "user-svc", .resolve_interval_ms = (int) order_cfg.resolve_interval_ms};
 	if (rpc_client_open(&d->users, order_cfg.user_svc_url, &users_opt, st) != RPC_OK) {
 		free(d);
 		return st->code;

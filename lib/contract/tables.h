@@ -38,8 +38,7 @@
 	"REDIS_URL", "AMQP_URL", "REDIS_TIMEOUT_MS", "CACHE_TTL_S", "DB_WAIT_S", "WORKERS", "LOG_LEVEL", "LOG_FORMAT", \
 	    "RPC_TIMEOUT_MS", "MAX_BODY_BYTES", "REQUEST_TIMEOUT_MS", "CORS_ORIGINS", "OUTBOX_POLL_MS",                \
 	    "EVENTS_PREFETCH", "EVENTS_QUEUE_TYPE", "REDIS_URL_FILE", "AMQP_URL_FILE", "RPC_TLS_CERT", "RPC_TLS_KEY",  \
-	    "RPC_TLS_CA", "RPC_TLS_CALLER_CA", "RPC_LISTEN_URL", "RPC_RESOLVE_INTERVAL_MS",                            \
-	    "RPC_CONNECTIONS_PER_REPLICA"
+	    "RPC_TLS_CA", "RPC_TLS_CALLER_CA", "RPC_LISTEN_URL", "RPC_RESOLVE_INTERVAL_MS"
 #define CONTRACT_OWNED_SETTINGS_PREFIX "GATEWAY_"
 /* A secret setting's file variant is its name and this (lib/base/env.h's
  * ENV_FILE_SUFFIX): a db_url_variable's is its service's too (USER_DB_URL ->

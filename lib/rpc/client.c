@@ -107,7 +107,8 @@ not_connected(const rpc_client *c, int rv, const char *why, int64_t deadline, in
 			if (*p == '\n')
 				*p = p[1] != '\0' ? ';' : '\0';
 		return rpc_status_set(st, RPC_UNAVAILABLE,
-		    "service unreachable: the TLS handshake failed (%s; the server must present %s's certificate from a "
+		    "service unreachable: the TLS handshake failed (%s; the server must present %s's certificate from "
+		    "a "
 		    "CA of RPC_TLS_CA, and accept this caller's)",
 		    reason[0] != '\0' ? reason : "refused", c->tls_name);
 	}
@@ -165,10 +166,9 @@ rpc_client_call_raw(rpc_client *c, const char *full_method, const uint8_t *paylo
 	rv = rpc_conn_write_frame(conn, nng_msg_body(msg), nng_msg_len(msg), deadline);
 	nng_msg_free(msg);
 	if (rv != 0) {
-		code = rv == NNG_ETIMEDOUT ? rpc_status_set(st, RPC_DEADLINE_EXCEEDED, "no reply within %lld ms",
-		                                 (long long) timeout)
-		                           : rpc_status_set(st, RPC_UNAVAILABLE, "sending the request failed: %s",
-		                                 nng_strerror(rv));
+		code = rv == NNG_ETIMEDOUT
+		           ? rpc_status_set(st, RPC_DEADLINE_EXCEEDED, "no reply within %lld ms", (long long) timeout)
+		           : rpc_status_set(st, RPC_UNAVAILABLE, "sending the request failed: %s", nng_strerror(rv));
 		goto out;
 	}
 	nng_msg *reply;

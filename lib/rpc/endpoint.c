@@ -15,9 +15,9 @@ struct rpc_endpoint {
 	int refs;
 	rpc_conn *idle[IDLE_MAX];
 	int n_idle;
-	int open;             /* idle and lent */
-	int64_t down_until;   /* no dial before this (ms, rpc_clock_ms) */
-	int64_t retry_ms;     /* the next back-off */
+	int open;           /* idle and lent */
+	int64_t down_until; /* no dial before this (ms, rpc_clock_ms) */
+	int64_t retry_ms;   /* the next back-off */
 	bool draining;
 };
 
@@ -93,7 +93,8 @@ rpc_endpoint_take(rpc_endpoint *ep, int64_t dial_deadline_ms, rpc_conn **out, ch
 	if (rv != 0) {
 		ep->open--;
 		ep->down_until = rpc_clock_ms() + ep->retry_ms;
-		ep->retry_ms   = ep->retry_ms * 2 < RPC_ENDPOINT_RETRY_MAX_MS ? ep->retry_ms * 2 : RPC_ENDPOINT_RETRY_MAX_MS;
+		ep->retry_ms =
+		    ep->retry_ms * 2 < RPC_ENDPOINT_RETRY_MAX_MS ? ep->retry_ms * 2 : RPC_ENDPOINT_RETRY_MAX_MS;
 	} else {
 		ep->down_until = 0;
 		ep->retry_ms   = RPC_ENDPOINT_RETRY_MIN_MS;

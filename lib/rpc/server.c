@@ -53,8 +53,8 @@ struct rpc_call {
 typedef struct session {
 	rpc_server *server;
 	rpc_conn *conn;
-	bool busy;     /* serving a request (under the server's mu) */
-	bool shut;     /* rpc_server_close woke it: no request of it is served */
+	bool busy; /* serving a request (under the server's mu) */
+	bool shut; /* rpc_server_close woke it: no request of it is served */
 	struct session *prev, *next;
 	rpc_call call;
 } session;
@@ -437,7 +437,7 @@ session_main(void *arg)
 		                         rpc_clock_ms() + SEND_TIMEOUT_MS);
 		nng_msg_free(reply);
 		pthread_mutex_lock(&srv->mu);
-		se->busy = false;
+		se->busy     = false;
 		bool closing = srv->closing;
 		pthread_mutex_unlock(&srv->mu);
 		if (rv != 0 && reply != NULL)
@@ -464,16 +464,18 @@ session_start(rpc_server *srv, rpc_conn *conn)
 			srv->refused_full_logged_ms = now;
 		pthread_mutex_unlock(&srv->mu);
 		if (say)
-			log_warn(NULL, "rpc_connection_refused reason=\"%d connections already: each has a thread; "
-			               "logged at most once a minute\"", MAX_SESSIONS);
+			log_warn(NULL,
+			    "rpc_connection_refused reason=\"%d connections already: each has a thread; "
+			    "logged at most once a minute\"",
+			    MAX_SESSIONS);
 		rpc_conn_close(conn);
 		free(se);
 		return;
 	}
-	se->server            = srv;
-	se->conn              = conn;
-	se->call.state_index  = -1;
-	se->next              = srv->sessions;
+	se->server           = srv;
+	se->conn             = conn;
+	se->call.state_index = -1;
+	se->next             = srv->sessions;
 	if (se->next != NULL)
 		se->next->prev = se;
 	srv->sessions = se;
@@ -561,8 +563,8 @@ rpc_server_open(rpc_server **out, const rpc_server_options *opt, rpc_status *st)
 		return rpc_status_set(st, RPC_RESOURCE_EXHAUSTED, "out of memory");
 	}
 	for (int i = 0; i < opt->workers; i++) {
-		srv->states[i]        = opt->worker_open != NULL ? opt->worker_open(opt->arg, i) : NULL;
-		srv->free_states[i]   = opt->workers - 1 - i; /* worker 0 first */
+		srv->states[i]      = opt->worker_open != NULL ? opt->worker_open(opt->arg, i) : NULL;
+		srv->free_states[i] = opt->workers - 1 - i; /* worker 0 first */
 		srv->n_states = srv->n_free = i + 1;
 	}
 	if (pthread_create(&srv->accept_thread, NULL, accept_main, srv) != 0) {

@@ -1,7 +1,8 @@
-/* Serves any protoc-c generated service on an nng REP socket with a fixed
- * pool of worker threads. Each worker owns an nng context and the state its
- * worker_open made (a PostgreSQL or Redis connection, say), so handlers
- * share nothing and take no lock.
+/* Serves any protoc-c generated service: a thread per connection reads a
+ * request, runs its handler and writes the reply (rpc/transport.h), with
+ * one of a fixed pool of worker states (a PostgreSQL or Redis connection,
+ * say: what worker_open made) lent to it for the handler, so handlers
+ * share nothing and take no lock, and no more than `workers` run at once.
  *
  * A handler is the generated service's function pointer:
  *   void get_user(Users__UserService_Service *svc, const Users__GetUserRequest *in,
@@ -25,19 +26,21 @@ typedef struct rpc_server rpc_server;
 typedef struct rpc_call rpc_call;
 
 typedef struct rpc_server_options {
-	const char *url;           /* nng URL to listen on: tcp://127.0.0.1:5001, ipc:///tmp/x */
+	const char *url;           /* tcp://127.0.0.1:5001, tls+tcp://0.0.0.0:5001, ipc:///tmp/x; port 0: any */
 	ProtobufCService *service; /* e.g. &(Users__UserService_Service)USERS__USER_SERVICE__INIT(prefix_) */
-	int workers;               /* threads, each with its own context; >= 1 */
+	int workers;               /* worker states, the handlers that may run at once; >= 1 */
 	/* Deadline for a request that carries none (timeout_ms 0); 0 → 30 s. */
 	uint32_t default_timeout_ms;
-	/* Optional: called on each worker's thread before it serves; its result
-	 * is that worker's state, returned by rpc_call_worker_state. */
+	/* Optional: called once per worker (index 0 to workers - 1) on the
+	 * opening thread; its result is that worker's state, lent to one
+	 * handler at a time on a connection's thread (rpc_call_worker_state). */
 	void *(*worker_open)(void *arg, int index);
-	/* Optional: called on the worker's thread as each request begins,
-	 * before its handler, with that worker's state and the call (its
-	 * deadline known): to bound what the state's connections do for it. */
+	/* Optional: called as each request begins, before its handler, with
+	 * the state lent to it and the call (its deadline known): to bound what
+	 * the state's connections do for it. */
 	void (*call_begin)(void *state, const rpc_call *call);
-	/* Optional: called on the worker's thread after its last request. */
+	/* Optional: called for each state on the closing thread, once no
+	 * handler runs. */
 	void (*worker_close)(void *state);
 	void *arg;
 	/* Optional: with TLS configured (rpc_tls_configured), url is
@@ -48,12 +51,10 @@ typedef struct rpc_server_options {
 	const rpc_tls_files *tls;
 	/* Optional, with tls: the names whose certificates may call,
 	 * comma-separated ("user-svc,gateway,order-svc,operator": the service
-	 * itself and its registry line's callers), at most 255 bytes. Where
-	 * nng tells a pipe its peer certificate's common name (nng >= 1.6,
-	 * rpc_nng_tells_peer_name), a caller whose CN is not one of them is
-	 * refused like one whose certificate does not verify; with nng 1.5.2
-	 * the caller CAs are the only check (one CA per role: tls_files.h).
-	 * NULL or "": any certificate that verifies. Borrowed for the call. */
+	 * itself and its registry line's callers), at most 255 bytes: a caller
+	 * whose certificate's common name is not one of them is refused like
+	 * one whose certificate does not verify. NULL or "": any certificate
+	 * that verifies. Borrowed for the call. */
 	const char *callers;
 } rpc_server_options;
 

@@ -91,28 +91,19 @@ static int
 error_of_errno(int e)
 {
 	switch (e) {
-	case ECONNREFUSED:
-		return NNG_ECONNREFUSED;
-	case ETIMEDOUT:
-		return NNG_ETIMEDOUT;
+	case ECONNREFUSED: return NNG_ECONNREFUSED;
+	case ETIMEDOUT: return NNG_ETIMEDOUT;
 	case EMFILE:
-	case ENFILE:
-		return NNG_ENOFILES;
+	case ENFILE: return NNG_ENOFILES;
 	case ENOMEM:
-	case ENOBUFS:
-		return NNG_ENOMEM;
-	case ECONNABORTED:
-		return NNG_ECONNABORTED;
+	case ENOBUFS: return NNG_ENOMEM;
+	case ECONNABORTED: return NNG_ECONNABORTED;
 	case EHOSTUNREACH:
-	case ENETUNREACH:
-		return NNG_EUNREACHABLE;
-	case EADDRINUSE:
-		return NNG_EADDRINUSE;
+	case ENETUNREACH: return NNG_EUNREACHABLE;
+	case EADDRINUSE: return NNG_EADDRINUSE;
 	case EACCES:
-	case EPERM:
-		return NNG_EPERM;
-	default:
-		return NNG_ECONNRESET;
+	case EPERM: return NNG_EPERM;
+	default: return NNG_ECONNRESET;
 	}
 }
 
@@ -204,9 +195,10 @@ write_all(rpc_conn *c, const uint8_t *buf, size_t len, int64_t deadline_ms)
 			rv = n > 0 ? 0 : tls_wait(c, (int) n, deadline_ms);
 		} else {
 			n  = send(c->fd, buf, len, MSG_NOSIGNAL);
-			rv = n >= 0                                                     ? 0
-			     : errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? wait_fd(c->fd, POLLOUT, deadline_ms)
-			                                                                 : error_of_errno(errno);
+			rv = n >= 0 ? 0
+			     : errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR
+			         ? wait_fd(c->fd, POLLOUT, deadline_ms)
+			         : error_of_errno(errno);
 		}
 		if (rv != 0)
 			return failed(c, rv);
@@ -270,7 +262,8 @@ conn_new(int fd, const struct sockaddr_storage *peer, rpc_tls *tls, int *err)
 		}
 		mbedtls_ssl_init(c->ssl);
 		if ((rv = mbedtls_ssl_setup(c->ssl, rpc_tls_ssl_config(tls))) != 0 ||
-		    (!rpc_tls_is_server(tls) && (rv = mbedtls_ssl_set_hostname(c->ssl, rpc_tls_server_name(tls))) != 0)) {
+		    (!rpc_tls_is_server(tls) &&
+		        (rv = mbedtls_ssl_set_hostname(c->ssl, rpc_tls_server_name(tls))) != 0)) {
 			rpc_conn_close(c);
 			*err = NNG_ENOMEM;
 			return NULL;
@@ -389,7 +382,8 @@ rpc_conn_peer_ip(const rpc_conn *c)
 bool
 rpc_conn_verified(rpc_conn *c)
 {
-	return c->ssl != NULL && mbedtls_ssl_get_peer_cert(c->ssl) != NULL && mbedtls_ssl_get_verify_result(c->ssl) == 0;
+	return c->ssl != NULL && mbedtls_ssl_get_peer_cert(c->ssl) != NULL &&
+	       mbedtls_ssl_get_verify_result(c->ssl) == 0;
 }
 
 int
@@ -472,10 +466,11 @@ parse_url(const char *url, bool passive, address *a)
 		host[colon - rest] = '\0';
 		port               = colon + 1;
 	}
-	bool any                = host[0] == '\0' || strcmp(host, "*") == 0;
-	struct addrinfo hints   = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-	      .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | (passive ? AI_PASSIVE : 0)};
-	struct addrinfo *res    = NULL;
+	bool any              = host[0] == '\0' || strcmp(host, "*") == 0;
+	struct addrinfo hints = {.ai_family = AF_UNSPEC,
+	    .ai_socktype                    = SOCK_STREAM,
+	    .ai_flags                       = AI_NUMERICHOST | AI_NUMERICSERV | (passive ? AI_PASSIVE : 0)};
+	struct addrinfo *res  = NULL;
 	if ((any && !passive) || getaddrinfo(any ? NULL : host, port, &hints, &res) != 0 || res == NULL)
 		return NNG_EADDRINVAL;
 	memcpy(&a->sa, res->ai_addr, res->ai_addrlen);
@@ -625,7 +620,7 @@ rpc_connector_dial(rpc_connector *d, int64_t deadline_ms, rpc_conn **out, char *
 		if (errno != EINPROGRESS && errno != EAGAIN)
 			rv = error_of_errno(errno);
 		else if ((rv = wait_fd(fd, POLLOUT, deadline_ms)) == 0) {
-			int err       = 0;
+			int err           = 0;
 			socklen_t len_err = sizeof(err);
 			if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len_err) != 0)
 				err = errno;
