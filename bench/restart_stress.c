@@ -1,15 +1,13 @@
-/* Restarts under load, over several connections per replica: 32 callers
- * call the test service (tests/support) through the RPC runtime with
- * PER_REPLICA connections while the server, a child process, is stopped
- * (SIGTERM, or SIGKILL with KILL=1) and started again CYCLES times, every
- * 300-600 ms. A call that meets a restart must succeed or fail at once
- * (UNAVAILABLE); one that takes SLOW_MS or more, whatever it answers, waited
- * for something that never came: the fault nng 1.5.2 once showed over
- * several connections (README: "Several connections per replica"). Prints
- * the counts and the slowest call; exit 1 on any slow call, or any answer
- * but OK and UNAVAILABLE. Under the ASan build LeakSanitizer also shows what nng
- * leaks meanwhile (rpc/dialer_set.h says what).
- * Usage: restart-stress [PER_REPLICA [CYCLES [KILL]]]   (defaults 4 50 0) */
+/* Restarts under load: 32 callers, each over its own connection, call the
+ * test service (tests/support) through the RPC runtime while the server, a
+ * child process, is stopped (SIGTERM, or SIGKILL with KILL=1) and started
+ * again CYCLES times, every 300-600 ms. A call that meets a restart must
+ * succeed or fail at once (UNAVAILABLE); one that takes SLOW_MS or more,
+ * whatever it answers, waited for something that never came (the fault
+ * nng 1.5.2's req/rep showed over several connections, which the hop no
+ * longer uses). Prints the counts and the slowest call; exit 1 on any slow
+ * call, or any answer but OK and UNAVAILABLE.
+ * Usage: restart-stress [CYCLES [KILL]]   (defaults 50 0) */
 #include <nng/nng.h>
 #include <nng/supplemental/util/platform.h>
 #include <pthread.h>
@@ -23,7 +21,6 @@
 
 #include "procs.h"
 #include "rpc/client.h"
-#include "rpc/nng_fixes.h"
 #include "test_service.h"
 
 static char url[64];
@@ -111,9 +108,8 @@ main(int argc, char **argv)
 {
 	if (argc > 2 && strcmp(argv[1], "serve") == 0)
 		return serve(argv[2]);
-	int per    = argc > 1 ? atoi(argv[1]) : 4;
-	int cycles = argc > 2 ? atoi(argv[2]) : 50;
-	int kill9  = argc > 3 ? atoi(argv[3]) : 0;
+	int cycles = argc > 1 ? atoi(argv[1]) : 50;
+	int kill9  = argc > 2 ? atoi(argv[2]) : 0;
 	int port   = procs_free_port();
 	if (port < 0) {
 		perror("restart-stress: a free port");
@@ -121,13 +117,8 @@ main(int argc, char **argv)
 	}
 	snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", port);
 	pid_t srv = start_server();
-	/* PER_REPLICA as asked, on nng 1.5.2 too (which the runtime holds at
-	 * one): what the tool is for is to show why. */
-	if (rpc_nng_loses_calls_over_several_connections())
-		rpc_nng_assume_version(1, 6);
-	rpc_client_options o = {.connections_per_replica = per};
 	rpc_status st;
-	if (rpc_client_open(&client, url, &o, &st) != RPC_OK) {
+	if (rpc_client_open(&client, url, NULL, &st) != RPC_OK) {
 		fprintf(stderr, "open: %s\n", st.message);
 		return 1;
 	}
@@ -148,9 +139,9 @@ main(int argc, char **argv)
 	int connections = rpc_client_connections(client);
 	kill(srv, SIGTERM);
 	waitpid(srv, NULL, 0);
-	printf("per_replica=%d cycles=%d: ok %ld, unavailable %ld, deadline %ld, other %ld; %ld took %d ms or more "
+	printf("cycles=%d: ok %ld, unavailable %ld, deadline %ld, other %ld; %ld took %d ms or more "
 	       "(slowest %ld ms); %d connections at the end\n",
-	    per, cycles, atomic_load(&ok), atomic_load(&unavailable), atomic_load(&deadline), atomic_load(&other),
+	    cycles, atomic_load(&ok), atomic_load(&unavailable), atomic_load(&deadline), atomic_load(&other),
 	    atomic_load(&slow), SLOW_MS, atomic_load(&slowest_ms), connections);
 	fflush(stdout); /* LeakSanitizer's exit would drop it */
 	rpc_client_close(client);
