@@ -1,6 +1,7 @@
-/* address_set.h, dialer_set.h and tcp_liveness.h (issue 19): a dial URL's
- * host name as a set of addresses, its dialers per address on real nng
- * sockets (several where the library allows: issue 21), and the dead-link bound on a real TCP connection. */
+/* address_set.h, replica_set.h and tcp_liveness.h (issue 19): a dial URL's
+ * host name as a set of addresses, a replica (rpc/endpoint.h) per address
+ * dialing real listeners (rpc/transport.h's acceptors, the test service),
+ * and the dead-link bound on a real TCP connection. */
 #define _GNU_SOURCE /* unshare */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
@@ -11,6 +12,7 @@
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/protocol/reqrep0/req.h>
 #include <nng/supplemental/util/platform.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -23,8 +25,13 @@
 #include <unistd.h>
 
 #include "rpc/address_set.h"
-#include "rpc/dialer_set.h"
+#include "rpc/client.h"
+#include "rpc/endpoint.h"
+#include "rpc/envelope.h"
+#include "rpc/replica_set.h"
 #include "rpc/tcp_liveness.h"
+#include "rpc/transport.h"
+#include "test_service.h"
 
 Test(address_set, a_url_splits_into_scheme_host_port_and_whether_to_resolve)
 {
@@ -185,108 +192,224 @@ Test(address_set, a_name_resolves_to_its_addresses_of_the_schemes_family)
 		cr_assert_null(strchr(s.addr[i], ':'), "tcp4 gave an IPv6 address %s", s.addr[i]);
 }
 
-/* A REP listener on 127.0.0.1 at a port the kernel picks. */
-static nng_socket
-listener(int *port)
-{
-	nng_socket rep;
-	nng_listener l;
-	cr_assert_eq(nng_rep0_open(&rep), 0);
-	cr_assert_eq(nng_listen(rep, "tcp://127.0.0.1:0", &l, 0), 0);
-	nng_sockaddr sa;
-	cr_assert_eq(nng_listener_get_addr(l, NNG_OPT_LOCADDR, &sa), 0);
-	*port = ntohs(sa.s_in.sa_port);
-	return rep;
-}
+/* ---- replica_set.h ---- */
 
-static atomic_int pipes_up;
-static atomic_int liveness_result = 99;
-
+/* Waits up to 10 s for the set's n-th lookup. */
 static void
-on_add(nng_pipe p, nng_pipe_ev ev, void *arg)
+wait_lookups(rpc_replica_set *rs, size_t n)
 {
-	(void) ev;
-	(void) arg;
-	atomic_store(&liveness_result, rpc_tcp_liveness_set(p));
-	atomic_fetch_add(&pipes_up, 1);
-}
-
-/* A REQ socket whose new pipes go through on_add. */
-static nng_socket
-watched_req(void)
-{
-	nng_socket req;
-	cr_assert_eq(nng_req0_open(&req), 0);
-	atomic_store(&pipes_up, 0);
-	nng_pipe_notify(req, NNG_PIPE_EV_ADD_POST, on_add, NULL);
-	return req;
-}
-
-static void
-wait_pipes(int n)
-{
-	for (int i = 0; i < 500 && atomic_load(&pipes_up) < n; i++)
+	for (int i = 0; i < 1000 && rpc_replica_set_lookups(rs) < n; i++)
 		nng_msleep(10);
+	cr_assert_geq(rpc_replica_set_lookups(rs), n, "lookup %zu not done within 10 s", n);
 }
 
-/* Waits up to 5 s for the resolver's n-th lookup. */
-static void
-wait_lookups(rpc_dialer_set *ds, size_t n)
-{
-	for (int i = 0; i < 500 && rpc_dialer_set_lookups(ds) < n; i++)
-		nng_msleep(10);
-	cr_assert_geq(rpc_dialer_set_lookups(ds), n);
-}
+#define ACCEPTED_MAX 16
 
-Test(dialer_set, a_name_gets_a_dialer_per_address_and_connects)
-{
+/* A listener of rpc/transport.h and the thread that accepts on it. The
+ * connections it accepted are kept, so the test can tell whether their
+ * client closed them; n counts them (each published once its slot is
+ * written). */
+typedef struct listener {
+	rpc_acceptor *a;
+	char url[128]; /* as bound: the port the kernel picked */
 	int port;
-	nng_socket rep = listener(&port), req;
-	req            = watched_req();
-	char url[64];
-	snprintf(url, sizeof(url), "tcp4://localhost:%d", port);
-	rpc_dialer_set *ds;
-	rpc_status st;
-	cr_assert_eq(rpc_dialer_set_open(&ds, req, url, NULL, 200, 1, &st), RPC_OK, "%s", st.message);
-	rpc_dialer_set_start(ds);
-	wait_lookups(ds, 1);
-	cr_assert_eq(rpc_dialer_set_count(ds), 1, "localhost's one IPv4 address");
-	wait_pipes(1);
-	cr_assert_eq(atomic_load(&pipes_up), 1);
-	char problem[160];
-	rpc_dialer_set_problem(ds, problem, sizeof(problem));
-	cr_assert_str_eq(problem, "");
-	/* Lookups again, kicked and timed, change nothing for the same set. */
-	rpc_dialer_set_kick(ds);
-	nng_msleep(500);
-	cr_assert_eq(rpc_dialer_set_count(ds), 1);
-	rpc_dialer_set_stop(ds, 1000);
-	nng_close(req);
-	rpc_dialer_set_free(ds);
-	nng_close(rep);
+	pthread_t th;
+	rpc_conn *conns[ACCEPTED_MAX];
+	atomic_int n;
+} listener;
+
+static void *
+accept_main(void *arg)
+{
+	listener *l = arg;
+	for (;;) {
+		rpc_conn *c;
+		int rv = rpc_acceptor_accept(l->a, &c);
+		if (rv == NNG_ECLOSED)
+			break;
+		if (rv != 0) {
+			nng_msleep(10);
+			continue;
+		}
+		int i = atomic_load(&l->n);
+		if (i == ACCEPTED_MAX) {
+			rpc_conn_close(c);
+			continue;
+		}
+		l->conns[i] = c;
+		atomic_store(&l->n, i + 1);
+	}
+	return NULL;
 }
 
-/* A connection that drops within the gap after a lookup (RPC_RESOLVE_GAP_MS)
- * has the names looked up at the gap's end, not an interval later: the gap
+static void
+listener_up(listener *l, const char *url)
+{
+	memset(l, 0, sizeof(*l));
+	atomic_init(&l->n, 0);
+	cr_assert_eq(rpc_acceptor_open(&l->a, url, NULL, l->url, sizeof(l->url)), 0, "listening on %s", url);
+	l->port = strncmp(l->url, "ipc://", 6) == 0 ? 0 : atoi(strrchr(l->url, ':') + 1);
+	cr_assert_eq(pthread_create(&l->th, NULL, accept_main, l), 0);
+}
+
+static void
+listener_down(listener *l)
+{
+	rpc_acceptor_shutdown(l->a);
+	pthread_join(l->th, NULL);
+	for (int i = 0; i < atomic_load(&l->n); i++)
+		rpc_conn_close(l->conns[i]);
+	rpc_acceptor_free(l->a);
+}
+
+/* Waits up to 10 s for l to have accepted n connections; no more came. */
+static void
+wait_accepted(listener *l, int n)
+{
+	for (int i = 0; i < 1000 && atomic_load(&l->n) < n; i++)
+		nng_msleep(10);
+	cr_assert_eq(atomic_load(&l->n), n, "%s accepted %d connections", l->url, atomic_load(&l->n));
+}
+
+/* How many of the connections l accepted their client has closed (each
+ * sits idle on the server's side: readable means closed). */
+static int
+closed_by_client(listener *l)
+{
+	int closed = 0;
+	for (int i = 0; i < atomic_load(&l->n); i++)
+		if (!rpc_conn_fit(l->conns[i]))
+			closed++;
+	return closed;
+}
+
+/* Waits up to 10 s for n of l's connections to be closed by their client. */
+static void
+wait_closed(listener *l, int n)
+{
+	for (int i = 0; i < 1000 && closed_by_client(l) < n; i++)
+		nng_msleep(10);
+	cr_assert_eq(closed_by_client(l), n, "%s: %d connections closed by the client", l->url, closed_by_client(l));
+}
+
+/* Picks until the replica at ip comes (round robin: at most 8 picks) and
+ * takes a connection of it: *ep held, *c lent. A connection of another
+ * replica taken on the way is given back, kept idle. */
+static void
+take_from(rpc_replica_set *rs, const char *ip, rpc_endpoint **ep, rpc_conn **c)
+{
+	for (int i = 0; i < 8; i++) {
+		rpc_endpoint *e = rpc_replica_set_pick(rs);
+		cr_assert_not_null(e);
+		rpc_conn *conn;
+		char why[128] = "";
+		int rv        = rpc_endpoint_take(e, rpc_clock_ms() + 5000, &conn, why, sizeof(why));
+		cr_assert_eq(rv, 0, "%s %s", nng_strerror(rv), why);
+		if (strcmp(rpc_conn_peer_ip(conn), ip) == 0) {
+			*ep = e;
+			*c  = conn;
+			return;
+		}
+		rpc_endpoint_give_back(e, conn, true);
+		rpc_endpoint_release(e);
+	}
+	cr_assert_fail("no replica at %s in 8 picks", ip);
+}
+
+static rpc_code
+echo(rpc_client *c, const char *text, Rpctest__EchoReply **out, rpc_status *st)
+{
+	Rpctest__EchoRequest in = RPCTEST__ECHO_REQUEST__INIT;
+	in.text                 = (char *) text;
+	ProtobufCMessage *reply = NULL;
+	rpc_code code = rpc_client_call(c, &rpctest__test_service__descriptor, "Echo", &in.base, &reply, NULL, st);
+	*out          = (Rpctest__EchoReply *) reply;
+	return code;
+}
+
+Test(replica_set, a_name_gets_a_replica_per_address_and_calls_reach_it, .timeout = 60)
+{
+	rpc_server *srv;
+	rpc_status st;
+	cr_assert_eq(test_service_open(&srv, "tcp://127.0.0.1:0", 2, &st), RPC_OK, "%s", st.message);
+	int port = atoi(strrchr(rpc_server_url(srv), ':') + 1);
+	char url[64], peer[64];
+	snprintf(url, sizeof(url), "tcp4://localhost:%d", port);
+	snprintf(peer, sizeof(peer), "127.0.0.1:%d", port);
+
+	rpc_replica_set *rs;
+	cr_assert_eq(rpc_replica_set_open(&rs, url, NULL, 200, &st), RPC_OK, "%s", st.message);
+	cr_assert_eq(rpc_replica_set_count(rs), 0, "looked up on the resolver's thread, not at open");
+	cr_assert_null(rpc_replica_set_pick(rs));
+	char problem[160];
+	rpc_replica_set_problem(rs, problem, sizeof(problem));
+	cr_assert_str_eq(problem, "localhost: lookup not answered yet");
+	rpc_replica_set_start(rs);
+	wait_lookups(rs, 1);
+	cr_assert_eq(rpc_replica_set_count(rs), 1, "localhost's one IPv4 address");
+	rpc_replica_set_problem(rs, problem, sizeof(problem));
+	cr_assert_str_eq(problem, "");
+
+	/* Its replica dials the server; the connection is kept for the next call. */
+	rpc_endpoint *ep = rpc_replica_set_pick(rs);
+	cr_assert_not_null(ep);
+	rpc_conn *c;
+	cr_assert_eq(rpc_endpoint_take(ep, rpc_clock_ms() + 5000, &c, NULL, 0), 0);
+	cr_assert_str_eq(rpc_conn_peer(c), peer);
+	cr_assert_eq(rpc_replica_set_connections(rs), 1);
+	rpc_endpoint_give_back(ep, c, true);
+	cr_assert_eq(rpc_replica_set_connections(rs), 1, "kept idle");
+	cr_assert_eq(rpc_endpoint_take(ep, rpc_clock_ms() + 5000, &c, NULL, 0), 0);
+	cr_assert_eq(rpc_replica_set_connections(rs), 1, "the idle one taken again, none dialed");
+	rpc_endpoint_give_back(ep, c, true);
+
+	/* Lookups again, kicked and timed, change nothing for the same answer:
+	 * the same replica, its connection untouched. */
+	size_t seen = rpc_replica_set_lookups(rs);
+	rpc_replica_set_kick(rs);
+	wait_lookups(rs, seen + 3);
+	cr_assert_eq(rpc_replica_set_count(rs), 1);
+	rpc_endpoint *again = rpc_replica_set_pick(rs);
+	cr_assert_eq(again, ep, "the same replica");
+	rpc_endpoint_release(again);
+	cr_assert_eq(rpc_replica_set_connections(rs), 1);
+	rpc_endpoint_release(ep);
+	rpc_replica_set_free(rs);
+
+	/* A client of the name: its calls reach the service (once the first
+	 * lookup is in: until then a call answers UNAVAILABLE at once). */
+	rpc_client *client;
+	rpc_client_options opt = {.resolve_interval_ms = 200};
+	cr_assert_eq(rpc_client_open(&client, url, &opt, &st), RPC_OK, "%s", st.message);
+	Rpctest__EchoReply *out = NULL;
+	rpc_code code           = RPC_UNAVAILABLE;
+	for (int i = 0; i < 100 && (code = echo(client, "via localhost", &out, &st)) == RPC_UNAVAILABLE; i++)
+		nng_msleep(100);
+	cr_assert_eq(code, RPC_OK, "%s: %s", rpc_code_name(st.code), st.message);
+	cr_assert_str_eq(out->text, "via localhost");
+	rpctest__echo_reply__free_unpacked(out, NULL);
+	cr_assert_eq(rpc_client_connections(client), 1);
+	rpc_client_close(client);
+	rpc_server_close(srv);
+}
+
+/* A dial that fails within the gap after a lookup (RPC_RESOLVE_GAP_MS) has
+ * the names looked up at the gap's end, not an interval later: the gap
  * used to swallow the kick, so a replica that moved right after a lookup
  * was found only at the next interval (here a minute). */
-Test(dialer_set, a_kick_during_the_gap_after_a_lookup_is_kept)
+Test(replica_set, a_kick_during_the_gap_after_a_lookup_is_kept, .timeout = 30)
 {
-	nng_socket req;
-	cr_assert_eq(nng_req0_open(&req), 0);
-	rpc_dialer_set *ds;
+	rpc_replica_set *rs;
 	rpc_status st;
-	cr_assert_eq(
-	    rpc_dialer_set_open(&ds, req, "tcp4://localhost:1", NULL, 60000, 1, &st), RPC_OK, "%s", st.message);
-	rpc_dialer_set_start(ds);
-	wait_lookups(ds, 1);
-	rpc_dialer_set_kick(ds); /* within the gap, unless this box stalled a second (then it passes anyway) */
-	for (int i = 0; i < 500 && rpc_dialer_set_lookups(ds) < 2; i++)
+	cr_assert_eq(rpc_replica_set_open(&rs, "tcp4://localhost:1", NULL, 60000, &st), RPC_OK, "%s", st.message);
+	rpc_replica_set_start(rs);
+	wait_lookups(rs, 1);
+	rpc_replica_set_kick(rs); /* within the gap, unless this box stalled a second (then it passes anyway) */
+	/* 10 s: well past the gap, well short of the interval. */
+	for (int i = 0; i < 1000 && rpc_replica_set_lookups(rs) < 2; i++)
 		nng_msleep(10);
-	cr_assert_eq(rpc_dialer_set_lookups(ds), 2, "looked up again about RPC_RESOLVE_GAP_MS after the kick");
-	rpc_dialer_set_stop(ds, 1000);
-	nng_close(req);
-	rpc_dialer_set_free(ds);
+	cr_assert_eq(rpc_replica_set_lookups(rs), 2, "looked up again about RPC_RESOLVE_GAP_MS after the kick");
+	rpc_replica_set_free(rs);
 }
 
 /* A DNS server that never answers: a UDP socket nobody reads, named in a
@@ -307,45 +430,46 @@ silent_dns(void)
 	FILE *f = fopen(path, "w");
 	if (f == NULL)
 		return false;
-	fputs("nameserver 127.0.0.153\noptions timeout:2 attempts:1\n", f);
+	/* 5 s: the lookup is still waiting when the test frees the set. */
+	fputs("nameserver 127.0.0.153\noptions timeout:5 attempts:1\n", f);
 	fclose(f);
 	bool ok = mount(path, "/etc/resolv.conf", NULL, MS_BIND, NULL) == 0;
 	unlink(path);
 	return ok;
 }
 
-/* Neither opening nor stopping waits for a lookup: a DNS server that does
- * not answer held rpc_dialer_set_open for its timeout (10 s by default:
- * a binary's start, rpc-call past its --timeout), and rpc_client_close for
- * its whole stop wait (1 s) before nng_close's own bound. */
-Test(dialer_set, neither_open_nor_stop_waits_for_a_lookup_that_hangs, .timeout = 30)
+static long
+ms_since(const struct timespec *t0)
+{
+	struct timespec t1;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (t1.tv_sec - t0->tv_sec) * 1000 + (t1.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+/* Neither opening nor freeing waits for a lookup: a DNS server that does
+ * not answer held the open for its timeout (10 s by default: a binary's
+ * start, rpc-call past its --timeout), and rpc_client_close likewise. */
+Test(replica_set, neither_open_nor_free_waits_for_a_lookup_that_hangs, .timeout = 30)
 {
 	if (!silent_dns())
 		cr_skip_test("needs root and mount namespaces, for a DNS server that does not answer");
-	nng_socket req;
-	cr_assert_eq(nng_req0_open(&req), 0);
-	rpc_dialer_set *ds;
+	rpc_replica_set *rs;
 	rpc_status st;
-	/* The resolver's first lookup waits out the 2 s timeout. */
-	struct timespec t0, t1;
+	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	cr_assert_eq(
-	    rpc_dialer_set_open(&ds, req, "tcp://silent.example:5001", NULL, 100, 1, &st), RPC_OK, "%s", st.message);
-	rpc_dialer_set_start(ds);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
-	cr_assert_lt(ms, 1000, "open waited %ld ms for a lookup", ms);
+	cr_assert_eq(rpc_replica_set_open(&rs, "tcp://silent.example:5001", NULL, 100, &st), RPC_OK, "%s", st.message);
+	rpc_replica_set_start(rs);
+	long ms = ms_since(&t0);
+	cr_assert_lt(ms, 2500, "open waited %ld ms for a lookup", ms);
 	char problem[160];
-	rpc_dialer_set_problem(ds, problem, sizeof(problem));
+	rpc_replica_set_problem(rs, problem, sizeof(problem));
 	cr_assert_str_eq(problem, "silent.example: lookup not answered yet");
 	nng_msleep(300);
+	cr_assert_eq(rpc_replica_set_lookups(rs), 0, "the first lookup still waits for the DNS server");
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	rpc_dialer_set_stop(ds, 1500);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
-	cr_assert_lt(ms, 1000, "stop waited %ld ms for a lookup", ms);
-	nng_close(req);
-	rpc_dialer_set_free(ds);
+	rpc_replica_set_free(rs);
+	ms = ms_since(&t0);
+	cr_assert_lt(ms, 2500, "free waited %ld ms for a lookup", ms);
 }
 
 /* The hosts file of this test's own mount namespace (root only): path is
@@ -369,107 +493,35 @@ own_hosts(const char *path, const char *content)
 	       mount(conf, "/etc/host.conf", NULL, MS_BIND, NULL) == 0;
 }
 
-static atomic_int pipes_down;
-
-/* As rpc_client's pipe events: each connection counted for its dialer. */
-static void
-on_counted(nng_pipe p, nng_pipe_ev ev, void *arg)
-{
-	rpc_dialer_set_pipe(arg, p, ev == NNG_PIPE_EV_ADD_PRE ? 1 : -1);
-	if (ev == NNG_PIPE_EV_REM_POST)
-		atomic_fetch_add(&pipes_down, 1);
-}
-
-/* The connections each replica gets on the library this test runs with,
- * for `requested`: decided here from nng_version() on its own, not by the
- * code under test (issue 21: several from nng 1.6, one before). */
-static int
-expected_per_replica(int requested)
-{
-	int major = 0, minor = 0;
-	cr_assert_eq(sscanf(nng_version(), "%d.%d", &major, &minor), 2);
-	return major > 1 || (major == 1 && minor >= 6) ? requested : 1;
-}
-
-Test(dialer_set, a_replica_gets_its_connections_where_the_library_allows_several)
-{
-	int port;
-	nng_socket rep = listener(&port), req;
-	req            = watched_req();
-	char url[96];
-	/* A name (one IPv4 address) and a plain address of the same server:
-	 * two replicas as far as the set knows. */
-	snprintf(url, sizeof(url), "tcp4://localhost:%d,tcp://127.0.0.1:%d", port, port);
-	rpc_dialer_set *ds;
-	rpc_status st;
-	cr_assert_eq(rpc_dialer_set_open(&ds, req, url, NULL, 200, 3, &st), RPC_OK, "%s", st.message);
-	int per = expected_per_replica(3);
-	cr_assert_eq(rpc_dialer_set_per_replica(ds), (size_t) per, "nng %s", nng_version());
-	rpc_dialer_set_start(ds);
-	wait_lookups(ds, 1);
-	cr_assert_eq(rpc_dialer_set_count(ds), 2, "replicas, not dialers");
-	wait_pipes(2 * per);
-	nng_msleep(300); /* no more than that come up */
-	cr_assert_eq(atomic_load(&pipes_up), 2 * per, "nng %s: %d connections per replica", nng_version(), per);
-	cr_log_info("nng %s: %d connections per replica", nng_version(), per);
-	/* Lookups again change nothing for the same answer. */
-	rpc_dialer_set_kick(ds);
-	nng_msleep(500);
-	cr_assert_eq(rpc_dialer_set_count(ds), 2);
-	cr_assert_eq(atomic_load(&pipes_up), 2 * per);
-	rpc_dialer_set_stop(ds, 1000);
-	nng_close(req);
-	rpc_dialer_set_free(ds);
-	nng_close(rep);
-	/* Out of bounds: below 1 is 1, above the bound is the bound. */
-	cr_assert_eq(rpc_connections_per_replica(0), 1);
-	cr_assert_eq(rpc_connections_per_replica(-5), 1);
-	cr_assert_eq(rpc_connections_per_replica(1000), (size_t) expected_per_replica(RPC_CONNECTIONS_PER_REPLICA_MAX));
-}
-
-/* Two replicas behind one name in a hosts file of the test's own: REP
- * sockets on 127.0.0.11 and 127.0.0.12 (one port), and a watched REQ
- * socket whose dialer set dials the name with `requested` connections per
- * replica, every one of them up. */
+/* Two replicas behind one name in a hosts file of the test's own:
+ * listeners on 127.0.0.11 and 127.0.0.12 (one port), and a replica set of
+ * the name. */
 struct two_replicas {
 	char hosts[64];
-	int per; /* connections per replica the library allows */
-	int port;
-	nng_socket a, b, req;
-	rpc_dialer_set *ds;
+	listener a, b;
+	rpc_replica_set *rs;
 };
 
 static void
-two_replicas_up(struct two_replicas *t, const char *name, int requested)
+two_replicas_up(struct two_replicas *t, const char *name)
 {
 	snprintf(t->hosts, sizeof(t->hosts), "/tmp/%s-hosts-%d", name, (int) getpid());
 	if (!own_hosts(t->hosts, "127.0.0.11 replicas.test\n127.0.0.12 replicas.test\n"))
 		cr_skip_test("needs root and mount namespaces, for a hosts file of its own");
-	t->per = expected_per_replica(requested);
-	nng_listener la;
-	cr_assert_eq(nng_rep0_open(&t->a), 0);
-	cr_assert_eq(nng_listen(t->a, "tcp://127.0.0.11:0", &la, 0), 0);
-	nng_sockaddr sa;
-	cr_assert_eq(nng_listener_get_addr(la, NNG_OPT_LOCADDR, &sa), 0);
-	t->port = ntohs(sa.s_in.sa_port);
+	listener_up(&t->a, "tcp://127.0.0.11:0");
 	char url[64];
-	snprintf(url, sizeof(url), "tcp://127.0.0.12:%d", t->port);
-	cr_assert_eq(nng_rep0_open(&t->b), 0);
-	cr_assert_eq(nng_listen(t->b, url, NULL, 0), 0);
-
-	t->req = watched_req();
-	atomic_store(&pipes_down, 0);
-	snprintf(url, sizeof(url), "tcp4://replicas.test:%d", t->port);
+	snprintf(url, sizeof(url), "tcp://127.0.0.12:%d", t->a.port);
+	listener_up(&t->b, url);
+	snprintf(url, sizeof(url), "tcp4://replicas.test:%d", t->a.port);
 	rpc_status st;
-	cr_assert_eq(rpc_dialer_set_open(&t->ds, t->req, url, NULL, 200, requested, &st), RPC_OK, "%s", st.message);
-	nng_pipe_notify(t->req, NNG_PIPE_EV_ADD_PRE, on_counted, t->ds);
-	nng_pipe_notify(t->req, NNG_PIPE_EV_REM_POST, on_counted, t->ds);
-	rpc_dialer_set_start(t->ds);
-	wait_pipes(2 * t->per);
-	cr_assert_eq(atomic_load(&pipes_up), 2 * t->per, "both addresses connected, %d connections each", t->per);
+	cr_assert_eq(rpc_replica_set_open(&t->rs, url, NULL, 200, &st), RPC_OK, "%s", st.message);
+	rpc_replica_set_start(t->rs);
+	wait_lookups(t->rs, 1);
+	cr_assert_eq(rpc_replica_set_count(t->rs), 2, "a replica per address");
 }
 
-/* Writes the hosts file and waits until the dialer set has looked it up. */
+/* Writes the hosts file and waits until the set has looked it up (two
+ * lookups: the second began after the write). */
 static void
 two_replicas_rename(struct two_replicas *t, const char *hosts_text)
 {
@@ -477,118 +529,228 @@ two_replicas_rename(struct two_replicas *t, const char *hosts_text)
 	cr_assert_not_null(f);
 	fputs(hosts_text, f);
 	fclose(f);
-	size_t seen = rpc_dialer_set_lookups(t->ds);
-	wait_lookups(t->ds, seen + 2);
+	size_t seen = rpc_replica_set_lookups(t->rs);
+	wait_lookups(t->rs, seen + 2);
 }
 
 static void
 two_replicas_down(struct two_replicas *t)
 {
-	rpc_dialer_set_stop(t->ds, 1000);
-	nng_close(t->req);
-	rpc_dialer_set_free(t->ds);
-	nng_close(t->a);
-	nng_close(t->b);
+	rpc_replica_set_free(t->rs);
+	listener_down(&t->a);
+	listener_down(&t->b);
 	unlink(t->hosts);
 	char conf[96];
 	snprintf(conf, sizeof(conf), "%.64s.conf", t->hosts);
 	unlink(conf);
 }
 
-/* An address that leaves the name keeps its connections, with the calls in
- * flight on them, until they end (a replica leaves DNS before it stops,
- * then drains): cutting them at once failed those calls with "connection
- * lost" on every rolling update. Once they ended, the address is not
- * dialed again. With several connections per replica, every one of them
- * drains and then closes. */
-static void
-drain_with(int requested)
+/* An address that leaves the name takes no new call, and its idle
+ * connections close at once; a call in flight on it finishes (a replica
+ * leaves DNS before it stops, then drains: cutting its connections failed
+ * those calls with "connection lost" on every rolling update), and its
+ * connection closes when given back. The address is not dialed again. */
+Test(replica_set, an_address_gone_takes_no_new_call_and_its_idle_connections_close, .timeout = 60)
 {
 	struct two_replicas t;
-	two_replicas_up(&t, "drain", requested);
-	int per = t.per;
+	two_replicas_up(&t, "drain");
+	rpc_endpoint *a, *b, *b_again;
+	rpc_conn *a1, *b1, *b2;
+	take_from(t.rs, "127.0.0.11", &a, &a1);
+	rpc_endpoint_give_back(a, a1, true);
+	take_from(t.rs, "127.0.0.12", &b, &b1);
+	take_from(t.rs, "127.0.0.12", &b_again, &b2);
+	cr_assert_eq(b_again, b, "one replica per address");
+	rpc_endpoint_release(b_again);
+	rpc_endpoint_give_back(b, b2, true);
+	cr_assert_eq(rpc_endpoint_connections(b), 2, "one lent (b1, a call in flight), one idle (b2)");
+	wait_accepted(&t.b, 2);
+	cr_assert_eq(closed_by_client(&t.b), 0);
 
 	two_replicas_rename(&t, "127.0.0.11 replicas.test\n");
-	cr_assert_eq(rpc_dialer_set_count(t.ds), 1, "127.0.0.12 is no longer a replica");
-	cr_assert_eq(atomic_load(&pipes_down), 0, "its connections were kept");
+	cr_assert_eq(rpc_replica_set_count(t.rs), 1, "127.0.0.12 is no longer a replica");
+	/* No new call. */
+	cr_assert_not(rpc_endpoint_up(b));
+	rpc_conn *c;
+	cr_assert_eq(rpc_endpoint_take(b, rpc_clock_ms() + 5000, &c, NULL, 0), NNG_ECONNREFUSED);
+	for (int i = 0; i < 6; i++) {
+		rpc_endpoint *e = rpc_replica_set_pick(t.rs);
+		cr_assert_eq(e, a, "pick %d went to the address gone", i);
+		rpc_endpoint_release(e);
+	}
+	/* Its idle connection closed, the lent one kept. */
+	cr_assert_eq(rpc_endpoint_connections(b), 1);
+	wait_closed(&t.b, 1);
+	rpc_conn *server_b1 = rpc_conn_fit(t.b.conns[0]) ? t.b.conns[0] : t.b.conns[1];
 
-	/* The replica stops: its connections end, and its dialers with them. */
-	nng_close(t.b);
-	for (int i = 0; i < 300 && atomic_load(&pipes_down) < per; i++)
-		nng_msleep(10);
-	cr_assert_eq(atomic_load(&pipes_down), per);
-	nng_msleep(1500); /* a lookup gap and more: the dialers are closed */
-	char url[64];
-	snprintf(url, sizeof(url), "tcp://127.0.0.12:%d", t.port);
-	cr_assert_eq(nng_rep0_open(&t.b), 0);
-	cr_assert_eq(nng_listen(t.b, url, NULL, 0), 0);
-	nng_msleep(1000); /* nng redials every 10-200 ms: time enough to come back */
-	cr_assert_eq(atomic_load(&pipes_up), 2 * per, "127.0.0.12 was dialed again after it left the name");
-	cr_assert_eq(atomic_load(&pipes_down), per, "127.0.0.11's connections are untouched");
-	cr_log_info("nng %s: %d connections per address drained and closed", nng_version(), per);
+	/* The call in flight on it finishes. */
+	int64_t deadline = rpc_clock_ms() + 5000;
+	nng_msg *m;
+	cr_assert_eq(rpc_conn_write_frame(b1, "ping", 4, deadline), 0);
+	cr_assert_eq(rpc_conn_read_frame(server_b1, 64, deadline, 5000, &m), 0);
+	cr_assert_eq(nng_msg_len(m), 4);
+	nng_msg_free(m);
+	cr_assert_eq(rpc_conn_write_frame(server_b1, "pong", 4, deadline), 0);
+	cr_assert_eq(rpc_conn_read_frame(b1, 64, deadline, 5000, &m), 0);
+	cr_assert_eq(memcmp(nng_msg_body(m), "pong", 4), 0);
+	nng_msg_free(m);
+	/* Given back, its connection closes. */
+	rpc_endpoint_give_back(b, b1, true);
+	cr_assert_eq(rpc_endpoint_connections(b), 0);
+	wait_closed(&t.b, 2);
+
+	/* Lookups later, it is still not dialed; 127.0.0.11 is untouched. */
+	wait_lookups(t.rs, rpc_replica_set_lookups(t.rs) + 2);
+	cr_assert_eq(rpc_endpoint_take(b, rpc_clock_ms() + 5000, &c, NULL, 0), NNG_ECONNREFUSED);
+	cr_assert_eq(atomic_load(&t.b.n), 2, "127.0.0.12 was dialed again after it left the name");
+	cr_assert_eq(closed_by_client(&t.a), 0, "127.0.0.11's connections are untouched");
+	cr_assert_eq(rpc_replica_set_connections(t.rs), rpc_endpoint_connections(a));
+	cr_assert_eq(rpc_endpoint_take(a, rpc_clock_ms() + 5000, &c, NULL, 0), 0);
+	rpc_endpoint_give_back(a, c, true);
+	rpc_endpoint_release(b);
+	rpc_endpoint_release(a);
 	two_replicas_down(&t);
 }
 
-Test(dialer_set, an_address_gone_from_the_name_drains_and_is_not_dialed_again, .timeout = 30)
-{
-	drain_with(1);
-}
-
-Test(dialer_set, every_connection_of_an_address_gone_drains_and_none_is_dialed_again, .timeout = 30)
-{
-	drain_with(3);
-}
-
-/* An address back in the name while it drains is a replica again with the
- * connections it kept: none is cut, none is added beyond its count. */
-Test(dialer_set, an_address_back_while_draining_keeps_its_connections, .timeout = 30)
+/* An address back in the name (gone, then back) is a replica again: a new
+ * one, dialed anew; the one that drained stays drained. */
+Test(replica_set, an_address_back_in_the_name_is_a_replica_again, .timeout = 60)
 {
 	struct two_replicas t;
-	two_replicas_up(&t, "back", 3);
+	two_replicas_up(&t, "back");
+	rpc_endpoint *b, *b_new;
+	rpc_conn *c;
+	take_from(t.rs, "127.0.0.12", &b, &c);
+	rpc_endpoint_give_back(b, c, true);
+	wait_accepted(&t.b, 1);
+
 	two_replicas_rename(&t, "127.0.0.11 replicas.test\n");
-	cr_assert_eq(rpc_dialer_set_count(t.ds), 1, "127.0.0.12 drains");
+	cr_assert_eq(rpc_replica_set_count(t.rs), 1, "127.0.0.12 drains");
+	cr_assert_not(rpc_endpoint_up(b));
+	wait_closed(&t.b, 1);
+
 	two_replicas_rename(&t, "127.0.0.11 replicas.test\n127.0.0.12 replicas.test\n");
-	cr_assert_eq(rpc_dialer_set_count(t.ds), 2, "127.0.0.12 is a replica again");
-	nng_msleep(300);
-	cr_assert_eq(atomic_load(&pipes_down), 0, "no connection was cut");
-	cr_assert_eq(atomic_load(&pipes_up), 2 * t.per, "none was added");
+	cr_assert_eq(rpc_replica_set_count(t.rs), 2, "127.0.0.12 is a replica again");
+	take_from(t.rs, "127.0.0.12", &b_new, &c);
+	cr_assert_neq(b_new, b, "a new replica, not the drained one");
+	cr_assert(rpc_endpoint_up(b_new));
+	wait_accepted(&t.b, 2);
+	cr_assert_eq(closed_by_client(&t.b), 1, "the new connection is open");
+	rpc_endpoint_give_back(b_new, c, true);
+	cr_assert_not(rpc_endpoint_up(b), "the drained one stays drained");
+	rpc_endpoint_release(b_new);
+	rpc_endpoint_release(b);
 	two_replicas_down(&t);
 }
 
-Test(dialer_set, a_name_that_does_not_resolve_is_not_an_error_and_says_why)
+Test(replica_set, a_name_that_does_not_resolve_is_not_an_error_and_says_why, .timeout = 60)
 {
-	nng_socket req;
-	cr_assert_eq(nng_req0_open(&req), 0);
-	rpc_dialer_set *ds;
+	rpc_replica_set *rs;
 	rpc_status st;
 	/* RFC 6761: .invalid never resolves. */
-	cr_assert_eq(rpc_dialer_set_open(&ds, req, "tcp://no-such-host.invalid:5001", NULL, 100, 1, &st), RPC_OK, "%s",
-	    st.message);
-	rpc_dialer_set_start(ds);
-	wait_lookups(ds, 1);
-	cr_assert_eq(rpc_dialer_set_count(ds), 0);
+	cr_assert_eq(
+	    rpc_replica_set_open(&rs, "tcp://no-such-host.invalid:5001", NULL, 100, &st), RPC_OK, "%s", st.message);
+	rpc_replica_set_start(rs);
+	wait_lookups(rs, 1);
+	cr_assert_eq(rpc_replica_set_count(rs), 0);
+	cr_assert_null(rpc_replica_set_pick(rs));
 	char problem[160];
-	rpc_dialer_set_problem(ds, problem, sizeof(problem));
+	rpc_replica_set_problem(rs, problem, sizeof(problem));
 	cr_assert_not_null(strstr(problem, "no-such-host.invalid: "), "%s", problem);
-	rpc_dialer_set_stop(ds, 1000);
-	nng_close(req);
-	rpc_dialer_set_free(ds);
+	cr_assert_null(strstr(problem, "not answered yet"), "%s", problem);
+	rpc_replica_set_free(rs);
 }
 
-Test(dialer_set, addresses_and_paths_are_dialed_as_written_and_a_bad_one_is_refused)
+Test(replica_set, addresses_and_paths_are_dialed_as_written_and_a_bad_one_is_refused, .timeout = 60)
 {
-	nng_socket req;
-	cr_assert_eq(nng_req0_open(&req), 0);
-	rpc_dialer_set *ds;
+	listener tcp, ipc;
+	listener_up(&tcp, "tcp://127.0.0.1:0");
+	char url[256];
+	snprintf(url, sizeof(url), "ipc:///tmp/replica-set-%d.ipc", (int) getpid());
+	listener_up(&ipc, url);
+	snprintf(url, sizeof(url), "%s,%s", tcp.url, ipc.url);
+	rpc_replica_set *rs;
 	rpc_status st;
-	cr_assert_eq(rpc_dialer_set_open(&ds, req, "tcp://127.0.0.1:1,ipc:///tmp/no-such.ipc", NULL, 0, 1, &st), RPC_OK,
-	    "%s", st.message);
-	rpc_dialer_set_start(ds);
-	cr_assert_eq(rpc_dialer_set_count(ds), 2);
-	rpc_dialer_set_stop(ds, 1000);
-	rpc_dialer_set_free(ds);
-	cr_assert_eq(rpc_dialer_set_open(&ds, req, "tcp://", NULL, 0, 1, &st), RPC_INVALID_ARGUMENT);
-	nng_close(req);
+	cr_assert_eq(rpc_replica_set_open(&rs, url, NULL, 0, &st), RPC_OK, "%s", st.message);
+	cr_assert_eq(rpc_replica_set_count(rs), 2, "no lookup: replicas at open");
+	rpc_replica_set_start(rs);
+	char problem[160];
+	rpc_replica_set_problem(rs, problem, sizeof(problem));
+	cr_assert_str_eq(problem, "");
+	/* Each dials what is written: one of them 127.0.0.1, the other the path. */
+	bool seen_tcp = false, seen_ipc = false;
+	for (int i = 0; i < 2; i++) {
+		rpc_endpoint *ep = rpc_replica_set_pick(rs);
+		cr_assert_not_null(ep);
+		rpc_conn *c;
+		cr_assert_eq(rpc_endpoint_take(ep, rpc_clock_ms() + 5000, &c, NULL, 0), 0);
+		if (strcmp(rpc_conn_peer_ip(c), "127.0.0.1") == 0)
+			seen_tcp = true;
+		else if (strcmp(rpc_conn_peer(c), "local") == 0)
+			seen_ipc = true;
+		rpc_endpoint_give_back(ep, c, false);
+		rpc_endpoint_release(ep);
+	}
+	cr_assert(seen_tcp && seen_ipc, "tcp %d ipc %d", seen_tcp, seen_ipc);
+	wait_accepted(&tcp, 1);
+	wait_accepted(&ipc, 1);
+	cr_assert_eq(rpc_replica_set_lookups(rs), 0, "no name, no lookup");
+	rpc_replica_set_free(rs);
+	listener_down(&tcp);
+	listener_down(&ipc);
+
+	cr_assert_eq(rpc_replica_set_open(&rs, "tcp://", NULL, 0, &st), RPC_INVALID_ARGUMENT);
+	cr_assert_eq(rpc_replica_set_open(&rs, "", NULL, 0, &st), RPC_INVALID_ARGUMENT);
+	cr_assert_eq(rpc_replica_set_open(&rs, "tcp://127.0.0.1:1,tcp://", NULL, 0, &st), RPC_INVALID_ARGUMENT,
+	    "one bad URL of the list");
+}
+
+/* ---- tcp_liveness.h ---- */
+
+/* A TCP connection on loopback: *client dialed, *server accepted. */
+static void
+tcp_pair(int *client, int *server)
+{
+	int l                 = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+	socklen_t len = sizeof(sa);
+	cr_assert_geq(l, 0);
+	cr_assert_eq(bind(l, (struct sockaddr *) &sa, sizeof(sa)), 0);
+	cr_assert_eq(listen(l, 1), 0);
+	cr_assert_eq(getsockname(l, (struct sockaddr *) &sa, &len), 0);
+	*client = socket(AF_INET, SOCK_STREAM, 0);
+	cr_assert_eq(connect(*client, (struct sockaddr *) &sa, sizeof(sa)), 0);
+	*server = accept(l, NULL, NULL);
+	cr_assert_geq(*server, 0);
+	close(l);
+}
+
+static int
+int_option(int fd, int level, int name)
+{
+	int v         = -1;
+	socklen_t len = sizeof(v);
+	cr_assert_eq(getsockopt(fd, level, name, &v, &len), 0);
+	return v;
+}
+
+Test(tcp_liveness, a_connected_tcp_socket_gets_the_dead_link_bound)
+{
+	int client, server;
+	tcp_pair(&client, &server);
+	cr_assert_eq(int_option(client, SOL_SOCKET, SO_KEEPALIVE), 0, "not set before");
+	cr_assert_eq(rpc_tcp_liveness_set(client), 0);
+	cr_assert_eq(int_option(client, IPPROTO_TCP, TCP_USER_TIMEOUT), RPC_TCP_USER_TIMEOUT_MS);
+	cr_assert_neq(int_option(client, SOL_SOCKET, SO_KEEPALIVE), 0);
+	cr_assert_eq(int_option(client, IPPROTO_TCP, TCP_KEEPIDLE), 1);
+	cr_assert_eq(int_option(client, IPPROTO_TCP, TCP_KEEPINTVL), 1);
+	/* It still carries bytes. */
+	cr_assert_eq(write(client, "x", 1), 1);
+	char byte;
+	cr_assert_eq(read(server, &byte, 1), 1);
+	close(client);
+	close(server);
 }
 
 /* The TCP_USER_TIMEOUT of every TCP socket of this process connected to
@@ -598,6 +760,7 @@ user_timeouts(int port, unsigned int *timeout)
 {
 	int found = 0;
 	DIR *d    = opendir("/proc/self/fd");
+	cr_assert_not_null(d);
 	for (struct dirent *e; (e = readdir(d)) != NULL;) {
 		int fd = atoi(e->d_name);
 		struct stat st;
@@ -615,34 +778,34 @@ user_timeouts(int port, unsigned int *timeout)
 	return found;
 }
 
+/* The transport sets it on each connection it dials. */
 Test(tcp_liveness, a_dialed_connection_gets_the_dead_link_bound)
 {
-	int port;
-	nng_socket rep = listener(&port), req;
-	req            = watched_req();
-	char url[64];
-	snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", port);
-	cr_assert_eq(nng_dial(req, url, NULL, 0), 0);
-	wait_pipes(1);
-	cr_assert_eq(atomic_load(&liveness_result), 0, "the pipe's socket was found and took the options");
+	listener l;
+	listener_up(&l, "tcp://127.0.0.1:0");
+	rpc_endpoint *ep;
+	cr_assert_eq(rpc_endpoint_open(&ep, l.url, NULL), 0);
+	rpc_conn *c;
+	cr_assert_eq(rpc_endpoint_take(ep, rpc_clock_ms() + 5000, &c, NULL, 0), 0);
 	unsigned int timeout = 0;
-	cr_assert_eq(user_timeouts(port, &timeout), 1);
+	cr_assert_eq(user_timeouts(l.port, &timeout), 1, "the dialed socket");
 	cr_assert_eq(timeout, RPC_TCP_USER_TIMEOUT_MS);
-	nng_close(req);
-	nng_close(rep);
+	rpc_endpoint_give_back(ep, c, false);
+	rpc_endpoint_release(ep);
+	listener_down(&l);
 }
 
-Test(tcp_liveness, a_pipe_that_is_not_tcp_is_left_alone)
+/* A Unix socket (ipc://) has no TCP options: refused (-1), and the socket
+ * works as before. */
+Test(tcp_liveness, a_socket_that_is_not_tcp_is_refused_and_works_as_before)
 {
-	nng_socket rep, req;
-	char url[64];
-	snprintf(url, sizeof(url), "ipc:///tmp/tcp-liveness-%d.ipc", (int) getpid());
-	cr_assert_eq(nng_rep0_open(&rep), 0);
-	cr_assert_eq(nng_listen(rep, url, NULL, 0), 0);
-	req = watched_req();
-	cr_assert_eq(nng_dial(req, url, NULL, 0), 0);
-	wait_pipes(1);
-	cr_assert_eq(atomic_load(&liveness_result), 1);
-	nng_close(req);
-	nng_close(rep);
+	int sv[2];
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	cr_assert_eq(rpc_tcp_liveness_set(sv[0]), -1);
+	cr_assert_eq(write(sv[0], "x", 1), 1);
+	char byte;
+	cr_assert_eq(read(sv[1], &byte, 1), 1);
+	cr_assert_eq(byte, 'x');
+	close(sv[0]);
+	close(sv[1]);
 }
