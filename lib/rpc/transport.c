@@ -150,8 +150,7 @@ tls_wait(rpc_conn *c, int rv, int64_t deadline_ms)
 		return wait_fd(c->fd, POLLOUT, deadline_ms);
 	if (rv == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY || rv == 0)
 		return NNG_ECONNSHUT;
-	if (rv == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED || rv == MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE ||
-	    rv == MBEDTLS_ERR_SSL_BAD_HS_CERTIFICATE)
+	if (rv == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED || rv == MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE)
 		return NNG_EPEERAUTH;
 	return NNG_ECONNRESET;
 }
