@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# The development PKI of mutual TLS on nng (issue 18; docs: the TLS design):
-# one CA per role, because nng 1.5.2 cannot show a service its caller's
-# name, only that the caller's certificate chains to a CA it trusts. The
-# roles are gateway, operator (rpc-call) and every registry service; who may
-# call whom is the registry's callers column.
+# The development PKI of mutual TLS on the RPC hop (issue 18; docs: the TLS
+# design): one CA per role. A service checks both that a caller's
+# certificate chains to the CA of an allowed role and that its CN names one;
+# the CA per role began when nng 1.5.2 showed only the first, and stays as
+# defense in depth. The roles are gateway, operator (rpc-call) and every
+# registry service; who may call whom is the registry's callers column.
 #
 # Usage: scripts/lib/dev_pki.sh [--tests] DIR
 #   --tests   the test build's registry too (tests/services.conf: echo-svc)

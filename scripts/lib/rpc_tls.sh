@@ -1,4 +1,4 @@
-# Mutual TLS on nng for the scripts that start binaries (scripts/server,
+# Mutual TLS on the RPC hop for the scripts that start binaries (scripts/server,
 # scripts/servers, compose's healthcheck): source this file. The files are
 # the development PKI's (scripts/lib/dev_pki.sh DIR); each binary gets its
 # role's (docs: the TLS design in README's "Configuration").
@@ -18,7 +18,7 @@ rpc_tls_enabled() {
 # rpc_tls_url URL: the same URL(s) over TLS: tcp://, tcp4://, tcp6:// become
 # tls+tcp://, tls+tcp4://, tls+tcp6:// in each element of a comma list; a
 # tls+ URL stays. Status 1, with a message, for a scheme TLS cannot carry
-# (ipc://, inproc://: nng has TLS over TCP only).
+# (ipc://, inproc://: the hop has TLS over TCP only).
 rpc_tls_url() {
 	local out= u
 	local -a parts
