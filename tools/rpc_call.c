@@ -371,11 +371,14 @@ main(int argc, char **argv)
 	/* 3. The answer. */
 	if (code != RPC_OK) {
 		fprintf(stderr, "%s: %s\n", rpc_code_name(code), st.message);
-		/* Only where no connection came up: a name that does not resolve,
-		 * or a service's own UNAVAILABLE, has nothing to do with TLS. */
+		/* Only where the connection failed (a TLS service closes a plain
+		 * caller's at once): a name that does not resolve, or a service's
+		 * own UNAVAILABLE, has nothing to do with TLS. */
 		static const char never_connected[] = "service unreachable: not connected"; /* rpc/client.c */
+		static const char lost[]            = "connection lost";
 		if (code == RPC_UNAVAILABLE && !rpc_tls_configured(&tls) &&
-		    strncmp(st.message, never_connected, sizeof(never_connected) - 1) == 0)
+		    (strncmp(st.message, never_connected, sizeof(never_connected) - 1) == 0 ||
+		        strncmp(st.message, lost, sizeof(lost) - 1) == 0))
 			fprintf(stderr,
 			    "rpc-call: if the service speaks mutual TLS (scripts/server and compose run it so), "
 			    "call tls+tcp:// with --cert, --key and --ca (README: Calling the services directly)\n");

@@ -112,7 +112,35 @@ not_connected(const rpc_client *c, int rv, const char *why, int64_t deadline, in
 		    "CA of RPC_TLS_CA, and accept this caller's)",
 		    reason[0] != '\0' ? reason : "refused", c->tls_name);
 	}
-	return rpc_status_set(st, RPC_UNAVAILABLE, "service unreachable: not connected (%s)", nng_strerror(rv));
+	/* A name of the list without an address is said too. */
+	char problem[160], also[176] = "";
+	rpc_replica_set_problem(c->replicas, problem, sizeof(problem));
+	if (problem[0] != '\0')
+		snprintf(also, sizeof(also), "; %s", problem);
+	return rpc_status_set(st, RPC_UNAVAILABLE, "service unreachable: not connected%s (%s)", also, nng_strerror(rv));
+}
+
+/* A connection for the call: a replica's idle one, or a new one dialed by
+ * dial_by. A dial that fails sent nothing, so the next replica that is up
+ * is tried, until each has been or dial_by has passed. NULL when none
+ * could be had, with *rv and why saying why the last failed. */
+static rpc_endpoint *
+connect_some(rpc_client *c, int64_t dial_by, rpc_conn **conn, int *rv, char *why, size_t why_len)
+{
+	size_t n = rpc_replica_set_count(c->replicas);
+	*rv      = NNG_ENOENT;
+	for (size_t tried = 0; tried < (n > 0 ? n : 1); tried++) {
+		rpc_endpoint *ep = rpc_replica_set_pick(c->replicas);
+		if (ep == NULL)
+			return NULL;
+		if ((*rv = rpc_endpoint_take(ep, dial_by, conn, why, why_len)) == 0)
+			return ep;
+		rpc_endpoint_release(ep);
+		rpc_replica_set_kick(c->replicas); /* the replica may be gone, or moved */
+		if (rpc_clock_ms() >= dial_by)
+			break;
+	}
+	return NULL;
 }
 
 rpc_code
@@ -132,18 +160,13 @@ rpc_client_call_raw(rpc_client *c, const char *full_method, const uint8_t *paylo
 
 	/* 1. A connection: with none idle, a dial of at most connect_wait_ms
 	 *    (within the deadline). */
-	rpc_endpoint *ep = rpc_replica_set_pick(c->replicas);
-	if (ep == NULL)
-		return not_connected(c, NNG_ENOENT, NULL, deadline, timeout, st);
-	int64_t dial_by = start + c->connect_wait_ms < deadline ? start + c->connect_wait_ms : deadline;
 	rpc_conn *conn;
-	char why[256];
-	int rv = rpc_endpoint_take(ep, dial_by, &conn, why, sizeof(why));
-	if (rv != 0) {
-		rpc_endpoint_release(ep);
-		rpc_replica_set_kick(c->replicas); /* the replica may be gone, or moved */
+	char why[256] = "";
+	int rv;
+	int64_t dial_by  = start + c->connect_wait_ms < deadline ? start + c->connect_wait_ms : deadline;
+	rpc_endpoint *ep = connect_some(c, dial_by, &conn, &rv, why, sizeof(why));
+	if (ep == NULL)
 		return not_connected(c, rv, why, deadline, timeout, st);
-	}
 
 	/* 2. The envelope carries what is left of the budget now. */
 	int64_t left = deadline - rpc_clock_ms();
@@ -178,10 +201,18 @@ rpc_client_call_raw(rpc_client *c, const char *full_method, const uint8_t *paylo
 			code =
 			    rpc_status_set(st, RPC_DEADLINE_EXCEEDED, "no reply within %lld ms", (long long) timeout);
 		else if (c->tls_name[0] != '\0')
+			/* A service that refuses the caller closes the connection
+			 * right after the handshake. */
 			code = rpc_status_set(st, RPC_UNAVAILABLE,
-			    "connection lost: %s (if at once, the service may refuse this caller: is RPC_TLS_CERT from "
-			    "a CA in %s's RPC_TLS_CALLER_CA?)",
+			    "connection lost: %s (if at once, %s may refuse this caller: is RPC_TLS_CERT from a CA in "
+			    "its "
+			    "RPC_TLS_CALLER_CA, and named as one of its callers?)",
 			    nng_strerror(rv), c->tls_name);
+		else if (rv == NNG_EMSGSIZE)
+			/* A TLS service's alert, read as a frame's length. */
+			code = rpc_status_set(st, RPC_UNAVAILABLE,
+			    "connection lost: the service answered with something that is not a reply (does it speak "
+			    "TLS?)");
 		else
 			code = rpc_status_set(st, RPC_UNAVAILABLE, "connection lost: %s", nng_strerror(rv));
 		goto out;

@@ -15,7 +15,8 @@ struct rpc_endpoint {
 	int refs;
 	rpc_conn *idle[IDLE_MAX];
 	int n_idle;
-	int open;           /* idle and lent */
+	int open;           /* idle, lent and being dialed */
+	int dialing;        /* dials in progress */
 	int64_t down_until; /* no dial before this (ms, rpc_clock_ms) */
 	int64_t retry_ms;   /* the next back-off */
 	bool draining;
@@ -83,13 +84,16 @@ rpc_endpoint_take(rpc_endpoint *ep, int64_t dial_deadline_ms, rpc_conn **out, ch
 	int64_t now = rpc_clock_ms();
 	pthread_mutex_lock(&ep->mu);
 	bool refused = ep->draining || now < ep->down_until;
-	if (!refused)
+	if (!refused) {
 		ep->open++; /* counted while dialing, so a drain waits for it */
+		ep->dialing++;
+	}
 	pthread_mutex_unlock(&ep->mu);
 	if (refused)
 		return NNG_ECONNREFUSED;
 	int rv = rpc_connector_dial(ep->connector, dial_deadline_ms, out, why, why_len);
 	pthread_mutex_lock(&ep->mu);
+	ep->dialing--;
 	if (rv != 0) {
 		ep->open--;
 		ep->down_until = rpc_clock_ms() + ep->retry_ms;
@@ -123,7 +127,11 @@ rpc_endpoint_up(rpc_endpoint *ep)
 {
 	int64_t now = rpc_clock_ms();
 	pthread_mutex_lock(&ep->mu);
-	bool up = !ep->draining && (ep->n_idle > 0 || now >= ep->down_until);
+	/* A replica whose only connection is a dial in progress is not known
+	 * to answer (a cut link holds a dial until its deadline): calls go
+	 * elsewhere meanwhile. */
+	bool up = !ep->draining && (ep->n_idle > 0 || (now >= ep->down_until && ep->open > ep->dialing) ||
+	                               (now >= ep->down_until && ep->dialing == 0));
 	pthread_mutex_unlock(&ep->mu);
 	return up;
 }

@@ -50,8 +50,9 @@ int rpc_endpoint_take(rpc_endpoint *ep, int64_t dial_deadline_ms, rpc_conn **out
  * reusable (its call ended with a whole reply), else closed. */
 void rpc_endpoint_give_back(rpc_endpoint *ep, rpc_conn *c, bool reusable);
 
-/* Whether a call may go to this endpoint now: not draining, and not down
- * (its last dial worked, or its back-off has passed). */
+/* Whether a call may go to this endpoint now: not draining, not down (its
+ * last dial worked, or its back-off has passed), and not only being dialed
+ * (a dial in progress with no connection up says nothing yet). */
 bool rpc_endpoint_up(rpc_endpoint *ep);
 
 /* Connections open to it now, idle and lent. */

@@ -1,5 +1,7 @@
-/* tls_files.h: the RPC_TLS_* files, checked with mbedTLS and nng. */
+/* tls_files.h: the RPC_TLS_* files, checked with mbedTLS. */
 #include "rpc/tls_files.h"
+
+#include "rpc/tls_config.h"
 
 #include "base/file_read.h"
 
@@ -10,8 +12,6 @@
 #include <mbedtls/pk.h>
 #include <mbedtls/version.h>
 #include <mbedtls/x509_crt.h>
-#include <nng/nng.h>
-#include <nng/supplemental/tls/tls.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -363,41 +363,21 @@ rpc_tls_check_urls(const rpc_tls_files *files, const char *variable, const char 
 	}
 }
 
-/* nng's own reading of the files, as a dialer or listener will do it. */
+/* The files read as the hop will read them (tls_config.h): a dialer's
+ * configuration, and with RPC_TLS_CALLER_CA a listener's. */
 static int
-nng_accepts(const rpc_tls_files *f, const char *const names[RPC_TLS_N_VARS], char *err, size_t errlen)
+transport_accepts(const rpc_tls_files *f, char *err, size_t errlen)
 {
-	char *cert = NULL, *key = NULL;
-	size_t len;
-	char why[200];
-	if (rpc_tls_read_pem(f->cert, &cert, &len, why, sizeof(why)) != 0 ||
-	    rpc_tls_read_pem(f->key, &key, &len, why, sizeof(why)) != 0) {
-		snprintf(err, errlen, "%s, %s: %s", names[0], names[1], why); /* changed since parsed */
-		free(cert);
-		return -1;
-	}
-	nng_tls_config *cfg = NULL;
-	int rv              = nng_tls_config_alloc(&cfg, NNG_TLS_MODE_CLIENT);
-	const char *stage   = "nng_tls_config_alloc";
-	if (rv == 0) {
-		rv    = nng_tls_config_own_cert(cfg, cert, key, NULL);
-		stage = "nng_tls_config_own_cert";
-	}
-	if (rv == 0) {
-		rv    = nng_tls_config_ca_file(cfg, f->ca);
-		stage = "nng_tls_config_ca_file";
-	}
-	if (rv == 0 && f->caller_ca[0] != '\0') {
-		rv    = nng_tls_config_ca_file(cfg, f->caller_ca);
-		stage = "nng_tls_config_ca_file (callers)";
-	}
-	if (cfg != NULL)
-		nng_tls_config_free(cfg);
-	free(cert);
-	free(key);
-	if (rv != 0) {
-		snprintf(err, errlen, "%s='%s', %s='%s', %s='%s': nng refuses them (%s: %s)", names[0], f->cert,
-		    names[1], f->key, names[2], f->ca, stage, nng_strerror(rv));
+	rpc_tls *t = NULL;
+	rpc_status st;
+	rpc_code code = rpc_tls_dialer_config(&t, f, "check", &st);
+	rpc_tls_free(t);
+	t = NULL;
+	if (code == RPC_OK && f->caller_ca[0] != '\0')
+		code = rpc_tls_listener_config(&t, f, &st);
+	rpc_tls_free(t);
+	if (code != RPC_OK) {
+		snprintf(err, errlen, "%s", st.message);
 		return -1;
 	}
 	return 0;
@@ -450,7 +430,7 @@ rpc_tls_files_check(
 		snprintf(err, errlen, "%s: '%s' %s", names[1], f->key, why);
 		rv = -1;
 	} else if (check_pair(&cert.pk, &key) != 0) {
-		/* The first certificate of the file is the one nng presents. */
+		/* The first certificate of the file is the one presented. */
 		snprintf(
 		    err, errlen, "%s: '%s' is not the private key of %s '%s'", names[1], f->key, names[0], f->cert);
 		rv = -1;
@@ -458,6 +438,6 @@ rpc_tls_files_check(
 	mbedtls_pk_free(&key);
 	mbedtls_x509_crt_free(&cert);
 	if (rv == 0)
-		rv = nng_accepts(f, names, err, errlen);
+		rv = transport_accepts(f, err, errlen);
 	return rv;
 }

@@ -1,22 +1,19 @@
 /* RPC_TLS_CERT, RPC_TLS_KEY, RPC_TLS_CA and, for a binary that listens,
- * RPC_TLS_CALLER_CA: the PEM files of mutual TLS on the nng connections
- * (rpc/tls_config.h builds nng's configurations from them), checked at
+ * RPC_TLS_CALLER_CA: the PEM files of mutual TLS on the RPC connections
+ * (rpc/tls_config.h builds mbedTLS's configurations from them), checked at
  * start so that a bad file stops a binary with a message naming its
  * variable instead of failing every handshake later.
  *
- * Who is who: nng 1.5.2 cannot tell a service its caller's name (no
- * NNG_OPT_TLS_PEER_CN before 1.6), only that the caller's certificate chains
- * to a CA the listener trusts. So each role (gateway, operator, and every
- * registry service) has a CA of its own, and a service trusts as callers
- * its own role's CA and those of the roles its registry line lets call it
- * (RPC_TLS_CALLER_CA).
- * A dialer trusts the services' CAs (RPC_TLS_CA) and checks that the server
+ * Who is who: each role (gateway, operator, and every registry service) has
+ * a CA of its own, and a service trusts as callers its own role's CA and
+ * those of the roles its registry line lets call it (RPC_TLS_CALLER_CA); it
+ * also checks the caller certificate's common name (rpc/server.h). A
+ * dialer trusts the services' CAs (RPC_TLS_CA) and checks that the server
  * certificate names the service (its registry name).
  *
- * The checks are mbedTLS 2.28's, the library Debian's libnng1 1.5.2 does
- * TLS with (nng only parses what it is given: it checks neither validity
- * dates nor that a key belongs to its certificate), then nng's own
- * (nng_tls_config_own_cert, nng_tls_config_ca_file) on the same files. */
+ * The checks are mbedTLS's (2.28 on Debian 12, 3.6 on 13): validity dates
+ * and that the key belongs to its certificate, then the files built into
+ * configurations as the hop will build them. */
 #ifndef RPC_TLS_FILES_H
 #define RPC_TLS_FILES_H
 

@@ -16,6 +16,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,7 @@ struct rpc_conn {
 	atomic_bool shut; /* rpc_conn_shutdown ran */
 	bool broken;      /* an operation failed: not fit for another call */
 	mbedtls_ssl_context *ssl;
+	rpc_tls *tls; /* held: ssl points into its configuration */
 	char peer[INET6_ADDRSTRLEN + 16], ip[INET6_ADDRSTRLEN];
 	size_t off, have;
 	uint8_t in[IO_BUF];
@@ -47,7 +49,7 @@ struct rpc_conn {
 typedef struct address {
 	struct sockaddr_storage sa;
 	socklen_t len;
-	bool tls, ipc;
+	bool tls, ipc, unix_socket;
 	char scheme[16];
 } address;
 
@@ -245,6 +247,7 @@ conn_new(int fd, const struct sockaddr_storage *peer, rpc_tls *tls, int *err)
 	atomic_init(&c->shut, false);
 	c->broken = false;
 	c->ssl    = NULL;
+	c->tls    = NULL;
 	c->off = c->have = 0;
 	describe_peer(c, peer);
 	if (c->tcp) {
@@ -260,6 +263,8 @@ conn_new(int fd, const struct sockaddr_storage *peer, rpc_tls *tls, int *err)
 			return NULL;
 		}
 		mbedtls_ssl_init(c->ssl);
+		rpc_tls_hold(tls);
+		c->tls = tls;
 		if ((rv = mbedtls_ssl_setup(c->ssl, rpc_tls_ssl_config(tls))) != 0 ||
 		    (!rpc_tls_is_server(tls) &&
 		        (rv = mbedtls_ssl_set_hostname(c->ssl, rpc_tls_server_name(tls))) != 0)) {
@@ -418,6 +423,7 @@ rpc_conn_close(rpc_conn *c)
 		mbedtls_ssl_free(c->ssl);
 		free(c->ssl);
 	}
+	rpc_tls_free(c->tls);
 	close(c->fd);
 	free(c);
 }
@@ -435,14 +441,19 @@ parse_url(const char *url, bool passive, address *a)
 		return NNG_EADDRINVAL;
 	memcpy(a->scheme, url, (size_t) (sep - url));
 	const char *rest = sep + 3;
-	if (strcmp(a->scheme, "ipc") == 0) {
+	bool abstract    = strcmp(a->scheme, "abstract") == 0;
+	if (strcmp(a->scheme, "ipc") == 0 || strcmp(a->scheme, "unix") == 0 || abstract) {
+		/* A path, or (abstract://, Linux) a name outside the file system. */
 		struct sockaddr_un *un = (void *) &a->sa;
-		if (rest[0] == '\0' || strlen(rest) >= sizeof(un->sun_path))
+		size_t n               = strlen(rest);
+		if (n == 0 || n + (abstract ? 1 : 0) >= sizeof(un->sun_path))
 			return NNG_EADDRINVAL;
 		un->sun_family = AF_UNIX;
-		snprintf(un->sun_path, sizeof(un->sun_path), "%s", rest);
-		a->len = (socklen_t) sizeof(*un);
-		a->ipc = true;
+		memcpy(un->sun_path + (abstract ? 1 : 0), rest, n);
+		a->len =
+		    abstract ? (socklen_t) (offsetof(struct sockaddr_un, sun_path) + 1 + n) : (socklen_t) sizeof(*un);
+		a->ipc         = !abstract; /* a file to replace when stale, and to remove */
+		a->unix_socket = true;
 		return 0;
 	}
 	a->tls = strcmp(a->scheme, "tls+tcp") == 0;
@@ -493,7 +504,7 @@ rpc_acceptor_open(rpc_acceptor **out, const char *url, rpc_tls *tls, char *url_o
 	if (rv == 0 && ((a->fd = socket(a->addr.sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0 ||
 	                   (a->wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0))
 		rv = error_of_errno(errno);
-	if (rv == 0 && !a->addr.ipc) {
+	if (rv == 0 && !a->addr.unix_socket) {
 		int on = 1;
 		setsockopt(a->fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
 	}
@@ -520,7 +531,7 @@ rpc_acceptor_open(rpc_acceptor **out, const char *url, rpc_tls *tls, char *url_o
 		a->tls = tls;
 	}
 	snprintf(url_out, url_len, "%s", url);
-	if (!a->addr.ipc) { /* the port bound, for tcp port 0 */
+	if (!a->addr.unix_socket) { /* the port bound, for tcp port 0 */
 		struct sockaddr_storage sa;
 		socklen_t len = sizeof(sa);
 		rpc_conn probe;
@@ -552,7 +563,7 @@ rpc_acceptor_accept(rpc_acceptor *a, rpc_conn **out)
 				continue;
 			return error_of_errno(errno);
 		}
-		if (a->addr.ipc)
+		if (a->addr.unix_socket)
 			peer.ss_family = AF_UNIX;
 		int rv;
 		return (*out = conn_new(fd, &peer, a->tls, &rv)) != NULL ? 0 : rv;

@@ -9,8 +9,9 @@
  * 4-25 times the CPU of the same bytes this way).
  *
  * URLs as rpc_url_for_nng gives them (a numeric host): tcp://ADDR:PORT,
- * tls+tcp://ADDR:PORT (with a TLS configuration), ipc:///path (a Unix
- * socket).
+ * tls+tcp://ADDR:PORT (with a TLS configuration), ipc:///path or
+ * unix:///path (a Unix socket), abstract://NAME (Linux's abstract Unix
+ * sockets). A connection holds its TLS configuration.
  *
  * Every blocking function takes a deadline in ms on rpc_clock_ms's clock
  * (RPC_NO_DEADLINE: none) and returns 0 or an nng error code, the RPC
