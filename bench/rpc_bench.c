@@ -1,14 +1,13 @@
 /* RPC micro-benchmark: round trips per second and p50/p99 latency through
  * the RPC runtime (envelope, dispatch, protobuf) at 1, 8 and 32 concurrent
- * callers, next to a bare nng req/rep echo with the same threads measured
- * in the same run, so the runtime's own cost reads as a ratio. Given a
- * development PKI (scripts/lib/dev_pki.sh's folder), the runtime is also
- * measured over mutual TLS (tls+tcp://, user-svc's identity serving the
- * gateway's), in the same run.
- * The runtime's client keeps RPC_CONNECTIONS_PER_REPLICA connections to the
- * server (the gateway's variable, default and bounds, through the same
- * rpc/dialer_set.h: so 1 on nng < 1.6 whatever is set, and the table says
- * what was applied); its ratio is to bare nng over as many connections.
+ * callers, each caller over a connection of its own as the gateway's
+ * clients keep them (dialed and warmed up before the clock starts), next
+ * to a bare nng req/rep echo with the same threads measured in the same run
+ * (the hop before issue 22's rebuild; over one connection and over four),
+ * so the runtime reads as a ratio to it. Given a development PKI
+ * (scripts/lib/dev_pki.sh's folder), the runtime is also measured over
+ * mutual TLS (tls+tcp://, user-svc's identity serving the gateway's), in the
+ * same run.
  * Below them, what one hop costs here without nng's SP protocol: the same
  * echo over nng's byte streams (bench/stream_echo.h) and over plain
  * blocking sockets, the floor (bench/tcp_floor.h), each with a connection

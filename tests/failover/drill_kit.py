@@ -159,22 +159,6 @@ class Procs:
         except FileNotFoundError:
             return ""
 
-    def nng_cycle_only(self, name, status):
-        """True when NAME's only fault at exit is LeakSanitizer finding
-        nothing but indirect leaks: a cycle of nng 1.5.2's own objects that
-        it never frees (tests/lsan-nng1518.supp). Said loudly, not failed; a
-        direct leak or any other sanitizer report still fails."""
-        if status not in (-signal.SIGABRT, 23):  # abort_on_error=1, else LSan's exit code
-            return False
-        text = self.log(name)
-        if "LeakSanitizer: detected memory leaks" not in text or "Direct leak" in text:
-            return False
-        if len(re.findall(r"ERROR: \w+Sanitizer", text)) != 1:
-            return False
-        say(f"NOTE: {name} exited with only indirect leaks (nng's own cycle), not failed: {self.log_path(name)}")
-        self.kept.append(name)
-        return True
-
 
 def listening(port):
     return run("ss", "-Hltn", f"sport = :{port}", check=False).stdout.strip() != ""
@@ -477,7 +461,7 @@ def run_drill(name, settings, body, needs=()):
         stack.start()
         body(servers, procs, stack)
         exits = procs.stop_all()
-        bad = {n: s for n, s in exits.items() if s != 0 and not procs.nng_cycle_only(n, s)}
+        bad = {n: s for n, s in exits.items() if s != 0}
         expect(not bad, f"every process exits 0 on SIGTERM ({bad or len(exits)})")
         status = 0
     except DrillFailure as e:

@@ -20,7 +20,7 @@
    - every *_FILE and RPC_TLS_* path a file of a read-only mounted Secret that
      make-secrets.sh (or an operator's resource in the render) provides;
    - probes (gateway /healthz, /readyz; a service's Health through rpc-call
-     and `healthcheck NAME`; no tcpSocket probe: nng#1518), a preStop pause
+     and `healthcheck NAME`; no tcpSocket probe: an open port proves nothing), a preStop pause
      long enough for callers to re-resolve, inside the grace period;
    - PodDisruptionBudgets and HPAs selecting their Deployment; NetworkPolicies
      letting exactly the registry's callers reach each service's port, the
@@ -389,8 +389,8 @@ def check_system(where, docs, reg, known, compose_images, secrets):
 
         # Probes and the stop.
         for p in ("livenessProbe", "readinessProbe", "startupProbe"):
-            check("tcpSocket" not in (c.get(p) or {}), f"{w}: {p} is tcpSocket: a connection closed before the TLS "
-                  "handshake stalls nng 1.5.2's listener (nng#1518)")
+            check("tcpSocket" not in (c.get(p) or {}), f"{w}: {p} is tcpSocket: an open port says nothing of the "
+                  "service (Health does), and each probe is a refused caller in the log")
         pre = exec_words(((c.get("lifecycle") or {}).get("preStop") or {}))
         pause = int(pre[1]) if len(pre) == 2 and pre[0] == "sleep" and pre[1].isdigit() else None
         if check(pause, f"{w}: preStop should be exec [sleep, SECONDS], is {pre}"):
@@ -621,7 +621,7 @@ MUTATIONS = [
     ("a writable root filesystem", lambda D: container(D, "order-svc")["securityContext"].update(readOnlyRootFilesystem=False),
      r"readOnlyRootFilesystem should be true"),
     ("another image", lambda D: container(D, "order-svc").update(image="microservices/ordersvc"), r"is not compose's"),
-    ("a TCP probe", lambda D: container(D, "user-svc").update(livenessProbe={"tcpSocket": {"port": 5001}}), r"nng#1518"),
+    ("a TCP probe", lambda D: container(D, "user-svc").update(livenessProbe={"tcpSocket": {"port": 5001}}), r"an open port says nothing"),
     ("another service's health check", lambda D: container(D, "user-svc")["readinessProbe"]["exec"].update(
         command=["healthcheck", "order-svc"]), r"readinessProbe should exec \[healthcheck, user-svc\]"),
     ("a pause shorter than the re-resolve", lambda D: container(D, "user-svc")["lifecycle"]["preStop"]["exec"].update(

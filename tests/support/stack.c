@@ -382,7 +382,7 @@ ReportHook(PRE_ALL)(struct criterion_test_set *tests)
 	unlink(log);
 	setenv("USER_SVC_LOG", log, 1);
 	/* STACK_<url_variable>: where each service listens, and a test reaches
-	 * it directly (as the operator with TLS: test_tls_dial). */
+	 * it directly (as the operator with TLS: test_tls_connect). */
 	for (size_t s = 0; s < contract_services_count; s++) {
 		char name[96], url[160];
 		snprintf(name, sizeof(name), "STACK_%s", contract_services[s].url_variable);
