@@ -2,6 +2,7 @@
 #include "rpc/endpoint.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "rpc/envelope.h"
@@ -20,6 +21,8 @@ struct rpc_endpoint {
 	int64_t down_until; /* no dial before this (ms, rpc_clock_ms) */
 	int64_t retry_ms;   /* the next back-off */
 	bool draining;
+	int last_error;     /* the last failed dial's, told while down */
+	char last_why[256]; /* and what TLS said of it */
 };
 
 int
@@ -84,18 +87,23 @@ rpc_endpoint_take(rpc_endpoint *ep, int64_t dial_deadline_ms, rpc_conn **out, ch
 	int64_t now = rpc_clock_ms();
 	pthread_mutex_lock(&ep->mu);
 	bool refused = ep->draining || now < ep->down_until;
+	int told     = ep->draining ? NNG_ECONNREFUSED : ep->last_error;
+	if (refused && why != NULL && why_len > 0)
+		snprintf(why, why_len, "%s", ep->draining ? "" : ep->last_why);
 	if (!refused) {
 		ep->open++; /* counted while dialing, so a drain waits for it */
 		ep->dialing++;
 	}
 	pthread_mutex_unlock(&ep->mu);
-	if (refused)
-		return NNG_ECONNREFUSED;
+	if (refused) /* the reason of the dial that failed, not "refused" */
+		return told;
 	int rv = rpc_connector_dial(ep->connector, dial_deadline_ms, out, why, why_len);
 	pthread_mutex_lock(&ep->mu);
 	ep->dialing--;
 	if (rv != 0) {
 		ep->open--;
+		ep->last_error = rv;
+		snprintf(ep->last_why, sizeof(ep->last_why), "%s", why != NULL ? why : "");
 		ep->down_until = rpc_clock_ms() + ep->retry_ms;
 		ep->retry_ms =
 		    ep->retry_ms * 2 < RPC_ENDPOINT_RETRY_MAX_MS ? ep->retry_ms * 2 : RPC_ENDPOINT_RETRY_MAX_MS;
