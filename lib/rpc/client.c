@@ -125,7 +125,7 @@ not_connected(const rpc_client *c, int rv, const char *why, int64_t deadline, in
  * is tried, until each has been or dial_by has passed. NULL when none
  * could be had, with *rv and why saying why the last failed. */
 static rpc_endpoint *
-connect_some(rpc_client *c, int64_t dial_by, rpc_conn **conn, int *rv, char *why, size_t why_len)
+connect_some(rpc_client *c, int64_t dial_by, int64_t deadline, rpc_conn **conn, int *rv, char *why, size_t why_len)
 {
 	size_t n = rpc_replica_set_count(c->replicas);
 	*rv      = NNG_ENOENT;
@@ -133,7 +133,7 @@ connect_some(rpc_client *c, int64_t dial_by, rpc_conn **conn, int *rv, char *why
 		rpc_endpoint *ep = rpc_replica_set_pick(c->replicas);
 		if (ep == NULL)
 			return NULL;
-		if ((*rv = rpc_endpoint_take(ep, dial_by, conn, why, why_len)) == 0)
+		if ((*rv = rpc_endpoint_take(ep, dial_by, deadline, conn, why, why_len)) == 0)
 			return ep;
 		rpc_endpoint_release(ep);
 		rpc_replica_set_kick(c->replicas); /* the replica may be gone, or moved */
@@ -164,7 +164,7 @@ rpc_client_call_raw(rpc_client *c, const char *full_method, const uint8_t *paylo
 	char why[256] = "";
 	int rv;
 	int64_t dial_by  = start + c->connect_wait_ms < deadline ? start + c->connect_wait_ms : deadline;
-	rpc_endpoint *ep = connect_some(c, dial_by, &conn, &rv, why, sizeof(why));
+	rpc_endpoint *ep = connect_some(c, dial_by, deadline, &conn, &rv, why, sizeof(why));
 	if (ep == NULL)
 		return not_connected(c, rv, why, deadline, timeout, st);
 

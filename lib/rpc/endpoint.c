@@ -69,7 +69,8 @@ rpc_endpoint_release(rpc_endpoint *ep)
 }
 
 int
-rpc_endpoint_take(rpc_endpoint *ep, int64_t dial_deadline_ms, rpc_conn **out, char *why, size_t why_len)
+rpc_endpoint_take(
+    rpc_endpoint *ep, int64_t connect_by_ms, int64_t handshake_by_ms, rpc_conn **out, char *why, size_t why_len)
 {
 	/* The most recently used first: it is the likeliest still open. */
 	for (;;) {
@@ -97,10 +98,17 @@ rpc_endpoint_take(rpc_endpoint *ep, int64_t dial_deadline_ms, rpc_conn **out, ch
 	pthread_mutex_unlock(&ep->mu);
 	if (refused) /* the reason of the dial that failed, not "refused" */
 		return told;
-	int rv = rpc_connector_dial(ep->connector, dial_deadline_ms, out, why, why_len);
+	int rv = rpc_connector_dial(ep->connector, connect_by_ms, handshake_by_ms, out, why, why_len);
 	pthread_mutex_lock(&ep->mu);
 	ep->dialing--;
-	if (rv != 0) {
+	/* A dial that ran out of the caller's deadline (a call of 1 ms, or a
+	 * handshake queued behind others for the CPU) says nothing of the
+	 * replica: only a refusal, a failed handshake, or a connect that had
+	 * its whole bound marks it down. */
+	bool decisive = rv != 0 && (rv != NNG_ETIMEDOUT || rpc_clock_ms() < handshake_by_ms);
+	if (rv != 0 && !decisive) {
+		ep->open--;
+	} else if (rv != 0) {
 		ep->open--;
 		ep->last_error = rv;
 		snprintf(ep->last_why, sizeof(ep->last_why), "%s", why != NULL ? why : "");

@@ -40,12 +40,14 @@ void rpc_endpoint_hold(rpc_endpoint *ep);
 void rpc_endpoint_release(rpc_endpoint *ep);
 
 /* A connection for one call: an idle one still fit, else a new one dialed
- * before dial_deadline_ms. 0 and *out lent to the caller until
+ * connected before connect_by_ms and through its TLS handshake before
+ * handshake_by_ms (rpc_connector_dial). 0 and *out lent to the caller until
  * rpc_endpoint_give_back; or the dial's error, with why (why_len bytes,
  * may be NULL) saying what TLS found wrong with the server's certificate.
  * While the endpoint is down the failed dial's error and why again, at
  * once; NNG_ECONNREFUSED while it drains. */
-int rpc_endpoint_take(rpc_endpoint *ep, int64_t dial_deadline_ms, rpc_conn **out, char *why, size_t why_len);
+int rpc_endpoint_take(
+    rpc_endpoint *ep, int64_t connect_by_ms, int64_t handshake_by_ms, rpc_conn **out, char *why, size_t why_len);
 
 /* Returns a connection from rpc_endpoint_take: kept for the next call when
  * reusable (its call ended with a whole reply), else closed. */

@@ -30,10 +30,17 @@
 #define HANDSHAKE_MS 10000
 /* Larger requests end their connection before any allocation. */
 #define MAX_REQUEST_BYTES (4 * 1024 * 1024)
-/* Connections served at once (each has its thread); more are closed as
- * they arrive, logged at most once a minute. Callers keep one per calling
- * thread per replica: a gateway's 32-64, another service's workers. */
+/* Connections served at once (each has its thread). Callers keep one per
+ * calling thread per replica: a gateway's 32-64, another service's
+ * workers. When they are all taken, a new connection closes the one idle
+ * the longest (waiting for a request, or not through its handshake yet),
+ * so connections that only sit there (a pool grown by a burst, or a peer
+ * that opens them to fill the table) never lock a caller out; only when
+ * every one is serving a request is the new one refused, logged at most
+ * once a minute. The threads of closed ones may take a moment to end:
+ * EXIT_SLACK more at most. */
 #define MAX_SESSIONS 512
+#define EXIT_SLACK 64
 /* A connection's thread needs little stack: a handler's frames, libpq's and
  * hiredis's calls. */
 #define SESSION_STACK_BYTES (512 * 1024)
@@ -53,8 +60,9 @@ struct rpc_call {
 typedef struct session {
 	rpc_server *server;
 	rpc_conn *conn;
-	bool busy; /* serving a request (under the server's mu) */
-	bool shut; /* rpc_server_close woke it: no request of it is served */
+	bool busy;          /* serving a request (under the server's mu) */
+	bool shut;          /* woken by close or an eviction: no request of it is served */
+	int64_t idle_since; /* when it last became idle (ms; under mu) */
 	struct session *prev, *next;
 	rpc_call call;
 } session;
@@ -76,7 +84,9 @@ struct rpc_server {
 	session *sessions; /* every live connection */
 	int n_sessions;
 	bool closing;
-	int64_t refused_full_logged_ms;
+	int64_t refused_full_logged_ms, evicted_logged_ms;
+	int n_shut;       /* sessions shut, their threads not ended yet */
+	uint64_t evicted; /* idle connections closed for a new one */
 };
 
 const char *
@@ -394,11 +404,13 @@ session_end(session *se)
 		srv->sessions = se->next;
 	if (se->next != NULL)
 		se->next->prev = se->prev;
+	bool shut = se->shut;
 	pthread_mutex_unlock(&srv->mu);
 	rpc_conn_close(se->conn);
 	free(se);
 	pthread_mutex_lock(&srv->mu);
 	srv->n_sessions--;
+	srv->n_shut -= shut;
 	pthread_cond_broadcast(&srv->cv);
 	pthread_mutex_unlock(&srv->mu);
 }
@@ -426,7 +438,7 @@ session_main(void *arg)
 		bool shut = se->shut;
 		se->busy  = !shut;
 		pthread_mutex_unlock(&srv->mu);
-		if (shut) { /* read as the server closed: never served */
+		if (shut) { /* read as close or an eviction woke it: never served */
 			nng_msg_free(request);
 			break;
 		}
@@ -437,8 +449,9 @@ session_main(void *arg)
 		                         rpc_clock_ms() + SEND_TIMEOUT_MS);
 		nng_msg_free(reply);
 		pthread_mutex_lock(&srv->mu);
-		se->busy     = false;
-		bool closing = srv->closing;
+		se->busy       = false;
+		se->idle_since = rpc_clock_ms();
+		bool closing   = srv->closing;
 		pthread_mutex_unlock(&srv->mu);
 		if (rv != 0 && reply != NULL)
 			log_debug(NULL, "rpc_send_failed error=\"%s\"", nng_strerror(rv));
@@ -456,16 +469,40 @@ session_start(rpc_server *srv, rpc_conn *conn)
 {
 	session *se = calloc(1, sizeof(*se));
 	pthread_mutex_lock(&srv->mu);
-	bool full = srv->n_sessions >= MAX_SESSIONS;
+	int64_t now = rpc_clock_ms();
+	if (srv->n_sessions - srv->n_shut >= MAX_SESSIONS && srv->n_sessions < MAX_SESSIONS + EXIT_SLACK) {
+		session *oldest = NULL;
+		for (session *s = srv->sessions; s != NULL; s = s->next)
+			if (!s->busy && !s->shut && (oldest == NULL || s->idle_since < oldest->idle_since))
+				oldest = s;
+		if (oldest != NULL) {
+			oldest->shut = true;
+			srv->n_shut++;
+			srv->evicted++;
+			rpc_conn_shutdown(oldest->conn);
+		}
+	}
+	bool full = srv->n_sessions - srv->n_shut >= MAX_SESSIONS || srv->n_sessions >= MAX_SESSIONS + EXIT_SLACK;
+	bool say_evicted = srv->evicted > 0 && now - srv->evicted_logged_ms >= 60000;
+	uint64_t evicted = srv->evicted;
+	if (say_evicted) {
+		srv->evicted_logged_ms = now;
+		srv->evicted           = 0;
+	}
+	if (say_evicted)
+		log_info(NULL,
+		    "rpc_idle_connections_closed count=%llu reason=\"%d connections already: the idle longest made "
+		    "room "
+		    "for new ones (logged at most once a minute)\"",
+		    (unsigned long long) evicted, MAX_SESSIONS);
 	if (se == NULL || full || srv->closing) {
-		int64_t now = rpc_clock_ms();
-		bool say    = full && now - srv->refused_full_logged_ms >= 60000;
+		bool say = full && now - srv->refused_full_logged_ms >= 60000;
 		if (say)
 			srv->refused_full_logged_ms = now;
 		pthread_mutex_unlock(&srv->mu);
 		if (say)
 			log_warn(NULL,
-			    "rpc_connection_refused reason=\"%d connections already: each has a thread; "
+			    "rpc_connection_refused reason=\"%d connections already, each serving a request; "
 			    "logged at most once a minute\"",
 			    MAX_SESSIONS);
 		rpc_conn_close(conn);
@@ -475,6 +512,7 @@ session_start(rpc_server *srv, rpc_conn *conn)
 	se->server           = srv;
 	se->conn             = conn;
 	se->call.state_index = -1;
+	se->idle_since       = now;
 	se->next             = srv->sessions;
 	if (se->next != NULL)
 		se->next->prev = se;
@@ -593,8 +631,9 @@ rpc_server_close(rpc_server *srv)
 	pthread_mutex_lock(&srv->mu);
 	srv->closing = true;
 	for (session *se = srv->sessions; se != NULL; se = se->next) {
-		if (!se->busy) {
+		if (!se->busy && !se->shut) {
 			se->shut = true;
+			srv->n_shut++;
 			rpc_conn_shutdown(se->conn);
 		}
 	}

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -55,6 +56,7 @@ typedef struct address {
 
 struct rpc_acceptor {
 	int fd, wake; /* the listening socket; an eventfd that ends accept */
+	bool bound;   /* bind worked: an ipc:// socket file of its own */
 	address addr;
 	rpc_tls *tls;
 };
@@ -313,11 +315,19 @@ rpc_conn_write_frame(rpc_conn *c, const void *body, size_t len, int64_t deadline
 	return rv != 0 ? rv : write_all(c, body, len, deadline_ms);
 }
 
+static int64_t
+rest_deadline(int64_t first_deadline_ms, int64_t rest_ms)
+{
+	int64_t rest = rpc_clock_ms() + rest_ms;
+	return rest < first_deadline_ms ? rest : first_deadline_ms;
+}
+
 int
 rpc_conn_read_frame(rpc_conn *c, size_t max, int64_t first_deadline_ms, int64_t rest_ms, nng_msg **body)
 {
-	*body            = NULL;
-	int64_t deadline = c->have > c->off ? rpc_clock_ms() + rest_ms : first_deadline_ms;
+	*body = NULL;
+	/* After a frame's first byte, rest_ms, within first_deadline_ms. */
+	int64_t deadline = c->have > c->off ? rest_deadline(first_deadline_ms, rest_ms) : first_deadline_ms;
 	while (c->have - c->off < RPC_FRAME_HEADER) {
 		bool empty = c->have == c->off;
 		if (c->off > 0) {
@@ -333,7 +343,7 @@ rpc_conn_read_frame(rpc_conn *c, size_t max, int64_t first_deadline_ms, int64_t 
 		}
 		c->have += (size_t) n;
 		if (empty)
-			deadline = rpc_clock_ms() + rest_ms;
+			deadline = rest_deadline(first_deadline_ms, rest_ms);
 	}
 	const uint8_t *h = c->in + c->off;
 	size_t len       = (size_t) h[0] << 24 | (size_t) h[1] << 16 | (size_t) h[2] << 8 | h[3];
@@ -398,6 +408,8 @@ rpc_conn_peer_name(rpc_conn *c, char *cn, size_t len)
 		return -1;
 	for (const mbedtls_x509_name *name = &crt->subject; name != NULL; name = name->next) {
 		if (MBEDTLS_OID_CMP(MBEDTLS_OID_AT_CN, &name->oid) == 0) {
+			if (memchr(name->val.p, '\0', name->val.len) != NULL)
+				return -1; /* "gateway\0x" is not gateway */
 			size_t n = name->val.len < len - 1 ? name->val.len : len - 1;
 			memcpy(cn, name->val.p, n);
 			cn[n] = '\0';
@@ -510,9 +522,13 @@ rpc_acceptor_open(rpc_acceptor **out, const char *url, rpc_tls *tls, char *url_o
 	}
 	if (rv == 0 && bind(a->fd, (struct sockaddr *) &a->addr.sa, a->addr.len) != 0) {
 		rv = error_of_errno(errno);
-		/* A socket file left by a process gone: nothing answers on it. */
+		/* A socket file left by a process gone: a socket nothing answers
+		 * on (never another kind of file). */
 		const struct sockaddr_un *un = (const void *) &a->addr.sa;
-		int probe = a->addr.ipc && errno == EADDRINUSE ? socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0) : -1;
+		struct stat st;
+		int probe = a->addr.ipc && errno == EADDRINUSE && lstat(un->sun_path, &st) == 0 && S_ISSOCK(st.st_mode)
+		                ? socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)
+		                : -1;
 		if (probe >= 0 && connect(probe, (struct sockaddr *) &a->addr.sa, a->addr.len) != 0 &&
 		    errno == ECONNREFUSED && unlink(un->sun_path) == 0 &&
 		    bind(a->fd, (struct sockaddr *) &a->addr.sa, a->addr.len) == 0)
@@ -520,6 +536,7 @@ rpc_acceptor_open(rpc_acceptor **out, const char *url, rpc_tls *tls, char *url_o
 		if (probe >= 0)
 			close(probe);
 	}
+	a->bound = rv == 0; /* the socket file is this acceptor's to remove */
 	if (rv == 0 && listen(a->fd, SOMAXCONN) != 0)
 		rv = error_of_errno(errno);
 	if (rv != 0) {
@@ -588,7 +605,7 @@ rpc_acceptor_free(rpc_acceptor *a)
 		close(a->fd);
 	if (a->wake >= 0)
 		close(a->wake);
-	if (a->addr.ipc && a->fd >= 0)
+	if (a->addr.ipc && a->bound)
 		unlink(((const struct sockaddr_un *) (const void *) &a->addr.sa)->sun_path);
 	rpc_tls_free(a->tls);
 	free(a);
@@ -618,7 +635,8 @@ rpc_connector_open(rpc_connector **out, const char *url, rpc_tls *tls)
 }
 
 int
-rpc_connector_dial(rpc_connector *d, int64_t deadline_ms, rpc_conn **out, char *why, size_t len)
+rpc_connector_dial(
+    rpc_connector *d, int64_t connect_by_ms, int64_t handshake_by_ms, rpc_conn **out, char *why, size_t len)
 {
 	if (why != NULL && len > 0)
 		why[0] = '\0';
@@ -627,9 +645,12 @@ rpc_connector_dial(rpc_connector *d, int64_t deadline_ms, rpc_conn **out, char *
 		return error_of_errno(errno);
 	int rv = 0;
 	if (connect(fd, (struct sockaddr *) &d->addr.sa, d->addr.len) != 0) {
-		if (errno != EINPROGRESS && errno != EAGAIN)
+		/* EAGAIN from a Unix socket is a full backlog: a refusal. */
+		if (errno == EAGAIN && d->addr.sa.ss_family == AF_UNIX)
+			rv = NNG_ECONNREFUSED;
+		else if (errno != EINPROGRESS && errno != EAGAIN)
 			rv = error_of_errno(errno);
-		else if ((rv = wait_fd(fd, POLLOUT, deadline_ms)) == 0) {
+		else if ((rv = wait_fd(fd, POLLOUT, connect_by_ms)) == 0) {
 			int err           = 0;
 			socklen_t len_err = sizeof(err);
 			if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len_err) != 0)
@@ -644,7 +665,7 @@ rpc_connector_dial(rpc_connector *d, int64_t deadline_ms, rpc_conn **out, char *
 	rpc_conn *c = conn_new(fd, &d->addr.sa, d->tls, &rv);
 	if (c == NULL)
 		return rv;
-	if ((rv = rpc_conn_handshake(c, deadline_ms)) != 0) {
+	if ((rv = rpc_conn_handshake(c, handshake_by_ms)) != 0) {
 		if (why != NULL && c->ssl != NULL && rv == NNG_EPEERAUTH) {
 			uint32_t flags = mbedtls_ssl_get_verify_result(c->ssl);
 			if (flags != 0 && flags != (uint32_t) -1)

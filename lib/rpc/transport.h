@@ -102,10 +102,14 @@ typedef struct rpc_connector rpc_connector;
  * server checked. NNG_EADDRINVAL for a URL of another shape. */
 int rpc_connector_open(rpc_connector **out, const char *url, rpc_tls *tls);
 
-/* Connects, and runs the TLS handshake, before deadline_ms: 0 and *out the
+/* Connects before connect_by_ms, then runs the TLS handshake before
+ * handshake_by_ms (a burst of new connections queues for the CPU their
+ * handshakes take, so a caller gives it its call's deadline, not the
+ * bound of a connect to a host that may be gone): 0 and *out the
  * caller's. Thread-safe. With TLS, why (may be NULL, len bytes) gets
  * mbedTLS's reason for a failed handshake. */
-int rpc_connector_dial(rpc_connector *d, int64_t deadline_ms, rpc_conn **out, char *why, size_t len);
+int rpc_connector_dial(
+    rpc_connector *d, int64_t connect_by_ms, int64_t handshake_by_ms, rpc_conn **out, char *why, size_t len);
 
 /* Accepts NULL. */
 void rpc_connector_free(rpc_connector *d);

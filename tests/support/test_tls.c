@@ -121,7 +121,7 @@ test_tls_connect(const char *url, const char *server_name, int64_t deadline_ms, 
 	if (rv != 0)
 		return rv;
 	char why[256];
-	rv = rpc_connector_dial(d, deadline_ms, out, why, sizeof(why));
+	rv = rpc_connector_dial(d, deadline_ms, deadline_ms, out, why, sizeof(why));
 	if (rv == NNG_EPEERAUTH)
 		fprintf(stderr, "test_tls: %s: the TLS handshake failed: %s\n", url, why[0] != '\0' ? why : "refused");
 	rpc_connector_free(d);

@@ -303,7 +303,7 @@ take_from(rpc_replica_set *rs, const char *ip, rpc_endpoint **ep, rpc_conn **c)
 		cr_assert_not_null(e);
 		rpc_conn *conn;
 		char why[128] = "";
-		int rv        = rpc_endpoint_take(e, rpc_clock_ms() + 5000, &conn, why, sizeof(why));
+		int rv = rpc_endpoint_take(e, rpc_clock_ms() + 5000, rpc_clock_ms() + 5000, &conn, why, sizeof(why));
 		cr_assert_eq(rv, 0, "%s %s", nng_strerror(rv), why);
 		if (strcmp(rpc_conn_peer_ip(conn), ip) == 0) {
 			*ep = e;
@@ -354,12 +354,12 @@ Test(replica_set, a_name_gets_a_replica_per_address_and_calls_reach_it, .timeout
 	rpc_endpoint *ep = rpc_replica_set_pick(rs);
 	cr_assert_not_null(ep);
 	rpc_conn *c;
-	cr_assert_eq(rpc_endpoint_take(ep, rpc_clock_ms() + 5000, &c, NULL, 0), 0);
+	cr_assert_eq(rpc_endpoint_take(ep, rpc_clock_ms() + 5000, rpc_clock_ms() + 5000, &c, NULL, 0), 0);
 	cr_assert_str_eq(rpc_conn_peer(c), peer);
 	cr_assert_eq(rpc_replica_set_connections(rs), 1);
 	rpc_endpoint_give_back(ep, c, true);
 	cr_assert_eq(rpc_replica_set_connections(rs), 1, "kept idle");
-	cr_assert_eq(rpc_endpoint_take(ep, rpc_clock_ms() + 5000, &c, NULL, 0), 0);
+	cr_assert_eq(rpc_endpoint_take(ep, rpc_clock_ms() + 5000, rpc_clock_ms() + 5000, &c, NULL, 0), 0);
 	cr_assert_eq(rpc_replica_set_connections(rs), 1, "the idle one taken again, none dialed");
 	rpc_endpoint_give_back(ep, c, true);
 
@@ -572,7 +572,7 @@ Test(replica_set, an_address_gone_takes_no_new_call_and_its_idle_connections_clo
 	/* No new call. */
 	cr_assert_not(rpc_endpoint_up(b));
 	rpc_conn *c;
-	cr_assert_eq(rpc_endpoint_take(b, rpc_clock_ms() + 5000, &c, NULL, 0), NNG_ECONNREFUSED);
+	cr_assert_eq(rpc_endpoint_take(b, rpc_clock_ms() + 5000, rpc_clock_ms() + 5000, &c, NULL, 0), NNG_ECONNREFUSED);
 	for (int i = 0; i < 6; i++) {
 		rpc_endpoint *e = rpc_replica_set_pick(t.rs);
 		cr_assert_eq(e, a, "pick %d went to the address gone", i);
@@ -601,11 +601,11 @@ Test(replica_set, an_address_gone_takes_no_new_call_and_its_idle_connections_clo
 
 	/* Lookups later, it is still not dialed; 127.0.0.11 is untouched. */
 	wait_lookups(t.rs, rpc_replica_set_lookups(t.rs) + 2);
-	cr_assert_eq(rpc_endpoint_take(b, rpc_clock_ms() + 5000, &c, NULL, 0), NNG_ECONNREFUSED);
+	cr_assert_eq(rpc_endpoint_take(b, rpc_clock_ms() + 5000, rpc_clock_ms() + 5000, &c, NULL, 0), NNG_ECONNREFUSED);
 	cr_assert_eq(atomic_load(&t.b.n), 2, "127.0.0.12 was dialed again after it left the name");
 	cr_assert_eq(closed_by_client(&t.a), 0, "127.0.0.11's connections are untouched");
 	cr_assert_eq(rpc_replica_set_connections(t.rs), rpc_endpoint_connections(a));
-	cr_assert_eq(rpc_endpoint_take(a, rpc_clock_ms() + 5000, &c, NULL, 0), 0);
+	cr_assert_eq(rpc_endpoint_take(a, rpc_clock_ms() + 5000, rpc_clock_ms() + 5000, &c, NULL, 0), 0);
 	rpc_endpoint_give_back(a, c, true);
 	rpc_endpoint_release(b);
 	rpc_endpoint_release(a);
@@ -683,7 +683,7 @@ Test(replica_set, addresses_and_paths_are_dialed_as_written_and_a_bad_one_is_ref
 		rpc_endpoint *ep = rpc_replica_set_pick(rs);
 		cr_assert_not_null(ep);
 		rpc_conn *c;
-		cr_assert_eq(rpc_endpoint_take(ep, rpc_clock_ms() + 5000, &c, NULL, 0), 0);
+		cr_assert_eq(rpc_endpoint_take(ep, rpc_clock_ms() + 5000, rpc_clock_ms() + 5000, &c, NULL, 0), 0);
 		if (strcmp(rpc_conn_peer_ip(c), "127.0.0.1") == 0)
 			seen_tcp = true;
 		else if (strcmp(rpc_conn_peer(c), "local") == 0)
@@ -786,7 +786,7 @@ Test(tcp_liveness, a_dialed_connection_gets_the_dead_link_bound)
 	rpc_endpoint *ep;
 	cr_assert_eq(rpc_endpoint_open(&ep, l.url, NULL), 0);
 	rpc_conn *c;
-	cr_assert_eq(rpc_endpoint_take(ep, rpc_clock_ms() + 5000, &c, NULL, 0), 0);
+	cr_assert_eq(rpc_endpoint_take(ep, rpc_clock_ms() + 5000, rpc_clock_ms() + 5000, &c, NULL, 0), 0);
 	unsigned int timeout = 0;
 	cr_assert_eq(user_timeouts(l.port, &timeout), 1, "the dialed socket");
 	cr_assert_eq(timeout, RPC_TCP_USER_TIMEOUT_MS);

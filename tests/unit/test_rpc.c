@@ -350,7 +350,7 @@ send_raw_bytes(const char *url, const void *bytes, size_t len, char *message, si
 	rpc_connector *d;
 	rpc_conn *conn;
 	cr_assert_eq(rpc_connector_open(&d, url, NULL), 0);
-	cr_assert_eq(rpc_connector_dial(d, rpc_clock_ms() + 5000, &conn, NULL, 0), 0);
+	cr_assert_eq(rpc_connector_dial(d, rpc_clock_ms() + 5000, rpc_clock_ms() + 5000, &conn, NULL, 0), 0);
 	cr_assert_eq(rpc_conn_write_frame(conn, bytes, len, rpc_clock_ms() + 5000), 0);
 	nng_msg *reply;
 	cr_assert_eq(
