@@ -1,6 +1,6 @@
 /* The process's file descriptors: each connection a server accepts holds
- * one (a TLS handshake in progress holds one for up to nng's 10 s
- * negotiation timeout), so the soft limit, often 1024, is what a flood of
+ * one (a TLS handshake in progress holds one for up to its 10 s bound,
+ * rpc/server.c), so the soft limit, often 1024, is what a flood of
  * half-open connections exhausts first. Thread-safe. */
 #ifndef BASE_FD_LIMIT_H
 #define BASE_FD_LIMIT_H

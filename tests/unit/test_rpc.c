@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/fd_limit.h"
 #include "rpc/client.h"
 #include "rpc/envelope.h"
 #include "rpc/transport.h"
@@ -522,5 +523,38 @@ Test(rpc, client_reconnects_when_the_server_comes_back, .timeout = 20)
 	}
 	cr_assert_eq(code, RPC_OK, "the client did not reconnect: %s", rpc_code_name(code));
 	rpc_client_close(c);
+	rpc_server_close(srv);
+}
+
+/* Connections that only sit there (a pool grown by a burst, or a peer that
+ * opens them to fill the server's table) never lock a caller out: with the
+ * table full, a new connection closes the one idle the longest (the
+ * outsider review of issue 22's hop: 512 idle connections refused every
+ * caller). */
+Test(rpc, idle_connections_filling_the_server_never_lock_a_caller_out, .timeout = 60)
+{
+	enum { IDLE = 600 };
+	if (fd_limit_raise() < 2 * IDLE + 64)
+		cr_skip_test("the descriptor limit is too low for %d connections", IDLE);
+	rpc_server *srv = start_server("tcp://127.0.0.1:0", 2);
+	rpc_connector *d;
+	cr_assert_eq(rpc_connector_open(&d, rpc_server_url(srv), NULL), 0);
+	static rpc_conn *idle[IDLE];
+	for (int i = 0; i < IDLE; i++)
+		cr_assert_eq(rpc_connector_dial(d, rpc_clock_ms() + 5000, rpc_clock_ms() + 5000, &idle[i], NULL, 0), 0,
+		    "connection %d", i);
+	rpc_client *c = connect_client(rpc_server_url(srv));
+	assert_echo_works(c, "served past the idle ones");
+	rpc_client_close(c);
+	/* The oldest were closed to make room: they are no longer fit. */
+	int closed = 0;
+	for (int i = 0; i < IDLE; i++) {
+		for (int k = 0; k < 100 && i < IDLE - 512 && rpc_conn_fit(idle[i]); k++)
+			nng_msleep(10);
+		closed += !rpc_conn_fit(idle[i]);
+		rpc_conn_close(idle[i]);
+	}
+	cr_assert(closed >= IDLE - 512, "%d of the %d oldest closed", closed, IDLE - 512);
+	rpc_connector_free(d);
 	rpc_server_close(srv);
 }
