@@ -120,12 +120,13 @@ not_connected(const rpc_client *c, int rv, const char *why, int64_t deadline, in
 	return rpc_status_set(st, RPC_UNAVAILABLE, "service unreachable: not connected%s (%s)", also, nng_strerror(rv));
 }
 
-/* A connection for the call: a replica's idle one, or a new one dialed by
- * dial_by. A dial that fails sent nothing, so the next replica that is up
- * is tried, until each has been or dial_by has passed. NULL when none
- * could be had, with *rv and why saying why the last failed. */
+/* A connection for the call: a replica's idle one, or a new one, each
+ * connect bounded by connect_wait_ms within the deadline. A dial that fails
+ * sent nothing, so the next replica that is up is tried, until each has
+ * been or the deadline has passed. NULL when none could be had, with *rv
+ * and why saying why the last failed. */
 static rpc_endpoint *
-connect_some(rpc_client *c, int64_t dial_by, int64_t deadline, rpc_conn **conn, int *rv, char *why, size_t why_len)
+connect_some(rpc_client *c, int64_t deadline, rpc_conn **conn, int *rv, char *why, size_t why_len)
 {
 	size_t n = rpc_replica_set_count(c->replicas);
 	*rv      = NNG_ENOENT;
@@ -133,11 +134,13 @@ connect_some(rpc_client *c, int64_t dial_by, int64_t deadline, rpc_conn **conn, 
 		rpc_endpoint *ep = rpc_replica_set_pick(c->replicas);
 		if (ep == NULL)
 			return NULL;
-		if ((*rv = rpc_endpoint_take(ep, dial_by, deadline, conn, why, why_len)) == 0)
+		int64_t connect_by = rpc_clock_ms() + c->connect_wait_ms;
+		if ((*rv = rpc_endpoint_take(
+		         ep, connect_by < deadline ? connect_by : deadline, deadline, conn, why, why_len)) == 0)
 			return ep;
 		rpc_endpoint_release(ep);
 		rpc_replica_set_kick(c->replicas); /* the replica may be gone, or moved */
-		if (rpc_clock_ms() >= dial_by)
+		if (rpc_clock_ms() >= deadline)
 			break;
 	}
 	return NULL;
@@ -163,8 +166,7 @@ rpc_client_call_raw(rpc_client *c, const char *full_method, const uint8_t *paylo
 	rpc_conn *conn;
 	char why[256] = "";
 	int rv;
-	int64_t dial_by  = start + c->connect_wait_ms < deadline ? start + c->connect_wait_ms : deadline;
-	rpc_endpoint *ep = connect_some(c, dial_by, deadline, &conn, &rv, why, sizeof(why));
+	rpc_endpoint *ep = connect_some(c, deadline, &conn, &rv, why, sizeof(why));
 	if (ep == NULL)
 		return not_connected(c, rv, why, deadline, timeout, st);
 

@@ -18,9 +18,11 @@
 typedef struct rpc_client rpc_client;
 
 typedef struct rpc_client_options {
-	/* How long a call may spend dialing when no connection is idle before
-	 * it answers UNAVAILABLE (a replica that refuses answers at once); 0 →
-	 * 300 ms. A call whose deadline ends first answers DEADLINE_EXCEEDED. */
+	/* How long a connect to one replica may take when no connection is
+	 * idle (a replica that refuses answers at once); 0 → 300 ms. One that
+	 * fails sent nothing, so the call tries the next replica that is up,
+	 * within its deadline, and answers UNAVAILABLE when none connected (or
+	 * DEADLINE_EXCEEDED when the deadline ended first). */
 	int connect_wait_ms;
 	/* With TLS configured (rpc_tls_configured): every URL is tls+tcp://,
 	 * each connection presents tls->cert and accepts only a server whose

@@ -106,20 +106,33 @@ rpc_endpoint_take(
 	 * replica: only a refusal, a failed handshake, or a connect that had
 	 * its whole bound marks it down. */
 	bool decisive = rv != 0 && (rv != NNG_ETIMEDOUT || rpc_clock_ms() < handshake_by_ms);
+	rpc_conn *stale[IDLE_MAX];
+	int n_stale = 0;
 	if (rv != 0 && !decisive) {
 		ep->open--;
 	} else if (rv != 0) {
 		ep->open--;
 		ep->last_error = rv;
 		snprintf(ep->last_why, sizeof(ep->last_why), "%s", why != NULL ? why : "");
-		ep->down_until = rpc_clock_ms() + ep->retry_ms;
-		ep->retry_ms =
-		    ep->retry_ms * 2 < RPC_ENDPOINT_RETRY_MAX_MS ? ep->retry_ms * 2 : RPC_ENDPOINT_RETRY_MAX_MS;
+		/* A connect that hangs is a host or link gone (a refusal, a
+		 * process restarting): tried again less often. */
+		int64_t max    = rv == NNG_ETIMEDOUT ? RPC_ENDPOINT_RETRY_SILENT_MAX_MS : RPC_ENDPOINT_RETRY_MAX_MS;
+		ep->down_until = rpc_clock_ms() + (ep->retry_ms < max ? ep->retry_ms : max);
+		ep->retry_ms   = ep->retry_ms * 2 < max ? ep->retry_ms * 2 : max;
+		/* Its idle connections share the fate of the dial (a cut link
+		 * leaves them looking open until TCP gives up on them). */
+		n_stale = ep->n_idle;
+		for (int i = 0; i < n_stale; i++)
+			stale[i] = ep->idle[i];
+		ep->open -= n_stale;
+		ep->n_idle = 0;
 	} else {
 		ep->down_until = 0;
 		ep->retry_ms   = RPC_ENDPOINT_RETRY_MIN_MS;
 	}
 	pthread_mutex_unlock(&ep->mu);
+	for (int i = 0; i < n_stale; i++)
+		rpc_conn_close(stale[i]);
 	return rv;
 }
 

@@ -7,11 +7,12 @@
  * when a call finds it (rpc_conn_fit).
  *
  * A replica that refused or did not answer its last dial is down for a
- * back-off (RPC_ENDPOINT_RETRY_MIN_MS, doubling to _MAX_MS): calls take no
- * new dial to it then but fail at once, so a client with several replicas
- * picks another (rpc_endpoint_up), and one with a single replica answers
- * UNAVAILABLE without a connect wait each time. Any call's dial after the
- * back-off finds a replica that came back.
+ * back-off (RPC_ENDPOINT_RETRY_MIN_MS, doubling to _MAX_MS, or to
+ * _SILENT_MAX_MS after connects that hung), and its idle connections
+ * close: calls take no new dial to it then but fail at once, so a client
+ * with several replicas picks another (rpc_endpoint_up), and one with a
+ * single replica answers UNAVAILABLE without a connect wait each time. Any
+ * call's dial after the back-off finds a replica that came back.
  *
  * Thread-safe. An endpoint is counted: the opener's reference, and each
  * rpc_endpoint_hold; it is freed when the last is released, its connections
@@ -28,6 +29,8 @@
 
 #define RPC_ENDPOINT_RETRY_MIN_MS 10
 #define RPC_ENDPOINT_RETRY_MAX_MS 200
+/* The back-off's bound after connects that hung (no answer at all). */
+#define RPC_ENDPOINT_RETRY_SILENT_MAX_MS 1000
 
 typedef struct rpc_endpoint rpc_endpoint;
 
