@@ -56,6 +56,13 @@ struct rpc_call {
 	bool replied;
 };
 
+/* A request waiting for a worker state (on its thread's stack). */
+typedef struct state_waiter {
+	pthread_cond_t cv;
+	int given; /* the state handed to it; -1 until then */
+	struct state_waiter *next;
+} state_waiter;
+
 /* One connection and its thread. */
 typedef struct session {
 	rpc_server *server;
@@ -76,10 +83,11 @@ struct rpc_server {
 	pthread_t accept_thread;
 	bool accept_started;
 
-	pthread_mutex_t mu; /* guards what follows */
-	pthread_cond_t cv;  /* a state came free; a session ended */
-	void **states;      /* worker_open's results, one per worker */
-	int *free_states;   /* a stack of indexes into states */
+	pthread_mutex_t mu;    /* guards what follows */
+	pthread_cond_t cv;     /* a state came free; a session ended */
+	void **states;         /* worker_open's results, one per worker */
+	int *free_states;      /* a stack of indexes into states */
+	state_waiter *waiting; /* requests waiting for a state, the oldest first */
 	int n_states, n_free;
 	session *sessions; /* every live connection */
 	int n_sessions;
@@ -298,17 +306,36 @@ has_handler(const ProtobufCService *service, int index)
 static bool
 state_take(rpc_server *srv, rpc_call *call)
 {
-	struct timespec until = monotonic_deadline(call->deadline_ms - rpc_clock_ms());
 	pthread_mutex_lock(&srv->mu);
-	while (srv->n_free == 0) {
-		if (pthread_cond_timedwait(&srv->cv, &srv->mu, &until) == ETIMEDOUT && srv->n_free == 0) {
-			pthread_mutex_unlock(&srv->mu);
-			return false;
+	if (srv->n_free > 0 && srv->waiting == NULL) {
+		call->state_index  = srv->free_states[--srv->n_free];
+		call->worker_state = srv->states[call->state_index];
+		pthread_mutex_unlock(&srv->mu);
+		return true;
+	}
+	/* In line, first come first served: a state given back goes to the
+	 * longest waiting, and wakes it alone. */
+	state_waiter w = {.given = -1};
+	monotonic_cond_init(&w.cv);
+	state_waiter **at = &srv->waiting;
+	while (*at != NULL)
+		at = &(*at)->next;
+	*at                   = &w;
+	struct timespec until = monotonic_deadline(call->deadline_ms - rpc_clock_ms());
+	while (w.given < 0) {
+		if (pthread_cond_timedwait(&w.cv, &srv->mu, &until) == ETIMEDOUT && w.given < 0) {
+			for (at = &srv->waiting; *at != &w; at = &(*at)->next)
+				;
+			*at = w.next;
+			break;
 		}
 	}
-	call->state_index  = srv->free_states[--srv->n_free];
-	call->worker_state = srv->states[call->state_index];
 	pthread_mutex_unlock(&srv->mu);
+	pthread_cond_destroy(&w.cv);
+	if (w.given < 0)
+		return false;
+	call->state_index  = w.given;
+	call->worker_state = srv->states[w.given];
 	return true;
 }
 
@@ -316,8 +343,14 @@ static void
 state_give_back(rpc_server *srv, rpc_call *call)
 {
 	pthread_mutex_lock(&srv->mu);
-	srv->free_states[srv->n_free++] = call->state_index;
-	pthread_cond_broadcast(&srv->cv);
+	state_waiter *w = srv->waiting;
+	if (w != NULL) {
+		srv->waiting = w->next;
+		w->given     = call->state_index;
+		pthread_cond_signal(&w->cv);
+	} else {
+		srv->free_states[srv->n_free++] = call->state_index;
+	}
 	pthread_mutex_unlock(&srv->mu);
 	call->state_index  = -1;
 	call->worker_state = NULL;
