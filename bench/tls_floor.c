@@ -9,10 +9,10 @@
 #include <mbedtls/x509_crt.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "rpc/tls_config.h"
 #include "tcp_floor.h"
 
 /* One side's configuration: read-only once built, shared by its threads. */
@@ -36,19 +36,6 @@ struct tls_floor_conn {
 	mbedtls_ssl_context ssl;
 	int fd;
 };
-
-static int
-random_bytes(void *ctx, unsigned char *buf, size_t len)
-{
-	(void) ctx;
-	for (size_t done = 0; done < len;) {
-		ssize_t n = getrandom(buf + done, len - done, 0);
-		if (n <= 0 && errno != EINTR)
-			return -1;
-		done += n > 0 ? (size_t) n : 0;
-	}
-	return 0;
-}
 
 /* The BIO: plain send and recv on the fd (its SO_RCVTIMEO ends a wait). */
 static int
@@ -104,7 +91,7 @@ side_init(side *s, int endpoint, const tls_floor_files *f)
 	if ((ret = mbedtls_x509_crt_parse_file(&s->cert, f->cert)) != 0)
 		return fail("certificate", f->cert, ret);
 #if MBEDTLS_VERSION_MAJOR >= 3
-	ret = mbedtls_pk_parse_keyfile(&s->key, f->key, NULL, random_bytes, NULL);
+	ret = mbedtls_pk_parse_keyfile(&s->key, f->key, NULL, rpc_tls_random, NULL);
 #else
 	ret = mbedtls_pk_parse_keyfile(&s->key, f->key, NULL);
 #endif
@@ -115,7 +102,7 @@ side_init(side *s, int endpoint, const tls_floor_files *f)
 	if ((ret = mbedtls_ssl_config_defaults(
 	         &s->conf, endpoint, MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT)) != 0)
 		return fail("defaults", NULL, ret);
-	mbedtls_ssl_conf_rng(&s->conf, random_bytes, NULL);
+	mbedtls_ssl_conf_rng(&s->conf, rpc_tls_random, NULL);
 	mbedtls_ssl_conf_authmode(&s->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
 	mbedtls_ssl_conf_ca_chain(&s->conf, &s->ca, NULL);
 #if MBEDTLS_VERSION_MAJOR >= 3

@@ -159,8 +159,8 @@ rpc_endpoint_up(rpc_endpoint *ep)
 	/* A replica whose only connection is a dial in progress is not known
 	 * to answer (a cut link holds a dial until its deadline): calls go
 	 * elsewhere meanwhile. */
-	bool up = !ep->draining && (ep->n_idle > 0 || (now >= ep->down_until && ep->open > ep->dialing) ||
-	                               (now >= ep->down_until && ep->dialing == 0));
+	bool up = !ep->draining &&
+	          (ep->n_idle > 0 || (now >= ep->down_until && (ep->dialing == 0 || ep->open > ep->dialing)));
 	pthread_mutex_unlock(&ep->mu);
 	return up;
 }

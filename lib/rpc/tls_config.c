@@ -21,9 +21,8 @@ struct rpc_tls {
 	mbedtls_pk_context key;
 };
 
-/* The kernel's generator: thread-safe, nothing to seed. */
-static int
-random_bytes(void *ctx, unsigned char *buf, size_t len)
+int
+rpc_tls_random(void *ctx, unsigned char *buf, size_t len)
 {
 	(void) ctx;
 	for (size_t done = 0; done < len;) {
@@ -63,7 +62,7 @@ build(rpc_tls **out, bool server, const rpc_tls_files *f, const char *server_nam
 	if ((rv = mbedtls_x509_crt_parse_file(&t->own, f->cert)) != 0)
 		code = refused(st, rpc_tls_variable_names[0], f->cert, rv);
 #if MBEDTLS_VERSION_NUMBER >= 0x03000000
-	else if ((rv = mbedtls_pk_parse_keyfile(&t->key, f->key, NULL, random_bytes, NULL)) != 0)
+	else if ((rv = mbedtls_pk_parse_keyfile(&t->key, f->key, NULL, rpc_tls_random, NULL)) != 0)
 #else
 	else if ((rv = mbedtls_pk_parse_keyfile(&t->key, f->key, NULL)) != 0)
 #endif
@@ -78,7 +77,7 @@ build(rpc_tls **out, bool server, const rpc_tls_files *f, const char *server_nam
 		rpc_tls_free(t);
 		return code;
 	}
-	mbedtls_ssl_conf_rng(&t->conf, random_bytes, NULL);
+	mbedtls_ssl_conf_rng(&t->conf, rpc_tls_random, NULL);
 	mbedtls_ssl_conf_ca_chain(&t->conf, &t->trust, NULL);
 	mbedtls_ssl_conf_authmode(&t->conf, server ? MBEDTLS_SSL_VERIFY_OPTIONAL : MBEDTLS_SSL_VERIFY_REQUIRED);
 #if MBEDTLS_VERSION_NUMBER >= 0x03000000

@@ -14,6 +14,7 @@
 #define RPC_TLS_CONFIG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "rpc/status.h"
 #include "rpc/tls_files.h"
@@ -31,6 +32,11 @@ rpc_code rpc_tls_dialer_config(rpc_tls **out, const rpc_tls_files *files, const 
  * completes the handshake, and the connection says so (rpc_conn_verified)
  * for the server to refuse, log and count. */
 rpc_code rpc_tls_listener_config(rpc_tls **out, const rpc_tls_files *files, rpc_status *st);
+
+/* mbedTLS's random source (f_rng) for this project's TLS: the kernel's
+ * generator (getrandom), thread-safe, nothing to seed; ctx is unused.
+ * Returns 0, or MBEDTLS_ERR_SSL_INTERNAL_ERROR when the kernel fails. */
+int rpc_tls_random(void *ctx, unsigned char *buf, size_t len);
 
 void rpc_tls_hold(rpc_tls *t);
 /* Accepts NULL. */

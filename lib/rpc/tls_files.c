@@ -16,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
 
 /* A PEM file larger than this is not a certificate chain or a key. */
 #define PEM_MAX (1024 * 1024)
@@ -42,25 +41,11 @@ rpc_tls_read_pem(const char *path, char **out, size_t *len, char *err, size_t er
 /* mbedTLS 3 (Debian 13) takes a random source to parse and to pair keys
  * (RSA blinding); 2.28 (Debian 12) takes none. */
 static int
-random_bytes(void *ctx, unsigned char *buf, size_t len)
-{
-	(void) ctx;
-	for (size_t done = 0; done < len;) {
-		ssize_t n = getrandom(buf + done, len - done, 0);
-		if (n <= 0 && errno != EINTR)
-			return -1;
-		done += n > 0 ? (size_t) n : 0;
-	}
-	return 0;
-}
-
-static int
 parse_key(mbedtls_pk_context *key, const unsigned char *pem, size_t len)
 {
 #if MBEDTLS_VERSION_MAJOR >= 3
-	return mbedtls_pk_parse_key(key, pem, len, NULL, 0, random_bytes, NULL);
+	return mbedtls_pk_parse_key(key, pem, len, NULL, 0, rpc_tls_random, NULL);
 #else
-	(void) random_bytes;
 	return mbedtls_pk_parse_key(key, pem, len, NULL, 0);
 #endif
 }
@@ -69,7 +54,7 @@ static int
 check_pair(const mbedtls_pk_context *pub, const mbedtls_pk_context *prv)
 {
 #if MBEDTLS_VERSION_MAJOR >= 3
-	return mbedtls_pk_check_pair(pub, prv, random_bytes, NULL);
+	return mbedtls_pk_check_pair(pub, prv, rpc_tls_random, NULL);
 #else
 	return mbedtls_pk_check_pair(pub, prv);
 #endif

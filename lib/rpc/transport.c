@@ -336,11 +336,8 @@ rpc_conn_read_frame(rpc_conn *c, size_t max, int64_t first_deadline_ms, int64_t 
 			c->off = 0;
 		}
 		long n = read_some(c, c->in + c->have, sizeof(c->in) - c->have, deadline);
-		if (n < 0) {
-			if (n == -NNG_ETIMEDOUT && empty)
-				c->broken = false; /* nothing of a frame was read: still usable */
+		if (n < 0)
 			return (int) -n;
-		}
 		c->have += (size_t) n;
 		if (empty)
 			deadline = rest_deadline(first_deadline_ms, rest_ms);

@@ -20,9 +20,9 @@
  * NNG_ECONNREFUSED (nothing listens), NNG_ECONNRESET / NNG_ECONNSHUT (the
  * peer went), NNG_EPEERAUTH (the TLS handshake failed: the peer's
  * certificate, or ours to it), NNG_EMSGSIZE (a frame over the reader's
- * limit), NNG_ENOMEM, NNG_ENOFILES. After any error but NNG_ETIMEDOUT
- * before the first byte of a read, the connection is not usable any more:
- * close it. */
+ * limit), NNG_ENOMEM, NNG_ENOFILES. After any error the connection is not
+ * usable any more (a read that timed out may leave part of a TLS record
+ * behind): close it. */
 #ifndef RPC_TRANSPORT_H
 #define RPC_TRANSPORT_H
 

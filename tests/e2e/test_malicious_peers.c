@@ -105,17 +105,25 @@ exchange(rpc_conn *c, const char *name, const void *body, size_t len, rpc_status
 	return code;
 }
 
+/* One Health call on c: its code, st saying why. */
+static rpc_code
+health_on(rpc_conn *c, const char *name, rpc_status *st)
+{
+	rpc_request_header h = {.method = health_method(name), .timeout_ms = 5000};
+	nng_msg *req;
+	cr_assert_eq(rpc_envelope_pack_request(&req, &h, NULL, 0), 0);
+	rpc_code code = exchange(c, name, nng_msg_body(req), nng_msg_len(req), st);
+	nng_msg_free(req);
+	return code;
+}
+
 /* A good call on a new connection: Health answers OK. */
 static void
 assert_rpc_serving(const char *name, const char *after)
 {
-	rpc_conn *c          = connect_to(name);
-	rpc_request_header h = {.method = health_method(name), .timeout_ms = 5000};
-	nng_msg *req;
-	cr_assert_eq(rpc_envelope_pack_request(&req, &h, NULL, 0), 0);
+	rpc_conn *c = connect_to(name);
 	rpc_status st;
-	rpc_code code = exchange(c, name, nng_msg_body(req), nng_msg_len(req), &st);
-	nng_msg_free(req);
+	rpc_code code = health_on(c, name, &st);
 	rpc_conn_close(c);
 	cr_assert_eq(code, RPC_OK, "%s serves Health after %s: %s %s", name, after, rpc_code_name(code), st.message);
 }
@@ -145,12 +153,8 @@ attack_messages(const char *name, int *invalid, int *other)
 		}
 	}
 	/* The same connection still takes a good request. */
-	rpc_request_header h = {.method = health_method(name), .timeout_ms = 5000};
-	nng_msg *req;
-	cr_assert_eq(rpc_envelope_pack_request(&req, &h, NULL, 0), 0);
 	rpc_status st;
-	rpc_code code = exchange(c, name, nng_msg_body(req), nng_msg_len(req), &st);
-	nng_msg_free(req);
+	rpc_code code = health_on(c, name, &st);
 	rpc_conn_close(c);
 	cr_assert_eq(code, RPC_OK, "%s: Health on the junk's connection: %s", name, st.message);
 }

@@ -25,11 +25,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "rpc/envelope.h"
+#include "rpc/tls_config.h"
 #include "rpc/transport.h"
 
 #define WAIT_MS 3000
@@ -37,19 +37,6 @@
 #define MAX_REPLY (1 << 20)
 
 static int64_t deadline_ms;
-
-static int
-random_bytes(void *ctx, unsigned char *buf, size_t len)
-{
-	(void) ctx;
-	for (size_t done = 0; done < len;) {
-		ssize_t n = getrandom(buf + done, len - done, 0);
-		if (n < 0 && errno != EINTR)
-			return MBEDTLS_ERR_SSL_INTERNAL_ERROR;
-		done += n > 0 ? (size_t) n : 0;
-	}
-	return 0;
-}
 
 static int
 bio_send(void *ctx, const unsigned char *buf, size_t len)
@@ -195,7 +182,7 @@ main(int argc, char **argv)
 		goto refused;
 	what = argv[2];
 #if MBEDTLS_VERSION_NUMBER >= 0x03000000
-	if (with_cert && (rv = mbedtls_pk_parse_keyfile(&key, argv[2], NULL, random_bytes, NULL)) != 0)
+	if (with_cert && (rv = mbedtls_pk_parse_keyfile(&key, argv[2], NULL, rpc_tls_random, NULL)) != 0)
 #else
 	if (with_cert && (rv = mbedtls_pk_parse_keyfile(&key, argv[2], NULL)) != 0)
 #endif
@@ -207,7 +194,7 @@ main(int argc, char **argv)
 	what = argv[1];
 	if (with_cert && (rv = mbedtls_ssl_conf_own_cert(&conf, &own, &key)) != 0)
 		goto refused;
-	mbedtls_ssl_conf_rng(&conf, random_bytes, NULL);
+	mbedtls_ssl_conf_rng(&conf, rpc_tls_random, NULL);
 	mbedtls_ssl_conf_ca_chain(&conf, &ca, NULL);
 	mbedtls_ssl_conf_authmode(&conf, MBEDTLS_SSL_VERIFY_REQUIRED);
 	/* TLS 1.2, as the hop runs it (rpc/tls_config.h). */
