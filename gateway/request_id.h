@@ -9,7 +9,8 @@
 /* Copies header into out when it is 1–128 visible ASCII characters
  * (rpc_request_id_valid);
  * otherwise (NULL, empty, too long, spaces or control bytes) writes a new
- * random UUID (version 4). Thread-safe. */
+ * random UUID (version 4; from a per-thread generator seeded once from
+ * getrandom(2): unique, not unguessable). Thread-safe. */
 void request_id_take_or_make(const char *header, char out[REQUEST_ID_MAX + 1]);
 
 #endif
