@@ -51,6 +51,10 @@ svc_health_begin(svc_health *h, const svc_worker *w)
 	svc_health_add_stat(h, "rpc_callers_refused_total",
 	    "RPC connections refused: no certificate, or one not from a CA of an allowed caller", false,
 	    rpc_server_refused_callers());
+	svc_health_add_stat(h, "rpc_bad_requests_total",
+	    "RPC requests answered without a handler: over the size limit, a malformed envelope or payload, an "
+	    "unknown method",
+	    false, rpc_server_bad_requests());
 	if (uses & SVC_USES_REDIS) {
 		Health__Stat cache_stats[HEALTH_CACHE_STATS];
 		health_cache_stats(cache_stats);

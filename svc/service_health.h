@@ -2,7 +2,7 @@
  * trip on the worker's connection), Redis (with SVC_USES_REDIS: a PING and
  * the cache's counters) and RabbitMQ (with SVC_USES_RABBITMQ: the
  * declaration's broker_status), in that order, then the RPC server's
- * rpc_callers_refused_total and the cache's counters; the service adds its own
+ * rpc_callers_refused_total, rpc_bad_requests_total and the cache's counters; the service adds its own
  * dependencies and stats, then sends the reply.
  *
  *     svc_health h;

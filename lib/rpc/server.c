@@ -139,54 +139,59 @@ rpc_server_url(const rpc_server *srv)
 	return srv->url;
 }
 
-static _Atomic uint64_t refused_callers;
+static _Atomic uint64_t refused_callers, bad_requests;
 
-/* A refused caller's dialer redials every 10-200 ms, so one misconfigured
- * gateway would write some 30 lines a second: the first refusal of a peer
- * address is logged, the next within REFUSAL_LOG_WINDOW_MS are counted and
- * told in the line after the window (the counter stays exact). Peers are
- * kept in a small table, the oldest replaced. */
-#define REFUSAL_LOG_WINDOW_MS 60000
-#define REFUSAL_PEERS 64
+/* A peer that errs usually errs again at once: a refused caller's dialer
+ * redials every 10-200 ms (a misconfigured gateway would write some 30
+ * lines a second), and a broken or hostile client can send bad frames as
+ * fast as it writes. Each (event, peer address) is logged once per
+ * PEER_LOG_WINDOW_MS: the first occurrence at once, the next ones counted
+ * and told in that pair's line after the window (the metrics stay exact).
+ * Pairs are kept in a small table, the oldest replaced. */
+#define PEER_LOG_WINDOW_MS 60000
+#define PEER_LOG_SLOTS 64
 static struct {
 	pthread_mutex_t mu;
 	struct {
+		const char *event; /* a string constant */
 		char ip[INET6_ADDRSTRLEN];
 		int64_t logged_ms; /* 0: free */
 		uint64_t suppressed;
-	} peers[REFUSAL_PEERS];
-} refusal_log = {.mu = PTHREAD_MUTEX_INITIALIZER};
+	} slots[PEER_LOG_SLOTS];
+} peer_log = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
-/* Whether to log a refusal of ip now; *suppressed gets how many were not
- * logged since this peer's last line. */
+/* Whether to log event (a string constant) of the peer at ip now;
+ * *suppressed gets how many were not logged since the pair's last line. */
 static bool
-refusal_log_due(const char *ip, uint64_t *suppressed)
+peer_log_due(const char *event, const char *ip, uint64_t *suppressed)
 {
 	int64_t now = rpc_clock_ms();
 	bool due    = true;
-	pthread_mutex_lock(&refusal_log.mu);
+	pthread_mutex_lock(&peer_log.mu);
 	int slot = 0;
-	for (int i = 0; i < REFUSAL_PEERS; i++) {
-		if (refusal_log.peers[i].logged_ms != 0 && strcmp(refusal_log.peers[i].ip, ip) == 0) {
+	for (int i = 0; i < PEER_LOG_SLOTS; i++) {
+		if (peer_log.slots[i].logged_ms != 0 && strcmp(peer_log.slots[i].event, event) == 0 &&
+		    strcmp(peer_log.slots[i].ip, ip) == 0) {
 			slot = i;
 			goto found;
 		}
-		if (refusal_log.peers[i].logged_ms < refusal_log.peers[slot].logged_ms)
+		if (peer_log.slots[i].logged_ms < peer_log.slots[slot].logged_ms)
 			slot = i; /* the free or the oldest */
 	}
-	snprintf(refusal_log.peers[slot].ip, sizeof(refusal_log.peers[slot].ip), "%s", ip);
-	refusal_log.peers[slot].logged_ms  = 0;
-	refusal_log.peers[slot].suppressed = 0;
+	peer_log.slots[slot].event = event;
+	snprintf(peer_log.slots[slot].ip, sizeof(peer_log.slots[slot].ip), "%s", ip);
+	peer_log.slots[slot].logged_ms  = 0;
+	peer_log.slots[slot].suppressed = 0;
 found:
-	if (refusal_log.peers[slot].logged_ms != 0 && now - refusal_log.peers[slot].logged_ms < REFUSAL_LOG_WINDOW_MS) {
-		refusal_log.peers[slot].suppressed++;
+	if (peer_log.slots[slot].logged_ms != 0 && now - peer_log.slots[slot].logged_ms < PEER_LOG_WINDOW_MS) {
+		peer_log.slots[slot].suppressed++;
 		due = false;
 	} else {
-		*suppressed                        = refusal_log.peers[slot].suppressed;
-		refusal_log.peers[slot].suppressed = 0;
-		refusal_log.peers[slot].logged_ms  = now > 0 ? now : 1;
+		*suppressed                     = peer_log.slots[slot].suppressed;
+		peer_log.slots[slot].suppressed = 0;
+		peer_log.slots[slot].logged_ms  = now > 0 ? now : 1;
 	}
-	pthread_mutex_unlock(&refusal_log.mu);
+	pthread_mutex_unlock(&peer_log.mu);
 	return due;
 }
 
@@ -194,6 +199,12 @@ uint64_t
 rpc_server_refused_callers(void)
 {
 	return atomic_load(&refused_callers);
+}
+
+uint64_t
+rpc_server_bad_requests(void)
+{
+	return atomic_load(&bad_requests);
 }
 
 /* Whether name is one of the comma-separated names of list. */
@@ -238,7 +249,7 @@ caller_allowed(const rpc_server *srv, rpc_conn *conn)
 	}
 	const char *peer    = rpc_conn_peer(conn);
 	uint64_t suppressed = 0;
-	if (refusal_log_due(rpc_conn_peer_ip(conn), &suppressed))
+	if (peer_log_due("rpc_caller_refused", rpc_conn_peer_ip(conn), &suppressed))
 		log_warn(NULL,
 		    "rpc_caller_refused peer=%s suppressed=%llu reason=\"%s; refusals of this address are logged at "
 		    "most once a minute, all are counted in rpc_callers_refused_total\"",
@@ -356,6 +367,17 @@ state_give_back(rpc_server *srv, rpc_call *call)
 	call->worker_state = NULL;
 }
 
+/* A request refused before any handler ran (event: its log event, a
+ * string constant): counted (rpc_server_bad_requests), and whether its
+ * line is due (peer_log_due), *suppressed then the count left out. */
+static bool
+bad_request_log_due(session *se, const char *event, uint64_t *suppressed)
+{
+	atomic_fetch_add(&bad_requests, 1);
+	*suppressed = 0;
+	return peer_log_due(event, rpc_conn_peer_ip(se->conn), suppressed);
+}
+
 /* Decodes one request, runs its handler and returns the packed reply (NULL
  * only when even an error reply could not be allocated). */
 static nng_msg *
@@ -365,6 +387,7 @@ serve(session *se, const nng_msg *request_msg, int64_t started)
 	ProtobufCService *service = srv->opt.service;
 	rpc_call *call            = &se->call;
 	ProtobufCMessage *input   = NULL;
+	uint64_t suppressed;
 
 	call->request = NULL;
 	call->method  = NULL;
@@ -374,13 +397,17 @@ serve(session *se, const nng_msg *request_msg, int64_t started)
 
 	Rpc__Request *req = rpc_envelope_unpack_request(request_msg);
 	if (req == NULL) {
-		log_warn(NULL, "rpc_bad_envelope bytes=%zu", nng_msg_len(request_msg));
+		if (bad_request_log_due(se, "rpc_bad_envelope", &suppressed))
+			log_warn(NULL, "rpc_bad_envelope peer=%s suppressed=%llu bytes=%zu", rpc_conn_peer(se->conn),
+			    (unsigned long long) suppressed, nng_msg_len(request_msg));
 		rpc_status_set(&call->status, RPC_INVALID_ARGUMENT, "malformed request envelope");
 		goto reply;
 	}
 	if (rpc_envelope_check_request(req, &call->status) != RPC_OK) {
 		/* Its request id is not fit for a log line either. */
-		log_warn(NULL, "rpc_bad_envelope field=%s", call->status.violations[0].field);
+		if (bad_request_log_due(se, "rpc_bad_envelope", &suppressed))
+			log_warn(NULL, "rpc_bad_envelope peer=%s suppressed=%llu field=%s", rpc_conn_peer(se->conn),
+			    (unsigned long long) suppressed, call->status.violations[0].field);
 		rpc__request__free_unpacked(req, NULL);
 		req = NULL;
 		goto reply;
@@ -390,14 +417,18 @@ serve(session *se, const nng_msg *request_msg, int64_t started)
 
 	int index = find_method(service->descriptor, req->method);
 	if (index < 0 || !has_handler(service, index)) {
-		log_warn(req->request_id, "rpc_unimplemented method=%.128s", req->method);
+		if (bad_request_log_due(se, "rpc_unimplemented", &suppressed))
+			log_warn(req->request_id, "rpc_unimplemented peer=%s suppressed=%llu method=%.128s",
+			    rpc_conn_peer(se->conn), (unsigned long long) suppressed, req->method);
 		rpc_status_set(&call->status, RPC_UNIMPLEMENTED, "unknown method %.128s", req->method);
 		goto reply;
 	}
 	call->method = &service->descriptor->methods[index];
 	input        = protobuf_c_message_unpack(call->method->input, NULL, req->payload.len, req->payload.data);
 	if (input == NULL) {
-		log_warn(req->request_id, "rpc_bad_payload method=%s", req->method);
+		if (bad_request_log_due(se, "rpc_bad_payload", &suppressed))
+			log_warn(req->request_id, "rpc_bad_payload peer=%s suppressed=%llu method=%s",
+			    rpc_conn_peer(se->conn), (unsigned long long) suppressed, req->method);
 		rpc_status_set(&call->status, RPC_INVALID_ARGUMENT, "malformed %s payload", call->method->input->name);
 		goto reply;
 	}
@@ -461,9 +492,10 @@ session_main(void *arg)
 	for (; allowed;) {
 		nng_msg *request;
 		int rv = rpc_conn_read_frame(se->conn, MAX_REQUEST_BYTES, RPC_NO_DEADLINE, FRAME_REST_MS, &request);
-		if (rv == NNG_EMSGSIZE)
-			log_warn(NULL, "rpc_request_too_large peer=%s max_bytes=%d", rpc_conn_peer(se->conn),
-			    MAX_REQUEST_BYTES);
+		uint64_t suppressed;
+		if (rv == NNG_EMSGSIZE && bad_request_log_due(se, "rpc_request_too_large", &suppressed))
+			log_warn(NULL, "rpc_request_too_large peer=%s suppressed=%llu max_bytes=%d",
+			    rpc_conn_peer(se->conn), (unsigned long long) suppressed, MAX_REQUEST_BYTES);
 		if (rv != 0)
 			break; /* the caller went, or close woke us */
 		int64_t started = rpc_clock_ms();

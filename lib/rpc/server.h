@@ -77,6 +77,13 @@ const char *rpc_server_url(const rpc_server *srv);
  * without TLS): a counter for /metrics. Thread-safe. */
 uint64_t rpc_server_refused_callers(void);
 
+/* Requests the servers of this process answered without a handler since
+ * it started: a frame over the 4 MB limit, a malformed envelope or
+ * payload, an unknown method. Each is logged with the peer's address, at
+ * most once a minute per kind and address (the line after that says how
+ * many were left out); this counts them all, for /metrics. Thread-safe. */
+uint64_t rpc_server_bad_requests(void);
+
 /* Accessors for handlers; each takes the closure_data of the call. The
  * strings are borrowed for the duration of the handler. */
 const char *rpc_call_request_id(const rpc_call *call);                /* "" when none */
