@@ -65,7 +65,8 @@ rpc_client_open(rpc_client **out, const char *url, const rpc_client_options *opt
 		return rpc_status_set(st, RPC_INVALID_ARGUMENT, "URL list longer than 1023 bytes");
 	}
 	/* Each URL, or each address of a URL's host name (issue 19). */
-	rpc_code code = rpc_replica_set_open(&c->replicas, url, cfg, opt != NULL ? opt->resolve_interval_ms : 0, st);
+	rpc_code code = rpc_replica_set_open(&c->replicas, url, cfg, opt != NULL ? opt->resolve_interval_ms : 0,
+	    opt != NULL ? opt->idle_close_ms : 0, st);
 	rpc_tls_free(cfg); /* the set and each replica hold their own reference */
 	if (code != RPC_OK) {
 		free(c);

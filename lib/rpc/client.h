@@ -35,6 +35,11 @@ typedef struct rpc_client_options {
 	/* How often a URL's host name is looked up again, in ms (each of its
 	 * addresses is a replica: rpc/replica_set.h); <= 0 → 5000. */
 	int resolve_interval_ms;
+	/* How long a connection may sit idle before a call closes it, in ms;
+	 * <= 0 → RPC_ENDPOINT_IDLE_CLOSE_MS (30 s). Below the servers' limit
+	 * (rpc_server_options.idle_close_ms, 60 s), so a call is never sent
+	 * on a connection the server is closing. */
+	int idle_close_ms;
 } rpc_client_options;
 
 /* Per-call options; all may be zero/NULL. */

@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "rpc/envelope.h"
 
@@ -14,8 +15,10 @@ struct rpc_endpoint {
 	rpc_connector *connector;
 	pthread_mutex_t mu; /* guards what follows */
 	int refs;
-	rpc_conn *idle[IDLE_MAX];
+	rpc_conn *idle[IDLE_MAX]; /* the oldest given back first */
+	int64_t idle_since[IDLE_MAX];
 	int n_idle;
+	int idle_close_ms;
 	int open;           /* idle, lent and being dialed */
 	int dialing;        /* dials in progress */
 	int64_t down_until; /* no dial before this (ms, rpc_clock_ms) */
@@ -26,7 +29,7 @@ struct rpc_endpoint {
 };
 
 int
-rpc_endpoint_open(rpc_endpoint **out, const char *url, rpc_tls *tls)
+rpc_endpoint_open(rpc_endpoint **out, const char *url, rpc_tls *tls, int idle_close_ms)
 {
 	rpc_endpoint *ep = calloc(1, sizeof(*ep));
 	if (ep == NULL)
@@ -37,9 +40,10 @@ rpc_endpoint_open(rpc_endpoint **out, const char *url, rpc_tls *tls)
 		return rv;
 	}
 	pthread_mutex_init(&ep->mu, NULL);
-	ep->refs     = 1;
-	ep->retry_ms = RPC_ENDPOINT_RETRY_MIN_MS;
-	*out         = ep;
+	ep->refs          = 1;
+	ep->retry_ms      = RPC_ENDPOINT_RETRY_MIN_MS;
+	ep->idle_close_ms = idle_close_ms > 0 ? idle_close_ms : RPC_ENDPOINT_IDLE_CLOSE_MS;
+	*out              = ep;
 	return 0;
 }
 
@@ -74,9 +78,27 @@ rpc_endpoint_take(
 {
 	/* The most recently used first: it is the likeliest still open. */
 	for (;;) {
+		rpc_conn *expired[IDLE_MAX];
+		int n_expired = 0;
 		pthread_mutex_lock(&ep->mu);
+		/* Those idle for idle_close_ms close before the server's own limit
+		 * could close them under a call (the oldest are at the bottom). */
+		int64_t now = rpc_clock_ms();
+		while (n_expired < ep->n_idle && now - ep->idle_since[n_expired] >= ep->idle_close_ms) {
+			expired[n_expired] = ep->idle[n_expired];
+			n_expired++;
+		}
+		if (n_expired > 0) {
+			ep->n_idle -= n_expired;
+			ep->open -= n_expired;
+			memmove(ep->idle, ep->idle + n_expired, (size_t) ep->n_idle * sizeof(ep->idle[0]));
+			memmove(ep->idle_since, ep->idle_since + n_expired,
+			    (size_t) ep->n_idle * sizeof(ep->idle_since[0]));
+		}
 		rpc_conn *c = ep->n_idle > 0 ? ep->idle[--ep->n_idle] : NULL;
 		pthread_mutex_unlock(&ep->mu);
+		for (int i = 0; i < n_expired; i++)
+			rpc_conn_close(expired[i]);
 		if (c == NULL)
 			break;
 		if (rpc_conn_fit(c)) {
@@ -142,7 +164,8 @@ rpc_endpoint_give_back(rpc_endpoint *ep, rpc_conn *c, bool reusable)
 	pthread_mutex_lock(&ep->mu);
 	bool keep = reusable && !ep->draining && ep->n_idle < IDLE_MAX;
 	if (keep) {
-		ep->idle[ep->n_idle++] = c;
+		ep->idle_since[ep->n_idle] = rpc_clock_ms();
+		ep->idle[ep->n_idle++]     = c;
 	} else {
 		ep->open--;
 	}

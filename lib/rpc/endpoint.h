@@ -4,7 +4,11 @@
  * thread that makes it. A connection is dialed when a call finds none idle
  * and kept after the call, so a client ends up with as many as it has had
  * calls in flight at once; an idle one the replica has closed is dropped
- * when a call finds it (rpc_conn_fit).
+ * when a call finds it (rpc_conn_fit). One left idle for idle_close_ms is
+ * closed by the next call, before a server's own limit for idle
+ * connections (RPC_SERVER_IDLE_CLOSE_MS, longer) could close it under that
+ * call: a pool shrinks back after a burst, and no call is sent on a
+ * connection the server is closing.
  *
  * A replica that refused or did not answer its last dial is down for a
  * back-off (RPC_ENDPOINT_RETRY_MIN_MS, doubling to _MAX_MS, or to
@@ -31,13 +35,16 @@
 #define RPC_ENDPOINT_RETRY_MAX_MS 200
 /* The back-off's bound after connects that hung (no answer at all). */
 #define RPC_ENDPOINT_RETRY_SILENT_MAX_MS 1000
+/* How long a connection may sit idle in the pool, by default. */
+#define RPC_ENDPOINT_IDLE_CLOSE_MS 30000
 
 typedef struct rpc_endpoint rpc_endpoint;
 
 /* An endpoint dialing url (a numeric host: rpc_url_for_nng's) with tls
- * (NULL: plain; held). 0 and *out the caller's reference, or an nng
- * error (a URL nng does not take). */
-int rpc_endpoint_open(rpc_endpoint **out, const char *url, rpc_tls *tls);
+ * (NULL: plain; held), keeping idle connections idle_close_ms (<= 0:
+ * RPC_ENDPOINT_IDLE_CLOSE_MS; it must stay below the servers'). 0 and *out
+ * the caller's reference, or an nng error (a URL nng does not take). */
+int rpc_endpoint_open(rpc_endpoint **out, const char *url, rpc_tls *tls, int idle_close_ms);
 
 void rpc_endpoint_hold(rpc_endpoint *ep);
 void rpc_endpoint_release(rpc_endpoint *ep);

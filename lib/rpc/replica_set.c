@@ -35,6 +35,7 @@ typedef struct target {
 struct rpc_replica_set {
 	rpc_tls *tls; /* NULL: plain */
 	int interval_ms;
+	int idle_close_ms; /* each endpoint's */
 	target targets[TARGETS_MAX];
 	size_t n_targets;
 	bool by_name; /* some target is a name: the resolver runs */
@@ -126,7 +127,7 @@ refresh(rpc_replica_set *rs, target *tg, bool changes_are_news)
 		replica *r = &tg->replicas[tg->n_replicas];
 		int err    = rpc_dial_target_url(&tg->t, now.addr[i], url, sizeof(url)) != 0
 		                 ? NNG_EADDRINVAL
-		                 : rpc_endpoint_open(&r->ep, url, rs->tls);
+		                 : rpc_endpoint_open(&r->ep, url, rs->tls, rs->idle_close_ms);
 		if (err != 0) {
 			log_warn(NULL, "rpc_dial_failed host=%s address=%s reason=\"%s\"", tg->t.host, now.addr[i],
 			    nng_strerror(err));
@@ -226,13 +227,15 @@ resolver_main(void *arg)
 }
 
 rpc_code
-rpc_replica_set_open(rpc_replica_set **out, const char *urls, rpc_tls *tls, int interval_ms, rpc_status *st)
+rpc_replica_set_open(
+    rpc_replica_set **out, const char *urls, rpc_tls *tls, int interval_ms, int idle_close_ms, rpc_status *st)
 {
 	rpc_replica_set *rs = calloc(1, sizeof(*rs));
 	if (rs == NULL)
 		return rpc_status_set(st, RPC_RESOURCE_EXHAUSTED, "out of memory");
-	rs->interval_ms = interval_ms > 0 ? interval_ms : RPC_RESOLVE_INTERVAL_DEFAULT_MS;
-	rs->refs        = 1;
+	rs->interval_ms   = interval_ms > 0 ? interval_ms : RPC_RESOLVE_INTERVAL_DEFAULT_MS;
+	rs->idle_close_ms = idle_close_ms;
+	rs->refs          = 1;
 	pthread_mutex_init(&rs->mu, NULL);
 	monotonic_cond_init(&rs->cv);
 	if (tls != NULL) {
@@ -267,7 +270,7 @@ rpc_replica_set_open(rpc_replica_set **out, const char *urls, rpc_tls *tls, int 
 		char url[sizeof(tg->url)];
 		int lookup, rv = rpc_url_for_nng(tg->url, url, sizeof(url), &lookup) != 0
 		                     ? NNG_EADDRINVAL
-		                     : rpc_endpoint_open(&tg->replicas[0].ep, url, rs->tls);
+		                     : rpc_endpoint_open(&tg->replicas[0].ep, url, rs->tls, rs->idle_close_ms);
 		if (rv != 0) {
 			rpc_status_set(st, RPC_INVALID_ARGUMENT, "cannot dial %s: %s", tg->url, nng_strerror(rv));
 			release(rs);

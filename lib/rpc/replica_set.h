@@ -50,10 +50,11 @@ typedef struct rpc_replica_set rpc_replica_set;
  * names are looked up on the resolver thread rpc_replica_set_start starts,
  * the first time at once. A name that does not resolve yet is not an
  * error: it is looked up again (rpc_replica_set_problem says why nothing
- * is dialed). interval_ms <= 0 means the default. On RPC_OK *out is the
- * caller's, to stop and free; otherwise st says which URL cannot be
- * dialed. */
-rpc_code rpc_replica_set_open(rpc_replica_set **out, const char *urls, rpc_tls *tls, int interval_ms, rpc_status *st);
+ * is dialed). interval_ms <= 0 means the default; idle_close_ms is each
+ * replica's (rpc_endpoint_open). On RPC_OK *out is the caller's, to stop
+ * and free; otherwise st says which URL cannot be dialed. */
+rpc_code rpc_replica_set_open(
+    rpc_replica_set **out, const char *urls, rpc_tls *tls, int interval_ms, int idle_close_ms, rpc_status *st);
 
 /* Starts looking the names up (on a thread of the set's). Call it once. */
 void rpc_replica_set_start(rpc_replica_set *rs);

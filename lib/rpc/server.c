@@ -491,7 +491,11 @@ session_main(void *arg)
 	               (srv->tls == NULL || caller_allowed(srv, se->conn));
 	for (; allowed;) {
 		nng_msg *request;
-		int rv = rpc_conn_read_frame(se->conn, MAX_REQUEST_BYTES, RPC_NO_DEADLINE, FRAME_REST_MS, &request);
+		/* A caller that sends nothing for idle_close_ms has left it in a
+		 * pool it stopped using, or is gone without a word (a host cut
+		 * off): the connection closes, and its thread ends. */
+		int rv = rpc_conn_read_frame(
+		    se->conn, MAX_REQUEST_BYTES, rpc_clock_ms() + srv->opt.idle_close_ms, FRAME_REST_MS, &request);
 		uint64_t suppressed;
 		if (rv == NNG_EMSGSIZE && bad_request_log_due(se, "rpc_request_too_large", &suppressed))
 			log_warn(NULL, "rpc_request_too_large peer=%s suppressed=%llu max_bytes=%d",
@@ -630,6 +634,8 @@ rpc_server_open(rpc_server **out, const rpc_server_options *opt, rpc_status *st)
 	srv->opt = *opt;
 	if (srv->opt.default_timeout_ms == 0)
 		srv->opt.default_timeout_ms = DEFAULT_TIMEOUT_MS;
+	if (srv->opt.idle_close_ms <= 0)
+		srv->opt.idle_close_ms = RPC_SERVER_IDLE_CLOSE_MS;
 	pthread_mutex_init(&srv->mu, NULL);
 	monotonic_cond_init(&srv->cv);
 	if (opt->callers != NULL && strlen(opt->callers) >= sizeof(srv->callers)) {

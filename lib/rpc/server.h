@@ -22,6 +22,10 @@
 #include "rpc/status.h"
 #include "rpc/tls_files.h"
 
+/* How long a connection may go without a request, by default: twice
+ * what clients keep one idle (RPC_ENDPOINT_IDLE_CLOSE_MS, 30 s). */
+#define RPC_SERVER_IDLE_CLOSE_MS 60000
+
 typedef struct rpc_server rpc_server;
 typedef struct rpc_call rpc_call;
 
@@ -31,6 +35,11 @@ typedef struct rpc_server_options {
 	int workers;               /* worker states, the handlers that may run at once; >= 1 */
 	/* Deadline for a request that carries none (timeout_ms 0); 0 → 30 s. */
 	uint32_t default_timeout_ms;
+	/* A connection with no request for this long is closed, in ms; <= 0 →
+	 * RPC_SERVER_IDLE_CLOSE_MS. Longer than clients keep an idle
+	 * connection (rpc_client_options.idle_close_ms), so that they close
+	 * first and never send on one being closed. */
+	int idle_close_ms;
 	/* Optional: called once per worker (index 0 to workers - 1) on the
 	 * opening thread; its result is that worker's state, lent to one
 	 * handler at a time on a connection's thread (rpc_call_worker_state). */

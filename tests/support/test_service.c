@@ -81,16 +81,22 @@ test_service_open(rpc_server **out, const char *url, int workers, rpc_status *st
 	return test_service_open_tls(out, url, workers, NULL, st);
 }
 
-rpc_code
-test_service_open_tls(rpc_server **out, const char *url, int workers, const rpc_tls_files *tls, rpc_status *st)
+rpc_server_options
+test_service_options(const char *url, int workers)
 {
-	rpc_server_options opt = {
+	return (rpc_server_options){
 	    .url         = url,
 	    .service     = &test_service.base,
 	    .workers     = workers,
 	    .worker_open = worker_index,
 	    .call_begin  = call_begin,
-	    .tls         = tls,
 	};
+}
+
+rpc_code
+test_service_open_tls(rpc_server **out, const char *url, int workers, const rpc_tls_files *tls, rpc_status *st)
+{
+	rpc_server_options opt = test_service_options(url, workers);
+	opt.tls                = tls;
 	return rpc_server_open(out, &opt, st);
 }

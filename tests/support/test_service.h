@@ -13,4 +13,7 @@ rpc_code test_service_open(rpc_server **out, const char *url, int workers, rpc_s
 rpc_code test_service_open_tls(
     rpc_server **out, const char *url, int workers, const rpc_tls_files *tls, rpc_status *st);
 
+/* Its options, for a test to change some before rpc_server_open. */
+rpc_server_options test_service_options(const char *url, int workers);
+
 #endif

@@ -338,7 +338,7 @@ Test(replica_set, a_name_gets_a_replica_per_address_and_calls_reach_it, .timeout
 	snprintf(peer, sizeof(peer), "127.0.0.1:%d", port);
 
 	rpc_replica_set *rs;
-	cr_assert_eq(rpc_replica_set_open(&rs, url, NULL, 200, &st), RPC_OK, "%s", st.message);
+	cr_assert_eq(rpc_replica_set_open(&rs, url, NULL, 200, 0, &st), RPC_OK, "%s", st.message);
 	cr_assert_eq(rpc_replica_set_count(rs), 0, "looked up on the resolver's thread, not at open");
 	cr_assert_null(rpc_replica_set_pick(rs));
 	char problem[160];
@@ -401,7 +401,7 @@ Test(replica_set, a_kick_during_the_gap_after_a_lookup_is_kept, .timeout = 30)
 {
 	rpc_replica_set *rs;
 	rpc_status st;
-	cr_assert_eq(rpc_replica_set_open(&rs, "tcp4://localhost:1", NULL, 60000, &st), RPC_OK, "%s", st.message);
+	cr_assert_eq(rpc_replica_set_open(&rs, "tcp4://localhost:1", NULL, 60000, 0, &st), RPC_OK, "%s", st.message);
 	rpc_replica_set_start(rs);
 	wait_lookups(rs, 1);
 	rpc_replica_set_kick(rs); /* within the gap, unless this box stalled a second (then it passes anyway) */
@@ -457,7 +457,8 @@ Test(replica_set, neither_open_nor_free_waits_for_a_lookup_that_hangs, .timeout 
 	rpc_status st;
 	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	cr_assert_eq(rpc_replica_set_open(&rs, "tcp://silent.example:5001", NULL, 100, &st), RPC_OK, "%s", st.message);
+	cr_assert_eq(
+	    rpc_replica_set_open(&rs, "tcp://silent.example:5001", NULL, 100, 0, &st), RPC_OK, "%s", st.message);
 	rpc_replica_set_start(rs);
 	long ms = ms_since(&t0);
 	cr_assert_lt(ms, 2500, "open waited %ld ms for a lookup", ms);
@@ -514,7 +515,7 @@ two_replicas_up(struct two_replicas *t, const char *name)
 	listener_up(&t->b, url);
 	snprintf(url, sizeof(url), "tcp4://replicas.test:%d", t->a.port);
 	rpc_status st;
-	cr_assert_eq(rpc_replica_set_open(&t->rs, url, NULL, 200, &st), RPC_OK, "%s", st.message);
+	cr_assert_eq(rpc_replica_set_open(&t->rs, url, NULL, 200, 0, &st), RPC_OK, "%s", st.message);
 	rpc_replica_set_start(t->rs);
 	wait_lookups(t->rs, 1);
 	cr_assert_eq(rpc_replica_set_count(t->rs), 2, "a replica per address");
@@ -649,7 +650,7 @@ Test(replica_set, a_name_that_does_not_resolve_is_not_an_error_and_says_why, .ti
 	rpc_status st;
 	/* RFC 6761: .invalid never resolves. */
 	cr_assert_eq(
-	    rpc_replica_set_open(&rs, "tcp://no-such-host.invalid:5001", NULL, 100, &st), RPC_OK, "%s", st.message);
+	    rpc_replica_set_open(&rs, "tcp://no-such-host.invalid:5001", NULL, 100, 0, &st), RPC_OK, "%s", st.message);
 	rpc_replica_set_start(rs);
 	wait_lookups(rs, 1);
 	cr_assert_eq(rpc_replica_set_count(rs), 0);
@@ -671,7 +672,7 @@ Test(replica_set, addresses_and_paths_are_dialed_as_written_and_a_bad_one_is_ref
 	snprintf(url, sizeof(url), "%s,%s", tcp.url, ipc.url);
 	rpc_replica_set *rs;
 	rpc_status st;
-	cr_assert_eq(rpc_replica_set_open(&rs, url, NULL, 0, &st), RPC_OK, "%s", st.message);
+	cr_assert_eq(rpc_replica_set_open(&rs, url, NULL, 0, 0, &st), RPC_OK, "%s", st.message);
 	cr_assert_eq(rpc_replica_set_count(rs), 2, "no lookup: replicas at open");
 	rpc_replica_set_start(rs);
 	char problem[160];
@@ -699,9 +700,9 @@ Test(replica_set, addresses_and_paths_are_dialed_as_written_and_a_bad_one_is_ref
 	listener_down(&tcp);
 	listener_down(&ipc);
 
-	cr_assert_eq(rpc_replica_set_open(&rs, "tcp://", NULL, 0, &st), RPC_INVALID_ARGUMENT);
-	cr_assert_eq(rpc_replica_set_open(&rs, "", NULL, 0, &st), RPC_INVALID_ARGUMENT);
-	cr_assert_eq(rpc_replica_set_open(&rs, "tcp://127.0.0.1:1,tcp://", NULL, 0, &st), RPC_INVALID_ARGUMENT,
+	cr_assert_eq(rpc_replica_set_open(&rs, "tcp://", NULL, 0, 0, &st), RPC_INVALID_ARGUMENT);
+	cr_assert_eq(rpc_replica_set_open(&rs, "", NULL, 0, 0, &st), RPC_INVALID_ARGUMENT);
+	cr_assert_eq(rpc_replica_set_open(&rs, "tcp://127.0.0.1:1,tcp://", NULL, 0, 0, &st), RPC_INVALID_ARGUMENT,
 	    "one bad URL of the list");
 }
 
@@ -784,7 +785,7 @@ Test(tcp_liveness, a_dialed_connection_gets_the_dead_link_bound)
 	listener l;
 	listener_up(&l, "tcp://127.0.0.1:0");
 	rpc_endpoint *ep;
-	cr_assert_eq(rpc_endpoint_open(&ep, l.url, NULL), 0);
+	cr_assert_eq(rpc_endpoint_open(&ep, l.url, NULL, 0), 0);
 	rpc_conn *c;
 	cr_assert_eq(rpc_endpoint_take(ep, rpc_clock_ms() + 5000, rpc_clock_ms() + 5000, &c, NULL, 0), 0);
 	unsigned int timeout = 0;

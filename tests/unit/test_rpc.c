@@ -558,3 +558,59 @@ Test(rpc, idle_connections_filling_the_server_never_lock_a_caller_out, .timeout 
 	rpc_connector_free(d);
 	rpc_server_close(srv);
 }
+
+/* A pool shrinks back after a burst: connections left idle for the
+ * client's idle_close_ms are closed by the next call (which dials one
+ * afresh), so no call is sent on one the server may be closing. */
+Test(rpc, connections_idle_past_the_client_limit_are_closed_by_the_next_call, .timeout = 60)
+{
+	rpc_server *srv        = start_server("tcp://127.0.0.1:0", CALLERS);
+	rpc_client_options opt = {.idle_close_ms = 300};
+	rpc_client *c          = NULL;
+	rpc_status st;
+	cr_assert_eq(rpc_client_open(&c, rpc_server_url(srv), &opt, &st), RPC_OK, "client: %s", st.message);
+	caller callers[CALLERS];
+	pthread_t threads[CALLERS];
+	for (int i = 0; i < CALLERS; i++) {
+		callers[i] = (caller){.client = c, .index = i, .worker = -1};
+		cr_assert_eq(pthread_create(&threads[i], NULL, call_once, &callers[i]), 0);
+	}
+	for (int i = 0; i < CALLERS; i++) {
+		pthread_join(threads[i], NULL);
+		cr_assert_eq(callers[i].code, RPC_OK, "caller %d: %s", i, rpc_code_name(callers[i].code));
+	}
+	int burst = rpc_client_connections(c);
+	cr_assert_gt(burst, 1, "the burst took several connections");
+	assert_echo_works(c, "within the limit");
+	cr_assert_eq(rpc_client_connections(c), burst, "a call within the limit closes nothing");
+	nng_msleep(600); /* past the 300 ms limit, whatever the machine's load */
+	assert_echo_works(c, "past the limit");
+	cr_assert_eq(rpc_client_connections(c), 1, "the idle ones closed, one dialed for the call");
+	rpc_client_close(c);
+	rpc_server_close(srv);
+}
+
+/* A connection that carries no request for the server's idle_close_ms is
+ * closed by the server (its thread ends); a new one is served. */
+Test(rpc, a_connection_without_requests_past_the_server_limit_is_closed, .timeout = 60)
+{
+	rpc_server_options o = test_service_options("tcp://127.0.0.1:0", 2);
+	o.idle_close_ms      = 300;
+	rpc_server *srv      = NULL;
+	rpc_status st;
+	cr_assert_eq(rpc_server_open(&srv, &o, &st), RPC_OK, "server: %s", st.message);
+	rpc_connector *d;
+	cr_assert_eq(rpc_connector_open(&d, rpc_server_url(srv), NULL), 0);
+	rpc_conn *idle;
+	cr_assert_eq(rpc_connector_dial(d, rpc_clock_ms() + 5000, rpc_clock_ms() + 5000, &idle, NULL, 0), 0);
+	/* Closed after 300 ms: within 10 s even on a loaded machine. */
+	nng_msg *m = NULL;
+	int rv     = rpc_conn_read_frame(idle, 1024, rpc_clock_ms() + 10000, 1000, &m);
+	cr_assert_eq(rv, NNG_ECONNSHUT, "the server closed it: %s", nng_strerror(rv));
+	rpc_conn_close(idle);
+	rpc_client *c = connect_client(rpc_server_url(srv));
+	assert_echo_works(c, "a new connection is served");
+	rpc_client_close(c);
+	rpc_connector_free(d);
+	rpc_server_close(srv);
+}
