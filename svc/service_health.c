@@ -5,6 +5,7 @@
 
 #include "base/log.h"
 #include "rpc/server.h"
+#include "rpc/tls_config.h"
 #include "svc/service.h"
 
 void
@@ -55,6 +56,9 @@ svc_health_begin(svc_health *h, const svc_worker *w)
 	    "RPC requests answered without a handler: over the size limit, a malformed envelope or payload, an "
 	    "unknown method",
 	    false, rpc_server_bad_requests());
+	svc_health_add_stat(h, "rpc_tls_sessions_resumed_total",
+	    "RPC connections whose TLS session resumed from a ticket (no certificate exchange)", false,
+	    rpc_tls_sessions_resumed());
 	if (uses & SVC_USES_REDIS) {
 		Health__Stat cache_stats[HEALTH_CACHE_STATS];
 		health_cache_stats(cache_stats);

@@ -2,8 +2,9 @@
  * trip on the worker's connection), Redis (with SVC_USES_REDIS: a PING and
  * the cache's counters) and RabbitMQ (with SVC_USES_RABBITMQ: the
  * declaration's broker_status), in that order, then the RPC server's
- * rpc_callers_refused_total, rpc_bad_requests_total and the cache's counters; the service adds its own
- * dependencies and stats, then sends the reply.
+ * rpc_callers_refused_total, rpc_bad_requests_total and
+ * rpc_tls_sessions_resumed_total, and the cache's counters; the service
+ * adds its own dependencies and stats, then sends the reply.
  *
  *     svc_health h;
  *     svc_health_begin(&h, rpc_call_worker_state(call));

@@ -15,6 +15,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -64,6 +65,9 @@ struct rpc_acceptor {
 struct rpc_connector {
 	address addr;
 	rpc_tls *tls;
+	pthread_mutex_t mu;          /* guards session */
+	mbedtls_ssl_session session; /* the last handshake's, to resume */
+	bool has_session;
 };
 
 /* ---- waiting ---- */
@@ -636,6 +640,8 @@ rpc_connector_open(rpc_connector **out, const char *url, rpc_tls *tls)
 		rpc_tls_hold(tls);
 		d->tls = tls;
 	}
+	pthread_mutex_init(&d->mu, NULL);
+	mbedtls_ssl_session_init(&d->session);
 	*out = d;
 	return 0;
 }
@@ -671,7 +677,39 @@ rpc_connector_dial(
 	rpc_conn *c = conn_new(fd, &d->addr.sa, d->tls, &rv);
 	if (c == NULL)
 		return rv;
-	if ((rv = rpc_conn_handshake(c, handshake_by_ms)) != 0) {
+	/* The server's last session, offered for resumption: a server that
+	 * does not know its ticket (restarted, another replica) runs the full
+	 * handshake instead. */
+	if (c->ssl != NULL) {
+		pthread_mutex_lock(&d->mu);
+		if (d->has_session)
+			(void) mbedtls_ssl_set_session(c->ssl, &d->session);
+		pthread_mutex_unlock(&d->mu);
+	}
+	rv = rpc_conn_handshake(c, handshake_by_ms);
+	if (c->ssl != NULL) {
+		pthread_mutex_lock(&d->mu);
+		/* Kept after a good handshake (a resumed one may bring a new
+		 * ticket); dropped after a failed one, so the next dial starts
+		 * afresh. */
+		if (rv == 0) {
+			mbedtls_ssl_session next;
+			mbedtls_ssl_session_init(&next);
+			if (mbedtls_ssl_get_session(c->ssl, &next) == 0) {
+				mbedtls_ssl_session_free(&d->session);
+				d->session     = next;
+				d->has_session = true;
+			} else {
+				mbedtls_ssl_session_free(&next);
+			}
+		} else if (d->has_session) {
+			mbedtls_ssl_session_free(&d->session);
+			mbedtls_ssl_session_init(&d->session);
+			d->has_session = false;
+		}
+		pthread_mutex_unlock(&d->mu);
+	}
+	if (rv != 0) {
 		if (why != NULL && c->ssl != NULL && rv == NNG_EPEERAUTH) {
 			uint32_t flags = mbedtls_ssl_get_verify_result(c->ssl);
 			if (flags != 0 && flags != (uint32_t) -1)
@@ -690,5 +728,7 @@ rpc_connector_free(rpc_connector *d)
 	if (d == NULL)
 		return;
 	rpc_tls_free(d->tls);
+	mbedtls_ssl_session_free(&d->session);
+	pthread_mutex_destroy(&d->mu);
 	free(d);
 }

@@ -188,9 +188,10 @@ Test(echo_svc, health_checks_only_the_declared_postgres)
 	cr_assert(h->dependencies[0]->ok);
 	cr_assert_str_eq(h->dependencies[0]->detail, "connected");
 	/* No cache declared, so no cache counters: the RPC server's only. */
-	cr_assert_eq(h->n_stats, 2);
+	cr_assert_eq(h->n_stats, 3);
 	cr_assert_str_eq(h->stats[0]->name, "rpc_callers_refused_total");
 	cr_assert_str_eq(h->stats[1]->name, "rpc_bad_requests_total");
+	cr_assert_str_eq(h->stats[2]->name, "rpc_tls_sessions_resumed_total");
 	cr_assert_not_null(strchr(h->instance, ':'), "%s", h->instance);
 	protobuf_c_message_free_unpacked(out, NULL);
 }

@@ -190,9 +190,9 @@ order_health(const rpc_tls_files *tls, rpc_status *st)
 	return health_as(order_url, "orders.OrderService", "order-svc", tls, st, NULL);
 }
 
-/* rpc_callers_refused_total of the service at url, asked as the operator. */
+/* The Health stat of the service at url, asked as the operator. */
 static long long
-refused_count(const char *url, const char *contract, const char *name)
+service_stat(const char *url, const char *contract, const char *name, const char *stat)
 {
 	peer p;
 	const rpc_tls_files *op = identity(&p, "pki/operator.pem", "pki/operator.key");
@@ -207,12 +207,47 @@ refused_count(const char *url, const char *contract, const char *name)
 	cr_assert_not_null(h);
 	long long n = -1;
 	for (size_t i = 0; i < h->n_stats; i++)
-		if (strcmp(h->stats[i]->name, "rpc_callers_refused_total") == 0)
+		if (strcmp(h->stats[i]->name, stat) == 0)
 			n = (long long) h->stats[i]->value;
 	health__health_reply__free_unpacked(h, NULL);
 	rpc__reply__free_unpacked(r, NULL);
-	cr_assert_geq(n, 0, "%s has no rpc_callers_refused_total", name);
+	cr_assert_geq(n, 0, "%s has no %s", name, stat);
 	return n;
+}
+
+static long long
+refused_count(const char *url, const char *contract, const char *name)
+{
+	return service_stat(url, contract, name, "rpc_callers_refused_total");
+}
+
+static long long
+resumed_count(void)
+{
+	return service_stat(order_url, "orders.OrderService", "order-svc", "rpc_tls_sessions_resumed_total");
+}
+
+/* Calls order-svc's Health calls times as tls, each on a new connection
+ * (the client closes what sat idle 1 ms): how many were answered. */
+static int
+health_on_new_connections(const rpc_tls_files *tls, int calls)
+{
+	rpc_client *c;
+	rpc_status st;
+	rpc_client_options o = {.tls = tls, .server_name = "order-svc", .idle_close_ms = 1};
+	cr_assert_eq(rpc_client_open(&c, order_url, &o, &st), RPC_OK, "%s", st.message);
+	int answered = 0;
+	for (int i = 0; i < calls; i++) {
+		sleep_ms(20); /* past the 1 ms */
+		Rpc__Reply *r            = NULL;
+		rpc_call_options options = {.timeout_ms = 5000};
+		if (rpc_client_call_raw(c, "orders.OrderService/Health", NULL, 0, &r, &options, &st) == RPC_OK)
+			answered++;
+		if (r != NULL)
+			rpc__reply__free_unpacked(r, NULL);
+	}
+	rpc_client_close(c);
+	return answered;
 }
 
 static pid_t
@@ -667,4 +702,25 @@ Test(rpc_tls, calls_out_of_time_in_a_handshake_leave_the_next_calls_alone)
 		r = NULL;
 	}
 	rpc_client_close(c);
+}
+
+/* A connection after the first to a server resumes its TLS session from
+ * the ticket the server gave (no certificate or key exchange), and a
+ * resumed caller is judged as on its first connection: the ticket carries
+ * its certificate, so an allowed one is served and a misnamed one refused
+ * again. */
+Test(rpc_tls, new_connections_resume_their_session_and_a_resumed_caller_is_checked_again)
+{
+	peer gp, mp;
+	const rpc_tls_files *gateway  = identity(&gp, "pki/gateway.pem", "pki/gateway.key");
+	const rpc_tls_files *misnamed = identity(&mp, "odd/misnamed.pem", "odd/misnamed.key");
+	long long resumed             = resumed_count();
+	cr_assert_eq(health_on_new_connections(gateway, 3), 3, "the gateway is served on each connection");
+	long long after = resumed_count();
+	cr_assert_geq(after - resumed, 2, "the 2nd and 3rd connections resumed the 1st's session");
+	long long refused = refused_count(order_url, "orders.OrderService", "order-svc");
+	cr_assert_eq(health_on_new_connections(misnamed, 3), 0, "a misnamed certificate was answered");
+	cr_assert_eq(refused_count(order_url, "orders.OrderService", "order-svc"), refused + 3,
+	    "each connection of the misnamed caller was refused, resumed ones too");
+	cr_assert_geq(resumed_count() - after, 2, "the misnamed caller's 2nd and 3rd connections resumed");
 }
