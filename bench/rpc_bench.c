@@ -15,6 +15,10 @@
  * identities: nng's TLS on its streams, and mbedTLS used directly on the
  * blocking sockets (bench/tls_floor.h). Their connections and handshakes
  * are made before a case's clock starts.
+ * Given the PKI, last, what a new connection over mutual TLS costs (dial,
+ * handshake, close, one caller): with a full handshake (a connector of its
+ * own each time), and resumed from the server's session ticket (one
+ * connector, as a client's replica keeps it).
  * Every row also says the CPU both ends spent per round trip (client and
  * server are this one process).
  * Usage: rpc-bench [seconds-per-case] [json-output-file] [pki-dir] */
@@ -33,7 +37,9 @@
 
 #include "base/env.h"
 #include "rpc/client.h"
+#include "rpc/tls_config.h"
 #include "rpc/tls_files.h"
+#include "rpc/transport.h"
 #include "stream_echo.h"
 #include "tcp_floor.h"
 #include "test_service.h"
@@ -114,7 +120,10 @@ bare_worker(void *arg)
 
 typedef struct load {
 	const char *url;
-	enum { LOAD_RUNTIME, LOAD_BARE_NNG, LOAD_STREAM, LOAD_FLOOR, LOAD_TLS_FLOOR } kind;
+	enum { LOAD_RUNTIME, LOAD_BARE_NNG, LOAD_STREAM, LOAD_FLOOR, LOAD_TLS_FLOOR, LOAD_DIAL } kind;
+	rpc_tls *dial_tls;     /* LOAD_DIAL's */
+	rpc_connector *dialer; /* LOAD_DIAL's shared connector; NULL: one per dial */
+	const char *dial_url;
 	rpc_client *client;
 	int floor_port;              /* LOAD_FLOOR's or LOAD_TLS_FLOOR's */
 	tls_floor_client *tls_floor; /* LOAD_TLS_FLOOR's callers' configuration */
@@ -178,7 +187,16 @@ caller_main(void *arg)
 		int64_t t0 = now_ns();
 		int ok;
 		uint8_t echo[sizeof(bytes)];
-		if (l->kind == LOAD_FLOOR) {
+		if (l->kind == LOAD_DIAL) {
+			rpc_connector *d = l->dialer;
+			rpc_conn *c      = NULL;
+			ok               = d != NULL || rpc_connector_open(&d, l->dial_url, l->dial_tls) == 0;
+			ok =
+			    ok && rpc_connector_dial(d, rpc_clock_ms() + 2000, rpc_clock_ms() + 2000, &c, NULL, 0) == 0;
+			rpc_conn_close(c);
+			if (d != l->dialer)
+				rpc_connector_free(d);
+		} else if (l->kind == LOAD_FLOOR) {
 			ok = tcp_floor_call(fd, bytes, len, echo) == 0;
 		} else if (l->kind == LOAD_TLS_FLOOR) {
 			ok = tls_floor_call(tls, bytes, len, echo) == 0;
@@ -471,6 +489,31 @@ main(int argc, char **argv)
 			printf("| %s | %d | %.0f | %.0f | %.0f | %.0f | %ld | %.0f%% |\n", r->kind, r->callers, r->rps,
 			    r->p50_us, r->p99_us, r->cpu_us, r->errors, r->rps > 0 ? 100.0 * best / r->rps : 0.0);
 		}
+	/* New connections over mutual TLS, one caller: full and resumed. */
+	bench_result setup[2];
+	int n_setup = 0;
+	if (tls_srv != NULL) {
+		rpc_tls *dial_tls;
+		if (rpc_tls_dialer_config(&dial_tls, &client_tls, "user-svc", &st) != RPC_OK) {
+			fprintf(stderr, "rpc-bench: TLS dialer: %s\n", st.message);
+			return 1;
+		}
+		l.kind           = LOAD_DIAL;
+		l.dial_tls       = dial_tls;
+		l.dial_url       = rpc_server_url(tls_srv);
+		l.dialer         = NULL;
+		setup[n_setup++] = run_case("new connection, full handshake", 1, &l, 1, seconds);
+		rpc_connector_open(&l.dialer, l.dial_url, dial_tls);
+		setup[n_setup++] = run_case("new connection, session resumed", 1, &l, 1, seconds);
+		rpc_connector_free(l.dialer);
+		rpc_tls_free(dial_tls);
+		printf("\nA new connection over mutual TLS (dial, handshake, close; one caller; the server's "
+		       "thread for it included):\n\n| path | connections/s | p50 µs | p99 µs | CPU µs per connection | "
+		       "errors |\n|---|---:|---:|---:|---:|---:|\n");
+		for (int i = 0; i < n_setup; i++)
+			printf("| %s | %.0f | %.0f | %.0f | %.0f | %ld |\n", setup[i].kind, setup[i].rps,
+			    setup[i].p50_us, setup[i].p99_us, setup[i].cpu_us, setup[i].errors);
+	}
 	if (json != NULL) {
 		FILE *f = fopen(json, "w");
 		if (f != NULL) {
@@ -478,10 +521,12 @@ main(int argc, char **argv)
 			    "{\"seconds_per_case\": %d, \"server_workers\": %d, \"nng\": \"%s\", "
 			    "\"results\": [",
 			    seconds, SERVER_WORKERS, nng_version());
-			for (int i = 0; i < n_results + 3 * n_below; i++) {
+			for (int i = 0; i < n_results + 3 * n_below + n_setup; i++) {
 				const bench_result *r =
 				    i < n_results ? &results[i]
-				                  : &below[(i - n_results) % n_below][(i - n_results) / n_below];
+				    : i < n_results + 3 * n_below
+				        ? &below[(i - n_results) % n_below][(i - n_results) / n_below]
+				        : &setup[i - n_results - 3 * n_below];
 				fprintf(f,
 				    "%s\n  {\"path\": \"%s\", \"connections\": %d, \"callers\": %d, \"rps\": %.1f, "
 				    "\"p50_us\": %.0f, \"p99_us\": %.0f, \"cpu_us\": %.1f, \"errors\": %ld}",
