@@ -147,11 +147,17 @@ static _Atomic uint64_t refused_callers, bad_requests;
  * fast as it writes. Each (event, peer address) is logged once per
  * PEER_LOG_WINDOW_MS: the first occurrence at once, the next ones counted
  * and told in that pair's line after the window (the metrics stay exact).
- * Pairs are kept in a small table, the oldest replaced. */
+ * Pairs are kept in a small table, the oldest replaced. Peers of many
+ * addresses (a scan, IPv6's plenty) would each get their line, so all
+ * pairs together write at most PEER_LOG_LINES a window: past that, one
+ * line says so, and the rest are counted (the pair's next line tells). */
 #define PEER_LOG_WINDOW_MS 60000
 #define PEER_LOG_SLOTS 64
+#define PEER_LOG_LINES 60
 static struct {
 	pthread_mutex_t mu;
+	int64_t window_ms; /* when the budget's window began */
+	int lines;         /* written in it */
 	struct {
 		const char *event; /* a string constant */
 		char ip[INET6_ADDRSTRLEN];
@@ -183,15 +189,31 @@ peer_log_due(const char *event, const char *ip, uint64_t *suppressed)
 	peer_log.slots[slot].logged_ms  = 0;
 	peer_log.slots[slot].suppressed = 0;
 found:
+	if (now - peer_log.window_ms >= PEER_LOG_WINDOW_MS) {
+		peer_log.window_ms = now;
+		peer_log.lines     = 0;
+	}
+	bool budget_ended = false;
 	if (peer_log.slots[slot].logged_ms != 0 && now - peer_log.slots[slot].logged_ms < PEER_LOG_WINDOW_MS) {
 		peer_log.slots[slot].suppressed++;
 		due = false;
+	} else if (peer_log.lines >= PEER_LOG_LINES) {
+		budget_ended = peer_log.lines++ == PEER_LOG_LINES;
+		peer_log.slots[slot].suppressed++;
+		peer_log.slots[slot].logged_ms = now > 0 ? now : 1;
+		due                            = false;
 	} else {
+		peer_log.lines++;
 		*suppressed                     = peer_log.slots[slot].suppressed;
 		peer_log.slots[slot].suppressed = 0;
 		peer_log.slots[slot].logged_ms  = now > 0 ? now : 1;
 	}
 	pthread_mutex_unlock(&peer_log.mu);
+	if (budget_ended)
+		log_warn(NULL,
+		    "rpc_peer_log_limited lines=%d window_ms=%d reason=\"refusals and bad requests of peers are "
+		    "logged at most %d lines a minute in all; the rest are counted in the metrics\"",
+		    PEER_LOG_LINES, PEER_LOG_WINDOW_MS, PEER_LOG_LINES);
 	return due;
 }
 

@@ -1,19 +1,24 @@
 /* The RPC runtime over real nng sockets (tcp and ipc), against the test
  * service of rpctest.proto. Needs no external server. */
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <criterion/redirect.h>
+#include <netinet/in.h>
 #include <nng/nng.h>
 #include <nng/supplemental/util/platform.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "base/fd_limit.h"
 #include "rpc/client.h"
 #include "rpc/envelope.h"
+#include "rpc/server.h"
 #include "rpc/transport.h"
 #include "test_service.h"
 
@@ -613,4 +618,53 @@ Test(rpc, a_connection_without_requests_past_the_server_limit_is_closed, .timeou
 	rpc_client_close(c);
 	rpc_connector_free(d);
 	rpc_server_close(srv);
+}
+
+/* Bad requests from many addresses (here 70 loopback ones, each sending a
+ * frame that claims 2 GiB): every one is counted, each address's first is
+ * logged, but all together write at most 60 lines a minute, and one line
+ * says the rest are only counted. */
+Test(rpc, bad_requests_from_many_addresses_cannot_flood_the_log, .timeout = 60)
+{
+	enum { PEERS = 70 };
+	char path[] = "/tmp/rpc-test-log-XXXXXX";
+	int log_fd  = mkstemp(path);
+	cr_assert_geq(log_fd, 0);
+	int saved = dup(STDERR_FILENO);
+	dup2(log_fd, STDERR_FILENO);
+	rpc_server *srv = start_server("tcp://127.0.0.1:0", 2);
+	int port        = atoi(strrchr(rpc_server_url(srv), ':') + 1);
+	uint64_t before = rpc_server_bad_requests();
+	for (int i = 0; i < PEERS; i++) {
+		int fd                = socket(AF_INET, SOCK_STREAM, 0);
+		struct sockaddr_in me = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000002u + (uint32_t) i)};
+		struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons((uint16_t) port)};
+		to.sin_addr.s_addr    = htonl(INADDR_LOOPBACK);
+		cr_assert_eq(bind(fd, (struct sockaddr *) &me, sizeof(me)), 0, "bind 127.0.0.%d", i + 2);
+		cr_assert_eq(connect(fd, (struct sockaddr *) &to, sizeof(to)), 0);
+		const uint8_t claim[4] = {0x7f, 0xff, 0xff, 0xff};
+		cr_assert_eq(send(fd, claim, sizeof(claim), MSG_NOSIGNAL), 4);
+		char b;
+		cr_assert_leq(recv(fd, &b, 1, 0), 0, "the server closes it"); /* after counting it */
+		close(fd);
+	}
+	for (int k = 0; k < 500 && rpc_server_bad_requests() - before < PEERS; k++)
+		nng_msleep(10);
+	cr_assert_eq(rpc_server_bad_requests() - before, PEERS, "each bad request counted");
+	rpc_server_close(srv);
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	FILE *f = fopen(path, "r");
+	cr_assert_not_null(f);
+	char line[1024];
+	int too_large = 0, limited = 0;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		too_large += strstr(line, "rpc_request_too_large") != NULL;
+		limited += strstr(line, "rpc_peer_log_limited") != NULL;
+	}
+	fclose(f);
+	unlink(path);
+	cr_assert_eq(too_large, 60, "%d lines for %d addresses", too_large, PEERS);
+	cr_assert_eq(limited, 1, "one line says the rest are counted only");
 }
