@@ -57,8 +57,9 @@ svc_health_begin(svc_health *h, const svc_worker *w)
 	    "unknown method",
 	    false, rpc_server_bad_requests());
 	svc_health_add_stat(h, "rpc_tls_sessions_resumed_total",
-	    "RPC connections whose TLS session resumed from a ticket (no certificate exchange)", false,
-	    rpc_tls_sessions_resumed());
+	    "TLS handshakes of RPC callers that resumed a session from its ticket (no certificate exchange; a "
+	    "refused caller's too)",
+	    false, rpc_tls_sessions_resumed());
 	if (uses & SVC_USES_REDIS) {
 		Health__Stat cache_stats[HEALTH_CACHE_STATS];
 		health_cache_stats(cache_stats);

@@ -147,17 +147,23 @@ static _Atomic uint64_t refused_callers, bad_requests;
  * fast as it writes. Each (event, peer address) is logged once per
  * PEER_LOG_WINDOW_MS: the first occurrence at once, the next ones counted
  * and told in that pair's line after the window (the metrics stay exact).
- * Pairs are kept in a small table, the oldest replaced. Peers of many
- * addresses (a scan, IPv6's plenty) would each get their line, so all
- * pairs together write at most PEER_LOG_LINES a window: past that, one
- * line says so, and the rest are counted (the pair's next line tells). */
+ * Pairs are kept in a small table, the oldest replaced (a pair evicted
+ * takes its count along: the metrics keep it). Peers of many addresses (a
+ * scan, IPv6's plenty) would each get their line, so each event writes at
+ * most PEER_LOG_LINES a window for all its peers: past that, one line says
+ * so, and the rest are counted. An event of its own budget: bad frames
+ * from many addresses cannot crowd out a refused caller's line. */
 #define PEER_LOG_WINDOW_MS 60000
 #define PEER_LOG_SLOTS 64
 #define PEER_LOG_LINES 60
+#define PEER_LOG_EVENTS 8
 static struct {
 	pthread_mutex_t mu;
-	int64_t window_ms; /* when the budget's window began */
-	int lines;         /* written in it */
+	struct {
+		const char *event; /* NULL: free */
+		int64_t window_ms; /* when its window began */
+		int lines;         /* written in it */
+	} budgets[PEER_LOG_EVENTS];
 	struct {
 		const char *event; /* a string constant */
 		char ip[INET6_ADDRSTRLEN];
@@ -189,21 +195,29 @@ peer_log_due(const char *event, const char *ip, uint64_t *suppressed)
 	peer_log.slots[slot].logged_ms  = 0;
 	peer_log.slots[slot].suppressed = 0;
 found:
-	if (now - peer_log.window_ms >= PEER_LOG_WINDOW_MS) {
-		peer_log.window_ms = now;
-		peer_log.lines     = 0;
+	int b = 0;
+	while (b < PEER_LOG_EVENTS - 1 && peer_log.budgets[b].event != NULL &&
+	       strcmp(peer_log.budgets[b].event, event) != 0)
+		b++; /* the event's, a free one, or the last (more kinds than budgets: they share it) */
+	if (peer_log.budgets[b].event == NULL) {
+		peer_log.budgets[b].event     = event;
+		peer_log.budgets[b].window_ms = now - PEER_LOG_WINDOW_MS;
+	}
+	if (now - peer_log.budgets[b].window_ms >= PEER_LOG_WINDOW_MS) {
+		peer_log.budgets[b].window_ms = now;
+		peer_log.budgets[b].lines     = 0;
 	}
 	bool budget_ended = false;
 	if (peer_log.slots[slot].logged_ms != 0 && now - peer_log.slots[slot].logged_ms < PEER_LOG_WINDOW_MS) {
 		peer_log.slots[slot].suppressed++;
 		due = false;
-	} else if (peer_log.lines >= PEER_LOG_LINES) {
-		budget_ended = peer_log.lines++ == PEER_LOG_LINES;
+	} else if (peer_log.budgets[b].lines >= PEER_LOG_LINES) {
+		budget_ended = peer_log.budgets[b].lines++ == PEER_LOG_LINES;
 		peer_log.slots[slot].suppressed++;
 		peer_log.slots[slot].logged_ms = now > 0 ? now : 1;
 		due                            = false;
 	} else {
-		peer_log.lines++;
+		peer_log.budgets[b].lines++;
 		*suppressed                     = peer_log.slots[slot].suppressed;
 		peer_log.slots[slot].suppressed = 0;
 		peer_log.slots[slot].logged_ms  = now > 0 ? now : 1;
@@ -211,9 +225,9 @@ found:
 	pthread_mutex_unlock(&peer_log.mu);
 	if (budget_ended)
 		log_warn(NULL,
-		    "rpc_peer_log_limited lines=%d window_ms=%d reason=\"refusals and bad requests of peers are "
-		    "logged at most %d lines a minute in all; the rest are counted in the metrics\"",
-		    PEER_LOG_LINES, PEER_LOG_WINDOW_MS, PEER_LOG_LINES);
+		    "rpc_peer_log_limited event=%s lines=%d window_ms=%d reason=\"%d lines of it this minute, from "
+		    "as many peer addresses; the rest are counted in the metrics only\"",
+		    event, PEER_LOG_LINES, PEER_LOG_WINDOW_MS, PEER_LOG_LINES);
 	return due;
 }
 
@@ -515,9 +529,12 @@ session_main(void *arg)
 		nng_msg *request;
 		/* A caller that sends nothing for idle_close_ms has left it in a
 		 * pool it stopped using, or is gone without a word (a host cut
-		 * off): the connection closes, and its thread ends. */
-		int rv = rpc_conn_read_frame(
-		    se->conn, MAX_REQUEST_BYTES, rpc_clock_ms() + srv->opt.idle_close_ms, FRAME_REST_MS, &request);
+		 * off): the connection closes, and its thread ends. A request
+		 * that has begun has FRAME_REST_MS to arrive whole. */
+		int rv = rpc_conn_wait_readable(se->conn, rpc_clock_ms() + srv->opt.idle_close_ms);
+		if (rv == 0)
+			rv = rpc_conn_read_frame(
+			    se->conn, MAX_REQUEST_BYTES, rpc_clock_ms() + FRAME_REST_MS, FRAME_REST_MS, &request);
 		uint64_t suppressed;
 		if (rv == NNG_EMSGSIZE && bad_request_log_due(se, "rpc_request_too_large", &suppressed))
 			log_warn(NULL, "rpc_request_too_large peer=%s suppressed=%llu max_bytes=%d",

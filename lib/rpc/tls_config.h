@@ -39,9 +39,10 @@ rpc_code rpc_tls_listener_config(rpc_tls **out, const rpc_tls_files *files, rpc_
  * Returns 0, or MBEDTLS_ERR_SSL_INTERNAL_ERROR when the kernel fails. */
 int rpc_tls_random(void *ctx, unsigned char *buf, size_t len);
 
-/* TLS sessions the listeners of this process resumed from a session
- * ticket (RFC 5077) since it started: connections that skipped the
- * certificate exchange (a counter for /metrics). A dialer keeps the last
+/* TLS handshakes the listeners of this process resumed from a session
+ * ticket (RFC 5077) since it started, skipping the certificate exchange
+ * (a counter for /metrics; a caller refused after it counts too: the
+ * check comes after the handshake). A dialer keeps the last
  * session of each server it dials (rpc_connector_dial), and a listener
  * issues tickets valid for an hour. Thread-safe. */
 uint64_t rpc_tls_sessions_resumed(void);

@@ -39,6 +39,7 @@ struct rpc_conn {
 	bool tcp;
 	atomic_bool shut; /* rpc_conn_shutdown ran */
 	bool broken;      /* an operation failed: not fit for another call */
+	bool readable;    /* rpc_conn_wait_readable saw the socket readable */
 	mbedtls_ssl_context *ssl;
 	rpc_tls *tls; /* held: ssl points into its configuration */
 	char peer[INET6_ADDRSTRLEN + 16], ip[INET6_ADDRSTRLEN];
@@ -137,6 +138,14 @@ bio_recv(void *ctx, unsigned char *buf, size_t len)
 	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
 		return MBEDTLS_ERR_SSL_WANT_READ;
 	return errno == ECONNRESET ? MBEDTLS_ERR_NET_CONN_RESET : MBEDTLS_ERR_NET_RECV_FAILED;
+}
+
+/* Whether bytes of a frame are already here: in our buffer, or in a TLS
+ * record mbedTLS has read. */
+static bool
+buffered(rpc_conn *c)
+{
+	return c->have != c->off || (c->ssl != NULL && mbedtls_ssl_check_pending(c->ssl) != 0);
 }
 
 /* The error of a failed operation: NNG_ECLOSED once shut down. */
@@ -251,9 +260,10 @@ conn_new(int fd, const struct sockaddr_storage *peer, rpc_tls *tls, int *err)
 	c->fd  = fd;
 	c->tcp = peer->ss_family == AF_INET || peer->ss_family == AF_INET6;
 	atomic_init(&c->shut, false);
-	c->broken = false;
-	c->ssl    = NULL;
-	c->tls    = NULL;
+	c->broken   = false;
+	c->readable = false;
+	c->ssl      = NULL;
+	c->tls      = NULL;
 	c->off = c->have = 0;
 	describe_peer(c, peer);
 	if (c->tcp) {
@@ -336,11 +346,12 @@ rpc_conn_read_frame(rpc_conn *c, size_t max, int64_t first_deadline_ms, int64_t 
 	 * after sending its request, a server just after sending the last
 	 * reply), so wait before reading rather than after a read that finds
 	 * nothing (one system call fewer per frame). */
-	if (c->have == c->off && (c->ssl == NULL || mbedtls_ssl_check_pending(c->ssl) == 0)) {
+	if (!c->readable && !buffered(c)) {
 		int rv = wait_fd(c->fd, POLLIN, deadline);
 		if (rv != 0)
 			return failed(c, rv);
 	}
+	c->readable = false;
 	while (c->have - c->off < RPC_FRAME_HEADER) {
 		bool empty = c->have == c->off;
 		if (c->off > 0) {
@@ -378,6 +389,18 @@ rpc_conn_read_frame(rpc_conn *c, size_t max, int64_t first_deadline_ms, int64_t 
 		got += (size_t) n;
 	}
 	*body = m;
+	return 0;
+}
+
+int
+rpc_conn_wait_readable(rpc_conn *c, int64_t deadline_ms)
+{
+	if (buffered(c))
+		return 0;
+	int rv = wait_fd(c->fd, POLLIN, deadline_ms);
+	if (rv != 0)
+		return failed(c, rv);
+	c->readable = true; /* rpc_conn_read_frame need not wait again */
 	return 0;
 }
 
@@ -690,8 +713,10 @@ rpc_connector_dial(
 	if (c->ssl != NULL) {
 		pthread_mutex_lock(&d->mu);
 		/* Kept after a good handshake (a resumed one may bring a new
-		 * ticket); dropped after a failed one, so the next dial starts
-		 * afresh. */
+		 * ticket); dropped after one that failed on its own (refused, or
+		 * not the server it was), so the next dial starts afresh, but not
+		 * for a deadline that ran out: a burst of dials queued for the
+		 * CPU would otherwise turn into costlier full handshakes. */
 		if (rv == 0) {
 			mbedtls_ssl_session next;
 			mbedtls_ssl_session_init(&next);
@@ -702,7 +727,7 @@ rpc_connector_dial(
 			} else {
 				mbedtls_ssl_session_free(&next);
 			}
-		} else if (d->has_session) {
+		} else if (d->has_session && rv != NNG_ETIMEDOUT) {
 			mbedtls_ssl_session_free(&d->session);
 			mbedtls_ssl_session_init(&d->session);
 			d->has_session = false;

@@ -49,6 +49,13 @@ int rpc_conn_write_frame(rpc_conn *c, const void *body, size_t len, int64_t dead
  * caller's. */
 int rpc_conn_read_frame(rpc_conn *c, size_t max, int64_t first_deadline_ms, int64_t rest_ms, nng_msg **body);
 
+/* Waits until a frame's first bytes are here, before deadline_ms: 0, or
+ * NNG_ETIMEDOUT (or the socket's error), after which c is unusable. A
+ * server's wait for its caller's next request, so that the frame then
+ * read gets its own bound (rpc_conn_read_frame's first_deadline_ms) from
+ * its first byte, not what was left of the wait. */
+int rpc_conn_wait_readable(rpc_conn *c, int64_t deadline_ms);
+
 /* Runs the TLS handshake of an accepted connection before deadline_ms (a
  * dialed one has run it in rpc_connector_dial); 0 at once without TLS. */
 int rpc_conn_handshake(rpc_conn *c, int64_t deadline_ms);

@@ -660,11 +660,49 @@ Test(rpc, bad_requests_from_many_addresses_cannot_flood_the_log, .timeout = 60)
 	char line[1024];
 	int too_large = 0, limited = 0;
 	while (fgets(line, sizeof(line), f) != NULL) {
-		too_large += strstr(line, "rpc_request_too_large") != NULL;
+		too_large += strstr(line, "rpc_request_too_large peer=") != NULL;
 		limited += strstr(line, "rpc_peer_log_limited") != NULL;
 	}
 	fclose(f);
 	unlink(path);
 	cr_assert_eq(too_large, 60, "%d lines for %d addresses", too_large, PEERS);
 	cr_assert_eq(limited, 1, "one line says the rest are counted only");
+}
+
+/* The server's idle limit bounds the wait for a request, not a request
+ * that has begun: one whose first half arrives at once and whose rest
+ * comes after the limit has passed is served (its frame has its own 10 s
+ * from its first byte). */
+Test(rpc, a_request_begun_before_the_idle_limit_is_served_after_it, .timeout = 60)
+{
+	rpc_server_options o = test_service_options("tcp://127.0.0.1:0", 2);
+	o.idle_close_ms      = 300;
+	rpc_server *srv      = NULL;
+	rpc_status st;
+	cr_assert_eq(rpc_server_open(&srv, &o, &st), RPC_OK, "server: %s", st.message);
+	rpc_request_header h = {.method = "rpctest.TestService/Echo", .timeout_ms = 5000};
+	nng_msg *req;
+	cr_assert_eq(rpc_envelope_pack_request(&req, &h, NULL, 0), 0);
+	size_t len = nng_msg_len(req), half = (len + RPC_FRAME_HEADER) / 2;
+	uint8_t frame[512];
+	cr_assert_leq(len + RPC_FRAME_HEADER, sizeof(frame));
+	frame[0] = (uint8_t) (len >> 24);
+	frame[1] = (uint8_t) (len >> 16);
+	frame[2] = (uint8_t) (len >> 8);
+	frame[3] = (uint8_t) len;
+	memcpy(frame + RPC_FRAME_HEADER, nng_msg_body(req), len);
+	nng_msg_free(req);
+	int port              = atoi(strrchr(rpc_server_url(srv), ':') + 1);
+	int fd                = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons((uint16_t) port)};
+	to.sin_addr.s_addr    = htonl(INADDR_LOOPBACK);
+	cr_assert_eq(connect(fd, (struct sockaddr *) &to, sizeof(to)), 0);
+	cr_assert_eq(send(fd, frame, half, MSG_NOSIGNAL), (ssize_t) half);
+	nng_msleep(600); /* past the 300 ms limit */
+	cr_assert_eq(send(fd, frame + half, len + RPC_FRAME_HEADER - half, MSG_NOSIGNAL),
+	    (ssize_t) (len + RPC_FRAME_HEADER - half));
+	uint8_t reply[4];
+	cr_assert_eq(recv(fd, reply, sizeof(reply), MSG_WAITALL), 4, "the request was answered, not cut off");
+	close(fd);
+	rpc_server_close(srv);
 }
