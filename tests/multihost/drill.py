@@ -19,7 +19,8 @@ through order-svc's own dialer), it asserts:
      (a user, an order) as 503 or 504 (drill_kit.FAILURES: a create whose
      answer was lost may have been done), and within a
      bound every call goes to replica 2; when the link returns, replica 1
-     serves again;
+     serves again (in its first second back it may answer 503 itself: its
+     own connection to PostgreSQL, cut too, comes back after the link);
   3. a third replica, started and added to the name (a line appended to the
      hosts files), serves within the re-resolve interval (plus a margin), no
      caller restarted;
@@ -56,6 +57,7 @@ RESOLVE_MS = 1000  # RPC_RESOLVE_INTERVAL_MS of the callers
 PAUSE_S = 0.1  # each client's pause between requests
 # Bounds (generous: a noisy 2-core machine); the measured values are printed.
 CUT_BOUND_S = 8.0  # cut → the last failed call answered, every call after on the survivor
+RECOVER_S = 1.0  # link back → replica 1's own connections out are back (see "recovering")
 BACK_BOUND_S = 25.0  # link back → the cut replica serves again (a pending SYN backs off)
 JOIN_BOUND_S = RESOLVE_MS / 1000 + 4.0  # third replica in the name → it serves
 
@@ -336,7 +338,20 @@ def drill(addr, procs, servers):
     # too) its event logged once, once the relays (replica 1's held rows
     # until its link came back) have published.
     fails = check_ledger(load, procs, {"users": senv["USER_DB_URL"], "orders": senv["ORDER_DB_URL"]})
-    expect(len(fails) == len(failed), "no failure outside the cut")
+    # The cut's failures are those sent around it, and those replica 1
+    # itself answers 503 in the first RECOVER_S after its link returns: its
+    # own connections out (to PostgreSQL, a connect begun in the cut) come
+    # back after the link, so a call that reaches it first may be told
+    # "database unavailable" at once, with nothing written (the ledger
+    # above checks that every 503 create has no row).
+    on_u1 = {rid for _, rid in served("user-svc-u1")}
+    recovering = [r for r in fails if t_up <= r[0] <= t_up + RECOVER_S and r[3] == 503 and r[4] in on_u1]
+    for r in recovering:
+        say(f"  replica 1 recovering: {r[2]} started at link back{r[0] - t_up:+.2f} s, answered 503 by replica 1 "
+            f"after {r[1] - r[0]:.2f} s request={r[4]}")
+    say(f"MEASURED: calls replica 1 answered 503 in the {RECOVER_S} s after its link came back: {len(recovering)}")
+    expect(len(recovering) <= WORKERS * 2, f"at most {WORKERS * 2} calls fail while replica 1 recovers")
+    expect(len(fails) == len(failed) + len(recovering), "no failure outside the cut")
     return procs
 
 
