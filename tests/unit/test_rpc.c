@@ -207,6 +207,20 @@ call_once(void *arg)
 	return NULL;
 }
 
+/* CALLERS calls of c at once (call_once each, on its own thread), all
+ * ended on return; callers[i] has the i-th one's outcome. */
+static void
+call_all_at_once(rpc_client *c, caller callers[CALLERS])
+{
+	pthread_t threads[CALLERS];
+	for (int i = 0; i < CALLERS; i++) {
+		callers[i] = (caller){.client = c, .index = i, .worker = -1};
+		cr_assert_eq(pthread_create(&threads[i], NULL, call_once, &callers[i]), 0);
+	}
+	for (int i = 0; i < CALLERS; i++)
+		pthread_join(threads[i], NULL);
+}
+
 /* Concurrent callers each borrow a connection of their own, spread over the
  * replicas; the connections stay for the next calls, so calls made one
  * after the other dial nothing new. */
@@ -220,13 +234,8 @@ Test(rpc, concurrent_calls_borrow_connections_that_are_kept_and_reused, .timeout
 	cr_assert_eq(rpc_client_open(&c, urls, NULL, &st), RPC_OK, "client: %s", st.message);
 	cr_assert_eq(rpc_client_connections(c), 0, "dialed as calls need them");
 	caller callers[CALLERS];
-	pthread_t threads[CALLERS];
+	call_all_at_once(c, callers);
 	for (int i = 0; i < CALLERS; i++) {
-		callers[i] = (caller){.client = c, .index = i, .worker = -1};
-		cr_assert_eq(pthread_create(&threads[i], NULL, call_once, &callers[i]), 0);
-	}
-	for (int i = 0; i < CALLERS; i++) {
-		pthread_join(threads[i], NULL);
 		cr_assert_eq(callers[i].code, RPC_OK, "caller %d: %s", i, rpc_code_name(callers[i].code));
 		cr_assert_eq(callers[i].number, 1000 + i);
 	}
@@ -248,14 +257,9 @@ Test(rpc, concurrent_calls_through_eight_workers_each_get_their_own_reply, .time
 	rpc_server *srv = start_server("tcp://127.0.0.1:0", 8);
 	rpc_client *c   = connect_client(rpc_server_url(srv));
 	caller callers[CALLERS];
-	pthread_t threads[CALLERS];
-	for (int i = 0; i < CALLERS; i++) {
-		callers[i] = (caller){.client = c, .index = i, .worker = -1};
-		cr_assert_eq(pthread_create(&threads[i], NULL, call_once, &callers[i]), 0);
-	}
+	call_all_at_once(c, callers);
 	int used[8] = {0};
 	for (int i = 0; i < CALLERS; i++) {
-		pthread_join(threads[i], NULL);
 		char text[32], rid[32];
 		snprintf(text, sizeof(text), "caller-%d", i);
 		snprintf(rid, sizeof(rid), "rid-%d", i);
@@ -575,15 +579,9 @@ Test(rpc, connections_idle_past_the_client_limit_are_closed_by_the_next_call, .t
 	rpc_status st;
 	cr_assert_eq(rpc_client_open(&c, rpc_server_url(srv), &opt, &st), RPC_OK, "client: %s", st.message);
 	caller callers[CALLERS];
-	pthread_t threads[CALLERS];
-	for (int i = 0; i < CALLERS; i++) {
-		callers[i] = (caller){.client = c, .index = i, .worker = -1};
-		cr_assert_eq(pthread_create(&threads[i], NULL, call_once, &callers[i]), 0);
-	}
-	for (int i = 0; i < CALLERS; i++) {
-		pthread_join(threads[i], NULL);
+	call_all_at_once(c, callers);
+	for (int i = 0; i < CALLERS; i++)
 		cr_assert_eq(callers[i].code, RPC_OK, "caller %d: %s", i, rpc_code_name(callers[i].code));
-	}
 	int burst = rpc_client_connections(c);
 	cr_assert_gt(burst, 1, "the burst took several connections");
 	assert_echo_works(c, "within the limit");
@@ -620,6 +618,22 @@ Test(rpc, a_connection_without_requests_past_the_server_limit_is_closed, .timeou
 	rpc_server_close(srv);
 }
 
+/* A plain TCP socket to srv (tcp://127.0.0.1:port) from the loopback
+ * address from (host order), for bytes no client would send. */
+static int
+connect_from(rpc_server *srv, uint32_t from)
+{
+	int fd                = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in me = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(from)};
+	struct sockaddr_in to = {.sin_family = AF_INET,
+	    .sin_port                        = htons((uint16_t) atoi(strrchr(rpc_server_url(srv), ':') + 1)),
+	    .sin_addr.s_addr                 = htonl(INADDR_LOOPBACK)};
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(bind(fd, (struct sockaddr *) &me, sizeof(me)), 0, "bind %08x", from);
+	cr_assert_eq(connect(fd, (struct sockaddr *) &to, sizeof(to)), 0);
+	return fd;
+}
+
 /* Bad requests from many addresses (here 70 loopback ones, each sending a
  * frame that claims 2 GiB): every one is counted, each address's first is
  * logged, but all together write at most 60 lines a minute, and one line
@@ -633,15 +647,9 @@ Test(rpc, bad_requests_from_many_addresses_cannot_flood_the_log, .timeout = 60)
 	int saved = dup(STDERR_FILENO);
 	dup2(log_fd, STDERR_FILENO);
 	rpc_server *srv = start_server("tcp://127.0.0.1:0", 2);
-	int port        = atoi(strrchr(rpc_server_url(srv), ':') + 1);
 	uint64_t before = rpc_server_bad_requests();
 	for (int i = 0; i < PEERS; i++) {
-		int fd                = socket(AF_INET, SOCK_STREAM, 0);
-		struct sockaddr_in me = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000002u + (uint32_t) i)};
-		struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons((uint16_t) port)};
-		to.sin_addr.s_addr    = htonl(INADDR_LOOPBACK);
-		cr_assert_eq(bind(fd, (struct sockaddr *) &me, sizeof(me)), 0, "bind 127.0.0.%d", i + 2);
-		cr_assert_eq(connect(fd, (struct sockaddr *) &to, sizeof(to)), 0);
+		int fd                 = connect_from(srv, 0x7f000002u + (uint32_t) i);
 		const uint8_t claim[4] = {0x7f, 0xff, 0xff, 0xff};
 		cr_assert_eq(send(fd, claim, sizeof(claim), MSG_NOSIGNAL), 4);
 		char b;
@@ -692,11 +700,7 @@ Test(rpc, a_request_begun_before_the_idle_limit_is_served_after_it, .timeout = 6
 	frame[3] = (uint8_t) len;
 	memcpy(frame + RPC_FRAME_HEADER, nng_msg_body(req), len);
 	nng_msg_free(req);
-	int port              = atoi(strrchr(rpc_server_url(srv), ':') + 1);
-	int fd                = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons((uint16_t) port)};
-	to.sin_addr.s_addr    = htonl(INADDR_LOOPBACK);
-	cr_assert_eq(connect(fd, (struct sockaddr *) &to, sizeof(to)), 0);
+	int fd = connect_from(srv, INADDR_LOOPBACK);
 	cr_assert_eq(send(fd, frame, half, MSG_NOSIGNAL), (ssize_t) half);
 	nng_msleep(600); /* past the 300 ms limit */
 	cr_assert_eq(send(fd, frame + half, len + RPC_FRAME_HEADER - half, MSG_NOSIGNAL),
