@@ -181,6 +181,7 @@ peer_log_due(const char *event, const char *ip, uint64_t *suppressed)
 	bool due    = true;
 	pthread_mutex_lock(&peer_log.mu);
 	int slot = 0;
+	int b    = 0;
 	for (int i = 0; i < PEER_LOG_SLOTS; i++) {
 		if (peer_log.slots[i].logged_ms != 0 && strcmp(peer_log.slots[i].event, event) == 0 &&
 		    strcmp(peer_log.slots[i].ip, ip) == 0) {
@@ -195,7 +196,6 @@ peer_log_due(const char *event, const char *ip, uint64_t *suppressed)
 	peer_log.slots[slot].logged_ms  = 0;
 	peer_log.slots[slot].suppressed = 0;
 found:
-	int b = 0;
 	while (b < PEER_LOG_EVENTS - 1 && peer_log.budgets[b].event != NULL &&
 	       strcmp(peer_log.budgets[b].event, event) != 0)
 		b++; /* the event's, a free one, or the last (more kinds than budgets: they share it) */

@@ -553,8 +553,8 @@ Test(config_urls, amqp_lists_name_the_element_that_cannot_work)
 	const char *lists[] = {"amqp://guest:guest@127.0.0.1:5672/,amqp://guest:guest@127.0.0.1:5673/",
 	    "amqp://u:p@rabbit-0:5672/v,amqp://u:p@rabbit-1:5672/v,amqp://u:p@[::1]:5672/v",
 	    "amqp://u:p%2Cq@h1/,amqp://u:p%2Cq@h2/", /* a comma in a password is %2C */
-	    "amqp://a/,amqp://b/,amqp://c/,amqp://d/,amqp://e/,amqp://f/,amqp://g/,amqp://h/,amqp://i/,"
-	    "amqp://j/,amqp://k/,amqp://l/,amqp://m/,amqp://n/,amqp://o/,amqp://p/"};
+	    ("amqp://a/,amqp://b/,amqp://c/,amqp://d/,amqp://e/,amqp://f/,amqp://g/,amqp://h/,amqp://i/,"
+	     "amqp://j/,amqp://k/,amqp://l/,amqp://m/,amqp://n/,amqp://o/,amqp://p/")};
 	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
 		cr_assert_eq(broker_check_urls(lists[i], err, sizeof(err)), 0, "%s: %s", lists[i], err);
 

@@ -60,7 +60,7 @@ Test(rpc_status, code_names_round_trip)
 	for (int c = 0; c <= RPC_CODE_MAX; c++) {
 		rpc_code back;
 		cr_assert_eq(rpc_code_from_name(rpc_code_name((rpc_code) c), &back), 0);
-		cr_assert_eq(back, c);
+		cr_assert_eq((int) back, c);
 	}
 	cr_assert_str_eq(rpc_code_name(RPC_DEADLINE_EXCEEDED), "DEADLINE_EXCEEDED");
 	cr_assert_str_eq(rpc_code_name((rpc_code) 99), "UNKNOWN");

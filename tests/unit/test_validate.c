@@ -108,8 +108,8 @@ Test(validate, invisible_characters_make_no_second_address_and_no_name)
 		cr_assert_str_eq(order_problem(empty[i], "1", out, sizeof(out)), "product must not be empty", "%zu", i);
 	}
 	const char *controls[] = {"\x1f", "\x1b[31mred", "John\nDoe",
-	    "a\xc2\x85"
-	    "b",
+	    ("a\xc2\x85" /* a hex escape ends at the next literal */
+	     "b"),
 	    "a\x7f"};
 	for (size_t i = 0; i < sizeof(controls) / sizeof(controls[0]); i++) {
 		char out[64];
