@@ -72,6 +72,39 @@ rpc_endpoint_release(rpc_endpoint *ep)
 	free(ep);
 }
 
+/* Takes out the connections idle for idle_close_ms, into expired (the
+ * caller closes them, outside the lock): they close before the server's
+ * own limit could close them under a call. The oldest are at the bottom.
+ * Called with ep->mu held. */
+static int
+take_expired(rpc_endpoint *ep, rpc_conn **expired)
+{
+	int64_t now   = rpc_clock_ms();
+	int n_expired = 0;
+	while (n_expired < ep->n_idle && now - ep->idle_since[n_expired] >= ep->idle_close_ms) {
+		expired[n_expired] = ep->idle[n_expired];
+		n_expired++;
+	}
+	if (n_expired > 0) {
+		ep->n_idle -= n_expired;
+		ep->open -= n_expired;
+		memmove(ep->idle, ep->idle + n_expired, (size_t) ep->n_idle * sizeof(ep->idle[0]));
+		memmove(ep->idle_since, ep->idle_since + n_expired, (size_t) ep->n_idle * sizeof(ep->idle_since[0]));
+	}
+	return n_expired;
+}
+
+void
+rpc_endpoint_close_idle(rpc_endpoint *ep)
+{
+	rpc_conn *expired[IDLE_MAX];
+	pthread_mutex_lock(&ep->mu);
+	int n_expired = take_expired(ep, expired);
+	pthread_mutex_unlock(&ep->mu);
+	for (int i = 0; i < n_expired; i++)
+		rpc_conn_close(expired[i]);
+}
+
 int
 rpc_endpoint_take(
     rpc_endpoint *ep, int64_t connect_by_ms, int64_t handshake_by_ms, rpc_conn **out, char *why, size_t why_len)
@@ -79,23 +112,9 @@ rpc_endpoint_take(
 	/* The most recently used first: it is the likeliest still open. */
 	for (;;) {
 		rpc_conn *expired[IDLE_MAX];
-		int n_expired = 0;
 		pthread_mutex_lock(&ep->mu);
-		/* Those idle for idle_close_ms close before the server's own limit
-		 * could close them under a call (the oldest are at the bottom). */
-		int64_t now = rpc_clock_ms();
-		while (n_expired < ep->n_idle && now - ep->idle_since[n_expired] >= ep->idle_close_ms) {
-			expired[n_expired] = ep->idle[n_expired];
-			n_expired++;
-		}
-		if (n_expired > 0) {
-			ep->n_idle -= n_expired;
-			ep->open -= n_expired;
-			memmove(ep->idle, ep->idle + n_expired, (size_t) ep->n_idle * sizeof(ep->idle[0]));
-			memmove(ep->idle_since, ep->idle_since + n_expired,
-			    (size_t) ep->n_idle * sizeof(ep->idle_since[0]));
-		}
-		rpc_conn *c = ep->n_idle > 0 ? ep->idle[--ep->n_idle] : NULL;
+		int n_expired = take_expired(ep, expired);
+		rpc_conn *c   = ep->n_idle > 0 ? ep->idle[--ep->n_idle] : NULL;
 		pthread_mutex_unlock(&ep->mu);
 		for (int i = 0; i < n_expired; i++)
 			rpc_conn_close(expired[i]);

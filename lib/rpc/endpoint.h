@@ -5,10 +5,12 @@
  * and kept after the call, so a client ends up with as many as it has had
  * calls in flight at once; an idle one the replica has closed is dropped
  * when a call finds it (rpc_conn_fit). One left idle for idle_close_ms is
- * closed by the next call, before a server's own limit for idle
- * connections (RPC_SERVER_IDLE_CLOSE_MS, longer) could close it under that
- * call: a pool shrinks back after a burst, and no call is sent on a
- * connection the server is closing.
+ * closed by the next call, or by rpc_endpoint_close_idle (the replica
+ * set's thread calls it), before a server's own limit for idle
+ * connections (RPC_SERVER_IDLE_CLOSE_MS, longer) could close it under a
+ * call: a pool shrinks back after a burst, no call is sent on a connection
+ * the server is closing, and a client that goes quiet holds no socket the
+ * server has given up on.
  *
  * A replica that refused or did not answer its last dial is down for a
  * back-off (RPC_ENDPOINT_RETRY_MIN_MS, doubling to _MAX_MS, or to
@@ -67,6 +69,10 @@ void rpc_endpoint_give_back(rpc_endpoint *ep, rpc_conn *c, bool reusable);
  * last dial worked, or its back-off has passed), and not only being dialed
  * (a dial in progress with no connection up says nothing yet). */
 bool rpc_endpoint_up(rpc_endpoint *ep);
+
+/* Closes the connections idle for idle_close_ms or more now; a call
+ * does the same as it takes one. Any thread. */
+void rpc_endpoint_close_idle(rpc_endpoint *ep);
 
 /* Connections open to it now, idle and lent. */
 int rpc_endpoint_connections(rpc_endpoint *ep);

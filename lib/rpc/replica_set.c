@@ -44,7 +44,7 @@ struct rpc_replica_set {
 	pthread_mutex_t mu; /* guards what follows, and the targets' replicas and problems */
 	pthread_cond_t cv;
 	bool stop, kicked;
-	int refs; /* the owner's and the resolver thread's */
+	int refs; /* the owner's and the set's thread's */
 	size_t lookups;
 };
 
@@ -198,8 +198,31 @@ refresh_all(rpc_replica_set *rs, bool changes_are_news)
 			refresh(rs, &rs->targets[i], changes_are_news);
 }
 
+/* Closes every replica's connections idle past their limit
+ * (rpc_endpoint_close_idle), each replica held meanwhile. */
+static void
+close_idle_all(rpc_replica_set *rs)
+{
+	rpc_endpoint *eps[TARGETS_MAX * RPC_ADDRESSES_MAX];
+	size_t n = 0;
+	pthread_mutex_lock(&rs->mu);
+	for (size_t t = 0; t < rs->n_targets; t++)
+		for (size_t i = 0; i < rs->targets[t].n_replicas; i++) {
+			eps[n] = rs->targets[t].replicas[i].ep;
+			rpc_endpoint_hold(eps[n++]);
+		}
+	pthread_mutex_unlock(&rs->mu);
+	for (size_t i = 0; i < n; i++) {
+		rpc_endpoint_close_idle(eps[i]);
+		rpc_endpoint_release(eps[i]);
+	}
+}
+
+/* The set's thread: looks the names up, and closes idle connections a
+ * quarter of their limit after it passed at most, so a client that goes
+ * quiet closes them too, not only its next call. */
 static void *
-resolver_main(void *arg)
+set_main(void *arg)
 {
 	rpc_replica_set *rs = arg;
 	/* The first lookup here, not in rpc_replica_set_open: a DNS server
@@ -209,17 +232,30 @@ resolver_main(void *arg)
 	refresh_all(rs, false);
 	/* A gap after each lookup: a kick right after one (a refused dial is
 	 * retried every 10-200 ms) must not turn into a lookup storm. */
-	int64_t gap  = rs->interval_ms < RPC_RESOLVE_GAP_MS ? rs->interval_ms : RPC_RESOLVE_GAP_MS;
-	int64_t last = rpc_clock_ms();
+	int64_t gap        = rs->interval_ms < RPC_RESOLVE_GAP_MS ? rs->interval_ms : RPC_RESOLVE_GAP_MS;
+	int64_t last       = rpc_clock_ms();
+	int64_t sweep_ms   = (rs->idle_close_ms > 0 ? rs->idle_close_ms : RPC_ENDPOINT_IDLE_CLOSE_MS) / 4 + 1;
+	int64_t next_sweep = last + sweep_ms;
 	for (;;) {
-		int64_t since = rpc_clock_ms() - last;
+		int64_t now   = rpc_clock_ms();
+		int64_t since = now - last;
 		bool in_gap   = since < gap;
-		int woke      = wait_for(rs, in_gap ? gap - since : rs->interval_ms - since, !in_gap);
+		int64_t wait  = next_sweep - now;
+		if (rs->by_name) {
+			int64_t lookup = in_gap ? gap - since : rs->interval_ms - since;
+			wait           = lookup < wait ? lookup : wait;
+		}
+		/* A kick is taken only out of the gap (wait_for). */
+		int woke = wait_for(rs, wait, rs->by_name && !in_gap);
 		if (woke < 0)
 			break;
-		if (woke == 1 || rpc_clock_ms() - last >= rs->interval_ms) {
+		if (rs->by_name && (woke == 1 || rpc_clock_ms() - last >= rs->interval_ms)) {
 			refresh_all(rs, true);
 			last = rpc_clock_ms();
+		}
+		if (rpc_clock_ms() >= next_sweep) {
+			close_idle_all(rs);
+			next_sweep = rpc_clock_ms() + sweep_ms;
 		}
 	}
 	release(rs);
@@ -289,15 +325,14 @@ rpc_replica_set_open(
 void
 rpc_replica_set_start(rpc_replica_set *rs)
 {
-	if (!rs->by_name)
-		return;
 	pthread_t th;
 	pthread_mutex_lock(&rs->mu);
 	rs->refs++;
 	pthread_mutex_unlock(&rs->mu);
-	if (pthread_create(&th, NULL, resolver_main, rs) != 0) {
+	if (pthread_create(&th, NULL, set_main, rs) != 0) {
 		release(rs);
-		log_warn(NULL, "rpc_resolver_not_started reason=\"pthread_create failed: names are looked up once\"");
+		log_warn(NULL, "rpc_resolver_not_started reason=\"pthread_create failed: names are looked up once, "
+		               "idle connections closed by calls only\"");
 		refresh_all(rs, false);
 	} else {
 		pthread_detach(th);

@@ -56,7 +56,9 @@ typedef struct rpc_replica_set rpc_replica_set;
 rpc_code rpc_replica_set_open(
     rpc_replica_set **out, const char *urls, rpc_tls *tls, int interval_ms, int idle_close_ms, rpc_status *st);
 
-/* Starts looking the names up (on a thread of the set's). Call it once. */
+/* Starts the set's thread: it looks the names up, and closes connections
+ * idle past their limit (rpc_endpoint_close_idle) every quarter of it, so
+ * they close even when no call comes. Call it once. */
 void rpc_replica_set_start(rpc_replica_set *rs);
 
 /* The replica for the next call: the next one that is up (rpc_endpoint_up)

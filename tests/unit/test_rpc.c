@@ -593,6 +593,30 @@ Test(rpc, connections_idle_past_the_client_limit_are_closed_by_the_next_call, .t
 	rpc_server_close(srv);
 }
 
+/* No call needed: the client's own thread closes connections idle past
+ * its limit, so a client that goes quiet after a burst keeps no socket
+ * open (the server would close its end at its own limit, leaving the
+ * client's in CLOSE_WAIT). */
+Test(rpc, a_quiet_client_closes_its_idle_connections_without_a_call, .timeout = 60)
+{
+	rpc_server *srv        = start_server("tcp://127.0.0.1:0", CALLERS);
+	rpc_client_options opt = {.idle_close_ms = 300};
+	rpc_client *c          = NULL;
+	rpc_status st;
+	cr_assert_eq(rpc_client_open(&c, rpc_server_url(srv), &opt, &st), RPC_OK, "client: %s", st.message);
+	caller callers[CALLERS];
+	call_all_at_once(c, callers);
+	cr_assert_gt(rpc_client_connections(c), 1, "the burst took several connections");
+	/* 300 ms, then the next sweep (75 ms later at most): within 10 s
+	 * even on a loaded machine. */
+	for (int i = 0; i < 1000 && rpc_client_connections(c) > 0; i++)
+		nng_msleep(10);
+	cr_assert_eq(rpc_client_connections(c), 0, "idle connections still open with no call");
+	assert_echo_works(c, "a call after the sweep");
+	rpc_client_close(c);
+	rpc_server_close(srv);
+}
+
 /* A connection that carries no request for the server's idle_close_ms is
  * closed by the server (its thread ends); a new one is served. */
 Test(rpc, a_connection_without_requests_past_the_server_limit_is_closed, .timeout = 60)
