@@ -54,6 +54,7 @@ struct db {
 	 * come by the next one (an answer that came meanwhile costs nothing). */
 	int64_t spent_ms;               /* of HOST_TIMEOUT_MS, by connecting's address */
 	int64_t idle_since_ms;          /* when the last call left connecting; 0: none */
+	bool host_timed_out;            /* an address or lookup of this connect had its 2 s */
 	PGconn *fallback;               /* prefer-standby: the first server that is no standby */
 	int fallback_entry;             /* its entry */
 	char reasons[4 * DB_ERROR_MAX]; /* libpq's messages for the hosts that failed so far */
@@ -569,6 +570,7 @@ lookup_go_on(db *d)
 		return true;
 	}
 	if (d->spent_ms >= HOST_TIMEOUT_MS) {
+		d->host_timed_out = true;
 		lookup_failed(d, "timeout expired");
 		db_lookup_free(d->lookup);
 		d->lookup = NULL;
@@ -663,6 +665,7 @@ connect_go_on(db *d)
 			char name[512], why[640];
 			server_named(d->connecting, name, sizeof(name));
 			snprintf(why, sizeof(why), "connection to %s failed: timeout expired\n", name);
+			d->host_timed_out = true;
 			host_failed(d, why);
 			continue;
 		}
@@ -676,6 +679,18 @@ connect_go_on(db *d)
 			return false;
 		}
 	}
+}
+
+/* A new connect, from the host that last took one (db_hosts.h). */
+static void
+begin_connect(db *d)
+{
+	backoff_attempt(&d->retry);
+	d->start          = db_hosts_start(&d->hosts);
+	d->tried          = 0;
+	d->reasons[0]     = '\0';
+	d->host_timed_out = false;
+	free_addrs(d);
 }
 
 PGconn *
@@ -703,18 +718,28 @@ db_conn(db *d, rpc_status *st)
 		close_now(d);
 		log_info(request_of(d), "db_connection_closed_by_server reconnecting=now");
 	}
-	if (d->connecting == NULL && d->lookup == NULL) { /* none under way */
+	bool carried = d->connecting != NULL || d->lookup != NULL; /* kept by an earlier call */
+	if (!carried) {
 		if (!backoff_ready(&d->retry)) {
 			rpc_status_set(st, RPC_UNAVAILABLE, "database unavailable");
 			return NULL;
 		}
-		backoff_attempt(&d->retry);
-		d->start      = db_hosts_start(&d->hosts);
-		d->tried      = 0;
-		d->reasons[0] = '\0';
-		free_addrs(d);
+		begin_connect(d);
 	}
-	if (!connect_go_on(d)) {
+	bool ok = connect_go_on(d);
+	/* A kept connect that ended in an error of the network or a server
+	 * (refused, reset, no route) began under an earlier call's conditions:
+	 * a network cut since healed, a server since restarted. This call,
+	 * with time left, makes one of its own, past the backoff; one that
+	 * fails too answers as fast. A host that had its 2 s is not dialled
+	 * again (silent hosts keep the backoff's fast answer). */
+	if (!ok && carried && d->connecting == NULL && d->lookup == NULL && !d->host_timed_out &&
+	    !must_end(d, rpc_clock_ms())) {
+		log_info(request_of(d), "db_connect_again reason=\"the connect kept from an earlier call failed\"");
+		begin_connect(d);
+		ok = connect_go_on(d);
+	}
+	if (!ok) {
 		rpc_status_set(st, RPC_UNAVAILABLE, "database unavailable");
 		return NULL;
 	}

@@ -103,7 +103,11 @@ bool db_stop_signal_pending(void *arg);
  * never outlives d's deadline (db_set_deadline): one not done when the
  * deadline comes is kept, the call answers UNAVAILABLE at once, and the
  * next call on d goes on with it (it is never queried before libpq
- * finished it). Without a deadline a connect takes at most 2 s per
+ * finished it). When such a kept connect then fails with an error (a
+ * refusal, a reset, no route: not a host's 2 s), the call that finds it
+ * makes one connect of its own within its deadline, past the backoff: the
+ * kept one began under an earlier call's conditions (a network cut since
+ * healed). Without a deadline a connect takes at most 2 s per
  * address. Only a server that accepts writes is taken
  * (target_session_attrs=read-write, given unless a value was chosen: a
  * standby promoted meanwhile is found by the next connect, and a

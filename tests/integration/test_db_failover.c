@@ -1447,6 +1447,54 @@ Test(db_failover, an_answer_lost_with_its_connection_says_what_is_known, .init =
 	tcp_proxy_stop(p);
 }
 
+/* A connect kept past one call's deadline, which then fails with an
+ * error of the network (here a reset; in the multi-host drill "No route
+ * to host", the socket having been begun during a cut since healed): the
+ * next call, with time left, makes a connect of its own and is served,
+ * instead of answering 503 from the stale one. When that connect fails
+ * too (the server gone: refused), the call still answers at once. */
+Test(db_failover, a_kept_connect_that_fails_with_an_error_is_made_again_by_a_call_with_time_left, .init = setup,
+    .fini = teardown)
+{
+	for (int gone = 0; gone < 2; gone++) {
+		tcp_proxy *p = tcp_proxy_start(real_port());
+		cr_assert_not_null(p, "no proxy");
+		char url[600];
+		snprintf(url, sizeof(url), "postgresql://%s@127.0.0.1:%d/%s?sslmode=disable&gssencmode=disable", role,
+		    tcp_proxy_port(p), database);
+		db *d = db_new(url);
+		rpc_status st;
+		int64_t took;
+		/* The startup packet names the application: held, no answer. */
+		tcp_proxy_arm(p, TCP_PROXY_FREEZE, "microservices");
+		cr_assert_eq(
+		    run_within(d, "SELECT 1", PGRES_TUPLES_OK, 300, &took, &st), RPC_UNAVAILABLE, "%s", st.message);
+		cr_assert(tcp_proxy_met(p), "the startup packet never reached the proxy");
+		cr_assert_not_null(strstr(db_last_error(d), "no answer yet"), "%s", db_last_error(d));
+		if (gone) {
+			tcp_proxy_stop(p); /* the kept connect ends, and nothing listens */
+			p = NULL;
+		} else {
+			tcp_proxy_reset_frozen(p);
+		}
+		sleep_ms(200);
+		rpc_code code = run_within(d, "INSERT INTO t VALUES (1)", PGRES_COMMAND_OK, 2000, &took, &st);
+		cr_log_info(
+		    "gone=%d: %s in %lld ms: %s", gone, rpc_code_name(code), (long long) took, db_last_error(d));
+		if (gone) {
+			cr_assert_eq(code, RPC_UNAVAILABLE, "%s", st.message);
+			cr_assert_lt(took, 500, "a refused connect answered after %lld ms", (long long) took);
+			cr_assert_not_null(strstr(db_last_error(d), "refused"), "%s", db_last_error(d));
+		} else {
+			cr_assert_eq(code, RPC_OK, "%s (%s)", st.message, db_last_error(d));
+			cr_assert_lt(took, 1000, "%lld ms", (long long) took);
+		}
+		cr_assert_eq(rows_in_t(), 1);
+		db_free(d);
+		tcp_proxy_stop(p);
+	}
+}
+
 /* Ends, from another connection, the backend of ours that waits for a
  * lock: a server's FATAL (57P01) in the middle of a statement. */
 static void *

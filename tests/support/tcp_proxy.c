@@ -28,9 +28,10 @@ struct tcp_proxy {
 	pthread_mutex_t lock; /* guards the fault and the links */
 	bool armed, met;
 	tcp_proxy_fault fault;
-	int tail_bytes;          /* TCP_PROXY_HOLD_TAIL's */
-	_Atomic bool release;    /* tcp_proxy_release was called */
-	_Atomic bool hold_close; /* tcp_proxy_hold_close */
+	int tail_bytes;            /* TCP_PROXY_HOLD_TAIL's */
+	_Atomic bool release;      /* tcp_proxy_release was called */
+	_Atomic bool hold_close;   /* tcp_proxy_hold_close */
+	_Atomic bool reset_frozen; /* tcp_proxy_reset_frozen was called */
 	char *text;
 	proxied links[MAX_CONNECTIONS];
 	int n_links;
@@ -78,6 +79,11 @@ forward(void *arg)
 		if (held > 0 && atomic_load(&p->release)) {
 			send_all(l->server, tail, held);
 			held = 0;
+		}
+		if (frozen && atomic_load(&p->reset_frozen)) {
+			struct linger reset = {.l_onoff = 1, .l_linger = 0};
+			setsockopt(l->client, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
+			break;
 		}
 		if (frozen) { /* nothing read, nothing delivered: only the stop */
 			usleep(LOOK_MS * 1000);
@@ -233,6 +239,12 @@ void
 tcp_proxy_hold_close(tcp_proxy *p, bool on)
 {
 	atomic_store(&p->hold_close, on);
+}
+
+void
+tcp_proxy_reset_frozen(tcp_proxy *p)
+{
+	atomic_store(&p->reset_frozen, true);
 }
 
 bool
