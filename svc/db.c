@@ -55,6 +55,7 @@ struct db {
 	int64_t spent_ms;               /* of HOST_TIMEOUT_MS, by connecting's address */
 	int64_t idle_since_ms;          /* when the last call left connecting; 0: none */
 	bool host_timed_out;            /* an address or lookup of this connect had its 2 s */
+	bool begun_again;               /* this connect is db_conn's second chance (begun again) */
 	PGconn *fallback;               /* prefer-standby: the first server that is no standby */
 	int fallback_entry;             /* its entry */
 	char reasons[4 * DB_ERROR_MAX]; /* libpq's messages for the hosts that failed so far */
@@ -681,15 +682,17 @@ connect_go_on(db *d)
 	}
 }
 
-/* A new connect, from the host that last took one (db_hosts.h). */
+/* A new connect, from the host that last took one (db_hosts.h); again:
+ * it replaces a kept one that failed (db_conn). */
 static void
-begin_connect(db *d)
+begin_connect(db *d, bool again)
 {
 	backoff_attempt(&d->retry);
 	d->start          = db_hosts_start(&d->hosts);
 	d->tried          = 0;
 	d->reasons[0]     = '\0';
 	d->host_timed_out = false;
+	d->begun_again    = again;
 	free_addrs(d);
 }
 
@@ -724,19 +727,21 @@ db_conn(db *d, rpc_status *st)
 			rpc_status_set(st, RPC_UNAVAILABLE, "database unavailable");
 			return NULL;
 		}
-		begin_connect(d);
+		begin_connect(d, false);
 	}
 	bool ok = connect_go_on(d);
 	/* A kept connect that ended in an error of the network or a server
 	 * (refused, reset, no route) began under an earlier call's conditions:
 	 * a network cut since healed, a server since restarted. This call,
-	 * with time left, makes one of its own, past the backoff; one that
-	 * fails too answers as fast. A host that had its 2 s is not dialled
-	 * again (silent hosts keep the backoff's fast answer). */
-	if (!ok && carried && d->connecting == NULL && d->lookup == NULL && !d->host_timed_out &&
+	 * with time left, makes one of its own, past the backoff. Only once:
+	 * a connect begun again is not begun again when it fails in turn (a
+	 * server that fails slowly would otherwise take every call's whole
+	 * deadline, the backoff never asked). Nor is a host that had its 2 s
+	 * dialled again (silent hosts keep the backoff's fast answer). */
+	if (!ok && carried && d->connecting == NULL && d->lookup == NULL && !d->host_timed_out && !d->begun_again &&
 	    !must_end(d, rpc_clock_ms())) {
 		log_info(request_of(d), "db_connect_again reason=\"the connect kept from an earlier call failed\"");
-		begin_connect(d);
+		begin_connect(d, true);
 		ok = connect_go_on(d);
 	}
 	if (!ok) {

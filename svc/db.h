@@ -107,7 +107,8 @@ bool db_stop_signal_pending(void *arg);
  * refusal, a reset, no route: not a host's 2 s), the call that finds it
  * makes one connect of its own within its deadline, past the backoff: the
  * kept one began under an earlier call's conditions (a network cut since
- * healed). Without a deadline a connect takes at most 2 s per
+ * healed). That one is never begun again itself: when it fails too, the
+ * backoff answers the calls after it. Without a deadline a connect takes at most 2 s per
  * address. Only a server that accepts writes is taken
  * (target_session_attrs=read-write, given unless a value was chosen: a
  * standby promoted meanwhile is found by the next connect, and a

@@ -220,7 +220,9 @@ close_idle_all(rpc_replica_set *rs)
 
 /* The set's thread: looks the names up, and closes idle connections a
  * quarter of their limit after it passed at most, so a client that goes
- * quiet closes them too, not only its next call. */
+ * quiet closes them too, not only its next call (later while a lookup
+ * hangs: getaddrinfo has no bound of ours here, and calls still drop a
+ * connection the server closed, rpc_conn_fit). */
 static void *
 set_main(void *arg)
 {
@@ -234,7 +236,8 @@ set_main(void *arg)
 	 * retried every 10-200 ms) must not turn into a lookup storm. */
 	int64_t gap        = rs->interval_ms < RPC_RESOLVE_GAP_MS ? rs->interval_ms : RPC_RESOLVE_GAP_MS;
 	int64_t last       = rpc_clock_ms();
-	int64_t sweep_ms   = (rs->idle_close_ms > 0 ? rs->idle_close_ms : RPC_ENDPOINT_IDLE_CLOSE_MS) / 4 + 1;
+	int64_t sweep_ms   = (rs->idle_close_ms > 0 ? rs->idle_close_ms : RPC_ENDPOINT_IDLE_CLOSE_MS) / 4;
+	sweep_ms           = sweep_ms < 10 ? 10 : sweep_ms; /* a tiny limit (tests) must not spin */
 	int64_t next_sweep = last + sweep_ms;
 	for (;;) {
 		int64_t now   = rpc_clock_ms();
@@ -331,8 +334,8 @@ rpc_replica_set_start(rpc_replica_set *rs)
 	pthread_mutex_unlock(&rs->mu);
 	if (pthread_create(&th, NULL, set_main, rs) != 0) {
 		release(rs);
-		log_warn(NULL, "rpc_resolver_not_started reason=\"pthread_create failed: names are looked up once, "
-		               "idle connections closed by calls only\"");
+		log_warn(NULL, "rpc_replica_set_thread_not_started reason=\"pthread_create failed: names are looked up "
+		               "once, idle connections closed by calls only\"");
 		refresh_all(rs, false);
 	} else {
 		pthread_detach(th);

@@ -87,7 +87,7 @@ size_t rpc_replica_set_lookups(rpc_replica_set *rs);
  * when every URL has one. */
 void rpc_replica_set_problem(rpc_replica_set *rs, char *out, size_t len);
 
-/* Stops the resolver and frees the set (the replicas go once the last call
+/* Stops the set's thread and frees the set (the replicas go once the last call
  * holding one releases it). Never waits for a lookup (a DNS server that
  * does not answer holds getaddrinfo for 10 s and more: that lookup ends by
  * itself later and changes nothing). Accepts NULL. */

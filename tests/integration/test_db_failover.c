@@ -1495,6 +1495,50 @@ Test(db_failover, a_kept_connect_that_fails_with_an_error_is_made_again_by_a_cal
 	}
 }
 
+/* The other side: a server that fails slowly (it takes the startup
+ * packet, then resets after longer than a call's budget). The connect
+ * begun again is kept past its call's deadline and fails too; it is not
+ * begun again in turn, so the next call answers at once (the backoff's)
+ * instead of each call waiting its whole deadline. Then, with the server
+ * well, a call is served. */
+Test(db_failover, a_connect_begun_again_that_fails_too_leaves_the_calls_after_it_to_the_backoff, .init = setup,
+    .fini = teardown)
+{
+	tcp_proxy *p = tcp_proxy_start(real_port());
+	cr_assert_not_null(p, "no proxy");
+	char url[600];
+	snprintf(url, sizeof(url), "postgresql://%s@127.0.0.1:%d/%s?sslmode=disable&gssencmode=disable", role,
+	    tcp_proxy_port(p), database);
+	db *d = db_new(url);
+	rpc_status st;
+	int64_t took;
+	tcp_proxy_arm(p, TCP_PROXY_FREEZE, "microservices");
+	cr_assert_eq(run_within(d, "SELECT 1", PGRES_TUPLES_OK, 300, &took, &st), RPC_UNAVAILABLE, "%s", st.message);
+	cr_assert_not_null(strstr(db_last_error(d), "no answer yet"), "%s", db_last_error(d));
+	/* The kept connect fails; the one begun again is held in its turn. */
+	tcp_proxy_arm(p, TCP_PROXY_FREEZE, "microservices");
+	tcp_proxy_reset_frozen(p);
+	sleep_ms(200);
+	cr_assert_eq(run_within(d, "SELECT 1", PGRES_TUPLES_OK, 300, &took, &st), RPC_UNAVAILABLE, "%s", st.message);
+	cr_assert(tcp_proxy_met(p), "no connect was begun again");
+	cr_assert_not_null(strstr(db_last_error(d), "no answer yet"), "%s", db_last_error(d));
+	/* It fails too: the call that finds it answers at once, even with a
+	 * whole second left and the proxy armed to hold a third connect. */
+	tcp_proxy_arm(p, TCP_PROXY_FREEZE, "microservices");
+	tcp_proxy_reset_frozen(p);
+	sleep_ms(200);
+	cr_assert_eq(run_within(d, "SELECT 1", PGRES_TUPLES_OK, 1000, &took, &st), RPC_UNAVAILABLE, "%s", st.message);
+	cr_log_info("the call after the second failure: %lld ms: %s", (long long) took, db_last_error(d));
+	cr_assert_lt(took, 500, "the call waited %lld ms for a third connect", (long long) took);
+	cr_assert_not(tcp_proxy_met(p), "a third connect was begun");
+	cr_assert_null(strstr(db_last_error(d), "no answer yet"), "%s", db_last_error(d));
+	tcp_proxy_arm(p, TCP_PROXY_FREEZE, "never sent");
+	db_set_deadline(d, 0);
+	cr_assert_eq(run_until_ok(d, "SELECT 1", PGRES_TUPLES_OK, 2000, &st), RPC_OK, "%s", st.message);
+	db_free(d);
+	tcp_proxy_stop(p);
+}
+
 /* Ends, from another connection, the backend of ours that waits for a
  * lock: a server's FATAL (57P01) in the middle of a statement. */
 static void *

@@ -28,10 +28,10 @@ struct tcp_proxy {
 	pthread_mutex_t lock; /* guards the fault and the links */
 	bool armed, met;
 	tcp_proxy_fault fault;
-	int tail_bytes;            /* TCP_PROXY_HOLD_TAIL's */
-	_Atomic bool release;      /* tcp_proxy_release was called */
-	_Atomic bool hold_close;   /* tcp_proxy_hold_close */
-	_Atomic bool reset_frozen; /* tcp_proxy_reset_frozen was called */
+	int tail_bytes;          /* TCP_PROXY_HOLD_TAIL's */
+	_Atomic bool release;    /* tcp_proxy_release was called */
+	_Atomic bool hold_close; /* tcp_proxy_hold_close */
+	_Atomic int resets;      /* tcp_proxy_reset_frozen calls so far */
 	char *text;
 	proxied links[MAX_CONNECTIONS];
 	int n_links;
@@ -73,6 +73,7 @@ forward(void *arg)
 	proxied *l   = arg;
 	tcp_proxy *p = l->proxy;
 	bool frozen = false, lose_reply = false, server_closed = false;
+	int frozen_at = 0; /* p->resets when frozen: a later call resets it */
 	char buf[16384], tail[64];
 	int held = 0; /* bytes in tail, held for tcp_proxy_release */
 	while (!atomic_load(&p->stopping)) {
@@ -80,7 +81,7 @@ forward(void *arg)
 			send_all(l->server, tail, held);
 			held = 0;
 		}
-		if (frozen && atomic_load(&p->reset_frozen)) {
+		if (frozen && atomic_load(&p->resets) != frozen_at) {
 			struct linger reset = {.l_onoff = 1, .l_linger = 0};
 			setsockopt(l->client, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
 			break;
@@ -103,7 +104,8 @@ forward(void *arg)
 			int tail_bytes;
 			if (meets_fault(p, buf, n, &fault, &tail_bytes)) {
 				if (fault == TCP_PROXY_FREEZE) {
-					frozen = true; /* held: never delivered */
+					frozen    = true; /* held: never delivered */
+					frozen_at = atomic_load(&p->resets);
 					continue;
 				}
 				if (fault == TCP_PROXY_HOLD_TAIL) {
@@ -244,7 +246,7 @@ tcp_proxy_hold_close(tcp_proxy *p, bool on)
 void
 tcp_proxy_reset_frozen(tcp_proxy *p)
 {
-	atomic_store(&p->reset_frozen, true);
+	atomic_fetch_add(&p->resets, 1);
 }
 
 bool

@@ -52,10 +52,11 @@ void tcp_proxy_release(tcp_proxy *p);
  * statements, its goodbye read, its close not yet). */
 void tcp_proxy_hold_close(tcp_proxy *p, bool on);
 
-/* Closes each connection TCP_PROXY_FREEZE holds with a reset to its
+/* Closes each connection TCP_PROXY_FREEZE holds now with a reset to its
  * client (SO_LINGER 0): the client's socket then reports an error, as one
  * whose path failed during a network cut does. The proxy goes on
- * forwarding new connections. */
+ * forwarding new connections; one frozen later is held until the next
+ * call. */
 void tcp_proxy_reset_frozen(tcp_proxy *p);
 
 /* Whether the armed fault was met. */
