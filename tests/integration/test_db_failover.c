@@ -1372,10 +1372,10 @@ Test(db_failover, cut_statements_do_not_pile_up_backends_on_the_server, .init = 
 
 /* ---- Issue 20's second attack: lost answers, frozen servers, options ---- */
 
-/* A db handle that reaches the server through a proxy (tcp_proxy.h) which
- * can lose an answer or freeze; connected, without a deadline. */
+/* A db handle that reaches the server through a new proxy (*p), not yet
+ * connected. */
 static db *
-through_proxy(tcp_proxy **p)
+behind_a_proxy(tcp_proxy **p)
 {
 	*p = tcp_proxy_start(real_port());
 	cr_assert_not_null(*p, "no proxy");
@@ -1384,6 +1384,15 @@ through_proxy(tcp_proxy **p)
 	    tcp_proxy_port(*p), database);
 	db *d = db_new(url);
 	cr_assert_not_null(d);
+	return d;
+}
+
+/* A db handle that reaches the server through a proxy (tcp_proxy.h) which
+ * can lose an answer or freeze; connected, without a deadline. */
+static db *
+through_proxy(tcp_proxy **p)
+{
+	db *d = behind_a_proxy(p);
 	rpc_status st;
 	cr_assert_eq(run(d, "SELECT 1", PGRES_TUPLES_OK, &st), RPC_OK, "%s", db_last_error(d));
 	return d;
@@ -1457,12 +1466,8 @@ Test(db_failover, a_kept_connect_that_fails_with_an_error_is_made_again_by_a_cal
     .fini = teardown)
 {
 	for (int gone = 0; gone < 2; gone++) {
-		tcp_proxy *p = tcp_proxy_start(real_port());
-		cr_assert_not_null(p, "no proxy");
-		char url[600];
-		snprintf(url, sizeof(url), "postgresql://%s@127.0.0.1:%d/%s?sslmode=disable&gssencmode=disable", role,
-		    tcp_proxy_port(p), database);
-		db *d = db_new(url);
+		tcp_proxy *p;
+		db *d = behind_a_proxy(&p);
 		rpc_status st;
 		int64_t took;
 		/* The startup packet names the application: held, no answer. */
@@ -1504,12 +1509,8 @@ Test(db_failover, a_kept_connect_that_fails_with_an_error_is_made_again_by_a_cal
 Test(db_failover, a_connect_begun_again_that_fails_too_leaves_the_calls_after_it_to_the_backoff, .init = setup,
     .fini = teardown)
 {
-	tcp_proxy *p = tcp_proxy_start(real_port());
-	cr_assert_not_null(p, "no proxy");
-	char url[600];
-	snprintf(url, sizeof(url), "postgresql://%s@127.0.0.1:%d/%s?sslmode=disable&gssencmode=disable", role,
-	    tcp_proxy_port(p), database);
-	db *d = db_new(url);
+	tcp_proxy *p;
+	db *d = behind_a_proxy(&p);
 	rpc_status st;
 	int64_t took;
 	tcp_proxy_arm(p, TCP_PROXY_FREEZE, "microservices");

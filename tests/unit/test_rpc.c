@@ -568,13 +568,12 @@ Test(rpc, idle_connections_filling_the_server_never_lock_a_caller_out, .timeout 
 	rpc_server_close(srv);
 }
 
-/* A pool shrinks back after a burst: connections left idle for the
- * client's idle_close_ms are closed by the next call (which dials one
- * afresh), so no call is sent on one the server may be closing. */
-Test(rpc, connections_idle_past_the_client_limit_are_closed_by_the_next_call, .timeout = 60)
+/* A client of srv whose connections close after idle_close_ms, after a
+ * burst of CALLERS calls at once, each answered: it holds several. */
+static rpc_client *
+client_after_a_burst(rpc_server *srv, int idle_close_ms)
 {
-	rpc_server *srv        = start_server("tcp://127.0.0.1:0", CALLERS);
-	rpc_client_options opt = {.idle_close_ms = 300};
+	rpc_client_options opt = {.idle_close_ms = idle_close_ms};
 	rpc_client *c          = NULL;
 	rpc_status st;
 	cr_assert_eq(rpc_client_open(&c, rpc_server_url(srv), &opt, &st), RPC_OK, "client: %s", st.message);
@@ -582,8 +581,18 @@ Test(rpc, connections_idle_past_the_client_limit_are_closed_by_the_next_call, .t
 	call_all_at_once(c, callers);
 	for (int i = 0; i < CALLERS; i++)
 		cr_assert_eq(callers[i].code, RPC_OK, "caller %d: %s", i, rpc_code_name(callers[i].code));
-	int burst = rpc_client_connections(c);
-	cr_assert_gt(burst, 1, "the burst took several connections");
+	cr_assert_gt(rpc_client_connections(c), 1, "the burst took several connections");
+	return c;
+}
+
+/* A pool shrinks back after a burst: connections left idle for the
+ * client's idle_close_ms are closed by the next call (which dials one
+ * afresh), so no call is sent on one the server may be closing. */
+Test(rpc, connections_idle_past_the_client_limit_are_closed_by_the_next_call, .timeout = 60)
+{
+	rpc_server *srv = start_server("tcp://127.0.0.1:0", CALLERS);
+	rpc_client *c   = client_after_a_burst(srv, 300);
+	int burst       = rpc_client_connections(c);
 	assert_echo_works(c, "within the limit");
 	cr_assert_eq(rpc_client_connections(c), burst, "a call within the limit closes nothing");
 	nng_msleep(600); /* past the 300 ms limit, whatever the machine's load */
@@ -599,14 +608,8 @@ Test(rpc, connections_idle_past_the_client_limit_are_closed_by_the_next_call, .t
  * client's in CLOSE_WAIT). */
 Test(rpc, a_quiet_client_closes_its_idle_connections_without_a_call, .timeout = 60)
 {
-	rpc_server *srv        = start_server("tcp://127.0.0.1:0", CALLERS);
-	rpc_client_options opt = {.idle_close_ms = 300};
-	rpc_client *c          = NULL;
-	rpc_status st;
-	cr_assert_eq(rpc_client_open(&c, rpc_server_url(srv), &opt, &st), RPC_OK, "client: %s", st.message);
-	caller callers[CALLERS];
-	call_all_at_once(c, callers);
-	cr_assert_gt(rpc_client_connections(c), 1, "the burst took several connections");
+	rpc_server *srv = start_server("tcp://127.0.0.1:0", CALLERS);
+	rpc_client *c   = client_after_a_burst(srv, 300);
 	/* 300 ms, then the next sweep (75 ms later at most): within 10 s
 	 * even on a loaded machine. */
 	for (int i = 0; i < 1000 && rpc_client_connections(c) > 0; i++)
